@@ -1,0 +1,59 @@
+// Package data loads, splits, preprocesses and batches the datasets that
+// .enc programs train on.
+//
+// # Datasets
+//
+// A [Dataset] is N samples with named [Field]s. A field has a dtype (f32
+// or i32), a per-sample shape, a [Role] (feature, label, token ids,
+// padding mask) and contiguous sample-major storage of N × prod(shape)
+// values. A label field is a scalar i32 with a class count; text data
+// will add an ids field i32[T] (Role IDs, Classes = vocabulary size) and
+// a mask field i32[T] or f32[T] (Role Mask) next to it.
+//
+// # Sources
+//
+//   - [Builtin]("digits"): scikit-learn's 8×8 digits, embedded in the
+//     binary (image f32[64] with values 0..16, label i32, 10 classes).
+//   - [ReadCSV]: a header row (or none), a label column of class indices
+//     and numeric feature columns → x f32[F], y i32.
+//   - [ReadIDX]: MNIST / Fashion-MNIST IDX files, raw or gzipped →
+//     image f32[1, rows, cols] with raw values 0..255, label i32.
+//
+// Files are gunzipped when they start with the gzip magic, whatever their
+// name.
+//
+// # Errors
+//
+// Bad data is one *[Error] naming the file and the place:
+//
+//	data/x.csv:17: row has 63 fields, header has 65
+//	data/x.csv:17: column "px3": "abc" is not a number
+//	data/x.csv:17: label 12 out of range [0, 10)
+//	data/x.csv:17: label "3.5" is not an integer
+//	train-labels.gz: record 5: label 12 out of range [0, 10)
+//	train-images.gz: wrong IDX magic 0x00000801, want 0x00000803 (images)
+//	train-images.gz: truncated: the header says images [60000 28 28] (47040000 bytes), but 1000 bytes follow
+//	train-labels.gz: 59999 labels, but train-images.gz has 60000 images
+//	data/x.csv: no such file
+//
+// Lines and records are 1-based; a record is the n-th image or label.
+//
+// # Splits, preprocessing, batches
+//
+// [SplitFractions] shuffles with a seeded permutation and cuts train /
+// val / test with scikit-learn's rounding ([SplitSizes]: 1,797 digits at
+// 0.8 / 0.2 give 1,437 / 360); [SplitTestSource] pairs a dataset with a
+// separate test source. [Splits.Preprocess] fits scale and standard or
+// min-max normalization on the train split only and applies it to every
+// split. A [Batcher] yields batches of a fixed size in an order drawn per
+// epoch from (seed, epoch), so a resumed run replays the same batches; the
+// last short batch is yielded unless DropLast is set. Batches are copied
+// into caller-owned buffers, with no allocation per batch.
+//
+// # Randomness
+//
+// All randomness is [Permute]: Fisher–Yates over a math/rand/v2 PCG
+// source seeded rand.NewPCG(seed, stream), with [StreamSplit] for splits
+// and [StreamEpoch] ^ epoch for batch order. It depends only on the seed,
+// the stream and the sample count.
+package data

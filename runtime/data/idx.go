@@ -1,0 +1,123 @@
+package data
+
+import "encoding/binary"
+
+// IDX magic numbers: two zero bytes, the element type (0x08: unsigned
+// byte) and the number of dimensions.
+const (
+	IDXImagesMagic = 0x00000803 // u8[N, rows, cols]
+	IDXLabelsMagic = 0x00000801 // u8[N]
+)
+
+// IDXOptions say how to read an IDX pair.
+type IDXOptions struct {
+	// Classes is the number of classes; labels must lie in [0, Classes).
+	// 0 means the largest label + 1.
+	Classes int
+	// ImageField and LabelField name the dataset's fields; by default
+	// "image" and "label".
+	ImageField, LabelField string
+}
+
+// ReadIDX reads an IDX images file and its labels file (MNIST,
+// Fashion-MNIST), each raw or gzipped (told by its content), into a
+// dataset with image f32[1, rows, cols] (the raw bytes 0..255 as floats)
+// and label i32. Errors are *Error naming the file and, for a bad label,
+// the record.
+func ReadIDX(images, labels string, opt IDXOptions) (*Dataset, error) {
+	ib, err := readFile(images)
+	if err != nil {
+		return nil, err
+	}
+	lb, err := readFile(labels)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIDX(images, ib, labels, lb, opt)
+}
+
+// ParseIDX parses IDX images and labels held in memory (already
+// gunzipped); the names are for messages.
+func ParseIDX(imagesName string, images []byte, labelsName string, labels []byte, opt IDXOptions) (*Dataset, error) {
+	if opt.ImageField == "" {
+		opt.ImageField = "image"
+	}
+	if opt.LabelField == "" {
+		opt.LabelField = "label"
+	}
+	idims, ipix, err := idxHeader(imagesName, images, IDXImagesMagic, "images")
+	if err != nil {
+		return nil, err
+	}
+	ldims, lvals, err := idxHeader(labelsName, labels, IDXLabelsMagic, "labels")
+	if err != nil {
+		return nil, err
+	}
+	n, rows, cols := idims[0], idims[1], idims[2]
+	if n != ldims[0] {
+		return nil, fileErr(labelsName, "%d labels, but %s has %d images", ldims[0], imagesName, n)
+	}
+	if n == 0 || rows == 0 || cols == 0 {
+		return nil, fileErr(imagesName, "no image data (%d images of %dx%d)", n, rows, cols)
+	}
+	img := make([]float32, len(ipix))
+	for i, p := range ipix {
+		img[i] = float32(p)
+	}
+	lab := make([]int32, n)
+	maxLabel := 0
+	for i, v := range lvals {
+		if opt.Classes > 0 && int(v) >= opt.Classes {
+			return nil, recordErr(labelsName, i+1, "label %d out of range [0, %d)", v, opt.Classes)
+		}
+		lab[i] = int32(v)
+		maxLabel = max(maxLabel, int(v))
+	}
+	classes := opt.Classes
+	if classes == 0 {
+		classes = maxLabel + 1
+	}
+	return &Dataset{
+		Source: imagesName,
+		N:      n,
+		Fields: []*Field{
+			{Name: opt.ImageField, DType: F32, Role: Feature, Shape: []int{1, rows, cols}, F32: img},
+			{Name: opt.LabelField, DType: I32, Role: Label, Classes: classes, I32: lab},
+		},
+	}, nil
+}
+
+// idxHeader checks an IDX file's magic and size and returns its
+// dimensions and data.
+func idxHeader(name string, b []byte, magic uint32, what string) ([]int, []byte, error) {
+	if len(b) < 4 {
+		return nil, nil, fileErr(name, "truncated: %d bytes, not an IDX file", len(b))
+	}
+	got := binary.BigEndian.Uint32(b)
+	if got != magic {
+		return nil, nil, fileErr(name, "wrong IDX magic 0x%08x, want 0x%08x (%s)", got, magic, what)
+	}
+	ndim := int(magic & 0xff)
+	hdr := 4 + 4*ndim
+	if len(b) < hdr {
+		return nil, nil, fileErr(name, "truncated IDX header: %d bytes, want %d", len(b), hdr)
+	}
+	dims := make([]int, ndim)
+	size := uint64(1)
+	for i := range dims {
+		d := binary.BigEndian.Uint32(b[4+4*i:])
+		dims[i] = int(d)
+		size *= uint64(d) // < 2^40 · 2^32: no overflow
+		if size > 1<<40 {
+			return nil, nil, fileErr(name, "IDX dimensions %v are too large", dims[:i+1])
+		}
+	}
+	data := b[hdr:]
+	if uint64(len(data)) < size {
+		return nil, nil, fileErr(name, "truncated: the header says %s %v (%d bytes), but %d bytes follow", what, dims, size, len(data))
+	}
+	if uint64(len(data)) > size {
+		return nil, nil, fileErr(name, "%d bytes after the %s %v the header declares", uint64(len(data))-size, what, dims)
+	}
+	return dims, data, nil
+}

@@ -1,0 +1,207 @@
+package data
+
+import (
+	"fmt"
+	"math"
+)
+
+// A Norm is a per-feature normalization.
+type Norm uint8
+
+// Normalizations.
+const (
+	NoNorm Norm = iota
+	// Standard maps each feature to zero mean and unit variance
+	// (population variance, as scikit-learn's StandardScaler). A feature
+	// that is constant on the train split is only centred.
+	Standard
+	// MinMax maps each feature's train range to [0, 1]. A feature that is
+	// constant on the train split is only shifted to 0.
+	MinMax
+)
+
+func (n Norm) String() string {
+	switch n {
+	case NoNorm:
+		return "none"
+	case Standard:
+		return "standard"
+	case MinMax:
+		return "minmax"
+	}
+	return fmt.Sprintf("Norm(%d)", uint8(n))
+}
+
+// ParseNorm parses "standard", "minmax" or "none".
+func ParseNorm(s string) (Norm, error) {
+	for _, n := range []Norm{NoNorm, Standard, MinMax} {
+		if s == n.String() {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown normalization %q (want standard or minmax)", s)
+}
+
+// Preprocess says how to transform feature fields: first multiply by
+// Scale (0 means 1), then Normalize.
+type Preprocess struct {
+	Scale     float64
+	Normalize Norm
+	// Fields lists the fields to transform; nil means every f32 field
+	// whose Role is Feature.
+	Fields []string
+}
+
+// A Transform is a fitted Preprocess: per field and per feature j of a
+// sample, y = float32(float64(x)·Mul[j] + Add[j]). It holds everything
+// needed to transform new inputs the same way (predict), and marshals to
+// JSON.
+type Transform struct {
+	Fields []FieldTransform `json:"fields"`
+}
+
+// A FieldTransform is the affine map of one field.
+type FieldTransform struct {
+	Name string    `json:"name"`
+	Mul  []float64 `json:"mul"`
+	Add  []float64 `json:"add"`
+}
+
+// Fit computes the transform from train alone. Statistics are computed in
+// float64 over the scaled values.
+func Fit(train *Dataset, p Preprocess) (*Transform, error) {
+	scale := p.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		return nil, fmt.Errorf("scale %v is not finite", scale)
+	}
+	names := p.Fields
+	if names == nil {
+		for _, f := range train.Fields {
+			if f.DType == F32 && f.Role == Feature {
+				names = append(names, f.Name)
+			}
+		}
+	}
+	t := &Transform{}
+	for _, name := range names {
+		f := train.Field(name)
+		if f == nil {
+			return nil, fmt.Errorf("%s: no field %q to preprocess", train.Source, name)
+		}
+		if f.DType != F32 {
+			return nil, fmt.Errorf("%s: field %s is %s; only f32 fields can be scaled or normalized", train.Source, name, f.Type())
+		}
+		k := f.Size()
+		ft := FieldTransform{Name: name, Mul: make([]float64, k), Add: make([]float64, k)}
+		for j := range ft.Mul {
+			ft.Mul[j] = scale
+		}
+		if p.Normalize != NoNorm {
+			if train.N == 0 {
+				return nil, fmt.Errorf("%s: cannot fit %s normalization on an empty train split", train.Source, p.Normalize)
+			}
+			lo, hi, mean, std := stats(f.F32, train.N, k, scale)
+			for j := range k {
+				switch p.Normalize {
+				case Standard:
+					s := std[j]
+					if lo[j] == hi[j] {
+						s = 1
+					}
+					ft.Mul[j] = scale / s
+					ft.Add[j] = -mean[j] / s
+				case MinMax:
+					r := hi[j] - lo[j]
+					if r == 0 {
+						r = 1
+					}
+					ft.Mul[j] = scale / r
+					ft.Add[j] = -lo[j] / r
+				default:
+					return nil, fmt.Errorf("unknown normalization %v", p.Normalize)
+				}
+			}
+		}
+		t.Fields = append(t.Fields, ft)
+	}
+	return t, nil
+}
+
+// stats returns per-feature min, max, mean and population standard
+// deviation of x·scale over n samples of k features.
+func stats(x []float32, n, k int, scale float64) (lo, hi, mean, std []float64) {
+	lo, hi = make([]float64, k), make([]float64, k)
+	mean, std = make([]float64, k), make([]float64, k)
+	for j := range k {
+		lo[j], hi[j] = math.Inf(1), math.Inf(-1)
+	}
+	for i := range n {
+		row := x[i*k : (i+1)*k]
+		for j, v := range row {
+			s := float64(v) * scale
+			mean[j] += s
+			lo[j] = min(lo[j], s)
+			hi[j] = max(hi[j], s)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	for i := range n {
+		row := x[i*k : (i+1)*k]
+		for j, v := range row {
+			d := float64(v)*scale - mean[j]
+			std[j] += d * d
+		}
+	}
+	for j := range std {
+		std[j] = math.Sqrt(std[j] / float64(n))
+	}
+	return lo, hi, mean, std
+}
+
+// Apply transforms d's fields in place.
+func (t *Transform) Apply(d *Dataset) error {
+	for _, ft := range t.Fields {
+		f := d.Field(ft.Name)
+		if f == nil || f.DType != F32 || f.Size() != len(ft.Mul) {
+			return fmt.Errorf("%s: no f32 field %s with %d features to transform", d.Source, ft.Name, len(ft.Mul))
+		}
+		ft.ApplyTo(f.F32)
+	}
+	return nil
+}
+
+// ApplyTo transforms x, which holds whole samples of the field, in place.
+func (ft *FieldTransform) ApplyTo(x []float32) {
+	k := len(ft.Mul)
+	for i := 0; i+k <= len(x); i += k {
+		row := x[i : i+k]
+		for j, v := range row {
+			row[j] = float32(float64(v)*ft.Mul[j] + ft.Add[j])
+		}
+	}
+}
+
+// Preprocess fits p on s.Train only and applies it to every part.
+func (s *Splits) Preprocess(p Preprocess) (*Transform, error) {
+	t, err := Fit(s.Train, p)
+	if err != nil {
+		return nil, err
+	}
+	// A dataset used as two parts must not be transformed twice.
+	done := map[*Dataset]bool{}
+	for _, d := range s.All() {
+		if done[d] {
+			continue
+		}
+		done[d] = true
+		if err := t.Apply(d); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
