@@ -185,7 +185,11 @@ func TestRealIDX(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	sets := map[string]string{"fashion-mnist": "/usr/share/datasets/fashion-mnist"}
+	fashion := os.Getenv("FASHION_MNIST_DIR")
+	if fashion == "" {
+		fashion = "/usr/share/datasets/fashion-mnist"
+	}
+	sets := map[string]string{"fashion-mnist": fashion}
 	if dir := mnistDir(); dir != "" {
 		sets["mnist"] = dir
 	}
@@ -221,9 +225,10 @@ func TestRealIDX(t *testing.T) {
 	}
 }
 
-// mnistDir finds GoMNIST's data folder in the module cache, or "".
+// mnistDir finds GoMNIST's data folder: $MNIST_DIR (as printed by
+// scripts/fetch-data.sh) or the module cache.
 func mnistDir() string {
-	if dir := os.Getenv("ENCC_MNIST_DIR"); dir != "" {
+	if dir := os.Getenv("MNIST_DIR"); dir != "" {
 		return dir
 	}
 	cache := os.Getenv("GOMODCACHE")
