@@ -10,74 +10,86 @@ import (
 // and converts the parse tree once into the syntax tree of ast.go; nothing
 // outside this package sees these structs.
 //
-// The grammar needs a lookahead of one token and no separators: no
-// expression is ever directly followed by an identifier, and no member,
-// field or statement starts with a token that could continue an
-// expression. Keywords are ordinary identifiers matched by value, so
-// `model`, `from`, `in` and `phase` stay usable as names where they fit;
-// where a keyword-led alternative and `name = ...` compete, the keyword
-// comes last so that its error message wins a tie.
+// The grammar is LL(1): the next token decides every branch, and it needs
+// no separators, because no expression is ever directly followed by an
+// identifier and no member, field or statement starts with a token that
+// could continue an expression. It runs with participle.UseLookahead(0):
+// participle's lookahead n lets a failed branch back out after consuming
+// n tokens, and with n = 1 the error inside `batch 32` (a field without
+// "=") is lost in the repetition of fields and reported as `expected "}"`
+// at "batch"; with 0 a branch that consumed one token is committed, so
+// every error is reported at the offending token. The price is small:
+// named arguments are parsed as `Expr (":" Expr)?` (parse.go checks the
+// name), lists have no trailing comma, and where a keyword-led
+// alternative and `name = ...` compete the keyword comes first, so a
+// keyword (`forward`, `param`, `phase`, `freeze`...) cannot name a member
+// or field there. Other keywords are ordinary identifiers matched by
+// value: `model`, `from`, `in` stay usable as names where they fit.
 //
 // The reference grammar, as participle prints it (TestEBNF checks that
 // this comment and the parser agree):
 //
 // BEGIN EBNF
-// file = importDecl* decl* .
-// importDecl = "import" <string> .
-// decl = constDecl | modelDecl | datasetDecl | trainDecl .
-// constDecl = "const" name "=" expr .
-// name = <ident> .
-// expr = orExpr pipeStage* .
-// orExpr = andExpr orTail* .
-// andExpr = notExpr andTail* .
-// notExpr = ("not" notExpr) | cmpExpr .
-// cmpExpr = sumExpr cmpTail* .
-// sumExpr = prodExpr sumTail* .
-// prodExpr = unaryExpr prodTail* .
-// unaryExpr = ("-" unaryExpr) | powExpr .
-// powExpr = postfixExpr ("**" unaryExpr)? .
-// postfixExpr = primary suffix* .
-// primary = <float> | <int> | <string> | ("true" | "false") | <ident> | ("(" expr ")") | listExpr | mapExpr .
-// listExpr = "[" (expr ("," expr)* ","?)? "]" .
-// mapExpr = "{" (mapEntry ("," mapEntry)* ","?)? "}" .
-// mapEntry = (<ident> | <string>) ":" expr .
-// suffix = callArgs | index | selector .
-// callArgs = "(" (arg ("," arg)* ","?)? ")" .
-// arg = (name ":")? expr .
-// index = "[" indexElem ("," indexElem)* "]" .
-// indexElem = expr? (":" expr?)? .
-// selector = "." (<ident> | <int> | <float>) .
-// cmpTail = ("==" | "!=" | "<=" | ">=" | "<" | ">") sumExpr .
-// andTail = "and" notExpr .
-// orTail = "or" andExpr .
-// pipeStage = "|>" name ("." (<ident> | <int> | <float>))* callArgs? .
-// modelDecl = "model" name hyperParams? "{" member* "}" .
-// hyperParams = "(" (hyperParam ("," hyperParam)* ","?)? ")" .
-// hyperParam = name (":" typeExpr)? ("=" expr)? .
-// typeExpr = name dims? .
-// dims = "[" (expr ("," expr)*)? "]" .
-// member = subLayer | paramDecl | forwardDecl | ifMember .
-// subLayer = name "=" expr .
-// paramDecl = ("param" | "buffer") name ":" name dims ("=" expr)? .
-// forwardDecl = "forward" "(" (tensorParam ("," tensorParam)* ","?)? ")" "->" results block .
-// tensorParam = name ":" typeExpr .
-// results = ("(" tensorParam ("," tensorParam)* ","? ")") | typeExpr .
-// block = "{" stmt* "}" .
-// stmt = assignStmt | returnStmt | ifStmt .
-// assignStmt = name "=" expr .
-// returnStmt = "return" expr .
-// ifStmt = "if" expr block ("else" (ifStmt | block))? .
-// ifMember = "if" expr "{" member* "}" ("else" elseMember)? .
-// elseMember = ifMember | ("{" member* "}") .
-// datasetDecl = "dataset" name "{" field* "}" .
-// field = name "=" expr .
-// trainDecl = "train" name "{" trainItem* "}" .
-// trainItem = field | phase .
-// phase = "phase" name callArgs? "{" phaseStmt* "}" .
-// phaseStmt = field | freezeStmt | lrScaleStmt .
-// freezeStmt = ("freeze" | "unfreeze") path ("," path)* .
-// path = <string> | (<ident> ("." (<ident> | <int> | <float>))*) .
-// lrScaleStmt = "lr_scale" path "=" expr .
+// File = ImportDecl* Decl* .
+// ImportDecl = "import" <string> .
+// Decl = ConstDecl | ModelDecl | DatasetDecl | TrainDecl .
+// ConstDecl = "const" Name "=" Expr .
+// Name = <ident> .
+// Expr = OrExpr PipeStage* .
+// OrExpr = AndExpr OrTail* .
+// AndExpr = NotExpr AndTail* .
+// NotExpr = ("not" NotExpr) | CmpExpr .
+// CmpExpr = SumExpr CmpTail* .
+// SumExpr = ProdExpr SumTail* .
+// ProdExpr = UnaryExpr ProdTail* .
+// UnaryExpr = ("-" UnaryExpr) | PowExpr .
+// PowExpr = PostfixExpr PowTail? .
+// PostfixExpr = Primary Suffix* .
+// Primary = <float> | <int> | <string> | ("true" | "false") | <ident> | ("(" Expr ")") | ListExpr | MapExpr .
+// ListExpr = "[" (Expr ("," Expr)*)? "]" .
+// MapExpr = "{" (MapEntry ("," MapEntry)*)? "}" .
+// MapEntry = (<ident> | <string>) ":" Expr .
+// Suffix = CallArgs | Index | Selector .
+// CallArgs = "(" (Arg ("," Arg)*)? ")" .
+// Arg = Expr (":" Expr)? .
+// Index = "[" IndexElem ("," IndexElem)* "]" .
+// IndexElem = Expr? (":" Expr?)? .
+// Selector = "." SelName .
+// SelName = (<ident> | <int> | <float>) .
+// PowTail = "**" UnaryExpr .
+// ProdTail = ("*" | "/" | "@") UnaryExpr .
+// SumTail = ("+" | "-") ProdExpr .
+// CmpTail = ("==" | "!=" | "<=" | ">=" | "<" | ">") SumExpr .
+// AndTail = "and" NotExpr .
+// OrTail = "or" AndExpr .
+// PipeStage = "|>" Name Selector* CallArgs? .
+// ModelDecl = "model" Name HyperParams? "{" Member* "}" .
+// HyperParams = "(" (HyperParam ("," HyperParam)*)? ")" .
+// HyperParam = Name (":" TypeExpr)? ("=" Expr)? .
+// TypeExpr = Name Dims? .
+// Dims = "[" (Expr ("," Expr)*)? "]" .
+// Member = ParamDecl | ForwardDecl | IfMember | SubLayer .
+// ParamDecl = ("param" | "buffer") Name ":" Name Dims ("=" Expr)? .
+// ForwardDecl = "forward" "(" (TensorParam ("," TensorParam)*)? ")" "->" Results Block .
+// TensorParam = Name ":" TypeExpr .
+// Results = ("(" TensorParam ("," TensorParam)* ")") | TypeExpr .
+// Block = "{" Stmt* "}" .
+// Stmt = ReturnStmt | IfStmt | AssignStmt .
+// ReturnStmt = "return" Expr .
+// IfStmt = "if" Expr Block ("else" (IfStmt | Block))? .
+// AssignStmt = Name "=" Expr .
+// IfMember = "if" Expr "{" Member* "}" ("else" ElseMember)? .
+// ElseMember = IfMember | ("{" Member* "}") .
+// SubLayer = Name "=" Expr .
+// DatasetDecl = "dataset" Name "{" Field* "}" .
+// Field = Name "=" Expr .
+// TrainDecl = "train" Name "{" TrainItem* "}" .
+// TrainItem = Phase | Field .
+// Phase = "phase" Name CallArgs? "{" PhaseStmt* "}" .
+// PhaseStmt = FreezeStmt | LrScaleStmt | Field .
+// FreezeStmt = ("freeze" | "unfreeze") Path ("," Path)* .
+// Path = <string> | (<ident> ("." (<ident> | <int> | <float>))*) .
+// LrScaleStmt = "lr_scale" Path "=" Expr .
 // END EBNF
 
 // lexDef is the token table. Order matters: the first rule that matches
@@ -102,12 +114,12 @@ var grammar = participle.MustBuild[file](
 	participle.Lexer(lexDef),
 	participle.Elide("Whitespace", "Comment"),
 	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
-	participle.Union[member](&subLayer{}, &paramDecl{}, &forwardDecl{}, &ifMember{}),
-	participle.Union[stmt](&assignStmt{}, &returnStmt{}, &ifStmt{}),
-	participle.Union[trainItem](&field{}, &phase{}),
-	participle.Union[phaseStmt](&field{}, &freezeStmt{}, &lrScaleStmt{}),
+	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
+	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
+	participle.Union[trainItem](&phase{}, &field{}),
+	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
 	participle.Union[suffix](&callArgs{}, &index{}, &selector{}),
-	participle.UseLookahead(1),
+	participle.UseLookahead(0),
 )
 
 // ---------------------------------------------------------------------
@@ -157,7 +169,7 @@ type modelDecl struct {
 type hyperParams struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Params []*hyperParam `parser:"\"(\" (@@ (\",\" @@)* \",\"?)? \")\""`
+	Params []*hyperParam `parser:"\"(\" (@@ (\",\" @@)*)? \")\""`
 }
 
 type hyperParam struct {
@@ -211,7 +223,7 @@ type paramDecl struct {
 type forwardDecl struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Params  []*tensorParam `parser:"\"forward\" \"(\" (@@ (\",\" @@)* \",\"?)? \")\""`
+	Params  []*tensorParam `parser:"\"forward\" \"(\" (@@ (\",\" @@)*)? \")\""`
 	Results *results       `parser:"\"->\" @@"`
 	Body    *block         `parser:"@@"`
 }
@@ -226,7 +238,7 @@ type tensorParam struct {
 type results struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Named  []*tensorParam `parser:"\"(\" @@ (\",\" @@)* \",\"? \")\""`
+	Named  []*tensorParam `parser:"\"(\" @@ (\",\" @@)* \")\""`
 	Single *typeExpr      `parser:"| @@"`
 }
 
@@ -484,13 +496,13 @@ type primary struct {
 type listExpr struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Elems  []*expr `parser:"\"[\" (@@ (\",\" @@)* \",\"?)? \"]\""`
+	Elems  []*expr `parser:"\"[\" (@@ (\",\" @@)*)? \"]\""`
 }
 
 type mapExpr struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Entries []*mapEntry `parser:"\"{\" (@@ (\",\" @@)* \",\"?)? \"}\""`
+	Entries []*mapEntry `parser:"\"{\" (@@ (\",\" @@)*)? \"}\""`
 }
 
 type mapEntry struct {
@@ -510,14 +522,14 @@ func (*selector) grammarSuffix() {}
 type callArgs struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Args   []*arg `parser:"\"(\" (@@ (\",\" @@)* \",\"?)? \")\""`
+	Args   []*arg `parser:"\"(\" (@@ (\",\" @@)*)? \")\""`
 }
 
 type arg struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"(@@ \":\")?"`
 	Value  *expr `parser:"@@"`
+	Named  *expr `parser:"(\":\" @@)?"`
 }
 
 type index struct {

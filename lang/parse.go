@@ -485,8 +485,12 @@ func (p *parser) args(a *callArgs) []*Arg {
 	out := []*Arg{}
 	for _, g := range a.Args {
 		arg := &Arg{Span: p.sp(g.Pos, g.EndPos), Value: p.expr(g.Value)}
-		if g.Name != nil {
-			arg.Name = p.ident(g.Name)
+		if g.Named != nil {
+			id, ok := arg.Value.(*Ident)
+			if !ok {
+				p.errs.Errorf(arg.Value.Pos(), "argument name must be a plain name, not %s", describe(arg.Value))
+			}
+			arg.Name, arg.Value = id, p.expr(g.Named)
 		}
 		out = append(out, arg)
 	}

@@ -1,0 +1,68 @@
+package lang
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestEBNF checks that the reference grammar in the comment of grammar.go
+// is the grammar participle built.
+func TestEBNF(t *testing.T) {
+	src, err := os.ReadFile("grammar.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(src), "// BEGIN EBNF\n")
+	body, _, ok2 := strings.Cut(rest, "// END EBNF\n")
+	if !ok || !ok2 {
+		t.Fatal("grammar.go: no BEGIN EBNF / END EBNF block")
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
+		lines = append(lines, strings.TrimPrefix(strings.TrimPrefix(l, "//"), " "))
+	}
+	got, want := strings.Join(lines, "\n"), strings.TrimSpace(grammar.String())
+	if got != want {
+		t.Errorf("the EBNF comment in grammar.go differs from the parser's grammar; replace it with:\n%s", want)
+	}
+}
+
+// TestLexer checks the token table on the cases that matter for the
+// grammar: paths, floats, operators, comments.
+func TestLexer(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"blocks.0.attn", "Ident:blocks Punct:. Int:0 Punct:. Ident:attn"},
+		{"1e-3 0.1 1.5e+2 2E3", "Float:1e-3 Float:0.1 Float:1.5e+2 Float:2E3"},
+		{"1. .5", "Int:1 Punct:. Punct:. Int:5"},
+		{"x |> f -> ** == != <= >= < > = @", "Ident:x Operator:|> Ident:f Operator:-> Operator:** Operator:== Operator:!= Operator:<= Operator:>= Punct:< Punct:> Punct:= Punct:@"},
+		{"a // c\n/* b\n */ \"s\\\"q\"", `Ident:a Comment:// c Comment:/* b` + "\n" + ` */ String:"s\"q"`},
+		{"model from in phase", "Ident:model Ident:from Ident:in Ident:phase"},
+	}
+	names := map[int]string{}
+	for name, typ := range lexDef.Symbols() {
+		names[int(typ)] = name
+	}
+	for _, tt := range tests {
+		lx, err := lexDef.Lex("", strings.NewReader(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			tok, err := lx.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.EOF() {
+				break
+			}
+			if tok.Type != symWhitespace {
+				got = append(got, names[int(tok.Type)]+":"+tok.Value)
+			}
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("%q:\n got %s\nwant %s", tt.src, g, tt.want)
+		}
+	}
+}
