@@ -1,0 +1,151 @@
+package compiler
+
+import (
+	"fmt"
+	"strings"
+)
+
+// This file implements the data behind `encc summary`: one row per layer
+// call of a model's forward, like Keras' model.summary().
+
+// A SummaryRow is one layer or model call in a forward pass.
+type SummaryRow struct {
+	Path      string // dotted path: encoder.fc1
+	Kind      string // Linear, Conv2d, or the model's name
+	Depth     int    // nesting depth, 0 for direct children of the root
+	Out       string // output type: f32[B, 128]
+	Trainable int64  // parameters under Path that are trained
+	Frozen    int64  // parameters under Path that are frozen or buffers
+	Flops     Dim    // forward FLOPs per sample (B = 1)
+}
+
+// A Summary is the table of a model and its totals.
+type Summary struct {
+	Model     string // the instance, as a call
+	Input     string // input types
+	Output    string
+	Rows      []*SummaryRow
+	Trainable int64
+	Frozen    int64
+	Flops     Dim // per sample
+}
+
+// Summarize traces the forward of a model or of a train's model. name is
+// a model of the root file (with default hyper-parameters) or a train
+// (whose first phase decides what is frozen); "" picks the last train,
+// else the last model with defaults.
+func (p *Program) Summarize(name string) (*Summary, error) {
+	var in *Instance
+	frozen := map[string]bool{}
+	if name == "" {
+		if n := len(p.Trains); n > 0 {
+			name = p.Trains[n-1].Name
+		} else {
+			for _, m := range p.Models {
+				if m.Default != nil {
+					name = m.Name
+				}
+			}
+		}
+		if name == "" {
+			return nil, fmt.Errorf("no train and no model with default hyper-parameters to summarize")
+		}
+	}
+	if tr := p.Train(name); tr != nil {
+		in = tr.Model
+		frozen = tr.Phases[0].Frozen
+	} else {
+		for _, m := range p.Models {
+			if m.Name == name {
+				if m.Default == nil {
+					return nil, fmt.Errorf("model %s has hyper-parameters without defaults; summarize a train or a model that instantiates it", name)
+				}
+				in = m.Default
+			}
+		}
+	}
+	if in == nil {
+		return nil, fmt.Errorf("no model or train named %q (have: %s)", name, strings.Join(p.names(), ", "))
+	}
+	c := p.c
+	t := &tracer{}
+	c.tr = t
+	defer func() { c.tr = nil }()
+	root := &SummaryRow{Depth: -1}
+	t.stack = []*SummaryRow{root}
+	var total Dim
+	c.flops = &total
+	out, err := c.RunDefault(in)
+	c.flops = nil
+	if err != nil {
+		return nil, fmt.Errorf("the forward of %s does not check", in.Model.name)
+	}
+	s := &Summary{Model: in.String(), Output: kindOrType(out), Rows: t.rows}
+	var ins []string
+	for _, prm := range in.forward.Params {
+		ins = append(ins, c.text(prm))
+	}
+	s.Input = strings.Join(ins, ", ")
+	params := in.Params()
+	count := func(prefix string) (tr, fr int64) {
+		for _, q := range params {
+			if prefix != "" && q.Path != prefix && !strings.HasPrefix(q.Path, prefix+".") {
+				continue
+			}
+			if q.Buffer || frozen[q.Path] {
+				fr += q.Elements()
+			} else {
+				tr += q.Elements()
+			}
+		}
+		return
+	}
+	for _, r := range s.Rows {
+		r.Trainable, r.Frozen = count(r.Path)
+		r.Flops = r.Flops.Subst(map[string]Dim{"B": ConstDim(1)})
+	}
+	s.Trainable, s.Frozen = count("")
+	s.Flops = total.Subst(map[string]Dim{"B": ConstDim(1)})
+	return s, nil
+}
+
+func (p *Program) names() []string {
+	var out []string
+	for _, t := range p.Trains {
+		out = append(out, t.Name)
+	}
+	for _, m := range p.Models {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+// A tracer collects summary rows while a forward runs.
+type tracer struct {
+	rows  []*SummaryRow
+	stack []*SummaryRow
+}
+
+// traceEnter starts a row for a layer or model call; the returned
+// function finishes it with the output.
+func (c *checker) traceEnter(path, kind string) func(out Value) {
+	if c.tr == nil {
+		return func(Value) {}
+	}
+	t := c.tr
+	row := &SummaryRow{Path: path, Kind: kind, Depth: len(t.stack) - 1}
+	t.rows = append(t.rows, row)
+	t.stack = append(t.stack, row)
+	outer := c.flops
+	var own Dim
+	c.flops = &own
+	return func(out Value) {
+		row.Out = kindOrType(out)
+		row.Flops = own
+		t.stack = t.stack[:len(t.stack)-1]
+		c.flops = outer
+		if outer != nil {
+			*outer = outer.Add(own)
+		}
+	}
+}
