@@ -1,0 +1,272 @@
+package gemm
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Params describes C = act(alpha·op(A)·op(B) + beta·C + colBias + rowBias)
+// on row-major matrices, op(X) = X or Xᵀ. The zero value of every
+// optional field means "absent".
+type Params struct {
+	// TransA: A is stored k×m (op(A) = Aᵀ); else m×k. Likewise TransB: B
+	// stored n×k; else k×n.
+	TransA, TransB bool
+	M, N, K        int
+
+	Alpha float32
+	A     []float32
+	LDA   int // row stride of A as stored, ≥ its column count
+	B     []float32
+	LDB   int
+	// Beta scales the old C; Beta == 0 ignores it (C may hold NaN),
+	// Beta == 1 accumulates into it (gradient accumulation).
+	Beta float32
+	C    []float32
+	LDC  int // ≥ N
+
+	ColBias []float32  // nil or len ≥ N: ColBias[j] added to column j (a Linear layer's bias)
+	RowBias []float32  // nil or len ≥ M: RowBias[i] added to row i
+	Act     Activation // applied last, on the final C
+}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C with BLAS semantics on
+// row-major matrices: op(A) is m×k, op(B) is k×n, C is m×n with row
+// stride ldc. With transA, A is stored k×m (row stride lda ≥ m); else m×k
+// (lda ≥ k). Likewise B. alpha == 0 does not read A or B; beta == 0 does
+// not read C.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	p := Params{TransA: transA, TransB: transB, M: m, N: n, K: k,
+		Alpha: alpha, A: a, LDA: lda, B: b, LDB: ldb, Beta: beta, C: c, LDC: ldc}
+	SgemmEx(&p)
+}
+
+// SgemmEx computes the GEMM of p with its epilogue: bias and activation
+// are applied to each tile of C while it is still in cache, after the
+// last slice of K has been accumulated. It panics on inconsistent shapes.
+// It allocates nothing once its scratch buffers have grown to the sizes
+// in use.
+func SgemmEx(p *Params) {
+	check(p)
+	if p.M == 0 || p.N == 0 {
+		return
+	}
+	if p.K == 0 || p.Alpha == 0 {
+		scaleEpilogue(p, 0, p.M, 0, p.N)
+		return
+	}
+	k := active.Load()
+	if p.M*p.N*p.K <= smallMACs {
+		small(p)
+		return
+	}
+	j := getJob()
+	j.p, j.kern = *p, k
+	if p.M == 1 {
+		j.gemv()
+	} else {
+		j.gemm()
+	}
+	putJob(j)
+}
+
+// smallMACs: products up to this many multiply-adds skip packing.
+const smallMACs = 2048
+
+func check(p *Params) {
+	m, n, k := p.M, p.N, p.K
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	need := func(name string, x []float32, rows, cols, ld int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if ld < cols {
+			panic(fmt.Sprintf("gemm: ld%s=%d < %d", name, ld, cols))
+		}
+		if len(x) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("gemm: len(%s)=%d < %d for %d×%d with stride %d", name, len(x), (rows-1)*ld+cols, rows, cols, ld))
+		}
+	}
+	if p.Alpha != 0 && m > 0 && n > 0 { // A and B are read
+		if p.TransA {
+			need("A", p.A, k, m, p.LDA)
+		} else {
+			need("A", p.A, m, k, p.LDA)
+		}
+		if p.TransB {
+			need("B", p.B, n, k, p.LDB)
+		} else {
+			need("B", p.B, k, n, p.LDB)
+		}
+	}
+	need("C", p.C, m, n, p.LDC)
+	if p.ColBias != nil && len(p.ColBias) < n {
+		panic(fmt.Sprintf("gemm: len(ColBias)=%d < n=%d", len(p.ColBias), n))
+	}
+	if p.RowBias != nil && len(p.RowBias) < m {
+		panic(fmt.Sprintf("gemm: len(RowBias)=%d < m=%d", len(p.RowBias), m))
+	}
+	if p.Act >= numActivations {
+		panic(fmt.Sprintf("gemm: unknown activation %d", p.Act))
+	}
+}
+
+func (p *Params) hasEpilogue() bool {
+	return p.ColBias != nil || p.RowBias != nil || p.Act != ActNone
+}
+
+// epilogueRow applies bias and activation to one row segment of C whose
+// first column is j0, in row i.
+func (p *Params) epilogueRow(row []float32, i, j0 int) {
+	if p.ColBias != nil {
+		cb := p.ColBias[j0 : j0+len(row)]
+		for j := range row {
+			row[j] += cb[j]
+		}
+	}
+	if p.RowBias != nil {
+		rb := p.RowBias[i]
+		for j := range row {
+			row[j] += rb
+		}
+	}
+	ActivateSlice(p.Act, row)
+}
+
+// scaleRows applies C *= beta to rows [i0,i1) × columns [j0,j1), or
+// zeroes them when beta == 0.
+func (p *Params) scaleRows(i0, i1, j0, j1 int) {
+	if p.Beta == 1 {
+		return
+	}
+	for i := i0; i < i1; i++ {
+		row := p.C[i*p.LDC+j0 : i*p.LDC+j1]
+		if p.Beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= p.Beta
+		}
+	}
+}
+
+// scaleEpilogue handles a product that contributes nothing (k == 0 or
+// alpha == 0): C = act(beta·C + bias).
+func scaleEpilogue(p *Params, i0, i1, j0, j1 int) {
+	p.scaleRows(i0, i1, j0, j1)
+	if p.hasEpilogue() {
+		for i := i0; i < i1; i++ {
+			p.epilogueRow(p.C[i*p.LDC+j0:i*p.LDC+j1], i, j0)
+		}
+	}
+}
+
+// small is the straight triple loop for tiny products.
+func small(p *Params) {
+	m, n, k := p.M, p.N, p.K
+	for i := 0; i < m; i++ {
+		crow := p.C[i*p.LDC : i*p.LDC+n]
+		for j := 0; j < n; j++ {
+			var s float32
+			for q := 0; q < k; q++ {
+				var av, bv float32
+				if p.TransA {
+					av = p.A[q*p.LDA+i]
+				} else {
+					av = p.A[i*p.LDA+q]
+				}
+				if p.TransB {
+					bv = p.B[j*p.LDB+q]
+				} else {
+					bv = p.B[q*p.LDB+j]
+				}
+				s += av * bv
+			}
+			s *= p.Alpha
+			if p.Beta != 0 {
+				s += p.Beta * crow[j]
+			}
+			crow[j] = s
+		}
+		if p.hasEpilogue() {
+			p.epilogueRow(crow, i, 0)
+		}
+	}
+}
+
+// job is one call in flight; it is the parallel body, so handing it to
+// the pool allocates nothing.
+type job struct {
+	p      Params
+	kern   *kernel
+	mode   int
+	splitM bool // tasks own row ranges (else column ranges)
+	unit   int  // rows or columns per task unit
+	x      []float32
+}
+
+var (
+	jobMu   sync.Mutex
+	jobFree []*job
+)
+
+func getJob() *job {
+	jobMu.Lock()
+	defer jobMu.Unlock()
+	if n := len(jobFree); n > 0 {
+		j := jobFree[n-1]
+		jobFree = jobFree[:n-1]
+		return j
+	}
+	return new(job)
+}
+
+func putJob(j *job) {
+	j.p = Params{} // drop references to the caller's slices
+	j.kern = nil
+	jobMu.Lock()
+	jobFree = append(jobFree, j)
+	jobMu.Unlock()
+}
+
+// workspace holds one task's packing buffers; workspaces are reused
+// across calls from a free list, so steady-state calls do not allocate.
+type workspace struct {
+	a, b []float32
+	tmp  [16 * 32]float32 // an edge tile, at most mr×nr
+	x    []float32
+}
+
+var (
+	wsMu   sync.Mutex
+	wsFree []*workspace
+)
+
+func getWorkspace() *workspace {
+	wsMu.Lock()
+	defer wsMu.Unlock()
+	if n := len(wsFree); n > 0 {
+		w := wsFree[n-1]
+		wsFree = wsFree[:n-1]
+		return w
+	}
+	return new(workspace)
+}
+
+func putWorkspace(w *workspace) {
+	wsMu.Lock()
+	wsFree = append(wsFree, w)
+	wsMu.Unlock()
+}
+
+// grow returns buf with length n, reallocated (64-byte aligned) only if
+// its capacity is short.
+func grow(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return alignedFloats(n)
+}

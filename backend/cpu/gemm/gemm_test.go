@@ -1,0 +1,380 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// forEachKernel runs f with every kernel this machine has selected.
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	defer SetKernel("auto")
+	for _, name := range Kernels() {
+		if err := SetKernel(name); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, f)
+	}
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func act64(act Activation, x float64) float64 {
+	switch act {
+	case ActReLU:
+		return math.Max(x, 0)
+	case ActGELU:
+		return 0.5 * x * math.Erfc(-x/math.Sqrt2)
+	case ActGELUTanh:
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	case ActTanh:
+		return math.Tanh(x)
+	case ActSigmoid:
+		return 1 / (1 + math.Exp(-x))
+	}
+	return x
+}
+
+// reference computes p's result in float64 from the original C (c0),
+// with a per-element error scale: the sum of the magnitudes of the terms.
+func reference(p *Params, c0 []float32) (want, scale []float64) {
+	want = make([]float64, p.M*p.N)
+	scale = make([]float64, p.M*p.N)
+	for i := 0; i < p.M; i++ {
+		for j := 0; j < p.N; j++ {
+			var s, sa float64
+			for q := 0; q < p.K; q++ {
+				var av, bv float64
+				if p.TransA {
+					av = float64(p.A[q*p.LDA+i])
+				} else {
+					av = float64(p.A[i*p.LDA+q])
+				}
+				if p.TransB {
+					bv = float64(p.B[j*p.LDB+q])
+				} else {
+					bv = float64(p.B[q*p.LDB+j])
+				}
+				s += av * bv
+				sa += math.Abs(av * bv)
+			}
+			v := float64(p.Alpha) * s
+			sc := math.Abs(float64(p.Alpha)) * sa
+			if p.Beta != 0 {
+				old := float64(c0[i*p.LDC+j])
+				v += float64(p.Beta) * old
+				sc += math.Abs(float64(p.Beta) * old)
+			}
+			if p.ColBias != nil {
+				v += float64(p.ColBias[j])
+				sc += math.Abs(float64(p.ColBias[j]))
+			}
+			if p.RowBias != nil {
+				v += float64(p.RowBias[i])
+				sc += math.Abs(float64(p.RowBias[i]))
+			}
+			want[i*p.N+j] = act64(p.Act, v)
+			scale[i*p.N+j] = sc + 1e-6
+		}
+	}
+	return
+}
+
+type shape struct {
+	transA, transB bool
+	m, n, k        int
+	padA, padB     int // extra leading dimension
+	padC           int
+	alpha, beta    float32
+	colBias        bool
+	rowBias        bool
+	act            Activation
+}
+
+func (s shape) String() string {
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d pad=%d,%d,%d alpha=%g beta=%g cb=%v rb=%v act=%v",
+		s.transA, s.transB, s.m, s.n, s.k, s.padA, s.padB, s.padC, s.alpha, s.beta, s.colBias, s.rowBias, s.act)
+}
+
+// run executes s with random data and checks it against the reference.
+// It also checks that C's padding columns are untouched.
+func (s shape) run(t *testing.T, r *rand.Rand) {
+	t.Helper()
+	p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k,
+		Alpha: s.alpha, Beta: s.beta, Act: s.act}
+	ar, ac := s.m, s.k
+	if s.transA {
+		ar, ac = s.k, s.m
+	}
+	p.LDA = ac + s.padA
+	p.A = randSlice(r, max(ar*p.LDA, 1))
+	br, bc := s.k, s.n
+	if s.transB {
+		br, bc = s.n, s.k
+	}
+	p.LDB = bc + s.padB
+	p.B = randSlice(r, max(br*p.LDB, 1))
+	p.LDC = s.n + s.padC
+	p.C = randSlice(r, s.m*p.LDC)
+	if s.beta == 0 {
+		// beta == 0 must not read C: poison it.
+		for i := range p.C {
+			p.C[i] = float32(math.NaN())
+		}
+	}
+	if s.colBias {
+		p.ColBias = randSlice(r, s.n)
+	}
+	if s.rowBias {
+		p.RowBias = randSlice(r, s.m)
+	}
+	c0 := append([]float32(nil), p.C...)
+	want, scale := reference(&p, c0)
+	SgemmEx(&p)
+	tol := 1e-5*math.Sqrt(float64(s.k)+1) + 2e-6
+	for i := 0; i < s.m; i++ {
+		for j := 0; j < p.LDC; j++ {
+			got := p.C[i*p.LDC+j]
+			if j >= s.n {
+				if math.Float32bits(got) != math.Float32bits(c0[i*p.LDC+j]) {
+					t.Fatalf("%v: padding C[%d,%d] changed", s, i, j)
+				}
+				continue
+			}
+			w, sc := want[i*s.n+j], scale[i*s.n+j]
+			if d := math.Abs(float64(got) - w); !(d <= tol*sc) {
+				t.Fatalf("%v [kernel %s]: C[%d,%d] = %g, want %g (err %.3g, allowed %.3g)",
+					s, Kernel(), i, j, got, w, d, tol*sc)
+			}
+		}
+	}
+}
+
+var sizes = []int{1, 2, 3, 4, 5, 7, 8, 11, 13, 16, 17, 23, 31, 32, 33, 47, 63, 64, 65, 97, 127, 130}
+
+func TestShapes(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(1))
+		for it := 0; it < 400; it++ {
+			s := shape{
+				transA: it&1 != 0, transB: it&2 != 0,
+				m: sizes[r.Intn(len(sizes))], n: sizes[r.Intn(len(sizes))], k: sizes[r.Intn(len(sizes))],
+				alpha: 1, beta: 0,
+			}
+			if r.Intn(3) == 0 {
+				s.padA, s.padB, s.padC = r.Intn(5), r.Intn(5), r.Intn(3)
+			}
+			switch r.Intn(4) {
+			case 1:
+				s.alpha = -0.5
+			case 2:
+				s.beta = 1
+			case 3:
+				s.alpha, s.beta = 1.5, -0.75
+			}
+			s.run(t, r)
+		}
+	})
+}
+
+func TestEdgesAndBlocking(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(2))
+		k := active.Load()
+		cases := []shape{
+			// Every remainder of the register tile, on both sides of it.
+			{m: k.mr - 1, n: k.nr - 1, k: 9}, {m: k.mr, n: k.nr, k: 9}, {m: k.mr + 1, n: k.nr + 1, k: 9},
+			{m: 2*k.mr + 1, n: 3*k.nr - 1, k: 1},
+			// More than one KC slice, MC block and (for m == 13) NC block.
+			{m: k.mc + k.mr + 1, n: 2*k.nr + 3, k: 2*k.kc + 5, beta: 1},
+			{m: 13, n: k.nc + k.nr + 7, k: k.kc + 1, transA: true, transB: true},
+			{m: k.mc + 3, n: 70, k: k.kc + 3, transA: true, beta: -2, colBias: true, rowBias: true, act: ActGELU},
+			// GEMV (m == 1), both layouts of B, serial and parallel.
+			{m: 1, n: 130, k: 129}, {m: 1, n: 130, k: 129, transB: true},
+			{m: 1, n: 256, k: 784, beta: 1}, {m: 1, n: 256 + 9, k: 784, transB: true, beta: 0.5},
+			{m: 1, n: 10, k: 128, transA: true, padA: 3, alpha: 2, colBias: true, act: ActReLU},
+			{m: 1, n: 61, k: 700, transB: true, padB: 1, rowBias: true, act: ActSigmoid},
+			// The workloads' shapes.
+			{m: 64, n: 256, k: 784, colBias: true, act: ActReLU},
+			{m: 784, n: 256, k: 64, transA: true, beta: 1},
+			{m: 64, n: 784, k: 256, transB: true},
+			{m: 64, n: 10, k: 128, transB: true, colBias: true},
+		}
+		for _, s := range cases {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			s.run(t, r)
+		}
+	})
+}
+
+func TestEpilogues(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(3))
+		for act := ActNone; act < numActivations; act++ {
+			for _, mk := range [][3]int{{3, 5, 7}, {37, 45, 29}, {64, 70, 33}, {1, 90, 50}} {
+				for _, beta := range []float32{0, 1} {
+					s := shape{m: mk[0], n: mk[1], k: mk[2], alpha: 0.7, beta: beta,
+						colBias: r.Intn(2) == 0, rowBias: r.Intn(2) == 0, act: act,
+						transA: r.Intn(2) == 0, transB: r.Intn(2) == 0}
+					s.run(t, r)
+				}
+			}
+		}
+	})
+}
+
+func TestDegenerate(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	// k == 0 and alpha == 0: C = act(beta·C + bias), A and B unread.
+	for _, s := range []shape{
+		{m: 5, n: 6, k: 0, alpha: 1, beta: 0.5, colBias: true, act: ActTanh},
+		{m: 5, n: 6, k: 0, alpha: 1, beta: 0},
+		{m: 30, n: 40, k: 50, alpha: 0, beta: 2, rowBias: true},
+	} {
+		s.run(t, r)
+	}
+	c := []float32{1, 2, 3, 4}
+	Sgemm(false, false, 2, 2, 3, 0, nil, 3, nil, 2, 3, c, 2)
+	if c[0] != 3 || c[3] != 12 {
+		t.Fatalf("alpha == 0: got %v", c)
+	}
+	Sgemm(false, false, 0, 2, 3, 1, nil, 3, nil, 2, 0, nil, 2) // m == 0: nothing to do
+}
+
+func TestPanicsOnBadShapes(t *testing.T) {
+	a := make([]float32, 6)
+	for _, f := range []func(){
+		func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) },     // lda < k
+		func() { Sgemm(false, false, 2, 3, 3, 1, a, 3, a[:5], 3, 0, a, 3) }, // B short
+		func() { Sgemm(false, false, 3, 2, 2, 1, a, 2, a, 2, 0, a[:5], 2) }, // C short
+		func() { Sgemm(false, false, -1, 2, 2, 1, a, 2, a, 2, 0, a, 2) },    // negative
+		func() {
+			SgemmEx(&Params{M: 2, N: 2, K: 1, Alpha: 1, A: a, LDA: 1, B: a, LDB: 2, C: a, LDC: 2, ColBias: a[:1]})
+		},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("bad shape did not panic")
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+// TestDeterministic: parallel calls give bit-identical results run to run.
+func TestDeterministic(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(5))
+		for _, mnk := range [][3]int{{200, 190, 300}, {64, 256, 784}, {1, 256, 784}} {
+			m, n, k := mnk[0], mnk[1], mnk[2]
+			a, b := randSlice(r, m*k), randSlice(r, k*n)
+			first := make([]float32, m*n)
+			Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, first, n)
+			for rep := 0; rep < 20; rep++ {
+				c := make([]float32, m*n)
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i := range c {
+					if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+						t.Fatalf("%v: run %d differs at %d", mnk, rep, i)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestZeroAllocs(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(6))
+		for _, s := range []shape{
+			{m: 64, n: 256, k: 784, colBias: true, act: ActReLU}, // parallel
+			{m: 20, n: 20, k: 20},                                // serial
+			{m: 1, n: 256, k: 784, transB: true},                 // GEMV
+			{m: 3, n: 4, k: 5},                                   // straight loops
+			{m: 300, n: 40, k: 300, transA: true, beta: 0.5},     // blocked over M
+		} {
+			p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1, Beta: s.beta, Act: s.act}
+			p.A, p.B, p.C = randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+			p.LDA, p.LDB, p.LDC = s.k, s.n, s.n
+			if s.transA {
+				p.LDA = s.m
+			}
+			if s.transB {
+				p.LDB = s.k
+			}
+			if s.colBias {
+				p.ColBias = randSlice(r, s.n)
+			}
+			SgemmEx(&p)
+			if allocs := testing.AllocsPerRun(20, func() { SgemmEx(&p) }); allocs != 0 {
+				t.Errorf("%v: %.1f allocations per call", s, allocs)
+			}
+		}
+	})
+}
+
+func TestActivationAccuracy(t *testing.T) {
+	for act := ActNone; act < numActivations; act++ {
+		for i := -4000; i <= 4000; i++ {
+			x := float32(i) * 0.005
+			if i%7 == 0 {
+				x = float32(i) * 0.0001
+			}
+			got := float64(Activate(act, x))
+			want := act64(act, float64(x))
+			if d := math.Abs(got - want); d > 2e-6*math.Abs(want)+1e-7 && d > 2e-7 {
+				t.Fatalf("%v(%g) = %g, want %g", act, x, got, want)
+			}
+		}
+	}
+	if v := exp32(-200); v != 0 {
+		t.Errorf("exp32(-200) = %g", v)
+	}
+	if v := exp32(100); !math.IsInf(float64(v), 1) {
+		t.Errorf("exp32(100) = %g", v)
+	}
+	if v := Activate(ActSigmoid, -100); v < 0 || v > 1e-40 {
+		t.Errorf("sigmoid(-100) = %g", v)
+	}
+}
+
+func TestSetKernel(t *testing.T) {
+	defer SetKernel("auto")
+	if err := SetKernel("no-such-kernel"); err == nil {
+		t.Fatal("SetKernel accepted an unknown name")
+	}
+	if err := SetKernel("generic"); err != nil || Kernel() != "generic" {
+		t.Fatalf("SetKernel(generic): %v, Kernel() = %s", err, Kernel())
+	}
+}
+
+// TestEnvSelectsKernel re-runs the test binary with ENCC_GEMM set.
+func TestEnvSelectsKernel(t *testing.T) {
+	if name := os.Getenv("ENCC_GEMM_CHILD"); name != "" {
+		if Kernel() != name {
+			t.Fatalf("ENCC_GEMM=%s: kernel %s", name, Kernel())
+		}
+		return
+	}
+	for _, name := range Kernels() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEnvSelectsKernel$")
+		cmd.Env = append(os.Environ(), "ENCC_GEMM="+name, "ENCC_GEMM_CHILD="+name)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ENCC_GEMM=%s: %v\n%s", name, err, out)
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package gemm
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+)
+
+// kernel is one micro-kernel with its register tile and cache blocking.
+type kernel struct {
+	name   string
+	mr, nr int // register tile: mr rows of A × nr columns of B
+	kc     int // depth of a packed block: a kc×nr B micro-panel stays in L1
+	mc     int // rows of a packed A block (mc×kc) kept in L2
+	nc     int // columns of a packed B block (kc×nc) kept in L3
+
+	// micro computes the mr×nr product of a packed A micro-panel
+	// (kc steps of mr floats) and a packed B micro-panel (kc steps of nr
+	// floats) and stores it into c (row stride ldc), adding to what is
+	// there when acc != 0. kc >= 1.
+	micro func(kc int, a, b, c *float32, ldc int, acc int)
+
+	// gemvN: y[0:n] (+)= x·B, B row-major k×n; gemvT: y[j] (+)= x·B[j,:],
+	// B row-major n×k. k >= 1.
+	gemvN, gemvT func(k, n int, x, b []float32, ldb int, y []float32, acc bool)
+}
+
+// kernels lists the kernels this machine can run, generic first, then
+// those of the architecture file (archKernels) that the CPU supports.
+var kernels = append([]*kernel{genericKernel}, archKernels()...)
+
+var genericKernel = &kernel{
+	name: "generic", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048,
+	micro: microGeneric,
+	gemvN: gemvNGeneric, gemvT: gemvTGeneric,
+}
+
+// preferred is the order in which Auto picks a kernel.
+var preferred = []string{"avx2", "avx512", "generic"}
+
+var active atomic.Pointer[kernel]
+
+func init() {
+	name := os.Getenv("ENCC_GEMM")
+	if name == "" || name == "auto" {
+		name = "auto"
+	}
+	if err := SetKernel(name); err != nil {
+		// An unknown or unavailable kernel in the environment falls back
+		// to the automatic choice rather than failing the program.
+		_ = SetKernel("auto")
+	}
+}
+
+// Kernels returns the names of the micro-kernels this machine can run
+// ("generic" always, "avx2" with AVX2+FMA, "avx512" with AVX-512F).
+func Kernels() []string {
+	names := make([]string, len(kernels))
+	for i, k := range kernels {
+		names[i] = k.name
+	}
+	return names
+}
+
+// Kernel returns the name of the micro-kernel in use.
+func Kernel() string { return active.Load().name }
+
+// SetKernel selects the micro-kernel by name ("generic", "avx2",
+// "avx512"), or the best available one with "auto". The environment
+// variable ENCC_GEMM sets the initial choice the same way. It is safe to
+// call at any time; calls already running finish with the kernel they
+// started with.
+func SetKernel(name string) error {
+	if name == "auto" {
+		for _, p := range preferred {
+			for _, k := range kernels {
+				if k.name == p {
+					active.Store(k)
+					return nil
+				}
+			}
+		}
+	}
+	for _, k := range kernels {
+		if k.name == name {
+			active.Store(k)
+			return nil
+		}
+	}
+	return fmt.Errorf("gemm: kernel %q is not available on this machine (have %v)", name, Kernels())
+}
+
+// microGeneric is the portable 4×4 micro-kernel.
+func microGeneric(kc int, ap, bp, cp *float32, ldc int, acc int) {
+	a := unsafe.Slice(ap, kc*4)
+	b := unsafe.Slice(bp, kc*4)
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	for p := 0; p < kc; p++ {
+		av := a[p*4 : p*4+4 : p*4+4]
+		bv := b[p*4 : p*4+4 : p*4+4]
+		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	c := unsafe.Slice(cp, 3*ldc+4)
+	rows := [4][4]float32{
+		{c00, c01, c02, c03}, {c10, c11, c12, c13},
+		{c20, c21, c22, c23}, {c30, c31, c32, c33},
+	}
+	for r := 0; r < 4; r++ {
+		row := c[r*ldc : r*ldc+4 : r*ldc+4]
+		if acc != 0 {
+			for j := range row {
+				row[j] += rows[r][j]
+			}
+		} else {
+			copy(row, rows[r][:])
+		}
+	}
+}
+
+func gemvNGeneric(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
+	y = y[:n]
+	if !acc {
+		clear(y)
+	}
+	for p := 0; p < k; p++ {
+		xp := x[p]
+		row := b[p*ldb : p*ldb+n]
+		for j, v := range row {
+			y[j] += xp * v
+		}
+	}
+}
+
+func gemvTGeneric(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
+	x = x[:k]
+	for j := 0; j < n; j++ {
+		row := b[j*ldb : j*ldb+k]
+		var s float32
+		for p, v := range row {
+			s += x[p] * v
+		}
+		if acc {
+			y[j] += s
+		} else {
+			y[j] = s
+		}
+	}
+}

@@ -1,0 +1,90 @@
+//go:build amd64
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func sgemmAVX2x6x16(kc int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func sgemmAVX512x12x32(kc int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func gemvNAVX2x64(k int, x, b *float32, ldb int, y *float32, acc int)
+
+//go:noescape
+func gemvNAVX2x8(k int, x, b *float32, ldb int, y *float32, acc int)
+
+//go:noescape
+func dot4AVX2(k int, x, b *float32, ldb int, out *float32)
+
+func archKernels() []*kernel {
+	var ks []*kernel
+	hasAVX2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	if hasAVX2 {
+		ks = append(ks, &kernel{
+			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
+			micro: sgemmAVX2x6x16,
+			gemvN: gemvNAVX2, gemvT: gemvTAVX2,
+		})
+	}
+	if hasAVX2 && cpu.X86.HasAVX512F {
+		ks = append(ks, &kernel{
+			name: "avx512", mr: 12, nr: 32, kc: 192, mc: 240, nc: 4064,
+			micro: sgemmAVX512x12x32,
+			gemvN: gemvNAVX2, gemvT: gemvTAVX2,
+		})
+	}
+	return ks
+}
+
+// gemvNAVX2 computes y[0:n] (+)= x[0:k]·B for row-major B (k×n, ldb).
+func gemvNAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
+	ac := 0
+	if acc {
+		ac = 1
+	}
+	j := 0
+	for ; j+64 <= n; j += 64 {
+		gemvNAVX2x64(k, &x[0], &b[j], ldb, &y[j], ac)
+	}
+	for ; j+8 <= n; j += 8 {
+		gemvNAVX2x8(k, &x[0], &b[j], ldb, &y[j], ac)
+	}
+	if j < n {
+		gemvNGeneric(k, n-j, x, b[j:], ldb, y[j:n], acc)
+	}
+}
+
+// gemvTAVX2 computes y[j] (+)= dot(x[0:k], B[j, 0:k]) for j < n, B
+// row-major n×k with row stride ldb.
+func gemvTAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
+	var out [4]float32
+	_ = x[k-1]
+	for j := 0; j < n; j += 4 {
+		if j+4 <= n {
+			_ = b[(j+3)*ldb+k-1]
+			dot4AVX2(k, &x[0], &b[j*ldb], ldb, &out[0])
+			if acc {
+				y[j] += out[0]
+				y[j+1] += out[1]
+				y[j+2] += out[2]
+				y[j+3] += out[3]
+			} else {
+				y[j], y[j+1], y[j+2], y[j+3] = out[0], out[1], out[2], out[3]
+			}
+			continue
+		}
+		for ; j < n; j++ {
+			_ = b[j*ldb+k-1]
+			// One row: ldb 0 makes the four dot products the same row.
+			dot4AVX2(k, &x[0], &b[j*ldb], 0, &out[0])
+			if acc {
+				y[j] += out[0]
+			} else {
+				y[j] = out[0]
+			}
+		}
+	}
+}

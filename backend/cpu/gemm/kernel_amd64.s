@@ -1,0 +1,512 @@
+#include "textflag.h"
+
+// ---------------------------------------------------------------------------
+// AVX2+FMA micro-kernel, 6×16 register tile.
+//
+// func sgemmAVX2x6x16(kc int, a, b, c *float32, ldc int, acc int)
+//
+// a: packed A micro-panel, kc steps of 6 floats. b: packed B micro-panel,
+// kc steps of 16 floats. c: the C tile, rows ldc floats apart. acc != 0
+// adds the product to C, acc == 0 overwrites C. Registers: Y0, Y1 hold a
+// B row, Y2, Y3 broadcast A elements, Y4–Y15 are the 12 accumulators.
+
+#define AVX2STEP(ao, bo) \
+	VMOVUPS      bo(DI), Y0;       \
+	VMOVUPS      bo+32(DI), Y1;    \
+	VBROADCASTSS ao(SI), Y2;       \
+	VFMADD231PS  Y0, Y2, Y4;       \
+	VFMADD231PS  Y1, Y2, Y5;       \
+	VBROADCASTSS ao+4(SI), Y3;     \
+	VFMADD231PS  Y0, Y3, Y6;       \
+	VFMADD231PS  Y1, Y3, Y7;       \
+	VBROADCASTSS ao+8(SI), Y2;     \
+	VFMADD231PS  Y0, Y2, Y8;       \
+	VFMADD231PS  Y1, Y2, Y9;       \
+	VBROADCASTSS ao+12(SI), Y3;    \
+	VFMADD231PS  Y0, Y3, Y10;      \
+	VFMADD231PS  Y1, Y3, Y11;      \
+	VBROADCASTSS ao+16(SI), Y2;    \
+	VFMADD231PS  Y0, Y2, Y12;      \
+	VFMADD231PS  Y1, Y2, Y13;      \
+	VBROADCASTSS ao+20(SI), Y3;    \
+	VFMADD231PS  Y0, Y3, Y14;      \
+	VFMADD231PS  Y1, Y3, Y15
+
+#define AVX2ADDROW(r0, r1) \
+	VADDPS  (DX), r0, r0;   \
+	VADDPS  32(DX), r1, r1; \
+	VMOVUPS r0, (DX);       \
+	VMOVUPS r1, 32(DX);     \
+	ADDQ    R8, DX
+
+#define AVX2SETROW(r0, r1) \
+	VMOVUPS r0, (DX);       \
+	VMOVUPS r1, 32(DX);     \
+	ADDQ    R8, DX
+
+TEXT ·sgemmAVX2x6x16(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	// Warm the C tile while the product is computed.
+	MOVQ       DX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	CMPQ CX, $4
+	JLT  avx2tail
+
+avx2loop4:
+	AVX2STEP(0, 0)
+	AVX2STEP(24, 64)
+	AVX2STEP(48, 128)
+	AVX2STEP(72, 192)
+	ADDQ $96, SI
+	ADDQ $256, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  avx2loop4
+
+avx2tail:
+	TESTQ CX, CX
+	JEQ   avx2store
+
+avx2loop1:
+	AVX2STEP(0, 0)
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  avx2loop1
+
+avx2store:
+	MOVQ  acc+40(FP), AX
+	TESTQ AX, AX
+	JEQ   avx2overwrite
+	AVX2ADDROW(Y4, Y5)
+	AVX2ADDROW(Y6, Y7)
+	AVX2ADDROW(Y8, Y9)
+	AVX2ADDROW(Y10, Y11)
+	AVX2ADDROW(Y12, Y13)
+	AVX2ADDROW(Y14, Y15)
+	VZEROUPPER
+	RET
+
+avx2overwrite:
+	AVX2SETROW(Y4, Y5)
+	AVX2SETROW(Y6, Y7)
+	AVX2SETROW(Y8, Y9)
+	AVX2SETROW(Y10, Y11)
+	AVX2SETROW(Y12, Y13)
+	AVX2SETROW(Y14, Y15)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// AVX-512 micro-kernel, 12×32 register tile.
+//
+// func sgemmAVX512x12x32(kc int, a, b, c *float32, ldc int, acc int)
+//
+// Same contract as the AVX2 kernel with 12-float A steps and 32-float B
+// steps. Z0, Z1 hold a B row, Z2, Z3 broadcast A, Z8–Z31 accumulate.
+
+#define Z512ROW(ao, bc, r0, r1) \
+	VBROADCASTSS ao(SI), bc; \
+	VFMADD231PS  Z0, bc, r0; \
+	VFMADD231PS  Z1, bc, r1
+
+#define Z512STEP(ao, bo) \
+	VMOVUPS bo(DI), Z0;              \
+	VMOVUPS bo+64(DI), Z1;           \
+	Z512ROW(ao, Z2, Z8, Z9);         \
+	Z512ROW(ao+4, Z3, Z10, Z11);     \
+	Z512ROW(ao+8, Z4, Z12, Z13);     \
+	Z512ROW(ao+12, Z5, Z14, Z15);    \
+	Z512ROW(ao+16, Z2, Z16, Z17);    \
+	Z512ROW(ao+20, Z3, Z18, Z19);    \
+	Z512ROW(ao+24, Z4, Z20, Z21);    \
+	Z512ROW(ao+28, Z5, Z22, Z23);    \
+	Z512ROW(ao+32, Z2, Z24, Z25);    \
+	Z512ROW(ao+36, Z3, Z26, Z27);    \
+	Z512ROW(ao+40, Z4, Z28, Z29);    \
+	Z512ROW(ao+44, Z5, Z30, Z31)
+
+#define Z512ADDROW(r0, r1) \
+	VADDPS  (DX), r0, r0;   \
+	VADDPS  64(DX), r1, r1; \
+	VMOVUPS r0, (DX);       \
+	VMOVUPS r1, 64(DX);     \
+	ADDQ    R8, DX
+
+#define Z512SETROW(r0, r1) \
+	VMOVUPS r0, (DX);   \
+	VMOVUPS r1, 64(DX); \
+	ADDQ    R8, DX
+
+#define Z512PREF \
+	PREFETCHT0 (R9);    \
+	PREFETCHT0 64(R9);  \
+	PREFETCHT0 124(R9); \
+	ADDQ       R8, R9
+
+TEXT ·sgemmAVX512x12x32(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	MOVQ DX, R9
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+	Z512PREF
+
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+	CMPQ CX, $4
+	JLT  z512tail
+
+z512loop4:
+	Z512STEP(0, 0)
+	Z512STEP(48, 128)
+	Z512STEP(96, 256)
+	Z512STEP(144, 384)
+	ADDQ $192, SI
+	ADDQ $512, DI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  z512loop4
+
+z512tail:
+	TESTQ CX, CX
+	JEQ   z512store
+
+z512loop1:
+	Z512STEP(0, 0)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  z512loop1
+
+z512store:
+	MOVQ  acc+40(FP), AX
+	TESTQ AX, AX
+	JEQ   z512overwrite
+	Z512ADDROW(Z8, Z9)
+	Z512ADDROW(Z10, Z11)
+	Z512ADDROW(Z12, Z13)
+	Z512ADDROW(Z14, Z15)
+	Z512ADDROW(Z16, Z17)
+	Z512ADDROW(Z18, Z19)
+	Z512ADDROW(Z20, Z21)
+	Z512ADDROW(Z22, Z23)
+	Z512ADDROW(Z24, Z25)
+	Z512ADDROW(Z26, Z27)
+	Z512ADDROW(Z28, Z29)
+	Z512ADDROW(Z30, Z31)
+	VZEROUPPER
+	RET
+
+z512overwrite:
+	Z512SETROW(Z8, Z9)
+	Z512SETROW(Z10, Z11)
+	Z512SETROW(Z12, Z13)
+	Z512SETROW(Z14, Z15)
+	Z512SETROW(Z16, Z17)
+	Z512SETROW(Z18, Z19)
+	Z512SETROW(Z20, Z21)
+	Z512SETROW(Z22, Z23)
+	Z512SETROW(Z24, Z25)
+	Z512SETROW(Z26, Z27)
+	Z512SETROW(Z28, Z29)
+	Z512SETROW(Z30, Z31)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// GEMV, B not transposed: y[0:64] (+)= sum_p x[p] * b[p*ldb : p*ldb+64].
+//
+// func gemvNAVX2x64(k int, x, b *float32, ldb int, y *float32, acc int)
+
+#define GEMVROW(off) \
+	VBROADCASTSS off(SI), Y0;  \
+	VFMADD231PS  (DI), Y0, Y8;    \
+	VFMADD231PS  32(DI), Y0, Y9;  \
+	VFMADD231PS  64(DI), Y0, Y10; \
+	VFMADD231PS  96(DI), Y0, Y11; \
+	VFMADD231PS  128(DI), Y0, Y12; \
+	VFMADD231PS  160(DI), Y0, Y13; \
+	VFMADD231PS  192(DI), Y0, Y14; \
+	VFMADD231PS  224(DI), Y0, Y15; \
+	ADDQ         R8, DI
+
+TEXT ·gemvNAVX2x64(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	MOVQ y+32(FP), DX
+
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	CMPQ CX, $2
+	JLT  gemvtail
+
+gemvloop2:
+	GEMVROW(0)
+	GEMVROW(4)
+	ADDQ $8, SI
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  gemvloop2
+
+gemvtail:
+	TESTQ CX, CX
+	JEQ   gemvstore
+	GEMVROW(0)
+
+gemvstore:
+	MOVQ  acc+40(FP), AX
+	TESTQ AX, AX
+	JEQ   gemvset
+	VADDPS (DX), Y8, Y8
+	VADDPS 32(DX), Y9, Y9
+	VADDPS 64(DX), Y10, Y10
+	VADDPS 96(DX), Y11, Y11
+	VADDPS 128(DX), Y12, Y12
+	VADDPS 160(DX), Y13, Y13
+	VADDPS 192(DX), Y14, Y14
+	VADDPS 224(DX), Y15, Y15
+
+gemvset:
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	VMOVUPS Y10, 64(DX)
+	VMOVUPS Y11, 96(DX)
+	VMOVUPS Y12, 128(DX)
+	VMOVUPS Y13, 160(DX)
+	VMOVUPS Y14, 192(DX)
+	VMOVUPS Y15, 224(DX)
+	VZEROUPPER
+	RET
+
+// func gemvNAVX2x8(k int, x, b *float32, ldb int, y *float32, acc int)
+//
+// The 8-column form of gemvNAVX2x64, for the columns left over.
+TEXT ·gemvNAVX2x8(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	MOVQ y+32(FP), DX
+
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	CMPQ   CX, $2
+	JLT    gemv8tail
+
+gemv8loop2:
+	VBROADCASTSS (SI), Y0
+	VFMADD231PS  (DI), Y0, Y8
+	ADDQ         R8, DI
+	VBROADCASTSS 4(SI), Y1
+	VFMADD231PS  (DI), Y1, Y9
+	ADDQ         R8, DI
+	ADDQ         $8, SI
+	SUBQ         $2, CX
+	CMPQ         CX, $2
+	JGE          gemv8loop2
+
+gemv8tail:
+	TESTQ CX, CX
+	JEQ   gemv8store
+	VBROADCASTSS (SI), Y0
+	VFMADD231PS  (DI), Y0, Y8
+
+gemv8store:
+	VADDPS Y9, Y8, Y8
+	MOVQ   acc+40(FP), AX
+	TESTQ  AX, AX
+	JEQ    gemv8set
+	VADDPS (DX), Y8, Y8
+
+gemv8set:
+	VMOVUPS Y8, (DX)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// GEMV, B transposed: out[r] = dot(x[0:k], b[r*ldb : r*ldb+k]) for r < 4.
+//
+// func dot4AVX2(k int, x, b *float32, ldb int, out *float32)
+
+#define HSUM(y, x) \
+	VEXTRACTF128 $1, y, X0; \
+	VADDPS       X0, x, x;  \
+	VHADDPS      x, x, x;   \
+	VHADDPS      x, x, x
+
+TEXT ·dot4AVX2(SB), NOSPLIT, $0-40
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R8
+	SHLQ $2, R8
+	MOVQ out+32(FP), DX
+	LEAQ (DI)(R8*1), R9
+	LEAQ (R9)(R8*1), R10
+	LEAQ (R10)(R8*1), R11
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $16
+	JLT  dot8
+
+dot16:
+	VMOVUPS     (SI), Y0
+	VMOVUPS     32(SI), Y1
+	VFMADD231PS (DI), Y0, Y4
+	VFMADD231PS 32(DI), Y1, Y8
+	VFMADD231PS (R9), Y0, Y5
+	VFMADD231PS 32(R9), Y1, Y9
+	VFMADD231PS (R10), Y0, Y6
+	VFMADD231PS 32(R10), Y1, Y10
+	VFMADD231PS (R11), Y0, Y7
+	VFMADD231PS 32(R11), Y1, Y11
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $64, R9
+	ADDQ        $64, R10
+	ADDQ        $64, R11
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JGE         dot16
+
+dot8:
+	CMPQ        CX, $8
+	JLT         dotreduce
+	VMOVUPS     (SI), Y0
+	VFMADD231PS (DI), Y0, Y4
+	VFMADD231PS (R9), Y0, Y5
+	VFMADD231PS (R10), Y0, Y6
+	VFMADD231PS (R11), Y0, Y7
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, R9
+	ADDQ        $32, R10
+	ADDQ        $32, R11
+	SUBQ        $8, CX
+
+dotreduce:
+	VADDPS Y8, Y4, Y4
+	VADDPS Y9, Y5, Y5
+	VADDPS Y10, Y6, Y6
+	VADDPS Y11, Y7, Y7
+	HSUM(Y4, X4)
+	HSUM(Y5, X5)
+	HSUM(Y6, X6)
+	HSUM(Y7, X7)
+	TESTQ  CX, CX
+	JEQ    dotstore
+
+dot1:
+	VMOVSS      (SI), X0
+	VFMADD231SS (DI), X0, X4
+	VFMADD231SS (R9), X0, X5
+	VFMADD231SS (R10), X0, X6
+	VFMADD231SS (R11), X0, X7
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	ADDQ        $4, R9
+	ADDQ        $4, R10
+	ADDQ        $4, R11
+	DECQ        CX
+	JNZ         dot1
+
+dotstore:
+	VMOVSS X4, (DX)
+	VMOVSS X5, 4(DX)
+	VMOVSS X6, 8(DX)
+	VMOVSS X7, 12(DX)
+	VZEROUPPER
+	RET
