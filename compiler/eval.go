@@ -123,6 +123,12 @@ func (c *checker) evalIdent(id *lang.Ident, en *env) Value {
 		c.unknownName(id, en)
 		return InvalidV{}
 	}
+	if c.lw != nil && en.inst != nil {
+		// A raw parameter of the running instance: its graph input.
+		if p, ok := en.inst.params[id.Name]; ok && en.inst.scope.names[id.Name] == b {
+			return &TensorV{T: p.Type, Node: c.lw.param(joinPath(en.inst.Path, id.Name))}
+		}
+	}
 	return c.value(b, id.Pos())
 }
 

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/encc-lang/encc/lang"
@@ -92,6 +93,20 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 		}
 	}
 
+	// While lowering, calls of one instance on the same tensors are one
+	// forward pass (a train's loss may call model(x) several times).
+	var callKey string
+	if c.lw != nil {
+		callKey = fmt.Sprintf("%p", in)
+		for _, a := range actual {
+			if t, ok := a.v.(*TensorV); ok {
+				callKey += fmt.Sprintf(",%p", t.Node)
+			}
+		}
+		if v, ok := c.lw.calls[callKey]; ok {
+			return v
+		}
+	}
 	// Memoize on the instance's identity and the argument types.
 	var key strings.Builder
 	if c.lw == nil && c.tr == nil {
@@ -127,6 +142,9 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 	}
 	out := c.runForward(in, fw, fen)
 	done(out)
+	if c.lw != nil {
+		c.lw.calls[callKey] = out
+	}
 	if c.lw == nil && c.tr == nil {
 		c.memo[key.String()] = &forwardResult{out: out}
 	}

@@ -408,11 +408,13 @@ func catalogOrDefault(name string) *ConfigV {
 
 // trainEnv is the scope of a train's loss: the model and the data fields
 // with the batch dimension B.
-func (c *checker) trainEnv(tr *Train, en *env) *env {
-	le := &env{sc: newScope(en.sc), dims: map[string]Dim{"B": VarDim("B")}, file: tr.file.name}
+// B is the batch dimension: the variable B when checking, a number when
+// lowering.
+func (c *checker) trainEnv(tr *Train, en *env, batch Dim) *env {
+	le := &env{sc: newScope(en.sc), dims: map[string]Dim{"B": batch}, file: tr.file.name}
 	le.sc.names["model"] = &binding{v: &InstanceV{tr.Model}, pos: tr.Decl.Pos()}
 	for _, f := range tr.Data.Fields {
-		t := TensorType{DType: f.Type.DType, Dims: append([]Dim{VarDim("B")}, f.Type.Dims...)}
+		t := TensorType{DType: f.Type.DType, Dims: append([]Dim{batch}, f.Type.Dims...)}
 		le.sc.names[f.Name] = &binding{v: c.input(f.Name, t), pos: tr.Data.Decl.Pos()}
 	}
 	return le
@@ -424,7 +426,7 @@ func (c *checker) input(name string, t TensorType) *TensorV {
 }
 
 func (c *checker) evalLoss(tr *Train, en *env) Value {
-	return c.eval(tr.Loss, c.trainEnv(tr, en))
+	return c.eval(tr.Loss, c.trainEnv(tr, en, VarDim("B")))
 }
 
 func (c *checker) trainScalars(tr *Train, fields map[string]*lang.Field, en *env) {
