@@ -430,9 +430,10 @@ type StepGraph struct {
 	Train     *Train
 	Phase     *Phase
 	Batch     int
-	Trainable []string    // paths of the parameters this graph updates
-	State     []StateSpec // optimizer state inputs, in graph order
-	Pred      bool        // the graph has a "pred" output (for metrics)
+	Trainable []string      // paths of the parameters this graph updates
+	State     []StateSpec   // optimizer state inputs, in graph order
+	LRScales  []LRScaleSpec // lr_scale inputs and the value to feed
+	Pred      bool          // the graph has a "pred" output (for metrics)
 }
 
 // A StateSpec is one optimizer-state input: a tensor shaped like its
@@ -444,10 +445,18 @@ type StateSpec struct {
 	Kind  string
 }
 
+// An LRScaleSpec is a scalar input multiplying one parameter's learning
+// rate (lr_scale in a phase).
+type LRScaleSpec struct {
+	Name  string
+	Scale float64
+}
+
 // LowerStep lowers phase ph (0-based) of train tr into a training-step
 // graph for batches of size batch. Inputs: the data fields, every
 // parameter, the optimizer state of the trainable ones, and the scalars
-// lr (f32), step (i64, 1-based) and, with dropout, seed (i64). Outputs:
+// lr (f32), step (i64, 1-based), the lr_scale of scaled parameters (f32)
+// and, with dropout, seed (i64). Outputs:
 // "loss", "pred", and one in-place update per trained parameter and
 // state tensor.
 func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
@@ -466,25 +475,26 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 		wrt = append(wrt, v)
 		sg.Trainable = append(sg.Trainable, prm.Path)
 	}
-	grads, err := ir.Grad(g, loss, wrt)
-	if err != nil {
-		return nil, fmt.Errorf("differentiating %s: %w", tr.Name, err)
-	}
-	gs := make([]*ir.Value, len(wrt))
-	for i, w := range wrt {
-		gs[i] = grads[w]
-	}
-	if tr.ClipGradNorm > 0 {
-		gs = l.clip(gs, tr.ClipGradNorm)
-	}
 	lr := l.input("lr", ir.RoleScalar, ir.Scalar(ir.F32))
 	step := l.input("step", ir.RoleScalar, ir.Scalar(ir.I64))
+	scales := map[*ir.Value]*ir.Value{}
 	for i, w := range wrt {
-		plr := lr
 		if s, ok := phase.LRScale[sg.Trainable[i]]; ok && s != 1 {
-			plr = l.must(l.b.Mul(lr, l.must(l.b.Const(ir.F32, s))))
+			scales[w] = l.input(sg.Trainable[i]+":lr_scale", ir.RoleScalar, ir.Scalar(ir.F32))
+			sg.LRScales = append(sg.LRScales, LRScaleSpec{Name: sg.Trainable[i] + ":lr_scale", Scale: s})
 		}
-		sg.State = append(sg.State, l.update(tr.Optimizer, sg.Trainable[i], w, gs[i], plr, step)...)
+	}
+	opt, err := irOptimizer(tr)
+	if err != nil {
+		return nil, err
+	}
+	if err := ir.TrainStep(g, loss, wrt, opt, lr, step, scales); err != nil {
+		return nil, fmt.Errorf("differentiating %s: %w", tr.Name, err)
+	}
+	for _, path := range sg.Trainable {
+		for _, kind := range opt.State() {
+			sg.State = append(sg.State, StateSpec{Name: path + ":" + kind, Param: path, Kind: kind})
+		}
 	}
 	if l.err != nil {
 		return nil, l.err
@@ -611,93 +621,27 @@ func (p *Program) LowerForward(in *Instance, dims map[string]int) (*ir.Graph, er
 	return g, ir.Verify(g)
 }
 
-// clip scales gradients so their global L2 norm is at most maxNorm
-// (PyTorch clip_grad_norm_: coefficient min(1, max/(norm + 1e-6))).
-func (l *lowerer) clip(gs []*ir.Value, maxNorm float64) []*ir.Value {
-	b := l.b
-	var total *ir.Value
-	for _, g := range gs {
-		sq := l.must(b.Sum(l.must(b.Mul(g, g)), allAxes(g.Type.Rank()), false))
-		if total == nil {
-			total = sq
-		} else {
-			total = l.must(b.Add(total, sq))
-		}
-	}
-	if total == nil {
-		return gs
-	}
-	norm := l.must(b.Sqrt(total))
-	coef := l.must(b.Div(l.must(b.Const(ir.F32, maxNorm)), l.must(b.Add(norm, l.must(b.Const(ir.F32, 1e-6))))))
-	coef = l.must(b.Min(coef, l.must(b.Const(ir.F32, 1))))
-	out := make([]*ir.Value, len(gs))
-	for i, g := range gs {
-		out[i] = l.must(b.Mul(g, coef))
-	}
-	return out
-}
-
-// update emits the optimizer step for one parameter and returns the
-// state inputs it uses.
-func (l *lowerer) update(opt *ConfigV, path string, w, g, lr, step *ir.Value) []StateSpec {
-	b := l.b
-	f := func(name string) float64 { x, _ := floatOf(opt.Args[name]); return x }
-	state := func(kind string) (*ir.Value, StateSpec) {
-		name := path + ":" + kind
-		return l.input(name, ir.RoleState, w.Type), StateSpec{Name: name, Param: path, Kind: kind}
-	}
-	decayed := func(g *ir.Value) *ir.Value { // L2 weight decay folded into the gradient
-		if wd := f("weight_decay"); wd != 0 {
-			return l.must(b.Add(g, l.must(b.Mul(w, l.must(b.Const(ir.F32, wd))))))
-		}
-		return g
-	}
-	var specs []StateSpec
-	switch opt.E.Name {
+// irOptimizer translates the train's optimizer configuration.
+func irOptimizer(tr *Train) (ir.Optimizer, error) {
+	a := tr.Optimizer.Args
+	f := func(name string) float64 { x, _ := floatOf(a[name]); return x }
+	o := ir.Optimizer{WeightDecay: f("weight_decay"), ClipNorm: tr.ClipGradNorm}
+	switch tr.Optimizer.E.Name {
 	case "SGD":
-		d := decayed(g)
-		if mom := f("momentum"); mom != 0 {
-			buf, spec := state("momentum_buffer")
-			specs = append(specs, spec)
-			nb := l.must(b.SGDMomentum(buf, d, step, ir.MomentumAttr{Momentum: mom, Dampening: f("dampening")}))
-			l.b.G.AddUpdate(buf, nb)
-			if opt.Args["nesterov"].(BoolV).V {
-				d = l.must(b.Add(d, l.must(b.Mul(nb, l.must(b.Const(ir.F32, mom))))))
-			} else {
-				d = nb
-			}
-		}
-		l.b.G.AddUpdate(w, l.must(b.SGD(w, d, lr)))
+		o.Kind, o.Momentum, o.Dampening = ir.SGD, f("momentum"), f("dampening")
+		o.Nesterov = a["nesterov"].(BoolV).V
 	case "Adam", "AdamW":
-		gg := g
-		wd := 0.0
-		if opt.E.Name == "Adam" {
-			gg = decayed(g)
-		} else {
-			wd = f("weight_decay")
+		o.Kind, o.Beta1, o.Beta2, o.Eps = ir.Adam, f("beta1"), f("beta2"), f("eps")
+		if tr.Optimizer.E.Name == "AdamW" {
+			o.Kind = ir.AdamW
 		}
-		m, s1 := state("exp_avg")
-		v, s2 := state("exp_avg_sq")
-		specs = append(specs, s1, s2)
-		nm := l.must(b.EMA(m, gg, f("beta1")))
-		nv := l.must(b.EMASq(v, gg, f("beta2")))
-		l.b.G.AddUpdate(m, nm)
-		l.b.G.AddUpdate(v, nv)
-		np := l.must(b.Adam(w, nm, nv, lr, step, ir.AdamAttr{Beta1: f("beta1"), Beta2: f("beta2"), Eps: f("eps"), WeightDecay: wd}))
-		l.b.G.AddUpdate(w, np)
 	case "RMSprop":
 		if f("momentum") != 0 {
-			l.fail(nil, "RMSprop with momentum is not supported yet; use momentum: 0")
-			return nil
+			return o, fmt.Errorf("%s: RMSprop with momentum is not supported yet; use momentum: 0", tr.Optimizer.Pos)
 		}
-		gg := decayed(g)
-		v, s := state("square_avg")
-		specs = append(specs, s)
-		nv := l.must(b.EMASq(v, gg, f("alpha")))
-		l.b.G.AddUpdate(v, nv)
-		l.b.G.AddUpdate(w, l.must(b.RMSprop(w, gg, nv, lr, f("eps"))))
+		o.Kind, o.Alpha, o.Eps = ir.RMSprop, f("alpha"), f("eps")
 	default:
-		l.fail(nil, "internal: no lowering for optimizer %s", opt.E.Name)
+		return o, fmt.Errorf("internal: no lowering for optimizer %s", tr.Optimizer.E.Name)
 	}
-	return specs
+	return o, nil
 }
