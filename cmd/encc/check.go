@@ -16,7 +16,8 @@ var checkCmd = &command{
 	synopsis: "check .enc files: syntax, names, shapes, datasets and trains",
 	doc: `Check parses and checks each FILE with the files it imports: every name
 resolves, every tensor shape lines up, every dataset and train is
-well-formed. Nothing is compiled and no data is read.
+well-formed. Nothing is compiled, and of the data files only the headers
+that give shapes are read (CSV columns, IDX image sizes).
 
 Diagnostics go to stderr as 'file:line:col: message', then the source
 line with a caret under the offending range, then notes. Check prints
