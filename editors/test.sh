@@ -64,7 +64,9 @@ if $node_ok; then
   if [ "${ENCC_SKIP_NPM_CI:-}" = 1 ] && [ -d "$vscode/node_modules" ]; then
     record SKIP "vscode: npm ci" "ENCC_SKIP_NPM_CI=1, using the existing node_modules"
   else
-    step "vscode: npm ci" npm --prefix "$vscode" ci --no-audit --no-fund || true
+    # --ignore-scripts: no dependency needs an install script, and the one in
+    # @vscode/vsce-sign (only for signing when publishing) downloads a binary
+    step "vscode: npm ci" npm --prefix "$vscode" ci --ignore-scripts --no-audit --no-fund || true
     [ -d "$vscode/node_modules/.bin" ] || npm_ready=false
   fi
   if $npm_ready; then
