@@ -67,9 +67,18 @@ type Pool struct {
 type worker struct {
 	id       int
 	sleeping atomic.Int32
-	wake     chan struct{}
-	_        [64]byte // keep workers' hot fields on separate cache lines
+	// ticket is the epoch of the job this helper is invited to. The
+	// helper joins by setting joined on it, the caller withdraws the
+	// invitation by setting cancelled; whichever CAS wins decides.
+	ticket atomic.Uint64
+	wake   chan struct{}
+	_      [64]byte // keep workers' hot fields on separate cache lines
 }
+
+const (
+	joined    = 1 << 63
+	cancelled = 1 << 62
+)
 
 // New starts a pool of size participants: size-1 helper goroutines plus
 // the caller. size < 1 means runtime.GOMAXPROCS(0).
@@ -184,13 +193,25 @@ func (p *Pool) run(n, chunks int, body WorkerRanger, r Ranger) {
 	p.body, p.ranger, p.n, p.chunks = body, r, n, chunks
 	p.next.Store(0)
 	p.pending.Store(int32(helpers))
-	p.epoch.Store((p.epoch.Load()>>16+1)<<16 | uint64(helpers))
+	e := (p.epoch.Load()>>16+1)<<16 | uint64(helpers)
+	for _, w := range p.workers[:helpers] {
+		w.ticket.Store(e)
+	}
+	p.epoch.Store(e)
 	for _, w := range p.workers[:helpers] {
 		if w.sleeping.Load() != 0 && w.sleeping.CompareAndSwap(1, 0) {
 			w.wake <- struct{}{}
 		}
 	}
 	p.work(0)
+	// Every chunk is claimed. Helpers that have not joined yet (not
+	// scheduled, or still waking up) are not waited for: their
+	// invitation is withdrawn, so a busy core never delays the caller.
+	for _, w := range p.workers[:helpers] {
+		if w.ticket.Load() == e && w.ticket.CompareAndSwap(e, e|cancelled) {
+			p.pending.Add(-1)
+		}
+	}
 	p.wait()
 	p.body, p.ranger = nil, nil
 	p.mu.Unlock()
@@ -258,8 +279,8 @@ func (p *Pool) loop(w *worker) {
 			}
 		}
 		seen = e
-		if w.id > int(e&0xffff) {
-			continue // not needed for this job
+		if w.id > int(e&0xffff) || !w.ticket.CompareAndSwap(e, e|joined) {
+			continue // not invited to this job, or the invitation was withdrawn
 		}
 		p.work(w.id)
 		if p.pending.Add(-1) == 0 {
