@@ -506,6 +506,36 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 	return sg, nil
 }
 
+// LowerGrad lowers the loss of phase ph of tr and its gradients, without
+// an optimizer step: outputs "loss", "pred" and "grad:<path>" for every
+// trainable parameter. With training false, dropout is off, so the graph
+// is a pure function of the weights and the batch (gradient checks).
+func (p *Program) LowerGrad(tr *Train, ph, batch int, training bool) (*ir.Graph, error) {
+	g, l, loss, err := p.lowerLoss(tr, batch, training)
+	if err != nil {
+		return nil, err
+	}
+	var wrt []*ir.Value
+	var paths []string
+	for _, prm := range tr.Params {
+		if !prm.Buffer && !tr.Phases[ph].Frozen[prm.Path] {
+			wrt = append(wrt, l.paramV(prm.Path))
+			paths = append(paths, prm.Path)
+		}
+	}
+	grads, err := ir.Grad(g, loss, wrt)
+	if err != nil {
+		return nil, fmt.Errorf("differentiating %s: %w", tr.Name, err)
+	}
+	for i, w := range wrt {
+		g.AddOutput("grad:"+paths[i], grads[w])
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	return g, ir.Verify(g)
+}
+
 // LowerEval lowers the loss of a train without gradients or dropout: an
 // evaluation graph with outputs "loss" and "pred".
 func (p *Program) LowerEval(tr *Train, batch int) (*ir.Graph, error) {
