@@ -184,6 +184,13 @@ func (k *callCtx) errorf(name, format string, args ...any) Value {
 // bind matches args to specs: positional first, then named, then
 // defaults; it checks and converts each argument's type.
 func (c *checker) bind(fn string, specs []ParamSpec, rest *ParamSpec, args []*argVal, n lang.Node) (map[string]Value, map[string]*argVal, []*argVal, bool) {
+	return c.bindN(fn, specs, len(specs), rest, args, n)
+}
+
+// bindN is bind where only the first npos specs take positional
+// arguments; the others are named only (concat(a, b, axis: 1): a and b
+// go to rest, not to axis).
+func (c *checker) bindN(fn string, specs []ParamSpec, npos int, rest *ParamSpec, args []*argVal, n lang.Node) (map[string]Value, map[string]*argVal, []*argVal, bool) {
 	out := map[string]Value{}
 	at := map[string]*argVal{}
 	var restArgs []*argVal
@@ -202,7 +209,7 @@ func (c *checker) bind(fn string, specs []ParamSpec, rest *ParamSpec, args []*ar
 				c.errorf(a.pos, "positional argument after named arguments").WithEnd(a.end)
 				return nil, nil, nil, false
 			}
-			if pos < len(specs) {
+			if pos < npos {
 				out[specs[pos].Name], at[specs[pos].Name] = a.v, a
 				pos++
 				continue
@@ -287,7 +294,9 @@ func typeWord(t string) string {
 	switch t {
 	case "tensor":
 		return "a tensor"
-	case "int", "float", "bool", "string", "map", "list":
+	case "int":
+		return "an int"
+	case "float", "bool", "string", "map", "list":
 		return "a " + t
 	case "dim":
 		return "an int dimension"
@@ -406,7 +415,11 @@ func (c *checker) callBuiltin(f *FuncV, args []*argVal, n lang.Node, en *env) Va
 		return l
 	case KFunc, KLoss:
 		specs := append(append([]ParamSpec(nil), e.In...), e.Params...)
-		vals, at, rest, ok := c.bind(e.Name, specs, e.Rest, args, n)
+		npos := len(specs)
+		if e.Rest != nil {
+			npos = len(e.In)
+		}
+		vals, at, rest, ok := c.bindN(e.Name, specs, npos, e.Rest, args, n)
 		if !ok {
 			return InvalidV{}
 		}

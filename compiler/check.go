@@ -35,6 +35,9 @@ type Program struct {
 	// computed for them (hover); filled for instances checked with
 	// default hyper-parameters and for trains.
 	Types map[lang.Node]Value
+	// Defs maps identifiers of the root file (and its imports) to the
+	// node that declares what they name (go-to-definition).
+	Defs map[*lang.Ident]lang.Node
 
 	c *checker
 }
@@ -77,7 +80,7 @@ func unwrapPathErr(err error) error {
 // returned Program is nil only when the root file does not parse.
 func Check(filename string, src []byte, opts *Options) (*Program, diag.List) {
 	c := newChecker(opts)
-	p := &Program{Files: c.files, Sources: c.sources, Types: c.types, c: c}
+	p := &Program{Files: c.files, Sources: c.sources, Types: c.types, Defs: c.defs, c: c}
 	c.prog = p
 	root := c.loadFile(filename, src, diag.Pos{})
 	if root == nil {
@@ -103,6 +106,7 @@ type checker struct {
 	root    *fileScope
 	diags   diag.List
 	types   map[lang.Node]Value
+	defs    map[*lang.Ident]lang.Node
 
 	// recording is on while checking root-file code whose values the
 	// LSP may hover.
@@ -133,6 +137,7 @@ func newChecker(opts *Options) *checker {
 		scopes:  map[string]*fileScope{},
 		loading: map[string]bool{},
 		types:   map[lang.Node]Value{},
+		defs:    map[*lang.Ident]lang.Node{},
 		memo:    map[string]*forwardResult{},
 	}
 	c.prelude = newScope(builtinScope)
@@ -173,6 +178,9 @@ type fileScope struct {
 type scope struct {
 	parent *scope
 	names  map[string]*binding
+	// incomplete is set on a file's scope when one of its imports
+	// failed: a name it does not know may be one the import declares.
+	incomplete bool
 }
 
 // A binding is a name bound to a value, with where it was declared.
@@ -298,15 +306,18 @@ func (c *checker) parseFile(name string, src []byte, from diag.Pos) *fileScope {
 		}
 		if c.loading[path] {
 			c.errorf(imp.PathPos, "import cycle: %q imports %q, which imports it back", name, imp.Path)
+			fs.scope.incomplete = true
 			continue
 		}
 		isrc, err := readFile(c.opts, path)
 		if err != nil {
 			c.errorf(imp.PathPos, "cannot import %q: %v", imp.Path, unwrapPathErr(err))
+			fs.scope.incomplete = true
 			continue
 		}
 		ifs := c.parseFile(path, isrc, imp.PathPos)
 		if ifs == nil {
+			fs.scope.incomplete = true
 			continue
 		}
 		for _, k := range sortedKeys(ifs.scope.names) {
@@ -367,7 +378,7 @@ func (c *checker) value(b *binding, use diag.Pos) Value {
 	cd := b.lazy
 	switch cd.state {
 	case 1:
-		c.errorf(use, "const %s refers to itself", cd.decl.Name.Name).WithNote(cd.decl.Pos(), "%s declared here", cd.decl.Name.Name)
+		c.errorf(use, "const %s refers to itself", cd.decl.Name.Name).WithNote(cd.decl.Name.Pos(), "%s declared here", cd.decl.Name.Name)
 		return InvalidV{}
 	case 2:
 		return cd.val

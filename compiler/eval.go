@@ -123,6 +123,9 @@ func (c *checker) evalIdent(id *lang.Ident, en *env) Value {
 		c.unknownName(id, en)
 		return InvalidV{}
 	}
+	if c.recording && b.node != nil {
+		c.defs[id] = b.node
+	}
 	if c.lw != nil && en.inst != nil {
 		// A raw parameter of the running instance: its graph input.
 		if p, ok := en.inst.params[id.Name]; ok && en.inst.scope.names[id.Name] == b {
@@ -133,6 +136,11 @@ func (c *checker) evalIdent(id *lang.Ident, en *env) Value {
 }
 
 func (c *checker) unknownName(id *lang.Ident, en *env) {
+	for s := en.sc; s != nil; s = s.parent {
+		if s.incomplete {
+			return // the failed import was reported; this name may be in it
+		}
+	}
 	cands := en.sc.allNames()
 	if s := diagSuggest(id.Name, cands); s != "" {
 		c.errorAt(id, "unknown name %q (did you mean %q?)", id.Name, s)
@@ -214,6 +222,11 @@ func (c *checker) evalPipe(e *lang.BinaryExpr, en *env) Value {
 	switch y := e.Y.(type) {
 	case *lang.CallExpr:
 		f := c.eval(y.Fun, en)
+		if fv, ok := f.(*FuncV); ok && fv.E.Kind == KRepeat {
+			// Report the misuse once, not also each layer built in it.
+			c.errorAt(y, "repeat(n, Layer(...)) is only allowed as a sub-layer")
+			return InvalidV{}
+		}
 		args := append([]*argVal{xa}, c.evalArgs(y.Args, en)...)
 		return c.call(f, args, e, en)
 	default:

@@ -208,7 +208,12 @@ func (c *checker) runForward(in *Instance, fw *lang.ForwardDecl, en *env) Value 
 		return InvalidV{}
 	}
 	if ret == nil {
-		c.errorf(fw.Body.End(), "forward of %s ends without return", in.Model.name)
+		// Point at the closing brace, not past it.
+		at := fw.Body.End()
+		if at.Col > 1 {
+			at.Col, at.Offset = at.Col-1, at.Offset-1
+		}
+		c.errorf(at, "forward of %s ends without return", in.Model.name)
 		return InvalidV{}
 	}
 	if _, bad := ret.(InvalidV); bad {

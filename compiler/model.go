@@ -304,9 +304,11 @@ func (c *checker) members(in *Instance, ms []lang.Member, en *env) {
 			switch v.(type) {
 			case *LayerV, *StackV, *InstanceV:
 			case InvalidV:
+				in.scope.names[name] = &binding{v: InvalidV{}, pos: m.Name.Pos(), node: m}
 				continue
 			default:
 				c.errorAt(m.Value, "sub-layer %s must be a layer or a model instance, got %s", name, kindOrType(v))
+				in.scope.names[name] = &binding{v: InvalidV{}, pos: m.Name.Pos(), node: m}
 				continue
 			}
 			attach(v, joinPath(in.Path, name))
@@ -318,6 +320,9 @@ func (c *checker) members(in *Instance, ms []lang.Member, en *env) {
 			if !c.declareMember(in, m.Name, m) {
 				continue
 			}
+			// Until it checks, the name is bound to an invalid value, so
+			// its uses report nothing more.
+			in.scope.names[name] = &binding{v: InvalidV{}, pos: m.Name.Pos(), node: m}
 			t, ok := c.evalTensorType(m.Type, en, nil)
 			if !ok {
 				continue
@@ -386,6 +391,7 @@ func (c *checker) declareMember(in *Instance, id *lang.Ident, n lang.Node) bool 
 	}
 	if old, dup := in.memberPos[name]; dup {
 		c.errorAt(id, "member %s redeclared", name).WithNote(old.Pos(), "other declaration of %s", name)
+		in.scope.names[name] = &binding{v: InvalidV{}, pos: id.Pos(), node: n}
 		return false
 	}
 	if _, isHP := in.HP[name]; isHP {
@@ -441,6 +447,12 @@ func (c *checker) evalTensorType(t lang.Type, en *env, bind map[string]bool) (Te
 	good := true
 	for _, d := range tt.Dims {
 		if id, isID := d.(*lang.Ident); isID && en.sc.lookup(id.Name) == nil && isDimVarName(id.Name) {
+			if bind == nil && en.inst == nil {
+				// A param or buffer: its shape is fixed when the model is built.
+				c.errorAt(id, "dimension %s is not bound: a param's dimensions must come from hyper-parameters", id.Name)
+				good = false
+				continue
+			}
 			if bind == nil {
 				c.errorAt(id, "dimension %s is not bound: it must appear in a forward parameter's type", id.Name)
 				good = false

@@ -502,7 +502,7 @@ func (c *checker) trainScalars(tr *Train, fields map[string]*lang.Field, en *env
 					if le, isList := f.Value.(*lang.ListExpr); isList && i < len(le.Elems) {
 						at = le.Elems[i]
 					}
-					c.errorAt(at, "not a metric: %s (have: accuracy, top_k(k), f1, loss)", describe(e))
+					c.errorAt(at, "%s is not a metric (have: accuracy, top_k(k), f1, loss)", c.text(at))
 					continue
 				}
 				tr.Metrics = append(tr.Metrics, cv)
@@ -713,6 +713,7 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 			continue
 		}
 		total += out.Epochs
+		badPath := false // a path matched nothing: what is frozen is unknown
 		for _, st := range ph.Stmts {
 			switch st := st.(type) {
 			case *lang.Freeze:
@@ -724,6 +725,7 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 							verb = "unfreeze"
 						}
 						c.errorAt(pth, "%s %q matches no parameter (have: %s)", verb, pth.Text, paramList(tr.Params))
+						badPath = true
 						continue
 					}
 					for _, m := range ms {
@@ -766,7 +768,7 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 		out.Frozen = copyMap(frozen)
 		out.LRScale = copyMap(scale)
 		out.LR = lr
-		if len(tr.Trainable(out)) == 0 {
+		if len(tr.Trainable(out)) == 0 && !badPath {
 			c.errorAt(ph.Name, "phase %s freezes every parameter: nothing to train", ph.Name.Name)
 		}
 		tr.Phases = append(tr.Phases, out)
