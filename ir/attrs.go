@@ -128,3 +128,16 @@ type AdamAttr struct {
 type RMSpropAttr struct {
 	Eps float64 `ir:"eps"`
 }
+
+// MatMulBiasAttr holds the transpose flags of matmul_bias and its
+// epilogue activation: at most one of the activation flags is set, and
+// none means no activation. GeluTanh is GELU's tanh approximation.
+type MatMulBiasAttr struct {
+	TransposeA bool `ir:"transpose_a"`
+	TransposeB bool `ir:"transpose_b"`
+	Relu       bool `ir:"relu"`
+	Gelu       bool `ir:"gelu"`
+	GeluTanh   bool `ir:"gelu_tanh"`
+	Tanh       bool `ir:"tanh"`
+	Sigmoid    bool `ir:"sigmoid"`
+}

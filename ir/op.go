@@ -102,6 +102,10 @@ const (
 	OpAdam        // Adam/AdamW parameter step
 	OpRMSprop     // RMSprop parameter step
 
+	// Fused kernels, made by the fuse pass after autodiff (no VJP).
+	OpFused      // elementwise kernel: operands broadcast, body Aux.(FusedAttr); type-carrying
+	OpMatMulBias // matmul, then + bias[n] per column, then an optional activation
+
 	numOps
 )
 
@@ -116,6 +120,7 @@ const (
 	nondiff                          // the gradient is zero (almost) everywhere: autodiff stops here
 	typeCarrying                     // the result type is given, not inferred; the rule checks it
 	leaf                             // has no operands
+	fused                            // made by fusion after autodiff: no VJP, never differentiated
 )
 
 // opData is one row of the op table.
@@ -198,6 +203,10 @@ func (op Op) IsPure() bool { return op != OpInput && !op.IsInPlace() }
 
 // IsLeaf reports whether the op has no operands (inputs and constants).
 func (op Op) IsLeaf() bool { return opInfo[op].flags&leaf != 0 }
+
+// IsFused reports whether the op is a fused kernel made by the fuse pass
+// after autodiff (OpFused, OpMatMulBias): it has no VJP.
+func (op Op) IsFused() bool { return opInfo[op].flags&fused != 0 }
 
 // IsConst reports whether the op is a constant known at compile time.
 func (op Op) IsConst() bool { return op == OpFill || op == OpIota || op == OpLiteral }
@@ -301,6 +310,9 @@ func init() {
 		OpEMASq:       {"ema_sq", 2, inplace, aux[EMAAttr](), typeEMA, nil, "Exponential moving average of squares in place on s: decay·s + (1-decay)·x² (Adam's second moment, RMSprop's square average)."},
 		OpAdam:        {"adam", 5, inplace, aux[AdamAttr](), typeAdam, nil, "Adam step in place on p, given the updated moments m and v, lr[] and the 1-based step[]: p·(1-lr·weight_decay) - lr/(1-β1^t) · m/(√v/√(1-β2^t) + eps) (PyTorch Adam/AdamW)."},
 		OpRMSprop:     {"rmsprop", 4, inplace, aux[RMSpropAttr](), typeRMSprop, nil, "RMSprop step in place on p, given the gradient g, the updated square average v and lr[]: p - lr·g/(√v + eps)."},
+
+		OpFused:      {"fused", -1, fused | tc, aux[FusedAttr](), typeFused, nil, "One elementwise kernel: the operands are broadcast to the result shape and, per element, the body's instructions run in order over registers holding the operands and then each instruction's result; the last register is the result (see FusedAttr)."},
+		OpMatMulBias: {"matmul_bias", 3, fused, aux[MatMulBiasAttr](), typeMatMulBias, nil, "matmul(x, w) with transpose flags, plus bias[n] added to every row, then the activation named by the attributes (relu, gelu, gelu with tanh, tanh, sigmoid) or none: a GEMM with its epilogue."},
 	}
 	for op := OpInvalid + 1; op < numOps; op++ {
 		d := &opInfo[op]

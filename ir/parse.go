@@ -284,7 +284,12 @@ func (p *parser) value(ref string) error {
 		}
 		args = append(args, a)
 	}
-	aux, err := p.aux(op)
+	var aux any
+	if op == OpFused {
+		aux, err = p.fusedBody(len(args))
+	} else {
+		aux, err = p.aux(op)
+	}
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,9 @@ func FormatAux(aux any) string {
 	if aux == nil {
 		return ""
 	}
+	if f, ok := aux.(FusedAttr); ok {
+		return f.String()
+	}
 	rv := reflect.ValueOf(aux)
 	if rv.Kind() != reflect.Struct {
 		return fmt.Sprint(aux)

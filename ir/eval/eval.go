@@ -189,6 +189,9 @@ func init() {
 		ir.OpEMASq:       kEMASq,
 		ir.OpAdam:        kAdam,
 		ir.OpRMSprop:     kRMSprop,
+
+		ir.OpFused:      kFused,
+		ir.OpMatMulBias: kMatMulBias,
 	}
 }
 
