@@ -1,0 +1,749 @@
+package train
+
+// This file implements Run: the training loop of one train, its phases,
+// evaluation, checkpoints, interruption and fine-tuning from another
+// train.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/ir"
+	"github.com/encc-lang/encc/runtime/data"
+)
+
+// Options configure Run.
+type Options struct {
+	JSON      bool      // one JSON line per epoch, even on a terminal
+	Out       io.Writer // progress and epoch reports; nil: os.Stderr
+	Quiet     bool      // report nothing
+	Resume    bool      // continue from the train's checkpoint when there is one
+	Device    string    // backend: "" (the default), "cpu", "reference"
+	Threads   int       // threads of the CPU backend; 0: every core
+	MaxEpochs int       // stop after this many epochs of the run (0: all); schedules still span the declared epochs
+
+	// OnStep, when set, is called after every optimizer step.
+	OnStep func(StepInfo)
+	// OnEpoch, when set, is called after every epoch with its report
+	// and the current weights by path (owned by the run: copy to keep).
+	OnEpoch func(EpochStats, map[string][]float32)
+}
+
+// A StepInfo describes one optimizer step.
+type StepInfo struct {
+	Train string
+	Phase string
+	Epoch int     // 0-based
+	Batch int     // 0-based within the epoch
+	Step  int     // 1-based over the run
+	LR    float64 // the scheduled rate (before lr_scale)
+	Loss  float32 // the batch's mean loss
+}
+
+// EpochStats is the report of one epoch.
+type EpochStats struct {
+	Train         string
+	Phase         string
+	Epoch         int                // 1-based
+	Epochs        int                // declared epochs of the train
+	Step          int                // optimizer steps done
+	Loss          float64            // mean train loss of the epoch (per sample)
+	Test          map[string]float64 // metrics on the test split ("loss" and the train's metrics); nil without a test split
+	SamplesPerSec float64            // training throughput
+	Seconds       float64            // wall time of the epoch, evaluation included
+}
+
+// A Result is what a run did.
+type Result struct {
+	Train      string
+	Backend    string
+	History    []EpochStats         // the epochs run by this call
+	Final      map[string]float64   // the last test metrics (nil without a test split)
+	Steps      int                  // optimizer steps done, resumed ones included
+	Epochs     int                  // epochs done, resumed ones included
+	Checkpoint string               // the checkpoint written ("" when the train saves none)
+	Weights    map[string][]float32 // the final weights by path
+	Seconds    float64
+}
+
+// ErrInterrupted is returned (wrapped in an *InterruptedError) when the
+// context is cancelled during training; the CLI exits with status 130.
+var ErrInterrupted = errors.New("training interrupted")
+
+// An InterruptedError says where an interrupted run stopped and where
+// its checkpoint is.
+type InterruptedError struct {
+	Train      string
+	Epoch      int // 0-based epoch of the position
+	Batch      int // batches of that epoch done
+	Step       int
+	Checkpoint string // "" when the train saves none
+}
+
+func (e *InterruptedError) Error() string {
+	s := fmt.Sprintf("%s: interrupted at epoch %d, batch %d (step %d)", e.Train, e.Epoch+1, e.Batch, e.Step)
+	if e.Checkpoint != "" {
+		s += "; checkpoint saved to " + e.Checkpoint + " (continue with --resume)"
+	}
+	return s
+}
+
+// Unwrap makes errors.Is(err, ErrInterrupted) hold.
+func (e *InterruptedError) Unwrap() error { return ErrInterrupted }
+
+// A NonFiniteError says which step produced a NaN or an infinity and the
+// first tensor (loss, then parameters, then optimizer state, in graph
+// order) that holds one.
+type NonFiniteError struct {
+	Train  string
+	Epoch  int // 0-based
+	Batch  int
+	Step   int
+	Tensor string
+	Value  float64
+	LR     float64
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("%s: step %d (epoch %d, batch %d, lr %g): %s became %v; stopping (try a lower learning rate or clip_grad_norm)",
+		e.Train, e.Step, e.Epoch+1, e.Batch+1, e.LR, e.Tensor, e.Value)
+}
+
+// Run trains tr, a train of p: it reads and splits the data, initializes
+// the weights (or loads them: init = from(...) runs the other train
+// first when its checkpoint is missing or stale; load(...) reads a
+// file), trains phase by phase, evaluates on the test split after every
+// epoch, reports progress and saves a checkpoint after every epoch. With
+// Options.Resume it continues from the checkpoint bit-exactly. When ctx
+// is cancelled it finishes the current step, saves a checkpoint of the
+// exact position and returns an *InterruptedError.
+func Run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Options) (*Result, error) {
+	return run(ctx, p, tr, opts)
+}
+
+// A phaseRange is the epochs [start, end) of a phase.
+type phaseRange struct{ start, end int }
+
+// A trainer holds one run.
+type trainer struct {
+	p    *compiler.Program
+	tr   *compiler.Train
+	opts Options
+	out  io.Writer
+	rep  *reporter
+
+	backend     Backend
+	backendName string
+
+	splits    *data.Splits
+	transform *data.Transform
+	ms        []metric
+	classes   int
+
+	weights map[string][]float32
+	state   map[string][]float32
+	shapes  map[string][]int
+
+	ranges    []phaseRange
+	spe       int // steps per epoch
+	total     int // declared epochs
+	baseLR    float64
+	hash      string
+	ckptPath  string
+	stepProgs map[[2]int]*stepProgram
+	evalProgs map[int]Executor
+
+	trainBatcher *data.Batcher
+	trainBatch   *data.Batch
+	evalBatcher  *data.Batcher
+	evalBatch    *data.Batch
+}
+
+type stepProgram struct {
+	ex  Executor
+	sg  *compiler.StepGraph
+	has map[string]bool // scalar inputs present
+}
+
+func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Options) (*Result, error) {
+	start := time.Now()
+	t := &trainer{p: p, tr: tr, opts: opts, out: opts.Out, stepProgs: map[[2]int]*stepProgram{}, evalProgs: map[int]Executor{}}
+	if t.out == nil {
+		t.out = os.Stderr
+	}
+	if opts.Quiet {
+		t.out = io.Discard
+	}
+	var err error
+	if t.backend, t.backendName, err = backendFor(opts.Device); err != nil {
+		return nil, err
+	}
+	if err := t.plan(); err != nil {
+		return nil, err
+	}
+	if tr.Save != "" {
+		t.ckptPath = filepath.Join(tr.Dir, tr.Save)
+	}
+	// Fine-tuning: make sure the other train's checkpoint is there first
+	// (a resumed run has its weights already).
+	resuming := false
+	if opts.Resume && t.ckptPath != "" {
+		_, err := os.Stat(t.ckptPath)
+		resuming = err == nil
+	}
+	if tr.Init != nil && tr.Init.E.Name == "from" && !resuming {
+		if err := ensureFrom(ctx, p, tr.From, opts); err != nil {
+			return nil, err
+		}
+	}
+	if t.splits, t.transform, err = loadData(tr.Data); err != nil {
+		return nil, err
+	}
+	if err := t.setupData(); err != nil {
+		return nil, err
+	}
+	pos, err := t.initWeights()
+	if err != nil {
+		return nil, err
+	}
+	t.rep = newReporter(t.out, opts.JSON, tr.Name)
+	res, err := t.loop(ctx, pos)
+	if res != nil {
+		res.Seconds = time.Since(start).Seconds()
+	}
+	return res, err
+}
+
+// plan checks what the runtime must support and lays out the epochs.
+func (t *trainer) plan() error {
+	tr := t.tr
+	if err := checkSchedule(tr.LR); err != nil {
+		return err
+	}
+	e := 0
+	for _, ph := range tr.Phases {
+		if err := checkSchedule(ph.LR); err != nil {
+			return err
+		}
+		t.ranges = append(t.ranges, phaseRange{e, e + ph.Epochs})
+		e += ph.Epochs
+	}
+	t.total = e
+	t.baseLR = argF(tr.Optimizer, "lr")
+	t.ms = metricsOf(tr)
+	file := tr.Decl.Pos().File
+	text, ok := t.p.Sources[file]
+	if !ok {
+		var err error
+		if text, err = os.ReadFile(file); err != nil {
+			return err
+		}
+	}
+	t.hash = sourceHash(text)
+	return nil
+}
+
+func (t *trainer) setupData() error {
+	tr := t.tr
+	sp := t.splits
+	var err error
+	t.trainBatcher, err = data.NewBatcher(sp.Train, tr.Batch, data.BatchOptions{Shuffle: true, Seed: uint64(tr.Seed)})
+	if err != nil {
+		return err
+	}
+	t.trainBatch = t.trainBatcher.NewBatch()
+	t.spe = t.trainBatcher.NumBatches()
+	if sp.Test != nil {
+		if t.evalBatcher, err = data.NewBatcher(sp.Test, tr.Batch, data.BatchOptions{}); err != nil {
+			return err
+		}
+		t.evalBatch = t.evalBatcher.NewBatch()
+	}
+	if lf := labelField(sp.Train); lf != nil {
+		t.classes = lf.Classes
+	}
+	return nil
+}
+
+// initWeights initializes or loads the weights and returns the position
+// to start from.
+func (t *trainer) initWeights() (position, error) {
+	tr := t.tr
+	t.shapes = map[string][]int{}
+	for _, prm := range tr.Params {
+		s, _ := prm.Type.ConstShape()
+		t.shapes[prm.Path] = s
+	}
+	t.state = map[string][]float32{}
+	if t.opts.Resume && t.ckptPath != "" {
+		if _, err := os.Stat(t.ckptPath); err == nil {
+			return t.resume()
+		}
+		fmt.Fprintf(t.out, "%s: no checkpoint %s to resume; starting from the beginning\n", tr.Name, t.ckptPath)
+	} else if t.opts.Resume {
+		return position{}, fmt.Errorf("%s saves no checkpoint, so it cannot resume: add save = \"runs/%s.safetensors\"", tr.Name, tr.Name)
+	}
+	var err error
+	if t.weights, err = InitParams(tr.Params, uint64(tr.Seed)); err != nil {
+		return position{}, err
+	}
+	if tr.Init == nil {
+		return position{}, nil
+	}
+	spec := specOf(tr.Init)
+	var file string
+	switch tr.Init.E.Name {
+	case "from":
+		file = filepath.Join(tr.From.Dir, tr.From.Save)
+	case "load":
+		s, _ := tr.Init.Args["path"].(compiler.StrV)
+		file = filepath.Join(tr.Dir, s.V)
+	default:
+		return position{}, fmt.Errorf("%s: init %s is not supported by the runtime", tr.Init.Pos, tr.Init.E.Name)
+	}
+	c, err := LoadCheckpoint(file)
+	if err != nil {
+		return position{}, err
+	}
+	loaded, err := FitWeights(c, tr.Params, spec, file, tr.Model.Name())
+	if err != nil {
+		return position{}, err
+	}
+	for name, v := range loaded {
+		copy(t.weights[name], v)
+	}
+	return position{}, nil
+}
+
+// A position is where a run stands: in epoch Epoch (0-based), Batch
+// batches done, Step optimizer steps done, with the partial epoch's
+// loss sums.
+type position struct {
+	Epoch, Batch, Step int
+	LossSum            float64
+	LossN              int
+	Metrics            map[string]float64
+}
+
+func (t *trainer) resume() (position, error) {
+	tr := t.tr
+	c, err := LoadCheckpoint(t.ckptPath)
+	if err != nil {
+		return position{}, err
+	}
+	m := c.Meta
+	switch {
+	case m.Format != FormatName:
+		return position{}, fmt.Errorf("%s: not an encc checkpoint (no format=encc metadata); cannot resume from it", t.ckptPath)
+	case m.Train != tr.Name:
+		return position{}, fmt.Errorf("%s: checkpoint of train %s, not %s", t.ckptPath, m.Train, tr.Name)
+	case m.SourceSHA256 != t.hash:
+		return position{}, fmt.Errorf("%s: the checkpoint was made from another version of %s (sha256 %.12s…, now %.12s…); a resumed run must use the same program: remove the checkpoint to start again",
+			t.ckptPath, tr.Decl.Pos().File, m.SourceSHA256, t.hash)
+	case m.Seed != tr.Seed:
+		return position{}, fmt.Errorf("%s: checkpoint seed %d, train seed %d", t.ckptPath, m.Seed, tr.Seed)
+	case m.Epoch > t.total || (m.Epoch == t.total && m.Batch > 0) || m.Batch > t.spe:
+		return position{}, fmt.Errorf("%s: corrupt checkpoint: position epoch %d batch %d is outside the run (%d epochs of %d batches)", t.ckptPath, m.Epoch, m.Batch, t.total, t.spe)
+	}
+	if t.weights, err = FitWeights(c, tr.Params, LoadSpec{}, t.ckptPath, tr.Model.Name()); err != nil {
+		return position{}, err
+	}
+	for name, v := range c.State {
+		i := strings.LastIndexByte(name, ':')
+		shape, ok := t.shapes[name[:i]]
+		if !ok || !equalInts(shape, c.Shapes[name]) {
+			return position{}, fmt.Errorf("%s: optimizer state %s %s fits no parameter of %s", t.ckptPath, name, shapeString(c.Shapes[name]), tr.Model.Name())
+		}
+		t.state[name] = v
+	}
+	fmt.Fprintf(t.out, "%s: resuming from %s at epoch %d, batch %d (step %d)\n", tr.Name, t.ckptPath, m.Epoch+1, m.Batch, m.Step)
+	return position{Epoch: m.Epoch, Batch: m.Batch, Step: m.Step, LossSum: m.LossSum, LossN: m.LossN, Metrics: m.Metrics}, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// phaseOf returns the phase index of epoch e.
+func (t *trainer) phaseOf(e int) int {
+	for i, r := range t.ranges {
+		if e < r.end {
+			return i
+		}
+	}
+	return len(t.ranges) - 1
+}
+
+// schedule returns the schedule of phase ph and the global step at which
+// its span begins.
+func (t *trainer) schedule(ph int) (Schedule, int) {
+	phases := t.tr.Phases
+	cfg := phases[ph].LR
+	if cfg == nil {
+		return Schedule{Config: t.tr.LR, Base: t.baseLR, Steps: t.total * t.spe, StepsPerEpoch: t.spe}, 0
+	}
+	first, last := ph, ph
+	for first > 0 && phases[first-1].LR == cfg {
+		first--
+	}
+	for last+1 < len(phases) && phases[last+1].LR == cfg {
+		last++
+	}
+	epochs := t.ranges[last].end - t.ranges[first].start
+	return Schedule{Config: cfg, Base: t.baseLR, Steps: epochs * t.spe, StepsPerEpoch: t.spe}, t.ranges[first].start * t.spe
+}
+
+// bind binds every input of g but the scalars: parameters and buffers to
+// the weights, state to the optimizer state (zeros when new), data to
+// the first n samples of batch.
+func (t *trainer) bind(ex Executor, g *ir.Graph, ds *data.Dataset, batch *data.Batch, n int) error {
+	for _, in := range g.Inputs {
+		var err error
+		switch in.Role() {
+		case ir.RoleParam, ir.RoleConst:
+			w, ok := t.weights[in.Name]
+			if !ok {
+				return fmt.Errorf("internal: no weights for %s", in.Name)
+			}
+			err = ex.Bind(in.Name, w)
+		case ir.RoleState:
+			s, ok := t.state[in.Name]
+			if !ok {
+				s = make([]float32, in.Type.NumElements())
+				t.state[in.Name] = s
+				t.shapes[in.Name] = append([]int(nil), in.Type.Shape...)
+			}
+			err = ex.Bind(in.Name, s)
+		case ir.RoleData:
+			err = bindData(ex, in, ds, batch, n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bindData(ex Executor, in *ir.Value, ds *data.Dataset, batch *data.Batch, n int) error {
+	for fi, f := range ds.Fields {
+		if f.Name != in.Name {
+			continue
+		}
+		k := f.Size()
+		if in.Type.NumElements() != n*k {
+			return fmt.Errorf("internal: data input %s is %v, the batch holds %d × %s", in.Name, in.Type, n, f.Type())
+		}
+		switch {
+		case f.DType == data.F32 && in.Type.DType == ir.F32:
+			return ex.Bind(in.Name, batch.F32[fi][:n*k])
+		case f.DType == data.I32 && in.Type.DType == ir.I32:
+			return ex.Bind(in.Name, batch.I32[fi][:n*k])
+		}
+		return fmt.Errorf("data field %s is %s, the graph wants %v", f.Name, f.Type(), in.Type)
+	}
+	return fmt.Errorf("%s: the program uses data field %s, which the data does not have", ds.Source, in.Name)
+}
+
+// stepProgram returns the compiled step of phase ph for batches of n.
+func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
+	key := [2]int{ph, n}
+	if sp, ok := t.stepProgs[key]; ok {
+		return sp, nil
+	}
+	sg, err := t.p.LowerStep(t.tr, ph, n)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := t.backend(sg.Graph, t.opts.Threads)
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s phase %s: %w", t.tr.Name, t.tr.Phases[ph].Name, err)
+	}
+	if err := t.bind(ex, sg.Graph, t.splits.Train, t.trainBatch, n); err != nil {
+		return nil, err
+	}
+	sp := &stepProgram{ex: ex, sg: sg, has: map[string]bool{}}
+	for _, in := range sg.Graph.Inputs {
+		if in.Role() == ir.RoleScalar {
+			sp.has[in.Name] = true
+		}
+	}
+	for _, s := range sg.LRScales {
+		ex.SetScalar(s.Name, s.Scale)
+	}
+	if sp.has["seed"] {
+		ex.SetScalar("seed", float64(t.tr.Seed))
+	}
+	t.stepProgs[key] = sp
+	return sp, nil
+}
+
+// evalProgram returns the compiled evaluation graph for batches of n.
+func (t *trainer) evalProgram(n int) (Executor, error) {
+	if ex, ok := t.evalProgs[n]; ok {
+		return ex, nil
+	}
+	g, err := t.p.LowerEval(t.tr, n)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := t.backend(g, t.opts.Threads)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the evaluation of %s: %w", t.tr.Name, err)
+	}
+	if err := t.bind(ex, g, t.splits.Test, t.evalBatch, n); err != nil {
+		return nil, err
+	}
+	t.evalProgs[n] = ex
+	return ex, nil
+}
+
+// evaluate computes the metrics on the test split.
+func (t *trainer) evaluate() (map[string]float64, error) {
+	if t.splits.Test == nil {
+		return nil, nil
+	}
+	return evaluateSplit(t.evalBatcher, t.evalBatch, t.splits.Test, t.ms, t.classes, t.evalProgram)
+}
+
+func evaluateSplit(b *data.Batcher, batch *data.Batch, ds *data.Dataset, ms []metric, classes int, prog func(n int) (Executor, error)) (map[string]float64, error) {
+	m := newMeter(ms, classes)
+	lf := labelField(ds)
+	li := -1
+	for i, f := range ds.Fields {
+		if f == lf {
+			li = i
+		}
+	}
+	b.Reset(0, 0)
+	for b.Next(batch) {
+		ex, err := prog(batch.N)
+		if err != nil {
+			return nil, err
+		}
+		if err := ex.Run(); err != nil {
+			return nil, err
+		}
+		var labels []int32
+		pred := ex.Float32("pred")
+		if li >= 0 && needsLabels(ms) && len(pred) == batch.N*classes {
+			labels = batch.I32[li][:batch.N]
+		} else if needsLabels(ms) {
+			return nil, fmt.Errorf("metrics %s need class scores [batch, %d] and labels; the loss's first argument is not that", metricNames(ms), classes)
+		}
+		m.add(batch.N, ex.Float32("loss")[0], pred, labels)
+	}
+	return m.values(ms), nil
+}
+
+func metricNames(ms []metric) string {
+	var s []string
+	for _, m := range ms {
+		if m.Kind != "loss" {
+			s = append(s, m.Name)
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkpoint writes the run's checkpoint at pos.
+func (t *trainer) checkpoint(pos position) error {
+	if t.ckptPath == "" {
+		return nil
+	}
+	tf, _ := json.Marshal(t.transform)
+	ph := t.phaseOf(min(pos.Epoch, t.total-1))
+	c := &Checkpoint{Weights: t.weights, State: t.state, Shapes: t.shapes, Meta: Meta{
+		Format: FormatName, Train: t.tr.Name, Phase: t.tr.Phases[ph].Name,
+		Epoch: pos.Epoch, Batch: pos.Batch, Step: pos.Step, Epochs: t.total, Seed: t.tr.Seed,
+		RNG: rngDescription, SourceSHA256: t.hash, Metrics: pos.Metrics,
+		LossSum: pos.LossSum, LossN: pos.LossN, Transform: string(tf),
+	}}
+	return SaveCheckpoint(t.ckptPath, c)
+}
+
+// firstNonFinite returns the first tensor of the step (loss, trained
+// parameters, their state) that holds a NaN or an infinity.
+func (t *trainer) firstNonFinite(sp *stepProgram, loss float32) (string, float64) {
+	if !finite(loss) {
+		return "the loss", float64(loss)
+	}
+	for _, path := range sp.sg.Trainable {
+		for _, x := range t.weights[path] {
+			if !finite(x) {
+				return "parameter " + path, float64(x)
+			}
+		}
+	}
+	for _, s := range sp.sg.State {
+		for _, x := range t.state[s.Name] {
+			if !finite(x) {
+				return "optimizer state " + s.Name + " (the gradient of " + s.Param + ")", float64(x)
+			}
+		}
+	}
+	return "", 0
+}
+
+func finite(x float32) bool {
+	f := float64(x)
+	return !math.IsNaN(f) && !math.IsInf(f, 0)
+}
+
+// loop trains from pos to the end of the run (or MaxEpochs).
+func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
+	tr := t.tr
+	res := &Result{Train: tr.Name, Backend: t.backendName, Checkpoint: t.ckptPath, Weights: t.weights, Final: pos.Metrics}
+	end := t.total
+	if t.opts.MaxEpochs > 0 {
+		end = min(end, t.opts.MaxEpochs)
+	}
+	step := pos.Step
+	for e := pos.Epoch; e < end; e++ {
+		ph := t.phaseOf(e)
+		phase := tr.Phases[ph]
+		sched, spanStart := t.schedule(ph)
+		epochStart := time.Now()
+		lossSum, lossN := 0.0, 0
+		first := 0
+		if e == pos.Epoch {
+			first = pos.Batch
+			lossSum, lossN = pos.LossSum, pos.LossN
+		}
+		trainedHere := 0
+		t.trainBatcher.Reset(e, first)
+		for b := first; t.trainBatcher.Next(t.trainBatch); b++ {
+			n := t.trainBatch.N
+			sp, err := t.stepProgram(ph, n)
+			if err != nil {
+				return res, err
+			}
+			step++
+			lr := sched.LR(step - 1 - spanStart)
+			if sp.has["lr"] {
+				sp.ex.SetScalar("lr", lr)
+			}
+			if sp.has["step"] {
+				sp.ex.SetScalar("step", float64(step))
+			}
+			if err := sp.ex.Run(); err != nil {
+				return res, fmt.Errorf("%s: step %d: %w", tr.Name, step, err)
+			}
+			loss := sp.ex.Float32("loss")[0]
+			if name, v := t.firstNonFinite(sp, loss); name != "" {
+				return res, &NonFiniteError{Train: tr.Name, Epoch: e, Batch: b, Step: step, Tensor: name, Value: v, LR: lr}
+			}
+			lossSum += float64(loss) * float64(n)
+			lossN += n
+			trainedHere += n
+			res.Steps = step
+			if t.opts.OnStep != nil {
+				t.opts.OnStep(StepInfo{Train: tr.Name, Phase: phase.Name, Epoch: e, Batch: b, Step: step, LR: lr, Loss: loss})
+			}
+			t.rep.progress(e, end, b+1, t.spe, lossSum/float64(lossN), float64(trainedHere)/time.Since(epochStart).Seconds(), epochStart)
+			if ctx.Err() != nil {
+				at := position{Epoch: e, Batch: b + 1, Step: step, LossSum: lossSum, LossN: lossN, Metrics: res.Final}
+				t.rep.clear()
+				if err := t.checkpoint(at); err != nil {
+					return res, err
+				}
+				return res, &InterruptedError{Train: tr.Name, Epoch: e, Batch: b + 1, Step: step, Checkpoint: t.ckptPath}
+			}
+		}
+		trainSecs := time.Since(epochStart).Seconds()
+		test, err := t.evaluate()
+		if err != nil {
+			return res, err
+		}
+		st := EpochStats{Train: tr.Name, Phase: phase.Name, Epoch: e + 1, Epochs: t.total, Step: step,
+			Loss: lossSum / float64(max(lossN, 1)), Test: test, SamplesPerSec: float64(trainedHere) / trainSecs,
+			Seconds: time.Since(epochStart).Seconds()}
+		res.History = append(res.History, st)
+		res.Final = test
+		res.Epochs = e + 1
+		t.rep.epoch(st, len(tr.Phases) > 1)
+		if err := t.checkpoint(position{Epoch: e + 1, Step: step, Metrics: test}); err != nil {
+			return res, err
+		}
+		if t.opts.OnEpoch != nil {
+			t.opts.OnEpoch(st, t.weights)
+		}
+	}
+	if pos.Epoch >= end {
+		res.Epochs = pos.Epoch
+		res.Steps = pos.Step
+	}
+	return res, nil
+}
+
+// ensureFrom makes sure the checkpoint of src, the train of a from(...),
+// is there and current: it runs src when the checkpoint is missing or
+// older than a source file of the program, and resumes it when it
+// stopped early.
+func ensureFrom(ctx context.Context, p *compiler.Program, src *compiler.Train, opts Options) error {
+	path := filepath.Join(src.Dir, src.Save)
+	want := src.Epochs
+	if opts.MaxEpochs > 0 {
+		want = min(want, opts.MaxEpochs)
+	}
+	fi, err := os.Stat(path)
+	resume := false
+	switch {
+	case err != nil:
+		fmt.Fprintf(outOf(opts), "%s: no checkpoint %s; running %s first\n", src.Name, path, src.Name)
+	case fi.ModTime().Before(newestSource(p)):
+		fmt.Fprintf(outOf(opts), "%s: checkpoint %s is older than the program; running %s again\n", src.Name, path, src.Name)
+	default:
+		c, err := LoadCheckpoint(path)
+		if err != nil {
+			return err
+		}
+		if c.Meta.Format != FormatName || c.Meta.Epoch >= want {
+			return nil
+		}
+		fmt.Fprintf(outOf(opts), "%s: checkpoint %s stopped at epoch %d of %d; continuing it\n", src.Name, path, c.Meta.Epoch, want)
+		resume = true
+	}
+	o := opts
+	o.Resume = resume
+	_, err = run(ctx, p, src, o)
+	return err
+}
+
+func outOf(opts Options) io.Writer {
+	switch {
+	case opts.Quiet:
+		return io.Discard
+	case opts.Out != nil:
+		return opts.Out
+	}
+	return os.Stderr
+}
+
+// newestSource returns the latest modification time of the program's
+// files on disk (the root and its imports; the embedded stdlib has none).
+func newestSource(p *compiler.Program) time.Time {
+	var t time.Time
+	for name := range p.Files {
+		if fi, err := os.Stat(name); err == nil && fi.ModTime().After(t) {
+			t = fi.ModTime()
+		}
+	}
+	return t
+}
