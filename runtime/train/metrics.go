@@ -44,12 +44,12 @@ func needsLabels(ms []metric) bool {
 // batch size and, for classification, a confusion matrix and top-k
 // counts.
 type meter struct {
-	classes  int
-	n        int
-	lossSum  float64
-	conf     []int64 // conf[label*classes+pred]
-	topK     map[int]int
-	ks       []int
+	classes int
+	n       int
+	lossSum float64
+	conf    []int64 // conf[label*classes+pred]
+	topK    map[int]int
+	ks      []int
 }
 
 func newMeter(ms []metric, classes int) *meter {
