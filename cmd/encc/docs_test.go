@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +19,38 @@ import (
 // `go test ./cmd/encc -update` rewrites it.
 func TestBuiltinsDoc(t *testing.T) {
 	golden.Check(t, "../../docs/builtins.md", builtinsMarkdown(compiler.Entries()))
+}
+
+// TestDocExamples checks every ```enc block of README.md and
+// docs/language.md that is a whole program; a block that is a fragment
+// (it uses names declared elsewhere, or elides with ...) is preceded by
+// the line <!-- fragment -->.
+func TestDocExamples(t *testing.T) {
+	block := regexp.MustCompile("(?ms)^(<!-- fragment -->\n)?```enc\n(.*?)^```")
+	for _, doc := range []string{"../../README.md", "../../docs/language.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range block.FindAllSubmatchIndex(text, -1) {
+			line := 1 + bytes.Count(text[:m[0]], []byte("\n"))
+			if m[2] >= 0 {
+				continue // a fragment
+			}
+			n++
+			file := filepath.Join(t.TempDir(), fmt.Sprintf("%s_%d.enc", filepath.Base(doc), line))
+			if err := os.WriteFile(file, text[m[4]:m[5]], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, diags := compiler.CheckFile(file, nil); len(diags) > 0 {
+				t.Errorf("%s:%d: the example does not check (mark it <!-- fragment --> if it is not a whole program):\n%v", doc, line, diags)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no checked examples", doc)
+		}
+	}
 }
 
 // kindTitles names the sections of docs/builtins.md; a kind missing here
