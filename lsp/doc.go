@@ -1,0 +1,13 @@
+// Package lsp is encc's language server (`encc lsp`): diagnostics on open
+// and change with the positions and text of `encc check`, hover (the type
+// and shape of any expression, a built-in's signature and doc, a model's
+// parameter count), go-to-definition, completion (built-ins with argument
+// snippets, members after a dot, named arguments, names in scope), the
+// document outline and formatting with `encc fmt`.
+//
+// The protocol layer is deliberately thin: jsonrpc.go frames JSON-RPC
+// messages, protocol.go holds the few LSP types used, utf16.go converts
+// positions (LSP counts UTF-16 code units; encc counts bytes). server.go
+// holds the loop and the documents; features.go the requests. Every
+// request runs under recover: broken input never stops the server.
+package lsp
