@@ -3,6 +3,14 @@
 //
 // Each subcommand lives in its own file and is one entry of the table
 // in this file; `encc help` prints the table. Run `encc help` for usage.
+//
+// To add a command: write NAME.go with `var nameCmd = &command{...}` and
+// its run function, which builds its flags with newFlags("NAME"), parses
+// them with parseFlags (flags may follow the arguments; -h prints the
+// command's help), and reports with usageError (exit 2) or failf (exit
+// 1); add nameCmd to the table below and a script to
+// testdata/script/NAME.txtar. A panic in a command is caught by
+// runProtected and reported as an internal error (exit 3).
 package main
 
 import (
