@@ -193,7 +193,7 @@ func TestHoverShapes(t *testing.T) {
 		n      int
 		want   string
 	}{
-		{"h = drop", 0, "h: f32[B, 128]"},      // the binding
+		{"h = drop", 0, "h: f32[B, 128]"}, // the binding
 		{"fc2(h)", 0, "fc2: Linear(in: 128, out: 64) — 8,256 parameters"},
 		{"x |> encoder", 0, "x: f32[B, 64]"},   // a forward parameter
 		{"Linear(in_dim", 0, "Linear(in: int"}, // a built-in
@@ -228,10 +228,10 @@ func TestGoldenRequests(t *testing.T) {
 		n, delta     int
 	}
 	for _, pr := range []probe{
-		{"definition", "encoder = MLPEncoder", 1, 10},   // model name → declaration
-		{"definition", "x |> encoder", 0, 5},            // member → sub-layer
-		{"definition", "data      = digits", 0, 12},     // dataset
-		{"definition", "from(pretrain", 0, 5},           // train
+		{"definition", "encoder = MLPEncoder", 1, 10},       // model name → declaration
+		{"definition", "x |> encoder", 0, 5},                // member → sub-layer
+		{"definition", "data      = digits", 0, 12},         // dataset
+		{"definition", "from(pretrain", 0, 5},               // train
 		{"definition", "in_dim: 64, latent: latent", 0, 20}, // hyper-parameter
 		{"completion", "head(encoder(x))", 0, 0},
 		{"completion", "Adam(lr", 0, 5},
@@ -387,4 +387,3 @@ func FuzzEdits(f *testing.F) {
 		}
 	})
 }
-
