@@ -90,7 +90,11 @@ func (e *Entry) defaults() map[string]Value {
 // Signature renders the entry as it is called: Linear(in: int, out: int, bias: bool = true).
 func (e *Entry) Signature() string {
 	var parts []string
-	for _, p := range append(append([]ParamSpec(nil), e.In...), e.Params...) {
+	in := e.In
+	if e.Kind == KLayer {
+		in = nil // a layer is constructed with Params and called on In
+	}
+	for _, p := range append(append([]ParamSpec(nil), in...), e.Params...) {
 		s := p.Name + ": " + p.Type
 		if p.Default != nil {
 			s += " = " + valueString(p.Default)
