@@ -185,7 +185,7 @@ func (p *printer) file(f *File) {
 	for i, d := range f.Decls {
 		items[i] = d
 	}
-	pads := p.alignment(items)
+	pads := p.alignment(items, func(q *printer, n Node, pd pad) { q.decl(n.(Decl), pd) })
 	for i, d := range f.Decls {
 		p.flush(d.Pos().Offset)
 		p.lineBreak(d.Pos().Line)
@@ -236,16 +236,16 @@ func paramPrefix(n *ParamDecl) string {
 	return "param " + n.Name.Name + ":"
 }
 
-// alignment computes the pads of the items of one body.
-func (p *printer) alignment(items []Node) []pad {
+// alignment computes the pads of the items of one body; item prints one.
+func (p *printer) alignment(items []Node, item func(*printer, Node, pad)) []pad {
 	pads := make([]pad, len(items))
 	for i := 0; i < len(items); {
 		class, _ := alignClass(items[i])
 		j := i + 1
-		if class != 0 && p.alignable(items[i], class) {
+		if class != 0 && p.alignable(items[i], class, item) {
 			for j < len(items) {
 				c, _ := alignClass(items[j])
-				if c != class || !p.alignable(items[j], class) ||
+				if c != class || !p.alignable(items[j], class, item) ||
 					p.blankBetween(items[j-1].End().Line, items[j].Pos().Line) {
 					break
 				}
@@ -258,11 +258,18 @@ func (p *printer) alignment(items []Node) []pad {
 	return pads
 }
 
-func (p *printer) alignable(n Node, class int) bool {
-	if n.Pos().Line != n.End().Line {
+// alignable reports whether n can join a run: it prints on one line
+// (judged on the output, since the printer joins some lines of the
+// source) and, for a param, holds no comment.
+func (p *printer) alignable(n Node, class int, item func(*printer, Node, pad)) bool {
+	if class == 2 && p.hasComment(n.Pos().Offset, n.End().Offset) {
 		return false
 	}
-	return class != 2 || !p.hasComment(n.Pos().Offset, n.End().Offset)
+	q := &printer{comments: p.comments, lineStart: true}
+	q.ci = sort.Search(len(p.comments), func(i int) bool { return p.comments[i].Pos().Offset >= n.Pos().Offset })
+	q.lastLine = n.Pos().Line
+	item(q, n, pad{})
+	return !q.needNL && !strings.Contains(string(q.out), "\n")
 }
 
 func (p *printer) alignRun(items []Node, pads []pad, class int) {
@@ -296,14 +303,14 @@ func typeString(t Type) string {
 // with at most one item and no comment, else one item per line. close is
 // the offset of the closing brace, or -1 when unknown (then the body ends
 // at limit).
-func (p *printer) body(items []Node, oneLine bool, start, limit int, item func(i int, n Node, pd pad)) {
+func (p *printer) body(items []Node, oneLine bool, start, limit int, item func(q *printer, n Node, pd pad)) {
 	if oneLine && len(items) <= 1 && !p.hasComment(start, limit) {
 		if len(items) == 0 {
 			p.write("{}")
 			return
 		}
 		p.write("{ ")
-		item(0, items[0], pad{})
+		item(p, items[0], pad{})
 		p.write(" }")
 		return
 	}
@@ -311,11 +318,11 @@ func (p *printer) body(items []Node, oneLine bool, start, limit int, item func(i
 	p.trailing(limit)
 	saved := p.indent
 	p.indent += 4
-	pads := p.alignment(items)
+	pads := p.alignment(items, item)
 	for i, n := range items {
 		p.flush(n.Pos().Offset)
 		p.lineBreak(n.Pos().Line)
-		item(i, n, pads[i])
+		item(p, n, pads[i])
 		p.trailing(limit)
 	}
 	p.flush(limit)
@@ -345,8 +352,8 @@ func (p *printer) decl(d Decl, pd pad) {
 		for i, m := range d.Members {
 			items[i] = m
 		}
-		p.body(items, d.Pos().Line == d.End().Line, d.Name.End().Offset, d.End().Offset-1, func(_ int, n Node, pd pad) {
-			p.member(n.(Member), pd)
+		p.body(items, d.Pos().Line == d.End().Line, d.Name.End().Offset, d.End().Offset-1, func(q *printer, n Node, pd pad) {
+			q.member(n.(Member), pd)
 		})
 		p.tok("", d.End())
 	case *DatasetDecl:
@@ -357,8 +364,8 @@ func (p *printer) decl(d Decl, pd pad) {
 		for i, f := range d.Fields {
 			items[i] = f
 		}
-		p.body(items, d.Pos().Line == d.End().Line, d.Name.End().Offset, d.End().Offset-1, func(_ int, n Node, pd pad) {
-			p.field(n.(*Field), pd)
+		p.body(items, d.Pos().Line == d.End().Line, d.Name.End().Offset, d.End().Offset-1, func(q *printer, n Node, pd pad) {
+			q.field(n.(*Field), pd)
 		})
 		p.lastLine = max(p.lastLine, d.End().Line)
 	case *TrainDecl:
@@ -369,12 +376,12 @@ func (p *printer) decl(d Decl, pd pad) {
 		for i, it := range d.Items {
 			items[i] = it
 		}
-		p.body(items, d.Pos().Line == d.End().Line, d.Name.End().Offset, d.End().Offset-1, func(_ int, n Node, pd pad) {
+		p.body(items, d.Pos().Line == d.End().Line, d.Name.End().Offset, d.End().Offset-1, func(q *printer, n Node, pd pad) {
 			switch n := n.(type) {
 			case *Field:
-				p.field(n, pd)
+				q.field(n, pd)
 			case *Phase:
-				p.phase(n)
+				q.phase(n)
 			}
 		})
 		p.lastLine = max(p.lastLine, d.End().Line)
@@ -426,26 +433,26 @@ func (p *printer) phase(ph *Phase) {
 	for i, s := range ph.Stmts {
 		items[i] = s
 	}
-	p.body(items, ph.Pos().Line == ph.End().Line, ph.Name.End().Offset, ph.End().Offset-1, func(_ int, n Node, pd pad) {
+	p.body(items, ph.Pos().Line == ph.End().Line, ph.Name.End().Offset, ph.End().Offset-1, func(q *printer, n Node, pd pad) {
 		switch n := n.(type) {
 		case *Field:
-			p.field(n, pd)
+			q.field(n, pd)
 		case *Freeze:
 			if n.Unfreeze {
-				p.write("unfreeze ")
+				q.write("unfreeze ")
 			} else {
-				p.write("freeze ")
+				q.write("freeze ")
 			}
 			for i, pa := range n.Paths {
 				if i > 0 {
-					p.write(", ")
+					q.write(", ")
 				}
-				p.path(pa)
+				q.path(pa)
 			}
 		case *LRScale:
-			p.write("lr_scale ")
-			p.path(n.Path)
-			p.assign(n.Value, 0)
+			q.write("lr_scale ")
+			q.path(n.Path)
+			q.assign(n.Value, 0)
 		}
 	})
 	p.lastLine = max(p.lastLine, ph.End().Line)
@@ -524,7 +531,7 @@ func (p *printer) ifMember(m *IfMember) {
 	for i, x := range m.Then {
 		items[i] = x
 	}
-	p.body(items, oneLine, m.Cond.End().Offset, limit, func(_ int, n Node, pd pad) { p.member(n.(Member), pd) })
+	p.body(items, oneLine, m.Cond.End().Offset, limit, func(q *printer, n Node, pd pad) { q.member(n.(Member), pd) })
 	switch {
 	case m.ElseIf != nil:
 		p.write(" else ")
@@ -536,7 +543,7 @@ func (p *printer) ifMember(m *IfMember) {
 			items[i] = x
 		}
 		start := limit
-		p.body(items, oneLine, start, m.End().Offset-1, func(_ int, n Node, pd pad) { p.member(n.(Member), pd) })
+		p.body(items, oneLine, start, m.End().Offset-1, func(q *printer, n Node, pd pad) { q.member(n.(Member), pd) })
 	}
 	p.lastLine = max(p.lastLine, m.End().Line)
 }
@@ -546,8 +553,8 @@ func (p *printer) block(b *Block) {
 	for i, s := range b.Stmts {
 		items[i] = s
 	}
-	p.body(items, b.Pos().Line == b.End().Line, b.Pos().Offset, b.End().Offset-1, func(_ int, n Node, pd pad) {
-		p.stmt(n.(Stmt), pd)
+	p.body(items, b.Pos().Line == b.End().Line, b.Pos().Offset, b.End().Offset-1, func(q *printer, n Node, pd pad) {
+		q.stmt(n.(Stmt), pd)
 	})
 	p.lastLine = max(p.lastLine, b.End().Line)
 }
@@ -789,6 +796,9 @@ func (p *printer) expr(e Expr) {
 		p.tok("", e.End())
 	case *SelectorExpr:
 		p.sub(e.X, precPostfix)
+		if lit, ok := e.X.(*BasicLit); ok && lit.Kind == IntLit && e.Sel.Name[0] >= '0' && e.Sel.Name[0] <= '9' {
+			p.write(" ") // `0.1` would lex as a float
+		}
 		p.write(".")
 		p.ident(e.Sel)
 	case *IndexExpr:
