@@ -59,18 +59,34 @@ func (j *job) gemm() {
 			}
 		}
 	}
-	switch split {
-	case 0:
-		j.splitM, j.unit = true, k.mr
-		j.RangeWorker(0, 0, um)
-	case 1:
-		j.splitM, j.unit = true, k.mr
-		pool.ForWorker(um, 1, j)
-	case 2:
-		j.splitM, j.unit = false, k.nr
-		pool.ForWorker(un, 1, j)
+	units := um
+	j.splitM, j.unit = split != 2, k.mr
+	if split == 2 {
+		units, j.unit = un, k.nr
+	}
+	j.tasks = 1
+	if split != 0 {
+		// One task per participant; big products are cut finer so that a
+		// core taken by another process delays the call by a fraction of
+		// it. Every task repacks the operand it shares with the others,
+		// so a task keeps at least overSplitUnits·unit rows or columns.
+		j.tasks = P
+		if units >= 2*P*overSplitUnits(j.unit) {
+			j.tasks = 2 * P
+		}
+	}
+	j.units = units
+	if j.tasks == 1 {
+		j.RangeWorker(0, 0, 1)
+	} else {
+		pool.Tasks(j.tasks, j)
 	}
 }
+
+// overSplitUnits: tasks are split beyond one per core only if each keeps
+// at least 512 rows or columns, which holds the redundant packing of the
+// shared operand under about 2% of the task's multiply-adds.
+func overSplitUnits(unit int) int { return ceilDiv(512, unit) }
 
 func (j *job) gemv() {
 	p, k := &j.p, j.kern
@@ -96,20 +112,27 @@ func (j *job) gemv() {
 		j.unit = 4
 	}
 	_ = k
-	units := ceilDiv(p.N, j.unit)
+	j.units = ceilDiv(p.N, j.unit)
 	pool := parallel.Default()
-	if pool.Size() > 1 && p.N*p.K >= gemvMinMACs && units >= 2 {
-		pool.ForWorker(units, 1, j)
+	j.tasks = 1
+	if pool.Size() > 1 && p.N*p.K >= gemvMinMACs && j.units >= 2 {
+		j.tasks = min(pool.Size(), j.units)
+	}
+	if j.tasks == 1 {
+		j.RangeWorker(0, 0, 1)
 	} else {
-		j.RangeWorker(0, 0, units)
+		pool.Tasks(j.tasks, j)
 	}
 	j.x = nil
 	putWorkspace(ws)
 }
 
-// RangeWorker runs task units [lo, hi): rows (splitM) or columns of C.
-func (j *job) RangeWorker(_, lo, hi int) {
+// RangeWorker runs task t of j.tasks (lo == t, hi == t+1): a range of
+// j.units units of j.unit rows (splitM) or columns of C, cut by
+// parallel.Chunk so that the ranges depend only on the shape.
+func (j *job) RangeWorker(_, t, _ int) {
 	p := &j.p
+	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
 		c := p.C[j0:j1]
@@ -138,6 +161,12 @@ func (j *job) RangeWorker(_, lo, hi int) {
 	putWorkspace(ws)
 }
 
+// directBRows: when a task has at most this many rows of C, B (if not
+// transposed) is read in place instead of packed. Packing B costs about
+// as much as the multiply-adds of a few dozen rows of A against it, so for
+// the small batches of the workloads it does not pay for itself.
+const directBRows = 96
+
 // block is the sequential Goto/BLIS loop nest for C[i0:i1, j0:j1]:
 //
 //	jc over NC-wide column blocks      (B block kc×nc in L3)
@@ -151,8 +180,13 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
 	ncb := blockSize(j1-j0, k.nc, nr)
+	direct := !p.TransB && i1-i0 <= directBRows
 	ws.a = grow(ws.a, mcb*kcb)
-	ws.b = grow(ws.b, ncb*kcb)
+	if direct {
+		ws.b = grow(ws.b, nr*kcb)
+	} else {
+		ws.b = grow(ws.b, ncb*kcb)
+	}
 	if p.Beta != 0 && p.Beta != 1 {
 		p.scaleRows(i0, i1, j0, j1)
 	}
@@ -163,7 +197,9 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
-			packB(ws.b, p, jc, nc, pc, kc, nr)
+			if !direct {
+				packB(ws.b, p, jc, nc, pc, kc, nr)
+			}
 			acc := 0
 			if pc > 0 || p.Beta != 0 {
 				acc = 1
@@ -174,16 +210,26 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 				packA(ws.a, p, ic, mc, pc, kc, mr)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
-					bp := &ws.b[(jr/nr)*kc*nr]
+					var bp *float32
+					ldb := nr
+					switch {
+					case !direct:
+						bp = &ws.b[(jr/nr)*kc*nr]
+					case nrr == nr:
+						bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
+					default:
+						packB(ws.b, p, jc+jr, nrr, pc, kc, nr)
+						bp = &ws.b[0]
+					}
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						ap := &ws.a[(ir/mr)*kc*mr]
 						row0 := ic + ir
 						ci := row0*ldc + jc + jr
 						if mrr == mr && nrr == nr {
-							k.micro(kc, ap, bp, &c[ci], ldc, acc)
+							k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
 						} else {
-							k.micro(kc, ap, bp, &tmp[0], nr, 0)
+							k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
 							for r := 0; r < mrr; r++ {
 								crow := c[ci+r*ldc : ci+r*ldc+nrr]
 								trow := tmp[r*nr : r*nr+nrr]
@@ -208,47 +254,76 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	}
 }
 
+// gather interleaves rows: dst[q*stride+r] = rows[r][q] for q < kc and
+// each of the (up to) len(rows) source rows src[off[r] : off[r]+kc]. It
+// moves four rows at a time so that each pass writes whole groups.
+func gather(dst []float32, stride int, src []float32, off []int, kc int) {
+	r := 0
+	for ; r+4 <= len(off); r += 4 {
+		s0 := src[off[r] : off[r]+kc]
+		s1 := src[off[r+1] : off[r+1]+len(s0)]
+		s2 := src[off[r+2] : off[r+2]+len(s0)]
+		s3 := src[off[r+3] : off[r+3]+len(s0)]
+		for q := range s0 {
+			d := dst[q*stride+r : q*stride+r+4 : q*stride+r+4]
+			d[0], d[1], d[2], d[3] = s0[q], s1[q], s2[q], s3[q]
+		}
+	}
+	for ; r+2 <= len(off); r += 2 {
+		s0 := src[off[r] : off[r]+kc]
+		s1 := src[off[r+1] : off[r+1]+len(s0)]
+		for q := range s0 {
+			d := dst[q*stride+r : q*stride+r+2 : q*stride+r+2]
+			d[0], d[1] = s0[q], s1[q]
+		}
+	}
+	for ; r < len(off); r++ {
+		s0 := src[off[r] : off[r]+kc]
+		for q, v := range s0 {
+			dst[q*stride+r] = v
+		}
+	}
+}
+
+// zeroLanes clears lanes [from, stride) of every step of a panel.
+func zeroLanes(panel []float32, stride, from, kc int) {
+	if from == stride {
+		return
+	}
+	for q := 0; q < kc; q++ {
+		clear(panel[q*stride+from : q*stride+stride])
+	}
+}
+
 // packA packs rows [i0, i0+mc) × depth [pc, pc+kc) of alpha·op(A) into
 // micro-panels of mr rows: panel q holds, for each depth step, the mr
 // values of rows i0+q·mr…, zero-padded past mc.
 func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int) {
-	alpha := p.Alpha
+	var off [32]int
 	for ir := 0; ir < mc; ir += mr {
 		mrr := min(mr, mc-ir)
 		panel := dst[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
 		if p.TransA {
 			// A stored k×m: each depth step is a contiguous run of rows.
 			for q := 0; q < kc; q++ {
-				src := p.A[(pc+q)*p.LDA+i0+ir : (pc+q)*p.LDA+i0+ir+mrr]
-				d := panel[q*mr : q*mr+mr]
-				if alpha == 1 {
-					copy(d, src)
-				} else {
-					for r, v := range src {
-						d[r] = alpha * v
-					}
-				}
-				clear(d[mrr:])
-			}
-			continue
-		}
-		// A stored m×k: gather mr rows, interleaving them.
-		for r := 0; r < mrr; r++ {
-			src := p.A[(i0+ir+r)*p.LDA+pc : (i0+ir+r)*p.LDA+pc+kc]
-			d := panel[r:]
-			if alpha == 1 {
-				for q, v := range src {
-					d[q*mr] = v
-				}
-			} else {
-				for q, v := range src {
-					d[q*mr] = alpha * v
+				o := (pc+q)*p.LDA + i0 + ir
+				src := p.A[o : o+mrr]
+				d := panel[q*mr : q*mr+mrr]
+				for r := range d {
+					d[r] = src[r]
 				}
 			}
+		} else {
+			// A stored m×k: gather mr rows, interleaving them.
+			for r := 0; r < mrr; r++ {
+				off[r] = (i0+ir+r)*p.LDA + pc
+			}
+			gather(panel, mr, p.A, off[:mrr], kc)
 		}
-		for r := mrr; r < mr; r++ {
-			for q := 0; q < kc; q++ {
-				panel[q*mr+r] = 0
+		zeroLanes(panel, mr, mrr, kc)
+		if p.Alpha != 1 {
+			for q := range panel {
+				panel[q] *= p.Alpha
 			}
 		}
 	}
@@ -257,30 +332,38 @@ func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int) {
 // packB packs depth [pc, pc+kc) × columns [j0, j0+nc) of op(B) into
 // micro-panels of nr columns, zero-padded past nc.
 func packB(dst []float32, p *Params, j0, nc, pc, kc, nr int) {
+	var off [32]int
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		panel := dst[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
-		if !p.TransB {
-			// B stored k×n: each depth step is a contiguous run of columns.
-			for q := 0; q < kc; q++ {
-				off := (pc+q)*p.LDB + j0 + jr
-				d := panel[q*nr : q*nr+nr]
-				copy(d, p.B[off:off+nrr])
-				clear(d[nrr:])
+		if p.TransB {
+			// B stored n×k: gather nr rows of the stored matrix.
+			for c := 0; c < nrr; c++ {
+				off[c] = (j0+jr+c)*p.LDB + pc
 			}
+			gather(panel, nr, p.B, off[:nrr], kc)
+			zeroLanes(panel, nr, nrr, kc)
 			continue
 		}
-		// B stored n×k: gather nr rows of the stored matrix.
-		for c := 0; c < nrr; c++ {
-			src := p.B[(j0+jr+c)*p.LDB+pc : (j0+jr+c)*p.LDB+pc+kc]
-			d := panel[c:]
-			for q, v := range src {
-				d[q*nr] = v
-			}
-		}
-		for c := nrr; c < nr; c++ {
+		// B stored k×n: each depth step is a contiguous run of columns.
+		base := pc*p.LDB + j0 + jr
+		switch {
+		case nrr == 16 && nr == 16:
 			for q := 0; q < kc; q++ {
-				panel[q*nr+c] = 0
+				o := base + q*p.LDB
+				*(*[16]float32)(panel[q*16:]) = [16]float32(p.B[o : o+16])
+			}
+		case nrr == 32 && nr == 32:
+			for q := 0; q < kc; q++ {
+				o := base + q*p.LDB
+				*(*[32]float32)(panel[q*32:]) = [32]float32(p.B[o : o+32])
+			}
+		default:
+			for q := 0; q < kc; q++ {
+				o := base + q*p.LDB
+				d := panel[q*nr : q*nr+nr]
+				copy(d, p.B[o:o+nrr])
+				clear(d[nrr:])
 			}
 		}
 	}

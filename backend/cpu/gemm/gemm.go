@@ -205,6 +205,8 @@ type job struct {
 	mode   int
 	splitM bool // tasks own row ranges (else column ranges)
 	unit   int  // rows or columns per task unit
+	units  int  // units to cover
+	tasks  int  // tasks the units are cut into
 	x      []float32
 }
 

@@ -16,10 +16,10 @@ type kernel struct {
 	nc     int // columns of a packed B block (kc×nc) kept in L3
 
 	// micro computes the mr×nr product of a packed A micro-panel
-	// (kc steps of mr floats) and a packed B micro-panel (kc steps of nr
-	// floats) and stores it into c (row stride ldc), adding to what is
-	// there when acc != 0. kc >= 1.
-	micro func(kc int, a, b, c *float32, ldc int, acc int)
+	// (kc steps of mr floats) and a B micro-panel (kc rows of nr floats,
+	// ldb apart: nr when packed) and stores it into c (row stride ldc),
+	// adding to what is there when acc != 0. kc >= 1.
+	micro func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
 	// gemvN: y[0:n] (+)= x·B, B row-major k×n; gemvT: y[j] (+)= x·B[j,:],
 	// B row-major n×k. k >= 1.
@@ -92,14 +92,14 @@ func SetKernel(name string) error {
 }
 
 // microGeneric is the portable 4×4 micro-kernel.
-func microGeneric(kc int, ap, bp, cp *float32, ldc int, acc int) {
+func microGeneric(kc int, ap, bp *float32, ldb int, cp *float32, ldc int, acc int) {
 	a := unsafe.Slice(ap, kc*4)
-	b := unsafe.Slice(bp, kc*4)
+	b := unsafe.Slice(bp, (kc-1)*ldb+4)
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	for p := 0; p < kc; p++ {
 		av := a[p*4 : p*4+4 : p*4+4]
-		bv := b[p*4 : p*4+4 : p*4+4]
+		bv := b[p*ldb : p*ldb+4 : p*ldb+4]
 		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 		c00 += a0 * b0

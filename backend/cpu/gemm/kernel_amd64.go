@@ -5,10 +5,10 @@ package gemm
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func sgemmAVX2x6x16(kc int, a, b, c *float32, ldc int, acc int)
+func sgemmAVX2x6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
-func sgemmAVX512x12x32(kc int, a, b, c *float32, ldc int, acc int)
+func sgemmAVX512x12x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
 func gemvNAVX2x64(k int, x, b *float32, ldb int, y *float32, acc int)

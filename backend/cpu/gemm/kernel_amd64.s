@@ -3,16 +3,18 @@
 // ---------------------------------------------------------------------------
 // AVX2+FMA micro-kernel, 6×16 register tile.
 //
-// func sgemmAVX2x6x16(kc int, a, b, c *float32, ldc int, acc int)
+// func sgemmAVX2x6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 //
-// a: packed A micro-panel, kc steps of 6 floats. b: packed B micro-panel,
-// kc steps of 16 floats. c: the C tile, rows ldc floats apart. acc != 0
+// a: packed A micro-panel, kc steps of 6 floats. b: B micro-panel, kc rows
+// of 16 floats, ldb floats apart (16 when packed; B's own row stride when
+// B is used in place). c: the C tile, rows ldc floats apart. acc != 0
 // adds the product to C, acc == 0 overwrites C. Registers: Y0, Y1 hold a
 // B row, Y2, Y3 broadcast A elements, Y4–Y15 are the 12 accumulators.
 
-#define AVX2STEP(ao, bo) \
-	VMOVUPS      bo(DI), Y0;       \
-	VMOVUPS      bo+32(DI), Y1;    \
+#define AVX2STEP(ao) \
+	VMOVUPS      (DI), Y0;         \
+	VMOVUPS      32(DI), Y1;       \
+	ADDQ         R10, DI;          \
 	VBROADCASTSS ao(SI), Y2;       \
 	VFMADD231PS  Y0, Y2, Y4;       \
 	VFMADD231PS  Y1, Y2, Y5;       \
@@ -44,12 +46,14 @@
 	VMOVUPS r1, 32(DX);     \
 	ADDQ    R8, DX
 
-TEXT ·sgemmAVX2x6x16(SB), NOSPLIT, $0-48
+TEXT ·sgemmAVX2x6x16(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 
 	// Warm the C tile while the product is computed.
@@ -89,12 +93,11 @@ TEXT ·sgemmAVX2x6x16(SB), NOSPLIT, $0-48
 	JLT  avx2tail
 
 avx2loop4:
-	AVX2STEP(0, 0)
-	AVX2STEP(24, 64)
-	AVX2STEP(48, 128)
-	AVX2STEP(72, 192)
+	AVX2STEP(0)
+	AVX2STEP(24)
+	AVX2STEP(48)
+	AVX2STEP(72)
 	ADDQ $96, SI
-	ADDQ $256, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  avx2loop4
@@ -104,14 +107,13 @@ avx2tail:
 	JEQ   avx2store
 
 avx2loop1:
-	AVX2STEP(0, 0)
+	AVX2STEP(0)
 	ADDQ $24, SI
-	ADDQ $64, DI
 	DECQ CX
 	JNZ  avx2loop1
 
 avx2store:
-	MOVQ  acc+40(FP), AX
+	MOVQ  acc+48(FP), AX
 	TESTQ AX, AX
 	JEQ   avx2overwrite
 	AVX2ADDROW(Y4, Y5)
@@ -136,7 +138,7 @@ avx2overwrite:
 // ---------------------------------------------------------------------------
 // AVX-512 micro-kernel, 12×32 register tile.
 //
-// func sgemmAVX512x12x32(kc int, a, b, c *float32, ldc int, acc int)
+// func sgemmAVX512x12x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 //
 // Same contract as the AVX2 kernel with 12-float A steps and 32-float B
 // steps. Z0, Z1 hold a B row, Z2, Z3 broadcast A, Z8–Z31 accumulate.
@@ -146,9 +148,10 @@ avx2overwrite:
 	VFMADD231PS  Z0, bc, r0; \
 	VFMADD231PS  Z1, bc, r1
 
-#define Z512STEP(ao, bo) \
-	VMOVUPS bo(DI), Z0;              \
-	VMOVUPS bo+64(DI), Z1;           \
+#define Z512STEP(ao) \
+	VMOVUPS (DI), Z0;                \
+	VMOVUPS 64(DI), Z1;              \
+	ADDQ    R10, DI;                 \
 	Z512ROW(ao, Z2, Z8, Z9);         \
 	Z512ROW(ao+4, Z3, Z10, Z11);     \
 	Z512ROW(ao+8, Z4, Z12, Z13);     \
@@ -180,12 +183,14 @@ avx2overwrite:
 	PREFETCHT0 124(R9); \
 	ADDQ       R8, R9
 
-TEXT ·sgemmAVX512x12x32(SB), NOSPLIT, $0-48
+TEXT ·sgemmAVX512x12x32(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 
 	MOVQ DX, R9
@@ -231,12 +236,11 @@ TEXT ·sgemmAVX512x12x32(SB), NOSPLIT, $0-48
 	JLT  z512tail
 
 z512loop4:
-	Z512STEP(0, 0)
-	Z512STEP(48, 128)
-	Z512STEP(96, 256)
-	Z512STEP(144, 384)
+	Z512STEP(0)
+	Z512STEP(48)
+	Z512STEP(96)
+	Z512STEP(144)
 	ADDQ $192, SI
-	ADDQ $512, DI
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  z512loop4
@@ -246,14 +250,13 @@ z512tail:
 	JEQ   z512store
 
 z512loop1:
-	Z512STEP(0, 0)
+	Z512STEP(0)
 	ADDQ $48, SI
-	ADDQ $128, DI
 	DECQ CX
 	JNZ  z512loop1
 
 z512store:
-	MOVQ  acc+40(FP), AX
+	MOVQ  acc+48(FP), AX
 	TESTQ AX, AX
 	JEQ   z512overwrite
 	Z512ADDROW(Z8, Z9)

@@ -1,0 +1,81 @@
+// Package gemm is encc's single-precision matrix multiply for the CPU:
+// Sgemm (row-major, BLAS semantics) and SgemmEx, which fuses a per-column
+// bias, a per-row bias and an activation into the write-back of C, for the
+// compiler's matmul+bias+activation kernels and for gradient accumulation
+// (Beta = 1). Pure Go plus Go assembly; no cgo.
+//
+// # Algorithm (Goto / BLIS)
+//
+//	jc: NC-wide column blocks of C           B block kc×nc (L3)
+//	  pc: KC-deep slices of K, pack B        B micro-panels kc×nr
+//	    ic: MC-high row blocks, pack A       A block mc×kc (L2)
+//	      jr: NR-wide micro-panels           one B micro-panel (L1)
+//	        ir: MR-high micro-panels         micro-kernel: mr×nr tile of C
+//
+// Packing lays A out as mr-row micro-panels (alpha folded in) and B as
+// nr-column micro-panels, so the micro-kernel streams both with unit
+// stride; transposes are absorbed by the packing routines (a contiguous
+// copy for one layout, a 4-rows-at-a-time interleaving gather for the
+// other). When a task has few rows (≤ 96) and B is not transposed, B is
+// read in place with its own row stride instead of being packed: a packed
+// B panel is reused only m/mr times, and for the batch-64 products of the
+// workloads packing it cost about a fifth of the time. Edge tiles are
+// computed into a scratch tile from zero-padded panels and merged. The
+// epilogue (bias, activation) runs on each tile right after the last KC
+// slice, while the tile is in L1. Beta == 0 never reads C; other betas
+// than 0 and 1 scale C once before accumulating.
+//
+// # Micro-kernels and blocking (Zen 4: L1d 32 KiB, L2 1 MiB, L3 32 MiB)
+//
+//	kernel   tile    KC   MC   NC    selected by
+//	avx2     6×16    256  240  4080  AVX2 && FMA (default)
+//	avx512   12×32   192  240  4064  AVX-512F
+//	generic  4×4     256  128  2048  always available (pure Go)
+//
+// KC: the B micro-panel (kc×nr floats: 16 KiB for avx2, 24 KiB for
+// avx512) stays in L1 next to the streaming A micro-panel. MC: the A block
+// (mc×kc: 240 KiB for avx2) takes a quarter of L2, leaving room for the B
+// block's lines passing through. NC: the B block (kc×nc, 4 MiB) sits in
+// L3 with room for the other core's. The avx2 kernel keeps 12 ymm
+// accumulators and per depth step issues 2 loads of B, 6 broadcasts of A
+// and 12 FMAs (6 cycles on Zen 4's two FMA pipes); avx512 uses 24 zmm
+// accumulators of its 32 registers, 2 loads and 12 broadcasts per 24
+// FMAs. On Zen 4, which executes a 512-bit FMA on both 256-bit pipes, the
+// two reach the same peak; single-core measurements favoured avx2 by a
+// few per cent (as OpenBLAS found with its Haswell vs SkylakeX kernels),
+// so Auto picks avx2. Kernels() lists what the machine has, SetKernel or
+// the environment variable ENCC_GEMM ("generic", "avx2", "avx512",
+// "auto") chooses; the tests run every available kernel.
+//
+// # Small products
+//
+//   - m*n*k ≤ 2048: a straight triple loop, no packing.
+//   - m == 1 (batch-1 inference): GEMV, no packing. Bᵀ stored (n×k, a
+//     Linear layer's weight) uses 4-row dot products; B stored k×n uses
+//     64-column axpy strips. Both stream the weights once; for 784×256 a
+//     call costs about the time to read the 800 KB from L2.
+//
+// # Threads
+//
+// The parallel.Default pool (GOMAXPROCS participants, no goroutine per
+// call) runs the work cut along M or N into task ranges aligned to the
+// register tile; each task runs the whole loop nest above on its part of
+// C with its own packing buffers (no barrier inside a call, one hand-off
+// per call). A cost model (multiply-adds at ≈50 GMAC/s per core, packing
+// at 0.3 ns per element, 2 µs for a hand-off) picks serial, split-M or
+// split-N: split-M repacks all of B in every task, split-N all of A, so
+// the model splits the dimension whose shared operand is cheaper to pack
+// and stays serial where the hand-off would not pay (e.g. 64×128×10).
+// Products with at least 512 rows or columns per task are cut into 2
+// tasks per core, claimed dynamically, so a core taken by another process
+// delays the call by less. Tile ranges depend only on the shape, and every
+// element of C is computed by the same sequence of operations whatever
+// the split, so results are bit-identical from run to run and across
+// thread counts.
+//
+// # Allocation
+//
+// Calls and packing workspaces come from free lists and grow to the
+// largest shape seen; a steady state of calls allocates nothing
+// (TestZeroAllocs).
+package gemm
