@@ -1,0 +1,217 @@
+// This file implements conv2d and its two backward ops by im2col + GEMM,
+// one sample at a time, samples spread over the pool.
+
+package cpu
+
+import (
+	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+func init() {
+	register(buildConv, ir.OpConv2D, ir.OpConv2DBackwardInput, ir.OpConv2DBackwardWeight)
+}
+
+// convGeom is the geometry of a convolution x[N,C,H,W] ⋆ w[O,C,KH,KW] →
+// y[N,O,OH,OW].
+type convGeom struct {
+	N, C, H, W, O, KH, KW, OH, OW int
+	sh, sw, ph, pw, dh, dw        int
+	direct                        bool // 1×1, stride 1, no padding: the column matrix is x itself
+}
+
+func newConvGeom(at ir.Conv2DAttr, x, w, y ir.Shape) convGeom {
+	g := convGeom{N: x[0], C: x[1], H: x[2], W: x[3], O: w[0], KH: w[2], KW: w[3], OH: y[2], OW: y[3],
+		sh: at.Stride[0], sw: at.Stride[1], ph: at.Padding[0], pw: at.Padding[1], dh: at.Dilation[0], dw: at.Dilation[1]}
+	g.direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0
+	return g
+}
+
+func (g *convGeom) ckk() int { return g.C * g.KH * g.KW }
+func (g *convGeom) p() int   { return g.OH * g.OW }
+
+// im2col writes the column matrix [C·KH·KW, OH·OW] of one sample x.
+func (g *convGeom) im2col(col, x []float32) {
+	P := g.p()
+	for c := range g.C {
+		for kh := range g.KH {
+			for kw := range g.KW {
+				row := col[((c*g.KH+kh)*g.KW+kw)*P:][:P]
+				for oh := range g.OH {
+					seg := row[oh*g.OW : (oh+1)*g.OW]
+					ih := oh*g.sh - g.ph + kh*g.dh
+					if ih < 0 || ih >= g.H {
+						clear(seg)
+						continue
+					}
+					xr := x[(c*g.H+ih)*g.W:][:g.W]
+					for ow := range seg {
+						iw := ow*g.sw - g.pw + kw*g.dw
+						if iw >= 0 && iw < g.W {
+							seg[ow] = xr[iw]
+						} else {
+							seg[ow] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the column matrix of one sample into dx (which it zeroes
+// first).
+func (g *convGeom) col2im(dx, col []float32) {
+	clear(dx)
+	P := g.p()
+	for c := range g.C {
+		for kh := range g.KH {
+			for kw := range g.KW {
+				row := col[((c*g.KH+kh)*g.KW+kw)*P:][:P]
+				for oh := range g.OH {
+					ih := oh*g.sh - g.ph + kh*g.dh
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					xr := dx[(c*g.H+ih)*g.W:][:g.W]
+					for ow, e := range row[oh*g.OW : (oh+1)*g.OW] {
+						if iw := ow*g.sw - g.pw + kw*g.dw; iw >= 0 && iw < g.W {
+							xr[iw] += e
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// convKernel runs one of the three convolution ops. Task t handles the
+// samples of chunk t of N with its own column buffer, GEMM parameters
+// and, for the weight gradient, its own partial sum, which are added in
+// task order: the result depends on the pool size only.
+type convKernel struct {
+	op ir.Op
+	convGeom
+	a, b, out *buffer // the op's two operands and its result
+	tasks     int
+	cols      [][]float32   // per task: column matrix
+	partial   [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
+	ps        []gemm.Params // per task
+	pool      *parallel.Pool
+}
+
+func (k *convKernel) run() error {
+	if k.tasks == 1 {
+		k.RangeWorker(0, 0, 1)
+	} else {
+		k.pool.Tasks(k.tasks, k)
+	}
+	if k.partial != nil {
+		dw := f32s(k.out)
+		copy(dw, k.partial[0])
+		for _, p := range k.partial[1:] {
+			for i, e := range p {
+				dw[i] += e
+			}
+		}
+	}
+	return nil
+}
+
+func (k *convKernel) RangeWorker(_, t, _ int) {
+	lo, hi := parallel.Chunk(k.N, k.tasks, t)
+	a, b, out := f32s(k.a), f32s(k.b), f32s(k.out)
+	col, p := k.cols[t], &k.ps[t]
+	CHW, OP := k.C*k.H*k.W, k.O*k.p()
+	dw := out
+	if k.partial != nil {
+		dw = k.partial[t]
+	}
+	if k.op == ir.OpConv2DBackwardWeight && lo == hi { // no samples: a zero gradient
+		clear(dw)
+	}
+	for n := lo; n < hi; n++ {
+		switch k.op {
+		case ir.OpConv2D: // a = x, b = w: y[n] = w · col(x[n])
+			x := a[n*CHW:][:CHW]
+			if !k.direct {
+				k.im2col(col, x)
+				x = col
+			}
+			p.A, p.B, p.C = b, x, out[n*OP:][:OP]
+		case ir.OpConv2DBackwardInput: // a = dy, b = w: dx[n] = col2im(wᵀ · dy[n])
+			p.A, p.B = b, a[n*OP:][:OP]
+			if k.direct {
+				p.C = out[n*CHW:][:CHW]
+			} else {
+				p.C = col
+			}
+		case ir.OpConv2DBackwardWeight: // a = x, b = dy: dw += dy[n] · col(x[n])ᵀ
+			x := a[n*CHW:][:CHW]
+			if !k.direct {
+				k.im2col(col, x)
+				x = col
+			}
+			p.A, p.B, p.C = b[n*OP:][:OP], x, dw
+			p.Beta = 1
+			if n == lo {
+				p.Beta = 0
+			}
+		}
+		gemm.SgemmEx(p)
+		if k.op == ir.OpConv2DBackwardInput && !k.direct {
+			k.col2im(out[n*CHW:][:CHW], col)
+		}
+	}
+	p.A, p.B, p.C = nil, nil, nil
+}
+
+func buildConv(c *compiler, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	at := v.Aux.(ir.Conv2DAttr)
+	var g convGeom
+	a, b := v.Args[0], v.Args[1]
+	switch v.Op {
+	case ir.OpConv2D:
+		g = newConvGeom(at, a.Type.Shape, b.Type.Shape, v.Type.Shape)
+	case ir.OpConv2DBackwardInput:
+		g = newConvGeom(at, v.Type.Shape, b.Type.Shape, a.Type.Shape)
+	case ir.OpConv2DBackwardWeight:
+		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
+	}
+	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool}
+	k.tasks = c.pool.Split(g.N, 1)
+	if k.tasks < 1 {
+		k.tasks = 1
+	}
+	CKK, P := g.ckk(), g.p()
+	k.cols = make([][]float32, k.tasks)
+	k.ps = make([]gemm.Params, k.tasks)
+	for t := range k.tasks {
+		if !g.direct {
+			k.cols[t] = make([]float32, CKK*P)
+		}
+		p := gemm.Params{Alpha: 1}
+		switch v.Op {
+		case ir.OpConv2D: // [O,CKK]·[CKK,P]
+			p.M, p.N, p.K, p.LDA, p.LDB, p.LDC = g.O, P, CKK, CKK, P, P
+		case ir.OpConv2DBackwardInput: // [O,CKK]ᵀ·[O,P]
+			p.TransA = true
+			p.M, p.N, p.K, p.LDA, p.LDB, p.LDC = CKK, P, g.O, CKK, P, P
+		case ir.OpConv2DBackwardWeight: // [O,P]·[CKK,P]ᵀ
+			p.TransB = true
+			p.M, p.N, p.K, p.LDA, p.LDB, p.LDC = g.O, CKK, P, P, P, CKK
+		}
+		k.ps[t] = p
+	}
+	if v.Op == ir.OpConv2DBackwardWeight && k.tasks > 1 {
+		k.partial = make([][]float32, k.tasks)
+		for t := range k.partial {
+			k.partial[t] = make([]float32, g.O*CKK)
+		}
+	}
+	return k, nil
+}

@@ -1,0 +1,458 @@
+// This file implements the elementwise kernels: constants (fill, iota,
+// literal), unary math, cast, broadcasting binary arithmetic,
+// comparisons and where.
+
+package cpu
+
+import (
+	"errors"
+	"math"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+func init() {
+	register(buildConst, ir.OpFill, ir.OpIota, ir.OpLiteral)
+	register(buildUnary, ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpRsqrt, ir.OpTanh,
+		ir.OpSigmoid, ir.OpRelu, ir.OpGelu, ir.OpErf, ir.OpAbs, ir.OpSign)
+	register(buildCast, ir.OpCast)
+	register(buildBinary, ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMax, ir.OpMin, ir.OpPow)
+	register(buildCompare, ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe)
+	register(buildWhere, ir.OpWhere)
+}
+
+// constKernel copies a constant computed at compile time into its slot.
+// Constants run every step because the planner may reuse their slot.
+type constKernel struct {
+	out  *buffer
+	data []byte
+}
+
+func (k *constKernel) run() error { copy(bytesOf(k.out), k.data); return nil }
+
+func buildConst(c *compiler, v *ir.Value) (kernel, error) {
+	n := v.Type.NumElements()
+	vals := make([]float64, n)
+	switch a := v.Aux.(type) {
+	case ir.FillAttr:
+		for i := range vals {
+			vals[i] = a.Value
+		}
+	case ir.IotaAttr:
+		st := v.Type.Shape.Strides()
+		for i := range vals {
+			vals[i] = float64(i / st[a.Axis] % v.Type.Shape[a.Axis])
+		}
+	case ir.LiteralAttr:
+		copy(vals, a.Data)
+	}
+	data := make([]byte, v.Type.Bytes())
+	for i, x := range vals {
+		switch v.Type.DType {
+		case ir.F32:
+			*(*float32)(unsafe.Pointer(&data[4*i])) = float32(x)
+		case ir.I32:
+			*(*int32)(unsafe.Pointer(&data[4*i])) = int32(x)
+		case ir.I64:
+			*(*int64)(unsafe.Pointer(&data[8*i])) = int64(x)
+		case ir.Bool:
+			if x != 0 {
+				data[i] = 1
+			}
+		}
+	}
+	return &constKernel{c.buf(v), data}, nil
+}
+
+// unaryF32 computes the float-only unary ops on f32.
+type unaryF32 struct {
+	op     ir.Op
+	act    gemm.Activation
+	x, out *buffer
+	pool   *parallel.Pool
+}
+
+func (k *unaryF32) run() error { parFor(k.pool, k.out.n, 8, k); return nil }
+
+func (k *unaryF32) Range(lo, hi int) {
+	x, o := f32s(k.x)[lo:hi], f32s(k.out)[lo:hi]
+	if k.act != gemm.ActNone {
+		copy(o, x)
+		gemm.ActivateSlice(k.act, o)
+		return
+	}
+	switch k.op {
+	case ir.OpExp:
+		for i, e := range x {
+			o[i] = float32(math.Exp(float64(e)))
+		}
+	case ir.OpLog:
+		for i, e := range x {
+			o[i] = float32(math.Log(float64(e)))
+		}
+	case ir.OpSqrt:
+		for i, e := range x {
+			o[i] = float32(math.Sqrt(float64(e)))
+		}
+	case ir.OpRsqrt:
+		for i, e := range x {
+			o[i] = float32(1 / math.Sqrt(float64(e)))
+		}
+	case ir.OpErf:
+		for i, e := range x {
+			o[i] = float32(math.Erf(float64(e)))
+		}
+	}
+}
+
+// unaryNum computes neg, relu, abs and sign on any numeric dtype.
+type unaryNum[T numeric] struct {
+	op     ir.Op
+	x, out *buffer
+	pool   *parallel.Pool
+}
+
+func (k *unaryNum[T]) run() error { parFor(k.pool, k.out.n, 1, k); return nil }
+
+func (k *unaryNum[T]) Range(lo, hi int) {
+	x, o := view[T](k.x)[lo:hi], view[T](k.out)[lo:hi]
+	switch k.op {
+	case ir.OpNeg:
+		for i, e := range x {
+			o[i] = -e
+		}
+	case ir.OpRelu:
+		for i, e := range x {
+			o[i] = max(e, 0)
+		}
+	case ir.OpAbs:
+		for i, e := range x {
+			if e < 0 {
+				e = -e
+			}
+			o[i] = e
+		}
+	case ir.OpSign:
+		for i, e := range x {
+			switch {
+			case e > 0:
+				e = 1
+			case e < 0:
+				e = -1
+			}
+			o[i] = e // 0 or NaN stay
+		}
+	}
+}
+
+func buildUnary(c *compiler, v *ir.Value) (kernel, error) {
+	x, out := c.buf(v.Args[0]), c.buf(v)
+	switch v.Op {
+	case ir.OpNeg, ir.OpRelu, ir.OpAbs, ir.OpSign:
+		switch v.Type.DType {
+		case ir.F32:
+			return &unaryNum[float32]{v.Op, x, out, c.pool}, nil
+		case ir.I32:
+			return &unaryNum[int32]{v.Op, x, out, c.pool}, nil
+		case ir.I64:
+			return &unaryNum[int64]{v.Op, x, out, c.pool}, nil
+		}
+		return nil, unsupported(v, v.Type)
+	}
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	k := &unaryF32{op: v.Op, x: x, out: out, pool: c.pool}
+	switch v.Op {
+	case ir.OpTanh:
+		k.act = gemm.ActTanh
+	case ir.OpSigmoid:
+		k.act = gemm.ActSigmoid
+	case ir.OpGelu:
+		k.act = gemm.ActGELU
+		if v.Aux.(ir.GeluAttr).Approximate {
+			k.act = gemm.ActGELUTanh
+		}
+	}
+	return k, nil
+}
+
+// castKernel converts S elements to D; toBool writes x != 0.
+type castKernel[S, D scalar] struct {
+	toBool bool
+	x, out *buffer
+	pool   *parallel.Pool
+}
+
+func (k *castKernel[S, D]) run() error { parFor(k.pool, k.out.n, 1, k); return nil }
+
+func (k *castKernel[S, D]) Range(lo, hi int) {
+	x, o := view[S](k.x)[lo:hi], view[D](k.out)[lo:hi]
+	if k.toBool {
+		for i, e := range x {
+			o[i] = 0
+			if e != 0 {
+				o[i] = 1
+			}
+		}
+		return
+	}
+	for i, e := range x {
+		o[i] = D(e)
+	}
+}
+
+func newCast[S scalar](x, out *buffer, pool *parallel.Pool) kernel {
+	switch out.dt {
+	case ir.F32:
+		return &castKernel[S, float32]{false, x, out, pool}
+	case ir.I32:
+		return &castKernel[S, int32]{false, x, out, pool}
+	case ir.I64:
+		return &castKernel[S, int64]{false, x, out, pool}
+	}
+	return &castKernel[S, uint8]{true, x, out, pool}
+}
+
+func buildCast(c *compiler, v *ir.Value) (kernel, error) {
+	x, out := c.buf(v.Args[0]), c.buf(v)
+	switch x.dt {
+	case ir.F32:
+		return newCast[float32](x, out, c.pool), nil
+	case ir.I32:
+		return newCast[int32](x, out, c.pool), nil
+	case ir.I64:
+		return newCast[int64](x, out, c.pool), nil
+	}
+	return newCast[uint8](x, out, c.pool), nil
+}
+
+// operandLoop prepares the walk of v's result with every operand
+// broadcast to it; operand 0 of the loop is the result.
+func operandLoop(v *ir.Value) *ndLoop {
+	st := [][]int{contiguous(v.Type.Shape)}
+	for _, a := range v.Args {
+		st = append(st, bcastStrides(v.Type.Shape, a.Type.Shape))
+	}
+	return newLoop(v.Type.Shape, st...)
+}
+
+var errDivZero = errors.New("integer division by zero")
+
+// binaryKernel computes a broadcasting arithmetic op.
+type binaryKernel[T numeric] struct {
+	op        ir.Op
+	l         *ndLoop
+	x, y, out *buffer
+	pool      *parallel.Pool
+	divByZero atomic.Bool
+}
+
+func (k *binaryKernel[T]) run() error {
+	parFor(k.pool, k.l.nitems, k.l.blk, k)
+	if k.divByZero.Load() {
+		k.divByZero.Store(false)
+		return errDivZero
+	}
+	return nil
+}
+
+func (k *binaryKernel[T]) Range(lo, hi int) {
+	x, y, o := view[T](k.x), view[T](k.y), view[T](k.out)
+	sx, sy := k.l.istr[1], k.l.istr[2]
+	var offs [maxOps]int
+	for it := lo; it < hi; it++ {
+		n := k.l.item(it, &offs)
+		if !binaryInner(k.op, o[offs[0]:offs[0]+n], x[offs[1]:], sx, y[offs[2]:], sy) {
+			k.divByZero.Store(true)
+		}
+	}
+}
+
+// binaryInner computes o[i] = x[i·sx] op y[i·sy]; it reports false on an
+// integer division by zero.
+func binaryInner[T numeric](op ir.Op, o, x []T, sx int, y []T, sy int) bool {
+	ix, iy := 0, 0
+	switch op {
+	case ir.OpAdd:
+		if sx == 1 && sy == 1 {
+			x, y = x[:len(o)], y[:len(o)]
+			for i := range o {
+				o[i] = x[i] + y[i]
+			}
+			return true
+		}
+		for i := range o {
+			o[i] = x[ix] + y[iy]
+			ix, iy = ix+sx, iy+sy
+		}
+	case ir.OpSub:
+		for i := range o {
+			o[i] = x[ix] - y[iy]
+			ix, iy = ix+sx, iy+sy
+		}
+	case ir.OpMul:
+		if sx == 1 && sy == 1 {
+			x, y = x[:len(o)], y[:len(o)]
+			for i := range o {
+				o[i] = x[i] * y[i]
+			}
+			return true
+		}
+		for i := range o {
+			o[i] = x[ix] * y[iy]
+			ix, iy = ix+sx, iy+sy
+		}
+	case ir.OpDiv:
+		var zero T
+		isInt := T(1)/T(2) == zero
+		for i := range o {
+			d := y[iy]
+			if isInt && d == 0 {
+				return false
+			}
+			o[i] = x[ix] / d
+			ix, iy = ix+sx, iy+sy
+		}
+	case ir.OpMax:
+		for i := range o {
+			o[i] = max(x[ix], y[iy])
+			ix, iy = ix+sx, iy+sy
+		}
+	case ir.OpMin:
+		for i := range o {
+			o[i] = min(x[ix], y[iy])
+			ix, iy = ix+sx, iy+sy
+		}
+	case ir.OpPow:
+		for i := range o {
+			o[i] = T(math.Pow(float64(x[ix]), float64(y[iy])))
+			ix, iy = ix+sx, iy+sy
+		}
+	}
+	return true
+}
+
+func buildBinary(c *compiler, v *ir.Value) (kernel, error) {
+	x, y, out, l := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v), operandLoop(v)
+	switch v.Type.DType {
+	case ir.F32:
+		return &binaryKernel[float32]{op: v.Op, l: l, x: x, y: y, out: out, pool: c.pool}, nil
+	case ir.I32:
+		return &binaryKernel[int32]{op: v.Op, l: l, x: x, y: y, out: out, pool: c.pool}, nil
+	case ir.I64:
+		return &binaryKernel[int64]{op: v.Op, l: l, x: x, y: y, out: out, pool: c.pool}, nil
+	}
+	return nil, unsupported(v, v.Type)
+}
+
+// compareKernel computes a broadcasting comparison into bool (uint8).
+type compareKernel[T scalar] struct {
+	op        ir.Op
+	l         *ndLoop
+	x, y, out *buffer
+	pool      *parallel.Pool
+}
+
+func (k *compareKernel[T]) run() error { parFor(k.pool, k.l.nitems, k.l.blk, k); return nil }
+
+func (k *compareKernel[T]) Range(lo, hi int) {
+	x, y, o := view[T](k.x), view[T](k.y), view[uint8](k.out)
+	sx, sy := k.l.istr[1], k.l.istr[2]
+	var offs [maxOps]int
+	for it := lo; it < hi; it++ {
+		n := k.l.item(it, &offs)
+		compareInner(k.op, o[offs[0]:offs[0]+n], x[offs[1]:], sx, y[offs[2]:], sy)
+	}
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func compareInner[T scalar](op ir.Op, o []uint8, x []T, sx int, y []T, sy int) {
+	ix, iy := 0, 0
+	for i := range o {
+		a, b := x[ix], y[iy]
+		var r bool
+		switch op {
+		case ir.OpEq:
+			r = a == b
+		case ir.OpNe:
+			r = a != b
+		case ir.OpLt:
+			r = a < b
+		case ir.OpLe:
+			r = a <= b
+		case ir.OpGt:
+			r = a > b
+		case ir.OpGe:
+			r = a >= b
+		}
+		o[i] = b2u(r)
+		ix, iy = ix+sx, iy+sy
+	}
+}
+
+func buildCompare(c *compiler, v *ir.Value) (kernel, error) {
+	x, y, out, l := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v), operandLoop(v)
+	switch x.dt {
+	case ir.F32:
+		return &compareKernel[float32]{v.Op, l, x, y, out, c.pool}, nil
+	case ir.I32:
+		return &compareKernel[int32]{v.Op, l, x, y, out, c.pool}, nil
+	case ir.I64:
+		return &compareKernel[int64]{v.Op, l, x, y, out, c.pool}, nil
+	}
+	return &compareKernel[uint8]{v.Op, l, x, y, out, c.pool}, nil
+}
+
+// whereKernel selects between x and y by a bool condition, broadcasting
+// all three; T is an unsigned type of the element size.
+type whereKernel[T uint8 | uint32 | uint64] struct {
+	l            *ndLoop
+	c, x, y, out *buffer
+	pool         *parallel.Pool
+}
+
+func (k *whereKernel[T]) run() error { parFor(k.pool, k.l.nitems, k.l.blk, k); return nil }
+
+func (k *whereKernel[T]) Range(lo, hi int) {
+	c, x, y, o := view[uint8](k.c), view[T](k.x), view[T](k.y), view[T](k.out)
+	sc, sx, sy := k.l.istr[1], k.l.istr[2], k.l.istr[3]
+	var offs [maxOps]int
+	for it := lo; it < hi; it++ {
+		n := k.l.item(it, &offs)
+		oo, cc, xx, yy := o[offs[0]:offs[0]+n], c[offs[1]:], x[offs[2]:], y[offs[3]:]
+		ic, ix, iy := 0, 0, 0
+		for i := range oo {
+			if cc[ic] != 0 {
+				oo[i] = xx[ix]
+			} else {
+				oo[i] = yy[iy]
+			}
+			ic, ix, iy = ic+sc, ix+sx, iy+sy
+		}
+	}
+}
+
+func buildWhere(c *compiler, v *ir.Value) (kernel, error) {
+	l := operandLoop(v)
+	cb, x, y, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v.Args[2]), c.buf(v)
+	switch v.Type.DType.Size() {
+	case 1:
+		return &whereKernel[uint8]{l, cb, x, y, out, c.pool}, nil
+	case 4:
+		return &whereKernel[uint32]{l, cb, x, y, out, c.pool}, nil
+	case 8:
+		return &whereKernel[uint64]{l, cb, x, y, out, c.pool}, nil
+	}
+	return nil, unsupported(v, v.Type)
+}

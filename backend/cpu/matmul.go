@@ -1,0 +1,137 @@
+// This file implements matmul: batched, with broadcast batch dims and
+// transposes handed to gemm's packing.
+
+package cpu
+
+import (
+	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+func init() {
+	register(buildMatMul, ir.OpMatMul)
+}
+
+// A matmulShape is a batched product: for batch b, the matrix at
+// xOff[b] of x times the one at yOff[b] of y into matrix b of the result.
+type matmulShape struct {
+	m, n, k    int
+	transA     bool
+	transB     bool
+	xOff, yOff []int
+}
+
+func newMatmulShape(v *ir.Value) matmulShape {
+	at := v.Aux.(ir.MatMulAttr)
+	xs, ys, os := v.Args[0].Type.Shape, v.Args[1].Type.Shape, v.Type.Shape
+	r := len(os)
+	s := matmulShape{m: os[r-2], n: os[r-1], transA: at.TransposeA, transB: at.TransposeB}
+	s.k = xs[len(xs)-1]
+	if at.TransposeA {
+		s.k = xs[len(xs)-2]
+	}
+	batch := os[:r-2]
+	s.xOff = offsetsOf(batch, bcastStrides(batch, xs[:len(xs)-2]))
+	s.yOff = offsetsOf(batch, bcastStrides(batch, ys[:len(ys)-2]))
+	for i := range s.xOff {
+		s.xOff[i] *= s.m * s.k
+		s.yOff[i] *= s.k * s.n
+	}
+	return s
+}
+
+// lds returns the leading dimensions of x and y as stored.
+func (s *matmulShape) lds() (lda, ldb int) {
+	lda, ldb = s.k, s.n
+	if s.transA {
+		lda = s.m
+	}
+	if s.transB {
+		ldb = s.k
+	}
+	return
+}
+
+// matmulF32 runs each batch's product through gemm. Small batched
+// products are spread over the pool one batch per item; big ones run in
+// order and gemm spreads each over the cores itself.
+type matmulF32 struct {
+	matmulShape
+	ps        []gemm.Params // one per batch, A, B and C set at run time
+	x, y, out *buffer
+	pool      *parallel.Pool
+}
+
+func (k *matmulF32) run() error {
+	if len(k.ps) > 1 && k.m*k.n*k.k < 1<<16 {
+		parFor(k.pool, len(k.ps), k.m*k.n*k.k/4, k)
+	} else {
+		k.Range(0, len(k.ps))
+	}
+	return nil
+}
+
+func (k *matmulF32) Range(lo, hi int) {
+	x, y, o := f32s(k.x), f32s(k.y), f32s(k.out)
+	mn := k.m * k.n
+	for b := lo; b < hi; b++ {
+		p := &k.ps[b]
+		p.A, p.B, p.C = x[k.xOff[b]:], y[k.yOff[b]:], o[b*mn:(b+1)*mn]
+		gemm.SgemmEx(p)
+		p.A, p.B, p.C = nil, nil, nil
+	}
+}
+
+// matmulInt is the plain triple loop for integer products.
+type matmulInt[T numeric] struct {
+	matmulShape
+	x, y, out *buffer
+}
+
+func (k *matmulInt[T]) run() error {
+	x, y, o := view[T](k.x), view[T](k.y), view[T](k.out)
+	lda, ldb := k.lds()
+	for b := range k.xOff {
+		xm, ym, om := x[k.xOff[b]:], y[k.yOff[b]:], o[b*k.m*k.n:]
+		for i := range k.m {
+			for j := range k.n {
+				var s T
+				for q := range k.k {
+					ia, ic := i*lda+q, q*ldb+j
+					if k.transA {
+						ia = q*lda + i
+					}
+					if k.transB {
+						ic = j*ldb + q
+					}
+					a, c := xm[ia], ym[ic]
+					s += a * c
+				}
+				om[i*k.n+j] = s
+			}
+		}
+	}
+	return nil
+}
+
+func buildMatMul(c *compiler, v *ir.Value) (kernel, error) {
+	s := newMatmulShape(v)
+	x, y, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
+	switch v.Type.DType {
+	case ir.F32:
+		lda, ldb := s.lds()
+		k := &matmulF32{matmulShape: s, x: x, y: y, out: out, pool: c.pool}
+		k.ps = make([]gemm.Params, len(s.xOff))
+		for i := range k.ps {
+			k.ps[i] = gemm.Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k,
+				Alpha: 1, LDA: lda, LDB: ldb, LDC: s.n}
+		}
+		return k, nil
+	case ir.I32:
+		return &matmulInt[int32]{s, x, y, out}, nil
+	case ir.I64:
+		return &matmulInt[int64]{s, x, y, out}, nil
+	}
+	return nil, unsupported(v, v.Type)
+}

@@ -1,0 +1,248 @@
+// This file implements data movement: reshape (when not aliased),
+// permute, broadcast_to, slice, slice_backward, concat, gather,
+// scatter_add and one_hot. Copies move elements as unsigned words of the
+// element's size, so one kernel serves every dtype.
+
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+func init() {
+	register(buildCopy, ir.OpReshape, ir.OpPermute, ir.OpBroadcastTo, ir.OpSlice, ir.OpSliceBackward, ir.OpConcat)
+	register(buildGather, ir.OpGather)
+	register(buildScatterAdd, ir.OpScatterAdd)
+	register(buildOneHot, ir.OpOneHot)
+}
+
+// word is the unsigned type a copy moves elements as.
+type word interface{ uint8 | uint32 | uint64 }
+
+// A copyPart copies the elements of one operand: loop operand 0 walks
+// the destination from dstBase, operand 1 the source from srcBase.
+type copyPart struct {
+	src              *buffer
+	l                *ndLoop
+	dstBase, srcBase int
+}
+
+// copyKernel runs its parts in order, each split over the pool; zero
+// clears the destination first (slice_backward).
+type copyKernel[T word] struct {
+	parts []copyPart
+	out   *buffer
+	zero  bool
+	cur   *copyPart
+	pool  *parallel.Pool
+}
+
+func (k *copyKernel[T]) run() error {
+	if k.zero {
+		clear(bytesOf(k.out))
+	}
+	for i := range k.parts {
+		k.cur = &k.parts[i]
+		parFor(k.pool, k.cur.l.nitems, k.cur.l.blk, k)
+	}
+	k.cur = nil
+	return nil
+}
+
+func (k *copyKernel[T]) Range(lo, hi int) {
+	p := k.cur
+	dst, src := view[T](k.out)[p.dstBase:], view[T](p.src)[p.srcBase:]
+	sd, ss := p.l.istr[0], p.l.istr[1]
+	var offs [maxOps]int
+	for it := lo; it < hi; it++ {
+		n := p.l.item(it, &offs)
+		d, s := dst[offs[0]:], src[offs[1]:]
+		if sd == 1 && ss == 1 {
+			copy(d[:n], s[:n])
+			continue
+		}
+		id, is := 0, 0
+		for range n {
+			d[id] = s[is]
+			id, is = id+sd, is+ss
+		}
+	}
+}
+
+func newCopy[T word](parts []copyPart, out *buffer, zero bool, pool *parallel.Pool) kernel {
+	return &copyKernel[T]{parts: parts, out: out, zero: zero, pool: pool}
+}
+
+func buildCopy(c *compiler, v *ir.Value) (kernel, error) {
+	x := v.Args[0]
+	os, xs := v.Type.Shape, x.Type.Shape
+	var parts []copyPart
+	zero := false
+	switch v.Op {
+	case ir.OpReshape:
+		parts = []copyPart{{src: c.buf(x), l: newLoop(ir.Shape{os.NumElements()}, []int{1}, []int{1})}}
+	case ir.OpPermute:
+		xst := xs.Strides()
+		st := make([]int, len(os))
+		for i, p := range v.Aux.(ir.PermuteAttr).Perm {
+			st[i] = xst[p]
+		}
+		parts = []copyPart{{src: c.buf(x), l: newLoop(os, contiguous(os), st)}}
+	case ir.OpBroadcastTo:
+		parts = []copyPart{{src: c.buf(x), l: newLoop(os, contiguous(os), bcastStrides(os, xs))}}
+	case ir.OpSlice, ir.OpSliceBackward:
+		at := v.Aux.(ir.SliceAttr)
+		full, part := xs, os // slice: read a window of x
+		if v.Op == ir.OpSliceBackward {
+			full, part = os, xs // write dy into a window of the result
+		}
+		fst := full.Strides()
+		win, base := make([]int, len(full)), 0
+		for i := range full {
+			win[i] = fst[i] * at.Step[i]
+			base += at.Start[i] * fst[i]
+		}
+		if v.Op == ir.OpSlice {
+			parts = []copyPart{{src: c.buf(x), l: newLoop(part, contiguous(part), win), srcBase: base}}
+		} else {
+			parts = []copyPart{{src: c.buf(x), l: newLoop(part, win, contiguous(part)), dstBase: base}}
+			zero = true
+		}
+	case ir.OpConcat:
+		axis := v.Aux.(ir.AxisAttr).Axis
+		ost := os.Strides()
+		off := 0
+		for _, a := range v.Args {
+			s := a.Type.Shape
+			parts = append(parts, copyPart{src: c.buf(a), l: newLoop(s, ost, contiguous(s)), dstBase: off * ost[axis]})
+			off += s[axis]
+		}
+	}
+	out := c.buf(v)
+	switch v.Type.DType.Size() {
+	case 1:
+		return newCopy[uint8](parts, out, zero, c.pool), nil
+	case 4:
+		return newCopy[uint32](parts, out, zero, c.pool), nil
+	case 8:
+		return newCopy[uint64](parts, out, zero, c.pool), nil
+	}
+	return nil, unsupported(v, v.Type)
+}
+
+// idError reports an id outside [0, n).
+func idError(id int64, n int) error { return fmt.Errorf("id %d out of range [0,%d)", id, n) }
+
+// ids returns the ids of an i32 or i64 buffer as int64 at i.
+func idAt(b *buffer, i int) int64 {
+	if b.dt == ir.I32 {
+		return int64(view[int32](b)[i])
+	}
+	return view[int64](b)[i]
+}
+
+// gatherKernel copies rows table[ids[i]] to row i of the result.
+type gatherKernel[T word] struct {
+	rows, row       int // table rows and elements per row
+	table, ids, out *buffer
+}
+
+func (k *gatherKernel[T]) run() error {
+	t, o := view[T](k.table), view[T](k.out)
+	for i := range k.ids.n {
+		id := idAt(k.ids, i)
+		if id < 0 || id >= int64(k.rows) {
+			return idError(id, k.rows)
+		}
+		copy(o[i*k.row:(i+1)*k.row], t[int(id)*k.row:][:k.row])
+	}
+	return nil
+}
+
+func buildGather(c *compiler, v *ir.Value) (kernel, error) {
+	ts := v.Args[0].Type.Shape
+	rows, row := ts[0], ts[1:].NumElements()
+	t, ids, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
+	switch v.Type.DType.Size() {
+	case 1:
+		return &gatherKernel[uint8]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+	case 4:
+		return &gatherKernel[uint32]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+	case 8:
+		return &gatherKernel[uint64]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+	}
+	return nil, unsupported(v, v.Type)
+}
+
+// scatterAddKernel adds row i of updates into row ids[i] of zeros, in
+// order of i, so colliding ids add deterministically.
+type scatterAddKernel[T numeric] struct {
+	rows, row     int
+	ids, upd, out *buffer
+}
+
+func (k *scatterAddKernel[T]) run() error {
+	u, o := view[T](k.upd), view[T](k.out)
+	clear(o)
+	for i := range k.ids.n {
+		id := idAt(k.ids, i)
+		if id < 0 || id >= int64(k.rows) {
+			return idError(id, k.rows)
+		}
+		dst := o[int(id)*k.row:][:k.row]
+		for j, e := range u[i*k.row : (i+1)*k.row] {
+			dst[j] += e
+		}
+	}
+	return nil
+}
+
+func buildScatterAdd(c *compiler, v *ir.Value) (kernel, error) {
+	rows, row := v.Type.Shape[0], v.Type.Shape[1:].NumElements()
+	ids, upd, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
+	switch v.Type.DType {
+	case ir.F32:
+		return &scatterAddKernel[float32]{rows, row, ids, upd, out}, nil
+	case ir.I32:
+		return &scatterAddKernel[int32]{rows, row, ids, upd, out}, nil
+	case ir.I64:
+		return &scatterAddKernel[int64]{rows, row, ids, upd, out}, nil
+	}
+	return nil, unsupported(v, v.Type)
+}
+
+// oneHotKernel writes 1 at each id of a zeroed [ids…, depth] result.
+type oneHotKernel[T scalar] struct {
+	depth    int
+	ids, out *buffer
+}
+
+func (k *oneHotKernel[T]) run() error {
+	o := view[T](k.out)
+	clear(o)
+	for i := range k.ids.n {
+		id := idAt(k.ids, i)
+		if id < 0 || id >= int64(k.depth) {
+			return idError(id, k.depth)
+		}
+		o[i*k.depth+int(id)] = 1
+	}
+	return nil
+}
+
+func buildOneHot(c *compiler, v *ir.Value) (kernel, error) {
+	depth := v.Type.Shape[v.Type.Rank()-1]
+	ids, out := c.buf(v.Args[0]), c.buf(v)
+	switch v.Type.DType {
+	case ir.F32:
+		return &oneHotKernel[float32]{depth, ids, out}, nil
+	case ir.I32:
+		return &oneHotKernel[int32]{depth, ids, out}, nil
+	case ir.I64:
+		return &oneHotKernel[int64]{depth, ids, out}, nil
+	}
+	return &oneHotKernel[uint8]{depth, ids, out}, nil
+}

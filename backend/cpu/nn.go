@@ -1,0 +1,272 @@
+// This file implements the fused neural-network ops: softmax,
+// log_softmax, layernorm and its backward ops, softmax cross entropy and
+// its backward op, and dropout.
+
+package cpu
+
+import (
+	"math"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+func init() {
+	register(buildSoftmax, ir.OpSoftmax, ir.OpLogSoftmax)
+	register(buildLayerNorm, ir.OpLayerNorm, ir.OpLayerNormBackwardInput, ir.OpLayerNormBackwardWeight)
+	register(buildCrossEntropy, ir.OpSoftmaxCrossEntropy, ir.OpSoftmaxCrossEntropyBackward)
+	register(buildDropout, ir.OpDropout)
+}
+
+// softmaxKernel normalizes the lines along an axis of x viewed as
+// [outer, A, inner], in float64.
+type softmaxKernel struct {
+	log             bool
+	outer, A, inner int
+	x, out          *buffer
+	pool            *parallel.Pool
+}
+
+func (k *softmaxKernel) run() error { parFor(k.pool, k.outer*k.inner, 4*k.A, k); return nil }
+
+func (k *softmaxKernel) Range(lo, hi int) {
+	x, o := f32s(k.x), f32s(k.out)
+	for j := lo; j < hi; j++ {
+		b, st := j/k.inner*k.A*k.inner+j%k.inner, k.inner
+		m := math.Inf(-1)
+		for a := range k.A {
+			m = math.Max(m, float64(x[b+a*st]))
+		}
+		s := 0.0
+		for a := range k.A {
+			s += math.Exp(float64(x[b+a*st]) - m)
+		}
+		l := m + math.Log(s)
+		for a := range k.A {
+			if k.log {
+				o[b+a*st] = float32(float64(x[b+a*st]) - l)
+			} else {
+				o[b+a*st] = float32(math.Exp(float64(x[b+a*st]) - l))
+			}
+		}
+	}
+}
+
+func buildSoftmax(c *compiler, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	s, axis := v.Type.Shape, v.Aux.(ir.AxisAttr).Axis
+	return &softmaxKernel{v.Op == ir.OpLogSoftmax, s[:axis].NumElements(), s[axis], s[axis+1:].NumElements(),
+		c.buf(v.Args[0]), c.buf(v), c.pool}, nil
+}
+
+// layerNormKernel runs layernorm or one of its backward ops over the
+// rows of the last axis, with statistics in float64.
+type layerNormKernel struct {
+	op      ir.Op
+	rows, D int
+	eps     float64
+	x, w, b *buffer // b: the bias (forward) or dy (backward input)
+	dy, out *buffer // dy: backward weight's
+	acc     []float64
+	pool    *parallel.Pool
+}
+
+// stats returns the mean and 1/√(var+eps) of a row.
+func (k *layerNormKernel) stats(row []float32) (mean, rstd float64) {
+	for _, e := range row {
+		mean += float64(e)
+	}
+	mean /= float64(len(row))
+	vr := 0.0
+	for _, e := range row {
+		d := float64(e) - mean
+		vr += d * d
+	}
+	return mean, 1 / math.Sqrt(vr/float64(len(row))+k.eps)
+}
+
+func (k *layerNormKernel) run() error {
+	if k.op != ir.OpLayerNormBackwardWeight {
+		parFor(k.pool, k.rows, 4*k.D, k)
+		return nil
+	}
+	// dw[j] = Σ_rows dy·x̂, rows in order.
+	x, dy, dw := f32s(k.x), f32s(k.dy), f32s(k.out)
+	clear(k.acc)
+	for r := range k.rows {
+		row, g := x[r*k.D:][:k.D], dy[r*k.D:][:k.D]
+		mean, rstd := k.stats(row)
+		for j, e := range row {
+			k.acc[j] += float64(g[j]) * (float64(e) - mean) * rstd
+		}
+	}
+	for j, a := range k.acc {
+		dw[j] = float32(a)
+	}
+	return nil
+}
+
+func (k *layerNormKernel) Range(lo, hi int) {
+	x, w, o := f32s(k.x), f32s(k.w), f32s(k.out)
+	D := k.D
+	for r := lo; r < hi; r++ {
+		row, orow := x[r*D:][:D], o[r*D:][:D]
+		mean, rstd := k.stats(row)
+		if k.op == ir.OpLayerNorm {
+			b := f32s(k.b)
+			for j, e := range row {
+				orow[j] = float32((float64(e)-mean)*rstd*float64(w[j]) + float64(b[j]))
+			}
+			continue
+		}
+		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w
+		dy := f32s(k.b)[r*D:][:D]
+		mg, mgx := 0.0, 0.0
+		for j, e := range row {
+			g := float64(dy[j]) * float64(w[j])
+			mg += g
+			mgx += g * (float64(e) - mean) * rstd
+		}
+		mg, mgx = mg/float64(D), mgx/float64(D)
+		for j, e := range row {
+			h := (float64(e) - mean) * rstd
+			orow[j] = float32(rstd * (float64(dy[j])*float64(w[j]) - mg - h*mgx))
+		}
+	}
+}
+
+func buildLayerNorm(c *compiler, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	xs := v.Args[0].Type.Shape
+	D := xs[len(xs)-1]
+	k := &layerNormKernel{op: v.Op, D: D, eps: v.Aux.(ir.LayerNormAttr).Eps, x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool}
+	if D > 0 {
+		k.rows = xs.NumElements() / D
+	}
+	switch v.Op {
+	case ir.OpLayerNorm, ir.OpLayerNormBackwardInput: // x, w, bias or dy
+		k.w, k.b = c.buf(v.Args[1]), c.buf(v.Args[2])
+	case ir.OpLayerNormBackwardWeight: // x, dy
+		k.dy = c.buf(v.Args[1])
+		k.acc = make([]float64, D)
+	}
+	return k, nil
+}
+
+// crossEntropyKernel computes the mean softmax cross entropy of
+// logits[N,C] against integer labels, or its gradient.
+type crossEntropyKernel struct {
+	backward           bool
+	N, C               int
+	eps                float64
+	logits, labels, dl *buffer
+	out                *buffer
+	pool               *parallel.Pool
+}
+
+// lse returns log Σ exp of a row and its mean, in float64.
+func lse(row []float32) (l, mean float64) {
+	m := math.Inf(-1)
+	for _, e := range row {
+		m = math.Max(m, float64(e))
+		mean += float64(e)
+	}
+	s := 0.0
+	for _, e := range row {
+		s += math.Exp(float64(e) - m)
+	}
+	return m + math.Log(s), mean / float64(len(row))
+}
+
+func (k *crossEntropyKernel) run() error {
+	for n := range k.N {
+		if id := idAt(k.labels, n); id < 0 || id >= int64(k.C) {
+			return idError(id, k.C)
+		}
+	}
+	if k.backward {
+		parFor(k.pool, k.N, 4*k.C, k)
+		return nil
+	}
+	x := f32s(k.logits)
+	total := 0.0
+	for n := range k.N {
+		row := x[n*k.C:][:k.C]
+		l, mean := lse(row)
+		total += (1-k.eps)*(l-float64(row[idAt(k.labels, n)])) + k.eps*(l-mean)
+	}
+	f32s(k.out)[0] = float32(total / float64(k.N))
+	return nil
+}
+
+func (k *crossEntropyKernel) Range(lo, hi int) {
+	x, o := f32s(k.logits), f32s(k.out)
+	scale := float64(scalarF32(k.dl)) / float64(k.N)
+	for n := lo; n < hi; n++ {
+		row, orow := x[n*k.C:][:k.C], o[n*k.C:][:k.C]
+		l, _ := lse(row)
+		label := int(idAt(k.labels, n))
+		for c, e := range row {
+			t := k.eps / float64(k.C)
+			if c == label {
+				t += 1 - k.eps
+			}
+			orow[c] = float32((math.Exp(float64(e)-l) - t) * scale)
+		}
+	}
+}
+
+func buildCrossEntropy(c *compiler, v *ir.Value) (kernel, error) {
+	logits := v.Args[0]
+	if logits.Type.DType != ir.F32 {
+		return nil, unsupported(v, logits.Type)
+	}
+	k := &crossEntropyKernel{backward: v.Op == ir.OpSoftmaxCrossEntropyBackward,
+		N: logits.Type.Shape[0], C: logits.Type.Shape[1], eps: v.Aux.(ir.CrossEntropyAttr).LabelSmoothing,
+		logits: c.buf(logits), labels: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}
+	if k.backward {
+		k.dl = c.buf(v.Args[2])
+	}
+	return k, nil
+}
+
+// dropoutKernel keeps element i where ir.DropoutKeep(seed, step, i, p),
+// scaled by 1/(1-p), and zeroes the rest.
+type dropoutKernel struct {
+	p          float64
+	scale      float32
+	seed, step int64
+	x, s, t    *buffer // x, seed, step
+	out        *buffer
+	pool       *parallel.Pool
+}
+
+func (k *dropoutKernel) run() error {
+	k.seed, k.step = scalarInt(k.s), scalarInt(k.t)
+	parFor(k.pool, k.out.n, 16, k)
+	return nil
+}
+
+func (k *dropoutKernel) Range(lo, hi int) {
+	x, o := f32s(k.x), f32s(k.out)
+	for i := lo; i < hi; i++ {
+		if ir.DropoutKeep(k.seed, k.step, i, k.p) {
+			o[i] = x[i] * k.scale
+		} else {
+			o[i] = 0
+		}
+	}
+}
+
+func buildDropout(c *compiler, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	p := v.Aux.(ir.DropoutAttr).P
+	return &dropoutKernel{p: p, scale: float32(1 / (1 - p)), x: c.buf(v.Args[0]), s: c.buf(v.Args[1]),
+		t: c.buf(v.Args[2]), out: c.buf(v), pool: c.pool}, nil
+}

@@ -1,0 +1,139 @@
+// This file implements max and average pooling and their backward ops,
+// one (sample, channel) plane per work item.
+
+package cpu
+
+import (
+	"math"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+func init() {
+	register(buildPool, ir.OpMaxPool2D, ir.OpMaxPool2DBackward, ir.OpAvgPool2D, ir.OpAvgPool2DBackward)
+}
+
+// poolKernel runs one pooling op over planes of x[N,C,H,W] and y[N,C,OH,OW].
+type poolKernel struct {
+	op                     ir.Op
+	planes, H, W, OH, OW   int
+	kh, kw, sh, sw, ph, pw int
+	a, b, out              *buffer // the operands (b is dy for maxpool2d_backward) and the result
+	pool                   *parallel.Pool
+}
+
+func (k *poolKernel) run() error {
+	parFor(k.pool, k.planes, k.H*k.W+k.OH*k.OW*k.kh*k.kw, k)
+	return nil
+}
+
+// window returns the input rows [h0,h1) and columns [w0,w1) of window
+// (oh, ow), clipped to the input.
+func (k *poolKernel) window(oh, ow int) (h0, h1, w0, w1 int) {
+	h0, w0 = oh*k.sh-k.ph, ow*k.sw-k.pw
+	h1, w1 = min(h0+k.kh, k.H), min(w0+k.kw, k.W)
+	return max(h0, 0), h1, max(w0, 0), w1
+}
+
+// argmax returns the offset in plane x of the first maximum of a window
+// (row-major order), or -1 for an empty window.
+func (k *poolKernel) argmax(x []float32, oh, ow int) int {
+	h0, h1, w0, w1 := k.window(oh, ow)
+	best := -1
+	for ih := h0; ih < h1; ih++ {
+		for iw := w0; iw < w1; iw++ {
+			if o := ih*k.W + iw; best < 0 || x[o] > x[best] {
+				best = o
+			}
+		}
+	}
+	return best
+}
+
+func (k *poolKernel) Range(lo, hi int) {
+	HW, OHW := k.H*k.W, k.OH*k.OW
+	area := float32(k.kh * k.kw)
+	for pl := lo; pl < hi; pl++ {
+		switch k.op {
+		case ir.OpMaxPool2D:
+			x, y := f32s(k.a)[pl*HW:][:HW], f32s(k.out)[pl*OHW:][:OHW]
+			for oh := range k.OH {
+				for ow := range k.OW {
+					if o := k.argmax(x, oh, ow); o >= 0 {
+						y[oh*k.OW+ow] = x[o]
+					} else {
+						y[oh*k.OW+ow] = float32(math.Inf(-1))
+					}
+				}
+			}
+		case ir.OpMaxPool2DBackward:
+			x, dy, dx := f32s(k.a)[pl*HW:][:HW], f32s(k.b)[pl*OHW:][:OHW], f32s(k.out)[pl*HW:][:HW]
+			clear(dx)
+			for oh := range k.OH {
+				for ow := range k.OW {
+					if o := k.argmax(x, oh, ow); o >= 0 {
+						dx[o] += dy[oh*k.OW+ow]
+					}
+				}
+			}
+		case ir.OpAvgPool2D:
+			x, y := f32s(k.a)[pl*HW:][:HW], f32s(k.out)[pl*OHW:][:OHW]
+			for oh := range k.OH {
+				for ow := range k.OW {
+					h0, h1, w0, w1 := k.window(oh, ow)
+					var s float32
+					for ih := h0; ih < h1; ih++ {
+						for _, e := range x[ih*k.W+w0 : ih*k.W+w1] {
+							s += e
+						}
+					}
+					y[oh*k.OW+ow] = s / area
+				}
+			}
+		case ir.OpAvgPool2DBackward:
+			dy, dx := f32s(k.a)[pl*OHW:][:OHW], f32s(k.out)[pl*HW:][:HW]
+			clear(dx)
+			for oh := range k.OH {
+				for ow := range k.OW {
+					h0, h1, w0, w1 := k.window(oh, ow)
+					g := dy[oh*k.OW+ow] / area
+					for ih := h0; ih < h1; ih++ {
+						row := dx[ih*k.W+w0 : ih*k.W+w1]
+						for i := range row {
+							row[i] += g
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func buildPool(c *compiler, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	at := v.Aux.(ir.Pool2DAttr)
+	xs, ys := v.Args[0].Type.Shape, v.Type.Shape // pooling forward: x → y
+	switch v.Op {
+	case ir.OpMaxPool2DBackward:
+		xs, ys = v.Args[0].Type.Shape, v.Args[1].Type.Shape
+	case ir.OpAvgPool2DBackward:
+		xs, ys = v.Type.Shape, v.Args[0].Type.Shape
+	}
+	sh, sw := at.Stride[0], at.Stride[1]
+	if sh == 0 {
+		sh = at.Kernel[0]
+	}
+	if sw == 0 {
+		sw = at.Kernel[1]
+	}
+	k := &poolKernel{op: v.Op, planes: xs[0] * xs[1], H: xs[2], W: xs[3], OH: ys[2], OW: ys[3],
+		kh: at.Kernel[0], kw: at.Kernel[1], sh: sh, sw: sw, ph: at.Padding[0], pw: at.Padding[1],
+		a: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool}
+	if len(v.Args) > 1 {
+		k.b = c.buf(v.Args[1])
+	}
+	return k, nil
+}

@@ -1,0 +1,284 @@
+// This file implements Compile, Program and the executor: storage for
+// inputs, the planned arena, the step list and Run.
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+// Options tunes Compile.
+type Options struct {
+	Threads int // cores kernels split work over; 0: GOMAXPROCS
+}
+
+// A Program is a graph prepared to run on the CPU: one arena placed by
+// ir.PlanMemory, storage for every input, and a list of steps with their
+// buffers resolved. A Program is not safe for concurrent use.
+type Program struct {
+	g       *ir.Graph
+	plan    *ir.Plan
+	arena   []uint64 // keeps the arena alive; buffers point into it
+	bufs    map[*ir.Value]*buffer
+	inputs  map[string]*buffer // by input name
+	outputs map[string]*buffer // named outputs, by name
+	steps   []step
+	copies  []updateCopy // updates not planned in place
+}
+
+// A step runs the kernel of one value.
+type step struct {
+	v *ir.Value
+	k kernel
+}
+
+// An updateCopy writes an update's value into the input it updates after
+// the step, when the plan could not compute it in place.
+type updateCopy struct {
+	dst, src *buffer
+}
+
+// Compile prepares g: verifies it, plans memory, picks a kernel per value.
+func Compile(g *ir.Graph, opts Options) (*Program, error) {
+	return compile(g, opts, ir.PlanOptions{})
+}
+
+// compile is Compile with the planner's options (tests run every kernel
+// with and without slot reuse and aliasing).
+func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) {
+	if err := ir.Verify(g); err != nil {
+		return nil, err
+	}
+	for _, v := range g.Values {
+		switch v.Type.DType {
+		case ir.F32, ir.I32, ir.I64, ir.Bool:
+		default:
+			return nil, fmt.Errorf("cpu: %s is %v: the CPU backend runs f32, i32, i64 and bool", v.Ref(), v.Type)
+		}
+		if !HasKernel(v.Op) {
+			return nil, fmt.Errorf("cpu: %s: no kernel for %s", v.Ref(), v.Op)
+		}
+	}
+	plan, err := ir.PlanMemory(g, popts)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{
+		g:       g,
+		plan:    plan,
+		bufs:    make(map[*ir.Value]*buffer, len(g.Values)),
+		inputs:  map[string]*buffer{},
+		outputs: map[string]*buffer{},
+	}
+	// The arena, 64-byte aligned.
+	p.arena = make([]uint64, plan.Size/8+8)
+	base := unsafe.Pointer(&p.arena[0])
+	if r := uintptr(base) % ir.PlanAlign; r != 0 {
+		base = unsafe.Add(base, ir.PlanAlign-r)
+	}
+	for _, v := range g.Inputs {
+		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
+		if b.n > 0 {
+			b.p = unsafe.Pointer(&make([]uint64, (v.Type.Bytes()+7)/8)[0])
+		}
+		p.bufs[v] = b
+		p.inputs[v.Name] = b
+	}
+	for _, v := range g.Values {
+		if v.Op == ir.OpInput {
+			continue
+		}
+		if a, ok := plan.Alias[v]; ok {
+			p.bufs[v] = p.bufs[a]
+			continue
+		}
+		if in, ok := plan.InPlace[v]; ok {
+			p.bufs[v] = p.bufs[in]
+			continue
+		}
+		off, ok := plan.Offset[v]
+		if !ok {
+			return nil, fmt.Errorf("cpu: %s has no place in the memory plan", v.Ref())
+		}
+		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
+		if b.n > 0 {
+			b.p = unsafe.Add(base, off)
+		}
+		p.bufs[v] = b
+	}
+	c := &compiler{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads)}
+	for _, v := range g.Values {
+		if v.Op == ir.OpInput || plan.Alias[v] != nil {
+			continue
+		}
+		k, err := builders[v.Op](c, v)
+		if err != nil {
+			return nil, fmt.Errorf("cpu: %s = %s: %w", v.Ref(), v.Op, err)
+		}
+		if k != nil {
+			p.steps = append(p.steps, step{v, k})
+		}
+	}
+	for _, o := range g.Outputs {
+		if o.Updates == nil {
+			p.outputs[o.Name] = p.bufs[o.Value]
+			continue
+		}
+		dst, src := p.bufs[o.Updates], p.bufs[o.Value]
+		if dst != src {
+			p.copies = append(p.copies, updateCopy{dst, src})
+		}
+	}
+	return p, nil
+}
+
+var (
+	poolsMu sync.Mutex
+	pools   = map[int]*parallel.Pool{}
+)
+
+// poolOf returns the pool of n participants: the default pool when n is
+// 0 or its size, else one pool per size shared by every Program.
+func poolOf(n int) *parallel.Pool {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if d := parallel.Default(); d.Size() == n {
+		return d
+	}
+	poolsMu.Lock()
+	defer poolsMu.Unlock()
+	if pools[n] == nil {
+		pools[n] = parallel.New(n)
+	}
+	return pools[n]
+}
+
+// Graph returns the graph p runs.
+func (p *Program) Graph() *ir.Graph { return p.g }
+
+// Plan returns p's memory plan.
+func (p *Program) Plan() *ir.Plan { return p.plan }
+
+// Inputs returns the inputs of the graph, in declaration order.
+func (p *Program) Inputs() []*ir.Value { return p.g.Inputs }
+
+// Bind makes input name use caller-owned storage (params and optimizer
+// state shared between the programs of several phases; data batches).
+// data is []float32 for f32, []int32 for i32, []int64 for i64, []bool for
+// bool; its length must match. Unbound inputs get program-owned zeroed
+// storage.
+func (p *Program) Bind(name string, data any) error {
+	b := p.inputs[name]
+	if b == nil {
+		return fmt.Errorf("cpu: no input %q", name)
+	}
+	var ptr unsafe.Pointer
+	var n int
+	var dt ir.DType
+	switch d := data.(type) {
+	case []float32:
+		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.F32
+	case []int32:
+		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.I32
+	case []int64:
+		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.I64
+	case []bool:
+		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.Bool
+	default:
+		return fmt.Errorf("cpu: cannot bind input %s to %T", name, data)
+	}
+	if dt != b.dt || n != b.n {
+		return fmt.Errorf("cpu: cannot bind input %s of type %v to %d %v elements", name, p.g.Input(name).Type, n, dt)
+	}
+	if n > 0 {
+		b.p = ptr
+	}
+	return nil
+}
+
+// lookup returns the storage of an input or a named output.
+func (p *Program) lookup(name string, dt ir.DType) *buffer {
+	b := p.inputs[name]
+	if b == nil {
+		b = p.outputs[name]
+	}
+	if b == nil || b.dt != dt {
+		return nil
+	}
+	return b
+}
+
+// Float32 returns the storage of an f32 input or named output (valid
+// until the next Run for outputs), or nil.
+func (p *Program) Float32(name string) []float32 {
+	if b := p.lookup(name, ir.F32); b != nil {
+		return view[float32](b)
+	}
+	return nil
+}
+
+// Int32 returns the storage of an i32 input or named output, or nil.
+func (p *Program) Int32(name string) []int32 {
+	if b := p.lookup(name, ir.I32); b != nil {
+		return view[int32](b)
+	}
+	return nil
+}
+
+// Int64 returns the storage of an i64 input or named output, or nil.
+func (p *Program) Int64(name string) []int64 {
+	if b := p.lookup(name, ir.I64); b != nil {
+		return view[int64](b)
+	}
+	return nil
+}
+
+// Bool returns the storage of a bool input or named output, or nil.
+func (p *Program) Bool(name string) []bool {
+	if b := p.lookup(name, ir.Bool); b != nil {
+		return view[bool](b)
+	}
+	return nil
+}
+
+// SetScalar sets a scalar input (lr, step, seed, lr_scale) to v,
+// converted to its dtype. It panics if name is not a scalar input.
+func (p *Program) SetScalar(name string, v float64) {
+	b := p.inputs[name]
+	if b == nil || b.n != 1 {
+		panic(fmt.Sprintf("cpu: SetScalar: no scalar input %q", name))
+	}
+	switch b.dt {
+	case ir.F32:
+		*(*float32)(b.p) = float32(v)
+	case ir.I32:
+		*(*int32)(b.p) = int32(math.Round(v))
+	case ir.I64:
+		*(*int64)(b.p) = int64(math.Round(v))
+	case ir.Bool:
+		*(*bool)(b.p) = v != 0
+	}
+}
+
+// Run executes the graph once; in-place updates are written to the bound
+// storage of the inputs they update. It does not allocate.
+func (p *Program) Run() error {
+	for i := range p.steps {
+		s := &p.steps[i]
+		if err := s.k.run(); err != nil {
+			return fmt.Errorf("cpu: %s = %s: %w", s.v.Ref(), s.v.Op, err)
+		}
+	}
+	for _, c := range p.copies {
+		copy(bytesOf(c.dst), bytesOf(c.src))
+	}
+	return nil
+}
