@@ -20,6 +20,9 @@ const (
 	gemvMinMACs = 1 << 15  // m == 1 products below this stay on one core
 )
 
+// getPool returns the pool calls run on; tests swap it.
+var getPool = parallel.Default
+
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // blockSize splits total into the fewest blocks of at most max, of equal
@@ -41,7 +44,7 @@ func (j *job) estimate(rows, cols int) float64 {
 
 func (j *job) gemm() {
 	p, k := &j.p, j.kern
-	pool := parallel.Default()
+	pool := getPool()
 	P := pool.Size()
 	um, un := ceilDiv(p.M, k.mr), ceilDiv(p.N, k.nr)
 	j.mode = modeGemm
@@ -113,7 +116,7 @@ func (j *job) gemv() {
 	}
 	_ = k
 	j.units = ceilDiv(p.N, j.unit)
-	pool := parallel.Default()
+	pool := getPool()
 	j.tasks = 1
 	if pool.Size() > 1 && p.N*p.K >= gemvMinMACs && j.units >= 2 {
 		j.tasks = min(pool.Size(), j.units)

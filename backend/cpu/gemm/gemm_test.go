@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 )
 
 // forEachKernel runs f with every kernel this machine has selected.
@@ -290,6 +292,49 @@ func TestDeterministic(t *testing.T) {
 				for i := range c {
 					if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
 						t.Fatalf("%v: run %d differs at %d", mnk, rep, i)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestThreadCountIndependent: one participant or several, serial or split
+// along M or N, every element is computed by the same operations.
+func TestThreadCountIndependent(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(7))
+		for _, s := range []shape{
+			{m: 64, n: 256, k: 784, colBias: true, act: ActGELU},
+			{m: 700, n: 90, k: 300, transA: true, beta: 1},
+			{m: 1100, n: 40, k: 20, transB: true},
+			{m: 1, n: 300, k: 400, transB: true},
+		} {
+			a, b, c0 := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+			bias := randSlice(r, s.n)
+			var results [][]float32
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1, Beta: s.beta,
+					A: a, LDA: s.k, B: b, LDB: s.n, C: append([]float32(nil), c0...), LDC: s.n, Act: s.act}
+				if s.transA {
+					p.LDA = s.m
+				}
+				if s.transB {
+					p.LDB = s.k
+				}
+				if s.colBias {
+					p.ColBias = bias
+				}
+				SgemmEx(&p)
+				results = append(results, p.C)
+			}
+			for w := 1; w < len(results); w++ {
+				for i := range results[0] {
+					if math.Float32bits(results[w][i]) != math.Float32bits(results[0][i]) {
+						t.Fatalf("%v: %d workers differ from 1 at %d", s, w+1, i)
 					}
 				}
 			}
