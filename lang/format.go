@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
 	"strings"
@@ -656,7 +657,7 @@ func (p *printer) lineIndent() int {
 	if p.lineStart {
 		return p.indent
 	}
-	i := strings.LastIndexByte(string(p.out), '\n') + 1
+	i := bytes.LastIndexByte(p.out, '\n') + 1
 	n := 0
 	for i+n < len(p.out) && p.out[i+n] == ' ' {
 		n++
