@@ -16,6 +16,17 @@
 //     6 ns inline. A parked helper costs a channel wake-up (a few µs).
 //     Completion is a counter the caller polls, then parks on, in the same
 //     way.
+//   - Never wait for a helper that has not started. Chunks are claimed
+//     from an atomic counter, the caller included. Each helper is invited
+//     with a ticket (the job's epoch) that it must CAS to "joined" before
+//     touching the job; once every chunk is claimed, the caller CASes the
+//     tickets still outstanding to "cancelled" and stops counting those
+//     helpers. On a machine whose other core is busy with another process
+//     (a compiler, say), a helper that is not scheduled in time costs the
+//     caller nothing beyond doing the chunks itself, instead of a
+//     scheduler time slice. A helper that joined and is then preempted in
+//     the middle of a chunk is still waited for: cut big jobs into more
+//     chunks than workers (Tasks) to bound that.
 //   - Deterministic splitting. For(n, grain, fn) cuts [0, n) into
 //     min(max(n/grain, 1), Size()) nearly equal chunks (Split, Chunk). The
 //     chunks depend only on n, grain and the pool size, never on timing;
