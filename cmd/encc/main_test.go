@@ -112,3 +112,18 @@ func TestExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckEveryExample runs `encc check` on every examples/*.enc, so an
+// example added later is covered without editing a script.
+func TestCheckEveryExample(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.enc")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"check", f}, &stdout, &stderr); code != exitOK || stdout.Len()+stderr.Len() > 0 {
+			t.Errorf("encc check %s: exit status %d\n%s%s", f, code, stdout.String(), stderr.String())
+		}
+	}
+}
