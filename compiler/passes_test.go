@@ -232,7 +232,7 @@ func TestPipelineReport(t *testing.T) {
 		if err := p.Check(g); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%-26s nodes %4d lowered, %4d before fusion, %4d after; kernels %4d (%d fused); arena %8d bytes planned vs %8d summed (%.1f%%)",
-			s.name, before, beforeFuse, nonInput(g), kernels, fused, p.Size, p.Sum, 100*float64(p.Size)/float64(p.Sum))
+		t.Logf("%-26s nodes %4d lowered, %4d before fusion, %4d after; kernels %4d (%d fused, %d reshapes aliased, %d in place); arena %8d bytes planned vs %8d summed (%.1f%%)",
+			s.name, before, beforeFuse, nonInput(g), kernels, fused, len(p.Alias), len(p.InPlace), p.Size, p.Sum, 100*float64(p.Size)/float64(p.Sum))
 	}
 }
