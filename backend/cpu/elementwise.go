@@ -79,13 +79,35 @@ type unaryF32 struct {
 func (k *unaryF32) run() error { parFor(k.pool, k.out.n, 8, k); return nil }
 
 func (k *unaryF32) Range(lo, hi int) {
-	x, o := f32s(k.x)[lo:hi], f32s(k.out)[lo:hi]
-	if k.act != gemm.ActNone {
+	unaryF32Inner(k.op, k.act, f32s(k.out)[lo:hi], f32s(k.x)[lo:hi])
+}
+
+// actOf returns the gemm activation that computes a unary op (so that
+// the op and a GEMM epilogue agree bit for bit), or ActNone.
+func actOf(op ir.Op, aux any) gemm.Activation {
+	switch op {
+	case ir.OpTanh:
+		return gemm.ActTanh
+	case ir.OpSigmoid:
+		return gemm.ActSigmoid
+	case ir.OpGelu:
+		if aux.(ir.GeluAttr).Approximate {
+			return gemm.ActGELUTanh
+		}
+		return gemm.ActGELU
+	}
+	return gemm.ActNone
+}
+
+// unaryF32Inner computes o = op(x) for the float-only unary ops; act is
+// actOf(op).
+func unaryF32Inner(op ir.Op, act gemm.Activation, o, x []float32) {
+	if act != gemm.ActNone {
 		copy(o, x)
-		gemm.ActivateSlice(k.act, o)
+		gemm.ActivateSlice(act, o)
 		return
 	}
-	switch k.op {
+	switch op {
 	case ir.OpExp:
 		for i, e := range x {
 			o[i] = float32(math.Exp(float64(e)))
@@ -119,8 +141,17 @@ type unaryNum[T numeric] struct {
 func (k *unaryNum[T]) run() error { parFor(k.pool, k.out.n, 1, k); return nil }
 
 func (k *unaryNum[T]) Range(lo, hi int) {
-	x, o := view[T](k.x)[lo:hi], view[T](k.out)[lo:hi]
-	switch k.op {
+	unaryNumInner(k.op, view[T](k.out)[lo:hi], view[T](k.x)[lo:hi])
+}
+
+// isNumUnary reports whether op is a unary op of every numeric dtype.
+func isNumUnary(op ir.Op) bool {
+	return op == ir.OpNeg || op == ir.OpRelu || op == ir.OpAbs || op == ir.OpSign
+}
+
+// unaryNumInner computes o = op(x) for neg, relu, abs and sign.
+func unaryNumInner[T numeric](op ir.Op, o, x []T) {
+	switch op {
 	case ir.OpNeg:
 		for i, e := range x {
 			o[i] = -e
@@ -151,8 +182,7 @@ func (k *unaryNum[T]) Range(lo, hi int) {
 
 func buildUnary(c *compiler, v *ir.Value) (kernel, error) {
 	x, out := c.buf(v.Args[0]), c.buf(v)
-	switch v.Op {
-	case ir.OpNeg, ir.OpRelu, ir.OpAbs, ir.OpSign:
+	if isNumUnary(v.Op) {
 		switch v.Type.DType {
 		case ir.F32:
 			return &unaryNum[float32]{v.Op, x, out, c.pool}, nil
@@ -166,19 +196,7 @@ func buildUnary(c *compiler, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}
-	k := &unaryF32{op: v.Op, x: x, out: out, pool: c.pool}
-	switch v.Op {
-	case ir.OpTanh:
-		k.act = gemm.ActTanh
-	case ir.OpSigmoid:
-		k.act = gemm.ActSigmoid
-	case ir.OpGelu:
-		k.act = gemm.ActGELU
-		if v.Aux.(ir.GeluAttr).Approximate {
-			k.act = gemm.ActGELUTanh
-		}
-	}
-	return k, nil
+	return &unaryF32{op: v.Op, act: actOf(v.Op, v.Aux), x: x, out: out, pool: c.pool}, nil
 }
 
 // castKernel converts S elements to D; toBool writes x != 0.
@@ -191,8 +209,12 @@ type castKernel[S, D scalar] struct {
 func (k *castKernel[S, D]) run() error { parFor(k.pool, k.out.n, 1, k); return nil }
 
 func (k *castKernel[S, D]) Range(lo, hi int) {
-	x, o := view[S](k.x)[lo:hi], view[D](k.out)[lo:hi]
-	if k.toBool {
+	castInner(k.toBool, view[D](k.out)[lo:hi], view[S](k.x)[lo:hi])
+}
+
+// castInner converts x into o; toBool writes x != 0 as 0 or 1.
+func castInner[S, D scalar](toBool bool, o []D, x []S) {
+	if toBool {
 		for i, e := range x {
 			o[i] = 0
 			if e != 0 {
@@ -266,7 +288,7 @@ func (k *binaryKernel[T]) Range(lo, hi int) {
 	sx, sy := k.l.istr[1], k.l.istr[2]
 	var offs [maxOps]int
 	for it := lo; it < hi; it++ {
-		n := k.l.item(it, &offs)
+		n := k.l.item(it, offs[:])
 		if !binaryInner(k.op, o[offs[0]:offs[0]+n], x[offs[1]:], sx, y[offs[2]:], sy) {
 			k.divByZero.Store(true)
 		}
@@ -365,7 +387,7 @@ func (k *compareKernel[T]) Range(lo, hi int) {
 	sx, sy := k.l.istr[1], k.l.istr[2]
 	var offs [maxOps]int
 	for it := lo; it < hi; it++ {
-		n := k.l.item(it, &offs)
+		n := k.l.item(it, offs[:])
 		compareInner(k.op, o[offs[0]:offs[0]+n], x[offs[1]:], sx, y[offs[2]:], sy)
 	}
 }
@@ -429,7 +451,7 @@ func (k *whereKernel[T]) Range(lo, hi int) {
 	sc, sx, sy := k.l.istr[1], k.l.istr[2], k.l.istr[3]
 	var offs [maxOps]int
 	for it := lo; it < hi; it++ {
-		n := k.l.item(it, &offs)
+		n := k.l.item(it, offs[:])
 		oo, cc, xx, yy := o[offs[0]:offs[0]+n], c[offs[1]:], x[offs[2]:], y[offs[3]:]
 		ic, ix, iy := 0, 0, 0
 		for i := range oo {

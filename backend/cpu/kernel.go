@@ -103,8 +103,8 @@ func parFor(pool *parallel.Pool, n, perItem int, r parallel.Ranger) {
 	pool.ForRanger(n, grain, r)
 }
 
-// maxOps is the largest number of operands (the result included) an
-// ndLoop walks.
+// maxOps is the number of operands (the result included) up to which
+// kernels keep an ndLoop's offsets in an array on the stack.
 const maxOps = 4
 
 // An ndLoop walks a result shape with, for each operand, a stride per
@@ -114,12 +114,12 @@ const maxOps = 4
 // outer row, so both many short rows and one long row split over cores.
 type ndLoop struct {
 	nops   int
-	outer  []int         // outer dims, outermost first
-	ostr   [maxOps][]int // per operand, the stride of each outer dim
-	inner  int           // length of the innermost dim
-	istr   [maxOps]int   // per operand, its stride
-	blk    int           // block length along inner
-	nblk   int           // blocks per row
+	outer  []int   // outer dims, outermost first
+	ostr   [][]int // per operand, the stride of each outer dim
+	inner  int     // length of the innermost dim
+	istr   []int   // per operand, its stride
+	blk    int     // block length along inner
+	nblk   int     // blocks per row
 	nitems int
 }
 
@@ -129,9 +129,11 @@ const loopBlock = 4096
 // newLoop prepares the walk of shape with the given per-operand strides
 // (each of len(shape)).
 func newLoop(shape ir.Shape, strides ...[]int) *ndLoop {
-	if len(strides) > maxOps {
-		panic("cpu: ndLoop with too many operands")
-	}
+	return newLoopBlock(shape, loopBlock, strides...)
+}
+
+// newLoopBlock is newLoop with blocks of at most blk elements.
+func newLoopBlock(shape ir.Shape, blk int, strides ...[]int) *ndLoop {
 	var dims []int
 	strs := make([][]int, len(strides))
 	for d, n := range shape {
@@ -159,12 +161,12 @@ func newLoop(shape ir.Shape, strides ...[]int) *ndLoop {
 			strs[i] = append(strs[i], st[d])
 		}
 	}
+	l := &ndLoop{nops: len(strides), inner: 1, ostr: make([][]int, len(strides)), istr: make([]int, len(strides))}
 	for _, n := range shape {
 		if n == 0 {
-			return &ndLoop{nops: len(strides)}
+			return l
 		}
 	}
-	l := &ndLoop{nops: len(strides), inner: 1}
 	if k := len(dims) - 1; k >= 0 {
 		l.inner = dims[k]
 		for i := range strides {
@@ -177,7 +179,7 @@ func newLoop(shape ir.Shape, strides ...[]int) *ndLoop {
 	for _, n := range l.outer {
 		rows *= n
 	}
-	l.blk = min(l.inner, loopBlock)
+	l.blk = min(l.inner, blk)
 	l.nblk = (l.inner + l.blk - 1) / l.blk
 	l.nitems = rows * l.nblk
 	return l
@@ -185,7 +187,7 @@ func newLoop(shape ir.Shape, strides ...[]int) *ndLoop {
 
 // item sets offs to the offsets of each operand at the start of item it
 // and returns the item's length along the innermost dim.
-func (l *ndLoop) item(it int, offs *[maxOps]int) int {
+func (l *ndLoop) item(it int, offs []int) int {
 	row, b := it/l.nblk, it%l.nblk
 	j0 := b * l.blk
 	for k := 0; k < l.nops; k++ {

@@ -60,6 +60,8 @@ type matmulF32 struct {
 	matmulShape
 	ps        []gemm.Params // one per batch, A, B and C set at run time
 	x, y, out *buffer
+	bias      *buffer         // matmul_bias: added to every row, or nil
+	act       gemm.Activation // matmul_bias: the epilogue activation
 	pool      *parallel.Pool
 }
 
@@ -75,11 +77,16 @@ func (k *matmulF32) run() error {
 func (k *matmulF32) Range(lo, hi int) {
 	x, y, o := f32s(k.x), f32s(k.y), f32s(k.out)
 	mn := k.m * k.n
+	var bias []float32
+	if k.bias != nil {
+		bias = f32s(k.bias)
+	}
 	for b := lo; b < hi; b++ {
 		p := &k.ps[b]
 		p.A, p.B, p.C = x[k.xOff[b]:], y[k.yOff[b]:], o[b*mn:(b+1)*mn]
+		p.ColBias, p.Act = bias, k.act
 		gemm.SgemmEx(p)
-		p.A, p.B, p.C = nil, nil, nil
+		p.A, p.B, p.C, p.ColBias = nil, nil, nil, nil
 	}
 }
 

@@ -58,7 +58,7 @@ func (k *copyKernel[T]) Range(lo, hi int) {
 	sd, ss := p.l.istr[0], p.l.istr[1]
 	var offs [maxOps]int
 	for it := lo; it < hi; it++ {
-		n := p.l.item(it, &offs)
+		n := p.l.item(it, offs[:])
 		d, s := dst[offs[0]:], src[offs[1]:]
 		if sd == 1 && ss == 1 {
 			copy(d[:n], s[:n])

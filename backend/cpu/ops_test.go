@@ -563,7 +563,62 @@ func opCases() []opCase {
 			}
 			return u, nil
 		}})
+	addFusedCases(add)
 	return cs
+}
+
+// instr is shorthand for a fused body instruction.
+func instr(op ir.Op, d ir.DType, aux any, args ...int) ir.FusedInstr {
+	return ir.FusedInstr{Op: op, DType: d, Args: args, Aux: aux}
+}
+
+func addFusedCases(add func(...opCase)) {
+	fused := func(name string, out ir.Type, ins []in, body ...ir.FusedInstr) {
+		add(opCase{op: ir.OpFused, name: name, ins: ins, build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+			return b.Fused(out, ir.FusedAttr{Body: body}, x...)
+		}})
+	}
+	F, B := ir.F32, ir.Bool
+	fused("bias_relu", f32(32, 128), []in{{t: f32(32, 128)}, {t: f32(128)}},
+		instr(ir.OpAdd, F, nil, 0, 1), instr(ir.OpRelu, F, nil, 2))
+	fused("relu_grad", f32(32, 64), []in{{t: f32(32, 64)}, {t: f32(32, 64)}},
+		instr(ir.OpFill, F, ir.FillAttr{}), instr(ir.OpGt, B, nil, 0, 2), instr(ir.OpWhere, F, nil, 3, 1, 2))
+	fused("broadcast_big", f32(300, 90), []in{{t: f32(300, 1)}, {t: f32(300, 90)}, {t: f32()}},
+		instr(ir.OpMul, F, nil, 0, 1), instr(ir.OpSub, F, nil, 3, 2), instr(ir.OpTanh, F, nil, 4),
+		instr(ir.OpGelu, F, ir.GeluAttr{Approximate: true}, 5), instr(ir.OpSigmoid, F, nil, 6), instr(ir.OpExp, F, nil, 7))
+	fused("math", f32(7, 9), []in{{t: f32(7, 9), kind: positive}, {t: f32(9)}},
+		instr(ir.OpLog, F, nil, 0), instr(ir.OpSqrt, F, nil, 0), instr(ir.OpRsqrt, F, nil, 0),
+		instr(ir.OpAdd, F, nil, 2, 3), instr(ir.OpAdd, F, nil, 5, 4), instr(ir.OpMax, F, nil, 6, 1),
+		instr(ir.OpPow, F, nil, 0, 7), instr(ir.OpGelu, F, ir.GeluAttr{}, 8), instr(ir.OpErf, F, nil, 9),
+		instr(ir.OpNeg, F, nil, 10), instr(ir.OpAbs, F, nil, 11), instr(ir.OpSign, F, nil, 1), instr(ir.OpMul, F, nil, 12, 13))
+	fused("ints", f32(4, 6), []in{{t: i32(4, 6)}, {t: i32(6), kind: nonzero}, {t: f32(4, 1)}},
+		instr(ir.OpDiv, ir.I32, nil, 0, 1), instr(ir.OpCast, ir.I64, nil, 3), instr(ir.OpFill, ir.I64, ir.FillAttr{Value: 2}),
+		instr(ir.OpMin, ir.I64, nil, 4, 5), instr(ir.OpCast, F, nil, 6), instr(ir.OpLe, B, nil, 7, 2),
+		instr(ir.OpCast, F, nil, 8), instr(ir.OpAdd, F, nil, 9, 7))
+	fused("only_fill", f32(3, 2), []in{{t: f32(3, 2)}}, instr(ir.OpFill, F, ir.FillAttr{Value: 4}))
+	fused("bool_out", boolT(5, 3), []in{{t: f32(5, 3)}, {t: f32(3)}}, instr(ir.OpLt, B, nil, 0, 1), instr(ir.OpNe, B, nil, 2, 2))
+
+	for _, m := range []struct {
+		name string
+		x, y ir.Shape
+		a    ir.MatMulBiasAttr
+		d    ir.DType
+	}{
+		{"plain", ir.Shape{5, 7}, ir.Shape{7, 6}, ir.MatMulBiasAttr{}, ir.F32},
+		{"relu_tb", ir.Shape{32, 64}, ir.Shape{128, 64}, ir.MatMulBiasAttr{TransposeB: true, Relu: true}, ir.F32},
+		{"gelu_ta", ir.Shape{40, 30}, ir.Shape{40, 50}, ir.MatMulBiasAttr{TransposeA: true, Gelu: true}, ir.F32},
+		{"gelu_tanh", ir.Shape{3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{GeluTanh: true}, ir.F32},
+		{"tanh_batched", ir.Shape{2, 3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{Tanh: true}, ir.F32},
+		{"sigmoid", ir.Shape{1, 300}, ir.Shape{300, 200}, ir.MatMulBiasAttr{Sigmoid: true}, ir.F32},
+		{"i32", ir.Shape{3, 4}, ir.Shape{4, 2}, ir.MatMulBiasAttr{}, ir.I32},
+	} {
+		n := m.y[len(m.y)-1]
+		if m.a.TransposeB {
+			n = m.y[len(m.y)-2]
+		}
+		add(opCase{op: ir.OpMatMulBias, name: m.name, ins: []in{{t: ir.Type{DType: m.d, Shape: m.x}}, {t: ir.Type{DType: m.d, Shape: m.y}}, {t: ir.TensorOf(m.d, n)}},
+			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.MatMulBias(x[0], x[1], x[2], m.a) }})
+	}
 }
 
 func TestOps(t *testing.T) {
