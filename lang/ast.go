@@ -193,11 +193,13 @@ type ForwardDecl struct {
 	Body    *Block
 }
 
-// A TensorParam is one argument of forward: `x: f32[B, 64]`.
+// A TensorParam is one argument of forward: `x: f32[B, 64]`, or an
+// optional one with a default: `mask: bool[B, T] = none`.
 type TensorParam struct {
 	Span
-	Name *Ident
-	Type Type
+	Name    *Ident
+	Type    Type
+	Default Expr // nil when the input is required
 }
 
 // A Result is one output of forward. Name is nil for a single unnamed

@@ -493,6 +493,10 @@ func (p *printer) member(m Member, pd pad) {
 			p.ident(tp.Name)
 			p.write(": ")
 			p.typ(tp.Type)
+			if tp.Default != nil {
+				p.write(" = ")
+				p.expr(tp.Default)
+			}
 		})
 		p.write(" -> ")
 		if m.Named {

@@ -112,6 +112,7 @@ func TestFormat(t *testing.T) {
 			"// head\n\nmodel M { // m\n    // lead\n    x = 1 // trail\n    /* b */\n    y = f(a, /* in */ b)\n    // last\n} // after\n// end\n"},
 		// one-line bodies stay, others are expanded
 		{"model M { forward(x: f32[B]) -> f32[B] { return x } }", "model M { forward(x: f32[B]) -> f32[B] { return x } }\n"},
+		{"model M { forward(x: f32[B],mask: bool[B]=none) -> f32[B] { return x } }", "model M { forward(x: f32[B], mask: bool[B] = none) -> f32[B] { return x } }\n"},
 		{"model M { a = 1 b = 2 }", "model M {\n    a = 1\n    b = 2\n}\n"},
 		{"train t { phase p (epochs: 1) { freeze a, \"b.*\" } }", "train t { phase p (epochs: 1) { freeze a, \"b.*\" } }\n"},
 		// line breaks in lists and binary chains are kept

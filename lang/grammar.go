@@ -71,8 +71,9 @@ import (
 // Member = ParamDecl | ForwardDecl | IfMember | SubLayer .
 // ParamDecl = ("param" | "buffer") Name ":" Name Dims ("=" Expr)? .
 // ForwardDecl = "forward" "(" (TensorParam ("," TensorParam)*)? ")" "->" Results Block .
-// TensorParam = Name ":" TypeExpr .
-// Results = ("(" TensorParam ("," TensorParam)* ")") | TypeExpr .
+// TensorParam = Name ":" TypeExpr ("=" Expr)? .
+// Results = ("(" ResultParam ("," ResultParam)* ")") | TypeExpr .
+// ResultParam = Name ":" TypeExpr .
 // Block = "{" Stmt* "}" .
 // Stmt = ReturnStmt | IfStmt | AssignStmt .
 // ReturnStmt = "return" Expr .
@@ -229,6 +230,14 @@ type forwardDecl struct {
 }
 
 type tensorParam struct {
+	Pos     lexer.Position
+	EndPos  lexer.Position
+	Name    *name     `parser:"@@ \":\""`
+	Type    *typeExpr `parser:"@@"`
+	Default *expr     `parser:"(\"=\" @@)?"`
+}
+
+type resultParam struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 	Name   *name     `parser:"@@ \":\""`
@@ -238,7 +247,7 @@ type tensorParam struct {
 type results struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Named  []*tensorParam `parser:"\"(\" @@ (\",\" @@)* \")\""`
+	Named  []*resultParam `parser:"\"(\" @@ (\",\" @@)* \")\""`
 	Single *typeExpr      `parser:"| @@"`
 }
 

@@ -290,7 +290,11 @@ func (p *parser) member(m member) Member {
 	case *forwardDecl:
 		fd := &ForwardDecl{Span: p.sp(m.Pos, m.EndPos)}
 		for _, tp := range m.Params {
-			fd.Params = append(fd.Params, &TensorParam{Span: p.sp(tp.Pos, tp.EndPos), Name: p.ident(tp.Name), Type: p.typ(tp.Type)})
+			prm := &TensorParam{Span: p.sp(tp.Pos, tp.EndPos), Name: p.ident(tp.Name), Type: p.typ(tp.Type)}
+			if tp.Default != nil {
+				prm.Default = p.expr(tp.Default)
+			}
+			fd.Params = append(fd.Params, prm)
 		}
 		if m.Results.Single != nil {
 			t := p.typ(m.Results.Single)

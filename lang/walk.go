@@ -150,6 +150,9 @@ func children(n Node) []Node {
 		if n.Type != nil {
 			add(n.Type)
 		}
+		if n.Default != nil {
+			add(n.Default)
+		}
 	case *Result:
 		add(n.Name)
 		if n.Type != nil {
