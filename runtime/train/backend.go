@@ -164,6 +164,9 @@ func (r *reference) Run() error {
 			if !ok {
 				return fmt.Errorf("run: scalar %s not set", in.Name)
 			}
+			if in.Type.DType == ir.F32 {
+				v = float64(float32(v)) // as a backend holding an f32 sees it
+			}
 			t.F[0] = v
 			continue
 		}
