@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -35,7 +36,13 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		return usageError("help", stderr, "unknown command %q", pos[0])
 	}
 	// A command describes its own flags: ask it, as `encc COMMAND -h`.
-	return c.run([]string{"-h"}, stdout, stderr)
+	// One that does not answer -h with its help gets what the table says.
+	var errs bytes.Buffer
+	if c.run([]string{"-h"}, stdout, &errs) == exitOK {
+		return exitOK
+	}
+	commandHelp(c, newFlags(c.name), stdout)
+	return exitOK
 }
 
 // commandHelp writes the help of c: the usage line, the description and

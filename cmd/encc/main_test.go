@@ -113,6 +113,21 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+// TestHelpEveryCommand checks that `encc help NAME` describes every
+// command of the table, those added later included.
+func TestHelpEveryCommand(t *testing.T) {
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"help", c.name}, &stdout, &stderr)
+		if code != exitOK || !strings.HasPrefix(stdout.String(), "usage: encc "+c.name) {
+			t.Errorf("encc help %s: exit status %d\nstdout:\n%s\nstderr:\n%s", c.name, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
 // TestCheckEveryExample runs `encc check` on every examples/*.enc, so an
 // example added later is covered without editing a script.
 func TestCheckEveryExample(t *testing.T) {
