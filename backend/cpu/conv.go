@@ -167,7 +167,7 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	p.A, p.B, p.C = nil, nil, nil
 }
 
-func buildConv(c *compiler, v *ir.Value) (kernel, error) {
+func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}

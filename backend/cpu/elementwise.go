@@ -34,7 +34,7 @@ type constKernel struct {
 
 func (k *constKernel) run() error { copy(bytesOf(k.out), k.data); return nil }
 
-func buildConst(c *compiler, v *ir.Value) (kernel, error) {
+func buildConst(c *compileCtx, v *ir.Value) (kernel, error) {
 	n := v.Type.NumElements()
 	vals := make([]float64, n)
 	switch a := v.Aux.(type) {
@@ -180,7 +180,7 @@ func unaryNumInner[T numeric](op ir.Op, o, x []T) {
 	}
 }
 
-func buildUnary(c *compiler, v *ir.Value) (kernel, error) {
+func buildUnary(c *compileCtx, v *ir.Value) (kernel, error) {
 	x, out := c.buf(v.Args[0]), c.buf(v)
 	if isNumUnary(v.Op) {
 		switch v.Type.DType {
@@ -240,7 +240,7 @@ func newCast[S scalar](x, out *buffer, pool *parallel.Pool) kernel {
 	return &castKernel[S, uint8]{true, x, out, pool}
 }
 
-func buildCast(c *compiler, v *ir.Value) (kernel, error) {
+func buildCast(c *compileCtx, v *ir.Value) (kernel, error) {
 	x, out := c.buf(v.Args[0]), c.buf(v)
 	switch x.dt {
 	case ir.F32:
@@ -359,7 +359,7 @@ func binaryInner[T numeric](op ir.Op, o, x []T, sx int, y []T, sy int) bool {
 	return true
 }
 
-func buildBinary(c *compiler, v *ir.Value) (kernel, error) {
+func buildBinary(c *compileCtx, v *ir.Value) (kernel, error) {
 	x, y, out, l := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v), operandLoop(v)
 	switch v.Type.DType {
 	case ir.F32:
@@ -423,7 +423,7 @@ func compareInner[T scalar](op ir.Op, o []uint8, x []T, sx int, y []T, sy int) {
 	}
 }
 
-func buildCompare(c *compiler, v *ir.Value) (kernel, error) {
+func buildCompare(c *compileCtx, v *ir.Value) (kernel, error) {
 	x, y, out, l := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v), operandLoop(v)
 	switch x.dt {
 	case ir.F32:
@@ -465,7 +465,7 @@ func (k *whereKernel[T]) Range(lo, hi int) {
 	}
 }
 
-func buildWhere(c *compiler, v *ir.Value) (kernel, error) {
+func buildWhere(c *compileCtx, v *ir.Value) (kernel, error) {
 	l := operandLoop(v)
 	cb, x, y, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v.Args[2]), c.buf(v)
 	switch v.Type.DType.Size() {

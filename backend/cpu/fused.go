@@ -55,7 +55,7 @@ func (k *matmulBiasInt[T]) run() error {
 	return nil
 }
 
-func buildMatMulBias(c *compiler, v *ir.Value) (kernel, error) {
+func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 	at := v.Aux.(ir.MatMulBiasAttr)
 	mv := &ir.Value{Op: ir.OpMatMul, Type: v.Type, Args: v.Args[:2], Aux: at.MatMul()}
 	c.bufs[mv] = c.bufs[v]
@@ -182,7 +182,7 @@ func loaderOf(size int) func(f *frame, k int, src unsafe.Pointer, off, stride, n
 	return load[uint64]
 }
 
-func buildFused(c *compiler, v *ir.Value) (kernel, error) {
+func buildFused(c *compileCtx, v *ir.Value) (kernel, error) {
 	fa := v.Aux.(ir.FusedAttr)
 	n := len(v.Args)
 	k := &fusedKernel{nargs: n, l: newLoopBlock(v.Type.Shape, fusedBlock, operandStrides(v)...),

@@ -22,7 +22,7 @@ type kernel interface {
 
 // A builder prepares the kernel of v. It returns a nil kernel when v
 // needs no work (a reshape that aliases its operand).
-type builder func(c *compiler, v *ir.Value) (kernel, error)
+type builder func(c *compileCtx, v *ir.Value) (kernel, error)
 
 // builders holds the builder of every op; each kernel-family file
 // registers its ops in an init function.
@@ -71,15 +71,15 @@ func scalarInt(b *buffer) int64 {
 // scalarF32 reads an f32 scalar such as the learning rate.
 func scalarF32(b *buffer) float32 { return *(*float32)(b.p) }
 
-// A compiler holds what builders need while Compile prepares kernels.
-type compiler struct {
+// A compileCtx holds what builders need while Compile prepares kernels.
+type compileCtx struct {
 	g    *ir.Graph
 	plan *ir.Plan
 	bufs map[*ir.Value]*buffer
 	pool *parallel.Pool
 }
 
-func (c *compiler) buf(v *ir.Value) *buffer { return c.bufs[v] }
+func (c *compileCtx) buf(v *ir.Value) *buffer { return c.bufs[v] }
 
 // unsupported is the error of a builder given a dtype it does not handle.
 func unsupported(v *ir.Value, t ir.Type) error {

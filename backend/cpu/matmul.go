@@ -122,7 +122,7 @@ func (k *matmulInt[T]) run() error {
 	return nil
 }
 
-func buildMatMul(c *compiler, v *ir.Value) (kernel, error) {
+func buildMatMul(c *compileCtx, v *ir.Value) (kernel, error) {
 	s := newMatmulShape(v)
 	x, y, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType {

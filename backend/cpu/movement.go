@@ -76,7 +76,7 @@ func newCopy[T word](parts []copyPart, out *buffer, zero bool, pool *parallel.Po
 	return &copyKernel[T]{parts: parts, out: out, zero: zero, pool: pool}
 }
 
-func buildCopy(c *compiler, v *ir.Value) (kernel, error) {
+func buildCopy(c *compileCtx, v *ir.Value) (kernel, error) {
 	x := v.Args[0]
 	os, xs := v.Type.Shape, x.Type.Shape
 	var parts []copyPart
@@ -162,7 +162,7 @@ func (k *gatherKernel[T]) run() error {
 	return nil
 }
 
-func buildGather(c *compiler, v *ir.Value) (kernel, error) {
+func buildGather(c *compileCtx, v *ir.Value) (kernel, error) {
 	ts := v.Args[0].Type.Shape
 	rows, row := ts[0], ts[1:].NumElements()
 	t, ids, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
@@ -200,7 +200,7 @@ func (k *scatterAddKernel[T]) run() error {
 	return nil
 }
 
-func buildScatterAdd(c *compiler, v *ir.Value) (kernel, error) {
+func buildScatterAdd(c *compileCtx, v *ir.Value) (kernel, error) {
 	rows, row := v.Type.Shape[0], v.Type.Shape[1:].NumElements()
 	ids, upd, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType {
@@ -233,7 +233,7 @@ func (k *oneHotKernel[T]) run() error {
 	return nil
 }
 
-func buildOneHot(c *compiler, v *ir.Value) (kernel, error) {
+func buildOneHot(c *compileCtx, v *ir.Value) (kernel, error) {
 	depth := v.Type.Shape[v.Type.Rank()-1]
 	ids, out := c.buf(v.Args[0]), c.buf(v)
 	switch v.Type.DType {

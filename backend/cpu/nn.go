@@ -52,7 +52,7 @@ func (k *softmaxKernel) Range(lo, hi int) {
 	}
 }
 
-func buildSoftmax(c *compiler, v *ir.Value) (kernel, error) {
+func buildSoftmax(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}
@@ -137,7 +137,7 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	}
 }
 
-func buildLayerNorm(c *compiler, v *ir.Value) (kernel, error) {
+func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}
@@ -220,7 +220,7 @@ func (k *crossEntropyKernel) Range(lo, hi int) {
 	}
 }
 
-func buildCrossEntropy(c *compiler, v *ir.Value) (kernel, error) {
+func buildCrossEntropy(c *compileCtx, v *ir.Value) (kernel, error) {
 	logits := v.Args[0]
 	if logits.Type.DType != ir.F32 {
 		return nil, unsupported(v, logits.Type)
@@ -262,7 +262,7 @@ func (k *dropoutKernel) Range(lo, hi int) {
 	}
 }
 
-func buildDropout(c *compiler, v *ir.Value) (kernel, error) {
+func buildDropout(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}

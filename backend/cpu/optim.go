@@ -94,7 +94,7 @@ func (k *optimKernel) Range(lo, hi int) {
 	}
 }
 
-func buildOptim(c *compiler, v *ir.Value) (kernel, error) {
+func buildOptim(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}

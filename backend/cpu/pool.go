@@ -110,7 +110,7 @@ func (k *poolKernel) Range(lo, hi int) {
 	}
 }
 
-func buildPool(c *compiler, v *ir.Value) (kernel, error) {
+func buildPool(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}

@@ -113,7 +113,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 		p.bufs[v] = b
 	}
-	c := &compiler{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads)}
+	c := &compileCtx{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads)}
 	for _, v := range g.Values {
 		if v.Op == ir.OpInput || plan.Alias[v] != nil {
 			continue

@@ -133,7 +133,7 @@ func offsetsOf(s ir.Shape, st []int) []int {
 	return offs
 }
 
-func buildReduce(c *compiler, v *ir.Value) (kernel, error) {
+func buildReduce(c *compileCtx, v *ir.Value) (kernel, error) {
 	xs := v.Args[0].Type.Shape
 	reduced := make([]bool, len(xs))
 	if v.Op == ir.OpReduceTo {
@@ -187,7 +187,7 @@ func (k *argMaxKernel[T]) Range(lo, hi int) {
 	}
 }
 
-func buildArgMax(c *compiler, v *ir.Value) (kernel, error) {
+func buildArgMax(c *compileCtx, v *ir.Value) (kernel, error) {
 	s := v.Args[0].Type.Shape
 	axis := v.Aux.(ir.ArgMaxAttr).Axis
 	outer, inner := s[:axis].NumElements(), s[axis+1:].NumElements()
