@@ -20,8 +20,9 @@ type passStep struct {
 }
 
 // passSteps lowers the training step of every phase of every train of
-// the examples and of the small stdlib transformer, at batch size batch.
-func passSteps(t *testing.T, batch int) []passStep {
+// the examples and of the small stdlib transformer, at batch size batch,
+// and with withEval the evaluation graph of every train too.
+func passSteps(t *testing.T, batch int, withEval bool) []passStep {
 	t.Helper()
 	files, _ := filepath.Glob("../examples/*.enc")
 	files = append(files, "testdata/passes/transformer.enc")
@@ -43,6 +44,17 @@ func passSteps(t *testing.T, batch int) []passStep {
 				}
 				steps = append(steps, passStep{name, lower})
 			}
+			if !withEval {
+				continue
+			}
+			name := fmt.Sprintf("%s/%s/eval", filepath.Base(f), tr.Name)
+			steps = append(steps, passStep{name, func() *ir.Graph {
+				g, err := p.LowerEval(tr, batch)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				return g
+			}})
 		}
 	}
 	return steps
@@ -51,7 +63,7 @@ func passSteps(t *testing.T, batch int) []passStep {
 // TestPassMemPlanExamples plans the memory of every example's training
 // step and checks the plan.
 func TestPassMemPlanExamples(t *testing.T) {
-	for _, s := range passSteps(t, 32) {
+	for _, s := range passSteps(t, 32, false) {
 		t.Run(s.name, func(t *testing.T) {
 			g := s.make()
 			p, err := ir.PlanMemory(g, ir.PlanOptions{})
@@ -156,7 +168,7 @@ func roundTrip(t *testing.T, g *ir.Graph) {
 // the memory plan of the optimized graph checks.
 func TestPassSemanticsExamples(t *testing.T) {
 	batch := 4
-	for _, s := range passSteps(t, batch) {
+	for _, s := range passSteps(t, batch, true) {
 		t.Run(s.name, func(t *testing.T) {
 			g := s.make()
 			roundTrip(t, g)
@@ -199,7 +211,7 @@ func TestPassSemanticsExamples(t *testing.T) {
 // arena bytes planned against the sum of all buffers (go test -v).
 func TestPipelineReport(t *testing.T) {
 	want := map[string]bool{"digits_mlp.enc/classify/0": true, "digits_cnn.enc/cnn/0": true, "transformer.enc/tiny/0": true}
-	for _, s := range passSteps(t, 32) {
+	for _, s := range passSteps(t, 32, false) {
 		if !want[s.name] {
 			continue
 		}
