@@ -45,7 +45,8 @@ func epilogueAct(v *Value) (MatMulBiasAttr, bool) {
 }
 
 // fuseEpilogues turns add(matmul(x, w), bias) and act(add(…)) into
-// matmul_bias.
+// matmul_bias; an activation of a reshape of the sum becomes a reshape of
+// the matmul_bias.
 func fuseEpilogues(g *Graph) error {
 	uses := g.Uses()
 	outputs := map[*Value]bool{}
@@ -75,10 +76,17 @@ func fuseEpilogues(g *Graph) error {
 			mm := m.Aux.(MatMulAttr)
 			a := MatMulBiasAttr{TransposeA: mm.TransposeA, TransposeB: mm.TransposeB}
 			u := only(v)
+			var reshape *Value // act(reshape(add(…))), as linear layers over [B,T,d] lower
+			if u != nil && u.Op == OpReshape {
+				reshape, u = u, only(u)
+			}
 			if u != nil {
 				if act, ok := epilogueAct(u); ok {
 					act.TransposeA, act.TransposeB = a.TransposeA, a.TransposeB
 					r, err := b.MatMulBias(m.Args[0], m.Args[1], bias, act)
+					if err == nil && reshape != nil {
+						r, err = b.Reshape(r, reshape.Type.Shape)
+					}
 					pending[u] = r
 					return nil, err
 				}
