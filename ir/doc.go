@@ -22,6 +22,11 @@
 //   - vjp.go (Grad) and optim.go (Optimize, ClipByGlobalNorm, TrainStep):
 //     from a loss to a training step.
 //   - dropout.go: the definition of the dropout mask that backends share.
+//   - pipeline.go: the pass list and Optimize; one file per pass
+//     (canon.go, fold.go, cse.go, dce.go, simplify.go, fuse.go); fused.go
+//     holds the fused kernels (fused, matmul_bias) that fuse makes.
+//   - memplan.go: PlanMemory, the arena plan backends run with; dot.go:
+//     Dot, the Graphviz drawing.
 //
 // The reference evaluator, the oracle for passes and backends, is the
 // subpackage ir/eval. See README.md for how to see each stage and how to
