@@ -235,26 +235,44 @@ func buildCrossEntropy(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 // dropoutKernel keeps element i where ir.DropoutKeep(seed, step, i, p),
-// scaled by 1/(1-p), and zeroes the rest.
+// scaled by 1/(1-p), and zeroes the rest. It hoists the part of the hash
+// that depends on seed and step out of the loop (dropoutHash), which
+// TestDropoutHash checks against ir.DropoutKeep.
 type dropoutKernel struct {
-	p          float64
-	scale      float32
-	seed, step int64
-	x, s, t    *buffer // x, seed, step
-	out        *buffer
-	pool       *parallel.Pool
+	p       float64
+	scale   float32
+	h0      uint64  // mix64(mix64(seed) ^ step) for this run
+	x, s, t *buffer // x, seed, step
+	out     *buffer
+	pool    *parallel.Pool
+}
+
+// mix64 is SplitMix64's finalizer, as ir.DropoutKeep defines it.
+func mix64(x uint64) uint64 {
+	x += 0x9E3779B97F4A7C15
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+	return x ^ (x >> 31)
+}
+
+// dropoutHash returns the per-run prefix of the mask hash.
+func dropoutHash(seed, step int64) uint64 { return mix64(mix64(uint64(seed)) ^ uint64(step)) }
+
+// dropoutKeep is ir.DropoutKeep given dropoutHash(seed, step).
+func dropoutKeep(h0 uint64, i int, p float64) bool {
+	return float64(mix64(h0+uint64(i))>>11)*(1.0/(1<<53)) >= p
 }
 
 func (k *dropoutKernel) run() error {
-	k.seed, k.step = scalarInt(k.s), scalarInt(k.t)
-	parFor(k.pool, k.out.n, 16, k)
+	k.h0 = dropoutHash(scalarInt(k.s), scalarInt(k.t))
+	parFor(k.pool, k.out.n, 8, k)
 	return nil
 }
 
 func (k *dropoutKernel) Range(lo, hi int) {
 	x, o := f32s(k.x), f32s(k.out)
 	for i := lo; i < hi; i++ {
-		if ir.DropoutKeep(k.seed, k.step, i, k.p) {
+		if dropoutKeep(k.h0, i, k.p) {
 			o[i] = x[i] * k.scale
 		} else {
 			o[i] = 0

@@ -664,3 +664,15 @@ func TestBadIDs(t *testing.T) {
 		t.Fatal("gather of id 4 in a table of 4 rows: no error")
 	}
 }
+
+// TestDropoutHash checks the kernel's hoisted hash against the
+// definition of the mask, ir.DropoutKeep.
+func TestDropoutHash(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	for range 20000 {
+		seed, step, i, p := r.Int63()-r.Int63(), r.Int63n(1<<40), r.Intn(1<<30), r.Float64()
+		if got, want := dropoutKeep(dropoutHash(seed, step), i, p), ir.DropoutKeep(seed, step, i, p); got != want {
+			t.Fatalf("seed %d step %d i %d p %g: keep %v, want %v", seed, step, i, p, got, want)
+		}
+	}
+}

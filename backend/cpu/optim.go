@@ -82,9 +82,9 @@ func (k *optimKernel) Range(lo, hi int) {
 		}
 	case ir.OpAdam:
 		v := f32s(k.args[2])[lo:hi]
-		step, shrink := k.lr/k.bc1, 1-k.lr*k.wd
+		step, shrink, rbc2 := k.lr/k.bc1, 1-k.lr*k.wd, 1/k.bc2
 		for i, p := range a0 {
-			o[i] = float32(float64(p)*shrink - step*float64(a1[i])/(math.Sqrt(float64(v[i]))/k.bc2+k.eps))
+			o[i] = float32(float64(p)*shrink - step*float64(a1[i])/(math.Sqrt(float64(v[i]))*rbc2+k.eps))
 		}
 	case ir.OpRMSprop:
 		v := f32s(k.args[2])[lo:hi]
