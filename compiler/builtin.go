@@ -208,6 +208,19 @@ func (c *checker) bindN(fn string, specs []ParamSpec, npos int, rest *ParamSpec,
 		if _, bad := a.v.(InvalidV); bad {
 			return nil, nil, nil, false
 		}
+		if _, none := a.v.(NoneV); none && a.name != "" {
+			// A named argument given as none is left out.
+			for _, sp := range specs {
+				if sp.Name == a.name && (sp.Optional || sp.Default != nil) {
+					seenNamed = true
+					a = nil
+					break
+				}
+			}
+			if a == nil {
+				continue
+			}
+		}
 		if a.name == "" {
 			if seenNamed {
 				c.errorf(a.pos, "positional argument after named arguments").WithEnd(a.end)

@@ -255,6 +255,12 @@ func (c *checker) binary(n lang.Node, op string, x, y Value, en *env) Value {
 	if _, bad := y.(InvalidV); bad {
 		return y
 	}
+	_, xn := x.(NoneV)
+	_, yn := y.(NoneV)
+	if (xn || yn) && (op == "==" || op == "!=") {
+		// `mask != none`: whether an optional input was given.
+		return BoolV{(xn && yn) == (op == "==")}
+	}
 	_, xt := x.(*TensorV)
 	_, yt := y.(*TensorV)
 	if xt || yt {

@@ -30,13 +30,16 @@ func (c *checker) call(f Value, args []*argVal, n lang.Node, en *env) Value {
 	case *LayerV:
 		return c.callLayer(f, args, n, en)
 	case *StackV:
-		if len(args) != 1 || args[0].name != "" {
-			c.errorAt(calleeNode(n), "a layer stack takes one argument, got %d", len(args))
+		// The first argument flows through the layers in order; the
+		// others (a padding mask) are given to every layer.
+		if len(args) == 0 || args[0].name != "" {
+			c.errorAt(calleeNode(n), "a layer stack takes its input as the first argument")
 			return InvalidV{}
 		}
 		v := args[0].v
 		for _, l := range f.Layers {
-			v = c.call(l, []*argVal{{v: v, pos: args[0].pos, end: args[0].end}}, n, en)
+			la := append([]*argVal{{v: v, pos: args[0].pos, end: args[0].end}}, args[1:]...)
+			v = c.call(l, la, n, en)
 			if _, bad := v.(InvalidV); bad {
 				return v
 			}
@@ -84,6 +87,18 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 		}
 	}
 	for i, a := range actual {
+		if a == nil && fw.Params[i].Default != nil {
+			// An optional input left out takes its default: none.
+			dv := c.eval(fw.Params[i].Default, &env{sc: in.scope, hyper: true})
+			if _, isNone := dv.(NoneV); !isNone {
+				if _, bad := dv.(InvalidV); !bad {
+					c.errorAt(fw.Params[i].Default, "the default of a forward input must be none, got %s", describe(dv))
+				}
+				return InvalidV{}
+			}
+			actual[i] = &argVal{v: dv, pos: fw.Params[i].Pos(), end: fw.Params[i].End()}
+			a = actual[i]
+		}
 		if a == nil {
 			c.errorAt(calleeNode(n), "%q needs input %q", name, fw.Params[i].Name.Name)
 			return InvalidV{}
@@ -125,6 +140,10 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 
 	// Bind dimension variables from the actual types, then check.
 	for i, p := range fw.Params {
+		if _, isNone := actual[i].v.(NoneV); isNone && p.Default != nil {
+			fen.sc.names[p.Name.Name] = &binding{v: NoneV{}, pos: p.Name.Pos(), node: p}
+			continue
+		}
 		t, ok := actual[i].v.(*TensorV)
 		if !ok {
 			c.errorf(actual[i].pos, "%q expects a tensor for %s, got %s", name, p.Name.Name, kindOrType(actual[i].v))

@@ -218,10 +218,7 @@ func (l *lowerer) emit(n lang.Node, op string, out TensorType, attrs map[string]
 		if !l.training {
 			return arg(0)
 		}
-		l.salt++
-		seed := l.input("seed", ir.RoleScalar, ir.Scalar(ir.I64))
-		salted := l.must(b.Add(seed, l.must(b.Const(ir.I64, float64(l.salt*1000003)))))
-		r, err = b.Dropout(arg(0), salted, l.input("step", ir.RoleScalar, ir.Scalar(ir.I64)), attrs["p"].(float64))
+		r = l.dropout(arg(0), attrs["p"].(float64))
 	case "softmax":
 		r, err = b.Softmax(arg(0), attrs["axis"].(int))
 	case "log_softmax":
@@ -315,6 +312,14 @@ func (l *lowerer) emit(n lang.Node, op string, out TensorType, attrs map[string]
 			rows = lp.Type.Shape[0]
 		}
 		r, err = b.Div(s, l.must(b.Const(dt, float64(rows))))
+	case "attention":
+		r = l.attention(ins, attrs, arg)
+	case "mlm_select":
+		r = l.mlmSelect(arg(0), l.val(ins[1], ir.Bool), attrs["p"].(float64))
+	case "mlm_apply":
+		r = l.mlmApply(arg(0), arg(1))
+	case "mlm_loss":
+		r = l.mlmLoss(arg(0), arg(1), arg(2))
 	default:
 		l.fail(n, "internal: no lowering for %s", op)
 		return nil
@@ -674,4 +679,99 @@ func irOptimizer(tr *Train) (ir.Optimizer, error) {
 		return o, fmt.Errorf("internal: no lowering for optimizer %s", tr.Optimizer.E.Name)
 	}
 	return o, nil
+}
+
+// attention lowers softmax(q kᵀ scale + mask) v. Masked keys get a large
+// negative score rather than -inf, so a row with every key masked stays
+// finite.
+func (l *lowerer) attention(ins []Value, attrs map[string]any, arg func(int) *ir.Value) *ir.Value {
+	b := l.b
+	q, k, v := arg(0), arg(1), arg(2)
+	dt := q.Type.DType
+	s := l.must(b.MatMul(q, k, ir.MatMulAttr{TransposeB: true}))
+	s = l.must(b.Mul(s, l.must(b.Const(dt, attrs["scale"].(float64)))))
+	if len(ins) == 4 && s != nil {
+		m := l.val(ins[3], ir.Bool)
+		shape := make(ir.Shape, s.Type.Rank())
+		for i := range shape {
+			shape[i] = 1
+		}
+		shape[0], shape[len(shape)-1] = m.Type.Shape[0], m.Type.Shape[1]
+		m = l.must(b.Reshape(m, shape))
+		s = l.must(b.Where(m, s, l.must(b.Const(dt, -1e9))))
+	}
+	a := l.must(b.Softmax(s, s.Type.Rank()-1))
+	if p := attrs["dropout"].(float64); p > 0 && l.training {
+		a = l.dropout(a, p)
+	}
+	return l.must(b.MatMul(a, v, ir.MatMulAttr{}))
+}
+
+// dropout applies dropout with a fresh salt.
+func (l *lowerer) dropout(x *ir.Value, p float64) *ir.Value {
+	l.salt++
+	seed := l.input("seed", ir.RoleScalar, ir.Scalar(ir.I64))
+	salted := l.must(l.b.Add(seed, l.must(l.b.Const(ir.I64, float64(l.salt*1000003)))))
+	return l.must(l.b.Dropout(x, salted, l.input("step", ir.RoleScalar, ir.Scalar(ir.I64)), p))
+}
+
+// draw returns 1 where a seeded per-step draw falls below p, else 0:
+// dropout of ones zeroes each element with probability p.
+func (l *lowerer) draw(shape ir.Shape, p float64) *ir.Value {
+	b := l.b
+	ones := l.must(b.Fill(ir.TensorOf(ir.F32, shape...), 1))
+	kept := l.dropoutAlways(ones, p)
+	return l.must(b.Cast(l.must(b.Eq(kept, l.must(b.Const(ir.F32, 0)))), ir.F32))
+}
+
+// dropoutAlways is dropout that stays in evaluation graphs too.
+func (l *lowerer) dropoutAlways(x *ir.Value, p float64) *ir.Value {
+	training := l.training
+	l.training = true
+	defer func() { l.training = training }()
+	return l.dropout(x, p)
+}
+
+// mlmSelect draws the positions to predict: real tokens (mask true, not
+// a special id) with probability p.
+func (l *lowerer) mlmSelect(ids, mask *ir.Value, p float64) *ir.Value {
+	b := l.b
+	if ids == nil || mask == nil {
+		return nil
+	}
+	f := func(x *ir.Value) *ir.Value { return l.must(b.Cast(x, ir.F32)) }
+	notSpecial := f(l.must(b.Gt(ids, l.must(b.Const(ids.Type.DType, TokenMASK)))))
+	valid := l.must(b.Mul(f(mask), notSpecial))
+	return l.must(b.Mul(valid, l.draw(ids.Type.Shape, p)))
+}
+
+// mlmApply replaces 80% of the selected ids by [MASK].
+func (l *lowerer) mlmApply(ids, sel *ir.Value) *ir.Value {
+	b := l.b
+	if ids == nil || sel == nil {
+		return nil
+	}
+	keep := l.draw(ids.Type.Shape, 0.2)
+	replace := l.must(b.Mul(sel, l.must(b.Sub(l.must(b.Const(ir.F32, 1)), keep))))
+	cond := l.must(b.Gt(replace, l.must(b.Const(ir.F32, 0.5))))
+	return l.must(b.Where(cond, l.must(b.Const(ids.Type.DType, TokenMASK)), ids))
+}
+
+// mlmLoss is the mean negative log-likelihood of the original ids at the
+// selected positions: log_softmax, then one gather of the target column
+// of every row.
+func (l *lowerer) mlmLoss(logits, ids, sel *ir.Value) *ir.Value {
+	b := l.b
+	if logits == nil || ids == nil || sel == nil {
+		return nil
+	}
+	bs, t, v := logits.Type.Shape[0], logits.Type.Shape[1], logits.Type.Shape[2]
+	logp := l.must(b.LogSoftmax(logits, 2))
+	table := l.must(b.Reshape(logp, ir.Shape{bs * t * v, 1}))
+	row := l.must(b.Iota(ir.TensorOf(ids.Type.DType, bs*t), 0))
+	idx := l.must(b.Add(l.must(b.Mul(row, l.must(b.Const(ids.Type.DType, float64(v))))), l.must(b.Reshape(ids, ir.Shape{bs * t}))))
+	picked := l.must(b.Reshape(l.must(b.Gather(table, idx)), ir.Shape{bs, t}))
+	num := l.must(b.Sum(l.must(b.Mul(picked, sel)), []int{0, 1}, false))
+	den := l.must(b.Max(l.must(b.Sum(sel, []int{0, 1}, false)), l.must(b.Const(ir.F32, 1))))
+	return l.must(b.Neg(l.must(b.Div(num, den))))
 }
