@@ -364,6 +364,7 @@ func (t *trainer) resume() (position, error) {
 			return position{}, fmt.Errorf("%s: optimizer state %s %s fits no parameter of %s", t.ckptPath, name, shapeString(c.Shapes[name]), tr.Model.Name())
 		}
 		t.state[name] = v
+		t.shapes[name] = c.Shapes[name]
 	}
 	fmt.Fprintf(t.out, "%s: resuming from %s at epoch %d, batch %d (step %d)\n", tr.Name, t.ckptPath, m.Epoch+1, m.Batch, m.Step)
 	return position{Epoch: m.Epoch, Batch: m.Batch, Step: m.Step, LossSum: m.LossSum, LossN: m.LossN, Metrics: m.Metrics}, nil
