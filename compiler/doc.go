@@ -1,0 +1,35 @@
+// Package compiler checks .enc programs: it resolves names across files,
+// imports and the stdlib prelude, evaluates hyper-parameters and consts,
+// instantiates models into a parameter tree with PyTorch-style dotted
+// names, infers tensor shapes symbolically, and checks datasets and
+// trains. The same evaluator, with a lowerer attached, emits the IR.
+//
+// Where to begin: Check (check.go) parses a file and returns a *Program
+// and a diag.List. From a Program, Models[i].Default is a model
+// instantiated with its default hyper-parameters, Trains are the checked
+// train declarations, and Summarize gives the rows of `encc summary`.
+// README.md in this directory explains the key concepts.
+//
+// The files, in the order a program flows through them:
+//
+//	check.go     Check and CheckFile; files, imports, scopes, consts, keywords
+//	value.go     the values of evaluation: ints, dims, tensors, layers, instances
+//	types.go     TensorType: a dtype and symbolic dimensions, printed as f32[B, 64]
+//	dim.go       Dim: normalized integer polynomials over dimension variables
+//	eval.go      expressions: arithmetic, |>, member access, indexing, repeat
+//	model.go     instantiation, hyper-parameters, members, param/buffer, types in source
+//	forward.go   calls: of models, instances (memoized forward checks), stacks, built-ins
+//	builtin.go   Entry, argument binding and coercion, calls of catalog entries
+//	catalog.go   every built-in layer, function, loss, optimizer, schedule, metric, source
+//	tensor.go    shape rules shared by the catalog: broadcasting, matmul, reductions, indexing
+//	train.go     dataset and train declarations, phases, freeze paths, from()/load()
+//	datafiles.go the little read from data files at check time (IDX and CSV headers)
+//	summary.go   Program.Summarize: the per-layer table of `encc summary`
+//	lower*.go    lowering of checked forwards and losses to package ir
+//
+// Tests: check_test.go runs examples/ and testdata/errors/ of the
+// repository; params_test.go pins parameter counts and names against
+// PyTorch and times BERT-base; diag_test.go compares the golden
+// diagnostics of testdata/diag/*.txtar (go test ./compiler -update, or
+// ENCC_UPDATE=1, rewrites them); fuzz_test.go holds FuzzCheck.
+package compiler
