@@ -62,7 +62,7 @@
 // register tile; each task runs the whole loop nest above on its part of
 // C with its own packing buffers (no barrier inside a call, one hand-off
 // per call). A cost model (multiply-adds at ≈50 GMAC/s per core, packing
-// at 0.3 ns per element, 2 µs for a hand-off) picks serial, split-M or
+// at 0.3 ns per element, 3 µs for a hand-off) picks serial, split-M or
 // split-N: split-M repacks all of B in every task, split-N all of A, so
 // the model splits the dimension whose shared operand is cheaper to pack
 // and stays serial where the hand-off would not pay (e.g. 64×128×10).

@@ -16,7 +16,7 @@ const (
 const (
 	costMAC     = 1.0 / 50 // one multiply-add in the micro-kernel (≈57.6 GMAC/s peak per core)
 	costPack    = 0.3      // packing one element of A or B
-	costHandoff = 2000     // waking the pool and joining it, with margin
+	costHandoff = 3000     // waking the pool and joining it, with margin
 	gemvMinMACs = 1 << 15  // m == 1 products below this stay on one core
 )
 
@@ -39,6 +39,9 @@ func (j *job) estimate(rows, cols int) float64 {
 	mac := float64(rows) * float64(cols) * kk * costMAC
 	packA := float64(rows) * kk * costPack * float64(ceilDiv(cols, k.nc))
 	packB := float64(cols) * kk * costPack
+	if !j.p.TransB && rows <= directBRows {
+		packB = 0 // B read in place
+	}
 	return mac + packA + packB
 }
 
