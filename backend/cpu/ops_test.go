@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/encc-lang/encc/ir"
@@ -674,5 +675,48 @@ func TestDropoutHash(t *testing.T) {
 		if got, want := dropoutKeep(dropoutHash(seed, step), i, p), ir.DropoutKeep(seed, step, i, p); got != want {
 			t.Fatalf("seed %d step %d i %d p %g: keep %v, want %v", seed, step, i, p, got, want)
 		}
+	}
+}
+
+func TestBindAndCompileErrors(t *testing.T) {
+	g := ir.NewGraph()
+	b := ir.NewBuilder(g)
+	x, _ := b.Input("x", ir.RoleData, f32(2, 3))
+	y, _ := b.Neg(x)
+	g.AddOutput("y", y)
+	p, err := Compile(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []any{make([]float32, 5), make([]int32, 6), []float64{1}} {
+		if err := p.Bind("x", bad); err == nil {
+			t.Errorf("Bind(x, %T of %d): no error", bad, 0)
+		}
+	}
+	if err := p.Bind("nope", make([]float32, 6)); err == nil {
+		t.Error("Bind of an unknown input: no error")
+	}
+	data := []float32{1, 2, 3, 4, 5, 6}
+	if err := p.Bind("x", data); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Float32("y"); got[5] != -6 {
+		t.Fatalf("y = %v", got)
+	}
+	data[5] = 7 // bound storage is read at every Run
+	if err := p.Run(); err != nil || p.Float32("y")[5] != -7 {
+		t.Fatalf("after rebinding: y = %v, %v", p.Float32("y"), err)
+	}
+
+	g2 := ir.NewGraph()
+	b2 := ir.NewBuilder(g2)
+	x2, _ := b2.Input("x", ir.RoleData, ir.TensorOf(ir.F64, 2))
+	y2, _ := b2.Neg(x2)
+	g2.AddOutput("y", y2)
+	if _, err := Compile(g2, Options{}); err == nil || !strings.Contains(err.Error(), "f64") {
+		t.Fatalf("Compile of an f64 graph: err = %v", err)
 	}
 }

@@ -1,0 +1,100 @@
+// Package cpu runs IR graphs on the CPU: a kernel for every op of the
+// table, an executor over one arena placed by ir.PlanMemory, work split
+// over the cores by a persistent worker pool (backend/cpu/parallel), and
+// GEMM by backend/cpu/gemm. A training step allocates nothing and is
+// deterministic for a given number of cores.
+//
+// # Using it
+//
+//	p, err := cpu.Compile(g, cpu.Options{})     // verify, plan memory, prepare kernels
+//	p.Bind("encoder.fc1.weight", weights)        // caller-owned storage ([]float32 …)
+//	p.SetScalar("lr", 1e-3)
+//	p.SetScalar("step", 1)
+//	err = p.Run()                                // updates land in the bound storage
+//	loss := p.Float32("loss")[0]
+//
+// Inputs that are not bound get zeroed storage owned by the program;
+// Float32, Int32, Int64 and Bool return the storage of an input or of a
+// named output (an output's storage is valid until the next Run).
+// Parameters and optimizer state bound to the same slices in the
+// programs of several phases are shared between them.
+//
+// # Design
+//
+//   - Storage. Every value has a buffer: an arena slot at
+//     ir.Plan.Offset (the arena is one []uint64, 64-byte aligned, sized
+//     by the plan, so slots are reused across values whose lifetimes do
+//     not overlap), its operand's buffer (reshapes the plan aliases), or
+//     the storage of the input it updates in place (optimizer updates the
+//     plan puts in place). Inputs have their own storage, never in the
+//     arena. Values that share storage share one *buffer, so Bind, which
+//     swaps an input's pointer, is seen by every kernel that reads the
+//     input or an alias of it. Updates the plan could not put in place
+//     are copied into their input at the end of Run.
+//   - Kernels. Compile asks the builder registered for each value's op
+//     (builders, filled by the init functions of the kernel-family
+//     files) for a kernel: a struct holding the buffers and all the
+//     shape arithmetic worked out in advance (broadcast strides collapsed
+//     into an ndLoop, reduction offsets, convolution geometry, GEMM
+//     parameters, scratch). Run calls kernel.run for each step in graph
+//     order. Kernels read their buffers' pointers at run time and build
+//     typed views with unsafe.Slice, which allocates nothing.
+//   - Dtypes. f32, i32, i64 and bool (one byte, 0 or 1). Arithmetic
+//     kernels are generic over float32, int32 and int64; data movement
+//     moves unsigned words of the element size, so one instantiation
+//     serves every dtype of that size. Reductions, softmax, layernorm,
+//     cross entropy and the optimizer updates accumulate in float64.
+//   - Parallelism. Kernels split independent outputs (blocks of rows,
+//     planes, samples, reduction outputs) over the pool with parFor,
+//     which stays on the calling core below parMinWork units of work per
+//     chunk. Chunks depend only on the sizes and the pool size, and no
+//     two chunks add into the same element: where a result is a sum over
+//     chunks (the convolution weight gradient), each task sums into its
+//     own buffer and the buffers are added in task order. Results are
+//     therefore bit-identical from run to run for a given Threads. GEMM
+//     parallelizes itself on parallel.Default(); a GEMM called from
+//     inside a pool task runs on that task's core.
+//   - Fused ops (from ir's fuse pass). matmul_bias is one gemm.SgemmEx
+//     call with the bias and activation in the epilogue. A fused
+//     elementwise body runs block by block (fusedBlock elements): each
+//     instruction is a tight loop over a block held in a per-worker
+//     register, so dispatch is paid once per block, not per element;
+//     operands read with unit stride are used in place and the last
+//     instruction writes straight into the result.
+//
+// # Files
+//
+//	program.go      Compile, Program, Bind, Run: the executor
+//	kernel.go       the kernel interface, the registry, buffers, ndLoop
+//	elementwise.go  constants, unary, cast, broadcasting binary, compare, where
+//	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax
+//	matmul.go       batched matmul through gemm
+//	conv.go         conv2d and its backward ops: im2col + GEMM
+//	pool.go         max and average pooling and their backward ops
+//	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot
+//	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
+//	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
+//	fused.go        matmul_bias and fused elementwise bodies
+//
+// # Adding a kernel
+//
+//  1. In the file of its family, write a struct implementing kernel
+//     (run() error) and, if it splits work, parallel.Ranger (Range(lo,
+//     hi)) so parFor can hand it to the pool without allocating.
+//  2. Write its builder, func(c *compileCtx, v *ir.Value) (kernel,
+//     error): take buffers with c.buf, work out every index and stride
+//     once, allocate any scratch here, and return unsupported(v, t) for
+//     dtypes it does not handle (Compile then fails with that message).
+//  3. Register it in the file's init: register(buildXxx, ir.OpXxx).
+//  4. Add cases to opCases in ops_test.go, including broadcasting and
+//     integer variants where the op takes them; TestOps compares each
+//     with ir/eval under both planner modes and 1 and 2 threads, and
+//     TestEveryOpHasKernel fails until every op of ir.Ops() has a kernel
+//     and a case.
+//  5. run must not allocate: TestZeroAllocs checks whole training steps.
+//
+// Tests: go test ./backend/cpu (per-op cases, every example's training
+// step against ir/eval before and after the ir pipeline, learning,
+// determinism, zero allocations). Benchmarks: go test ./backend/cpu
+// -run - -bench TrainStep (samples/s).
+package cpu
