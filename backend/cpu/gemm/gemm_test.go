@@ -342,6 +342,58 @@ func TestThreadCountIndependent(t *testing.T) {
 	})
 }
 
+// TestConcurrentAndNested: calls from several goroutines at once, and
+// from inside a pool body (where the busy pool runs them inline), share
+// the free lists safely and give the serial answer.
+func TestConcurrentAndNested(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	const m, n, k = 100, 70, 90
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, want, n)
+	check := func(c []float32) error {
+		for i := range c {
+			if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+				return fmt.Errorf("element %d: %g, want %g", i, c[i], want[i])
+			}
+		}
+		return nil
+	}
+	errs := make(chan error, 64)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for rep := 0; rep < 20; rep++ {
+				c := make([]float32, m*n)
+				Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+				if err := check(c); err != nil {
+					errs <- err
+				}
+			}
+			done <- true
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	outs := make([][]float32, 6)
+	parallel.For(len(outs), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			outs[i] = make([]float32, m*n)
+			Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, outs[i], n)
+		}
+	})
+	for _, c := range outs {
+		if err := check(c); err != nil {
+			errs <- err
+		}
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
 func TestZeroAllocs(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(6))
