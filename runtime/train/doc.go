@@ -1,0 +1,65 @@
+// Package train runs the trains of an .enc program: the training loop,
+// fine-tuning schedules, checkpoints, evaluation and inference. cmd/encc
+// is a thin layer over it:
+//
+//	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot
+//	encc eval FILE TRAIN --weights Eval(p, tr, weights, opts)
+//	encc predict FILE MODEL ...    Predict(p, model, weights, in.csv, out.csv, opts)
+//	encc run FILE --model M --random N
+//	                               RandomForward(p, inst, N, seed, opts), Tensor.Format
+//
+// # The loop
+//
+// [Run] reads the dataset (paths relative to the .enc file), splits it
+// with the dataset's seed and fits scale/normalize on the train split
+// only (runtime/data). It initializes every parameter from its
+// initializer ([InitParam]: PyTorch's rules, each parameter drawing from
+// its own PCG stream of (train seed, path)), then applies init: from(...)
+// runs the other train first when its checkpoint is missing, older than
+// a source file or stopped early, and load(...) reads a safetensors file
+// with only:, rename: and split:. A file that does not fit is rejected
+// before the first step with one [FitError] listing missing, unexpected
+// and mis-shaped tensors.
+//
+// Each phase lowers its training-step graph (compiler.Program.LowerStep:
+// frozen parameters are neither differentiated nor updated) and compiles
+// it on the backend, once per (phase, batch size): the last short batch
+// of an epoch is kept and gets its own program. Parameters and optimizer
+// state live in the trainer's storage, bound to every program, and
+// updated in place. Per step the trainer sets lr (the [Schedule] of the
+// phase's span), step (1-based over the run), seed (dropout) and the
+// lr_scale inputs. After each epoch it evaluates the test split with
+// the evaluation graph (no dropout) and the train's metrics (accuracy,
+// top_k, macro f1, loss), reports, and writes the checkpoint.
+//
+// # Reports
+//
+// On a terminal, a one-line progress bar (epoch, batch, loss,
+// samples/s, ETA) redrawn with \r and a summary line per epoch;
+// otherwise, or with Options.JSON, one JSON object per epoch
+// ([EpochJSON]): train, phase, epoch, epochs, step, loss, test_loss, the
+// metrics, samples_per_sec, seconds.
+//
+// # Checkpoints
+//
+// A checkpoint ([SaveCheckpoint], atomic: a temporary file renamed over
+// the old one) holds the weights by parameter path, the optimizer state
+// by state name (encoder.fc1.weight:exp_avg) and [Meta]: the train, the
+// position (epoch, batch, step), the seed, how every random stream
+// derives from it, the SHA-256 of the source, the last metrics, the
+// partial epoch's loss sums and the fitted preprocessing. All randomness
+// is a function of (seed, counters), so Options.Resume continues
+// bit-exactly: 2 epochs then 2 resumed write the same bytes as 4
+// straight. Cancelling the context finishes the current step, saves the
+// exact position and returns an [InterruptedError] (the CLI exits 130).
+// A NaN or infinity in the loss, a trained parameter or its optimizer
+// state stops the run with a [NonFiniteError] naming the step and the
+// tensor.
+//
+// # Backends
+//
+// The loop drives an [Executor], the method set of *cpu.Program. The
+// CPU backend (the IR pipeline, then backend/cpu) is the default; the
+// "reference" device runs graphs with ir/eval, slowly and exactly, for
+// tests and for checking the CPU backend.
+package train
