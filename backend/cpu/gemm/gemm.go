@@ -48,6 +48,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // in use.
 func SgemmEx(p *Params) {
 	check(p)
+	run(p, false)
+}
+
+// run computes a checked product; serial keeps it on the calling
+// goroutine.
+func run(p *Params, serial bool) {
 	if p.M == 0 || p.N == 0 {
 		return
 	}
@@ -61,13 +67,99 @@ func SgemmEx(p *Params) {
 		return
 	}
 	j := getJob()
-	j.p, j.kern = *p, k
+	j.p, j.kern, j.serial = *p, k, serial
 	if p.M == 1 {
 		j.gemv()
 	} else {
 		j.gemm()
 	}
 	putJob(j)
+}
+
+// SgemmBatched computes batch independent products of p's shape,
+// transposes, scalars and epilogue (attention heads, say): item i reads
+// A[i·strideA:] and B[i·strideB:] and writes C[i·strideC:]; a stride of 0
+// shares that operand. ColBias and RowBias are shared by all items. Small
+// items run in parallel, one item per task on the pool; items large
+// enough to use the pool by themselves (about a million multiply-adds)
+// run one after another. Shapes are checked for every item before any is
+// computed.
+func SgemmBatched(p *Params, batch, strideA, strideB, strideC int) {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("gemm: negative batch %d or stride (%d, %d, %d)", batch, strideA, strideB, strideC))
+	}
+	if batch == 0 {
+		return
+	}
+	bj := getBatchJob()
+	bj.p, bj.sa, bj.sb, bj.sc = *p, strideA, strideB, strideC
+	for i := 0; i < batch; i++ {
+		item := bj.item(i)
+		check(&item)
+	}
+	macs := p.M * p.N * p.K
+	switch {
+	case macs >= batchBigMACs || macs*batch <= batchMinMACs:
+		for i := 0; i < batch; i++ {
+			item := bj.item(i)
+			run(&item, macs < batchBigMACs)
+		}
+	default:
+		getPool().ForRanger(batch, 1, bj)
+	}
+	putBatchJob(bj)
+}
+
+const (
+	batchBigMACs = 1 << 20 // an item this big is split over the pool by itself
+	batchMinMACs = 1 << 16 // a whole batch this small stays on one core
+)
+
+type batchJob struct {
+	p          Params
+	sa, sb, sc int
+}
+
+// item returns the parameters of batch item i.
+func (bj *batchJob) item(i int) Params {
+	it := bj.p
+	if it.Alpha != 0 && it.M > 0 && it.N > 0 && it.K > 0 {
+		it.A = it.A[min(i*bj.sa, len(it.A)):]
+		it.B = it.B[min(i*bj.sb, len(it.B)):]
+	}
+	it.C = it.C[min(i*bj.sc, len(it.C)):]
+	return it
+}
+
+// Range computes items [lo, hi) serially.
+func (bj *batchJob) Range(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		item := bj.item(i)
+		run(&item, true)
+	}
+}
+
+var (
+	batchMu   sync.Mutex
+	batchFree []*batchJob
+)
+
+func getBatchJob() *batchJob {
+	batchMu.Lock()
+	defer batchMu.Unlock()
+	if n := len(batchFree); n > 0 {
+		bj := batchFree[n-1]
+		batchFree = batchFree[:n-1]
+		return bj
+	}
+	return new(batchJob)
+}
+
+func putBatchJob(bj *batchJob) {
+	bj.p = Params{}
+	batchMu.Lock()
+	batchFree = append(batchFree, bj)
+	batchMu.Unlock()
 }
 
 // smallMACs: products up to this many multiply-adds skip packing.
@@ -203,6 +295,7 @@ type job struct {
 	p      Params
 	kern   *kernel
 	mode   int
+	serial bool // stay on the calling goroutine (a batch item)
 	splitM bool // tasks own row ranges (else column ranges)
 	unit   int  // rows or columns per task unit
 	units  int  // units to cover
