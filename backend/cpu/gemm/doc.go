@@ -1,8 +1,13 @@
 // Package gemm is encc's single-precision matrix multiply for the CPU:
-// Sgemm (row-major, BLAS semantics) and SgemmEx, which fuses a per-column
-// bias, a per-row bias and an activation into the write-back of C, for the
+// Sgemm (row-major, BLAS semantics); SgemmEx, which fuses a per-column
+// bias, a per-row bias and an activation (Activation: relu, gelu with
+// erf, gelu with tanh, tanh, sigmoid) into the write-back of C, for the
 // compiler's matmul+bias+activation kernels and for gradient accumulation
-// (Beta = 1). Pure Go plus Go assembly; no cgo.
+// (Beta = 1); and SgemmBatched for many independent products of one shape
+// (attention heads), spread over the pool one item per task. Activate
+// and ActivateSlice expose the epilogue's float32 activation functions so
+// that other kernels can match them exactly. Pure Go plus Go assembly; no
+// cgo.
 //
 // # Algorithm (Goto / BLIS)
 //
@@ -15,8 +20,8 @@
 // Packing lays A out as mr-row micro-panels (alpha folded in) and B as
 // nr-column micro-panels, so the micro-kernel streams both with unit
 // stride; transposes are absorbed by the packing routines (a contiguous
-// copy for one layout, a 4-rows-at-a-time interleaving gather for the
-// other). When a task has few rows (≤ 96) and B is not transposed, B is
+// copy for one layout, a 4-rows-at-a-time interleaving gather, bounds
+// checked once per panel, for the other). When a task has few rows (≤ 96) and B is not transposed, B is
 // read in place with its own row stride instead of being packed: a packed
 // B panel is reused only m/mr times, and for the batch-64 products of the
 // workloads packing it cost about a fifth of the time. Edge tiles are
