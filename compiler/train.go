@@ -266,6 +266,31 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 			return false
 		}
 		ds.Fields = []DataField{{Name: "x", Type: tensorOf("f32", ConstDim(int64(n)))}, label}
+	case "synthetic":
+		var dims []Dim
+		for _, e := range src.Args["shape"].(*ListV).Elems {
+			n, ok := e.(IntV)
+			if !ok || n.V <= 0 {
+				c.errorf(src.Arg["shape"], "synthetic: shape must be a list of positive ints, got %s", valueString(src.Args["shape"]))
+				return false
+			}
+			dims = append(dims, ConstDim(n.V))
+		}
+		if len(dims) == 0 {
+			c.errorf(src.Arg["shape"], "synthetic: shape must not be empty")
+			return false
+		}
+		classes := src.Args["classes"].(IntV).V
+		if classes <= 0 || src.Args["n"].(IntV).V <= 0 {
+			c.errorf(src.Pos, "synthetic: classes and n must be positive")
+			return false
+		}
+		ds.Classes = int(classes)
+		if v := src.Args["vocab"].(IntV).V; v > 0 {
+			ds.Fields = []DataField{{Name: "ids", Type: TensorType{DType: "i32", Dims: dims}}, {Name: "mask", Type: TensorType{DType: "bool", Dims: dims}}, label}
+		} else {
+			ds.Fields = []DataField{{Name: "x", Type: TensorType{DType: "f32", Dims: dims}}, label}
+		}
 	case "jsonl", "json_dir":
 		text = true
 	}
