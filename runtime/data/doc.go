@@ -22,6 +22,22 @@
 // Files are gunzipped when they start with the gzip magic, whatever their
 // name.
 //
+// # Text
+//
+// Labelled text is read into a [Corpus] by [ReadTextCSV] (a text and a
+// label column), [ReadJSONL] (one object per line) and [ReadJSONDir]
+// (every *.json document under a folder, such as the SpamAssassin corpus
+// of scripts/fetch-spam.sh), with [TextOptions]: the field names, e-mail
+// header stripping ([StripEmailHeaders]) and a label map that folds labels
+// into classes. [TextSplits] splits a corpus as [SplitFractions] would,
+// fits a [Tokenizer] (words or chars) on the train split only into a
+// [Vocab], and encodes every part as ids i32[T] (Role IDs), mask i32[T]
+// (Role Mask, 1 at real tokens) and label i32; the special ids are
+// [PAD]=0, [UNK]=1, [CLS]=2, [MASK]=3. A Vocab is saved as JSON
+// ([Vocab.Save], [LoadVocab]) so that predict encodes raw text
+// ([Vocab.Prepare], [Vocab.Encode]) as training did. Class names are
+// sorted labels, or 0..max when every label is an integer ([Classes]).
+//
 // # Errors
 //
 // Bad data is one *[Error] naming the file and the place:
@@ -35,6 +51,9 @@
 //	train-images.gz: truncated: the header says images [60000 28 28] (47040000 bytes), but 1000 bytes follow
 //	train-labels.gz: 59999 labels, but train-images.gz has 60000 images
 //	data/x.csv: no such file
+//	data/r.jsonl:4: no label field "label" (fields: body, text)
+//	data/r.csv:9: empty text (column "review")
+//	spam/a/01.json: bad JSON: unexpected end of JSON input
 //
 // Lines and records are 1-based; a record is the n-th image or label.
 //
