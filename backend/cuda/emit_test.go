@@ -1,0 +1,187 @@
+package cuda
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/ir"
+)
+
+// A testGraph is one graph of an example, optimized.
+type testGraph struct {
+	name string // digits_mlp.classify.step0, digits_mlp.classify.eval
+	g    *ir.Graph
+}
+
+// exampleGraphs lowers every train of every example: each phase's
+// training step and the evaluation graph, at batch size batch.
+func exampleGraphs(t testing.TB, batch int) []testGraph {
+	t.Helper()
+	files, err := filepath.Glob("../../examples/*.enc")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	var out []testGraph
+	for _, f := range files {
+		base := strings.TrimSuffix(filepath.Base(f), ".enc")
+		p, diags := compiler.CheckFile(f, nil)
+		if p == nil || diags.HasErrors() {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		for _, tr := range p.Trains {
+			for ph := range tr.Phases {
+				sg, err := p.LowerStep(tr, ph, batch)
+				if err != nil {
+					t.Fatalf("%s %s phase %d: %v", f, tr.Name, ph, err)
+				}
+				out = append(out, testGraph{fmt.Sprintf("%s.%s.step%d", base, tr.Name, ph), sg.Graph})
+			}
+			eg, err := p.LowerEval(tr, batch)
+			if err != nil {
+				t.Fatalf("%s %s eval: %v", f, tr.Name, err)
+			}
+			out = append(out, testGraph{fmt.Sprintf("%s.%s.eval", base, tr.Name), eg})
+		}
+	}
+	for _, tg := range out {
+		if err := ir.Optimize(tg.g, ir.PipelineOptions{}); err != nil {
+			t.Fatalf("%s: %v", tg.name, err)
+		}
+	}
+	return out
+}
+
+// emit plans and emits g.
+func emit(t testing.TB, g *ir.Graph, popts ir.PlanOptions, source string) *Module {
+	t.Helper()
+	plan, err := ir.PlanMemory(g, popts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Emit(g, plan, EmitOptions{Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEmitExamples emits every example's training steps and evaluation
+// graphs, with and without slot reuse and aliasing, and checks the plan's
+// invariants.
+func TestEmitExamples(t *testing.T) {
+	for _, tg := range exampleGraphs(t, 4) {
+		for _, popts := range []ir.PlanOptions{{}, {NoReuse: true, NoAlias: true}} {
+			m := emit(t, tg.g, popts, tg.name)
+			if err := m.Plan.Check(); err != nil {
+				t.Errorf("%s %+v: %v", tg.name, popts, err)
+			}
+			// Every kernel the plan launches is defined in kernels.cu.
+			for _, s := range m.Plan.Steps {
+				for _, l := range []*Launch{s.Launch, gemmFallback(s), gemmEpilogue(s)} {
+					if l != nil && !strings.Contains(m.Kernels, "void "+l.Kernel+"(") {
+						t.Errorf("%s: step %s launches %s, not in kernels.cu", tg.name, s.Value, l.Kernel)
+					}
+				}
+			}
+		}
+	}
+}
+
+func gemmFallback(s Step) *Launch {
+	if s.GEMM == nil {
+		return nil
+	}
+	return s.GEMM.Fallback
+}
+
+func gemmEpilogue(s Step) *Launch {
+	if s.GEMM == nil {
+		return nil
+	}
+	return s.GEMM.Epilogue
+}
+
+// TestEmitDeterministic checks that emitting the same graph twice gives
+// the same bytes.
+func TestEmitDeterministic(t *testing.T) {
+	a := emit(t, digitsMLP(t), ir.PlanOptions{}, "")
+	b := emit(t, digitsMLP(t), ir.PlanOptions{}, "")
+	if a.Kernels != b.Kernels || string(a.Plan.JSON()) != string(b.Plan.JSON()) || a.README != b.README {
+		t.Fatal("two emissions of the same graph differ")
+	}
+}
+
+// digitsMLP is the training step of examples/digits_mlp.enc at its batch
+// size 32, optimized.
+func digitsMLP(t testing.TB) *ir.Graph {
+	return stepOf(t, "digits_mlp", 32)
+}
+
+// stepOf is the first train's first phase of an example, optimized.
+func stepOf(t testing.TB, example string, batch int) *ir.Graph {
+	t.Helper()
+	p, diags := compiler.CheckFile("../../examples/"+example+".enc", nil)
+	if p == nil || diags.HasErrors() {
+		t.Fatalf("%s: %v", example, diags)
+	}
+	sg, err := p.LowerStep(p.Trains[0], 0, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ir.Optimize(sg.Graph, ir.PipelineOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return sg.Graph
+}
+
+// clangArgs compile kernels.cu to PTX without the CUDA toolkit.
+var clangArgs = []string{"-x", "cuda", "--cuda-device-only", "--cuda-gpu-arch=sm_80", "-nocudainc", "-nocudalib", "-O2", "-Werror", "-Wno-unknown-cuda-version", "-S"}
+
+// TestClangPTX compiles every example's kernels.cu to PTX with clang and
+// the package's prelude.h, and checks that the PTX defines every kernel
+// and calls no undefined function.
+func TestClangPTX(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("clang not found: the CUDA kernels are not compiled to PTX (install clang to run this check)")
+	}
+	prelude, err := filepath.Abs("prelude.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, tg := range exampleGraphs(t, 4) {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			m := emit(t, tg.g, ir.PlanOptions{}, tg.name)
+			src := filepath.Join(dir, tg.name+".cu")
+			ptx := filepath.Join(dir, tg.name+".ptx")
+			if err := os.WriteFile(src, []byte(m.Kernels), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append(append([]string{}, clangArgs...), "-include", prelude, "-o", ptx, src)
+			if out, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+				t.Fatalf("clang %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			text, err := os.ReadFile(ptx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(text), ".extern .func") {
+				t.Errorf("PTX calls an undefined function")
+			}
+			for _, s := range m.Plan.Steps {
+				for _, l := range []*Launch{s.Launch, gemmFallback(s), gemmEpilogue(s)} {
+					if l != nil && !strings.Contains(string(text), ".entry "+l.Kernel+"(") {
+						t.Errorf("PTX has no entry %s", l.Kernel)
+					}
+				}
+			}
+		})
+	}
+}
