@@ -9,13 +9,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/encc-lang/encc/backend/cuda"
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/ir"
 )
 
 var compileCmd = &command{
 	name:     "compile",
-	args:     "FILE [TRAIN | MODEL] [--emit ir|opt|plan|dot] [--print-after PASS] [--phase N] [--batch N] [--dim NAME=N] [-o DIR]",
+	args:     "FILE [TRAIN | MODEL] [--emit ir|opt|plan|dot] [--print-after PASS] [--phase N] [--batch N] [--dim NAME=N] [--target cpu|cuda] [-o DIR]",
 	synopsis: "lower a train or model to IR, optimize and plan it, and print a stage",
 	doc: `Compile checks FILE, lowers one train (its training step: forward, loss,
 backward for the phase's trainable parameters, optimizer update) or one
@@ -33,6 +34,11 @@ when the emitted stage goes to stdout). --phase picks a phase of a train
 (0-based); --batch sets the batch size (default: the train's batch, or 1
 for a model); --dim binds another dimension variable of a model's input
 (--dim T=64). With -o DIR, the stage is written to DIR/NAME.EXT instead.
+
+--target cuda (with -o DIR) writes the CUDA form of the optimized,
+planned graph instead of a stage: DIR/kernels.cu (one kernel per value),
+DIR/plan.json (the arena, inputs, buffers and the ordered launches and
+cuBLAS GEMMs) and DIR/README.md. It needs no GPU.
 
 The second argument names a train or a model of FILE; without it,
 compile picks the last train, else the last model whose hyper-parameters
@@ -61,7 +67,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	phase := fs.Int("phase", 0, "phase of the train (0-based)")
 	batch := fs.Int("batch", 0, "batch size")
 	out := fs.String("o", "", "write to this directory")
-	target := fs.String("target", "cpu", "cpu")
+	target := fs.String("target", "cpu", "cpu or cuda")
 	dims := dimFlags{}
 	fs.Var(dims, "dim", "bind a dimension variable: NAME=N")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
@@ -76,8 +82,14 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	default:
 		return usageError("compile", stderr, "--emit must be ir, opt, plan or dot, not %q", *emit)
 	}
-	if *target != "cpu" {
-		return failf("compile", stderr, "--target %s: only the cpu target is built yet", *target)
+	switch *target {
+	case "cpu":
+	case "cuda":
+		if *out == "" {
+			return usageError("compile", stderr, "--target cuda writes a directory: give -o DIR")
+		}
+	default:
+		return usageError("compile", stderr, "--target must be cpu or cuda, not %q", *target)
 	}
 	file := pos[0]
 	prog, diags := compiler.CheckFile(file, nil)
@@ -111,6 +123,13 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if err := ir.Optimize(g, opts); err != nil {
 		return failf("compile", stderr, "%v", err)
 	}
+	if *target == "cuda" {
+		plan, err := ir.PlanMemory(g, ir.PlanOptions{})
+		if err != nil {
+			return failf("compile", stderr, "planning memory: %v", err)
+		}
+		return emitCUDA(stdout, stderr, *out, g, plan, file+" "+gname)
+	}
 	switch *emit {
 	case "opt":
 		return emitText(stdout, stderr, *out, gname+".opt.ir", g.String())
@@ -123,6 +142,22 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		return emitText(stdout, stderr, *out, gname+".plan", plan.Format(g))
 	}
 	return emitText(stdout, stderr, *out, gname+".dot", string(ir.Dot(g, plan)))
+}
+
+// emitCUDA writes the CUDA module of the planned graph (kernels.cu,
+// plan.json, README.md) into dir and prints the paths.
+func emitCUDA(stdout, stderr io.Writer, dir string, g *ir.Graph, plan *ir.Plan, source string) int {
+	m, err := cuda.Emit(g, plan, cuda.EmitOptions{Source: filepath.ToSlash(source)})
+	if err != nil {
+		return failf("compile", stderr, "%v", err)
+	}
+	if err := m.WriteDir(dir); err != nil {
+		return failf("compile", stderr, "%v", err)
+	}
+	for _, name := range []string{"kernels.cu", "plan.json", "README.md"} {
+		fmt.Fprintln(stdout, filepath.Join(dir, name))
+	}
+	return exitOK
 }
 
 // lowerFor lowers the named train (one phase) or model.
