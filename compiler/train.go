@@ -295,6 +295,18 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 		text = true
 	}
 	if text {
+		if m, ok := src.Args["labels"].(*MapV); ok && len(m.Keys) > 0 {
+			classes := map[string]bool{}
+			for _, k := range m.Keys {
+				cv, isStr := m.Vals[k].(StrV)
+				if !isStr {
+					c.errorf(m.Pos[k], "labels: class of %q must be a string, got %s", k, describe(m.Vals[k]))
+					return false
+				}
+				classes[cv.V] = true
+			}
+			ds.Classes = len(classes)
+		}
 		if ds.Tokens == nil {
 			c.errorf(src.Pos, "a text source needs a tokenizer: tokens = words(vocab: 8000, max_len: 64)")
 			return false
