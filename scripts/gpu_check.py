@@ -187,7 +187,9 @@ def random_inputs(plan, rng):
             else:
                 out[name] = np.zeros(shape)
         elif dt in ("i32", "i64"):
-            if name == "step":
+            if i["role"] == "state":
+                out[name] = np.zeros(shape)
+            elif name == "step":
                 out[name] = np.ones(shape)
             elif name == "seed":
                 out[name] = np.full(shape, 7)

@@ -58,9 +58,9 @@ func TestExportGPUCheck(t *testing.T) {
 }
 
 // exportReference draws the inputs of one step (parameters uniform in
-// ±0.3, zero optimizer state, data in [0,1), labels in [0,classes), lr
-// 1e-3, step 1, seed 7), runs the step on the CPU backend and writes
-// inputs and results.
+// ±0.3, zero optimizer state (step counts too), data in [0,1), labels in
+// [0,classes), lr 1e-3, step 1, seed 7), runs the step on the CPU
+// backend and writes inputs and results.
 func exportReference(g *ir.Graph, dir string) error {
 	p, err := cpu.Compile(g, cpu.Options{})
 	if err != nil {
@@ -92,7 +92,9 @@ func exportReference(g *ir.Graph, dir string) error {
 		case ir.I32:
 			x := p.Int32(v.Name)
 			for i := range x {
-				x[i] = int32(r.Intn(classes))
+				if v.Role() == ir.RoleData {
+					x[i] = int32(r.Intn(classes))
+				}
 			}
 			inputs = append(inputs, safetensors.FromInt32(v.Name, shape, append([]int32{}, x...)))
 		case ir.I64:
@@ -102,7 +104,7 @@ func exportReference(g *ir.Graph, dir string) error {
 				x[0] = 1
 			case v.Name == "seed":
 				x[0] = 7
-			default:
+			case v.Role() == ir.RoleData:
 				for i := range x {
 					x[i] = int64(r.Intn(classes))
 				}
@@ -117,9 +119,18 @@ func exportReference(g *ir.Graph, dir string) error {
 	}
 	var ref []*safetensors.Tensor
 	for _, o := range g.Outputs {
-		if o.Updates != nil {
-			in := o.Updates
-			ref = append(ref, safetensors.FromFloat32("update:"+in.Name, shapeOf(in.Type.Shape), append([]float32{}, p.Float32(in.Name)...)))
+		if in := o.Updates; in != nil {
+			shape := shapeOf(in.Type.Shape)
+			switch in.Type.DType {
+			case ir.F32:
+				ref = append(ref, safetensors.FromFloat32("update:"+in.Name, shape, append([]float32{}, p.Float32(in.Name)...)))
+			case ir.I32:
+				ref = append(ref, safetensors.FromInt32("update:"+in.Name, shape, append([]int32{}, p.Int32(in.Name)...)))
+			case ir.I64:
+				ref = append(ref, safetensors.FromInt64("update:"+in.Name, shape, append([]int64{}, p.Int64(in.Name)...)))
+			default:
+				return fmt.Errorf("update of %s: %v not exported", in.Name, in.Type)
+			}
 			continue
 		}
 		if o.Value.Type.DType != ir.F32 {
