@@ -43,7 +43,7 @@ var active atomic.Pointer[kernel]
 
 func init() {
 	name := os.Getenv("ENCC_GEMM")
-	if name == "" || name == "auto" {
+	if name == "" {
 		name = "auto"
 	}
 	if err := SetKernel(name); err != nil {

@@ -41,6 +41,8 @@ func archKernels() []*kernel {
 
 // gemvNAVX2 computes y[0:n] (+)= x[0:k]·B for row-major B (k×n, ldb).
 func gemvNAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
+	// The assembly reads x[0:k], rows b[p*ldb : p*ldb+n] and y[0:n].
+	_, _, _ = x[k-1], b[(k-1)*ldb+n-1], y[n-1]
 	ac := 0
 	if acc {
 		ac = 1
@@ -61,7 +63,8 @@ func gemvNAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
 // row-major n×k with row stride ldb.
 func gemvTAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
 	var out [4]float32
-	_ = x[k-1]
+	// The assembly reads x[0:k] and rows b[j*ldb : j*ldb+k], j < n.
+	_, _, _ = x[k-1], b[(n-1)*ldb+k-1], y[n-1]
 	for j := 0; j < n; j += 4 {
 		if j+4 <= n {
 			_ = b[(j+3)*ldb+k-1]
