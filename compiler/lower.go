@@ -448,6 +448,7 @@ type StateSpec struct {
 	Name  string
 	Param string
 	Kind  string
+	Type  ir.Type // the parameter's type, or i64[] for its step count
 }
 
 // An LRScaleSpec is a scalar input multiplying one parameter's learning
@@ -498,7 +499,8 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 	}
 	for _, path := range sg.Trainable {
 		for _, kind := range opt.State() {
-			sg.State = append(sg.State, StateSpec{Name: path + ":" + kind, Param: path, Kind: kind})
+			name := path + ":" + kind
+			sg.State = append(sg.State, StateSpec{Name: name, Param: path, Kind: kind, Type: g.Input(name).Type})
 		}
 	}
 	if l.err != nil {

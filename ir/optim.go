@@ -48,16 +48,28 @@ type ParamGrad struct {
 
 // State names the optimizer state inputs of a parameter, as suffixes of
 // the parameter's name (fc1.weight:exp_avg), like torch.optim's state.
+// "step" is the parameter's own 1-based step count (an i64 scalar,
+// torch.optim's state["step"]): it advances only when the parameter is
+// trained, so one unfrozen late starts Adam's bias correction and SGD's
+// momentum afresh, as in PyTorch. StateType gives each state's type.
 func (o Optimizer) State() []string {
 	switch {
 	case o.Kind == SGD && o.Momentum != 0:
-		return []string{"momentum_buffer"}
+		return []string{"momentum_buffer", "step"}
 	case o.Kind == Adam || o.Kind == AdamW:
-		return []string{"exp_avg", "exp_avg_sq"}
+		return []string{"exp_avg", "exp_avg_sq", "step"}
 	case o.Kind == RMSprop:
 		return []string{"square_avg"}
 	}
 	return nil
+}
+
+// StateType is the type of the state named kind of a parameter of type p.
+func StateType(kind string, p Type) Type {
+	if kind == "step" {
+		return Scalar(I64)
+	}
+	return p
 }
 
 // SumSquares returns Σ x² over all elements of x, a scalar.
@@ -134,11 +146,16 @@ func (b *Builder) Optimize(o Optimizer, params []ParamGrad, lr, step *Value) err
 
 func (b *Builder) optimizeOne(o Optimizer, pg ParamGrad, lr, step *Value) error {
 	p, g := pg.Param, pg.Grad
-	state := make([]*Value, 0, 2)
+	state := make([]*Value, 0, 3)
+	var count *Value // the parameter's step count, when it has one
 	for _, s := range o.State() {
-		v, err := b.Input(p.Name+":"+s, RoleState, p.Type)
+		v, err := b.Input(p.Name+":"+s, RoleState, StateType(s, p.Type))
 		if err != nil {
 			return err
+		}
+		if s == "step" {
+			count = v
+			continue
 		}
 		state = append(state, v)
 	}
@@ -149,6 +166,10 @@ func (b *Builder) optimizeOne(o Optimizer, pg ParamGrad, lr, step *Value) error 
 		}
 		if o.WeightDecay != 0 && o.Kind != AdamW {
 			g = must(b.Add(g, must(b.Mul(p, must(b.Const(d, o.WeightDecay))))))
+		}
+		if count != nil {
+			step = must(b.Add(count, must(b.Const(I64, 1))))
+			b.G.AddUpdate(count, step)
 		}
 		var np *Value
 		switch o.Kind {

@@ -6,6 +6,7 @@ package train
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -26,6 +27,7 @@ const FormatName = "encc"
 type Checkpoint struct {
 	Weights map[string][]float32 // parameters and buffers by path
 	State   map[string][]float32 // optimizer state by name (encoder.fc1.weight:exp_avg)
+	Counts  map[string][]int64   // integer optimizer state: each parameter's step count (encoder.fc1.weight:step)
 	Shapes  map[string][]int     // shape of every tensor above
 	// NonFloat lists tensors of the file that hold integers or booleans
 	// (dtype by name); they are not weights.
@@ -156,6 +158,9 @@ func SaveCheckpoint(path string, c *Checkpoint) error {
 			ts = append(ts, safetensors.FromFloat32(name, c.Shapes[name], v))
 		}
 	}
+	for name, v := range c.Counts {
+		ts = append(ts, safetensors.FromInt64(name, c.Shapes[name], v))
+	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
 	if err := safetensors.Write(path, ts, c.Meta.encode()); err != nil {
 		return fmt.Errorf("cannot write checkpoint: %w", err)
@@ -179,10 +184,18 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkpoint{Weights: map[string][]float32{}, State: map[string][]float32{}, Shapes: map[string][]int{},
-		NonFloat: map[string]string{}, Meta: meta}
+	c := &Checkpoint{Weights: map[string][]float32{}, State: map[string][]float32{}, Counts: map[string][]int64{},
+		Shapes: map[string][]int{}, NonFloat: map[string]string{}, Meta: meta}
 	for _, t := range f.Tensors {
 		c.Shapes[t.Name] = t.Shape
+		if meta.Format == FormatName && strings.Contains(t.Name, ":") && t.DType == safetensors.I64 {
+			v := make([]int64, t.NumElements())
+			for i := range v {
+				v[i] = int64(binary.LittleEndian.Uint64(t.Data[8*i:]))
+			}
+			c.Counts[t.Name] = v
+			continue
+		}
 		switch t.DType {
 		case safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64:
 		default:

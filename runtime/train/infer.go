@@ -50,6 +50,7 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 		return nil, err
 	}
 	t.shapes, t.state, t.ms = map[string][]int{}, map[string][]float32{}, metricsOf(tr)
+	t.counts = map[string][]int64{}
 	if t.splits, t.transform, err = loadData(tr.Data); err != nil {
 		return nil, err
 	}

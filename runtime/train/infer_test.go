@@ -75,7 +75,7 @@ func TestBackendsAgree(t *testing.T) {
 func TestEvalPredict(t *testing.T) {
 	p := check(t, small)
 	tr := p.Trains[0]
-	res, err := Run(context.Background(), p, tr, Options{Quiet: true, MaxEpochs: 3})
+	res, err := Run(context.Background(), p, tr, Options{Quiet: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,6 +151,7 @@ type trainer struct {
 
 	weights map[string][]float32
 	state   map[string][]float32
+	counts  map[string][]int64 // integer optimizer state (step counts)
 	shapes  map[string][]int
 
 	ranges    []phaseRange
@@ -284,6 +285,7 @@ func (t *trainer) initWeights() (position, error) {
 		t.shapes[prm.Path] = s
 	}
 	t.state = map[string][]float32{}
+	t.counts = map[string][]int64{}
 	if t.opts.Resume && t.ckptPath != "" {
 		if _, err := os.Stat(t.ckptPath); err == nil {
 			return t.resume()
@@ -366,6 +368,14 @@ func (t *trainer) resume() (position, error) {
 		t.state[name] = v
 		t.shapes[name] = c.Shapes[name]
 	}
+	for name, v := range c.Counts {
+		i := strings.LastIndexByte(name, ':')
+		if _, ok := t.shapes[name[:i]]; !ok || len(v) != 1 {
+			return position{}, fmt.Errorf("%s: optimizer state %s fits no parameter of %s", t.ckptPath, name, tr.Model.Name())
+		}
+		t.counts[name] = v
+		t.shapes[name] = c.Shapes[name]
+	}
 	fmt.Fprintf(t.out, "%s: resuming from %s at epoch %d, batch %d (step %d)\n", tr.Name, t.ckptPath, m.Epoch+1, m.Batch, m.Step)
 	return position{Epoch: m.Epoch, Batch: m.Batch, Step: m.Step, LossSum: m.LossSum, LossN: m.LossN, Metrics: m.Metrics}, nil
 }
@@ -425,6 +435,16 @@ func (t *trainer) bind(ex Executor, g *ir.Graph, ds *data.Dataset, batch *data.B
 			}
 			err = ex.Bind(in.Name, w)
 		case ir.RoleState:
+			if in.Type.DType == ir.I64 { // a parameter's step count
+				n, ok := t.counts[in.Name]
+				if !ok {
+					n = make([]int64, in.Type.NumElements())
+					t.counts[in.Name] = n
+					t.shapes[in.Name] = append([]int(nil), in.Type.Shape...)
+				}
+				err = ex.Bind(in.Name, n)
+				break
+			}
 			s, ok := t.state[in.Name]
 			if !ok {
 				s = make([]float32, in.Type.NumElements())
@@ -570,7 +590,7 @@ func (t *trainer) checkpoint(pos position) error {
 	}
 	tf, _ := json.Marshal(t.transform)
 	ph := t.phaseOf(min(pos.Epoch, t.total-1))
-	c := &Checkpoint{Weights: t.weights, State: t.state, Shapes: t.shapes, Meta: Meta{
+	c := &Checkpoint{Weights: t.weights, State: t.state, Counts: t.counts, Shapes: t.shapes, Meta: Meta{
 		Format: FormatName, Train: t.tr.Name, Phase: t.tr.Phases[ph].Name,
 		Epoch: pos.Epoch, Batch: pos.Batch, Step: pos.Step, Epochs: t.total, Seed: t.tr.Seed,
 		RNG: rngDescription, SourceSHA256: t.hash, Metrics: pos.Metrics,
