@@ -3,6 +3,7 @@ package compiler
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/encc-lang/encc/ir"
@@ -37,6 +38,8 @@ func feed(g *ir.Graph, vocab int, r *rand.Rand) map[string]*eval.Tensor {
 			t.F[0] = 7
 		case v.Name == "lr":
 			t.F[0] = 1e-3
+		case strings.HasSuffix(v.Name, ":step"):
+			// a parameter's step count: 0 before its first step
 		default:
 			for i := range t.F {
 				t.F[i] = 0.2 * (2*r.Float64() - 1)

@@ -92,18 +92,18 @@ extern "C" __global__ void encc_sgemm(float* C, const float* A, const float* B, 
   if (row < M && col < N) C[row * N + col] = acc;
 }
 
-// %23 = matmul_bias(%image, %encoder.fc1.weight, %encoder.fc1.bias) {transpose_b} : f32[32,128]
+// %29 = matmul_bias(%image, %encoder.fc1.weight, %encoder.fc1.bias) {transpose_b} : f32[32,128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k23_matmul_bias_epilogue(float* out, const float* bias) {
+extern "C" __global__ void k29_matmul_bias_epilogue(float* out, const float* bias) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 4096) return;
   const float t = out[i] + bias[i % 128];
   out[i] = t;
 }
 
-// %24 = relu(%23) : f32[32,128]
+// %30 = relu(%29) : f32[32,128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k24_relu(float* out, const float* a0) {
+extern "C" __global__ void k30_relu(float* out, const float* a0) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 4096) return;
   const float r0 = a0[i];
@@ -111,17 +111,17 @@ extern "C" __global__ void k24_relu(float* out, const float* a0) {
   out[i] = r1;
 }
 
-// %25 = fill() {value=1.000003e+06} : i64[]
+// %31 = fill() {value=1.000003e+06} : i64[]
 // from digits_mlp.enc:9
-extern "C" __global__ void k25_fill(long long* out) {
+extern "C" __global__ void k31_fill(long long* out) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 1) return;
   out[i] = 1000003LL;
 }
 
-// %26 = add(%seed, %25) : i64[]
+// %32 = add(%seed, %31) : i64[]
 // from digits_mlp.enc:9
-extern "C" __global__ void k26_add(long long* out, const long long* a0, const long long* a1) {
+extern "C" __global__ void k32_add(long long* out, const long long* a0, const long long* a1) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 1) return;
   const long long r0 = a0[i];
@@ -130,27 +130,27 @@ extern "C" __global__ void k26_add(long long* out, const long long* a0, const lo
   out[i] = r2;
 }
 
-// %27 = dropout(%24, %26, %step) {p=0.1} : f32[32,128]
+// %33 = dropout(%30, %32, %step) {p=0.1} : f32[32,128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k27_dropout(float* out, const float* x, const long long* seed, const long long* step) {
+extern "C" __global__ void k33_dropout(float* out, const float* x, const long long* seed, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 4096) return;
   const bool keep = encc_dropout_keep((long long)seed[0], (long long)step[0], i, 0.1);
   out[i] = keep ? x[i] / 0.9f : 0.0f;
 }
 
-// %28 = matmul_bias(%27, %encoder.fc2.weight, %encoder.fc2.bias) {transpose_b} : f32[32,64]
+// %34 = matmul_bias(%33, %encoder.fc2.weight, %encoder.fc2.bias) {transpose_b} : f32[32,64]
 // from digits_mlp.enc:10
-extern "C" __global__ void k28_matmul_bias_epilogue(float* out, const float* bias) {
+extern "C" __global__ void k34_matmul_bias_epilogue(float* out, const float* bias) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 2048) return;
   const float t = out[i] + bias[i % 64];
   out[i] = t;
 }
 
-// %29 = relu(%28) : f32[32,64]
+// %35 = relu(%34) : f32[32,64]
 // from digits_mlp.enc:10
-extern "C" __global__ void k29_relu(float* out, const float* a0) {
+extern "C" __global__ void k35_relu(float* out, const float* a0) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 2048) return;
   const float r0 = a0[i];
@@ -158,18 +158,18 @@ extern "C" __global__ void k29_relu(float* out, const float* a0) {
   out[i] = r1;
 }
 
-// %30 = matmul_bias(%29, %head.weight, %head.bias) {transpose_b} : f32[32,10]
+// %36 = matmul_bias(%35, %head.weight, %head.bias) {transpose_b} : f32[32,10]
 // from digits_mlp.enc:19
-extern "C" __global__ void k30_matmul_bias_epilogue(float* out, const float* bias) {
+extern "C" __global__ void k36_matmul_bias_epilogue(float* out, const float* bias) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 320) return;
   const float t = out[i] + bias[i % 10];
   out[i] = t;
 }
 
-// %31 = softmax_cross_entropy(%30, %label) : f32[]
+// %37 = softmax_cross_entropy(%36, %label) : f32[]
 // from digits_mlp.enc:33
-extern "C" __global__ void k31_softmax_cross_entropy(float* out, const float* x, const int* labels) {
+extern "C" __global__ void k37_softmax_cross_entropy(float* out, const float* x, const int* labels) {
   __shared__ float sh[256];
   float total = 0.0f;
   for (int row = 0; row < 32; row++) {
@@ -190,17 +190,17 @@ extern "C" __global__ void k31_softmax_cross_entropy(float* out, const float* x,
   if (threadIdx.x == 0) out[0] = total / 32.0f;
 }
 
-// %32 = fill() {value=1} : f32[]
+// %38 = fill() {value=1} : f32[]
 // from digits_mlp.enc:33
-extern "C" __global__ void k32_fill(float* out) {
+extern "C" __global__ void k38_fill(float* out) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 1) return;
   out[i] = 1.0f;
 }
 
-// %33 = softmax_cross_entropy_backward(%30, %label, %32) : f32[32,10]
+// %39 = softmax_cross_entropy_backward(%36, %label, %38) : f32[32,10]
 // from digits_mlp.enc:33
-extern "C" __global__ void k33_softmax_cross_entropy_backward(float* out, const float* x, const int* labels, const float* dloss) {
+extern "C" __global__ void k39_softmax_cross_entropy_backward(float* out, const float* x, const int* labels, const float* dloss) {
   __shared__ float sh[256];
   const int row = blockIdx.x;
   const int base = row * 10;
@@ -219,9 +219,9 @@ extern "C" __global__ void k33_softmax_cross_entropy_backward(float* out, const 
   }
 }
 
-// %34 = reduce_to(%33) : f32[10]
+// %40 = reduce_to(%39) : f32[10]
 // from digits_mlp.enc:19
-extern "C" __global__ void k34_reduce_to(float* out, const float* x) {
+extern "C" __global__ void k40_reduce_to(float* out, const float* x) {
   __shared__ float sh[256];
   const int o = blockIdx.x;
   const int base = o;
@@ -235,9 +235,9 @@ extern "C" __global__ void k34_reduce_to(float* out, const float* x) {
   if (threadIdx.x == 0) out[o] = acc;
 }
 
-// %37 = fused(%28, %35) {$2 = fill() : f32, $3 = gt($0, $2) : bool, $4 = where($3, $1, $2) : f32} : f32[32,64]
+// %43 = fused(%34, %41) {$2 = fill() : f32, $3 = gt($0, $2) : bool, $4 = where($3, $1, $2) : f32} : f32[32,64]
 // from digits_mlp.enc:10
-extern "C" __global__ void k37_fused_gt_where(float* out, const float* a0, const float* a1) {
+extern "C" __global__ void k43_fused_gt_where(float* out, const float* a0, const float* a1) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 2048) return;
   const float r0 = a0[i];
@@ -248,9 +248,9 @@ extern "C" __global__ void k37_fused_gt_where(float* out, const float* a0, const
   out[i] = r4;
 }
 
-// %38 = reduce_to(%37) : f32[64]
+// %44 = reduce_to(%43) : f32[64]
 // from digits_mlp.enc:10
-extern "C" __global__ void k38_reduce_to(float* out, const float* x) {
+extern "C" __global__ void k44_reduce_to(float* out, const float* x) {
   __shared__ float sh[256];
   const int o = blockIdx.x;
   const int base = o;
@@ -264,18 +264,18 @@ extern "C" __global__ void k38_reduce_to(float* out, const float* x) {
   if (threadIdx.x == 0) out[o] = acc;
 }
 
-// %41 = dropout(%39, %26, %step) {p=0.1} : f32[32,128]
+// %47 = dropout(%45, %32, %step) {p=0.1} : f32[32,128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k41_dropout(float* out, const float* x, const long long* seed, const long long* step) {
+extern "C" __global__ void k47_dropout(float* out, const float* x, const long long* seed, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 4096) return;
   const bool keep = encc_dropout_keep((long long)seed[0], (long long)step[0], i, 0.1);
   out[i] = keep ? x[i] / 0.9f : 0.0f;
 }
 
-// %42 = fused(%23, %41) {$2 = fill() : f32, $3 = gt($0, $2) : bool, $4 = where($3, $1, $2) : f32} : f32[32,128]
+// %48 = fused(%29, %47) {$2 = fill() : f32, $3 = gt($0, $2) : bool, $4 = where($3, $1, $2) : f32} : f32[32,128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k42_fused_gt_where(float* out, const float* a0, const float* a1) {
+extern "C" __global__ void k48_fused_gt_where(float* out, const float* a0, const float* a1) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 4096) return;
   const float r0 = a0[i];
@@ -286,9 +286,9 @@ extern "C" __global__ void k42_fused_gt_where(float* out, const float* a0, const
   out[i] = r4;
 }
 
-// %43 = reduce_to(%42) : f32[128]
+// %49 = reduce_to(%48) : f32[128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k43_reduce_to(float* out, const float* x) {
+extern "C" __global__ void k49_reduce_to(float* out, const float* x) {
   __shared__ float sh[256];
   const int o = blockIdx.x;
   const int base = o;
@@ -302,23 +302,40 @@ extern "C" __global__ void k43_reduce_to(float* out, const float* x) {
   if (threadIdx.x == 0) out[o] = acc;
 }
 
-// %45 = ema(%encoder.fc1.weight:exp_avg, %44) {decay=0.9} : f32[128,64]
-extern "C" __global__ void k45_ema(float* out, const float* s, const float* x) {
+// %51 = fill() {value=1} : i64[]
+extern "C" __global__ void k51_fill(long long* out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 1) return;
+  out[i] = 1LL;
+}
+
+// %52 = add(%encoder.fc1.weight:step, %51) : i64[]
+extern "C" __global__ void k52_add(long long* out, const long long* a0, const long long* a1) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 1) return;
+  const long long r0 = a0[i];
+  const long long r1 = a1[i];
+  const long long r2 = (long long)(r0 + r1);
+  out[i] = r2;
+}
+
+// %53 = ema(%encoder.fc1.weight:exp_avg, %50) {decay=0.9} : f32[128,64]
+extern "C" __global__ void k53_ema(float* out, const float* s, const float* x) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 8192) return;
   out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
 }
 
-// %46 = ema_sq(%encoder.fc1.weight:exp_avg_sq, %44) {decay=0.999} : f32[128,64]
-extern "C" __global__ void k46_ema_sq(float* out, const float* s, const float* x) {
+// %54 = ema_sq(%encoder.fc1.weight:exp_avg_sq, %50) {decay=0.999} : f32[128,64]
+extern "C" __global__ void k54_ema_sq(float* out, const float* s, const float* x) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 8192) return;
   const double xi = (double)x[i];
   out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
 }
 
-// %47 = adam(%encoder.fc1.weight, %45, %46, %lr, %step) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[128,64]
-extern "C" __global__ void k47_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
+// %55 = adam(%encoder.fc1.weight, %53, %54, %lr, %52) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[128,64]
+extern "C" __global__ void k55_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 8192) return;
   const long long t = (long long)step[0];
@@ -329,104 +346,144 @@ extern "C" __global__ void k47_adam(float* out, const float* p, const float* m, 
   out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
 }
 
-// %48 = ema(%encoder.fc1.bias:exp_avg, %43) {decay=0.9} : f32[128]
-extern "C" __global__ void k48_ema(float* out, const float* s, const float* x) {
+// %56 = add(%encoder.fc1.bias:step, %51) : i64[]
+extern "C" __global__ void k56_add(long long* out, const long long* a0, const long long* a1) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 128) return;
-  out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
+  if (i >= 1) return;
+  const long long r0 = a0[i];
+  const long long r1 = a1[i];
+  const long long r2 = (long long)(r0 + r1);
+  out[i] = r2;
 }
 
-// %49 = ema_sq(%encoder.fc1.bias:exp_avg_sq, %43) {decay=0.999} : f32[128]
-extern "C" __global__ void k49_ema_sq(float* out, const float* s, const float* x) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 128) return;
-  const double xi = (double)x[i];
-  out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
-}
-
-// %50 = adam(%encoder.fc1.bias, %48, %49, %lr, %step) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[128]
-extern "C" __global__ void k50_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 128) return;
-  const long long t = (long long)step[0];
-  const double rate = (double)lr[0];
-  const double bc1 = 1.0 - encc_ipow(0.9, t);
-  const double bc2 = sqrt(1.0 - encc_ipow(0.999, t));
-  const double shrink = 1.0 - rate * 0.0;
-  out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
-}
-
-// %51 = ema(%encoder.fc2.weight:exp_avg, %40) {decay=0.9} : f32[64,128]
-extern "C" __global__ void k51_ema(float* out, const float* s, const float* x) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 8192) return;
-  out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
-}
-
-// %52 = ema_sq(%encoder.fc2.weight:exp_avg_sq, %40) {decay=0.999} : f32[64,128]
-extern "C" __global__ void k52_ema_sq(float* out, const float* s, const float* x) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 8192) return;
-  const double xi = (double)x[i];
-  out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
-}
-
-// %53 = adam(%encoder.fc2.weight, %51, %52, %lr, %step) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[64,128]
-extern "C" __global__ void k53_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 8192) return;
-  const long long t = (long long)step[0];
-  const double rate = (double)lr[0];
-  const double bc1 = 1.0 - encc_ipow(0.9, t);
-  const double bc2 = sqrt(1.0 - encc_ipow(0.999, t));
-  const double shrink = 1.0 - rate * 0.0;
-  out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
-}
-
-// %54 = ema(%encoder.fc2.bias:exp_avg, %38) {decay=0.9} : f32[64]
-extern "C" __global__ void k54_ema(float* out, const float* s, const float* x) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 64) return;
-  out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
-}
-
-// %55 = ema_sq(%encoder.fc2.bias:exp_avg_sq, %38) {decay=0.999} : f32[64]
-extern "C" __global__ void k55_ema_sq(float* out, const float* s, const float* x) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 64) return;
-  const double xi = (double)x[i];
-  out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
-}
-
-// %56 = adam(%encoder.fc2.bias, %54, %55, %lr, %step) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[64]
-extern "C" __global__ void k56_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= 64) return;
-  const long long t = (long long)step[0];
-  const double rate = (double)lr[0];
-  const double bc1 = 1.0 - encc_ipow(0.9, t);
-  const double bc2 = sqrt(1.0 - encc_ipow(0.999, t));
-  const double shrink = 1.0 - rate * 0.0;
-  out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
-}
-
-// %57 = ema(%head.weight:exp_avg, %36) {decay=0.9} : f32[10,64]
+// %57 = ema(%encoder.fc1.bias:exp_avg, %49) {decay=0.9} : f32[128]
 extern "C" __global__ void k57_ema(float* out, const float* s, const float* x) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 128) return;
+  out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
+}
+
+// %58 = ema_sq(%encoder.fc1.bias:exp_avg_sq, %49) {decay=0.999} : f32[128]
+extern "C" __global__ void k58_ema_sq(float* out, const float* s, const float* x) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 128) return;
+  const double xi = (double)x[i];
+  out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
+}
+
+// %59 = adam(%encoder.fc1.bias, %57, %58, %lr, %56) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[128]
+extern "C" __global__ void k59_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 128) return;
+  const long long t = (long long)step[0];
+  const double rate = (double)lr[0];
+  const double bc1 = 1.0 - encc_ipow(0.9, t);
+  const double bc2 = sqrt(1.0 - encc_ipow(0.999, t));
+  const double shrink = 1.0 - rate * 0.0;
+  out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
+}
+
+// %60 = add(%encoder.fc2.weight:step, %51) : i64[]
+extern "C" __global__ void k60_add(long long* out, const long long* a0, const long long* a1) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 1) return;
+  const long long r0 = a0[i];
+  const long long r1 = a1[i];
+  const long long r2 = (long long)(r0 + r1);
+  out[i] = r2;
+}
+
+// %61 = ema(%encoder.fc2.weight:exp_avg, %46) {decay=0.9} : f32[64,128]
+extern "C" __global__ void k61_ema(float* out, const float* s, const float* x) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 8192) return;
+  out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
+}
+
+// %62 = ema_sq(%encoder.fc2.weight:exp_avg_sq, %46) {decay=0.999} : f32[64,128]
+extern "C" __global__ void k62_ema_sq(float* out, const float* s, const float* x) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 8192) return;
+  const double xi = (double)x[i];
+  out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
+}
+
+// %63 = adam(%encoder.fc2.weight, %61, %62, %lr, %60) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[64,128]
+extern "C" __global__ void k63_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 8192) return;
+  const long long t = (long long)step[0];
+  const double rate = (double)lr[0];
+  const double bc1 = 1.0 - encc_ipow(0.9, t);
+  const double bc2 = sqrt(1.0 - encc_ipow(0.999, t));
+  const double shrink = 1.0 - rate * 0.0;
+  out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
+}
+
+// %64 = add(%encoder.fc2.bias:step, %51) : i64[]
+extern "C" __global__ void k64_add(long long* out, const long long* a0, const long long* a1) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 1) return;
+  const long long r0 = a0[i];
+  const long long r1 = a1[i];
+  const long long r2 = (long long)(r0 + r1);
+  out[i] = r2;
+}
+
+// %65 = ema(%encoder.fc2.bias:exp_avg, %44) {decay=0.9} : f32[64]
+extern "C" __global__ void k65_ema(float* out, const float* s, const float* x) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 64) return;
+  out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
+}
+
+// %66 = ema_sq(%encoder.fc2.bias:exp_avg_sq, %44) {decay=0.999} : f32[64]
+extern "C" __global__ void k66_ema_sq(float* out, const float* s, const float* x) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 64) return;
+  const double xi = (double)x[i];
+  out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
+}
+
+// %67 = adam(%encoder.fc2.bias, %65, %66, %lr, %64) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[64]
+extern "C" __global__ void k67_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 64) return;
+  const long long t = (long long)step[0];
+  const double rate = (double)lr[0];
+  const double bc1 = 1.0 - encc_ipow(0.9, t);
+  const double bc2 = sqrt(1.0 - encc_ipow(0.999, t));
+  const double shrink = 1.0 - rate * 0.0;
+  out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
+}
+
+// %68 = add(%head.weight:step, %51) : i64[]
+extern "C" __global__ void k68_add(long long* out, const long long* a0, const long long* a1) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 1) return;
+  const long long r0 = a0[i];
+  const long long r1 = a1[i];
+  const long long r2 = (long long)(r0 + r1);
+  out[i] = r2;
+}
+
+// %69 = ema(%head.weight:exp_avg, %42) {decay=0.9} : f32[10,64]
+extern "C" __global__ void k69_ema(float* out, const float* s, const float* x) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 640) return;
   out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
 }
 
-// %58 = ema_sq(%head.weight:exp_avg_sq, %36) {decay=0.999} : f32[10,64]
-extern "C" __global__ void k58_ema_sq(float* out, const float* s, const float* x) {
+// %70 = ema_sq(%head.weight:exp_avg_sq, %42) {decay=0.999} : f32[10,64]
+extern "C" __global__ void k70_ema_sq(float* out, const float* s, const float* x) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 640) return;
   const double xi = (double)x[i];
   out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
 }
 
-// %59 = adam(%head.weight, %57, %58, %lr, %step) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[10,64]
-extern "C" __global__ void k59_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
+// %71 = adam(%head.weight, %69, %70, %lr, %68) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[10,64]
+extern "C" __global__ void k71_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 640) return;
   const long long t = (long long)step[0];
@@ -437,23 +494,33 @@ extern "C" __global__ void k59_adam(float* out, const float* p, const float* m, 
   out[i] = (float)((double)p[i] * shrink - rate / bc1 * (double)m[i] / (sqrt((double)v[i]) / bc2 + 1e-08));
 }
 
-// %60 = ema(%head.bias:exp_avg, %34) {decay=0.9} : f32[10]
-extern "C" __global__ void k60_ema(float* out, const float* s, const float* x) {
+// %72 = add(%head.bias:step, %51) : i64[]
+extern "C" __global__ void k72_add(long long* out, const long long* a0, const long long* a1) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= 1) return;
+  const long long r0 = a0[i];
+  const long long r1 = a1[i];
+  const long long r2 = (long long)(r0 + r1);
+  out[i] = r2;
+}
+
+// %73 = ema(%head.bias:exp_avg, %40) {decay=0.9} : f32[10]
+extern "C" __global__ void k73_ema(float* out, const float* s, const float* x) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 10) return;
   out[i] = (float)(0.9 * (double)s[i] + 0.09999999999999998 * (double)x[i]);
 }
 
-// %61 = ema_sq(%head.bias:exp_avg_sq, %34) {decay=0.999} : f32[10]
-extern "C" __global__ void k61_ema_sq(float* out, const float* s, const float* x) {
+// %74 = ema_sq(%head.bias:exp_avg_sq, %40) {decay=0.999} : f32[10]
+extern "C" __global__ void k74_ema_sq(float* out, const float* s, const float* x) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 10) return;
   const double xi = (double)x[i];
   out[i] = (float)(0.999 * (double)s[i] + 0.0010000000000000009 * xi * xi);
 }
 
-// %62 = adam(%head.bias, %60, %61, %lr, %step) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[10]
-extern "C" __global__ void k62_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
+// %75 = adam(%head.bias, %73, %74, %lr, %72) {beta1=0.9, beta2=0.999, eps=1e-08} : f32[10]
+extern "C" __global__ void k75_adam(float* out, const float* p, const float* m, const float* v, const float* lr, const long long* step) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 10) return;
   const long long t = (long long)step[0];
