@@ -502,6 +502,11 @@ func (p *parser) args(a *callArgs) []*Arg {
 }
 
 func (p *parser) indexElem(el *indexElem) Expr {
+	if !el.Colon && el.Lo == nil {
+		// `x[]` or `x[a, ]`: the grammar lets an element be empty.
+		p.errs.Errorf(p.at(el.Pos.Offset), "expected an index or a slice inside [ ]")
+		return &Ident{Span: p.sp(el.Pos, el.EndPos), Name: "_"}
+	}
 	if !el.Colon {
 		return p.expr(el.Lo)
 	}
