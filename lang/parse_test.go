@@ -85,7 +85,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{fwd + "return x |> f + 1 } }", `1:56: unexpected "+" after a |> stage: the right side of |> is a name or a call; write (x |> f) + y`},
 		{fwd + "return (x |> f) + 1 |> g * 2 } }", `1:67: unexpected "*" after a |> stage: the right side of |> is a name or a call; write (x |> f) * y`},
 		{fwd + "return x |> 3 } }", `1:54: expected name after "|>": the right side of |> is a name or a call`},
-		{fwd + "return x[] } }", `1:50: expected an index or a slice inside [ ]`},
+		{fwd + "return x[] } }", `1:51: expected an index or a slice inside [ ]`},
 		{fwd + "return x[0, ] } }", `1:54: expected an index or a slice inside [ ]`},
 		{fwd + "return } }", `1:49: expected expression after "return"`},
 		{fwd + "y = (a + b } }", `1:53: expected ")" after expression`},
