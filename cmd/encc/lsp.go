@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"os"
 
@@ -18,10 +17,13 @@ diagnostics as encc check gives them, hover with shapes, go-to-definition,
 completion, the document outline and formatting. Editors start it; see
 editors/README.md.`,
 	run: func(args []string, stdout, stderr io.Writer) int {
-		fs := flag.NewFlagSet("lsp", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		if err := fs.Parse(args); err != nil {
-			return exitUsage
+		fs := newFlags("lsp")
+		pos, code, ok := parseFlags(fs, args, stdout, stderr)
+		if !ok {
+			return code
+		}
+		if len(pos) > 0 {
+			return usageError("lsp", stderr, "lsp takes no arguments")
 		}
 		if err := lsp.Serve(context.Background(), os.Stdin, stdout, stderr); err != nil {
 			return exitFail
