@@ -219,9 +219,10 @@ func (s *scope) allNames() []string {
 }
 
 type modelDecl struct {
-	name string
-	decl *lang.ModelDecl
-	file *fileScope
+	name      string
+	decl      *lang.ModelDecl
+	file      *fileScope
+	instances int // how many times it was instantiated
 }
 
 type datasetDecl struct {
@@ -414,6 +415,12 @@ func (c *checker) checkRoot(fs *fileScope) {
 			if tr := c.checkTrain(d); tr != nil {
 				c.prog.Trains = append(c.prog.Trains, tr)
 			}
+		}
+	}
+	// Models nothing instantiated: their names must still resolve.
+	for _, d := range fs.decls {
+		if m, ok := d.(*modelDecl); ok && m.instances == 0 {
+			c.resolveModel(m)
 		}
 	}
 }

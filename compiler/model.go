@@ -147,6 +147,7 @@ func (c *checker) instantiate(m *modelDecl, args []*argVal, n lang.Node, en *env
 	}
 	c.depth++
 	defer func() { c.depth-- }()
+	m.instances++
 
 	in := &Instance{Model: m, HP: map[string]Value{}, members: map[string]Value{},
 		memberPos: map[string]lang.Node{}, params: map[string]*Param{}}
