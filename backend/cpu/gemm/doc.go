@@ -54,7 +54,8 @@
 //
 // # Small products
 //
-//   - m*n*k ≤ 2048: a straight triple loop, no packing.
+//   - m*n*k ≤ 128: a straight triple loop, no packing (the packed path
+//     is already faster at 8×8×8).
 //   - m == 1 (batch-1 inference): GEMV, no packing. Bᵀ stored (n×k, a
 //     Linear layer's weight) uses 4-row dot products; B stored k×n uses
 //     64-column axpy strips. Both stream the weights once; for 784×256 a

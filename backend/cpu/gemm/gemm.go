@@ -162,8 +162,11 @@ func putBatchJob(bj *batchJob) {
 	batchMu.Unlock()
 }
 
-// smallMACs: products up to this many multiply-adds skip packing.
-const smallMACs = 2048
+// smallMACs: products up to this many multiply-adds skip packing; above
+// it, packing and the micro-kernel win (4×4×4: 0.12 µs in the triple
+// loop, 0.16 µs packed; 8×8×8: 0.68 µs against 0.25; 8×16×16: 2.5 µs
+// against 0.35).
+const smallMACs = 128
 
 func check(p *Params) {
 	m, n, k := p.M, p.N, p.K
@@ -259,23 +262,24 @@ func scaleEpilogue(p *Params, i0, i1, j0, j1 int) {
 // small is the straight triple loop for tiny products.
 func small(p *Params) {
 	m, n, k := p.M, p.N, p.K
+	// Element strides of op(A) (row i, depth q) and op(B) (depth q, column j).
+	ai, aq := p.LDA, 1
+	if p.TransA {
+		ai, aq = 1, p.LDA
+	}
+	bq, bj := p.LDB, 1
+	if p.TransB {
+		bq, bj = 1, p.LDB
+	}
 	for i := 0; i < m; i++ {
 		crow := p.C[i*p.LDC : i*p.LDC+n]
-		for j := 0; j < n; j++ {
+		for j := range crow {
 			var s float32
+			ia, ib := i*ai, j*bj
 			for q := 0; q < k; q++ {
-				var av, bv float32
-				if p.TransA {
-					av = p.A[q*p.LDA+i]
-				} else {
-					av = p.A[i*p.LDA+q]
-				}
-				if p.TransB {
-					bv = p.B[j*p.LDB+q]
-				} else {
-					bv = p.B[q*p.LDB+j]
-				}
-				s += av * bv
+				s += p.A[ia] * p.B[ib]
+				ia += aq
+				ib += bq
 			}
 			s *= p.Alpha
 			if p.Beta != 0 {
