@@ -27,12 +27,16 @@ func linear(b *ir.Builder, x *ir.Value, name string, in, out int) (*ir.Value, []
 // trainStep finishes a graph whose logits are given: mean softmax cross
 // entropy against labels, Adam(1e-3) updates, the ir pipeline.
 func trainStep(g *ir.Graph, b *ir.Builder, logits, labels *ir.Value, params []*ir.Value) *ir.Graph {
+	return trainStepOpt(g, b, logits, labels, params, ir.Optimizer{Kind: ir.Adam, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+}
+
+// trainStepOpt is trainStep with the optimizer given.
+func trainStepOpt(g *ir.Graph, b *ir.Builder, logits, labels *ir.Value, params []*ir.Value, opt ir.Optimizer) *ir.Graph {
 	loss := must(b.SoftmaxCrossEntropy(logits, labels, 0))
 	g.AddOutput("loss", loss)
 	g.AddOutput("pred", logits)
 	lr := must(b.Input("lr", ir.RoleScalar, f32()))
 	step := must(b.Input("step", ir.RoleScalar, i64()))
-	opt := ir.Optimizer{Kind: ir.Adam, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
 	if err := ir.TrainStep(g, loss, params, opt, lr, step, nil); err != nil {
 		panic(err)
 	}
@@ -45,6 +49,11 @@ func trainStep(g *ir.Graph, b *ir.Builder, logits, labels *ir.Value, params []*i
 // mlpGraph is W1: 784-256-ReLU-128-ReLU-10, softmax cross entropy,
 // Adam(1e-3), as one training step at batch size n.
 func mlpGraph(n int) *ir.Graph {
+	return mlpGraphOpt(n, ir.Optimizer{Kind: ir.Adam, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+}
+
+// mlpGraphOpt is mlpGraph with the optimizer given.
+func mlpGraphOpt(n int, opt ir.Optimizer) *ir.Graph {
 	g := ir.NewGraph()
 	b := ir.NewBuilder(g)
 	x := must(b.Input("image", ir.RoleData, f32(n, 784)))
@@ -60,7 +69,7 @@ func mlpGraph(n int) *ir.Graph {
 			h = must(b.Relu(h))
 		}
 	}
-	return trainStep(g, b, h, y, params)
+	return trainStepOpt(g, b, h, y, params, opt)
 }
 
 // lenetGraph is W3: LeNet on 1×28×28 at batch size n.

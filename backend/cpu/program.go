@@ -126,6 +126,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 			p.steps = append(p.steps, step{v, k})
 		}
 	}
+	p.fuseAdam(c)
 	for _, o := range g.Outputs {
 		if o.Updates == nil {
 			p.outputs[o.Name] = p.bufs[o.Value]

@@ -16,7 +16,11 @@ import (
 // graph at batch size batch, optimized by the ir pipeline if opt.
 func stepGraph(t testing.TB, file string, tr, ph, batch int, opt bool) *ir.Graph {
 	t.Helper()
-	p, diags := compiler.CheckFile("../../examples/"+file+".enc", nil)
+	path := "../../examples/" + file + ".enc"
+	if strings.Contains(file, "/") { // a path from the repository root
+		path = "../../" + file
+	}
+	p, diags := compiler.CheckFile(path, nil)
 	if p == nil || diags.Err() != nil {
 		t.Fatalf("%s: %v", file, diags)
 	}
@@ -259,11 +263,17 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// TestZeroAllocs checks that a training step allocates nothing.
+// TestZeroAllocs checks that a training step allocates nothing: the
+// digits examples and the W1 (MLP) and W3 (LeNet) workloads of bench/ at
+// their batch size of 64.
 func TestZeroAllocs(t *testing.T) {
-	for _, tc := range []string{"digits_mlp", "digits_cnn"} {
+	for _, tc := range []string{"digits_mlp", "digits_cnn", "bench/w1_mlp.enc", "bench/w3_cnn.enc"} {
+		batch := 32
+		if strings.HasPrefix(tc, "bench/") {
+			batch = 64
+		}
 		for _, opt := range []bool{false, true} {
-			g := stepGraph(t, tc, 0, 0, 32, opt)
+			g := stepGraph(t, tc, 0, 0, batch, opt)
 			p, err := Compile(g, Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -1,0 +1,155 @@
+// This file fuses each parameter's Adam update chain, ema(m, g) →
+// ema_sq(v, g) → adam(p, m', v', lr, step), into one kernel that reads
+// g, p, m and v once and writes p, m and v once (the three ops stay in
+// the IR; the executor replaces their three kernels by one). With AVX2
+// and FMA the kernel runs 8 lanes of float32 arithmetic (adam_amd64.s);
+// the portable path does what the three separate kernels do, in float64,
+// and gives the same bits.
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+// adamVector says whether the fused update uses the vector kernel (set
+// at start-up from the CPU's features; tests turn it off to exercise the
+// portable path).
+var adamVector = hasAVX2FMA
+
+// fuseAdamOn turns the fusion on (tests compare with it off).
+var fuseAdamOn = true
+
+// adamKernel is one parameter's fused update.
+type adamKernel struct {
+	p, m, v, g *buffer
+	lr, step   *buffer
+	pool       *parallel.Pool
+	at         ir.AdamAttr
+	b1, b2     float64 // the ema decays
+
+	// Per run.
+	c                      [8]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t)
+	stepSize, shrink, rbc2 float64
+}
+
+func (k *adamKernel) run() error {
+	t := scalarInt(k.step)
+	if t < 1 {
+		return fmt.Errorf("step %d < 1", t)
+	}
+	lr := float64(scalarF32(k.lr))
+	bc1 := 1 - math.Pow(k.at.Beta1, float64(t))
+	bc2 := math.Sqrt(1 - math.Pow(k.at.Beta2, float64(t)))
+	k.stepSize, k.shrink, k.rbc2 = lr/bc1, 1-lr*k.at.WeightDecay, 1/bc2
+	k.c = [8]float32{float32(k.b1), float32(1 - k.b1), float32(k.b2), float32(1 - k.b2),
+		float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)}
+	parFor(k.pool, k.p.n, 16, k)
+	return nil
+}
+
+func (k *adamKernel) Range(lo, hi int) {
+	p, m, v, g := f32s(k.p)[lo:hi], f32s(k.m)[lo:hi], f32s(k.v)[lo:hi], f32s(k.g)[lo:hi]
+	i := 0
+	if adamVector {
+		i = len(p) &^ 7
+		if i > 0 {
+			adamAVX2(&p[0], &m[0], &v[0], &g[0], i, &k.c)
+		}
+	}
+	k.portable(p[i:], m[i:], v[i:], g[i:len(p)])
+}
+
+// portable is the update of ema, ema_sq and adam's kernels (optim.go),
+// element by element.
+func (k *adamKernel) portable(p, m, v, g []float32) {
+	m, v, g = m[:len(p)], v[:len(p)], g[:len(p)]
+	b1, b2 := k.b1, k.b2
+	step, shrink, rbc2, eps := k.stepSize, k.shrink, k.rbc2, k.at.Eps
+	for i, x := range g {
+		gx := float64(x)
+		mi := float32(b1*float64(m[i]) + (1-b1)*gx)
+		vi := float32(b2*float64(v[i]) + (1-b2)*gx*gx)
+		m[i], v[i] = mi, vi
+		p[i] = float32(float64(p[i])*shrink - step*float64(mi)/(math.Sqrt(float64(vi))*rbc2+eps))
+	}
+}
+
+// fuseAdam replaces, in p.steps, each ema/ema_sq/adam chain that can run
+// as one kernel at the adam's place: the moments are used by the adam
+// only, all three updates are in place, and no step in between writes
+// over the gradient's storage.
+func (p *Program) fuseAdam(c *compileCtx) {
+	if !fuseAdamOn {
+		return
+	}
+	uses := map[*ir.Value]int{}
+	for _, v := range p.g.Values {
+		for _, a := range v.Args {
+			uses[a]++
+		}
+	}
+	for _, o := range p.g.Outputs {
+		if o.Updates == nil {
+			uses[o.Value] += 2 // a named output: keep it computed
+		}
+	}
+	pos := map[*ir.Value]int{}
+	for i, s := range p.steps {
+		pos[s.v] = i
+	}
+	drop := map[int]bool{}
+	for i, s := range p.steps {
+		a := s.v
+		if a.Op != ir.OpAdam || a.Type.DType != ir.F32 {
+			continue
+		}
+		m1, v1 := a.Args[1], a.Args[2]
+		if m1.Op != ir.OpEMA || v1.Op != ir.OpEMASq || m1.Args[1] != v1.Args[1] || uses[m1] != 1 || uses[v1] != 1 {
+			continue
+		}
+		if p.plan.InPlace[a] == nil || p.plan.InPlace[m1] == nil || p.plan.InPlace[v1] == nil {
+			continue
+		}
+		im, okm := pos[m1]
+		iv, okv := pos[v1]
+		if !okm || !okv || im > i || iv > i {
+			continue
+		}
+		g := p.bufs[m1.Args[1]]
+		gsz := uintptr(g.n) * uintptr(g.dt.Size())
+		clobbered := false
+		for j := min(im, iv) + 1; j < i && !clobbered; j++ {
+			if j == im || j == iv {
+				continue
+			}
+			b := p.bufs[p.steps[j].v]
+			bsz := uintptr(b.n) * uintptr(b.dt.Size())
+			lo, hi := uintptr(b.p), uintptr(b.p)+bsz
+			clobbered = b.n > 0 && lo < uintptr(g.p)+gsz && uintptr(g.p) < hi
+		}
+		if clobbered {
+			continue
+		}
+		p.steps[i].k = &adamKernel{
+			p: p.bufs[a.Args[0]], m: p.bufs[m1.Args[0]], v: p.bufs[v1.Args[0]], g: g,
+			lr: p.bufs[a.Args[3]], step: p.bufs[a.Args[4]], pool: c.pool,
+			at: a.Aux.(ir.AdamAttr), b1: m1.Aux.(ir.EMAAttr).Decay, b2: v1.Aux.(ir.EMAAttr).Decay,
+		}
+		drop[im], drop[iv] = true, true
+	}
+	if len(drop) == 0 {
+		return
+	}
+	kept := p.steps[:0]
+	for i, s := range p.steps {
+		if !drop[i] {
+			kept = append(kept, s)
+		}
+	}
+	p.steps = kept
+}

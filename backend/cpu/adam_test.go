@@ -1,0 +1,71 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestFusedAdam runs three Adam(W) steps of the W1 MLP with the fused
+// update off, on with the portable kernel (bit-identical to the three
+// separate kernels) and on with the vector kernel (float32 arithmetic,
+// within the 1e-4 of the tests against ir/eval), and checks that every update was fused.
+func TestFusedAdam(t *testing.T) {
+	defer func(f, v bool) { fuseAdamOn, adamVector = f, v }(fuseAdamOn, adamVector)
+	for _, wd := range []float64{0, 0.01} {
+		run := func(fuse, vector bool) map[string][]float64 {
+			fuseAdamOn, adamVector = fuse, vector
+			g := mlpGraphOpt(8, ir.Optimizer{Kind: ir.Adam, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: wd})
+			p, err := Compile(g, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fused := 0
+			for _, s := range p.steps {
+				if _, ok := s.k.(*adamKernel); ok {
+					fused++
+				}
+			}
+			if want := 6; fuse && fused != want {
+				t.Fatalf("%d fused updates, want %d", fused, want)
+			}
+			r := rand.New(rand.NewSource(5))
+			vals := initInputs(g, r)
+			bindAll(t, p, g, vals)
+			p.SetScalar("lr", 1e-2)
+			for step := 1; step <= 3; step++ {
+				p.SetScalar("step", float64(step))
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := map[string][]float64{}
+			for _, v := range g.Inputs {
+				if v.Type.DType == ir.F32 && (v.Role() == ir.RoleParam || v.Role() == ir.RoleState) {
+					out[v.Name] = values(p.inputs[v.Name])
+				}
+			}
+			return out
+		}
+		ref, port := run(false, false), run(true, false)
+		for name, w := range ref {
+			for i := range w {
+				if math.Float32bits(float32(w[i])) != math.Float32bits(float32(port[name][i])) {
+					t.Fatalf("wd=%g portable: %s[%d] = %v, unfused %v", wd, name, i, port[name][i], w[i])
+				}
+			}
+		}
+		if !hasAVX2FMA {
+			continue
+		}
+		vec := run(true, true)
+		for name, w := range ref {
+			if err := compareTensor(fmt.Sprintf("wd=%g vector %s", wd, name), ir.F32, vec[name], w, 1e-4); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}

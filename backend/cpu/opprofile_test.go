@@ -1,0 +1,71 @@
+package cpu
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestOpProfile prints, with ENCC_OPPROFILE=1, the time each step of the
+// W1 and W3 training steps takes (median over runs), heaviest first.
+func TestOpProfile(t *testing.T) {
+	if os.Getenv("ENCC_OPPROFILE") == "" {
+		t.Skip("set ENCC_OPPROFILE=1")
+	}
+	for _, c := range []struct {
+		name string
+		g    *ir.Graph
+	}{{"w1", mlpGraph(64)}, {"w3", lenetGraph(64)}} {
+		p, err := Compile(c.g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SetScalar("lr", 1e-3)
+		for _, v := range c.g.Inputs {
+			if v.Name == "step" || (v.Type.DType == ir.I64 && v.Role() == ir.RoleState) {
+				x := p.Int64(v.Name)
+				for i := range x {
+					x[i] = 1
+				}
+			}
+		}
+		const runs = 50
+		times := make([][]time.Duration, len(p.steps))
+		for r := range runs {
+			for i := range p.steps {
+				t0 := time.Now()
+				if err := p.steps[i].k.run(); err != nil {
+					t.Fatal(err)
+				}
+				if r > 0 {
+					times[i] = append(times[i], time.Since(t0))
+				}
+			}
+		}
+		type row struct {
+			d time.Duration
+			s string
+		}
+		var rows []row
+		var total time.Duration
+		for i, ts := range times {
+			sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
+			d := ts[len(ts)/2]
+			total += d
+			rows = append(rows, row{d, p.steps[i].v.LongString()})
+		}
+		sort.Slice(rows, func(a, b int) bool { return rows[a].d > rows[b].d })
+		fmt.Printf("== %s: %d steps, sum of medians %v\n", c.name, len(rows), total)
+		for _, r := range rows[:min(25, len(rows))] {
+			s := r.s
+			if len(s) > 150 {
+				s = s[:150]
+			}
+			fmt.Printf("%8.1fµs %s\n", float64(r.d.Nanoseconds())/1e3, s)
+		}
+	}
+}
