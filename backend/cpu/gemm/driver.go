@@ -204,7 +204,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
 			if !direct {
-				packB(ws.b, p, jc, nc, pc, kc, nr)
+				packB(ws.b, p, jc, nc, pc, kc, nr, k.transpose8)
 			}
 			acc := 0
 			if pc > 0 || p.Beta != 0 {
@@ -224,7 +224,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 					case nrr == nr:
 						bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
 					default:
-						packB(ws.b, p, jc+jr, nrr, pc, kc, nr)
+						packB(ws.b, p, jc+jr, nrr, pc, kc, nr, k.transpose8)
 						bp = &ws.b[0]
 					}
 					for ir := 0; ir < mc; ir += mr {
@@ -359,17 +359,34 @@ func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int) {
 
 // packB packs depth [pc, pc+kc) × columns [j0, j0+nc) of op(B) into
 // micro-panels of nr columns, zero-padded past nc.
-func packB(dst []float32, p *Params, j0, nc, pc, kc, nr int) {
+func packB(dst []float32, p *Params, j0, nc, pc, kc, nr int, t8 func(int, *float32, int, *float32, int)) {
 	var off [32]int
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)
 		panel := dst[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
 		if p.TransB {
-			// B stored n×k: gather nr rows of the stored matrix.
+			// B stored n×k: gather nr rows of the stored matrix, by 8×8
+			// transposes where the kernel has them.
 			for c := 0; c < nrr; c++ {
 				off[c] = (j0+jr+c)*p.LDB + pc
 			}
-			gather(panel, nr, p.B, off[:nrr], kc)
+			c8, k8 := 0, 0
+			if t8 != nil && nr%8 == 0 {
+				c8, k8 = nrr&^7, kc&^7
+			}
+			if k8 > 0 {
+				for c := 0; c < c8; c += 8 {
+					_ = p.B[off[c+7]+k8-1]
+					t8(k8/8, &p.B[off[c]], p.LDB, &panel[c], nr)
+				}
+				for c := 0; c < c8; c++ {
+					off[c] += k8
+				}
+				gather(panel[k8*nr:], nr, p.B, off[:c8], kc-k8)
+				gather(panel[c8:], nr, p.B, off[c8:nrr], kc)
+			} else {
+				gather(panel, nr, p.B, off[:nrr], kc)
+			}
 			zeroLanes(panel, nr, nrr, kc)
 			continue
 		}

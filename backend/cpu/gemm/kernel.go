@@ -24,6 +24,12 @@ type kernel struct {
 	// gemvN: y[0:n] (+)= x·B, B row-major k×n; gemvT: y[j] (+)= x·B[j,:],
 	// B row-major n×k. k >= 1.
 	gemvN, gemvT func(k, n int, x, b []float32, ldb int, y []float32, acc bool)
+
+	// transpose8, if not nil, transposes blocks 8×8 blocks:
+	// dst[(8b+q)*ldd + r] = src[r*lds + 8b + q] for r, q < 8; packing
+	// uses it for the layout that needs a gather. The caller checks
+	// bounds.
+	transpose8 func(blocks int, src *float32, lds int, dst *float32, ldd int)
 }
 
 // kernels lists the kernels this machine can run, generic first, then

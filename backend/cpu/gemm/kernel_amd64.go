@@ -17,6 +17,9 @@ func gemvNAVX2x64(k int, x, b *float32, ldb int, y *float32, acc int)
 func gemvNAVX2x8(k int, x, b *float32, ldb int, y *float32, acc int)
 
 //go:noescape
+func transpose8AVX2(blocks int, src *float32, lds int, dst *float32, ldd int)
+
+//go:noescape
 func dot4AVX2(k int, x, b *float32, ldb int, out *float32)
 
 func archKernels() []*kernel {
@@ -26,14 +29,14 @@ func archKernels() []*kernel {
 		ks = append(ks, &kernel{
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
 			micro: sgemmAVX2x6x16,
-			gemvN: gemvNAVX2, gemvT: gemvTAVX2,
+			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
 		})
 	}
 	if hasAVX2 && cpu.X86.HasAVX512F {
 		ks = append(ks, &kernel{
 			name: "avx512", mr: 12, nr: 32, kc: 192, mc: 240, nc: 4064,
 			micro: sgemmAVX512x12x32,
-			gemvN: gemvNAVX2, gemvT: gemvTAVX2,
+			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
 		})
 	}
 	return ks

@@ -513,3 +513,76 @@ dotstore:
 	VMOVSS X7, 12(DX)
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// 8×8 transposes for packing: for b < blocks, r, q < 8:
+//   dst[(8b+q)*ldd + r] = src[r*lds + 8b + q]
+// i.e. 8 rows of src, 8·blocks long, become 8·blocks rows of 8 in dst.
+//
+// func transpose8AVX2(blocks int, src *float32, lds int, dst *float32, ldd int)
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-40
+	MOVQ blocks+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	MOVQ ldd+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (R8)(R8*2), R10
+	LEAQ (R9)(R9*2), R11
+	TESTQ CX, CX
+	JEQ   t8done
+
+t8loop:
+	MOVQ       SI, AX
+	VMOVUPS    (AX), Y0
+	VMOVUPS    (AX)(R8*1), Y1
+	VMOVUPS    (AX)(R8*2), Y2
+	VMOVUPS    (AX)(R10*1), Y3
+	LEAQ       (AX)(R8*4), AX
+	VMOVUPS    (AX), Y4
+	VMOVUPS    (AX)(R8*1), Y5
+	VMOVUPS    (AX)(R8*2), Y6
+	VMOVUPS    (AX)(R10*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xEE, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xEE, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xEE, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	MOVQ       DI, BX
+	VMOVUPS    Y8, (BX)
+	VMOVUPS    Y9, (BX)(R9*1)
+	VMOVUPS    Y10, (BX)(R9*2)
+	VMOVUPS    Y11, (BX)(R11*1)
+	LEAQ       (BX)(R9*4), BX
+	VMOVUPS    Y12, (BX)
+	VMOVUPS    Y13, (BX)(R9*1)
+	VMOVUPS    Y14, (BX)(R9*2)
+	VMOVUPS    Y15, (BX)(R11*1)
+	ADDQ       $32, SI
+	LEAQ       (DI)(R9*8), DI
+	DECQ       CX
+	JNZ        t8loop
+
+t8done:
+	VZEROUPPER
+	RET
