@@ -38,16 +38,7 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 	var in *Instance
 	frozen := map[string]bool{}
 	if name == "" {
-		if n := len(p.Trains); n > 0 {
-			name = p.Trains[n-1].Name
-		} else {
-			for _, m := range p.Models {
-				if m.Default != nil {
-					name = m.Name
-				}
-			}
-		}
-		if name == "" {
+		if name = p.DefaultName(); name == "" {
 			return nil, fmt.Errorf("no train and no model with default hyper-parameters to summarize")
 		}
 	}
@@ -107,6 +98,22 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 	s.Trainable, s.Frozen = count("")
 	s.Flops = total.Subst(map[string]Dim{"B": ConstDim(1)})
 	return s, nil
+}
+
+// DefaultName is what commands act on when no name is given: the last
+// train of the root file, else its last model whose hyper-parameters all
+// have defaults, else "".
+func (p *Program) DefaultName() string {
+	if n := len(p.Trains); n > 0 {
+		return p.Trains[n-1].Name
+	}
+	name := ""
+	for _, m := range p.Models {
+		if m.Default != nil {
+			name = m.Name
+		}
+	}
+	return name
 }
 
 func (p *Program) names() []string {

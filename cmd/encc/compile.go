@@ -163,16 +163,7 @@ func emitCUDA(stdout, stderr io.Writer, dir string, g *ir.Graph, plan *ir.Plan, 
 // lowerFor lowers the named train (one phase) or model.
 func lowerFor(prog *compiler.Program, name string, phase, batch int, dims map[string]int) (*ir.Graph, string, error) {
 	if name == "" {
-		if n := len(prog.Trains); n > 0 {
-			name = prog.Trains[n-1].Name
-		} else {
-			for _, m := range prog.Models {
-				if m.Default != nil {
-					name = m.Name
-				}
-			}
-		}
-		if name == "" {
+		if name = prog.DefaultName(); name == "" {
 			return nil, "", fmt.Errorf("no train and no model with default hyper-parameters to compile")
 		}
 	}

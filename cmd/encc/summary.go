@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/encc-lang/encc/compiler"
@@ -80,8 +79,8 @@ func writeSummary(w io.Writer, prog *compiler.Program, name string, s *compiler.
 			strings.Repeat("  ", r.Depth) + r.Path,
 			r.Kind,
 			r.Out,
-			thousands(r.Trainable),
-			thousands(r.Frozen),
+			compiler.Thousands(r.Trainable),
+			compiler.Thousands(r.Frozen),
 			dimString(r.Flops),
 		})
 	}
@@ -117,9 +116,9 @@ func writeSummary(w io.Writer, prog *compiler.Program, name string, s *compiler.
 		line(row)
 	}
 	fmt.Fprintln(w, strings.Repeat("=", total))
-	fmt.Fprintf(w, "Total params: %s\n", thousands(s.Trainable+s.Frozen))
-	fmt.Fprintf(w, "Trainable params: %s\n", thousands(s.Trainable))
-	fmt.Fprintf(w, "Frozen params: %s\n", thousands(s.Frozen))
+	fmt.Fprintf(w, "Total params: %s\n", compiler.Thousands(s.Trainable+s.Frozen))
+	fmt.Fprintf(w, "Trainable params: %s\n", compiler.Thousands(s.Trainable))
+	fmt.Fprintf(w, "Frozen params: %s\n", compiler.Thousands(s.Frozen))
 	fmt.Fprintf(w, "Forward FLOPs per sample: %s\n", dimString(s.Flops))
 }
 
@@ -139,27 +138,7 @@ func summaryTrain(prog *compiler.Program, name string) *compiler.Train {
 // symbolic one as written in the language.
 func dimString(d compiler.Dim) string {
 	if n, ok := d.Const(); ok {
-		return thousands(n)
+		return compiler.Thousands(n)
 	}
 	return d.String()
-}
-
-// thousands formats n with commas between groups of three digits.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var sb strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteRune(c)
-	}
-	if neg {
-		return "-" + sb.String()
-	}
-	return sb.String()
 }
