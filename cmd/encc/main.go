@@ -48,6 +48,7 @@ func init() {
 		fmtCmd,
 		summaryCmd,
 		compileCmd,
+		benchCmd,
 		lspCmd,
 		versionCmd,
 		helpCmd,
