@@ -350,7 +350,9 @@ func ReadJSONDir(dir string, opt TextOptions) (*Corpus, error) {
 		return nil, fileErr(dir, "not a folder")
 	}
 	var files []string
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// The trailing separator makes WalkDir follow a root that is a
+	// symbolic link (examples/data/spam-assassin → the cache).
+	err = filepath.WalkDir(dir+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return openErr(p, err)
 		}

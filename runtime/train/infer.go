@@ -51,9 +51,11 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	}
 	t.shapes, t.state, t.ms = map[string][]int{}, map[string][]float32{}, metricsOf(tr)
 	t.counts = map[string][]int64{}
-	if t.splits, t.transform, err = loadData(tr.Data); err != nil {
+	ld, err := loadData(p, tr)
+	if err != nil {
 		return nil, err
 	}
+	t.splits, t.transform, t.vocab = ld.splits, ld.transform, ld.vocab
 	res := &EvalResult{Train: tr.Name, Weights: weights, Split: "test"}
 	if t.splits.Test == nil {
 		t.splits.Test = t.splits.Train
@@ -134,10 +136,15 @@ func (t *Tensor) Format(w io.Writer, edge int) {
 	}
 }
 
-// forward compiles the forward of in for a batch of n and binds the
-// weights; it returns the executor and the graph's single data input.
-func forward(p *compiler.Program, in *compiler.Instance, weights map[string][]float32, n int, b Backend, threads int) (Executor, *ir.Graph, *ir.Value, error) {
-	g, err := p.LowerForward(in, map[string]int{"B": n})
+// forward compiles the forward of in for a batch of n (and sequences of
+// T, for text models; 0 leaves T unbound) and binds the weights; it
+// returns the executor, the graph and its data inputs in order.
+func forward(p *compiler.Program, in *compiler.Instance, weights map[string][]float32, n, T int, b Backend, threads int) (Executor, *ir.Graph, []*ir.Value, error) {
+	dims := map[string]int{"B": n}
+	if T > 0 {
+		dims["T"] = T
+	}
+	g, err := p.LowerForward(in, dims)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -145,7 +152,7 @@ func forward(p *compiler.Program, in *compiler.Instance, weights map[string][]fl
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var x *ir.Value
+	var xs []*ir.Value
 	for _, v := range g.Inputs {
 		switch v.Role() {
 		case ir.RoleParam, ir.RoleConst:
@@ -153,21 +160,30 @@ func forward(p *compiler.Program, in *compiler.Instance, weights map[string][]fl
 				return nil, nil, nil, err
 			}
 		case ir.RoleData:
-			if x != nil {
-				return nil, nil, nil, fmt.Errorf("%s takes several inputs (%s, %s); only one-input models run here", in.Name(), x.Name, v.Name)
-			}
-			x = v
+			xs = append(xs, v)
 		case ir.RoleScalar:
 			return nil, nil, nil, fmt.Errorf("%s needs scalar %s in inference", in.Name(), v.Name)
 		}
 	}
-	if x == nil {
+	if len(xs) == 0 {
 		return nil, nil, nil, fmt.Errorf("%s takes no input", in.Name())
 	}
-	if x.Type.DType != ir.F32 {
-		return nil, nil, nil, fmt.Errorf("%s takes %s %v; only f32 inputs run here", in.Name(), x.Name, x.Type)
+	return ex, g, xs, nil
+}
+
+// oneF32 checks that a forward takes one f32 input and returns it.
+func oneF32(in *compiler.Instance, xs []*ir.Value) (*ir.Value, error) {
+	if len(xs) > 1 {
+		var names []string
+		for _, x := range xs {
+			names = append(names, x.Name)
+		}
+		return nil, fmt.Errorf("%s takes several inputs (%s); only one-input f32 models run here", in.Name(), strings.Join(names, ", "))
 	}
-	return ex, g, x, nil
+	if xs[0].Type.DType != ir.F32 {
+		return nil, fmt.Errorf("%s takes %s %v; only f32 inputs run here", in.Name(), xs[0].Name, xs[0].Type)
+	}
+	return xs[0], nil
 }
 
 // RandomForward runs the forward of in on a batch of batch samples drawn
@@ -183,7 +199,11 @@ func RandomForward(p *compiler.Program, in *compiler.Instance, batch int, seed u
 	if err != nil {
 		return nil, err
 	}
-	ex, g, x, err := forward(p, in, weights, batch, b, opts.Threads)
+	ex, g, inputs, err := forward(p, in, weights, batch, 0, b, opts.Threads)
+	if err != nil {
+		return nil, err
+	}
+	x, err := oneF32(in, inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +261,13 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if err != nil {
 		return nil, err
 	}
+	if vf := VocabPath(weights); fileExists(vf) {
+		v, err := data.LoadVocab(vf)
+		if err != nil {
+			return nil, err
+		}
+		return predictText(p, in, w, v, b, input, output, opts)
+	}
 	label, err := csvHasColumn(input, "label")
 	if err != nil {
 		return nil, err
@@ -287,8 +314,12 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 		ex, ok := progs[n]
 		if !ok {
 			var g *ir.Graph
-			var x *ir.Value
-			if ex, g, x, err = forward(p, in, w, n, b, opts.Threads); err != nil {
+			var inputs []*ir.Value
+			if ex, g, inputs, err = forward(p, in, w, n, 0, b, opts.Threads); err != nil {
+				return nil, err
+			}
+			x, err := oneF32(in, inputs)
+			if err != nil {
 				return nil, err
 			}
 			if x.Type.NumElements() != n*k {

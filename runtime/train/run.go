@@ -25,6 +25,7 @@ import (
 type Options struct {
 	JSON      bool      // one JSON line per epoch, even on a terminal
 	Out       io.Writer // progress and epoch reports; nil: os.Stderr
+	Log       io.Writer // notes (resuming, running another train first); nil: Out
 	Quiet     bool      // report nothing
 	Resume    bool      // continue from the train's checkpoint when there is one
 	Device    string    // backend: "" (the default), "cpu", "reference"
@@ -146,6 +147,7 @@ type trainer struct {
 
 	splits    *data.Splits
 	transform *data.Transform
+	vocab     *data.Vocab // text data: the vocabulary of the train split
 	ms        []metric
 	classes   int
 
@@ -206,11 +208,22 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 			return nil, err
 		}
 	}
-	if t.splits, t.transform, err = loadData(tr.Data); err != nil {
+	ld, err := loadData(p, tr)
+	if err != nil {
 		return nil, err
 	}
+	t.splits, t.transform, t.vocab = ld.splits, ld.transform, ld.vocab
 	if err := t.setupData(); err != nil {
 		return nil, err
+	}
+	if t.vocab != nil && t.ckptPath != "" {
+		// predict reads raw text with the vocabulary of training.
+		if err := os.MkdirAll(filepath.Dir(t.ckptPath), 0o755); err != nil {
+			return nil, err
+		}
+		if err := t.vocab.Save(VocabPath(t.ckptPath)); err != nil {
+			return nil, err
+		}
 	}
 	pos, err := t.initWeights()
 	if err != nil {
@@ -290,7 +303,7 @@ func (t *trainer) initWeights() (position, error) {
 		if _, err := os.Stat(t.ckptPath); err == nil {
 			return t.resume()
 		}
-		fmt.Fprintf(t.out, "%s: no checkpoint %s to resume; starting from the beginning\n", tr.Name, t.ckptPath)
+		fmt.Fprintf(logOf(t.opts), "%s: no checkpoint %s to resume; starting from the beginning\n", tr.Name, t.ckptPath)
 	} else if t.opts.Resume {
 		return position{}, fmt.Errorf("%s saves no checkpoint, so it cannot resume: add save = \"runs/%s.safetensors\"", tr.Name, tr.Name)
 	}
@@ -376,7 +389,7 @@ func (t *trainer) resume() (position, error) {
 		t.counts[name] = v
 		t.shapes[name] = c.Shapes[name]
 	}
-	fmt.Fprintf(t.out, "%s: resuming from %s at epoch %d, batch %d (step %d)\n", tr.Name, t.ckptPath, m.Epoch+1, m.Batch, m.Step)
+	fmt.Fprintf(logOf(t.opts), "%s: resuming from %s at epoch %d, batch %d (step %d)\n", tr.Name, t.ckptPath, m.Epoch+1, m.Batch, m.Step)
 	return position{Epoch: m.Epoch, Batch: m.Batch, Step: m.Step, LossSum: m.LossSum, LossN: m.LossN, Metrics: m.Metrics}, nil
 }
 
@@ -462,6 +475,37 @@ func (t *trainer) bind(ex Executor, g *ir.Graph, ds *data.Dataset, batch *data.B
 	return nil
 }
 
+// compile compiles g on the run's backend, wrapped so that bool data
+// inputs can be fed from i32 fields.
+func (t *trainer) compile(g *ir.Graph) (Executor, error) {
+	ex, err := t.backend(g, t.opts.Threads)
+	if err != nil {
+		return nil, err
+	}
+	return &convExec{Executor: ex}, nil
+}
+
+// A convExec refreshes its bool inputs from the i32 0/1 batch fields
+// they stand for (a padding mask) before every Run.
+type convExec struct {
+	Executor
+	convs []boolConv
+}
+
+type boolConv struct {
+	dst []bool
+	src []int32
+}
+
+func (c *convExec) Run() error {
+	for _, cv := range c.convs {
+		for i, x := range cv.src {
+			cv.dst[i] = x != 0
+		}
+	}
+	return c.Executor.Run()
+}
+
 func bindData(ex Executor, in *ir.Value, ds *data.Dataset, batch *data.Batch, n int) error {
 	for fi, f := range ds.Fields {
 		if f.Name != in.Name {
@@ -476,6 +520,14 @@ func bindData(ex Executor, in *ir.Value, ds *data.Dataset, batch *data.Batch, n 
 			return ex.Bind(in.Name, batch.F32[fi][:n*k])
 		case f.DType == data.I32 && in.Type.DType == ir.I32:
 			return ex.Bind(in.Name, batch.I32[fi][:n*k])
+		case f.DType == data.I32 && in.Type.DType == ir.Bool:
+			ce, ok := ex.(*convExec)
+			if !ok {
+				return fmt.Errorf("internal: bool input %s on an executor that cannot convert", in.Name)
+			}
+			dst := make([]bool, n*k)
+			ce.convs = append(ce.convs, boolConv{dst: dst, src: batch.I32[fi][:n*k]})
+			return ex.Bind(in.Name, dst)
 		}
 		return fmt.Errorf("data field %s is %s, the graph wants %v", f.Name, f.Type(), in.Type)
 	}
@@ -492,7 +544,7 @@ func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := t.backend(sg.Graph, t.opts.Threads)
+	ex, err := t.compile(sg.Graph)
 	if err != nil {
 		return nil, fmt.Errorf("compiling %s phase %s: %w", t.tr.Name, t.tr.Phases[ph].Name, err)
 	}
@@ -524,7 +576,7 @@ func (t *trainer) evalProgram(n int) (Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := t.backend(g, t.opts.Threads)
+	ex, err := t.compile(g)
 	if err != nil {
 		return nil, fmt.Errorf("compiling the evaluation of %s: %w", t.tr.Name, err)
 	}
@@ -727,9 +779,9 @@ func ensureFrom(ctx context.Context, p *compiler.Program, src *compiler.Train, o
 	resume := false
 	switch {
 	case err != nil:
-		fmt.Fprintf(outOf(opts), "%s: no checkpoint %s; running %s first\n", src.Name, path, src.Name)
+		fmt.Fprintf(logOf(opts), "%s: no checkpoint %s; running %s first\n", src.Name, path, src.Name)
 	case fi.ModTime().Before(newestSource(p)):
-		fmt.Fprintf(outOf(opts), "%s: checkpoint %s is older than the program; running %s again\n", src.Name, path, src.Name)
+		fmt.Fprintf(logOf(opts), "%s: checkpoint %s is older than the program; running %s again\n", src.Name, path, src.Name)
 	default:
 		c, err := LoadCheckpoint(path)
 		if err != nil {
@@ -738,7 +790,7 @@ func ensureFrom(ctx context.Context, p *compiler.Program, src *compiler.Train, o
 		if c.Meta.Format != FormatName || c.Meta.Epoch >= want {
 			return nil
 		}
-		fmt.Fprintf(outOf(opts), "%s: checkpoint %s stopped at epoch %d of %d; continuing it\n", src.Name, path, c.Meta.Epoch, want)
+		fmt.Fprintf(logOf(opts), "%s: checkpoint %s stopped at epoch %d of %d; continuing it\n", src.Name, path, c.Meta.Epoch, want)
 		resume = true
 	}
 	o := opts
@@ -747,10 +799,13 @@ func ensureFrom(ctx context.Context, p *compiler.Program, src *compiler.Train, o
 	return err
 }
 
-func outOf(opts Options) io.Writer {
+// logOf returns where notes go: Options.Log, else Out.
+func logOf(opts Options) io.Writer {
 	switch {
 	case opts.Quiet:
 		return io.Discard
+	case opts.Log != nil:
+		return opts.Log
 	case opts.Out != nil:
 		return opts.Out
 	}

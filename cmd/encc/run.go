@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/runtime/train"
+)
+
+var runCmd = &command{
+	name:     "run",
+	args:     "FILE [TRAIN] [--json] [--resume] [--device cpu|reference|cuda] [--threads N] [--plot FILE.png] [--epochs N] | FILE --model M --random N [--seed S]",
+	synopsis: "train and fine-tune with checkpoints, or run a model on random input",
+	doc: `Run checks FILE and trains one train of it: the named one, or by default
+the last train of FILE. A train whose init is from(other) runs the other
+train first when its checkpoint is missing, older than FILE or stopped
+early. Data paths are relative to FILE.
+
+On a terminal, run draws a progress bar (epoch, batch, loss, samples/s,
+ETA) and prints a line per epoch; otherwise, or with --json, it prints
+one JSON object per epoch on stdout (train, phase, epoch, epochs, step,
+loss, test_loss, the metrics, samples_per_sec, seconds). Notes and the
+final line ("finetune: test accuracy 97.78% ...") go to stderr.
+
+After every epoch the checkpoint (the train's save) is written; --resume
+continues from it bit-exactly. Ctrl-C finishes the current step, saves a
+checkpoint of the exact position and exits with status 130.
+
+  --device    cpu (the default), reference (the exact, slow evaluator of
+              the IR) or cuda (an encc built with -tags cuda)
+  --threads   threads of the CPU backend (default: every core)
+  --plot      write the loss and metric curves per epoch as a PNG
+  --epochs    stop after N epochs (schedules still span the declared ones)
+
+With --model M --random N, run builds model M (or the model of train M)
+with its initializers, runs its forward on N samples drawn from N(0, 1)
+(seeded by --seed) and prints the output tensor.`,
+	run: runRun,
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run")
+	jsonOut := fs.Bool("json", false, "one JSON line per epoch")
+	resume := fs.Bool("resume", false, "continue from the checkpoint")
+	device := fs.String("device", "", "cpu, reference or cuda")
+	threads := fs.Int("threads", 0, "CPU threads (0: every core)")
+	plot := fs.String("plot", "", "write loss and metric curves to this PNG")
+	epochs := fs.Int("epochs", 0, "stop after this many epochs")
+	model := fs.String("model", "", "model (or train) for --random")
+	random := fs.Int("random", 0, "run the model's forward on this many random samples")
+	seed := fs.Uint64("seed", 0, "seed of --random")
+	pos, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		return usageError("run", stderr, "no file")
+	}
+	if len(pos) > 2 {
+		return usageError("run", stderr, "too many arguments")
+	}
+	if *threads < 0 || *epochs < 0 || *random < 0 {
+		return usageError("run", stderr, "--threads, --epochs and --random must not be negative")
+	}
+	if (*model != "") != (*random > 0) {
+		return usageError("run", stderr, "--model and --random go together")
+	}
+	if code, ok := checkDevice("run", *device, stderr); !ok {
+		return code
+	}
+	file := pos[0]
+	prog, ok := checkProgram(file, stderr)
+	if !ok {
+		return exitFail
+	}
+	if *random > 0 {
+		if len(pos) > 1 {
+			return usageError("run", stderr, "--model names the model; no train with --random")
+		}
+		in, err := train.Instance(prog, *model)
+		if err != nil {
+			return failf("run", stderr, "%s: %v", file, err)
+		}
+		outs, err := train.RandomForward(prog, in, *random, *seed, train.Options{Device: *device, Threads: *threads})
+		if err != nil {
+			return failf("run", stderr, "%s: %v", file, err)
+		}
+		for _, t := range outs {
+			t.Format(stdout, 3)
+		}
+		return exitOK
+	}
+	tr, err := pickTrain(prog, pos[1:])
+	if err != nil {
+		return failf("run", stderr, "%s: %v", file, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := train.Run(ctx, prog, tr, train.Options{
+		JSON: *jsonOut, Out: stdout, Log: stderr, Resume: *resume,
+		Device: *device, Threads: *threads, MaxEpochs: *epochs,
+	})
+	var ie *train.InterruptedError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(stderr, "encc run: %v\n", err)
+		return 130
+	}
+	if err != nil {
+		return failf("run", stderr, "%s", oneLine(err))
+	}
+	if *plot != "" {
+		if err := train.WritePlot(*plot, res.History); err != nil {
+			return failf("run", stderr, "--plot: %v", err)
+		}
+	}
+	fmt.Fprintln(stderr, finalLine(res))
+	return exitOK
+}
+
+// checkDevice rejects a device this build cannot run, with the reason.
+func checkDevice(cmd, device string, stderr io.Writer) (int, bool) {
+	switch device {
+	case "", "cpu", "reference":
+		return exitOK, true
+	case "cuda":
+		if !train.CUDAAvailable() {
+			return failf(cmd, stderr, "--device cuda: %v", train.CUDAError), false
+		}
+		return exitOK, true
+	}
+	return usageError(cmd, stderr, "unknown --device %q (have: cpu, reference, cuda)", device), false
+}
+
+// checkProgram checks file and prints its diagnostics.
+func checkProgram(file string, stderr io.Writer) (*compiler.Program, bool) {
+	prog, diags := compiler.CheckFile(file, nil)
+	if len(diags) > 0 {
+		printDiags(stderr, diags, prog)
+	}
+	return prog, prog != nil && !diags.HasErrors()
+}
+
+// pickTrain returns the train named by names[0], or the last train.
+func pickTrain(prog *compiler.Program, names []string) (*compiler.Train, error) {
+	var have []string
+	for _, tr := range prog.Trains {
+		have = append(have, tr.Name)
+	}
+	if len(names) == 0 {
+		if len(prog.Trains) == 0 {
+			return nil, fmt.Errorf("no train to run")
+		}
+		return prog.Trains[len(prog.Trains)-1], nil
+	}
+	if tr := prog.Train(names[0]); tr != nil {
+		return tr, nil
+	}
+	if len(have) == 0 {
+		return nil, fmt.Errorf("no train named %s (the file has none)", names[0])
+	}
+	return nil, fmt.Errorf("no train named %s (have: %s)", names[0], strings.Join(have, ", "))
+}
+
+// finalLine is the summary of a run: its last test metrics.
+func finalLine(res *train.Result) string {
+	var b strings.Builder
+	b.WriteString(res.Train + ":")
+	if len(res.Final) == 0 {
+		b.WriteString(" done")
+	} else {
+		b.WriteString(" test " + metricsString(res.Final))
+	}
+	fmt.Fprintf(&b, " (%d epochs, %d steps, %.1fs)", res.Epochs, res.Steps, res.Seconds)
+	if res.Checkpoint != "" {
+		b.WriteString("; weights in " + res.Checkpoint)
+	}
+	return b.String()
+}
+
+// metricsString prints metrics: the train's metrics as percentages,
+// then the loss.
+func metricsString(m map[string]float64) string {
+	var keys []string
+	for k := range m {
+		if k != "loss" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.2f%%", k, 100*m[k]))
+	}
+	if l, ok := m["loss"]; ok {
+		parts = append(parts, fmt.Sprintf("loss %.4f", l))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// oneLine folds a multi-line error (a FitError's lists) into one line.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.ReplaceAll(err.Error(), "\n\t", "; "), "\n", "; ")
+}
