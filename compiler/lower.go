@@ -628,7 +628,7 @@ func (p *Program) LowerForward(in *Instance, dims map[string]int) (*ir.Graph, er
 		}
 		t = t.Subst(sub)
 		if _, ok := t.ConstShape(); !ok {
-			return nil, fmt.Errorf("input %s of %s has unbound dimensions %s: give them values", prm.Name.Name, in.Model.name, t)
+			return nil, fmt.Errorf("input %s of %s has unbound dimensions %s: give them values (with encc compile, --dim NAME=N)", prm.Name.Name, in.Model.name, t)
 		}
 		args = append(args, &argVal{v: c.input(prm.Name.Name, t), pos: prm.Pos()})
 	}
