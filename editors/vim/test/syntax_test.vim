@@ -60,7 +60,7 @@ let s:cases['examples/digits_finetune.enc'] = [
       \ ['loss      = cross_entropy',  'cross_entropy',1, 'encBuiltinCall',  'Function'],
       \ ['optimizer = AdamW',          'AdamW',        1, 'encOptimizer',    'Type'],
       \ ['optimizer = AdamW',          'weight_decay', 1, 'encNamedArg',     'Identifier'],
-      \ ['optimizer = AdamW',          '1e-3',         1, 'encFloat',        'Float'],
+      \ ['optimizer = AdamW',          '0.01',         1, 'encFloat',        'Float'],
       \ ['metrics   = \[accuracy',     'accuracy',     1, 'encBuiltinFunc',  'Function'],
       \ ['phase head',                 'phase',        1, 'encPhase',        'Keyword'],
       \ ['phase head',                 'head',         1, 'encPhaseName',    'Function'],
