@@ -323,7 +323,7 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 				return nil, err
 			}
 			if x.Type.NumElements() != n*k {
-				return nil, fmt.Errorf("%s: rows have %d features, %s takes %s %v (%d per sample)", input, k, in.Name(), x.Name, x.Type, x.Type.NumElements()/n)
+				return nil, fmt.Errorf("%s: rows have %d features; %s takes %d per sample (input %s)", input, k, in.Name(), x.Type.NumElements()/n, x.Name)
 			}
 			xs[n] = make([]float32, n*k)
 			if err := ex.Bind(x.Name, xs[n]); err != nil {
