@@ -74,9 +74,10 @@
 // split-N: split-M repacks all of B in every task, split-N all of A, so
 // the model splits the dimension whose shared operand is cheaper to pack
 // and stays serial where the hand-off would not pay (e.g. 64×128×10).
-// Products with at least 512 rows or columns per task are cut into 2
-// tasks per core, claimed dynamically, so a core taken by another process
-// delays the call by less. Tile ranges depend only on the shape, and every
+// Where the model says it adds at most 5% of work (tasks of at least
+// 20 µs), products are cut into 2 or 4 tasks per core, claimed
+// dynamically, so that a core taken by another process, or a helper
+// preempted in the middle of its task, delays the call by less. Tile ranges depend only on the shape, and every
 // element of C is computed by the same sequence of operations whatever
 // the split, so results are bit-identical from run to run and across
 // thread counts.

@@ -72,13 +72,24 @@ func (j *job) gemm() {
 	}
 	j.tasks = 1
 	if split != 0 {
-		// One task per participant; big products are cut finer so that a
-		// core taken by another process delays the call by a fraction of
-		// it. Every task repacks the operand it shares with the others,
-		// so a task keeps at least overSplitUnits·unit rows or columns.
+		// One task per participant, or more where that costs little: with
+		// tasks claimed dynamically, a core taken by another process (or a
+		// helper preempted in the middle of a task) then delays the call
+		// by a smaller part of it. Every task repacks the operand it shares
+		// with the others, so the model allows at most 5% more total work
+		// and tasks of at least minTaskNs.
 		j.tasks = P
-		if units >= 2*P*overSplitUnits(j.unit) {
-			j.tasks = 2 * P
+		base := float64(P) * j.taskEstimate(split, units, P)
+		for _, f := range []int{2, 4} {
+			t := f * P
+			if units < t {
+				break
+			}
+			per := j.taskEstimate(split, units, t)
+			if per < minTaskNs || float64(t)*per > 1.05*base {
+				break
+			}
+			j.tasks = t
 		}
 	}
 	j.units = units
@@ -89,10 +100,19 @@ func (j *job) gemm() {
 	}
 }
 
-// overSplitUnits: tasks are split beyond one per core only if each keeps
-// at least 512 rows or columns, which holds the redundant packing of the
-// shared operand under about 2% of the task's multiply-adds.
-func overSplitUnits(unit int) int { return ceilDiv(512, unit) }
+// minTaskNs: tasks are not cut below this modelled time.
+const minTaskNs = 20000
+
+// taskEstimate is the model's time for one of tasks tasks when units are
+// split along M (split 1) or N (split 2).
+func (j *job) taskEstimate(split, units, tasks int) float64 {
+	k := j.kern
+	per := ceilDiv(units, tasks)
+	if split == 1 {
+		return j.estimate(per*k.mr, ceilDiv(j.p.N, k.nr)*k.nr)
+	}
+	return j.estimate(ceilDiv(j.p.M, k.mr)*k.mr, per*k.nr)
+}
 
 func (j *job) gemv() {
 	p, k := &j.p, j.kern
