@@ -7,8 +7,9 @@
 // or i32), a per-sample shape, a [Role] (feature, label, token ids,
 // padding mask) and contiguous sample-major storage of N × prod(shape)
 // values. A label field is a scalar i32 with a class count; text data
-// will add an ids field i32[T] (Role IDs, Classes = vocabulary size) and
-// a mask field i32[T] or f32[T] (Role Mask) next to it.
+// has an ids field i32[T] (Role IDs, Classes = vocabulary size) and a
+// mask field i32[T] of 0/1 (Role Mask) next to it, which the trainer
+// feeds to graphs that type the mask bool.
 //
 // # Sources
 //
@@ -18,6 +19,8 @@
 //     and numeric feature columns → x f32[F], y i32.
 //   - [ReadIDX]: MNIST / Fashion-MNIST IDX files, raw or gzipped →
 //     image f32[1, rows, cols] with raw values 0..255, label i32.
+//   - [Synthetic]: seeded random data with the shapes of a task, x
+//     f32[shape] or ids and mask, and a uniform label.
 //
 // Files are gunzipped when they start with the gzip magic, whatever their
 // name.

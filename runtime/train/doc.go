@@ -4,7 +4,7 @@
 //
 //	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot
 //	encc eval FILE TRAIN --weights Eval(p, tr, weights, opts)
-//	encc predict FILE MODEL ...    Predict(p, model, weights, in.csv, out.csv, opts)
+//	encc predict FILE MODEL ...    Predict(p, model, weights, input, out.csv, opts)
 //	encc run FILE --model M --random N
 //	                               RandomForward(p, inst, N, seed, opts), Tensor.Format
 //
@@ -12,7 +12,14 @@
 //
 // [Run] reads the dataset (paths relative to the .enc file), splits it
 // with the dataset's seed and fits scale/normalize on the train split
-// only (runtime/data). It initializes every parameter from its
+// only (runtime/data). A text source (csv text:, jsonl, json_dir) is
+// split and tokenized by data.TextSplits, its vocabulary built on the
+// train split and saved next to the checkpoint ([VocabPath]:
+// runs/x.safetensors → runs/x.vocab.json) for [Predict]; synthetic(...)
+// draws from the dataset's seed. A graph input typed bool (a padding
+// mask) is fed from the i32 0/1 field of that name, converted before
+// every run of the program. A CSV label is checked against the number
+// of class scores the loss takes. It initializes every parameter from its
 // initializer ([InitParam]: PyTorch's rules, each parameter drawing from
 // its own PCG stream of (train seed, path)), then applies init: from(...)
 // runs the other train first when its checkpoint is missing, older than
@@ -38,7 +45,8 @@
 // samples/s, ETA) redrawn with \r and a summary line per epoch;
 // otherwise, or with Options.JSON, one JSON object per epoch
 // ([EpochJSON]): train, phase, epoch, epochs, step, loss, test_loss, the
-// metrics, samples_per_sec, seconds.
+// metrics, samples_per_sec, seconds. Notes (resuming, running another
+// train first) go to Options.Log, or Out without one.
 //
 // # Checkpoints
 //
@@ -61,5 +69,7 @@
 // The loop drives an [Executor], the method set of *cpu.Program. The
 // CPU backend (the IR pipeline, then backend/cpu) is the default; the
 // "reference" device runs graphs with ir/eval, slowly and exactly, for
-// tests and for checking the CPU backend.
+// tests and for checking the CPU backend; "cuda" runs them with
+// backend/cuda, in a build with the cuda tag (without it, compiling
+// returns cuda.ErrNoCUDA, which says so: see [CUDAAvailable]).
 package train
