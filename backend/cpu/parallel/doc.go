@@ -43,4 +43,7 @@
 //     the pool is busy (from inside a body, or from another goroutine)
 //     runs its chunks inline, in order, with the same bounds and worker
 //     index 0, instead of waiting or deadlocking.
+//   - Panics. A body that panics on a helper goroutine takes the program
+//     down (nothing recovers it there); validate inputs before calling
+//     For, as gemm does.
 package parallel
