@@ -19,6 +19,7 @@ import (
 
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/ir"
+	"github.com/encc-lang/encc/lang"
 	"github.com/encc-lang/encc/runtime/data"
 )
 
@@ -186,6 +187,18 @@ func oneF32(in *compiler.Instance, xs []*ir.Value) (*ir.Value, error) {
 	return xs[0], nil
 }
 
+// takesTokens reports whether the forward of in takes an i32 input
+// first (token ids).
+func takesTokens(in *compiler.Instance) bool {
+	for _, m := range in.Decl().Members {
+		if fw, ok := m.(*lang.ForwardDecl); ok && len(fw.Params) > 0 {
+			tt, ok := fw.Params[0].Type.(*lang.TensorType)
+			return ok && tt.DType == "i32"
+		}
+	}
+	return false
+}
+
 // RandomForward runs the forward of in on a batch of batch samples drawn
 // from N(0, 1), with weights initialized by the model's initializers,
 // both seeded by seed (the input from stream ParamStream("input:"+name)).
@@ -267,6 +280,9 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 			return nil, err
 		}
 		return predictText(p, in, w, v, b, input, output, opts)
+	}
+	if takesTokens(in) {
+		return nil, fmt.Errorf("%s takes token ids, and there is no vocabulary %s next to the weights: predict reads raw text with the vocabulary that encc run saves there", in.Name(), VocabPath(weights))
 	}
 	label, err := csvHasColumn(input, "label")
 	if err != nil {
