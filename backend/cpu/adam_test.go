@@ -69,3 +69,16 @@ func TestFusedAdam(t *testing.T) {
 		}
 	}
 }
+
+// TestPortable runs the per-op and training-step comparisons with
+// ir/eval again with the vector kernels of simd_amd64.s turned off, so
+// that the portable loops stay tested on machines that have AVX2.
+func TestPortable(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("the portable loops are the only ones here")
+	}
+	defer func(s, a bool) { simdOn, adamVector = s, a }(simdOn, adamVector)
+	simdOn, adamVector = false, false
+	t.Run("ops", TestOps)
+	t.Run("steps", TestTrainSteps)
+}

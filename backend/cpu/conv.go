@@ -31,8 +31,23 @@ func newConvGeom(at ir.Conv2DAttr, x, w, y ir.Shape) convGeom {
 func (g *convGeom) ckk() int { return g.C * g.KH * g.KW }
 func (g *convGeom) p() int   { return g.OH * g.OW }
 
+// span returns, for kernel column kw, the output columns [lo, hi)
+// whose input column ow - pw + kw·dw lies inside the row (stride 1).
+func (g *convGeom) span(kw int) (lo, hi int) {
+	off := kw*g.dw - g.pw
+	lo, hi = max(0, -off), min(g.OW, g.W-off)
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
 // im2col writes the column matrix [C·KH·KW, OH·OW] of one sample x.
 func (g *convGeom) im2col(col, x []float32) {
+	if g.sw == 1 {
+		g.im2colUnit(col, x)
+		return
+	}
 	P := g.p()
 	for c := range g.C {
 		for kh := range g.KH {
@@ -60,9 +75,71 @@ func (g *convGeom) im2col(col, x []float32) {
 	}
 }
 
+// im2colUnit is im2col for a horizontal stride of 1: each output row of
+// a kernel tap is a contiguous piece of an input row between zeros.
+func (g *convGeom) im2colUnit(col, x []float32) {
+	P, OW, W := g.p(), g.OW, g.W
+	for c := range g.C {
+		xc := x[c*g.H*W:][:g.H*W]
+		for kh := range g.KH {
+			for kw := range g.KW {
+				row := col[((c*g.KH+kh)*g.KW+kw)*P:][:P]
+				lo, hi := g.span(kw)
+				off := kw*g.dw - g.pw
+				for oh := range g.OH {
+					seg := row[oh*OW:][:OW]
+					ih := oh*g.sh - g.ph + kh*g.dh
+					if ih < 0 || ih >= g.H {
+						clear(seg)
+						continue
+					}
+					clear(seg[:lo])
+					clear(seg[hi:])
+					src := xc[ih*W+lo+off:][:hi-lo]
+					dst := seg[lo:hi]
+					for i := range dst {
+						dst[i] = src[i]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2imUnit is col2im for a horizontal stride of 1.
+func (g *convGeom) col2imUnit(dx, col []float32) {
+	clear(dx)
+	P, OW, W := g.p(), g.OW, g.W
+	for c := range g.C {
+		xc := dx[c*g.H*W:][:g.H*W]
+		for kh := range g.KH {
+			for kw := range g.KW {
+				row := col[((c*g.KH+kh)*g.KW+kw)*P:][:P]
+				lo, hi := g.span(kw)
+				off := kw*g.dw - g.pw
+				for oh := range g.OH {
+					ih := oh*g.sh - g.ph + kh*g.dh
+					if ih < 0 || ih >= g.H {
+						continue
+					}
+					src := row[oh*OW+lo:][:hi-lo]
+					dst := xc[ih*W+lo+off:][:hi-lo]
+					for i, e := range src {
+						dst[i] += e
+					}
+				}
+			}
+		}
+	}
+}
+
 // col2im adds the column matrix of one sample into dx (which it zeroes
 // first).
 func (g *convGeom) col2im(dx, col []float32) {
+	if g.sw == 1 {
+		g.col2imUnit(dx, col)
+		return
+	}
 	clear(dx)
 	P := g.p()
 	for c := range g.C {

@@ -157,6 +157,10 @@ func unaryNumInner[T numeric](op ir.Op, o, x []T) {
 			o[i] = -e
 		}
 	case ir.OpRelu:
+		if xf, ok := any(x).([]float32); ok {
+			reluF32(any(o).([]float32), xf)
+			return
+		}
 		for i, e := range x {
 			o[i] = max(e, 0)
 		}
@@ -176,6 +180,39 @@ func unaryNumInner[T numeric](op ir.Op, o, x []T) {
 				e = -1
 			}
 			o[i] = e // 0 or NaN stay
+		}
+	}
+}
+
+// reluF32 is max(x, 0), 8 lanes at a time with AVX2 (a NaN stays NaN).
+func reluF32(o, x []float32) {
+	x = x[:len(o)]
+	i := 0
+	if simdOn {
+		if i = len(o) &^ 7; i > 0 {
+			reluAVX2(&o[0], &x[0], i)
+		}
+	}
+	for ; i < len(o); i++ {
+		o[i] = max(x[i], 0)
+	}
+}
+
+// reluGradF32 is x > 0 ? dy : 0 (relu's backward), 8 lanes at a time
+// with AVX2.
+func reluGradF32(o, x, dy []float32) {
+	x, dy = x[:len(o)], dy[:len(o)]
+	i := 0
+	if simdOn {
+		if i = len(o) &^ 7; i > 0 {
+			reluGradAVX2(&o[0], &x[0], &dy[0], i)
+		}
+	}
+	for ; i < len(o); i++ {
+		if x[i] > 0 {
+			o[i] = dy[i]
+		} else {
+			o[i] = 0
 		}
 	}
 }
@@ -400,6 +437,10 @@ func b2u(b bool) uint8 {
 }
 
 func compareInner[T scalar](op ir.Op, o []uint8, x []T, sx int, y []T, sy int) {
+	if sx == 1 && sy == 1 {
+		compareUnit(op, o, x[:len(o)], y[:len(o)])
+		return
+	}
 	ix, iy := 0, 0
 	for i := range o {
 		a, b := x[ix], y[iy]
@@ -420,6 +461,38 @@ func compareInner[T scalar](op ir.Op, o []uint8, x []T, sx int, y []T, sy int) {
 		}
 		o[i] = b2u(r)
 		ix, iy = ix+sx, iy+sy
+	}
+}
+
+// compareUnit is compareInner for unit strides: one loop per op, no
+// branch on the data.
+func compareUnit[T scalar](op ir.Op, o []uint8, x, y []T) {
+	x, y = x[:len(o)], y[:len(o)]
+	switch op {
+	case ir.OpEq:
+		for i := range o {
+			o[i] = b2u(x[i] == y[i])
+		}
+	case ir.OpNe:
+		for i := range o {
+			o[i] = b2u(x[i] != y[i])
+		}
+	case ir.OpLt:
+		for i := range o {
+			o[i] = b2u(x[i] < y[i])
+		}
+	case ir.OpLe:
+		for i := range o {
+			o[i] = b2u(x[i] <= y[i])
+		}
+	case ir.OpGt:
+		for i := range o {
+			o[i] = b2u(x[i] > y[i])
+		}
+	case ir.OpGe:
+		for i := range o {
+			o[i] = b2u(x[i] >= y[i])
+		}
 	}
 }
 

@@ -12,6 +12,7 @@
 package cpu
 
 import (
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -182,8 +183,46 @@ func loaderOf(size int) func(f *frame, k int, src unsafe.Pointer, off, stride, n
 	return load[uint64]
 }
 
+// reluGradKernel is the fused body of relu's backward, where(gt(x, 0),
+// dy, 0), on operands of the result's shape.
+type reluGradKernel struct {
+	x, dy, out *buffer
+	pool       *parallel.Pool
+}
+
+func (k *reluGradKernel) run() error {
+	parFor(k.pool, k.out.n, 2, k)
+	return nil
+}
+
+func (k *reluGradKernel) Range(lo, hi int) {
+	reluGradF32(f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi])
+}
+
+// isReluGrad says whether v is fused(x, dy) {$2 = fill 0; $3 = gt($0,
+// $2); $4 = where($3, $1, $2)} on f32 operands of its own shape.
+func isReluGrad(v *ir.Value) bool {
+	fa := v.Aux.(ir.FusedAttr)
+	if len(v.Args) != 2 || len(fa.Body) != 3 || v.Type.DType != ir.F32 {
+		return false
+	}
+	for _, a := range v.Args {
+		if a.Type.DType != ir.F32 || !a.Type.Shape.Equal(v.Type.Shape) {
+			return false
+		}
+	}
+	f, gt, w := fa.Body[0], fa.Body[1], fa.Body[2]
+	fill, ok := f.Aux.(ir.FillAttr)
+	return f.Op == ir.OpFill && f.DType == ir.F32 && ok && fill.Value == 0 &&
+		gt.Op == ir.OpGt && slices.Equal(gt.Args, []int{0, 2}) &&
+		w.Op == ir.OpWhere && w.DType == ir.F32 && slices.Equal(w.Args, []int{3, 1, 2})
+}
+
 func buildFused(c *compileCtx, v *ir.Value) (kernel, error) {
 	fa := v.Aux.(ir.FusedAttr)
+	if isReluGrad(v) {
+		return &reluGradKernel{x: c.buf(v.Args[0]), dy: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}, nil
+	}
 	n := len(v.Args)
 	k := &fusedKernel{nargs: n, l: newLoopBlock(v.Type.Shape, fusedBlock, operandStrides(v)...),
 		out: c.buf(v), pool: c.pool}
@@ -368,12 +407,10 @@ func castExecTo[S, D scalar](toBool bool) func(f *frame, in *finstr, n int) bool
 
 func whereExec[T word](f *frame, in *finstr, n int) bool {
 	c, x, y, o := regView[uint8](f, in.args[0], n), regView[T](f, in.args[1], n), regView[T](f, in.args[2], n), regView[T](f, in.dst, n)
+	c, x, y = c[:len(o)], x[:len(o)], y[:len(o)]
 	for i := range o {
-		if c[i] != 0 {
-			o[i] = x[i]
-		} else {
-			o[i] = y[i]
-		}
+		m := -T(c[i]) // bools are 0 or 1: all ones or zero, no branch on the data
+		o[i] = x[i]&m | y[i]&^m
 	}
 	return true
 }

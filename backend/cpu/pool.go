@@ -51,7 +51,67 @@ func (k *poolKernel) argmax(x []float32, oh, ow int) int {
 	return best
 }
 
+// max2x2 is maxpool2d and its backward for 2×2 windows, stride 2, no
+// padding, over planes [lo, hi), without branches on the data (random
+// data would mispredict most of them): the maximum is the first element
+// of the window, in row-major order, equal to the window's max, as with
+// argmax (a NaN anywhere gives NaN, and no gradient).
+func (k *poolKernel) max2x2(lo, hi int) {
+	HW, OHW, W, OW := k.H*k.W, k.OH*k.OW, k.W, k.OW
+	for pl := lo; pl < hi; pl++ {
+		x := f32s(k.a)[pl*HW:][:HW]
+		if k.op == ir.OpMaxPool2D {
+			y := f32s(k.out)[pl*OHW:][:OHW]
+			for oh := range k.OH {
+				r0, r1 := x[2*oh*W:][:2*OW], x[(2*oh+1)*W:][:2*OW]
+				yr := y[oh*OW:][:OW]
+				for ow := range yr {
+					yr[ow] = max(max(r0[2*ow], r0[2*ow+1]), max(r1[2*ow], r1[2*ow+1]))
+				}
+			}
+			continue
+		}
+		dy, dx := f32s(k.b)[pl*OHW:][:OHW], f32s(k.out)[pl*HW:][:HW]
+		if 2*k.OH != k.H || 2*OW != W {
+			clear(dx)
+		}
+		for oh := range k.OH {
+			r0, r1 := x[2*oh*W:][:2*OW], x[(2*oh+1)*W:][:2*OW]
+			d0, d1 := dx[2*oh*W:][:2*OW], dx[(2*oh+1)*W:][:2*OW]
+			g := dy[oh*OW:][:OW]
+			for ow := range g {
+				a, b, c, d := r0[2*ow], r0[2*ow+1], r1[2*ow], r1[2*ow+1]
+				m := max(max(a, b), max(c, d))
+				gb := math.Float32bits(g[ow])
+				ea, eb, ec := mask32(a == m), mask32(b == m), mask32(c == m)
+				ma := ea
+				mb := eb &^ ma
+				mc := ec &^ (ma | mb)
+				md := ^(ma | mb | mc) & mask32(d == m)
+				d0[2*ow] = math.Float32frombits(gb & ma)
+				d0[2*ow+1] = math.Float32frombits(gb & mb)
+				d1[2*ow] = math.Float32frombits(gb & mc)
+				d1[2*ow+1] = math.Float32frombits(gb & md)
+			}
+		}
+	}
+}
+
+// mask32 is all ones for true, zero for false.
+func mask32(b bool) uint32 {
+	var u uint32
+	if b {
+		u = 1
+	}
+	return -u
+}
+
 func (k *poolKernel) Range(lo, hi int) {
+	if (k.op == ir.OpMaxPool2D || k.op == ir.OpMaxPool2DBackward) && k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 &&
+		k.ph == 0 && k.pw == 0 && k.OH*2 <= k.H && k.OW*2 <= k.W {
+		k.max2x2(lo, hi)
+		return
+	}
 	HW, OHW := k.H*k.W, k.OH*k.OW
 	area := float32(k.kh * k.kw)
 	for pl := lo; pl < hi; pl++ {

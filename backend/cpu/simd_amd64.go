@@ -7,8 +7,22 @@ import "golang.org/x/sys/cpu"
 // hasAVX2FMA says whether the vector kernels of simd_amd64.s can run.
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// simdOn says whether elementwise kernels use them (tests turn it off to
+// exercise the portable loops).
+var simdOn = hasAVX2FMA
+
 // adamAVX2 runs the fused Adam update on n (a multiple of 8) elements;
 // c holds b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t).
 //
 //go:noescape
 func adamAVX2(p, m, v, gr *float32, n int, c *[8]float32)
+
+// reluAVX2 writes max(0, x) for n (a multiple of 8) elements.
+//
+//go:noescape
+func reluAVX2(o, x *float32, n int)
+
+// reluGradAVX2 writes x > 0 ? dy : 0 for n (a multiple of 8) elements.
+//
+//go:noescape
+func reluGradAVX2(o, x, dy *float32, n int)

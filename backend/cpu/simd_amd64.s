@@ -46,3 +46,50 @@ adamloop:
 adamdone:
 	VZEROUPPER
 	RET
+
+// func reluAVX2(o, x *float32, n int)
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ   o+0(FP), DI
+	MOVQ   x+8(FP), SI
+	MOVQ   n+16(FP), CX
+	VXORPS Y15, Y15, Y15
+	SHRQ   $3, CX
+	JZ     reludone
+
+reluloop:
+	VMOVUPS (SI), Y0
+	VMAXPS  Y0, Y15, Y0 // max(0, x): the second source (x) when x is NaN
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     reluloop
+
+reludone:
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(o, x, dy *float32, n int)
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ   o+0(FP), DI
+	MOVQ   x+8(FP), SI
+	MOVQ   dy+16(FP), DX
+	MOVQ   n+24(FP), CX
+	VXORPS Y15, Y15, Y15
+	SHRQ   $3, CX
+	JZ     rgdone
+
+rgloop:
+	VMOVUPS (SI), Y0
+	VCMPPS  $0x1e, Y15, Y0, Y1 // x > 0 (ordered: false for NaN)
+	VANDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     rgloop
+
+rgdone:
+	VZEROUPPER
+	RET

@@ -4,4 +4,10 @@ package cpu
 
 const hasAVX2FMA = false
 
+var simdOn = false
+
 func adamAVX2(p, m, v, g *float32, n int, c *[8]float32) { panic("unreachable") }
+
+func reluAVX2(o, x *float32, n int) { panic("unreachable") }
+
+func reluGradAVX2(o, x, dy *float32, n int) { panic("unreachable") }
