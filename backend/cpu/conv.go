@@ -173,6 +173,14 @@ type convKernel struct {
 	a, b, out *buffer // the op's two operands and its result
 	tasks     int
 	cols      [][]float32   // per task: column matrix
+	// saved holds the column matrices of every sample (N × CKK·P) when a
+	// conv2d and the conv2d_backward_weight of the same x share them
+	// (shareColumns): the forward writes them, the backward reads them.
+	saved     []float32
+	saves     bool // conv2d: write saved
+	reuses    bool // conv2d_backward_weight: read saved instead of im2col
+	x         *ir.Value
+	attr      ir.Conv2DAttr
 	partial   [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
 	ps        []gemm.Params // per task
 	pool      *parallel.Pool
@@ -201,6 +209,7 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	a, b, out := f32s(k.a), f32s(k.b), f32s(k.out)
 	col, p := k.cols[t], &k.ps[t]
 	CHW, OP := k.C*k.H*k.W, k.O*k.p()
+	CKKP := k.ckk() * k.p()
 	dw := out
 	if k.partial != nil {
 		dw = k.partial[t]
@@ -213,6 +222,9 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 		case ir.OpConv2D: // a = x, b = w: y[n] = w · col(x[n])
 			x := a[n*CHW:][:CHW]
 			if !k.direct {
+				if k.saves {
+					col = k.saved[n*CKKP:][:CKKP]
+				}
 				k.im2col(col, x)
 				x = col
 			}
@@ -226,7 +238,10 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 			}
 		case ir.OpConv2DBackwardWeight: // a = x, b = dy: dw += dy[n] · col(x[n])ᵀ
 			x := a[n*CHW:][:CHW]
-			if !k.direct {
+			switch {
+			case k.reuses:
+				x = k.saved[n*CKKP:][:CKKP]
+			case !k.direct:
 				k.im2col(col, x)
 				x = col
 			}
@@ -259,7 +274,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	case ir.OpConv2DBackwardWeight:
 		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
 	}
-	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool}
+	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool, x: a, attr: at}
 	k.tasks = c.pool.Split(g.N, 1)
 	if k.tasks < 1 {
 		k.tasks = 1
@@ -291,4 +306,34 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		}
 	}
 	return k, nil
+}
+
+// shareColumns pairs each conv2d_backward_weight with the earlier conv2d
+// of the same input and attributes: the forward keeps the column
+// matrices of all samples and the backward reuses them instead of
+// running im2col again. x cannot change in between: it is an operand of
+// the backward, so its storage is live until then.
+func (p *Program) shareColumns() {
+	fwd := map[*ir.Value][]*convKernel{}
+	for _, s := range p.steps {
+		k, ok := s.k.(*convKernel)
+		if !ok || k.direct {
+			continue
+		}
+		switch k.op {
+		case ir.OpConv2D:
+			fwd[k.x] = append(fwd[k.x], k)
+		case ir.OpConv2DBackwardWeight:
+			for _, f := range fwd[k.x] {
+				if f.attr == k.attr && f.convGeom == k.convGeom && f.tasks == k.tasks {
+					if f.saved == nil {
+						f.saved = make([]float32, k.N*k.ckk()*k.p())
+						f.saves = true
+					}
+					k.saved, k.reuses = f.saved, true
+					break
+				}
+			}
+		}
+	}
 }

@@ -127,6 +127,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 	}
 	p.fuseAdam(c)
+	p.shareColumns()
 	for _, o := range g.Outputs {
 		if o.Updates == nil {
 			p.outputs[o.Name] = p.bufs[o.Value]
