@@ -172,18 +172,18 @@ type convKernel struct {
 	convGeom
 	a, b, out *buffer // the op's two operands and its result
 	tasks     int
-	cols      [][]float32   // per task: column matrix
+	cols      [][]float32 // per task: column matrix
 	// saved holds the column matrices of every sample (N × CKK·P) when a
 	// conv2d and the conv2d_backward_weight of the same x share them
 	// (shareColumns): the forward writes them, the backward reads them.
-	saved     []float32
-	saves     bool // conv2d: write saved
-	reuses    bool // conv2d_backward_weight: read saved instead of im2col
-	x         *ir.Value
-	attr      ir.Conv2DAttr
-	partial   [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
-	ps        []gemm.Params // per task
-	pool      *parallel.Pool
+	saved   []float32
+	saves   bool // conv2d: write saved
+	reuses  bool // conv2d_backward_weight: read saved instead of im2col
+	x       *ir.Value
+	attr    ir.Conv2DAttr
+	partial [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
+	ps      []gemm.Params // per task
+	pool    *parallel.Pool
 }
 
 func (k *convKernel) run() error {
