@@ -156,3 +156,48 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.Run("w1_mlp", func(b *testing.B) { benchStep(b, mlpGraph(64), 64) })
 	b.Run("w3_lenet", func(b *testing.B) { benchStep(b, lenetGraph(64), 64) })
 }
+
+// mlpForward is W2: the W1 MLP's forward at batch size n, optimized.
+func mlpForward(n int) *ir.Graph {
+	g := ir.NewGraph()
+	b := ir.NewBuilder(g)
+	h := must(b.Input("image", ir.RoleData, f32(n, 784)))
+	dims := []int{784, 256, 128, 10}
+	for i := range 3 {
+		h, _ = linear(b, h, fmt.Sprintf("fc%d", i+1), dims[i], dims[i+1])
+		if i < 2 {
+			h = must(b.Relu(h))
+		}
+	}
+	g.AddOutput("out", h)
+	if err := ir.Optimize(g, ir.PipelineOptions{}); err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// BenchmarkInfer times W2, the MLP's forward, at batch 1 and 256.
+func BenchmarkInfer(b *testing.B) {
+	for _, n := range []int{1, 256} {
+		b.Run(fmt.Sprint("batch", n), func(b *testing.B) {
+			p, err := Compile(mlpForward(n), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewSource(1))
+			for _, v := range p.Inputs() {
+				x := p.Float32(v.Name)
+				for i := range x {
+					x[i] = float32(0.1 * r.NormFloat64())
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}

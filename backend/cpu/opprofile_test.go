@@ -16,10 +16,21 @@ func TestOpProfile(t *testing.T) {
 	if os.Getenv("ENCC_OPPROFILE") == "" {
 		t.Skip("set ENCC_OPPROFILE=1")
 	}
-	for _, c := range []struct {
+	cases := []struct {
 		name string
 		g    *ir.Graph
-	}{{"w1", mlpGraph(64)}, {"w3", lenetGraph(64)}} {
+	}{{"w1", mlpGraph(64)}, {"w3", lenetGraph(64)}}
+	if os.Getenv("ENCC_OPPROFILE") == "w4" {
+		cases = cases[:0]
+		for tr := range 2 {
+			g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 32, true)
+			cases = append(cases, struct {
+				name string
+				g    *ir.Graph
+			}{fmt.Sprintf("w4 train %d", tr), g})
+		}
+	}
+	for _, c := range cases {
 		p, err := Compile(c.g, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -33,7 +44,10 @@ func TestOpProfile(t *testing.T) {
 				}
 			}
 		}
-		const runs = 50
+		runs := 50
+		if len(c.g.Values) > 200 {
+			runs = 6
+		}
 		times := make([][]time.Duration, len(p.steps))
 		for r := range runs {
 			for i := range p.steps {

@@ -152,6 +152,9 @@ func buildReduce(c *compileCtx, v *ir.Value) (kernel, error) {
 		dense = dense && r == i
 	}
 	x, out := c.buf(v.Args[0]), c.buf(v)
+	if v.Type.DType == ir.F32 && (v.Op == ir.OpSum || v.Op == ir.OpMean || v.Op == ir.OpReduceTo) {
+		return newSumWalk(xs, reduced, v.Op == ir.OpMean, x, out, c.pool), nil
+	}
 	switch v.Type.DType {
 	case ir.F32:
 		return &reduceKernel[float32]{v.Op, base, red, dense, x, out, c.pool}, nil
@@ -201,4 +204,142 @@ func buildArgMax(c *compileCtx, v *ir.Value) (kernel, error) {
 		return &argMaxKernel[int64]{outer, s[axis], inner, x, out, c.pool}, nil
 	}
 	return nil, unsupported(v, v.Type)
+}
+
+// sumWalk sums f32 x over some of its dims by walking x in memory order:
+// x is cut into segments of adjacent dims that are all reduced or all
+// kept (merged, size-1 dims dropped); an innermost reduced segment is a
+// contiguous run summed with four float64 accumulators, an innermost kept
+// one a row added into a float64 accumulator per output. Each output gets
+// its contributions in x's memory order whatever the split: the work is
+// split over the cores only along a kept outermost segment.
+type sumWalk struct {
+	lens    []int  // per segment, its length
+	xstr    []int  // per segment, its stride in x
+	ostr    []int  // per segment, its stride in the output (0 if reduced)
+	red     []bool // per segment, reduced
+	count   int    // reduced elements per output
+	mean    bool
+	acc     []float64
+	x, out  *buffer
+	pool    *parallel.Pool
+	outerOK bool // the outermost segment is kept: split over it
+}
+
+func newSumWalk(xs ir.Shape, reduced []bool, mean bool, x, out *buffer, pool *parallel.Pool) *sumWalk {
+	k := &sumWalk{mean: mean, x: x, out: out, pool: pool, acc: make([]float64, out.n), count: 1}
+	st := xs.Strides()
+	for i, d := range xs {
+		if d == 1 {
+			continue
+		}
+		if reduced[i] {
+			k.count *= d
+		}
+		n := len(k.lens)
+		if n > 0 && k.red[n-1] == reduced[i] && k.xstr[n-1] == d*st[i] {
+			k.lens[n-1] *= d
+			k.xstr[n-1] = st[i]
+			continue
+		}
+		k.lens = append(k.lens, d)
+		k.xstr = append(k.xstr, st[i])
+		k.red = append(k.red, reduced[i])
+	}
+	k.ostr = make([]int, len(k.lens))
+	o := 1
+	for i := len(k.lens) - 1; i >= 0; i-- {
+		if !k.red[i] {
+			k.ostr[i] = o
+			o *= k.lens[i]
+		}
+	}
+	k.outerOK = len(k.lens) > 1 && !k.red[0]
+	return k
+}
+
+func (k *sumWalk) run() error {
+	if k.x.n == 0 { // nothing to add: zeros (NaN for a mean)
+		clear(k.acc)
+		k.Range(0, 0)
+		return nil
+	}
+	if k.outerOK {
+		parFor(k.pool, k.lens[0], k.x.n/k.lens[0], k)
+	} else {
+		k.Range(0, 1)
+	}
+	return nil
+}
+
+func (k *sumWalk) Range(lo, hi int) {
+	x, o := f32s(k.x), f32s(k.out)
+	if len(k.lens) == 0 { // a scalar, or only size-1 dims
+		if len(x) > 0 {
+			o[0] = x[0]
+		}
+		return
+	}
+	var olo, ohi int
+	if k.x.n == 0 {
+		olo, ohi = 0, len(o)
+	} else if k.outerOK {
+		olo, ohi = lo*k.ostr[0], hi*k.ostr[0]
+		acc := k.acc[olo:ohi]
+		clear(acc)
+		for i := lo; i < hi; i++ {
+			k.walk(x, 1, i*k.xstr[0], i*k.ostr[0])
+		}
+	} else {
+		olo, ohi = 0, len(o)
+		clear(k.acc)
+		k.walk(x, 0, 0, 0)
+	}
+	scale := 1.0
+	if k.mean {
+		scale = 1 / float64(k.count)
+	}
+	for i := olo; i < ohi; i++ {
+		if k.mean {
+			o[i] = float32(k.acc[i] * scale)
+		} else {
+			o[i] = float32(k.acc[i])
+		}
+	}
+}
+
+// walk adds segment s and the segments inside it, at x offset xo and
+// output offset oo, into the accumulators.
+func (k *sumWalk) walk(x []float32, s, xo, oo int) {
+	n := k.lens[s]
+	if s == len(k.lens)-1 {
+		if k.red[s] {
+			k.acc[oo] += sumRun(x[xo:][:n])
+			return
+		}
+		acc := k.acc[oo:][:n]
+		for i, e := range x[xo:][:n] {
+			acc[i] += float64(e)
+		}
+		return
+	}
+	for i := range n {
+		k.walk(x, s+1, xo+i*k.xstr[s], oo+i*k.ostr[s])
+	}
+}
+
+// sumRun is the float64 sum of a run with four independent accumulators.
+func sumRun(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
