@@ -29,8 +29,60 @@ type softmaxKernel struct {
 
 func (k *softmaxKernel) run() error { parFor(k.pool, k.outer*k.inner, 4*k.A, k); return nil }
 
+// expConsts are expSumAVX2's constants: clamp bounds, log2(e), 0.5, ln2
+// in two parts, 1, and the polynomial (Cephes expf).
+var expConsts = [16]float32{88.3762626647949, -88.3762626647949, 1.44269504088896341, 0.5,
+	0.693359375, -2.12194440e-4, 1,
+	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
+
+// expSum writes exp(x - shift) into o and returns the sum, 8 lanes at a
+// time in float32.
+func expSum(o, x []float32, shift float32) float32 {
+	x = x[:len(o)]
+	i := len(o) &^ 7
+	var s float32
+	if i > 0 {
+		s = expSumAVX2(&o[0], &x[0], i, shift, &expConsts)
+	}
+	for ; i < len(o); i++ {
+		o[i] = float32(math.Exp(float64(x[i] - shift)))
+		s += o[i]
+	}
+	return s
+}
+
+// rowsVector is softmax over contiguous rows with the vector exp: the
+// row's max, exp(x - max) and its sum in float32, then a scale (or, for
+// log_softmax, x - max - log(sum)).
+func (k *softmaxKernel) rowsVector(x, o []float32, lo, hi int) {
+	A := k.A
+	for j := lo; j < hi; j++ {
+		xr, or := x[j*A:][:A], o[j*A:][:A]
+		m := xr[0]
+		for _, e := range xr[1:] {
+			m = max(m, e)
+		}
+		s := expSum(or, xr, m)
+		if k.log {
+			l := m + float32(math.Log(float64(s)))
+			for i, e := range xr {
+				or[i] = e - l
+			}
+			continue
+		}
+		inv := 1 / s
+		for i := range or {
+			or[i] *= inv
+		}
+	}
+}
+
 func (k *softmaxKernel) Range(lo, hi int) {
 	x, o := f32s(k.x), f32s(k.out)
+	if k.inner == 1 && simdOn {
+		k.rowsVector(x, o, lo, hi)
+		return
+	}
 	for j := lo; j < hi; j++ {
 		b, st := j/k.inner*k.A*k.inner+j%k.inner, k.inner
 		m := math.Inf(-1)

@@ -26,3 +26,9 @@ func reluAVX2(o, x *float32, n int)
 //
 //go:noescape
 func reluGradAVX2(o, x, dy *float32, n int)
+
+// expSumAVX2 writes exp(x - shift) for n (a multiple of 8) elements and
+// returns their sum; c is expConsts.
+//
+//go:noescape
+func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32

@@ -93,3 +93,73 @@ rgloop:
 rgdone:
 	VZEROUPPER
 	RET
+
+// func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32
+// o[i] = exp(x[i] - shift) for n (a multiple of 8) elements (Cephes expf:
+// 2^k · e^r, |r| ≤ ln2/2, degree-5 polynomial; the argument clamped to
+// ±88.376, NaN kept), returning the float32 sum of the o[i].
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-44
+	MOVQ         o+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVQ         c+32(FP), AX
+	VBROADCASTSS shift+24(FP), Y15
+	VBROADCASTSS 0(AX), Y14  // hi
+	VBROADCASTSS 4(AX), Y13  // lo
+	VBROADCASTSS 8(AX), Y12  // log2(e)
+	VBROADCASTSS 12(AX), Y11 // 0.5
+	VBROADCASTSS 16(AX), Y10 // C1
+	VBROADCASTSS 20(AX), Y9  // C2
+	VBROADCASTSS 24(AX), Y8  // 1
+	VXORPS       Y7, Y7, Y7
+	MOVL         $127, DX
+	VMOVD        DX, X6
+	VPBROADCASTD X6, Y6
+	SHRQ         $3, CX
+	JZ           expdone
+
+exploop:
+	VMOVUPS      (SI), Y0
+	VSUBPS       Y15, Y0, Y0
+	VMINPS       Y0, Y14, Y0 // min(hi, t): t when NaN
+	VMAXPS       Y0, Y13, Y0 // max(lo, t)
+	VMULPS       Y12, Y0, Y1
+	VADDPS       Y11, Y1, Y1
+	VROUNDPS     $1, Y1, Y1  // k = floor(t·log2e + 0.5)
+	VFNMADD231PS Y10, Y1, Y0 // r = t - k·C1 - k·C2
+	VFNMADD231PS Y9, Y1, Y0
+	VMULPS       Y0, Y0, Y2
+	VBROADCASTSS 28(AX), Y3
+	VBROADCASTSS 32(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 36(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 40(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 44(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 48(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VADDPS       Y8, Y0, Y4
+	VFMADD213PS  Y4, Y2, Y3  // e^r = p(r)·r² + r + 1
+	VCVTPS2DQ    Y1, Y5
+	VPADDD       Y6, Y5, Y5
+	VPSLLD       $23, Y5, Y5 // 2^k
+	VMULPS       Y5, Y3, Y3
+	VMOVUPS      Y3, (DI)
+	VADDPS       Y3, Y7, Y7
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          exploop
+
+expdone:
+	VEXTRACTF128 $1, Y7, X0
+	VADDPS       X0, X7, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VPSHUFD      $1, X0, X1
+	VADDSS       X1, X0, X0
+	MOVSS        X0, ret+40(FP)
+	VZEROUPPER
+	RET

@@ -1,0 +1,47 @@
+package cpu
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestExpSum checks the vector exp against math.Exp: within 4 ulp up to
+// 88 (it saturates at 88.38, below float32 overflow) and over
+// the range that does not underflow, 0 or tiny below it, NaN kept, and
+// the sum.
+func TestExpSum(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(1))
+	x := make([]float32, 1003)
+	for i := range x {
+		x[i] = float32(r.Float64()*178 - 90) // softmax calls it with x - max ≤ 0; above 88.38 it saturates
+	}
+	x[0], x[1], x[2], x[3] = 0, -0.0, 88, -87
+	o := make([]float32, len(x))
+	s := expSum(o, x, 0)
+	want := 0.0
+	for i, e := range x {
+		w := math.Exp(float64(e))
+		want += float64(float32(w))
+		if w < 1e-37 {
+			if o[i] > 1e-37 {
+				t.Errorf("exp(%v) = %v, want about %v", e, o[i], w)
+			}
+			continue
+		}
+		if d := math.Abs(float64(o[i])-w) / w; d > 4*0x1p-23 {
+			t.Errorf("exp(%v) = %v, want %v (rel err %.2g)", e, o[i], w, d)
+		}
+	}
+	if d := math.Abs(float64(s)-want) / want; d > 1e-5 {
+		t.Errorf("sum %v, want %v", s, want)
+	}
+	x[5] = float32(math.NaN())
+	expSum(o[:8], x[:8], 1)
+	if !math.IsNaN(float64(o[5])) {
+		t.Errorf("exp(NaN) = %v", o[5])
+	}
+}
