@@ -69,6 +69,12 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 	switch k := mm.(type) {
 	case *matmulF32:
 		k.bias, k.act = bias, gemmAct(at)
+		if k.act == gemm.ActGELU && simdOn {
+			// The vector GELU after the product beats the epilogue's
+			// scalar one by far.
+			k.act = gemm.ActNone
+			return &postGelu{mm: k, out: c.buf(v), pool: c.pool}, nil
+		}
 		return k, nil
 	case *matmulInt[int32]:
 		return &matmulBiasInt[int32]{k, bias, c.buf(v)}, nil
@@ -76,6 +82,27 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 		return &matmulBiasInt[int64]{k, bias, c.buf(v)}, nil
 	}
 	return nil, unsupported(v, v.Type)
+}
+
+// postGelu is a matmul_bias whose GELU (erf form) runs after the
+// product, 8 lanes at a time (geluF32).
+type postGelu struct {
+	mm   kernel
+	out  *buffer
+	pool *parallel.Pool
+}
+
+func (k *postGelu) run() error {
+	if err := k.mm.run(); err != nil {
+		return err
+	}
+	parFor(k.pool, k.out.n, 64, k)
+	return nil
+}
+
+func (k *postGelu) Range(lo, hi int) {
+	o := f32s(k.out)[lo:hi]
+	geluF32(o, o, nil)
 }
 
 // fusedBlock is the number of elements a fused register holds.
@@ -218,10 +245,69 @@ func isReluGrad(v *ir.Value) bool {
 		w.Op == ir.OpWhere && w.DType == ir.F32 && slices.Equal(w.Args, []int{3, 1, 2})
 }
 
+// geluGradKernel is the fused body of GELU's (erf form) backward,
+// dy·(Φ(x) + x·φ(x)), on operands of the result's shape.
+type geluGradKernel struct {
+	x, dy, out *buffer
+	pool       *parallel.Pool
+}
+
+func (k *geluGradKernel) run() error {
+	parFor(k.pool, k.out.n, 64, k)
+	return nil
+}
+
+func (k *geluGradKernel) Range(lo, hi int) {
+	geluF32(f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi])
+}
+
+// geluGradBody is the body ir's VJP of gelu (erf form) fuses into, with
+// x as $0 and dy as $1: for each instruction its op, operands and, for a
+// fill, its value.
+var geluGradBody = []struct {
+	op   ir.Op
+	args []int
+	val  float64
+}{
+	{ir.OpFill, nil, 0.7071067811865476}, {ir.OpMul, []int{0, 2}, 0}, {ir.OpErf, []int{3}, 0},
+	{ir.OpFill, nil, 1}, {ir.OpAdd, []int{4, 5}, 0}, {ir.OpFill, nil, 0.5}, {ir.OpMul, []int{6, 7}, 0},
+	{ir.OpMul, []int{0, 0}, 0}, {ir.OpFill, nil, -0.5}, {ir.OpMul, []int{9, 10}, 0}, {ir.OpExp, []int{11}, 0},
+	{ir.OpFill, nil, 0.3989422804014327}, {ir.OpMul, []int{12, 13}, 0}, {ir.OpMul, []int{0, 14}, 0},
+	{ir.OpAdd, []int{8, 15}, 0}, {ir.OpMul, []int{1, 16}, 0},
+}
+
+// isGeluGrad says whether v is geluGradBody on f32 operands of its shape.
+func isGeluGrad(v *ir.Value) bool {
+	fa := v.Aux.(ir.FusedAttr)
+	if len(v.Args) != 2 || len(fa.Body) != len(geluGradBody) || v.Type.DType != ir.F32 {
+		return false
+	}
+	for _, a := range v.Args {
+		if a.Type.DType != ir.F32 || !a.Type.Shape.Equal(v.Type.Shape) {
+			return false
+		}
+	}
+	for i, in := range fa.Body {
+		w := geluGradBody[i]
+		if in.Op != w.op || in.DType != ir.F32 || !slices.Equal(in.Args, w.args) {
+			return false
+		}
+		if in.Op == ir.OpFill {
+			if f, ok := in.Aux.(ir.FillAttr); !ok || f.Value != w.val {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func buildFused(c *compileCtx, v *ir.Value) (kernel, error) {
 	fa := v.Aux.(ir.FusedAttr)
 	if isReluGrad(v) {
 		return &reluGradKernel{x: c.buf(v.Args[0]), dy: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}, nil
+	}
+	if simdOn && isGeluGrad(v) {
+		return &geluGradKernel{x: c.buf(v.Args[0]), dy: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}, nil
 	}
 	n := len(v.Args)
 	k := &fusedKernel{nargs: n, l: newLoopBlock(v.Type.Shape, fusedBlock, operandStrides(v)...),

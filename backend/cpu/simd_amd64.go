@@ -32,3 +32,9 @@ func reluGradAVX2(o, x, dy *float32, n int)
 //
 //go:noescape
 func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32
+
+// geluAVX2 writes GELU (erf form) of x, or with grad != 0 its backward
+// dy·GELU'(x), for n (a multiple of 8) elements; c is geluConsts.
+//
+//go:noescape
+func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int)

@@ -163,3 +163,141 @@ expdone:
 	MOVSS        X0, ret+40(FP)
 	VZEROUPPER
 	RET
+
+// func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int)
+// grad == 0: o = x·Φ(x) (GELU with erf); else o = dy·(Φ(x) + x·φ(x)), its
+// backward. Φ(x) = 1 - erfc(|x|/√2)/2 for x ≥ 0 and erfc(|x|/√2)/2 below,
+// with erfc(z) = t·exp(p(t) - z²), t = 1/(1+z/2) (the Chebyshev fit of
+// gemm's erfc32), so neither tail cancels. n is a multiple of 8.
+TEXT ·geluAVX2(SB), NOSPLIT, $0-48
+	MOVQ         o+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         dy+16(FP), DX
+	MOVQ         n+24(FP), CX
+	MOVQ         c+32(FP), AX
+	MOVQ         grad+40(FP), BX
+	VBROADCASTSS 0(AX), Y15  // |x| mask
+	VBROADCASTSS 4(AX), Y14  // log2(e)
+	VBROADCASTSS 8(AX), Y13  // 0.5
+	VBROADCASTSS 12(AX), Y12 // 1
+	VBROADCASTSS 16(AX), Y11 // C1
+	VBROADCASTSS 20(AX), Y10 // C2
+	MOVL         $127, R8
+	VMOVD        R8, X9
+	VPBROADCASTD X9, Y9
+	VBROADCASTSS 24(AX), Y8  // exp's upper clamp
+	SHRQ         $3, CX
+	JZ           geludone
+
+geluloop:
+	VMOVUPS      (SI), Y0
+	VANDPS       Y15, Y0, Y1
+	VBROADCASTSS 32(AX), Y2
+	VMULPS       Y2, Y1, Y1 // z = |x|/√2
+	VMULPS       Y13, Y1, Y2
+	VADDPS       Y12, Y2, Y2
+	VDIVPS       Y2, Y12, Y2 // t = 1/(1+z/2)
+	VBROADCASTSS 36(AX), Y3
+	VBROADCASTSS 40(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 44(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 48(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 52(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 56(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 60(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 64(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 68(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VBROADCASTSS 72(AX), Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VMULPS       Y1, Y1, Y4
+	VSUBPS       Y4, Y3, Y3 // p(t) - z²
+	VMINPS       Y3, Y8, Y3 // exp(Y3): clamp, NaN kept
+	VBROADCASTSS 28(AX), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       Y14, Y3, Y4
+	VADDPS       Y13, Y4, Y4
+	VROUNDPS     $1, Y4, Y4
+	VFNMADD231PS Y11, Y4, Y3
+	VFNMADD231PS Y10, Y4, Y3
+	VMULPS       Y3, Y3, Y5
+	VBROADCASTSS 76(AX), Y6
+	VBROADCASTSS 80(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 84(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 88(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 92(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 96(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VADDPS       Y12, Y3, Y7
+	VFMADD213PS  Y7, Y5, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y9, Y4, Y4
+	VPSLLD       $23, Y4, Y4
+	VMULPS       Y4, Y6, Y3
+	VMULPS       Y2, Y3, Y3 // erfc(z)
+	VMULPS       Y13, Y3, Y3
+	VSUBPS       Y3, Y12, Y4
+	VBLENDVPS    Y0, Y3, Y4, Y1 // Φ(x): erfc/2 where x < 0, else 1 - erfc/2
+	TESTQ        BX, BX
+	JNZ          gelugrad
+	VMULPS       Y1, Y0, Y1
+	VMOVUPS      Y1, (DI)
+	JMP          gelunext
+
+gelugrad:
+	VMULPS       Y0, Y0, Y3
+	VBROADCASTSS 100(AX), Y4
+	VMULPS       Y4, Y3, Y3 // -x²/2
+	VMINPS       Y3, Y8, Y3 // exp(Y3): clamp, NaN kept
+	VBROADCASTSS 28(AX), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMULPS       Y14, Y3, Y4
+	VADDPS       Y13, Y4, Y4
+	VROUNDPS     $1, Y4, Y4
+	VFNMADD231PS Y11, Y4, Y3
+	VFNMADD231PS Y10, Y4, Y3
+	VMULPS       Y3, Y3, Y5
+	VBROADCASTSS 76(AX), Y6
+	VBROADCASTSS 80(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 84(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 88(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 92(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VBROADCASTSS 96(AX), Y7
+	VFMADD213PS  Y7, Y3, Y6
+	VADDPS       Y12, Y3, Y7
+	VFMADD213PS  Y7, Y5, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y9, Y4, Y4
+	VPSLLD       $23, Y4, Y4
+	VMULPS       Y4, Y6, Y3
+	VBROADCASTSS 104(AX), Y4
+	VMULPS       Y4, Y3, Y3 // φ(x)
+	VMULPS       Y0, Y3, Y3
+	VADDPS       Y1, Y3, Y3
+	VMULPS       (DX), Y3, Y3
+	VMOVUPS      Y3, (DI)
+	ADDQ         $32, DX
+
+gelunext:
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          geluloop
+
+geludone:
+	VZEROUPPER
+	RET

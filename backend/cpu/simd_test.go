@@ -45,3 +45,33 @@ func TestExpSum(t *testing.T) {
 		t.Errorf("exp(NaN) = %v", o[5])
 	}
 }
+
+// TestGelu checks the vector GELU and its backward against float64 math
+// over [-20, 20]: the forward within 1e-6 of max(|value|, 1e-2), the
+// backward within 1e-6 relative plus 3e-7·dy.
+func TestGelu(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	n := 8001
+	x, dy, o, g := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(-20 + 40*float64(i)/float64(n-1))
+		dy[i] = float32(1 + float64(i%5)/4)
+	}
+	geluF32(o, x, nil)
+	geluF32(g, x, dy)
+	for i, e := range x {
+		v := float64(e)
+		phi := 0.5 * (1 + math.Erf(v/math.Sqrt2))
+		wf := v * phi
+		wg := float64(dy[i]) * (phi + v*math.Exp(-v*v/2)/math.Sqrt(2*math.Pi))
+		if d := math.Abs(float64(o[i]) - wf); d > 1e-6*max(math.Abs(wf), 1e-2) {
+			t.Errorf("gelu(%v) = %v, want %v", e, o[i], wf)
+		}
+		// Φ + xφ cancels near x = -0.75: an absolute float32 error of dy's size there.
+		if d := math.Abs(float64(g[i]) - wg); d > 1e-6*math.Abs(wg)+3e-7*float64(dy[i]) {
+			t.Errorf("gelu'(%v)·%v = %v, want %v", e, dy[i], g[i], wg)
+		}
+	}
+}
