@@ -127,7 +127,9 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 	}
 	p.fuseAdam(c)
-	p.shareColumns()
+	if shareColumnsOn {
+		p.shareColumns()
+	}
 	for _, o := range g.Outputs {
 		if o.Updates == nil {
 			p.outputs[o.Name] = p.bufs[o.Value]
