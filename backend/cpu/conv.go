@@ -193,6 +193,7 @@ type convKernel struct {
 	reuses  bool // conv2d_backward_weight: read saved instead of im2col
 	x       *ir.Value
 	attr    ir.Conv2DAttr
+	rowBias *buffer // conv2d: a per-channel bias added in the GEMM epilogue (fuseConvBias)
 	partial [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
 	ps      []gemm.Params // per task
 	pool    *parallel.Pool
@@ -241,6 +242,9 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 				x = col
 			}
 			p.A, p.B, p.C = b, x, out[n*OP:][:OP]
+			if k.rowBias != nil {
+				p.RowBias = f32s(k.rowBias)
+			}
 		case ir.OpConv2DBackwardInput: // a = dy, b = w: dx[n] = col2im(wᵀ · dy[n])
 			p.A, p.B = b, a[n*OP:][:OP]
 			if k.direct {
@@ -268,7 +272,7 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 			k.col2im(out[n*CHW:][:CHW], col)
 		}
 	}
-	p.A, p.B, p.C = nil, nil, nil
+	p.A, p.B, p.C, p.RowBias = nil, nil, nil, nil
 }
 
 func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -353,3 +357,69 @@ func (p *Program) shareColumns() {
 // shareColumnsOn turns shareColumns on (it trades a second im2col for
 // keeping N column matrices, 5 MB for LeNet's first layer at batch 64).
 var shareColumnsOn = true
+
+// fuseConvBias folds add(conv2d(x, w), b), where b holds one value per
+// output channel ([O,1,1] or [1,O,1,1]) and the add is the conv's only
+// use and its next step, into the conv: the GEMM adds b per row in its
+// epilogue and writes the add's storage; the add's step goes.
+func (p *Program) fuseConvBias() {
+	uses := map[*ir.Value]int{}
+	for _, v := range p.g.Values {
+		for _, a := range v.Args {
+			uses[a]++
+		}
+	}
+	for _, o := range p.g.Outputs {
+		uses[o.Value] += 2
+	}
+	drop := map[int]bool{}
+	for i := 0; i+1 < len(p.steps); i++ {
+		k, ok := p.steps[i].k.(*convKernel)
+		add := p.steps[i+1].v
+		if !ok || k.op != ir.OpConv2D || k.direct || add.Op != ir.OpAdd || add.Type.DType != ir.F32 || uses[p.steps[i].v] != 1 {
+			continue
+		}
+		cv := p.steps[i].v
+		var b *ir.Value
+		switch {
+		case add.Args[0] == cv && add.Args[1] != cv:
+			b = add.Args[1]
+		case add.Args[1] == cv && add.Args[0] != cv:
+			b = add.Args[0]
+		default:
+			continue
+		}
+		bs := b.Type.Shape
+		perChannel := b.Type.DType == ir.F32 && bs.NumElements() == k.O && len(bs) >= 3 && len(bs) <= 4 &&
+			bs[len(bs)-3] == k.O && bs[len(bs)-2] == 1 && bs[len(bs)-1] == 1
+		if !perChannel || !add.Type.Shape.Equal(cv.Type.Shape) {
+			continue
+		}
+		out := p.bufs[add]
+		if overlaps(out, k.a) || overlaps(out, k.b) || overlaps(out, p.bufs[b]) {
+			continue
+		}
+		k.out, k.rowBias = out, p.bufs[b]
+		drop[i+1] = true
+	}
+	if len(drop) == 0 {
+		return
+	}
+	kept := p.steps[:0]
+	for i, s := range p.steps {
+		if !drop[i] {
+			kept = append(kept, s)
+		}
+	}
+	p.steps = kept
+}
+
+// overlaps says whether the storage of a and b overlap.
+func overlaps(a, b *buffer) bool {
+	if a.n == 0 || b.n == 0 {
+		return false
+	}
+	alo, blo := uintptr(a.p), uintptr(b.p)
+	ahi, bhi := alo+uintptr(a.n*a.dt.Size()), blo+uintptr(b.n*b.dt.Size())
+	return alo < bhi && blo < ahi
+}

@@ -127,6 +127,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 	}
 	p.fuseAdam(c)
+	p.fuseConvBias()
 	if shareColumnsOn {
 		p.shareColumns()
 	}
