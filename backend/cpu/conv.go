@@ -193,7 +193,7 @@ type convKernel struct {
 	reuses  bool // conv2d_backward_weight: read saved instead of im2col
 	x       *ir.Value
 	attr    ir.Conv2DAttr
-	rowBias *buffer // conv2d: a per-channel bias added in the GEMM epilogue (fuseConvBias)
+	rowBias *buffer       // conv2d: a per-channel bias added in the GEMM epilogue (fuseConvBias)
 	partial [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
 	ps      []gemm.Params // per task
 	pool    *parallel.Pool
