@@ -291,7 +291,13 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
 	}
 	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool, x: a, attr: at}
+	// Up to 4 tasks per core of at least 4 samples each, claimed
+	// dynamically: a core taken by another process then delays the op
+	// by a few samples' work, not by half the batch.
 	k.tasks = c.pool.Split(g.N, 1)
+	if c.pool.Size() > 1 {
+		k.tasks = min(4*c.pool.Size(), max(g.N/4, 1))
+	}
 	if k.tasks < 1 {
 		k.tasks = 1
 	}
