@@ -58,6 +58,18 @@ func (k *poolKernel) argmax(x []float32, oh, ow int) int {
 // argmax (a NaN anywhere gives NaN, and no gradient).
 func (k *poolKernel) max2x2(lo, hi int) {
 	HW, OHW, W, OW := k.H*k.W, k.OH*k.OW, k.W, k.OW
+	if simdOn && W >= 8 && W == 2*OW && k.H == 2*k.OH && hi > lo {
+		// Planes are back to back, so planes [lo, hi) are (hi-lo)·OH row pairs.
+		x := f32s(k.a)[lo*HW : hi*HW]
+		if k.op == ir.OpMaxPool2D {
+			y := f32s(k.out)[lo*OHW : hi*OHW]
+			maxpool2AVX2(&y[0], &x[0], nil, nil, (hi-lo)*k.OH, W, 0)
+		} else {
+			dy, dx := f32s(k.b)[lo*OHW:hi*OHW], f32s(k.out)[lo*HW:hi*HW]
+			maxpool2AVX2(nil, &x[0], &dy[0], &dx[0], (hi-lo)*k.OH, W, 1)
+		}
+		return
+	}
 	for pl := lo; pl < hi; pl++ {
 		x := f32s(k.a)[pl*HW:][:HW]
 		if k.op == ir.OpMaxPool2D {

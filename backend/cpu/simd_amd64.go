@@ -38,3 +38,9 @@ func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32
 //
 //go:noescape
 func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int)
+
+// maxpool2AVX2 is 2×2 max pooling (grad == 0: y from x) or its backward
+// (dx from x and dy) over rows row pairs of width w (even, ≥ 8).
+//
+//go:noescape
+func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int)

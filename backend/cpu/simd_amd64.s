@@ -301,3 +301,100 @@ gelunext:
 geludone:
 	VZEROUPPER
 	RET
+
+// maxpool2idx is VPERMPS's index spreading 4 window values over 8 columns.
+DATA maxpool2idx<>+0(SB)/4, $0
+DATA maxpool2idx<>+4(SB)/4, $0
+DATA maxpool2idx<>+8(SB)/4, $1
+DATA maxpool2idx<>+12(SB)/4, $1
+DATA maxpool2idx<>+16(SB)/4, $2
+DATA maxpool2idx<>+20(SB)/4, $2
+DATA maxpool2idx<>+24(SB)/4, $3
+DATA maxpool2idx<>+28(SB)/4, $3
+GLOBL maxpool2idx<>(SB), RODATA|NOPTR, $32
+
+// func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int)
+// 2×2 max pooling, stride 2, over rows row pairs of width w (even, ≥ 8)
+// stored back to back: y[r][o] = max of x[2r][2o:2o+2], x[2r+1][2o:2o+2];
+// with grad != 0, dx gets dy at the first maximum of each window (in
+// row-major order) and 0 elsewhere. Columns go 8 at a time, the last
+// block overlapping the previous one when w is not a multiple of 8.
+TEXT ·maxpool2AVX2(SB), NOSPLIT, $0-56
+	MOVQ    y+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    dy+16(FP), DX
+	MOVQ    dx+24(FP), R8
+	MOVQ    rows+32(FP), CX
+	MOVQ    w+40(FP), R9
+	MOVQ    grad+48(FP), BX
+	VMOVUPS maxpool2idx<>(SB), Y15
+	SHLQ    $2, R9       // row bytes
+	LEAQ    (R9)(R9*1), R10 // row-pair bytes
+	MOVQ    R9, R11
+	SHRQ    $1, R11      // output row bytes
+	LEAQ    -32(R9), R12 // last block's offset
+	TESTQ   CX, CX
+	JZ      mpdone
+
+mprow:
+	XORQ R13, R13
+
+mpblock:
+	CMPQ   R13, R12
+	JLE    mpat
+	MOVQ   R12, R13
+
+mpat:
+	VMOVUPS   (SI)(R13*1), Y0
+	ADDQ      R13, SI
+	VMOVUPS   (SI)(R9*1), Y1
+	SUBQ      R13, SI
+	VMAXPS    Y1, Y0, Y2
+	VPERMILPS $0xb1, Y2, Y3
+	VMAXPS    Y3, Y2, Y2 // each column: its window's max
+	MOVQ      R13, AX
+	SHRQ      $1, AX
+	TESTQ     BX, BX
+	JNZ       mpgrad
+	VSHUFPS   $0x88, Y2, Y2, Y3
+	VPERMPD   $0x08, Y3, Y3
+	VMOVUPS   X3, (DI)(AX*1)
+	JMP       mpnext
+
+mpgrad:
+	VMOVUPS (DX)(AX*1), X4
+	VPERMPS Y4, Y15, Y4     // dy spread over the window's columns
+	VCMPPS  $0, Y2, Y0, Y5  // top row == max
+	VCMPPS  $0, Y2, Y1, Y6  // bottom row == max
+	VPSLLQ  $32, Y5, Y7
+	VPANDN  Y5, Y7, Y8      // first in the top pair
+	VPSRLQ  $32, Y5, Y9
+	VPOR    Y5, Y7, Y10
+	VPOR    Y9, Y10, Y10    // either top element is the max
+	VPSLLQ  $32, Y6, Y7
+	VPANDN  Y6, Y7, Y9
+	VPANDN  Y9, Y10, Y9     // first in the bottom pair, no top one
+	VANDPS  Y4, Y8, Y8
+	VANDPS  Y4, Y9, Y9
+	VMOVUPS Y8, (R8)(R13*1)
+	ADDQ    R13, R8
+	VMOVUPS Y9, (R8)(R9*1)
+	SUBQ    R13, R8
+
+mpnext:
+	CMPQ R13, R12
+	JEQ  mprowdone
+	ADDQ $32, R13
+	JMP  mpblock
+
+mprowdone:
+	ADDQ R10, SI
+	ADDQ R10, R8
+	ADDQ R11, DI
+	ADDQ R11, DX
+	DECQ CX
+	JNZ  mprow
+
+mpdone:
+	VZEROUPPER
+	RET

@@ -15,3 +15,5 @@ func reluGradAVX2(o, x, dy *float32, n int) { panic("unreachable") }
 func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32 { panic("unreachable") }
 
 func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int) { panic("unreachable") }
+
+func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int) { panic("unreachable") }

@@ -4,6 +4,9 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+	"unsafe"
+
+	"github.com/encc-lang/encc/ir"
 )
 
 // TestExpSum checks the vector exp against math.Exp: within 4 ulp up to
@@ -72,6 +75,54 @@ func TestGelu(t *testing.T) {
 		// Φ + xφ cancels near x = -0.75: an absolute float32 error of dy's size there.
 		if d := math.Abs(float64(g[i]) - wg); d > 1e-6*math.Abs(wg)+3e-7*float64(dy[i]) {
 			t.Errorf("gelu'(%v)·%v = %v, want %v", e, dy[i], g[i], wg)
+		}
+	}
+}
+
+// TestMaxPool2 compares the vector 2×2 max pooling and its backward with
+// the portable loops, on widths that are and are not multiples of 8 and
+// with ties (zeros from a relu).
+func TestMaxPool2(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	r := rand.New(rand.NewSource(2))
+	buf := func(x []float32) *buffer {
+		return &buffer{p: unsafe.Pointer(&x[0]), n: len(x), dt: ir.F32}
+	}
+	for _, hw := range [][2]int{{28, 28}, {10, 10}, {8, 16}, {14, 12}} {
+		H, W := hw[0], hw[1]
+		planes := 5
+		x := make([]float32, planes*H*W)
+		for i := range x {
+			if r.Intn(3) > 0 {
+				x[i] = float32(r.NormFloat64())
+			}
+		}
+		dy := make([]float32, planes*H*W/4)
+		for i := range dy {
+			dy[i] = float32(r.NormFloat64())
+		}
+		run := func(op ir.Op, vec bool) []float32 {
+			simdOn = vec
+			out := make([]float32, len(x))
+			if op == ir.OpMaxPool2D {
+				out = out[:len(dy)]
+			}
+			k := &poolKernel{op: op, planes: planes, H: H, W: W, OH: H / 2, OW: W / 2, kh: 2, kw: 2, sh: 2, sw: 2,
+				a: buf(x), b: buf(dy), out: buf(out)}
+			k.Range(0, 2)
+			k.Range(2, planes)
+			return out
+		}
+		for _, op := range []ir.Op{ir.OpMaxPool2D, ir.OpMaxPool2DBackward} {
+			want, got := run(op, false), run(op, true)
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(got[i]) && want[i] != got[i] {
+					t.Fatalf("%v %dx%d: element %d = %v, want %v", op, H, W, i, got[i], want[i])
+				}
+			}
 		}
 	}
 }
