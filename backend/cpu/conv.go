@@ -75,10 +75,55 @@ func (g *convGeom) im2col(col, x []float32) {
 	}
 }
 
+// rowsOf returns the output rows [lo, hi) whose input row for kernel row
+// kh lies inside the input.
+func (g *convGeom) rowsOf(kh int) (lo, hi int) {
+	lo, hi = g.OH, 0
+	for oh := range g.OH {
+		if ih := oh*g.sh - g.ph + kh*g.dh; ih >= 0 && ih < g.H {
+			lo, hi = min(lo, oh), oh+1
+		}
+	}
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// im2colVector is im2colUnit copying 8 floats at a time, for pieces of
+// at least 8. It writes only the pieces that come from x: the zeros of
+// the padding are those the column buffer was allocated with, since
+// nothing else writes into it.
+func (g *convGeom) im2colVector(col, x []float32) {
+	P, OW, W := g.p(), g.OW, g.W
+	for kh := range g.KH {
+		r0, r1 := g.rowsOf(kh)
+		if r1 <= r0 {
+			continue
+		}
+		ih0 := r0*g.sh - g.ph + kh*g.dh
+		for c := range g.C {
+			xc := x[c*g.H*W:][:g.H*W]
+			for kw := range g.KW {
+				row := col[((c*g.KH+kh)*g.KW+kw)*P:][:P]
+				lo, hi := g.span(kw)
+				off := kw*g.dw - g.pw
+				dst := row[r0*OW+lo:][:(r1-r0-1)*OW+hi-lo]
+				src := xc[ih0*W+lo+off:][:(r1-r0-1)*g.sh*W+hi-lo]
+				copyRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, OW, g.sh*W)
+			}
+		}
+	}
+}
+
 // im2colUnit is im2col for a horizontal stride of 1: each output row of
 // a kernel tap is a contiguous piece of an input row between zeros.
 func (g *convGeom) im2colUnit(col, x []float32) {
 	P, OW, W := g.p(), g.OW, g.W
+	if simdOn && g.minPiece() >= 8 {
+		g.im2colVector(col, x)
+		return
+	}
 	for c := range g.C {
 		xc := x[c*g.H*W:][:g.H*W]
 		for kh := range g.KH {
@@ -118,10 +163,45 @@ func (g *convGeom) im2colUnit(col, x []float32) {
 	}
 }
 
+// minPiece is the shortest piece of an input row a kernel column reads
+// (stride 1).
+func (g *convGeom) minPiece() int {
+	m := g.OW
+	for kw := range g.KW {
+		lo, hi := g.span(kw)
+		m = min(m, hi-lo)
+	}
+	return m
+}
+
 // col2imUnit is col2im for a horizontal stride of 1.
 func (g *convGeom) col2imUnit(dx, col []float32) {
 	clear(dx)
 	P, OW, W := g.p(), g.OW, g.W
+	if simdOn {
+		for c := range g.C {
+			xc := dx[c*g.H*W:][:g.H*W]
+			for kh := range g.KH {
+				r0, r1 := g.rowsOf(kh)
+				if r1 <= r0 {
+					continue
+				}
+				ih0 := r0*g.sh - g.ph + kh*g.dh
+				for kw := range g.KW {
+					lo, hi := g.span(kw)
+					if hi <= lo {
+						continue
+					}
+					row := col[((c*g.KH+kh)*g.KW+kw)*P:][:P]
+					off := kw*g.dw - g.pw
+					src := row[r0*OW+lo:][:(r1-r0-1)*OW+hi-lo]
+					dst := xc[ih0*W+lo+off:][:(r1-r0-1)*g.sh*W+hi-lo]
+					addRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, g.sh*W, OW)
+				}
+			}
+		}
+		return
+	}
 	for c := range g.C {
 		xc := dx[c*g.H*W:][:g.H*W]
 		for kh := range g.KH {

@@ -44,3 +44,15 @@ func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int)
 //
 //go:noescape
 func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int)
+
+// copyRowsAVX2 copies rows pieces of n ≥ 8 floats from src to dst, the
+// pieces dstride and sstride floats apart.
+//
+//go:noescape
+func copyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)
+
+// addRowsAVX2 adds rows pieces of n floats of src into dst, the pieces
+// dstride and sstride floats apart.
+//
+//go:noescape
+func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)

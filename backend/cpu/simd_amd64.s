@@ -398,3 +398,92 @@ mprowdone:
 mpdone:
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)
+// Copies rows pieces of n ≥ 8 floats, 8 at a time (the last 8 overlapping
+// the previous ones when n is not a multiple of 8); strides in floats.
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  rows+16(FP), CX
+	MOVQ  n+24(FP), R10
+	MOVQ  dstride+32(FP), R8
+	MOVQ  sstride+40(FP), R9
+	SHLQ  $2, R8
+	SHLQ  $2, R9
+	SHLQ  $2, R10
+	SUBQ  $32, R10 // the last block's offset
+	TESTQ CX, CX
+	JZ    crdone
+
+crrow:
+	XORQ AX, AX
+
+crblock:
+	CMPQ    AX, R10
+	JGE     crlast
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     crblock
+
+crlast:
+	VMOVUPS (SI)(R10*1), Y0
+	VMOVUPS Y0, (DI)(R10*1)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JNZ     crrow
+
+crdone:
+	VZEROUPPER
+	RET
+
+// func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)
+// Adds rows pieces of n floats of src into dst, 8 at a time, then one by
+// one; strides in floats.
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  rows+16(FP), CX
+	MOVQ  n+24(FP), R11
+	MOVQ  dstride+32(FP), R8
+	MOVQ  sstride+40(FP), R9
+	SHLQ  $2, R8
+	SHLQ  $2, R9
+	SHLQ  $2, R11 // bytes per piece
+	MOVQ  R11, R10
+	ANDQ  $-32, R10 // bytes in whole blocks
+	TESTQ CX, CX
+	JZ    ardone
+
+arrow:
+	XORQ AX, AX
+
+arblock:
+	CMPQ    AX, R10
+	JGE     artail
+	VMOVUPS (SI)(AX*1), Y0
+	VADDPS  (DI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     arblock
+
+artail:
+	CMPQ   AX, R11
+	JGE    arnext
+	VMOVSS (SI)(AX*1), X0
+	VADDSS (DI)(AX*1), X0, X0
+	VMOVSS X0, (DI)(AX*1)
+	ADDQ   $4, AX
+	JMP    artail
+
+arnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  arrow
+
+ardone:
+	VZEROUPPER
+	RET

@@ -17,3 +17,7 @@ func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32 { p
 func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int) { panic("unreachable") }
 
 func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int) { panic("unreachable") }
+
+func copyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unreachable") }
+
+func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unreachable") }

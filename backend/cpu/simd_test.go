@@ -126,3 +126,53 @@ func TestMaxPool2(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colVector compares the vector im2col and col2im (stride 1 along
+// rows) with the portable loops on geometries with padding, a vertical
+// stride and dilation.
+func TestIm2colVector(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	r := rand.New(rand.NewSource(3))
+	for _, at := range []ir.Conv2DAttr{
+		{Stride: [2]int{1, 1}, Padding: [2]int{2, 2}, Dilation: [2]int{1, 1}},
+		{Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}},
+		{Stride: [2]int{2, 1}, Padding: [2]int{1, 3}, Dilation: [2]int{2, 1}},
+		{Stride: [2]int{1, 1}, Padding: [2]int{0, 1}, Dilation: [2]int{1, 2}},
+	} {
+		x := ir.Shape{1, 3, 17, 21}
+		w := ir.Shape{4, 3, 5, 3}
+		oh := (x[2]+2*at.Padding[0]-at.Dilation[0]*(w[2]-1)-1)/at.Stride[0] + 1
+		ow := (x[3]+2*at.Padding[1]-at.Dilation[1]*(w[3]-1)-1)/at.Stride[1] + 1
+		g := newConvGeom(at, x, w, ir.Shape{1, 4, oh, ow})
+		if g.minPiece() < 8 {
+			t.Fatalf("%+v: pieces of %d", at, g.minPiece())
+		}
+		xs := make([]float32, x.NumElements())
+		for i := range xs {
+			xs[i] = float32(r.NormFloat64())
+		}
+		want, got := make([]float32, g.ckk()*g.p()), make([]float32, g.ckk()*g.p())
+		simdOn = false
+		g.im2col(want, xs)
+		simdOn = true
+		g.im2col(got, xs)
+		for i := range want {
+			if want[i] != got[i] {
+				t.Fatalf("%+v: im2col element %d = %v, want %v", at, i, got[i], want[i])
+			}
+		}
+		dw, dg := make([]float32, len(xs)), make([]float32, len(xs))
+		simdOn = false
+		g.col2im(dw, want)
+		simdOn = true
+		g.col2im(dg, want)
+		for i := range dw {
+			if dw[i] != dg[i] {
+				t.Fatalf("%+v: col2im element %d = %v, want %v", at, i, dg[i], dw[i])
+			}
+		}
+	}
+}
