@@ -341,6 +341,10 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 				k.im2col(col, x)
 				x = col
 			}
+			if simdOn && k.p() >= 8 {
+				addDots(dw, b[n*OP:][:OP], x, k.O, k.ckk(), k.p(), n == lo)
+				continue
+			}
 			p.A, p.B, p.C = b[n*OP:][:OP], x, dw
 			p.Beta = 1
 			if n == lo {
@@ -508,4 +512,37 @@ func overlaps(a, b *buffer) bool {
 	alo, blo := uintptr(a.p), uintptr(b.p)
 	ahi, bhi := alo+uintptr(a.n*a.dt.Size()), blo+uintptr(b.n*b.dt.Size())
 	return alo < bhi && blo < ahi
+}
+
+// addDots adds (or, with first, writes) a·bᵀ into c[m, n], for a[m, k]
+// and b[n, k] both row-major along k (k ≥ 8): the weight gradient
+// dy·colᵀ as dot products of rows, 4 rows of a by 3 of b at a time, so
+// that col needs no transposition. Edge tiles repeat their last row and
+// drop the repeated results.
+func addDots(c, a, b []float32, m, n, k int, first bool) {
+	var ap [4]*float32
+	var bp [3]*float32
+	var out [12]float32
+	_, _, _ = a[m*k-1], b[n*k-1], c[m*n-1]
+	for i0 := 0; i0 < m; i0 += 4 {
+		for i := range ap {
+			ap[i] = &a[min(i0+i, m-1)*k]
+		}
+		for j0 := 0; j0 < n; j0 += 3 {
+			for j := range bp {
+				bp[j] = &b[min(j0+j, n-1)*k]
+			}
+			dot4x3AVX2(k, &ap, &bp, &out)
+			for i := 0; i < 4 && i0+i < m; i++ {
+				row := c[(i0+i)*n:][:n]
+				for j := 0; j < 3 && j0+j < n; j++ {
+					if first {
+						row[j0+j] = out[4*j+i]
+					} else {
+						row[j0+j] += out[4*j+i]
+					}
+				}
+			}
+		}
+	}
 }

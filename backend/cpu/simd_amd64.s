@@ -487,3 +487,119 @@ arnext:
 ardone:
 	VZEROUPPER
 	RET
+
+// dotmask: 8 zeros then 8 all-ones words; from word r, the mask of the
+// last r lanes.
+DATA dotmask<>+0(SB)/8, $0
+DATA dotmask<>+8(SB)/8, $0
+DATA dotmask<>+16(SB)/8, $0
+DATA dotmask<>+24(SB)/8, $0
+DATA dotmask<>+32(SB)/8, $-1
+DATA dotmask<>+40(SB)/8, $-1
+DATA dotmask<>+48(SB)/8, $-1
+DATA dotmask<>+56(SB)/8, $-1
+GLOBL dotmask<>(SB), RODATA|NOPTR, $64
+
+// func dot4x3AVX2(k int, a *[4]*float32, b *[3]*float32, out *[12]float32)
+// out[4j+i] = Σ_q<k a[i][q]·b[j][q] for 4 rows of a and 3 of b (k ≥ 8;
+// the k mod 8 last columns through a masked block ending at k).
+TEXT ·dot4x3AVX2(SB), NOSPLIT, $0-32
+	MOVQ   k+0(FP), CX
+	MOVQ   a+8(FP), AX
+	MOVQ   0(AX), SI
+	MOVQ   8(AX), DI
+	MOVQ   16(AX), R8
+	MOVQ   24(AX), R9
+	MOVQ   b+16(FP), AX
+	MOVQ   0(AX), R10
+	MOVQ   8(AX), R11
+	MOVQ   16(AX), R12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   CX, DX
+	SHRQ   $3, DX
+	XORQ   AX, AX
+	TESTQ  DX, DX
+	JZ     dottail
+
+dotloop:
+	VMOVUPS      (R10)(AX*1), Y12
+	VMOVUPS      (R11)(AX*1), Y13
+	VMOVUPS      (R12)(AX*1), Y14
+	VMOVUPS      (SI)(AX*1), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VMOVUPS      (DI)(AX*1), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VMOVUPS      (R8)(AX*1), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VMOVUPS      (R9)(AX*1), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $32, AX
+	DECQ         DX
+	JNZ          dotloop
+
+dottail:
+	MOVQ         CX, DX
+	ANDQ         $7, DX
+	JZ           dotreduce
+	LEAQ         dotmask<>(SB), BX
+	VMOVUPS      (BX)(DX*4), Y15
+	MOVQ         CX, AX
+	SUBQ         $8, AX
+	SHLQ         $2, AX
+	VANDPS       (R10)(AX*1), Y15, Y12
+	VANDPS       (R11)(AX*1), Y15, Y13
+	VANDPS       (R12)(AX*1), Y15, Y14
+	VFMADD231PS  (SI)(AX*1), Y12, Y0
+	VFMADD231PS  (SI)(AX*1), Y13, Y1
+	VFMADD231PS  (SI)(AX*1), Y14, Y2
+	VFMADD231PS  (DI)(AX*1), Y12, Y3
+	VFMADD231PS  (DI)(AX*1), Y13, Y4
+	VFMADD231PS  (DI)(AX*1), Y14, Y5
+	VFMADD231PS  (R8)(AX*1), Y12, Y6
+	VFMADD231PS  (R8)(AX*1), Y13, Y7
+	VFMADD231PS  (R8)(AX*1), Y14, Y8
+	VFMADD231PS  (R9)(AX*1), Y12, Y9
+	VFMADD231PS  (R9)(AX*1), Y13, Y10
+	VFMADD231PS  (R9)(AX*1), Y14, Y11
+
+dotreduce:
+	MOVQ         out+24(FP), BX
+	VHADDPS      Y3, Y0, Y12
+	VHADDPS      Y9, Y6, Y13
+	VHADDPS      Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VADDPS       X13, X12, X12
+	VMOVUPS      X12, 0(BX)
+	VHADDPS      Y4, Y1, Y12
+	VHADDPS      Y10, Y7, Y13
+	VHADDPS      Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VADDPS       X13, X12, X12
+	VMOVUPS      X12, 16(BX)
+	VHADDPS      Y5, Y2, Y12
+	VHADDPS      Y11, Y8, Y13
+	VHADDPS      Y13, Y12, Y12
+	VEXTRACTF128 $1, Y12, X13
+	VADDPS       X13, X12, X12
+	VMOVUPS      X12, 32(BX)
+	VZEROUPPER
+	RET

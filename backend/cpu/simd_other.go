@@ -21,3 +21,5 @@ func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int) { panic("unreachable
 func copyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unreachable") }
 
 func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unreachable") }
+
+func dot4x3AVX2(k int, a *[4]*float32, b *[3]*float32, out *[12]float32) { panic("unreachable") }

@@ -176,3 +176,36 @@ func TestIm2colVector(t *testing.T) {
 		}
 	}
 }
+
+// TestAddDots checks addDots (dot4x3AVX2 and its edge tiles) against
+// float64 dot products.
+func TestAddDots(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(4))
+	for _, s := range [][3]int{{6, 25, 784}, {16, 150, 100}, {1, 1, 8}, {5, 7, 13}, {4, 3, 9}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b := make([]float32, m*k), make([]float32, n*k)
+		for i := range a {
+			a[i] = float32(r.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(r.NormFloat64())
+		}
+		c := make([]float32, m*n)
+		addDots(c, a, b, m, n, k, true)
+		addDots(c, a, b, m, n, k, false)
+		for i := range m {
+			for j := range n {
+				w := 0.0
+				for q := range k {
+					w += float64(a[i*k+q]) * float64(b[j*k+q])
+				}
+				if d := math.Abs(float64(c[i*n+j]) - 2*w); d > 1e-5*float64(k) {
+					t.Fatalf("%v: c[%d,%d] = %v, want %v", s, i, j, c[i*n+j], 2*w)
+				}
+			}
+		}
+	}
+}
