@@ -274,6 +274,7 @@ type convKernel struct {
 	x       *ir.Value
 	attr    ir.Conv2DAttr
 	rowBias *buffer       // conv2d: a per-channel bias added in the GEMM epilogue (fuseConvBias)
+	dots    bool          // conv2d_backward_weight: by addDots (AVX2, at least 8 output pixels)
 	partial [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
 	ps      []gemm.Params // per task
 	pool    *parallel.Pool
@@ -341,8 +342,10 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 				k.im2col(col, x)
 				x = col
 			}
-			if simdOn && k.p() >= 8 {
-				addDots(dw, b[n*OP:][:OP], x, k.O, k.ckk(), k.p(), n == lo)
+			if k.dots {
+				// One sample at a time: its columns stay in L2 for all
+				// the tiles (all samples at once ran slower).
+				addDots(dw, b[n*OP:][:OP], x, k.O, k.ckk(), k.p(), 1, 0, 0, n == lo)
 				continue
 			}
 			p.A, p.B, p.C = b[n*OP:][:OP], x, dw
@@ -350,6 +353,9 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 			if n == lo {
 				p.Beta = 0
 			}
+		}
+		if k.op == ir.OpConv2DBackwardWeight && k.dots {
+			continue
 		}
 		gemm.SgemmEx(p)
 		if k.op == ir.OpConv2DBackwardInput && !k.direct {
@@ -375,6 +381,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
 	}
 	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool, x: a, attr: at}
+	k.dots = v.Op == ir.OpConv2DBackwardWeight && simdOn && g.p() >= 8
 	// Up to 4 tasks per core of at least 4 samples each, claimed
 	// dynamically: a core taken by another process then delays the op
 	// by a few samples' work, not by half the batch.
@@ -514,16 +521,23 @@ func overlaps(a, b *buffer) bool {
 	return alo < bhi && blo < ahi
 }
 
-// addDots adds (or, with first, writes) a·bᵀ into c[m, n], for a[m, k]
-// and b[n, k] both row-major along k (k ≥ 8): the weight gradient
-// dy·colᵀ as dot products of rows, 4 rows of a by 3 of b at a time, so
-// that col needs no transposition. Edge tiles repeat their last row and
-// drop the repeated results.
-func addDots(c, a, b []float32, m, n, k int, first bool) {
+// addDots adds (or, with first, writes) Σ_s a_s·b_sᵀ into c[m, n], for
+// nseg pairs of a_s[m, k] and b_s[n, k], both row-major along k (k ≥ 8)
+// and astride and bstride floats apart: the weight gradient Σ_n
+// dy[n]·col[n]ᵀ as dot products of rows, 4 rows of a by 3 of b at a time
+// over all the samples, so that col needs no transposition. Edge tiles
+// repeat their last row and drop the repeated results.
+func addDots(c, a, b []float32, m, n, k, nseg, astride, bstride int, first bool) {
+	if nseg == 0 {
+		if first {
+			clear(c[:m*n])
+		}
+		return
+	}
 	var ap [4]*float32
 	var bp [3]*float32
 	var out [12]float32
-	_, _, _ = a[m*k-1], b[n*k-1], c[m*n-1]
+	_, _, _ = a[(nseg-1)*astride+m*k-1], b[(nseg-1)*bstride+n*k-1], c[m*n-1]
 	for i0 := 0; i0 < m; i0 += 4 {
 		for i := range ap {
 			ap[i] = &a[min(i0+i, m-1)*k]
@@ -532,7 +546,7 @@ func addDots(c, a, b []float32, m, n, k int, first bool) {
 			for j := range bp {
 				bp[j] = &b[min(j0+j, n-1)*k]
 			}
-			dot4x3AVX2(k, &ap, &bp, &out)
+			dot4x3AVX2(k, nseg, 4*astride, 4*bstride, &ap, &bp, &out)
 			for i := 0; i < 4 && i0+i < m; i++ {
 				row := c[(i0+i)*n:][:n]
 				for j := 0; j < 3 && j0+j < n; j++ {

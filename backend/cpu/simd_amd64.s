@@ -500,17 +500,19 @@ DATA dotmask<>+48(SB)/8, $-1
 DATA dotmask<>+56(SB)/8, $-1
 GLOBL dotmask<>(SB), RODATA|NOPTR, $64
 
-// func dot4x3AVX2(k int, a *[4]*float32, b *[3]*float32, out *[12]float32)
-// out[4j+i] = Σ_q<k a[i][q]·b[j][q] for 4 rows of a and 3 of b (k ≥ 8;
-// the k mod 8 last columns through a masked block ending at k).
-TEXT ·dot4x3AVX2(SB), NOSPLIT, $0-32
+// func dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, out *[12]float32)
+// out[4j+i] = Σ over nseg segments s, q < k of a[i][s·astride+q]·b[j][s·bstride+q],
+// for 4 rows of a and 3 of b (k ≥ 8; the k mod 8 last columns of a
+// segment through a masked block ending at k; strides in bytes).
+TEXT ·dot4x3AVX2(SB), NOSPLIT, $0-56
 	MOVQ   k+0(FP), CX
-	MOVQ   a+8(FP), AX
+	MOVQ   nseg+8(FP), R13
+	MOVQ   a+32(FP), AX
 	MOVQ   0(AX), SI
 	MOVQ   8(AX), DI
 	MOVQ   16(AX), R8
 	MOVQ   24(AX), R9
-	MOVQ   b+16(FP), AX
+	MOVQ   b+40(FP), AX
 	MOVQ   0(AX), R10
 	MOVQ   8(AX), R11
 	MOVQ   16(AX), R12
@@ -526,6 +528,10 @@ TEXT ·dot4x3AVX2(SB), NOSPLIT, $0-32
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	TESTQ  R13, R13
+	JZ     dotreduce
+
+dotseg:
 	MOVQ   CX, DX
 	SHRQ   $3, DX
 	XORQ   AX, AX
@@ -559,7 +565,7 @@ dotloop:
 dottail:
 	MOVQ         CX, DX
 	ANDQ         $7, DX
-	JZ           dotreduce
+	JZ           dotnext
 	LEAQ         dotmask<>(SB), BX
 	VMOVUPS      (BX)(DX*4), Y15
 	MOVQ         CX, AX
@@ -581,8 +587,21 @@ dottail:
 	VFMADD231PS  (R9)(AX*1), Y13, Y10
 	VFMADD231PS  (R9)(AX*1), Y14, Y11
 
+dotnext:
+	MOVQ         astride+16(FP), BX
+	ADDQ         BX, SI
+	ADDQ         BX, DI
+	ADDQ         BX, R8
+	ADDQ         BX, R9
+	MOVQ         bstride+24(FP), BX
+	ADDQ         BX, R10
+	ADDQ         BX, R11
+	ADDQ         BX, R12
+	DECQ         R13
+	JNZ          dotseg
+
 dotreduce:
-	MOVQ         out+24(FP), BX
+	MOVQ         out+48(FP), BX
 	VHADDPS      Y3, Y0, Y12
 	VHADDPS      Y9, Y6, Y13
 	VHADDPS      Y13, Y12, Y12

@@ -194,8 +194,8 @@ func TestAddDots(t *testing.T) {
 			b[i] = float32(r.NormFloat64())
 		}
 		c := make([]float32, m*n)
-		addDots(c, a, b, m, n, k, true)
-		addDots(c, a, b, m, n, k, false)
+		addDots(c, a, b, m, n, k, 1, 0, 0, true)
+		addDots(c, a, b, m, n, k, 1, 0, 0, false)
 		for i := range m {
 			for j := range n {
 				w := 0.0
@@ -205,6 +205,37 @@ func TestAddDots(t *testing.T) {
 				if d := math.Abs(float64(c[i*n+j]) - 2*w); d > 1e-5*float64(k) {
 					t.Fatalf("%v: c[%d,%d] = %v, want %v", s, i, j, c[i*n+j], 2*w)
 				}
+			}
+		}
+	}
+}
+
+// TestAddDotsSegments checks addDots over several segments (samples).
+func TestAddDotsSegments(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(5))
+	m, n, k, nseg, as, bs := 6, 25, 100, 5, 700, 2600
+	a, b := make([]float32, nseg*as), make([]float32, nseg*bs)
+	for i := range a {
+		a[i] = float32(r.NormFloat64())
+	}
+	for i := range b {
+		b[i] = float32(r.NormFloat64())
+	}
+	c := make([]float32, m*n)
+	addDots(c, a, b, m, n, k, nseg, as, bs, true)
+	for i := range m {
+		for j := range n {
+			w := 0.0
+			for s := range nseg {
+				for q := range k {
+					w += float64(a[s*as+i*k+q]) * float64(b[s*bs+j*k+q])
+				}
+			}
+			if d := math.Abs(float64(c[i*n+j]) - w); d > 1e-5*float64(k*nseg) {
+				t.Fatalf("c[%d,%d] = %v, want %v", i, j, c[i*n+j], w)
 			}
 		}
 	}
