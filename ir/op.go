@@ -93,6 +93,7 @@ const (
 	OpSoftmaxCrossEntropy         // logits[N,C], labels[N] → mean loss
 	OpSoftmaxCrossEntropyBackward // logits, labels, dloss → dlogits
 	OpDropout                     // x, seed, step → x masked and scaled
+	OpAttention                   // q, k, v[, mask] → softmax(q·kᵀ·scale) v, fused
 
 	// Optimizer updates (in place on arg0).
 	OpSGD         // p - lr·d
@@ -297,6 +298,7 @@ func init() {
 
 		OpSoftmax:                     {"softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradSoftmax, "exp(x)/Σexp(x) along axis, computed stably."},
 		OpLogSoftmax:                  {"log_softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradLogSoftmax, "x - logsumexp(x) along axis."},
+		OpAttention:                   {"attention", -1, 0, aux[AttentionAttr](), typeAttention, gradAttention, "Scaled dot-product attention softmax(q·kᵀ·scale) v over q [..., Tq, dh], k [..., Tk, dh], v [..., Tk, dv] with equal leading dims; an optional bool mask [B, Tk] gives masked keys the score -1e9. One kernel keeps each row's scores in cache; the VJP recomputes them."},
 		OpLayerNorm:                   {"layernorm", 3, 0, aux[LayerNormAttr](), typeLayerNorm, gradLayerNorm, "Layer normalization over the last axis: (x-mean)/√(var+eps)·w + b, biased variance, w and b of shape [D]."},
 		OpLayerNormBackwardInput:      {"layernorm_backward_input", 3, 0, aux[LayerNormAttr](), typeLayerNormBackwardInput, nil, "Gradient of layernorm with respect to x: x, w, dy → dx."},
 		OpLayerNormBackwardWeight:     {"layernorm_backward_weight", 2, 0, aux[LayerNormAttr](), typeLayerNormBackwardWeight, nil, "Gradient of layernorm with respect to w: x, dy → Σ dy·x̂ over all but the last axis, [D]."},

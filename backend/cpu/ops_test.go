@@ -501,6 +501,20 @@ func opCases() []opCase {
 		add(opCase{op: ir.OpSoftmax, name: fmt.Sprint(s.axis), ins: []in{{t: s.t}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Softmax(x, s.axis) })})
 		add(opCase{op: ir.OpLogSoftmax, name: fmt.Sprint(s.axis), ins: []in{{t: s.t}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.LogSoftmax(x, s.axis) })})
 	}
+	for _, masked := range []bool{false, true} {
+		ins := []in{{t: f32(2, 3, 5, 4)}, {t: f32(2, 3, 7, 4)}, {t: f32(2, 3, 7, 6)}}
+		if masked {
+			ins = append(ins, in{t: boolT(2, 7), kind: ids, hi: 2})
+		}
+		add(opCase{op: ir.OpAttention, name: fmt.Sprint("masked=", masked), ins: ins,
+			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+				var m *ir.Value
+				if len(x) == 4 {
+					m = x[3]
+				}
+				return b.Attention(x[0], x[1], x[2], m, 0.5)
+			}})
+	}
 	add(opCase{op: ir.OpLayerNorm, ins: []in{{t: f32(2, 3, 8)}, {t: f32(8)}, {t: f32(8)}},
 		build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.LayerNorm(x[0], x[1], x[2], 1e-5) }})
 	add(opCase{op: ir.OpLayerNormBackwardInput, ins: []in{{t: f32(5, 8)}, {t: f32(8)}, {t: f32(5, 8)}},

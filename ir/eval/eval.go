@@ -175,6 +175,7 @@ func init() {
 		ir.OpOneHot:        kOneHot,
 
 		ir.OpSoftmax:                     kSoftmax,
+		ir.OpAttention:                   kAttention,
 		ir.OpLogSoftmax:                  kLogSoftmax,
 		ir.OpLayerNorm:                   kLayerNorm,
 		ir.OpLayerNormBackwardInput:      kLayerNormBackwardInput,
