@@ -689,7 +689,22 @@ func irOptimizer(tr *Train) (ir.Optimizer, error) {
 func (l *lowerer) attention(ins []Value, attrs map[string]any, arg func(int) *ir.Value) *ir.Value {
 	b := l.b
 	q, k, v := arg(0), arg(1), arg(2)
+	if q == nil || k == nil || v == nil {
+		return nil
+	}
 	dt := q.Type.DType
+	r := q.Type.Rank()
+	dropout := attrs["dropout"].(float64) > 0 && l.training
+	if !dropout && r >= 3 && q.Type.Shape[:r-2].Equal(k.Type.Shape[:r-2]) && q.Type.Shape[:r-2].Equal(v.Type.Shape[:r-2]) {
+		// One fused kernel; its VJP recomputes the weights.
+		var m *ir.Value
+		if len(ins) == 4 {
+			m = l.val(ins[3], ir.Bool)
+		}
+		return l.must(b.Attention(q, k, v, m, attrs["scale"].(float64)))
+	}
+	// Broadcast batch dimensions or dropout on the weights: the ops it
+	// is made of.
 	s := l.must(b.MatMul(q, k, ir.MatMulAttr{TransposeB: true}))
 	s = l.must(b.Mul(s, l.must(b.Const(dt, attrs["scale"].(float64)))))
 	if len(ins) == 4 && s != nil {
