@@ -75,6 +75,7 @@
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	fused.go        matmul_bias and fused elementwise bodies
+//	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
 //
 // # Adding a kernel
 //
