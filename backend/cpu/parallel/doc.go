@@ -9,7 +9,7 @@
 //     GOMAXPROCS at its first use.
 //   - Cheap hand-off. A job is published with one atomic store of an epoch
 //     word (sequence number and the number of helpers taking part). After
-//     a job, helpers poll the epoch for spinFor (50 µs) before parking on a
+//     a job, helpers poll the epoch for spinFor (200 µs) before parking on a
 //     per-helper channel, so the back-to-back kernels of a training step
 //     find them awake. On this 2-core Zen 4, two chunks of 1.6 µs take
 //     ≈1.85 µs in parallel against 3.3 µs serially (BenchmarkSplit2us):
