@@ -530,16 +530,35 @@ func (c *checker) checkModelDecl(m *modelDecl) *ModelInfo {
 
 // RunDefault checks the forward of in on inputs whose symbolic
 // dimensions are the variables written in its declaration (B, T...).
-func (c *checker) RunDefault(in *Instance) (Value, error) {
+func (c *checker) RunDefault(in *Instance) (Value, error) { return c.runOn(in, nil) }
+
+// runOn is RunDefault where forward inputs named like a field of ds (ids,
+// mask, image) take that field's per-sample dimensions after the batch:
+// a train's summary shows T as the data's 128.
+func (c *checker) runOn(in *Instance, ds *Dataset) (Value, error) {
 	fw := in.forward
 	fen := &env{sc: newScope(in.scope), hyper: true}
 	var args []*argVal
+	sub := map[string]Dim{}
 	for _, p := range fw.Params {
 		t, ok := c.evalTensorType(p.Type, fen, map[string]bool{})
 		if !ok {
 			return InvalidV{}, errInvalid
 		}
+		if ds != nil {
+			if f, found := ds.Field(p.Name.Name); found && f.Type.Rank()+1 == t.Rank() {
+				for i, d := range t.Dims[1:] {
+					if name, isVar := d.Var(); isVar {
+						sub[name] = f.Type.Dims[i]
+					}
+				}
+			}
+		}
 		args = append(args, &argVal{v: c.input(p.Name.Name, t), pos: p.Pos(), end: p.End()})
+	}
+	for _, a := range args {
+		tv := a.v.(*TensorV)
+		tv.T = tv.T.Subst(sub)
 	}
 	out := c.callInstance(in, args, in.Model.decl.Name, &env{sc: in.scope})
 	if _, bad := out.(InvalidV); bad {

@@ -42,9 +42,11 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 			return nil, fmt.Errorf("no train and no model with default hyper-parameters to summarize")
 		}
 	}
+	var data *Dataset
 	if tr := p.Train(name); tr != nil {
 		in = tr.Model
 		frozen = tr.Phases[0].Frozen
+		data = tr.Data
 	} else {
 		for _, m := range p.Models {
 			if m.Name == name {
@@ -66,7 +68,7 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 	t.stack = []*SummaryRow{root}
 	var total Dim
 	c.flops = &total
-	out, err := c.RunDefault(in)
+	out, err := c.runOn(in, data)
 	c.flops = nil
 	if err != nil {
 		return nil, fmt.Errorf("the forward of %s does not check", in.Model.name)
