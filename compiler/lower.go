@@ -673,10 +673,7 @@ func irOptimizer(tr *Train) (ir.Optimizer, error) {
 			o.Kind = ir.AdamW
 		}
 	case "RMSprop":
-		if f("momentum") != 0 {
-			return o, fmt.Errorf("%s: RMSprop with momentum is not supported yet; use momentum: 0", tr.Optimizer.Pos)
-		}
-		o.Kind, o.Alpha, o.Eps = ir.RMSprop, f("alpha"), f("eps")
+		o.Kind, o.Alpha, o.Eps, o.Momentum = ir.RMSprop, f("alpha"), f("eps"), f("momentum")
 	default:
 		return o, fmt.Errorf("internal: no lowering for optimizer %s", tr.Optimizer.E.Name)
 	}

@@ -27,7 +27,7 @@ func (k OptimizerKind) String() string {
 // do not apply to Kind are ignored; the learning rate is a graph input.
 type Optimizer struct {
 	Kind        OptimizerKind
-	Momentum    float64 // SGD
+	Momentum    float64 // SGD, RMSprop
 	Dampening   float64 // SGD
 	Nesterov    bool    // SGD
 	Beta1       float64 // Adam, AdamW
@@ -58,6 +58,8 @@ func (o Optimizer) State() []string {
 		return []string{"momentum_buffer", "step"}
 	case o.Kind == Adam || o.Kind == AdamW:
 		return []string{"exp_avg", "exp_avg_sq", "step"}
+	case o.Kind == RMSprop && o.Momentum != 0:
+		return []string{"square_avg", "momentum_buffer", "step"}
 	case o.Kind == RMSprop:
 		return []string{"square_avg"}
 	}
@@ -197,7 +199,16 @@ func (b *Builder) optimizeOne(o Optimizer, pg ParamGrad, lr, step *Value) error 
 		case RMSprop:
 			v := must(b.EMASq(state[0], g, o.Alpha))
 			b.G.AddUpdate(state[0], v)
-			np = must(b.RMSprop(p, g, v, lr, o.Eps))
+			if o.Momentum == 0 {
+				np = must(b.RMSprop(p, g, v, lr, o.Eps))
+				break
+			}
+			// buf = momentum·buf + g/(√v + eps), from zeros (so g/(√v +
+			// eps) at the first step); p -= lr·buf (torch.optim.RMSprop).
+			dir := must(b.Div(g, must(b.Add(must(b.Sqrt(v)), must(b.Const(d, o.Eps))))))
+			buf := must(b.SGDMomentum(state[1], dir, step, MomentumAttr{o.Momentum, 0}))
+			b.G.AddUpdate(state[1], buf)
+			np = must(b.SGD(p, buf, lr))
 		default:
 			panic(gradPanic{fmt.Errorf("unknown optimizer %d", o.Kind)})
 		}

@@ -50,7 +50,12 @@ func refStep(o ir.Optimizer, t int, lr float64, p, g []float64, s *refState) {
 			p[i] -= lr / bc1 * s.m[i] / denom
 		case ir.RMSprop:
 			s.v[i] = o.Alpha*s.v[i] + (1-o.Alpha)*gi*gi
-			p[i] -= lr * gi / (math.Sqrt(s.v[i]) + o.Eps)
+			if o.Momentum == 0 {
+				p[i] -= lr * gi / (math.Sqrt(s.v[i]) + o.Eps)
+				break
+			}
+			s.buf[i] = o.Momentum*s.buf[i] + gi/(math.Sqrt(s.v[i])+o.Eps)
+			p[i] -= lr * s.buf[i]
 		}
 	}
 }
@@ -78,6 +83,7 @@ func TestOptimizers(t *testing.T) {
 		"adam":         {Kind: ir.Adam, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01},
 		"adamw":        {Kind: ir.AdamW, Beta1: 0.8, Beta2: 0.95, Eps: 1e-6, WeightDecay: 0.1, ClipNorm: 1},
 		"rmsprop":      {Kind: ir.RMSprop, Alpha: 0.99, Eps: 1e-8, WeightDecay: 0.001},
+		"rmsprop-mom":  {Kind: ir.RMSprop, Alpha: 0.9, Eps: 1e-8, Momentum: 0.9, WeightDecay: 0.01},
 	}
 	for name, o := range opts {
 		t.Run(name, func(t *testing.T) { checkOptimizer(t, o) })
