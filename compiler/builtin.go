@@ -208,18 +208,9 @@ func (c *checker) bindN(fn string, specs []ParamSpec, npos int, rest *ParamSpec,
 		if _, bad := a.v.(InvalidV); bad {
 			return nil, nil, nil, false
 		}
-		if _, none := a.v.(NoneV); none && a.name != "" {
-			// A named argument given as none is left out.
-			for _, sp := range specs {
-				if sp.Name == a.name && (sp.Optional || sp.Default != nil) {
-					seenNamed = true
-					a = nil
-					break
-				}
-			}
-			if a == nil {
-				continue
-			}
+		if _, none := a.v.(NoneV); none && a.name != "" && optional(specs, a.name) {
+			seenNamed = true // a named argument given as none is left out
+			continue
 		}
 		if a.name == "" {
 			if seenNamed {
@@ -287,6 +278,16 @@ func (c *checker) bindN(fn string, specs []ParamSpec, npos int, rest *ParamSpec,
 		}
 	}
 	return out, at, restArgs, true
+}
+
+// optional reports whether the parameter called name may be left out.
+func optional(specs []ParamSpec, name string) bool {
+	for _, sp := range specs {
+		if sp.Name == name {
+			return sp.Optional || sp.Default != nil
+		}
+	}
+	return false
 }
 
 func countPositional(args []*argVal) int {
