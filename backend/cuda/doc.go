@@ -66,7 +66,10 @@
 // # Running on a GPU
 //
 // On a machine with the CUDA toolkit, go build -tags cuda builds the
-// runtime (go vet -tags cuda ./backend/cuda/... needs the CUDA headers).
+// runtime (go vet -tags cuda ./backend/cuda/... needs the CUDA headers;
+// Debian's nvidia-cuda-dev, from non-free, is enough to vet and build
+// it). Such a binary needs a CUDA device even to start: gorgonia.org/cu
+// initializes the driver in its package init and exits without one.
 // On a machine with a GPU, CuPy and no Go, scripts/gpu-check.sh runs the
 // bundles written by
 //
