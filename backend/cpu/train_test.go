@@ -293,3 +293,48 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroAllocsTransformer checks that the W4 and W5 training steps of
+// bench/ (ids shifted past the special tokens, labels in {0, 1})
+// allocate nothing.
+func TestZeroAllocsTransformer(t *testing.T) {
+	for tr := range 2 {
+		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 32, true)
+		p, err := Compile(g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := initInputs(g, rand.New(rand.NewSource(4)))
+		for k, v := range vals {
+			if k == "ids" {
+				for i := range v {
+					v[i] = float64(int(v[i]) + 4)
+				}
+			}
+			if k == "label" {
+				for i := range v {
+					v[i] = float64(int(v[i]) % 2)
+				}
+			}
+		}
+		bindAll(t, p, g, vals)
+		step := 1
+		for range 3 {
+			p.SetScalar("step", float64(step))
+			step++
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		allocs := testing.AllocsPerRun(10, func() {
+			p.SetScalar("step", float64(step))
+			step++
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("transformer train %d: %v allocations per step, want 0", tr, allocs)
+		}
+	}
+}
