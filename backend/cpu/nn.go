@@ -122,21 +122,72 @@ type layerNormKernel struct {
 	x, w, b *buffer // b: the bias (forward) or dy (backward input)
 	dy, out *buffer // dy: backward weight's
 	acc     []float64
+	st      []float64 // backward weight: mean and 1/σ of every row
 	pool    *parallel.Pool
 }
 
-// stats returns the mean and 1/√(var+eps) of a row.
+// stats returns the mean and 1/√(var+eps) of a row (sums with four
+// independent accumulators, so that the adds do not wait on each other).
 func (k *layerNormKernel) stats(row []float32) (mean, rstd float64) {
-	for _, e := range row {
-		mean += float64(e)
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(row); i += 4 {
+		s0 += float64(row[i])
+		s1 += float64(row[i+1])
+		s2 += float64(row[i+2])
+		s3 += float64(row[i+3])
 	}
-	mean /= float64(len(row))
-	vr := 0.0
-	for _, e := range row {
-		d := float64(e) - mean
-		vr += d * d
+	for ; i < len(row); i++ {
+		s0 += float64(row[i])
 	}
-	return mean, 1 / math.Sqrt(vr/float64(len(row))+k.eps)
+	mean = ((s0 + s1) + (s2 + s3)) / float64(len(row))
+	s0, s1, s2, s3 = 0, 0, 0, 0
+	i = 0
+	for ; i+4 <= len(row); i += 4 {
+		d0, d1, d2, d3 := float64(row[i])-mean, float64(row[i+1])-mean, float64(row[i+2])-mean, float64(row[i+3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(row); i++ {
+		d := float64(row[i]) - mean
+		s0 += d * d
+	}
+	return mean, 1 / math.Sqrt(((s0+s1)+(s2+s3))/float64(len(row))+k.eps)
+}
+
+// lnStats computes every row's statistics (layernorm_backward_weight's
+// first pass, split over rows).
+type lnStats struct{ k *layerNormKernel }
+
+func (s lnStats) Range(lo, hi int) {
+	k := s.k
+	x := f32s(k.x)
+	for r := lo; r < hi; r++ {
+		k.st[2*r], k.st[2*r+1] = k.stats(x[r*k.D:][:k.D])
+	}
+}
+
+// lnColumns adds dy·x̂ over the rows, in order, into the accumulators of
+// columns [lo, hi) (the second pass, split over columns).
+type lnColumns struct{ k *layerNormKernel }
+
+func (s lnColumns) Range(lo, hi int) {
+	k := s.k
+	x, dy, dw := f32s(k.x), f32s(k.dy), f32s(k.out)
+	acc := k.acc[lo:hi]
+	clear(acc)
+	for r := range k.rows {
+		row, g := x[r*k.D+lo:][:hi-lo], dy[r*k.D+lo:][:hi-lo]
+		mean, rstd := k.st[2*r], k.st[2*r+1]
+		for j, e := range row {
+			acc[j] += float64(g[j]) * (float64(e) - mean) * rstd
+		}
+	}
+	for j, a := range acc {
+		dw[lo+j] = float32(a)
+	}
 }
 
 func (k *layerNormKernel) run() error {
@@ -144,19 +195,10 @@ func (k *layerNormKernel) run() error {
 		parFor(k.pool, k.rows, 4*k.D, k)
 		return nil
 	}
-	// dw[j] = Σ_rows dy·x̂, rows in order.
-	x, dy, dw := f32s(k.x), f32s(k.dy), f32s(k.out)
-	clear(k.acc)
-	for r := range k.rows {
-		row, g := x[r*k.D:][:k.D], dy[r*k.D:][:k.D]
-		mean, rstd := k.stats(row)
-		for j, e := range row {
-			k.acc[j] += float64(g[j]) * (float64(e) - mean) * rstd
-		}
-	}
-	for j, a := range k.acc {
-		dw[j] = float32(a)
-	}
+	// dw[j] = Σ_rows dy·x̂, rows in order: the statistics of every row,
+	// then the columns split over the cores.
+	parFor(k.pool, k.rows, 2*k.D, lnStats{k})
+	parFor(k.pool, k.D, 2*k.rows, lnColumns{k})
 	return nil
 }
 
@@ -205,6 +247,7 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 	case ir.OpLayerNormBackwardWeight: // x, dy
 		k.dy = c.buf(v.Args[1])
 		k.acc = make([]float64, D)
+		k.st = make([]float64, 2*k.rows)
 	}
 	return k, nil
 }
