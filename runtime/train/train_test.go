@@ -449,3 +449,51 @@ func TestJSONLines(t *testing.T) {
 		t.Errorf("want one line, got %q", line)
 	}
 }
+
+// TestWrongRenameSplit: a split into the wrong names, or a rename that
+// misses, is the fit report before any step, not a crash.
+func TestWrongRenameSplit(t *testing.T) {
+	for _, tc := range []struct {
+		name, init string
+		want       []string
+	}{
+		{"split names", `, rename: {"bert.": ""}, split: {"in_proj": ["q.weight", "v.weight"]}`,
+			[]string{"missing (1): k.weight [16, 16]", "unexpected (1): v.weight [16, 16]"}},
+		{"rename", `, rename: {"bart.": ""}`,
+			[]string{"missing (6)", "unexpected (5): bert.fc.bias"}},
+		{"split source", `, rename: {"bart.": ""}, split: {"in_proj": ["q.weight", "k.weight"]}`,
+			[]string{"split: no tensor in_proj in the file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := check(t, strings.Replace(loadProgram, `, rename: {"bert.": ""}, split: {"in_proj": ["q.weight", "k.weight"]}`, tc.init, 1))
+			tr := p.Trains[0]
+			file := filepath.Join(tr.Dir, "w.safetensors")
+			err := safetensors.Write(file, []*safetensors.Tensor{
+				safetensors.FromFloat32("bert.fc.weight", []int{16, 64}, f32s(16*64, 0)),
+				safetensors.FromFloat32("bert.fc.bias", []int{16}, f32s(16, 0)),
+				safetensors.FromFloat32("bert.in_proj", []int{32, 16}, f32s(32*16, 1)),
+				safetensors.FromFloat32("bert.head.weight", []int{10, 16}, f32s(160, 0)),
+				safetensors.FromFloat32("bert.head.bias", []int{10}, f32s(10, 0)),
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := 0
+			opts := quiet()
+			opts.OnStep = func(StepInfo) { steps++ }
+			_, err = Run(context.Background(), p, tr, opts)
+			var fe *FitError
+			if !errors.As(err, &fe) && tc.name != "split source" {
+				t.Fatalf("got %v, want a FitError", err)
+			}
+			if err == nil || steps != 0 {
+				t.Errorf("error %v after %d steps, want an error before the first", err, steps)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
