@@ -74,7 +74,14 @@
 //	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
-//	fused.go        matmul_bias and fused elementwise bodies
+//	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam)
+//	fused.go        matmul_bias and fused elementwise bodies (relu and GELU
+//	                backward bodies recognized and run as vector kernels)
+//	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
+//	                softmax, GELU (+ backward), 2×2 max pooling (+ backward),
+//	                im2col/col2im row copies, 4×3 dot products (conv weight
+//	                gradient); simd_other.go stubs them elsewhere, and each
+//	                has a portable loop that the tests run with simdOn off
 //	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
 //
 // # Adding a kernel
