@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/backend/host"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -185,19 +186,8 @@ func (p *Program) Bind(name string, data any) error {
 	if b == nil {
 		return fmt.Errorf("cpu: no input %q", name)
 	}
-	var ptr unsafe.Pointer
-	var n int
-	var dt ir.DType
-	switch d := data.(type) {
-	case []float32:
-		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.F32
-	case []int32:
-		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.I32
-	case []int64:
-		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.I64
-	case []bool:
-		ptr, n, dt = unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.Bool
-	default:
+	ptr, n, dt, ok := host.Slice(data)
+	if !ok {
 		return fmt.Errorf("cpu: cannot bind input %s to %T", name, data)
 	}
 	if dt != b.dt || n != b.n {

@@ -1,0 +1,26 @@
+// Package host describes caller-owned host storage for the backends:
+// the slices a Program's Bind accepts, and the dtype each one holds.
+package host
+
+import (
+	"unsafe"
+
+	"github.com/encc-lang/encc/ir"
+)
+
+// Slice returns the first element, the length and the dtype of a slice
+// that can hold a tensor's elements: []float32 (f32), []int32 (i32),
+// []int64 (i64) or []bool (bool). ok is false for any other value.
+func Slice(data any) (p unsafe.Pointer, n int, dt ir.DType, ok bool) {
+	switch d := data.(type) {
+	case []float32:
+		return unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.F32, true
+	case []int32:
+		return unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.I32, true
+	case []int64:
+		return unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.I64, true
+	case []bool:
+		return unsafe.Pointer(unsafe.SliceData(d)), len(d), ir.Bool, true
+	}
+	return nil, 0, 0, false
+}
