@@ -55,18 +55,7 @@ func ParseCSV(name string, b []byte, opt CSVOptions) (*Dataset, error) {
 	r.ReuseRecord = true
 	r.TrimLeadingSpace = true
 
-	read := func() ([]string, int, error) {
-		rec, err := r.Read()
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, 0, &Error{File: name, Line: pe.Line, Msg: pe.Err.Error(), Err: err}
-			}
-			return nil, 0, err
-		}
-		line, _ := r.FieldPos(0)
-		return rec, line, nil
-	}
+	read := csvRecords(name, r)
 
 	rec, line, err := read()
 	if err == io.EOF {
@@ -242,4 +231,21 @@ func listColumns(cols []string) string {
 		b.WriteString(c)
 	}
 	return b.String()
+}
+
+// csvRecords returns a reader of r's records with the line each starts
+// on; a malformed row is an *Error naming name and its line.
+func csvRecords(name string, r *csv.Reader) func() ([]string, int, error) {
+	return func() ([]string, int, error) {
+		rec, err := r.Read()
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, 0, &Error{File: name, Line: pe.Line, Msg: pe.Err.Error(), Err: err}
+			}
+			return nil, 0, err
+		}
+		line, _ := r.FieldPos(0)
+		return rec, line, nil
+	}
 }

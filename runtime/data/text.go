@@ -147,18 +147,7 @@ func ParseTextCSV(name string, b []byte, opt TextOptions) (*Corpus, error) {
 	r := csv.NewReader(bytes.NewReader(b))
 	r.Comma = opt.Delimiter
 	r.FieldsPerRecord = -1
-	read := func() ([]string, int, error) {
-		rec, err := r.Read()
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, 0, &Error{File: name, Line: pe.Line, Msg: pe.Err.Error(), Err: err}
-			}
-			return nil, 0, err
-		}
-		line, _ := r.FieldPos(0)
-		return rec, line, nil
-	}
+	read := csvRecords(name, r)
 	hdr, line, err := read()
 	if err == io.EOF {
 		return nil, fileErr(name, "empty file")
