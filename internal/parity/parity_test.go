@@ -3,7 +3,8 @@ package parity
 // The PyTorch parity tests: for each fixture of testdata/torch (written by
 // scripts/torch_reference.py), the matching .enc program is checked and
 // lowered, the fixture's weights are mapped onto its parameters by a
-// Mapping, and the forward outputs, the loss and every gradient, run
+// weights.Mapping (runtime/weights: the algorithm of the runtime's
+// load()), and the forward outputs, the loss and every gradient, run
 // through the reference evaluator (ir/eval, float64), are compared with
 // PyTorch's (float32): forward within 1e-5 and gradients within 1e-4,
 // relative, max over elements (see relErr).
@@ -19,6 +20,7 @@ import (
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/ir/eval"
 	"github.com/encc-lang/encc/runtime/safetensors"
+	"github.com/encc-lang/encc/runtime/weights"
 )
 
 const (
@@ -39,7 +41,7 @@ var fixtureDir = filepath.Join("..", "..", "testdata", "torch")
 // A fixture is one model of scripts/torch_reference.py.
 type fixture struct {
 	name    string
-	mapping Mapping
+	mapping weights.Mapping
 	// encoder names the member whose forward gives the fixture's
 	// "output" tensor, with its dimension bindings; "" when there is none.
 	encoder string
@@ -49,13 +51,13 @@ type fixture struct {
 var fixtures = []fixture{
 	{name: "transformer_post", mapping: torchNet(), encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
 	{name: "transformer_pre", mapping: torchNet(), encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
-	{name: "mlp", mapping: Mapping{Rename: map[string]string{"0.": "fc1.", "2.": "fc2."}}},
-	{name: "cnn", mapping: Mapping{Rename: map[string]string{"0.": "conv.", "4.": "fc."}}},
+	{name: "mlp", mapping: weights.Mapping{Rename: map[string]string{"0.": "fc1.", "2.": "fc2."}}},
+	{name: "cnn", mapping: weights.Mapping{Rename: map[string]string{"0.": "conv.", "4.": "fc."}}},
 }
 
 // torchNet maps the fixture's nn.TransformerEncoder names onto the member
 // encoder of the .enc model; head.* keeps its name.
-func torchNet() Mapping { return TorchTransformerEncoder("encoder") }
+func torchNet() weights.Mapping { return weights.TorchTransformerEncoder("encoder") }
 
 // data tensors of a fixture; every other tensor not named grad.* is a
 // weight.
@@ -149,13 +151,14 @@ func load(t *testing.T, fx fixture) *loaded {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := Check(pieces, params); !r.OK() {
-		t.Fatalf("%s does not fit %s.enc: %s", fx.name, fx.name, r)
+	fit, err := weights.Check(pieces, params, weights.CheckOptions{File: fx.name + ".safetensors", Model: fx.name + ".enc"})
+	if err != nil {
+		t.Fatal(err)
 	}
 	l := &loaded{file: f, prog: p, tr: tr, weights: map[string][]float64{}, grads: map[string][]float64{}}
-	for _, pc := range pieces {
-		l.weights[pc.To] = Take(pc, f64(t, f, pc.From))
-		l.grads[pc.To] = Take(pc, f64(t, f, "grad."+pc.From))
+	for _, pc := range fit {
+		l.weights[pc.To] = weights.Take(pc, f64(t, f, pc.From))
+		l.grads[pc.To] = weights.Take(pc, f64(t, f, "grad."+pc.From))
 	}
 	return l
 }

@@ -1,10 +1,4 @@
-// Package parity holds the numerical parity tests of encc against
-// PyTorch (the fixtures of testdata/torch, written by
-// scripts/torch_reference.py) and the name mapping they use to load
-// PyTorch weights: a [Mapping] of prefix renames and fused-tensor splits,
-// the same spec as the runtime's load(..., rename:, split:). See
-// docs/pytorch-weights.md.
-package parity
+package weights
 
 import (
 	"fmt"
@@ -13,7 +7,7 @@ import (
 	"strings"
 )
 
-// A Mapping turns the tensor names of a checkpoint (PyTorch's
+// A Mapping turns the tensor names of a weights file (PyTorch's
 // state_dict names) into encc parameter paths.
 //
 // Rename rewrites names in one left-to-right pass. A key matches only at
@@ -35,6 +29,8 @@ import (
 // "blocks.0.attn.q.weight" (rows 0:32), "blocks.0.attn.k.weight" (rows
 // 32:64) and "blocks.0.attn.v.weight" (rows 64:96), each [32, 32]. The
 // targets are not renamed.
+//
+// The zero Mapping is the identity: every tensor keeps its name.
 type Mapping struct {
 	Rename map[string]string
 	Split  map[string][]string
@@ -43,9 +39,10 @@ type Mapping struct {
 // TorchTransformerEncoder maps the state_dict of PyTorch's
 // nn.TransformerEncoder (layers of nn.TransformerEncoderLayer, and norm
 // for the final LayerNorm of a pre-norm stack) onto the stdlib
-// TransformerEncoder. at is the encc path of the TransformerEncoder
-// instance: "" when it is the model itself, "encoder" for a member
-// encoder.
+// TransformerEncoder, for any number of layers. at is the encc path of
+// the TransformerEncoder instance: "" when it is the model itself,
+// "encoder" for a member encoder. It is the mapping
+// docs/pytorch-weights.md writes in .enc syntax.
 func TorchTransformerEncoder(at string) Mapping {
 	if at != "" {
 		at += "."
@@ -68,8 +65,11 @@ func TorchTransformerEncoder(at string) Mapping {
 	}
 }
 
-// Name applies the renames to a checkpoint name.
+// Name applies the renames to a file's tensor name.
 func (m Mapping) Name(name string) string {
+	if len(m.Rename) == 0 {
+		return name
+	}
 	keys := make([]string, 0, len(m.Rename))
 	for k := range m.Rename {
 		if k != "" {
@@ -128,18 +128,32 @@ func (m Mapping) splitKey(name string) (key, prefix string, ok bool) {
 	return
 }
 
-// A Piece is one encc parameter taken from a checkpoint tensor: the
-// whole tensor, or part Part of Parts equal slices along its first axis.
+// A Piece is one encc parameter taken from a file's tensor: the whole
+// tensor, or part Part (0-based) of Parts equal slices along its first
+// axis.
 type Piece struct {
-	From        string // checkpoint name
-	To          string // encc path
+	From        string // the tensor's name in the file
+	To          string // encc parameter path
 	Part, Parts int    // 0, 1 for a whole tensor
 	Shape       []int  // the piece's shape
 }
 
-// Plan maps every checkpoint tensor (name → shape) to its pieces, sorted
-// by target path. It fails when a fused tensor's first axis does not
-// divide into its parts or when two tensors map to the same path.
+// from describes where p comes from, for messages: "" when it is a whole
+// tensor of the same name.
+func (p Piece) from() string {
+	switch {
+	case p.Parts > 1:
+		return fmt.Sprintf(" (part %d of %d of %s)", p.Part+1, p.Parts, p.From)
+	case p.From != p.To:
+		return " (from " + p.From + ")"
+	}
+	return ""
+}
+
+// Plan maps every tensor of a file (name → shape) to its pieces, sorted
+// by target path. It fails, listing every problem, when a fused tensor's
+// first axis does not divide into its parts, when two tensors map to the
+// same path, or when a split key matches no tensor.
 func (m Mapping) Plan(shapes map[string][]int) ([]Piece, error) {
 	names := make([]string, 0, len(shapes))
 	for n := range shapes {
@@ -148,6 +162,7 @@ func (m Mapping) Plan(shapes map[string][]int) ([]Piece, error) {
 	sort.Strings(names)
 	var out []Piece
 	from := map[string]string{}
+	used := map[string]bool{}
 	var errs []string
 	add := func(p Piece) {
 		if prev, dup := from[p.To]; dup {
@@ -164,10 +179,11 @@ func (m Mapping) Plan(shapes map[string][]int) ([]Piece, error) {
 			add(Piece{From: n, To: m.Name(n), Part: 0, Parts: 1, Shape: slices.Clone(shape)})
 			continue
 		}
+		used[key] = true
 		targets := m.Split[key]
 		k := len(targets)
-		if len(shape) == 0 || shape[0]%k != 0 {
-			errs = append(errs, fmt.Sprintf("%s %v cannot be split into %d equal parts along its first axis (split %q)", n, shape, k, key))
+		if k == 0 || len(shape) == 0 || shape[0]%k != 0 {
+			errs = append(errs, fmt.Sprintf("%s %s cannot be split into %d equal parts along its first axis (split %q)", n, ShapeString(shape), k, key))
 			continue
 		}
 		ps := slices.Clone(shape)
@@ -177,70 +193,118 @@ func (m Mapping) Plan(shapes map[string][]int) ([]Piece, error) {
 			add(Piece{From: n, To: base + t, Part: i, Parts: k, Shape: slices.Clone(ps)})
 		}
 	}
+	var unused []string
+	for k := range m.Split {
+		if !used[k] {
+			unused = append(unused, k)
+		}
+	}
+	sort.Strings(unused)
+	for _, k := range unused {
+		errs = append(errs, fmt.Sprintf("split %q matches no tensor (a key is a whole name or the end of one after a \".\")", k))
+	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("mapping checkpoint names: %s", strings.Join(errs, "; "))
+		return nil, fmt.Errorf("mapping the names: %s", strings.Join(errs, "; "))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].To < out[j].To })
 	return out, nil
 }
 
-// A Report lists how mapped checkpoint tensors fail to fit a model's
-// parameters.
-type Report struct {
-	Missing    []string // parameters no tensor maps to
-	Unexpected []string // mapped names that are not parameters ("to (from from)")
-	Misshaped  []string // "path: checkpoint [a b] (from name), model [c d]"
+// A FitError says how the mapped tensors of a file do not fit a model:
+// the parameters no tensor maps to, the mapped tensors the model has no
+// parameter for, and the pieces whose shape (or dtype) differs from their
+// parameter's. Each entry names the parameter path, its shape and, when
+// it was renamed or split, the file's tensor.
+type FitError struct {
+	File       string
+	Model      string
+	Missing    []string
+	Unexpected []string
+	Misshaped  []string
 }
 
-// OK reports whether every parameter is matched exactly once and every
-// tensor is used.
-func (r *Report) OK() bool {
-	return len(r.Missing) == 0 && len(r.Unexpected) == 0 && len(r.Misshaped) == 0
-}
-
-func (r *Report) Error() string {
-	var parts []string
+func (e *FitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s does not fit %s", e.File, e.Model)
 	list := func(what string, xs []string) {
 		if len(xs) > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s: %s", len(xs), what, strings.Join(xs, ", ")))
+			fmt.Fprintf(&b, "\n\t%s (%d): %s", what, len(xs), strings.Join(xs, ", "))
 		}
 	}
-	list("missing", r.Missing)
-	list("unexpected", r.Unexpected)
-	list("mis-shaped", r.Misshaped)
-	return strings.Join(parts, "; ")
+	list("missing", e.Missing)
+	list("unexpected", e.Unexpected)
+	list("mis-shaped", e.Misshaped)
+	return b.String()
+}
+
+// CheckOptions says what Check compares pieces with.
+type CheckOptions struct {
+	File, Model string // the two sides, named in the FitError
+	// Only, when not nil, selects the parameters to load: the others are
+	// neither missing nor loaded, and a piece whose path is not a
+	// parameter is unexpected only when Only selects that path.
+	Only func(path string) bool
+	// NonFloat names the file's tensors that hold integers or booleans
+	// (name → dtype): their pieces fit no parameter.
+	NonFloat map[string]string
 }
 
 // Check compares planned pieces with a model's parameters (path →
-// shape).
-func Check(pieces []Piece, params map[string][]int) *Report {
-	r := &Report{}
-	got := map[string]bool{}
+// shape). It returns the pieces to load by parameter path, or a
+// *FitError unless every selected parameter gets a piece of its shape
+// and every selected piece lands on a parameter.
+func Check(pieces []Piece, params map[string][]int, o CheckOptions) (map[string]Piece, error) {
+	selects := func(path string) bool { return o.Only == nil || o.Only(path) }
+	fe := &FitError{File: o.File, Model: o.Model}
+	out := map[string]Piece{}
 	for _, p := range pieces {
 		want, ok := params[p.To]
 		switch {
+		case !selects(p.To):
 		case !ok:
-			r.Unexpected = append(r.Unexpected, fmt.Sprintf("%s (from %s)", p.To, p.From))
+			fe.Unexpected = append(fe.Unexpected, p.To+" "+ShapeString(p.Shape)+p.from())
+		case o.NonFloat[p.From] != "":
+			fe.Misshaped = append(fe.Misshaped, fmt.Sprintf("%s: %s %s in the file%s, f32 %s in the model", p.To, o.NonFloat[p.From], ShapeString(p.Shape), p.from(), ShapeString(want)))
 		case !slices.Equal(want, p.Shape):
-			r.Misshaped = append(r.Misshaped, fmt.Sprintf("%s: checkpoint %v (from %s), model %v", p.To, p.Shape, p.From, want))
+			fe.Misshaped = append(fe.Misshaped, fmt.Sprintf("%s: %s in the file%s, %s in the model", p.To, ShapeString(p.Shape), p.from(), ShapeString(want)))
+		default:
+			out[p.To] = p
 		}
+	}
+	got := map[string]bool{}
+	for _, p := range pieces {
 		got[p.To] = true
 	}
-	for path := range params {
-		if !got[path] {
-			r.Missing = append(r.Missing, path)
+	for path, shape := range params {
+		if !got[path] && selects(path) {
+			fe.Missing = append(fe.Missing, path+" "+ShapeString(shape))
 		}
 	}
-	sort.Strings(r.Missing)
-	sort.Strings(r.Unexpected)
-	sort.Strings(r.Misshaped)
-	return r
+	sort.Strings(fe.Missing)
+	sort.Strings(fe.Unexpected)
+	sort.Strings(fe.Misshaped)
+	if len(fe.Missing)+len(fe.Unexpected)+len(fe.Misshaped) > 0 {
+		return nil, fe
+	}
+	return out, nil
 }
 
 // Take returns the values of piece p from its tensor's data (row-major,
 // of the tensor's full shape): the whole data, or the p.Part-th of
 // p.Parts equal runs — a slice along the first axis is contiguous.
 func Take[T any](p Piece, data []T) []T {
+	if p.Parts <= 1 {
+		return data
+	}
 	n := len(data) / p.Parts
 	return data[p.Part*n : (p.Part+1)*n]
+}
+
+// ShapeString formats a shape as messages write it: [16, 8].
+func ShapeString(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
