@@ -320,7 +320,7 @@ func TestLoadRenameSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := FitWeights(c, tr.Params, specOf(tr.Init), file, "Net")
+	w, err := FitWeights(c, tr.Params, LoadSpecOf(tr.Init), file, "Net")
 	if err != nil {
 		t.Fatal(err)
 	}

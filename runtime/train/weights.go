@@ -28,7 +28,7 @@ type LoadSpec struct {
 }
 
 // specOf reads only:, rename: and split: of a from(...) or load(...).
-func specOf(cv *compiler.ConfigV) LoadSpec {
+func LoadSpecOf(cv *compiler.ConfigV) LoadSpec {
 	var s LoadSpec
 	switch v := cv.Args["only"].(type) {
 	case compiler.StrV:
@@ -65,7 +65,8 @@ func specOf(cv *compiler.ConfigV) LoadSpec {
 	return s
 }
 
-func (s LoadSpec) selects(path string) bool {
+// Selects reports whether s loads the parameter at path.
+func (s LoadSpec) Selects(path string) bool {
 	if len(s.Only) == 0 {
 		return true
 	}
@@ -103,7 +104,7 @@ func FitWeights(c *Checkpoint, params []*compiler.Param, spec LoadSpec, file, mo
 	for _, prm := range params {
 		want[prm.Path], _ = prm.Type.ConstShape()
 	}
-	fit, err := weights.Check(pieces, want, weights.CheckOptions{File: file, Model: model, Only: spec.selects, NonFloat: c.NonFloat})
+	fit, err := weights.Check(pieces, want, weights.CheckOptions{File: file, Model: model, Only: spec.Selects, NonFloat: c.NonFloat})
 	if err != nil {
 		return nil, err
 	}
