@@ -2,12 +2,12 @@ package parity
 
 // The PyTorch parity tests: for each fixture of testdata/torch (written by
 // scripts/torch_reference.py), the matching .enc program is checked and
-// lowered, the fixture's weights are mapped onto its parameters by a
-// weights.Mapping (runtime/weights: the algorithm of the runtime's
-// load()), and the forward outputs, the loss and every gradient, run
-// through the reference evaluator (ir/eval, float64), are compared with
-// PyTorch's (float32): forward within 1e-5 and gradients within 1e-4,
-// relative, max over elements (see relErr).
+// lowered, the fixture's weights are loaded onto its parameters as encc
+// run loads them (train.FitWeights with the train's init = load(...,
+// rename:, split:)), and the forward outputs, the loss and every
+// gradient, run through the reference evaluator (ir/eval, float64), are
+// compared with PyTorch's (float32): forward within 1e-5 and gradients
+// within 1e-4, relative, max over elements (see relErr).
 
 import (
 	"fmt"
