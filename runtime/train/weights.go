@@ -100,9 +100,10 @@ func FitWeights(c *Checkpoint, params []*compiler.Param, spec LoadSpec, file, mo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
-	want := make(map[string][]int, len(params))
-	for _, prm := range params {
-		want[prm.Path], _ = prm.Type.ConstShape()
+	want := make([]weights.Param, len(params))
+	for i, prm := range params {
+		shape, _ := prm.Type.ConstShape()
+		want[i] = weights.Param{Path: prm.Path, Shape: shape}
 	}
 	fit, err := weights.Check(pieces, want, weights.CheckOptions{File: file, Model: model, Only: spec.Selects, NonFloat: c.NonFloat})
 	if err != nil {

@@ -249,40 +249,49 @@ type CheckOptions struct {
 	NonFloat map[string]string
 }
 
-// Check compares planned pieces with a model's parameters (path →
-// shape). It returns the pieces to load by parameter path, or a
-// *FitError unless every selected parameter gets a piece of its shape
-// and every selected piece lands on a parameter.
-func Check(pieces []Piece, params map[string][]int, o CheckOptions) (map[string]Piece, error) {
+// A Param is a parameter of a model: its path and its shape.
+type Param struct {
+	Path  string
+	Shape []int
+}
+
+// Check compares planned pieces with a model's parameters. It returns the
+// pieces to load by parameter path, or a *FitError unless every selected
+// parameter gets a piece of its shape and every selected piece lands on a
+// parameter. The error lists missing and mis-shaped parameters in the
+// order of params, unexpected tensors sorted.
+func Check(pieces []Piece, params []Param, o CheckOptions) (map[string]Piece, error) {
 	selects := func(path string) bool { return o.Only == nil || o.Only(path) }
+	byPath := make(map[string]Piece, len(pieces))
+	for _, p := range pieces {
+		byPath[p.To] = p
+	}
 	fe := &FitError{File: o.File, Model: o.Model}
 	out := map[string]Piece{}
-	for _, p := range pieces {
-		want, ok := params[p.To]
+	have := make(map[string]bool, len(params))
+	for _, prm := range params {
+		have[prm.Path] = true
+		if !selects(prm.Path) {
+			continue
+		}
+		p, ok := byPath[prm.Path]
 		switch {
-		case !selects(p.To):
 		case !ok:
-			fe.Unexpected = append(fe.Unexpected, p.To+" "+ShapeString(p.Shape)+p.from())
+			fe.Missing = append(fe.Missing, prm.Path+" "+ShapeString(prm.Shape))
 		case o.NonFloat[p.From] != "":
-			fe.Misshaped = append(fe.Misshaped, fmt.Sprintf("%s: %s %s in the file%s, f32 %s in the model", p.To, o.NonFloat[p.From], ShapeString(p.Shape), p.from(), ShapeString(want)))
-		case !slices.Equal(want, p.Shape):
-			fe.Misshaped = append(fe.Misshaped, fmt.Sprintf("%s: %s in the file%s, %s in the model", p.To, ShapeString(p.Shape), p.from(), ShapeString(want)))
+			fe.Misshaped = append(fe.Misshaped, fmt.Sprintf("%s: %s %s in the file%s, f32 %s in the model", p.To, o.NonFloat[p.From], ShapeString(p.Shape), p.from(), ShapeString(prm.Shape)))
+		case !slices.Equal(prm.Shape, p.Shape):
+			fe.Misshaped = append(fe.Misshaped, fmt.Sprintf("%s: %s in the file%s, %s in the model", p.To, ShapeString(p.Shape), p.from(), ShapeString(prm.Shape)))
 		default:
 			out[p.To] = p
 		}
 	}
-	got := map[string]bool{}
 	for _, p := range pieces {
-		got[p.To] = true
-	}
-	for path, shape := range params {
-		if !got[path] && selects(path) {
-			fe.Missing = append(fe.Missing, path+" "+ShapeString(shape))
+		if !have[p.To] && selects(p.To) {
+			fe.Unexpected = append(fe.Unexpected, p.To+" "+ShapeString(p.Shape)+p.from())
 		}
 	}
-	sort.Strings(fe.Missing)
 	sort.Strings(fe.Unexpected)
-	sort.Strings(fe.Misshaped)
 	if len(fe.Missing)+len(fe.Unexpected)+len(fe.Misshaped) > 0 {
 		return nil, fe
 	}

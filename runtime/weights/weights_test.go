@@ -3,6 +3,7 @@ package weights
 import (
 	"errors"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -91,7 +92,7 @@ func TestTorchTransformerEncoderPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Check(pieces, enccEncoderShapes(prefix), CheckOptions{}); err != nil {
+		if _, err := Check(pieces, params(enccEncoderShapes(prefix)), CheckOptions{}); err != nil {
 			t.Fatalf("at %q: %v", at, err)
 		}
 		var q Piece
@@ -139,7 +140,7 @@ func TestCheckReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Check(pieces, enccEncoderShapes(""), CheckOptions{File: "enc.safetensors", Model: "Enc"})
+	_, err = Check(pieces, params(enccEncoderShapes("")), CheckOptions{File: "enc.safetensors", Model: "Enc"})
 	var fe *FitError
 	if !errors.As(err, &fe) {
 		t.Fatalf("got %v, want a FitError", err)
@@ -161,7 +162,7 @@ func TestCheckReport(t *testing.T) {
 // outside the model is unexpected only where Only selects it; a tensor
 // of integers fits no parameter.
 func TestCheckOnlyNonFloat(t *testing.T) {
-	params := map[string][]int{"enc.w": {2, 2}, "enc.b": {2}, "head.w": {3, 2}}
+	params := []Param{{"enc.w", []int{2, 2}}, {"enc.b", []int{2}}, {"head.w", []int{3, 2}}}
 	pieces, err := Mapping{Rename: map[string]string{"bert.": "enc."}}.Plan(map[string][]int{
 		"bert.w": {2, 2}, "bert.b": {2}, "pooler.w": {2, 2}, "head.w": {3, 2},
 	})
@@ -203,5 +204,23 @@ func TestIdentity(t *testing.T) {
 	want := []Piece{{From: "a", To: "a", Parts: 1, Shape: []int{2, 3}}, {From: "b.x", To: "b.x", Parts: 1, Shape: []int{1}}}
 	if len(pieces) != 2 || pieces[0].To != want[0].To || pieces[1].To != want[1].To || pieces[0].Parts != 1 || !slices.Equal(pieces[0].Shape, want[0].Shape) {
 		t.Errorf("Plan = %+v, want %+v", pieces, want)
+	}
+}
+
+// params lists a parameter tree in path order.
+func params(shapes map[string][]int) []Param {
+	var out []Param
+	for path, s := range shapes {
+		out = append(out, Param{path, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Missing parameters come in the model's order.
+func TestCheckMissingOrder(t *testing.T) {
+	_, err := Check(nil, []Param{{"b.weight", []int{2}}, {"b.bias", []int{2}}, {"a.weight", []int{1}}}, CheckOptions{File: "f", Model: "M"})
+	if err == nil || !strings.Contains(err.Error(), "missing (3): b.weight [2], b.bias [2], a.weight [1]") {
+		t.Errorf("got %v", err)
 	}
 }
