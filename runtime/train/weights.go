@@ -27,7 +27,8 @@ type LoadSpec struct {
 	weights.Mapping
 }
 
-// specOf reads only:, rename: and split: of a from(...) or load(...).
+// LoadSpecOf reads only:, rename: and split: of a train's init, a
+// from(...) or load(...) (compiler.Train.Init), as a run loads it.
 func LoadSpecOf(cv *compiler.ConfigV) LoadSpec {
 	var s LoadSpec
 	switch v := cv.Args["only"].(type) {
