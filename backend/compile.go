@@ -26,9 +26,6 @@ type Options struct {
 	Pipeline ir.PipelineOptions // the pass pipeline: passes to print after (encc compile --print-after)
 }
 
-// Targets lists the targets Compile knows.
-func Targets() []string { return []string{"cpu", "cuda"} }
-
 // Optimize runs the pass pipeline that every target compiles from over g,
 // in place. It is Compile's first half, on its own for encc compile,
 // which prints or emits the optimized graph instead of running it.
