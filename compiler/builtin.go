@@ -168,6 +168,24 @@ func (k *callCtx) str(name string) string      { v, _ := k.args[name].(StrV); re
 func (k *callCtx) bool(name string) bool       { v, _ := k.args[name].(BoolV); return v.V }
 func (k *callCtx) has(name string) bool        { _, ok := k.args[name]; return ok }
 
+// emit makes the result of the call, of type out; while lowering, lower
+// emits its IR from the lowered ins (see checker.emit).
+func (k *callCtx) emit(out TensorType, lower lowerFunc, ins ...*TensorV) *TensorV {
+	return k.c.emit(k.n, out, lower, ins...)
+}
+
+// param returns the tensor name of the layer being called (weight,
+// bias), with its IR value while lowering: a layer passes its tensors to
+// its lowering as inputs.
+func (k *callCtx) param(name string) *TensorV {
+	for _, p := range k.e.layerParams(k.layer.Args) {
+		if p.Name == name {
+			return &TensorV{T: p.Type, Node: k.c.paramNode(k.layer.Path, name)}
+		}
+	}
+	panic("catalog: " + k.e.Name + " has no tensor " + name)
+}
+
 // node returns where an error about argument name points: the argument
 // when it was written, else the callee.
 func (k *callCtx) node(name string) (diag.Pos, diag.Pos) {
