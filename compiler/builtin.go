@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/encc-lang/encc/internal/diag"
+	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
 )
 
@@ -64,8 +65,15 @@ type Entry struct {
 	Doc    string
 	Sig    string // shape rule in words: "f32[..., in] -> f32[..., out]"
 
-	params func(args map[string]Value) []LayerParam
-	fn     func(k *callCtx) Value // shape rule (and lowering) of a call
+	params    func(args map[string]Value) []LayerParam
+	fn        func(k *callCtx) Value                   // shape rule of a call, which emits its lowering
+	optimizer func(args map[string]Value) ir.Optimizer // optimizers: the IR optimizer (weight decay is added)
+}
+
+// argFloat returns the number argument name of args as a float64.
+func argFloat(args map[string]Value, name string) float64 {
+	f, _ := floatOf(args[name])
+	return f
 }
 
 // layerParams lists the parameter tensors of a layer built with args.

@@ -892,6 +892,19 @@ func cfg(name string, kind Kind, doc string, params ...ParamSpec) *Entry {
 	return &Entry{Name: name, Kind: kind, Doc: doc, Params: params}
 }
 
+// withOptimizer gives an optimizer entry its translation to the IR.
+func withOptimizer(e *Entry, f func(args map[string]Value) ir.Optimizer) *Entry {
+	e.optimizer = f
+	return e
+}
+
+// adam translates the arguments of Adam or AdamW.
+func adam(kind ir.OptimizerKind) func(map[string]Value) ir.Optimizer {
+	return func(a map[string]Value) ir.Optimizer {
+		return ir.Optimizer{Kind: kind, Beta1: argFloat(a, "beta1"), Beta2: argFloat(a, "beta2"), Eps: argFloat(a, "eps")}
+	}
+}
+
 func configs() []*Entry {
 	f := func(v float64) Value { return FloatV{v} }
 	return []*Entry{
@@ -907,22 +920,30 @@ func configs() []*Entry {
 		cfg("xavier_normal", KInit, "xavier_normal draws from N(0, gain² 2 / (fan_in + fan_out)).", p("gain", "float", f(1), "scale")),
 		cfg("truncated_normal", KInit, "truncated_normal draws from N(0, std²) truncated to ±2 std (BERT's initializer).", p("std", "float", f(0.02), "standard deviation")),
 
-		cfg("SGD", KOptimizer, "SGD is stochastic gradient descent with optional momentum, Nesterov momentum and weight decay (PyTorch torch.optim.SGD).",
+		withOptimizer(cfg("SGD", KOptimizer, "SGD is stochastic gradient descent with optional momentum, Nesterov momentum and weight decay (PyTorch torch.optim.SGD).",
 			p("lr", "float", f(0.01), "learning rate"), p("momentum", "float", f(0), "momentum factor"),
 			p("dampening", "float", f(0), "dampening of momentum"), p("nesterov", "bool", false_, "Nesterov momentum"),
 			p("weight_decay", "float", f(0), "L2 penalty added to the gradient")),
-		cfg("Adam", KOptimizer, "Adam is adaptive moment estimation (Kingma & Ba; PyTorch torch.optim.Adam).",
+			func(a map[string]Value) ir.Optimizer {
+				return ir.Optimizer{Kind: ir.SGD, Momentum: argFloat(a, "momentum"), Dampening: argFloat(a, "dampening"), Nesterov: a["nesterov"].(BoolV).V}
+			}),
+		withOptimizer(cfg("Adam", KOptimizer, "Adam is adaptive moment estimation (Kingma & Ba; PyTorch torch.optim.Adam).",
 			p("lr", "float", f(1e-3), "learning rate"), p("beta1", "float", f(0.9), "first-moment decay"),
 			p("beta2", "float", f(0.999), "second-moment decay"), p("eps", "float", f(1e-8), "denominator term"),
 			p("weight_decay", "float", f(0), "L2 penalty added to the gradient")),
-		cfg("AdamW", KOptimizer, "AdamW is Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch torch.optim.AdamW).",
+			adam(ir.Adam)),
+		withOptimizer(cfg("AdamW", KOptimizer, "AdamW is Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch torch.optim.AdamW).",
 			p("lr", "float", f(1e-3), "learning rate"), p("beta1", "float", f(0.9), "first-moment decay"),
 			p("beta2", "float", f(0.999), "second-moment decay"), p("eps", "float", f(1e-8), "denominator term"),
 			p("weight_decay", "float", f(0.01), "decoupled weight decay")),
-		cfg("RMSprop", KOptimizer, "RMSprop divides the gradient by a running RMS (PyTorch torch.optim.RMSprop).",
+			adam(ir.AdamW)),
+		withOptimizer(cfg("RMSprop", KOptimizer, "RMSprop divides the gradient by a running RMS (PyTorch torch.optim.RMSprop).",
 			p("lr", "float", f(0.01), "learning rate"), p("alpha", "float", f(0.99), "smoothing constant"),
 			p("eps", "float", f(1e-8), "denominator term"), p("momentum", "float", f(0), "momentum factor"),
 			p("weight_decay", "float", f(0), "L2 penalty added to the gradient")),
+			func(a map[string]Value) ir.Optimizer {
+				return ir.Optimizer{Kind: ir.RMSprop, Alpha: argFloat(a, "alpha"), Eps: argFloat(a, "eps"), Momentum: argFloat(a, "momentum")}
+			}),
 
 		cfg("constant", KSchedule, "constant keeps the optimizer's learning rate (the default schedule)."),
 		cfg("step", KSchedule, "step multiplies the learning rate by gamma every `every` epochs.",

@@ -474,24 +474,14 @@ func (p *Program) LowerForward(in *Instance, dims map[string]int) (*ir.Graph, er
 	return g, ir.Verify(g)
 }
 
-// irOptimizer translates the train's optimizer configuration.
+// irOptimizer translates the train's optimizer configuration: its
+// catalog entry gives the kind and its own arguments.
 func irOptimizer(tr *Train) (ir.Optimizer, error) {
-	a := tr.Optimizer.Args
-	f := func(name string) float64 { x, _ := floatOf(a[name]); return x }
-	o := ir.Optimizer{WeightDecay: f("weight_decay"), ClipNorm: tr.ClipGradNorm}
-	switch tr.Optimizer.E.Name {
-	case "SGD":
-		o.Kind, o.Momentum, o.Dampening = ir.SGD, f("momentum"), f("dampening")
-		o.Nesterov = a["nesterov"].(BoolV).V
-	case "Adam", "AdamW":
-		o.Kind, o.Beta1, o.Beta2, o.Eps = ir.Adam, f("beta1"), f("beta2"), f("eps")
-		if tr.Optimizer.E.Name == "AdamW" {
-			o.Kind = ir.AdamW
-		}
-	case "RMSprop":
-		o.Kind, o.Alpha, o.Eps, o.Momentum = ir.RMSprop, f("alpha"), f("eps"), f("momentum")
-	default:
-		return o, fmt.Errorf("internal: no lowering for optimizer %s", tr.Optimizer.E.Name)
+	e, a := tr.Optimizer.E, tr.Optimizer.Args
+	if e.optimizer == nil {
+		return ir.Optimizer{}, fmt.Errorf("internal: %s is not an optimizer", e.Name)
 	}
+	o := e.optimizer(a)
+	o.WeightDecay, o.ClipNorm = argFloat(a, "weight_decay"), tr.ClipGradNorm
 	return o, nil
 }

@@ -139,6 +139,45 @@ func TestCatalogLowers(t *testing.T) {
 	}
 }
 
+// TestOptimizersLower lowers a training step with every optimizer of the
+// catalog, its arguments given, and checks they reach the IR.
+func TestOptimizersLower(t *testing.T) {
+	args := map[string]string{
+		"SGD":     "SGD(lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: false, weight_decay: 0.01)",
+		"Adam":    "Adam(beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.01)",
+		"AdamW":   "AdamW(beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.02)",
+		"RMSprop": "RMSprop(alpha: 0.9, eps: 1e-6, momentum: 0.5, weight_decay: 0.01)",
+	}
+	want := map[string]ir.Optimizer{
+		"SGD":     {Kind: ir.SGD, Momentum: 0.9, Dampening: 0.1, WeightDecay: 0.01},
+		"Adam":    {Kind: ir.Adam, Beta1: 0.8, Beta2: 0.99, Eps: 1e-6, WeightDecay: 0.01},
+		"AdamW":   {Kind: ir.AdamW, Beta1: 0.8, Beta2: 0.99, Eps: 1e-6, WeightDecay: 0.02},
+		"RMSprop": {Kind: ir.RMSprop, Alpha: 0.9, Eps: 1e-6, Momentum: 0.5, WeightDecay: 0.01},
+	}
+	for _, e := range Entries() {
+		if e.Kind != KOptimizer {
+			continue
+		}
+		call, ok := args[e.Name]
+		if !ok {
+			t.Errorf("%s: no case in TestOptimizersLower", e.Name)
+			continue
+		}
+		src := strings.NewReplacer("MEMBERS", "", "EXPR", "h", "SGD()", call).Replace(lowerTemplate)
+		p, errs := Check("in.enc", []byte(src), nil)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", e.Name, errs)
+		}
+		o, err := irOptimizer(p.Trains[0])
+		if err != nil || o != want[e.Name] {
+			t.Errorf("%s: got %+v, %v; want %+v", e.Name, o, err, want[e.Name])
+		}
+		if _, err := p.LowerStep(p.Trains[0], 0, 2); err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+		}
+	}
+}
+
 func hasOp(g *ir.Graph, op ir.Op) bool {
 	for _, v := range g.Values {
 		if v.Op == op {
