@@ -66,6 +66,7 @@ type Entry struct {
 	Sig    string // shape rule in words: "f32[..., in] -> f32[..., out]"
 
 	params    func(args map[string]Value) []LayerParam
+	validate  func(k *callCtx) bool                    // layers: checks of argument values; false after reporting
 	fn        func(k *callCtx) Value                   // shape rule of a call, which emits its lowering
 	optimizer func(args map[string]Value) ir.Optimizer // optimizers: the IR optimizer (weight decay is added)
 }
@@ -491,7 +492,8 @@ func (c *checker) callBuiltin(f *FuncV, args []*argVal, n lang.Node, en *env) Va
 	return cv
 }
 
-// validateLayer checks layer arguments that have ranges.
+// validateLayer checks layer arguments that have ranges: int arguments
+// are positive (padding: not negative), and the entry's own validate.
 func (c *checker) validateLayer(l *LayerV, n lang.Node) bool {
 	k := &callCtx{c: c, e: l.E, n: n, args: l.Args, at: map[string]*argVal{}}
 	for _, p := range l.E.Params {
@@ -508,13 +510,7 @@ func (c *checker) validateLayer(l *LayerV, n lang.Node) bool {
 			return true
 		}
 	}
-	if l.E.Name == "Dropout" {
-		if p := k.float("p"); p < 0 || p >= 1 {
-			c.errorAt(calleeNode(n), "Dropout: p must be in [0, 1), got %g", p)
-			return true
-		}
-	}
-	return false
+	return l.E.validate != nil && !l.E.validate(k)
 }
 
 // callLayer runs the forward rule of a built-in layer.

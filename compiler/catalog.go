@@ -186,6 +186,13 @@ func layers() []*Entry {
 			In:     xIn,
 			Doc:    "Dropout zeroes elements with probability p during training and scales the rest by 1/(1-p); identity in evaluation.",
 			Sig:    "f32[...] -> f32[...]",
+			validate: func(k *callCtx) bool {
+				if p := k.float("p"); p < 0 || p >= 1 {
+					k.errorf("", "Dropout: p must be in [0, 1), got %g", p)
+					return false
+				}
+				return true
+			},
 			fn: func(k *callCtx) Value {
 				x := k.tensor("x")
 				if k.float("p") == 0 {
