@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/encc-lang/encc/internal/diag"
@@ -301,7 +302,7 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 		return nil, err
 	}
 	if err := ir.TrainStep(g, loss, wrt, opt, lr, step, scales); err != nil {
-		return nil, fmt.Errorf("differentiating %s: %w", tr.Name, err)
+		return nil, differentiating(tr, err)
 	}
 	for _, path := range sg.Trainable {
 		for _, kind := range opt.State() {
@@ -313,10 +314,20 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 		return nil, err
 	}
 	if err := ir.Verify(g); err != nil {
-		return nil, fmt.Errorf("internal: lowered graph of %s does not verify: %w", tr.Name, err)
+		return nil, diag.Errorf(tr.Decl.Pos(), "internal: lowered graph of %s does not verify: %v", tr.Name, err)
 	}
 	sg.Pred = g.Output("pred") != nil
 	return sg, nil
+}
+
+// differentiating reports a failure of automatic differentiation of the
+// loss of tr: where the IR says it failed, or else at the train.
+func differentiating(tr *Train, err error) *diag.Diagnostic {
+	var d *diag.Diagnostic
+	if errors.As(err, &d) && d.Pos.IsValid() {
+		return &diag.Diagnostic{Pos: d.Pos, End: d.End, Msg: "differentiating " + tr.Name + ": " + d.Msg, Notes: d.Notes}
+	}
+	return diag.Errorf(tr.Decl.Pos(), "differentiating %s: %v", tr.Name, err)
 }
 
 // LowerGrad lowers the loss of phase ph of tr and its gradients, without
@@ -338,7 +349,7 @@ func (p *Program) LowerGrad(tr *Train, ph, batch int, training bool) (*ir.Graph,
 	}
 	grads, err := ir.Grad(g, loss, wrt)
 	if err != nil {
-		return nil, fmt.Errorf("differentiating %s: %w", tr.Name, err)
+		return nil, differentiating(tr, err)
 	}
 	for i, w := range wrt {
 		g.AddOutput("grad:"+paths[i], grads[w])
@@ -479,7 +490,7 @@ func (p *Program) LowerForward(in *Instance, dims map[string]int) (*ir.Graph, er
 func irOptimizer(tr *Train) (ir.Optimizer, error) {
 	e, a := tr.Optimizer.E, tr.Optimizer.Args
 	if e.optimizer == nil {
-		return ir.Optimizer{}, fmt.Errorf("internal: %s is not an optimizer", e.Name)
+		return ir.Optimizer{}, diag.Errorf(tr.Optimizer.Pos, "internal: %s is not an optimizer", e.Name)
 	}
 	o := e.optimizer(a)
 	o.WeightDecay, o.ClipNorm = argFloat(a, "weight_decay"), tr.ClipGradNorm
