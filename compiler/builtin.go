@@ -184,15 +184,18 @@ func (k *callCtx) emit(out TensorType, lower lowerFunc, ins ...*TensorV) *Tensor
 }
 
 // param returns the tensor name of the layer being called (weight,
-// bias), with its IR value while lowering: a layer passes its tensors to
-// its lowering as inputs.
+// bias) as an input of its lowering: a layer passes its tensors to its
+// lowering. Only a lowering reads it, so it is nil while checking.
 func (k *callCtx) param(name string) *TensorV {
-	for _, p := range k.e.layerParams(k.layer.Args) {
-		if p.Name == name {
-			return &TensorV{T: p.Type, Node: k.c.paramNode(k.layer.Path, name)}
-		}
+	if k.c.lw == nil {
+		return nil
 	}
-	panic("catalog: " + k.e.Name + " has no tensor " + name)
+	path := joinPath(k.layer.Path, name)
+	t := &TensorV{Node: k.c.lw.param(path)} // fails when the layer has no such tensor
+	if p, ok := k.c.lw.params[path]; ok {
+		t.T = p.Type
+	}
+	return t
 }
 
 // node returns where an error about argument name points: the argument
