@@ -9,8 +9,10 @@ import (
 
 // This file is the catalog of built-ins: every layer, function, loss,
 // initializer, optimizer, schedule, metric and data source, each with its
-// arguments, shape rule and documentation. The LSP (hover, completion)
-// and `encc summary` read these same entries.
+// arguments, documentation and, for what makes tensors, its shape rule
+// and lowering (elementwiseFuncs for the plain elementwise functions).
+// The lowerer, the LSP (hover, completion), `encc summary` and
+// docs/builtins.md read these same entries.
 
 func p(name, typ string, def Value, doc string) ParamSpec {
 	return ParamSpec{Name: name, Type: typ, Default: def, Doc: doc}

@@ -8,8 +8,10 @@ import (
 	"github.com/encc-lang/encc/lang"
 )
 
-// This file implements the shape rules of tensor operators: broadcasting
-// arithmetic, comparisons, matmul, indexing and slicing.
+// This file implements the shape rules of tensor operators, each with
+// its lowering: broadcasting arithmetic, comparisons, matmul, permute,
+// indexing and slicing; and emit, through which every tensor operation
+// of the checker (operators and built-ins) is made and lowered.
 
 // emit makes the result of a tensor operation, of type out. While
 // lowering, lower emits its IR from the lowered ins (see lowerer.lower).
