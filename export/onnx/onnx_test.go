@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +15,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/encc-lang/encc/backend/cpu"
 	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/export/onnx/internal/onnxpb"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/runtime/train"
 )
@@ -489,5 +493,95 @@ func TestErrors(t *testing.T) {
 		if err.Error() != c.want {
 			t.Errorf("got  %s\nwant %s", err, c.want)
 		}
+	}
+}
+
+// TestFileLayout checks what the file says besides the graph: opset and
+// IR version, initializers named by parameter path holding the weights,
+// inputs and outputs with named dynamic dimensions, the metadata.
+func TestFileLayout(t *testing.T) {
+	p, diags := compiler.CheckFile("testdata/models.enc", nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var in *compiler.Instance
+	for _, m := range p.Models {
+		if m.Name == "TextMeanPool" {
+			in = m.Default
+		}
+	}
+	weights, err := train.InitParams(in.Params(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Export(p, in, Options{Weights: weights, ProducerVersion: "v9", Metadata: map[string]string{"source_sha256": "abc", "encc_version": "v9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.GetIrVersion() != IRVersion || len(back.OpsetImport) != 1 || back.OpsetImport[0].GetVersion() != Opset || back.GetProducerName() != "encc" {
+		t.Errorf("header: ir %d, opsets %v, producer %q", back.GetIrVersion(), back.OpsetImport, back.GetProducerName())
+	}
+	var meta []string
+	for _, kv := range back.MetadataProps {
+		meta = append(meta, kv.GetKey()+"="+kv.GetValue())
+	}
+	if got := strings.Join(meta, " "); got != "encc_version=v9 source_sha256=abc" {
+		t.Errorf("metadata %q", got)
+	}
+	var names []string
+	for _, init := range back.Graph.Initializer {
+		names = append(names, init.GetName())
+		w := weights[init.GetName()]
+		raw := init.GetRawData()
+		if len(raw) != 4*len(w) {
+			t.Fatalf("%s: %d bytes for %d weights", init.GetName(), len(raw), len(w))
+		}
+		for i, x := range w {
+			if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != x {
+				t.Fatalf("%s[%d] = %v, want %v", init.GetName(), i, got, x)
+			}
+		}
+	}
+	var paths []string
+	for _, prm := range in.Params() {
+		paths = append(paths, prm.Path)
+	}
+	sort.Strings(names)
+	sort.Strings(paths)
+	if !slices.Equal(names, paths) {
+		t.Errorf("initializers %v\nparameters   %v", names, paths)
+	}
+	sig := func(vs []*onnxpb.ValueInfoProto) string {
+		var parts []string
+		for _, v := range vs {
+			tt := v.GetType().GetTensorType()
+			var dims []string
+			for _, d := range tt.GetShape().GetDim() {
+				if d.GetDimParam() != "" {
+					dims = append(dims, d.GetDimParam())
+				} else {
+					dims = append(dims, fmt.Sprint(d.GetDimValue()))
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s:%s[%s]", v.GetName(), onnxpb.TensorProto_DataType(tt.GetElemType()), strings.Join(dims, ",")))
+		}
+		return strings.Join(parts, " ")
+	}
+	if got := sig(back.Graph.Input); got != "ids:INT32[B,T] mask:BOOL[B,T]" {
+		t.Errorf("inputs %s", got)
+	}
+	if got := sig(back.Graph.Output); got != "out:FLOAT[B,3]" {
+		t.Errorf("outputs %s", got)
+	}
+	if _, err := Export(p, in, Options{Weights: map[string][]float32{}}); err == nil || !strings.Contains(err.Error(), "no weights for m.encoder.tokens.weight") {
+		t.Errorf("missing weights: got %v", err)
 	}
 }
