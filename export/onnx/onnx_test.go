@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/encc-lang/encc/export/onnx/internal/onnxpb"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/runtime/train"
+	"github.com/encc-lang/encc/stdlib"
 )
 
 // inCI reports whether a missing tool must fail the test rather than
@@ -583,5 +585,35 @@ func TestFileLayout(t *testing.T) {
 	}
 	if _, err := Export(p, in, Options{Weights: map[string][]float32{}}); err == nil || !strings.Contains(err.Error(), "no weights for m.encoder.tokens.weight") {
 		t.Errorf("missing weights: got %v", err)
+	}
+}
+
+// TestStdlibCovered checks that testdata/models.enc instantiates every
+// model of the standard library, so TestParity runs each.
+func TestStdlibCovered(t *testing.T) {
+	models, err := os.ReadFile("testdata/models.enc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := stdlib.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl := regexp.MustCompile(`(?m)^model (\w+)`)
+	n := 0
+	for _, f := range files {
+		src, err := stdlib.Source(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range decl.FindAllSubmatch(src, -1) {
+			n++
+			if !regexp.MustCompile(`= ` + string(m[1]) + `\(`).Match(models) {
+				t.Errorf("stdlib model %s (%s) is not instantiated in testdata/models.enc", m[1], f)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no stdlib models found")
 	}
 }
