@@ -413,7 +413,10 @@ func TestParity(t *testing.T) {
 	if out, err := exec.Command(node, script, reqPath, resPath).CombinedOutput(); err != nil {
 		t.Fatalf("onnxruntime: %v\n%s", err, out)
 	}
-	var res [][]map[string]feed
+	var res []struct {
+		Runs  []map[string]feed `json:"runs"`
+		Error string            `json:"error"`
+	}
 	b, err := os.ReadFile(resPath)
 	if err != nil {
 		t.Fatal(err)
@@ -426,11 +429,15 @@ func TestParity(t *testing.T) {
 		if v := verdicts[j.path]; v != "ok" {
 			t.Errorf("%s: onnx checker: %s", j.c.name, v)
 		}
+		if res[k].Error != "" {
+			t.Errorf("%s: onnxruntime: %s", j.c.name, res[k].Error)
+			continue
+		}
 		worst, worstElem := 0.0, 0.0
 		var sizesRun []string
 		for run := range j.want {
 			sizesRun = append(sizesRun, fmt.Sprint(sizes(j.vars, run)))
-			got := res[k][run]
+			got := res[k].Runs[run]
 			names := make([]string, 0, len(j.want[run]))
 			for name := range j.want[run] {
 				names = append(names, name)
