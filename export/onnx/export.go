@@ -85,24 +85,32 @@ func Export(p *compiler.Program, in *compiler.Instance, o Options) (*onnxpb.Mode
 			return nil, err
 		}
 	}
-	e := &emitter{
-		vars: vars, base: base, g: gs[0],
-		names: map[*ir.Value]string{}, dims: map[*ir.Value][]poly{}, aux: map[*ir.Value][]poly{},
-		cache: map[string]string{}, varSrc: map[int]varSource{},
-		graph: &onnxpb.GraphProto{Name: proto.String(in.Name())},
-	}
-	if err := e.analyze(gs); err != nil {
-		return nil, err
-	}
+	src := map[int]varSource{}
 	for _, fi := range fins {
 		for j, d := range fi.Type.Dims {
 			if v, ok := d.Var(); ok {
 				i := slicesIndex(vars, v)
-				if _, have := e.varSrc[i]; !have {
-					e.varSrc[i] = varSource{fi.Name, j}
+				if _, have := src[i]; !have {
+					src[i] = varSource{fi.Name, j}
 				}
 			}
 		}
+	}
+	return exportGraphs(in.Name(), gs, vars, base, src, o)
+}
+
+// exportGraphs translates the forward lowered at every corner of the
+// grid of vars (gs[k] at cornerDims(vars, base, k)); src says where each
+// variable is read at run time.
+func exportGraphs(name string, gs []*ir.Graph, vars []string, base []int64, src map[int]varSource, o Options) (*onnxpb.ModelProto, error) {
+	e := &emitter{
+		vars: vars, base: base, g: gs[0], varSrc: src,
+		names: map[*ir.Value]string{}, dims: map[*ir.Value][]poly{}, aux: map[*ir.Value][]poly{},
+		cache: map[string]string{},
+		graph: &onnxpb.GraphProto{Name: proto.String(name)},
+	}
+	if err := e.analyze(gs); err != nil {
+		return nil, err
 	}
 	if err := e.translate(o.Weights); err != nil {
 		return nil, err
@@ -251,6 +259,15 @@ func posOf(v *ir.Value) string {
 // translate emits the initializers, inputs, nodes and outputs.
 func (e *emitter) translate(weights map[string][]float32) error {
 	live := e.live()
+	for _, v := range e.g.Values {
+		if f, ok := forms[v.Op]; live[v] && (!ok || f.emit == nil) {
+			why := "it has no ONNX form"
+			if ok {
+				why = f.reason
+			}
+			return &Error{posOf(v), fmt.Sprintf("cannot export %s to ONNX: %s", v.Op, why)}
+		}
+	}
 	for _, v := range e.g.Inputs {
 		if !live[v] {
 			continue
@@ -287,14 +304,7 @@ func (e *emitter) translate(weights map[string][]float32) error {
 		if v.Op == ir.OpInput || !live[v] {
 			continue
 		}
-		f, ok := forms[v.Op]
-		if !ok || f.emit == nil {
-			why := "it has no ONNX form"
-			if ok {
-				why = f.reason
-			}
-			return &Error{posOf(v), fmt.Sprintf("cannot export %s to ONNX: %s", v.Op, why)}
-		}
+		f := forms[v.Op]
 		e.names[v] = "v" + strconv.Itoa(v.ID)
 		if err := f.emit(e, v); err != nil {
 			if _, isErr := err.(*Error); isErr {

@@ -8,6 +8,7 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/encc-lang/encc/export/onnx/internal/onnxpb"
 	"github.com/encc-lang/encc/ir"
@@ -49,7 +50,7 @@ func init() {
 		ir.OpInput:   {onnx: "a graph input (data) or an initializer named by its path (param, const)", emit: func(*emitter, *ir.Value) error { return fmt.Errorf("internal: inputs are translated first") }},
 		ir.OpFill:    {onnx: "Constant, or ConstantOfShape(Shape…) for a dynamic shape", emit: emitFill},
 		ir.OpIota:    {onnx: "Constant, or Range, Unsqueeze and Expand for a dynamic shape", emit: emitIota},
-		ir.OpLiteral: {onnx: "Constant (a static shape only)", emit: emitLiteral},
+		ir.OpLiteral: {onnx: "Constant; sinusoidal(T, d) of a dynamic T: Range, Div, Add, Sin in double, Cast", emit: emitLiteral},
 
 		ir.OpNeg:     unop("Neg"),
 		ir.OpExp:     unop("Exp"),
@@ -203,13 +204,79 @@ func emitIota(e *emitter, v *ir.Value) error {
 
 func emitLiteral(e *emitter, v *ir.Value) error {
 	if e.dynamic(v) {
-		return fmt.Errorf("a constant table of dynamic shape %s (sinusoidal of a dynamic length) has no ONNX form: give the length a fixed size", e.shapeString(v))
+		if isSinusoidal(v) {
+			return emitSinusoidal(e, v)
+		}
+		return fmt.Errorf("a constant table of dynamic shape %s has no ONNX form: give it a fixed size", e.shapeString(v))
 	}
 	t, err := tensor(v.Type.DType, int64s(v.Type.Shape), v.Aux.(ir.LiteralAttr).Data)
 	if err != nil {
 		return err
 	}
 	e.out(v, "Constant", nil, attrTensor("value", t))
+	return nil
+}
+
+// sinusoidal is the position encoding of the sinusoidal built-in, [n, d],
+// computed as the compiler computes it (compiler/lower.go).
+func sinusoidal(n, d int) []float64 {
+	out := make([]float64, n*d)
+	for pos := 0; pos < n; pos++ {
+		for i := 0; i < d; i++ {
+			angle := float64(pos) / sinusoidalDenom(i, d)
+			if i%2 == 0 {
+				out[pos*d+i] = math.Sin(angle)
+			} else {
+				out[pos*d+i] = math.Cos(angle)
+			}
+		}
+	}
+	return out
+}
+
+func sinusoidalDenom(i, d int) float64 { return math.Pow(10000, float64(i-i%2)/float64(d)) }
+
+// isSinusoidal reports whether the literal v is the table of
+// sinusoidal(n, d): the one literal whose length may be dynamic.
+func isSinusoidal(v *ir.Value) bool {
+	s := v.Type.Shape
+	return len(s) == 2 && slices.Equal(v.Aux.(ir.LiteralAttr).Data, sinusoidal(s[0], s[1]))
+}
+
+// emitSinusoidal computes sinusoidal(n, d) for a dynamic n in double
+// precision: position / 10000^(2⌊i/2⌋/d), plus π/2 in the odd columns
+// (cos x = sin(x + π/2)), then Sin, cast to the table's dtype.
+func emitSinusoidal(e *emitter, v *ir.Value) error {
+	d := v.Type.Shape[1]
+	if _, ok := e.dims[v][1].isConst(); !ok {
+		return fmt.Errorf("sinusoidal with a dynamic model dimension %s has no ONNX form", e.dims[v][1].format(e.vars))
+	}
+	n, err := e.polyTensor(e.dims[v][0])
+	if err != nil {
+		return err
+	}
+	limit := e.op("Cast", []string{e.op("Squeeze", []string{n, e.i64s(0)})}, attrInt("to", int64(onnxpb.TensorProto_DOUBLE)))
+	pos := e.op("Range", []string{e.scalar(ir.F64, 0), limit, e.scalar(ir.F64, 1)})
+	pos = e.op("Unsqueeze", []string{pos, e.i64s(1)})
+	denom, phase := make([]float64, d), make([]float64, d)
+	for i := range denom {
+		denom[i] = sinusoidalDenom(i, d)
+		phase[i] = float64(i%2) * math.Pi / 2
+	}
+	dn, err := e.constant(ir.F64, []int64{1, int64(d)}, denom)
+	if err != nil {
+		return err
+	}
+	ph, err := e.constant(ir.F64, []int64{1, int64(d)}, phase)
+	if err != nil {
+		return err
+	}
+	angle := e.op("Add", []string{e.op("Div", []string{pos, dn}), ph})
+	et, err := elemType(v.Type.DType)
+	if err != nil {
+		return err
+	}
+	e.out(v, "Cast", []string{e.op("Sin", []string{angle})}, attrInt("to", int64(et)))
 	return nil
 }
 
