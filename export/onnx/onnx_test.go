@@ -22,6 +22,7 @@ import (
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/export/onnx/internal/onnxpb"
 	"github.com/encc-lang/encc/internal/diag"
+	_ "github.com/encc-lang/encc/internal/golden" // defines -update, so go test ./... -update runs here too
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/runtime/train"
 	"github.com/encc-lang/encc/stdlib"
