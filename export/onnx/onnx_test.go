@@ -136,10 +136,12 @@ func sizes(vars []string, run int) map[string]int {
 	return m
 }
 
-// extraSizes adds a size to the runs of some models: long sequences
-// where the position table's angles are large.
+// extraSizes adds a size to the runs of some models: the sequence
+// length spam_transformer trains at, and long sequences where the
+// position table's angles are large.
 var extraSizes = map[string]map[string]int{
-	"models.enc:SinPositions": {"B": 2, "T": 300},
+	"spam_transformer.enc:spam_transformer": {"B": 3, "T": 128},
+	"models.enc:SinPositions":               {"B": 2, "T": 300},
 }
 
 // inputs makes random inputs for g: f32 from N(0, 1), integer ids below
