@@ -41,8 +41,8 @@ type Options struct {
 	DocString string
 }
 
-// An Error is an op of the forward that has no ONNX form, at the .enc
-// position that produced it.
+// An Error is what in a forward cannot be exported (an op with no ONNX
+// form, a size used as a number), at the .enc position that produced it.
 type Error struct {
 	Pos string // file:line:col, or "" when unknown
 	Msg string
@@ -187,7 +187,7 @@ func (e *emitter) analyze(gs []*ir.Graph) error {
 				same = reflect.DeepEqual(v.Aux, w.Aux)
 			}
 			if !same && w.Op == ir.OpFill {
-				return &Error{posOf(w), fmt.Sprintf("a size used as a number (%s) would be frozen in the ONNX graph: export needs one graph for every size", cornerDiff(e.vars, e.base, k+1))}
+				return &Error{posOf(w), fmt.Sprintf("a size used as a number (%s) would be frozen in the ONNX graph (x.shape[i] in arithmetic, or a loss that divides by the batch: nll, kl_div): export needs one graph for every size", cornerDiff(e.vars, e.base, k+1))}
 			}
 			if !same {
 				return &Error{posOf(w), fmt.Sprintf("%s lowers differently at %v and %v: export needs one graph for every size", w.Op, cornerDims(e.vars, e.base, 0), cornerDims(e.vars, e.base, k+1))}

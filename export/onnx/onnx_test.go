@@ -22,7 +22,7 @@ import (
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/export/onnx/internal/onnxpb"
 	"github.com/encc-lang/encc/internal/diag"
-	_ "github.com/encc-lang/encc/internal/golden" // defines -update, so go test ./... -update runs here too
+	"github.com/encc-lang/encc/internal/golden"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/runtime/train"
 	"github.com/encc-lang/encc/stdlib"
@@ -40,9 +40,18 @@ func needTool(t *testing.T, what string, err error) {
 	t.Skipf("skipping: %s not available (%v)", what, err)
 }
 
+// TestEveryOpHasForm checks the op table and keeps testdata/forms.txt,
+// the list of every IR op with its ONNX form or the reason it has none
+// (go test ./export/onnx -update rewrites it).
 func TestEveryOpHasForm(t *testing.T) {
+	var list strings.Builder
 	for _, op := range ir.Ops() {
 		f, ok := forms[op]
+		if f.emit != nil {
+			fmt.Fprintf(&list, "%-30s %s\n", op, f.onnx)
+		} else {
+			fmt.Fprintf(&list, "%-30s none: %s\n", op, f.reason)
+		}
 		switch {
 		case !ok:
 			t.Errorf("op %s has no entry in the ONNX op table", op)
@@ -54,6 +63,7 @@ func TestEveryOpHasForm(t *testing.T) {
 			t.Errorf("op %s has both a form and a reason", op)
 		}
 	}
+	golden.Check(t, "testdata/forms.txt", []byte(list.String()))
 }
 
 func TestFit(t *testing.T) {
@@ -492,12 +502,12 @@ func TestErrors(t *testing.T) {
         h = fc(x)
         return h * h.shape[0]
     }
-}`, "M", "in.enc:6:16: a size used as a number (B = 2 or 3) would be frozen in the ONNX graph: export needs one graph for every size"},
+}`, "M", "in.enc:6:16: a size used as a number (B = 2 or 3) would be frozen in the ONNX graph (x.shape[i] in arithmetic, or a loss that divides by the batch: nll, kl_div): export needs one graph for every size"},
 		{`model M {
     forward(x: f32[B, T, 8], y: f32[B, 4]) -> f32[B, 4] {
         return y * x.shape[1]
     }
-}`, "M", "in.enc:3:16: a size used as a number (T = 4 or 5) would be frozen in the ONNX graph: export needs one graph for every size"},
+}`, "M", "in.enc:3:16: a size used as a number (T = 4 or 5) would be frozen in the ONNX graph (x.shape[i] in arithmetic, or a loss that divides by the batch: nll, kl_div): export needs one graph for every size"},
 	}
 	for _, c := range cases {
 		p, diags := compiler.Check("in.enc", []byte(c.src), nil)

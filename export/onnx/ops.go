@@ -22,9 +22,9 @@ type form struct {
 }
 
 const (
-	whyTraining = "a training-step op (backward, loss or optimizer update): a forward never has it"
+	whyTraining = "a backward or optimizer op, which only training-step graphs have"
 	whyFused    = "made by the fuse pass, which export does not run (it translates the unoptimized forward)"
-	whyDropout  = "eval-mode forwards have no dropout"
+	whyDropout  = "random draws (dropout, the masking of mlm) are training-time only; an eval-mode forward has none"
 )
 
 var forms map[ir.Op]form
@@ -115,7 +115,7 @@ func init() {
 		ir.OpLayerNorm:                   {onnx: "LayerNormalization (axis -1)", emit: emitLayerNorm},
 		ir.OpLayerNormBackwardInput:      training(),
 		ir.OpLayerNormBackwardWeight:     training(),
-		ir.OpSoftmaxCrossEntropy:         training(),
+		ir.OpSoftmaxCrossEntropy:         {onnx: "LogSoftmax, OneHot (label smoothing), Mul, ReduceSum, ReduceMean, Neg", emit: emitCrossEntropy},
 		ir.OpSoftmaxCrossEntropyBackward: training(),
 		ir.OpDropout:                     {reason: whyDropout},
 		ir.OpAttention:                   {onnx: "MatMul, Mul, Where (mask, via Unsqueeze), Softmax, MatMul", emit: emitAttention},
@@ -532,6 +532,28 @@ func emitOneHot(e *emitter, v *ir.Value) error {
 		ids = e.op("Cast", []string{ids}, attrInt("to", int64(onnxpb.TensorProto_INT64)))
 	}
 	e.out(v, "OneHot", []string{ids, e.i64s(int64(depth)), vals}, attrInt("axis", -1))
+	return nil
+}
+
+// emitCrossEntropy writes the mean over N of -Σ_c target·log softmax,
+// the target being the one-hot label smoothed by ε: (1-ε)·onehot + ε/C.
+func emitCrossEntropy(e *emitter, v *ir.Value) error {
+	logits := v.Args[0]
+	dt := logits.Type.DType
+	c := logits.Type.Shape[1]
+	eps := v.Aux.(ir.CrossEntropyAttr).LabelSmoothing
+	logp := e.op("LogSoftmax", []string{e.arg(v, 0)}, attrInt("axis", 1))
+	ids := e.arg(v, 1)
+	if v.Args[1].Type.DType != ir.I64 {
+		ids = e.op("Cast", []string{ids}, attrInt("to", int64(onnxpb.TensorProto_INT64)))
+	}
+	vals, err := e.constant(dt, []int64{2}, []float64{eps / float64(c), 1 - eps + eps/float64(c)})
+	if err != nil {
+		return err
+	}
+	target := e.op("OneHot", []string{ids, e.i64s(int64(c)), vals}, attrInt("axis", -1))
+	s := e.op("ReduceSum", []string{e.op("Mul", []string{target, logp}), e.i64s(1)}, attrInt("keepdims", 0))
+	e.out(v, "Neg", []string{e.op("ReduceMean", []string{s}, attrInts("axes", 0), attrInt("keepdims", 0))})
 	return nil
 }
 
