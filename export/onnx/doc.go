@@ -46,7 +46,7 @@
 // optional input the forward declares is a required input of the file),
 // with dim_param B, T for dynamic dimensions; outputs are "out" or the
 // forward's named outputs; initializers are the parameters and buffers
-// named by their paths (encoder.fc1.weight), f32 raw data; each node's
+// the forward reads, named by their paths (encoder.fc1.weight), f32 raw data; each node's
 // doc_string is the .enc position it came from. Metadata (encc version,
 // source SHA-256, model, weights) is what Options.Metadata holds.
 //

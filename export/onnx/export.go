@@ -305,7 +305,7 @@ func (e *emitter) translate(weights map[string][]float32) error {
 			continue
 		}
 		f := forms[v.Op]
-		e.names[v] = "v" + strconv.Itoa(v.ID)
+		e.names[v] = "/v" + strconv.Itoa(v.ID) // "/" is in no .enc name, so no clash with inputs and parameters
 		if err := f.emit(e, v); err != nil {
 			if _, isErr := err.(*Error); isErr {
 				return err
@@ -410,7 +410,7 @@ func int64s(s []int) []int64 {
 // tmp returns a fresh tensor name.
 func (e *emitter) tmp() string {
 	e.n++
-	return "t" + strconv.Itoa(e.n)
+	return "/t" + strconv.Itoa(e.n)
 }
 
 // node appends a node.
