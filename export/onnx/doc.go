@@ -46,14 +46,17 @@
 // optional input the forward declares is a required input of the file),
 // with dim_param B, T for dynamic dimensions; outputs are "out" or the
 // forward's named outputs; initializers are the parameters and buffers
-// the forward reads, named by their paths (encoder.fc1.weight), f32 raw data; each node's
-// doc_string is the .enc position it came from. Metadata (encc version,
-// source SHA-256, model, weights) is what Options.Metadata holds.
+// the forward reads, named by their paths (encoder.fc1.weight), f32 raw
+// data; each node's doc_string is the .enc position it came from.
+// Metadata (encc version, source SHA-256, model, weights) is what
+// Options.Metadata holds. Internal tensor names start with "/", which no
+// .enc name has.
 //
 // # Tests
 //
-// TestParity exports every example model and the models of
-// testdata/models.enc, checks each file with onnx.checker.check_model
+// TestEveryOpHasForm keeps testdata/forms.txt, every IR op with its ONNX
+// form or the reason it has none. TestParity exports every example model
+// and the models of testdata/models.enc, checks each file with onnx.checker.check_model
 // (full_check), runs it with onnxruntime (npm onnxruntime-node, installed
 // with `npm install --ignore-scripts` in ort/, driven by ort/run.js) at
 // two batch sizes and sequence lengths, and compares the outputs with
