@@ -56,10 +56,10 @@
 //
 // TestEveryOpHasForm keeps testdata/forms.txt, every IR op with its ONNX
 // form or the reason it has none. TestParity exports every example model
-// and the models of testdata/models.enc, checks each file with onnx.checker.check_model
-// (full_check), runs it with onnxruntime (npm onnxruntime-node, installed
-// with `npm install --ignore-scripts` in ort/, driven by ort/run.js) at
-// two batch sizes and sequence lengths, and compares the outputs with
-// encc's CPU backend. A missing node, onnxruntime or python3-onnx skips
+// and the models of testdata/models.enc, checks each file with
+// onnx.checker.check_model (full_check), runs it with onnxruntime (npm
+// onnxruntime-node, installed with `npm install --ignore-scripts` in
+// ort/, driven by ort/run.js) at two batch sizes and sequence lengths,
+// and compares the outputs with encc's CPU backend. A missing node, onnxruntime or python3-onnx skips
 // the test, and fails it in CI (CI=true).
 package onnx
