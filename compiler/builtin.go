@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/encc-lang/encc/internal/diag"
+	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
 )
 
@@ -64,8 +65,16 @@ type Entry struct {
 	Doc    string
 	Sig    string // shape rule in words: "f32[..., in] -> f32[..., out]"
 
-	params func(args map[string]Value) []LayerParam
-	fn     func(k *callCtx) Value // shape rule (and lowering) of a call
+	params    func(args map[string]Value) []LayerParam
+	validate  func(k *callCtx) bool                    // layers: checks of argument values; false after reporting
+	fn        func(k *callCtx) Value                   // shape rule of a call, which emits its lowering
+	optimizer func(args map[string]Value) ir.Optimizer // optimizers: the IR optimizer (weight decay is added)
+}
+
+// argFloat returns the number argument name of args as a float64.
+func argFloat(args map[string]Value, name string) float64 {
+	f, _ := floatOf(args[name])
+	return f
 }
 
 // layerParams lists the parameter tensors of a layer built with args.
@@ -167,6 +176,27 @@ func (k *callCtx) float(name string) float64   { f, _ := floatOf(k.args[name]); 
 func (k *callCtx) str(name string) string      { v, _ := k.args[name].(StrV); return v.V }
 func (k *callCtx) bool(name string) bool       { v, _ := k.args[name].(BoolV); return v.V }
 func (k *callCtx) has(name string) bool        { _, ok := k.args[name]; return ok }
+
+// emit makes the result of the call, of type out; while lowering, lower
+// emits its IR from the lowered ins (see checker.emit).
+func (k *callCtx) emit(out TensorType, lower lowerFunc, ins ...*TensorV) *TensorV {
+	return k.c.emit(k.n, out, lower, ins...)
+}
+
+// param returns the tensor name of the layer being called (weight,
+// bias) as an input of its lowering: a layer passes its tensors to its
+// lowering. Only a lowering reads it, so it is nil while checking.
+func (k *callCtx) param(name string) *TensorV {
+	if k.c.lw == nil {
+		return nil
+	}
+	path := joinPath(k.layer.Path, name)
+	t := &TensorV{Node: k.c.lw.param(path)} // fails when the layer has no such tensor
+	if p, ok := k.c.lw.params[path]; ok {
+		t.T = p.Type
+	}
+	return t
+}
 
 // node returns where an error about argument name points: the argument
 // when it was written, else the callee.
@@ -465,7 +495,8 @@ func (c *checker) callBuiltin(f *FuncV, args []*argVal, n lang.Node, en *env) Va
 	return cv
 }
 
-// validateLayer checks layer arguments that have ranges.
+// validateLayer checks layer arguments that have ranges: int arguments
+// are positive (padding: not negative), and the entry's own validate.
 func (c *checker) validateLayer(l *LayerV, n lang.Node) bool {
 	k := &callCtx{c: c, e: l.E, n: n, args: l.Args, at: map[string]*argVal{}}
 	for _, p := range l.E.Params {
@@ -482,13 +513,7 @@ func (c *checker) validateLayer(l *LayerV, n lang.Node) bool {
 			return true
 		}
 	}
-	if l.E.Name == "Dropout" {
-		if p := k.float("p"); p < 0 || p >= 1 {
-			c.errorAt(calleeNode(n), "Dropout: p must be in [0, 1), got %g", p)
-			return true
-		}
-	}
-	return false
+	return l.E.validate != nil && !l.E.validate(k)
 }
 
 // callLayer runs the forward rule of a built-in layer.

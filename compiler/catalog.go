@@ -3,12 +3,16 @@ package compiler
 import (
 	"math"
 	"strings"
+
+	"github.com/encc-lang/encc/ir"
 )
 
 // This file is the catalog of built-ins: every layer, function, loss,
 // initializer, optimizer, schedule, metric and data source, each with its
-// arguments, shape rule and documentation. The LSP (hover, completion)
-// and `encc summary` read these same entries.
+// arguments, documentation and, for what makes tensors, its shape rule
+// and lowering (elementwiseFuncs for the plain elementwise functions).
+// The lowerer, the LSP (hover, completion), `encc summary` and
+// docs/builtins.md read these same entries.
 
 func p(name, typ string, def Value, doc string) ParamSpec {
 	return ParamSpec{Name: name, Type: typ, Default: def, Doc: doc}
@@ -70,7 +74,11 @@ func layers() []*Entry {
 				dims := append(append([]Dim(nil), x.T.Dims[:r-1]...), ConstDim(out))
 				outT := TensorType{DType: x.T.DType, Dims: dims}
 				k.c.countFlops(ConstDim(2 * in * out).Mul(TensorType{Dims: x.T.Dims[:r-1]}.NumElements()))
-				return k.c.emit(k.n, "linear", outT, map[string]any{"path": k.layer.Path, "bias": k.bool("bias")}, x)
+				ins := []*TensorV{x, k.param("weight")}
+				if k.bool("bias") {
+					ins = append(ins, k.param("bias"))
+				}
+				return k.emit(outT, lowerLinear, ins...)
 			},
 		},
 		{
@@ -110,8 +118,19 @@ func layers() []*Entry {
 				}
 				outT := tensorOf(x.T.DType, x.T.Dims[0], ConstDim(out), h, w)
 				k.c.countFlops(ConstDim(2 * in * kk * kk * out).Mul(x.T.Dims[0]).Mul(h).Mul(w))
-				return k.c.emit(k.n, "conv2d", outT, map[string]any{"path": k.layer.Path, "stride": k.int("stride"),
-					"padding": k.int("padding"), "dilation": k.int("dilation"), "bias": k.bool("bias")}, x)
+				st, pd, dl := int(k.int("stride")), int(k.int("padding")), int(k.int("dilation"))
+				a := ir.Conv2DAttr{Stride: [2]int{st, st}, Padding: [2]int{pd, pd}, Dilation: [2]int{dl, dl}}
+				ins := []*TensorV{x, k.param("weight")}
+				if k.bool("bias") {
+					ins = append(ins, k.param("bias"))
+				}
+				return k.emit(outT, func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+					y, err := l.b.Conv2D(in[0], in[1], a)
+					if err != nil || len(in) == 2 {
+						return y, err
+					}
+					return l.b.Add(y, l.must(l.b.Reshape(in[2], ir.Shape{1, t.Shape[1], 1, 1})))
+				}, ins...)
 			},
 		},
 		{
@@ -131,7 +150,9 @@ func layers() []*Entry {
 					return k.errorf("ids", "%q expects integer ids, got %s", k.name, ids.T)
 				}
 				dims := append(append([]Dim(nil), ids.T.Dims...), ConstDim(k.int("dim")))
-				return k.c.emit(k.n, "embedding", TensorType{DType: "f32", Dims: dims}, map[string]any{"path": k.layer.Path}, ids)
+				return k.emit(TensorType{DType: "f32", Dims: dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+					return l.b.Gather(in[1], in[0])
+				}, ids, k.param("weight"))
 			},
 		},
 		{
@@ -155,7 +176,10 @@ func layers() []*Entry {
 					want := TensorType{DType: "f32", Dims: append(append([]Dim(nil), x.T.Dims[:max(r-1, 0)]...), ConstDim(d))}
 					return k.errorf("", "%q expects %s, got %s", k.name, want, x.T)
 				}
-				return k.c.emit(k.n, "layernorm", x.T, map[string]any{"path": k.layer.Path, "eps": k.float("eps")}, x)
+				eps := k.float("eps")
+				return k.emit(x.T, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+					return l.b.LayerNorm(in[0], in[1], in[2], eps)
+				}, x, k.param("weight"), k.param("bias"))
 			},
 		},
 		{
@@ -164,14 +188,52 @@ func layers() []*Entry {
 			In:     xIn,
 			Doc:    "Dropout zeroes elements with probability p during training and scales the rest by 1/(1-p); identity in evaluation.",
 			Sig:    "f32[...] -> f32[...]",
+			validate: func(k *callCtx) bool {
+				if p := k.float("p"); p < 0 || p >= 1 {
+					k.errorf("", "Dropout: p must be in [0, 1), got %g", p)
+					return false
+				}
+				return true
+			},
 			fn: func(k *callCtx) Value {
 				x := k.tensor("x")
 				if k.float("p") == 0 {
 					return x
 				}
-				return k.c.emit(k.n, "dropout", x.T, map[string]any{"p": k.float("p")}, x)
+				return k.emit(x.T, lowerDropout(k.float("p")), x)
 			},
 		},
+	}
+}
+
+// lowerLinear lowers x @ weight^T + bias (in: x, weight and maybe bias),
+// flattening leading dimensions so the product is one 2-D GEMM.
+func lowerLinear(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+	b := l.b
+	x, w := in[0], in[1]
+	k := x.Type.Shape[x.Type.Rank()-1]
+	flat := x
+	if x.Type.Rank() != 2 {
+		flat = l.must(b.Reshape(x, ir.Shape{x.Type.NumElements() / k, k}))
+	}
+	y := l.must(b.MatMul(flat, w, ir.MatMulAttr{TransposeB: true}))
+	if len(in) == 3 {
+		y = l.must(b.Add(y, in[2]))
+	}
+	if y != nil && !y.Type.Shape.Equal(t.Shape) {
+		y = l.must(b.Reshape(y, t.Shape))
+	}
+	return y, nil
+}
+
+// lowerDropout lowers dropout with probability p: the identity outside
+// training.
+func lowerDropout(p float64) lowerFunc {
+	return func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		if !l.training {
+			return in[0], nil
+		}
+		return l.dropout(in[0], p), nil
 	}
 }
 
@@ -205,41 +267,67 @@ func (k *callCtx) convOut(size Dim, kernel, stride, pad, dil int64) (Dim, bool) 
 // ---------------------------------------------------------------------
 // Functions
 
-func unary(name, doc string) *Entry {
-	return &Entry{Name: name, Kind: KFunc, In: []ParamSpec{req("x", "any", "tensor or number")}, Doc: doc, Sig: "f32[...] -> f32[...]",
+// An elementwise is a function of one float tensor that is one IR op
+// applied to each element: relu, tanh, gelu. Each becomes a catalog
+// entry (elementwise.entry) with the same shape rule and lowering; on a
+// number it is computed at compile time by the op's scalar arithmetic
+// (ir.EvalScalar). Adding one is one line in elementwiseFuncs.
+type elementwise struct {
+	name   string
+	op     ir.Op
+	doc    string
+	params []ParamSpec                  // arguments after x, as gelu's approximate
+	attrs  func(k *callCtx) (any, bool) // the op's attributes from params; false after reporting a bad one
+}
+
+var elementwiseFuncs = []elementwise{
+	{name: "relu", op: ir.OpRelu, doc: "relu is max(x, 0), elementwise."},
+	{name: "tanh", op: ir.OpTanh, doc: "tanh is the hyperbolic tangent, elementwise."},
+	{name: "sigmoid", op: ir.OpSigmoid, doc: "sigmoid is 1 / (1 + exp(-x)), elementwise."},
+	{name: "exp", op: ir.OpExp, doc: "exp is e**x, elementwise."},
+	{name: "log", op: ir.OpLog, doc: "log is the natural logarithm, elementwise."},
+	{name: "sqrt", op: ir.OpSqrt, doc: "sqrt is the square root, elementwise; on a number it is computed at compile time."},
+	{name: "abs", op: ir.OpAbs, doc: "abs is |x|, elementwise."},
+	{name: "gelu", op: ir.OpGelu, doc: "gelu is x * Φ(x), the Gaussian error linear unit; approximate: \"tanh\" uses the tanh form.",
+		params: []ParamSpec{p("approximate", "string", StrV{"none"}, `"none" (exact, with erf) or "tanh"`)},
+		attrs: func(k *callCtx) (any, bool) {
+			a := k.str("approximate")
+			if a != "none" && a != "tanh" {
+				k.errorf("approximate", `gelu: approximate must be "none" or "tanh", got %q`, a)
+				return nil, false
+			}
+			return ir.GeluAttr{Approximate: a == "tanh"}, true
+		}},
+}
+
+// entry is the catalog entry of u.
+func (u elementwise) entry() *Entry {
+	return &Entry{Name: u.name, Kind: KFunc, In: []ParamSpec{req("x", "any", "tensor or number")}, Params: u.params, Doc: u.doc, Sig: "f32[...] -> f32[...]",
 		fn: func(k *callCtx) Value {
+			var aux any
+			if u.attrs != nil {
+				a, ok := u.attrs(k)
+				if !ok {
+					return InvalidV{}
+				}
+				aux = a
+			}
 			switch x := k.args["x"].(type) {
 			case *TensorV:
 				if !isFloat(x.T.DType) {
-					return k.errorf("x", "%s expects a float tensor, got %s", name, x.T)
+					return k.errorf("x", "%s expects a float tensor, got %s", u.name, x.T)
 				}
-				return k.c.emit(k.n, name, x.T, nil, x)
+				return k.emit(x.T, lowerOp(u.op, aux), x)
 			case IntV, FloatV:
 				f, _ := floatOf(x)
-				if r, ok := scalarFn(name, f); ok {
-					return FloatV{r}
+				r, ok := ir.EvalScalar(u.op, aux, ir.F32, []float64{f})
+				if !ok || math.IsNaN(r) || math.IsInf(r, 0) {
+					return k.errorf("x", "%s(%s) is not a finite number", u.name, valueString(x))
 				}
+				return FloatV{r}
 			}
-			return k.errorf("x", "%s expects a tensor, got %s", name, describe(k.args["x"]))
+			return k.errorf("x", "%s expects a tensor or a number, got %s", u.name, describe(k.args["x"]))
 		}}
-}
-
-func scalarFn(name string, f float64) (float64, bool) {
-	switch name {
-	case "sqrt":
-		return math.Sqrt(f), f >= 0
-	case "exp":
-		return math.Exp(f), true
-	case "log":
-		return math.Log(f), f > 0
-	case "tanh":
-		return math.Tanh(f), true
-	case "abs":
-		return math.Abs(f), true
-	case "sigmoid":
-		return 1 / (1 + math.Exp(-f)), true
-	}
-	return 0, false
 }
 
 // normAxis resolves a possibly negative axis against a rank.
@@ -256,29 +344,18 @@ func (k *callCtx) normAxis(arg string, axis int64, rank int) (int, bool) {
 
 func functions() []*Entry {
 	es := []*Entry{
-		unary("relu", "relu is max(x, 0), elementwise."),
-		unary("tanh", "tanh is the hyperbolic tangent, elementwise."),
-		unary("sigmoid", "sigmoid is 1 / (1 + exp(-x)), elementwise."),
-		unary("exp", "exp is e**x, elementwise."),
-		unary("log", "log is the natural logarithm, elementwise."),
-		unary("sqrt", "sqrt is the square root, elementwise; on a number it is computed at compile time."),
-		unary("abs", "abs is |x|, elementwise."),
-		unary("silu", "silu is x * sigmoid(x), elementwise."),
 		{
-			Name: "gelu", Kind: KFunc, In: xIn,
-			Params: []ParamSpec{p("approximate", "string", StrV{"none"}, `"none" (exact, with erf) or "tanh"`)},
-			Doc:    "gelu is x * Φ(x), the Gaussian error linear unit; approximate: \"tanh\" uses the tanh form.",
-			Sig:    "f32[...] -> f32[...]",
+			Name: "silu", Kind: KFunc, In: xIn,
+			Doc: "silu is x * sigmoid(x), elementwise.",
+			Sig: "f32[...] -> f32[...]",
 			fn: func(k *callCtx) Value {
 				x := k.tensor("x")
-				a := k.str("approximate")
-				if a != "none" && a != "tanh" {
-					return k.errorf("approximate", `gelu: approximate must be "none" or "tanh", got %q`, a)
-				}
 				if !isFloat(x.T.DType) {
-					return k.errorf("x", "gelu expects a float tensor, got %s", x.T)
+					return k.errorf("x", "silu expects a float tensor, got %s", x.T)
 				}
-				return k.c.emit(k.n, "gelu", x.T, map[string]any{"tanh": a == "tanh"}, x)
+				return k.emit(x.T, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+					return l.b.Mul(in[0], l.must(l.b.Sigmoid(in[0])))
+				}, x)
 			},
 		},
 		{
@@ -288,14 +365,18 @@ func functions() []*Entry {
 			Sig:    "f32[...] -> f32[...]",
 			fn: func(k *callCtx) Value {
 				x := k.tensor("x")
-				return k.c.emit(k.n, "leaky_relu", x.T, map[string]any{"slope": k.float("slope")}, x)
+				slope := k.float("slope")
+				return k.emit(x.T, func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+					b, x := l.b, in[0]
+					return b.Where(l.must(b.Gt(x, l.must(b.Const(t.DType, 0)))), x, l.must(b.Mul(x, l.must(b.Const(t.DType, slope)))))
+				}, x)
 			},
 		},
-		softmaxEntry("softmax", "softmax normalizes exp(x) to sum to 1 along axis."),
-		softmaxEntry("log_softmax", "log_softmax is log(softmax(x)) along axis, computed stably."),
-		reduceEntry("sum", "sum adds elements over axis (an int or a list; all axes when omitted)."),
-		reduceEntry("mean", "mean averages elements over axis (an int or a list; all axes when omitted)."),
-		reduceEntry("max", "max takes the largest element over axis (an int or a list; all axes when omitted)."),
+		softmaxEntry("softmax", "softmax normalizes exp(x) to sum to 1 along axis.", (*ir.Builder).Softmax),
+		softmaxEntry("log_softmax", "log_softmax is log(softmax(x)) along axis, computed stably.", (*ir.Builder).LogSoftmax),
+		reduceEntry("sum", "sum adds elements over axis (an int or a list; all axes when omitted).", (*ir.Builder).Sum),
+		reduceEntry("mean", "mean averages elements over axis (an int or a list; all axes when omitted).", (*ir.Builder).Mean),
+		reduceEntry("max", "max takes the largest element over axis (an int or a list; all axes when omitted).", (*ir.Builder).ReduceMax),
 		{
 			Name: "argmax", Kind: KFunc, In: xIn,
 			Params: []ParamSpec{p("axis", "int", IntV{-1}, "axis to search")},
@@ -308,7 +389,13 @@ func functions() []*Entry {
 					return InvalidV{}
 				}
 				dims := append(append([]Dim(nil), x.T.Dims[:ax]...), x.T.Dims[ax+1:]...)
-				return k.c.emit(k.n, "argmax", TensorType{DType: "i32", Dims: dims}, map[string]any{"axis": ax}, x)
+				return k.emit(TensorType{DType: "i32", Dims: dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+					r, err := l.b.ArgMax(in[0], ax, false)
+					if err != nil {
+						return nil, err
+					}
+					return l.b.Cast(r, ir.I32)
+				}, x)
 			},
 		},
 		{
@@ -362,11 +449,11 @@ func functions() []*Entry {
 				}
 				dims := append([]Dim(nil), x.T.Dims[:st]...)
 				dims = append(dims, TensorType{Dims: x.T.Dims[st:]}.NumElements())
-				return k.c.emit(k.n, "reshape", TensorType{DType: x.T.DType, Dims: dims}, nil, x)
+				return k.emit(TensorType{DType: x.T.DType, Dims: dims}, lowerReshape, x)
 			},
 		},
-		poolEntry("maxpool2d", "maxpool2d takes the maximum over kernel×kernel windows of NCHW images."),
-		poolEntry("avgpool2d", "avgpool2d averages over kernel×kernel windows of NCHW images."),
+		poolEntry("maxpool2d", "maxpool2d takes the maximum over kernel×kernel windows of NCHW images.", (*ir.Builder).MaxPool2D),
+		poolEntry("avgpool2d", "avgpool2d averages over kernel×kernel windows of NCHW images.", (*ir.Builder).AvgPool2D),
 		{
 			Name: "dropout", Kind: KFunc, In: xIn,
 			Params: []ParamSpec{req("p", "float", "probability of zeroing an element")},
@@ -380,7 +467,7 @@ func functions() []*Entry {
 				if k.float("p") == 0 {
 					return x
 				}
-				return k.c.emit(k.n, "dropout", x.T, map[string]any{"p": k.float("p")}, x)
+				return k.emit(x.T, lowerDropout(k.float("p")), x)
 			},
 		},
 		{
@@ -409,7 +496,7 @@ func functions() []*Entry {
 				if !ok || !ok2b {
 					return k.errorf("", "where: cannot broadcast %s, %s and %s", cond.T, a.T, b.T)
 				}
-				return k.c.emit(k.n, "where", TensorType{DType: a.T.DType, Dims: d2}, nil, cond, a, b)
+				return k.emit(TensorType{DType: a.T.DType, Dims: d2}, lowerOp(ir.OpWhere, nil), cond, a, b)
 			},
 		},
 		{
@@ -418,7 +505,9 @@ func functions() []*Entry {
 			Sig: "n -> i32[n]",
 			fn: func(k *callCtx) Value {
 				d, _ := dimOf(k.args["n"])
-				return k.c.emit(k.n, "arange", tensorOf("i32", d), nil)
+				return k.emit(tensorOf("i32", d), func(l *lowerer, t ir.Type, _ []*ir.Value) (*ir.Value, error) {
+					return l.b.Iota(t, 0)
+				})
 			},
 		},
 		{
@@ -427,7 +516,9 @@ func functions() []*Entry {
 			Sig: "n, d -> f32[n, d]",
 			fn: func(k *callCtx) Value {
 				d, _ := dimOf(k.args["n"])
-				return k.c.emit(k.n, "sinusoidal", tensorOf("f32", d, ConstDim(k.int("d"))), nil)
+				return k.emit(tensorOf("f32", d, ConstDim(k.int("d"))), func(l *lowerer, t ir.Type, _ []*ir.Value) (*ir.Value, error) {
+					return l.b.Literal(t, sinusoidal(t.Shape[0], t.Shape[1]))
+				})
 			},
 		},
 		{
@@ -441,7 +532,10 @@ func functions() []*Entry {
 					return k.errorf("labels", "one_hot expects integer labels, got %s", l.T)
 				}
 				dims := append(append([]Dim(nil), l.T.Dims...), ConstDim(k.int("classes")))
-				return k.c.emit(k.n, "one_hot", TensorType{DType: "f32", Dims: dims}, map[string]any{"classes": k.int("classes")}, l)
+				classes := int(k.int("classes"))
+				return k.emit(TensorType{DType: "f32", Dims: dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+					return l.b.OneHot(in[0], classes, ir.F32)
+				}, l)
 			},
 		},
 		{
@@ -450,7 +544,9 @@ func functions() []*Entry {
 			Sig: "i32[...] -> f32[...]",
 			fn: func(k *callCtx) Value {
 				x := k.tensor("x")
-				return k.c.emit(k.n, "cast", TensorType{DType: "f32", Dims: x.T.Dims}, map[string]any{"dtype": "f32"}, x)
+				return k.emit(TensorType{DType: "f32", Dims: x.T.Dims}, func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+					return l.b.Cast(in[0], t.DType)
+				}, x)
 			},
 		},
 		{
@@ -459,6 +555,9 @@ func functions() []*Entry {
 			Sig: "f32[..., m, k], f32[..., k, n] -> f32[..., m, n]",
 			fn:  func(k *callCtx) Value { return k.c.matmul(k.n, k.tensor("a"), k.tensor("b")) },
 		},
+	}
+	for _, u := range elementwiseFuncs {
+		es = append(es, u.entry())
 	}
 	return es
 }
@@ -471,7 +570,7 @@ func argsText(k *callCtx) string {
 	return strings.Join(parts, ", ")
 }
 
-func softmaxEntry(name, doc string) *Entry {
+func softmaxEntry(name, doc string, op func(b *ir.Builder, x *ir.Value, axis int) (*ir.Value, error)) *Entry {
 	return &Entry{Name: name, Kind: KFunc, In: xIn, Params: []ParamSpec{p("axis", "int", IntV{-1}, "axis to normalize")}, Doc: doc,
 		Sig: "f32[...] -> f32[...]",
 		fn: func(k *callCtx) Value {
@@ -480,11 +579,13 @@ func softmaxEntry(name, doc string) *Entry {
 			if !ok {
 				return InvalidV{}
 			}
-			return k.c.emit(k.n, name, x.T, map[string]any{"axis": ax}, x)
+			return k.emit(x.T, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+				return op(l.b, in[0], ax)
+			}, x)
 		}}
 }
 
-func reduceEntry(name, doc string) *Entry {
+func reduceEntry(name, doc string, op func(b *ir.Builder, x *ir.Value, axes []int, keepdims bool) (*ir.Value, error)) *Entry {
 	return &Entry{Name: name, Kind: KFunc, In: xIn,
 		Params: []ParamSpec{p("axis", "axes", &ListV{}, "axis or axes to reduce; [] means all"), p("keepdims", "bool", false_, "keep reduced axes as size 1")},
 		Doc:    doc, Sig: "f32[...] -> f32[...] without axis",
@@ -525,12 +626,14 @@ func reduceEntry(name, doc string) *Entry {
 					dims = append(dims, ConstDim(1))
 				}
 			}
-			return k.c.emit(k.n, "reduce_"+name, TensorType{DType: x.T.DType, Dims: dims},
-				map[string]any{"axes": axes, "keepdims": k.bool("keepdims")}, x)
+			keep := k.bool("keepdims")
+			return k.emit(TensorType{DType: x.T.DType, Dims: dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+				return op(l.b, in[0], axes, keep)
+			}, x)
 		}}
 }
 
-func poolEntry(name, doc string) *Entry {
+func poolEntry(name, doc string, op func(b *ir.Builder, x *ir.Value, a ir.Pool2DAttr) (*ir.Value, error)) *Entry {
 	return &Entry{Name: name, Kind: KFunc, In: xIn,
 		Params: []ParamSpec{req("kernel", "int", "window size"), p("stride", "int", IntV{0}, "step; 0 means the kernel size"), p("padding", "int", IntV{0}, "padding on each side")},
 		Doc:    doc, Sig: "f32[N, C, H, W] -> f32[N, C, (H + 2*padding - kernel)/stride + 1, ...]",
@@ -551,8 +654,10 @@ func poolEntry(name, doc string) *Entry {
 			if !ok1 || !ok2 {
 				return InvalidV{}
 			}
-			return k.c.emit(k.n, name, tensorOf(x.T.DType, x.T.Dims[0], x.T.Dims[1], h, w),
-				map[string]any{"kernel": kk, "stride": st, "padding": pad}, x)
+			a := ir.Pool2DAttr{Kernel: [2]int{int(kk), int(kk)}, Stride: [2]int{int(st), int(st)}, Padding: [2]int{int(pad), int(pad)}}
+			return k.emit(tensorOf(x.T.DType, x.T.Dims[0], x.T.Dims[1], h, w), func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+				return op(l.b, in[0], a)
+			}, x)
 		}}
 }
 
@@ -589,7 +694,12 @@ func reshapeRule(k *callCtx) Value {
 	} else if !known.Equal(total) {
 		return k.errorf("", "cannot reshape %s (%s elements) to [%s] (%s elements)", x.T, total, dimsText(dims), known)
 	}
-	return k.c.emit(k.n, "reshape", TensorType{DType: x.T.DType, Dims: dims}, nil, x)
+	return k.emit(TensorType{DType: x.T.DType, Dims: dims}, lowerReshape, x)
+}
+
+// lowerReshape gives the input the result's shape.
+func lowerReshape(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+	return l.b.Reshape(in[0], t.Shape)
 }
 
 func dimsText(ds []Dim) string {
@@ -610,7 +720,7 @@ func concatRule(k *callCtx) Value {
 		return InvalidV{}
 	}
 	sum := Dim{}
-	ins := make([]Value, len(k.rest))
+	ins := make([]*TensorV, len(k.rest))
 	for i, a := range k.rest {
 		t := a.v.(*TensorV)
 		ins[i] = t
@@ -628,7 +738,26 @@ func concatRule(k *callCtx) Value {
 	}
 	dims := append([]Dim(nil), first.T.Dims...)
 	dims[ax] = sum
-	return k.c.emit(k.n, "concat", TensorType{DType: first.T.DType, Dims: dims}, map[string]any{"axis": ax}, ins...)
+	return k.emit(TensorType{DType: first.T.DType, Dims: dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return l.b.Concat(ax, in...)
+	}, ins...)
+}
+
+// sinusoidal is the [n, d] position encoding of Vaswani et al.
+func sinusoidal(n, d int) []float64 {
+	out := make([]float64, n*d)
+	for pos := 0; pos < n; pos++ {
+		for i := 0; i < d; i++ {
+			k := float64(i - i%2)
+			angle := float64(pos) / math.Pow(10000, k/float64(d))
+			if i%2 == 0 {
+				out[pos*d+i] = math.Sin(angle)
+			} else {
+				out[pos*d+i] = math.Cos(angle)
+			}
+		}
+	}
+	return out
 }
 
 // ---------------------------------------------------------------------
@@ -636,7 +765,7 @@ func concatRule(k *callCtx) Value {
 
 func losses() []*Entry {
 	scalar := tensorOf("f32")
-	same := func(name, doc string) *Entry {
+	same := func(name, doc string, lower lowerFunc) *Entry {
 		return &Entry{Name: name, Kind: KLoss, In: []ParamSpec{req("input", "tensor", "prediction"), req("target", "tensor", "target")}, Doc: doc,
 			Sig: "f32[...], f32[...] -> f32[]",
 			fn: func(k *callCtx) Value {
@@ -647,10 +776,10 @@ func losses() []*Entry {
 				if !a.T.Equal(b.T) {
 					return k.errorf("", "%s: input %s and target %s differ", name, a.T, b.T)
 				}
-				return k.c.emit(k.n, name, scalar, nil, a, b)
+				return k.emit(scalar, asLoss(lower), a, b)
 			}}
 	}
-	classes := func(name, doc, what string) *Entry {
+	classes := func(name, doc, what string, lower func(labelSmoothing float64) lowerFunc) *Entry {
 		e := &Entry{Name: name, Kind: KLoss, In: []ParamSpec{req("input", "tensor", what), req("target", "tensor", "integer class labels")}, Doc: doc,
 			Sig: "f32[N, C], i32[N] -> f32[]",
 			fn: func(k *callCtx) Value {
@@ -665,15 +794,14 @@ func losses() []*Entry {
 				if !lead.Equal(b.T) {
 					return k.errorf("target", "%s: labels %s do not match %s %s (want %s)", name, b.T, what, a.T, lead)
 				}
-				attrs := map[string]any{}
+				ls := 0.0
 				if k.has("label_smoothing") {
-					ls := k.float("label_smoothing")
+					ls = k.float("label_smoothing")
 					if ls < 0 || ls >= 1 {
 						return k.errorf("label_smoothing", "label_smoothing must be in [0, 1), got %g", ls)
 					}
-					attrs["label_smoothing"] = ls
 				}
-				return k.c.emit(k.n, name, scalar, attrs, a, b)
+				return k.emit(scalar, asLoss(lower(ls)), a, b)
 			}}
 		if name == "cross_entropy" {
 			e.Params = []ParamSpec{p("label_smoothing", "float", FloatV{0}, "mix the one-hot target with the uniform distribution")}
@@ -681,13 +809,89 @@ func losses() []*Entry {
 		return e
 	}
 	return []*Entry{
-		classes("cross_entropy", "cross_entropy is the mean softmax cross-entropy of logits against integer labels (PyTorch F.cross_entropy).", "logits"),
-		classes("nll", "nll is the mean negative log-likelihood of log-probabilities against integer labels.", "log-probabilities"),
-		same("mse", "mse is the mean squared error."),
-		same("l1", "l1 is the mean absolute error."),
-		same("bce_with_logits", "bce_with_logits is the mean binary cross-entropy of logits against 0/1 targets, computed stably."),
-		same("kl_div", "kl_div is the mean KL divergence of target probabilities from input log-probabilities (PyTorch's batchmean)."),
+		classes("cross_entropy", "cross_entropy is the mean softmax cross-entropy of logits against integer labels (PyTorch F.cross_entropy).", "logits", lowerCrossEntropy),
+		classes("nll", "nll is the mean negative log-likelihood of log-probabilities against integer labels.", "log-probabilities",
+			func(float64) lowerFunc { return lowerNLL }),
+		same("mse", "mse is the mean squared error.", meanOf(func(l *lowerer, d *ir.Value) *ir.Value { return l.must(l.b.Mul(d, d)) })),
+		same("l1", "l1 is the mean absolute error.", meanOf(func(l *lowerer, d *ir.Value) *ir.Value { return l.must(l.b.Abs(d)) })),
+		same("bce_with_logits", "bce_with_logits is the mean binary cross-entropy of logits against 0/1 targets, computed stably.", lowerBCEWithLogits),
+		same("kl_div", "kl_div is the mean KL divergence of target probabilities from input log-probabilities (PyTorch's batchmean).", lowerKLDiv),
 	}
+}
+
+// asLoss makes the first input of a loss the graph's prediction (for
+// metrics), then lowers it with f.
+func asLoss(f lowerFunc) lowerFunc {
+	return func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+		l.notePred(in[0])
+		return f(l, t, in)
+	}
+}
+
+// lowerCrossEntropy lowers the fused softmax cross-entropy of logits
+// [..., C] against labels [...], flattened to rows.
+func lowerCrossEntropy(labelSmoothing float64) lowerFunc {
+	return func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		b, logits, labels := l.b, in[0], in[1]
+		if c := logits.Type.Shape; len(c) > 2 {
+			rows := logits.Type.NumElements() / c[len(c)-1]
+			logits = l.must(b.Reshape(logits, ir.Shape{rows, c[len(c)-1]}))
+			labels = l.must(b.Reshape(labels, ir.Shape{rows}))
+		}
+		return b.SoftmaxCrossEntropy(logits, labels, labelSmoothing)
+	}
+}
+
+// lowerNLL lowers -mean(sum(one_hot(labels) * logp)).
+func lowerNLL(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+	b, logp, labels := l.b, in[0], in[1]
+	c := logp.Type.Shape[logp.Type.Rank()-1]
+	oh := l.must(b.OneHot(labels, c, logp.Type.DType))
+	s := l.must(b.Sum(l.must(b.Mul(oh, logp)), allAxes(logp.Type.Rank()), false))
+	rows := float64(logp.Type.NumElements() / c)
+	return b.Div(l.must(b.Neg(s)), l.must(b.Const(logp.Type.DType, rows)))
+}
+
+// meanOf lowers the mean of f(input - target) over every element.
+func meanOf(f func(l *lowerer, d *ir.Value) *ir.Value) lowerFunc {
+	return func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		d := f(l, l.must(l.b.Sub(in[0], in[1])))
+		if d == nil {
+			return nil, nil
+		}
+		return l.b.Mean(d, allAxes(d.Type.Rank()), false)
+	}
+}
+
+// lowerBCEWithLogits lowers mean(max(x, 0) - x·y + log(1 + exp(-|x|))).
+func lowerBCEWithLogits(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+	b, x, y := l.b, in[0], in[1]
+	dt := x.Type.DType
+	pos := l.must(b.Relu(x))
+	soft := l.must(b.Log(l.must(b.Add(l.must(b.Const(dt, 1)), l.must(b.Exp(l.must(b.Neg(l.must(b.Abs(x))))))))))
+	e := l.must(b.Add(l.must(b.Sub(pos, l.must(b.Mul(x, y)))), soft))
+	if e == nil {
+		return nil, nil
+	}
+	return b.Mean(e, allAxes(e.Type.Rank()), false)
+}
+
+// lowerKLDiv lowers sum(q · (log q - lp)) / rows, with 0 · log 0 = 0.
+func lowerKLDiv(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+	b, lp, q := l.b, in[0], in[1]
+	dt := lp.Type.DType
+	zero := l.must(b.Const(dt, 0))
+	safe := l.must(b.Where(l.must(b.Gt(q, zero)), q, l.must(b.Const(dt, 1))))
+	e := l.must(b.Mul(q, l.must(b.Sub(l.must(b.Log(safe)), lp))))
+	if e == nil {
+		return nil, nil
+	}
+	s := l.must(b.Sum(e, allAxes(e.Type.Rank()), false))
+	rows := 1
+	if lp.Type.Rank() > 0 {
+		rows = lp.Type.Shape[0]
+	}
+	return b.Div(s, l.must(b.Const(dt, float64(rows))))
 }
 
 // ---------------------------------------------------------------------
@@ -695,6 +899,19 @@ func losses() []*Entry {
 
 func cfg(name string, kind Kind, doc string, params ...ParamSpec) *Entry {
 	return &Entry{Name: name, Kind: kind, Doc: doc, Params: params}
+}
+
+// withOptimizer gives an optimizer entry its translation to the IR.
+func withOptimizer(e *Entry, f func(args map[string]Value) ir.Optimizer) *Entry {
+	e.optimizer = f
+	return e
+}
+
+// adam translates the arguments of Adam or AdamW.
+func adam(kind ir.OptimizerKind) func(map[string]Value) ir.Optimizer {
+	return func(a map[string]Value) ir.Optimizer {
+		return ir.Optimizer{Kind: kind, Beta1: argFloat(a, "beta1"), Beta2: argFloat(a, "beta2"), Eps: argFloat(a, "eps")}
+	}
 }
 
 func configs() []*Entry {
@@ -712,22 +929,30 @@ func configs() []*Entry {
 		cfg("xavier_normal", KInit, "xavier_normal draws from N(0, gain² 2 / (fan_in + fan_out)).", p("gain", "float", f(1), "scale")),
 		cfg("truncated_normal", KInit, "truncated_normal draws from N(0, std²) truncated to ±2 std (BERT's initializer).", p("std", "float", f(0.02), "standard deviation")),
 
-		cfg("SGD", KOptimizer, "SGD is stochastic gradient descent with optional momentum, Nesterov momentum and weight decay (PyTorch torch.optim.SGD).",
+		withOptimizer(cfg("SGD", KOptimizer, "SGD is stochastic gradient descent with optional momentum, Nesterov momentum and weight decay (PyTorch torch.optim.SGD).",
 			p("lr", "float", f(0.01), "learning rate"), p("momentum", "float", f(0), "momentum factor"),
 			p("dampening", "float", f(0), "dampening of momentum"), p("nesterov", "bool", false_, "Nesterov momentum"),
 			p("weight_decay", "float", f(0), "L2 penalty added to the gradient")),
-		cfg("Adam", KOptimizer, "Adam is adaptive moment estimation (Kingma & Ba; PyTorch torch.optim.Adam).",
+			func(a map[string]Value) ir.Optimizer {
+				return ir.Optimizer{Kind: ir.SGD, Momentum: argFloat(a, "momentum"), Dampening: argFloat(a, "dampening"), Nesterov: a["nesterov"].(BoolV).V}
+			}),
+		withOptimizer(cfg("Adam", KOptimizer, "Adam is adaptive moment estimation (Kingma & Ba; PyTorch torch.optim.Adam).",
 			p("lr", "float", f(1e-3), "learning rate"), p("beta1", "float", f(0.9), "first-moment decay"),
 			p("beta2", "float", f(0.999), "second-moment decay"), p("eps", "float", f(1e-8), "denominator term"),
 			p("weight_decay", "float", f(0), "L2 penalty added to the gradient")),
-		cfg("AdamW", KOptimizer, "AdamW is Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch torch.optim.AdamW).",
+			adam(ir.Adam)),
+		withOptimizer(cfg("AdamW", KOptimizer, "AdamW is Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch torch.optim.AdamW).",
 			p("lr", "float", f(1e-3), "learning rate"), p("beta1", "float", f(0.9), "first-moment decay"),
 			p("beta2", "float", f(0.999), "second-moment decay"), p("eps", "float", f(1e-8), "denominator term"),
 			p("weight_decay", "float", f(0.01), "decoupled weight decay")),
-		cfg("RMSprop", KOptimizer, "RMSprop divides the gradient by a running RMS (PyTorch torch.optim.RMSprop).",
+			adam(ir.AdamW)),
+		withOptimizer(cfg("RMSprop", KOptimizer, "RMSprop divides the gradient by a running RMS (PyTorch torch.optim.RMSprop).",
 			p("lr", "float", f(0.01), "learning rate"), p("alpha", "float", f(0.99), "smoothing constant"),
 			p("eps", "float", f(1e-8), "denominator term"), p("momentum", "float", f(0), "momentum factor"),
 			p("weight_decay", "float", f(0), "L2 penalty added to the gradient")),
+			func(a map[string]Value) ir.Optimizer {
+				return ir.Optimizer{Kind: ir.RMSprop, Alpha: argFloat(a, "alpha"), Eps: argFloat(a, "eps"), Momentum: argFloat(a, "momentum")}
+			}),
 
 		cfg("constant", KSchedule, "constant keeps the optimizer's learning rate (the default schedule)."),
 		cfg("step", KSchedule, "step multiplies the learning rate by gamma every `every` epochs.",

@@ -187,7 +187,7 @@ func (c *checker) evalUnary(e *lang.UnaryExpr, en *env) Value {
 		case DimV:
 			return dimValue(x.D.Scale(-1))
 		case *TensorV:
-			return c.unaryTensor(e, "neg", x)
+			return c.neg(e, x)
 		case InvalidV:
 			return x
 		}
@@ -198,7 +198,7 @@ func (c *checker) evalUnary(e *lang.UnaryExpr, en *env) Value {
 			return BoolV{!x.V}
 		case *TensorV:
 			if x.T.DType == "bool" {
-				return c.unaryTensor(e, "not", x)
+				return c.not(e, x)
 			}
 		case InvalidV:
 			return x

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/encc-lang/encc/internal/diag"
 	"github.com/encc-lang/encc/lang"
 )
 
@@ -168,6 +169,50 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 		c.memo[key.String()] = &forwardResult{out: out}
 	}
 	return out
+}
+
+// A ForwardInput is one input of a model's forward, as checked.
+type ForwardInput struct {
+	Name     string
+	Type     TensorType // as declared, hyper-parameters bound; dimension variables (B, T) stay symbolic
+	Optional bool       // declared with a default (= none)
+	Pos, End diag.Pos   // the declaration
+}
+
+// ForwardInputs returns the inputs of the forward of in, in order, with
+// their checked types: what the model takes (f32 features, i32 token
+// ids, a bool mask), without reading the syntax tree.
+func (p *Program) ForwardInputs(in *Instance) ([]ForwardInput, error) {
+	c := p.c
+	before := len(c.diags)
+	inputs, ok := c.forwardInputs(in)
+	if !ok {
+		if d := c.takeDiags(before); d != nil {
+			return nil, d
+		}
+		return nil, diag.Errorf(in.Site, "the forward inputs of %s do not check", in.Model.name)
+	}
+	return inputs, nil
+}
+
+// forwardInputs evaluates the declared input types of the forward of in;
+// errors go to the diagnostics.
+func (c *checker) forwardInputs(in *Instance) ([]ForwardInput, bool) {
+	fw := in.forward
+	if fw == nil {
+		c.errorAt(in.Model.decl.Name, "%s has no forward", in.Model.name)
+		return nil, false
+	}
+	fen := &env{sc: newScope(in.scope), hyper: true}
+	var out []ForwardInput
+	for _, p := range fw.Params {
+		t, ok := c.evalTensorType(p.Type, fen, map[string]bool{})
+		if !ok {
+			return nil, false
+		}
+		out = append(out, ForwardInput{Name: p.Name.Name, Type: t, Optional: p.Default != nil, Pos: p.Pos(), End: p.End()})
+	}
+	return out, true
 }
 
 // unify matches a declared forward parameter type with an actual type,

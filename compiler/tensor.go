@@ -1,18 +1,24 @@
 package compiler
 
 import (
+	"fmt"
+	"slices"
+
+	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
 )
 
-// This file implements the shape rules of tensor operators: broadcasting
-// arithmetic, comparisons, matmul, indexing and slicing.
+// This file implements the shape rules of tensor operators, each with
+// its lowering: broadcasting arithmetic, comparisons, matmul, permute,
+// indexing and slicing; and emit, through which every tensor operation
+// of the checker (operators and built-ins) is made and lowered.
 
-// emit makes the result of a tensor operation. While lowering, it also
-// emits the IR node; op names the operation and attrs its attributes.
-func (c *checker) emit(n lang.Node, op string, out TensorType, attrs map[string]any, ins ...Value) *TensorV {
+// emit makes the result of a tensor operation, of type out. While
+// lowering, lower emits its IR from the lowered ins (see lowerer.lower).
+func (c *checker) emit(n lang.Node, out TensorType, lower lowerFunc, ins ...*TensorV) *TensorV {
 	t := &TensorV{T: out}
 	if c.lw != nil {
-		t.Node = c.lw.emit(n, op, out, attrs, ins)
+		t.Node = c.lw.lower(n, out, lower, ins)
 	}
 	return t
 }
@@ -56,15 +62,17 @@ func scalarTensor(v Value, dt string) (*TensorV, bool) {
 		if _, isF := v.(FloatV); isF && isInt(dt) {
 			dt = "f32"
 		}
-		return &TensorV{T: TensorType{DType: dt}, Node: v}, true
+		return &TensorV{T: TensorType{DType: dt}, Num: v}, true
 	case BoolV:
-		return &TensorV{T: TensorType{DType: "bool"}, Node: v}, true
+		return &TensorV{T: TensorType{DType: "bool"}, Num: v}, true
 	}
 	return nil, false
 }
 
-var arithOp = map[string]string{"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow",
-	"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "and": "and", "or": "or"}
+// arithOp is the IR op of each operator on tensors; and, or on bool
+// tensors (0 or 1) are min and max.
+var arithOp = map[string]ir.Op{"+": ir.OpAdd, "-": ir.OpSub, "*": ir.OpMul, "/": ir.OpDiv, "**": ir.OpPow,
+	"==": ir.OpEq, "!=": ir.OpNe, "<": ir.OpLt, "<=": ir.OpLe, ">": ir.OpGt, ">=": ir.OpGe, "and": ir.OpMin, "or": ir.OpMax}
 
 // tensorBinary applies an operator where at least one side is a tensor.
 func (c *checker) tensorBinary(n lang.Node, op string, x, y Value) Value {
@@ -118,11 +126,19 @@ func (c *checker) tensorBinary(n lang.Node, op string, x, y Value) Value {
 		c.errorAt(n, "cannot broadcast %s with %s in %s", xt.T, yt.T, op)
 		return InvalidV{}
 	}
-	return c.emit(n, irOp, TensorType{DType: outDT, Dims: dims}, nil, xt, yt)
+	return c.emit(n, TensorType{DType: outDT, Dims: dims}, lowerOp(irOp, nil), xt, yt)
 }
 
-func (c *checker) unaryTensor(n lang.Node, op string, x *TensorV) Value {
-	return c.emit(n, op, x.T, nil, x)
+// neg types -x.
+func (c *checker) neg(n lang.Node, x *TensorV) Value {
+	return c.emit(n, x.T, lowerOp(ir.OpNeg, nil), x)
+}
+
+// not types `not x` of a bool tensor: x == false.
+func (c *checker) not(n lang.Node, x *TensorV) Value {
+	return c.emit(n, x.T, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return l.b.Eq(in[0], l.must(l.b.Const(ir.Bool, 0)))
+	}, x)
 }
 
 // matmul types a @ b with NumPy's rules: vectors are promoted, batch
@@ -161,9 +177,26 @@ func (c *checker) matmul(n lang.Node, a, b *TensorV) Value {
 		c.errorAt(n, "cannot matmul %s by %s: inner dims %s ≠ %s", a.T, b.T, k1, k2)
 		return InvalidV{}
 	}
-	t := c.emit(n, "matmul", TensorType{DType: a.T.DType, Dims: out}, nil, a, b)
+	t := c.emit(n, TensorType{DType: a.T.DType, Dims: out}, lowerMatMul, a, b)
 	c.countFlops(ConstDim(2).Mul(k1).Mul(TensorType{Dims: out}.NumElements()))
 	return t
+}
+
+// lowerMatMul lowers a @ b, promoting vectors to matrices as NumPy does.
+func lowerMatMul(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+	bd := l.b
+	a, b := in[0], in[1]
+	if a.Type.Rank() == 1 {
+		a = l.must(bd.Reshape(a, ir.Shape{1, a.Type.Shape[0]}))
+	}
+	if b.Type.Rank() == 1 {
+		b = l.must(bd.Reshape(b, ir.Shape{b.Type.Shape[0], 1}))
+	}
+	r := l.must(bd.MatMul(a, b, ir.MatMulAttr{}))
+	if r != nil && !r.Type.Shape.Equal(t.Shape) {
+		r = l.must(bd.Reshape(r, t.Shape))
+	}
+	return r, nil
 }
 
 // transpose swaps the last two dimensions.
@@ -186,7 +219,9 @@ func (c *checker) permute(n lang.Node, x *TensorV, perm []int) Value {
 	for i, p := range perm {
 		dims[i] = x.T.Dims[p]
 	}
-	return c.emit(n, "permute", TensorType{DType: x.T.DType, Dims: dims}, map[string]any{"perm": perm}, x)
+	return c.emit(n, TensorType{DType: x.T.DType, Dims: dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return l.b.Permute(in[0], perm...)
+	}, x)
 }
 
 // indexTensor types x[i, lo:hi, :]: an int index drops its dimension, a
@@ -245,8 +280,28 @@ func (c *checker) indexTensor(e *lang.IndexExpr, x *TensorV, en *env) Value {
 		starts, stops, keep = append(starts, ConstDim(0)), append(stops, x.T.Dims[i]), append(keep, true)
 		outDims = append(outDims, x.T.Dims[i])
 	}
-	return c.emit(e, "slice", TensorType{DType: x.T.DType, Dims: outDims},
-		map[string]any{"starts": starts, "stops": stops, "keep": keep}, x)
+	return c.emit(e, TensorType{DType: x.T.DType, Dims: outDims}, func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return lowerSlice(l, t, in[0], starts, stops, keep)
+	}, x)
+}
+
+// lowerSlice lowers x[starts:stops] with the constant bounds of a
+// lowering, dropping the dimensions of integer indices (keep false).
+func lowerSlice(l *lowerer, t ir.Type, x *ir.Value, starts, stops []Dim, keep []bool) (*ir.Value, error) {
+	a := ir.SliceAttr{}
+	for i := range starts {
+		s, ok1 := starts[i].Const()
+		e, ok2 := stops[i].Const()
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("cannot lower a slice with symbolic bounds")
+		}
+		a.Start, a.Stop, a.Step = append(a.Start, int(s)), append(a.Stop, int(e)), append(a.Step, 1)
+	}
+	r := l.must(l.b.Slice(x, a))
+	if slices.Contains(keep, false) && r != nil {
+		r = l.must(l.b.Reshape(r, t.Shape))
+	}
+	return r, nil
 }
 
 func (c *checker) sliceOutOfRange(s *lang.SliceExpr, hi, size Dim) bool {

@@ -1,6 +1,10 @@
 package compiler
 
-import "math"
+import (
+	"math"
+
+	"github.com/encc-lang/encc/ir"
+)
 
 // This file holds the built-ins of transformer text encoders: scaled
 // dot-product attention with a padding mask, and the masked-token
@@ -71,7 +75,7 @@ func attentionRule(k *callCtx) Value {
 	if !ok {
 		return k.errorf("", "attention: batch dimensions of %s, %s and %s do not broadcast", q.T, kk.T, v.T)
 	}
-	ins := []Value{q, kk, v}
+	ins := []*TensorV{q, kk, v}
 	if m, has := k.args["mask"].(*TensorV); has {
 		want := TensorType{DType: "bool", Dims: []Dim{q.T.Dims[0], kk.T.Dims[r-2]}}
 		if !m.T.Equal(want) {
@@ -93,7 +97,50 @@ func attentionRule(k *callCtx) Value {
 	out := TensorType{DType: q.T.DType, Dims: append(append([]Dim(nil), batch...), q.T.Dims[r-2], v.T.Dims[r-1])}
 	flops := ConstDim(2).Mul(TensorType{Dims: batch}.NumElements()).Mul(q.T.Dims[r-2]).Mul(kk.T.Dims[r-2]).Mul(dh.Add(v.T.Dims[r-1]))
 	k.c.countFlops(flops)
-	return k.c.emit(k.n, "attention", out, map[string]any{"scale": scale, "dropout": k.float("dropout")}, ins...)
+	dropout := k.float("dropout")
+	return k.emit(out, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return lowerAttention(l, in, scale, dropout), nil
+	}, ins...)
+}
+
+// lowerAttention lowers softmax(q kᵀ scale + mask) v; in are q, k, v
+// and, when given, the mask. Masked keys get a large negative score
+// rather than -inf, so a row with every key masked stays finite.
+func lowerAttention(l *lowerer, in []*ir.Value, scale, dropout float64) *ir.Value {
+	b := l.b
+	q, k, v := in[0], in[1], in[2]
+	var mask *ir.Value
+	if len(in) == 4 {
+		mask = in[3]
+	}
+	dt := q.Type.DType
+	r := q.Type.Rank()
+	drop := dropout > 0 && l.training
+	if !drop && r >= 3 && q.Type.Shape[:r-2].Equal(k.Type.Shape[:r-2]) && q.Type.Shape[:r-2].Equal(v.Type.Shape[:r-2]) {
+		// One fused kernel; its VJP recomputes the weights.
+		return l.must(b.Attention(q, k, v, mask, scale))
+	}
+	// Broadcast batch dimensions or dropout on the weights: the ops it
+	// is made of.
+	s := l.must(b.MatMul(q, k, ir.MatMulAttr{TransposeB: true}))
+	s = l.must(b.Mul(s, l.must(b.Const(dt, scale))))
+	if mask != nil && s != nil {
+		shape := make(ir.Shape, s.Type.Rank())
+		for i := range shape {
+			shape[i] = 1
+		}
+		shape[0], shape[len(shape)-1] = mask.Type.Shape[0], mask.Type.Shape[1]
+		m := l.must(b.Reshape(mask, shape))
+		s = l.must(b.Where(m, s, l.must(b.Const(dt, -1e9))))
+	}
+	if s == nil {
+		return nil
+	}
+	a := l.must(b.Softmax(s, s.Type.Rank()-1))
+	if drop {
+		a = l.dropout(a, dropout)
+	}
+	return l.must(b.MatMul(a, v, ir.MatMulAttr{}))
 }
 
 func mlmRule(k *callCtx) Value {
@@ -116,8 +163,12 @@ func mlmRule(k *callCtx) Value {
 	if fw == nil || len(fw.Params) < 1 || len(fw.Params) > 2 {
 		return k.errorf("model", "mlm: the forward of %s must take ids (and mask)", in.I.Model.name)
 	}
-	sel := k.c.emit(k.n, "mlm_select", TensorType{DType: "f32", Dims: ids.T.Dims}, map[string]any{"p": p}, ids, mask)
-	masked := k.c.emit(k.n, "mlm_apply", ids.T, nil, ids, sel)
+	sel := k.emit(TensorType{DType: "f32", Dims: ids.T.Dims}, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return mlmSelect(l, in[0], in[1], p), nil
+	}, ids, mask)
+	masked := k.emit(ids.T, func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return mlmApply(l, in[0], in[1]), nil
+	}, ids, sel)
 	args := []*argVal{{v: masked, pos: k.n.Pos(), end: k.n.End()}}
 	if len(fw.Params) == 2 {
 		args = append(args, &argVal{v: mask, pos: k.n.Pos(), end: k.n.End()})
@@ -130,5 +181,42 @@ func mlmRule(k *callCtx) Value {
 	if logits.T.Rank() != 3 || !isFloat(logits.T.DType) || !logits.T.Dims[0].Equal(ids.T.Dims[0]) || !logits.T.Dims[1].Equal(ids.T.Dims[1]) {
 		return k.errorf("model", "mlm: %s must give logits f32[%s, %s, vocab], got %s", in.I.Model.name, ids.T.Dims[0], ids.T.Dims[1], logits.T)
 	}
-	return k.c.emit(k.n, "mlm_loss", tensorOf("f32"), nil, logits, ids, sel)
+	return k.emit(tensorOf("f32"), func(l *lowerer, _ ir.Type, in []*ir.Value) (*ir.Value, error) {
+		return mlmLoss(l, in[0], in[1], in[2]), nil
+	}, logits, ids, sel)
+}
+
+// mlmSelect draws the positions to predict: real tokens (mask true, not
+// a special id) with probability p.
+func mlmSelect(l *lowerer, ids, mask *ir.Value, p float64) *ir.Value {
+	b := l.b
+	f := func(x *ir.Value) *ir.Value { return l.must(b.Cast(x, ir.F32)) }
+	notSpecial := f(l.must(b.Gt(ids, l.must(b.Const(ids.Type.DType, TokenMASK)))))
+	valid := l.must(b.Mul(f(mask), notSpecial))
+	return l.must(b.Mul(valid, l.draw(ids.Type.Shape, p)))
+}
+
+// mlmApply replaces 80% of the selected ids by [MASK].
+func mlmApply(l *lowerer, ids, sel *ir.Value) *ir.Value {
+	b := l.b
+	keep := l.draw(ids.Type.Shape, 0.2)
+	replace := l.must(b.Mul(sel, l.must(b.Sub(l.must(b.Const(ir.F32, 1)), keep))))
+	cond := l.must(b.Gt(replace, l.must(b.Const(ir.F32, 0.5))))
+	return l.must(b.Where(cond, l.must(b.Const(ids.Type.DType, TokenMASK)), ids))
+}
+
+// mlmLoss is the mean negative log-likelihood of the original ids at the
+// selected positions: log_softmax, then one gather of the target column
+// of every row.
+func mlmLoss(l *lowerer, logits, ids, sel *ir.Value) *ir.Value {
+	b := l.b
+	bs, t, v := logits.Type.Shape[0], logits.Type.Shape[1], logits.Type.Shape[2]
+	logp := l.must(b.LogSoftmax(logits, 2))
+	table := l.must(b.Reshape(logp, ir.Shape{bs * t * v, 1}))
+	row := l.must(b.Iota(ir.TensorOf(ids.Type.DType, bs*t), 0))
+	idx := l.must(b.Add(l.must(b.Mul(row, l.must(b.Const(ids.Type.DType, float64(v))))), l.must(b.Reshape(ids, ir.Shape{bs * t}))))
+	picked := l.must(b.Reshape(l.must(b.Gather(table, idx)), ir.Shape{bs, t}))
+	num := l.must(b.Sum(l.must(b.Mul(picked, sel)), []int{0, 1}, false))
+	den := l.must(b.Max(l.must(b.Sum(sel, []int{0, 1}, false)), l.must(b.Const(ir.F32, 1))))
+	return l.must(b.Neg(l.must(b.Div(num, den))))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/encc-lang/encc/internal/diag"
+	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
 )
 
@@ -459,7 +460,9 @@ func (c *checker) trainEnv(tr *Train, en *env, batch Dim) *env {
 
 // input makes a graph input tensor (a batch field).
 func (c *checker) input(name string, t TensorType) *TensorV {
-	return c.emit(nil, "input", t, map[string]any{"name": name})
+	return c.emit(nil, t, func(l *lowerer, t ir.Type, _ []*ir.Value) (*ir.Value, error) {
+		return l.input(name, ir.RoleData, t), nil
+	})
 }
 
 func (c *checker) evalLoss(tr *Train, en *env) Value {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/encc-lang/encc/internal/diag"
+	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
 )
 
@@ -40,10 +41,13 @@ type (
 		Vals map[string]Value
 		Pos  map[string]diag.Pos
 	}
-	// TensorV is a tensor known by its type. Node is set when lowering.
+	// TensorV is a tensor known by its type. Node is its IR value while
+	// lowering; Num is set instead for a number that stands for a tensor
+	// operand (the 1 of x + 1), lowered to a constant of dtype T.DType.
 	TensorV struct {
 		T    TensorType
-		Node any
+		Node *ir.Value
+		Num  Value // IntV, FloatV or BoolV
 	}
 	// RecordV holds the named outputs of a multi-output forward.
 	RecordV struct {

@@ -47,8 +47,11 @@ var allowed = map[string][]string{
 	"runtime/data":         {"internal/diag"},
 	"runtime/train":        join(front, ir, []string{"ir/eval"}, backends, []string{"runtime/data", "runtime/safetensors", "runtime/weights"}),
 	"lsp":                  join(front, ir),
+	// export/onnx translates lowered IR; the protobuf types are generated.
+	"export/onnx":                 join(front, ir, []string{"export/onnx/internal/onnxpb"}),
+	"export/onnx/internal/onnxpb": {},
 	"cmd/encc": join(front, ir, []string{"ir/eval"}, backends,
-		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp"}),
+		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp", "export/onnx", "export/onnx/internal/onnxpb"}),
 }
 
 type pkg struct {

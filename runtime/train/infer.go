@@ -19,7 +19,6 @@ import (
 
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/ir"
-	"github.com/encc-lang/encc/lang"
 	"github.com/encc-lang/encc/runtime/data"
 )
 
@@ -188,15 +187,13 @@ func oneF32(in *compiler.Instance, xs []*ir.Value) (*ir.Value, error) {
 }
 
 // takesTokens reports whether the forward of in takes an i32 input
-// first (token ids).
-func takesTokens(in *compiler.Instance) bool {
-	for _, m := range in.Decl().Members {
-		if fw, ok := m.(*lang.ForwardDecl); ok && len(fw.Params) > 0 {
-			tt, ok := fw.Params[0].Type.(*lang.TensorType)
-			return ok && tt.DType == "i32"
-		}
+// first (token ids), as the compiler checked it.
+func takesTokens(p *compiler.Program, in *compiler.Instance) (bool, error) {
+	inputs, err := p.ForwardInputs(in)
+	if err != nil {
+		return false, err
 	}
-	return false
+	return len(inputs) > 0 && inputs[0].Type.DType == "i32", nil
 }
 
 // RandomForward runs the forward of in on a batch of batch samples drawn
@@ -281,7 +278,11 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 		}
 		return predictText(p, in, w, v, b, input, output, opts)
 	}
-	if takesTokens(in) {
+	tokens, err := takesTokens(p, in)
+	if err != nil {
+		return nil, err
+	}
+	if tokens {
 		return nil, fmt.Errorf("%s takes token ids, and there is no vocabulary %s next to the weights: predict reads raw text with the vocabulary that encc run saves there", in.Name(), VocabPath(weights))
 	}
 	label, err := csvHasColumn(input, "label")
