@@ -19,6 +19,14 @@ It writes
   torch_fixture.json      for every tensor of both files: dtype, shape and
                           the values, flattened, as JSON numbers (exact:
                           every value is printed from its float64 widening)
+  torch_encoder.safetensors  state_dict of nn.TransformerEncoder(
+                          nn.TransformerEncoderLayer(8, 2, 16,
+                          batch_first=True, norm_first=True), 2,
+                          norm=nn.LayerNorm(8)) with every parameter drawn
+                          from N(0, 1) (torch.manual_seed(2)), so that no
+                          two tensors are alike; runtime/train loads it with
+                          the nn.TransformerEncoder mapping of
+                          docs/pytorch-weights.md
 """
 import json
 import os
@@ -114,6 +122,17 @@ def main():
     with open(os.path.join(out, "torch_fixture.json"), "w") as f:
         json.dump(fixture, f, indent=1, sort_keys=True)
         f.write("\n")
+
+    torch.manual_seed(2)
+    layer = torch.nn.TransformerEncoderLayer(
+        8, 2, 16, batch_first=True, norm_first=True)
+    encoder = torch.nn.TransformerEncoder(
+        layer, 2, norm=torch.nn.LayerNorm(8), enable_nested_tensor=False)
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p.normal_()
+    write(os.path.join(out, "torch_encoder.safetensors"),
+          list(encoder.state_dict().items()), {"format": "pt"})
 
 
 if __name__ == "__main__":

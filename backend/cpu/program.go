@@ -5,7 +5,6 @@ package cpu
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -30,6 +29,7 @@ type Program struct {
 	bufs    map[*ir.Value]*buffer
 	inputs  map[string]*buffer // by input name
 	outputs map[string]*buffer // named outputs, by name
+	io      host.IO[*buffer]   // Bind, Float32, … over inputs and outputs
 	steps   []step
 	copies  []updateCopy // updates not planned in place
 }
@@ -78,6 +78,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		inputs:  map[string]*buffer{},
 		outputs: map[string]*buffer{},
 	}
+	p.io = host.IO[*buffer]{Backend: "cpu", Graph: g, Inputs: p.inputs, Outputs: p.outputs}
 	// The arena, 64-byte aligned.
 	p.arena = make([]uint64, plan.Size/8+8)
 	base := unsafe.Pointer(&p.arena[0])
@@ -176,92 +177,34 @@ func (p *Program) Plan() *ir.Plan { return p.plan }
 // Inputs returns the inputs of the graph, in declaration order.
 func (p *Program) Inputs() []*ir.Value { return p.g.Inputs }
 
+// Host and SetHost make a buffer a host.Buffer: the storage of an
+// input or named output, which Bind points at caller-owned memory.
+func (b *buffer) Host() (unsafe.Pointer, int, ir.DType) { return b.p, b.n, b.dt }
+func (b *buffer) SetHost(p unsafe.Pointer)              { b.p = p }
+
 // Bind makes input name use caller-owned storage (params and optimizer
 // state shared between the programs of several phases; data batches).
 // data is []float32 for f32, []int32 for i32, []int64 for i64, []bool for
 // bool; its length must match. Unbound inputs get program-owned zeroed
 // storage.
-func (p *Program) Bind(name string, data any) error {
-	b := p.inputs[name]
-	if b == nil {
-		return fmt.Errorf("cpu: no input %q", name)
-	}
-	ptr, n, dt, ok := host.Slice(data)
-	if !ok {
-		return fmt.Errorf("cpu: cannot bind input %s to %T", name, data)
-	}
-	if dt != b.dt || n != b.n {
-		return fmt.Errorf("cpu: cannot bind input %s of type %v to %d %v elements", name, p.g.Input(name).Type, n, dt)
-	}
-	if n > 0 {
-		b.p = ptr
-	}
-	return nil
-}
-
-// lookup returns the storage of an input or a named output.
-func (p *Program) lookup(name string, dt ir.DType) *buffer {
-	b := p.inputs[name]
-	if b == nil {
-		b = p.outputs[name]
-	}
-	if b == nil || b.dt != dt {
-		return nil
-	}
-	return b
-}
+func (p *Program) Bind(name string, data any) error { return p.io.Bind(name, data) }
 
 // Float32 returns the storage of an f32 input or named output (valid
 // until the next Run for outputs), or nil.
-func (p *Program) Float32(name string) []float32 {
-	if b := p.lookup(name, ir.F32); b != nil {
-		return view[float32](b)
-	}
-	return nil
-}
+func (p *Program) Float32(name string) []float32 { return p.io.Float32(name) }
 
 // Int32 returns the storage of an i32 input or named output, or nil.
-func (p *Program) Int32(name string) []int32 {
-	if b := p.lookup(name, ir.I32); b != nil {
-		return view[int32](b)
-	}
-	return nil
-}
+func (p *Program) Int32(name string) []int32 { return p.io.Int32(name) }
 
 // Int64 returns the storage of an i64 input or named output, or nil.
-func (p *Program) Int64(name string) []int64 {
-	if b := p.lookup(name, ir.I64); b != nil {
-		return view[int64](b)
-	}
-	return nil
-}
+func (p *Program) Int64(name string) []int64 { return p.io.Int64(name) }
 
 // Bool returns the storage of a bool input or named output, or nil.
-func (p *Program) Bool(name string) []bool {
-	if b := p.lookup(name, ir.Bool); b != nil {
-		return view[bool](b)
-	}
-	return nil
-}
+func (p *Program) Bool(name string) []bool { return p.io.Bool(name) }
 
 // SetScalar sets a scalar input (lr, step, seed, lr_scale) to v,
 // converted to its dtype. It panics if name is not a scalar input.
-func (p *Program) SetScalar(name string, v float64) {
-	b := p.inputs[name]
-	if b == nil || b.n != 1 {
-		panic(fmt.Sprintf("cpu: SetScalar: no scalar input %q", name))
-	}
-	switch b.dt {
-	case ir.F32:
-		*(*float32)(b.p) = float32(v)
-	case ir.I32:
-		*(*int32)(b.p) = int32(math.Round(v))
-	case ir.I64:
-		*(*int64)(b.p) = int64(math.Round(v))
-	case ir.Bool:
-		*(*bool)(b.p) = v != 0
-	}
-}
+func (p *Program) SetScalar(name string, v float64) { p.io.SetScalar(name, v) }
 
 // Run executes the graph once; in-place updates are written to the bound
 // storage of the inputs they update. It does not allocate.

@@ -42,6 +42,7 @@ type Program struct {
 	arena  cu.DevicePtr
 	inputs map[string]*devBuf // by input name
 	outs   map[string]*devBuf // named outputs: host copies after Run
+	io     host.IO[*devBuf]   // Bind, Float32, … over inputs and outs
 	steps  []runStep
 	opts   Options
 }
@@ -57,6 +58,11 @@ type devBuf struct {
 }
 
 func (b *devBuf) bytes() int64 { return int64(b.n * b.dt.Size()) }
+
+// Host and SetHost make a devBuf a host.Buffer: its host storage, which
+// Bind points at caller-owned memory.
+func (b *devBuf) Host() (unsafe.Pointer, int, ir.DType) { return b.host, b.n, b.dt }
+func (b *devBuf) SetHost(p unsafe.Pointer)              { b.host = p }
 
 // A runStep is a plan step with its arguments resolved.
 type runStep struct {
@@ -89,6 +95,7 @@ func Compile(g *ir.Graph, opts Options) (*Program, error) {
 		return nil, fmt.Errorf("cuda: %v", err)
 	}
 	p := &Program{g: g, mod: mod, inputs: map[string]*devBuf{}, outs: map[string]*devBuf{}, opts: opts}
+	p.io = host.IO[*devBuf]{Backend: "cuda", Graph: g, Inputs: p.inputs, Outputs: p.outs}
 	dev, err := cu.GetDevice(opts.Device)
 	if err != nil {
 		return nil, fmt.Errorf("cuda: device %d: %v", opts.Device, err)
@@ -233,79 +240,21 @@ func (p *Program) resolve(s Step) (runStep, error) {
 // Bind makes input name read from (and, for updated inputs, be written
 // back to) caller-owned host storage: []float32, []int32, []int64 or
 // []bool of the input's element count.
-func (p *Program) Bind(name string, data any) error {
-	b := p.inputs[name]
-	if b == nil {
-		return fmt.Errorf("cuda: no input %q", name)
-	}
-	ptr, n, dt, ok := host.Slice(data)
-	if !ok {
-		return fmt.Errorf("cuda: cannot bind input %s to %T", name, data)
-	}
-	if dt != b.dt || n != b.n {
-		return fmt.Errorf("cuda: cannot bind input %s of type %v to %d %v elements", name, p.g.Input(name).Type, n, dt)
-	}
-	if n > 0 {
-		b.host = ptr
-	}
-	return nil
-}
-
-// lookup is the host storage of an input or a named output of dtype dt.
-func (p *Program) lookup(name string, dt ir.DType) *devBuf {
-	b := p.inputs[name]
-	if b == nil {
-		b = p.outs[name]
-	}
-	if b == nil || b.dt != dt {
-		return nil
-	}
-	return b
-}
+func (p *Program) Bind(name string, data any) error { return p.io.Bind(name, data) }
 
 // Float32 returns the host storage of an f32 input or named output
 // (valid until the next Run for outputs), or nil.
-func (p *Program) Float32(name string) []float32 {
-	if b := p.lookup(name, ir.F32); b != nil {
-		return unsafe.Slice((*float32)(b.host), b.n)
-	}
-	return nil
-}
+func (p *Program) Float32(name string) []float32 { return p.io.Float32(name) }
 
 // Int32 returns the host storage of an i32 input or named output, or nil.
-func (p *Program) Int32(name string) []int32 {
-	if b := p.lookup(name, ir.I32); b != nil {
-		return unsafe.Slice((*int32)(b.host), b.n)
-	}
-	return nil
-}
+func (p *Program) Int32(name string) []int32 { return p.io.Int32(name) }
 
 // Int64 returns the host storage of an i64 input or named output, or nil.
-func (p *Program) Int64(name string) []int64 {
-	if b := p.lookup(name, ir.I64); b != nil {
-		return unsafe.Slice((*int64)(b.host), b.n)
-	}
-	return nil
-}
+func (p *Program) Int64(name string) []int64 { return p.io.Int64(name) }
 
 // SetScalar sets a scalar input to v, converted to its dtype. It panics
 // if name is not a scalar input.
-func (p *Program) SetScalar(name string, v float64) {
-	b := p.inputs[name]
-	if b == nil || b.n != 1 {
-		panic(fmt.Sprintf("cuda: SetScalar: no scalar input %q", name))
-	}
-	switch b.dt {
-	case ir.F32:
-		*(*float32)(b.host) = float32(v)
-	case ir.I32:
-		*(*int32)(b.host) = int32(math.Round(v))
-	case ir.I64:
-		*(*int64)(b.host) = int64(math.Round(v))
-	case ir.Bool:
-		*(*bool)(b.host) = v != 0
-	}
-}
+func (p *Program) SetScalar(name string, v float64) { p.io.SetScalar(name, v) }
 
 // Run executes one step: inputs to the device, the plan's steps, then
 // updated inputs and named outputs back to the host.

@@ -1,5 +1,9 @@
-// Package host describes caller-owned host storage for the backends:
-// the slices a Program's Bind accepts, and the dtype each one holds.
+// Package host holds the host-side binding code the backends share: the
+// slices a Program's Bind accepts and the dtype each one holds ([Slice]),
+// and [IO], the inputs and named outputs of a program by name with Bind,
+// Float32, Int32, Int64, Bool and SetScalar over any backend's buffers
+// ([Buffer]). backend/cpu and backend/cuda (runtime_cuda.go) forward their
+// Program's methods to an IO, so the two behave alike by construction.
 package host
 
 import (

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/encc-lang/encc/backend/cpu"
+	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/ir"
@@ -162,7 +162,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 type benchRun struct {
 	workload string
 	batch    int
-	prog     *cpu.Program
+	prog     backend.Program
 	g        *ir.Graph
 	feeds    []benchFeed // per data input
 	step     bool        // the graph has a "step" scalar
@@ -223,10 +223,7 @@ func newTrainBench(prog *compiler.Program, name string, batch, threads int) (*be
 		return nil, err
 	}
 	g := sg.Graph
-	if err := ir.Optimize(g, ir.PipelineOptions{}); err != nil {
-		return nil, err
-	}
-	p, err := cpu.Compile(g, cpu.Options{Threads: threads})
+	p, err := backend.Compile(g, "cpu", backend.Options{Threads: threads})
 	if err != nil {
 		return nil, err
 	}
@@ -305,10 +302,7 @@ func newInferBench(prog *compiler.Program, name string, batch, threads int) (*be
 	if err != nil {
 		return nil, err
 	}
-	if err := ir.Optimize(g, ir.PipelineOptions{}); err != nil {
-		return nil, err
-	}
-	p, err := cpu.Compile(g, cpu.Options{Threads: threads})
+	p, err := backend.Compile(g, "cpu", backend.Options{Threads: threads})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/backend/cuda"
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/ir"
@@ -110,17 +111,17 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	if *emit == "ir" {
 		return emitText(stdout, stderr, *out, gname+".ir", g.String())
 	}
-	opts := ir.PipelineOptions{}
+	opts := backend.Options{}
 	if *printAfter != "" {
 		w := stdout
 		if *out == "" {
 			w = stderr
 		}
-		opts.PrintAfter = map[string]func(string){*printAfter: func(text string) {
+		opts.Pipeline.PrintAfter = map[string]func(string){*printAfter: func(text string) {
 			fmt.Fprintf(w, "// after %s\n%s", *printAfter, text)
 		}}
 	}
-	if err := ir.Optimize(g, opts); err != nil {
+	if err := backend.Optimize(g, opts); err != nil {
 		return failf("compile", stderr, "%v", err)
 	}
 	if *target == "cuda" {

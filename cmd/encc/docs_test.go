@@ -21,13 +21,13 @@ func TestBuiltinsDoc(t *testing.T) {
 	golden.Check(t, "../../docs/builtins.md", builtinsMarkdown(compiler.Entries()))
 }
 
-// TestDocExamples checks every ```enc block of README.md and
-// docs/language.md that is a whole program; a block that is a fragment
+// TestDocExamples checks every ```enc block of README.md,
+// docs/language.md and docs/pytorch-weights.md that is a whole program; a block that is a fragment
 // (it uses names declared elsewhere, or elides with ...) is preceded by
 // the line <!-- fragment -->.
 func TestDocExamples(t *testing.T) {
 	block := regexp.MustCompile("(?ms)^(<!-- fragment -->\n)?```enc\n(.*?)^```")
-	for _, doc := range []string{"../../README.md", "../../docs/language.md"} {
+	for _, doc := range []string{"../../README.md", "../../docs/language.md", "../../docs/pytorch-weights.md"} {
 		text, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)

@@ -2,11 +2,12 @@ package parity
 
 // The PyTorch parity tests: for each fixture of testdata/torch (written by
 // scripts/torch_reference.py), the matching .enc program is checked and
-// lowered, the fixture's weights are mapped onto its parameters by a
-// Mapping, and the forward outputs, the loss and every gradient, run
-// through the reference evaluator (ir/eval, float64), are compared with
-// PyTorch's (float32): forward within 1e-5 and gradients within 1e-4,
-// relative, max over elements (see relErr).
+// lowered, the fixture's weights are loaded onto its parameters as encc
+// run loads them (train.FitWeights with the train's init = load(...,
+// rename:, split:)), and the forward outputs, the loss and every
+// gradient, run through the reference evaluator (ir/eval, float64), are
+// compared with PyTorch's (float32): forward within 1e-5 and gradients
+// within 1e-4, relative, max over elements (see relErr).
 
 import (
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/ir/eval"
 	"github.com/encc-lang/encc/runtime/safetensors"
+	"github.com/encc-lang/encc/runtime/train"
 )
 
 const (
@@ -36,10 +38,14 @@ const (
 // fixtureDir is testdata/torch at the repository root.
 var fixtureDir = filepath.Join("..", "..", "testdata", "torch")
 
-// A fixture is one model of scripts/torch_reference.py.
+// A fixture is one model of scripts/torch_reference.py. Its .enc train
+// says how to load the PyTorch weights (init = load(...) with rename:
+// and split:), and the test loads them as encc run does.
 type fixture struct {
-	name    string
-	mapping Mapping
+	name string
+	// remap, when not nil, changes the mapping of the .enc file (to check
+	// that a wrong one is caught).
+	remap func(*train.LoadSpec)
 	// encoder names the member whose forward gives the fixture's
 	// "output" tensor, with its dimension bindings; "" when there is none.
 	encoder string
@@ -47,15 +53,11 @@ type fixture struct {
 }
 
 var fixtures = []fixture{
-	{name: "transformer_post", mapping: torchNet(), encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
-	{name: "transformer_pre", mapping: torchNet(), encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
-	{name: "mlp", mapping: Mapping{Rename: map[string]string{"0.": "fc1.", "2.": "fc2."}}},
-	{name: "cnn", mapping: Mapping{Rename: map[string]string{"0.": "conv.", "4.": "fc."}}},
+	{name: "transformer_post", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
+	{name: "transformer_pre", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
+	{name: "mlp"},
+	{name: "cnn"},
 }
-
-// torchNet maps the fixture's nn.TransformerEncoder names onto the member
-// encoder of the .enc model; head.* keeps its name.
-func torchNet() Mapping { return TorchTransformerEncoder("encoder") }
 
 // data tensors of a fixture; every other tensor not named grad.* is a
 // weight.
@@ -123,9 +125,15 @@ func f64(t *testing.T, f *safetensors.File, name string) []float64 {
 	return out
 }
 
+// load reads a fixture and its .enc program and loads the weights and
+// PyTorch's gradients onto the parameters with train.FitWeights and the
+// train's own load() spec: the code path of encc run. The gradients
+// (grad.<name>) go through the same mapping as the weights they belong
+// to.
 func load(t *testing.T, fx fixture) *loaded {
 	t.Helper()
-	f, err := safetensors.Read(filepath.Join(fixtureDir, fx.name+".safetensors"))
+	path := filepath.Join(fixtureDir, fx.name+".safetensors")
+	f, err := safetensors.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,30 +142,45 @@ func load(t *testing.T, fx fixture) *loaded {
 		t.Fatal(errs)
 	}
 	tr := p.Trains[0]
-	params := map[string][]int{}
-	for _, prm := range tr.Params {
-		s, _ := prm.Type.ConstShape()
-		params[prm.Path] = s
+	if tr.Init == nil || tr.Init.E.Name != "load" {
+		t.Fatalf("%s.enc: the train does not load the fixture's weights", fx.name)
 	}
-	shapes := map[string][]int{}
-	for _, n := range f.Names() {
-		if !dataTensors[n] && !strings.HasPrefix(n, "grad.") {
-			shapes[n] = f.Get(n).Shape
-		}
+	spec := train.LoadSpecOf(tr.Init)
+	if fx.remap != nil {
+		fx.remap(&spec)
 	}
-	pieces, err := fx.mapping.Plan(shapes)
+	c, err := train.LoadCheckpoint(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := Check(pieces, params); !r.OK() {
-		t.Fatalf("%s does not fit %s.enc: %s", fx.name, fx.name, r)
+	w, err := train.FitWeights(c, tr.Params, spec, path, tr.Model.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := &train.Checkpoint{Weights: map[string][]float32{}, Shapes: map[string][]int{}}
+	for name, v := range c.Weights {
+		if n, ok := strings.CutPrefix(name, "grad."); ok {
+			gc.Weights[n], gc.Shapes[n] = v, c.Shapes[name]
+		}
+	}
+	g, err := train.FitWeights(gc, tr.Params, spec, path+" (gradients)", tr.Model.Name())
+	if err != nil {
+		t.Fatal(err)
 	}
 	l := &loaded{file: f, prog: p, tr: tr, weights: map[string][]float64{}, grads: map[string][]float64{}}
-	for _, pc := range pieces {
-		l.weights[pc.To] = Take(pc, f64(t, f, pc.From))
-		l.grads[pc.To] = Take(pc, f64(t, f, "grad."+pc.From))
+	for path, v := range w {
+		l.weights[path] = widen(v)
+		l.grads[path] = widen(g[path])
 	}
 	return l
+}
+
+func widen(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
 }
 
 func TestTorchParity(t *testing.T) {
@@ -176,8 +199,9 @@ func TestTorchParity(t *testing.T) {
 // the tensors, when q and k are swapped in the split of in_proj_weight.
 func TestParityCatchesWrongSplit(t *testing.T) {
 	fx := fixtures[0]
-	fx.mapping = torchNet()
-	fx.mapping.Split["self_attn.in_proj_weight"] = []string{"attn.k.weight", "attn.q.weight", "attn.v.weight"}
+	fx.remap = func(s *train.LoadSpec) {
+		s.Split["self_attn.in_proj_weight"] = []string{"attn.k.weight", "attn.q.weight", "attn.v.weight"}
+	}
 	_, bad := compare(t, fx)
 	all := strings.Join(bad, "\n")
 	for _, want := range []string{"forward logits: relative error", "grad encoder.blocks.0.attn.q.weight: relative error"} {

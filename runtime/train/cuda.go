@@ -1,11 +1,12 @@
 package train
 
-// This file registers the GPU backend as device "cuda": the graph is
-// optimized by the IR pipeline, then compiled by backend/cuda. In a
-// build without the cuda tag its Compile returns cuda.ErrNoCUDA, which
-// says how to get a build with it.
+// This file registers the GPU backend as device "cuda": the graph goes
+// through the one pipeline of package backend (ir.Optimize, then
+// backend/cuda). In a build without the cuda tag it fails with
+// cuda.ErrNoCUDA, which says how to get a build with it.
 
 import (
+	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/backend/cuda"
 	"github.com/encc-lang/encc/ir"
 )
@@ -21,15 +22,5 @@ func CUDAAvailable() bool { return cuda.Available() }
 var CUDAError = cuda.ErrNoCUDA
 
 func compileCUDA(g *ir.Graph, _ int) (Executor, error) {
-	if !cuda.Available() {
-		return nil, cuda.ErrNoCUDA
-	}
-	if err := ir.Optimize(g, ir.PipelineOptions{}); err != nil {
-		return nil, err
-	}
-	p, err := cuda.Compile(g, cuda.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return backend.Compile(g, "cuda", backend.Options{})
 }

@@ -24,7 +24,8 @@
 // its own PCG stream of (train seed, path)), then applies init: from(...)
 // runs the other train first when its checkpoint is missing, older than
 // a source file or stopped early, and load(...) reads a safetensors file
-// with only:, rename: and split:. A file that does not fit is rejected
+// with only:, rename: and split: (the mapping of runtime/weights,
+// [LoadSpecOf], [FitWeights]). A file that does not fit is rejected
 // before the first step with one [FitError] listing missing, unexpected
 // and mis-shaped tensors.
 //

@@ -314,7 +314,7 @@ func (t *trainer) initWeights() (position, error) {
 	if tr.Init == nil {
 		return position{}, nil
 	}
-	spec := specOf(tr.Init)
+	spec := LoadSpecOf(tr.Init)
 	var file string
 	switch tr.Init.E.Name {
 	case "from":

@@ -320,7 +320,7 @@ func TestLoadRenameSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := FitWeights(c, tr.Params, specOf(tr.Init), file, "Net")
+	w, err := FitWeights(c, tr.Params, LoadSpecOf(tr.Init), file, "Net")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,14 +455,21 @@ func TestJSONLines(t *testing.T) {
 func TestWrongRenameSplit(t *testing.T) {
 	for _, tc := range []struct {
 		name, init string
+		fit        bool // the error is the FitError report
 		want       []string
 	}{
-		{"split names", `, rename: {"bert.": ""}, split: {"in_proj": ["q.weight", "v.weight"]}`,
+		{"split names", `, rename: {"bert.": ""}, split: {"in_proj": ["q.weight", "v.weight"]}`, true,
 			[]string{"missing (1): k.weight [16, 16]", "unexpected (1): v.weight [16, 16]"}},
-		{"rename", `, rename: {"bart.": ""}`,
+		{"rename", `, rename: {"bart.": ""}`, true,
 			[]string{"missing (6)", "unexpected (5): bert.fc.bias"}},
-		{"split source", `, rename: {"bart.": ""}, split: {"in_proj": ["q.weight", "k.weight"]}`,
-			[]string{"split: no tensor in_proj in the file"}},
+		{"split under a wrong rename", `, rename: {"bart.": ""}, split: {"in_proj": ["q.weight", "k.weight"]}`, true,
+			[]string{"missing (6)", "unexpected (6): bert.fc.bias [16], ", "bert.k.weight [16, 16] (part 2 of 2 of bert.in_proj)"}},
+		{"split source", `, rename: {"bert.": ""}, split: {"attn.in_proj": ["q.weight", "k.weight"]}`, false,
+			[]string{`w.safetensors: mapping the names: split "attn.in_proj" matches no tensor`}},
+		{"split parts", `, rename: {"bert.": ""}, split: {"in_proj": ["q.weight", "k.weight", "v.weight"]}`, false,
+			[]string{`bert.in_proj [32, 16] cannot be split into 3 equal parts along its first axis (split "in_proj")`}},
+		{"collision", `, rename: {"bert.": "", "head.": "fc."}, split: {"in_proj": ["q.weight", "k.weight"]}`, false,
+			[]string{"bert.fc.bias and bert.head.bias both map to fc.bias"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := check(t, strings.Replace(loadProgram, `, rename: {"bert.": ""}, split: {"in_proj": ["q.weight", "k.weight"]}`, tc.init, 1))
@@ -483,8 +490,8 @@ func TestWrongRenameSplit(t *testing.T) {
 			opts.OnStep = func(StepInfo) { steps++ }
 			_, err = Run(context.Background(), p, tr, opts)
 			var fe *FitError
-			if !errors.As(err, &fe) && tc.name != "split source" {
-				t.Fatalf("got %v, want a FitError", err)
+			if errors.As(err, &fe) != tc.fit {
+				t.Fatalf("got %v: a FitError is the report of missing (and other) tensors, and only that", err)
 			}
 			if err == nil || steps != 0 {
 				t.Errorf("error %v after %d steps, want an error before the first", err, steps)

@@ -56,20 +56,28 @@ syn region  encTensor matchgroup=encDtype start="\<\%(f32\|f16\|bf16\|i32\|i64\|
 syn match   encTensorOpen  "\%(\w\s*\)\@<=\[" contained
 syn match   encDim         "\<\h\w*\>" contained
 
-" Built-ins. Activations, flatten and metrics are used bare (x |> relu,
-" metrics = [accuracy]); the other functions only where they are called, so a
-" sub-layer named l1 or a value named step stays a name.
-syn keyword encBuiltinLayer Linear Bilinear Conv1d Conv2d ConvTranspose2d Embedding LayerNorm RMSNorm
-syn keyword encBuiltinLayer BatchNorm1d BatchNorm2d GroupNorm Dropout MaxPool2d AvgPool2d Flatten Identity
-syn keyword encBuiltinLayer MLP MultiHeadAttention TransformerEncoderLayer TransformerEncoder LeNet LoRA
-syn keyword encOptimizer    SGD Adam AdamW RMSprop
-syn keyword encBuiltinFunc  relu gelu silu tanh sigmoid softmax log_softmax leaky_relu elu softplus
-syn keyword encBuiltinFunc  flatten accuracy top_k f1
-syn match   encBuiltinCall  "\<\%(reshape\|permute\|transpose\|concat\|stack\|squeeze\|unsqueeze\|mean\|sum\|sqrt\|exp\|log\|abs\|matmul\|maxpool2d\|avgpool2d\|dropout\|one_hot\|argmax\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(zeros\|ones\|randn\|kaiming_uniform\|kaiming_normal\|xavier_uniform\|xavier_normal\|normal\|uniform\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(cross_entropy\|mse\|l1\|bce_with_logits\|nll\|kl_div\|constant\|step\|cosine\|linear\|warmup\|one_cycle\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(builtin\|idx\|csv\|words\|from\|load\)\ze\s*("
-syn keyword encBuiltinConst standard minmax
+" BEGIN built-ins, generated from the compiler's catalog and the stdlib by
+" TestEditorGrammars (cmd/encc/editors_test.go); rewrite with: go test ./cmd/encc -update
+" Layers and optimizers are types. A built-in that can be written bare
+" (x |> relu, metrics = [accuracy]) is highlighted wherever it appears; the
+" others only where they are called, so a sub-layer named l1 or a value
+" named step stays a name.
+syn keyword encBuiltinLayer Conv2d DenseBlock Dropout Embedding LayerNorm LeNet5 Linear MLP
+syn keyword encBuiltinLayer MaskedLM MultiHeadAttention TextClassifier TextEncoder
+syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
+syn keyword encOptimizer    Adam AdamW RMSprop SGD
+syn keyword encBuiltinFunc  abs accuracy arange argmax exp f1 flatten gelu leaky_relu log
+syn keyword encBuiltinFunc  log_softmax max relu sigmoid silu softmax sqrt sum tanh top_k
+syn keyword encBuiltinFunc  transpose
+syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\|idx\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\|linear\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(load\|loss\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\|one_cycle\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(one_hot\|ones\|permute\|reshape\|sinusoidal\|step\|synthetic\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|warmup\|where\|words\|xavier_normal\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(xavier_uniform\|zeros\)\ze\s*("
+syn keyword encBuiltinConst minmax standard
+" END built-ins
 
 " Literals: a float needs digits on both sides of the dot, so blocks.0.attn
 " is a path; no number directly after a word character or a dot.

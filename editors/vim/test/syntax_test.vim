@@ -103,7 +103,7 @@ let s:cases['editors/vim/test/sample.enc'] = [
       \ ['} else {',                   'else',         1, 'encConditional',  'Conditional'],
       \ ['-> (y: f32',                 'i64',          1, 'encDtype',        'Type'],
       \ ['h = x + attn',               '**',           1, 'encOperator',     'Operator'],
-      \ ['h = x + attn',               'transpose',    1, 'encBuiltinCall',  'Function'],
+      \ ['h = x + attn',               'transpose',    1, 'encBuiltinFunc',  'Function'],
       \ ['e = blocks.0.attn',          '0',            1, 'encMember',       'Identifier'],
       \ ['e = blocks.0.attn',          'l1',           1, '',                ''],
       \ ['e = blocks.0.attn',          'step',         1, '',                ''],

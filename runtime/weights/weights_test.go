@@ -1,7 +1,9 @@
-package parity
+package weights
 
 import (
+	"errors"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -90,8 +92,8 @@ func TestTorchTransformerEncoderPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := Check(pieces, enccEncoderShapes(prefix)); !r.OK() {
-			t.Fatalf("at %q: %s", at, r)
+		if _, err := Check(pieces, params(enccEncoderShapes(prefix)), CheckOptions{}); err != nil {
+			t.Fatalf("at %q: %v", at, err)
 		}
 		var q Piece
 		for _, p := range pieces {
@@ -119,7 +121,7 @@ func TestTake(t *testing.T) {
 func TestPlanErrors(t *testing.T) {
 	m := TorchTransformerEncoder("")
 	_, err := m.Plan(map[string][]int{"layers.0.self_attn.in_proj_weight": {95, 32}})
-	if err == nil || !strings.Contains(err.Error(), "layers.0.self_attn.in_proj_weight [95 32] cannot be split into 3 equal parts") {
+	if err == nil || !strings.Contains(err.Error(), "layers.0.self_attn.in_proj_weight [95, 32] cannot be split into 3 equal parts") {
 		t.Errorf("indivisible split: %v", err)
 	}
 	m.Rename["linear2."] = "ff1."
@@ -138,18 +140,87 @@ func TestCheckReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Check(pieces, enccEncoderShapes(""))
-	if r.OK() {
-		t.Fatal("report OK for a wrong mapping")
+	_, err = Check(pieces, params(enccEncoderShapes("")), CheckOptions{File: "enc.safetensors", Model: "Enc"})
+	var fe *FitError
+	if !errors.As(err, &fe) {
+		t.Fatalf("got %v, want a FitError", err)
 	}
 	want := []string{
-		"6 missing: blocks.0.attn.v.bias, blocks.0.ff1.bias, blocks.0.ff1.weight, blocks.1.attn.v.bias, blocks.1.ff1.bias, blocks.1.ff1.weight",
-		"4 unexpected: blocks.0.linear1.bias (from layers.0.linear1.bias), blocks.0.linear1.weight (from layers.0.linear1.weight), blocks.1.linear1.bias (from layers.1.linear1.bias), blocks.1.linear1.weight (from layers.1.linear1.weight)",
-		"4 mis-shaped: blocks.0.attn.k.bias: checkpoint [48] (from layers.0.self_attn.in_proj_bias), model [32]",
+		"enc.safetensors does not fit Enc",
+		"missing (6): blocks.0.attn.v.bias [32], blocks.0.ff1.bias [64], blocks.0.ff1.weight [64, 32], blocks.1.attn.v.bias [32], blocks.1.ff1.bias [64], blocks.1.ff1.weight [64, 32]",
+		"unexpected (4): blocks.0.linear1.bias [64] (from layers.0.linear1.bias), blocks.0.linear1.weight [64, 32] (from layers.0.linear1.weight), blocks.1.linear1.bias [64] (from layers.1.linear1.bias), blocks.1.linear1.weight [64, 32] (from layers.1.linear1.weight)",
+		"mis-shaped (4): blocks.0.attn.k.bias: [48] in the file (part 2 of 2 of layers.0.self_attn.in_proj_bias), [32] in the model",
 	}
 	for _, w := range want {
-		if !strings.Contains(r.Error(), w) {
-			t.Errorf("report\n%s\nlacks\n%s", r, w)
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("report\n%s\nlacks\n%s", err, w)
 		}
+	}
+}
+
+// Only: unselected parameters are neither missing nor loaded; a piece
+// outside the model is unexpected only where Only selects it; a tensor
+// of integers fits no parameter.
+func TestCheckOnlyNonFloat(t *testing.T) {
+	params := []Param{{"enc.w", []int{2, 2}}, {"enc.b", []int{2}}, {"head.w", []int{3, 2}}}
+	pieces, err := Mapping{Rename: map[string]string{"bert.": "enc."}}.Plan(map[string][]int{
+		"bert.w": {2, 2}, "bert.b": {2}, "pooler.w": {2, 2}, "head.w": {3, 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := func(p string) bool { return strings.HasPrefix(p, "enc.") }
+	got, err := Check(pieces, params, CheckOptions{Only: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["enc.w"].From != "bert.w" || got["enc.b"].From != "bert.b" {
+		t.Errorf("loaded %v, want enc.w and enc.b", got)
+	}
+	_, err = Check(pieces, params, CheckOptions{File: "f", Model: "M", NonFloat: map[string]string{"bert.b": "I64"}})
+	for _, w := range []string{"unexpected (1): pooler.w [2, 2]\n", "mis-shaped (1): enc.b: I64 [2] in the file (from bert.b), f32 [2] in the model"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+}
+
+// A split key that matches no tensor is an error of the mapping.
+func TestPlanUnusedSplit(t *testing.T) {
+	m := Mapping{Split: map[string][]string{"in_proj": {"q", "k"}, "attn.qkv": {"q", "k", "v"}}}
+	_, err := m.Plan(map[string][]int{"bert.in_proj": {4, 2}, "qkv": {3}})
+	if err == nil || !strings.Contains(err.Error(), `split "attn.qkv" matches no tensor`) || strings.Contains(err.Error(), `"in_proj"`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+// The zero Mapping keeps every name: what encc eval and a resumed run
+// load with.
+func TestIdentity(t *testing.T) {
+	pieces, err := Mapping{}.Plan(map[string][]int{"b.x": {1}, "a": {2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Piece{{From: "a", To: "a", Parts: 1, Shape: []int{2, 3}}, {From: "b.x", To: "b.x", Parts: 1, Shape: []int{1}}}
+	if len(pieces) != 2 || pieces[0].To != want[0].To || pieces[1].To != want[1].To || pieces[0].Parts != 1 || !slices.Equal(pieces[0].Shape, want[0].Shape) {
+		t.Errorf("Plan = %+v, want %+v", pieces, want)
+	}
+}
+
+// params lists a parameter tree in path order.
+func params(shapes map[string][]int) []Param {
+	var out []Param
+	for path, s := range shapes {
+		out = append(out, Param{path, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Missing parameters come in the model's order.
+func TestCheckMissingOrder(t *testing.T) {
+	_, err := Check(nil, []Param{{"b.weight", []int{2}}, {"b.bias", []int{2}}, {"a.weight", []int{1}}}, CheckOptions{File: "f", Model: "M"})
+	if err == nil || !strings.Contains(err.Error(), "missing (3): b.weight [2], b.bias [2], a.weight [1]") {
+		t.Errorf("got %v", err)
 	}
 }
