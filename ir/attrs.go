@@ -8,6 +8,11 @@
 
 package ir
 
+import (
+	"fmt"
+	"math"
+)
+
 // InputAttr holds the role of a graph input.
 type InputAttr struct {
 	Role Role `ir:"role"`
@@ -31,6 +36,25 @@ type LiteralAttr struct {
 // GeluAttr selects the tanh approximation of GELU instead of the erf form.
 type GeluAttr struct {
 	Approximate bool `ir:"tanh"`
+}
+
+// SoftplusAttr holds softplus's beta (not 0; PyTorch's default is 1) and
+// the threshold (PyTorch's default 20) above which beta·x gives x.
+type SoftplusAttr struct {
+	Beta      float64 `ir:"beta"`
+	Threshold float64 `ir:"threshold"`
+}
+
+func (a SoftplusAttr) check() error {
+	if a.Beta == 0 || math.IsNaN(a.Beta) || math.IsInf(a.Beta, 0) {
+		return fmt.Errorf("beta %g must be finite and not 0", a.Beta)
+	}
+	return nil
+}
+
+// EluAttr holds ELU's alpha, the value it tends to as x → -∞ is -alpha.
+type EluAttr struct {
+	Alpha float64 `ir:"alpha"`
 }
 
 // ReduceAttr lists the reduced axes (sorted, non-negative, unique) and
