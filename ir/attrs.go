@@ -154,14 +154,21 @@ type RMSpropAttr struct {
 }
 
 // MatMulBiasAttr holds the transpose flags of matmul_bias and its
-// epilogue activation: at most one of the activation flags is set, and
-// none means no activation. GeluTanh is GELU's tanh approximation.
+// epilogue activation, none when Act is zero.
 type MatMulBiasAttr struct {
-	TransposeA bool `ir:"transpose_a"`
-	TransposeB bool `ir:"transpose_b"`
-	Relu       bool `ir:"relu"`
-	Gelu       bool `ir:"gelu"`
-	GeluTanh   bool `ir:"gelu_tanh"`
-	Tanh       bool `ir:"tanh"`
-	Sigmoid    bool `ir:"sigmoid"`
+	TransposeA bool       `ir:"transpose_a"`
+	TransposeB bool       `ir:"transpose_b"`
+	Act        Activation `ir:"act"`
 }
+
+// An Activation is a unary elementwise op, with its attributes, applied
+// to every element of a kernel's result: a matmul_bias epilogue. Its op
+// is flagged IsEpilogue; the zero Activation is none. In the text form
+// it is the op's name and attributes: act=gelu {tanh}.
+type Activation struct {
+	Op  Op  // OpInvalid: none
+	Aux any // the op's attributes, as a value of the op holds them
+}
+
+// IsNone reports whether a is no activation.
+func (a Activation) IsNone() bool { return a.Op == OpInvalid }
