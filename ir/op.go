@@ -278,7 +278,7 @@ func init() {
 				}
 				return e.expand("(0.5f * $x * (1.0f + erff($x * 0.7071067811865476f)))")
 			}}},
-		OpSoftplus: {"softplus", 1, ew, aux[SoftplusAttr](), typeUnaryFloat, gradSoftplus, "Smooth relu log(1+e^(beta·x))/beta, and x itself where beta·x > threshold (PyTorch's Softplus; beta is not 0).", &elementwiseRule{
+		OpSoftplus: {"softplus", 1, ew | epilogue, aux[SoftplusAttr](), typeUnaryFloat, gradSoftplus, "Smooth relu log(1+e^(beta·x))/beta, and x itself where beta·x > threshold (PyTorch's Softplus; beta is not 0).", &elementwiseRule{
 			func(aux any, _ DType) ScalarFunc {
 				a := aux.(SoftplusAttr)
 				return unaryF(func(x float64) float64 {
@@ -293,7 +293,7 @@ func init() {
 				b, t := e.Float(a.Beta), e.Float(a.Threshold)
 				return e.expand("(" + b + " * $x > " + t + " ? $x : log1pf(expf(" + b + " * $x)) / " + b + ")")
 			}}},
-		OpElu: {"elu", 1, ew, aux[EluAttr](), typeUnaryFloat, gradElu, "Exponential linear unit: x where x > 0, else alpha·(e^x-1) (PyTorch's ELU).", &elementwiseRule{
+		OpElu: {"elu", 1, ew | epilogue, aux[EluAttr](), typeUnaryFloat, gradElu, "Exponential linear unit: x where x > 0, else alpha·(e^x-1) (PyTorch's ELU).", &elementwiseRule{
 			func(aux any, _ DType) ScalarFunc {
 				alpha := aux.(EluAttr).Alpha
 				return unaryF(func(x float64) float64 {

@@ -12,7 +12,6 @@
 package cpu
 
 import (
-	"fmt"
 	"sync/atomic"
 	"unsafe"
 
@@ -60,14 +59,16 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 	switch k := mm.(type) {
 	case *matmulF32:
 		k.bias, k.act = bias, actOf(at.Act.Op, at.Act.Aux)
-		if k.act == gemm.ActGELU && simdOn {
+		if !at.Act.IsNone() && (k.act == gemm.ActNone || k.act == gemm.ActGELU && simdOn) {
 			// The vector GELU after the product beats the epilogue's
-			// scalar one by far.
+			// scalar one by far; an activation that is not one of gemm's
+			// runs after the product too, with the op table's arithmetic.
+			post := &postActivation{mm: k, act: k.act, out: c.buf(v), pool: c.pool}
+			if k.act == gemm.ActNone {
+				post.f = at.Act.Op.Scalar(at.Act.Aux, ir.F32)
+			}
 			k.act = gemm.ActNone
-			return &postGelu{mm: k, out: c.buf(v), pool: c.pool}, nil
-		}
-		if k.act == gemm.ActNone && !at.Act.IsNone() {
-			return nil, fmt.Errorf("cpu: matmul_bias: no GEMM epilogue for %s", at.Act.Op)
+			return post, nil
 		}
 		return k, nil
 	case *matmulInt[int32]:
@@ -78,15 +79,18 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 	return nil, unsupported(v, v.Type)
 }
 
-// postGelu is a matmul_bias whose GELU (erf form) runs after the
-// product, 8 lanes at a time (geluF32).
-type postGelu struct {
+// postActivation is a matmul_bias whose activation runs after the
+// product: GELU (erf form) 8 lanes at a time (geluF32), or an activation
+// gemm does not have with the op table's arithmetic f.
+type postActivation struct {
 	mm   kernel
+	act  gemm.Activation
+	f    ir.ScalarFunc
 	out  *buffer
 	pool *parallel.Pool
 }
 
-func (k *postGelu) run() error {
+func (k *postActivation) run() error {
 	if err := k.mm.run(); err != nil {
 		return err
 	}
@@ -94,9 +98,9 @@ func (k *postGelu) run() error {
 	return nil
 }
 
-func (k *postGelu) Range(lo, hi int) {
+func (k *postActivation) Range(lo, hi int) {
 	o := f32s(k.out)[lo:hi]
-	geluF32(o, o, nil)
+	unaryF32Inner(k.act, k.f, o, o)
 }
 
 // fusedBlock is the number of elements a fused register holds.

@@ -87,8 +87,11 @@ func describeKernel(k kernel) string {
 		if k.op == ir.OpRelu && simdOn {
 			return "unaryNum[float32]/relu/avx2"
 		}
-	case *postGelu:
-		return describeKernel(k.mm) + ", then gelu/avx2"
+	case *postActivation:
+		if k.act == gemm.ActGELU && simdOn {
+			return describeKernel(k.mm) + ", then gelu/avx2"
+		}
+		return describeKernel(k.mm) + ", then " + describeKernel(&unaryF32{act: k.act, f: k.f})
 	}
 	return strings.TrimPrefix(reflect.TypeOf(k).String(), "*cpu.")
 }

@@ -650,6 +650,8 @@ func addFusedCases(add func(...opCase)) {
 		{"gelu_tanh", ir.Shape{3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpGelu, Aux: ir.GeluAttr{Approximate: true}}}, ir.F32},
 		{"tanh_batched", ir.Shape{2, 3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpTanh}}, ir.F32},
 		{"sigmoid", ir.Shape{1, 300}, ir.Shape{300, 200}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpSigmoid}}, ir.F32},
+		{"softplus", ir.Shape{33, 20}, ir.Shape{20, 70}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpSoftplus, Aux: ir.SoftplusAttr{Beta: 2, Threshold: 1}}}, ir.F32},
+		{"elu_tb", ir.Shape{5, 6}, ir.Shape{7, 6}, ir.MatMulBiasAttr{TransposeB: true, Act: ir.Activation{Op: ir.OpElu, Aux: ir.EluAttr{Alpha: 0.5}}}, ir.F32},
 		{"i32", ir.Shape{3, 4}, ir.Shape{4, 2}, ir.MatMulBiasAttr{}, ir.I32},
 	} {
 		n := m.y[len(m.y)-1]
