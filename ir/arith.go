@@ -85,30 +85,41 @@ func arith(scalar func(any, DType) ScalarFunc, c func(CExpr) string) *elementwis
 // the result type.
 func cTmpl(tmpl string) func(CExpr) string { return func(e CExpr) string { return e.expand(tmpl) } }
 
-// unaryF is the rule of a unary function of x.
-func unaryF(f func(x float64) float64) func(any, DType) ScalarFunc {
-	return func(any, DType) ScalarFunc {
-		return func(x, _, _ float64) (float64, bool) { return f(x), true }
-	}
+// unaryS is the ScalarFunc of a function of x.
+func unaryS(f func(x float64) float64) ScalarFunc {
+	return func(x, _, _ float64) (float64, bool) { return f(x), true }
 }
 
-// binaryF is the rule of a function of x and y.
-func binaryF(f func(x, y float64) float64) func(any, DType) ScalarFunc {
-	return func(any, DType) ScalarFunc {
-		return func(x, y, _ float64) (float64, bool) { return f(x, y), true }
-	}
+// binaryS is the ScalarFunc of a function of x and y.
+func binaryS(f func(x, y float64) float64) ScalarFunc {
+	return func(x, y, _ float64) (float64, bool) { return f(x, y), true }
 }
 
-// compareF is the rule of a predicate of x and y, 1 when it holds.
-func compareF(f func(x, y float64) bool) func(any, DType) ScalarFunc {
-	return func(any, DType) ScalarFunc {
-		return func(x, y, _ float64) (float64, bool) {
-			if f(x, y) {
-				return 1, true
-			}
-			return 0, true
+// compareS is the ScalarFunc of a predicate of x and y: 1 where it holds.
+func compareS(f func(x, y float64) bool) ScalarFunc {
+	return func(x, y, _ float64) (float64, bool) {
+		if f(x, y) {
+			return 1, true
 		}
+		return 0, true
 	}
+}
+
+// unaryF, binaryF and compareF are the scalar rules of ops without
+// attributes whose arithmetic does not depend on the dtype.
+func unaryF(f func(x float64) float64) func(any, DType) ScalarFunc {
+	s := unaryS(f)
+	return func(any, DType) ScalarFunc { return s }
+}
+
+func binaryF(f func(x, y float64) float64) func(any, DType) ScalarFunc {
+	s := binaryS(f)
+	return func(any, DType) ScalarFunc { return s }
+}
+
+func compareF(f func(x, y float64) bool) func(any, DType) ScalarFunc {
+	s := compareS(f)
+	return func(any, DType) ScalarFunc { return s }
 }
 
 // where is cond ? x : y.

@@ -52,7 +52,8 @@ func (a SoftplusAttr) check() error {
 	return nil
 }
 
-// EluAttr holds ELU's alpha, the value it tends to as x → -∞ is -alpha.
+// EluAttr holds ELU's alpha (PyTorch's default is 1): as x → -∞, elu(x)
+// tends to -alpha.
 type EluAttr struct {
 	Alpha float64 `ir:"alpha"`
 }

@@ -268,9 +268,9 @@ func init() {
 		OpGelu: {"gelu", 1, ew | epilogue, aux[GeluAttr](), typeUnaryFloat, gradGelu, "Gaussian error linear unit x·Φ(x) = x·(1+erf(x/√2))/2; with tanh, PyTorch's approximation x·(1+tanh(√(2/π)·(x+0.044715x³)))/2.", &elementwiseRule{
 			func(aux any, _ DType) ScalarFunc {
 				if aux.(GeluAttr).Approximate {
-					return unaryF(geluTanh)(nil, 0)
+					return unaryS(geluTanh)
 				}
-				return unaryF(geluErf)(nil, 0)
+				return unaryS(geluErf)
 			},
 			func(e CExpr) string {
 				if e.Aux.(GeluAttr).Approximate {
@@ -281,12 +281,12 @@ func init() {
 		OpSoftplus: {"softplus", 1, ew | epilogue, aux[SoftplusAttr](), typeUnaryFloat, gradSoftplus, "Smooth relu log(1+e^(beta·x))/beta, and x itself where beta·x > threshold (PyTorch's Softplus; beta is not 0).", &elementwiseRule{
 			func(aux any, _ DType) ScalarFunc {
 				a := aux.(SoftplusAttr)
-				return unaryF(func(x float64) float64 {
+				return unaryS(func(x float64) float64 {
 					if a.Beta*x > a.Threshold {
 						return x
 					}
 					return math.Log1p(math.Exp(a.Beta*x)) / a.Beta
-				})(nil, 0)
+				})
 			},
 			func(e CExpr) string {
 				a := e.Aux.(SoftplusAttr)
@@ -296,12 +296,12 @@ func init() {
 		OpElu: {"elu", 1, ew | epilogue, aux[EluAttr](), typeUnaryFloat, gradElu, "Exponential linear unit: x where x > 0, else alpha·(e^x-1) (PyTorch's ELU).", &elementwiseRule{
 			func(aux any, _ DType) ScalarFunc {
 				alpha := aux.(EluAttr).Alpha
-				return unaryF(func(x float64) float64 {
+				return unaryS(func(x float64) float64 {
 					if x > 0 {
 						return x
 					}
 					return alpha * math.Expm1(x)
-				})(nil, 0)
+				})
 			},
 			func(e CExpr) string {
 				return e.expand("($x > 0 ? $x : " + e.Float(e.Aux.(EluAttr).Alpha) + " * expm1f($x))")
@@ -326,11 +326,11 @@ func init() {
 			func(_ any, d DType) ScalarFunc {
 				switch {
 				case d == Bool:
-					return compareF(func(x, _ float64) bool { return x != 0 })(nil, d)
+					return compareS(func(x, _ float64) bool { return x != 0 })
 				case d.IsInt():
-					return unaryF(math.Trunc)(nil, d)
+					return unaryS(math.Trunc)
 				}
-				return unaryF(func(x float64) float64 { return x })(nil, d)
+				return unaryS(func(x float64) float64 { return x })
 			},
 			func(e CExpr) string {
 				if e.DType == Bool {
@@ -352,7 +352,7 @@ func init() {
 						return math.Trunc(x / y), true
 					}
 				}
-				return binaryF(func(x, y float64) float64 { return x / y })(nil, d)
+				return binaryS(func(x, y float64) float64 { return x / y })
 			},
 			cTmpl("($t)($x / $y)")}},
 		OpMax: {"max", 2, ew | commutative, nil, typeBinaryNum, gradMax, "Elementwise maximum, broadcasting; on ties the gradient goes to x.", arith(binaryF(math.Max), func(e CExpr) string {
@@ -385,9 +385,9 @@ func init() {
 		OpGeluBackward: {"gelu_backward", 2, ew, aux[GeluAttr](), typeBinaryFloat, nil, "Gradient of gelu (with tanh, of its approximation): x, dy → dy·gelu'(x); gelu'(x) = Φ(x) + x·φ(x).", &elementwiseRule{
 			func(aux any, _ DType) ScalarFunc {
 				if aux.(GeluAttr).Approximate {
-					return binaryF(func(x, dy float64) float64 { return dy * geluTanhGrad(x) })(nil, 0)
+					return binaryS(func(x, dy float64) float64 { return dy * geluTanhGrad(x) })
 				}
-				return binaryF(func(x, dy float64) float64 { return dy * geluErfGrad(x) })(nil, 0)
+				return binaryS(func(x, dy float64) float64 { return dy * geluErfGrad(x) })
 			},
 			func(e CExpr) string {
 				if e.Aux.(GeluAttr).Approximate {
