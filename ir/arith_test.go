@@ -85,3 +85,41 @@ func TestScalarArithmetic(t *testing.T) {
 		}
 	}
 }
+
+// TestArithText checks the text form of the ops and attributes that the
+// arithmetic of the table brought: it round-trips, and bad attributes are
+// errors at their position.
+func TestArithText(t *testing.T) {
+	const src = `graph g {
+  input %x : f32[4,3] data
+  input %dy : f32[4,3] data
+  input %w : f32[5,3] param
+  input %b : f32[5] param
+  %4 = softplus(%x) {beta=2, threshold=1.5} : f32[4,3]
+  %5 = elu(%4) {alpha=0.5} : f32[4,3]
+  %6 = gelu_backward(%5, %dy) {tanh} : f32[4,3]
+  %7 = relu_backward(%6, %dy) : f32[4,3]
+  %8 = matmul_bias(%7, %w, %b) {transpose_b, act=softplus {beta=-1, threshold=20}} : f32[4,5]
+  %9 = matmul_bias(%7, %w, %b) {transpose_b, act=relu} : f32[4,5]
+  output y = %8
+  output z = %9
+}
+`
+	g, err := Parse("g.ir", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.String(); got != src {
+		t.Errorf("round trip:\n%s\nwant\n%s", got, src)
+	}
+	for _, c := range []struct{ line, err string }{
+		{`%4 = softplus(%x) : f32[4,3]`, "g.ir:5:3: softplus: beta 0 must be finite and not 0"},
+		{`%4 = matmul_bias(%x, %w, %b) {transpose_b, act=exp} : f32[4,5]`, "g.ir:5:50: expected an epilogue activation (tanh, sigmoid, relu, gelu, softplus, elu)"},
+		{`%4 = matmul_bias(%x, %w, %b) {act=gelu {alpha=1}} : f32[4,5]`, `gelu has no attribute "alpha"`},
+	} {
+		bad := "graph g {\n  input %x : f32[4,3] data\n  input %w : f32[5,3] param\n  input %b : f32[5] param\n  " + c.line + "\n  output y = %4\n}\n"
+		if _, err := Parse("g.ir", []byte(bad)); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: error %v, want %q", c.line, err, c.err)
+		}
+	}
+}
