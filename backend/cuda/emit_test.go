@@ -212,6 +212,19 @@ func elementwiseGraph(t testing.TB) *ir.Graph {
 	return g
 }
 
+// lookClang returns clang's path; without it the test is skipped, or
+// fails in CI (CI=true), whose .ci/run installs it.
+func lookClang(t *testing.T) string {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("clang not found; .ci/run installs it")
+		}
+		t.Skip("clang not found: the CUDA kernels are not compiled (install clang to run this check)")
+	}
+	return clang
+}
+
 // clangArgs compile kernels.cu to PTX without the CUDA toolkit.
 var clangArgs = []string{"-x", "cuda", "--cuda-device-only", "--cuda-gpu-arch=sm_80", "-nocudainc", "-nocudalib", "-O2", "-Werror", "-Wno-unknown-cuda-version", "-S"}
 
@@ -219,10 +232,7 @@ var clangArgs = []string{"-x", "cuda", "--cuda-device-only", "--cuda-gpu-arch=sm
 // the package's prelude.h, and checks that the PTX defines every kernel
 // and calls no undefined function.
 func TestClangPTX(t *testing.T) {
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Skip("clang not found: the CUDA kernels are not compiled to PTX (install clang to run this check)")
-	}
+	clang := lookClang(t)
 	prelude, err := filepath.Abs("prelude.h")
 	if err != nil {
 		t.Fatal(err)
