@@ -8,6 +8,11 @@
 
 package ir
 
+import (
+	"fmt"
+	"math"
+)
+
 // InputAttr holds the role of a graph input.
 type InputAttr struct {
 	Role Role `ir:"role"`
@@ -31,6 +36,26 @@ type LiteralAttr struct {
 // GeluAttr selects the tanh approximation of GELU instead of the erf form.
 type GeluAttr struct {
 	Approximate bool `ir:"tanh"`
+}
+
+// SoftplusAttr holds softplus's beta (not 0; PyTorch's default is 1) and
+// the threshold (PyTorch's default 20) above which beta·x gives x.
+type SoftplusAttr struct {
+	Beta      float64 `ir:"beta"`
+	Threshold float64 `ir:"threshold"`
+}
+
+func (a SoftplusAttr) check() error {
+	if a.Beta == 0 || math.IsNaN(a.Beta) || math.IsInf(a.Beta, 0) {
+		return fmt.Errorf("beta %g must be finite and not 0", a.Beta)
+	}
+	return nil
+}
+
+// EluAttr holds ELU's alpha (PyTorch's default is 1): as x → -∞, elu(x)
+// tends to -alpha.
+type EluAttr struct {
+	Alpha float64 `ir:"alpha"`
 }
 
 // ReduceAttr lists the reduced axes (sorted, non-negative, unique) and
@@ -130,14 +155,21 @@ type RMSpropAttr struct {
 }
 
 // MatMulBiasAttr holds the transpose flags of matmul_bias and its
-// epilogue activation: at most one of the activation flags is set, and
-// none means no activation. GeluTanh is GELU's tanh approximation.
+// epilogue activation, none when Act is zero.
 type MatMulBiasAttr struct {
-	TransposeA bool `ir:"transpose_a"`
-	TransposeB bool `ir:"transpose_b"`
-	Relu       bool `ir:"relu"`
-	Gelu       bool `ir:"gelu"`
-	GeluTanh   bool `ir:"gelu_tanh"`
-	Tanh       bool `ir:"tanh"`
-	Sigmoid    bool `ir:"sigmoid"`
+	TransposeA bool       `ir:"transpose_a"`
+	TransposeB bool       `ir:"transpose_b"`
+	Act        Activation `ir:"act"`
 }
+
+// An Activation is a unary elementwise op, with its attributes, applied
+// to every element of a kernel's result: a matmul_bias epilogue. Its op
+// is flagged IsEpilogue; the zero Activation is none. In the text form
+// it is the op's name and attributes: act=gelu {tanh}.
+type Activation struct {
+	Op  Op  // OpInvalid: none
+	Aux any // the op's attributes, as a value of the op holds them
+}
+
+// IsNone reports whether a is no activation.
+func (a Activation) IsNone() bool { return a.Op == OpInvalid }

@@ -119,6 +119,11 @@ func checkAux(op Op, aux any) error {
 	case want != nil && (aux == nil || reflect.TypeOf(aux) != want):
 		return fmt.Errorf("%s takes attributes %v, got %T", op, want, aux)
 	}
+	if c, ok := aux.(interface{ check() error }); ok {
+		if err := c.check(); err != nil {
+			return fmt.Errorf("%s: %v", op, err)
+		}
+	}
 	return nil
 }
 
@@ -175,6 +180,28 @@ func (b *Builder) Relu(x *Value) (*Value, error) { return b.Op(OpRelu, Type{}, n
 // Gelu returns GELU(x), with the tanh approximation when approximate.
 func (b *Builder) Gelu(x *Value, approximate bool) (*Value, error) {
 	return b.Op(OpGelu, Type{}, GeluAttr{approximate}, x)
+}
+
+// GeluBackward returns dy·gelu'(x), the gradient of Gelu(x, approximate).
+func (b *Builder) GeluBackward(x, dy *Value, approximate bool) (*Value, error) {
+	return b.Op(OpGeluBackward, Type{}, GeluAttr{approximate}, x, dy)
+}
+
+// ReluBackward returns dy where x > 0, else 0: the gradient of Relu(x).
+func (b *Builder) ReluBackward(x, dy *Value) (*Value, error) {
+	return b.Op(OpReluBackward, Type{}, nil, x, dy)
+}
+
+// Softplus returns log(1+e^(beta·x))/beta, or x where beta·x > threshold
+// (PyTorch's Softplus, whose defaults are beta 1 and threshold 20).
+func (b *Builder) Softplus(x *Value, beta, threshold float64) (*Value, error) {
+	return b.Op(OpSoftplus, Type{}, SoftplusAttr{Beta: beta, Threshold: threshold}, x)
+}
+
+// Elu returns x where x > 0, else alpha·(e^x-1) (PyTorch's ELU, whose
+// default alpha is 1).
+func (b *Builder) Elu(x *Value, alpha float64) (*Value, error) {
+	return b.Op(OpElu, Type{}, EluAttr{Alpha: alpha}, x)
 }
 
 // Erf returns erf x.

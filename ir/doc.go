@@ -11,8 +11,10 @@
 //     Name, Pos}; Graph, its values in topological order with the inputs
 //     first, and its outputs and in-place updates.
 //   - op.go: Op and the op table, one row per op with its name, arity,
-//     flags, attribute struct, type rule, VJP rule and doc. Ask questions
-//     of the flags (op.IsElementwise(), op.IsInPlace()).
+//     flags, attribute struct, type rule, VJP rule and doc, and for an
+//     elementwise op its arithmetic in Go and in C (arith.go: ScalarFunc,
+//     CExpr), which folding, ir/eval and both backends compute it with.
+//     Ask questions of the flags (op.IsElementwise(), op.IsInPlace()).
 //   - attrs.go: the attribute structs held in Value.Aux.
 //   - typerules.go and vjp.go: the type and VJP rules named by the table.
 //   - builder.go: Builder, one method per op, which infers result types

@@ -22,28 +22,6 @@ func fuse(g *Graph) error {
 	return fuseElementwise(g)
 }
 
-// epilogueActs are the activations that matmul_bias applies, by op.
-func epilogueAct(v *Value) (MatMulBiasAttr, bool) {
-	var a MatMulBiasAttr
-	switch v.Op {
-	case OpRelu:
-		a.Relu = true
-	case OpGelu:
-		if v.Aux.(GeluAttr).Approximate {
-			a.GeluTanh = true
-		} else {
-			a.Gelu = true
-		}
-	case OpTanh:
-		a.Tanh = true
-	case OpSigmoid:
-		a.Sigmoid = true
-	default:
-		return a, false
-	}
-	return a, true
-}
-
 // fuseEpilogues turns add(matmul(x, w), bias) and act(add(…)) into
 // matmul_bias; an activation of a reshape of the sum becomes a reshape of
 // the matmul_bias.
@@ -81,9 +59,9 @@ func fuseEpilogues(g *Graph) error {
 				reshape, u = u, only(u)
 			}
 			if u != nil {
-				if act, ok := epilogueAct(u); ok {
-					act.TransposeA, act.TransposeB = a.TransposeA, a.TransposeB
-					r, err := b.MatMulBias(m.Args[0], m.Args[1], bias, act)
+				if u.Op.IsEpilogue() {
+					a.Act = Activation{Op: u.Op, Aux: u.Aux}
+					r, err := b.MatMulBias(m.Args[0], m.Args[1], bias, a)
 					if err == nil && reshape != nil {
 						r, err = b.Reshape(r, reshape.Type.Shape)
 					}

@@ -191,25 +191,6 @@ func typeFused(v *Value) (Type, error) {
 	return t, nil
 }
 
-// Activation returns the epilogue activation of a matmul_bias as the
-// elementwise op it applies (OpRelu, OpGelu, OpTanh, OpSigmoid) and that
-// op's attributes, or OpInvalid when there is none.
-func (a MatMulBiasAttr) Activation() (Op, any) {
-	switch {
-	case a.Relu:
-		return OpRelu, nil
-	case a.Gelu:
-		return OpGelu, GeluAttr{}
-	case a.GeluTanh:
-		return OpGelu, GeluAttr{Approximate: true}
-	case a.Tanh:
-		return OpTanh, nil
-	case a.Sigmoid:
-		return OpSigmoid, nil
-	}
-	return OpInvalid, nil
-}
-
 // MatMul returns the attributes of the product alone.
 func (a MatMulBiasAttr) MatMul() MatMulAttr {
 	return MatMulAttr{TransposeA: a.TransposeA, TransposeB: a.TransposeB}
@@ -217,14 +198,13 @@ func (a MatMulBiasAttr) MatMul() MatMulAttr {
 
 func typeMatMulBias(v *Value) (Type, error) {
 	a := v.Aux.(MatMulBiasAttr)
-	n := 0
-	for _, f := range []bool{a.Relu, a.Gelu, a.GeluTanh, a.Tanh, a.Sigmoid} {
-		if f {
-			n++
+	if act := a.Act; !act.IsNone() {
+		if act.Op >= numOps || !act.Op.IsEpilogue() {
+			return Type{}, errf(v, "%s is not an epilogue activation", act.Op)
 		}
-	}
-	if n > 1 {
-		return Type{}, errf(v, "more than one activation")
+		if err := checkAux(act.Op, act.Aux); err != nil {
+			return Type{}, errf(v, "%v", err)
+		}
 	}
 	t, err := typeMatMul(&Value{Op: OpMatMul, Aux: a.MatMul(), Args: v.Args[:2]})
 	if err != nil {
@@ -237,7 +217,7 @@ func typeMatMulBias(v *Value) (Type, error) {
 	if bias.Type.Rank() != 1 || bias.Type.Shape[0] != t.Shape[t.Rank()-1] {
 		return Type{}, errf(v, "bias %v is not [%d], one per column of %v", bias.Type, t.Shape[t.Rank()-1], t)
 	}
-	if n > 0 && !t.DType.IsFloat() {
+	if !a.Act.IsNone() && !t.DType.IsFloat() {
 		return Type{}, errf(v, "activation of %v", t)
 	}
 	return t, nil

@@ -1,9 +1,13 @@
 // This file implements Op and the op table: for every op its name,
-// arity, flags, attribute type, type rule, VJP rule and doc.
+// arity, flags, attribute type, type rule, VJP rule and doc, and for an
+// elementwise op its arithmetic on one element, in Go and in C (see
+// arith.go), from which constant folding, the reference evaluator and
+// both backends compute it.
 
 package ir
 
 import (
+	"math"
 	"reflect"
 	"strconv"
 )
@@ -25,19 +29,21 @@ const (
 	OpLiteral // elements Aux.(LiteralAttr).Data; type-carrying
 
 	// Elementwise unary.
-	OpNeg     // -x
-	OpExp     // e^x
-	OpLog     // ln x
-	OpSqrt    // √x
-	OpRsqrt   // 1/√x
-	OpTanh    // tanh x
-	OpSigmoid // 1/(1+e^-x)
-	OpRelu    // max(x, 0)
-	OpGelu    // x·Φ(x), or its tanh approximation
-	OpErf     // erf x
-	OpAbs     // |x|
-	OpSign    // -1, 0 or 1
-	OpCast    // x converted to the result dtype; type-carrying
+	OpNeg      // -x
+	OpExp      // e^x
+	OpLog      // ln x
+	OpSqrt     // √x
+	OpRsqrt    // 1/√x
+	OpTanh     // tanh x
+	OpSigmoid  // 1/(1+e^-x)
+	OpRelu     // max(x, 0)
+	OpGelu     // x·Φ(x), or its tanh approximation
+	OpSoftplus // log(1+e^(βx))/β, x above a threshold
+	OpElu      // x > 0 ? x : α(e^x-1)
+	OpErf      // erf x
+	OpAbs      // |x|
+	OpSign     // -1, 0 or 1
+	OpCast     // x converted to the result dtype; type-carrying
 
 	// Elementwise binary and ternary, broadcasting.
 	OpAdd   // x + y
@@ -54,6 +60,10 @@ const (
 	OpGt    // x > y → bool
 	OpGe    // x >= y → bool
 	OpWhere // cond ? x : y
+
+	// Elementwise gradients, written by VJPs.
+	OpReluBackward // x, dy → x > 0 ? dy : 0
+	OpGeluBackward // x, dy → dy·gelu'(x)
 
 	// Reductions.
 	OpSum       // Σ over Aux.(ReduceAttr).Axes
@@ -122,17 +132,19 @@ const (
 	typeCarrying                     // the result type is given, not inferred; the rule checks it
 	leaf                             // has no operands
 	fused                            // made by fusion after autodiff: no VJP, never differentiated
+	epilogue                         // a unary activation that matmul_bias may apply after its bias
 )
 
 // opData is one row of the op table.
 type opData struct {
 	name  string
-	args  int          // number of operands; -1: one or more
-	flags opFlags      // properties
-	aux   reflect.Type // attribute struct type, nil if none
-	typ   typeRule     // type inference or check
-	grad  gradRule     // VJP; nil: none (see nondiff)
-	doc   string       // one or two sentences
+	args  int              // number of operands; -1: one or more
+	flags opFlags          // properties
+	aux   reflect.Type     // attribute struct type, nil if none
+	typ   typeRule         // type inference or check
+	grad  gradRule         // VJP; nil: none (see nondiff)
+	doc   string           // one or two sentences
+	arith *elementwiseRule // the arithmetic of an elementwise op, nil for the others
 }
 
 // A typeRule returns the type of v from its args and Aux. For
@@ -224,6 +236,10 @@ func (op Op) IsDifferentiable() bool { return opInfo[op].grad != nil || op.HasZe
 // so autodiff treats its result as a constant.
 func (op Op) HasZeroGrad() bool { return opInfo[op].flags&nondiff != 0 }
 
+// IsEpilogue reports whether the op is a unary activation that
+// matmul_bias can apply after adding its bias (MatMulBiasAttr.Act).
+func (op Op) IsEpilogue() bool { return opInfo[op].flags&epilogue != 0 }
+
 // HasVJP reports whether the op has a VJP rule.
 func (op Op) HasVJP() bool { return opInfo[op].grad != nil }
 
@@ -236,85 +252,199 @@ func init() {
 	opInfo = [numOps]opData{
 		OpInvalid: {name: "invalid"},
 
-		OpInput:   {"input", 0, leaf | nondiff, aux[InputAttr](), typeGiven, nil, "A graph input: data, a parameter, optimizer state, a per-step scalar or a constant fed at run time. It has the dotted Name it is fed by."},
-		OpFill:    {"fill", 0, leaf | nondiff | tc, aux[FillAttr](), typeGiven, nil, "A tensor of the result type whose every element is value."},
-		OpIota:    {"iota", 0, leaf | nondiff | tc, aux[IotaAttr](), typeIota, nil, "A tensor of the result type whose element is its index along axis (0, 1, 2, …)."},
-		OpLiteral: {"literal", 0, leaf | nondiff | tc, aux[LiteralAttr](), typeLiteral, nil, "A tensor of the result type whose elements, in row-major order, are data."},
+		OpInput:   {"input", 0, leaf | nondiff, aux[InputAttr](), typeGiven, nil, "A graph input: data, a parameter, optimizer state, a per-step scalar or a constant fed at run time. It has the dotted Name it is fed by.", nil},
+		OpFill:    {"fill", 0, leaf | nondiff | tc, aux[FillAttr](), typeGiven, nil, "A tensor of the result type whose every element is value.", nil},
+		OpIota:    {"iota", 0, leaf | nondiff | tc, aux[IotaAttr](), typeIota, nil, "A tensor of the result type whose element is its index along axis (0, 1, 2, …).", nil},
+		OpLiteral: {"literal", 0, leaf | nondiff | tc, aux[LiteralAttr](), typeLiteral, nil, "A tensor of the result type whose elements, in row-major order, are data.", nil},
 
-		OpNeg:     {"neg", 1, ew, nil, typeUnaryNum, gradNeg, "Negation, -x."},
-		OpExp:     {"exp", 1, ew, nil, typeUnaryFloat, gradExp, "Exponential, e^x."},
-		OpLog:     {"log", 1, ew, nil, typeUnaryFloat, gradLog, "Natural logarithm, ln x."},
-		OpSqrt:    {"sqrt", 1, ew, nil, typeUnaryFloat, gradSqrt, "Square root, √x."},
-		OpRsqrt:   {"rsqrt", 1, ew, nil, typeUnaryFloat, gradRsqrt, "Reciprocal square root, 1/√x."},
-		OpTanh:    {"tanh", 1, ew, nil, typeUnaryFloat, gradTanh, "Hyperbolic tangent."},
-		OpSigmoid: {"sigmoid", 1, ew, nil, typeUnaryFloat, gradSigmoid, "Logistic sigmoid, 1/(1+e^-x)."},
-		OpRelu:    {"relu", 1, ew, nil, typeUnaryNum, gradRelu, "Rectified linear unit, max(x, 0); its derivative at 0 is 0."},
-		OpGelu:    {"gelu", 1, ew, aux[GeluAttr](), typeUnaryFloat, gradGelu, "Gaussian error linear unit x·Φ(x) = x·(1+erf(x/√2))/2; with tanh, PyTorch's approximation x·(1+tanh(√(2/π)·(x+0.044715x³)))/2."},
-		OpErf:     {"erf", 1, ew, nil, typeUnaryFloat, gradErf, "Error function."},
-		OpAbs:     {"abs", 1, ew, nil, typeUnaryNum, gradAbs, "Absolute value |x|; its derivative at 0 is 0."},
-		OpSign:    {"sign", 1, ew | nondiff, nil, typeUnaryNum, nil, "Sign of x: -1, 0 or 1, in x's dtype."},
-		OpCast:    {"cast", 1, ew | tc, nil, typeCast, gradCast, "x converted to the result dtype, same shape. Floats to ints truncate toward zero; to bool is x != 0."},
+		OpNeg:     {"neg", 1, ew, nil, typeUnaryNum, gradNeg, "Negation, -x.", arith(unaryF(func(x float64) float64 { return -x }), cTmpl("($t)(-$x)"))},
+		OpExp:     {"exp", 1, ew, nil, typeUnaryFloat, gradExp, "Exponential, e^x.", arith(unaryF(math.Exp), cTmpl("expf($x)"))},
+		OpLog:     {"log", 1, ew, nil, typeUnaryFloat, gradLog, "Natural logarithm, ln x.", arith(unaryF(math.Log), cTmpl("logf($x)"))},
+		OpSqrt:    {"sqrt", 1, ew, nil, typeUnaryFloat, gradSqrt, "Square root, √x.", arith(unaryF(math.Sqrt), cTmpl("sqrtf($x)"))},
+		OpRsqrt:   {"rsqrt", 1, ew, nil, typeUnaryFloat, gradRsqrt, "Reciprocal square root, 1/√x.", arith(unaryF(func(x float64) float64 { return 1 / math.Sqrt(x) }), cTmpl("(1.0f / sqrtf($x))"))},
+		OpTanh:    {"tanh", 1, ew | epilogue, nil, typeUnaryFloat, gradTanh, "Hyperbolic tangent.", arith(unaryF(math.Tanh), cTmpl("tanhf($x)"))},
+		OpSigmoid: {"sigmoid", 1, ew | epilogue, nil, typeUnaryFloat, gradSigmoid, "Logistic sigmoid, 1/(1+e^-x).", arith(unaryF(func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }), cTmpl("(1.0f / (1.0f + expf(-$x)))"))},
+		OpRelu:    {"relu", 1, ew | epilogue, nil, typeUnaryNum, gradRelu, "Rectified linear unit, max(x, 0); its derivative at 0 is 0.", arith(unaryF(func(x float64) float64 { return max(x, 0) }), cTmpl("($x > 0 ? $x : ($t)0)"))},
+		OpGelu: {"gelu", 1, ew | epilogue, aux[GeluAttr](), typeUnaryFloat, gradGelu, "Gaussian error linear unit x·Φ(x) = x·(1+erf(x/√2))/2; with tanh, PyTorch's approximation x·(1+tanh(√(2/π)·(x+0.044715x³)))/2.", &elementwiseRule{
+			func(aux any, _ DType) ScalarFunc {
+				if aux.(GeluAttr).Approximate {
+					return unaryS(geluTanh)
+				}
+				return unaryS(geluErf)
+			},
+			func(e CExpr) string {
+				if e.Aux.(GeluAttr).Approximate {
+					return e.expand("(0.5f * $x * (1.0f + tanhf(0.7978845608028654f * ($x + 0.044715f * $x * $x * $x))))")
+				}
+				return e.expand("(0.5f * $x * (1.0f + erff($x * 0.7071067811865476f)))")
+			}}},
+		OpSoftplus: {"softplus", 1, ew | epilogue, aux[SoftplusAttr](), typeUnaryFloat, gradSoftplus, "Smooth relu log(1+e^(beta·x))/beta, and x itself where beta·x > threshold (PyTorch's Softplus; beta is not 0).", &elementwiseRule{
+			func(aux any, _ DType) ScalarFunc {
+				a := aux.(SoftplusAttr)
+				return unaryS(func(x float64) float64 {
+					if a.Beta*x > a.Threshold {
+						return x
+					}
+					return math.Log1p(math.Exp(a.Beta*x)) / a.Beta
+				})
+			},
+			func(e CExpr) string {
+				a := e.Aux.(SoftplusAttr)
+				b, t := e.Float(a.Beta), e.Float(a.Threshold)
+				return e.expand("(" + b + " * $x > " + t + " ? $x : log1pf(expf(" + b + " * $x)) / " + b + ")")
+			}}},
+		OpElu: {"elu", 1, ew | epilogue, aux[EluAttr](), typeUnaryFloat, gradElu, "Exponential linear unit: x where x > 0, else alpha·(e^x-1) (PyTorch's ELU).", &elementwiseRule{
+			func(aux any, _ DType) ScalarFunc {
+				alpha := aux.(EluAttr).Alpha
+				return unaryS(func(x float64) float64 {
+					if x > 0 {
+						return x
+					}
+					return alpha * math.Expm1(x)
+				})
+			},
+			func(e CExpr) string {
+				return e.expand("($x > 0 ? $x : " + e.Float(e.Aux.(EluAttr).Alpha) + " * expm1f($x))")
+			}}},
+		OpErf: {"erf", 1, ew, nil, typeUnaryFloat, gradErf, "Error function.", arith(unaryF(math.Erf), cTmpl("erff($x)"))},
+		OpAbs: {"abs", 1, ew, nil, typeUnaryNum, gradAbs, "Absolute value |x|; its derivative at 0 is 0.", arith(unaryF(math.Abs), func(e CExpr) string {
+			if e.DType == F32 {
+				return e.expand("fabsf($x)")
+			}
+			return e.expand("($x < 0 ? ($t)(-$x) : $x)")
+		})},
+		OpSign: {"sign", 1, ew | nondiff, nil, typeUnaryNum, nil, "Sign of x: -1, 0 or 1, in x's dtype.", arith(unaryF(func(x float64) float64 {
+			switch {
+			case x > 0:
+				return 1
+			case x < 0:
+				return -1
+			}
+			return x // 0 or NaN
+		}), cTmpl("($t)(($x > 0) - ($x < 0))"))},
+		OpCast: {"cast", 1, ew | tc, nil, typeCast, gradCast, "x converted to the result dtype, same shape. Floats to ints truncate toward zero; to bool is x != 0.", &elementwiseRule{
+			func(_ any, d DType) ScalarFunc {
+				switch {
+				case d == Bool:
+					return compareS(func(x, _ float64) bool { return x != 0 })
+				case d.IsInt():
+					return unaryS(math.Trunc)
+				}
+				return unaryS(func(x float64) float64 { return x })
+			},
+			func(e CExpr) string {
+				if e.DType == Bool {
+					return e.expand("($x != 0)")
+				}
+				return e.expand("($t)($x)")
+			}}},
 
-		OpAdd:   {"add", 2, ew | commutative, nil, typeBinaryNum, gradAdd, "Sum x + y, broadcasting."},
-		OpSub:   {"sub", 2, ew, nil, typeBinaryNum, gradSub, "Difference x - y, broadcasting."},
-		OpMul:   {"mul", 2, ew | commutative, nil, typeBinaryNum, gradMul, "Product x·y, broadcasting."},
-		OpDiv:   {"div", 2, ew, nil, typeBinaryNum, gradDiv, "Quotient x/y, broadcasting. Integer division truncates toward zero."},
-		OpMax:   {"max", 2, ew | commutative, nil, typeBinaryNum, gradMax, "Elementwise maximum, broadcasting; on ties the gradient goes to x."},
-		OpMin:   {"min", 2, ew | commutative, nil, typeBinaryNum, gradMin, "Elementwise minimum, broadcasting; on ties the gradient goes to x."},
-		OpPow:   {"pow", 2, ew, nil, typeBinaryFloat, gradPow, "Power x^y, broadcasting. The gradient with respect to y needs x > 0."},
-		OpEq:    {"eq", 2, ew | commutative | nondiff, nil, typeCompare, nil, "x == y → bool, broadcasting."},
-		OpNe:    {"ne", 2, ew | commutative | nondiff, nil, typeCompare, nil, "x != y → bool, broadcasting."},
-		OpLt:    {"lt", 2, ew | nondiff, nil, typeCompare, nil, "x < y → bool, broadcasting."},
-		OpLe:    {"le", 2, ew | nondiff, nil, typeCompare, nil, "x <= y → bool, broadcasting."},
-		OpGt:    {"gt", 2, ew | nondiff, nil, typeCompare, nil, "x > y → bool, broadcasting."},
-		OpGe:    {"ge", 2, ew | nondiff, nil, typeCompare, nil, "x >= y → bool, broadcasting."},
-		OpWhere: {"where", 3, ew, nil, typeWhere, gradWhere, "cond ? x : y elementwise, broadcasting all three; cond is bool."},
+		OpAdd: {"add", 2, ew | commutative, nil, typeBinaryNum, gradAdd, "Sum x + y, broadcasting.", arith(binaryF(func(x, y float64) float64 { return x + y }), cTmpl("($t)($x + $y)"))},
+		OpSub: {"sub", 2, ew, nil, typeBinaryNum, gradSub, "Difference x - y, broadcasting.", arith(binaryF(func(x, y float64) float64 { return x - y }), cTmpl("($t)($x - $y)"))},
+		OpMul: {"mul", 2, ew | commutative, nil, typeBinaryNum, gradMul, "Product x·y, broadcasting.", arith(binaryF(func(x, y float64) float64 { return x * y }), cTmpl("($t)($x * $y)"))},
+		OpDiv: {"div", 2, ew, nil, typeBinaryNum, gradDiv, "Quotient x/y, broadcasting. Integer division truncates toward zero.", &elementwiseRule{
+			func(_ any, d DType) ScalarFunc {
+				if d.IsInt() {
+					return func(x, y, _ float64) (float64, bool) {
+						if y == 0 {
+							return 0, false
+						}
+						return math.Trunc(x / y), true
+					}
+				}
+				return binaryS(func(x, y float64) float64 { return x / y })
+			},
+			cTmpl("($t)($x / $y)")}},
+		OpMax: {"max", 2, ew | commutative, nil, typeBinaryNum, gradMax, "Elementwise maximum, broadcasting; on ties the gradient goes to x.", arith(binaryF(math.Max), func(e CExpr) string {
+			if e.DType == F32 {
+				return e.expand("fmaxf($x, $y)")
+			}
+			return e.expand("($x > $y ? $x : $y)")
+		})},
+		OpMin: {"min", 2, ew | commutative, nil, typeBinaryNum, gradMin, "Elementwise minimum, broadcasting; on ties the gradient goes to x.", arith(binaryF(math.Min), func(e CExpr) string {
+			if e.DType == F32 {
+				return e.expand("fminf($x, $y)")
+			}
+			return e.expand("($x < $y ? $x : $y)")
+		})},
+		OpPow:   {"pow", 2, ew, nil, typeBinaryFloat, gradPow, "Power x^y, broadcasting. The gradient with respect to y needs x > 0.", arith(binaryF(math.Pow), cTmpl("powf($x, $y)"))},
+		OpEq:    {"eq", 2, ew | commutative | nondiff, nil, typeCompare, nil, "x == y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x == y }), cTmpl("($x == $y)"))},
+		OpNe:    {"ne", 2, ew | commutative | nondiff, nil, typeCompare, nil, "x != y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x != y }), cTmpl("($x != $y)"))},
+		OpLt:    {"lt", 2, ew | nondiff, nil, typeCompare, nil, "x < y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x < y }), cTmpl("($x < $y)"))},
+		OpLe:    {"le", 2, ew | nondiff, nil, typeCompare, nil, "x <= y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x <= y }), cTmpl("($x <= $y)"))},
+		OpGt:    {"gt", 2, ew | nondiff, nil, typeCompare, nil, "x > y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x > y }), cTmpl("($x > $y)"))},
+		OpGe:    {"ge", 2, ew | nondiff, nil, typeCompare, nil, "x >= y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x >= y }), cTmpl("($x >= $y)"))},
+		OpWhere: {"where", 3, ew, nil, typeWhere, gradWhere, "cond ? x : y elementwise, broadcasting all three; cond is bool.", arith(func(any, DType) ScalarFunc { return where }, cTmpl("($x ? $y : $z)"))},
 
-		OpSum:       {"sum", 1, red, aux[ReduceAttr](), typeReduce, gradSum, "Sum over axes; keepdims keeps them with size 1. No axes is the identity."},
-		OpMean:      {"mean", 1, red, aux[ReduceAttr](), typeReduceFloat, gradMean, "Mean over axes; keepdims keeps them with size 1."},
-		OpReduceMax: {"reduce_max", 1, red, aux[ReduceAttr](), typeReduce, gradReduceMax, "Maximum over axes; keepdims keeps them with size 1. The gradient is shared equally among tied maxima."},
-		OpLogSumExp: {"logsumexp", 1, red, aux[ReduceAttr](), typeReduceFloat, gradLogSumExp, "log Σ exp(x) over axes, computed stably; keepdims keeps them with size 1."},
-		OpArgMax:    {"argmax", 1, red | nondiff, aux[ArgMaxAttr](), typeArgMax, nil, "Index (i64) of the first maximum along axis; keepdims keeps it with size 1."},
+		OpReluBackward: {"relu_backward", 2, ew, nil, typeBinaryNum, nil, "Gradient of relu: x, dy → dy where x > 0, else 0.", arith(binaryF(func(x, dy float64) float64 {
+			if x > 0 {
+				return dy
+			}
+			return 0
+		}), cTmpl("($x > 0 ? $y : ($t)0)"))},
+		OpGeluBackward: {"gelu_backward", 2, ew, aux[GeluAttr](), typeBinaryFloat, nil, "Gradient of gelu (with tanh, of its approximation): x, dy → dy·gelu'(x); gelu'(x) = Φ(x) + x·φ(x).", &elementwiseRule{
+			func(aux any, _ DType) ScalarFunc {
+				if aux.(GeluAttr).Approximate {
+					return binaryS(func(x, dy float64) float64 { return dy * geluTanhGrad(x) })
+				}
+				return binaryS(func(x, dy float64) float64 { return dy * geluErfGrad(x) })
+			},
+			func(e CExpr) string {
+				if e.Aux.(GeluAttr).Approximate {
+					const (
+						t = "tanhf(0.7978845608028654f * ($x + 0.044715f * $x * $x * $x))"
+						d = "(0.5f * (1.0f + " + t + ") + 0.5f * $x * (1.0f - " + t + " * " + t + ") * 0.7978845608028654f * (1.0f + 0.134145f * $x * $x))"
+					)
+					return e.expand("($y * " + d + ")")
+				}
+				return e.expand("($y * (0.5f * (1.0f + erff($x * 0.7071067811865476f)) + $x * expf(-0.5f * $x * $x) * 0.3989422804014327f))")
+			}}},
 
-		OpMatMul:               {"matmul", 2, 0, aux[MatMulAttr](), typeMatMul, gradMatMul, "Matrix product over the last two dims, [..,m,k]×[..,k,n] → [..,m,n], after transposing the last two dims of x (transpose_a) or y (transpose_b). Batch dims broadcast; a rank-1 operand is not allowed."},
-		OpConv2D:               {"conv2d", 2, 0, aux[Conv2DAttr](), typeConv2D, gradConv2D, "2-D cross-correlation of x[N,C,H,W] with w[O,C,KH,KW] → [N,O,H',W'], H' = (H+2·pad-dil·(KH-1)-1)/stride+1, zero padding."},
-		OpConv2DBackwardInput:  {"conv2d_backward_input", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardInput, gradConv2DBackwardInput, "Gradient of conv2d with respect to x: dy[N,O,H',W'], w → dx of the result type [N,C,H,W]."},
-		OpConv2DBackwardWeight: {"conv2d_backward_weight", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardWeight, gradConv2DBackwardWeight, "Gradient of conv2d with respect to w: x, dy → dw of the result type [O,C,KH,KW]."},
-		OpMaxPool2D:            {"maxpool2d", 1, 0, aux[Pool2DAttr](), typePool2D, gradMaxPool2D, "Maximum over kernel windows of x[N,C,H,W], padding with -inf."},
-		OpMaxPool2DBackward:    {"maxpool2d_backward", 2, 0, aux[Pool2DAttr](), typeMaxPool2DBackward, nil, "Gradient of maxpool2d: x, dy → dx; each window's dy goes to the first maximum of the window."},
-		OpAvgPool2D:            {"avgpool2d", 1, 0, aux[Pool2DAttr](), typePool2D, gradAvgPool2D, "Mean over kernel windows of x[N,C,H,W]; zero padding counts in the divisor (count_include_pad)."},
-		OpAvgPool2DBackward:    {"avgpool2d_backward", 1, tc, aux[Pool2DAttr](), typeAvgPool2DBackward, gradAvgPool2DBackward, "Gradient of avgpool2d: dy → dx of the result type."},
+		OpSum:       {"sum", 1, red, aux[ReduceAttr](), typeReduce, gradSum, "Sum over axes; keepdims keeps them with size 1. No axes is the identity.", nil},
+		OpMean:      {"mean", 1, red, aux[ReduceAttr](), typeReduceFloat, gradMean, "Mean over axes; keepdims keeps them with size 1.", nil},
+		OpReduceMax: {"reduce_max", 1, red, aux[ReduceAttr](), typeReduce, gradReduceMax, "Maximum over axes; keepdims keeps them with size 1. The gradient is shared equally among tied maxima.", nil},
+		OpLogSumExp: {"logsumexp", 1, red, aux[ReduceAttr](), typeReduceFloat, gradLogSumExp, "log Σ exp(x) over axes, computed stably; keepdims keeps them with size 1.", nil},
+		OpArgMax:    {"argmax", 1, red | nondiff, aux[ArgMaxAttr](), typeArgMax, nil, "Index (i64) of the first maximum along axis; keepdims keeps it with size 1.", nil},
 
-		OpReshape:       {"reshape", 1, tc, nil, typeReshape, gradReshape, "The same elements in row-major order, with the result shape."},
-		OpPermute:       {"permute", 1, 0, aux[PermuteAttr](), typePermute, gradPermute, "Axes reordered: result axis i is x's axis perm[i]."},
-		OpBroadcastTo:   {"broadcast_to", 1, tc, nil, typeBroadcastTo, gradBroadcastTo, "x broadcast (NumPy rules) to the result shape."},
-		OpReduceTo:      {"reduce_to", 1, tc, nil, typeReduceTo, gradReduceTo, "Sum of x over the dims that broadcasting the result shape to x's shape would add or stretch: the adjoint of broadcast_to."},
-		OpSlice:         {"slice", 1, 0, aux[SliceAttr](), typeSlice, gradSlice, "Per axis i, the elements start[i], start[i]+step[i], … below stop[i]."},
-		OpSliceBackward: {"slice_backward", 1, tc, aux[SliceAttr](), typeSliceBackward, gradSliceBackward, "The adjoint of slice: zeros of the result type with dy written at the sliced positions."},
-		OpConcat:        {"concat", -1, 0, aux[AxisAttr](), typeConcat, gradConcat, "Operands joined along axis; other dims must agree."},
-		OpGather:        {"gather", 2, 0, nil, typeGather, gradGather, "Rows of table[V,…] picked by integer ids[…] → [ids…,…] (embedding lookup). Ids outside [0,V) are an error."},
-		OpScatterAdd:    {"scatter_add", 2, tc, nil, typeScatterAdd, gradScatterAdd, "ids[…], updates[ids…,…] → zeros of the result type [V,…] with updates added to rows ids: the adjoint of gather."},
-		OpOneHot:        {"one_hot", 1, tc | nondiff, nil, typeOneHot, nil, "Integer ids[…] → […,depth] with 1 at the id and 0 elsewhere, depth and dtype from the result type."},
+		OpMatMul:               {"matmul", 2, 0, aux[MatMulAttr](), typeMatMul, gradMatMul, "Matrix product over the last two dims, [..,m,k]×[..,k,n] → [..,m,n], after transposing the last two dims of x (transpose_a) or y (transpose_b). Batch dims broadcast; a rank-1 operand is not allowed.", nil},
+		OpConv2D:               {"conv2d", 2, 0, aux[Conv2DAttr](), typeConv2D, gradConv2D, "2-D cross-correlation of x[N,C,H,W] with w[O,C,KH,KW] → [N,O,H',W'], H' = (H+2·pad-dil·(KH-1)-1)/stride+1, zero padding.", nil},
+		OpConv2DBackwardInput:  {"conv2d_backward_input", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardInput, gradConv2DBackwardInput, "Gradient of conv2d with respect to x: dy[N,O,H',W'], w → dx of the result type [N,C,H,W].", nil},
+		OpConv2DBackwardWeight: {"conv2d_backward_weight", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardWeight, gradConv2DBackwardWeight, "Gradient of conv2d with respect to w: x, dy → dw of the result type [O,C,KH,KW].", nil},
+		OpMaxPool2D:            {"maxpool2d", 1, 0, aux[Pool2DAttr](), typePool2D, gradMaxPool2D, "Maximum over kernel windows of x[N,C,H,W], padding with -inf.", nil},
+		OpMaxPool2DBackward:    {"maxpool2d_backward", 2, 0, aux[Pool2DAttr](), typeMaxPool2DBackward, nil, "Gradient of maxpool2d: x, dy → dx; each window's dy goes to the first maximum of the window.", nil},
+		OpAvgPool2D:            {"avgpool2d", 1, 0, aux[Pool2DAttr](), typePool2D, gradAvgPool2D, "Mean over kernel windows of x[N,C,H,W]; zero padding counts in the divisor (count_include_pad).", nil},
+		OpAvgPool2DBackward:    {"avgpool2d_backward", 1, tc, aux[Pool2DAttr](), typeAvgPool2DBackward, gradAvgPool2DBackward, "Gradient of avgpool2d: dy → dx of the result type.", nil},
 
-		OpSoftmax:                     {"softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradSoftmax, "exp(x)/Σexp(x) along axis, computed stably."},
-		OpLogSoftmax:                  {"log_softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradLogSoftmax, "x - logsumexp(x) along axis."},
-		OpAttention:                   {"attention", -1, 0, aux[AttentionAttr](), typeAttention, gradAttention, "Scaled dot-product attention softmax(q·kᵀ·scale) v over q [..., Tq, dh], k [..., Tk, dh], v [..., Tk, dv] with equal leading dims; an optional bool mask [B, Tk] gives masked keys the score -1e9. One kernel keeps each row's scores in cache; the VJP recomputes them."},
-		OpLayerNorm:                   {"layernorm", 3, 0, aux[LayerNormAttr](), typeLayerNorm, gradLayerNorm, "Layer normalization over the last axis: (x-mean)/√(var+eps)·w + b, biased variance, w and b of shape [D]."},
-		OpLayerNormBackwardInput:      {"layernorm_backward_input", 3, 0, aux[LayerNormAttr](), typeLayerNormBackwardInput, nil, "Gradient of layernorm with respect to x: x, w, dy → dx."},
-		OpLayerNormBackwardWeight:     {"layernorm_backward_weight", 2, 0, aux[LayerNormAttr](), typeLayerNormBackwardWeight, nil, "Gradient of layernorm with respect to w: x, dy → Σ dy·x̂ over all but the last axis, [D]."},
-		OpSoftmaxCrossEntropy:         {"softmax_cross_entropy", 2, 0, aux[CrossEntropyAttr](), typeSoftmaxCrossEntropy, gradSoftmaxCrossEntropy, "Mean over N of the cross entropy of logits[N,C] against integer labels[N], with label smoothing ε: (1-ε)·nll + ε·mean over classes of -log p. A scalar."},
-		OpSoftmaxCrossEntropyBackward: {"softmax_cross_entropy_backward", 3, 0, aux[CrossEntropyAttr](), typeSoftmaxCrossEntropyBackward, nil, "Gradient of softmax_cross_entropy: logits, labels, dloss[] → (softmax(logits) - smoothed one-hot)·dloss/N."},
-		OpDropout:                     {"dropout", 3, 0, aux[DropoutAttr](), typeDropout, gradDropout, "x, seed[], step[] (integers) → x/(1-p) where DropoutKeep(seed, step, i, p), else 0. The mask is a pure function of seed, step and element index, so it differs per step and is reproducible; eval graphs omit the op."},
+		OpReshape:       {"reshape", 1, tc, nil, typeReshape, gradReshape, "The same elements in row-major order, with the result shape.", nil},
+		OpPermute:       {"permute", 1, 0, aux[PermuteAttr](), typePermute, gradPermute, "Axes reordered: result axis i is x's axis perm[i].", nil},
+		OpBroadcastTo:   {"broadcast_to", 1, tc, nil, typeBroadcastTo, gradBroadcastTo, "x broadcast (NumPy rules) to the result shape.", nil},
+		OpReduceTo:      {"reduce_to", 1, tc, nil, typeReduceTo, gradReduceTo, "Sum of x over the dims that broadcasting the result shape to x's shape would add or stretch: the adjoint of broadcast_to.", nil},
+		OpSlice:         {"slice", 1, 0, aux[SliceAttr](), typeSlice, gradSlice, "Per axis i, the elements start[i], start[i]+step[i], … below stop[i].", nil},
+		OpSliceBackward: {"slice_backward", 1, tc, aux[SliceAttr](), typeSliceBackward, gradSliceBackward, "The adjoint of slice: zeros of the result type with dy written at the sliced positions.", nil},
+		OpConcat:        {"concat", -1, 0, aux[AxisAttr](), typeConcat, gradConcat, "Operands joined along axis; other dims must agree.", nil},
+		OpGather:        {"gather", 2, 0, nil, typeGather, gradGather, "Rows of table[V,…] picked by integer ids[…] → [ids…,…] (embedding lookup). Ids outside [0,V) are an error.", nil},
+		OpScatterAdd:    {"scatter_add", 2, tc, nil, typeScatterAdd, gradScatterAdd, "ids[…], updates[ids…,…] → zeros of the result type [V,…] with updates added to rows ids: the adjoint of gather.", nil},
+		OpOneHot:        {"one_hot", 1, tc | nondiff, nil, typeOneHot, nil, "Integer ids[…] → […,depth] with 1 at the id and 0 elsewhere, depth and dtype from the result type.", nil},
 
-		OpSGD:         {"sgd", 3, inplace, nil, typeSGD, nil, "Parameter step p - lr·d, in place on p; d is the (momentum, weight-decayed) direction and lr a scalar."},
-		OpSGDMomentum: {"sgd_momentum", 3, inplace, aux[MomentumAttr](), typeSGDMomentum, nil, "Momentum buffer update in place on buf: d at step 1, else momentum·buf + (1-dampening)·d (PyTorch SGD). Args buf, d, step[] (1-based)."},
-		OpEMA:         {"ema", 2, inplace, aux[EMAAttr](), typeEMA, nil, "Exponential moving average in place on s: decay·s + (1-decay)·x (Adam's first moment)."},
-		OpEMASq:       {"ema_sq", 2, inplace, aux[EMAAttr](), typeEMA, nil, "Exponential moving average of squares in place on s: decay·s + (1-decay)·x² (Adam's second moment, RMSprop's square average)."},
-		OpAdam:        {"adam", 5, inplace, aux[AdamAttr](), typeAdam, nil, "Adam step in place on p, given the updated moments m and v, lr[] and the 1-based step[]: p·(1-lr·weight_decay) - lr/(1-β1^t) · m/(√v/√(1-β2^t) + eps) (PyTorch Adam/AdamW)."},
-		OpRMSprop:     {"rmsprop", 4, inplace, aux[RMSpropAttr](), typeRMSprop, nil, "RMSprop step in place on p, given the gradient g, the updated square average v and lr[]: p - lr·g/(√v + eps)."},
+		OpSoftmax:                     {"softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradSoftmax, "exp(x)/Σexp(x) along axis, computed stably.", nil},
+		OpLogSoftmax:                  {"log_softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradLogSoftmax, "x - logsumexp(x) along axis.", nil},
+		OpAttention:                   {"attention", -1, 0, aux[AttentionAttr](), typeAttention, gradAttention, "Scaled dot-product attention softmax(q·kᵀ·scale) v over q [..., Tq, dh], k [..., Tk, dh], v [..., Tk, dv] with equal leading dims; an optional bool mask [B, Tk] gives masked keys the score -1e9. One kernel keeps each row's scores in cache; the VJP recomputes them.", nil},
+		OpLayerNorm:                   {"layernorm", 3, 0, aux[LayerNormAttr](), typeLayerNorm, gradLayerNorm, "Layer normalization over the last axis: (x-mean)/√(var+eps)·w + b, biased variance, w and b of shape [D].", nil},
+		OpLayerNormBackwardInput:      {"layernorm_backward_input", 3, 0, aux[LayerNormAttr](), typeLayerNormBackwardInput, nil, "Gradient of layernorm with respect to x: x, w, dy → dx.", nil},
+		OpLayerNormBackwardWeight:     {"layernorm_backward_weight", 2, 0, aux[LayerNormAttr](), typeLayerNormBackwardWeight, nil, "Gradient of layernorm with respect to w: x, dy → Σ dy·x̂ over all but the last axis, [D].", nil},
+		OpSoftmaxCrossEntropy:         {"softmax_cross_entropy", 2, 0, aux[CrossEntropyAttr](), typeSoftmaxCrossEntropy, gradSoftmaxCrossEntropy, "Mean over N of the cross entropy of logits[N,C] against integer labels[N], with label smoothing ε: (1-ε)·nll + ε·mean over classes of -log p. A scalar.", nil},
+		OpSoftmaxCrossEntropyBackward: {"softmax_cross_entropy_backward", 3, 0, aux[CrossEntropyAttr](), typeSoftmaxCrossEntropyBackward, nil, "Gradient of softmax_cross_entropy: logits, labels, dloss[] → (softmax(logits) - smoothed one-hot)·dloss/N.", nil},
+		OpDropout:                     {"dropout", 3, 0, aux[DropoutAttr](), typeDropout, gradDropout, "x, seed[], step[] (integers) → x/(1-p) where DropoutKeep(seed, step, i, p), else 0. The mask is a pure function of seed, step and element index, so it differs per step and is reproducible; eval graphs omit the op.", nil},
 
-		OpFused:      {"fused", -1, fused | tc, aux[FusedAttr](), typeFused, nil, "One elementwise kernel: the operands are broadcast to the result shape and, per element, the body's instructions run in order over registers holding the operands and then each instruction's result; the last register is the result (see FusedAttr)."},
-		OpMatMulBias: {"matmul_bias", 3, fused, aux[MatMulBiasAttr](), typeMatMulBias, nil, "matmul(x, w) with transpose flags, plus bias[n] added to every row, then the activation named by the attributes (relu, gelu, gelu with tanh, tanh, sigmoid) or none: a GEMM with its epilogue."},
+		OpSGD:         {"sgd", 3, inplace, nil, typeSGD, nil, "Parameter step p - lr·d, in place on p; d is the (momentum, weight-decayed) direction and lr a scalar.", nil},
+		OpSGDMomentum: {"sgd_momentum", 3, inplace, aux[MomentumAttr](), typeSGDMomentum, nil, "Momentum buffer update in place on buf: d at step 1, else momentum·buf + (1-dampening)·d (PyTorch SGD). Args buf, d, step[] (1-based).", nil},
+		OpEMA:         {"ema", 2, inplace, aux[EMAAttr](), typeEMA, nil, "Exponential moving average in place on s: decay·s + (1-decay)·x (Adam's first moment).", nil},
+		OpEMASq:       {"ema_sq", 2, inplace, aux[EMAAttr](), typeEMA, nil, "Exponential moving average of squares in place on s: decay·s + (1-decay)·x² (Adam's second moment, RMSprop's square average).", nil},
+		OpAdam:        {"adam", 5, inplace, aux[AdamAttr](), typeAdam, nil, "Adam step in place on p, given the updated moments m and v, lr[] and the 1-based step[]: p·(1-lr·weight_decay) - lr/(1-β1^t) · m/(√v/√(1-β2^t) + eps) (PyTorch Adam/AdamW).", nil},
+		OpRMSprop:     {"rmsprop", 4, inplace, aux[RMSpropAttr](), typeRMSprop, nil, "RMSprop step in place on p, given the gradient g, the updated square average v and lr[]: p - lr·g/(√v + eps).", nil},
+
+		OpFused:      {"fused", -1, fused | tc, aux[FusedAttr](), typeFused, nil, "One elementwise kernel: the operands are broadcast to the result shape and, per element, the body's instructions run in order over registers holding the operands and then each instruction's result; the last register is the result (see FusedAttr).", nil},
+		OpMatMulBias: {"matmul_bias", 3, fused, aux[MatMulBiasAttr](), typeMatMulBias, nil, "matmul(x, w) with transpose flags, plus bias[n] added to every row, then the activation named by the attributes (relu, gelu, gelu with tanh, tanh, sigmoid) or none: a GEMM with its epilogue.", nil},
 	}
 	for op := OpInvalid + 1; op < numOps; op++ {
 		d := &opInfo[op]

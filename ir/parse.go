@@ -370,6 +370,20 @@ func fieldByTag(sv reflect.Value, tag string) reflect.Value {
 
 // attr reads one attribute value into f.
 func (p *parser) attr(f reflect.Value) error {
+	if f.Type() == reflect.TypeFor[Activation]() {
+		start := p.pos
+		op, ok := LookupOp(p.word())
+		if !ok || !op.IsEpilogue() {
+			p.pos = start
+			return p.errorf("expected an epilogue activation (%s)", epilogueNames())
+		}
+		aux, err := p.aux(op)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(Activation{Op: op, Aux: aux}))
+		return nil
+	}
 	switch f.Kind() {
 	case reflect.Slice, reflect.Array:
 		if err := p.expect('['); err != nil {
@@ -423,4 +437,15 @@ func (p *parser) attr(f reflect.Value) error {
 		return nil
 	}
 	return p.errorf("cannot parse attribute of kind %v", f.Kind())
+}
+
+// epilogueNames lists the ops flagged IsEpilogue.
+func epilogueNames() string {
+	var names []string
+	for _, op := range Ops() {
+		if op.IsEpilogue() {
+			names = append(names, op.String())
+		}
+	}
+	return strings.Join(names, ", ")
 }

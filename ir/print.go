@@ -107,6 +107,12 @@ func FormatAux(aux any) string {
 }
 
 func formatAttr(v reflect.Value) string {
+	if a, ok := v.Interface().(Activation); ok {
+		if s := FormatAux(a.Aux); s != "" {
+			return a.Op.String() + " {" + s + "}"
+		}
+		return a.Op.String()
+	}
 	switch v.Kind() {
 	case reflect.Int:
 		return strconv.Itoa(int(v.Int()))

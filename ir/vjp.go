@@ -73,37 +73,31 @@ func gradSigmoid(b *Builder, v, g *Value, need []bool) []*Value {
 }
 
 func gradRelu(b *Builder, v, g *Value, need []bool) []*Value {
+	return unary(need, func() *Value { return must(b.ReluBackward(v.Args[0], g)) })
+}
+
+func gradSoftplus(b *Builder, v, g *Value, need []bool) []*Value {
+	// y' = sigmoid(βx), 1 where βx > threshold
+	return unary(need, func() *Value {
+		x, a := v.Args[0], v.Aux.(SoftplusAttr)
+		bx := must(b.Mul(x, konst(b, x, a.Beta)))
+		d := must(b.Where(must(b.Gt(bx, konst(b, x, a.Threshold))), konst(b, x, 1), must(b.Sigmoid(bx))))
+		return must(b.Mul(g, d))
+	})
+}
+
+func gradElu(b *Builder, v, g *Value, need []bool) []*Value {
+	// y' = 1 where x > 0, else α·e^x
 	return unary(need, func() *Value {
 		x := v.Args[0]
-		return must(b.Where(must(b.Gt(x, konst(b, x, 0))), g, konst(b, g, 0)))
+		neg := must(b.Mul(g, must(b.Mul(konst(b, x, v.Aux.(EluAttr).Alpha), must(b.Exp(x))))))
+		return must(b.Where(must(b.Gt(x, konst(b, x, 0))), g, neg))
 	})
 }
 
 func gradGelu(b *Builder, v, g *Value, need []bool) []*Value {
 	return unary(need, func() *Value {
-		x := v.Args[0]
-		c := func(f float64) *Value { return konst(b, x, f) }
-		var d *Value
-		if v.Aux.(GeluAttr).Approximate {
-			// y = ½x(1+t), t = tanh(k(x+ax³)):
-			// y' = ½(1+t) + ½x(1-t²)·k(1+3ax²)
-			const a = 0.044715
-			k := math.Sqrt(2 / math.Pi)
-			x2 := must(b.Mul(x, x))
-			u := must(b.Mul(c(k), must(b.Add(x, must(b.Mul(c(a), must(b.Mul(x2, x))))))))
-			t := must(b.Tanh(u))
-			left := must(b.Mul(c(0.5), must(b.Add(c(1), t))))
-			du := must(b.Mul(c(k), must(b.Add(c(1), must(b.Mul(c(3*a), x2))))))
-			sech2 := must(b.Sub(c(1), must(b.Mul(t, t))))
-			right := must(b.Mul(must(b.Mul(must(b.Mul(c(0.5), x)), sech2)), du))
-			d = must(b.Add(left, right))
-		} else {
-			// y = xΦ(x): y' = Φ(x) + xφ(x)
-			cdf := must(b.Mul(c(0.5), must(b.Add(c(1), must(b.Erf(must(b.Mul(x, c(1/math.Sqrt2)))))))))
-			pdf := must(b.Mul(c(1/math.Sqrt(2*math.Pi)), must(b.Exp(must(b.Mul(c(-0.5), must(b.Mul(x, x))))))))
-			d = must(b.Add(cdf, must(b.Mul(x, pdf))))
-		}
-		return must(b.Mul(g, d))
+		return must(b.GeluBackward(v.Args[0], g, v.Aux.(GeluAttr).Approximate))
 	})
 }
 

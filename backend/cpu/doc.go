@@ -54,8 +54,20 @@
 //     therefore bit-identical from run to run for a given Threads. GEMM
 //     parallelizes itself on parallel.Default(); a GEMM called from
 //     inside a pool task runs on that task's core.
+//   - Elementwise ops. Every op the table flags elementwise has a kernel:
+//     the ops with a loop of their own (elementwiseKernels: typed,
+//     branch-free or AVX2 loops) run it, every other one computes the op
+//     table's arithmetic (ir.Op.Scalar) in float64, whole (table.go) or as
+//     an instruction of a fused body. No kernel looks at the shape of a
+//     graph: the relu and GELU gradients are ops of their own
+//     (relu_backward, gelu_backward) with vector kernels, and
+//     TestW4Kernels pins the kernel each value of the W4, W5 and W1 steps
+//     runs on (testdata/w4_kernels.txt), so a slide to a slower kernel
+//     fails a test.
 //   - Fused ops (from ir's fuse pass). matmul_bias is one gemm.SgemmEx
-//     call with the bias and activation in the epilogue. A fused
+//     call with the bias and activation in the epilogue (actOf maps the
+//     IR's epilogue activations to gemm's; GELU and activations gemm
+//     lacks run after the product). A fused
 //     elementwise body runs block by block (fusedBlock elements): each
 //     instruction is a tight loop over a block held in a per-worker
 //     register, so dispatch is paid once per block, not per element;
@@ -66,7 +78,9 @@
 //
 //	program.go      Compile, Program, Bind, Run: the executor
 //	kernel.go       the kernel interface, the registry, buffers, ndLoop
-//	elementwise.go  constants, unary, cast, broadcasting binary, compare, where
+//	elementwise.go  constants; the elementwise ops' own loops: unary, cast,
+//	                broadcasting binary, compare, where, relu/GELU backward
+//	table.go        any elementwise op with the op table's arithmetic
 //	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax
 //	matmul.go       batched matmul through gemm
 //	conv.go         conv2d and its backward ops: im2col + GEMM
@@ -75,8 +89,7 @@
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam)
-//	fused.go        matmul_bias and fused elementwise bodies (relu and GELU
-//	                backward bodies recognized and run as vector kernels)
+//	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
 //	                softmax, GELU (+ backward), 2×2 max pooling (+ backward),
 //	                im2col/col2im row copies, 4×3 dot products (conv weight
@@ -93,7 +106,10 @@
 //     error): take buffers with c.buf, work out every index and stride
 //     once, allocate any scratch here, and return unsupported(v, t) for
 //     dtypes it does not handle (Compile then fails with that message).
-//  3. Register it in the file's init: register(buildXxx, ir.OpXxx).
+//  3. Register it in the file's init: register(buildXxx, ir.OpXxx). An
+//     elementwise op needs no kernel of its own (it runs the table's
+//     arithmetic); a faster loop goes in elementwiseKernels, and, to run
+//     inside fused bodies too, in instrExec.
 //  4. Add cases to opCases in ops_test.go, including broadcasting and
 //     integer variants where the op takes them; TestOps compares each
 //     with ir/eval under both planner modes and 1 and 2 threads, and

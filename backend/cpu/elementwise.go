@@ -1,6 +1,8 @@
 // This file implements the elementwise kernels: constants (fill, iota,
-// literal), unary math, cast, broadcasting binary arithmetic,
-// comparisons and where.
+// literal), and the vector or typed loops of the elementwise ops that
+// have one (elementwiseKernels): unary math, cast, broadcasting binary
+// arithmetic, comparisons, where and the relu and GELU gradients. Every
+// other elementwise op of the table computes its arithmetic (table.go).
 
 package cpu
 
@@ -17,12 +19,42 @@ import (
 
 func init() {
 	register(buildConst, ir.OpFill, ir.OpIota, ir.OpLiteral)
-	register(buildUnary, ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpRsqrt, ir.OpTanh,
-		ir.OpSigmoid, ir.OpRelu, ir.OpGelu, ir.OpErf, ir.OpAbs, ir.OpSign)
-	register(buildCast, ir.OpCast)
-	register(buildBinary, ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMax, ir.OpMin, ir.OpPow)
-	register(buildCompare, ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe)
-	register(buildWhere, ir.OpWhere)
+	for _, op := range ir.Ops() {
+		if op.IsElementwise() && !op.IsFused() {
+			register(buildElementwise, op)
+		}
+	}
+}
+
+// elementwiseKernels are the elementwise ops with loops of their own,
+// faster than the op table's arithmetic in float64: typed, branch-free
+// or vector (AVX2). A builder returns a nil kernel for the operands it
+// does not handle, which then take the table's arithmetic.
+var elementwiseKernels = map[ir.Op]builder{
+	ir.OpNeg: buildUnaryNum, ir.OpRelu: buildUnaryNum, ir.OpAbs: buildUnaryNum, ir.OpSign: buildUnaryNum,
+	ir.OpTanh: buildActivation, ir.OpSigmoid: buildActivation, ir.OpGelu: buildActivation,
+	ir.OpCast: buildCast,
+	ir.OpAdd:  buildBinary, ir.OpSub: buildBinary, ir.OpMul: buildBinary, ir.OpDiv: buildBinary,
+	ir.OpMax: buildBinary, ir.OpMin: buildBinary,
+	ir.OpEq: buildCompare, ir.OpNe: buildCompare, ir.OpLt: buildCompare, ir.OpLe: buildCompare,
+	ir.OpGt: buildCompare, ir.OpGe: buildCompare,
+	ir.OpWhere:        buildWhere,
+	ir.OpReluBackward: buildGradF32, ir.OpGeluBackward: buildGradF32,
+}
+
+// buildElementwise builds an elementwise op: its own loop where it has
+// one, else a unary f32 loop or the general kernel over the op table's
+// arithmetic.
+func buildElementwise(c *compileCtx, v *ir.Value) (kernel, error) {
+	if b := elementwiseKernels[v.Op]; b != nil {
+		if k, err := b(c, v); k != nil || err != nil {
+			return k, err
+		}
+	}
+	if len(v.Args) == 1 && v.Type.DType == ir.F32 && v.Args[0].Type.DType == ir.F32 {
+		return &unaryF32{f: v.Op.Scalar(v.Aux, ir.F32), x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool}, nil
+	}
+	return buildTable(c, v)
 }
 
 // constKernel copies a constant computed at compile time into its slot.
@@ -68,10 +100,11 @@ func buildConst(c *compileCtx, v *ir.Value) (kernel, error) {
 	return &constKernel{c.buf(v), data}, nil
 }
 
-// unaryF32 computes the float-only unary ops on f32.
+// unaryF32 computes a unary op on f32: a GEMM activation (act), or
+// else the op table's arithmetic f.
 type unaryF32 struct {
-	op     ir.Op
 	act    gemm.Activation
+	f      ir.ScalarFunc
 	x, out *buffer
 	pool   *parallel.Pool
 }
@@ -79,13 +112,16 @@ type unaryF32 struct {
 func (k *unaryF32) run() error { parFor(k.pool, k.out.n, 8, k); return nil }
 
 func (k *unaryF32) Range(lo, hi int) {
-	unaryF32Inner(k.op, k.act, f32s(k.out)[lo:hi], f32s(k.x)[lo:hi])
+	unaryF32Inner(k.act, k.f, f32s(k.out)[lo:hi], f32s(k.x)[lo:hi])
 }
 
 // actOf returns the gemm activation that computes a unary op (so that
-// the op and a GEMM epilogue agree bit for bit), or ActNone.
+// the op and a GEMM epilogue agree bit for bit), or ActNone: the one map
+// from the IR's epilogue activations to gemm's.
 func actOf(op ir.Op, aux any) gemm.Activation {
 	switch op {
+	case ir.OpRelu:
+		return gemm.ActReLU
 	case ir.OpTanh:
 		return gemm.ActTanh
 	case ir.OpSigmoid:
@@ -99,9 +135,17 @@ func actOf(op ir.Op, aux any) gemm.Activation {
 	return gemm.ActNone
 }
 
-// unaryF32Inner computes o = op(x) for the float-only unary ops; act is
-// actOf(op).
-func unaryF32Inner(op ir.Op, act gemm.Activation, o, x []float32) {
+// buildActivation builds a unary op that is a GEMM activation, on f32.
+func buildActivation(c *compileCtx, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, nil
+	}
+	return &unaryF32{act: actOf(v.Op, v.Aux), x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool}, nil
+}
+
+// unaryF32Inner computes o = op(x): with the GEMM activation act (GELU's
+// erf form 8 lanes at a time), or else with the table's arithmetic f.
+func unaryF32Inner(act gemm.Activation, f ir.ScalarFunc, o, x []float32) {
 	if act == gemm.ActGELU && simdOn {
 		geluF32(o, x, nil)
 		return
@@ -111,27 +155,10 @@ func unaryF32Inner(op ir.Op, act gemm.Activation, o, x []float32) {
 		gemm.ActivateSlice(act, o)
 		return
 	}
-	switch op {
-	case ir.OpExp:
-		for i, e := range x {
-			o[i] = float32(math.Exp(float64(e)))
-		}
-	case ir.OpLog:
-		for i, e := range x {
-			o[i] = float32(math.Log(float64(e)))
-		}
-	case ir.OpSqrt:
-		for i, e := range x {
-			o[i] = float32(math.Sqrt(float64(e)))
-		}
-	case ir.OpRsqrt:
-		for i, e := range x {
-			o[i] = float32(1 / math.Sqrt(float64(e)))
-		}
-	case ir.OpErf:
-		for i, e := range x {
-			o[i] = float32(math.Erf(float64(e)))
-		}
+	x = x[:len(o)]
+	for i, e := range x {
+		r, _ := f(float64(e), 0, 0)
+		o[i] = float32(r)
 	}
 }
 
@@ -251,23 +278,68 @@ func reluGradF32(o, x, dy []float32) {
 	}
 }
 
-func buildUnary(c *compileCtx, v *ir.Value) (kernel, error) {
+// buildUnaryNum builds neg, relu, abs or sign on any numeric dtype.
+func buildUnaryNum(c *compileCtx, v *ir.Value) (kernel, error) {
 	x, out := c.buf(v.Args[0]), c.buf(v)
-	if isNumUnary(v.Op) {
-		switch v.Type.DType {
-		case ir.F32:
-			return &unaryNum[float32]{v.Op, x, out, c.pool}, nil
-		case ir.I32:
-			return &unaryNum[int32]{v.Op, x, out, c.pool}, nil
-		case ir.I64:
-			return &unaryNum[int64]{v.Op, x, out, c.pool}, nil
+	switch v.Type.DType {
+	case ir.F32:
+		return &unaryNum[float32]{v.Op, x, out, c.pool}, nil
+	case ir.I32:
+		return &unaryNum[int32]{v.Op, x, out, c.pool}, nil
+	case ir.I64:
+		return &unaryNum[int64]{v.Op, x, out, c.pool}, nil
+	}
+	return nil, nil
+}
+
+// gradF32 computes relu_backward or gelu_backward (erf form) on f32
+// operands of the result's shape, 8 lanes at a time with AVX2.
+type gradF32 struct {
+	op         ir.Op
+	x, dy, out *buffer
+	pool       *parallel.Pool
+}
+
+func (k *gradF32) run() error {
+	perItem := 2
+	if k.op == ir.OpGeluBackward {
+		perItem = 64
+	}
+	parFor(k.pool, k.out.n, perItem, k)
+	return nil
+}
+
+func (k *gradF32) Range(lo, hi int) {
+	o, x, dy := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi]
+	if k.op == ir.OpReluBackward {
+		reluGradF32(o, x, dy)
+	} else {
+		geluF32(o, x, dy)
+	}
+}
+
+// hasGradF32 reports whether gradF32 computes the op with attributes aux
+// on f32: relu_backward, and gelu_backward's erf form where AVX2 is on.
+func hasGradF32(op ir.Op, aux any) bool {
+	switch op {
+	case ir.OpReluBackward:
+		return true
+	case ir.OpGeluBackward:
+		return simdOn && !aux.(ir.GeluAttr).Approximate
+	}
+	return false
+}
+
+func buildGradF32(c *compileCtx, v *ir.Value) (kernel, error) {
+	if !hasGradF32(v.Op, v.Aux) || v.Type.DType != ir.F32 {
+		return nil, nil
+	}
+	for _, a := range v.Args {
+		if a.Type.DType != ir.F32 || !a.Type.Shape.Equal(v.Type.Shape) {
+			return nil, nil
 		}
-		return nil, unsupported(v, v.Type)
 	}
-	if v.Type.DType != ir.F32 {
-		return nil, unsupported(v, v.Type)
-	}
-	return &unaryF32{op: v.Op, act: actOf(v.Op, v.Aux), x: x, out: out, pool: c.pool}, nil
+	return &gradF32{op: v.Op, x: c.buf(v.Args[0]), dy: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}, nil
 }
 
 // castKernel converts S elements to D; toBool writes x != 0.
@@ -421,11 +493,6 @@ func binaryInner[T numeric](op ir.Op, o, x []T, sx int, y []T, sy int) bool {
 			o[i] = min(x[ix], y[iy])
 			ix, iy = ix+sx, iy+sy
 		}
-	case ir.OpPow:
-		for i := range o {
-			o[i] = T(math.Pow(float64(x[ix]), float64(y[iy])))
-			ix, iy = ix+sx, iy+sy
-		}
 	}
 	return true
 }
@@ -440,7 +507,7 @@ func buildBinary(c *compileCtx, v *ir.Value) (kernel, error) {
 	case ir.I64:
 		return &binaryKernel[int64]{op: v.Op, l: l, x: x, y: y, out: out, pool: c.pool}, nil
 	}
-	return nil, unsupported(v, v.Type)
+	return nil, nil
 }
 
 // compareKernel computes a broadcasting comparison into bool (uint8).

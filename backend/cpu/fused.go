@@ -12,7 +12,6 @@
 package cpu
 
 import (
-	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -24,15 +23,6 @@ import (
 func init() {
 	register(buildMatMulBias, ir.OpMatMulBias)
 	register(buildFused, ir.OpFused)
-}
-
-// gemmAct maps the epilogue attributes of matmul_bias to gemm's.
-func gemmAct(a ir.MatMulBiasAttr) gemm.Activation {
-	op, aux := a.Activation()
-	if op == ir.OpRelu {
-		return gemm.ActReLU
-	}
-	return actOf(op, aux)
 }
 
 // matmulBiasInt is an integer matmul_bias: the product, then the bias
@@ -68,12 +58,17 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 	bias := c.buf(v.Args[2])
 	switch k := mm.(type) {
 	case *matmulF32:
-		k.bias, k.act = bias, gemmAct(at)
-		if k.act == gemm.ActGELU && simdOn {
+		k.bias, k.act = bias, actOf(at.Act.Op, at.Act.Aux)
+		if !at.Act.IsNone() && (k.act == gemm.ActNone || k.act == gemm.ActGELU && simdOn) {
 			// The vector GELU after the product beats the epilogue's
-			// scalar one by far.
+			// scalar one by far; an activation that is not one of gemm's
+			// runs after the product too, with the op table's arithmetic.
+			post := &postActivation{mm: k, act: k.act, out: c.buf(v), pool: c.pool}
+			if k.act == gemm.ActNone {
+				post.f = at.Act.Op.Scalar(at.Act.Aux, ir.F32)
+			}
 			k.act = gemm.ActNone
-			return &postGelu{mm: k, out: c.buf(v), pool: c.pool}, nil
+			return post, nil
 		}
 		return k, nil
 	case *matmulInt[int32]:
@@ -84,15 +79,18 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 	return nil, unsupported(v, v.Type)
 }
 
-// postGelu is a matmul_bias whose GELU (erf form) runs after the
-// product, 8 lanes at a time (geluF32).
-type postGelu struct {
+// postActivation is a matmul_bias whose activation runs after the
+// product: GELU (erf form) 8 lanes at a time (geluF32), or an activation
+// gemm does not have with the op table's arithmetic f.
+type postActivation struct {
 	mm   kernel
+	act  gemm.Activation
+	f    ir.ScalarFunc
 	out  *buffer
 	pool *parallel.Pool
 }
 
-func (k *postGelu) run() error {
+func (k *postActivation) run() error {
 	if err := k.mm.run(); err != nil {
 		return err
 	}
@@ -100,9 +98,9 @@ func (k *postGelu) run() error {
 	return nil
 }
 
-func (k *postGelu) Range(lo, hi int) {
+func (k *postActivation) Range(lo, hi int) {
 	o := f32s(k.out)[lo:hi]
-	geluF32(o, o, nil)
+	unaryF32Inner(k.act, k.f, o, o)
 }
 
 // fusedBlock is the number of elements a fused register holds.
@@ -126,6 +124,7 @@ type finstr struct {
 	dst  int
 	args []int
 	exec func(f *frame, in *finstr, n int) bool
+	name string // the loop that exec runs, for tests (see instrExec)
 }
 
 // fusedKernel runs a fused body over its result, block by block.
@@ -210,105 +209,8 @@ func loaderOf(size int) func(f *frame, k int, src unsafe.Pointer, off, stride, n
 	return load[uint64]
 }
 
-// reluGradKernel is the fused body of relu's backward, where(gt(x, 0),
-// dy, 0), on operands of the result's shape.
-type reluGradKernel struct {
-	x, dy, out *buffer
-	pool       *parallel.Pool
-}
-
-func (k *reluGradKernel) run() error {
-	parFor(k.pool, k.out.n, 2, k)
-	return nil
-}
-
-func (k *reluGradKernel) Range(lo, hi int) {
-	reluGradF32(f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi])
-}
-
-// isReluGrad says whether v is fused(x, dy) {$2 = fill 0; $3 = gt($0,
-// $2); $4 = where($3, $1, $2)} on f32 operands of its own shape.
-func isReluGrad(v *ir.Value) bool {
-	fa := v.Aux.(ir.FusedAttr)
-	if len(v.Args) != 2 || len(fa.Body) != 3 || v.Type.DType != ir.F32 {
-		return false
-	}
-	for _, a := range v.Args {
-		if a.Type.DType != ir.F32 || !a.Type.Shape.Equal(v.Type.Shape) {
-			return false
-		}
-	}
-	f, gt, w := fa.Body[0], fa.Body[1], fa.Body[2]
-	fill, ok := f.Aux.(ir.FillAttr)
-	return f.Op == ir.OpFill && f.DType == ir.F32 && ok && fill.Value == 0 &&
-		gt.Op == ir.OpGt && slices.Equal(gt.Args, []int{0, 2}) &&
-		w.Op == ir.OpWhere && w.DType == ir.F32 && slices.Equal(w.Args, []int{3, 1, 2})
-}
-
-// geluGradKernel is the fused body of GELU's (erf form) backward,
-// dy·(Φ(x) + x·φ(x)), on operands of the result's shape.
-type geluGradKernel struct {
-	x, dy, out *buffer
-	pool       *parallel.Pool
-}
-
-func (k *geluGradKernel) run() error {
-	parFor(k.pool, k.out.n, 64, k)
-	return nil
-}
-
-func (k *geluGradKernel) Range(lo, hi int) {
-	geluF32(f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi])
-}
-
-// geluGradBody is the body ir's VJP of gelu (erf form) fuses into, with
-// x as $0 and dy as $1: for each instruction its op, operands and, for a
-// fill, its value.
-var geluGradBody = []struct {
-	op   ir.Op
-	args []int
-	val  float64
-}{
-	{ir.OpFill, nil, 0.7071067811865476}, {ir.OpMul, []int{0, 2}, 0}, {ir.OpErf, []int{3}, 0},
-	{ir.OpFill, nil, 1}, {ir.OpAdd, []int{4, 5}, 0}, {ir.OpFill, nil, 0.5}, {ir.OpMul, []int{6, 7}, 0},
-	{ir.OpMul, []int{0, 0}, 0}, {ir.OpFill, nil, -0.5}, {ir.OpMul, []int{9, 10}, 0}, {ir.OpExp, []int{11}, 0},
-	{ir.OpFill, nil, 0.3989422804014327}, {ir.OpMul, []int{12, 13}, 0}, {ir.OpMul, []int{0, 14}, 0},
-	{ir.OpAdd, []int{8, 15}, 0}, {ir.OpMul, []int{1, 16}, 0},
-}
-
-// isGeluGrad says whether v is geluGradBody on f32 operands of its shape.
-func isGeluGrad(v *ir.Value) bool {
-	fa := v.Aux.(ir.FusedAttr)
-	if len(v.Args) != 2 || len(fa.Body) != len(geluGradBody) || v.Type.DType != ir.F32 {
-		return false
-	}
-	for _, a := range v.Args {
-		if a.Type.DType != ir.F32 || !a.Type.Shape.Equal(v.Type.Shape) {
-			return false
-		}
-	}
-	for i, in := range fa.Body {
-		w := geluGradBody[i]
-		if in.Op != w.op || in.DType != ir.F32 || !slices.Equal(in.Args, w.args) {
-			return false
-		}
-		if in.Op == ir.OpFill {
-			if f, ok := in.Aux.(ir.FillAttr); !ok || f.Value != w.val {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 func buildFused(c *compileCtx, v *ir.Value) (kernel, error) {
 	fa := v.Aux.(ir.FusedAttr)
-	if isReluGrad(v) {
-		return &reluGradKernel{x: c.buf(v.Args[0]), dy: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}, nil
-	}
-	if simdOn && isGeluGrad(v) {
-		return &geluGradKernel{x: c.buf(v.Args[0]), dy: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}, nil
-	}
 	n := len(v.Args)
 	k := &fusedKernel{nargs: n, l: newLoopBlock(v.Type.Shape, fusedBlock, operandStrides(v)...),
 		out: c.buf(v), pool: c.pool}
@@ -321,18 +223,12 @@ func buildFused(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	var consts []int // registers of fills, with their values set below
 	for j, in := range fa.Body {
-		argDT := ir.InvalidDType
-		if len(in.Args) > 0 {
-			argDT = dts[in.Args[0]]
-			if in.Op == ir.OpWhere {
-				argDT = dts[in.Args[1]]
-			}
+		argDTs := make([]ir.DType, len(in.Args))
+		for i, r := range in.Args {
+			argDTs[i] = dts[r]
 		}
-		exec, err := instrExec(in, argDT)
-		if err != nil {
-			return nil, err
-		}
-		k.body = append(k.body, finstr{dst: n + j, args: in.Args, exec: exec})
+		name, exec := instrExec(in, argDTs)
+		k.body = append(k.body, finstr{dst: n + j, args: in.Args, exec: exec, name: name})
 		dts = append(dts, in.DType)
 		if in.Op == ir.OpFill {
 			consts = append(consts, j)
@@ -372,68 +268,86 @@ func operandStrides(v *ir.Value) [][]int {
 	return st
 }
 
-// instrExec prepares one body instruction; argDT is the dtype of its
-// (value) operands.
-func instrExec(in ir.FusedInstr, argDT ir.DType) (func(f *frame, in *finstr, n int) bool, error) {
+// instrExec prepares one body instruction, whose operand registers have
+// dtypes argDTs: its own loop where the op has one (as elementwiseKernels
+// for whole tensors), else the op table's arithmetic. It returns the
+// name of the loop (the op's name, with /avx2 for a vector loop and
+// /table for the table's arithmetic) and the loop.
+func instrExec(in ir.FusedInstr, argDTs []ir.DType) (string, func(f *frame, in *finstr, n int) bool) {
 	op := in.Op
+	argDT := ir.InvalidDType
+	if len(argDTs) > 0 {
+		argDT = argDTs[0]
+	}
+	name := op.String()
 	switch {
 	case op == ir.OpFill:
-		return fillExec(in.DType, in.Aux.(ir.FillAttr).Value), nil
+		return name, fillExec(in.DType, in.Aux.(ir.FillAttr).Value)
 	case op == ir.OpCast:
-		return castExec(argDT, in.DType), nil
+		return name, castExec(argDT, in.DType)
 	case op == ir.OpWhere:
-		switch argDT.Size() {
+		switch argDTs[1].Size() {
 		case 1:
-			return whereExec[uint8], nil
+			return name, whereExec[uint8]
 		case 4:
-			return whereExec[uint32], nil
+			return name, whereExec[uint32]
 		}
-		return whereExec[uint64], nil
+		return name, whereExec[uint64]
 	case op == ir.OpEq || op == ir.OpNe || op == ir.OpLt || op == ir.OpLe || op == ir.OpGt || op == ir.OpGe:
 		switch argDT {
 		case ir.F32:
-			return compareExec[float32](op), nil
+			return name, compareExec[float32](op)
 		case ir.I32:
-			return compareExec[int32](op), nil
+			return name, compareExec[int32](op)
 		case ir.I64:
-			return compareExec[int64](op), nil
+			return name, compareExec[int64](op)
 		}
-		return compareExec[uint8](op), nil
-	case len(in.Args) == 2:
-		switch argDT {
-		case ir.F32:
-			return binaryExec[float32](op), nil
-		case ir.I32:
-			return binaryExec[int32](op), nil
-		case ir.I64:
-			return binaryExec[int64](op), nil
+		return name, compareExec[uint8](op)
+	case isBinaryArith(op) && argDT == ir.F32:
+		return name, binaryExec[float32](op)
+	case isBinaryArith(op) && argDT == ir.I32:
+		return name, binaryExec[int32](op)
+	case isBinaryArith(op) && argDT == ir.I64:
+		return name, binaryExec[int64](op)
+	case hasGradF32(op, in.Aux) && argDT == ir.F32:
+		if op == ir.OpGeluBackward {
+			return name + "/avx2", func(f *frame, in *finstr, n int) bool {
+				geluF32(regView[float32](f, in.dst, n), regView[float32](f, in.args[0], n), regView[float32](f, in.args[1], n))
+				return true
+			}
 		}
-	case isNumUnary(op):
-		switch argDT {
-		case ir.F32:
-			return unaryNumExec[float32](op), nil
-		case ir.I32:
-			return unaryNumExec[int32](op), nil
-		case ir.I64:
-			return unaryNumExec[int64](op), nil
+		if simdOn {
+			name += "/avx2"
 		}
-	case len(in.Args) == 1 && argDT == ir.F32:
-		act := actOf(op, in.Aux)
-		return func(f *frame, in *finstr, n int) bool {
-			unaryF32Inner(op, act, regView[float32](f, in.dst, n), regView[float32](f, in.args[0], n))
+		return name, func(f *frame, in *finstr, n int) bool {
+			reluGradF32(regView[float32](f, in.dst, n), regView[float32](f, in.args[0], n), regView[float32](f, in.args[1], n))
 			return true
-		}, nil
+		}
+	case isNumUnary(op) && argDT == ir.F32:
+		if op == ir.OpRelu && simdOn {
+			name += "/avx2"
+		}
+		return name, unaryNumExec[float32](op)
+	case len(in.Args) == 1 && argDT == ir.F32 && in.DType == ir.F32:
+		act := actOf(op, in.Aux)
+		switch {
+		case act == gemm.ActGELU && simdOn:
+			name += "/avx2"
+		case act == gemm.ActNone:
+			name += "/table"
+		}
+		fn := op.Scalar(in.Aux, ir.F32)
+		return name, func(f *frame, in *finstr, n int) bool {
+			unaryF32Inner(act, fn, regView[float32](f, in.dst, n), regView[float32](f, in.args[0], n))
+			return true
+		}
 	}
-	return nil, errUnsupportedInstr{op, argDT}
+	return name + "/table", tableExec(in, argDTs)
 }
 
-type errUnsupportedInstr struct {
-	op ir.Op
-	dt ir.DType
-}
-
-func (e errUnsupportedInstr) Error() string {
-	return "no fused instruction " + e.op.String() + " on " + e.dt.String()
+// isBinaryArith reports whether op is one of binaryInner's.
+func isBinaryArith(op ir.Op) bool {
+	return op == ir.OpAdd || op == ir.OpSub || op == ir.OpMul || op == ir.OpDiv || op == ir.OpMax || op == ir.OpMin
 }
 
 func fillExec(dt ir.DType, v float64) func(f *frame, in *finstr, n int) bool {

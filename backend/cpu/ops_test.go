@@ -294,7 +294,28 @@ func opCases() []opCase {
 		u(ir.OpGelu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Gelu(x, false) })
 		u(ir.OpGelu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Gelu(x, true) })
 		u(ir.OpErf, t, normal, (*ir.Builder).Erf)
+		u(ir.OpSoftplus, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Softplus(x, 1, 20) })
+		u(ir.OpSoftplus, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Softplus(x, 3, 0.5) })
+		u(ir.OpElu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Elu(x, 1) })
+		u(ir.OpElu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Elu(x, 0.4) })
 	}
+	grads := []struct {
+		op ir.Op
+		f  func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error)
+	}{
+		{ir.OpReluBackward, (*ir.Builder).ReluBackward},
+		{ir.OpGeluBackward, func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error) { return b.GeluBackward(x, dy, false) }},
+		{ir.OpGeluBackward, func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error) { return b.GeluBackward(x, dy, true) }},
+	}
+	for _, g := range grads {
+		for _, s := range []struct {
+			name string
+			x, y ir.Shape
+		}{{"small", ir.Shape{3, 5}, ir.Shape{3, 5}}, {"big", ir.Shape{50, 701}, ir.Shape{50, 701}}, {"broadcast", ir.Shape{4, 1}, ir.Shape{3}}} {
+			add(opCase{op: g.op, name: s.name, ins: []in{{t: ir.Type{DType: ir.F32, Shape: s.x}}, {t: ir.Type{DType: ir.F32, Shape: s.y}}}, build: bin(g.f)})
+		}
+	}
+	add(opCase{op: ir.OpReluBackward, name: "i32", ins: []in{{t: i32(3, 4)}, {t: i32(4)}}, build: bin((*ir.Builder).ReluBackward)})
 	for _, from := range []ir.DType{ir.F32, ir.I32, ir.I64, ir.Bool} {
 		for _, to := range []ir.DType{ir.F32, ir.I32, ir.I64, ir.Bool} {
 			u(ir.OpCast, ir.TensorOf(from, 3, 5), normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Cast(x, to) })
@@ -610,6 +631,10 @@ func addFusedCases(add func(...opCase)) {
 		instr(ir.OpDiv, ir.I32, nil, 0, 1), instr(ir.OpCast, ir.I64, nil, 3), instr(ir.OpFill, ir.I64, ir.FillAttr{Value: 2}),
 		instr(ir.OpMin, ir.I64, nil, 4, 5), instr(ir.OpCast, F, nil, 6), instr(ir.OpLe, B, nil, 7, 2),
 		instr(ir.OpCast, F, nil, 8), instr(ir.OpAdd, F, nil, 9, 7))
+	fused("grads", f32(6, 37), []in{{t: f32(6, 37)}, {t: f32(6, 37)}, {t: f32(37)}},
+		instr(ir.OpGeluBackward, F, ir.GeluAttr{}, 0, 1), instr(ir.OpReluBackward, F, nil, 3, 2),
+		instr(ir.OpGeluBackward, F, ir.GeluAttr{Approximate: true}, 4, 0), instr(ir.OpSoftplus, F, ir.SoftplusAttr{Beta: 2, Threshold: 1}, 5),
+		instr(ir.OpElu, F, ir.EluAttr{Alpha: 0.7}, 6), instr(ir.OpMul, F, nil, 1, 7))
 	fused("only_fill", f32(3, 2), []in{{t: f32(3, 2)}}, instr(ir.OpFill, F, ir.FillAttr{Value: 4}))
 	fused("bool_out", boolT(5, 3), []in{{t: f32(5, 3)}, {t: f32(3)}}, instr(ir.OpLt, B, nil, 0, 1), instr(ir.OpNe, B, nil, 2, 2))
 
@@ -620,11 +645,13 @@ func addFusedCases(add func(...opCase)) {
 		d    ir.DType
 	}{
 		{"plain", ir.Shape{5, 7}, ir.Shape{7, 6}, ir.MatMulBiasAttr{}, ir.F32},
-		{"relu_tb", ir.Shape{32, 64}, ir.Shape{128, 64}, ir.MatMulBiasAttr{TransposeB: true, Relu: true}, ir.F32},
-		{"gelu_ta", ir.Shape{40, 30}, ir.Shape{40, 50}, ir.MatMulBiasAttr{TransposeA: true, Gelu: true}, ir.F32},
-		{"gelu_tanh", ir.Shape{3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{GeluTanh: true}, ir.F32},
-		{"tanh_batched", ir.Shape{2, 3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{Tanh: true}, ir.F32},
-		{"sigmoid", ir.Shape{1, 300}, ir.Shape{300, 200}, ir.MatMulBiasAttr{Sigmoid: true}, ir.F32},
+		{"relu_tb", ir.Shape{32, 64}, ir.Shape{128, 64}, ir.MatMulBiasAttr{TransposeB: true, Act: ir.Activation{Op: ir.OpRelu}}, ir.F32},
+		{"gelu_ta", ir.Shape{40, 30}, ir.Shape{40, 50}, ir.MatMulBiasAttr{TransposeA: true, Act: ir.Activation{Op: ir.OpGelu, Aux: ir.GeluAttr{}}}, ir.F32},
+		{"gelu_tanh", ir.Shape{3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpGelu, Aux: ir.GeluAttr{Approximate: true}}}, ir.F32},
+		{"tanh_batched", ir.Shape{2, 3, 8}, ir.Shape{8, 4}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpTanh}}, ir.F32},
+		{"sigmoid", ir.Shape{1, 300}, ir.Shape{300, 200}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpSigmoid}}, ir.F32},
+		{"softplus", ir.Shape{33, 20}, ir.Shape{20, 70}, ir.MatMulBiasAttr{Act: ir.Activation{Op: ir.OpSoftplus, Aux: ir.SoftplusAttr{Beta: 2, Threshold: 1}}}, ir.F32},
+		{"elu_tb", ir.Shape{5, 6}, ir.Shape{7, 6}, ir.MatMulBiasAttr{TransposeB: true, Act: ir.Activation{Op: ir.OpElu, Aux: ir.EluAttr{Alpha: 0.5}}}, ir.F32},
 		{"i32", ir.Shape{3, 4}, ir.Shape{4, 2}, ir.MatMulBiasAttr{}, ir.I32},
 	} {
 		n := m.y[len(m.y)-1]

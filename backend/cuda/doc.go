@@ -20,7 +20,8 @@
 //     hash, integer powers), kernel signatures with the comment naming
 //     the IR and the .enc line, C types, literals and index arithmetic.
 //   - the generators, one file per family: elementwise.go (fused bodies
-//     and single elementwise ops as straight-line code per element,
+//     and every op the table flags elementwise as straight-line code per
+//     element, each op the C expression of its table row (ir.Op.C);
 //     constants, dropout, optimizer updates), reduce.go (reductions,
 //     softmax, layer norm, cross entropy), movement.go, conv.go (direct
 //     convolution and pooling) and gemm.go (cuBLAS calls, the fallback

@@ -87,12 +87,10 @@ func genElementwise(e *emitter, v *ir.Value) error {
 	for j, instr := range body.Body {
 		r := len(v.Args) + j
 		args := make([]string, len(instr.Args))
-		argTypes := make([]ir.DType, len(instr.Args))
 		for k, a := range instr.Args {
 			args[k] = fmt.Sprintf("r%d", a)
-			argTypes[k] = types[a]
 		}
-		x, err := scalarExpr(instr.Op, instr.DType, instr.Aux, args, argTypes)
+		x, err := scalarExpr(instr.Op, instr.DType, instr.Aux, args)
 		if err != nil {
 			return fmt.Errorf("$%d: %v", r, err)
 		}
@@ -106,83 +104,14 @@ func genElementwise(e *emitter, v *ir.Value) error {
 }
 
 // scalarExpr is the C expression of one elementwise op of result dtype d
-// over register expressions x (of dtypes xt), with the op's scalar
-// semantics (ir.EvalScalar) in d.
-func scalarExpr(op ir.Op, d ir.DType, aux any, x []string, xt []ir.DType) (string, error) {
-	float := d == ir.F32
-	t := regType(d)
-	switch op {
-	case ir.OpFill:
+// over register expressions x: the op table's (ir.Op.C), a fill's
+// literal.
+func scalarExpr(op ir.Op, d ir.DType, aux any, x []string) (string, error) {
+	if op == ir.OpFill {
 		return lit(d, aux.(ir.FillAttr).Value), nil
-	case ir.OpNeg:
-		return fmt.Sprintf("(%s)(-%s)", t, x[0]), nil
-	case ir.OpExp:
-		return fmt.Sprintf("expf(%s)", x[0]), nil
-	case ir.OpLog:
-		return fmt.Sprintf("logf(%s)", x[0]), nil
-	case ir.OpSqrt:
-		return fmt.Sprintf("sqrtf(%s)", x[0]), nil
-	case ir.OpRsqrt:
-		return fmt.Sprintf("(1.0f / sqrtf(%s))", x[0]), nil
-	case ir.OpTanh:
-		return fmt.Sprintf("tanhf(%s)", x[0]), nil
-	case ir.OpSigmoid:
-		return fmt.Sprintf("(1.0f / (1.0f + expf(-%s)))", x[0]), nil
-	case ir.OpRelu:
-		return fmt.Sprintf("(%s > 0 ? %s : (%s)0)", x[0], x[0], t), nil
-	case ir.OpGelu:
-		if a, _ := aux.(ir.GeluAttr); a.Approximate {
-			return fmt.Sprintf("(0.5f * %s * (1.0f + tanhf(0.7978845608028654f * (%s + 0.044715f * %s * %s * %s))))", x[0], x[0], x[0], x[0], x[0]), nil
-		}
-		return fmt.Sprintf("(0.5f * %s * (1.0f + erff(%s * 0.7071067811865476f)))", x[0], x[0]), nil
-	case ir.OpErf:
-		return fmt.Sprintf("erff(%s)", x[0]), nil
-	case ir.OpAbs:
-		if float {
-			return fmt.Sprintf("fabsf(%s)", x[0]), nil
-		}
-		return fmt.Sprintf("(%s < 0 ? (%s)(-%s) : %s)", x[0], t, x[0], x[0]), nil
-	case ir.OpSign:
-		return fmt.Sprintf("(%s)((%s > 0) - (%s < 0))", t, x[0], x[0]), nil
-	case ir.OpCast:
-		if d == ir.Bool {
-			return fmt.Sprintf("(%s != 0)", x[0]), nil
-		}
-		return fmt.Sprintf("(%s)(%s)", t, x[0]), nil
-	case ir.OpAdd:
-		return fmt.Sprintf("(%s)(%s + %s)", t, x[0], x[1]), nil
-	case ir.OpSub:
-		return fmt.Sprintf("(%s)(%s - %s)", t, x[0], x[1]), nil
-	case ir.OpMul:
-		return fmt.Sprintf("(%s)(%s * %s)", t, x[0], x[1]), nil
-	case ir.OpDiv:
-		return fmt.Sprintf("(%s)(%s / %s)", t, x[0], x[1]), nil
-	case ir.OpMax:
-		if float {
-			return fmt.Sprintf("fmaxf(%s, %s)", x[0], x[1]), nil
-		}
-		return fmt.Sprintf("(%s > %s ? %s : %s)", x[0], x[1], x[0], x[1]), nil
-	case ir.OpMin:
-		if float {
-			return fmt.Sprintf("fminf(%s, %s)", x[0], x[1]), nil
-		}
-		return fmt.Sprintf("(%s < %s ? %s : %s)", x[0], x[1], x[0], x[1]), nil
-	case ir.OpPow:
-		return fmt.Sprintf("powf(%s, %s)", x[0], x[1]), nil
-	case ir.OpEq:
-		return fmt.Sprintf("(%s == %s)", x[0], x[1]), nil
-	case ir.OpNe:
-		return fmt.Sprintf("(%s != %s)", x[0], x[1]), nil
-	case ir.OpLt:
-		return fmt.Sprintf("(%s < %s)", x[0], x[1]), nil
-	case ir.OpLe:
-		return fmt.Sprintf("(%s <= %s)", x[0], x[1]), nil
-	case ir.OpGt:
-		return fmt.Sprintf("(%s > %s)", x[0], x[1]), nil
-	case ir.OpGe:
-		return fmt.Sprintf("(%s >= %s)", x[0], x[1]), nil
-	case ir.OpWhere:
-		return fmt.Sprintf("(%s ? %s : %s)", x[0], x[1], x[2]), nil
+	}
+	if c, ok := op.C(ir.CExpr{Aux: aux, DType: d, Type: regType(d), Args: x, Float: flit}); ok {
+		return c, nil
 	}
 	return "", fmt.Errorf("no scalar form for %s", op)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -139,6 +140,91 @@ func stepOf(t testing.TB, example string, batch int) *ir.Graph {
 	return sg.Graph
 }
 
+// elementwiseAttrs are the attributes that elementwiseGraph tries for an
+// op's attribute type, beyond the zero value.
+var elementwiseAttrs = map[reflect.Type][]any{
+	reflect.TypeFor[ir.GeluAttr]():     {ir.GeluAttr{Approximate: true}},
+	reflect.TypeFor[ir.SoftplusAttr](): {ir.SoftplusAttr{Beta: 1, Threshold: 20}, ir.SoftplusAttr{Beta: -0.5, Threshold: 2}},
+	reflect.TypeFor[ir.EluAttr]():      {ir.EluAttr{Alpha: 1}, ir.EluAttr{Alpha: 0.25}},
+}
+
+// elementwiseGraph applies every elementwise op of the table, with each
+// of its sample attributes, to f32 (and, where its type rule accepts
+// them, i32 and i64) operands, alone and as a matmul_bias epilogue,
+// every result an output: its kernels are every C expression of the
+// table.
+func elementwiseGraph(t testing.TB) *ir.Graph {
+	g := ir.NewGraph()
+	b := ir.NewBuilder(g)
+	in := func(name string, d ir.DType, dims ...int) *ir.Value {
+		v, err := b.Input(name, ir.RoleData, ir.TensorOf(d, dims...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cond := in("cond", ir.Bool, 4, 3)
+	operands := map[ir.DType][]*ir.Value{}
+	for _, d := range []ir.DType{ir.F32, ir.I32, ir.I64} {
+		operands[d] = []*ir.Value{in("x_"+d.String(), d, 4, 3), in("y_"+d.String(), d, 3)}
+	}
+	m, w, bias := in("m", ir.F32, 4, 5), in("w", ir.F32, 5, 3), in("bias", ir.F32, 3)
+	n := 0
+	out := func(v *ir.Value) {
+		g.AddOutput(fmt.Sprintf("out%d", n), v)
+		n++
+	}
+	for _, op := range ir.Ops() {
+		if !op.IsElementwise() || op.IsFused() {
+			continue
+		}
+		var auxes []any
+		if at := op.AuxType(); at != nil {
+			auxes = append(elementwiseAttrs[at], reflect.Zero(at).Interface())
+		} else {
+			auxes = []any{nil}
+		}
+		built := false
+		for _, aux := range auxes {
+			for _, d := range []ir.DType{ir.F32, ir.I32, ir.I64} {
+				x := operands[d]
+				args := []*ir.Value{x[0], x[1], x[0]}[:op.NumArgs()]
+				if op == ir.OpWhere {
+					args = []*ir.Value{cond, x[0], x[1]}
+				}
+				v, err := b.Op(op, ir.TensorOf(ir.I32, 4, 3), aux, args...)
+				if err != nil {
+					continue // aux invalid, or the op does not take d
+				}
+				out(v)
+				built = true
+			}
+			if op.IsEpilogue() {
+				if v, err := b.MatMulBias(m, w, bias, ir.MatMulBiasAttr{Act: ir.Activation{Op: op, Aux: aux}}); err == nil {
+					out(v)
+				}
+			}
+		}
+		if !built {
+			t.Fatalf("no %s value built", op)
+		}
+	}
+	return g
+}
+
+// lookClang returns clang's path; without it the test is skipped, or
+// fails in CI (CI=true), whose .ci/run installs it.
+func lookClang(t *testing.T) string {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("clang not found; .ci/run installs it")
+		}
+		t.Skip("clang not found: the CUDA kernels are not compiled (install clang to run this check)")
+	}
+	return clang
+}
+
 // clangArgs compile kernels.cu to PTX without the CUDA toolkit.
 var clangArgs = []string{"-x", "cuda", "--cuda-device-only", "--cuda-gpu-arch=sm_80", "-nocudainc", "-nocudalib", "-O2", "-Werror", "-Wno-unknown-cuda-version", "-S"}
 
@@ -146,16 +232,14 @@ var clangArgs = []string{"-x", "cuda", "--cuda-device-only", "--cuda-gpu-arch=sm
 // the package's prelude.h, and checks that the PTX defines every kernel
 // and calls no undefined function.
 func TestClangPTX(t *testing.T) {
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Skip("clang not found: the CUDA kernels are not compiled to PTX (install clang to run this check)")
-	}
+	clang := lookClang(t)
 	prelude, err := filepath.Abs("prelude.h")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, tg := range exampleGraphs(t, 4) {
+	graphs := append(exampleGraphs(t, 4), testGraph{"elementwise_ops", elementwiseGraph(t)})
+	for _, tg := range graphs {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
 			m := emit(t, tg.g, ir.PlanOptions{}, tg.name)

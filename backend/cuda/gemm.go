@@ -183,14 +183,10 @@ func (e *emitter) epilogue(v *ir.Value, N int) *Launch {
 	c.line("if (i >= %d) return;", n)
 	c.line("const float t = out[i] + bias[i %% %d];", N)
 	suffix := "matmul_bias_epilogue"
-	if op, aux := a.Activation(); op != ir.OpInvalid {
-		x, _ := scalarExpr(op, ir.F32, aux, []string{"t"}, []ir.DType{ir.F32})
+	if act := a.Act; !act.IsNone() {
+		x, _ := scalarExpr(act.Op, ir.F32, act.Aux, []string{"t"})
 		c.line("out[i] = %s;", x)
-		name := op.String()
-		if a.GeluTanh {
-			name = "gelu_tanh"
-		}
-		suffix = "matmul_bias_" + name + "_epilogue"
+		suffix = "matmul_bias_" + act.Op.String() + "_epilogue"
 	} else {
 		c.line("out[i] = t;")
 	}

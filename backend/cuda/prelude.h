@@ -30,6 +30,8 @@ static __device__ __forceinline__ float __int_as_float(int x) { return __builtin
 
 static __device__ __forceinline__ float expf(float x) { return __nvvm_ex2_approx_f(x * 1.4426950408889634f); }
 static __device__ __forceinline__ float logf(float x) { return __nvvm_lg2_approx_f(x) * 0.6931471805599453f; }
+static __device__ __forceinline__ float log1pf(float x) { return logf(1.0f + x); }
+static __device__ __forceinline__ float expm1f(float x) { return expf(x) - 1.0f; }
 static __device__ __forceinline__ float sqrtf(float x) { return __nvvm_sqrt_rn_f(x); }
 static __device__ __forceinline__ float rsqrtf(float x) { return __nvvm_rsqrt_approx_f(x); }
 static __device__ __forceinline__ float fmaxf(float x, float y) { return __nvvm_fmax_f(x, y); }

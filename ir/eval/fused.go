@@ -51,10 +51,10 @@ func kMatMulBias(v *ir.Value, out *Tensor, a []*Tensor) error {
 	if err := kernels[ir.OpAdd](add, out, []*Tensor{prod, a[2]}); err != nil {
 		return err
 	}
-	if op, aux := attr.Activation(); op != ir.OpInvalid {
-		act := &ir.Value{Op: op, Aux: aux, Type: v.Type, Args: []*ir.Value{add}}
+	if a := attr.Act; !a.IsNone() {
+		act := &ir.Value{Op: a.Op, Aux: a.Aux, Type: v.Type, Args: []*ir.Value{add}}
 		in := out.Clone()
-		return kernels[op](act, out, []*Tensor{in})
+		return kernels[a.Op](act, out, []*Tensor{in})
 	}
 	return nil
 }

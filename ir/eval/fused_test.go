@@ -15,7 +15,7 @@ func TestFusedKernels(t *testing.T) {
   input %w : f32[5,4] param
   input %b : f32[5] param
   input %c : f32[3,1] data
-  %4 = matmul_bias(%x, %w, %b) {transpose_b, gelu_tanh} : f32[3,5]
+  %4 = matmul_bias(%x, %w, %b) {transpose_b, act=gelu {tanh}} : f32[3,5]
   %5 = fused(%4, %c, %b) {$3 = mul($0, $1) : f32, $4 = fill() {value=0.5} : f32, $5 = gt($3, $4) : bool, $6 = sub($3, $2) : f32, $7 = where($5, $6, $0) : f32, $8 = gelu($7) {tanh} : f32} : f32[3,5]
   output y = %5
 }
@@ -82,7 +82,9 @@ func TestFusedTypeErrors(t *testing.T) {
 		`%2 = fused(%x) {$2 = neg($0) : f32} : f32[3]`,
 		`%2 = fused(%x) {$1 = gt($0, $0) : bool} : f32[3]`,
 		`%2 = fused(%x) {$1 = neg($0) : f32} : f32[2]`,
-		`%2 = matmul_bias(%m, %m, %x) {relu, tanh} : f32[3,3]`,
+		`%2 = matmul_bias(%m, %m, %x) {act=exp} : f32[3,3]`,
+		`%2 = matmul_bias(%m, %m, %x) {act=gelu {beta=1}} : f32[3,3]`,
+		`%2 = matmul_bias(%m, %m, %x) {act=nosuchop} : f32[3,3]`,
 		`%2 = matmul_bias(%m, %m, %m) : f32[3,3]`,
 	} {
 		src := "graph g {\n  input %x : f32[3] data\n  input %m : f32[3,3] data\n  " + body + "\n  output y = %2\n}\n"

@@ -117,6 +117,17 @@ func gradCases() []gradCase {
 	u(ir.OpRelu, awayZero, (*ir.Builder).Relu)
 	u(ir.OpGelu, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Gelu(x, false) })
 	u(ir.OpGelu, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Gelu(x, true) })
+	for _, a := range []struct {
+		beta, threshold float64
+		kind            inKind
+	}{{1, 20, normal}, {2.5, 20, normal}, {-1.5, 20, normal}, {1, 0.25, positive}} {
+		add(gradCase{ir.OpSoftplus, fmt.Sprintf("beta=%g,threshold=%g", a.beta, a.threshold), same(1, a.kind),
+			un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Softplus(x, a.beta, a.threshold) })})
+	}
+	for _, alpha := range []float64{1, 0.3, 0} {
+		add(gradCase{ir.OpElu, fmt.Sprint("alpha=", alpha), same(1, awayZero),
+			un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Elu(x, alpha) })})
+	}
 	u(ir.OpErf, normal, (*ir.Builder).Erf)
 	u(ir.OpAbs, awayZero, (*ir.Builder).Abs)
 	u(ir.OpCast, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Cast(x, ir.F64) })
@@ -270,6 +281,8 @@ var noGradCheck = map[ir.Op]string{
 	ir.OpOneHot:     "zero gradient",
 
 	ir.OpMaxPool2DBackward:           "backward op, checked through maxpool2d",
+	ir.OpReluBackward:                "backward op, checked through relu",
+	ir.OpGeluBackward:                "backward op, checked through gelu",
 	ir.OpLayerNormBackwardInput:      "backward op, checked through layernorm",
 	ir.OpLayerNormBackwardWeight:     "backward op, checked through layernorm",
 	ir.OpSoftmaxCrossEntropyBackward: "backward op, checked through softmax_cross_entropy",

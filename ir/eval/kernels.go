@@ -28,42 +28,6 @@ func kLiteral(v *ir.Value, out *Tensor, _ []*Tensor) error {
 	return nil
 }
 
-func unary(f func(float64) float64) kernel {
-	return func(_ *ir.Value, out *Tensor, a []*Tensor) error {
-		for i, x := range a[0].F {
-			out.F[i] = f(x)
-		}
-		return nil
-	}
-}
-
-func kGelu(v *ir.Value, out *Tensor, a []*Tensor) error {
-	approx := v.Aux.(ir.GeluAttr).Approximate
-	k := math.Sqrt(2 / math.Pi)
-	for i, x := range a[0].F {
-		if approx {
-			out.F[i] = 0.5 * x * (1 + math.Tanh(k*(x+0.044715*x*x*x)))
-		} else {
-			out.F[i] = 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
-		}
-	}
-	return nil
-}
-
-func kCast(v *ir.Value, out *Tensor, a []*Tensor) error {
-	for i, x := range a[0].F {
-		switch d := v.Type.DType; {
-		case d == ir.Bool:
-			out.F[i] = b2f(x != 0)
-		case d.IsInt():
-			out.F[i] = math.Trunc(x)
-		default:
-			out.F[i] = x
-		}
-	}
-	return nil
-}
-
 // broadcastN returns, for each operand, the map from output offsets to
 // its offsets.
 func broadcastN(out *Tensor, a []*Tensor) [][]int {
@@ -74,40 +38,21 @@ func broadcastN(out *Tensor, a []*Tensor) [][]int {
 	return m
 }
 
-func binary(f func(x, y float64) float64) kernel {
-	return func(_ *ir.Value, out *Tensor, a []*Tensor) error {
-		m := broadcastN(out, a)
-		for i := range out.F {
-			out.F[i] = f(a[0].F[m[0][i]], a[1].F[m[1][i]])
-		}
-		return nil
-	}
-}
-
-func kDiv(v *ir.Value, out *Tensor, a []*Tensor) error {
+// kElementwise runs an elementwise op with the op table's arithmetic,
+// broadcasting its operands.
+func kElementwise(v *ir.Value, out *Tensor, a []*Tensor) error {
+	f := v.Op.Scalar(v.Aux, v.Type.DType)
 	m := broadcastN(out, a)
+	var x [3]float64
 	for i := range out.F {
-		x, y := a[0].F[m[0][i]], a[1].F[m[1][i]]
-		if ints(out.Type) {
-			if y == 0 {
-				return fmt.Errorf("integer division by zero")
-			}
-			out.F[i] = math.Trunc(x / y)
-		} else {
-			out.F[i] = x / y
+		for k, t := range a {
+			x[k] = t.F[m[k][i]]
 		}
-	}
-	return nil
-}
-
-func kWhere(_ *ir.Value, out *Tensor, a []*Tensor) error {
-	m := broadcastN(out, a)
-	for i := range out.F {
-		if a[0].F[m[0][i]] != 0 {
-			out.F[i] = a[1].F[m[1][i]]
-		} else {
-			out.F[i] = a[2].F[m[2][i]]
+		r, ok := f(x[0], x[1], x[2])
+		if !ok {
+			return fmt.Errorf("integer division by zero")
 		}
+		out.F[i] = r
 	}
 	return nil
 }

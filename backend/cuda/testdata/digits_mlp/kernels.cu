@@ -235,17 +235,15 @@ extern "C" __global__ void k40_reduce_to(float* out, const float* x) {
   if (threadIdx.x == 0) out[o] = acc;
 }
 
-// %43 = fused(%34, %41) {$2 = fill() : f32, $3 = gt($0, $2) : bool, $4 = where($3, $1, $2) : f32} : f32[32,64]
+// %43 = relu_backward(%34, %41) : f32[32,64]
 // from digits_mlp.enc:10
-extern "C" __global__ void k43_fused_gt_where(float* out, const float* a0, const float* a1) {
+extern "C" __global__ void k43_relu_backward(float* out, const float* a0, const float* a1) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 2048) return;
   const float r0 = a0[i];
   const float r1 = a1[i];
-  const float r2 = 0.0f;
-  const bool r3 = (r0 > r2);
-  const float r4 = (r3 ? r1 : r2);
-  out[i] = r4;
+  const float r2 = (r0 > 0 ? r1 : (float)0);
+  out[i] = r2;
 }
 
 // %44 = reduce_to(%43) : f32[64]
@@ -273,17 +271,15 @@ extern "C" __global__ void k47_dropout(float* out, const float* x, const long lo
   out[i] = keep ? x[i] / 0.9f : 0.0f;
 }
 
-// %48 = fused(%29, %47) {$2 = fill() : f32, $3 = gt($0, $2) : bool, $4 = where($3, $1, $2) : f32} : f32[32,128]
+// %48 = relu_backward(%29, %47) : f32[32,128]
 // from digits_mlp.enc:9
-extern "C" __global__ void k48_fused_gt_where(float* out, const float* a0, const float* a1) {
+extern "C" __global__ void k48_relu_backward(float* out, const float* a0, const float* a1) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= 4096) return;
   const float r0 = a0[i];
   const float r1 = a1[i];
-  const float r2 = 0.0f;
-  const bool r3 = (r0 > r2);
-  const float r4 = (r3 ? r1 : r2);
-  out[i] = r4;
+  const float r2 = (r0 > 0 ? r1 : (float)0);
+  out[i] = r2;
 }
 
 // %49 = reduce_to(%48) : f32[128]

@@ -1,0 +1,97 @@
+package cpu
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/internal/golden"
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestW4Kernels pins which kernel each value of the W4 and W5 training
+// steps (bench/w4_transformer.enc), and of W1's (the MLP, for relu), runs
+// on, against
+// testdata/w4_kernels.txt: for every op, its attributes and the kernel
+// chosen (a fused body lists the loop of each instruction, "/avx2" a
+// vector loop, "/table" the op table's arithmetic in float64), with how
+// many values share them. A change to the VJPs, the passes or the kernel
+// choice that moves an op to a slower or generic kernel changes the file;
+// rewrite it with -update when the change is meant.
+func TestW4Kernels(t *testing.T) {
+	if !simdOn {
+		t.Skip("the pinned kernels are those of a CPU with AVX2 and FMA")
+	}
+	var b strings.Builder
+	for tr, name := range []string{"transformer_train", "transformer_finetune", "w1_mlp"} {
+		var g *ir.Graph
+		if tr < 2 {
+			g = stepGraph(t, "bench/w4_transformer.enc", tr, 0, 32, true)
+		} else {
+			g = mlpGraph(64)
+		}
+		p, err := Compile(g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int{}
+		for _, s := range p.steps {
+			line := s.v.Op.String()
+			if a := ir.FormatAux(s.v.Aux); a != "" && s.v.Op != ir.OpFused {
+				line += " {" + a + "}"
+			}
+			counts[line+" → "+describeKernel(s.k)]++
+		}
+		lines := make([]string, 0, len(counts))
+		for l, n := range counts {
+			lines = append(lines, fmt.Sprintf("%3d × %s", n, l))
+		}
+		sort.Slice(lines, func(i, j int) bool { return lines[i][6:] < lines[j][6:] })
+		fmt.Fprintf(&b, "== %s: %d steps\n%s\n", name, len(p.steps), strings.Join(lines, "\n"))
+	}
+	golden.Check(t, "testdata/w4_kernels.txt", []byte(b.String()))
+}
+
+// describeKernel names a kernel and the loops it runs.
+func describeKernel(k kernel) string {
+	switch k := k.(type) {
+	case *fusedKernel:
+		names := make([]string, len(k.body))
+		for i, in := range k.body {
+			names[i] = in.name
+		}
+		return "fused(" + strings.Join(names, ", ") + ")"
+	case *unaryF32:
+		switch {
+		case k.act == gemm.ActGELU && simdOn:
+			return "unaryF32/gelu/avx2"
+		case k.act != gemm.ActNone:
+			return "unaryF32/" + k.act.String()
+		}
+		return "unaryF32/table"
+	case *gradF32:
+		return "gradF32/" + k.op.String() + "/avx2"
+	case *matmulF32:
+		s := "gemm"
+		if k.bias != nil {
+			s += "+bias"
+		}
+		if k.act != gemm.ActNone {
+			s += "+" + k.act.String()
+		}
+		return s
+	case *unaryNum[float32]:
+		if k.op == ir.OpRelu && simdOn {
+			return "unaryNum[float32]/relu/avx2"
+		}
+	case *postActivation:
+		if k.act == gemm.ActGELU && simdOn {
+			return describeKernel(k.mm) + ", then gelu/avx2"
+		}
+		return describeKernel(k.mm) + ", then " + describeKernel(&unaryF32{act: k.act, f: k.f})
+	}
+	return strings.TrimPrefix(reflect.TypeOf(k).String(), "*cpu.")
+}
