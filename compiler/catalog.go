@@ -298,6 +298,18 @@ var elementwiseFuncs = []elementwise{
 			}
 			return ir.GeluAttr{Approximate: a == "tanh"}, true
 		}},
+	{name: "softplus", op: ir.OpSoftplus, doc: "softplus is log(1 + exp(beta * x)) / beta, elementwise, and x itself where beta * x > threshold (PyTorch F.softplus).",
+		params: []ParamSpec{p("beta", "float", FloatV{1}, "sharpness; not 0"), p("threshold", "float", FloatV{20}, "above this beta * x the result is x")},
+		attrs: func(k *callCtx) (any, bool) {
+			if b := k.float("beta"); b == 0 || math.IsNaN(b) || math.IsInf(b, 0) {
+				k.errorf("beta", "softplus: beta must be finite and not 0, got %g", b)
+				return nil, false
+			}
+			return ir.SoftplusAttr{Beta: k.float("beta"), Threshold: k.float("threshold")}, true
+		}},
+	{name: "elu", op: ir.OpElu, doc: "elu is x for x > 0, else alpha * (exp(x) - 1), elementwise (PyTorch F.elu).",
+		params: []ParamSpec{p("alpha", "float", FloatV{1}, "the value elu tends to, negated, as x → -∞")},
+		attrs: func(k *callCtx) (any, bool) { return ir.EluAttr{Alpha: k.float("alpha")}, true }},
 }
 
 // entry is the catalog entry of u.

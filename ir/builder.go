@@ -192,18 +192,6 @@ func (b *Builder) ReluBackward(x, dy *Value) (*Value, error) {
 	return b.Op(OpReluBackward, Type{}, nil, x, dy)
 }
 
-// Softplus returns log(1+e^(beta·x))/beta, or x where beta·x > threshold
-// (PyTorch's Softplus, whose defaults are beta 1 and threshold 20).
-func (b *Builder) Softplus(x *Value, beta, threshold float64) (*Value, error) {
-	return b.Op(OpSoftplus, Type{}, SoftplusAttr{Beta: beta, Threshold: threshold}, x)
-}
-
-// Elu returns x where x > 0, else alpha·(e^x-1) (PyTorch's ELU, whose
-// default alpha is 1).
-func (b *Builder) Elu(x *Value, alpha float64) (*Value, error) {
-	return b.Op(OpElu, Type{}, EluAttr{Alpha: alpha}, x)
-}
-
 // Erf returns erf x.
 func (b *Builder) Erf(x *Value) (*Value, error) { return b.Op(OpErf, Type{}, nil, x) }
 

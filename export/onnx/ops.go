@@ -52,19 +52,21 @@ func init() {
 		ir.OpIota:    {onnx: "Constant, or Range, Unsqueeze and Expand for a dynamic shape", emit: emitIota},
 		ir.OpLiteral: {onnx: "Constant; sinusoidal(T, d) of a dynamic T: Range, Div, Add, Sin in double, Cast", emit: emitLiteral},
 
-		ir.OpNeg:     unop("Neg"),
-		ir.OpExp:     unop("Exp"),
-		ir.OpLog:     unop("Log"),
-		ir.OpSqrt:    unop("Sqrt"),
-		ir.OpRsqrt:   {onnx: "Reciprocal(Sqrt)", emit: emitRsqrt},
-		ir.OpTanh:    unop("Tanh"),
-		ir.OpSigmoid: unop("Sigmoid"),
-		ir.OpRelu:    unop("Relu"),
-		ir.OpGelu:    {onnx: "x·(1+Erf(x/√2))/2, or its Tanh form (opset 17 has no Gelu)", emit: emitGelu},
-		ir.OpErf:     unop("Erf"),
-		ir.OpAbs:     unop("Abs"),
-		ir.OpSign:    unop("Sign"),
-		ir.OpCast:    {onnx: "Cast", emit: emitCast},
+		ir.OpNeg:      unop("Neg"),
+		ir.OpExp:      unop("Exp"),
+		ir.OpLog:      unop("Log"),
+		ir.OpSqrt:     unop("Sqrt"),
+		ir.OpRsqrt:    {onnx: "Reciprocal(Sqrt)", emit: emitRsqrt},
+		ir.OpTanh:     unop("Tanh"),
+		ir.OpSigmoid:  unop("Sigmoid"),
+		ir.OpRelu:     unop("Relu"),
+		ir.OpGelu:     {onnx: "x·(1+Erf(x/√2))/2, or its Tanh form (opset 17 has no Gelu)", emit: emitGelu},
+		ir.OpSoftplus: {onnx: "Where(Greater(β·x, threshold), x, Softplus(β·x)/β)", emit: emitSoftplus},
+		ir.OpElu:      {onnx: "Elu (alpha)", emit: emitElu},
+		ir.OpErf:      unop("Erf"),
+		ir.OpAbs:      unop("Abs"),
+		ir.OpSign:     unop("Sign"),
+		ir.OpCast:     {onnx: "Cast", emit: emitCast},
 
 		ir.OpAdd: binop("Add"),
 		ir.OpSub: binop("Sub"),
@@ -92,6 +94,8 @@ func init() {
 
 		ir.OpMatMul:               {onnx: "Gemm (2-d float), else Transpose and MatMul", emit: emitMatMul},
 		ir.OpConv2D:               {onnx: "Conv", emit: emitConv},
+		ir.OpReluBackward:         training(),
+		ir.OpGeluBackward:         training(),
 		ir.OpConv2DBackwardInput:  training(),
 		ir.OpConv2DBackwardWeight: training(),
 		ir.OpMaxPool2D:            {onnx: "MaxPool", emit: emitPool("MaxPool")},
@@ -310,6 +314,19 @@ func emitGelu(e *emitter, v *ir.Value) error {
 	}
 	onePlus := e.op("Add", []string{inner, e.scalar(dt, 1)})
 	e.out(v, "Mul", []string{e.op("Mul", []string{x, onePlus}), e.scalar(dt, 0.5)})
+	return nil
+}
+
+func emitSoftplus(e *emitter, v *ir.Value) error {
+	x, a, dt := e.arg(v, 0), v.Aux.(ir.SoftplusAttr), v.Type.DType
+	bx := e.op("Mul", []string{x, e.scalar(dt, a.Beta)})
+	soft := e.op("Div", []string{e.op("Softplus", []string{bx}), e.scalar(dt, a.Beta)})
+	e.out(v, "Where", []string{e.op("Greater", []string{bx, e.scalar(dt, a.Threshold)}), x, soft})
+	return nil
+}
+
+func emitElu(e *emitter, v *ir.Value) error {
+	e.out(v, "Elu", []string{e.arg(v, 0)}, attrFloat("alpha", v.Aux.(ir.EluAttr).Alpha))
 	return nil
 }
 

@@ -66,9 +66,9 @@ syn keyword encBuiltinLayer Conv2d DenseBlock Dropout Embedding LayerNorm LeNet5
 syn keyword encBuiltinLayer MaskedLM MultiHeadAttention TextClassifier TextEncoder
 syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
-syn keyword encBuiltinFunc  abs accuracy arange argmax exp f1 flatten gelu leaky_relu log
-syn keyword encBuiltinFunc  log_softmax max relu sigmoid silu softmax sqrt sum tanh top_k
-syn keyword encBuiltinFunc  transpose
+syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
+syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
+syn keyword encBuiltinFunc  tanh top_k transpose
 syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\|idx\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\|linear\)\ze\s*("
