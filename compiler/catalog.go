@@ -309,7 +309,7 @@ var elementwiseFuncs = []elementwise{
 		}},
 	{name: "elu", op: ir.OpElu, doc: "elu is x for x > 0, else alpha * (exp(x) - 1), elementwise (PyTorch F.elu).",
 		params: []ParamSpec{p("alpha", "float", FloatV{1}, "the value elu tends to, negated, as x → -∞")},
-		attrs: func(k *callCtx) (any, bool) { return ir.EluAttr{Alpha: k.float("alpha")}, true }},
+		attrs:  func(k *callCtx) (any, bool) { return ir.EluAttr{Alpha: k.float("alpha")}, true }},
 }
 
 // entry is the catalog entry of u.

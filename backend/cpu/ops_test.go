@@ -294,10 +294,18 @@ func opCases() []opCase {
 		u(ir.OpGelu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Gelu(x, false) })
 		u(ir.OpGelu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Gelu(x, true) })
 		u(ir.OpErf, t, normal, (*ir.Builder).Erf)
-		u(ir.OpSoftplus, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Op(ir.OpSoftplus, ir.Type{}, ir.SoftplusAttr{Beta: 1, Threshold: 20}, x) })
-		u(ir.OpSoftplus, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Op(ir.OpSoftplus, ir.Type{}, ir.SoftplusAttr{Beta: 3, Threshold: 0.5}, x) })
-		u(ir.OpElu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Op(ir.OpElu, ir.Type{}, ir.EluAttr{Alpha: 1}, x) })
-		u(ir.OpElu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Op(ir.OpElu, ir.Type{}, ir.EluAttr{Alpha: 0.4}, x) })
+		u(ir.OpSoftplus, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) {
+			return b.Op(ir.OpSoftplus, ir.Type{}, ir.SoftplusAttr{Beta: 1, Threshold: 20}, x)
+		})
+		u(ir.OpSoftplus, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) {
+			return b.Op(ir.OpSoftplus, ir.Type{}, ir.SoftplusAttr{Beta: 3, Threshold: 0.5}, x)
+		})
+		u(ir.OpElu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) {
+			return b.Op(ir.OpElu, ir.Type{}, ir.EluAttr{Alpha: 1}, x)
+		})
+		u(ir.OpElu, t, normal, func(b *ir.Builder, x *ir.Value) (*ir.Value, error) {
+			return b.Op(ir.OpElu, ir.Type{}, ir.EluAttr{Alpha: 0.4}, x)
+		})
 	}
 	grads := []struct {
 		op ir.Op

@@ -122,11 +122,15 @@ func gradCases() []gradCase {
 		kind            inKind
 	}{{1, 20, normal}, {2.5, 20, normal}, {-1.5, 20, normal}, {1, 0.25, positive}} {
 		add(gradCase{ir.OpSoftplus, fmt.Sprintf("beta=%g,threshold=%g", a.beta, a.threshold), same(1, a.kind),
-			un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Op(ir.OpSoftplus, ir.Type{}, ir.SoftplusAttr{Beta: a.beta, Threshold: a.threshold}, x) })})
+			un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) {
+				return b.Op(ir.OpSoftplus, ir.Type{}, ir.SoftplusAttr{Beta: a.beta, Threshold: a.threshold}, x)
+			})})
 	}
 	for _, alpha := range []float64{1, 0.3, 0} {
 		add(gradCase{ir.OpElu, fmt.Sprint("alpha=", alpha), same(1, awayZero),
-			un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Op(ir.OpElu, ir.Type{}, ir.EluAttr{Alpha: alpha}, x) })})
+			un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) {
+				return b.Op(ir.OpElu, ir.Type{}, ir.EluAttr{Alpha: alpha}, x)
+			})})
 	}
 	u(ir.OpErf, normal, (*ir.Builder).Erf)
 	u(ir.OpAbs, awayZero, (*ir.Builder).Abs)
