@@ -62,8 +62,11 @@
 // straight. Cancelling the context finishes the current step, saves the
 // exact position and returns an [InterruptedError] (the CLI exits 130).
 // A NaN or infinity in the loss, a trained parameter or its optimizer
-// state stops the run with a [NonFiniteError] naming the step and the
-// tensor.
+// state stops the run with a [NonFiniteError] naming the step (or the
+// steps since the last scan) and the tensor. The loss is checked after
+// every step; the weights and optimizer state when the loss is not
+// finite, at the end of every epoch and before every checkpoint, so no
+// checkpoint holds a non-finite tensor and no step pays for a scan.
 //
 // # Backends
 //
