@@ -459,7 +459,11 @@ func (c *checker) trainEnv(tr *Train, en *env, batch Dim) *env {
 
 // input makes a graph input tensor (a batch field).
 func (c *checker) input(name string, t TensorType) *TensorV {
-	return c.emit(nil, "input", t, map[string]any{"name": name})
+	tv := c.emit(nil, "input", t, map[string]any{"name": name})
+	if c.tr != nil {
+		c.traceInput(name, tv)
+	}
+	return tv
 }
 
 func (c *checker) evalLoss(tr *Train, en *env) Value {
