@@ -148,7 +148,7 @@ func (c *checker) traceEnter(path, kind string, args []*argVal) func(out Value) 
 		return func(Value) {}
 	}
 	t := c.tr
-	row := &SummaryRow{Path: path, Kind: kind, Depth: len(t.stack) - 1, }
+	row := &SummaryRow{Path: path, Kind: kind, Depth: len(t.stack) - 1}
 	for _, a := range args {
 		if a != nil {
 			row.From = union(row.From, t.sourcesOf(a.v))
