@@ -3,6 +3,8 @@ package compiler
 import (
 	"fmt"
 	"strings"
+
+	"github.com/encc-lang/encc/ir"
 )
 
 // This file implements the data behind `encc summary`: one row per layer
@@ -139,6 +141,7 @@ type tracer struct {
 	rows  []*SummaryRow
 	stack []*SummaryRow
 	traceState
+	owner map[*ir.Value]int // while lowering with Program.Memory: the row that emitted each IR value
 }
 
 // traceEnter starts a row for a layer or model call; the returned
@@ -154,7 +157,7 @@ func (c *checker) traceEnter(path, kind string, args []*argVal) func(out Value) 
 			row.From = union(row.From, t.sourcesOf(a.v))
 		}
 	}
-	idx, seq0 := len(t.rows), t.seq
+	idx, seq0, mark := len(t.rows), t.seq, c.irMark()
 	t.rows = append(t.rows, row)
 	t.stack = append(t.stack, row)
 	outer := c.flops
@@ -165,6 +168,7 @@ func (c *checker) traceEnter(path, kind string, args []*argVal) func(out Value) 
 		row.Flops = own
 		row.Leaf = len(t.rows) == idx+1
 		t.finish(idx, row.Leaf, out, seq0)
+		c.claimIR(idx, mark)
 		t.stack = t.stack[:len(t.stack)-1]
 		c.flops = outer
 		if outer != nil {

@@ -216,6 +216,7 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	if err := t.setupData(); err != nil {
 		return nil, err
 	}
+	releaseLoadGarbage()
 	if t.vocab != nil && t.ckptPath != "" {
 		// predict reads raw text with the vocabulary of training.
 		if err := os.MkdirAll(filepath.Dir(t.ckptPath), 0o755); err != nil {
