@@ -25,6 +25,9 @@
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
 //	datafiles.go the little read from data files at check time (IDX and CSV headers)
 //	summary.go   Program.Summarize: the per-layer table of `encc summary`
+//	trace.go     the data flow between a summary's rows (what each layer call reads)
+//	memory.go    Program.Memory: the memory columns and totals of `encc summary`
+//	graph.go     Summary.Dot: the model diagram of `encc graph`
 //	lower*.go    lowering of checked forwards and losses to package ir
 //
 // Tests: check_test.go runs examples/ and testdata/errors/ of the
