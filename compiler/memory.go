@@ -36,6 +36,7 @@ type Memory struct {
 	EvalArena  int64    // planned arena of the evaluation graph (trains)
 	Inputs     int64    // one batch of data inputs
 	Total      int64    // Params + State + StepArena + EvalArena + Inputs
+	Unplanned  string   // why a model's forward has no planned arena (a dimension other than B is unbound); "" when it has one
 	Rows       []RowMemory
 }
 
@@ -170,7 +171,11 @@ func (p *Program) forwardMemory(s *Summary, name string, batch int) (*Memory, er
 	}
 	g, err := p.LowerForward(in, map[string]int{"B": batch})
 	if err != nil {
-		return nil, fmt.Errorf("planning the forward at batch %d: %v", batch, err)
+		// Dimensions other than B (a sequence length T) are only bound
+		// by a train's data.
+		m.Unplanned = err.Error()
+		m.Total = m.Params
+		return m, nil
 	}
 	for _, v := range g.Inputs {
 		if v.Role() == ir.RoleData {

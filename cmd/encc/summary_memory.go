@@ -47,6 +47,13 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 			{"Batch inputs", bytesString(mem.Inputs), ""},
 			{"Total", bytesString(mem.Total), "parameters + arena + inputs"},
 		}
+		if mem.Unplanned != "" {
+			lines = []line{
+				{"Parameters", bytesString(mem.Params), ""},
+				{"Forward arena", "?", "not planned: " + mem.Unplanned},
+				{"Total", bytesString(mem.Total), "parameters only; summarize a train of this model for the rest"},
+			}
+		}
 	} else {
 		fmt.Fprintf(w, "\nMemory of train %s at batch %d (%s):\n", mem.Train, mem.Batch, mem.Optimizer)
 		state := "none"
@@ -193,6 +200,7 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		EvalArena        int64    `json:"eval_arena"`
 		Inputs           int64    `json:"inputs"`
 		Total            int64    `json:"total"`
+		Unplanned        string   `json:"unplanned,omitempty"`
 		MachineTotal     int64    `json:"machine_total,omitempty"`
 		MachineAvailable int64    `json:"machine_available,omitempty"`
 	}
@@ -212,7 +220,7 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		Flops: dimJSON(s.Flops), Inputs: []input{}, Layers: []layer{},
 		Memory: memory{Batch: mem.Batch, Optimizer: mem.Optimizer, StateKinds: mem.StateKinds, Params: mem.Params, Grads: mem.Grads,
 			Optimizer_: mem.State, Saved: mem.Saved, StepArena: mem.StepArena, EvalArena: mem.EvalArena, Inputs: mem.Inputs,
-			Total: mem.Total, MachineTotal: machine.Total, MachineAvailable: machine.Available},
+			Total: mem.Total, Unplanned: mem.Unplanned, MachineTotal: machine.Total, MachineAvailable: machine.Available},
 	}
 	if tr := summaryTrain(prog, name); tr != nil {
 		out.Train = tr.Name
