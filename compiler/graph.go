@@ -54,7 +54,9 @@ func (s *Summary) Dot(opts GraphOptions) []byte {
 		fmt.Fprintf(&b, "\tin%d [label=%s, shape=oval, fillcolor=\"#e8f5e9\", color=\"#3c8c40\"];\n", i, dotQuote(in.Name+"\n"+in.Type))
 	}
 	g.rows(0, len(s.Rows), "", "\t")
-	fmt.Fprintf(&b, "\tout [label=%s, shape=oval, fillcolor=\"#fdecea\", color=\"#b0413e\"];\n", dotQuote("output\n"+s.Output))
+	for i, out := range s.Outputs {
+		fmt.Fprintf(&b, "\tout%d [label=%s, shape=oval, fillcolor=\"#fdecea\", color=\"#b0413e\"];\n", i, dotQuote(out.Name+"\n"+out.Type))
+	}
 	for _, e := range g.edges() {
 		fmt.Fprintf(&b, "\t%s -> %s;\n", e[0], e[1])
 	}
@@ -226,8 +228,10 @@ func (g *dotGraph) edges() [][2]string {
 			add(f, fmt.Sprintf("n%d", g.drawn(i)), i)
 		}
 	}
-	for _, f := range g.s.OutFrom {
-		add(f, "out", -1)
+	for i, out := range g.s.Outputs {
+		for _, f := range out.From {
+			add(f, fmt.Sprintf("out%d", i), -1)
+		}
 	}
 	return out
 }

@@ -26,6 +26,7 @@ func TestGraphDot(t *testing.T) {
 		{"bert_base", "testdata/bert_base.enc", "BertBase", false},
 		{"stacks", "testdata/graph/stacks.enc", "Net", false},
 		{"stacks_unfold", "testdata/graph/stacks.enc", "Net", true},
+		{"named", "testdata/graph/named.enc", "Two", false},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			p, diags := compiler.CheckFile(tc.file, nil)
@@ -67,7 +68,7 @@ func TestGraphEdges(t *testing.T) {
 		}
 	}
 	var out []string
-	for _, f := range s.OutFrom {
+	for _, f := range s.Outputs[0].From {
 		out = append(out, name(f))
 	}
 	for path, want := range map[string]string{

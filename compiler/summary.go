@@ -29,7 +29,7 @@ type Summary struct {
 	Input     string // input types
 	Output    string
 	Inputs    []SummaryInput // the root forward's inputs, with the types the summary ran on
-	OutFrom   []int          // the sources of the output, as SummaryRow.From
+	Outputs   []SummaryOutput // the root forward's output, or its named outputs
 	Rows      []*SummaryRow
 	Trainable int64
 	Frozen    int64
@@ -79,7 +79,7 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the forward of %s does not check", in.Model.name)
 	}
-	s := &Summary{Model: in.String(), Output: kindOrType(out), Rows: t.rows, Inputs: t.summaryInputs(), OutFrom: t.sourcesOf(out)}
+	s := &Summary{Model: in.String(), Output: kindOrType(out), Rows: t.rows, Inputs: t.summaryInputs(), Outputs: t.summaryOutputs(out)}
 	s.groupSources()
 	var ins []string
 	for _, prm := range in.forward.Params {

@@ -100,6 +100,26 @@ func (t *traceState) finish(row int, leaf bool, out Value, seq0 int) {
 	}
 }
 
+// A SummaryOutput is an output of the root model's forward: "output",
+// or one of its named outputs.
+type SummaryOutput struct {
+	Name string
+	Type string
+	From []int // its sources, as SummaryRow.From
+}
+
+// summaryOutputs returns the outputs of a forward that returned v.
+func (t *traceState) summaryOutputs(v Value) []SummaryOutput {
+	if r, ok := v.(*RecordV); ok {
+		var out []SummaryOutput
+		for _, n := range r.Names {
+			out = append(out, SummaryOutput{Name: n, Type: kindOrType(r.Vals[n]), From: t.sourcesOf(r.Vals[n])})
+		}
+		return out
+	}
+	return []SummaryOutput{{Name: "output", Type: kindOrType(v), From: t.sourcesOf(v)}}
+}
+
 // sourcesOf returns the sources of v, a tensor or a record of tensors.
 func (t *traceState) sourcesOf(v Value) []source {
 	switch v := v.(type) {
