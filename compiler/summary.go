@@ -28,7 +28,7 @@ type Summary struct {
 	Model     string // the instance, as a call
 	Input     string // input types
 	Output    string
-	Inputs    []SummaryInput // the root forward's inputs, with the types the summary ran on
+	Inputs    []SummaryInput  // the root forward's inputs, with the types the summary ran on
 	Outputs   []SummaryOutput // the root forward's output, or its named outputs
 	Rows      []*SummaryRow
 	Trainable int64
