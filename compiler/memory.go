@@ -35,6 +35,7 @@ type Memory struct {
 	StepArena  int64    // planned arena of the training step, or of the forward for a model
 	EvalArena  int64    // planned arena of the evaluation graph (trains)
 	Inputs     int64    // one batch of data inputs
+	Sample     int64    // one sample of the train's dataset as a run holds it (4 bytes an element), not in Total
 	Total      int64    // Params + State + StepArena + EvalArena + Inputs
 	Unplanned  string   // why a model's forward has no planned arena (a dimension other than B is unbound); "" when it has one
 	Rows       []RowMemory
@@ -98,6 +99,16 @@ func (p *Program) Memory(s *Summary, name string, batch int) (*Memory, error) {
 	for _, in := range g.Inputs {
 		if in.Role() == ir.RoleData {
 			m.Inputs += int64(in.Type.Bytes())
+		}
+	}
+	if tr.Data != nil {
+		for _, f := range tr.Data.Fields {
+			n := int64(4) // runtime/data holds f32 and i32 (a bool mask as 0/1)
+			for _, d := range f.Type.Dims {
+				k, _ := d.Const()
+				n *= k
+			}
+			m.Sample += n
 		}
 	}
 

@@ -70,6 +70,9 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 			{"Batch inputs", bytesString(mem.Inputs), ""},
 			{"Total", bytesString(mem.Total), "parameters + optimizer state + arenas + inputs"},
 		}
+		if mem.Sample > 0 {
+			lines = append(lines, line{"Dataset, per sample", bytesString(mem.Sample), "held in memory by a run, with its splits; not in the total"})
+		}
 	}
 	lw, vw := 0, 0
 	for _, l := range lines {
@@ -81,6 +84,10 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 			s += "   " + l.note
 		}
 		fmt.Fprintln(w, s)
+	}
+	if mem.Train != "" {
+		fmt.Fprintln(w, "Not counted: the dataset, programs for a short last batch, encc's code and the Go heap's")
+		fmt.Fprintln(w, "headroom (between collections the heap may grow to twice its live data).")
 	}
 	fmt.Fprintln(w, machine.compare(mem.Total))
 }
@@ -199,6 +206,7 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		StepArena        int64    `json:"step_arena"`
 		EvalArena        int64    `json:"eval_arena"`
 		Inputs           int64    `json:"inputs"`
+		Sample           int64    `json:"dataset_sample,omitempty"`
 		Total            int64    `json:"total"`
 		Unplanned        string   `json:"unplanned,omitempty"`
 		MachineTotal     int64    `json:"machine_total,omitempty"`
@@ -219,7 +227,7 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		Model: s.Model, Output: s.Output, Total: s.Trainable + s.Frozen, Trainable: s.Trainable, Frozen: s.Frozen,
 		Flops: dimJSON(s.Flops), Inputs: []input{}, Layers: []layer{},
 		Memory: memory{Batch: mem.Batch, Optimizer: mem.Optimizer, StateKinds: mem.StateKinds, Params: mem.Params, Grads: mem.Grads,
-			Optimizer_: mem.State, Saved: mem.Saved, StepArena: mem.StepArena, EvalArena: mem.EvalArena, Inputs: mem.Inputs,
+			Optimizer_: mem.State, Saved: mem.Saved, StepArena: mem.StepArena, EvalArena: mem.EvalArena, Inputs: mem.Inputs, Sample: mem.Sample,
 			Total: mem.Total, Unplanned: mem.Unplanned, MachineTotal: machine.Total, MachineAvailable: machine.Available},
 	}
 	if tr := summaryTrain(prog, name); tr != nil {
