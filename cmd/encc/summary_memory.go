@@ -203,8 +203,9 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		Grads            int64    `json:"grads"`
 		Optimizer_       int64    `json:"optimizer_state"`
 		Saved            int64    `json:"saved_activations"`
-		StepArena        int64    `json:"step_arena"`
-		EvalArena        int64    `json:"eval_arena"`
+		StepArena        int64    `json:"step_arena,omitempty"`
+		ForwardArena     int64    `json:"forward_arena,omitempty"`
+		EvalArena        int64    `json:"eval_arena,omitempty"`
 		Inputs           int64    `json:"inputs"`
 		Sample           int64    `json:"dataset_sample,omitempty"`
 		Total            int64    `json:"total"`
@@ -229,6 +230,9 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		Memory: memory{Batch: mem.Batch, Optimizer: mem.Optimizer, StateKinds: mem.StateKinds, Params: mem.Params, Grads: mem.Grads,
 			Optimizer_: mem.State, Saved: mem.Saved, StepArena: mem.StepArena, EvalArena: mem.EvalArena, Inputs: mem.Inputs, Sample: mem.Sample,
 			Total: mem.Total, Unplanned: mem.Unplanned, MachineTotal: machine.Total, MachineAvailable: machine.Available},
+	}
+	if mem.Train == "" { // a model: its forward's arena
+		out.Memory.StepArena, out.Memory.ForwardArena = 0, mem.StepArena
 	}
 	if tr := summaryTrain(prog, name); tr != nil {
 		out.Train = tr.Name
