@@ -585,7 +585,6 @@ func (t *trainer) evalProgram(n int) (Executor, error) {
 	if err := t.bind(ex, g, t.splits.Test, t.evalBatch, n); err != nil {
 		return nil, err
 	}
-	releaseGarbage()
 	t.evalProgs[n] = ex
 	return ex, nil
 }
@@ -651,7 +650,6 @@ func (t *trainer) checkpoint(pos position) error {
 		RNG: rngDescription, SourceSHA256: t.hash, Metrics: pos.Metrics,
 		LossSum: pos.LossSum, LossN: pos.LossN, Transform: string(tf),
 	}}
-	defer releaseGarbage() // the file's bytes, as large as the weights and state
 	return SaveCheckpoint(t.ckptPath, c)
 }
 
