@@ -34,8 +34,9 @@ arenas the memory planner lays out for the optimized training step and
 evaluation graphs (one allocation each, holding gradients, activations
 and temporaries with slots reused) and one batch of inputs; the total is
 what a run holds, and the last line compares it with this machine's
-memory. It leaves out what the runtime adds: the dataset held in memory,
-programs for a last short batch, and the Go heap's own headroom.
+memory. It leaves out what the runtime adds: the dataset held in memory
+(its bytes per sample are shown), programs for a short last batch, the
+copies made to write a checkpoint, encc's own code and the Go runtime.
 
   --batch  the batch size to count memory at
   --json   print the summary as one JSON object (for tools)`,

@@ -86,8 +86,8 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 		fmt.Fprintln(w, s)
 	}
 	if mem.Train != "" {
-		fmt.Fprintln(w, "Not counted: the dataset, programs for a short last batch, encc's code and the Go heap's")
-		fmt.Fprintln(w, "headroom (between collections the heap may grow to twice its live data).")
+		fmt.Fprintln(w, "Not counted: the dataset, programs for a short last batch, the copies made to write a")
+		fmt.Fprintln(w, "checkpoint, encc's own code and the Go runtime.")
 	}
 	fmt.Fprintln(w, machine.compare(mem.Total))
 }
