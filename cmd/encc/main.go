@@ -47,6 +47,7 @@ func init() {
 		checkCmd,
 		fmtCmd,
 		summaryCmd,
+		graphCmd,
 		compileCmd,
 		benchCmd,
 		runCmd,

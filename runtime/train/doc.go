@@ -2,7 +2,7 @@
 // fine-tuning schedules, checkpoints, evaluation and inference. cmd/encc
 // is a thin layer over it:
 //
-//	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot
+//	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot (PNG or SVG)
 //	encc eval FILE TRAIN --weights Eval(p, tr, weights, opts)
 //	encc predict FILE MODEL ...    Predict(p, model, weights, input, out.csv, opts)
 //	encc run FILE --model M --random N

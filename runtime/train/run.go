@@ -224,6 +224,7 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	if err := t.setupData(); err != nil {
 		return nil, err
 	}
+	releaseGarbage()
 	if t.vocab != nil && t.ckptPath != "" {
 		// predict reads raw text with the vocabulary of training.
 		if err := os.MkdirAll(filepath.Dir(t.ckptPath), 0o755); err != nil {
@@ -559,6 +560,7 @@ func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
 	if err := t.bind(ex, sg.Graph, t.splits.Train, t.trainBatch, n); err != nil {
 		return nil, err
 	}
+	releaseGarbage()
 	sp := &stepProgram{ex: ex, sg: sg, has: map[string]bool{}}
 	for _, in := range sg.Graph.Inputs {
 		if in.Role() == ir.RoleScalar {
