@@ -52,6 +52,7 @@ func init() {
 		runCmd,
 		evalCmd,
 		predictCmd,
+		exportCmd,
 		lspCmd,
 		versionCmd,
 		helpCmd,

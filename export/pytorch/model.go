@@ -1,0 +1,1004 @@
+package pytorch
+
+// This file implements model.py: one nn.Module class per .enc model the
+// exported model uses, translated from its declaration (members become
+// submodules with the same names, so state_dict keys are encc's
+// parameter paths; forward statements become Python statements).
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/internal/diag"
+	"github.com/encc-lang/encc/lang"
+	"github.com/encc-lang/encc/stdlib"
+)
+
+// An Error is a construct the exporter cannot translate, at its position.
+type Error struct {
+	Pos diag.Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+func errAt(n lang.Node, format string, a ...any) *Error {
+	return &Error{Pos: n.Pos(), Msg: fmt.Sprintf(format, a...)}
+}
+
+// kind is what an expression evaluates to, as far as the translation
+// needs to know.
+type kind int
+
+const (
+	kUnknown kind = iota
+	kTensor
+	kInt
+	kFloat
+	kBool
+	kStr
+	kNone
+	kLayer    // a built-in layer member
+	kStack    // repeat(...)
+	kInstance // a model instance member
+	kRecord   // named outputs
+	kList
+	kModel
+	kFunc
+)
+
+func kindOf(v compiler.Value) kind {
+	switch v := v.(type) {
+	case compiler.IntV, compiler.DimV:
+		return kInt
+	case compiler.FloatV:
+		return kFloat
+	case compiler.BoolV:
+		return kBool
+	case compiler.StrV:
+		return kStr
+	case compiler.NoneV:
+		return kNone
+	case *compiler.TensorV:
+		return kTensor
+	case *compiler.LayerV:
+		return kLayer
+	case *compiler.StackV:
+		return kStack
+	case *compiler.InstanceV:
+		return kInstance
+	case *compiler.RecordV:
+		return kRecord
+	case *compiler.ListV:
+		return kList
+	case *compiler.ModelV:
+		return kModel
+	case *compiler.FuncV:
+		_ = v
+		return kFunc
+	}
+	return kUnknown
+}
+
+// A class is one generated nn.Module.
+type class struct {
+	decl *lang.ModelDecl
+	file string
+	inst *compiler.Instance // an instance, for resolving names
+}
+
+// modelGen writes model.py.
+type modelGen struct {
+	prog     *compiler.Program
+	classes  []*class
+	byDecl   map[*lang.ModelDecl]*class
+	byName   map[string]*class
+	consts   []string // module-level constant lines
+	constDef map[*lang.ConstDecl]bool
+	sources  map[string][]string
+}
+
+func newModelGen(prog *compiler.Program) *modelGen {
+	return &modelGen{prog: prog, byDecl: map[*lang.ModelDecl]*class{}, byName: map[string]*class{},
+		constDef: map[*lang.ConstDecl]bool{}, sources: map[string][]string{}}
+}
+
+// visit adds the classes of in and of every model it uses, dependencies
+// first.
+func (g *modelGen) visit(in *compiler.Instance) error {
+	d := in.Decl()
+	if _, ok := g.byDecl[d]; ok {
+		return nil
+	}
+	if old, ok := g.byName[in.Name()]; ok {
+		return errAt(d.Name, "cannot export: two models are called %s (the other at %s)", in.Name(), old.decl.Name.Pos())
+	}
+	c := &class{decl: d, file: in.File(), inst: in}
+	g.byDecl[d], g.byName[in.Name()] = c, c
+	for _, name := range in.Members() {
+		v, _ := in.Member(name)
+		if err := g.visitValue(v); err != nil {
+			return err
+		}
+	}
+	g.classes = append(g.classes, c)
+	return nil
+}
+
+func (g *modelGen) visitValue(v compiler.Value) error {
+	switch v := v.(type) {
+	case *compiler.InstanceV:
+		return g.visit(v.I)
+	case *compiler.StackV:
+		for _, l := range v.Layers {
+			if err := g.visitValue(l); err != nil {
+				return err
+			}
+		}
+	case *compiler.LayerV:
+		if f, ok := forms[v.E.Name]; !ok || f.py == nil {
+			return &Error{Pos: v.Pos, Msg: fmt.Sprintf("cannot export %s to PyTorch: it has no PyTorch form", v.E.Name)}
+		}
+	}
+	return nil
+}
+
+// line returns the trimmed source text of line n of file.
+func (g *modelGen) line(file string, n int) string {
+	ls, ok := g.sources[file]
+	if !ok {
+		src := g.prog.Source(file)
+		if src == nil {
+			src, _ = stdlib.Source(filepath.Base(file))
+		}
+		ls = strings.Split(string(src), "\n")
+		g.sources[file] = ls
+	}
+	if n < 1 || n > len(ls) {
+		return ""
+	}
+	return strings.TrimSpace(ls[n-1])
+}
+
+// where is the comment naming a node's .enc line.
+func (g *modelGen) where(file string, n lang.Node) string {
+	return fmt.Sprintf("# %s:%d: %s", displayName(file), n.Pos().Line, g.line(file, n.Pos().Line))
+}
+
+func displayName(file string) string {
+	if !strings.Contains(file, "/") || strings.HasPrefix(file, "stdlib/") {
+		return file
+	}
+	return filepath.Base(file)
+}
+
+// write returns model.py.
+func (g *modelGen) write(header string) (string, error) {
+	var body strings.Builder
+	for _, c := range g.classes {
+		if err := g.writeClass(&body, c); err != nil {
+			return "", err
+		}
+	}
+	var b strings.Builder
+	b.WriteString(header)
+	b.WriteString(modelPrelude)
+	if len(g.consts) > 0 {
+		b.WriteString("\n")
+		for _, l := range g.consts {
+			b.WriteString(l + "\n")
+		}
+	}
+	b.WriteString(body.String())
+	return b.String(), nil
+}
+
+func (g *modelGen) writeClass(b *strings.Builder, c *class) error {
+	d := c.decl
+	fmt.Fprintf(b, "\n\nclass %s(nn.Module):\n", d.Name.Name)
+	fmt.Fprintf(b, "    \"\"\"%s:%d: model %s\"\"\"\n\n", displayName(c.file), d.Pos().Line, g.signature(c))
+	// __init__
+	hyper := &fnGen{g: g, c: c, ctx: ctxHyper, locals: map[string]kind{}}
+	var params []string
+	for _, hp := range d.Params {
+		name := pyName(hp.Name.Name)
+		hyper.locals[hp.Name.Name] = kindOf(c.inst.HP[hp.Name.Name])
+		if hp.Default == nil {
+			params = append(params, name)
+			continue
+		}
+		def, _, err := hyper.expr(hp.Default)
+		if err != nil {
+			return err
+		}
+		params = append(params, name+"="+def)
+	}
+	fmt.Fprintf(b, "    def __init__(%s):\n", strings.Join(append([]string{"self"}, params...), ", "))
+	b.WriteString("        super().__init__()\n")
+	for _, hp := range d.Params {
+		fmt.Fprintf(b, "        self.%s = %s\n", pyName(hp.Name.Name), pyName(hp.Name.Name))
+	}
+	var fw *lang.ForwardDecl
+	if err := hyper.members(b, d.Members, "        ", &fw); err != nil {
+		return err
+	}
+	if fw == nil {
+		return nil
+	}
+	// forward
+	f := &fnGen{g: g, c: c, ctx: ctxForward, locals: map[string]kind{}}
+	var ps []string
+	for _, p := range fw.Params {
+		f.locals[p.Name.Name] = kTensor
+		if p.Default != nil {
+			ps = append(ps, pyName(p.Name.Name)+"=None")
+			continue
+		}
+		if f.dev == "" {
+			f.dev = pyName(p.Name.Name)
+		}
+		ps = append(ps, pyName(p.Name.Name))
+	}
+	fmt.Fprintf(b, "\n    def forward(%s):\n", strings.Join(append([]string{"self"}, ps...), ", "))
+	f.bindDims(b, fw)
+	return f.block(b, fw.Body.Stmts, "        ")
+}
+
+// signature prints the model's hyper-parameters as declared.
+func (g *modelGen) signature(c *class) string {
+	d := c.decl
+	src := g.prog.Source(c.file)
+	if src == nil {
+		src, _ = stdlib.Source(filepath.Base(c.file))
+	}
+	if src != nil && d.Name.Pos().Offset < len(src) {
+		rest := string(src[d.Name.Pos().Offset:])
+		if i := strings.Index(rest, "{"); i > 0 {
+			return strings.TrimSpace(rest[:i])
+		}
+	}
+	return d.Name.Name
+}
+
+// The contexts a fnGen translates in.
+const (
+	ctxHyper   = iota // __init__ and defaults: hyper-parameters are locals
+	ctxForward        // forward: hyper-parameters and members are self.x
+	ctxLoss           // train.py's loss: dataset fields and the model
+)
+
+// fnGen translates the statements and expressions of one function.
+type fnGen struct {
+	g      *modelGen
+	c      *class // nil in the loss context
+	ctx    int
+	locals map[string]kind
+	dev    string // a tensor whose device new tensors take
+
+	// loss context
+	fields map[string]string // dataset field → Python expression
+	pre    []string          // lines to emit before the loss expression
+	pred   string            // the model call whose output is the prediction
+}
+
+func pyName(s string) string {
+	switch s {
+	case "in", "lambda", "from", "class", "def", "pass", "is", "global", "with", "yield", "import", "as", "del", "try", "except", "finally", "raise", "while", "for", "return", "None", "True", "False", "self":
+		return s + "_"
+	}
+	return s
+}
+
+// members writes __init__'s members: sub-layers, param and buffer
+// declarations, compile-time ifs.
+func (f *fnGen) members(b *strings.Builder, ms []lang.Member, ind string, fw **lang.ForwardDecl) error {
+	wrote := false
+	for _, m := range ms {
+		switch m := m.(type) {
+		case *lang.ForwardDecl:
+			*fw = m
+		case *lang.SubLayer:
+			code, _, err := f.expr(m.Value)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "%s%s\n%sself.%s = %s\n", ind, f.g.where(f.c.file, m), ind, pyName(m.Name.Name), code)
+			wrote = true
+		case *lang.ParamDecl:
+			var ds []string
+			for _, d := range m.Type.Dims {
+				s, _, err := f.expr(d)
+				if err != nil {
+					return err
+				}
+				ds = append(ds, s)
+			}
+			shape := "(" + strings.Join(ds, ", ")
+			if len(ds) == 1 {
+				shape += ","
+			}
+			shape += ")"
+			fmt.Fprintf(b, "%s%s\n", ind, f.g.where(f.c.file, m))
+			if m.Buffer {
+				fmt.Fprintf(b, "%sself.register_buffer(%q, torch.zeros(%s))\n", ind, m.Name.Name, shape)
+			} else {
+				fmt.Fprintf(b, "%sself.%s = nn.Parameter(torch.zeros(%s))\n", ind, pyName(m.Name.Name), shape)
+			}
+			wrote = true
+		case *lang.IfMember:
+			if err := f.ifMember(b, m, ind, "if", fw); err != nil {
+				return err
+			}
+			wrote = true
+		}
+	}
+	if !wrote {
+		fmt.Fprintf(b, "%spass\n", ind)
+	}
+	return nil
+}
+
+func (f *fnGen) ifMember(b *strings.Builder, m *lang.IfMember, ind, kw string, fw **lang.ForwardDecl) error {
+	cond, _, err := f.expr(m.Cond)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "%s%s %s:\n", ind, kw, cond)
+	if err := f.members(b, m.Then, ind+"    ", fw); err != nil {
+		return err
+	}
+	switch {
+	case m.ElseIf != nil:
+		return f.ifMember(b, m.ElseIf, ind, "elif", fw)
+	case m.HasElse:
+		fmt.Fprintf(b, "%selse:\n", ind)
+		return f.members(b, m.Else, ind+"    ", fw)
+	}
+	return nil
+}
+
+// bindDims writes the dimension variables the forward body uses, read
+// from the shapes of its inputs.
+func (f *fnGen) bindDims(b *strings.Builder, fw *lang.ForwardDecl) {
+	used := map[string]bool{}
+	lang.Inspect(fw.Body, func(n lang.Node) bool {
+		if id, ok := n.(*lang.Ident); ok {
+			used[id.Name] = true
+		}
+		return true
+	})
+	bound := map[string]bool{}
+	params := append([]*lang.TensorParam(nil), fw.Params...)
+	// Required inputs first: an optional one may be None.
+	for pass := 0; pass < 2; pass++ {
+		for _, p := range params {
+			if (p.Default != nil) != (pass == 1) {
+				continue
+			}
+			tt, ok := p.Type.(*lang.TensorType)
+			if !ok {
+				continue
+			}
+			var names, vals []string
+			all := true
+			for i, d := range tt.Dims {
+				id, ok := d.(*lang.Ident)
+				if !ok || !isDimVar(id.Name) || f.resolvable(id.Name) {
+					all = false
+					continue
+				}
+				if bound[id.Name] || !used[id.Name] {
+					all = false
+					continue
+				}
+				bound[id.Name] = true
+				f.locals[id.Name] = kInt
+				names = append(names, id.Name)
+				vals = append(vals, fmt.Sprintf("%s.shape[%d]", pyName(p.Name.Name), i))
+			}
+			if len(names) == 0 {
+				continue
+			}
+			if all && len(names) > 1 {
+				fmt.Fprintf(b, "        %s = %s.shape\n", strings.Join(names, ", "), pyName(p.Name.Name))
+			} else {
+				fmt.Fprintf(b, "        %s = %s\n", strings.Join(names, ", "), strings.Join(vals, ", "))
+			}
+		}
+	}
+}
+
+func isDimVar(s string) bool {
+	for _, r := range s {
+		return unicode.IsUpper(r)
+	}
+	return false
+}
+
+func (f *fnGen) resolvable(name string) bool {
+	if f.c == nil {
+		return false
+	}
+	_, _, ok := f.c.inst.Resolve(name)
+	return ok
+}
+
+// block writes forward statements.
+func (f *fnGen) block(b *strings.Builder, stmts []lang.Stmt, ind string) error {
+	if len(stmts) == 0 {
+		fmt.Fprintf(b, "%spass\n", ind)
+	}
+	for _, s := range stmts {
+		switch s := s.(type) {
+		case *lang.AssignStmt:
+			code, k, err := f.expr(s.Value)
+			if err != nil {
+				return err
+			}
+			f.locals[s.Name.Name] = k
+			fmt.Fprintf(b, "%s%s\n%s%s = %s\n", ind, f.g.where(f.c.file, s), ind, pyName(s.Name.Name), code)
+		case *lang.ReturnStmt:
+			code, _, err := f.expr(s.Value)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(b, "%s%s\n%sreturn %s\n", ind, f.g.where(f.c.file, s), ind, code)
+		case *lang.IfStmt:
+			if err := f.ifStmt(b, s, ind, "if"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fnGen) ifStmt(b *strings.Builder, s *lang.IfStmt, ind, kw string) error {
+	cond, _, err := f.expr(s.Cond)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "%s%s %s:\n", ind, kw, cond)
+	if err := f.block(b, s.Then.Stmts, ind+"    "); err != nil {
+		return err
+	}
+	switch {
+	case s.ElseIf != nil:
+		return f.ifStmt(b, s.ElseIf, ind, "elif")
+	case s.Else != nil:
+		fmt.Fprintf(b, "%selse:\n", ind)
+		return f.block(b, s.Else.Stmts, ind+"    ")
+	}
+	return nil
+}
+
+// ident translates a name.
+func (f *fnGen) ident(id *lang.Ident) (string, kind, error) {
+	name := id.Name
+	if k, ok := f.locals[name]; ok {
+		if f.ctx == ctxLoss {
+			return f.fields[name], k, nil
+		}
+		return pyName(name), k, nil
+	}
+	if name == "none" {
+		return "None", kNone, nil
+	}
+	if f.ctx == ctxLoss {
+		if name == "model" {
+			return "model", kInstance, nil
+		}
+		if e, ok := compiler.Lookup(name); ok {
+			_ = e
+			return name, kFunc, nil
+		}
+		return "", 0, errAt(id, "cannot export: %s in the loss has no PyTorch translation", name)
+	}
+	v, decl, ok := f.c.inst.Resolve(name)
+	if !ok {
+		if _, isBuiltin := compiler.Lookup(name); isBuiltin {
+			return name, kFunc, nil
+		}
+		// A member of a compile-time branch this instance did not take.
+		if k, ok := declMember(f.c.decl.Members, name); ok {
+			return "self." + pyName(name), k, nil
+		}
+		return "", 0, errAt(id, "cannot export: unknown name %s", name)
+	}
+	if f.c.inst.IsHyper(name) {
+		return "self." + pyName(name), kindOf(v), nil
+	}
+	if _, member := f.c.inst.Member(name); member {
+		mv, _ := f.c.inst.Member(name)
+		if f.ctx == ctxForward {
+			return "self." + pyName(name), kindOf(mv), nil
+		}
+		return "self." + pyName(name), kindOf(mv), nil
+	}
+	if cd, ok := decl.(*lang.ConstDecl); ok {
+		return f.constant(cd, v)
+	}
+	switch v := v.(type) {
+	case *compiler.ModelV:
+		d, _ := compiler.ModelDeclOf(v)
+		return d.Name.Name, kModel, nil
+	case *compiler.FuncV:
+		return name, kFunc, nil
+	}
+	if v == nil {
+		return name, kFunc, nil
+	}
+	return "", 0, errAt(id, "cannot export: %s (%s) has no PyTorch translation", name, v.Kind())
+}
+
+// declMember finds a member declared in any branch of a model body and
+// says what it holds.
+func declMember(ms []lang.Member, name string) (kind, bool) {
+	for _, m := range ms {
+		switch m := m.(type) {
+		case *lang.SubLayer:
+			if m.Name.Name != name {
+				continue
+			}
+			if c, ok := m.Value.(*lang.CallExpr); ok {
+				if id, ok := c.Fun.(*lang.Ident); ok {
+					if id.Name == "repeat" {
+						return kStack, true
+					}
+					if e, ok := compiler.Lookup(id.Name); ok && e.Kind == compiler.KLayer {
+						return kLayer, true
+					}
+				}
+			}
+			return kInstance, true
+		case *lang.ParamDecl:
+			if m.Name.Name == name {
+				return kTensor, true
+			}
+		case *lang.IfMember:
+			for ; m != nil; m = m.ElseIf {
+				if k, ok := declMember(m.Then, name); ok {
+					return k, true
+				}
+				if k, ok := declMember(m.Else, name); ok {
+					return k, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// constant adds a module-level constant for a const declaration.
+func (f *fnGen) constant(cd *lang.ConstDecl, v compiler.Value) (string, kind, error) {
+	name := strings.ToUpper(cd.Name.Name)
+	if !f.g.constDef[cd] {
+		f.g.constDef[cd] = true
+		cg := &fnGen{g: f.g, c: f.c, ctx: ctxHyper, locals: map[string]kind{}}
+		code, _, err := cg.expr(cd.Value)
+		if err != nil {
+			return "", 0, err
+		}
+		f.g.consts = append(f.g.consts, fmt.Sprintf("%s = %s  # %s:%d", name, code, displayName(cd.Pos().File), cd.Pos().Line))
+	}
+	return name, kindOf(v), nil
+}
+
+// expr translates an expression.
+func (f *fnGen) expr(e lang.Expr) (string, kind, error) {
+	switch e := e.(type) {
+	case *lang.Ident:
+		return f.ident(e)
+	case *lang.BasicLit:
+		switch e.Kind {
+		case lang.IntLit:
+			return e.Value, kInt, nil
+		case lang.FloatLit:
+			return e.Value, kFloat, nil
+		case lang.StringLit:
+			return strconv.Quote(e.Value), kStr, nil
+		case lang.BoolLit:
+			if e.Value == "true" {
+				return "True", kBool, nil
+			}
+			return "False", kBool, nil
+		}
+	case *lang.ParenExpr:
+		s, k, err := f.expr(e.X)
+		return "(" + s + ")", k, err
+	case *lang.UnaryExpr:
+		s, k, err := f.expr(e.X)
+		if e.Op == "not" {
+			if k == kTensor {
+				return "~" + s, k, err
+			}
+			return "not " + s, kBool, err
+		}
+		return e.Op + s, k, err
+	case *lang.BinaryExpr:
+		if e.Op == "|>" {
+			return f.pipe(e)
+		}
+		return f.binary(e)
+	case *lang.CallExpr:
+		var args []*lang.Arg
+		args = append(args, e.Args...)
+		return f.call(e, e.Fun, args, nil)
+	case *lang.SelectorExpr:
+		x, k, err := f.expr(e.X)
+		if err != nil {
+			return "", 0, err
+		}
+		switch k {
+		case kTensor:
+			if e.Sel.Name == "T" {
+				return x + ".transpose(-2, -1)", kTensor, nil
+			}
+			return x + "." + e.Sel.Name, kList, nil
+		case kRecord:
+			return fmt.Sprintf("%s[%q]", x, e.Sel.Name), kTensor, nil
+		case kStack:
+			return x + "[" + e.Sel.Name + "]", f.stackElemKind(e), nil
+		case kLayer:
+			return x + "." + e.Sel.Name, kTensor, nil
+		}
+		return x + "." + pyName(e.Sel.Name), f.memberKind(e), nil
+	case *lang.IndexExpr:
+		x, k, err := f.expr(e.X)
+		if err != nil {
+			return "", 0, err
+		}
+		var parts []string
+		for _, ix := range e.Indices {
+			if sl, ok := ix.(*lang.SliceExpr); ok {
+				var lo, hi string
+				if sl.Lo != nil {
+					if lo, _, err = f.expr(sl.Lo); err != nil {
+						return "", 0, err
+					}
+				}
+				if sl.Hi != nil {
+					if hi, _, err = f.expr(sl.Hi); err != nil {
+						return "", 0, err
+					}
+				}
+				parts = append(parts, lo+":"+hi)
+				continue
+			}
+			s, _, err := f.expr(ix)
+			if err != nil {
+				return "", 0, err
+			}
+			parts = append(parts, s)
+		}
+		rk := kTensor
+		if k == kList {
+			rk = kInt
+		}
+		return x + "[" + strings.Join(parts, ", ") + "]", rk, nil
+	case *lang.ListExpr:
+		var parts []string
+		for _, x := range e.Elems {
+			s, _, err := f.expr(x)
+			if err != nil {
+				return "", 0, err
+			}
+			parts = append(parts, s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]", kList, nil
+	case *lang.MapExpr:
+		var parts []string
+		for _, ent := range e.Entries {
+			s, _, err := f.expr(ent.Value)
+			if err != nil {
+				return "", 0, err
+			}
+			parts = append(parts, fmt.Sprintf("%q: %s", ent.Key, s))
+		}
+		return "{" + strings.Join(parts, ", ") + "}", kRecord, nil
+	}
+	return "", 0, errAt(e, "cannot export this expression to PyTorch")
+}
+
+// memberKind is the kind of a member reached through a selector
+// (encoder.fc1).
+func (f *fnGen) memberKind(e *lang.SelectorExpr) kind {
+	if v := f.selectValue(e); v != nil {
+		return kindOf(v)
+	}
+	return kUnknown
+}
+
+func (f *fnGen) stackElemKind(e *lang.SelectorExpr) kind { return f.memberKind(e) }
+
+// selectValue follows a chain of member selectors from the instance.
+func (f *fnGen) selectValue(e lang.Expr) compiler.Value {
+	switch e := e.(type) {
+	case *lang.Ident:
+		if f.c == nil {
+			return nil
+		}
+		v, ok := f.c.inst.Member(e.Name)
+		if !ok {
+			return nil
+		}
+		return v
+	case *lang.SelectorExpr:
+		x := f.selectValue(e.X)
+		switch x := x.(type) {
+		case *compiler.InstanceV:
+			v, _ := x.I.Member(e.Sel.Name)
+			return v
+		case *compiler.StackV:
+			i, err := strconv.Atoi(e.Sel.Name)
+			if err == nil && i >= 0 && i < len(x.Layers) {
+				return x.Layers[i]
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fnGen) binary(e *lang.BinaryExpr) (string, kind, error) {
+	x, kx, err := f.expr(e.X)
+	if err != nil {
+		return "", 0, err
+	}
+	y, ky, err := f.expr(e.Y)
+	if err != nil {
+		return "", 0, err
+	}
+	switch e.Op {
+	case "==", "!=":
+		if kx == kNone || ky == kNone {
+			op := "is"
+			if e.Op == "!=" {
+				op = "is not"
+			}
+			return x + " " + op + " " + y, kBool, nil
+		}
+		if kx == kTensor || ky == kTensor {
+			return x + " " + e.Op + " " + y, kTensor, nil
+		}
+		return x + " " + e.Op + " " + y, kBool, nil
+	case "<", "<=", ">", ">=", "and", "or":
+		if kx == kTensor || ky == kTensor {
+			op := map[string]string{"and": "&", "or": "|"}[e.Op]
+			if op == "" {
+				op = e.Op
+			}
+			return x + " " + op + " " + y, kTensor, nil
+		}
+		return x + " " + e.Op + " " + y, kBool, nil
+	}
+	k := kInt
+	switch {
+	case kx == kTensor || ky == kTensor:
+		k = kTensor
+	case kx == kFloat || ky == kFloat:
+		k = kFloat
+	}
+	op := e.Op
+	if op == "/" && k == kInt {
+		op = "//" // exact for ints: the checker proved it divides
+	}
+	return x + " " + op + " " + y, k, nil
+}
+
+// pipe translates x |> f and x |> f(args): f(x, args).
+func (f *fnGen) pipe(e *lang.BinaryExpr) (string, kind, error) {
+	first := &lang.Arg{Span: lang.Span{Start: e.X.Pos(), EndPos: e.X.End()}, Value: e.X}
+	if c, ok := e.Y.(*lang.CallExpr); ok {
+		return f.call(e, c.Fun, append([]*lang.Arg{first}, c.Args...), nil)
+	}
+	return f.call(e, e.Y, []*lang.Arg{first}, nil)
+}
+
+// call translates a call of fun with args (n is the call or pipe node).
+func (f *fnGen) call(n lang.Node, fun lang.Expr, args []*lang.Arg, _ any) (string, kind, error) {
+	// repeat(n, Layer(...)) is a Stack.
+	if id, ok := fun.(*lang.Ident); ok && id.Name == "repeat" && f.ctx == ctxHyper {
+		if len(args) != 2 {
+			return "", 0, errAt(n, "cannot export repeat with %d arguments", len(args))
+		}
+		cnt, _, err := f.expr(args[0].Value)
+		if err != nil {
+			return "", 0, err
+		}
+		layer, _, err := f.expr(args[1].Value)
+		if err != nil {
+			return "", 0, err
+		}
+		return fmt.Sprintf("Stack(%s for _ in range(%s))", layer, cnt), kStack, nil
+	}
+	callee, k, err := f.expr(fun)
+	if err != nil {
+		return "", 0, err
+	}
+	switch k {
+	case kLayer, kStack, kInstance, kModel:
+		var parts []string
+		for _, a := range args {
+			s, _, err := f.expr(a.Value)
+			if err != nil {
+				return "", 0, err
+			}
+			if a.Name != nil {
+				s = pyName(a.Name.Name) + "=" + s
+			}
+			parts = append(parts, s)
+		}
+		code := callee + "(" + strings.Join(parts, ", ") + ")"
+		rk := kTensor
+		if k == kModel {
+			rk = kInstance
+		}
+		if k == kInstance && f.returnsRecord(fun) {
+			rk = kRecord
+		}
+		if f.ctx == ctxLoss && callee == "model" {
+			if f.pred == "" {
+				f.pred = code
+				f.pre = append(f.pre, "pred = "+code)
+			}
+			if code == f.pred {
+				return "pred", rk, nil
+			}
+		}
+		return code, rk, nil
+	case kFunc:
+		return f.builtin(n, callee, args)
+	}
+	return "", 0, errAt(n, "cannot export: %s is not callable", callee)
+}
+
+// returnsRecord reports whether the model called through fun has named
+// outputs.
+func (f *fnGen) returnsRecord(fun lang.Expr) bool {
+	var in *compiler.Instance
+	if f.ctx == ctxLoss {
+		in = f.lossModel()
+	} else if v, ok := f.selectValue(fun).(*compiler.InstanceV); ok {
+		in = v.I
+	}
+	if in == nil {
+		return false
+	}
+	for _, m := range in.Decl().Members {
+		if fw, ok := m.(*lang.ForwardDecl); ok {
+			return fw.Named
+		}
+	}
+	return false
+}
+
+func (f *fnGen) lossModel() *compiler.Instance {
+	if f.c == nil {
+		return nil
+	}
+	return f.c.inst
+}
+
+// builtin translates a call of a catalog entry through its form.
+func (f *fnGen) builtin(n lang.Node, name string, args []*lang.Arg) (string, kind, error) {
+	e, ok := compiler.Lookup(name)
+	if !ok {
+		return "", 0, errAt(n, "cannot export: unknown built-in %s", name)
+	}
+	fm, ok := forms[name]
+	if !ok || fm.py == nil {
+		why := "it has no PyTorch form"
+		if ok && fm.reason != "" {
+			why = fm.reason
+		}
+		return "", 0, errAt(n, "cannot export %s to PyTorch: %s", name, why)
+	}
+	specs := append(append([]compiler.ParamSpec(nil), e.In...), e.Params...)
+	npos := len(specs)
+	if e.Rest != nil {
+		npos = len(e.In)
+	}
+	if e.Kind == compiler.KLayer { // a constructor: In is the forward's input
+		specs, npos = e.Params, len(e.Params)
+	}
+	c := &call{name: name, args: map[string]string{}, kinds: map[string]kind{}, dev: f.dev}
+	pos := 0
+	for _, a := range args {
+		s, k, err := f.expr(a.Value)
+		if err != nil {
+			return "", 0, err
+		}
+		if needsParens(a.Value) {
+			s = "(" + s + ")" // it may become a method's receiver: (h * m).sum(...)
+		}
+		if a.Name != nil {
+			if k == kNone {
+				continue
+			}
+			c.args[a.Name.Name], c.kinds[a.Name.Name] = s, k
+			continue
+		}
+		if pos < npos {
+			c.args[specs[pos].Name], c.kinds[specs[pos].Name] = s, k
+			pos++
+			continue
+		}
+		c.rest = append(c.rest, s)
+	}
+	if c.dev == "" {
+		c.dev = "self.device_anchor()"
+	}
+	out := fm.py(c)
+	k := kTensor
+	if e.Kind == compiler.KLayer {
+		k = kLayer
+	}
+	if x, ok := c.kinds["x"]; ok && x != kTensor && len(e.In) == 1 && e.In[0].Type == "any" {
+		k = kFloat
+	}
+	return out, k, nil
+}
+
+// needsParens reports whether e translates to an infix expression.
+func needsParens(e lang.Expr) bool {
+	switch e := e.(type) {
+	case *lang.BinaryExpr:
+		return e.Op != "|>"
+	case *lang.UnaryExpr:
+		return true
+	case *lang.CallExpr:
+		if id, ok := e.Fun.(*lang.Ident); ok && id.Name == "matmul" {
+			return true
+		}
+	}
+	return false
+}
+
+// modelPrelude is the top of model.py after the header: imports and the
+// helpers the translated forwards call.
+const modelPrelude = `import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Stack(nn.ModuleList):
+    """repeat(n, Layer(...)): layers named 0..n-1, applied in order; the
+    first input flows through them, the others (a padding mask) go to
+    every layer."""
+
+    def forward(self, x, *rest):
+        for layer in self:
+            x = layer(x, *rest)
+        return x
+
+
+def attention(q, k, v, mask=None, scale=None, dropout=0.0, training=False):
+    """softmax(q @ k^T * scale) @ v; keys where mask (bool [B, Tk], true at
+    real tokens) is false get the score -1e9, as in encc."""
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    scores = (q @ k.transpose(-2, -1)) * scale
+    if mask is not None:
+        m = mask.reshape(mask.shape[0], *([1] * (scores.dim() - 3)), 1, mask.shape[1])
+        scores = torch.where(m, scores, torch.full_like(scores, -1e9))
+    p = torch.softmax(scores, dim=-1)
+    if dropout > 0:
+        p = F.dropout(p, dropout, training)
+    return p @ v
+
+
+def sinusoidal(n, d, device=None):
+    """The fixed sine/cosine position encoding of Vaswani et al. (2017), [n, d]."""
+    pos = torch.arange(n, dtype=torch.float64, device=device)[:, None]
+    i = torch.arange(0, d, 2, dtype=torch.float64, device=device)
+    angle = pos / torch.pow(10000.0, i / d)
+    out = torch.zeros(n, d, dtype=torch.float64, device=device)
+    out[:, 0::2] = torch.sin(angle)
+    out[:, 1::2] = torch.cos(angle[:, : d // 2])
+    return out.float()
+`
