@@ -110,36 +110,40 @@ var forms = map[string]form{
 	"Dropout":   fn(func(c *call) string { return fmt.Sprintf("nn.Dropout(%s)", c.arg("p", "0.5")) }),
 
 	// Functions.
-	"relu":    fn(func(c *call) string { return "torch.relu(" + c.args["x"] + ")" }),
-	"tanh":    torchUnary("torch.tanh", "math.tanh"),
+	"relu": fn(func(c *call) string { return "torch.relu(" + c.args["x"] + ")" }),
+	"tanh": torchUnary("torch.tanh", "math.tanh"),
 	"sigmoid": fn(func(c *call) string {
 		if c.kinds["x"] != kTensor {
 			return "1 / (1 + math.exp(-(" + c.args["x"] + ")))"
 		}
 		return "torch.sigmoid(" + c.args["x"] + ")"
 	}),
-	"exp":     torchUnary("torch.exp", "math.exp"),
-	"log":     torchUnary("torch.log", "math.log"),
-	"sqrt":    torchUnary("torch.sqrt", "math.sqrt"),
-	"abs":     torchUnary("torch.abs", "abs"),
-	"silu":    fn(func(c *call) string { return "F.silu(" + c.args["x"] + ")" }),
+	"exp":  torchUnary("torch.exp", "math.exp"),
+	"log":  torchUnary("torch.log", "math.log"),
+	"sqrt": torchUnary("torch.sqrt", "math.sqrt"),
+	"abs":  torchUnary("torch.abs", "abs"),
+	"silu": fn(func(c *call) string { return "F.silu(" + c.args["x"] + ")" }),
 	"gelu": fn(func(c *call) string {
 		if c.has("approximate") {
 			return fmt.Sprintf("F.gelu(%s, approximate=%s)", c.args["x"], c.args["approximate"])
 		}
 		return "F.gelu(" + c.args["x"] + ")"
 	}),
-	"leaky_relu":  fn(func(c *call) string { return fmt.Sprintf("F.leaky_relu(%s, %s)", c.args["x"], c.arg("slope", "0.01")) }),
-	"softmax":     fn(func(c *call) string { return fmt.Sprintf("torch.softmax(%s, dim=%s)", c.args["x"], c.arg("axis", "-1")) }),
-	"log_softmax": fn(func(c *call) string { return fmt.Sprintf("torch.log_softmax(%s, dim=%s)", c.args["x"], c.arg("axis", "-1")) }),
-	"sum":         reduce("sum"),
-	"mean":        reduce("mean"),
-	"max":         reduce("amax"),
-	"argmax":      fn(func(c *call) string { return fmt.Sprintf("%s.argmax(dim=%s)", c.args["x"], c.arg("axis", "-1")) }),
-	"transpose":   fn(func(c *call) string { return c.args["x"] + ".transpose(-2, -1)" }),
-	"permute":     fn(func(c *call) string { return fmt.Sprintf("%s.permute(%s)", c.args["x"], strings.Join(c.rest, ", ")) }),
-	"reshape":     fn(func(c *call) string { return fmt.Sprintf("%s.reshape(%s)", c.args["x"], strings.Join(c.rest, ", ")) }),
-	"flatten":     fn(func(c *call) string { return fmt.Sprintf("torch.flatten(%s, %s)", c.args["x"], c.arg("start", "1")) }),
+	"leaky_relu": fn(func(c *call) string { return fmt.Sprintf("F.leaky_relu(%s, %s)", c.args["x"], c.arg("slope", "0.01")) }),
+	"softmax": fn(func(c *call) string {
+		return fmt.Sprintf("torch.softmax(%s, dim=%s)", c.args["x"], c.arg("axis", "-1"))
+	}),
+	"log_softmax": fn(func(c *call) string {
+		return fmt.Sprintf("torch.log_softmax(%s, dim=%s)", c.args["x"], c.arg("axis", "-1"))
+	}),
+	"sum":       reduce("sum"),
+	"mean":      reduce("mean"),
+	"max":       reduce("amax"),
+	"argmax":    fn(func(c *call) string { return fmt.Sprintf("%s.argmax(dim=%s)", c.args["x"], c.arg("axis", "-1")) }),
+	"transpose": fn(func(c *call) string { return c.args["x"] + ".transpose(-2, -1)" }),
+	"permute":   fn(func(c *call) string { return fmt.Sprintf("%s.permute(%s)", c.args["x"], strings.Join(c.rest, ", ")) }),
+	"reshape":   fn(func(c *call) string { return fmt.Sprintf("%s.reshape(%s)", c.args["x"], strings.Join(c.rest, ", ")) }),
+	"flatten":   fn(func(c *call) string { return fmt.Sprintf("torch.flatten(%s, %s)", c.args["x"], c.arg("start", "1")) }),
 	"maxpool2d": fn(func(c *call) string {
 		return fmt.Sprintf("F.max_pool2d(%s, %s%s%s)", c.args["x"], c.args["kernel"], strideKw(c), kw(c, "padding", "padding"))
 	}),
@@ -153,8 +157,10 @@ var forms = map[string]form{
 	"where": fn(func(c *call) string {
 		return fmt.Sprintf("torch.where(%s, %s, %s)", c.args["cond"], asTensor(c, "a"), asTensor(c, "b"))
 	}),
-	"arange":     fn(func(c *call) string { return fmt.Sprintf("torch.arange(%s, device=%s.device)", c.args["n"], c.dev) }),
-	"sinusoidal": fn(func(c *call) string { return fmt.Sprintf("sinusoidal(%s, %s, %s.device)", c.args["n"], c.args["d"], c.dev) }),
+	"arange": fn(func(c *call) string { return fmt.Sprintf("torch.arange(%s, device=%s.device)", c.args["n"], c.dev) }),
+	"sinusoidal": fn(func(c *call) string {
+		return fmt.Sprintf("sinusoidal(%s, %s, %s.device)", c.args["n"], c.args["d"], c.dev)
+	}),
 	"one_hot": fn(func(c *call) string {
 		return fmt.Sprintf("F.one_hot(%s.long(), %s).float()", c.args["labels"], c.args["classes"])
 	}),
