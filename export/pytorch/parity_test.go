@@ -101,7 +101,8 @@ model Ops {
         e = concat(mean(h, axis: 1, keepdims: true), sum(h |> reshape(B, 2, 6), axis: [1, 2], keepdims: true) |> reshape(B, 1), max(h, axis: 1, keepdims: true), axis: 1)
         f = h |> reshape(B, 1, 3, 4) |> avgpool2d(kernel: 2, stride: 1) |> flatten
         p = sinusoidal(2, 12) |> reshape(1, 24)
-        return concat(a, b + c + d, dropout(e, 0.5), f, axis: 1)[:, 0:30] + 0.0 * p[:, 0:1]
+        q = one_hot(argmax(h, axis: 1), classes: 12) + (float(argmax(h)) |> reshape(B, 1))
+        return concat(a, b + c + d, dropout(e, 0.5), f, axis: 1)[:, 0:30] + 0.0 * p[:, 0:1] + q[:, 0:1]
     }
 }
 `
