@@ -174,10 +174,26 @@ func (w *writer) train(tr *compiler.Train) error {
 			return err
 		}
 	}
+	// Translate everything before reading any data, so that what cannot
+	// be exported is reported first.
 	var losses, entries strings.Builder
+	infos := make([]*trainInfo, len(chain))
+	for i, t := range chain {
+		if t.Init != nil && t.Init.E.Name == "from" && t.From.Save == "" {
+			return fmt.Errorf("%s: cannot export from(%s): %s saves no checkpoint", t.Init.Pos, t.From.Name, t.From.Name)
+		}
+		infos[i] = &trainInfo{tr: t, meta: map[string]string{"format": train.FormatName, "rng": train.RNG}}
+		if err := w.g.lossFunc(&losses, infos[i]); err != nil {
+			return err
+		}
+	}
+	src, err := w.g.write(w.header("model.py: the models of train " + tr.Name))
+	if err != nil {
+		return err
+	}
 	dataDone := map[string]*train.Prepared{}
-	for _, t := range chain {
-		ti := &trainInfo{tr: t, meta: map[string]string{"format": train.FormatName, "rng": train.RNG}}
+	for i, t := range chain {
+		ti := infos[i]
 		text := w.prog.Source(t.Decl.Pos().File)
 		if text == nil {
 			text, _ = os.ReadFile(t.Decl.Pos().File)
@@ -201,12 +217,6 @@ func (w *writer) train(tr *compiler.Train) error {
 				ti.label = f.Name
 			}
 		}
-		if t.Init != nil && t.Init.E.Name == "from" && t.From.Save == "" {
-			return fmt.Errorf("%s: cannot export from(%s): %s saves no checkpoint", t.Init.Pos, t.From.Name, t.From.Name)
-		}
-		if err := w.g.lossFunc(&losses, ti); err != nil {
-			return err
-		}
 		w.g.trainEntry(&entries, ti, t.Data.Name)
 		iw, err := train.InitialWeights(t)
 		if err != nil {
@@ -216,10 +226,6 @@ func (w *writer) train(tr *compiler.Train) error {
 			return err
 		}
 		w.files = append(w.files, "init/"+t.Name+".safetensors")
-	}
-	src, err := w.g.write(w.header("model.py: the models of train " + tr.Name))
-	if err != nil {
-		return err
 	}
 	if err := w.write("model.py", src); err != nil {
 		return err
