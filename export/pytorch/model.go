@@ -928,8 +928,8 @@ func (f *fnGen) builtin(n lang.Node, name string, args []*lang.Arg) (string, kin
 		}
 		c.rest = append(c.rest, s)
 	}
-	if c.dev == "" {
-		c.dev = "self.device_anchor()"
+	if c.dev == "" { // no required tensor input: the module's own device
+		c.dev = "next(self.parameters())"
 	}
 	out := fm.py(c)
 	k := kTensor

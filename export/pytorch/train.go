@@ -112,6 +112,9 @@ func (g *modelGen) lossFunc(b *strings.Builder, ti *trainInfo) error {
 		}
 		f.locals[fd.Name] = kTensor
 		f.fields[fd.Name] = pyName(fd.Name)
+		if f.dev == "" {
+			f.dev = pyName(fd.Name)
+		}
 		names = append(names, pyName(fd.Name))
 		gets = append(gets, fmt.Sprintf("batch[%q]", fd.Name))
 	}

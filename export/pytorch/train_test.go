@@ -258,3 +258,40 @@ func keys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestResumeInEncc stops train.py in the middle of an epoch and lets
+// encc run --resume finish the train from its checkpoint: the weights
+// end within 1e-3 of a run done by encc alone.
+func TestResumeInEncc(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	c := trainCase{name: "digits_mlp", file: "../../examples/digits_mlp.enc", train: "classify",
+		edits: [][2]string{{"p: float = 0.1", "p: float = 0.0"}, {"epochs    = 30", "epochs    = 2"}}}
+	f := copyEdited(t, c, dir)
+	p, diags := compiler.CheckFile(f, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	tr := p.Train(c.train)
+	out := filepath.Join(dir, "torch")
+	must(t, Export(p, Options{Name: c.train, Out: out, Version: "test"}))
+	straight, err := train.Run(t.Context(), p, tr, train.Options{Quiet: true, Threads: 1})
+	must(t, err)
+	ckpt := filepath.Join(dir, tr.Save)
+	pyTrain(t, py, out, nil, "--max-steps", "60", "--save", ckpt)
+	resumed, err := train.Run(t.Context(), p, tr, train.Options{Quiet: true, Threads: 1, Resume: true})
+	must(t, err)
+	if resumed.Steps != straight.Steps || len(resumed.History) != 1 {
+		t.Fatalf("resumed run: %d steps, %d epochs run; want %d steps, 1 epoch", resumed.Steps, len(resumed.History), straight.Steps)
+	}
+	worst := 0.0
+	for path, w := range straight.Weights {
+		e := relErr(resumed.Weights[path], w)
+		worst = math.Max(worst, e)
+		if !(e <= weightTol) {
+			t.Errorf("%s: rel err %.3g after resuming train.py's checkpoint", path, e)
+		}
+	}
+	t.Logf("train.py 60 steps, encc resumed to %d: weights within %.2e of encc alone; epoch 2 loss %.6f vs %.6f",
+		resumed.Steps, worst, resumed.History[0].Loss, straight.History[1].Loss)
+}
