@@ -791,10 +791,11 @@ func (f *fnGen) binary(e *lang.BinaryExpr) (string, kind, error) {
 // pipe translates x |> f and x |> f(args): f(x, args).
 func (f *fnGen) pipe(e *lang.BinaryExpr) (string, kind, error) {
 	first := &lang.Arg{Span: lang.Span{Start: e.X.Pos(), EndPos: e.X.End()}, Value: e.X}
+	// Errors point at the function, not at the piped value.
 	if c, ok := e.Y.(*lang.CallExpr); ok {
-		return f.call(e, c.Fun, append([]*lang.Arg{first}, c.Args...), nil)
+		return f.call(c, c.Fun, append([]*lang.Arg{first}, c.Args...), nil)
 	}
-	return f.call(e, e.Y, []*lang.Arg{first}, nil)
+	return f.call(e.Y, e.Y, []*lang.Arg{first}, nil)
 }
 
 // call translates a call of fun with args (n is the call or pipe node).
@@ -931,6 +932,12 @@ func (f *fnGen) builtin(n lang.Node, name string, args []*lang.Arg) (string, kin
 	if c.dev == "" { // no required tensor input: the module's own device
 		c.dev = "next(self.parameters())"
 	}
+	if name == "mlm" { // the model's forward may take the mask or not
+		c.args["with_mask"] = "True"
+		if in := f.lossModel(); in != nil && forwardArity(in) < 2 {
+			c.args["with_mask"] = "False"
+		}
+	}
 	out := fm.py(c)
 	k := kTensor
 	if e.Kind == compiler.KLayer {
@@ -940,6 +947,16 @@ func (f *fnGen) builtin(n lang.Node, name string, args []*lang.Arg) (string, kin
 		k = kFloat
 	}
 	return out, k, nil
+}
+
+// forwardArity is the number of inputs of an instance's forward.
+func forwardArity(in *compiler.Instance) int {
+	for _, m := range in.Decl().Members {
+		if fw, ok := m.(*lang.ForwardDecl); ok {
+			return len(fw.Params)
+		}
+	}
+	return 0
 }
 
 // needsParens reports whether e translates to an infix expression.

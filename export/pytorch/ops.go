@@ -191,7 +191,9 @@ var forms = map[string]form{
 	"kl_div": fn(func(c *call) string {
 		return fmt.Sprintf("F.kl_div(%s, %s, reduction=\"batchmean\")", c.args["input"], c.args["target"])
 	}),
-	"mlm": {reason: "masked-token pre-training draws its masks from encc's per-step random streams; not translated yet", unsupported: true},
+	"mlm": fn(func(c *call) string {
+		return fmt.Sprintf("es.mlm(%s, %s, %s, p=%s, with_mask=%s)", c.args["model"], c.args["ids"], c.args["mask"], c.arg("p", "0.15"), c.arg("with_mask", "True"))
+	}),
 
 	// Initializers: encc writes the initial weights (init.safetensors),
 	// drawn by its own initializers from the train's seed.

@@ -1,6 +1,7 @@
 package pytorch
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,6 +63,51 @@ func TestEveryBuiltinHasForm(t *testing.T) {
 	for name := range forms {
 		if !inCatalog[name] {
 			t.Errorf("forms has %s, which is not a built-in", name)
+		}
+	}
+}
+
+// TestNoFormIsPositionedError: a built-in without a PyTorch form is one
+// error at its call (a function) or its declaration (a layer) naming it,
+// and no folder is written.
+func TestNoFormIsPositionedError(t *testing.T) {
+	const src = `model M {
+    fc   = Linear(4, 4)
+    norm = LayerNorm(4)
+    forward(x: f32[B, 4]) -> f32[B, 4] {
+        return x |> fc |> silu |> norm
+    }
+}
+`
+	dir := t.TempDir()
+	file := filepath.Join(dir, "m.enc")
+	must(t, os.WriteFile(file, []byte(src), 0o644))
+	p, diags := compiler.CheckFile(file, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, c := range []struct{ builtin, want string }{
+		{"silu", file + ":5:27: cannot export silu to PyTorch: it has no PyTorch form"},
+		{"LayerNorm", file + ":3:12: cannot export LayerNorm to PyTorch: it has no PyTorch form"},
+	} {
+		saved := forms[c.builtin]
+		delete(forms, c.builtin)
+		out := filepath.Join(dir, "out-"+c.builtin)
+		err := Export(p, Options{Name: "M", Out: out})
+		forms[c.builtin] = saved
+		var pe *Error
+		if !errors.As(err, &pe) || err.Error() != c.want {
+			t.Errorf("without %s: %v, want %s", c.builtin, err, c.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("without %s: %s was written", c.builtin, out)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 { // m.enc alone
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("left behind: %v", names)
 		}
 	}
 }

@@ -288,3 +288,25 @@ class Meter:
         present = (c.sum(dim=0) + c.sum(dim=1)) > 0
         f1 = torch.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1e-300), torch.zeros_like(tp))
         return float(f1[present].mean()) if present.any() else float("nan")
+
+
+# ---------------------------------------------------------------------
+# losses without a torch form
+
+MASK_ID = 3  # [PAD]=0, [UNK]=1, [CLS]=2, [MASK]=3
+
+
+def mlm(model, ids, mask, p=0.15, with_mask=True):
+    """encc's masked-token loss (BERT): each real token (mask true, id
+    above [MASK]) is drawn with probability p; 80% of the drawn ones
+    become [MASK], 20% stay; the loss is the mean negative log-likelihood
+    of the original ids at the drawn positions. The draws come from
+    torch's generator (encc draws from its own streams: the same
+    distribution, not the same masks)."""
+    valid = mask & (ids > MASK_ID)
+    sel = (valid & (torch.rand(ids.shape, device=ids.device) < p)).float()
+    keep = torch.rand(ids.shape, device=ids.device) < 0.2
+    masked = torch.where((sel > 0) & ~keep, torch.full_like(ids, MASK_ID), ids)
+    logits = model(masked, mask) if with_mask else model(masked)
+    picked = torch.log_softmax(logits, dim=-1).gather(-1, ids.long()[..., None]).squeeze(-1)
+    return -(picked * sel).sum() / sel.sum().clamp(min=1)
