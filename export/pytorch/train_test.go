@@ -295,3 +295,38 @@ func TestResumeInEncc(t *testing.T) {
 	t.Logf("train.py 60 steps, encc resumed to %d: weights within %.2e of encc alone; epoch 2 loss %.6f vs %.6f",
 		resumed.Steps, worst, resumed.History[0].Loss, straight.History[1].Loss)
 }
+
+// TestMLM trains the masked-token loss for an epoch with train.py: its
+// test loss and encc eval's on the same checkpoint (each drawing its own
+// masks) agree within 2%.
+func TestMLM(t *testing.T) {
+	py := python(t)
+	dir := t.TempDir()
+	c := trainCase{name: "mlm", file: "testdata/mlm.enc", train: "pretrain"}
+	f := copyEdited(t, c, dir)
+	p, diags := compiler.CheckFile(f, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	out := filepath.Join(dir, "torch")
+	must(t, Export(p, Options{Name: c.train, Out: out, Version: "test"}))
+	ckpt := filepath.Join(dir, "mlm.safetensors")
+	cmd := exec.Command(py, "train.py", "--device", "cpu", "--threads", "1", "--save", ckpt)
+	cmd.Dir = out
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("train.py: %v\n%s", err, b)
+	}
+	reps := epochReports(b)
+	if len(reps) != 1 {
+		t.Fatalf("want one epoch report:\n%s", b)
+	}
+	torchLoss, _ := reps[0]["test_loss"].(float64)
+	res, err := train.Eval(p, p.Train(c.train), ckpt, train.Options{Threads: 1})
+	must(t, err)
+	e := math.Abs(res.Metrics["loss"]-torchLoss) / res.Metrics["loss"]
+	t.Logf("mlm test loss: train.py %.4f, encc eval %.4f (rel %.2e)", torchLoss, res.Metrics["loss"], e)
+	if !(e < 0.02) {
+		t.Errorf("mlm test loss: train.py %.4f, encc eval %.4f", torchLoss, res.Metrics["loss"])
+	}
+}
