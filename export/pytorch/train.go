@@ -153,7 +153,7 @@ func (g *modelGen) trainEntry(b *strings.Builder, ti *trainInfo, dataName string
 	}
 	fmt.Fprintf(b, "    %q: dict(  %s:%d: train %s\n", tr.Name, "# "+displayName(file), tr.Decl.Pos().Line, tr.Name)
 	fmt.Fprintf(b, "        model=lambda: %s,%s\n", instanceCall(tr.Model), fieldLine("model"))
-	fmt.Fprintf(b, "        data=%q,  # prepared by encc: data/%s/{train,test}-*.safetensors%s\n", dataName, dataName, fieldLine("data"))
+	fmt.Fprintf(b, "        data=%q,%s (prepared by encc: data/%s/)\n", dataName, fieldLine("data"), dataName)
 	fmt.Fprintf(b, "        has_test=%s,\n", pyBool(ti.hasTest))
 	fmt.Fprintf(b, "        label=%q,\n", ti.label)
 	fmt.Fprintf(b, "        loss=loss_%s,\n", tr.Name)
