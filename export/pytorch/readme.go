@@ -60,8 +60,7 @@ checkpoint, ` + "`--threads N`" + ` sets torch's CPU threads.
 The batches are encc's: each epoch visits the train split in the order
 encc draws for (seed, epoch) (` + "`encc_support.epoch_order`" + `), in batches of the
 train's size, the last one short. Under DDP every global batch is split
-into contiguous parts, one per rank (` + "`EnccSampler`" + `, the role
-DistributedSampler plays), each rank's mean loss is weighted by its share,
+into contiguous parts, one per rank (` + "`EnccSampler`" + `, a DistributedSampler), each rank's mean loss is weighted by its share,
 and DDP averages the gradients, so N processes step exactly as one does
 on the same global batch. Per-parameter optimizer state (Adam's step
 counts) follows PyTorch, as encc does: a frozen parameter gets no gradient

@@ -167,20 +167,16 @@ class ShardedSamples:
         return out
 
 
-class EnccSampler(torch.utils.data.Sampler):
-    """encc's batches, split across ranks as DistributedSampler does:
-    epoch e visits the samples in encc's order for (seed, e); global batch
-    i is order[i*B:(i+1)*B] (the last one short), and rank r takes its
-    r-th contiguous part. Iterating yields (global batch size, local
-    indices)."""
+class EnccSampler(torch.utils.data.distributed.DistributedSampler):
+    """A DistributedSampler that yields encc's batches: epoch e visits the
+    samples in encc's order for (seed, e) (set_epoch, as usual); global
+    batch i is order[i*B:(i+1)*B] (the last one short) and rank r takes
+    its r-th contiguous part. Iterating yields (global batch size, this
+    rank's indices), so each rank can weight its loss by its share."""
 
-    def __init__(self, n, batch, seed, num_replicas=1, rank=0, shuffle=True):
-        self.n, self.batch, self.seed = n, batch, seed
-        self.num_replicas, self.rank, self.shuffle = num_replicas, rank, shuffle
-        self.epoch = 0
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
+    def __init__(self, samples, batch, seed, num_replicas=None, rank=None, shuffle=True):
+        super().__init__(samples, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+        self.n, self.batch = len(samples), batch
 
     def __len__(self):
         return (self.n + self.batch - 1) // self.batch

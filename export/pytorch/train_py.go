@@ -109,7 +109,7 @@ def run(name, args, ctx, depth=0):
     data = os.path.join(HERE, "data", cfg["data"])
     train_set = es.ShardedSamples(data, "train")
     test_set = es.ShardedSamples(data, "test") if cfg["has_test"] else None
-    sampler = es.EnccSampler(len(train_set), cfg["batch"], cfg["seed"], world, rank)
+    sampler = es.EnccSampler(train_set, cfg["batch"], cfg["seed"], num_replicas=world, rank=rank)
     spe = len(sampler)
     total = sum(ph["epochs"] for ph in cfg["phases"])
 
