@@ -912,7 +912,9 @@ func (f *fnGen) builtin(n lang.Node, name string, args []*lang.Arg) (string, kin
 		if err != nil {
 			return "", 0, err
 		}
-		if needsParens(a.Value) {
+		receiver := e.Kind != compiler.KLayer && len(e.In) > 0 &&
+			(a.Name == nil && pos == 0 || a.Name != nil && a.Name.Name == e.In[0].Name)
+		if receiver && needsParens(a.Value) {
 			s = "(" + s + ")" // it may become a method's receiver: (h * m).sum(...)
 		}
 		if a.Name != nil {
