@@ -10,14 +10,18 @@
 //
 //	ops.go      forms: every catalog built-in's PyTorch form, or where it lives instead
 //	model.go    model.py: classes, __init__ from members, forward from statements
-//	train.go    train.py: the train's data, loss, optimizer, schedule, phases, metrics
-//	data.go     data/*.safetensors, vocab.json, init.safetensors
+//	train.go    train.py's generated part: loss functions and TRAINS
+//	train_py.go train.py's fixed part: DDP setup, the loop, evaluation, checkpoints
+//	data.go     data/*.safetensors and the weights files
+//	readme.go   the folder's README.md
 //	export.go   Export: the folder, written beside the target and renamed into place
 //	support.py  encc_support.py, copied into the folder: safetensors I/O, encc's
-//	            shuffle (PCG-DXSM), schedules, metrics, checkpoints
+//	            shuffle (PCG-DXSM), EnccSampler, schedules, metrics, mlm
 //
-// Tests (export_test.go) run the exported code with /usr/bin/python3 and
-// torch when present (skipping otherwise; failing when CI=true): forward
-// parity for every example and stdlib model, 20-step training parity and
-// the 1- vs 2-process loss comparison. docs/export.md is the user's page.
+// Tests run the exported code with /usr/bin/python3 (or $ENCC_PYTHON)
+// and torch when present, skipping otherwise and failing when CI=true:
+// parity_test.go, forward parity for every example and stdlib model;
+// train_test.go, 20-step training parity, resuming in encc and mlm;
+// ddp_test.go, 2 gloo processes against 1; ops_test.go, the table
+// against the catalog. docs/export.md is the user's page.
 package pytorch
