@@ -131,6 +131,9 @@ def run(name, args, ctx, depth=0):
             t0, seen, loss_sum = time.time(), 0, 0.0
             model.train()
             for b, (gbatch, idx) in enumerate(sampler):
+                share = len(idx) / gbatch
+                if not idx:  # a last batch smaller than the world: one sample, weight 0
+                    idx = [0]
                 batch = to_device(train_set.take(idx), device)
                 lr = es.lr_at(sched, cfg["optimizer"]["lr"], step - span_start, span, spe)
                 for g in opt.param_groups:
@@ -139,12 +142,12 @@ def run(name, args, ctx, depth=0):
                 loss, _ = cfg["loss"](net, batch)
                 # Each rank's mean loss, weighted by its share of the global
                 # batch; DDP averages over ranks: the global batch's mean.
-                (loss * (len(idx) * world / gbatch)).backward()
+                (loss * (share * world)).backward()
                 if cfg["clip_grad_norm"] > 0:
                     torch.nn.utils.clip_grad_norm_([p for p in params.values() if p.grad is not None], cfg["clip_grad_norm"])
                 opt.step()
                 step += 1
-                batch_loss = loss.detach() * (len(idx) / gbatch)
+                batch_loss = loss.detach() * share
                 if world > 1:
                     dist.all_reduce(batch_loss)
                 batch_loss = batch_loss.item()
