@@ -10,6 +10,7 @@
 //
 //	ops.go      forms: every catalog built-in's PyTorch form, or where it lives instead
 //	model.go    model.py: classes, __init__ from members, forward from statements
+//	expr.go     expressions: names, operators, pipes, calls through the forms
 //	train.go    train.py's generated part: loss functions and TRAINS
 //	train_py.go train.py's fixed part: DDP setup, the loop, evaluation, checkpoints
 //	data.go     data/*.safetensors and the weights files
