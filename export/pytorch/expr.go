@@ -29,8 +29,7 @@ func (f *fnGen) ident(id *lang.Ident) (string, kind, error) {
 		if name == "model" {
 			return "model", kInstance, nil
 		}
-		if e, ok := compiler.Lookup(name); ok {
-			_ = e
+		if _, ok := compiler.Lookup(name); ok {
 			return name, kFunc, nil
 		}
 		return "", 0, errAt(id, "cannot export: %s in the loss has no PyTorch translation", name)
@@ -49,11 +48,7 @@ func (f *fnGen) ident(id *lang.Ident) (string, kind, error) {
 	if f.c.inst.IsHyper(name) {
 		return "self." + pyName(name), kindOf(v), nil
 	}
-	if _, member := f.c.inst.Member(name); member {
-		mv, _ := f.c.inst.Member(name)
-		if f.ctx == ctxForward {
-			return "self." + pyName(name), kindOf(mv), nil
-		}
+	if mv, member := f.c.inst.Member(name); member {
 		return "self." + pyName(name), kindOf(mv), nil
 	}
 	if cd, ok := decl.(*lang.ConstDecl); ok {
@@ -162,9 +157,7 @@ func (f *fnGen) expr(e lang.Expr) (string, kind, error) {
 		}
 		return f.binary(e)
 	case *lang.CallExpr:
-		var args []*lang.Arg
-		args = append(args, e.Args...)
-		return f.call(e, e.Fun, args, nil)
+		return f.call(e, e.Fun, e.Args)
 	case *lang.SelectorExpr:
 		x, k, err := f.expr(e.X)
 		if err != nil {
@@ -179,7 +172,7 @@ func (f *fnGen) expr(e lang.Expr) (string, kind, error) {
 		case kRecord:
 			return fmt.Sprintf("%s[%q]", x, e.Sel.Name), kTensor, nil
 		case kStack:
-			return x + "[" + e.Sel.Name + "]", f.stackElemKind(e), nil
+			return x + "[" + e.Sel.Name + "]", f.memberKind(e), nil
 		case kLayer:
 			return x + "." + e.Sel.Name, kTensor, nil
 		}
@@ -242,15 +235,13 @@ func (f *fnGen) expr(e lang.Expr) (string, kind, error) {
 }
 
 // memberKind is the kind of a member reached through a selector
-// (encoder.fc1).
+// (encoder.fc1, blocks.0).
 func (f *fnGen) memberKind(e *lang.SelectorExpr) kind {
 	if v := f.selectValue(e); v != nil {
 		return kindOf(v)
 	}
 	return kUnknown
 }
-
-func (f *fnGen) stackElemKind(e *lang.SelectorExpr) kind { return f.memberKind(e) }
 
 // selectValue follows a chain of member selectors from the instance.
 func (f *fnGen) selectValue(e lang.Expr) compiler.Value {
@@ -331,13 +322,13 @@ func (f *fnGen) pipe(e *lang.BinaryExpr) (string, kind, error) {
 	first := &lang.Arg{Span: lang.Span{Start: e.X.Pos(), EndPos: e.X.End()}, Value: e.X}
 	// Errors point at the function, not at the piped value.
 	if c, ok := e.Y.(*lang.CallExpr); ok {
-		return f.call(c, c.Fun, append([]*lang.Arg{first}, c.Args...), nil)
+		return f.call(c, c.Fun, append([]*lang.Arg{first}, c.Args...))
 	}
-	return f.call(e.Y, e.Y, []*lang.Arg{first}, nil)
+	return f.call(e.Y, e.Y, []*lang.Arg{first})
 }
 
 // call translates a call of fun with args (n is the call or pipe node).
-func (f *fnGen) call(n lang.Node, fun lang.Expr, args []*lang.Arg, _ any) (string, kind, error) {
+func (f *fnGen) call(n lang.Node, fun lang.Expr, args []*lang.Arg) (string, kind, error) {
 	// repeat(n, Layer(...)) is a Stack.
 	if id, ok := fun.(*lang.Ident); ok && id.Name == "repeat" && f.ctx == ctxHyper {
 		if len(args) != 2 {

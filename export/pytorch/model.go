@@ -51,7 +51,7 @@ const (
 )
 
 func kindOf(v compiler.Value) kind {
-	switch v := v.(type) {
+	switch v.(type) {
 	case compiler.IntV, compiler.DimV:
 		return kInt
 	case compiler.FloatV:
@@ -77,7 +77,6 @@ func kindOf(v compiler.Value) kind {
 	case *compiler.ModelV:
 		return kModel
 	case *compiler.FuncV:
-		_ = v
 		return kFunc
 	}
 	return kUnknown
