@@ -301,6 +301,7 @@ func must(t *testing.T, err error) {
 // that the PyTorch module with encc's weights gives encc's CPU outputs
 // within 1e-5 relative (max over elements).
 func TestForwardParity(t *testing.T) {
+	t.Parallel() // each runs python3 processes; let them overlap
 	py := python(t)
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "encc_support.py"), []byte(supportPy), 0o644))

@@ -156,6 +156,7 @@ func relErr(got, want []float32) float64 {
 // per step and the final weights within 1e-3 per tensor; parameters a
 // phase freezes stay bit-equal.
 func TestTrainingParity(t *testing.T) {
+	t.Parallel() // each runs python3 processes; let them overlap
 	py := python(t)
 	for _, c := range trainCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,6 +264,7 @@ func keys(m map[string]bool) []string {
 // encc run --resume finish the train from its checkpoint: the weights
 // end within 1e-3 of a run done by encc alone.
 func TestResumeInEncc(t *testing.T) {
+	t.Parallel() // each runs python3 processes; let them overlap
 	py := python(t)
 	dir := t.TempDir()
 	c := trainCase{name: "digits_mlp", file: "../../examples/digits_mlp.enc", train: "classify",
@@ -300,6 +302,7 @@ func TestResumeInEncc(t *testing.T) {
 // test loss and encc eval's on the same checkpoint (each drawing its own
 // masks) agree within 2%.
 func TestMLM(t *testing.T) {
+	t.Parallel() // each runs python3 processes; let them overlap
 	py := python(t)
 	dir := t.TempDir()
 	c := trainCase{name: "mlm", file: "testdata/mlm.enc", train: "pretrain"}
