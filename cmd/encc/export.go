@@ -46,7 +46,10 @@ type exportOptions struct {
 // exportTargets maps --to to its writer; a target registers itself in init.
 var exportTargets = map[string]func(o *exportOptions) error{}
 
-// errReported is returned by a target that has printed its diagnostics.
+// errReported is returned by a target that has printed its own
+// diagnostics (exit 1, nothing more printed). Any other error is one
+// line: a *pytorch.Error (an .enc position and a message) as is, the
+// rest as "encc export: ERR".
 var errReported = errors.New("reported")
 
 func init() {
