@@ -333,3 +333,46 @@ func TestMLM(t *testing.T) {
 		t.Errorf("mlm test loss: train.py %.4f, encc eval %.4f", torchLoss, res.Metrics["loss"])
 	}
 }
+
+// TestFromRunsFirst runs train.py on a train with init = from(other)
+// and no checkpoint of the other: the other train runs first, as in
+// encc run, and the final checkpoint evaluates in encc to the accuracy
+// train.py printed.
+func TestFromRunsFirst(t *testing.T) {
+	t.Parallel() // each runs python3 processes; let them overlap
+	py := python(t)
+	dir := t.TempDir()
+	c := trainCase{name: "digits_finetune", file: "../../examples/digits_finetune.enc", train: "finetune",
+		edits: [][2]string{
+			{"epochs    = 15\n    save      = \"runs/ae.safetensors\"", "epochs    = 1\n    save      = \"runs/ae.safetensors\""},
+			{"phase head (epochs: 3)", "phase head (epochs: 1)"},
+			{"phase full (epochs: 12)", "phase full (epochs: 1)"},
+		}}
+	f := copyEdited(t, c, dir)
+	p, diags := compiler.CheckFile(f, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	out := filepath.Join(dir, "torch")
+	must(t, Export(p, Options{Name: c.train, Out: out, Version: "test"}))
+	cmd := exec.Command(py, "train.py", "--device", "cpu", "--threads", "1")
+	cmd.Dir = out
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("train.py: %v\n%s", err, b)
+	}
+	if !strings.Contains(string(b), "finetune: running pretrain first (from)") {
+		t.Errorf("pretrain did not run first:\n%s", b)
+	}
+	reps := epochReports(b)
+	if len(reps) != 3 || reps[0]["train"] != "pretrain" || reps[2]["train"] != "finetune" || reps[2]["phase"] != "full" {
+		t.Fatalf("want pretrain's epoch, then finetune's head and full:\n%s", b)
+	}
+	printed, _ := reps[2]["accuracy"].(float64)
+	res, err := train.Eval(p, p.Train(c.train), filepath.Join(out, "runs", "classifier.safetensors"), train.Options{Threads: 1})
+	must(t, err)
+	t.Logf("pretrain then finetune: train.py printed accuracy %.4f, encc eval %.4f", printed, res.Metrics["accuracy"])
+	if math.Abs(printed-res.Metrics["accuracy"]) > 1e-9 {
+		t.Errorf("encc eval accuracy %.6f, train.py printed %.6f", res.Metrics["accuracy"], printed)
+	}
+}
