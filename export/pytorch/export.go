@@ -210,7 +210,6 @@ func (w *writer) train(tr *compiler.Train) error {
 				return err
 			}
 		}
-		ti.meta["transform"] = pr.Transform
 		ti.hasTest = pr.Splits.Test != nil
 		for _, f := range pr.Splits.Train.Fields {
 			if f.Role == data.Label {
@@ -281,6 +280,10 @@ func (w *writer) data(ds *compiler.Dataset, pr *train.Prepared) error {
 		if _, err := writeSplit(dir, s.name, s.d, ds); err != nil {
 			return err
 		}
+	}
+	// The fitted preprocessing, which encc's checkpoints record.
+	if err := os.WriteFile(filepath.Join(dir, "transform.json"), []byte(pr.Transform+"\n"), 0o644); err != nil {
+		return err
 	}
 	if pr.Vocab != nil {
 		return pr.Vocab.Save(filepath.Join(dir, "vocab.json"))

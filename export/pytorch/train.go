@@ -24,7 +24,7 @@ type trainInfo struct {
 	tr      *compiler.Train
 	label   string // the label field ("" when none)
 	hasTest bool
-	meta    map[string]string // checkpoint metadata: source hash, transform, rng
+	meta    map[string]string // checkpoint metadata: format, rng, source hash
 }
 
 // pyValue renders a checked value as a Python literal.
@@ -233,10 +233,10 @@ func (g *modelGen) trainEntry(b *strings.Builder, ti *trainInfo, dataName string
 	}
 	b.WriteString("        ],\n")
 	var mk []string
-	for _, k := range []string{"format", "rng", "source_sha256", "transform"} {
+	for _, k := range []string{"format", "rng", "source_sha256"} {
 		mk = append(mk, fmt.Sprintf("%q: %q", k, ti.meta[k]))
 	}
-	fmt.Fprintf(b, "        meta={%s},\n", strings.Join(mk, ", "))
+	fmt.Fprintf(b, "        meta={%s},  # for encc's checkpoint metadata (with data/%s/transform.json)\n", strings.Join(mk, ", "), dataName)
 	b.WriteString("    ),\n")
 }
 

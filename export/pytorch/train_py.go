@@ -79,6 +79,8 @@ def checkpoint(cfg, name, model, opt, params, pos, metrics, path):
                 val = torch.tensor(int(val), dtype=torch.int64)
             tensors[group["name"] + ":" + key] = val
     meta = dict(cfg["meta"])
+    with open(os.path.join(HERE, "data", cfg["data"], "transform.json")) as f:
+        meta["transform"] = f.read().strip()
     meta.update(train=name, phase=pos["phase"], epoch=pos["epoch"], batch=pos["batch"], step=pos["step"],
                 epochs=sum(ph["epochs"] for ph in cfg["phases"]), seed=cfg["seed"],
                 metrics=json.dumps({k: (None if v != v else v) for k, v in (metrics or {}).items()}),
