@@ -35,7 +35,11 @@ func python(t *testing.T) string {
 	}
 	out, err := exec.Command(py, "-c", "import torch, numpy").CombinedOutput()
 	if err != nil {
-		msg := fmt.Sprintf("no PyTorch (%s -c 'import torch, numpy': %v: %s); apt-get install python3-torch", py, err, strings.TrimSpace(lastLine(string(out))))
+		why := err.Error()
+		if l := lastLine(string(out)); l != "" {
+			why += ": " + l
+		}
+		msg := fmt.Sprintf("no PyTorch (%s -c 'import torch, numpy': %s); apt-get install python3-torch", py, why)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
