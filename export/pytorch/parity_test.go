@@ -209,7 +209,8 @@ func writeForwardCase(t *testing.T, c fwdCase, dir string) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, v := range weights { // LayerNorm's ones and zeros would hide a swapped weight and bias
+	for _, prm := range c.in.Params() { // LayerNorm's ones and zeros would hide a swapped weight and bias
+		v := weights[prm.Path]
 		for i := range v {
 			v[i] += float32(0.1 * r.NormFloat64())
 		}
