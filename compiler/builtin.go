@@ -64,6 +64,11 @@ type Entry struct {
 	Rest   *ParamSpec  // variadic trailing positional arguments
 	Doc    string
 	Sig    string // shape rule in words: "f32[..., in] -> f32[..., out]"
+	// Torch, when set, is the PyTorch function that computes this
+	// built-in with the same argument names and defaults, its first
+	// input first (F.softplus): exporters write a call of it where they
+	// have no form of their own.
+	Torch string
 
 	params    func(args map[string]Value) []LayerParam
 	validate  func(k *callCtx) bool                    // layers: checks of argument values; false after reporting

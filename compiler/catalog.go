@@ -278,6 +278,7 @@ type elementwise struct {
 	doc    string
 	params []ParamSpec                  // arguments after x, as gelu's approximate
 	attrs  func(k *callCtx) (any, bool) // the op's attributes from params; false after reporting a bad one
+	torch  string                       // Entry.Torch: the PyTorch function with the same arguments
 }
 
 var elementwiseFuncs = []elementwise{
@@ -298,7 +299,7 @@ var elementwiseFuncs = []elementwise{
 			}
 			return ir.GeluAttr{Approximate: a == "tanh"}, true
 		}},
-	{name: "softplus", op: ir.OpSoftplus, doc: "softplus is log(1 + exp(beta * x)) / beta, elementwise, and x itself where beta * x > threshold (PyTorch F.softplus).",
+	{name: "softplus", op: ir.OpSoftplus, torch: "F.softplus", doc: "softplus is log(1 + exp(beta * x)) / beta, elementwise, and x itself where beta * x > threshold (PyTorch F.softplus).",
 		params: []ParamSpec{p("beta", "float", FloatV{1}, "sharpness; not 0"), p("threshold", "float", FloatV{20}, "above this beta * x the result is x")},
 		attrs: func(k *callCtx) (any, bool) {
 			if b := k.float("beta"); b == 0 || math.IsNaN(b) || math.IsInf(b, 0) {
@@ -307,14 +308,14 @@ var elementwiseFuncs = []elementwise{
 			}
 			return ir.SoftplusAttr{Beta: k.float("beta"), Threshold: k.float("threshold")}, true
 		}},
-	{name: "elu", op: ir.OpElu, doc: "elu is x for x > 0, else alpha * (exp(x) - 1), elementwise (PyTorch F.elu).",
+	{name: "elu", op: ir.OpElu, torch: "F.elu", doc: "elu is x for x > 0, else alpha * (exp(x) - 1), elementwise (PyTorch F.elu).",
 		params: []ParamSpec{p("alpha", "float", FloatV{1}, "the value elu tends to, negated, as x → -∞")},
 		attrs:  func(k *callCtx) (any, bool) { return ir.EluAttr{Alpha: k.float("alpha")}, true }},
 }
 
 // entry is the catalog entry of u.
 func (u elementwise) entry() *Entry {
-	return &Entry{Name: u.name, Kind: KFunc, In: []ParamSpec{req("x", "any", "tensor or number")}, Params: u.params, Doc: u.doc, Sig: "f32[...] -> f32[...]",
+	return &Entry{Name: u.name, Kind: KFunc, In: []ParamSpec{req("x", "any", "tensor or number")}, Params: u.params, Doc: u.doc, Sig: "f32[...] -> f32[...]", Torch: u.torch,
 		fn: func(k *callCtx) Value {
 			var aux any
 			if u.attrs != nil {
