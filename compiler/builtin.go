@@ -66,7 +66,7 @@ type Entry struct {
 	Sig    string // shape rule in words: "f32[..., in] -> f32[..., out]"
 	// Torch, when set, is the PyTorch function that computes this
 	// built-in with the same argument names and defaults, its first
-	// input first (F.softplus): exporters write a call of it where they
+	// input first (a torch.nn.functional name): exporters write a call of it where they
 	// have no form of their own.
 	Torch string
 

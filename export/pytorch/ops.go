@@ -98,7 +98,7 @@ func classes(f string) form {
 
 // formOf returns the PyTorch form of catalog entry e: its row of forms,
 // else, for an entry that names the PyTorch function with its own
-// arguments (compiler.Entry.Torch: F.softplus), a call of that function
+// arguments (compiler.Entry.Torch), a call of that function
 // with the first input and the arguments given by keyword.
 func formOf(e *compiler.Entry) (form, bool) {
 	if f, ok := forms[e.Name]; ok {
