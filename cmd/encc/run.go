@@ -98,12 +98,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(pos) > 1 && prog.VectorTrain(pos[1]) != nil {
+		return runVectors(ctx, prog, prog.VectorTrain(pos[1]), train.Options{JSON: *jsonOut, Out: stdout, Log: stderr, MaxEpochs: *epochs}, *resume || *plot != "", stderr)
+	}
 	tr, err := pickTrain(prog, pos[1:])
 	if err != nil {
 		return failf("run", stderr, "%s: %v", file, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	res, err := train.Run(ctx, prog, tr, train.Options{
 		JSON: *jsonOut, Out: stdout, Log: stderr, Resume: *resume,
 		Device: *device, Threads: *threads, MaxEpochs: *epochs,
@@ -153,6 +156,9 @@ func pickTrain(prog *compiler.Program, names []string) (*compiler.Train, error) 
 	var have []string
 	for _, tr := range prog.Trains {
 		have = append(have, tr.Name)
+	}
+	for _, vt := range prog.VectorTrains {
+		have = append(have, vt.Name)
 	}
 	if len(names) == 0 {
 		if len(prog.Trains) == 0 {
