@@ -531,7 +531,7 @@ func (c *checker) callLayer(l *LayerV, args []*argVal, n lang.Node, en *env) Val
 		vals[k] = v
 	}
 	k := &callCtx{c: c, e: l.E, n: n, name: c.callName(n), en: en, args: vals, at: at, layer: l}
-	done := c.traceEnter(l.Path, l.E.Name)
+	done := c.traceEnter(l.Path, l.E.Name, args)
 	out := l.E.fn(k)
 	done(out)
 	return out

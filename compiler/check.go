@@ -290,7 +290,7 @@ func (c *checker) parseFile(name string, src []byte, from diag.Pos) *fileScope {
 		return fs
 	}
 	c.sources[name] = src
-	f, errs := lang.Parse(name, src)
+	f, errs := parse(name, src)
 	for _, d := range errs {
 		c.diags.Add(d)
 	}

@@ -34,6 +34,9 @@
 //	describe.go  hover text for the LSP: Describe, parameter counts
 //	lower.go     the lowerer: graph inputs, parameters, dropout salts, positioned
 //	             errors, and the entry points LowerStep, LowerGrad, LowerEval, LowerForward
+//	trace.go     the data flow between a summary's rows (what each layer call reads)
+//	memory.go    Program.Memory: the memory columns and totals of `encc summary`
+//	graph.go     Summary.Dot: the model diagram of `encc graph`
 //
 // Tests: check_test.go runs examples/ and testdata/errors/ of the
 // repository; params_test.go pins parameter counts and names against

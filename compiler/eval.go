@@ -51,7 +51,12 @@ func (c *checker) record(n lang.Node, v Value) {
 
 // eval computes the value of e.
 func (c *checker) eval(e lang.Expr, en *env) Value {
-	v := c.eval1(e, en)
+	var v Value
+	if c.tr != nil {
+		v = c.traceEval(func() Value { return c.eval1(e, en) })
+	} else {
+		v = c.eval1(e, en)
+	}
 	c.record(e, v)
 	return v
 }

@@ -158,7 +158,7 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 	}
 	done := func(Value) {}
 	if in.Path != "" {
-		done = c.traceEnter(in.Path, in.Model.name)
+		done = c.traceEnter(in.Path, in.Model.name, actual)
 	}
 	out := c.runForward(in, fw, fen)
 	done(out)

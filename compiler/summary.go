@@ -3,6 +3,8 @@ package compiler
 import (
 	"fmt"
 	"strings"
+
+	"github.com/encc-lang/encc/ir"
 )
 
 // This file implements the data behind `encc summary`: one row per layer
@@ -17,6 +19,8 @@ type SummaryRow struct {
 	Trainable int64  // parameters under Path that are trained
 	Frozen    int64  // parameters under Path that are frozen or buffers
 	Flops     Dim    // forward FLOPs per sample (B = 1)
+	From      []int  // what it reads: rows (their index in Summary.Rows) or inputs (-1 - index in Summary.Inputs)
+	Leaf      bool   // a node of the data flow: a built-in layer, or a model call without layer calls inside
 }
 
 // A Summary is the table of a model and its totals.
@@ -24,6 +28,8 @@ type Summary struct {
 	Model     string // the instance, as a call
 	Input     string // input types
 	Output    string
+	Inputs    []SummaryInput  // the root forward's inputs, with the types the summary ran on
+	Outputs   []SummaryOutput // the root forward's output, or its named outputs
 	Rows      []*SummaryRow
 	Trainable int64
 	Frozen    int64
@@ -73,7 +79,8 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the forward of %s does not check", in.Model.name)
 	}
-	s := &Summary{Model: in.String(), Output: kindOrType(out), Rows: t.rows}
+	s := &Summary{Model: in.String(), Output: kindOrType(out), Rows: t.rows, Inputs: t.summaryInputs(), Outputs: t.summaryOutputs(out)}
+	s.groupSources()
 	var ins []string
 	for _, prm := range in.forward.Params {
 		ins = append(ins, c.text(prm))
@@ -133,16 +140,24 @@ func (p *Program) names() []string {
 type tracer struct {
 	rows  []*SummaryRow
 	stack []*SummaryRow
+	traceState
+	owner map[*ir.Value]int // while lowering with Program.Memory: the row that emitted each IR value
 }
 
 // traceEnter starts a row for a layer or model call; the returned
 // function finishes it with the output.
-func (c *checker) traceEnter(path, kind string) func(out Value) {
+func (c *checker) traceEnter(path, kind string, args []*argVal) func(out Value) {
 	if c.tr == nil {
 		return func(Value) {}
 	}
 	t := c.tr
 	row := &SummaryRow{Path: path, Kind: kind, Depth: len(t.stack) - 1}
+	for _, a := range args {
+		if a != nil {
+			row.From = union(row.From, t.sourcesOf(a.v))
+		}
+	}
+	idx, seq0, mark := len(t.rows), t.seq, c.irMark()
 	t.rows = append(t.rows, row)
 	t.stack = append(t.stack, row)
 	outer := c.flops
@@ -151,10 +166,38 @@ func (c *checker) traceEnter(path, kind string) func(out Value) {
 	return func(out Value) {
 		row.Out = kindOrType(out)
 		row.Flops = own
+		row.Leaf = len(t.rows) == idx+1
+		t.finish(idx, row.Leaf, out, seq0)
+		c.claimIR(idx, mark)
 		t.stack = t.stack[:len(t.stack)-1]
 		c.flops = outer
 		if outer != nil {
 			*outer = outer.Add(own)
+		}
+	}
+}
+
+// groupSources sets the sources of each row that is not a leaf to what
+// the leaves under it read from outside it.
+func (s *Summary) groupSources() {
+	for i, r := range s.Rows {
+		if r.Leaf {
+			continue
+		}
+		end := i + 1
+		for end < len(s.Rows) && s.Rows[end].Depth > r.Depth {
+			end++
+		}
+		r.From = nil
+		for _, q := range s.Rows[i+1 : end] {
+			if !q.Leaf {
+				continue
+			}
+			for _, f := range q.From {
+				if f < i || f >= end {
+					r.From = union(r.From, []int{f})
+				}
+			}
 		}
 	}
 }

@@ -467,9 +467,13 @@ func (c *checker) trainEnv(tr *Train, en *env, batch Dim) *env {
 
 // input makes a graph input tensor (a batch field).
 func (c *checker) input(name string, t TensorType) *TensorV {
-	return c.emit(nil, t, func(l *lowerer, t ir.Type, _ []*ir.Value) (*ir.Value, error) {
+	tv := c.emit(nil, t, func(l *lowerer, t ir.Type, _ []*ir.Value) (*ir.Value, error) {
 		return l.input(name, ir.RoleData, t), nil
 	})
+	if c.tr != nil {
+		c.traceInput(name, tv)
+	}
+	return tv
 }
 
 func (c *checker) evalLoss(tr *Train, en *env) Value {

@@ -47,6 +47,7 @@ func init() {
 		checkCmd,
 		fmtCmd,
 		summaryCmd,
+		graphCmd,
 		compileCmd,
 		benchCmd,
 		runCmd,
@@ -69,7 +70,12 @@ func lookup(name string) *command {
 	return nil
 }
 
-func main() { os.Exit(Main()) }
+func main() {
+	stop := startProfile()
+	code := Main()
+	stop()
+	os.Exit(code)
+}
 
 // Main runs encc on os.Args and returns the exit status. Tests run it
 // in-process through testscript.

@@ -17,7 +17,7 @@ import (
 
 var runCmd = &command{
 	name:     "run",
-	args:     "FILE [TRAIN] [--json] [--resume] [--device cpu|reference|cuda] [--threads N] [--plot FILE.png] [--epochs N] | FILE --model M --random N [--seed S]",
+	args:     "FILE [TRAIN] [--json] [--resume] [--device cpu|reference|cuda] [--threads N] [--plot FILE.png|svg [--plot-log]] [--epochs N] | FILE --model M --random N [--seed S]",
 	synopsis: "train and fine-tune with checkpoints, or run a model on random input",
 	doc: `Run checks FILE and trains one train of it: the named one, or by default
 the last train of FILE. A train whose init is from(other) runs the other
@@ -37,7 +37,10 @@ checkpoint of the exact position and exits with status 130.
   --device    cpu (the default), reference (the exact, slow evaluator of
               the IR) or cuda (an encc built with -tags cuda)
   --threads   threads of the CPU backend (default: every core)
-  --plot      write the loss and metric curves per epoch as a PNG
+  --plot      draw the loss and metric curves per epoch (a legend per
+              series, a dashed line where each later phase begins) to a
+              PNG or SVG file, by its extension
+  --plot-log  draw the loss on a log scale
   --epochs    stop after N epochs (schedules still span the declared ones)
 
 With --model M --random N, run builds model M (or the model of train M)
@@ -52,7 +55,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	resume := fs.Bool("resume", false, "continue from the checkpoint")
 	device := fs.String("device", "", "cpu, reference or cuda")
 	threads := fs.Int("threads", 0, "CPU threads (0: every core)")
-	plot := fs.String("plot", "", "write loss and metric curves to this PNG")
+	plot := fs.String("plot", "", "write loss and metric curves to this PNG or SVG")
+	plotLog := fs.Bool("plot-log", false, "--plot the loss on a log scale")
 	epochs := fs.Int("epochs", 0, "stop after this many epochs")
 	model := fs.String("model", "", "model (or train) for --random")
 	random := fs.Int("random", 0, "run the model's forward on this many random samples")
@@ -75,6 +79,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if code, ok := checkDevice("run", *device, stderr); !ok {
 		return code
+	}
+	if *plot != "" {
+		if err := train.CheckPlotPath(*plot); err != nil {
+			return usageError("run", stderr, "--plot: %v", err)
+		}
 	}
 	file := pos[0]
 	prog, ok := checkProgram(file, stderr)
@@ -120,7 +129,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return failf("run", stderr, "%s", oneLine(err))
 	}
 	if *plot != "" {
-		if err := train.WritePlot(*plot, res.History); err != nil {
+		title := fmt.Sprintf("train %s — %s", tr.Name, file)
+		if err := train.WritePlot(*plot, res.History, train.PlotOptions{Title: title, LogLoss: *plotLog}); err != nil {
 			return failf("run", stderr, "--plot: %v", err)
 		}
 	}

@@ -10,8 +10,8 @@ import (
 
 var summaryCmd = &command{
 	name:     "summary",
-	args:     "FILE [MODEL | TRAIN]",
-	synopsis: "print a model's layers, output shapes, parameters and FLOPs",
+	args:     "FILE [MODEL | TRAIN] [--batch N] [--json]",
+	synopsis: "print a model's layers, output shapes, parameters, FLOPs and memory",
 	doc: `Summary checks FILE and prints a table of the forward pass of one model,
 like Keras' model.summary(): one row per layer call with its dotted path
 (indented by depth), its kind, its output shape, its trainable and frozen
@@ -22,12 +22,31 @@ The second argument names a model of FILE (built with its default
 hyper-parameters) or a train (its model; what the first phase freezes is
 counted as frozen). Without it, summary picks the last train of FILE, or
 else the last model whose hyper-parameters all have defaults. Buffers
-count as frozen parameters.`,
+count as frozen parameters.
+
+Memory is counted at the train's batch size (--batch N overrides it; a
+model's forward is counted at batch 1 by default). For a train each row
+shows the bytes of its parameters, their gradients, their optimizer
+state (Adam and AdamW keep exp_avg, exp_avg_sq and a step count per
+parameter: about 2× the parameters; SGD with momentum 1×) and the
+activations its forward saves for the backward. The totals add the
+arenas the memory planner lays out for the optimized training step and
+evaluation graphs (one allocation each, holding gradients, activations
+and temporaries with slots reused) and one batch of inputs; the total is
+what a run holds, and the last line compares it with this machine's
+memory. It leaves out what the runtime adds: the dataset held in memory
+(its bytes per sample are shown), programs for a short last batch, the
+copies made to write a checkpoint, encc's own code and the Go runtime.
+
+  --batch  the batch size to count memory at
+  --json   print the summary as one JSON object (for tools)`,
 	run: runSummary,
 }
 
 func runSummary(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("summary")
+	batch := fs.Int("batch", 0, "count memory at this batch size (default: the train's)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -37,6 +56,9 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(pos) > 2 {
 		return usageError("summary", stderr, "too many arguments")
+	}
+	if *batch < 0 {
+		return usageError("summary", stderr, "--batch must be positive")
 	}
 	file, name := pos[0], ""
 	if len(pos) == 2 {
@@ -53,12 +75,21 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf("summary", stderr, "%s: %v", file, err)
 	}
-	writeSummary(stdout, prog, name, s)
+	mem, err := prog.Memory(s, name, *batch)
+	if err != nil {
+		return failf("summary", stderr, "%s: memory: %v", file, err)
+	}
+	machine := readMachineMemory()
+	if *asJSON {
+		return writeSummaryJSON(stdout, stderr, prog, name, s, mem, machine)
+	}
+	writeSummary(stdout, prog, name, s, mem, machine)
 	return exitOK
 }
 
-// writeSummary prints s as a table.
-func writeSummary(w io.Writer, prog *compiler.Program, name string, s *compiler.Summary) {
+// writeSummary prints s as a table, with the memory columns and totals
+// of mem.
+func writeSummary(w io.Writer, prog *compiler.Program, name string, s *compiler.Summary, mem *compiler.Memory, machine machineMemory) {
 	fmt.Fprintf(w, "Model:  %s\n", s.Model)
 	if tr := summaryTrain(prog, name); tr != nil {
 		line := "Train:  " + tr.Name
@@ -71,18 +102,21 @@ func writeSummary(w io.Writer, prog *compiler.Program, name string, s *compiler.
 	fmt.Fprintf(w, "Input:  %s\n", s.Input)
 	fmt.Fprintf(w, "Output: %s\n\n", s.Output)
 
-	header := []string{"Layer", "Kind", "Output shape", "Trainable", "Frozen", "FLOPs/sample"}
-	rightAligned := []bool{false, false, false, true, true, true}
+	header := append([]string{"Layer", "Kind", "Output shape", "Trainable", "Frozen", "FLOPs/sample"}, memoryHeader(mem)...)
+	rightAligned := make([]bool, len(header)) // the numbers, after the first three columns
+	for i := 3; i < len(header); i++ {
+		rightAligned[i] = true
+	}
 	rows := [][]string{}
-	for _, r := range s.Rows {
-		rows = append(rows, []string{
+	for i, r := range s.Rows {
+		rows = append(rows, append([]string{
 			strings.Repeat("  ", r.Depth) + r.Path,
 			r.Kind,
 			r.Out,
 			compiler.Thousands(r.Trainable),
 			compiler.Thousands(r.Frozen),
 			dimString(r.Flops),
-		})
+		}, memoryCells(mem, i)...))
 	}
 	widths := make([]int, len(header))
 	for _, row := range append([][]string{header}, rows...) {
@@ -120,6 +154,7 @@ func writeSummary(w io.Writer, prog *compiler.Program, name string, s *compiler.
 	fmt.Fprintf(w, "Trainable params: %s\n", compiler.Thousands(s.Trainable))
 	fmt.Fprintf(w, "Frozen params: %s\n", compiler.Thousands(s.Frozen))
 	fmt.Fprintf(w, "Forward FLOPs per sample: %s\n", dimString(s.Flops))
+	writeMemoryTotals(w, mem, machine)
 }
 
 // summaryTrain returns the train that Summarize summarized, or nil when

@@ -2,7 +2,7 @@
 // fine-tuning schedules, checkpoints, evaluation and inference. cmd/encc
 // is a thin layer over it:
 //
-//	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot
+//	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot (PNG or SVG)
 //	encc eval FILE TRAIN --weights Eval(p, tr, weights, opts)
 //	encc predict FILE MODEL ...    Predict(p, model, weights, input, out.csv, opts)
 //	encc run FILE --model M --random N
@@ -62,8 +62,11 @@
 // straight. Cancelling the context finishes the current step, saves the
 // exact position and returns an [InterruptedError] (the CLI exits 130).
 // A NaN or infinity in the loss, a trained parameter or its optimizer
-// state stops the run with a [NonFiniteError] naming the step and the
-// tensor.
+// state stops the run with a [NonFiniteError] naming the step (or the
+// steps since the last scan) and the tensor. The loss is checked after
+// every step; the weights and optimizer state when the loss is not
+// finite, at the end of every epoch and before every checkpoint, so no
+// checkpoint holds a non-finite tensor and no step pays for a scan.
 //
 // # Backends
 //

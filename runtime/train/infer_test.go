@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"image/color"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -175,43 +173,5 @@ func TestRandomForward(t *testing.T) {
 	s := buf.String()
 	if !strings.HasPrefix(s, "out: f32[32, 50]\n [") || strings.Count(s, "\n") != 8 || !strings.Contains(s, " ...,") {
 		t.Errorf("format:\n%s", s)
-	}
-}
-
-func TestWritePlot(t *testing.T) {
-	hist := []EpochStats{
-		{Epoch: 1, Loss: 2.1, Test: map[string]float64{"loss": 1.7, "accuracy": 0.6, "f1": 0.55}},
-		{Epoch: 2, Loss: 0.9, Test: map[string]float64{"loss": 0.8, "accuracy": 0.85, "f1": 0.8}},
-		{Epoch: 3, Loss: 0.4, Test: map[string]float64{"loss": 0.5, "accuracy": 0.93, "f1": math.NaN()}},
-	}
-	path := filepath.Join(t.TempDir(), "curves.png")
-	if err := WritePlot(path, hist); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every curve color is drawn.
-	seen := map[color.RGBA]bool{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, a := img.At(x, y).RGBA()
-			seen[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), uint8(a >> 8)}] = true
-		}
-	}
-	for _, c := range []color.RGBA{colorTrainLoss, colorTestLoss, metricColors[0], metricColors[1]} {
-		if !seen[c] {
-			t.Errorf("color %v not drawn", c)
-		}
-	}
-	if err := WritePlot(path, nil); err == nil {
-		t.Error("empty history: no error")
 	}
 }

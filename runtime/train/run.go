@@ -112,9 +112,17 @@ type NonFiniteError struct {
 	Tensor string
 	Value  float64
 	LR     float64
+	// Since, when not 0, is the first step after the last scan of the
+	// weights: the tensor became non-finite at one of the steps Since to
+	// Step (the loss, checked every step, stayed finite).
+	Since int
 }
 
 func (e *NonFiniteError) Error() string {
+	if e.Since > 0 && e.Since < e.Step {
+		return fmt.Sprintf("%s: steps %d to %d (epoch %d, lr %g at step %d): %s became %v; stopping (try a lower learning rate or clip_grad_norm)",
+			e.Train, e.Since, e.Step, e.Epoch+1, e.LR, e.Step, e.Tensor, e.Value)
+	}
 	return fmt.Sprintf("%s: step %d (epoch %d, batch %d, lr %g): %s became %v; stopping (try a lower learning rate or clip_grad_norm)",
 		e.Train, e.Step, e.Epoch+1, e.Batch+1, e.LR, e.Tensor, e.Value)
 }
@@ -221,6 +229,7 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	if err := t.setupData(); err != nil {
 		return nil, err
 	}
+	releaseGarbage()
 	if t.vocab != nil && t.ckptPath != "" {
 		// predict reads raw text with the vocabulary of training.
 		if err := os.MkdirAll(filepath.Dir(t.ckptPath), 0o755); err != nil {
@@ -558,6 +567,7 @@ func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
 	if err := t.bind(ex, sg.Graph, t.splits.Train, t.trainBatch, n); err != nil {
 		return nil, err
 	}
+	releaseGarbage()
 	sp := &stepProgram{ex: ex, sg: sg, has: map[string]bool{}}
 	for _, in := range sg.Graph.Inputs {
 		if in.Role() == ir.RoleScalar {
@@ -658,33 +668,50 @@ func (t *trainer) checkpoint(pos position) error {
 	return SaveCheckpoint(t.ckptPath, c)
 }
 
-// firstNonFinite returns the first tensor of the step (loss, trained
-// parameters, their state) that holds a NaN or an infinity.
-func (t *trainer) firstNonFinite(sp *stepProgram, loss float32) (string, float64) {
-	if !finite(loss) {
-		return "the loss", float64(loss)
-	}
+// firstNonFinite returns the first tensor that a step of sp writes
+// (trained parameters, their optimizer state) that holds a NaN or an
+// infinity. The loop checks the loss after every step, but scans these
+// (every weight and both Adam moments: most of the memory a step touches)
+// only when the loss is not finite, at the end of each epoch and before
+// every checkpoint: a scan after every step cost more than the step
+// itself for an MLP. So no checkpoint ever holds a non-finite tensor.
+func (t *trainer) firstNonFinite(sp *stepProgram) (string, float64) {
 	for _, path := range sp.sg.Trainable {
-		for _, x := range t.weights[path] {
-			if !finite(x) {
-				return "parameter " + path, float64(x)
-			}
+		if i := firstNonFiniteIndex(t.weights[path]); i >= 0 {
+			return "parameter " + path, float64(t.weights[path][i])
 		}
 	}
 	for _, s := range sp.sg.State {
-		for _, x := range t.state[s.Name] {
-			if !finite(x) {
-				return "optimizer state " + s.Name + " (the gradient of " + s.Param + ")", float64(x)
-			}
+		if i := firstNonFiniteIndex(t.state[s.Name]); i >= 0 {
+			return "optimizer state " + s.Name + " (the gradient of " + s.Param + ")", float64(t.state[s.Name][i])
 		}
 	}
 	return "", 0
 }
 
-func finite(x float32) bool {
-	f := float64(x)
-	return !math.IsNaN(f) && !math.IsInf(f, 0)
+// firstNonFiniteIndex is the index of the first NaN or infinity in xs, or
+// -1. It tests the exponent bits, eight elements per iteration.
+func firstNonFiniteIndex(xs []float32) int {
+	const exp = 0x7f800000
+	i := 0
+	for ; i+8 <= len(xs); i += 8 {
+		b := xs[i : i+8 : i+8]
+		if math.Float32bits(b[0])&exp == exp || math.Float32bits(b[1])&exp == exp ||
+			math.Float32bits(b[2])&exp == exp || math.Float32bits(b[3])&exp == exp ||
+			math.Float32bits(b[4])&exp == exp || math.Float32bits(b[5])&exp == exp ||
+			math.Float32bits(b[6])&exp == exp || math.Float32bits(b[7])&exp == exp {
+			break
+		}
+	}
+	for ; i < len(xs); i++ {
+		if math.Float32bits(xs[i])&exp == exp {
+			return i
+		}
+	}
+	return -1
 }
+
+func finite(x float32) bool { return math.Float32bits(x)&0x7f800000 != 0x7f800000 }
 
 // loop trains from pos to the end of the run (or MaxEpochs).
 func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
@@ -707,6 +734,20 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 			lossSum, lossN = pos.LossSum, pos.LossN
 		}
 		trainedHere := 0
+		// The weights and optimizer state are scanned for NaN and
+		// infinities before the epoch's checkpoint (see firstNonFinite).
+		var lastSP *stepProgram
+		var lastLR float64
+		lastB, since := 0, step+1
+		scan := func() error {
+			if lastSP == nil {
+				return nil
+			}
+			if name, v := t.firstNonFinite(lastSP); name != "" {
+				return &NonFiniteError{Train: tr.Name, Epoch: e, Batch: lastB, Step: step, Since: since, Tensor: name, Value: v, LR: lastLR}
+			}
+			return nil
+		}
 		t.trainBatcher.Reset(e, first)
 		for b := first; t.trainBatcher.Next(t.trainBatch); b++ {
 			n := t.trainBatch.N
@@ -726,8 +767,14 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 				return res, fmt.Errorf("%s: step %d: %w", tr.Name, step, err)
 			}
 			loss := sp.ex.Float32("loss")[0]
-			if name, v := t.firstNonFinite(sp, loss); name != "" {
-				return res, &NonFiniteError{Train: tr.Name, Epoch: e, Batch: b, Step: step, Tensor: name, Value: v, LR: lr}
+			lastSP, lastLR, lastB = sp, lr, b
+			if !finite(loss) {
+				// A weight that became non-finite earlier is the cause
+				// to name; else the loss itself.
+				if err := scan(); err != nil {
+					return res, err
+				}
+				return res, &NonFiniteError{Train: tr.Name, Epoch: e, Batch: b, Step: step, Tensor: "the loss", Value: float64(loss), LR: lr}
 			}
 			lossSum += float64(loss) * float64(n)
 			lossN += n
@@ -740,6 +787,9 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 			if ctx.Err() != nil {
 				at := position{Epoch: e, Batch: b + 1, Step: step, LossSum: lossSum, LossN: lossN, Metrics: res.Final}
 				t.rep.clear()
+				if err := scan(); err != nil {
+					return res, err
+				}
 				if err := t.checkpoint(at); err != nil {
 					return res, err
 				}
@@ -747,6 +797,9 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 			}
 		}
 		trainSecs := time.Since(epochStart).Seconds()
+		if err := scan(); err != nil {
+			return res, err
+		}
 		test, err := t.evaluate()
 		if err != nil {
 			return res, err

@@ -197,3 +197,31 @@ func TestMeter(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstNonFiniteIndex(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for n := 0; n < 20; n++ {
+		xs := make([]float32, n)
+		for i := range xs {
+			xs[i] = float32(i) - 3.5
+		}
+		if got := firstNonFiniteIndex(xs); got != -1 {
+			t.Fatalf("n=%d finite: got %d, want -1", n, got)
+		}
+		for at := 0; at < n; at++ {
+			for _, bad := range []float32{nan, inf, -inf} {
+				ys := append([]float32(nil), xs...)
+				ys[at] = bad
+				if n > at+2 {
+					ys[n-1] = nan // a later one must not be reported first
+				}
+				if got := firstNonFiniteIndex(ys); got != at {
+					t.Fatalf("n=%d, %v at %d: got %d", n, bad, at, got)
+				}
+			}
+		}
+	}
+	if !finite(math.MaxFloat32) || finite(nan) || finite(-inf) {
+		t.Error("finite is wrong")
+	}
+}
