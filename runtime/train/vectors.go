@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/encc-lang/encc/compiler"
@@ -329,11 +330,26 @@ func (t *trainer) initVectors() error {
 // initDescription names the initializer of a parameter: its init, or
 // the default of its layer.
 func initDescription(prm *compiler.Param) string {
-	if cv, ok := prm.Init.(*compiler.ConfigV); ok {
-		return "their initializer " + cv.E.Name + "(...)"
+	cv, ok := prm.Init.(*compiler.ConfigV)
+	if !ok {
+		return "the default initializer of " + prm.Layer
 	}
-	if prm.Layer == "Embedding" {
-		return "the Embedding initializer normal(mean: 0, std: 1)"
+	var args []string
+	for _, p := range cv.E.Params {
+		var s string
+		switch v := cv.Args[p.Name].(type) {
+		case compiler.IntV:
+			s = fmt.Sprint(v.V)
+		case compiler.FloatV:
+			s = fmt.Sprint(v.V)
+		case compiler.StrV:
+			s = fmt.Sprintf("%q", v.V)
+		case compiler.BoolV:
+			s = fmt.Sprint(v.V)
+		default:
+			continue
+		}
+		args = append(args, p.Name+": "+s)
 	}
-	return "the default initializer of " + prm.Layer
+	return fmt.Sprintf("the %s initializer %s(%s)", prm.Layer, cv.E.Name, strings.Join(args, ", "))
 }
