@@ -22,7 +22,11 @@ var runCmd = &command{
 	doc: `Run checks FILE and trains one train of it: the named one, or by default
 the last train of FILE. A train whose init is from(other) runs the other
 train first when its checkpoint is missing, older than FILE or stopped
-early. Data paths are relative to FILE.
+early. Data paths are relative to FILE. A train with objective =
+skipgram(...) (named: encc run FILE NAME) trains word vectors and
+writes them in the word2vec text format; a train whose init is
+vectors(...) runs the skip-gram train that writes its file first when
+the file is missing or older than FILE.
 
 On a terminal, run draws a progress bar (epoch, batch, loss, samples/s,
 ETA) and prints a line per epoch; otherwise, or with --json, it prints
