@@ -171,9 +171,6 @@ func pickTrain(prog *compiler.Program, names []string) (*compiler.Train, error) 
 	for _, tr := range prog.Trains {
 		have = append(have, tr.Name)
 	}
-	for _, vt := range prog.VectorTrains {
-		have = append(have, vt.Name)
-	}
 	if len(names) == 0 {
 		if len(prog.Trains) == 0 {
 			return nil, fmt.Errorf("no train to run")
@@ -182,6 +179,9 @@ func pickTrain(prog *compiler.Program, names []string) (*compiler.Train, error) 
 	}
 	if tr := prog.Train(names[0]); tr != nil {
 		return tr, nil
+	}
+	if prog.VectorTrain(names[0]) != nil {
+		return nil, fmt.Errorf("%s trains word vectors (objective = skipgram(...)), not a model: encc run FILE %s writes them; this command does not apply", names[0], names[0])
 	}
 	if len(have) == 0 {
 		return nil, fmt.Errorf("no train named %s (the file has none)", names[0])
