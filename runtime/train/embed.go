@@ -568,8 +568,8 @@ func (e *Embeddings) WritePCAPlot(path string) error {
 	p.Title.Text = fmt.Sprintf("%s: %d samples, PCA of %d dimensions", e.Of, e.Rows, e.Dim)
 	p.Title.TextStyle.Font = font.From(plotFont, 12)
 	p.Title.Padding = 8
-	p.X.Label.Text = fmt.Sprintf("PC1 (%.1f%% of the variance)", 100*ex[0])
-	p.Y.Label.Text = fmt.Sprintf("PC2 (%.1f%% of the variance)", 100*ex[1])
+	p.X.Label.Text = fmt.Sprintf("PC1 (%.3g%% of the variance)", 100*ex[0])
+	p.Y.Label.Text = fmt.Sprintf("PC2 (%.3g%% of the variance)", 100*ex[1])
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Label.TextStyle.Font = font.From(plotFont, 11)
 		a.Tick.Label.Font = font.From(plotFont, 10)
