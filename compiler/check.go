@@ -30,6 +30,9 @@ type Program struct {
 	Trains   []*Train              // checked trains of the root file, in order
 	Models   []*ModelInfo          // models of the root file, in order
 	Datasets []*Dataset            // datasets of the root file, in order
+	// VectorTrains are the trains with objective = skipgram(...) of the
+	// root file, in order (see vectors.go).
+	VectorTrains []*VectorsTrain
 
 	// Types maps expressions of the root file to the value the checker
 	// computed for them (hover); filled for instances checked with
@@ -238,6 +241,7 @@ type trainDecl struct {
 	decl *lang.TrainDecl
 	file *fileScope
 	tr   *Train
+	vt   *VectorsTrain // a train with an objective (vectors.go)
 	busy bool
 }
 
@@ -414,6 +418,8 @@ func (c *checker) checkRoot(fs *fileScope) {
 		case *trainDecl:
 			if tr := c.checkTrain(d); tr != nil {
 				c.prog.Trains = append(c.prog.Trains, tr)
+			} else if d.vt != nil {
+				c.prog.VectorTrains = append(c.prog.VectorTrains, d.vt)
 			}
 		}
 	}

@@ -30,6 +30,8 @@
 //	tensor.go    shape rules and lowerings of operators: broadcasting, matmul, permute, indexing
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
 //	datafiles.go the little read from data files at check time (IDX and CSV headers)
+//	vectors.go   word vectors: skipgram trains (VectorsTrain), init = vectors(...) and its
+//	             dimension check, stop_words
 //	summary.go   Program.Summarize: the per-layer table of `encc summary`
 //	describe.go  hover text for the LSP: Describe, parameter counts
 //	lower.go     the lowerer: graph inputs, parameters, dropout salts, positioned

@@ -317,6 +317,9 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 			c.errorf(ds.Tokens.Pos, "max_len must be positive, got %d", ml)
 			return false
 		}
+		if !c.checkStopWords(ds) {
+			return false
+		}
 		ds.Fields = []DataField{{Name: "ids", Type: tensorOf("i32", ConstDim(ml))}, {Name: "mask", Type: tensorOf("bool", ConstDim(ml))}, label}
 	} else if ds.Tokens != nil {
 		c.errorf(ds.Tokens.Pos, "tokens apply to text sources only; %s gives numbers", src.E.Name)
@@ -329,11 +332,11 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 	return true
 }
 
-var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm"}
+var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm", "objective"}
 
 // checkTrain checks a train declaration once.
 func (c *checker) checkTrain(d *trainDecl) *Train {
-	if d.tr != nil {
+	if d.tr != nil || d.vt != nil {
 		return d.tr
 	}
 	if d.busy {
@@ -365,6 +368,10 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 		case *lang.Phase:
 			phases = append(phases, it)
 		}
+	}
+	if fields["objective"] != nil {
+		c.checkVectorsTrain(d, fields, phases)
+		return nil
 	}
 	ok := true
 	need := func(name, example string) *lang.Field {
@@ -572,6 +579,10 @@ func (c *checker) trainInit(tr *Train, f *lang.Field, en *env) {
 			c.errorf(argPos(cv, "only"), "only %q matches no parameter of %s (have: %s)", o, tr.Model.Name(), paramList(tr.Params))
 			return
 		}
+	}
+	if cv.E.Name == "vectors" {
+		c.checkVectorsInit(tr, cv)
+		return
 	}
 	if cv.E.Name != "from" {
 		if p := cv.Args["path"].(StrV).V; !strings.HasSuffix(p, ".safetensors") {

@@ -68,6 +68,7 @@ var kindTitles = map[string]string{
 	"option":      "Normalization options",
 	"weights":     "Initial weights",
 	"repeat":      "Repeat",
+	"objective":   "Objectives",
 }
 
 var kindIntros = map[string]string{
@@ -83,6 +84,7 @@ var kindIntros = map[string]string{
 	"tokenizer":   "Tokenizers are the `tokens` field of a dataset with a text source.",
 	"option":      "Options are the values of a dataset's `normalize` field.",
 	"weights":     "Initial weights are the `init` field of a train.",
+	"objective":   "An objective is the `objective` field of a train that trains something other than a model's loss: it takes `data`, `epochs`, `seed` and `save`, and no model, loss or optimizer.",
 	"repeat":      "",
 }
 

@@ -53,6 +53,7 @@ func init() {
 		runCmd,
 		evalCmd,
 		predictCmd,
+		embedCmd,
 		exportCmd,
 		lspCmd,
 		versionCmd,

@@ -22,7 +22,11 @@ var runCmd = &command{
 	doc: `Run checks FILE and trains one train of it: the named one, or by default
 the last train of FILE. A train whose init is from(other) runs the other
 train first when its checkpoint is missing, older than FILE or stopped
-early. Data paths are relative to FILE.
+early. Data paths are relative to FILE. A train with objective =
+skipgram(...) (named: encc run FILE NAME) trains word vectors and
+writes them in the word2vec text format; a train whose init is
+vectors(...) runs the skip-gram train that writes its file first when
+the file is missing or older than FILE.
 
 On a terminal, run draws a progress bar (epoch, batch, loss, samples/s,
 ETA) and prints a line per epoch; otherwise, or with --json, it prints
@@ -107,12 +111,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(pos) > 1 && prog.VectorTrain(pos[1]) != nil {
+		return runVectors(ctx, prog, prog.VectorTrain(pos[1]), train.Options{JSON: *jsonOut, Out: stdout, Log: stderr, MaxEpochs: *epochs}, *resume || *plot != "", stderr)
+	}
 	tr, err := pickTrain(prog, pos[1:])
 	if err != nil {
 		return failf("run", stderr, "%s: %v", file, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	res, err := train.Run(ctx, prog, tr, train.Options{
 		JSON: *jsonOut, Out: stdout, Log: stderr, Resume: *resume,
 		Device: *device, Threads: *threads, MaxEpochs: *epochs,
@@ -172,6 +179,9 @@ func pickTrain(prog *compiler.Program, names []string) (*compiler.Train, error) 
 	}
 	if tr := prog.Train(names[0]); tr != nil {
 		return tr, nil
+	}
+	if prog.VectorTrain(names[0]) != nil {
+		return nil, fmt.Errorf("%s trains word vectors (objective = skipgram(...)), not a model: encc run FILE %s writes them; this command does not apply", names[0], names[0])
 	}
 	if len(have) == 0 {
 		return nil, fmt.Errorf("no train named %s (the file has none)", names[0])

@@ -217,7 +217,7 @@ func (w *writer) train(tr *compiler.Train) error {
 			}
 		}
 		w.g.trainEntry(&entries, ti, t.Data.Name)
-		iw, err := train.InitialWeights(t)
+		iw, err := train.InitialWeights(t, pr)
 		if err != nil {
 			return err
 		}

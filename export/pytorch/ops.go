@@ -266,8 +266,10 @@ var forms = map[string]form{
 
 	// Initial weights: from() runs the other train first; load() is read
 	// by encc into init.safetensors.
-	"from": elsewhere("train.py: the other train runs first (train_<name>)"),
-	"load": elsewhere("initial weights are encc's, written to init.safetensors"),
+	"from":     elsewhere("train.py: the other train runs first (train_<name>)"),
+	"load":     elsewhere("initial weights are encc's, written to init.safetensors"),
+	"vectors":  elsewhere("initial weights are encc's, the word vectors placed by the vocabulary, written to init.safetensors"),
+	"skipgram": {reason: "a skip-gram train writes word vectors with encc's own trainer; export the train that reads them", unsupported: true},
 
 	// repeat(n, Layer) is an nn.ModuleList (Stack).
 	"repeat": elsewhere("model.py: Stack, an nn.ModuleList applied in order"),

@@ -40,6 +40,18 @@
 // ([Vocab.Save], [LoadVocab]) so that predict encodes raw text
 // ([Vocab.Prepare], [Vocab.Encode]) as training did. Class names are
 // sorted labels, or 0..max when every label is an integer ([Classes]).
+// A words Tokenizer may drop stop words ([EnglishStopWords],
+// [ReadStopWords]) before the vocabulary is built and before encoding;
+// the list is saved with the Vocab.
+//
+// # Word vectors
+//
+// [ReadVectors] reads the word2vec text and binary formats and GloVe's
+// text format into [Vectors]; [Vectors.WriteWord2Vec] writes the word2vec
+// text format (gensim and fastText read it); [AlignVectors] copies the
+// vectors of a Vocab's words into an embedding table. [TextTrain] gives
+// the texts of a train split (what skip-gram trains on) and [Vocab.IDs]
+// a text's in-vocabulary ids, uncut.
 //
 // # Errors
 //

@@ -31,40 +31,9 @@ func TextSplits(all, test *Corpus, spec TextSpec) (*Splits, *Vocab, error) {
 	if err := spec.Tokenizer.check(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", all.Source, err)
 	}
-	index := func(c *Corpus) *Dataset {
-		f := &Field{Name: "doc", DType: I32, I32: make([]int32, len(c.Docs))}
-		for i := range f.I32 {
-			f.I32[i] = int32(i)
-		}
-		return &Dataset{Source: c.Source, N: len(c.Docs), Fields: []*Field{f}}
-	}
-	var parts *Splits
-	var err error
-	switch {
-	case test != nil:
-		parts, err = SplitTestSource(index(all), index(test), spec.Val, spec.Seed)
-	case spec.Train > 0:
-		parts, err = SplitFractions(index(all), spec.Train, spec.Val, spec.Test, spec.Seed)
-	default:
-		parts = &Splits{Train: index(all)}
-	}
+	train, val, testC, err := splitCorpus(all, test, spec)
 	if err != nil {
 		return nil, nil, err
-	}
-	pick := func(c *Corpus, d *Dataset) *Corpus {
-		if d == nil {
-			return nil
-		}
-		out := &Corpus{Source: c.Source, Docs: make([]Doc, d.N)}
-		for i, j := range d.Fields[0].I32 {
-			out.Docs[i] = c.Docs[j]
-		}
-		return out
-	}
-	train, val := pick(all, parts.Train), pick(all, parts.Val)
-	testC := test
-	if test == nil {
-		testC = pick(all, parts.Test)
 	}
 	texts := make([]string, len(train.Docs))
 	for i, d := range train.Docs {
@@ -88,6 +57,69 @@ func TextSplits(all, test *Corpus, spec TextSpec) (*Splits, *Vocab, error) {
 		}
 	}
 	return out, v, nil
+}
+
+// splitCorpus splits all (and pairs it with test) as TextSplits does:
+// the train, validation (nil when none) and test corpora.
+func splitCorpus(all, test *Corpus, spec TextSpec) (train, val, testC *Corpus, err error) {
+	index := func(c *Corpus) *Dataset {
+		f := &Field{Name: "doc", DType: I32, I32: make([]int32, len(c.Docs))}
+		for i := range f.I32 {
+			f.I32[i] = int32(i)
+		}
+		return &Dataset{Source: c.Source, N: len(c.Docs), Fields: []*Field{f}}
+	}
+	var parts *Splits
+	switch {
+	case test != nil:
+		parts, err = SplitTestSource(index(all), index(test), spec.Val, spec.Seed)
+	case spec.Train > 0:
+		parts, err = SplitFractions(index(all), spec.Train, spec.Val, spec.Test, spec.Seed)
+	default:
+		parts = &Splits{Train: index(all)}
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pick := func(c *Corpus, d *Dataset) *Corpus {
+		if d == nil {
+			return nil
+		}
+		out := &Corpus{Source: c.Source, Docs: make([]Doc, d.N)}
+		for i, j := range d.Fields[0].I32 {
+			out.Docs[i] = c.Docs[j]
+		}
+		return out
+	}
+	train, val = pick(all, parts.Train), pick(all, parts.Val)
+	testC = test
+	if test == nil {
+		testC = pick(all, parts.Test)
+	}
+	return train, val, testC, nil
+}
+
+// TextTrain splits corpus all exactly as TextSplits does and returns the
+// texts of the train split and the vocabulary built on them (skip-gram
+// trains on these texts).
+func TextTrain(all, test *Corpus, spec TextSpec) ([]string, *Vocab, error) {
+	if err := spec.Tokenizer.check(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", all.Source, err)
+	}
+	train, _, _, err := splitCorpus(all, test, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	texts := make([]string, len(train.Docs))
+	for i, d := range train.Docs {
+		texts[i] = d.Text
+	}
+	v, err := BuildVocab(spec.Tokenizer, texts, Classes(all, test))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", all.Source, err)
+	}
+	v.StripHeaders = spec.StripHeaders
+	return texts, v, nil
 }
 
 // Dataset encodes a corpus (its texts already prepared, as read) into

@@ -3,6 +3,7 @@ package data
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -304,7 +305,7 @@ func TestVocabSaveLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.Tokenizer != v.Tokenizer || w.StripHeaders != v.StripHeaders || !slices.Equal(w.Tokens, v.Tokens) || !slices.Equal(w.Labels, v.Labels) {
+		if !reflect.DeepEqual(w.Tokenizer, v.Tokenizer) || w.StripHeaders != v.StripHeaders || !slices.Equal(w.Tokens, v.Tokens) || !slices.Equal(w.Labels, v.Labels) {
 			t.Errorf("%s: loaded %+v, saved %+v", tok.Kind, w, v)
 		}
 		a, b := make([]int32, tok.MaxLen*2), make([]int32, tok.MaxLen*2)

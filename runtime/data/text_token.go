@@ -38,6 +38,9 @@ type Tokenizer struct {
 	MaxLen int
 	// Lowercase lower-cases the text (Unicode simple case mapping) first.
 	Lowercase bool
+	// StopWords are dropped from the text before the vocabulary is built
+	// and before encoding (words only; see EnglishStopWords).
+	StopWords []string
 }
 
 func (t Tokenizer) check() error {
@@ -47,6 +50,9 @@ func (t Tokenizer) check() error {
 			return fmt.Errorf("words: vocab %d leaves no room for words: it counts the %d special tokens", t.Vocab, len(SpecialTokens))
 		}
 	case "chars":
+		if len(t.StopWords) > 0 {
+			return fmt.Errorf("chars: stop words apply to the words tokenizer only")
+		}
 	default:
 		return fmt.Errorf("unknown tokenizer %q (have: words, chars)", t.Kind)
 	}
@@ -81,6 +87,7 @@ type Vocab struct {
 	Labels []string
 
 	index map[string]int32
+	stop  map[string]bool
 }
 
 // BuildVocab fits tok on the texts of a train split: for words, it counts
@@ -94,11 +101,15 @@ func BuildVocab(tok Tokenizer, train []string, labels []string) (*Vocab, error) 
 	v := &Vocab{Tokenizer: tok, Labels: append([]string(nil), labels...)}
 	if tok.Kind == "words" {
 		counts := map[string]int{}
+		stop := tok.stopSet()
 		for _, t := range train {
 			if tok.Lowercase {
 				t = strings.ToLower(t)
 			}
 			for _, w := range Words(t) {
+				if stop[w] {
+					continue
+				}
 				counts[w]++
 			}
 		}
@@ -122,6 +133,7 @@ func BuildVocab(tok Tokenizer, train []string, labels []string) (*Vocab, error) 
 }
 
 func (v *Vocab) init() {
+	v.stop = v.Tokenizer.stopSet()
 	v.index = make(map[string]int32, len(v.Tokens))
 	for i, t := range v.Tokens {
 		if i >= len(SpecialTokens) {
@@ -175,6 +187,9 @@ func (v *Vocab) Encode(text string, ids, mask []int32) {
 			if k == n {
 				break
 			}
+			if v.stop[w] {
+				continue
+			}
 			id, ok := v.index[w]
 			if !ok {
 				id = UnkID
@@ -201,6 +216,7 @@ type vocabFile struct {
 	Lowercase    bool     `json:"lowercase"`
 	StripHeaders bool     `json:"strip_headers"`
 	Labels       []string `json:"labels"`
+	StopWords    []string `json:"stop_words,omitempty"`
 	Tokens       []string `json:"tokens,omitempty"`
 }
 
@@ -215,6 +231,9 @@ const VocabFormat = "encc-text-vocab-1"
 func (v *Vocab) MarshalJSON() ([]byte, error) {
 	f := vocabFile{Format: VocabFormat, Tokenizer: v.Tokenizer.Kind, MaxLen: v.Tokenizer.MaxLen,
 		Lowercase: v.Tokenizer.Lowercase, StripHeaders: v.StripHeaders, Labels: v.Labels, Tokens: v.Tokens}
+	if len(v.Tokenizer.StopWords) > 0 {
+		f.StopWords = sortedUnique(v.Tokenizer.StopWords)
+	}
 	if v.Tokenizer.Kind == "words" {
 		f.Vocab = v.Tokenizer.Vocab
 	}
@@ -233,7 +252,7 @@ func (v *Vocab) UnmarshalJSON(b []byte) error {
 	if f.Format != VocabFormat {
 		return fmt.Errorf("format %q, want %q", f.Format, VocabFormat)
 	}
-	tok := Tokenizer{Kind: f.Tokenizer, Vocab: f.Vocab, MaxLen: f.MaxLen, Lowercase: f.Lowercase}
+	tok := Tokenizer{Kind: f.Tokenizer, Vocab: f.Vocab, MaxLen: f.MaxLen, Lowercase: f.Lowercase, StopWords: f.StopWords}
 	if err := tok.check(); err != nil {
 		return err
 	}

@@ -107,7 +107,12 @@ func tokenizerOf(ds *compiler.Dataset) (data.Tokenizer, error) {
 		return data.Tokenizer{}, fmt.Errorf("%s: a text source needs a tokenizer (tokens = words(vocab: 8000, max_len: 64))", ds.Source.Pos)
 	}
 	a := srcArgs{ds.Tokens}
-	return data.Tokenizer{Kind: ds.Tokens.E.Name, Vocab: a.int("vocab"), MaxLen: a.int("max_len"), Lowercase: a.bool("lowercase")}, nil
+	tok := data.Tokenizer{Kind: ds.Tokens.E.Name, Vocab: a.int("vocab"), MaxLen: a.int("max_len"), Lowercase: a.bool("lowercase")}
+	var err error
+	if tok.StopWords, err = stopWordsOf(ds); err != nil {
+		return data.Tokenizer{}, err
+	}
+	return tok, nil
 }
 
 // A loaded dataset: the splits, the fitted preprocessing and, for text,

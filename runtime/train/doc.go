@@ -5,6 +5,8 @@
 //	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot (PNG or SVG)
 //	encc eval FILE TRAIN --weights Eval(p, tr, weights, opts)
 //	encc predict FILE MODEL ...    Predict(p, model, weights, input, out.csv, opts)
+//	encc embed FILE MODEL ...      Embed(p, model, at, weights, input, opts); Embeddings.Write, WritePCAPlot
+//	encc run FILE WORD_VECTORS     RunVectors(ctx, p, vt, opts): skip-gram (vectors.go)
 //	encc run FILE --model M --random N
 //	                               RandomForward(p, inst, N, seed, opts), Tensor.Format
 //

@@ -5,6 +5,8 @@ package train
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/encc-lang/encc/compiler"
@@ -39,10 +41,13 @@ func PrepareData(p *compiler.Program, tr *compiler.Train) (*Prepared, error) {
 // from(...) init: every parameter drawn by its initializer from the
 // train's seed (InitParam), then the file of a load(...) init fitted
 // over them, as Run does.
-func InitialWeights(tr *compiler.Train) (map[string][]float32, error) {
+func InitialWeights(tr *compiler.Train, pr *Prepared) (map[string][]float32, error) {
 	w, err := InitParams(tr.Params, uint64(tr.Seed))
 	if err != nil {
 		return nil, err
+	}
+	if tr.Init != nil && tr.Init.E.Name == "vectors" {
+		return w, initialVectors(tr, pr, w)
 	}
 	if tr.Init == nil || tr.Init.E.Name != "load" {
 		return w, nil
@@ -70,3 +75,33 @@ func SourceHash(text []byte) string { return sourceHash(text) }
 
 // RNG is Meta.RNG of the checkpoints this runtime writes.
 const RNG = rngDescription
+
+// initialVectors places the word vectors of tr's init = vectors(...) in
+// w as encc run does, for the vocabulary of pr. The file must exist: a
+// skip-gram train that writes it runs under encc run, not in export.
+func initialVectors(tr *compiler.Train, pr *Prepared, w map[string][]float32) error {
+	a := tr.Init.Args
+	rel, _ := a["path"].(compiler.StrV)
+	param, _ := a["param"].(compiler.StrV)
+	format, _ := a["format"].(compiler.StrV)
+	if pr == nil || pr.Vocab == nil || pr.Vocab.Tokenizer.Kind != "words" {
+		return fmt.Errorf("%s: vectors(...) needs a text dataset with tokens = words(...)", tr.Init.Pos)
+	}
+	file := filepath.Join(tr.Dir, rel.V)
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("%s: vectors: %s does not exist yet; run the train once with encc run (it writes the vectors), then export", tr.Init.Pos, rel.V)
+	}
+	vecs, err := data.ReadVectors(file, format.V)
+	if err != nil {
+		return err
+	}
+	for _, prm := range tr.Params {
+		if shape, _ := prm.Type.ConstShape(); prm.Path == param.V && len(shape) == 2 {
+			if _, err := data.AlignVectors(vecs, pr.Vocab, w[param.V], shape[1]); err != nil {
+				return fmt.Errorf("%s: vectors %s: %v", tr.Init.Pos, file, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: vectors: no parameter %s [vocab, dim]", tr.Init.Pos, param.V)
+}

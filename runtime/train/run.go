@@ -216,6 +216,11 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 			return nil, err
 		}
 	}
+	if tr.Init != nil && tr.Init.E.Name == "vectors" && !resuming {
+		if err := ensureVectors(ctx, p, tr, opts); err != nil {
+			return nil, err
+		}
+	}
 	ld, err := loadData(p, tr)
 	if err != nil {
 		return nil, err
@@ -331,6 +336,8 @@ func (t *trainer) initWeights() (position, error) {
 	case "load":
 		s, _ := tr.Init.Args["path"].(compiler.StrV)
 		file = filepath.Join(tr.Dir, s.V)
+	case "vectors":
+		return position{}, t.initVectors()
 	default:
 		return position{}, fmt.Errorf("%s: init %s is not supported by the runtime", tr.Init.Pos, tr.Init.E.Name)
 	}
