@@ -50,8 +50,11 @@ var allowed = map[string][]string{
 	// export/onnx translates lowered IR; the protobuf types are generated.
 	"export/onnx":                 join(front, ir, []string{"export/onnx/internal/onnxpb"}),
 	"export/onnx/internal/onnxpb": {},
+	// export/pytorch writes Python from the checked tree; the runtime
+	// prepares the data and the initial weights it ships.
+	"export/pytorch": join(front, ir, []string{"ir/eval"}, backends, []string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train"}),
 	"cmd/encc": join(front, ir, []string{"ir/eval"}, backends,
-		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp", "export/onnx", "export/onnx/internal/onnxpb"}),
+		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp", "export/onnx", "export/onnx/internal/onnxpb", "export/pytorch"}),
 }
 
 type pkg struct {
