@@ -1,0 +1,115 @@
+#include "textflag.h"
+
+// int8 micro-kernels, 4×16 int32 tile (see int8.go for the layouts).
+//
+// func qgemmXxx4x16(k4 int, a *uint8, b *int8, c *int32, ldc int)
+//
+// a: packed A micro-panel, k4 groups of 4 rows × 4 uint8 (16 bytes).
+// b: packed B panel, k4 groups of 16 columns × 4 int8 (64 bytes); lane j
+// of a ymm holds column j's 4 k values. c: the tile, rows ldc int32s
+// apart, overwritten. Y0–Y7: accumulators (row r: Y(2r) columns 0–7,
+// Y(2r+1) columns 8–15); Y8, Y9: B group; Y10: A row broadcast.
+
+// AVX2: vpmaddubsw adds the two u8·s8 products of each byte pair into an
+// int16 (exact: a ≤ 127, |b| ≤ 127), vpmaddwd by ones adds the two int16
+// of each lane into an int32. Y11, Y12: products; Y15: int16 ones.
+#define QAVX2ROW(off, acc0, acc1) \
+	VPBROADCASTD off(SI), Y10; \
+	VPMADDUBSW   Y8, Y10, Y11; \
+	VPMADDUBSW   Y9, Y10, Y12; \
+	VPMADDWD     Y15, Y11, Y11; \
+	VPMADDWD     Y15, Y12, Y12; \
+	VPADDD       Y11, acc0, acc0; \
+	VPADDD       Y12, acc1, acc1
+
+#define QSTOREROW(acc0, acc1) \
+	VMOVDQU acc0, (DX);   \
+	VMOVDQU acc1, 32(DX); \
+	ADDQ    R8, DX
+
+TEXT ·qgemmAVX2x4x16(SB), NOSPLIT, $0-40
+	MOVQ k4+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW   $15, Y15, Y15
+	VPXOR    Y0, Y0, Y0
+	VPXOR    Y1, Y1, Y1
+	VPXOR    Y2, Y2, Y2
+	VPXOR    Y3, Y3, Y3
+	VPXOR    Y4, Y4, Y4
+	VPXOR    Y5, Y5, Y5
+	VPXOR    Y6, Y6, Y6
+	VPXOR    Y7, Y7, Y7
+	TESTQ    CX, CX
+	JZ       qavx2store
+
+qavx2loop:
+	VMOVDQU (DI), Y8
+	VMOVDQU 32(DI), Y9
+	QAVX2ROW(0, Y0, Y1)
+	QAVX2ROW(4, Y2, Y3)
+	QAVX2ROW(8, Y4, Y5)
+	QAVX2ROW(12, Y6, Y7)
+	ADDQ    $16, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     qavx2loop
+
+qavx2store:
+	QSTOREROW(Y0, Y1)
+	QSTOREROW(Y2, Y3)
+	QSTOREROW(Y4, Y5)
+	QSTOREROW(Y6, Y7)
+	VZEROUPPER
+	RET
+
+// AVX-512 VNNI (with VL, on ymm): vpdpbusd adds the four u8·s8 products
+// of each lane to the int32 accumulator in one instruction.
+#define QVNNIROW(off, acc0, acc1) \
+	VPBROADCASTD off(SI), Y10; \
+	VPDPBUSD     Y8, Y10, acc0; \
+	VPDPBUSD     Y9, Y10, acc1
+
+TEXT ·qgemmVNNIx4x16(SB), NOSPLIT, $0-40
+	MOVQ k4+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ    qvnnistore
+
+qvnniloop:
+	VMOVDQU (DI), Y8
+	VMOVDQU 32(DI), Y9
+	QVNNIROW(0, Y0, Y1)
+	QVNNIROW(4, Y2, Y3)
+	QVNNIROW(8, Y4, Y5)
+	QVNNIROW(12, Y6, Y7)
+	ADDQ    $16, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     qvnniloop
+
+qvnnistore:
+	QSTOREROW(Y0, Y1)
+	QSTOREROW(Y2, Y3)
+	QSTOREROW(Y4, Y5)
+	QSTOREROW(Y6, Y7)
+	VZEROUPPER
+	RET
