@@ -62,9 +62,10 @@ type Train struct {
 	Save         string // checkpoint path, relative to the .enc file; "" for none
 	ClipGradNorm float64
 	Metrics      []*ConfigV
-	Init         *ConfigV // from(...) or load(...), or nil
-	From         *Train   // the train named by from(...)
-	Phases       []*Phase // at least one: a train without phases has one
+	Init         *ConfigV  // from(...) or load(...), or nil
+	Quantize     *Quantize // quantize = int8(...), or nil
+	From         *Train    // the train named by from(...)
+	Phases       []*Phase  // at least one: a train without phases has one
 	Params       []*Param
 	Dir          string
 
@@ -329,7 +330,7 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 	return true
 }
 
-var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm"}
+var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm", "quantize"}
 
 // checkTrain checks a train declaration once.
 func (c *checker) checkTrain(d *trainDecl) *Train {
@@ -429,6 +430,9 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	// Initial weights.
 	if f := fields["init"]; f != nil {
 		c.trainInit(tr, f, en)
+	}
+	if f := fields["quantize"]; f != nil {
+		c.trainQuantize(tr, f, en)
 	}
 	// Phases.
 	c.trainPhases(tr, phases, fields["epochs"], en)
