@@ -48,24 +48,39 @@ type QParams struct {
 	Zero  int32
 }
 
-// Quantize returns x's quantized value: round-half-even(x/Scale) + Zero,
-// clamped to [0, QMax].
+// Quantize returns x's quantized value:
+//
+//	r = x·(1/Scale) in float32, clamped to [−256, 256] (NaN → 256)
+//	q = clamp(round-half-even(r) + Zero, 0, QMax)
+//
+// The reciprocal, the clamp and the rounding are those of the vector
+// form (vmulps, vminps, vmaxps, vcvtps2dq), so both give the same bytes.
 func (q QParams) Quantize(x float32) uint8 {
-	r := math.RoundToEven(float64(x/q.Scale)) + float64(q.Zero)
-	if r < 0 || r != r {
-		return 0
+	return quantize1(x, 1/q.Scale, q.Zero)
+}
+
+func quantize1(x, inv float32, zero int32) uint8 {
+	r := x * inv
+	if !(r < 256) {
+		r = 256
 	}
-	if r > QMax {
-		return QMax
+	if !(r > -256) {
+		r = -256
 	}
-	return uint8(r)
+	// Round half to even: adding and subtracting 1.5·2²³ leaves the
+	// nearest integer (|r| ≤ 256 ≪ 2²²).
+	r = (r + 12582912) - 12582912
+	v := int32(r) + zero
+	return uint8(max(0, min(QMax, v)))
 }
 
 // QuantizeSlice quantizes x into dst (len(dst) ≥ len(x)).
 func (q QParams) QuantizeSlice(dst []uint8, x []float32) {
 	dst = dst[:len(x)]
-	for i, v := range x {
-		dst[i] = q.Quantize(v)
+	inv := 1 / q.Scale
+	i := quantizeVec(dst, x, inv, q.Zero)
+	for ; i < len(x); i++ {
+		dst[i] = quantize1(x[i], inv, q.Zero)
 	}
 }
 

@@ -21,3 +21,18 @@ func qArchKernels() []*qkernel {
 	}
 	return ks
 }
+
+//go:noescape
+func quantizeAVX2x16(n int, x *float32, dst *uint8, inv float32, zero int32)
+
+// quantizeVec quantizes the leading multiple of 16 elements of x with
+// AVX2 and returns how many it did.
+func quantizeVec(dst []uint8, x []float32, inv float32, zero int32) int {
+	n := len(x) &^ 15
+	if n == 0 || !cpu.X86.HasAVX2 {
+		return 0
+	}
+	_ = dst[n-1]
+	quantizeAVX2x16(n/16, &x[0], &dst[0], inv, zero)
+	return n
+}

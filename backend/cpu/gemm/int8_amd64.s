@@ -113,3 +113,50 @@ qvnnistore:
 	QSTOREROW(Y6, Y7)
 	VZEROUPPER
 	RET
+
+// func quantizeAVX2x16(n int, x *float32, dst *uint8, inv float32, zero int32)
+//
+// dst[i] = clamp(rne(clamp(x[i]·inv, −256, 256)) + zero, 0, 127) for
+// 16·n elements (see QParams.Quantize).
+DATA qc256<>+0(SB)/4, $256.0
+DATA qcm256<>+0(SB)/4, $-256.0
+DATA qc127<>+0(SB)/4, $0x7f7f7f7f
+GLOBL qc256<>(SB), RODATA|NOPTR, $4
+GLOBL qcm256<>(SB), RODATA|NOPTR, $4
+GLOBL qc127<>(SB), RODATA|NOPTR, $4
+
+TEXT ·quantizeAVX2x16(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         dst+16(FP), DI
+	VBROADCASTSS inv+24(FP), Y15
+	MOVL         zero+28(FP), AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	VBROADCASTSS qc256<>(SB), Y13
+	VBROADCASTSS qcm256<>(SB), Y12
+	VPBROADCASTD qc127<>(SB), X11
+
+qloop:
+	VMULPS      (SI), Y15, Y0
+	VMULPS      32(SI), Y15, Y1
+	VMINPS      Y13, Y0, Y0
+	VMINPS      Y13, Y1, Y1
+	VMAXPS      Y12, Y0, Y0
+	VMAXPS      Y12, Y1, Y1
+	VCVTPS2DQ   Y0, Y0
+	VCVTPS2DQ   Y1, Y1
+	VPADDD      Y14, Y0, Y0
+	VPADDD      Y14, Y1, Y1
+	VPACKSSDW   Y1, Y0, Y0
+	VPERMQ      $0xD8, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKUSWB   X1, X0, X0
+	VPMINUB     X11, X0, X0
+	VMOVDQU     X0, (DI)
+	ADDQ        $64, SI
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         qloop
+	VZEROUPPER
+	RET

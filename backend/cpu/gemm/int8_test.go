@@ -246,3 +246,33 @@ func BenchmarkQgemm(b *testing.B) {
 		}
 	}
 }
+
+// TestQuantizeVector: the vector quantizer gives the scalar one's bytes,
+// ties, clamps, infinities and NaN included.
+func TestQuantizeVector(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	x := make([]float32, 1003)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64()) * 3
+	}
+	special := []float32{0, 0.5, 1.5, 2.5, -0.5, -1.5, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 255.5, 256.5, -300}
+	copy(x, special)
+	for _, q := range []QParams{{Scale: 1, Zero: 0}, {Scale: 0.05, Zero: 17}, {Scale: 0.5, Zero: 127}} {
+		got := make([]uint8, len(x))
+		q.QuantizeSlice(got, x)
+		for i, v := range x {
+			if w := q.Quantize(v); got[i] != w {
+				t.Fatalf("%+v: x[%d] = %v: vector %d, scalar %d", q, i, v, got[i], w)
+			}
+		}
+	}
+	q := QParams{Scale: 1, Zero: 0}
+	for _, c := range []struct {
+		x    float32
+		want uint8
+	}{{0.5, 0}, {1.5, 2}, {2.5, 2}, {-3, 0}, {1e9, 127}, {float32(math.NaN()), 127}} {
+		if g := q.Quantize(c.x); g != c.want {
+			t.Errorf("Quantize(%v) = %d, want %d", c.x, g, c.want)
+		}
+	}
+}
