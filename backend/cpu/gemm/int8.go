@@ -154,6 +154,29 @@ type QEpilogue struct {
 type qkernel struct {
 	name  string
 	micro func(k4 int, a *uint8, b *int8, c *int32, ldc int)
+	// microF32, when there is one, fuses the float32 epilogue (no
+	// activation or relu) into the tile's write-back: it computes the
+	// formula of QEpilogue with the same float32 operations in the
+	// same order, so its results equal the Go epilogue's bit for bit.
+	microF32 func(k4 int, a *uint8, b *int8, c *float32, ldc int, ep *qTileEp)
+}
+
+// qTileEp is the epilogue of one column panel for microF32: 16 entries
+// each of Zero·ColSum (int32), aScale·Scale and the bias (0 without).
+type qTileEp struct {
+	zc   *int32
+	mult *float32
+	bias *float32
+	relu int64
+}
+
+// qFused is a Qgemm's fused epilogue, padded to whole panels.
+type qFused struct {
+	zc         []int32
+	mult, bias []float32
+	eps        []qTileEp // per panel, into the slices above
+	c          []float32
+	ldc        int
 }
 
 var (
@@ -267,6 +290,27 @@ func QgemmInt32(m int, a []uint8, lda int, w *QWeights, c []int32, ldc int) {
 // activations A quantized with aq.
 func Qgemm(m int, a []uint8, lda int, aq QParams, w *QWeights, ep *QEpilogue, c []float32, ldc int) {
 	mult := qMult(aq, w)
+	qInit()
+	if qCurrent.microF32 != nil && (ep.Act == ActNone || ep.Act == ActReLU) {
+		padded := (w.N + qNR - 1) / qNR * qNR
+		f := &qFused{zc: make([]int32, padded), mult: make([]float32, padded), bias: make([]float32, padded),
+			eps: make([]qTileEp, padded/qNR), c: c, ldc: ldc}
+		for p := range f.eps {
+			f.eps[p] = qTileEp{zc: &f.zc[p*qNR], mult: &f.mult[p*qNR], bias: &f.bias[p*qNR]}
+			if ep.Act == ActReLU {
+				f.eps[p].relu = 1
+			}
+		}
+		for j := 0; j < w.N; j++ {
+			f.zc[j] = aq.Zero * w.ColSum[j]
+			f.mult[j] = mult[j]
+			if ep.Bias != nil {
+				f.bias[j] = ep.Bias[j]
+			}
+		}
+		qgemmRun(m, a, lda, w, f, nil)
+		return
+	}
 	qgemm(m, a, lda, w, func(i0, rows, j0, cols int, tile []int32) {
 		for r := 0; r < rows; r++ {
 			row := c[(i0+r)*ldc+j0 : (i0+r)*ldc+j0+cols]
@@ -302,7 +346,9 @@ func qMult(aq QParams, w *QWeights) []float32 {
 
 func qEpilogueRow(row []float32, acc []int32, zero int32, w *QWeights, mult []float32, ep *QEpilogue, j0 int) {
 	for j := range row {
-		v := float32(acc[j]-zero*w.ColSum[j0+j]) * mult[j0+j]
+		// The explicit conversion rounds the product (no fused
+		// multiply-add), as the vector epilogue does.
+		v := float32(float32(acc[j]-zero*w.ColSum[j0+j]) * mult[j0+j])
 		if ep.Bias != nil {
 			v += ep.Bias[j0+j]
 		}
@@ -316,6 +362,12 @@ var qPackPool sync.Pool
 // qgemm packs A, runs the micro-kernel over every qMR×qNR tile (column
 // panels spread over the pool) and hands each finished tile to emit.
 func qgemm(m int, a []uint8, lda int, w *QWeights, emit func(i0, rows, j0, cols int, tile []int32)) {
+	qgemmRun(m, a, lda, w, nil, emit)
+}
+
+// qgemmRun is qgemm; with f, tiles go through the kernel's microF32
+// straight into f.c instead of to emit.
+func qgemmRun(m int, a []uint8, lda int, w *QWeights, f *qFused, emit func(i0, rows, j0, cols int, tile []int32)) {
 	if m <= 0 {
 		return
 	}
@@ -333,7 +385,7 @@ func qgemm(m int, a []uint8, lda int, w *QWeights, emit func(i0, rows, j0, cols 
 		ap = make([]uint8, need)
 	}
 	packQA(ap, m, k, k4, a, lda)
-	micro := qCurrent.micro
+	micro, microF32 := qCurrent.micro, qCurrent.microF32
 	panels := (w.N + qNR - 1) / qNR
 	// Work units: one column panel × qRowBlock row micro-panels, so that
 	// both tall-thin and short-wide products spread over the pool.
@@ -341,14 +393,32 @@ func qgemm(m int, a []uint8, lda int, w *QWeights, emit func(i0, rows, j0, cols 
 	units := panels * rowBlocks
 	work := func(lo, hi int) {
 		var tile [qMR * qNR]int32
+		var ftile [qMR * qNR]float32
 		for u := lo; u < hi; u++ {
 			pan, rb := u%panels, u/panels
 			bp := &w.packed[pan*k4*4*qNR]
 			j0 := pan * qNR
 			cols := min(qNR, w.N-j0)
+			var ep *qTileEp
+			if f != nil {
+				ep = &f.eps[pan]
+			}
 			for ip := rb * qRowBlock; ip < min(mp, (rb+1)*qRowBlock); ip++ {
-				micro(k4, &ap[ip*k4*4*qMR], bp, &tile[0], qNR)
-				emit(ip*qMR, min(qMR, m-ip*qMR), j0, cols, tile[:])
+				i0, rows := ip*qMR, min(qMR, m-ip*qMR)
+				if f == nil {
+					micro(k4, &ap[ip*k4*4*qMR], bp, &tile[0], qNR)
+					emit(i0, rows, j0, cols, tile[:])
+					continue
+				}
+				if rows == qMR && cols == qNR {
+					_ = f.c[(i0+qMR-1)*f.ldc+j0+qNR-1]
+					microF32(k4, &ap[ip*k4*4*qMR], bp, &f.c[i0*f.ldc+j0], f.ldc, ep)
+					continue
+				}
+				microF32(k4, &ap[ip*k4*4*qMR], bp, &ftile[0], qNR, ep)
+				for r := 0; r < rows; r++ {
+					copy(f.c[(i0+r)*f.ldc+j0:(i0+r)*f.ldc+j0+cols], ftile[r*qNR:r*qNR+cols])
+				}
 			}
 		}
 	}

@@ -160,3 +160,87 @@ qloop:
 	JNZ         qloop
 	VZEROUPPER
 	RET
+
+// func qgemmAVX2x4x16F32(k4 int, a *uint8, b *int8, c *float32, ldc int, ep *qTileEp)
+//
+// The AVX2 kernel with the float32 epilogue fused into the write-back:
+// c = float32(float32(acc − zc)·mult) + bias, then max(·, 0) with relu.
+// ep: zc, mult, bias pointers (16 entries each) and relu (int64).
+#define QEPIROW(acc0, acc1) \
+	VPSUBD    Y8, acc0, acc0;  \
+	VPSUBD    Y9, acc1, acc1;  \
+	VCVTDQ2PS acc0, acc0;      \
+	VCVTDQ2PS acc1, acc1;      \
+	VMULPS    Y10, acc0, acc0; \
+	VMULPS    Y11, acc1, acc1; \
+	VADDPS    Y12, acc0, acc0; \
+	VADDPS    Y13, acc1, acc1
+
+#define QRELUROW(acc0, acc1) \
+	VMAXPS Y14, acc0, acc0; \
+	VMAXPS Y14, acc1, acc1
+
+TEXT ·qgemmAVX2x4x16F32(SB), NOSPLIT, $0-48
+	MOVQ k4+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ ep+40(FP), R9
+
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW   $15, Y15, Y15
+	VPXOR    Y0, Y0, Y0
+	VPXOR    Y1, Y1, Y1
+	VPXOR    Y2, Y2, Y2
+	VPXOR    Y3, Y3, Y3
+	VPXOR    Y4, Y4, Y4
+	VPXOR    Y5, Y5, Y5
+	VPXOR    Y6, Y6, Y6
+	VPXOR    Y7, Y7, Y7
+	TESTQ    CX, CX
+	JZ       qf32epi
+
+qf32loop:
+	VMOVDQU (DI), Y8
+	VMOVDQU 32(DI), Y9
+	QAVX2ROW(0, Y0, Y1)
+	QAVX2ROW(4, Y2, Y3)
+	QAVX2ROW(8, Y4, Y5)
+	QAVX2ROW(12, Y6, Y7)
+	ADDQ    $16, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     qf32loop
+
+qf32epi:
+	MOVQ    0(R9), AX
+	VMOVDQU (AX), Y8
+	VMOVDQU 32(AX), Y9
+	MOVQ    8(R9), AX
+	VMOVUPS (AX), Y10
+	VMOVUPS 32(AX), Y11
+	MOVQ    16(R9), AX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	QEPIROW(Y0, Y1)
+	QEPIROW(Y2, Y3)
+	QEPIROW(Y4, Y5)
+	QEPIROW(Y6, Y7)
+	MOVQ    24(R9), AX
+	TESTQ   AX, AX
+	JZ      qf32store
+	VXORPS  Y14, Y14, Y14
+	QRELUROW(Y0, Y1)
+	QRELUROW(Y2, Y3)
+	QRELUROW(Y4, Y5)
+	QRELUROW(Y6, Y7)
+
+qf32store:
+	QSTOREROW(Y0, Y1)
+	QSTOREROW(Y2, Y3)
+	QSTOREROW(Y4, Y5)
+	QSTOREROW(Y6, Y7)
+	VZEROUPPER
+	RET

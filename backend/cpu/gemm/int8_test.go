@@ -130,7 +130,7 @@ func qRefEpilogue(acc []int32, m, n int, aq QParams, b []int8, k int, scale, bia
 		}
 		mult := aq.Scale * scale[j]
 		for i := 0; i < m; i++ {
-			v := float32(acc[i*n+j]-aq.Zero*cs) * mult
+			v := float32(float32(acc[i*n+j]-aq.Zero*cs) * mult)
 			if bias != nil {
 				v += bias[j]
 			}
