@@ -31,9 +31,10 @@ const (
 	KWeights               // from, load: initial weights of a train
 	KRepeat                // repeat(n, Ctor(...))
 	KQuantize              // int8: a train's quantize field (quantize.go)
+	KPrune                 // magnitude: a phase's prune field (prune.go)
 )
 
-var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "quantization"}
+var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "quantization", "pruning"}
 
 func (k Kind) String() string { return kindNames[k] }
 

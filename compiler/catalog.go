@@ -1021,6 +1021,7 @@ func configs() []*Entry {
 			p("rename", "map", &MapV{Vals: map[string]Value{}}, "prefix rewrites applied to the file's names: {\"bert.\": \"\"}"),
 			p("split", "map", &MapV{Vals: map[string]Value{}}, "split fused tensors: {\"attn.in_proj_weight\": [\"attn.q.weight\", \"attn.k.weight\", \"attn.v.weight\"]}")),
 		quantizeEntry,
+		pruneEntry,
 		{Name: "repeat", Kind: KRepeat, Doc: "repeat(n, Layer(...)) is a stack of n copies named name.0 … name.{n-1}; calling it applies them in order (PyTorch ModuleList naming).",
 			Params: []ParamSpec{req("n", "int", "number of copies"), req("layer", "layer", "the layer to copy")}},
 	}

@@ -80,6 +80,7 @@ type Phase struct {
 	Frozen  map[string]bool    // parameter path -> frozen in this phase
 	LRScale map[string]float64 // parameter path -> multiplier (absent: 1)
 	LR      *ConfigV           // schedule for this phase; nil: the train's
+	Prune   *Prune             // prune = magnitude(...) in this phase, or nil
 }
 
 // Trainable lists the paths of parameters trained in phase ph.
@@ -794,8 +795,12 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 					scale[m.Path] = x
 				}
 			case *lang.Field:
+				if st.Name.Name == "prune" {
+					out.Prune = c.phasePrune(tr, st, en)
+					continue
+				}
 				if st.Name.Name != "lr" {
-					c.errorAt(st.Name, "a phase sets only lr, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
+					c.errorAt(st.Name, "a phase sets only lr, prune, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
 					continue
 				}
 				v := c.eval(st.Value, en)

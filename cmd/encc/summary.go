@@ -3,14 +3,17 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strings"
 
 	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/runtime/train"
 )
 
 var summaryCmd = &command{
 	name:     "summary",
-	args:     "FILE [MODEL | TRAIN]",
+	args:     "FILE [MODEL | TRAIN] [--weights W]",
 	synopsis: "print a model's layers, output shapes, parameters and FLOPs",
 	doc: `Summary checks FILE and prints a table of the forward pass of one model,
 like Keras' model.summary(): one row per layer call with its dotted path
@@ -22,12 +25,16 @@ The second argument names a model of FILE (built with its default
 hyper-parameters) or a train (its model; what the first phase freezes is
 counted as frozen). Without it, summary picks the last train of FILE, or
 else the last model whose hyper-parameters all have defaults. Buffers
-count as frozen parameters.`,
+count as frozen parameters.
+
+--weights W adds the sparsity of each weight tensor of the checkpoint W
+(the fraction of exact zeros; a pruning phase's result), per layer.`,
 	run: runSummary,
 }
 
 func runSummary(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("summary")
+	weights := fs.String("weights", "", "a checkpoint whose per-layer sparsity to print")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -54,7 +61,34 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 		return failf("summary", stderr, "%s: %v", file, err)
 	}
 	writeSummary(stdout, prog, name, s)
+	if *weights != "" {
+		c, err := train.LoadCheckpoint(*weights)
+		if err != nil {
+			return failf("summary", stderr, "%s", oneLine(err))
+		}
+		writeSparsity(stdout, *weights, c.Weights)
+	}
 	return exitOK
+}
+
+// writeSparsity prints the fraction of exact zeros of each tensor.
+func writeSparsity(w io.Writer, file string, weights map[string][]float32) {
+	names := make([]string, 0, len(weights))
+	width := 0
+	for n := range weights {
+		names = append(names, n)
+		width = max(width, len(n))
+	}
+	sort.Strings(names)
+	sp := train.Sparsity(weights)
+	fmt.Fprintf(w, "\nSparsity of %s:\n", file)
+	zeros, total := 0, 0
+	for _, n := range names {
+		z := int(math.Round(sp[n] * float64(len(weights[n]))))
+		zeros, total = zeros+z, total+len(weights[n])
+		fmt.Fprintf(w, "  %-*s  %6.2f%%  (%s of %s zero)\n", width, n, 100*sp[n], compiler.Thousands(int64(z)), compiler.Thousands(int64(len(weights[n]))))
+	}
+	fmt.Fprintf(w, "  %-*s  %6.2f%%  (%s of %s zero)\n", width, "all", 100*float64(zeros)/float64(max(total, 1)), compiler.Thousands(int64(zeros)), compiler.Thousands(int64(total)))
 }
 
 // writeSummary prints s as a table.

@@ -722,6 +722,7 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 			if err := sp.ex.Run(); err != nil {
 				return res, fmt.Errorf("%s: step %d: %w", tr.Name, step, err)
 			}
+			t.pruneStep(ph, step)
 			loss := sp.ex.Float32("loss")[0]
 			if name, v := t.firstNonFinite(sp, loss); name != "" {
 				return res, &NonFiniteError{Train: tr.Name, Epoch: e, Batch: b, Step: step, Tensor: name, Value: v, LR: lr}
