@@ -2,7 +2,7 @@
 # compare.sh: encc's CPU backend against the PyTorch peer, side by side.
 #
 # Usage: bench/compare.sh [ROUNDS] [WORKLOAD...]    (default 3 rounds, all workloads)
-#   WORKLOAD: W1 W2 W3 W4 W5 W6 E2E
+#   WORKLOAD: W1 W2 W3 W4 W5 W6 E2E W9 (W9, int8 inference, runs only when named)
 #   E2E: `encc run` of examples/mnist_mlp.enc (5 epochs) and mnist_lenet.enc
 #   (6 epochs) against the same training written plainly in PyTorch
 #   (bench/e2e.py): wall time, test accuracy, peak RSS.
@@ -178,6 +178,16 @@ for r in $(seq 1 "$ROUNDS"); do
         peer "$r" E2Emlp "$PY" bench/e2e.py torch mlp 5
         emit encc "$r" E2Elenet "$PY" bench/e2e.py encc "$ENCC" examples/mnist_lenet.enc
         peer "$r" E2Elenet "$PY" bench/e2e.py torch lenet 6 ;;
+      W9)
+        # int8 inference of the W2 MLP: encc's f32 and int8 checkpoints of
+        # bench/w9_int8.enc (trained and quantized once) against the
+        # peer's quantize_dynamic with both of Debian torch's engines.
+        [ -f bench/out/w9_int8.safetensors ] || "$ENCC" run bench/w9_int8.enc --json > "$OUT/w9_run.jsonl"
+        emit encc "$r" W9f32 "$ENCC" bench bench/w9_int8.enc MLP --infer --batch 256 --weights bench/out/w9_f32.safetensors --json
+        emit encc "$r" W9int8 "$ENCC" bench bench/w9_int8.enc MLP --infer --batch 256 --weights bench/out/w9_int8.safetensors --json
+        emit encc "$r" W9int8b1 "$ENCC" bench bench/w9_int8.enc MLP --infer --batch 1 --weights bench/out/w9_int8.safetensors --json
+        peer "$r" W9onednn "$PY" "$PEER_DIR/bench_int8.py" --engine onednn
+        peer "$r" W9qnnpack "$PY" "$PEER_DIR/bench_int8.py" --engine qnnpack ;;
       *) echo "compare.sh: unknown workload $w" >&2; exit 2 ;;
     esac
   done
@@ -207,6 +217,16 @@ for r in rows:
     elif wl == "W2":
         add("W2 infer batch 1 (latency µs)", s, x["batch1"]["latency_us_median"], False)
         add("W2 infer batch 256 (samples/s)", s, x["batch256"]["samples_per_s_median"], True)
+    elif wl == "W9f32":
+        add("W9 mlp f32 batch 256 (samples/s)", s, x["samples_per_s_median"], True)
+    elif wl == "W9int8":
+        add("W9 mlp int8 batch 256 (samples/s)", s, x["samples_per_s_median"], True)
+    elif wl == "W9int8b1":
+        add("W9 mlp int8 batch 1 (latency µs)", s, x["latency_us_median"], False)
+    elif wl in ("W9onednn", "W9qnnpack"):
+        # The peer's rows take the faster engine of the round.
+        eng = wl[2:]
+        vals.setdefault("_w9", {}).setdefault((r["round"], s), []).append((eng, x))
     elif wl == "W6":
         for e in x["encc_sgemm"] if s == "encc" else x["torch_mm"]:
             add("W6 sgemm n=%d (GFLOP/s)" % e["n"], s, e["gflops_median"], True)
@@ -214,6 +234,12 @@ for r in rows:
         name = {"E2Emlp": "E2E MNIST MLP, 5 epochs", "E2Elenet": "E2E MNIST LeNet-5, 6 epochs"}[wl]
         add(name + " (wall s)", s, x["wall_s"], False)
         e2e.setdefault(name, {}).setdefault(s, []).append(x)
+for (rnd, side), xs in sorted(vals.pop("_w9", {}).items()):
+    best = lambda k, hi: (max if hi else min)(x[k] for _, x in xs)
+    add("W9 mlp f32 batch 256 (samples/s)", side, best("mlp_f32_b256_samples_per_s", True), True)
+    add("W9 mlp int8 batch 256 (samples/s)", side, best("mlp_int8_dynamic_b256_samples_per_s", True), True)
+    add("W9 mlp int8 batch 1 (latency µs)", side, best("mlp_int8_dynamic_b1_us", False), False)
+    add("W9 lenet int8 static batch 256 (samples/s, PyTorch only)", side, best("lenet_int8_static_b256_samples_per_s", True), True)
 def med(v): return statistics.median(v) if v else float("nan")
 def spread(v): return 100 * (max(v) - min(v)) / med(v) if len(v) > 1 and med(v) else 0.0
 def best_peer(k):
@@ -234,7 +260,8 @@ for k in order:
     label, t = best_peer(k)
     peer_of[k] = label
     if not e or not t:
-        missing.append(k)
+        if "PyTorch only" not in k:
+            missing.append(k)
         sp = float("nan")
     else:
         sp = med(e) / med(t) if hi else med(t) / med(e)

@@ -31,9 +31,11 @@ const (
 	KWeights               // from, load: initial weights of a train
 	KRepeat                // repeat(n, Ctor(...))
 	KObjective             // skipgram: what a train without a model optimizes
+	KQuantize              // int8: a train's quantize field (quantize.go)
+	KPrune                 // magnitude: a phase's prune field (prune.go)
 )
 
-var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "objective"}
+var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "objective", "quantization", "pruning"}
 
 func (k Kind) String() string { return kindNames[k] }
 

@@ -1022,6 +1022,8 @@ func configs() []*Entry {
 			req("path", "string", "safetensors file"), p("only", "paths", StrV{""}, "glob(s) of parameters to take"),
 			p("rename", "map", &MapV{Vals: map[string]Value{}}, "prefix rewrites applied to the file's names: {\"bert.\": \"\"}"),
 			p("split", "map", &MapV{Vals: map[string]Value{}}, "split fused tensors: {\"attn.in_proj_weight\": [\"attn.q.weight\", \"attn.k.weight\", \"attn.v.weight\"]}")),
+		quantizeEntry,
+		pruneEntry,
 		{Name: "repeat", Kind: KRepeat, Doc: "repeat(n, Layer(...)) is a stack of n copies named name.0 … name.{n-1}; calling it applies them in order (PyTorch ModuleList naming).",
 			Params: []ParamSpec{req("n", "int", "number of copies"), req("layer", "layer", "the layer to copy")}},
 	}

@@ -62,9 +62,10 @@ type Train struct {
 	Save         string // checkpoint path, relative to the .enc file; "" for none
 	ClipGradNorm float64
 	Metrics      []*ConfigV
-	Init         *ConfigV // from(...) or load(...), or nil
-	From         *Train   // the train named by from(...)
-	Phases       []*Phase // at least one: a train without phases has one
+	Init         *ConfigV  // from(...) or load(...), or nil
+	Quantize     *Quantize // quantize = int8(...), or nil
+	From         *Train    // the train named by from(...)
+	Phases       []*Phase  // at least one: a train without phases has one
 	Params       []*Param
 	Dir          string
 
@@ -79,6 +80,7 @@ type Phase struct {
 	Frozen  map[string]bool    // parameter path -> frozen in this phase
 	LRScale map[string]float64 // parameter path -> multiplier (absent: 1)
 	LR      *ConfigV           // schedule for this phase; nil: the train's
+	Prune   *Prune             // prune = magnitude(...) in this phase, or nil
 }
 
 // Trainable lists the paths of parameters trained in phase ph.
@@ -332,7 +334,7 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 	return true
 }
 
-var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm", "objective"}
+var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm", "objective", "quantize"}
 
 // checkTrain checks a train declaration once.
 func (c *checker) checkTrain(d *trainDecl) *Train {
@@ -436,6 +438,9 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	// Initial weights.
 	if f := fields["init"]; f != nil {
 		c.trainInit(tr, f, en)
+	}
+	if f := fields["quantize"]; f != nil {
+		c.trainQuantize(tr, f, en)
 	}
 	// Phases.
 	c.trainPhases(tr, phases, fields["epochs"], en)
@@ -805,8 +810,12 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 					scale[m.Path] = x
 				}
 			case *lang.Field:
+				if st.Name.Name == "prune" {
+					out.Prune = c.phasePrune(tr, st, en)
+					continue
+				}
 				if st.Name.Name != "lr" {
-					c.errorAt(st.Name, "a phase sets only lr, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
+					c.errorAt(st.Name, "a phase sets only lr, prune, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
 					continue
 				}
 				v := c.eval(st.Value, en)

@@ -96,6 +96,9 @@
 //	                gradient); simd_other.go stubs them elsewhere, and each
 //	                has a portable loop that the tests run with simdOn off
 //	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
+//	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on gemm.Qgemm
+//	                (input quantized, dequantize/bias/activation in the epilogue);
+//	                Options.Observe: the calibration hook of post-training quantization
 //
 // # Adding a kernel
 //

@@ -56,7 +56,22 @@ func buildMatMulBias(c *compileCtx, v *ir.Value) (kernel, error) {
 		return nil, err
 	}
 	bias := c.buf(v.Args[2])
+	if o, isObs := mm.(*observed); isObs {
+		// Calibration: the observer wraps the whole matmul_bias.
+		o.kernel, err = matmulBiasOf(c, v, at, o.kernel, bias)
+		return o, err
+	}
+	return matmulBiasOf(c, v, at, mm, bias)
+}
+
+func matmulBiasOf(c *compileCtx, v *ir.Value, at ir.MatMulBiasAttr, mm kernel, bias *buffer) (kernel, error) {
 	switch k := mm.(type) {
+	case *matmulInt8:
+		k.bias, k.ep.Act = bias, actOf(at.Act.Op, at.Act.Aux)
+		if !at.Act.IsNone() && k.ep.Act == gemm.ActNone {
+			k.post = at.Act.Op.Scalar(at.Act.Aux, ir.F32)
+		}
+		return k, nil
 	case *matmulF32:
 		k.bias, k.act = bias, actOf(at.Act.Op, at.Act.Aux)
 		if !at.Act.IsNone() && (k.act == gemm.ActNone || k.act == gemm.ActGELU && simdOn) {

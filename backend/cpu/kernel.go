@@ -77,6 +77,7 @@ type compileCtx struct {
 	plan *ir.Plan
 	bufs map[*ir.Value]*buffer
 	pool *parallel.Pool
+	opts Options
 }
 
 func (c *compileCtx) buf(v *ir.Value) *buffer { return c.bufs[v] }

@@ -127,6 +127,12 @@ func buildMatMul(c *compileCtx, v *ir.Value) (kernel, error) {
 	x, y, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType {
 	case ir.F32:
+		if q, err := c.int8Weight(v, &s); err != nil || q != nil {
+			if err != nil {
+				return nil, err
+			}
+			return c.observe(v, newMatmulInt8(c, v, &s, q)), nil
+		}
 		lda, ldb := s.lds()
 		k := &matmulF32{matmulShape: s, x: x, y: y, out: out, pool: c.pool}
 		k.ps = make([]gemm.Params, len(s.xOff))
@@ -134,7 +140,7 @@ func buildMatMul(c *compileCtx, v *ir.Value) (kernel, error) {
 			k.ps[i] = gemm.Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k,
 				Alpha: 1, LDA: lda, LDB: ldb, LDC: s.n}
 		}
-		return k, nil
+		return c.observe(v, k), nil
 	case ir.I32:
 		return &matmulInt[int32]{s, x, y, out}, nil
 	case ir.I64:

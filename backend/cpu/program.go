@@ -17,6 +17,14 @@ import (
 // Options tunes Compile.
 type Options struct {
 	Threads int // cores kernels split work over; 0: GOMAXPROCS
+
+	// Int8 maps weight input names to their int8 form: the products
+	// with those weights run in int8 (int8.go).
+	Int8 map[string]*Int8Linear
+	// Observe, when set, is called before every f32 product whose
+	// weight operand is a named input, with that input's name and the
+	// product's other operand (post-training calibration).
+	Observe func(weight string, x []float32)
 }
 
 // A Program is a graph prepared to run on the CPU: one arena placed by
@@ -115,7 +123,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 		p.bufs[v] = b
 	}
-	c := &compileCtx{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads)}
+	c := &compileCtx{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads), opts: opts}
 	for _, v := range g.Values {
 		if v.Op == ir.OpInput || plan.Alias[v] != nil {
 			continue

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/encc-lang/encc/backend"
+	"github.com/encc-lang/encc/backend/cpu"
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/ir"
@@ -40,7 +41,10 @@ after the warm-up and at the end, and the heap allocations per timed step.
 With --infer, FILE's MODEL (the last model with default
 hyper-parameters when none is named) runs forward only at --batch
 (default 1); each call is timed on its own, and at batch 1 the median
-call latency in µs is reported too.
+call latency in µs is reported too. --weights W runs the weights of a
+checkpoint instead of initialized ones; an int8 checkpoint (a train's
+quantize = int8(...)) runs its int8 products, reported as workload
+MODEL_int8_infer.
 
 --sgemm 256,512,1024,2048 times gemm.Sgemm on square f32 matrices: 3
 warm-up calls, then at least --reps (5) calls and at least one second per
@@ -64,6 +68,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	threads := fs.Int("threads", 0, "cores the backend uses (default: all)")
 	asJSON := fs.Bool("json", false, "print one JSON line")
 	sgemm := fs.String("sgemm", "", "time gemm.Sgemm at these square sizes (comma-separated)")
+	weightsFile := fs.String("weights", "", "with --infer: run these weights (an int8 checkpoint runs its int8 products)")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -107,8 +112,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		b   *benchRun
 		err error
 	)
+	if *weightsFile != "" && !*infer {
+		return usageError("bench", stderr, "--weights needs --infer")
+	}
 	if *infer {
-		b, err = newInferBench(prog, name, max(*batch, 1), *threads)
+		b, err = newInferBench(prog, name, max(*batch, 1), *threads, *weightsFile)
 	} else {
 		b, err = newTrainBench(prog, name, *batch, *threads)
 	}
@@ -277,7 +285,7 @@ func newTrainBench(prog *compiler.Program, name string, batch, threads int) (*be
 
 // newInferBench compiles the forward of model name (the default model
 // when empty) at batch size batch.
-func newInferBench(prog *compiler.Program, name string, batch, threads int) (*benchRun, error) {
+func newInferBench(prog *compiler.Program, name string, batch, threads int, weightsFile string) (*benchRun, error) {
 	if name == "" {
 		name = prog.DefaultName()
 		if prog.Train(name) != nil {
@@ -302,15 +310,27 @@ func newInferBench(prog *compiler.Program, name string, batch, threads int) (*be
 	if err != nil {
 		return nil, err
 	}
-	p, err := backend.Compile(g, "cpu", backend.Options{Threads: threads})
+	var (
+		weights map[string][]float32
+		copts   cpu.Options
+	)
+	workload := name + "_infer"
+	if weightsFile != "" {
+		weights, copts, err = train.InferenceWeights(weightsFile, in.Params(), in.Name())
+		if copts.Int8 != nil {
+			workload = name + "_int8_infer"
+		}
+	} else {
+		weights, err = train.InitParams(in.Params(), 0)
+	}
 	if err != nil {
 		return nil, err
 	}
-	weights, err := train.InitParams(in.Params(), 0)
+	p, err := backend.Compile(g, "cpu", backend.Options{Threads: threads, CPU: copts})
 	if err != nil {
 		return nil, err
 	}
-	b := &benchRun{workload: name + "_infer", batch: batch, prog: p, g: g}
+	b := &benchRun{workload: workload, batch: batch, prog: p, g: g}
 	for _, w := range weights {
 		b.params += len(w)
 	}

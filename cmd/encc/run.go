@@ -202,6 +202,13 @@ func finalLine(res *train.Result) string {
 	if res.Checkpoint != "" {
 		b.WriteString("; weights in " + res.Checkpoint)
 	}
+	if q := res.Int8; q != nil {
+		b.WriteString("\n" + res.Train + ": int8")
+		if len(q.Metrics) > 0 {
+			b.WriteString(" test " + metricsString(q.Metrics))
+		}
+		fmt.Fprintf(&b, " (%d weights quantized; %d bytes, %.2f× the f32 weights); weights in %s", len(q.Quantized), q.Bytes, float64(q.Bytes)/float64(max(q.F32Bytes, 1)), q.Path)
+	}
 	return b.String()
 }
 

@@ -3,14 +3,17 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strings"
 
 	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/runtime/train"
 )
 
 var summaryCmd = &command{
 	name:     "summary",
-	args:     "FILE [MODEL | TRAIN] [--batch N] [--json]",
+	args:     "FILE [MODEL | TRAIN] [--batch N] [--json] [--weights W]",
 	synopsis: "print a model's layers, output shapes, parameters, FLOPs and memory",
 	doc: `Summary checks FILE and prints a table of the forward pass of one model,
 like Keras' model.summary(): one row per layer call with its dotted path
@@ -38,8 +41,12 @@ memory. It leaves out what the runtime adds: the dataset held in memory
 (its bytes per sample are shown), programs for a short last batch, the
 copies made to write a checkpoint, encc's own code and the Go runtime.
 
-  --batch  the batch size to count memory at
-  --json   print the summary as one JSON object (for tools)`,
+--weights W adds the sparsity of each weight tensor of the checkpoint W
+(the fraction of exact zeros; a pruning phase's result), per layer.
+
+  --batch    the batch size to count memory at
+  --json     print the summary as one JSON object (for tools)
+  --weights  a checkpoint whose per-layer sparsity to print`,
 	run: runSummary,
 }
 
@@ -47,6 +54,7 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("summary")
 	batch := fs.Int("batch", 0, "count memory at this batch size (default: the train's)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	weights := fs.String("weights", "", "a checkpoint whose per-layer sparsity to print")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -84,7 +92,34 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 		return writeSummaryJSON(stdout, stderr, prog, name, s, mem, machine)
 	}
 	writeSummary(stdout, prog, name, s, mem, machine)
+	if *weights != "" {
+		c, err := train.LoadCheckpoint(*weights)
+		if err != nil {
+			return failf("summary", stderr, "%s", oneLine(err))
+		}
+		writeSparsity(stdout, *weights, c.Weights)
+	}
 	return exitOK
+}
+
+// writeSparsity prints the fraction of exact zeros of each tensor.
+func writeSparsity(w io.Writer, file string, weights map[string][]float32) {
+	names := make([]string, 0, len(weights))
+	width := 0
+	for n := range weights {
+		names = append(names, n)
+		width = max(width, len(n))
+	}
+	sort.Strings(names)
+	sp := train.Sparsity(weights)
+	fmt.Fprintf(w, "\nSparsity of %s:\n", file)
+	zeros, total := 0, 0
+	for _, n := range names {
+		z := int(math.Round(sp[n] * float64(len(weights[n]))))
+		zeros, total = zeros+z, total+len(weights[n])
+		fmt.Fprintf(w, "  %-*s  %6.2f%%  (%s of %s zero)\n", width, n, 100*sp[n], compiler.Thousands(int64(z)), compiler.Thousands(int64(len(weights[n]))))
+	}
+	fmt.Fprintf(w, "  %-*s  %6.2f%%  (%s of %s zero)\n", width, "all", 100*float64(zeros)/float64(max(total, 1)), compiler.Thousands(int64(zeros)), compiler.Thousands(int64(total)))
 }
 
 // writeSummary prints s as a table, with the memory columns and totals

@@ -193,6 +193,11 @@ func (w *writer) train(tr *compiler.Train) error {
 	}
 	dataDone := map[string]*train.Prepared{}
 	for i, t := range chain {
+		for _, ph := range t.Phases {
+			if ph.Prune != nil {
+				return &Error{Pos: ph.Prune.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: phase %s prunes (magnitude), which train.py does not do", t.Name, ph.Name)}
+			}
+		}
 		ti := infos[i]
 		text := w.prog.Source(t.Decl.Pos().File)
 		if text == nil {

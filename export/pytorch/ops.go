@@ -266,10 +266,12 @@ var forms = map[string]form{
 
 	// Initial weights: from() runs the other train first; load() is read
 	// by encc into init.safetensors.
-	"from":     elsewhere("train.py: the other train runs first (train_<name>)"),
-	"load":     elsewhere("initial weights are encc's, written to init.safetensors"),
-	"vectors":  elsewhere("initial weights are encc's, the word vectors placed by the vocabulary, written to init.safetensors"),
-	"skipgram": {reason: "a skip-gram train writes word vectors with encc's own trainer; export the train that reads them", unsupported: true},
+	"from":      elsewhere("train.py: the other train runs first (train_<name>)"),
+	"load":      elsewhere("initial weights are encc's, written to init.safetensors"),
+	"int8":      elsewhere("post-training int8 quantization runs in encc after training (encc run); train.py trains the float32 model"),
+	"magnitude": {reason: "pruning in a phase runs in encc only: exporting such a train is an error at the prune field", unsupported: true},
+	"vectors":   elsewhere("initial weights are encc's, the word vectors placed by the vocabulary, written to init.safetensors"),
+	"skipgram":  {reason: "a skip-gram train writes word vectors with encc's own trainer; export the train that reads them", unsupported: true},
 
 	// repeat(n, Layer) is an nn.ModuleList (Stack).
 	"repeat": elsewhere("model.py: Stack, an nn.ModuleList applied in order"),

@@ -46,6 +46,13 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	tab, err := decodeInt8(weights, c)
+	if err != nil {
+		return nil, err
+	}
+	if tab != nil && t.backendName == "cpu" {
+		t.backend = int8Backend(tab)
+	}
 	if t.weights, err = FitWeights(c, tr.Params, LoadSpec{}, weights, tr.Model.Name()); err != nil {
 		return nil, err
 	}
@@ -259,13 +266,20 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if err != nil {
 		return nil, err
 	}
-	b, _, err := backendFor(opts.Device)
+	b, bname, err := backendFor(opts.Device)
 	if err != nil {
 		return nil, err
 	}
 	c, err := LoadCheckpoint(weights)
 	if err != nil {
 		return nil, err
+	}
+	tab, err := decodeInt8(weights, c)
+	if err != nil {
+		return nil, err
+	}
+	if tab != nil && bname == "cpu" {
+		b = int8Backend(tab)
 	}
 	w, err := FitWeights(c, in.Params(), LoadSpec{}, weights, in.Name())
 	if err != nil {

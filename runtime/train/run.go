@@ -74,6 +74,7 @@ type Result struct {
 	Checkpoint string               // the checkpoint written ("" when the train saves none)
 	Weights    map[string][]float32 // the final weights by path
 	Seconds    float64
+	Int8       *Int8Result // quantize = int8(...): the int8 checkpoint and its metrics
 }
 
 // ErrInterrupted is returned (wrapped in an *InterruptedError) when the
@@ -245,6 +246,9 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	}
 	t.rep = newReporter(t.out, opts.JSON, tr.Name)
 	res, err := t.loop(ctx, pos)
+	if err == nil && tr.Quantize != nil {
+		res.Int8, err = t.quantize()
+	}
 	if res != nil {
 		res.Seconds = time.Since(start).Seconds()
 	}
@@ -766,6 +770,7 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 			if err := sp.ex.Run(); err != nil {
 				return res, fmt.Errorf("%s: step %d: %w", tr.Name, step, err)
 			}
+			t.pruneStep(ph, step)
 			loss := sp.ex.Float32("loss")[0]
 			lastSP, lastLR, lastB = sp, lr, b
 			if !finite(loss) {

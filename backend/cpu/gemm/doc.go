@@ -82,6 +82,21 @@
 // the split, so results are bit-identical from run to run and across
 // thread counts.
 //
+// # int8 (int8.go)
+//
+// Qgemm, QgemmU8 and QgemmInt32 multiply 7-bit unsigned activations
+// (affine: QParams) by int8 weights prepacked once (PackQWeights: one
+// scale per output column) with int32 accumulation; the epilogue
+// subtracts the zero point's share, rescales, adds the bias, applies the
+// activation and writes float32 (or requantized uint8). Kernels
+// (QKernels; ENCC_QGEMM chooses): "avx2" (vpmaddubsw + vpmaddwd, the
+// f32 epilogue with relu fused into the write-back), "vnni" (vpdpbusd,
+// with AVX-512 VNNI and VL) and "generic" (Go). 7 bits keep vpmaddubsw's
+// int16 pair sums from saturating, so every kernel gives the reference
+// integer product exactly (TestQgemmExact) and the same float32 bits
+// (TestQgemmEpilogueExact). The int8 path allocates a few small slices
+// per call (scales and the packed input), unlike Sgemm.
+//
 // # Allocation
 //
 // Calls and packing workspaces come from free lists and grow to the

@@ -71,11 +71,11 @@ syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softpl
 syn keyword encBuiltinFunc  tanh top_k transpose
 syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\|idx\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\|linear\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(load\|loss\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\|one_cycle\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(one_hot\|ones\|permute\|reshape\|sinusoidal\|skipgram\|step\|synthetic\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|vectors\|warmup\|where\|words\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(int8\|json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(linear\|load\|loss\|magnitude\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(normal\|one_cycle\|one_hot\|ones\|permute\|reshape\|sinusoidal\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(skipgram\|step\|synthetic\|truncated_normal\|uniform\|vectors\|warmup\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(where\|words\|xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
 syn keyword encBuiltinConst minmax standard
 " END built-ins
 

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package gemm
+
+func qArchKernels() []*qkernel { return nil }
+
+func quantizeVec(dst []uint8, x []float32, inv float32, zero int32) int { return 0 }
