@@ -24,6 +24,7 @@ type Options struct {
 	Threads  int                // cpu: cores the kernels split work over; 0: every core
 	CUDA     cuda.Options       // cuda: device, GEMM and block size
 	Pipeline ir.PipelineOptions // the pass pipeline: passes to print after (encc compile --print-after)
+	Arena    *cpu.Arena         // cpu: the arena shared with other programs run one at a time (nil: its own)
 }
 
 // Optimize runs the pass pipeline that every target compiles from over g,
@@ -56,7 +57,7 @@ func Compile(g *ir.Graph, target string, o Options) (Program, error) {
 		}
 		return p, nil
 	}
-	p, err := cpu.Compile(g, cpu.Options{Threads: o.Threads})
+	p, err := cpu.Compile(g, cpu.Options{Threads: o.Threads, Arena: o.Arena})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,10 @@ import (
 // Options tunes Compile.
 type Options struct {
 	Threads int // cores kernels split work over; 0: GOMAXPROCS
+
+	// Arena, when set, holds the program's planned arena, shared with
+	// the other programs compiled into it (arena.go); nil: its own.
+	Arena *Arena
 }
 
 // A Program is a graph prepared to run on the CPU: one arena placed by
@@ -25,7 +29,9 @@ type Options struct {
 type Program struct {
 	g       *ir.Graph
 	plan    *ir.Plan
-	arena   []uint64 // keeps the arena alive; buffers point into it
+	arena   []uint64    // keeps the arena alive; buffers point into it
+	shared  *Arena      // Options.Arena, which holds the arena instead
+	slots   []arenaSlot // the buffers in shared, moved when it grows
 	bufs    map[*ir.Value]*buffer
 	inputs  map[string]*buffer // by input name
 	outputs map[string]*buffer // named outputs, by name
@@ -80,11 +86,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	}
 	p.io = host.IO[*buffer]{Backend: "cpu", Graph: g, Inputs: p.inputs, Outputs: p.outputs}
 	// The arena, 64-byte aligned.
-	p.arena = make([]uint64, plan.Size/8+8)
-	base := unsafe.Pointer(&p.arena[0])
-	if r := uintptr(base) % ir.PlanAlign; r != 0 {
-		base = unsafe.Add(base, ir.PlanAlign-r)
-	}
+	base := p.place(opts.Arena, plan.Size)
 	for _, v := range g.Inputs {
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
 		if b.n > 0 {
@@ -112,6 +114,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
 		if b.n > 0 {
 			b.p = unsafe.Add(base, off)
+			p.slot(b, off)
 		}
 		p.bufs[v] = b
 	}
@@ -143,6 +146,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 			p.copies = append(p.copies, updateCopy{dst, src})
 		}
 	}
+	p.register()
 	return p, nil
 }
 

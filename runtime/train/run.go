@@ -198,6 +198,7 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	if t.backend, t.backendName, err = backendFor(opts.Device); err != nil {
 		return nil, err
 	}
+	t.backend = runBackend(t.backendName, t.backend)
 	if err := t.plan(); err != nil {
 		return nil, err
 	}
@@ -593,6 +594,7 @@ func (t *trainer) evalProgram(n int) (Executor, error) {
 	if err := t.bind(ex, g, t.splits.Test, t.evalBatch, n); err != nil {
 		return nil, err
 	}
+	releaseGarbage() // as after building a step program; once per batch size of the run
 	t.evalProgs[n] = ex
 	return ex, nil
 }
