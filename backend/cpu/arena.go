@@ -82,3 +82,20 @@ func alignArena(base unsafe.Pointer) unsafe.Pointer {
 	}
 	return base
 }
+
+// own gives every input that is still unbound zeroed storage of its
+// own. Compile allocates none (but for scalars) so that the inputs a
+// caller binds, the parameters and optimizer state of a training step,
+// are never allocated twice: own runs at the first Run or the first
+// look at an input's storage.
+func (p *Program) own() {
+	if p.owned {
+		return
+	}
+	for _, v := range p.g.Inputs {
+		if b := p.inputs[v.Name]; b.p == nil && b.n > 0 {
+			b.p = unsafe.Pointer(&make([]uint64, (v.Type.Bytes()+7)/8)[0])
+		}
+	}
+	p.owned = true
+}

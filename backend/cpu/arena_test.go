@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math/rand"
+	"runtime"
 	"testing"
 
 	"github.com/encc-lang/encc/ir"
@@ -71,6 +72,42 @@ func TestSharedArena(t *testing.T) {
 			for j := range wo {
 				if wo[j] != ws[j] {
 					t.Fatalf("step %d, batch %d: %s[%d] = %v in the shared arena, %v in its own", step, batches[i], param, j, ws[j], wo[j])
+				}
+			}
+		}
+	}
+}
+
+// TestBoundInputsNotAllocated: Compile makes no storage for the inputs
+// that a caller binds (a training step's parameters and optimizer state
+// would otherwise be allocated twice), and an input left unbound still
+// reads as zeroed storage of its own.
+func TestBoundInputsNotAllocated(t *testing.T) {
+	g := stepGraph(t, "mnist_mlp", 0, 0, 1, true)
+	inputs := 0
+	for _, v := range g.Inputs {
+		inputs += v.Type.Bytes()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	p, err := Compile(g, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := int(after.TotalAlloc - before.TotalAlloc); alloc >= inputs {
+		t.Errorf("Compile allocated %d bytes, as much as the inputs' %d: it made storage for inputs to be bound", alloc, inputs)
+	}
+	for _, v := range g.Inputs {
+		if v.Role() == ir.RoleParam && v.Type.DType == ir.F32 {
+			x := p.Float32(v.Name)
+			if len(x) != v.Type.NumElements() {
+				t.Fatalf("unbound %s: %d elements, want %d", v.Name, len(x), v.Type.NumElements())
+			}
+			for _, e := range x {
+				if e != 0 {
+					t.Fatalf("unbound %s is not zeroed", v.Name)
 				}
 			}
 		}

@@ -32,6 +32,7 @@ type Program struct {
 	arena   []uint64    // keeps the arena alive; buffers point into it
 	shared  *Arena      // Options.Arena, which holds the arena instead
 	slots   []arenaSlot // the buffers in shared, moved when it grows
+	owned   bool        // every input has storage (own)
 	bufs    map[*ir.Value]*buffer
 	inputs  map[string]*buffer // by input name
 	outputs map[string]*buffer // named outputs, by name
@@ -89,8 +90,8 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	base := p.place(opts.Arena, plan.Size)
 	for _, v := range g.Inputs {
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
-		if b.n > 0 {
-			b.p = unsafe.Pointer(&make([]uint64, (v.Type.Bytes()+7)/8)[0])
+		if b.n == 1 { // a scalar: SetScalar writes it
+			b.p = unsafe.Pointer(&make([]uint64, 1)[0])
 		}
 		p.bufs[v] = b
 		p.inputs[v.Name] = b
@@ -195,16 +196,16 @@ func (p *Program) Bind(name string, data any) error { return p.io.Bind(name, dat
 
 // Float32 returns the storage of an f32 input or named output (valid
 // until the next Run for outputs), or nil.
-func (p *Program) Float32(name string) []float32 { return p.io.Float32(name) }
+func (p *Program) Float32(name string) []float32 { p.own(); return p.io.Float32(name) }
 
 // Int32 returns the storage of an i32 input or named output, or nil.
-func (p *Program) Int32(name string) []int32 { return p.io.Int32(name) }
+func (p *Program) Int32(name string) []int32 { p.own(); return p.io.Int32(name) }
 
 // Int64 returns the storage of an i64 input or named output, or nil.
-func (p *Program) Int64(name string) []int64 { return p.io.Int64(name) }
+func (p *Program) Int64(name string) []int64 { p.own(); return p.io.Int64(name) }
 
 // Bool returns the storage of a bool input or named output, or nil.
-func (p *Program) Bool(name string) []bool { return p.io.Bool(name) }
+func (p *Program) Bool(name string) []bool { p.own(); return p.io.Bool(name) }
 
 // SetScalar sets a scalar input (lr, step, seed, lr_scale) to v,
 // converted to its dtype. It panics if name is not a scalar input.
@@ -213,6 +214,7 @@ func (p *Program) SetScalar(name string, v float64) { p.io.SetScalar(name, v) }
 // Run executes the graph once; in-place updates are written to the bound
 // storage of the inputs they update. It does not allocate.
 func (p *Program) Run() error {
+	p.own()
 	for i := range p.steps {
 		s := &p.steps[i]
 		if err := s.k.run(); err != nil {
