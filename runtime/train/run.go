@@ -550,6 +550,7 @@ func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
 	if sp, ok := t.stepProgs[key]; ok {
 		return sp, nil
 	}
+	defer tightGC()()
 	sg, err := t.p.LowerStep(t.tr, ph, n)
 	if err != nil {
 		return nil, err
@@ -583,6 +584,7 @@ func (t *trainer) evalProgram(n int) (Executor, error) {
 	if ex, ok := t.evalProgs[n]; ok {
 		return ex, nil
 	}
+	defer tightGC()()
 	g, err := t.p.LowerEval(t.tr, n)
 	if err != nil {
 		return nil, err
