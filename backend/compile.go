@@ -24,7 +24,7 @@ type Options struct {
 	Threads  int                // cpu: cores the kernels split work over; 0: every core
 	CUDA     cuda.Options       // cuda: device, GEMM and block size
 	Pipeline ir.PipelineOptions // the pass pipeline: passes to print after (encc compile --print-after)
-	CPU      cpu.Options        // cpu: int8 weights, calibration hook (Threads above wins)
+	CPU      cpu.Options        // cpu: int8 weights, calibration hook, a shared arena (Threads above wins)
 }
 
 // Optimize runs the pass pipeline that every target compiles from over g,

@@ -12,8 +12,11 @@ package compiler
 // lowering emitted them. The arenas are ir.PlanMemory's plans of the
 // optimized step and evaluation graphs: the one allocation a backend
 // makes for each, holding gradients, activations and temporaries with
-// slots reused. The total is what a run holds: parameters, optimizer
-// state, both arenas and one batch of inputs.
+// slots reused. A run compiles its programs into one shared arena
+// (backend/cpu.Arena), so it holds the larger of the two. The total is
+// what a run holds: parameters, optimizer state, that arena, one batch
+// of inputs and the dataset (every split) when DatasetSamples can size
+// it.
 
 import (
 	"fmt"
@@ -34,9 +37,13 @@ type Memory struct {
 	Saved      int64    // activations saved for backward (in the step arena)
 	StepArena  int64    // planned arena of the training step, or of the forward for a model
 	EvalArena  int64    // planned arena of the evaluation graph (trains)
+	Arena      int64    // the arena a run holds: max(StepArena, EvalArena), its programs sharing one (backend/cpu.Arena)
 	Inputs     int64    // one batch of data inputs
-	Sample     int64    // one sample of the train's dataset as a run holds it (4 bytes an element), not in Total
-	Total      int64    // Params + State + StepArena + EvalArena + Inputs
+	Sample     int64    // one sample of the train's dataset as a run holds it (4 bytes an element)
+	Samples    int64    // samples of the dataset, every split (DatasetSamples); 0 when unknown
+	SamplesWhy string   // why Samples is unknown
+	Dataset    int64    // Samples × Sample: the dataset a run holds in memory
+	Total      int64    // Params + State + Arena + Inputs + Dataset
 	Unplanned  string   // why a model's forward has no planned arena (a dimension other than B is unbound); "" when it has one
 	Rows       []RowMemory
 }
@@ -150,7 +157,12 @@ func (p *Program) Memory(s *Summary, name string, batch int) (*Memory, error) {
 	if m.EvalArena, err = plannedArena(eg); err != nil {
 		return nil, err
 	}
-	m.Total = m.Params + m.State + m.StepArena + m.EvalArena + m.Inputs
+	m.Arena = max(m.StepArena, m.EvalArena)
+	if tr.Data != nil {
+		m.Samples, m.SamplesWhy = DatasetSamples(tr.Data)
+		m.Dataset = m.Samples * m.Sample
+	}
+	m.Total = m.Params + m.State + m.Arena + m.Inputs + m.Dataset
 	return m, nil
 }
 
@@ -196,6 +208,7 @@ func (p *Program) forwardMemory(s *Summary, name string, batch int) (*Memory, er
 	if m.StepArena, err = plannedArena(g); err != nil {
 		return nil, err
 	}
+	m.Arena = m.StepArena
 	m.Total = m.Params + m.StepArena + m.Inputs
 	return m, nil
 }

@@ -80,7 +80,13 @@ func TestMemoryOptimizers(t *testing.T) {
 			if want := int64(16*64*4 + 16*4); m.Inputs != want { // image f32[16, 64], label i32[16]
 				t.Errorf("inputs %d bytes, want %d", m.Inputs, want)
 			}
-			if m.Total != m.Params+m.State+m.StepArena+m.EvalArena+m.Inputs {
+			if m.Arena != max(m.StepArena, m.EvalArena) {
+				t.Errorf("arena of the run %d, want the larger of %d and %d (its programs share one)", m.Arena, m.StepArena, m.EvalArena)
+			}
+			if m.Samples != 1797 || m.Dataset != 1797*m.Sample || m.Sample != 64*4+4 {
+				t.Errorf("dataset %d samples × %d bytes = %d; want builtin digits' 1797 × 260", m.Samples, m.Sample, m.Dataset)
+			}
+			if m.Total != m.Params+m.State+m.Arena+m.Inputs+m.Dataset {
 				t.Errorf("total %d is not the sum of its parts", m.Total)
 			}
 			if m.Saved <= 0 || m.StepArena < m.Saved || m.EvalArena <= 0 {

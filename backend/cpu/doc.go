@@ -27,7 +27,9 @@
 //     not overlap), its operand's buffer (reshapes the plan aliases), or
 //     the storage of the input it updates in place (optimizer updates the
 //     plan puts in place). Inputs have their own storage, never in the
-//     arena. Values that share storage share one *buffer, so Bind, which
+//     arena: the caller's (Bind), or, for an input left unbound, zeroed
+//     storage the program makes at its first Run. Programs compiled with
+//     one Options.Arena share it and hold the largest plan (arena.go). Values that share storage share one *buffer, so Bind, which
 //     swaps an input's pointer, is seen by every kernel that reads the
 //     input or an alias of it. Updates the plan could not put in place
 //     are copied into their input at the end of Run.
@@ -77,6 +79,9 @@
 // # Files
 //
 //	program.go      Compile, Program, Bind, Run: the executor
+//	arena.go        an Arena shared by programs run one at a time (a
+//	                training run's steps and evaluation); inputs' own
+//	                storage made only for those left unbound
 //	kernel.go       the kernel interface, the registry, buffers, ndLoop
 //	elementwise.go  constants; the elementwise ops' own loops: unary, cast,
 //	                broadcasting binary, compare, where, relu/GELU backward

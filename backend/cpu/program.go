@@ -25,6 +25,9 @@ type Options struct {
 	// weight operand is a named input, with that input's name and the
 	// product's other operand (post-training calibration).
 	Observe func(weight string, x []float32)
+	// Arena, when set, holds the program's planned arena, shared with
+	// the other programs compiled into it (arena.go); nil: its own.
+	Arena *Arena
 }
 
 // A Program is a graph prepared to run on the CPU: one arena placed by
@@ -33,7 +36,10 @@ type Options struct {
 type Program struct {
 	g       *ir.Graph
 	plan    *ir.Plan
-	arena   []uint64 // keeps the arena alive; buffers point into it
+	arena   []uint64    // keeps the arena alive; buffers point into it
+	shared  *Arena      // Options.Arena, which holds the arena instead
+	slots   []arenaSlot // the buffers in shared, moved when it grows
+	owned   bool        // every input has storage (own)
 	bufs    map[*ir.Value]*buffer
 	inputs  map[string]*buffer // by input name
 	outputs map[string]*buffer // named outputs, by name
@@ -88,15 +94,11 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	}
 	p.io = host.IO[*buffer]{Backend: "cpu", Graph: g, Inputs: p.inputs, Outputs: p.outputs}
 	// The arena, 64-byte aligned.
-	p.arena = make([]uint64, plan.Size/8+8)
-	base := unsafe.Pointer(&p.arena[0])
-	if r := uintptr(base) % ir.PlanAlign; r != 0 {
-		base = unsafe.Add(base, ir.PlanAlign-r)
-	}
+	base := p.place(opts.Arena, plan.Size)
 	for _, v := range g.Inputs {
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
-		if b.n > 0 {
-			b.p = unsafe.Pointer(&make([]uint64, (v.Type.Bytes()+7)/8)[0])
+		if b.n == 1 { // a scalar: SetScalar writes it
+			b.p = unsafe.Pointer(&make([]uint64, 1)[0])
 		}
 		p.bufs[v] = b
 		p.inputs[v.Name] = b
@@ -120,6 +122,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
 		if b.n > 0 {
 			b.p = unsafe.Add(base, off)
+			p.slot(b, off)
 		}
 		p.bufs[v] = b
 	}
@@ -151,6 +154,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 			p.copies = append(p.copies, updateCopy{dst, src})
 		}
 	}
+	p.register()
 	return p, nil
 }
 
@@ -199,16 +203,16 @@ func (p *Program) Bind(name string, data any) error { return p.io.Bind(name, dat
 
 // Float32 returns the storage of an f32 input or named output (valid
 // until the next Run for outputs), or nil.
-func (p *Program) Float32(name string) []float32 { return p.io.Float32(name) }
+func (p *Program) Float32(name string) []float32 { p.own(); return p.io.Float32(name) }
 
 // Int32 returns the storage of an i32 input or named output, or nil.
-func (p *Program) Int32(name string) []int32 { return p.io.Int32(name) }
+func (p *Program) Int32(name string) []int32 { p.own(); return p.io.Int32(name) }
 
 // Int64 returns the storage of an i64 input or named output, or nil.
-func (p *Program) Int64(name string) []int64 { return p.io.Int64(name) }
+func (p *Program) Int64(name string) []int64 { p.own(); return p.io.Int64(name) }
 
 // Bool returns the storage of a bool input or named output, or nil.
-func (p *Program) Bool(name string) []bool { return p.io.Bool(name) }
+func (p *Program) Bool(name string) []bool { p.own(); return p.io.Bool(name) }
 
 // SetScalar sets a scalar input (lr, step, seed, lr_scale) to v,
 // converted to its dtype. It panics if name is not a scalar input.
@@ -217,6 +221,7 @@ func (p *Program) SetScalar(name string, v float64) { p.io.SetScalar(name, v) }
 // Run executes the graph once; in-place updates are written to the bound
 // storage of the inputs they update. It does not allocate.
 func (p *Program) Run() error {
+	p.own()
 	for i := range p.steps {
 		s := &p.steps[i]
 		if err := s.k.run(); err != nil {

@@ -25,10 +25,12 @@ func TestMain(m *testing.M) {
 		},
 	})
 	// The memory that `encc summary` compares with is a fixed 16 GB
-	// machine's, so that its output is the same everywhere. The path is
-	// this file's: scripts run encc in their own directory.
+	// machine's, and encc's own resident size a fixed 12 MiB, so that
+	// its output is the same everywhere. The paths are this file's:
+	// scripts run encc in their own directory.
 	_, self, _, _ := runtime.Caller(0)
 	meminfoPath = filepath.Join(filepath.Dir(self), "testdata", "meminfo")
+	selfStatusPath = filepath.Join(filepath.Dir(self), "testdata", "status")
 	testscript.Main(m, map[string]func(){
 		"encc": func() { os.Exit(Main()) },
 	})

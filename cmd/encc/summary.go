@@ -72,6 +72,7 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 2 {
 		name = pos[1]
 	}
+	machine := readMachineMemory() // before checking: the process's RSS after start-up
 	prog, diags := compiler.CheckFile(file, nil)
 	if len(diags) > 0 {
 		printDiags(stderr, diags, prog)
@@ -87,7 +88,6 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf("summary", stderr, "%s: memory: %v", file, err)
 	}
-	machine := readMachineMemory()
 	if *asJSON {
 		return writeSummaryJSON(stdout, stderr, prog, name, s, mem, machine)
 	}

@@ -67,12 +67,21 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 			{"Activations saved for backward", bytesString(mem.Saved), "in the step arena"},
 			{"Training step arena (planned)", bytesString(mem.StepArena), "gradients, activations and temporaries, slots reused"},
 			{"Evaluation arena (planned)", bytesString(mem.EvalArena), ""},
+			{"Arena of the run", bytesString(mem.Arena), "the larger: a run's programs share one arena"},
 			{"Batch inputs", bytesString(mem.Inputs), ""},
-			{"Total", bytesString(mem.Total), "parameters + optimizer state + arenas + inputs"},
 		}
-		if mem.Sample > 0 {
-			lines = append(lines, line{"Dataset, per sample", bytesString(mem.Sample), "held in memory by a run, with its splits; not in the total"})
+		if mem.Samples > 0 {
+			lines = append(lines, line{"Dataset", bytesString(mem.Dataset), fmt.Sprintf("%s samples × %s, every split, held by a run", compiler.Thousands(mem.Samples), bytesString(mem.Sample))})
+		} else if mem.Sample > 0 {
+			lines = append(lines, line{"Dataset", "?", fmt.Sprintf("%s a sample; not counted: %s", bytesString(mem.Sample), mem.SamplesWhy)})
 		}
+		total, note := mem.Total, "parameters + optimizer state + arena + inputs + dataset"
+		if machine.Process > 0 {
+			lines = append(lines, line{"encc itself", bytesString(machine.Process), "resident size of this process after start-up (code, Go runtime)"})
+			total += machine.Process
+			note += " + encc itself"
+		}
+		lines = append(lines, line{"Total", bytesString(total), note})
 	}
 	lw, vw := 0, 0
 	for _, l := range lines {
@@ -86,8 +95,10 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 		fmt.Fprintln(w, s)
 	}
 	if mem.Train != "" {
-		fmt.Fprintln(w, "Not counted: the dataset, programs for a short last batch, the copies made to write a")
-		fmt.Fprintln(w, "checkpoint, encc's own code and the Go runtime.")
+		fmt.Fprintln(w, "Not counted: the compiled programs, the Go heap's spare room, what reading the data")
+		fmt.Fprintln(w, "needs for a moment.")
+		fmt.Fprintln(w, machine.compare(mem.Total+machine.Process))
+		return
 	}
 	fmt.Fprintln(w, machine.compare(mem.Total))
 }
@@ -108,19 +119,37 @@ func bytesString(n int64) string {
 	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 }
 
-// A machineMemory is this machine's memory in bytes, 0 when unknown.
+// A machineMemory is this machine's memory in bytes, 0 when unknown,
+// and the resident size of this process (Process, from selfStatusPath).
 type machineMemory struct {
 	Total, Available int64
+	Process          int64
 }
 
 // meminfoPath is where readMachineMemory reads the memory of the
 // machine (tests point it at a fixed file).
 var meminfoPath = "/proc/meminfo"
 
+// selfStatusPath is where readMachineMemory reads this process's
+// resident size, VmRSS (tests point it at a fixed file).
+var selfStatusPath = "/proc/self/status"
+
 // readMachineMemory reads MemTotal and MemAvailable from /proc/meminfo
-// (Linux); elsewhere the memory is unknown.
+// and this process's VmRSS from /proc/self/status (Linux); elsewhere the
+// memory is unknown.
 func readMachineMemory() machineMemory {
 	var m machineMemory
+	if b, err := os.ReadFile(selfStatusPath); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+						m.Process = kb << 10
+					}
+				}
+			}
+		}
+	}
 	f, err := os.Open(meminfoPath)
 	if err != nil {
 		return m
@@ -207,7 +236,12 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		ForwardArena     int64    `json:"forward_arena,omitempty"`
 		EvalArena        int64    `json:"eval_arena,omitempty"`
 		Inputs           int64    `json:"inputs"`
+		Arena            int64    `json:"arena,omitempty"`
 		Sample           int64    `json:"dataset_sample,omitempty"`
+		Samples          int64    `json:"dataset_samples,omitempty"`
+		Dataset          int64    `json:"dataset,omitempty"`
+		SamplesWhy       string   `json:"dataset_unknown,omitempty"`
+		Process          int64    `json:"process,omitempty"`
 		Total            int64    `json:"total"`
 		Unplanned        string   `json:"unplanned,omitempty"`
 		MachineTotal     int64    `json:"machine_total,omitempty"`
@@ -229,10 +263,14 @@ func writeSummaryJSON(stdout, stderr io.Writer, prog *compiler.Program, name str
 		Flops: dimJSON(s.Flops), Inputs: []input{}, Layers: []layer{},
 		Memory: memory{Batch: mem.Batch, Optimizer: mem.Optimizer, StateKinds: mem.StateKinds, Params: mem.Params, Grads: mem.Grads,
 			Optimizer_: mem.State, Saved: mem.Saved, StepArena: mem.StepArena, EvalArena: mem.EvalArena, Inputs: mem.Inputs, Sample: mem.Sample,
+			Arena: mem.Arena, Samples: mem.Samples, Dataset: mem.Dataset, SamplesWhy: mem.SamplesWhy,
 			Total: mem.Total, Unplanned: mem.Unplanned, MachineTotal: machine.Total, MachineAvailable: machine.Available},
 	}
 	if mem.Train == "" { // a model: its forward's arena
-		out.Memory.StepArena, out.Memory.ForwardArena = 0, mem.StepArena
+		out.Memory.StepArena, out.Memory.ForwardArena, out.Memory.Arena = 0, mem.StepArena, 0
+	} else { // a train's total counts encc itself, as the table's
+		out.Memory.Process = machine.Process
+		out.Memory.Total += machine.Process
 	}
 	if tr := summaryTrain(prog, name); tr != nil {
 		out.Train = tr.Name

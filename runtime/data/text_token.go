@@ -126,6 +126,11 @@ func BuildVocab(tok Tokenizer, train []string, labels []string) (*Vocab, error) 
 		if n := tok.Vocab - len(SpecialTokens); len(words) > n {
 			words = words[:n]
 		}
+		// A word is a substring of a (lower-cased) text: a copy keeps the
+		// vocabulary from holding whole texts in memory for the run.
+		for i, w := range words {
+			words[i] = strings.Clone(w)
+		}
 		v.Tokens = append(append([]string(nil), SpecialTokens...), words...)
 	}
 	v.init()

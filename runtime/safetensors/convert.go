@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -154,10 +155,13 @@ func FromInt64(name string, shape []int, v []int64) *Tensor {
 // Write writes tensors and metadata to path atomically: the file is
 // written to a temporary file in the same directory, synced, renamed over
 // path, and the directory is synced. On error path is untouched and the
-// temporary file removed. The new file's mode is 0644.
+// temporary file removed. The new file's mode is 0644. The tensors'
+// data is written from Data as it is (see Float32View): Write holds no
+// copy of it.
 func Write(path string, tensors []*Tensor, metadata map[string]string) (err error) {
-	// Validate and encode before touching the file system.
-	b, err := Marshal(tensors, metadata)
+	// Validate and lay out the header before touching the file system;
+	// the tensors' data is streamed from their storage, not copied.
+	h, ts, err := header(tensors, metadata)
 	if err != nil {
 		return err
 	}
@@ -175,7 +179,11 @@ func Write(path string, tensors []*Tensor, metadata map[string]string) (err erro
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = tmp.Write(b); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err = writeFile(bw, h, ts); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
 		return err
 	}
 	if err = tmp.Chmod(0o644); err != nil {

@@ -36,6 +36,9 @@
 // Output is deterministic: "__metadata__" comes first, then the tensors
 // sorted by name, laid out in the buffer in that order, and the header is
 // padded with spaces so the buffer starts at a multiple of 8 bytes.
+// The data is streamed from each tensor's Data; [Float32View] and
+// [Int64View] make tensors over the caller's slices, so a checkpoint is
+// written without a copy of the weights.
 //
 // # Dtypes
 //

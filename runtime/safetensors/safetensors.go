@@ -317,6 +317,17 @@ func Marshal(tensors []*Tensor, metadata map[string]string) ([]byte, error) {
 }
 
 func encode(w io.Writer, tensors []*Tensor, metadata map[string]string) error {
+	h, ts, err := header(tensors, metadata)
+	if err != nil {
+		return err
+	}
+	return writeFile(w, h, ts)
+}
+
+// header validates tensors and metadata and returns the file's first
+// part (the 8-byte length and the padded header) and the tensors in the
+// order of their data.
+func header(tensors []*Tensor, metadata map[string]string) ([]byte, []*Tensor, error) {
 	ts := slices.Clone(tensors)
 	slices.SortFunc(ts, func(a, b *Tensor) int { return strings.Compare(a.Name, b.Name) })
 	var h bytes.Buffer
@@ -331,7 +342,7 @@ func encode(w io.Writer, tensors []*Tensor, metadata map[string]string) error {
 	if len(metadata) > 0 {
 		mb, err := json.Marshal(metadata) // keys sorted
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		comma()
 		h.WriteString(`"__metadata__":`)
@@ -341,21 +352,21 @@ func encode(w io.Writer, tensors []*Tensor, metadata map[string]string) error {
 	for i, t := range ts {
 		switch {
 		case t.Name == "":
-			return errors.New("safetensors: empty tensor name")
+			return nil, nil, errors.New("safetensors: empty tensor name")
 		case t.Name == "__metadata__":
-			return errors.New("safetensors: tensor name __metadata__ is reserved")
+			return nil, nil, errors.New("safetensors: tensor name __metadata__ is reserved")
 		case i > 0 && ts[i-1].Name == t.Name:
-			return fmt.Errorf("safetensors: duplicate tensor %q", t.Name)
+			return nil, nil, fmt.Errorf("safetensors: duplicate tensor %q", t.Name)
 		case !t.DType.Valid():
-			return fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
+			return nil, nil, fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
 		}
 		for _, d := range t.Shape {
 			if d < 0 {
-				return fmt.Errorf("safetensors: tensor %q: negative dimension in shape %v", t.Name, t.Shape)
+				return nil, nil, fmt.Errorf("safetensors: tensor %q: negative dimension in shape %v", t.Name, t.Shape)
 			}
 		}
 		if want := t.NumElements() * t.DType.Size(); len(t.Data) != want {
-			return fmt.Errorf("safetensors: tensor %q: %d bytes of data, but %s%v needs %d", t.Name, len(t.Data), t.DType, t.Shape, want)
+			return nil, nil, fmt.Errorf("safetensors: tensor %q: %d bytes of data, but %s%v needs %d", t.Name, len(t.Data), t.DType, t.Shape, want)
 		}
 		name, _ := json.Marshal(t.Name)
 		shape := t.Shape
@@ -371,12 +382,14 @@ func encode(w io.Writer, tensors []*Tensor, metadata map[string]string) error {
 	for h.Len()%8 != 0 {
 		h.WriteByte(' ')
 	}
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(h.Len()))
-	if _, err := w.Write(n[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(h.Bytes()); err != nil {
+	out := make([]byte, 8, 8+h.Len())
+	binary.LittleEndian.PutUint64(out, uint64(h.Len()))
+	return append(out, h.Bytes()...), ts, nil
+}
+
+// writeFile writes a file's header (from header) and its tensors' data.
+func writeFile(w io.Writer, h []byte, ts []*Tensor) error {
+	if _, err := w.Write(h); err != nil {
 		return err
 	}
 	for _, t := range ts {

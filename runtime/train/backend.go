@@ -44,7 +44,24 @@ var (
 	// defaultBackend is the backend of Device "" (and "cpu" when no CPU
 	// backend is registered).
 	defaultBackend = "reference"
+	// perRun makes, for one run, a backend of the same name whose
+	// programs share state (the CPU backend: one arena; see runBackend);
+	// a backend registered again under that name drops it.
+	perRun = map[string]func() Backend{}
 )
+
+// runBackend returns the backend one training run compiles its programs
+// with: b, the backend registered as name, or the one perRun makes for
+// that name. The run executes its programs one at a time and reads a
+// program's outputs right after its Run, so they may share an arena.
+func runBackend(name string, b Backend) Backend {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	if mk := perRun[name]; mk != nil {
+		return mk()
+	}
+	return b
+}
 
 // RegisterBackend makes a backend available as Options.Device name. With
 // preferred set it becomes the default. The CPU backend registers itself
@@ -53,6 +70,7 @@ func RegisterBackend(name string, b Backend, preferred bool) {
 	backendsMu.Lock()
 	defer backendsMu.Unlock()
 	backends[name] = b
+	delete(perRun, name)
 	if preferred {
 		defaultBackend = name
 	}

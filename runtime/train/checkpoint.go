@@ -147,7 +147,10 @@ func decodeMeta(path string, md map[string]string) (Meta, error) {
 }
 
 // SaveCheckpoint writes c to path atomically (a temporary file renamed
-// over path), creating the directory.
+// over path), creating the directory. The tensors are written from c's
+// slices as they are, without a copy (a checkpoint of a run would
+// otherwise hold the weights and optimizer state twice more, at the end
+// of every epoch).
 func SaveCheckpoint(path string, c *Checkpoint) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -155,11 +158,11 @@ func SaveCheckpoint(path string, c *Checkpoint) error {
 	var ts []*safetensors.Tensor
 	for _, m := range []map[string][]float32{c.Weights, c.State} {
 		for name, v := range m {
-			ts = append(ts, safetensors.FromFloat32(name, c.Shapes[name], v))
+			ts = append(ts, safetensors.Float32View(name, c.Shapes[name], v))
 		}
 	}
 	for name, v := range c.Counts {
-		ts = append(ts, safetensors.FromInt64(name, c.Shapes[name], v))
+		ts = append(ts, safetensors.Int64View(name, c.Shapes[name], v))
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
 	if err := safetensors.Write(path, ts, c.Meta.encode()); err != nil {

@@ -54,7 +54,7 @@
 // # Checkpoints
 //
 // A checkpoint ([SaveCheckpoint], atomic: a temporary file renamed over
-// the old one) holds the weights by parameter path, the optimizer state
+// the old one, written from the run's slices without a copy) holds the weights by parameter path, the optimizer state
 // by state name (encoder.fc1.weight:exp_avg) and [Meta]: the train, the
 // position (epoch, batch, step), the seed, how every random stream
 // derives from it, the SHA-256 of the source, the last metrics, the

@@ -199,6 +199,7 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	if t.backend, t.backendName, err = backendFor(opts.Device); err != nil {
 		return nil, err
 	}
+	t.backend = runBackend(t.backendName, t.backend)
 	if err := t.plan(); err != nil {
 		return nil, err
 	}
@@ -560,6 +561,7 @@ func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
 	if sp, ok := t.stepProgs[key]; ok {
 		return sp, nil
 	}
+	defer tightGC()()
 	sg, err := t.p.LowerStep(t.tr, ph, n)
 	if err != nil {
 		return nil, err
@@ -593,6 +595,7 @@ func (t *trainer) evalProgram(n int) (Executor, error) {
 	if ex, ok := t.evalProgs[n]; ok {
 		return ex, nil
 	}
+	defer tightGC()()
 	g, err := t.p.LowerEval(t.tr, n)
 	if err != nil {
 		return nil, err
@@ -604,6 +607,7 @@ func (t *trainer) evalProgram(n int) (Executor, error) {
 	if err := t.bind(ex, g, t.splits.Test, t.evalBatch, n); err != nil {
 		return nil, err
 	}
+	releaseGarbage() // as after building a step program; once per batch size of the run
 	t.evalProgs[n] = ex
 	return ex, nil
 }

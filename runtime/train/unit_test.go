@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/runtime/data"
 )
 
 func cfgOf(t *testing.T, name string, args map[string]compiler.Value) *compiler.ConfigV {
@@ -223,5 +224,20 @@ func TestFirstNonFiniteIndex(t *testing.T) {
 	}
 	if !finite(math.MaxFloat32) || finite(nan) || finite(-inf) {
 		t.Error("finite is wrong")
+	}
+}
+
+// TestBuiltinSamples: the sizes `encc summary` counts for the builtin
+// datasets (compiler.DatasetSamples) are those runtime/data loads.
+func TestBuiltinSamples(t *testing.T) {
+	for _, name := range data.BuiltinNames() {
+		ds, err := data.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &compiler.ConfigV{E: &compiler.Entry{Name: "builtin"}, Args: map[string]compiler.Value{"name": compiler.StrV{V: name}}}
+		if n, why := compiler.DatasetSamples(&compiler.Dataset{Source: src}); n != int64(ds.N) {
+			t.Errorf("builtin %s: the summary counts %d samples (%s), the runtime loads %d", name, n, why, ds.N)
+		}
 	}
 }
