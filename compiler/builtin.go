@@ -30,9 +30,10 @@ const (
 	KOption                // standard, minmax
 	KWeights               // from, load: initial weights of a train
 	KRepeat                // repeat(n, Ctor(...))
+	KAdapter               // lora: parameter-efficient fine-tuning of a train
 )
 
-var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat"}
+var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "adapter"}
 
 func (k Kind) String() string { return kindNames[k] }
 

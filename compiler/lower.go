@@ -29,6 +29,7 @@ type lowerer struct {
 	pred     *ir.Value            // first argument of the loss, for metrics
 	calls    map[string]Value     // model calls already lowered (one forward per distinct call)
 	err      *diag.Diagnostic     // the first failure
+	lora     *LoRA                // the train's adapters, or nil
 }
 
 // A lowerFunc emits the IR of one tensor operation: in are its lowered
@@ -392,6 +393,7 @@ func (p *Program) newLowerer(params []*Param, training bool) (*lowerer, *ir.Grap
 func (p *Program) lowerLoss(tr *Train, batch int, training bool) (*ir.Graph, *lowerer, *ir.Value, error) {
 	c := p.c
 	l, g := p.newLowerer(tr.Params, training)
+	l.lora = tr.LoRA
 	g.Name = tr.Name
 	c.lw = l
 	defer func() { c.lw = nil }()

@@ -67,6 +67,7 @@ type Train struct {
 	Phases       []*Phase // at least one: a train without phases has one
 	Params       []*Param
 	Dir          string
+	LoRA         *LoRA // lora = lora(...), or nil
 
 	file *fileScope
 }
@@ -329,7 +330,8 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 	return true
 }
 
-var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm"}
+var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm",
+	"lora"} // parameter-efficient fine-tuning (lora.go)
 
 // checkTrain checks a train declaration once.
 func (c *checker) checkTrain(d *trainDecl) *Train {
@@ -429,6 +431,10 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	// Initial weights.
 	if f := fields["init"]; f != nil {
 		c.trainInit(tr, f, en)
+	}
+	// Adapters, after init (a base checkpoint holds no adapters).
+	if f := fields["lora"]; f != nil {
+		c.trainLoRA(tr, f, en)
 	}
 	// Phases.
 	c.trainPhases(tr, phases, fields["epochs"], en)
@@ -728,10 +734,10 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 		if tr.Epochs == 0 {
 			tr.Epochs = 10
 		}
-		tr.Phases = []*Phase{{Name: "train", Epochs: tr.Epochs, Frozen: map[string]bool{}, LRScale: map[string]float64{}}}
+		tr.Phases = []*Phase{{Name: "train", Epochs: tr.Epochs, Frozen: tr.loraFrozen(), LRScale: map[string]float64{}}}
 		return
 	}
-	frozen := map[string]bool{}
+	frozen := tr.loraFrozen()
 	scale := map[string]float64{}
 	var lr *ConfigV
 	total := 0

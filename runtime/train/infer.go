@@ -46,7 +46,7 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	if t.weights, err = FitWeights(c, tr.Params, LoadSpec{}, weights, tr.Model.Name()); err != nil {
+	if t.weights, err = TrainWeights(tr, c, weights); err != nil {
 		return nil, err
 	}
 	t.shapes, t.state, t.ms = map[string][]int{}, map[string][]float32{}, metricsOf(tr)
@@ -267,7 +267,7 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if err != nil {
 		return nil, err
 	}
-	w, err := FitWeights(c, in.Params(), LoadSpec{}, weights, in.Name())
+	w, err := ModelWeights(p, in, weights)
 	if err != nil {
 		return nil, err
 	}
