@@ -53,6 +53,7 @@ func init() {
 		evalCmd,
 		predictCmd,
 		exportCmd,
+		mergeCmd,
 		lspCmd,
 		versionCmd,
 		helpCmd,
