@@ -87,7 +87,11 @@ func (c *checker) trainLoRA(tr *Train, f *lang.Field, en *env) {
 	cv, good := configOf(v, KAdapter)
 	if !good || cv.E.Name != "lora" {
 		if _, bad := v.(InvalidV); !bad {
-			c.errorAt(f.Value, "lora must be lora(targets: [\"blocks.*.attn.q\"], r: 8), got %s", describe(v))
+			what := describe(v)
+			if cv, isCfg := v.(*ConfigV); isCfg {
+				what = fmt.Sprintf("the %s %s", cv.E.Kind, cv.E.Name)
+			}
+			c.errorAt(f.Value, "lora must be lora(targets: [\"blocks.*.attn.q\"], r: 8), got %s", what)
 		}
 		return
 	}
