@@ -68,6 +68,7 @@ var kindTitles = map[string]string{
 	"option":      "Normalization options",
 	"weights":     "Initial weights",
 	"repeat":      "Repeat",
+	"adapter":     "Adapters (in a train)",
 }
 
 var kindIntros = map[string]string{

@@ -46,7 +46,13 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	if t.weights, err = TrainWeights(tr, c, weights); err != nil {
+	if tr.LoRA == nil && c.Meta.BaseSHA256 != "" {
+		// a LoRA checkpoint evaluated by a train of the plain model: merged
+		t.weights, err = ModelWeights(p, tr.Model, weights)
+	} else {
+		t.weights, err = TrainWeights(tr, c, weights)
+	}
+	if err != nil {
 		return nil, err
 	}
 	t.shapes, t.state, t.ms = map[string][]int{}, map[string][]float32{}, metricsOf(tr)
