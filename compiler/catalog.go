@@ -833,6 +833,7 @@ func losses() []*Entry {
 		same("l1", "l1 is the mean absolute error.", meanOf(func(l *lowerer, d *ir.Value) *ir.Value { return l.must(l.b.Abs(d)) })),
 		same("bce_with_logits", "bce_with_logits is the mean binary cross-entropy of logits against 0/1 targets, computed stably.", lowerBCEWithLogits),
 		same("kl_div", "kl_div is the mean KL divergence of target probabilities from input log-probabilities (PyTorch's batchmean).", lowerKLDiv),
+		distillEntry(), // distill.go
 	}
 }
 

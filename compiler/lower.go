@@ -392,7 +392,11 @@ func (p *Program) newLowerer(params []*Param, training bool) (*lowerer, *ir.Grap
 // lowerLoss evaluates the loss of tr with the lowerer attached.
 func (p *Program) lowerLoss(tr *Train, batch int, training bool) (*ir.Graph, *lowerer, *ir.Value, error) {
 	c := p.c
-	l, g := p.newLowerer(tr.Params, training)
+	params := tr.Params
+	if tr.Teacher != nil { // constants: no gradient, no optimizer state
+		params = append(append([]*Param(nil), params...), tr.Teacher.Params...)
+	}
+	l, g := p.newLowerer(params, training)
 	l.lora = tr.LoRA
 	g.Name = tr.Name
 	c.lw = l

@@ -67,7 +67,8 @@ type Train struct {
 	Phases       []*Phase // at least one: a train without phases has one
 	Params       []*Param
 	Dir          string
-	LoRA         *LoRA // lora = lora(...), or nil
+	LoRA         *LoRA    // lora = lora(...), or nil
+	Teacher      *Teacher // teacher = from(other), or nil
 
 	file *fileScope
 }
@@ -331,7 +332,7 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 }
 
 var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm",
-	"lora"} // parameter-efficient fine-tuning (lora.go)
+	"lora", "teacher"} // parameter-efficient fine-tuning (lora.go), distillation (distill.go)
 
 // checkTrain checks a train declaration once.
 func (c *checker) checkTrain(d *trainDecl) *Train {
@@ -415,6 +416,12 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	tr.Optimizer = catalogOrDefault("Adam")
 	c.trainScalars(tr, fields, en)
 
+	// The teacher, before the loss that calls it.
+	if f := fields["teacher"]; f != nil {
+		if !c.trainTeacher(tr, f, en) {
+			return nil
+		}
+	}
 	// The loss, with the model and the data fields in scope.
 	tr.Loss = lf.Value
 	lv := c.evalLoss(tr, en)
@@ -457,6 +464,9 @@ func catalogOrDefault(name string) *ConfigV {
 func (c *checker) trainEnv(tr *Train, en *env, batch Dim) *env {
 	le := &env{sc: newScope(en.sc), dims: map[string]Dim{"B": batch}, file: tr.file.name}
 	le.sc.names["model"] = &binding{v: &InstanceV{tr.Model}, pos: tr.Decl.Pos()}
+	if tr.Teacher != nil {
+		le.sc.names["teacher"] = &binding{v: &InstanceV{tr.Teacher.Model}, pos: tr.Teacher.Pos}
+	}
 	for _, f := range tr.Data.Fields {
 		t := TensorType{DType: f.Type.DType, Dims: append([]Dim{batch}, f.Type.Dims...)}
 		le.sc.names[f.Name] = &binding{v: c.input(f.Name, t), pos: tr.Data.Decl.Pos()}

@@ -55,6 +55,11 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	if tr.Teacher != nil {
+		if t.teacher, err = TeacherWeights(tr); err != nil {
+			return nil, err
+		}
+	}
 	t.shapes, t.state, t.ms = map[string][]int{}, map[string][]float32{}, metricsOf(tr)
 	t.counts = map[string][]int64{}
 	ld, err := loadData(p, tr)

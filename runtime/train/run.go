@@ -142,7 +142,8 @@ type trainer struct {
 	out  io.Writer
 	rep  *reporter
 
-	base, baseSHA string // a LoRA train's base weights file and its SHA-256 (lora.go)
+	base, baseSHA string               // a LoRA train's base weights file and its SHA-256 (lora.go)
+	teacher       map[string][]float32 // a distillation's teacher weights, teacher.<path>: not saved
 
 	backend     Backend
 	backendName string
@@ -207,6 +208,14 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	}
 	if tr.Init != nil && tr.Init.E.Name == "from" && !resuming {
 		if err := ensureFrom(ctx, p, tr.From, opts); err != nil {
+			return nil, err
+		}
+	}
+	if tr.Teacher != nil {
+		if err := ensureFrom(ctx, p, tr.Teacher.From, opts); err != nil {
+			return nil, err
+		}
+		if t.teacher, err = TeacherWeights(tr); err != nil {
 			return nil, err
 		}
 	}
@@ -431,6 +440,9 @@ func (t *trainer) bind(ex Executor, g *ir.Graph, ds *data.Dataset, batch *data.B
 		switch in.Role() {
 		case ir.RoleParam, ir.RoleConst:
 			w, ok := t.weights[in.Name]
+			if !ok {
+				w, ok = t.teacher[in.Name]
+			}
 			if !ok {
 				return fmt.Errorf("internal: no weights for %s", in.Name)
 			}
