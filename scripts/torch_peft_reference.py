@@ -18,6 +18,16 @@ lora   nn.Sequential-like MLP fc1 = Linear(64, 32), ReLU, fc2 = Linear(32, 10)
        base_model.model.fc1.lora_B.weight [out, r]), input [4, 64],
        labels, logits, loss (mean cross-entropy), grad.<adapter name> and
        grad.input (d loss / d input).
+
+distill a student MLP fc1 = Linear(64, 16), ReLU, fc2 = Linear(16, 10) and a
+       teacher Linear(64, 10) (teacher.fc.*, frozen), T = 2:
+           loss = 0.5 * cross_entropy(s, labels)
+                + 0.5 * T^2 * kl_div(log_softmax(s / T), log_softmax(t / T),
+                                     log_target=True, reduction="batchmean")
+       Tensors: the student's weights, teacher.fc.weight and .bias,
+       input [4, 64], labels, logits (the student's), teacher_logits,
+       distill (the distillation term alone), loss and grad.<student
+       param>.
 """
 import math
 import os
@@ -91,11 +101,45 @@ def lora(outdir):
     print(f"{st}: {os.path.getsize(st)} bytes, loss {float(loss):.6f}")
 
 
+def distill(outdir):
+    torch.manual_seed(1)
+    fc1, fc2, teacher = nn.Linear(64, 16), nn.Linear(16, 10), nn.Linear(64, 10)
+    for m in (fc1, fc2, teacher):
+        prepare(m)
+    with torch.no_grad():
+        teacher.weight.mul_(4)  # a confident teacher
+        teacher.weight.copy_(teacher.weight.to(torch.bfloat16).to(torch.float32))
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    T = 2.0
+    x = torch.randn(4, 64)
+    labels = torch.tensor([3, 0, 9, 3])
+    s = fc2(torch.relu(fc1(x)))
+    t = teacher(x)
+    kd = F.kl_div(F.log_softmax(s / T, dim=-1), F.log_softmax(t / T, dim=-1),
+                  log_target=True, reduction="batchmean") * T * T
+    loss = 0.5 * F.cross_entropy(s, labels) + 0.5 * kd
+    loss.backward()
+    tensors = [("input", x), ("labels", labels), ("logits", s.detach()), ("teacher_logits", t.detach()),
+               ("distill", kd.detach()), ("loss", loss.detach())]
+    for name, m in (("fc1", fc1), ("fc2", fc2)):
+        for pn, p in m.named_parameters():
+            tensors.append((f"{name}.{pn}", p.detach().to(torch.bfloat16)))
+            tensors.append((f"grad.{name}.{pn}", p.grad))
+    for pn, p in teacher.named_parameters():
+        tensors.append((f"teacher.fc.{pn}", p.detach().to(torch.bfloat16)))
+    st = os.path.join(outdir, "distill.safetensors")
+    write_safetensors(st, tensors, {"format": "pt", "model": "distill", "torch": torch.__version__,
+                                    "formula": "0.5 CE + 0.5 T^2 kl_div(log_softmax(s/T), log_softmax(t/T), log_target, batchmean), T=2"})
+    print(f"{st}: {os.path.getsize(st)} bytes, loss {float(loss):.6f}, distill {float(kd):.6f}")
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "torch")
     torch.use_deterministic_algorithms(True)
     lora(outdir)
+    distill(outdir)
 
 
 if __name__ == "__main__":
