@@ -70,9 +70,9 @@ syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu l
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
 syn keyword encBuiltinFunc  tanh top_k transpose
 syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\|idx\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\|linear\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(load\|lora\|loss\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|distill\|dropout\|fill\|float\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(from\|idx\|json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(linear\|load\|lora\|loss\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(one_cycle\|one_hot\|ones\|permute\|reshape\|sinusoidal\|step\|synthetic\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|warmup\|where\|words\|xavier_normal\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(xavier_uniform\|zeros\)\ze\s*("
