@@ -5,6 +5,7 @@
 //	encc run FILE [TRAIN]          Run(ctx, p, tr, Options{...}); WritePlot for --plot
 //	encc eval FILE TRAIN --weights Eval(p, tr, weights, opts)
 //	encc predict FILE MODEL ...    Predict(p, model, weights, input, out.csv, opts)
+//	encc merge FILE TRAIN -o OUT   MergeFile(tr, checkpoint, out)
 //	encc run FILE --model M --random N
 //	                               RandomForward(p, inst, N, seed, opts), Tensor.Format
 //
@@ -64,6 +65,16 @@
 // A NaN or infinity in the loss, a trained parameter or its optimizer
 // state stops the run with a [NonFiniteError] naming the step and the
 // tensor.
+//
+// A LoRA train (lora.go) saves only what it trains (adapters, the
+// parameters under lora's train:, their state) plus the path and
+// SHA-256 of its base file (Meta.Base, Meta.BaseSHA256); [TrainWeights]
+// rebuilds the rest from [InitialWeights] (the initializers and the
+// train's init) and [Merge] folds the adapters into plain weights, which
+// [ModelWeights] gives predict and export. A distillation train
+// (distill.go) reads its teacher's weights from the teacher train's
+// checkpoint ([TeacherWeights]) and binds them as constants: never
+// updated, never saved with the student.
 //
 // # Backends
 //
