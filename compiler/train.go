@@ -601,6 +601,10 @@ func (c *checker) trainInit(tr *Train, f *lang.Field, en *env) {
 		return
 	}
 	tr.From = src
+	if src.LoRA != nil {
+		c.errorf(argPos(cv, "train"), "from(%s): train %s has lora, so its checkpoint holds only what it trained; merge it (encc merge) and load(...) the merged file", other.name, other.name)
+		return
+	}
 	if src.Save == "" {
 		c.errorf(argPos(cv, "train"), "from(%s): train %s saves no checkpoint; add save = \"runs/%s.safetensors\"", other.name, other.name, other.name)
 		return
