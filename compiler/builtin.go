@@ -33,9 +33,10 @@ const (
 	KObjective             // skipgram: what a train without a model optimizes
 	KQuantize              // int8: a train's quantize field (quantize.go)
 	KPrune                 // magnitude: a phase's prune field (prune.go)
+	KAdapter               // lora: parameter-efficient fine-tuning of a train
 )
 
-var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "objective", "quantization", "pruning"}
+var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "objective", "quantization", "pruning", "adapter"}
 
 func (k Kind) String() string { return kindNames[k] }
 

@@ -78,6 +78,11 @@ func layers() []*Entry {
 				if k.bool("bias") {
 					ins = append(ins, k.param("bias"))
 				}
+				if lo := k.lora(); lo != nil { // adapted by the train's lora (lora.go)
+					a, b := LoRAPair(k.layer.Path)
+					k.c.countFlops(ConstDim(2 * int64(lo.R) * (in + out)).Mul(TensorType{Dims: x.T.Dims[:r-1]}.NumElements()))
+					return k.emit(outT, lowerLoRALinear(lo), append(ins, k.c.paramTensor(a), k.c.paramTensor(b))...)
+				}
 				return k.emit(outT, lowerLinear, ins...)
 			},
 		},
@@ -829,6 +834,7 @@ func losses() []*Entry {
 		same("l1", "l1 is the mean absolute error.", meanOf(func(l *lowerer, d *ir.Value) *ir.Value { return l.must(l.b.Abs(d)) })),
 		same("bce_with_logits", "bce_with_logits is the mean binary cross-entropy of logits against 0/1 targets, computed stably.", lowerBCEWithLogits),
 		same("kl_div", "kl_div is the mean KL divergence of target probabilities from input log-probabilities (PyTorch's batchmean).", lowerKLDiv),
+		distillEntry(), // distill.go
 	}
 }
 
@@ -1024,6 +1030,10 @@ func configs() []*Entry {
 			p("split", "map", &MapV{Vals: map[string]Value{}}, "split fused tensors: {\"attn.in_proj_weight\": [\"attn.q.weight\", \"attn.k.weight\", \"attn.v.weight\"]}")),
 		quantizeEntry,
 		pruneEntry,
+		cfg("lora", KAdapter, "lora adds low-rank adapters (Hu et al. 2021, PEFT's names and init) to the Linear layers matched by targets, y = x Wᵀ + b + (alpha/r)·dropout(x) Aᵀ Bᵀ, and freezes every other parameter except those under train.",
+			req("targets", "paths", "glob(s) of the Linear layers to adapt, e.g. \"encoder.blocks.*.attn.q\""), p("r", "int", IntV{8}, "rank"),
+			p("alpha", "float", f(8), "scale numerator: the update is (alpha/r)·B·A"), p("dropout", "float", f(0), "dropout on the adapter's input"),
+			p("train", "paths", StrV{""}, "glob(s) of base parameters trained too (the head; PEFT's modules_to_save)")),
 		{Name: "repeat", Kind: KRepeat, Doc: "repeat(n, Layer(...)) is a stack of n copies named name.0 … name.{n-1}; calling it applies them in order (PyTorch ModuleList naming).",
 			Params: []ParamSpec{req("n", "int", "number of copies"), req("layer", "layer", "the layer to copy")}},
 	}

@@ -29,6 +29,8 @@
 //	text.go      the transformer built-ins: attention and the masked-token loss (mlm)
 //	tensor.go    shape rules and lowerings of operators: broadcasting, matmul, permute, indexing
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
+//	lora.go      lora = lora(...) in a train: adapter parameters, frozen base, adapted Linear lowering
+//	distill.go   teacher = from(train) in a train and the distill loss
 //	datafiles.go the little read from data files at check time (IDX and CSV headers)
 //	vectors.go   word vectors: skipgram trains (VectorsTrain), init = vectors(...) and its
 //	             dimension check, stop_words
@@ -49,5 +51,7 @@
 // the IR passes on the examples' training steps; attention_test.go and
 // gorgonia_test.go check gradients against finite differences and
 // Gorgonia; text_test.go and frozen_test.go check the lowered text models
-// and frozen phases; fuzz_test.go holds FuzzCheck.
+// and frozen phases; lora_test.go and distill_test.go check that LoRA and
+// a teacher add no weight gradient and no teacher backward; fuzz_test.go
+// holds FuzzCheck.
 package compiler

@@ -135,6 +135,12 @@ func (c *checker) callInstance(in *Instance, args []*argVal, n lang.Node, en *en
 		}
 	}
 
+	if in.evalOnly && c.lw != nil {
+		// A teacher runs as in evaluation: no dropout (distill.go).
+		training := c.lw.training
+		c.lw.training = false
+		defer func() { c.lw.training = training }()
+	}
 	fen := &env{sc: newScope(in.scope), inst: in, dims: map[string]Dim{}, file: in.Model.file.name}
 	c.sites = append(c.sites, site{pos: in.Site, desc: in.siteDesc})
 	defer func() { c.sites = c.sites[:len(c.sites)-1] }()

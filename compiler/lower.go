@@ -29,6 +29,7 @@ type lowerer struct {
 	pred     *ir.Value            // first argument of the loss, for metrics
 	calls    map[string]Value     // model calls already lowered (one forward per distinct call)
 	err      *diag.Diagnostic     // the first failure
+	lora     *LoRA                // the train's adapters, or nil
 }
 
 // A lowerFunc emits the IR of one tensor operation: in are its lowered
@@ -391,7 +392,12 @@ func (p *Program) newLowerer(params []*Param, training bool) (*lowerer, *ir.Grap
 // lowerLoss evaluates the loss of tr with the lowerer attached.
 func (p *Program) lowerLoss(tr *Train, batch int, training bool) (*ir.Graph, *lowerer, *ir.Value, error) {
 	c := p.c
-	l, g := p.newLowerer(tr.Params, training)
+	params := tr.Params
+	if tr.Teacher != nil { // constants: no gradient, no optimizer state
+		params = append(append([]*Param(nil), params...), tr.Teacher.Params...)
+	}
+	l, g := p.newLowerer(params, training)
+	l.lora = tr.LoRA
 	g.Name = tr.Name
 	c.lw = l
 	defer func() { c.lw = nil }()

@@ -71,6 +71,7 @@ var lowerCases = map[string]lowerCase{
 	"l1":              {"", "l1(h, h * 0.5)"},
 	"bce_with_logits": {"", "bce_with_logits(h, sigmoid(h))"},
 	"kl_div":          {"", "kl_div(log_softmax(h), softmax(h * 2))"},
+	"distill":         {"", "distill(h, h * 2, T: 3)"},
 	"mlm":             {"tok = Tok()", "mlm(tok, ids, mask, p: 0.5)"},
 }
 

@@ -29,6 +29,7 @@ type Instance struct {
 	params      map[string]*Param // own param/buffer declarations by name
 	scope       *scope            // hyper-parameters and members
 	forward     *lang.ForwardDecl
+	evalOnly    bool // a train's teacher: its forward runs without dropout
 }
 
 // A Param is one tensor of the parameter tree.

@@ -49,10 +49,16 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 		}
 	}
 	var data *Dataset
+	var adapters []*Param // a LoRA train's (lora.go): counted under their layer
 	if tr := p.Train(name); tr != nil {
 		in = tr.Model
 		frozen = tr.Phases[0].Frozen
 		data = tr.Data
+		for _, q := range tr.Params {
+			if q.IsAdapter() {
+				adapters = append(adapters, q)
+			}
+		}
 	} else {
 		for _, m := range p.Models {
 			if m.Name == name {
@@ -86,7 +92,7 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 		ins = append(ins, c.text(prm))
 	}
 	s.Input = strings.Join(ins, ", ")
-	params := in.Params()
+	params := append(in.Params(), adapters...)
 	count := func(prefix string) (tr, fr int64) {
 		for _, q := range params {
 			if prefix != "" && q.Path != prefix && !strings.HasPrefix(q.Path, prefix+".") {

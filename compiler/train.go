@@ -68,6 +68,8 @@ type Train struct {
 	Phases       []*Phase  // at least one: a train without phases has one
 	Params       []*Param
 	Dir          string
+	LoRA         *LoRA    // lora = lora(...), or nil
+	Teacher      *Teacher // teacher = from(other), or nil
 
 	file *fileScope
 }
@@ -334,7 +336,8 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 	return true
 }
 
-var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm", "objective", "quantize"}
+var trainFields = []string{"model", "data", "init", "loss", "optimizer", "lr", "batch", "epochs", "metrics", "seed", "save", "clip_grad_norm", "objective", "quantize",
+	"lora", "teacher"} // parameter-efficient fine-tuning (lora.go), distillation (distill.go)
 
 // checkTrain checks a train declaration once.
 func (c *checker) checkTrain(d *trainDecl) *Train {
@@ -422,6 +425,12 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	tr.Optimizer = catalogOrDefault("Adam")
 	c.trainScalars(tr, fields, en)
 
+	// The teacher, before the loss that calls it.
+	if f := fields["teacher"]; f != nil {
+		if !c.trainTeacher(tr, f, en) {
+			return nil
+		}
+	}
 	// The loss, with the model and the data fields in scope.
 	tr.Loss = lf.Value
 	lv := c.evalLoss(tr, en)
@@ -441,6 +450,10 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	}
 	if f := fields["quantize"]; f != nil {
 		c.trainQuantize(tr, f, en)
+	}
+	// Adapters, after init (a base checkpoint holds no adapters).
+	if f := fields["lora"]; f != nil {
+		c.trainLoRA(tr, f, en)
 	}
 	// Phases.
 	c.trainPhases(tr, phases, fields["epochs"], en)
@@ -463,6 +476,9 @@ func catalogOrDefault(name string) *ConfigV {
 func (c *checker) trainEnv(tr *Train, en *env, batch Dim) *env {
 	le := &env{sc: newScope(en.sc), dims: map[string]Dim{"B": batch}, file: tr.file.name}
 	le.sc.names["model"] = &binding{v: &InstanceV{tr.Model}, pos: tr.Decl.Pos()}
+	if tr.Teacher != nil {
+		le.sc.names["teacher"] = &binding{v: &InstanceV{tr.Teacher.Model}, pos: tr.Teacher.Pos}
+	}
 	for _, f := range tr.Data.Fields {
 		t := TensorType{DType: f.Type.DType, Dims: append([]Dim{batch}, f.Type.Dims...)}
 		le.sc.names[f.Name] = &binding{v: c.input(f.Name, t), pos: tr.Data.Decl.Pos()}
@@ -605,6 +621,10 @@ func (c *checker) trainInit(tr *Train, f *lang.Field, en *env) {
 		return
 	}
 	tr.From = src
+	if src.LoRA != nil {
+		c.errorf(argPos(cv, "train"), "from(%s): train %s has lora, so its checkpoint holds only what it trained; merge it (encc merge) and load(...) the merged file", other.name, other.name)
+		return
+	}
 	if src.Save == "" {
 		c.errorf(argPos(cv, "train"), "from(%s): train %s saves no checkpoint; add save = \"runs/%s.safetensors\"", other.name, other.name, other.name)
 		return
@@ -748,10 +768,10 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 		if tr.Epochs == 0 {
 			tr.Epochs = 10
 		}
-		tr.Phases = []*Phase{{Name: "train", Epochs: tr.Epochs, Frozen: map[string]bool{}, LRScale: map[string]float64{}}}
+		tr.Phases = []*Phase{{Name: "train", Epochs: tr.Epochs, Frozen: tr.loraFrozen(), LRScale: map[string]float64{}}}
 		return
 	}
-	frozen := map[string]bool{}
+	frozen := tr.loraFrozen()
 	scale := map[string]float64{}
 	var lr *ConfigV
 	total := 0

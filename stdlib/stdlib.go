@@ -2,8 +2,9 @@
 // language itself: DenseBlock and MLP (mlp.enc); MultiHeadAttention,
 // TransformerEncoderLayer and TransformerEncoder (transformer.enc);
 // TextEncoder, MaskedLM and TextClassifier (text.enc); LeNet5
-// (lenet.enc). The files are embedded in the binary and parsed like any
-// user file; their models are in scope in every program (the prelude).
+// (lenet.enc); Adapter and AdaptedEncoderLayer (adapter.enc). The files
+// are embedded in the binary and parsed like any user file; their models
+// are in scope in every program (the prelude).
 package stdlib
 
 import (

@@ -235,7 +235,11 @@ func newTrainBench(prog *compiler.Program, name string, batch, threads int) (*be
 	if err != nil {
 		return nil, err
 	}
-	weights, err := train.InitParams(tr.Params, uint64(tr.Seed))
+	params := tr.Params
+	if tr.Teacher != nil { // its initializers stand in for its checkpoint: the cost is the same
+		params = append(append([]*compiler.Param(nil), params...), tr.Teacher.Params...)
+	}
+	weights, err := train.InitParams(params, uint64(tr.Seed))
 	if err != nil {
 		return nil, err
 	}

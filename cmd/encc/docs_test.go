@@ -69,6 +69,7 @@ var kindTitles = map[string]string{
 	"weights":     "Initial weights",
 	"repeat":      "Repeat",
 	"objective":   "Objectives",
+	"adapter":     "Adapters (in a train)",
 }
 
 var kindIntros = map[string]string{

@@ -98,11 +98,7 @@ func exportWeights(prog *compiler.Program, name string, in *compiler.Instance, o
 		}
 		return w, initialWeights, nil
 	}
-	c, err := train.LoadCheckpoint(path)
-	if err != nil {
-		return nil, "", err
-	}
-	w, err := train.FitWeights(c, in.Params(), train.LoadSpec{}, path, in.Name())
+	w, err := train.ModelWeights(prog, in, path) // a LoRA checkpoint is merged
 	if err != nil {
 		return nil, "", err
 	}

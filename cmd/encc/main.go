@@ -55,6 +55,7 @@ func init() {
 		predictCmd,
 		embedCmd,
 		exportCmd,
+		mergeCmd,
 		lspCmd,
 		versionCmd,
 		helpCmd,

@@ -193,6 +193,12 @@ func (w *writer) train(tr *compiler.Train) error {
 	}
 	dataDone := map[string]*train.Prepared{}
 	for i, t := range chain {
+		if t.LoRA != nil {
+			return &Error{Pos: t.LoRA.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: it trains LoRA adapters, which model.py does not declare; fold them with encc merge and export the base model", t.Name)}
+		}
+		if t.Teacher != nil {
+			return &Error{Pos: t.Teacher.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: train.py has no teacher (distillation runs in encc)", t.Name)}
+		}
 		for _, ph := range t.Phases {
 			if ph.Prune != nil {
 				return &Error{Pos: ph.Prune.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: phase %s prunes (magnitude), which train.py does not do", t.Name, ph.Name)}
@@ -222,7 +228,7 @@ func (w *writer) train(tr *compiler.Train) error {
 			}
 		}
 		w.g.trainEntry(&entries, ti, t.Data.Name)
-		iw, err := train.InitialWeights(t, pr)
+		iw, err := train.StartWeights(t, pr)
 		if err != nil {
 			return err
 		}

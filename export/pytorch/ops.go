@@ -268,6 +268,8 @@ var forms = map[string]form{
 	// by encc into init.safetensors.
 	"from":      elsewhere("train.py: the other train runs first (train_<name>)"),
 	"load":      elsewhere("initial weights are encc's, written to init.safetensors"),
+	"lora":      {reason: "a LoRA train is exported merged: encc merge folds the adapters into the base model, whose train exports", unsupported: true},
+	"distill":   {reason: "distillation needs the teacher, which train.py does not run", unsupported: true},
 	"int8":      elsewhere("post-training int8 quantization runs in encc after training (encc run); train.py trains the float32 model"),
 	"magnitude": {reason: "pruning in a phase runs in encc only: exporting such a train is an error at the prune field", unsupported: true},
 	"vectors":   elsewhere("initial weights are encc's, the word vectors placed by the vocabulary, written to init.safetensors"),

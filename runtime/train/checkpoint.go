@@ -59,6 +59,11 @@ type Meta struct {
 	LossSum      float64            // the partial epoch: Σ batch loss × batch size
 	LossN        int                // the partial epoch: samples trained
 	Transform    string             // the fitted preprocessing (data.Transform JSON)
+	// A LoRA train's checkpoint holds only what was trained; the rest is
+	// the base: the train's init file (Base, relative to the checkpoint's
+	// folder when under it) with this SHA-256 (lora.go).
+	Base       string
+	BaseSHA256 string
 }
 
 // rngDescription is Meta.RNG of every checkpoint this runtime writes.
@@ -66,7 +71,7 @@ const rngDescription = "pcg-counter: shuffle=Permute(seed, StreamEpoch^epoch) dr
 
 func (m *Meta) encode() map[string]string {
 	metrics, _ := json.Marshal(jsonMetrics(m.Metrics))
-	return map[string]string{
+	md := map[string]string{
 		"format":        m.Format,
 		"train":         m.Train,
 		"phase":         m.Phase,
@@ -82,6 +87,10 @@ func (m *Meta) encode() map[string]string {
 		"loss_n":        strconv.Itoa(m.LossN),
 		"transform":     m.Transform,
 	}
+	if m.BaseSHA256 != "" {
+		md["base"], md["base_sha256"] = m.Base, m.BaseSHA256
+	}
+	return md
 }
 
 // jsonMetrics replaces non-finite values (no test split) by nil.
@@ -99,7 +108,7 @@ func jsonMetrics(m map[string]float64) map[string]any {
 
 func decodeMeta(path string, md map[string]string) (Meta, error) {
 	m := Meta{Format: md["format"], Train: md["train"], Phase: md["phase"], RNG: md["rng"],
-		SourceSHA256: md["source_sha256"], Transform: md["transform"]}
+		SourceSHA256: md["source_sha256"], Transform: md["transform"], Base: md["base"], BaseSHA256: md["base_sha256"]}
 	if m.Format != FormatName {
 		return m, nil
 	}

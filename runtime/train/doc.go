@@ -7,6 +7,7 @@
 //	encc predict FILE MODEL ...    Predict(p, model, weights, input, out.csv, opts)
 //	encc embed FILE MODEL ...      Embed(p, model, at, weights, input, opts); Embeddings.Write, WritePCAPlot
 //	encc run FILE WORD_VECTORS     RunVectors(ctx, p, vt, opts): skip-gram (vectors.go)
+//	encc merge FILE TRAIN -o OUT   MergeFile(tr, checkpoint, out)
 //	encc run FILE --model M --random N
 //	                               RandomForward(p, inst, N, seed, opts), Tensor.Format
 //
@@ -69,6 +70,16 @@
 // every step; the weights and optimizer state when the loss is not
 // finite, at the end of every epoch and before every checkpoint, so no
 // checkpoint holds a non-finite tensor and no step pays for a scan.
+//
+// A LoRA train (lora.go) saves only what it trains (adapters, the
+// parameters under lora's train:, their state) plus the path and
+// SHA-256 of its base file (Meta.Base, Meta.BaseSHA256); [TrainWeights]
+// rebuilds the rest from [InitialWeights] (the initializers and the
+// train's init) and [Merge] folds the adapters into plain weights, which
+// [ModelWeights] gives predict and export. A distillation train
+// (distill.go) reads its teacher's weights from the teacher train's
+// checkpoint ([TeacherWeights]) and binds them as constants: never
+// updated, never saved with the student.
 //
 // # Backends
 //

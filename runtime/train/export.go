@@ -37,33 +37,21 @@ func PrepareData(p *compiler.Program, tr *compiler.Train) (*Prepared, error) {
 	return pr, nil
 }
 
-// InitialWeights returns the weights tr starts from when it has no
-// from(...) init: every parameter drawn by its initializer from the
-// train's seed (InitParam), then the file of a load(...) init fitted
-// over them, as Run does.
-func InitialWeights(tr *compiler.Train, pr *Prepared) (map[string][]float32, error) {
-	w, err := InitParams(tr.Params, uint64(tr.Seed))
+// StartWeights returns the weights an exported train starts from, as
+// encc run would: InitialWeights (but an init = from(...) is left to
+// train.py, which runs that train first), then the word vectors of an
+// init = vectors(...) placed for the vocabulary of pr.
+func StartWeights(tr *compiler.Train, pr *Prepared) (map[string][]float32, error) {
+	if tr.Init != nil && tr.Init.E.Name == "from" {
+		// train.py runs the other train first and loads its result.
+		return InitParams(tr.Params, uint64(tr.Seed))
+	}
+	w, _, err := InitialWeights(tr)
 	if err != nil {
 		return nil, err
 	}
 	if tr.Init != nil && tr.Init.E.Name == "vectors" {
 		return w, initialVectors(tr, pr, w)
-	}
-	if tr.Init == nil || tr.Init.E.Name != "load" {
-		return w, nil
-	}
-	s, _ := tr.Init.Args["path"].(compiler.StrV)
-	file := filepath.Join(tr.Dir, s.V)
-	c, err := LoadCheckpoint(file)
-	if err != nil {
-		return nil, err
-	}
-	loaded, err := FitWeights(c, tr.Params, LoadSpecOf(tr.Init), file, tr.Model.Name())
-	if err != nil {
-		return nil, err
-	}
-	for name, v := range loaded {
-		copy(w[name], v)
 	}
 	return w, nil
 }

@@ -53,8 +53,19 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	if tab != nil && t.backendName == "cpu" {
 		t.backend = int8Backend(tab)
 	}
-	if t.weights, err = FitWeights(c, tr.Params, LoadSpec{}, weights, tr.Model.Name()); err != nil {
+	if tr.LoRA == nil && c.Meta.BaseSHA256 != "" {
+		// a LoRA checkpoint evaluated by a train of the plain model: merged
+		t.weights, err = ModelWeights(p, tr.Model, weights)
+	} else {
+		t.weights, err = TrainWeights(tr, c, weights)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if tr.Teacher != nil {
+		if t.teacher, err = TeacherWeights(tr); err != nil {
+			return nil, err
+		}
 	}
 	t.shapes, t.state, t.ms = map[string][]int{}, map[string][]float32{}, metricsOf(tr)
 	t.counts = map[string][]int64{}
@@ -281,7 +292,7 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if tab != nil && bname == "cpu" {
 		b = int8Backend(tab)
 	}
-	w, err := FitWeights(c, in.Params(), LoadSpec{}, weights, in.Name())
+	w, err := modelWeights(p, in, c, weights)
 	if err != nil {
 		return nil, err
 	}

@@ -151,6 +151,9 @@ type trainer struct {
 	out  io.Writer
 	rep  *reporter
 
+	base, baseSHA string               // a LoRA train's base weights file and its SHA-256 (lora.go)
+	teacher       map[string][]float32 // a distillation's teacher weights, teacher.<path>: not saved
+
 	backend     Backend
 	backendName string
 
@@ -220,6 +223,14 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	}
 	if tr.Init != nil && tr.Init.E.Name == "vectors" && !resuming {
 		if err := ensureVectors(ctx, p, tr, opts); err != nil {
+			return nil, err
+		}
+	}
+	if tr.Teacher != nil {
+		if err := ensureFrom(ctx, p, tr.Teacher.From, opts); err != nil {
+			return nil, err
+		}
+		if t.teacher, err = TeacherWeights(tr); err != nil {
 			return nil, err
 		}
 	}
@@ -327,35 +338,18 @@ func (t *trainer) initWeights() (position, error) {
 		return position{}, fmt.Errorf("%s saves no checkpoint, so it cannot resume: add save = \"runs/%s.safetensors\"", tr.Name, tr.Name)
 	}
 	var err error
-	if t.weights, err = InitParams(tr.Params, uint64(tr.Seed)); err != nil {
+	if t.weights, t.base, err = InitialWeights(tr); err != nil {
 		return position{}, err
 	}
-	if tr.Init == nil {
-		return position{}, nil
+	if tr.Init != nil && tr.Init.E.Name == "vectors" {
+		if err := t.initVectors(); err != nil {
+			return position{}, err
+		}
 	}
-	spec := LoadSpecOf(tr.Init)
-	var file string
-	switch tr.Init.E.Name {
-	case "from":
-		file = filepath.Join(tr.From.Dir, tr.From.Save)
-	case "load":
-		s, _ := tr.Init.Args["path"].(compiler.StrV)
-		file = filepath.Join(tr.Dir, s.V)
-	case "vectors":
-		return position{}, t.initVectors()
-	default:
-		return position{}, fmt.Errorf("%s: init %s is not supported by the runtime", tr.Init.Pos, tr.Init.E.Name)
-	}
-	c, err := LoadCheckpoint(file)
-	if err != nil {
-		return position{}, err
-	}
-	loaded, err := FitWeights(c, tr.Params, spec, file, tr.Model.Name())
-	if err != nil {
-		return position{}, err
-	}
-	for name, v := range loaded {
-		copy(t.weights[name], v)
+	if tr.LoRA != nil && t.base != "" {
+		if t.baseSHA, err = fileSHA256(t.base); err != nil {
+			return position{}, err
+		}
 	}
 	return position{}, nil
 }
@@ -390,8 +384,14 @@ func (t *trainer) resume() (position, error) {
 	case m.Epoch > t.total || (m.Epoch == t.total && m.Batch > 0) || m.Batch > t.spe:
 		return position{}, fmt.Errorf("%s: corrupt checkpoint: position epoch %d batch %d is outside the run (%d epochs of %d batches)", t.ckptPath, m.Epoch, m.Batch, t.total, t.spe)
 	}
-	if t.weights, err = FitWeights(c, tr.Params, LoadSpec{}, t.ckptPath, tr.Model.Name()); err != nil {
+	if t.weights, err = TrainWeights(tr, c, t.ckptPath); err != nil {
 		return position{}, err
+	}
+	if tr.LoRA != nil {
+		if t.base, err = initFile(tr); err != nil {
+			return position{}, err
+		}
+		t.baseSHA = c.Meta.BaseSHA256
 	}
 	for name, v := range c.State {
 		i := strings.LastIndexByte(name, ':')
@@ -464,6 +464,9 @@ func (t *trainer) bind(ex Executor, g *ir.Graph, ds *data.Dataset, batch *data.B
 		switch in.Role() {
 		case ir.RoleParam, ir.RoleConst:
 			w, ok := t.weights[in.Name]
+			if !ok {
+				w, ok = t.teacher[in.Name]
+			}
 			if !ok {
 				return fmt.Errorf("internal: no weights for %s", in.Name)
 			}
@@ -673,6 +676,17 @@ func (t *trainer) checkpoint(pos position) error {
 		RNG: rngDescription, SourceSHA256: t.hash, Metrics: pos.Metrics,
 		LossSum: pos.LossSum, LossN: pos.LossN, Transform: string(tf),
 	}}
+	if t.tr.LoRA != nil {
+		// Only what was trained, and where the rest comes from.
+		c.Weights = map[string][]float32{}
+		for _, path := range t.tr.Trained() {
+			c.Weights[path] = t.weights[path]
+		}
+		c.Meta.Base, c.Meta.BaseSHA256 = relToDir(filepath.Dir(t.ckptPath), t.base), t.baseSHA
+		if t.base == "" {
+			c.Meta.BaseSHA256 = "none" // the base is the initializers under the seed
+		}
+	}
 	return SaveCheckpoint(t.ckptPath, c)
 }
 

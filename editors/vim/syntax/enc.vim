@@ -62,20 +62,21 @@ syn match   encDim         "\<\h\w*\>" contained
 " (x |> relu, metrics = [accuracy]) is highlighted wherever it appears; the
 " others only where they are called, so a sub-layer named l1 or a value
 " named step stays a name.
-syn keyword encBuiltinLayer Conv2d DenseBlock Dropout Embedding LayerNorm LeNet5 Linear MLP
-syn keyword encBuiltinLayer MaskedLM MultiHeadAttention TextClassifier TextEncoder
-syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
+syn keyword encBuiltinLayer AdaptedEncoderLayer Adapter Conv2d DenseBlock Dropout Embedding
+syn keyword encBuiltinLayer LayerNorm LeNet5 Linear MLP MaskedLM MultiHeadAttention
+syn keyword encBuiltinLayer TextClassifier TextEncoder TransformerEncoder
+syn keyword encBuiltinLayer TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
 syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
 syn keyword encBuiltinFunc  tanh top_k transpose
 syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\|idx\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(int8\|json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(linear\|load\|loss\|magnitude\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(normal\|one_cycle\|one_hot\|ones\|permute\|reshape\|sinusoidal\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(skipgram\|step\|synthetic\|truncated_normal\|uniform\|vectors\|warmup\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(where\|words\|xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|distill\|dropout\|fill\|float\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(from\|idx\|int8\|json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(kl_div\|l1\|linear\|load\|lora\|loss\|magnitude\|matmul\|maxpool2d\|mean\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(mlm\|mse\|nll\|normal\|one_cycle\|one_hot\|ones\|permute\|reshape\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(sinusoidal\|skipgram\|step\|synthetic\|truncated_normal\|uniform\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(vectors\|warmup\|where\|words\|xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
 syn keyword encBuiltinConst minmax standard
 " END built-ins
 
