@@ -5,7 +5,6 @@ package lsp
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -144,7 +143,7 @@ func (s *Server) location(d *document, prog *compiler.Program, n lang.Node) Loca
 		uri = pathToURI(file)
 		if src := prog.Source(file); src != nil {
 			text = string(src)
-		} else if b, err := os.ReadFile(file); err == nil {
+		} else if b, err := compiler.ReadSource(file); err == nil {
 			text = string(b)
 		}
 	}

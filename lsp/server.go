@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -276,7 +275,7 @@ func (s *Server) readFile(path string) ([]byte, error) {
 		}
 	}
 	s.mu.Unlock()
-	return os.ReadFile(path)
+	return compiler.ReadSource(path)
 }
 
 // check re-checks a document and publishes its diagnostics.
