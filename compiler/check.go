@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,15 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// NoPrelude leaves the stdlib out of scope (tests of the stdlib itself).
 	NoPrelude bool
+	// Context, when set, stops a check early once it is done (the LSP
+	// cancels the check of a text that has since changed); the Program
+	// and diagnostics are then incomplete and should be dropped.
+	Context context.Context
+}
+
+// cancelled reports whether the caller no longer wants the result.
+func (c *checker) cancelled() bool {
+	return c.opts != nil && c.opts.Context != nil && c.opts.Context.Err() != nil
 }
 
 // A Program is the result of checking one .enc file: its syntax, the
@@ -363,6 +373,9 @@ func (c *checker) parseFile(name string, src []byte, from diag.Pos) *fileScope {
 		return fs
 	}
 	c.sources[name] = src
+	if c.cancelled() {
+		return nil
+	}
 	f, errs := lang.Parse(name, src)
 	for _, d := range errs {
 		c.diags.Add(d)
@@ -478,6 +491,9 @@ func (c *checker) checkRoot(fs *fileScope) {
 	c.recording = true
 	defer func() { c.recording = false }()
 	for _, d := range fs.decls {
+		if c.cancelled() {
+			return
+		}
 		switch d := d.(type) {
 		case *constDecl:
 			c.value(fs.scope.names[d.decl.Name.Name], d.decl.Pos())

@@ -438,7 +438,7 @@ func textOf(d *document, n lang.Node) string {
 // format returns one edit replacing the document with `encc fmt`'s
 // output, or none when it is already formatted or does not parse.
 func (s *Server) format(uri string) []TextEdit {
-	d := s.doc(uri)
+	d := s.latest(uri)
 	if d == nil {
 		return nil
 	}
