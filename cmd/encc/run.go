@@ -34,11 +34,19 @@ After every epoch the checkpoint (the train's save) is written; --resume
 continues from it bit-exactly. Ctrl-C finishes the current step, saves a
 checkpoint of the exact position and exits with status 130.
 
+A new run (without --resume) never destroys a finished checkpoint: before
+writing its first one it moves the existing checkpoint to the previous
+one (runs/x.safetensors to runs/x.prev.safetensors) and says so. Only one
+run may write a checkpoint at a time: a second run saving to the same
+file stops with an error while the first holds its lock
+(runs/x.safetensors.lock, released when the run exits, even when killed).
+
   --device    cpu (the default), reference (the exact, slow evaluator of
               the IR) or cuda (an encc built with -tags cuda)
   --threads   threads of the CPU backend (default: every core)
   --plot      write the loss and metric curves per epoch as a PNG
-  --epochs    stop after N epochs (schedules still span the declared ones)
+  --epochs    stop after N epochs (schedules still span the declared ones);
+              N beyond the declared epochs is noted and runs them all
 
 With --model M --random N, run builds model M (or the model of train M)
 with its initializers, runs its forward on N samples drawn from N(0, 1)
@@ -101,6 +109,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	tr, err := pickTrain(prog, pos[1:])
 	if err != nil {
 		return failf("run", stderr, "%s: %v", file, err)
+	}
+	if *epochs > tr.Epochs {
+		fmt.Fprintf(stderr, "encc run: note: --epochs %d is more than the %d epochs train %s declares; it runs %d (to train longer, raise epochs in the train)\n",
+			*epochs, tr.Epochs, tr.Name, tr.Epochs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -154,7 +154,8 @@ func FromInt64(name string, shape []int, v []int64) *Tensor {
 // Write writes tensors and metadata to path atomically: the file is
 // written to a temporary file in the same directory, synced, renamed over
 // path, and the directory is synced. On error path is untouched and the
-// temporary file removed. The new file's mode is 0644.
+// temporary file removed. The new file's mode is 0644. Temporary files
+// that killed writes of path left behind are removed (tempfiles.go).
 func Write(path string, tensors []*Tensor, metadata map[string]string) (err error) {
 	// Validate and encode before touching the file system.
 	b, err := Marshal(tensors, metadata)
@@ -165,7 +166,8 @@ func Write(path string, tensors []*Tensor, metadata map[string]string) (err erro
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	removeStaleTemps(dir, base)
+	tmp, err := os.CreateTemp(dir, tempPattern(base))
 	if err != nil {
 		return err
 	}

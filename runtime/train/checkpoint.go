@@ -206,6 +206,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %s: %v", path, t.Name, err)
 		}
+		if err := checkFinite(path, t.Name, v); err != nil {
+			return nil, err
+		}
 		if meta.Format == FormatName && strings.Contains(t.Name, ":") {
 			c.State[t.Name] = v
 		} else {
