@@ -59,7 +59,7 @@ func readSource(ds *compiler.Dataset, src *compiler.ConfigV, classes int) (*data
 		}
 		return data.ReadCSV(path("path"), data.CSVOptions{Label: a.str("label"), Classes: classes, FeatureField: "x", LabelField: "label"})
 	case "idx":
-		return data.ReadIDX(path("images"), path("labels"), data.IDXOptions{ImageField: "image", LabelField: "label"})
+		return data.ReadIDX(path("images"), path("labels"), data.IDXOptions{Classes: classes, ImageField: "image", LabelField: "label"})
 	case "synthetic":
 		var shape []int
 		if l, ok := src.Args["shape"].(*compiler.ListV); ok {

@@ -268,3 +268,35 @@ train u {
 		t.Fatalf("init = load(absolute path): %v", err)
 	}
 }
+
+// An IDX label outside the loss's classes is an error naming the file
+// and the record when the data is read, as for CSV (issue 17, case 8);
+// before, it failed at the first step inside a kernel.
+func TestIDXLabelOutOfRange(t *testing.T) {
+	dir := t.TempDir()
+	images := []byte{0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 2}
+	images = append(images, make([]byte, 4*2*2)...)
+	labels := []byte{0, 0, 8, 1, 0, 0, 0, 4, 1, 0, 12, 3}
+	os.WriteFile(filepath.Join(dir, "img.idx"), images, 0o644)
+	os.WriteFile(filepath.Join(dir, "lab.idx"), labels, 0o644)
+	p := checkIn(t, dir, `
+model M {
+    fc = Linear(4, 10)
+    forward(x: f32[B, 1, 2, 2]) -> f32[B, 10] { return x |> flatten |> fc }
+}
+dataset d {
+    source = idx(images: "img.idx", labels: "lab.idx")
+}
+train t {
+    model = M()
+    data  = d
+    loss  = cross_entropy(model(image), label)
+    batch = 2
+}
+`)
+	_, err := Run(context.Background(), p, p.Trains[0], Options{Quiet: true})
+	if err == nil || !strings.Contains(err.Error(), "lab.idx") || !strings.Contains(err.Error(), "label 12 out of range [0, 10)") {
+		t.Fatalf("got %v, want the file, the record and the range", err)
+	}
+	t.Log(err)
+}
