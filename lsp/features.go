@@ -446,7 +446,7 @@ func (s *Server) format(uri string) []TextEdit {
 	if f == nil || errs.HasErrors() {
 		return nil
 	}
-	out := string(lang.Format(f))
+	out := string(lang.KeepLineEndings(lang.Format(f), []byte(d.text)))
 	if out == d.text {
 		return []TextEdit{}
 	}
