@@ -68,3 +68,25 @@ func TestCRCommentKeepsDeclarations(t *testing.T) {
 		t.Fatalf("comment %q", c)
 	}
 }
+
+// "return z, recon" (two results, as Python writes them) says how to
+// write several results (issue 17, case 20); before: unexpected ",".
+func TestReturnTwoValues(t *testing.T) {
+	const want = `a forward returns one value: for several results, declare them by name (-> (z: ..., recon: ...)) and return a map: return { z: z, recon: ... }`
+	for _, tc := range []struct{ body, err string }{
+		{"return z, dec(z)", "f.enc:3:9: " + want},
+		{"return (z), f(z, z)", "f.enc:3:11: " + want},
+		{"return f(z, z)", ""},
+		{"return { z: z, recon: f(z, [z, z]) }", ""},
+	} {
+		src := "model M {\n    forward(x: f32[B, 4]) -> (z: f32[B, 4], recon: f32[B, 4]) {\n" + tc.body + "\n    }\n}\n"
+		_, errs := Parse("f.enc", []byte(src))
+		got := ""
+		if len(errs) > 0 {
+			got = errs[0].Error()
+		}
+		if got != tc.err {
+			t.Errorf("%s:\n got %s\nwant %s", tc.body, got, tc.err)
+		}
+	}
+}
