@@ -95,11 +95,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		in, err := train.Instance(prog, *model)
 		if err != nil {
-			return failf("run", stderr, "%s: %v", file, err)
+			return failf("run", stderr, "%s", withFile(file, err))
 		}
 		outs, err := train.RandomForward(prog, in, *random, *seed, train.Options{Device: *device, Threads: *threads})
 		if err != nil {
-			return failf("run", stderr, "%s: %v", file, err)
+			return failf("run", stderr, "%s", withFile(file, err))
 		}
 		for _, t := range outs {
 			t.Format(stdout, 3)
@@ -108,7 +108,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	tr, err := pickTrain(prog, pos[1:])
 	if err != nil {
-		return failf("run", stderr, "%s: %v", file, err)
+		return failf("run", stderr, "%s", withFile(file, err))
 	}
 	if *epochs > tr.Epochs {
 		fmt.Fprintf(stderr, "encc run: note: --epochs %d is more than the %d epochs train %s declares; it runs %d (to train longer, raise epochs in the train)\n",
@@ -220,4 +220,15 @@ func metricsString(m map[string]float64) string {
 // oneLine folds a multi-line error (a FitError's lists) into one line.
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.ReplaceAll(err.Error(), "\n\t", "; "), "\n", "; ")
+}
+
+// withFile prefixes the message of err with file, unless it already
+// starts with it (a positioned error "file:2:45: ..."): a file name is
+// said once.
+func withFile(file string, err error) string {
+	msg := oneLine(err)
+	if strings.HasPrefix(msg, file+":") {
+		return msg
+	}
+	return file + ": " + msg
 }

@@ -188,6 +188,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		Shapes: map[string][]int{}, NonFloat: map[string]string{}, Meta: meta}
 	for _, t := range f.Tensors {
 		c.Shapes[t.Name] = t.Shape
+		if meta.Format == FormatName && strings.HasSuffix(t.Name, ":step") && t.DType != safetensors.I64 {
+			return nil, fmt.Errorf("%s: optimizer step count %s is %s%v; encc writes step counts as I64", path, t.Name, t.DType, t.Shape)
+		}
 		if meta.Format == FormatName && strings.Contains(t.Name, ":") && t.DType == safetensors.I64 {
 			v := make([]int64, t.NumElements())
 			for i := range v {

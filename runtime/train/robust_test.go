@@ -300,3 +300,34 @@ train t {
 	}
 	t.Log(err)
 }
+
+// An optimizer step count of the wrong dtype is named as such (issue
+// 17, case 19); before, it "fit no parameter".
+func TestStepCountDType(t *testing.T) {
+	p := check(t, small)
+	tr := p.Trains[0]
+	if _, err := Run(context.Background(), p, tr, Options{Quiet: true, MaxEpochs: 3}); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(tr.Dir, "runs/t.safetensors")
+	f, err := safetensors.Parse(readBytes(t, ckpt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i, ts := range f.Tensors {
+		if strings.HasSuffix(ts.Name, ":step") {
+			f.Tensors[i] = safetensors.FromFloat32(ts.Name, ts.Shape, []float32{5})
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatal("no step count in the checkpoint")
+	}
+	safetensors.Write(ckpt, f.Tensors, f.Metadata)
+	_, err = Run(context.Background(), p, tr, Options{Quiet: true, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), ":step is F32[]; encc writes step counts as I64") {
+		t.Fatalf("got %v", err)
+	}
+}
