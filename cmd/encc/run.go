@@ -40,6 +40,9 @@ one (runs/x.safetensors to runs/x.prev.safetensors) and says so. Only one
 run may write a checkpoint at a time: a second run saving to the same
 file stops with an error while the first holds its lock
 (runs/x.safetensors.lock, released when the run exits, even when killed).
+Before allocating the weights, run plans the memory of the step program
+(arena, parameters, optimizer state) and stops with both numbers when it
+is more than the memory available.
 
   --device    cpu (the default), reference (the exact, slow evaluator of
               the IR) or cuda (an encc built with -tags cuda)

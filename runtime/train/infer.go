@@ -208,6 +208,15 @@ func RandomForward(p *compiler.Program, in *compiler.Instance, batch int, seed u
 	if err != nil {
 		return nil, err
 	}
+	if g, err := p.LowerForward(in, map[string]int{"B": batch}); err == nil {
+		need, err := planMemory(g)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkMemory(in.Name(), need); err != nil {
+			return nil, err
+		}
+	}
 	weights, err := InitParams(in.Params(), seed)
 	if err != nil {
 		return nil, err

@@ -211,6 +211,14 @@ func TestCheckpointLock(t *testing.T) {
 	}
 	syscall.Kill(-holder.Process.Pid, syscall.SIGKILL)
 	holder.Wait()
+	// The kernel releases the lock as the killed processes exit.
+	for i := 0; i < 250; i++ {
+		if l, err := lockCheckpoint(ckpt); err == nil {
+			l.release()
+			break
+		}
+		sleepBriefly()
+	}
 	if _, err := Run(context.Background(), p, tr, Options{Quiet: true, MaxEpochs: 1}); err != nil {
 		t.Fatalf("after the holder died: %v", err)
 	}
@@ -329,5 +337,35 @@ func TestStepCountDType(t *testing.T) {
 	_, err = Run(context.Background(), p, tr, Options{Quiet: true, Resume: true})
 	if err == nil || !strings.Contains(err.Error(), ":step is F32[]; encc writes step counts as I64") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A model too large for the machine is one error with the planned and
+// the available bytes, before anything is allocated (issue 17, case 3);
+// before, Linear(1000000, 1000000) died with "fatal error: runtime: out
+// of memory".
+func TestMemoryCheckedBeforeAllocating(t *testing.T) {
+	avail, ok := availableMemory()
+	if !ok {
+		t.Skip("cannot read the available memory here")
+	}
+	p := check(t, strings.Replace(small, "fc1  = Linear(64, 24)\n    drop = Dropout(0.2)\n    head = Linear(24, 10)",
+		"fc1  = Linear(64, 1000000)\n    big  = Linear(1000000, 1000000)\n    drop = Dropout(0.2)\n    head = Linear(1000000, 10)", 1))
+	if 4*1e12 < float64(avail) {
+		t.Skip("this machine has 4 TB of memory")
+	}
+	_, err := Run(context.Background(), p, p.Trains[0], Options{Quiet: true, MaxEpochs: 1})
+	if err == nil || !strings.Contains(err.Error(), "train t needs ") || !strings.Contains(err.Error(), "TiB (arena ") ||
+		!strings.Contains(err.Error(), " is available: make the model or the batch smaller") {
+		t.Fatalf("got %v", err)
+	}
+	t.Log(err)
+}
+
+func TestBytesString(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 4e12: "3.6 TiB", 5 << 30: "5.0 GiB"} {
+		if got := bytesString(n); got != want {
+			t.Errorf("bytesString(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

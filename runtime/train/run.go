@@ -225,6 +225,10 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	if err := t.setupData(); err != nil {
 		return nil, err
 	}
+	// Before the weights are allocated: is the memory there?
+	if err := t.checkMemory(); err != nil {
+		return nil, err
+	}
 	pos, err := t.initWeights()
 	if err != nil {
 		return nil, err
@@ -286,6 +290,26 @@ func (t *trainer) setupData() error {
 		t.classes = lf.Classes
 	}
 	return nil
+}
+
+// checkMemory plans the memory of the largest step program (each phase
+// at the full batch) and checks that it is available.
+func (t *trainer) checkMemory() error {
+	var need memoryNeed
+	for ph := range t.tr.Phases {
+		sg, err := t.p.LowerStep(t.tr, ph, t.tr.Batch)
+		if err != nil {
+			return err
+		}
+		m, err := planMemory(sg.Graph)
+		if err != nil {
+			return err
+		}
+		if m.total() > need.total() {
+			need = m
+		}
+	}
+	return checkMemory("train "+t.tr.Name, need)
 }
 
 // initWeights initializes or loads the weights and returns the position
