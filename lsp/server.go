@@ -383,11 +383,11 @@ func (s *Server) check(d *document, gen int) {
 			// An error in an imported file: show it on the import line.
 			if imp := importOf(f, dg.Pos.File, d.path); imp != nil {
 				out = append(out, Diagnostic{Range: Range{positionOf(text, imp.Pos().Offset), positionOf(text, imp.End().Offset)}, Severity: 1, Source: "encc",
-					Message: fmt.Sprintf("%s: %s", dg.Pos, dg.Msg)})
+					Message: fmt.Sprintf("%s: %s", dg.Pos, diag.Clean(dg.Msg))})
 			}
 			continue
 		}
-		dd := Diagnostic{Severity: 1, Source: "encc", Message: dg.Msg}
+		dd := Diagnostic{Severity: 1, Source: "encc", Message: diag.Clean(dg.Msg)}
 		if dg.Severity == diag.Warning {
 			dd.Severity = 2
 		}
@@ -409,7 +409,7 @@ func (s *Server) check(d *document, gen int) {
 				p := Position{Line: max(n.Pos.Line-1, 0), Character: max(n.Pos.Col-1, 0)}
 				loc.Range = Range{p, p}
 			}
-			dd.RelatedInformation = append(dd.RelatedInformation, DiagnosticRelatedInformation{Location: loc, Message: n.Msg})
+			dd.RelatedInformation = append(dd.RelatedInformation, DiagnosticRelatedInformation{Location: loc, Message: diag.Clean(n.Msg)})
 		}
 		out = append(out, dd)
 	}

@@ -403,12 +403,12 @@ func JSON(l List) ([]byte, error) {
 	out := make([]jsonDiag, 0, len(l))
 	for _, d := range l {
 		j := jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col,
-			Severity: d.Severity.String(), Message: d.Msg}
+			Severity: d.Severity.String(), Message: Clean(d.Msg)}
 		if d.End.IsValid() {
 			j.EndLine, j.EndCol = d.End.Line, d.End.Col
 		}
 		for _, n := range d.Notes {
-			j.Notes = append(j.Notes, jsonNote{n.Pos.File, n.Pos.Line, n.Pos.Col, n.Msg})
+			j.Notes = append(j.Notes, jsonNote{n.Pos.File, n.Pos.Line, n.Pos.Col, Clean(n.Msg)})
 		}
 		out = append(out, j)
 	}
