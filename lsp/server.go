@@ -72,7 +72,14 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, log io.Writer) error {
 		s.stopTimer(d)
 	}
 	s.mu.Unlock()
-	s.checks.Wait()
+	// A check inside the parser cannot stop at once; it publishes nothing
+	// more, so do not keep the client waiting for it long.
+	done := make(chan struct{})
+	go func() { s.checks.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
 	return err
 }
 
