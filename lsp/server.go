@@ -375,7 +375,12 @@ func (s *Server) check(d *document, gen int) {
 	}()
 
 	prog, diags := compiler.Check(d.path, []byte(text), &compiler.Options{ReadFile: s.readFile, Context: ctx})
-	f, _ := lang.Parse(d.path, []byte(text))
+	var f *lang.File
+	if prog != nil && prog.Root != nil {
+		f = prog.Root // parsed once, by Check
+	} else {
+		f, _ = lang.Parse(d.path, []byte(text))
+	}
 	s.mu.Lock()
 	if d.gen != gen || d.closed || ctx.Err() != nil {
 		s.mu.Unlock()
