@@ -131,28 +131,47 @@ func (c *client) waitDiagnostics(uri string, want int) []int {
 	}
 }
 
-// A large file is checked in the background: requests are answered
-// while it is checked (issue 17, case 23). Before, the check ran in the
-// message loop and the answer came only after its diagnostics.
+// A large file is checked in the background: the server answers other
+// requests while it is checked (issue 17, case 23), and a request about
+// the file itself waits for its check, off the message loop, to answer
+// from the latest text. Before, the check ran in the message loop and
+// every answer came after it.
 func TestLargeFileDoesNotBlock(t *testing.T) {
 	c := newClient(t)
 	defer c.close()
-	big := bigSource(t, 200_000)
+	big := bigSource(t, 50_000)
 	uri := pathToURI(filepath.Join(t.TempDir(), "big.enc"))
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "enc", "version": 1, "text": big}})
-	var syms []DocumentSymbol
-	c.call("textDocument/documentSymbol", map[string]any{"textDocument": map[string]any{"uri": uri}}, &syms)
+	var h *Hover
+	c.call("textDocument/hover", map[string]any{"textDocument": map[string]any{"uri": "file:///other.enc"}, "position": Position{0, 0}}, &h)
 	select {
 	case m := <-c.notes:
 		t.Fatalf("a notification (%s) came before the answer: the check blocked the server", m.Method)
 	default:
 	}
+	// The outline of the big file waits for its check.
+	var syms []DocumentSymbol
+	c.call("textDocument/documentSymbol", map[string]any{"textDocument": map[string]any{"uri": uri}}, &syms)
+	if len(syms) < 25 {
+		t.Fatalf("%d symbols: the request did not wait for the check", len(syms))
+	}
 	if got := c.waitDiagnostics(uri, 1); len(got) != 1 {
 		t.Fatalf("diagnostics of versions %v", got)
 	}
+}
+
+// A request right after a change answers from the changed text.
+func TestRequestAfterChange(t *testing.T) {
+	c := newClient(t)
+	defer c.close()
+	uri := pathToURI(filepath.Join(t.TempDir(), "m.enc"))
+	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "enc", "version": 1, "text": "const a = 1\n"}})
+	c.notify("textDocument/didChange", map[string]any{"textDocument": map[string]any{"uri": uri, "version": 2},
+		"contentChanges": []map[string]any{{"text": "const a = 1\nconst b = 2\n"}}})
+	var syms []DocumentSymbol
 	c.call("textDocument/documentSymbol", map[string]any{"textDocument": map[string]any{"uri": uri}}, &syms)
-	if len(syms) < 100 {
-		t.Fatalf("%d symbols after the check", len(syms))
+	if len(syms) != 2 {
+		t.Fatalf("symbols %+v, want a and b", syms)
 	}
 }
 
@@ -161,7 +180,7 @@ func TestLargeFileDoesNotBlock(t *testing.T) {
 func TestChangesDebounced(t *testing.T) {
 	c := newClient(t)
 	defer c.close()
-	big := bigSource(t, 100_000)
+	big := bigSource(t, 30_000)
 	uri := pathToURI(filepath.Join(t.TempDir(), "m.enc"))
 	c.notify("textDocument/didOpen", map[string]any{"textDocument": map[string]any{"uri": uri, "languageId": "enc", "version": 1, "text": big}})
 	const last = 31

@@ -33,6 +33,7 @@ type Server struct {
 	initialized bool
 	shutdown    bool
 	checks      sync.WaitGroup // running checks
+	requests    sync.WaitGroup // requests waiting for a check
 }
 
 // A document is an open file and what checking it gave.
@@ -51,10 +52,12 @@ type document struct {
 	diags   diag.List
 	checked string // the text prog, file and diags are of
 
-	gen    int                // bumped by every change: a check of an older gen is stale
-	timer  *time.Timer        // the pending (debounced) check
-	cancel context.CancelFunc // cancels the running check
-	closed bool
+	gen        int                // bumped by every change: a check of an older gen is stale
+	checkedGen int                // the gen prog, file and diags are of
+	checkDone  chan struct{}      // closed (and replaced) when a check finishes
+	timer      *time.Timer        // the pending (debounced) check
+	cancel     context.CancelFunc // cancels the running check
+	closed     bool
 }
 
 // Serve runs a server on r and w until the client exits or r ends.
@@ -69,13 +72,15 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, log io.Writer) error {
 	s.mu.Lock()
 	for _, d := range s.docs {
 		d.closed = true
+		close(d.checkDone)
+		d.checkDone = make(chan struct{})
 		s.stopTimer(d)
 	}
 	s.mu.Unlock()
 	// A check inside the parser cannot stop at once; it publishes nothing
 	// more, so do not keep the client waiting for it long.
 	done := make(chan struct{})
-	go func() { s.checks.Wait(); close(done) }()
+	go func() { s.checks.Wait(); s.requests.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(time.Second):
@@ -109,7 +114,69 @@ func (s *Server) loop(ctx context.Context) error {
 		if m.Method == "exit" {
 			return nil
 		}
+		if uri := s.needsCheck(&m); uri != "" {
+			// A request about a document whose latest text is not
+			// checked yet waits for that check, off the loop: the
+			// server goes on reading (other requests, more changes).
+			s.requests.Add(1)
+			go func(m message) {
+				defer s.requests.Done()
+				s.waitChecked(uri, requestWait)
+				s.handle(&m)
+			}(m)
+			continue
+		}
 		s.handle(&m)
+	}
+}
+
+// requestWait bounds how long a request waits for its document's check.
+const requestWait = 30 * time.Second
+
+// needsCheck returns the URI of the document a request answers from the
+// last check (hover, definition, completion, symbols) when that check is
+// not of the latest text; "" otherwise.
+func (s *Server) needsCheck(m *message) string {
+	switch m.Method {
+	case "textDocument/hover", "textDocument/definition", "textDocument/completion", "textDocument/documentSymbol":
+	default:
+		return ""
+	}
+	var p struct {
+		TextDocument textDocumentIdentifier `json:"textDocument"`
+	}
+	if json.Unmarshal(m.Params, &p) != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.docs[p.TextDocument.URI]; d != nil && d.checkedGen != d.gen && !d.closed {
+		return p.TextDocument.URI
+	}
+	return ""
+}
+
+// waitChecked waits until the document at uri is checked at its latest
+// text (or closed), at most timeout.
+func (s *Server) waitChecked(uri string, timeout time.Duration) {
+	deadline := time.After(timeout)
+	s.mu.Lock()
+	for {
+		d := s.docs[uri]
+		if d == nil || d.closed || d.checkedGen == d.gen {
+			s.mu.Unlock()
+			return
+		}
+		ch := d.checkDone
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
 	}
 }
 
@@ -198,6 +265,8 @@ func (s *Server) dispatch(m *message) (any, *rpcError) {
 		s.mu.Lock()
 		if d := s.docs[p.TextDocument.URI]; d != nil {
 			d.closed = true
+			close(d.checkDone)
+			d.checkDone = make(chan struct{})
 			s.stopTimer(d)
 			if d.cancel != nil {
 				d.cancel()
@@ -277,9 +346,11 @@ func (s *Server) open(uri string, version int, text string) {
 	s.mu.Lock()
 	if old := s.docs[uri]; old != nil { // opened twice: the old one is stale
 		old.closed = true
+		close(old.checkDone)
+		old.checkDone = make(chan struct{})
 		s.stopTimer(old)
 	}
-	d := &document{uri: uri, path: uriToPath(uri), version: version, text: text}
+	d := &document{uri: uri, path: uriToPath(uri), version: version, text: text, checkDone: make(chan struct{})}
 	s.docs[uri] = d
 	s.mu.Unlock()
 	s.schedule(d, 0)
@@ -387,6 +458,9 @@ func (s *Server) check(d *document, gen int) {
 		return
 	}
 	d.prog, d.diags, d.file, d.checked = prog, diags, f, text
+	d.checkedGen = gen
+	close(d.checkDone)
+	d.checkDone = make(chan struct{})
 	d.cancel = nil
 	s.mu.Unlock()
 	out := []Diagnostic{}
