@@ -16,6 +16,8 @@
 // Checks run in the background, 150 ms after the last change (open checks
 // at once): the loop keeps answering while a large file is checked, a
 // newer change cancels the check of the older text, and only the check
-// of the latest text publishes. Requests answer from the last finished
-// check, with the text it checked.
+// of the latest text publishes. A request about a document (hover,
+// definition, completion, symbols) whose latest text is not checked yet
+// waits for that check in a goroutine of its own, so the loop goes on
+// reading, and answers from the checked text.
 package lsp
