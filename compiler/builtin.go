@@ -466,7 +466,7 @@ func (c *checker) callBuiltin(f *FuncV, args []*argVal, n lang.Node, en *env) Va
 			return InvalidV{}
 		}
 		l := &LayerV{E: e, Args: vals, Pos: n.Pos()}
-		if err := c.validateLayer(l, n); err {
+		if err := c.validateLayer(l, n); err || !c.checkLayerSize(l, n) {
 			return InvalidV{}
 		}
 		return l

@@ -1,6 +1,10 @@
 package compiler
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +22,15 @@ type Options struct {
 	ReadFile func(path string) ([]byte, error)
 	// NoPrelude leaves the stdlib out of scope (tests of the stdlib itself).
 	NoPrelude bool
+	// Context, when set, stops a check early once it is done (the LSP
+	// cancels the check of a text that has since changed); the Program
+	// and diagnostics are then incomplete and should be dropped.
+	Context context.Context
+}
+
+// cancelled reports whether the caller no longer wants the result.
+func (c *checker) cancelled() bool {
+	return c.opts != nil && c.opts.Context != nil && c.opts.Context.Err() != nil
 }
 
 // A Program is the result of checking one .enc file: its syntax, the
@@ -69,7 +82,45 @@ func readFile(opts *Options, path string) ([]byte, error) {
 	if opts != nil && opts.ReadFile != nil {
 		return opts.ReadFile(path)
 	}
-	return os.ReadFile(path)
+	return ReadSource(path)
+}
+
+// MaxSourceSize is the largest .enc file ReadSource reads.
+const MaxSourceSize = 64 << 20
+
+// ReadSource reads the .enc file at path, the way Check reads imports: only
+// a regular file (a device such as /dev/zero or a FIFO never ends or
+// blocks) of at most MaxSourceSize bytes.
+func ReadSource(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "is a directory"
+		}
+		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New(what)}
+	}
+	if st.Size() > MaxSourceSize {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("file too large (%d bytes; the limit is %d MiB)", st.Size(), MaxSourceSize>>20)}
+	}
+	// The file may grow while it is read: read at most one byte more
+	// than the limit to notice.
+	b, err := io.ReadAll(io.LimitReader(f, MaxSourceSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxSourceSize {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("file too large (the limit is %d MiB)", MaxSourceSize>>20)}
+	}
+	return b, nil
 }
 
 func unwrapPathErr(err error) error {
@@ -104,7 +155,7 @@ type checker struct {
 	files   map[string]*lang.File
 	sources map[string][]byte
 	scopes  map[string]*fileScope // by file name
-	loading map[string]bool       // import cycle detection
+	loading []importStep          // files being loaded, root first (import cycle detection)
 	prelude *scope
 	root    *fileScope
 	diags   diag.List
@@ -138,7 +189,6 @@ func newChecker(opts *Options) *checker {
 		files:   map[string]*lang.File{},
 		sources: map[string][]byte{},
 		scopes:  map[string]*fileScope{},
-		loading: map[string]bool{},
 		types:   map[lang.Node]Value{},
 		defs:    map[*lang.Ident]lang.Node{},
 		memo:    map[string]*forwardResult{},
@@ -279,6 +329,43 @@ func (c *checker) loadPrelude() {
 	}
 }
 
+// An importStep is one file being loaded and the import that led to it.
+type importStep struct {
+	file string
+	at   diag.Pos // the import's path in the importing file; invalid for the root
+}
+
+// importCycle reports whether importing path at pos closes a cycle of
+// imports. If so it reports the cycle once, at the import line of the
+// checked (root) file that leads into it, with the whole chain, and a
+// note at the import that closes it.
+func (c *checker) importCycle(path string, pos diag.Pos) bool {
+	start := -1
+	for i, st := range c.loading {
+		if filepath.Clean(st.file) == filepath.Clean(path) {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return false
+	}
+	chain := make([]string, 0, len(c.loading)-start+1)
+	for _, st := range c.loading[start:] {
+		chain = append(chain, st.file)
+	}
+	chain = append(chain, path)
+	at := pos
+	if len(c.loading) > 1 {
+		at = c.loading[1].at // the root's import that leads here
+	}
+	d := c.errorf(at, "import cycle: %s", chain[0]+" imports "+strings.Join(chain[1:], ", which imports "))
+	if at != pos {
+		d.WithNote(pos, "%s imports %s here", c.loading[len(c.loading)-1].file, path)
+	}
+	return true
+}
+
 // loadFile parses a file and, recursively, its imports, and declares its
 // names. from is the import's position (invalid for the root).
 func (c *checker) loadFile(name string, src []byte, from diag.Pos) *fileScope {
@@ -290,6 +377,9 @@ func (c *checker) parseFile(name string, src []byte, from diag.Pos) *fileScope {
 		return fs
 	}
 	c.sources[name] = src
+	if c.cancelled() {
+		return nil
+	}
 	f, errs := parse(name, src)
 	for _, d := range errs {
 		c.diags.Add(d)
@@ -300,8 +390,8 @@ func (c *checker) parseFile(name string, src []byte, from diag.Pos) *fileScope {
 	c.files[name] = f
 	fs := &fileScope{name: name, ast: f, scope: newScope(c.prelude)}
 	c.scopes[name] = fs
-	c.loading[name] = true
-	defer delete(c.loading, name)
+	c.loading = append(c.loading, importStep{file: name, at: from})
+	defer func() { c.loading = c.loading[:len(c.loading)-1] }()
 
 	// Imports first: their declarations are visible in this file.
 	for _, imp := range f.Imports {
@@ -309,8 +399,7 @@ func (c *checker) parseFile(name string, src []byte, from diag.Pos) *fileScope {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(filepath.Dir(name), path)
 		}
-		if c.loading[path] {
-			c.errorf(imp.PathPos, "import cycle: %q imports %q, which imports it back", name, imp.Path)
+		if c.importCycle(path, imp.PathPos) {
 			fs.scope.incomplete = true
 			continue
 		}
@@ -406,6 +495,9 @@ func (c *checker) checkRoot(fs *fileScope) {
 	c.recording = true
 	defer func() { c.recording = false }()
 	for _, d := range fs.decls {
+		if c.cancelled() {
+			return
+		}
 		switch d := d.(type) {
 		case *constDecl:
 			c.value(fs.scope.names[d.decl.Name.Name], d.decl.Pos())

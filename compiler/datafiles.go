@@ -8,8 +8,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
+
+// DataPath resolves a path written in an .enc file (a dataset file, a
+// checkpoint to save or load) against dir, the folder of that file: an
+// absolute path stays as written, as an import's does; a relative one is
+// joined to dir.
+func DataPath(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
 
 // This file reads the little that checking needs from data files: the
 // image size in an IDX header and the columns of a CSV header. Reading

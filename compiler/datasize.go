@@ -50,13 +50,13 @@ func sourceSamples(ds *Dataset, src *ConfigV) (int64, string) {
 			return n.V, ""
 		}
 	case "idx":
-		n, err := idxCount(filepath.Join(ds.Dir, str("images")))
+		n, err := idxCount(DataPath(ds.Dir, str("images")))
 		if err != nil {
 			return 0, dataErr(str("images"), err)
 		}
 		return n, ""
 	case "json_dir":
-		n, err := jsonFiles(filepath.Join(ds.Dir, str("path")))
+		n, err := jsonFiles(DataPath(ds.Dir, str("path")))
 		if err != nil {
 			return 0, dataErr(str("path"), err)
 		}

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,49 @@ import (
 // value is the constant 0. Dims are immutable.
 type Dim struct {
 	terms []term // sorted by monomial, no zero coefficients
+	// ovf records that a coefficient overflowed int64 in the arithmetic
+	// that made d (or in its operands): d's value is then meaningless,
+	// and the checker reports it where the expression is.
+	ovf bool
+}
+
+// Overflows reports whether computing d overflowed int64.
+func (d Dim) Overflows() bool { return d.ovf }
+
+// addInt returns a + b and whether it overflowed.
+func addInt(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (a >= 0) == (b >= 0) && (s >= 0) != (a >= 0)
+}
+
+// mulInt returns a * b and whether it overflowed.
+func mulInt(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, false
+	}
+	p := a * b
+	return p, p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64)
+}
+
+// PowInt returns x**y for y >= 0, by squaring, and whether it overflowed.
+func PowInt(x, y int64) (int64, bool) {
+	r, ovf := int64(1), false
+	for y > 0 {
+		var o bool
+		if y&1 == 1 {
+			r, o = mulInt(r, x)
+			ovf = ovf || o
+		}
+		y >>= 1
+		if y > 0 {
+			x, o = mulInt(x, x)
+			ovf = ovf || o
+		}
+		if ovf {
+			return 0, true
+		}
+	}
+	return r, false
 }
 
 // A term is coef * product of vars (sorted, with repetition for powers).
@@ -75,12 +119,14 @@ func (d Dim) Equal(e Dim) bool {
 	return true
 }
 
-func normalize(ts []term) Dim {
+func normalize(ts []term, ovf bool) Dim {
 	sort.Slice(ts, func(i, j int) bool { return monoLess(ts[i].vars, ts[j].vars) })
 	out := ts[:0]
 	for _, t := range ts {
 		if n := len(out); n > 0 && out[n-1].vars == t.vars {
-			out[n-1].coef += t.coef
+			var o bool
+			out[n-1].coef, o = addInt(out[n-1].coef, t.coef)
+			ovf = ovf || o
 			continue
 		}
 		out = append(out, t)
@@ -91,7 +137,7 @@ func normalize(ts []term) Dim {
 			res = append(res, t)
 		}
 	}
-	return Dim{terms: append([]term(nil), res...)}
+	return Dim{terms: append([]term(nil), res...), ovf: ovf}
 }
 
 // monoLess orders monomials: higher degree first, then by name; the
@@ -113,7 +159,7 @@ func degree(m string) int {
 
 // Add returns d + e.
 func (d Dim) Add(e Dim) Dim {
-	return normalize(append(append([]term(nil), d.terms...), e.terms...))
+	return normalize(append(append([]term(nil), d.terms...), e.terms...), d.ovf || e.ovf)
 }
 
 // Sub returns d - e.
@@ -122,21 +168,27 @@ func (d Dim) Sub(e Dim) Dim { return d.Add(e.Scale(-1)) }
 // Scale returns k * d.
 func (d Dim) Scale(k int64) Dim {
 	ts := make([]term, len(d.terms))
+	ovf := d.ovf
 	for i, t := range d.terms {
-		ts[i] = term{coef: t.coef * k, vars: t.vars}
+		c, o := mulInt(t.coef, k)
+		ovf = ovf || o
+		ts[i] = term{coef: c, vars: t.vars}
 	}
-	return normalize(ts)
+	return normalize(ts, ovf)
 }
 
 // Mul returns d * e.
 func (d Dim) Mul(e Dim) Dim {
 	var ts []term
+	ovf := d.ovf || e.ovf
 	for _, a := range d.terms {
 		for _, b := range e.terms {
-			ts = append(ts, term{coef: a.coef * b.coef, vars: mulMono(a.vars, b.vars)})
+			c, o := mulInt(a.coef, b.coef)
+			ovf = ovf || o
+			ts = append(ts, term{coef: c, vars: mulMono(a.vars, b.vars)})
 		}
 	}
-	return normalize(ts)
+	return normalize(ts, ovf)
 }
 
 func mulMono(a, b string) string {
@@ -164,7 +216,7 @@ func (d Dim) Div(e Dim) (Dim, bool) {
 	den := e.terms[0]
 	ts := make([]term, 0, len(d.terms))
 	for _, t := range d.terms {
-		if t.coef%den.coef != 0 {
+		if den.coef == -1 && t.coef == math.MinInt64 || t.coef%den.coef != 0 {
 			return Dim{}, false
 		}
 		v, ok := divMono(t.vars, den.vars)
@@ -173,7 +225,7 @@ func (d Dim) Div(e Dim) (Dim, bool) {
 		}
 		ts = append(ts, term{coef: t.coef / den.coef, vars: v})
 	}
-	return normalize(ts), true
+	return normalize(ts, d.ovf || e.ovf), true
 }
 
 func divMono(a, b string) (string, bool) {
@@ -224,7 +276,7 @@ func (d Dim) Subst(m map[string]Dim) Dim {
 	if len(m) == 0 {
 		return d
 	}
-	res := Dim{}
+	res := Dim{ovf: d.ovf}
 	for _, t := range d.terms {
 		p := ConstDim(t.coef)
 		if t.vars != "" {

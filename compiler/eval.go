@@ -186,11 +186,19 @@ func (c *checker) evalUnary(e *lang.UnaryExpr, en *env) Value {
 	case "-":
 		switch x := x.(type) {
 		case IntV:
+			if x.V == math.MinInt64 {
+				c.errorAt(e, "%s: integer overflow (the result does not fit in 64 bits)", c.text(e))
+				return InvalidV{}
+			}
 			return IntV{-x.V}
 		case FloatV:
 			return FloatV{-x.V}
 		case DimV:
-			return dimValue(x.D.Scale(-1))
+			if d := x.D.Scale(-1); !d.Overflows() {
+				return dimValue(d)
+			}
+			c.errorAt(e, "%s: integer overflow (the result does not fit in 64 bits)", c.text(e))
+			return InvalidV{}
 		case *TensorV:
 			return c.neg(e, x)
 		case InvalidV:
@@ -290,13 +298,20 @@ func (c *checker) binary(n lang.Node, op string, x, y Value, en *env) Value {
 	xd, xok := dimOf(x)
 	yd, yok := dimOf(y)
 	if xok && yok {
+		checked := func(d Dim) Value {
+			if d.Overflows() {
+				c.errorAt(n, "%s: integer overflow (the result does not fit in 64 bits)", c.text(n))
+				return InvalidV{}
+			}
+			return dimValue(d)
+		}
 		switch op {
 		case "+":
-			return dimValue(xd.Add(yd))
+			return checked(xd.Add(yd))
 		case "-":
-			return dimValue(xd.Sub(yd))
+			return checked(xd.Sub(yd))
 		case "*":
-			return dimValue(xd.Mul(yd))
+			return checked(xd.Mul(yd))
 		case "/":
 			if yd.IsConst() {
 				if k, _ := yd.Const(); k == 0 {
@@ -314,9 +329,10 @@ func (c *checker) binary(n lang.Node, op string, x, y Value, en *env) Value {
 			xi, ok1 := xd.Const()
 			yi, ok2 := yd.Const()
 			if ok1 && ok2 && yi >= 0 {
-				r := int64(1)
-				for i := int64(0); i < yi; i++ {
-					r *= xi
+				r, ovf := PowInt(xi, yi)
+				if ovf {
+					c.errorAt(n, "%s: integer overflow (the result does not fit in 64 bits)", c.text(n))
+					return InvalidV{}
 				}
 				return IntV{r}
 			}

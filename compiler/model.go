@@ -479,6 +479,10 @@ func (c *checker) evalTensorType(t lang.Type, en *env, bind map[string]bool) (Te
 		}
 		out.Dims = append(out.Dims, dim)
 	}
+	if good && elementsTooMany(out) {
+		c.errorAt(t, "%s has more than 2^50 elements", c.text(t))
+		good = false
+	}
 	return out, good
 }
 

@@ -1,7 +1,9 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -254,9 +256,14 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 			return false
 		}
 	case "idx":
+		// Without the file (not downloaded yet) the image is MNIST's
+		// 28x28; a file that is there must be a readable IDX image file.
 		h, w := int64(28), int64(28)
-		if dims, err := idxImageDims(filepath.Join(ds.Dir, src.Args["images"].(StrV).V)); err == nil {
+		if dims, err := idxImageDims(DataPath(ds.Dir, src.Args["images"].(StrV).V)); err == nil {
 			h, w = dims[0], dims[1]
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			c.errorf(src.Arg["images"], "idx: %v", err)
+			return false
 		}
 		ds.Fields = []DataField{{Name: "image", Type: tensorOf("f32", ConstDim(1), ConstDim(h), ConstDim(w))}, label}
 	case "csv":
@@ -264,7 +271,7 @@ func (c *checker) sourceFields(ds *Dataset) bool {
 			text = true
 			break
 		}
-		p := filepath.Join(ds.Dir, src.Args["path"].(StrV).V)
+		p := DataPath(ds.Dir, src.Args["path"].(StrV).V)
 		n, err := csvFeatureCount(p, src.Args["label"].(StrV).V, src.Args["delimiter"].(StrV).V)
 		if err != nil {
 			c.errorf(src.Arg["path"], "csv: %v", err)
@@ -447,6 +454,7 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 	// Initial weights.
 	if f := fields["init"]; f != nil {
 		c.trainInit(tr, f, en)
+		c.initNotSave(tr, fields["save"])
 	}
 	if f := fields["quantize"]; f != nil {
 		c.trainQuantize(tr, f, en)
@@ -580,6 +588,31 @@ func (c *checker) trainScalars(tr *Train, fields map[string]*lang.Field, en *env
 				tr.Metrics = append(tr.Metrics, cv)
 			}
 		}
+	}
+}
+
+// initNotSave reports a train whose checkpoint would overwrite the
+// weights it starts from: after its first epoch, save = "pre.safetensors"
+// would replace init = load("pre.safetensors") (or the checkpoint of the
+// train of from(...)), and the pre-trained weights would be lost.
+func (c *checker) initNotSave(tr *Train, save *lang.Field) {
+	if tr.Init == nil || tr.Save == "" || save == nil {
+		return
+	}
+	var from string
+	var at diag.Pos
+	switch {
+	case tr.Init.E.Name == "from" && tr.From != nil && tr.From.Save != "":
+		from, at = DataPath(tr.From.Dir, tr.From.Save), argPos(tr.Init, "train")
+	case tr.Init.E.Name == "load":
+		p, _ := tr.Init.Args["path"].(StrV)
+		from, at = DataPath(tr.Dir, p.V), argPos(tr.Init, "path")
+	default:
+		return
+	}
+	if DataPath(tr.Dir, tr.Save) == from {
+		c.errorAt(save.Value, "save %q is the file init reads: the checkpoint would overwrite the weights this train starts from; save elsewhere", tr.Save).
+			WithNote(at, "init reads %s here", from)
 	}
 }
 

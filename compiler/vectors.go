@@ -69,7 +69,7 @@ func (p *Program) VectorTrain(name string) *VectorsTrain {
 // as the runtime joins it), or nil.
 func (p *Program) VectorsSource(file string) *VectorsTrain {
 	for _, v := range p.VectorTrains {
-		if filepath.Clean(filepath.Join(v.Dir, v.Save)) == filepath.Clean(file) {
+		if filepath.Clean(DataPath(v.Dir, v.Save)) == filepath.Clean(file) {
 			return v
 		}
 	}
@@ -213,7 +213,7 @@ func (c *checker) checkVectorsInit(tr *Train, cv *ConfigV) {
 		return
 	}
 	rel := cv.Args["path"].(StrV).V
-	file := filepath.Join(tr.Dir, rel)
+	file := DataPath(tr.Dir, rel)
 	if _, err := os.Stat(file); err != nil {
 		c.checkVectorsSource(tr, cv, file, shape[1])
 		return
@@ -240,7 +240,7 @@ func (c *checker) checkVectorsSource(tr *Train, cv *ConfigV, file string, dim in
 			c.checkTrain(td)
 		}
 		vt := td.vt
-		if vt == nil || filepath.Clean(filepath.Join(vt.Dir, vt.Save)) != filepath.Clean(file) {
+		if vt == nil || filepath.Clean(DataPath(vt.Dir, vt.Save)) != filepath.Clean(file) {
 			continue
 		}
 		if vt.Dim() != dim {
@@ -295,7 +295,7 @@ func (c *checker) checkStopWords(ds *Dataset) bool {
 		c.errorf(argPos(ds.Tokens, "stop_words"), "stop_words apply to the words tokenizer only")
 		return false
 	}
-	if _, err := os.Stat(filepath.Join(ds.Dir, sw.V)); err != nil {
+	if _, err := os.Stat(DataPath(ds.Dir, sw.V)); err != nil {
 		c.errorf(argPos(ds.Tokens, "stop_words"), "stop_words: no file %s (relative to the .enc file); use \"english\" for the built-in list", sw.V)
 		return false
 	}

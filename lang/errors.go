@@ -230,6 +230,11 @@ func (p *parser) rewrite(tok lexer.Token, exp string) *diag.Diagnostic {
 		return diag.Errorf(pos, "unexpected %s", tokDesc(tok))
 	}
 
+	// "return z, recon", as Python writes two results.
+	if tok.Value == "," && tok.Type != symString && p.afterReturn(toks, at) {
+		return diag.Errorf(pos, "a forward returns one value: for several results, declare them by name (-> (z: ..., recon: ...)) and return a map: return { z: z, recon: ... }")
+	}
+
 	// A closing bracket where a list could also go on.
 	if open >= 0 && first == strconv.Quote(closer[toks[open].Value]) {
 		ctx := listContext(toks, open)
@@ -276,6 +281,30 @@ func (p *parser) afterPipe(toks []lexer.Token, at int) bool {
 				return true
 			}
 		case "=", "return", ",", ":":
+			if depth == 0 {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// afterReturn reports whether toks[at] follows the expression of a
+// return statement, outside any bracket of it.
+func (p *parser) afterReturn(toks []lexer.Token, at int) bool {
+	depth := 0
+	for i := at - 1; i >= 0; i-- {
+		switch toks[i].Value {
+		case ")", "]", "}":
+			depth++
+		case "(", "[", "{":
+			if depth == 0 {
+				return false
+			}
+			depth--
+		case "return":
+			return depth == 0 && toks[i].Type == symIdent
+		case "=", ",", ":":
 			if depth == 0 {
 				return false
 			}

@@ -301,11 +301,13 @@ func typeString(t Type) string {
 }
 
 // body prints `{ items }`: on one line when the source has it on one line
-// with at most one item and no comment, else one item per line. close is
-// the offset of the closing brace, or -1 when unknown (then the body ends
-// at limit).
+// with at most one item and no comment, and the item prints on one line
+// (a one-line model whose forward has two statements does not: printing
+// it on the model's line would not be idempotent), else one item per
+// line. close is the offset of the closing brace, or -1 when unknown
+// (then the body ends at limit).
 func (p *printer) body(items []Node, oneLine bool, start, limit int, item func(q *printer, n Node, pd pad)) {
-	if oneLine && len(items) <= 1 && !p.hasComment(start, limit) {
+	if oneLine && len(items) <= 1 && !p.hasComment(start, limit) && (len(items) == 0 || p.alignable(items[0], 0, item)) {
 		if len(items) == 0 {
 			p.write("{}")
 			return

@@ -98,9 +98,9 @@ import (
 // collected into File.Comments); Unterminated*, and Invalid exist only so
 // that Parse can name those mistakes itself.
 var lexDef = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "Comment", Pattern: `//[^\n]*|/\*(?s:.*?)\*/`},
+	{Name: "Comment", Pattern: `//[^\r\n]*|/\*(?s:.*?)\*/`},
 	{Name: "UnterminatedComment", Pattern: `/\*(?s:.*)`},
-	{Name: "Whitespace", Pattern: `[ \t\r\n]+`},
+	{Name: "Whitespace", Pattern: `[ \t\r\n]+|\x{FEFF}`},
 	{Name: "Float", Pattern: `[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+`},
 	{Name: "Int", Pattern: `[0-9]+`},
 	{Name: "String", Pattern: `"(\\.|[^"\\\n])*"`},

@@ -45,10 +45,18 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 			p.errs.Errorf(p.at(t.Pos.Offset), "string not terminated")
 		case symInvalid:
 			p.errs.Errorf(p.at(t.Pos.Offset), "invalid character %s", quoteChar(t.Value))
+		case symWhitespace:
+			if t.Value == bom && t.Pos.Offset > 0 { // a byte order mark only starts a file
+				p.errs.Errorf(p.at(t.Pos.Offset), "invalid character %s", quoteChar(t.Value))
+			}
 		}
 		if len(p.errs) > 0 {
 			return f, p.errs
 		}
+	}
+	if off, ok := tooDeep(toks); !ok {
+		p.errs.Errorf(p.at(off), "expression nested too deeply (more than %d levels of brackets and operators)", MaxNesting)
+		return f, p.errs
 	}
 	p.toks = toks
 
@@ -122,14 +130,74 @@ type parser struct {
 	errs     diag.List
 }
 
+// lineStarts returns the offsets at which lines start. A line ends at
+// "\n", "\r\n" or a lone "\r", as the lexer's comments and whitespace do.
 func lineStarts(src []byte) []int {
 	lines := []int{0}
 	for i, c := range src {
-		if c == '\n' {
+		if c == '\n' || c == '\r' && (i+1 == len(src) || src[i+1] != '\n') {
 			lines = append(lines, i+1)
 		}
 	}
 	return lines
+}
+
+// bom is the byte order mark some editors put at the start of a file.
+const bom = "\uFEFF"
+
+// MaxNesting bounds how deeply brackets, prefix operators and chains of
+// operators may nest in one expression. The grammar and every pass over
+// the tree recurse once per level; without a bound, a file of 100000
+// "(" overflows the stack and kills the process (and the language
+// server) instead of reporting an error.
+const MaxNesting = 1000
+
+// tooDeep reports the offset of the first token at which the nesting of
+// toks passes MaxNesting, and ok = false there. It over-approximates the
+// depth of the parser's recursion and of the syntax tree: each open
+// bracket is a level, and so is each operator (prefix, binary, "**",
+// ".", "|>") and "else" since the last "=", "," or "return" inside the
+// innermost open bracket, where a new expression starts.
+func tooDeep(toks []lexer.Token) (off int, ok bool) {
+	counts := []int{0} // operators since the last expression start, per open bracket
+	depth := 0         // open brackets plus the sum of counts
+	for _, t := range toks {
+		top := len(counts) - 1
+		switch t.Type {
+		case symWhitespace, symComment:
+			continue
+		case symIdent:
+			switch t.Value {
+			case "return":
+				depth -= counts[top]
+				counts[top] = 0
+			case "else", "not", "and", "or":
+				counts[top]++
+				depth++
+			}
+		default:
+			switch t.Value {
+			case "(", "[", "{":
+				counts = append(counts, 0)
+				depth++
+			case ")", "]", "}":
+				if top > 0 {
+					depth -= counts[top] + 1
+					counts = counts[:top]
+				}
+			case "=", ",", ":":
+				depth -= counts[top]
+				counts[top] = 0
+			case "-", "+", "*", "/", "@", "**", ".", "|>", "==", "!=", "<=", ">=", "<", ">":
+				counts[top]++
+				depth++
+			}
+		}
+		if depth > MaxNesting {
+			return t.Pos.Offset, false
+		}
+	}
+	return 0, true
 }
 
 // at returns the position of byte offset off.

@@ -9,5 +9,15 @@
 // messages, protocol.go holds the few LSP types used, utf16.go converts
 // positions (LSP counts UTF-16 code units; encc counts bytes). server.go
 // holds the loop and the documents; features.go the requests. Every
-// request runs under recover: broken input never stops the server.
+// request runs under recover: broken input never stops the server, and a
+// message with a bad header is logged and skipped (jsonrpc.go finds the
+// next "Content-Length:").
+//
+// Checks run in the background, 150 ms after the last change (open checks
+// at once): the loop keeps answering while a large file is checked, a
+// newer change cancels the check of the older text, and only the check
+// of the latest text publishes. A request about a document (hover,
+// definition, completion, symbols) whose latest text is not checked yet
+// waits for that check in a goroutine of its own, so the loop goes on
+// reading, and answers from the checked text.
 package lsp

@@ -5,7 +5,6 @@ package lsp
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -144,7 +143,7 @@ func (s *Server) location(d *document, prog *compiler.Program, n lang.Node) Loca
 		uri = pathToURI(file)
 		if src := prog.Source(file); src != nil {
 			text = string(src)
-		} else if b, err := os.ReadFile(file); err == nil {
+		} else if b, err := compiler.ReadSource(file); err == nil {
 			text = string(b)
 		}
 	}
@@ -439,7 +438,7 @@ func textOf(d *document, n lang.Node) string {
 // format returns one edit replacing the document with `encc fmt`'s
 // output, or none when it is already formatted or does not parse.
 func (s *Server) format(uri string) []TextEdit {
-	d := s.doc(uri)
+	d := s.latest(uri)
 	if d == nil {
 		return nil
 	}
@@ -447,7 +446,7 @@ func (s *Server) format(uri string) []TextEdit {
 	if f == nil || errs.HasErrors() {
 		return nil
 	}
-	out := string(lang.Format(f))
+	out := string(lang.KeepLineEndings(lang.Format(f), []byte(d.text)))
 	if out == d.text {
 		return []TextEdit{}
 	}

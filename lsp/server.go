@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/internal/diag"
@@ -26,14 +26,22 @@ import (
 type Server struct {
 	conn *conn
 	log  io.Writer
+	ctx  context.Context
 
 	mu          sync.Mutex
 	docs        map[string]*document // by URI
 	initialized bool
 	shutdown    bool
+	checks      sync.WaitGroup // running checks
+	requests    sync.WaitGroup // requests waiting for a check
 }
 
 // A document is an open file and what checking it gave.
+//
+// Checks run in the background (check.go): text and version are the
+// latest the client sent; prog, file, diags and checked are the result of
+// the last finished check, of the text checked, which requests answer
+// from.
 type document struct {
 	uri     string
 	path    string
@@ -42,13 +50,42 @@ type document struct {
 	prog    *compiler.Program // nil when the file does not parse
 	file    *lang.File        // the last parse, even with errors in other files
 	diags   diag.List
+	checked string // the text prog, file and diags are of
+
+	gen        int                // bumped by every change: a check of an older gen is stale
+	checkedGen int                // the gen prog, file and diags are of
+	checkDone  chan struct{}      // closed (and replaced) when a check finishes
+	timer      *time.Timer        // the pending (debounced) check
+	cancel     context.CancelFunc // cancels the running check
+	closed     bool
 }
 
 // Serve runs a server on r and w until the client exits or r ends.
 // Errors on stderr-like log (may be nil).
 func Serve(ctx context.Context, r io.Reader, w io.Writer, log io.Writer) error {
-	s := &Server{conn: newConn(r, w), log: log, docs: map[string]*document{}}
-	return s.loop(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Server{conn: newConn(r, w), log: log, docs: map[string]*document{}, ctx: ctx}
+	s.conn.logf = s.logf
+	err := s.loop(ctx)
+	// Stop the checks still running: they publish nothing more.
+	cancel()
+	s.mu.Lock()
+	for _, d := range s.docs {
+		d.closed = true
+		close(d.checkDone)
+		d.checkDone = make(chan struct{})
+		s.stopTimer(d)
+	}
+	s.mu.Unlock()
+	// A check inside the parser cannot stop at once; it publishes nothing
+	// more, so do not keep the client waiting for it long.
+	done := make(chan struct{})
+	go func() { s.checks.Wait(); s.requests.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	return err
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -77,7 +114,69 @@ func (s *Server) loop(ctx context.Context) error {
 		if m.Method == "exit" {
 			return nil
 		}
+		if uri := s.needsCheck(&m); uri != "" {
+			// A request about a document whose latest text is not
+			// checked yet waits for that check, off the loop: the
+			// server goes on reading (other requests, more changes).
+			s.requests.Add(1)
+			go func(m message) {
+				defer s.requests.Done()
+				s.waitChecked(uri, requestWait)
+				s.handle(&m)
+			}(m)
+			continue
+		}
 		s.handle(&m)
+	}
+}
+
+// requestWait bounds how long a request waits for its document's check.
+const requestWait = 30 * time.Second
+
+// needsCheck returns the URI of the document a request answers from the
+// last check (hover, definition, completion, symbols) when that check is
+// not of the latest text; "" otherwise.
+func (s *Server) needsCheck(m *message) string {
+	switch m.Method {
+	case "textDocument/hover", "textDocument/definition", "textDocument/completion", "textDocument/documentSymbol":
+	default:
+		return ""
+	}
+	var p struct {
+		TextDocument textDocumentIdentifier `json:"textDocument"`
+	}
+	if json.Unmarshal(m.Params, &p) != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.docs[p.TextDocument.URI]; d != nil && d.checkedGen != d.gen && !d.closed {
+		return p.TextDocument.URI
+	}
+	return ""
+}
+
+// waitChecked waits until the document at uri is checked at its latest
+// text (or closed), at most timeout.
+func (s *Server) waitChecked(uri string, timeout time.Duration) {
+	deadline := time.After(timeout)
+	s.mu.Lock()
+	for {
+		d := s.docs[uri]
+		if d == nil || d.closed || d.checkedGen == d.gen {
+			s.mu.Unlock()
+			return
+		}
+		ch := d.checkDone
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
 	}
 }
 
@@ -164,6 +263,15 @@ func (s *Server) dispatch(m *message) (any, *rpcError) {
 			return nil, e
 		}
 		s.mu.Lock()
+		if d := s.docs[p.TextDocument.URI]; d != nil {
+			d.closed = true
+			close(d.checkDone)
+			d.checkDone = make(chan struct{})
+			s.stopTimer(d)
+			if d.cancel != nil {
+				d.cancel()
+			}
+		}
 		delete(s.docs, p.TextDocument.URI)
 		s.mu.Unlock()
 		s.conn.notify("textDocument/publishDiagnostics", publishDiagnosticsParams{URI: p.TextDocument.URI, Diagnostics: []Diagnostic{}})
@@ -236,10 +344,16 @@ func pathToURI(path string) string {
 
 func (s *Server) open(uri string, version int, text string) {
 	s.mu.Lock()
-	d := &document{uri: uri, path: uriToPath(uri), version: version, text: text}
+	if old := s.docs[uri]; old != nil { // opened twice: the old one is stale
+		old.closed = true
+		close(old.checkDone)
+		old.checkDone = make(chan struct{})
+		s.stopTimer(old)
+	}
+	d := &document{uri: uri, path: uriToPath(uri), version: version, text: text, checkDone: make(chan struct{})}
 	s.docs[uri] = d
 	s.mu.Unlock()
-	s.check(d)
+	s.schedule(d, 0)
 }
 
 func (s *Server) change(p didChangeParams) {
@@ -262,7 +376,7 @@ func (s *Server) change(p didChangeParams) {
 	}
 	d.version = p.TextDocument.Version
 	s.mu.Unlock()
-	s.check(d)
+	s.schedule(d, debounce)
 }
 
 // readFile reads imports, preferring open documents' unsaved text.
@@ -276,54 +390,117 @@ func (s *Server) readFile(path string) ([]byte, error) {
 		}
 	}
 	s.mu.Unlock()
-	return os.ReadFile(path)
+	return compiler.ReadSource(path)
 }
 
-// check re-checks a document and publishes its diagnostics.
-func (s *Server) check(d *document) {
-	prog, diags := compiler.Check(d.path, []byte(d.text), &compiler.Options{ReadFile: s.readFile})
-	f, _ := lang.Parse(d.path, []byte(d.text))
+// debounce is how long the server waits after a change before checking:
+// typing a word checks once, not once per key.
+const debounce = 150 * time.Millisecond
+
+// schedule checks d after delay, in the background, so that the message
+// loop keeps answering while a large file is checked. A newer change
+// cancels the check of the older text (its result is dropped) and
+// restarts the delay.
+func (s *Server) schedule(d *document, delay time.Duration) {
 	s.mu.Lock()
-	d.prog, d.diags, d.file = prog, diags, f
+	defer s.mu.Unlock()
+	d.gen++
+	s.stopTimer(d)
+	if d.cancel != nil {
+		d.cancel()
+		d.cancel = nil
+	}
+	gen := d.gen
+	s.checks.Add(1)
+	d.timer = time.AfterFunc(delay, func() {
+		defer s.checks.Done()
+		s.check(d, gen)
+	})
+}
+
+// stopTimer stops the pending check of d, if any. s.mu is held.
+func (s *Server) stopTimer(d *document) {
+	if d.timer != nil && d.timer.Stop() {
+		s.checks.Done() // its function will not run
+	}
+	d.timer = nil
+}
+
+// check checks generation gen of a document and publishes its
+// diagnostics, unless the text has changed meanwhile.
+func (s *Server) check(d *document, gen int) {
+	s.mu.Lock()
+	if d.gen != gen || d.closed {
+		s.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	d.cancel = cancel
+	text, version := d.text, d.version
+	s.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			s.logf("internal error checking %s: %v\n%s", d.path, r, debug.Stack())
+		}
+	}()
+
+	prog, diags := compiler.Check(d.path, []byte(text), &compiler.Options{ReadFile: s.readFile, Context: ctx})
+	var f *lang.File
+	if prog != nil && prog.Root != nil {
+		f = prog.Root // parsed once, by Check
+	} else {
+		f, _ = lang.Parse(d.path, []byte(text))
+	}
+	s.mu.Lock()
+	if d.gen != gen || d.closed || ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	d.prog, d.diags, d.file, d.checked = prog, diags, f, text
+	d.checkedGen = gen
+	close(d.checkDone)
+	d.checkDone = make(chan struct{})
+	d.cancel = nil
 	s.mu.Unlock()
 	out := []Diagnostic{}
 	for _, dg := range diags {
 		if dg.Pos.File != d.path {
 			// An error in an imported file: show it on the import line.
 			if imp := importOf(f, dg.Pos.File, d.path); imp != nil {
-				out = append(out, Diagnostic{Range: s.nodeRange(d, imp), Severity: 1, Source: "encc",
-					Message: fmt.Sprintf("%s: %s", dg.Pos, dg.Msg)})
+				out = append(out, Diagnostic{Range: Range{positionOf(text, imp.Pos().Offset), positionOf(text, imp.End().Offset)}, Severity: 1, Source: "encc",
+					Message: fmt.Sprintf("%s: %s", dg.Pos, diag.Clean(dg.Msg))})
 			}
 			continue
 		}
-		dd := Diagnostic{Severity: 1, Source: "encc", Message: dg.Msg}
+		dd := Diagnostic{Severity: 1, Source: "encc", Message: diag.Clean(dg.Msg)}
 		if dg.Severity == diag.Warning {
 			dd.Severity = 2
 		}
-		start := fromDiag(d.text, dg.Pos)
+		start := fromDiag(text, dg.Pos)
 		end := start
 		if dg.End.IsValid() {
-			end = fromDiag(d.text, dg.End)
+			end = fromDiag(text, dg.End)
 		} else {
-			end = wordEnd(d.text, start)
+			end = wordEnd(text, start)
 		}
 		dd.Range = Range{start, end}
 		for _, n := range dg.Notes {
 			loc := Location{URI: d.uri}
 			if n.Pos.File == d.path {
-				p := fromDiag(d.text, n.Pos)
+				p := fromDiag(text, n.Pos)
 				loc.Range = Range{p, p}
 			} else {
 				loc.URI = pathToURI(n.Pos.File)
 				p := Position{Line: max(n.Pos.Line-1, 0), Character: max(n.Pos.Col-1, 0)}
 				loc.Range = Range{p, p}
 			}
-			dd.RelatedInformation = append(dd.RelatedInformation, DiagnosticRelatedInformation{Location: loc, Message: n.Msg})
+			dd.RelatedInformation = append(dd.RelatedInformation, DiagnosticRelatedInformation{Location: loc, Message: diag.Clean(n.Msg)})
 		}
 		out = append(out, dd)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Range.Start.Line < out[j].Range.Start.Line })
-	s.conn.notify("textDocument/publishDiagnostics", publishDiagnosticsParams{URI: d.uri, Version: d.version, Diagnostics: out})
+	s.conn.notify("textDocument/publishDiagnostics", publishDiagnosticsParams{URI: d.uri, Version: version, Diagnostics: out})
 }
 
 // wordEnd extends an empty range to the end of the word at p.
@@ -363,8 +540,29 @@ func (s *Server) nodeRange(d *document, n lang.Node) Range {
 	return Range{Start: positionOf(d.text, n.Pos().Offset), End: positionOf(d.text, n.End().Offset)}
 }
 
+// doc returns a copy of the document at uri as of its last finished
+// check: its text is the text checked, so that positions in it agree
+// with prog and file. Nil when the document is not open.
 func (s *Server) doc(uri string) *document {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.docs[uri]
+	d := s.docs[uri]
+	if d == nil {
+		return nil
+	}
+	cp := *d
+	cp.text = d.checked
+	return &cp
+}
+
+// latest returns a copy of the document at uri with the latest text.
+func (s *Server) latest(uri string) *document {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.docs[uri]
+	if d == nil {
+		return nil
+	}
+	cp := *d
+	return &cp
 }

@@ -90,7 +90,7 @@ func (c *client) call(method string, params any, out any) *rpcError {
 				c.t.Fatal(err)
 			}
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(60 * time.Second):
 		c.t.Fatalf("no response to %s", method)
 	}
 	return nil
@@ -99,7 +99,7 @@ func (c *client) call(method string, params any, out any) *rpcError {
 // diagnostics waits for the next publishDiagnostics of uri.
 func (c *client) diagnostics(uri string) publishDiagnosticsParams {
 	c.t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(60 * time.Second)
 	for {
 		select {
 		case m := <-c.notes:

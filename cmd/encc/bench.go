@@ -121,7 +121,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		b, err = newTrainBench(prog, name, *batch, *threads)
 	}
 	if err != nil {
-		return failf("bench", stderr, "%s: %v", file, err)
+		return failf("bench", stderr, "%s", withFile(file, err))
 	}
 	b.steps, b.warmup, b.reps = *steps, *warmup, *reps
 	if b.reps == 0 {
@@ -147,7 +147,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	res, err := b.run()
 	if err != nil {
-		return failf("bench", stderr, "%s: %v", file, err)
+		return failf("bench", stderr, "%s", withFile(file, err))
 	}
 	if *asJSON {
 		j, _ := json.Marshal(res)

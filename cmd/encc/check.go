@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/encc-lang/encc/compiler"
@@ -79,7 +78,7 @@ func printDiags(w io.Writer, diags diag.List, prog *compiler.Program) {
 				return src
 			}
 		}
-		b, err := os.ReadFile(name)
+		b, err := compiler.ReadSource(name)
 		if err != nil {
 			return nil
 		}

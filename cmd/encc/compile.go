@@ -106,7 +106,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	}
 	g, gname, err := lowerFor(prog, name, *phase, *batch, dims)
 	if err != nil {
-		return failf("compile", stderr, "%s: %v", file, err)
+		return failf("compile", stderr, "%s", withFile(file, err))
 	}
 	if *emit == "ir" {
 		return emitText(stdout, stderr, *out, gname+".ir", g.String())

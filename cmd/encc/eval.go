@@ -50,7 +50,7 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	}
 	tr, err := pickTrain(prog, pos[1:])
 	if err != nil {
-		return failf("eval", stderr, "%s: %v", file, err)
+		return failf("eval", stderr, "%s", withFile(file, err))
 	}
 	res, err := train.Eval(prog, tr, *weights, train.Options{Device: *device, Threads: *threads})
 	if err != nil {

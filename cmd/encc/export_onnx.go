@@ -85,7 +85,7 @@ func exportWeights(prog *compiler.Program, name string, in *compiler.Instance, o
 	path := o.Weights
 	if path == "" {
 		if tr := prog.Train(name); tr != nil && tr.Save != "" {
-			path = filepath.Join(tr.Dir, tr.Save)
+			path = compiler.DataPath(tr.Dir, tr.Save)
 			if _, err := os.Stat(path); err != nil {
 				return nil, "", fmt.Errorf("train %s has no checkpoint at %s yet: run encc run first, or give --weights", name, path)
 			}

@@ -82,7 +82,7 @@ func fmtOne(o *fmtOptions, file string, src []byte, stdout, stderr io.Writer) in
 		io.WriteString(stderr, sb.String())
 		return exitFail
 	}
-	out := lang.Format(f)
+	out := lang.KeepLineEndings(lang.Format(f), src)
 	if !o.write && !o.diff && !o.list {
 		stdout.Write(out)
 		return exitOK
@@ -141,7 +141,13 @@ func expandEncFiles(args []string) ([]string, error) {
 // writeAtomic replaces file with data: it writes a temporary file in the
 // same directory with file's permissions and renames it over file, so a
 // crash never leaves a half-written source.
+//
+// A symbolic link is followed: the file it points to is rewritten and
+// the link stays a link.
 func writeAtomic(file string, data []byte) error {
+	if target, err := filepath.EvalSymlinks(file); err == nil {
+		file = target
+	}
 	st, err := os.Stat(file)
 	if err != nil {
 		return err

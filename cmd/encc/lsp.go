@@ -26,7 +26,7 @@ editors/README.md.`,
 			return usageError("lsp", stderr, "lsp takes no arguments")
 		}
 		if err := lsp.Serve(context.Background(), os.Stdin, stdout, stderr); err != nil {
-			return exitFail
+			return failf("lsp", stderr, "%v", err)
 		}
 		return exitOK
 	},

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 
+	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/runtime/train"
 )
 
@@ -54,7 +54,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		if tr.Save == "" {
 			return failf("merge", stderr, "%s: train %s saves no checkpoint: give --weights", file, tr.Name)
 		}
-		w = filepath.Join(tr.Dir, tr.Save)
+		w = compiler.DataPath(tr.Dir, tr.Save)
 	}
 	n, err := train.MergeFile(tr, w, *out)
 	if err != nil {

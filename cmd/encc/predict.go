@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/encc-lang/encc/runtime/train"
 )
 
 var predictCmd = &command{
 	name:     "predict",
-	args:     "FILE MODEL|TRAIN --weights W --input F --output PREDS.csv [--device cpu|reference|cuda] [--threads N]",
+	args:     "FILE MODEL|TRAIN --weights W --input F --output OUT.csv|OUT.npy|OUT.safetensors [--device cpu|reference|cuda] [--threads N]",
 	synopsis: "run a model with saved weights on the rows of a file and write its predictions",
 	doc: `Predict checks FILE, builds MODEL (with its default hyper-parameters) or
 the model of TRAIN, loads the weights W and runs the model on every
@@ -27,7 +29,23 @@ with the vocabulary saved next to the checkpoint by encc run
 training: a .jsonl file (objects with "text"), a .csv file (a "text"
 column) or any other file (one text per line); the output names the
 class too. When the input has a "label" column (field), the accuracy
-against it is printed.`,
+against it is printed.
+
+Tensors made by other tools go in as they are (no vocabulary needed):
+an .npy file (one array, a row per sample, fed to the model's first
+input), a .safetensors file (a tensor per input, by the forward
+parameter's name: ids, mask, x), or JSON lines of token ids
+({"ids": [101, 2023, ...]}, an optional "mask"; rows are padded with
+[PAD] and masked). A bool mask the input does not give is derived from
+the ids (true where the id is not [PAD]). The checkpoint's preprocessing
+applies to f32 inputs.
+
+An output ending in .npy (the model's one output) or .safetensors (every
+output, by name) holds the raw outputs as f32 [rows, ...] at full
+precision, for pipelines; a CSV holds the argmax and the softmax
+probabilities (6 digits) of class scores, or the raw outputs (every
+digit of the f32). The output may not be a file predict reads (the
+weights, the input, the vocabulary) or the program.`,
 	run: runPredict,
 }
 
@@ -56,6 +74,16 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFail
 	}
+	// The output must not replace a file predict reads (or the program).
+	protected := []string{*weights, *input, train.VocabPath(*weights), file}
+	for name := range prog.Files {
+		protected = append(protected, name)
+	}
+	for _, p := range protected {
+		if sameFile(*output, p) {
+			return failf("predict", stderr, "--output %s is %s, which predict reads: choose another output file", *output, p)
+		}
+	}
 	res, err := train.Predict(prog, pos[1], *weights, *input, *output, train.Options{Device: *device, Threads: *threads})
 	if err != nil {
 		return failf("predict", stderr, "%s", oneLine(err))
@@ -66,4 +94,18 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, line)
 	return exitOK
+}
+
+// sameFile reports whether the paths a and b name the same file: the same
+// file on disk when both exist (a link, another spelling), else the same
+// absolute path.
+func sameFile(a, b string) bool {
+	ai, aerr := os.Stat(a)
+	bi, berr := os.Stat(b)
+	if aerr == nil && berr == nil {
+		return os.SameFile(ai, bi)
+	}
+	aa, err1 := filepath.Abs(a)
+	ba, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == ba
 }

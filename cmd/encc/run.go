@@ -38,6 +38,16 @@ After every epoch the checkpoint (the train's save) is written; --resume
 continues from it bit-exactly. Ctrl-C finishes the current step, saves a
 checkpoint of the exact position and exits with status 130.
 
+A new run (without --resume) never destroys a finished checkpoint: before
+writing its first one it moves the existing checkpoint to the previous
+one (runs/x.safetensors to runs/x.prev.safetensors) and says so. Only one
+run may write a checkpoint at a time: a second run saving to the same
+file stops with an error while the first holds its lock
+(runs/x.safetensors.lock, released when the run exits, even when killed).
+Before allocating the weights, run plans the memory of the step program
+(arena, parameters, optimizer state) and stops with both numbers when it
+is more than the memory available.
+
   --device    cpu (the default), reference (the exact, slow evaluator of
               the IR) or cuda (an encc built with -tags cuda)
   --threads   threads of the CPU backend (default: every core)
@@ -45,7 +55,8 @@ checkpoint of the exact position and exits with status 130.
               series, a dashed line where each later phase begins) to a
               PNG or SVG file, by its extension
   --plot-log  draw the loss on a log scale
-  --epochs    stop after N epochs (schedules still span the declared ones)
+  --epochs    stop after N epochs (schedules still span the declared ones);
+              N beyond the declared epochs is noted and runs them all
 
 With --model M --random N, run builds model M (or the model of train M)
 with its initializers, runs its forward on N samples drawn from N(0, 1)
@@ -100,11 +111,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		in, err := train.Instance(prog, *model)
 		if err != nil {
-			return failf("run", stderr, "%s: %v", file, err)
+			return failf("run", stderr, "%s", withFile(file, err))
 		}
 		outs, err := train.RandomForward(prog, in, *random, *seed, train.Options{Device: *device, Threads: *threads})
 		if err != nil {
-			return failf("run", stderr, "%s: %v", file, err)
+			return failf("run", stderr, "%s", withFile(file, err))
 		}
 		for _, t := range outs {
 			t.Format(stdout, 3)
@@ -118,7 +129,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	tr, err := pickTrain(prog, pos[1:])
 	if err != nil {
-		return failf("run", stderr, "%s: %v", file, err)
+		return failf("run", stderr, "%s", withFile(file, err))
+	}
+	if *epochs > tr.Epochs {
+		fmt.Fprintf(stderr, "encc run: note: --epochs %d is more than the %d epochs train %s declares; it runs %d (to train longer, raise epochs in the train)\n",
+			*epochs, tr.Epochs, tr.Name, tr.Epochs)
 	}
 	res, err := train.Run(ctx, prog, tr, train.Options{
 		JSON: *jsonOut, Out: stdout, Log: stderr, Resume: *resume,
@@ -235,4 +250,15 @@ func metricsString(m map[string]float64) string {
 // oneLine folds a multi-line error (a FitError's lists) into one line.
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.ReplaceAll(err.Error(), "\n\t", "; "), "\n", "; ")
+}
+
+// withFile prefixes the message of err with file, unless it already
+// starts with it (a positioned error "file:2:45: ..."): a file name is
+// said once.
+func withFile(file string, err error) string {
+	msg := oneLine(err)
+	if strings.HasPrefix(msg, file+":") {
+		return msg
+	}
+	return file + ": " + msg
 }

@@ -82,7 +82,7 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := prog.Summarize(name)
 	if err != nil {
-		return failf("summary", stderr, "%s: %v", file, err)
+		return failf("summary", stderr, "%s", withFile(file, err))
 	}
 	mem, err := prog.Memory(s, name, *batch)
 	if err != nil {

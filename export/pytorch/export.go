@@ -263,8 +263,8 @@ func (w *writer) train(tr *compiler.Train) error {
 	}
 	weights := w.o.Weights
 	if weights == "" && tr.Save != "" {
-		if _, err := os.Stat(filepath.Join(tr.Dir, tr.Save)); err == nil {
-			weights = filepath.Join(tr.Dir, tr.Save)
+		if _, err := os.Stat(compiler.DataPath(tr.Dir, tr.Save)); err == nil {
+			weights = compiler.DataPath(tr.Dir, tr.Save)
 		}
 	}
 	if weights != "" {

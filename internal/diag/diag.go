@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxErrors is the number of diagnostics a List keeps.
@@ -90,9 +92,92 @@ type Diagnostic struct {
 	Notes    []Note
 }
 
-// Error implements error: "file:line:col: message".
+// Error implements error: "file:line:col: message", the message made
+// safe for a terminal by Clean.
 func (d *Diagnostic) Error() string {
-	return d.Pos.String() + ": " + d.Msg
+	return d.Pos.String() + ": " + Clean(d.Msg)
+}
+
+// maxWord is the longest run of non-blank bytes Clean leaves whole.
+const maxWord = 80
+
+// Clean makes a message safe and short enough to print: control
+// characters (ESC, BEL, CR...) and invalid UTF-8 bytes, which a message
+// may quote from the source, are written as Go escapes, so that they
+// cannot drive the terminal, and a run of more than maxWord non-blank
+// bytes (a name a million characters long) keeps its start and end
+// around "…".
+func Clean(msg string) string {
+	if isClean(msg) {
+		return msg
+	}
+	var sb strings.Builder
+	for i, w := range strings.Split(msg, " ") {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		w = escape(w)
+		if len(w) > maxWord {
+			w = cutUTF8(w, maxWord/2, true) + "…" + cutUTF8(w, maxWord/4, false)
+		}
+		sb.WriteString(w)
+	}
+	return sb.String()
+}
+
+func isClean(s string) bool {
+	run := 0
+	for _, r := range s {
+		if r == ' ' {
+			run = 0
+			continue
+		}
+		run++
+		if run > maxWord || isControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError
+}
+
+// escape writes control characters and invalid bytes of s as Go escapes.
+func escape(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if isControl(r) {
+			if r == utf8.RuneError && n == 3 { // a real U+FFFD
+				sb.WriteString(s[i : i+n])
+			} else {
+				q := strconv.QuoteToASCII(s[i : i+n])
+				sb.WriteString(q[1 : len(q)-1])
+			}
+		} else {
+			sb.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return sb.String()
+}
+
+// cutUTF8 returns about n bytes from the start (or the end) of s, cut at
+// a rune boundary.
+func cutUTF8(s string, n int, head bool) string {
+	if head {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:n]
+	}
+	i := len(s) - n
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return s[i:]
 }
 
 // Errorf makes an error Diagnostic at pos.
@@ -183,12 +268,12 @@ type SourceFunc func(file string) []byte
 // line with a caret under the column, and the notes.
 func Print(sb *strings.Builder, l List, src SourceFunc) {
 	for _, d := range l {
-		fmt.Fprintf(sb, "%s: %s\n", d.Pos, d.Msg)
+		fmt.Fprintf(sb, "%s: %s\n", d.Pos, Clean(d.Msg))
 		if line, ok := sourceLine(src, d.Pos); ok {
 			writeCaret(sb, line, d.Pos, d.End)
 		}
 		for _, n := range d.Notes {
-			fmt.Fprintf(sb, "\t%s: note: %s\n", n.Pos, n.Msg)
+			fmt.Fprintf(sb, "\t%s: note: %s\n", n.Pos, Clean(n.Msg))
 		}
 	}
 }
@@ -196,13 +281,15 @@ func Print(sb *strings.Builder, l List, src SourceFunc) {
 // Short writes one line per diagnostic and note, without source lines.
 func Short(sb *strings.Builder, l List) {
 	for _, d := range l {
-		fmt.Fprintf(sb, "%s: %s\n", d.Pos, d.Msg)
+		fmt.Fprintf(sb, "%s: %s\n", d.Pos, Clean(d.Msg))
 		for _, n := range d.Notes {
-			fmt.Fprintf(sb, "\t%s: note: %s\n", n.Pos, n.Msg)
+			fmt.Fprintf(sb, "\t%s: note: %s\n", n.Pos, Clean(n.Msg))
 		}
 	}
 }
 
+// sourceLine returns line p.Line of p.File. Lines end at "\n", "\r\n"
+// or a lone "\r", as the parser counts them.
 func sourceLine(src SourceFunc, p Pos) (string, bool) {
 	if src == nil || !p.IsValid() {
 		return "", false
@@ -211,27 +298,85 @@ func sourceLine(src SourceFunc, p Pos) (string, bool) {
 	if text == nil {
 		return "", false
 	}
-	lines := strings.Split(string(text), "\n")
-	if p.Line > len(lines) {
-		return "", false
+	line := 1
+	for len(text) > 0 {
+		i := 0
+		for i < len(text) && text[i] != '\n' && text[i] != '\r' {
+			i++
+		}
+		if line == p.Line {
+			return string(text[:i]), true
+		}
+		if i < len(text) && text[i] == '\r' && i+1 < len(text) && text[i+1] == '\n' {
+			i++
+		}
+		if i == len(text) {
+			break
+		}
+		text = text[i+1:]
+		line++
 	}
-	return strings.TrimRight(lines[p.Line-1], "\r"), true
+	if line == p.Line {
+		return "", true
+	}
+	return "", false
 }
 
+// maxLine is the longest source line writeCaret shows whole; a longer one
+// is shown as a window around the column.
+const maxLine = 160
+
+// writeCaret writes line under a message with a caret under columns
+// [p.Col, end.Col). Control characters are escaped (the caret moves with
+// them) and a long line is cut to a window around the caret.
 func writeCaret(sb *strings.Builder, line string, p, end Pos) {
-	sb.WriteString("\t" + line + "\n\t")
-	for i := 0; i < p.Col-1 && i < len(line); i++ {
-		if line[i] == '\t' {
-			sb.WriteByte('\t')
-		} else {
-			sb.WriteByte(' ')
-		}
-	}
+	col := p.Col - 1 // 0-based byte offset of the caret
 	n := 1
 	if end.IsValid() && end.Line == p.Line && end.Col > p.Col {
 		n = end.Col - p.Col
 	}
-	sb.WriteString(strings.Repeat("^", n) + "\n")
+	col = min(col, len(line))
+	lo, hi := 0, len(line)
+	if hi > maxLine {
+		lo = max(0, col-maxLine/2)
+		hi = min(len(line), lo+maxLine)
+		for lo > 0 && !utf8.RuneStart(line[lo]) {
+			lo--
+		}
+		for hi < len(line) && !utf8.RuneStart(line[hi]) {
+			hi++
+		}
+	}
+	var text, pad strings.Builder
+	if lo > 0 {
+		text.WriteString("…")
+		pad.WriteByte(' ')
+	}
+	width := 0
+	for i := lo; i < hi; {
+		r, size := utf8.DecodeRuneInString(line[i:])
+		s := line[i : i+size]
+		if r == '\t' {
+			// kept: the pad below copies it
+		} else if isControl(r) && !(r == utf8.RuneError && size == 3) {
+			s = escape(s)
+		}
+		text.WriteString(s)
+		switch {
+		case i < col && r == '\t':
+			pad.WriteByte('\t')
+		case i < col:
+			pad.WriteString(strings.Repeat(" ", utf8.RuneCountInString(s)))
+		case i < col+n:
+			width += utf8.RuneCountInString(s)
+		}
+		i += size
+	}
+	if hi < len(line) {
+		text.WriteString("…")
+	}
+	sb.WriteString("\t" + text.String() + "\n\t" + pad.String())
+	sb.WriteString(strings.Repeat("^", max(1, min(width, maxLine))) + "\n")
 }
 
 // jsonDiag is the --json form of a Diagnostic, for tools.
@@ -258,12 +403,12 @@ func JSON(l List) ([]byte, error) {
 	out := make([]jsonDiag, 0, len(l))
 	for _, d := range l {
 		j := jsonDiag{File: d.Pos.File, Line: d.Pos.Line, Col: d.Pos.Col,
-			Severity: d.Severity.String(), Message: d.Msg}
+			Severity: d.Severity.String(), Message: Clean(d.Msg)}
 		if d.End.IsValid() {
 			j.EndLine, j.EndCol = d.End.Line, d.End.Col
 		}
 		for _, n := range d.Notes {
-			j.Notes = append(j.Notes, jsonNote{n.Pos.File, n.Pos.Line, n.Pos.Col, n.Msg})
+			j.Notes = append(j.Notes, jsonNote{n.Pos.File, n.Pos.Line, n.Pos.Col, Clean(n.Msg)})
 		}
 		out = append(out, j)
 	}

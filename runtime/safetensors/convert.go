@@ -157,7 +157,8 @@ func FromInt64(name string, shape []int, v []int64) *Tensor {
 // path, and the directory is synced. On error path is untouched and the
 // temporary file removed. The new file's mode is 0644. The tensors'
 // data is written from Data as it is (see Float32View): Write holds no
-// copy of it.
+// copy of it. Temporary files that killed writes of path left behind
+// are removed (tempfiles.go).
 func Write(path string, tensors []*Tensor, metadata map[string]string) (err error) {
 	// Validate and lay out the header before touching the file system;
 	// the tensors' data is streamed from their storage, not copied.
@@ -169,7 +170,8 @@ func Write(path string, tensors []*Tensor, metadata map[string]string) (err erro
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	removeStaleTemps(dir, base)
+	tmp, err := os.CreateTemp(dir, tempPattern(base))
 	if err != nil {
 		return err
 	}

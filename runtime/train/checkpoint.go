@@ -200,6 +200,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		Shapes: map[string][]int{}, NonFloat: map[string]string{}, Meta: meta}
 	for _, t := range f.Tensors {
 		c.Shapes[t.Name] = t.Shape
+		if meta.Format == FormatName && strings.HasSuffix(t.Name, ":step") && t.DType != safetensors.I64 {
+			return nil, fmt.Errorf("%s: optimizer step count %s is %s%v; encc writes step counts as I64", path, t.Name, t.DType, t.Shape)
+		}
 		if meta.Format == FormatName && strings.Contains(t.Name, ":") && t.DType == safetensors.I64 {
 			v := make([]int64, t.NumElements())
 			for i := range v {
@@ -217,6 +220,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		v, err := t.Float32()
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %s: %v", path, t.Name, err)
+		}
+		if err := checkFinite(path, t.Name, v); err != nil {
+			return nil, err
 		}
 		if meta.Format == FormatName && strings.Contains(t.Name, ":") {
 			c.State[t.Name] = v

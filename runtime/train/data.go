@@ -49,7 +49,7 @@ func isText(src *compiler.ConfigV) bool {
 // a CSV label outside [0, classes) is an error naming its line.
 func readSource(ds *compiler.Dataset, src *compiler.ConfigV, classes int) (*data.Dataset, error) {
 	a := srcArgs{src}
-	path := func(name string) string { return filepath.Join(ds.Dir, a.str(name)) }
+	path := func(name string) string { return compiler.DataPath(ds.Dir, a.str(name)) }
 	switch src.E.Name {
 	case "builtin":
 		return data.Builtin(a.str("name"))
@@ -59,7 +59,7 @@ func readSource(ds *compiler.Dataset, src *compiler.ConfigV, classes int) (*data
 		}
 		return data.ReadCSV(path("path"), data.CSVOptions{Label: a.str("label"), Classes: classes, FeatureField: "x", LabelField: "label"})
 	case "idx":
-		return data.ReadIDX(path("images"), path("labels"), data.IDXOptions{ImageField: "image", LabelField: "label"})
+		return data.ReadIDX(path("images"), path("labels"), data.IDXOptions{Classes: classes, ImageField: "image", LabelField: "label"})
 	case "synthetic":
 		var shape []int
 		if l, ok := src.Args["shape"].(*compiler.ListV); ok {
@@ -84,7 +84,7 @@ func readCorpus(ds *compiler.Dataset, src *compiler.ConfigV) (*data.Corpus, erro
 			opt.LabelMap[k] = s.V
 		}
 	}
-	path := filepath.Join(ds.Dir, a.str("path"))
+	path := compiler.DataPath(ds.Dir, a.str("path"))
 	switch src.E.Name {
 	case "csv":
 		if d := []rune(a.str("delimiter")); len(d) == 1 {

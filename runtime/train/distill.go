@@ -7,7 +7,6 @@ package train
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/encc-lang/encc/compiler"
 )
@@ -16,7 +15,7 @@ import (
 // the train its teacher comes from, by teacher.<path>.
 func TeacherWeights(tr *compiler.Train) (map[string][]float32, error) {
 	src := tr.Teacher.From
-	file := filepath.Join(src.Dir, src.Save)
+	file := compiler.DataPath(src.Dir, src.Save)
 	c, err := LoadCheckpoint(file)
 	if err != nil {
 		return nil, fmt.Errorf("teacher of %s: %w", tr.Name, err)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/runtime/data"
@@ -75,7 +74,7 @@ func initialVectors(tr *compiler.Train, pr *Prepared, w map[string][]float32) er
 	if pr == nil || pr.Vocab == nil || pr.Vocab.Tokenizer.Kind != "words" {
 		return fmt.Errorf("%s: vectors(...) needs a text dataset with tokens = words(...)", tr.Init.Pos)
 	}
-	file := filepath.Join(tr.Dir, rel.V)
+	file := compiler.DataPath(tr.Dir, rel.V)
 	if _, err := os.Stat(file); err != nil {
 		return fmt.Errorf("%s: vectors: %s does not exist yet; run the train once with encc run (it writes the vectors), then export", tr.Init.Pos, rel.V)
 	}

@@ -223,6 +223,15 @@ func RandomForward(p *compiler.Program, in *compiler.Instance, batch int, seed u
 	if err != nil {
 		return nil, err
 	}
+	if g, err := p.LowerForward(in, map[string]int{"B": batch}); err == nil {
+		need, err := planMemory(g)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkMemory(in.Name(), need); err != nil {
+			return nil, err
+		}
+	}
 	weights, err := InitParams(in.Params(), seed)
 	if err != nil {
 		return nil, err
@@ -296,7 +305,21 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if err != nil {
 		return nil, err
 	}
+	if tensorInput(input) {
+		arrays, err := readTensorInputs(input)
+		if err != nil {
+			return nil, err
+		}
+		tf, err := transformOf(c, weights)
+		if err != nil {
+			return nil, err
+		}
+		return predictTensors(p, in, w, b, arrays, tf, input, output, opts)
+	}
 	if vf := VocabPath(weights); fileExists(vf) {
+		if rawOutput(output) {
+			return nil, fmt.Errorf("--output %s: raw outputs of raw text are not written; give token ids (.jsonl with \"ids\", .npy, .safetensors) as the input, or write CSV", output)
+		}
 		v, err := data.LoadVocab(vf)
 		if err != nil {
 			return nil, err
@@ -326,16 +349,20 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if xf == nil || xf.Size() == 0 {
 		return nil, fmt.Errorf("%s: no feature columns", input)
 	}
-	if c.Meta.Transform != "" && c.Meta.Transform != "null" {
-		var tf data.Transform
-		if err := json.Unmarshal([]byte(c.Meta.Transform), &tf); err != nil {
-			return nil, fmt.Errorf("%s: corrupt checkpoint: metadata transform: %v", weights, err)
-		}
+	tf, err := transformOf(c, weights)
+	if err != nil {
+		return nil, err
+	}
+	if tf != nil {
 		for _, ft := range tf.Fields {
 			if len(ft.Mul) == xf.Size() {
 				ft.ApplyTo(xf.F32)
 			}
 		}
+	}
+	if rawOutput(output) {
+		x := &data.Array{Kind: data.ArrayF32, Shape: []int{ds.N, xf.Size()}, F32: xf.F32}
+		return predictTensors(p, in, w, b, []namedArray{{a: x}}, nil, input, output, opts)
 	}
 	const maxBatch = 256
 	res := &PredictResult{Rows: ds.N, Accuracy: math.NaN()}
@@ -404,7 +431,7 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 				}
 			} else {
 				for _, v := range row {
-					rec = append(rec, strconv.FormatFloat(float64(v), 'g', 7, 32))
+					rec = append(rec, strconv.FormatFloat(float64(v), 'g', -1, 32))
 				}
 			}
 			if err := cw.Write(rec); err != nil {
@@ -420,6 +447,18 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 		res.Accuracy = float64(right) / float64(ds.N)
 	}
 	return res, f.Close()
+}
+
+// transformOf returns the preprocessing saved in checkpoint c, or nil.
+func transformOf(c *Checkpoint, weights string) (*data.Transform, error) {
+	if c.Meta.Transform == "" || c.Meta.Transform == "null" {
+		return nil, nil
+	}
+	var tf data.Transform
+	if err := json.Unmarshal([]byte(c.Meta.Transform), &tf); err != nil {
+		return nil, fmt.Errorf("%s: corrupt checkpoint: metadata transform: %v", weights, err)
+	}
+	return &tf, nil
 }
 
 func writeHeader(cw *csv.Writer, out *ir.Value, n int) error {

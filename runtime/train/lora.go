@@ -30,10 +30,10 @@ func initFile(tr *compiler.Train) (string, error) {
 	case "vectors":
 		return "", nil
 	case "from":
-		return filepath.Join(tr.From.Dir, tr.From.Save), nil
+		return compiler.DataPath(tr.From.Dir, tr.From.Save), nil
 	case "load":
 		s, _ := tr.Init.Args["path"].(compiler.StrV)
-		return filepath.Join(tr.Dir, s.V), nil
+		return compiler.DataPath(tr.Dir, s.V), nil
 	}
 	return "", fmt.Errorf("%s: init %s is not supported by the runtime", tr.Init.Pos, tr.Init.E.Name)
 }

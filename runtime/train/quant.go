@@ -63,7 +63,7 @@ type Int8Result struct {
 // quantize runs the train's quantize = int8(...) on the final weights.
 func (t *trainer) quantize() (*Int8Result, error) {
 	q := t.tr.Quantize
-	path := filepath.Join(t.tr.Dir, q.Save)
+	path := compiler.DataPath(t.tr.Dir, q.Save)
 	obs := map[string]*observer{}
 	samples, err := t.calibrate(q, obs)
 	if err != nil {

@@ -174,6 +174,8 @@ type trainer struct {
 	baseLR    float64
 	hash      string
 	ckptPath  string
+	resumed   bool // the run continues from its checkpoint
+	saved     bool // this run has written its checkpoint
 	stepProgs map[[2]int]*stepProgram
 	evalProgs map[int]Executor
 
@@ -207,7 +209,14 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 		return nil, err
 	}
 	if tr.Save != "" {
-		t.ckptPath = filepath.Join(tr.Dir, tr.Save)
+		t.ckptPath = compiler.DataPath(tr.Dir, tr.Save)
+		// One writer per checkpoint: a second run saving to the same
+		// path stops here, before it reads data or trains.
+		lk, err := lockCheckpoint(t.ckptPath)
+		if err != nil {
+			return nil, err
+		}
+		defer lk.release()
 	}
 	// Fine-tuning: make sure the other train's checkpoint is there first
 	// (a resumed run has its weights already).
@@ -243,14 +252,9 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 		return nil, err
 	}
 	releaseGarbage()
-	if t.vocab != nil && t.ckptPath != "" {
-		// predict reads raw text with the vocabulary of training.
-		if err := os.MkdirAll(filepath.Dir(t.ckptPath), 0o755); err != nil {
-			return nil, err
-		}
-		if err := t.vocab.Save(VocabPath(t.ckptPath)); err != nil {
-			return nil, err
-		}
+	// Before the weights are allocated: is the memory there?
+	if err := t.checkMemory(); err != nil {
+		return nil, err
 	}
 	pos, err := t.initWeights()
 	if err != nil {
@@ -316,6 +320,26 @@ func (t *trainer) setupData() error {
 		t.classes = lf.Classes
 	}
 	return nil
+}
+
+// checkMemory plans the memory of the largest step program (each phase
+// at the full batch) and checks that it is available.
+func (t *trainer) checkMemory() error {
+	var need memoryNeed
+	for ph := range t.tr.Phases {
+		sg, err := t.p.LowerStep(t.tr, ph, t.tr.Batch)
+		if err != nil {
+			return err
+		}
+		m, err := planMemory(sg.Graph)
+		if err != nil {
+			return err
+		}
+		if m.total() > need.total() {
+			need = m
+		}
+	}
+	return checkMemory("train "+t.tr.Name, need)
 }
 
 // initWeights initializes or loads the weights and returns the position
@@ -384,6 +408,9 @@ func (t *trainer) resume() (position, error) {
 	case m.Epoch > t.total || (m.Epoch == t.total && m.Batch > 0) || m.Batch > t.spe:
 		return position{}, fmt.Errorf("%s: corrupt checkpoint: position epoch %d batch %d is outside the run (%d epochs of %d batches)", t.ckptPath, m.Epoch, m.Batch, t.total, t.spe)
 	}
+	if err := t.checkMeta(m); err != nil {
+		return position{}, fmt.Errorf("%s: the checkpoint does not fit this run: %v; cannot resume from it (remove it to start again)", t.ckptPath, err)
+	}
 	if t.weights, err = TrainWeights(tr, c, t.ckptPath); err != nil {
 		return position{}, err
 	}
@@ -410,8 +437,37 @@ func (t *trainer) resume() (position, error) {
 		t.counts[name] = v
 		t.shapes[name] = c.Shapes[name]
 	}
+	t.resumed = true
 	fmt.Fprintf(logOf(t.opts), "%s: resuming from %s at epoch %d, batch %d (step %d)\n", tr.Name, t.ckptPath, m.Epoch+1, m.Batch, m.Step)
 	return position{Epoch: m.Epoch, Batch: m.Batch, Step: m.Step, LossSum: m.LossSum, LossN: m.LossN, Metrics: m.Metrics}, nil
+}
+
+// checkMeta checks the rest of a checkpoint's metadata against the run
+// it would resume: a file edited by hand or by another tool is refused,
+// not trained on from a wrong position.
+func (t *trainer) checkMeta(m Meta) error {
+	want := t.tr.Phases[t.phaseOf(min(m.Epoch, t.total-1))].Name
+	switch {
+	case m.Epochs != t.total:
+		return fmt.Errorf("metadata epochs = %d, but the train declares %d", m.Epochs, t.total)
+	case m.Phase != want:
+		return fmt.Errorf("metadata phase = %q, but epoch %d is in phase %q", m.Phase, m.Epoch+1, want)
+	case m.Step != m.Epoch*t.spe+m.Batch:
+		return fmt.Errorf("metadata step = %d, but epoch %d batch %d is step %d (%d batches per epoch)", m.Step, m.Epoch+1, m.Batch, m.Epoch*t.spe+m.Batch, t.spe)
+	case m.RNG != rngDescription:
+		return fmt.Errorf("metadata rng = %q, not this runtime's %q", m.RNG, rngDescription)
+	case math.IsNaN(m.LossSum) || math.IsInf(m.LossSum, 0):
+		return fmt.Errorf("metadata loss_sum = %v", m.LossSum)
+	case m.LossN > m.Batch*int(t.tr.Batch) || (m.Batch > 0) != (m.LossN > 0):
+		return fmt.Errorf("metadata loss_n = %d, but %d batches of %d were trained in the epoch", m.LossN, m.Batch, t.tr.Batch)
+	}
+	if m.Transform != "" && m.Transform != "null" {
+		var tf data.Transform
+		if err := json.Unmarshal([]byte(m.Transform), &tf); err != nil {
+			return fmt.Errorf("metadata transform: %v", err)
+		}
+	}
+	return nil
 }
 
 func equalInts(a, b []int) bool {
@@ -668,6 +724,26 @@ func (t *trainer) checkpoint(pos position) error {
 	if t.ckptPath == "" {
 		return nil
 	}
+	if !t.saved {
+		// The first save of this run: a fresh run keeps the checkpoint
+		// it replaces (the file of a finished run, maybe of another
+		// program) as the previous one; then the vocabulary, which
+		// predict reads raw text with, goes next to the checkpoint.
+		if !t.resumed {
+			if err := keepPrevious(t.ckptPath, logOf(t.opts), t.tr.Name); err != nil {
+				return err
+			}
+		}
+		if t.vocab != nil {
+			if err := os.MkdirAll(filepath.Dir(t.ckptPath), 0o755); err != nil {
+				return err
+			}
+			if err := t.vocab.Save(VocabPath(t.ckptPath)); err != nil {
+				return err
+			}
+		}
+		t.saved = true
+	}
 	tf, _ := json.Marshal(t.transform)
 	ph := t.phaseOf(min(pos.Epoch, t.total-1))
 	c := &Checkpoint{Weights: t.weights, State: t.state, Counts: t.counts, Shapes: t.shapes, Meta: Meta{
@@ -853,7 +929,7 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 // older than a source file of the program, and resumes it when it
 // stopped early.
 func ensureFrom(ctx context.Context, p *compiler.Program, src *compiler.Train, opts Options) error {
-	path := filepath.Join(src.Dir, src.Save)
+	path := compiler.DataPath(src.Dir, src.Save)
 	want := src.Epochs
 	if opts.MaxEpochs > 0 {
 		want = min(want, opts.MaxEpochs)

@@ -12,7 +12,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,7 +29,7 @@ func stopWordsOf(ds *compiler.Dataset) ([]string, error) {
 	case "english":
 		return data.EnglishStopWords, nil
 	}
-	return data.ReadStopWords(filepath.Join(ds.Dir, s.V))
+	return data.ReadStopWords(compiler.DataPath(ds.Dir, s.V))
 }
 
 // A VectorsResult is what a skip-gram train did.
@@ -94,7 +93,7 @@ func RunVectors(ctx context.Context, p *compiler.Program, vt *compiler.VectorsTr
 	if opts.MaxEpochs > 0 {
 		epochs = min(epochs, opts.MaxEpochs)
 	}
-	res := &VectorsResult{Train: vt.Name, Dim: sg.dim, Path: filepath.Join(vt.Dir, vt.Save)}
+	res := &VectorsResult{Train: vt.Name, Dim: sg.dim, Path: compiler.DataPath(vt.Dir, vt.Save)}
 	syn0, stats, err := sg.train(ctx, sents, len(vocab.Tokens), vt.Epochs, epochs, uint64(vt.Seed), func(s epochStats) {
 		if out == nil {
 			return
@@ -261,7 +260,7 @@ func (sg skipgram) train(ctx context.Context, sents [][]int32, rows, total, epoc
 // train when the file is missing or older than the program.
 func ensureVectors(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Options) error {
 	s, _ := tr.Init.Args["path"].(compiler.StrV)
-	file := filepath.Join(tr.Dir, s.V)
+	file := compiler.DataPath(tr.Dir, s.V)
 	vt := p.VectorsSource(file)
 	if vt == nil {
 		return nil
@@ -302,7 +301,7 @@ func (t *trainer) initVectors() error {
 	if t.vocab == nil || t.vocab.Tokenizer.Kind != "words" {
 		return fmt.Errorf("%s: vectors(...) needs a text dataset with tokens = words(...)", tr.Init.Pos)
 	}
-	file := filepath.Join(tr.Dir, rel.V)
+	file := compiler.DataPath(tr.Dir, rel.V)
 	vecs, err := data.ReadVectors(file, format.V)
 	if err != nil {
 		return err
