@@ -27,6 +27,15 @@ Models (the Go parity tests in internal/parity rebuild each one in .enc):
   cnn               nn.Sequential(Conv2d(1, 4, 3, padding=1), ReLU(),
                     MaxPool2d(2), Flatten(), Linear(4*4*4, 10)) on
                     [N, 1, 8, 8] images, given as rows of 64 values.
+  conv1d            nn.Sequential(Conv1d(4, 6, 3, stride=2, padding=2,
+                    dilation=2, groups=2), ReLU(), MaxPool1d(2, stride=1,
+                    padding=1), AvgPool1d(3), Flatten(), Linear(18, 10))
+                    on [N, 4, 16] sequences, given as rows of 64 values.
+  conv2d_grouped    nn.Sequential(Conv2d(4, 8, 3, padding=1, groups=2),
+                    ReLU(), Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+                    (depthwise), ReLU(), Conv2d(8, 6, 1), Flatten(),
+                    Linear(24, 10)) on [N, 4, 4, 4] images, given as rows
+                    of 64 values.
 
 Loss, for every model: mean cross-entropy of the logits against fixed
 labels (torch.nn.functional.cross_entropy). For the transformer the
@@ -219,6 +228,37 @@ def cnn(outdir):
         "0 = Conv2d(1, 4, 3, padding=1), 4 = Linear(64, 10)")
 
 
+def conv1d(outdir):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), nn.ReLU(),
+                        nn.MaxPool1d(2, stride=1, padding=1), nn.AvgPool1d(3),
+                        nn.Flatten(), nn.Linear(18, 10))
+    prepare(net)
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4, 64, generator=g)
+    labels = torch.tensor([2, 5, 0, 9])
+    run("conv1d", net, list(net.named_parameters()), x, labels,
+        lambda x: (None, net(x.reshape(-1, 4, 16))), outdir,
+        "input rows of 64 are reshaped to [N, 4, 16]; nn.Sequential indices: "
+        "0 = Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), 5 = Linear(18, 10)")
+
+
+def conv2d_grouped(outdir):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8), nn.ReLU(),
+                        nn.Conv2d(8, 6, 1), nn.Flatten(), nn.Linear(24, 10))
+    prepare(net)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 64, generator=g)
+    labels = torch.tensor([6, 1, 3, 8])
+    run("conv2d_grouped", net, list(net.named_parameters()), x, labels,
+        lambda x: (None, net(x.reshape(-1, 4, 4, 4))), outdir,
+        "input rows of 64 are reshaped to [N, 4, 4, 4]; nn.Sequential indices: "
+        "0 = Conv2d(4, 8, 3, padding=1, groups=2), 2 = Conv2d(8, 8, 3, stride=2, "
+        "padding=1, groups=8) (depthwise), 4 = Conv2d(8, 6, 1), 6 = Linear(24, 10)")
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "testdata", "torch")
@@ -230,6 +270,8 @@ def main():
     transformer(outdir, norm_first=True, post_state=post)
     mlp(outdir)
     cnn(outdir)
+    conv1d(outdir)
+    conv2d_grouped(outdir)
 
 
 if __name__ == "__main__":

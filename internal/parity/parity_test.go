@@ -57,6 +57,8 @@ var fixtures = []fixture{
 	{name: "transformer_pre", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
 	{name: "mlp"},
 	{name: "cnn"},
+	{name: "conv1d"},
+	{name: "conv2d_grouped"},
 }
 
 // data tensors of a fixture; every other tensor not named grad.* is a

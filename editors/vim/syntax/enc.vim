@@ -62,20 +62,20 @@ syn match   encDim         "\<\h\w*\>" contained
 " (x |> relu, metrics = [accuracy]) is highlighted wherever it appears; the
 " others only where they are called, so a sub-layer named l1 or a value
 " named step stays a name.
-syn keyword encBuiltinLayer Conv2d DenseBlock Dropout Embedding LayerNorm LeNet5 Linear MLP
-syn keyword encBuiltinLayer MaskedLM MultiHeadAttention TextClassifier TextEncoder
-syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
+syn keyword encBuiltinLayer Conv1d Conv2d DenseBlock Dropout Embedding LayerNorm LeNet5
+syn keyword encBuiltinLayer Linear MLP MaskedLM MultiHeadAttention TextCNN TextClassifier
+syn keyword encBuiltinLayer TextEncoder TransformerEncoder TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
 syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
 syn keyword encBuiltinFunc  tanh top_k transpose
-syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\|idx\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\|linear\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(load\|loss\|matmul\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\|one_cycle\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(one_hot\|ones\|permute\|reshape\|sinusoidal\|step\|synthetic\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|warmup\|where\|words\|xavier_normal\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(xavier_uniform\|zeros\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(attention\|avgpool1d\|avgpool2d\|bce_with_logits\|builtin\|chars\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(concat\|constant\|cosine\|cross_entropy\|csv\|dropout\|fill\|float\|from\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(idx\|json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\|kl_div\|l1\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(linear\|load\|loss\|matmul\|maxpool1d\|maxpool2d\|mean\|mlm\|mse\|nll\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(normal\|one_cycle\|one_hot\|ones\|permute\|reshape\|sinusoidal\|step\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(synthetic\|truncated_normal\|uniform\|warmup\|where\|words\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
 syn keyword encBuiltinConst minmax standard
 " END built-ins
 
