@@ -19,8 +19,8 @@ func init() {
 // whose input, weight and output channels are contiguous.
 type convGeom struct {
 	N, G, C, H, W, O, KH, KW, OH, OW int
-	sh, sw, ph, pw, dh, dw        int
-	direct                        bool // 1×1, stride 1, no padding: the column matrix is x itself
+	sh, sw, ph, pw, dh, dw           int
+	direct                           bool // 1×1, stride 1, no padding: the column matrix is x itself
 }
 
 func newConvGeom(at ir.Conv2DAttr, x, w, y ir.Shape) convGeom {

@@ -39,7 +39,7 @@ func genConv(e *emitter, v *ir.Value) error {
 		d := dimsOf(a, x.Type.Shape, w.Type.Shape, v.Type.Shape)
 		c.line("const int i = blockIdx.x * blockDim.x + threadIdx.x;")
 		c.line("if (i >= %d) return;", v.Type.NumElements())
-		c.unravel("i", "y", v.Type.Shape) // y0 n, y1 o, y2 oh, y3 ow
+		c.unravel("i", "y", v.Type.Shape)                  // y0 n, y1 o, y2 oh, y3 ow
 		c.line("const int c0 = y1 / %d * %d;", d.OG, d.CG) // the group's first input channel
 		c.line("float acc = 0.0f;")
 		c.line("for (int ci = 0; ci < %d; ci++) {", d.CG)
@@ -61,7 +61,7 @@ func genConv(e *emitter, v *ir.Value) error {
 		d := dimsOf(a, v.Type.Shape, w.Type.Shape, dy.Type.Shape)
 		c.line("const int i = blockIdx.x * blockDim.x + threadIdx.x;")
 		c.line("if (i >= %d) return;", v.Type.NumElements())
-		c.unravel("i", "x", v.Type.Shape) // x0 n, x1 c, x2 ih, x3 iw
+		c.unravel("i", "x", v.Type.Shape)                                       // x0 n, x1 c, x2 ih, x3 iw
 		c.line("const int o0 = x1 / %d * %d, ci = x1 %% %d;", d.CG, d.OG, d.CG) // the group's first output channel, c in the group
 		c.line("float acc = 0.0f;")
 		c.line("for (int kh = 0; kh < %d; kh++) {", d.KH)
@@ -83,7 +83,7 @@ func genConv(e *emitter, v *ir.Value) error {
 		d := dimsOf(a, x.Type.Shape, v.Type.Shape, dy.Type.Shape)
 		c.line("__shared__ float sh[%d];", e.block)
 		c.line("const int i = blockIdx.x;")
-		c.unravel("i", "w", v.Type.Shape) // w0 o, w1 c in the group, w2 kh, w3 kw
+		c.unravel("i", "w", v.Type.Shape)                       // w0 o, w1 c in the group, w2 kh, w3 kw
 		c.line("const int xc = w0 / %d * %d + w1;", d.OG, d.CG) // the input channel
 		c.line("float acc = 0.0f;")
 		c.line("for (int r = threadIdx.x; r < %d; r += blockDim.x) {", d.N*d.OH*d.OW)
