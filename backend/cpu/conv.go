@@ -318,7 +318,10 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	for n := lo; n < hi; n++ {
 		for grp := range k.G {
 			ng := n*k.G + grp // the sample's group: its slices of x and y
-			w := b[grp*OCKK:][:OCKK]
+			var w []float32   // the group's weight (conv2d, backward input: b = w)
+			if k.op != ir.OpConv2DBackwardWeight {
+				w = b[grp*OCKK:][:OCKK]
+			}
 			switch k.op {
 			case ir.OpConv2D: // a = x, b = w: y[n] = w · col(x[n])
 				x := a[ng*CHW:][:CHW]
