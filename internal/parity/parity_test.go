@@ -165,7 +165,13 @@ func load(t *testing.T, fx fixture) *loaded {
 			gc.Weights[n], gc.Shapes[n] = v, c.Shapes[name]
 		}
 	}
-	g, err := train.FitWeights(gc, tr.Params, spec, path+" (gradients)", tr.Model.Name())
+	var trained []*compiler.Param // buffers have no gradient
+	for _, prm := range tr.Params {
+		if !prm.Buffer {
+			trained = append(trained, prm)
+		}
+	}
+	g, err := train.FitWeights(gc, trained, spec, path+" (gradients)", tr.Model.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
