@@ -78,7 +78,13 @@ func batchNormEntry(rank int) *Entry {
 				} else if r == 4 {
 					want.Dims[0], want.Dims[2], want.Dims[3] = x.T.Dims[0], x.T.Dims[2], x.T.Dims[3]
 				}
-				return k.errorf("", "%q expects %s, got %s", k.name, want, x.T)
+				hint := ""
+				if rank == 2 && (r == 2 || r == 3) {
+					hint = " (BatchNorm1d normalizes [N, C] and [N, C, L])"
+				} else if rank == 1 && r == 4 {
+					hint = " (BatchNorm2d normalizes [N, C, H, W])"
+				}
+				return k.errorf("", "%q expects %s, got %s%s", k.name, want, x.T, hint)
 			}
 			eps, mom, affine := k.float("eps"), k.float("momentum"), k.bool("affine")
 			ins := []*TensorV{x, k.param("running_mean"), k.param("running_var"), k.param("num_batches_tracked")}
