@@ -87,6 +87,7 @@ func batchNormEntry(rank int) *Entry {
 				return k.errorf("", "%q expects %s, got %s%s", k.name, want, x.T, hint)
 			}
 			eps, mom, affine := k.float("eps"), k.float("momentum"), k.bool("affine")
+			k.c.countFlops(ConstDim(4).Mul(x.T.NumElements())) // subtract, scale, weight, bias
 			ins := []*TensorV{x, k.param("running_mean"), k.param("running_var"), k.param("num_batches_tracked")}
 			if affine {
 				ins = append(ins, k.param("weight"), k.param("bias"))

@@ -62,10 +62,11 @@ syn match   encDim         "\<\h\w*\>" contained
 " (x |> relu, metrics = [accuracy]) is highlighted wherever it appears; the
 " others only where they are called, so a sub-layer named l1 or a value
 " named step stays a name.
-syn keyword encBuiltinLayer BatchNorm1d BatchNorm2d Conv1d Conv2d DenseBlock Dropout
-syn keyword encBuiltinLayer Embedding LayerNorm LeNet5 Linear MLP MaskedLM
-syn keyword encBuiltinLayer MultiHeadAttention TextCNN TextClassifier TextEncoder
-syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
+syn keyword encBuiltinLayer BatchNorm1d BatchNorm2d Conv1d Conv2d DenseBlock
+syn keyword encBuiltinLayer DepthwiseSeparable Dropout Embedding LayerNorm LeNet5 Linear MLP
+syn keyword encBuiltinLayer MaskedLM MobileNetSmall MultiHeadAttention TextCNN
+syn keyword encBuiltinLayer TextClassifier TextEncoder TransformerEncoder
+syn keyword encBuiltinLayer TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
 syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
