@@ -87,58 +87,6 @@ func layers() []*Entry {
 			},
 		},
 		{
-			Name: "Conv2d", Kind: KLayer,
-			Params: []ParamSpec{req("in", "int", "input channels"), req("out", "int", "output channels"), req("kernel", "int", "kernel size (square)"),
-				p("stride", "int", IntV{1}, "stride"), p("padding", "int", IntV{0}, "zero padding on each side"),
-				p("dilation", "int", IntV{1}, "spacing between kernel elements"), p("bias", "bool", true_, "learn an additive bias")},
-			In:  xIn,
-			Doc: "Conv2d is a 2-D convolution over NCHW images (PyTorch nn.Conv2d; weight is [out, in, kernel, kernel]).",
-			Sig: "f32[N, in, H, W] -> f32[N, out, (H + 2*padding - dilation*(kernel-1) - 1)/stride + 1, ...]",
-			params: func(a map[string]Value) []LayerParam {
-				in, out, kk := a["in"].(IntV).V, a["out"].(IntV).V, a["kernel"].(IntV).V
-				fanIn := in * kk * kk
-				bound := 1 / math.Sqrt(float64(fanIn))
-				ps := []LayerParam{{Name: "weight", Type: tensorOf("f32", constDims(out, in, kk, kk)...), FanIn: int(fanIn), FanOut: int(out * kk * kk),
-					Init: initCfg("kaiming_uniform", "a", FloatV{math.Sqrt(5)})}}
-				if a["bias"].(BoolV).V {
-					ps = append(ps, LayerParam{Name: "bias", Type: tensorOf("f32", ConstDim(out)), FanIn: int(fanIn),
-						Init: initCfg("uniform", "low", FloatV{-bound}, "high", FloatV{bound})})
-				}
-				return ps
-			},
-			fn: func(k *callCtx) Value {
-				x := k.tensor("x")
-				in, out, kk := k.int("in"), k.int("out"), k.int("kernel")
-				if x.T.Rank() != 4 || !x.T.Dims[1].Equal(ConstDim(in)) || !isFloat(x.T.DType) {
-					want := tensorOf("f32", VarDim("N"), ConstDim(in), VarDim("H"), VarDim("W"))
-					if x.T.Rank() == 4 {
-						want.Dims[0], want.Dims[2], want.Dims[3] = x.T.Dims[0], x.T.Dims[2], x.T.Dims[3]
-					}
-					return k.errorf("", "%q expects %s, got %s", k.name, want, x.T)
-				}
-				h, ok1 := k.convOut(x.T.Dims[2], kk, k.int("stride"), k.int("padding"), k.int("dilation"))
-				w, ok2 := k.convOut(x.T.Dims[3], kk, k.int("stride"), k.int("padding"), k.int("dilation"))
-				if !ok1 || !ok2 {
-					return InvalidV{}
-				}
-				outT := tensorOf(x.T.DType, x.T.Dims[0], ConstDim(out), h, w)
-				k.c.countFlops(ConstDim(2 * in * kk * kk * out).Mul(x.T.Dims[0]).Mul(h).Mul(w))
-				st, pd, dl := int(k.int("stride")), int(k.int("padding")), int(k.int("dilation"))
-				a := ir.Conv2DAttr{Stride: [2]int{st, st}, Padding: [2]int{pd, pd}, Dilation: [2]int{dl, dl}}
-				ins := []*TensorV{x, k.param("weight")}
-				if k.bool("bias") {
-					ins = append(ins, k.param("bias"))
-				}
-				return k.emit(outT, func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
-					y, err := l.b.Conv2D(in[0], in[1], a)
-					if err != nil || len(in) == 2 {
-						return y, err
-					}
-					return l.b.Add(y, l.must(l.b.Reshape(in[2], ir.Shape{1, t.Shape[1], 1, 1})))
-				}, ins...)
-			},
-		},
-		{
 			Name: "Embedding", Kind: KLayer,
 			Params: []ParamSpec{req("num", "int", "number of embeddings (vocabulary size)"), req("dim", "int", "embedding size")},
 			In:     []ParamSpec{req("ids", "tensor", "integer ids")},

@@ -30,6 +30,35 @@ type lowerer struct {
 	calls    map[string]Value     // model calls already lowered (one forward per distinct call)
 	err      *diag.Diagnostic     // the first failure
 	lora     *LoRA                // the train's adapters, or nil
+	// running holds the buffers a training step updates (BatchNorm's
+	// running statistics): input → its value after the uses so far, in
+	// the order of first update (runningOrder).
+	running      map[*ir.Value]*ir.Value
+	runningOrder []*ir.Value
+}
+
+// current returns the value of buffer input in at this point of a
+// training step: in itself, or what earlier uses made it.
+func (l *lowerer) current(in *ir.Value) *ir.Value {
+	if v, ok := l.running[in]; ok {
+		return v
+	}
+	return in
+}
+
+// setRunning records that buffer input in takes the value v after the
+// step (only training-step graphs apply it: see LowerStep).
+func (l *lowerer) setRunning(in, v *ir.Value) {
+	if in == nil || v == nil {
+		return
+	}
+	if l.running == nil {
+		l.running = map[*ir.Value]*ir.Value{}
+	}
+	if _, ok := l.running[in]; !ok {
+		l.runningOrder = append(l.runningOrder, in)
+	}
+	l.running[in] = v
 }
 
 // A lowerFunc emits the IR of one tensor operation: in are its lowered
@@ -304,6 +333,13 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 	}
 	if err := ir.TrainStep(g, loss, wrt, opt, lr, step, scales); err != nil {
 		return nil, differentiating(tr, err)
+	}
+	// Buffers the forward updates in training (running statistics) are
+	// inputs the step updates, so they take the param role: fed from the
+	// weights and saved with them, never differentiated.
+	for _, in := range l.runningOrder {
+		in.Aux = ir.InputAttr{Role: ir.RoleParam}
+		g.AddUpdate(in, l.running[in])
 	}
 	for _, path := range sg.Trainable {
 		for _, kind := range opt.State() {

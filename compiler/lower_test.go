@@ -50,6 +50,9 @@ type lowerCase struct{ members, expr string }
 var lowerCases = map[string]lowerCase{
 	"Linear":          {"f = Linear(6, 3)", "f(h)"},
 	"Conv2d":          {"c = Conv2d(4, 2, 3, padding: 1)", "c(reshape(h, B, 4, 2, 3))"},
+	"Conv1d":          {"c = Conv1d(4, 2, 3, padding: 1, groups: 2)", "c(h)"},
+	"BatchNorm1d":     {"n = BatchNorm1d(4)", "n(h)"},
+	"BatchNorm2d":     {"n = BatchNorm2d(1, affine: false)", "n(reshape(h, B, 1, 4, 6))"},
 	"Embedding":       {"e = Embedding(12, 5)", "e(ids)"},
 	"LayerNorm":       {"n = LayerNorm(6)", "n(h)"},
 	"Dropout":         {"d = Dropout(0.5)", "d(h)"},
@@ -58,6 +61,8 @@ var lowerCases = map[string]lowerCase{
 	"reshape":         {"", "reshape(h, B, -1)"},
 	"maxpool2d":       {"", "maxpool2d(reshape(h, B, 1, 4, 6), kernel: 2)"},
 	"avgpool2d":       {"", "avgpool2d(reshape(h, B, 1, 4, 6), kernel: 2)"},
+	"maxpool1d":       {"", "maxpool1d(h, kernel: 2)"},
+	"avgpool1d":       {"", "avgpool1d(h, kernel: 3, stride: 1, padding: 1)"},
 	"concat":          {"", "concat(h, h * 2, axis: 1)"},
 	"where":           {"", "where(mask, float(ids), 0.5)"},
 	"arange":          {"", "arange(4)"},

@@ -89,7 +89,8 @@ func TestPassMemPlanExamples(t *testing.T) {
 
 // stepInputs returns random inputs for a training step with a fixed
 // seed: parameters ~ U(-0.1, 0.1), optimizer state ~ U(0, 0.01), data ~
-// U(-1, 1), labels in [0, 10), step 1, lr 1e-3, seed 7, lr scales 0.5.
+// U(-1, 1), labels in [0, 10), step 1, lr 1e-3, seed 7, lr scales 0.5,
+// running variances ~ U(0.5, 1.5).
 func stepInputs(g *ir.Graph) map[string]*eval.Tensor {
 	r := rand.New(rand.NewPCG(7, 7))
 	in := map[string]*eval.Tensor{}
@@ -109,6 +110,8 @@ func stepInputs(g *ir.Graph) map[string]*eval.Tensor {
 				x.F[i] = float64(r.IntN(classes(g)))
 			case !v.Type.DType.IsFloat():
 				x.F[i] = float64(r.IntN(10))
+			case strings.HasSuffix(v.Name, ".running_var"): // a variance (BatchNorm)
+				x.F[i] = 0.5 + r.Float64()
 			case v.Role() == ir.RoleParam:
 				x.F[i] = 0.2*r.Float64() - 0.1
 			case v.Role() == ir.RoleState:

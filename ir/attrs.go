@@ -85,10 +85,25 @@ type MatMulAttr struct {
 
 // Conv2DAttr holds the stride, zero padding and dilation (height, width)
 // of a 2-D convolution. Every entry of Stride and Dilation is ≥ 1.
+// Groups splits the channels into that many groups, each convolved
+// with its own slice of the weight (PyTorch's groups; depthwise when it
+// equals the input channels); 0 means 1, the one form the builder
+// makes, so equal convolutions compare equal.
 type Conv2DAttr struct {
 	Stride   [2]int `ir:"stride"`
 	Padding  [2]int `ir:"padding"`
 	Dilation [2]int `ir:"dilation"`
+	Groups   int    `ir:"groups"`
+}
+
+// G returns the number of groups (1 when Groups is 0).
+func (a Conv2DAttr) G() int { return max(a.Groups, 1) }
+
+func (a Conv2DAttr) check() error {
+	if a.Groups < 0 {
+		return fmt.Errorf("groups must not be negative, got %d", a.Groups)
+	}
+	return nil
 }
 
 // Pool2DAttr holds the window, stride and padding (height, width) of a

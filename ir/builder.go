@@ -300,7 +300,7 @@ func (b *Builder) MatMul(x, y *Value, a MatMulAttr) (*Value, error) {
 	return b.Op(OpMatMul, Type{}, a, x, y)
 }
 
-// convDefaults sets zero strides and dilations to 1.
+// convDefaults sets zero strides and dilations to 1 and one group to 0.
 func convDefaults(a Conv2DAttr) Conv2DAttr {
 	for i := range 2 {
 		if a.Stride[i] == 0 {
@@ -310,11 +310,14 @@ func convDefaults(a Conv2DAttr) Conv2DAttr {
 			a.Dilation[i] = 1
 		}
 	}
+	if a.Groups == 1 {
+		a.Groups = 0
+	}
 	return a
 }
 
-// Conv2D returns the convolution of x[N,C,H,W] with w[O,C,KH,KW]. Zero
-// strides and dilations in a mean 1.
+// Conv2D returns the convolution of x[N,C,H,W] with w[O,C/G,KH,KW] in
+// a.G() groups. Zero strides and dilations in a mean 1.
 func (b *Builder) Conv2D(x, w *Value, a Conv2DAttr) (*Value, error) {
 	return b.Op(OpConv2D, Type{}, convDefaults(a), x, w)
 }

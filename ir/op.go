@@ -74,7 +74,7 @@ const (
 
 	// Linear algebra and convolution.
 	OpMatMul               // [..,m,k]×[..,k,n] → [..,m,n], batch dims broadcast
-	OpConv2D               // x[N,C,H,W] ⋆ w[O,C,KH,KW] → [N,O,H',W']
+	OpConv2D               // x[N,C,H,W] ⋆ w[O,C/G,KH,KW] → [N,O,H',W'] in G groups
 	OpConv2DBackwardInput  // dy, w → dx; type-carrying
 	OpConv2DBackwardWeight // x, dy → dw; type-carrying
 	OpMaxPool2D            // max over windows
@@ -407,9 +407,9 @@ func init() {
 		OpArgMax:    {"argmax", 1, red | nondiff, aux[ArgMaxAttr](), typeArgMax, nil, "Index (i64) of the first maximum along axis; keepdims keeps it with size 1.", nil},
 
 		OpMatMul:               {"matmul", 2, 0, aux[MatMulAttr](), typeMatMul, gradMatMul, "Matrix product over the last two dims, [..,m,k]×[..,k,n] → [..,m,n], after transposing the last two dims of x (transpose_a) or y (transpose_b). Batch dims broadcast; a rank-1 operand is not allowed.", nil},
-		OpConv2D:               {"conv2d", 2, 0, aux[Conv2DAttr](), typeConv2D, gradConv2D, "2-D cross-correlation of x[N,C,H,W] with w[O,C,KH,KW] → [N,O,H',W'], H' = (H+2·pad-dil·(KH-1)-1)/stride+1, zero padding.", nil},
-		OpConv2DBackwardInput:  {"conv2d_backward_input", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardInput, gradConv2DBackwardInput, "Gradient of conv2d with respect to x: dy[N,O,H',W'], w → dx of the result type [N,C,H,W].", nil},
-		OpConv2DBackwardWeight: {"conv2d_backward_weight", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardWeight, gradConv2DBackwardWeight, "Gradient of conv2d with respect to w: x, dy → dw of the result type [O,C,KH,KW].", nil},
+		OpConv2D:               {"conv2d", 2, 0, aux[Conv2DAttr](), typeConv2D, gradConv2D, "2-D cross-correlation of x[N,C,H,W] with w[O,C/G,KH,KW] → [N,O,H',W'], H' = (H+2·pad-dil·(KH-1)-1)/stride+1, zero padding; in G groups, output channel o reads input channels (o / (O/G))·C/G onwards.", nil},
+		OpConv2DBackwardInput:  {"conv2d_backward_input", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardInput, gradConv2DBackwardInput, "Gradient of conv2d with respect to x: dy[N,O,H',W'], w → dx of the result type [N,C,H,W], in the same groups.", nil},
+		OpConv2DBackwardWeight: {"conv2d_backward_weight", 2, tc, aux[Conv2DAttr](), typeConv2DBackwardWeight, gradConv2DBackwardWeight, "Gradient of conv2d with respect to w: x, dy → dw of the result type [O,C/G,KH,KW], in the same groups.", nil},
 		OpMaxPool2D:            {"maxpool2d", 1, 0, aux[Pool2DAttr](), typePool2D, gradMaxPool2D, "Maximum over kernel windows of x[N,C,H,W], padding with -inf.", nil},
 		OpMaxPool2DBackward:    {"maxpool2d_backward", 2, 0, aux[Pool2DAttr](), typeMaxPool2DBackward, nil, "Gradient of maxpool2d: x, dy → dx; each window's dy goes to the first maximum of the window.", nil},
 		OpAvgPool2D:            {"avgpool2d", 1, 0, aux[Pool2DAttr](), typePool2D, gradAvgPool2D, "Mean over kernel windows of x[N,C,H,W]; zero padding counts in the divisor (count_include_pad).", nil},

@@ -259,10 +259,18 @@ func conv2DOut(v *Value, x, w Type) (Type, error) {
 	if x.Rank() != 4 || w.Rank() != 4 {
 		return Type{}, errf(v, "input %v and weight %v must have rank 4 (NCHW, OIHW)", x, w)
 	}
-	if x.Shape[1] != w.Shape[1] {
-		return Type{}, errf(v, "input %v has %d channels but weight %v expects %d", x, x.Shape[1], w, w.Shape[1])
-	}
 	a := v.Aux.(Conv2DAttr)
+	g := a.G()
+	if x.Shape[1] != w.Shape[1]*g {
+		in := ""
+		if g > 1 {
+			in = fmt.Sprintf(" in %d groups", g)
+		}
+		return Type{}, errf(v, "input %v has %d channels but weight %v%s expects %d", x, x.Shape[1], w, in, w.Shape[1]*g)
+	}
+	if w.Shape[0]%g != 0 {
+		return Type{}, errf(v, "weight %v: %d output channels do not split into %d groups", w, w.Shape[0], g)
+	}
 	out := Shape{x.Shape[0], w.Shape[0], 0, 0}
 	for i := range 2 {
 		if a.Stride[i] < 1 || a.Dilation[i] < 1 || a.Padding[i] < 0 {

@@ -27,6 +27,26 @@ Models (the Go parity tests in internal/parity rebuild each one in .enc):
   cnn               nn.Sequential(Conv2d(1, 4, 3, padding=1), ReLU(),
                     MaxPool2d(2), Flatten(), Linear(4*4*4, 10)) on
                     [N, 1, 8, 8] images, given as rows of 64 values.
+  conv1d            nn.Sequential(Conv1d(4, 6, 3, stride=2, padding=2,
+                    dilation=2, groups=2), ReLU(), MaxPool1d(2, stride=1,
+                    padding=1), AvgPool1d(3), Flatten(), Linear(18, 10))
+                    on [N, 4, 16] sequences, given as rows of 64 values.
+  conv2d_grouped    nn.Sequential(Conv2d(4, 8, 3, padding=1, groups=2),
+                    ReLU(), Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+                    (depthwise), ReLU(), Conv2d(8, 6, 1), Flatten(),
+                    Linear(24, 10)) on [N, 4, 4, 4] images, given as rows
+                    of 64 values.
+  batchnorm         nn.Sequential(Conv2d(4, 6, 3, padding=1), BatchNorm2d(6),
+                    ReLU(), Flatten(), Linear(96, 16), BatchNorm1d(16,
+                    momentum=0.2), ReLU(), Linear(16, 10)) on [N, 4, 4, 4]
+                    images: not through run() but three SGD(lr=0.1) steps
+                    in train mode on batches input.0-2 (labels.0-2),
+                    recording the train-mode logits, loss and gradients of
+                    the first step (logits, loss, grad.*), the whole
+                    state_dict before (the usual names, running statistics
+                    redrawn) and after the steps (after.*), and eval-mode
+                    logits on input.0 before (logits_eval_before) and after
+                    (logits_eval_after).
 
 Loss, for every model: mean cross-entropy of the logits against fixed
 labels (torch.nn.functional.cross_entropy). For the transformer the
@@ -219,6 +239,88 @@ def cnn(outdir):
         "0 = Conv2d(1, 4, 3, padding=1), 4 = Linear(64, 10)")
 
 
+def conv1d(outdir):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), nn.ReLU(),
+                        nn.MaxPool1d(2, stride=1, padding=1), nn.AvgPool1d(3),
+                        nn.Flatten(), nn.Linear(18, 10))
+    prepare(net)
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(4, 64, generator=g)
+    labels = torch.tensor([2, 5, 0, 9])
+    run("conv1d", net, list(net.named_parameters()), x, labels,
+        lambda x: (None, net(x.reshape(-1, 4, 16))), outdir,
+        "input rows of 64 are reshaped to [N, 4, 16]; nn.Sequential indices: "
+        "0 = Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), 5 = Linear(18, 10)")
+
+
+def conv2d_grouped(outdir):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8), nn.ReLU(),
+                        nn.Conv2d(8, 6, 1), nn.Flatten(), nn.Linear(24, 10))
+    prepare(net)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 64, generator=g)
+    labels = torch.tensor([6, 1, 3, 8])
+    run("conv2d_grouped", net, list(net.named_parameters()), x, labels,
+        lambda x: (None, net(x.reshape(-1, 4, 4, 4))), outdir,
+        "input rows of 64 are reshaped to [N, 4, 4, 4]; nn.Sequential indices: "
+        "0 = Conv2d(4, 8, 3, padding=1, groups=2), 2 = Conv2d(8, 8, 3, stride=2, "
+        "padding=1, groups=8) (depthwise), 4 = Conv2d(8, 6, 1), 6 = Linear(24, 10)")
+
+
+def batchnorm(outdir):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(96, 16), nn.BatchNorm1d(16, momentum=0.2), nn.ReLU(), nn.Linear(16, 10))
+    prepare(net)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.copy_((0.1 * torch.randn_like(m.running_mean)).to(torch.bfloat16).float())
+                m.running_var.copy_((1 + 0.5 * torch.rand_like(m.running_var)).to(torch.bfloat16).float())
+                m.num_batches_tracked.fill_(2)
+    g = torch.Generator().manual_seed(6)
+    xs = [torch.randn(8, 64, generator=g) for _ in range(3)]
+    ys = [torch.randint(0, 10, (8,), generator=g) for _ in range(3)]
+    img = lambda x: x.reshape(-1, 4, 4, 4)
+    tensors = []
+    for n, t in net.state_dict().items():
+        tensors.append((n, t.to(torch.bfloat16) if t.is_floating_point() else t.clone()))
+    for i in range(3):
+        tensors += [("input.%d" % i, xs[i]), ("labels.%d" % i, ys[i])]
+    net.eval()
+    with torch.no_grad():
+        tensors.append(("logits_eval_before", net(img(xs[0]))))
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for i in range(3):
+        opt.zero_grad()
+        logits = net(img(xs[i]))
+        loss = F.cross_entropy(logits, ys[i])
+        loss.backward()
+        if i == 0:
+            tensors += [("logits", logits.detach()), ("loss", loss.detach())]
+            tensors += [("grad." + n, p.grad.clone()) for n, p in net.named_parameters()]
+        opt.step()
+    for n, t in net.state_dict().items():
+        tensors.append(("after." + n, t.clone()))
+    net.eval()
+    with torch.no_grad():
+        tensors.append(("logits_eval_after", net(img(xs[0]))))
+    meta = {"model": "batchnorm", "module": repr(net), "torch": torch.__version__,
+            "loss": "mean cross_entropy(logits, labels)", "steps": "3 x SGD(lr=0.1), train mode",
+            "notes": "nn.Sequential indices: 0 = Conv2d(4, 6, 3, padding=1), 1 = BatchNorm2d(6), "
+                     "4 = Linear(96, 16), 5 = BatchNorm1d(16, momentum=0.2), 7 = Linear(16, 10)"}
+    st = os.path.join(outdir, "batchnorm.safetensors")
+    write_safetensors(st, tensors, {"format": "pt", "model": "batchnorm"})
+    with open(os.path.join(outdir, "batchnorm.json"), "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"{st}: {os.path.getsize(st)} bytes")
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "testdata", "torch")
@@ -230,6 +332,9 @@ def main():
     transformer(outdir, norm_first=True, post_state=post)
     mlp(outdir)
     cnn(outdir)
+    conv1d(outdir)
+    conv2d_grouped(outdir)
+    batchnorm(outdir)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 // Package stdlib holds the standard library of encc, written in the
 // language itself: DenseBlock and MLP (mlp.enc); MultiHeadAttention,
 // TransformerEncoderLayer and TransformerEncoder (transformer.enc);
-// TextEncoder, MaskedLM and TextClassifier (text.enc); LeNet5
-// (lenet.enc); Adapter and AdaptedEncoderLayer (adapter.enc). The files
-// are embedded in the binary and parsed like any user file; their models
-// are in scope in every program (the prelude).
+// TextEncoder, MaskedLM and TextClassifier (text.enc); TextCNN
+// (textcnn.enc); DepthwiseSeparable and MobileNetSmall (mobilenet.enc);
+// LeNet5 (lenet.enc); Adapter and AdaptedEncoderLayer (adapter.enc). The
+// files are embedded in the binary and parsed like any user file; their
+// models are in scope in every program (the prelude).
 package stdlib
 
 import (

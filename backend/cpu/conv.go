@@ -1,5 +1,6 @@
 // This file implements conv2d and its two backward ops by im2col + GEMM,
-// one sample at a time, samples spread over the pool.
+// one sample (and, for a grouped convolution, one group) at a time,
+// samples spread over the pool.
 
 package cpu
 
@@ -13,16 +14,18 @@ func init() {
 	register(buildConv, ir.OpConv2D, ir.OpConv2DBackwardInput, ir.OpConv2DBackwardWeight)
 }
 
-// convGeom is the geometry of a convolution x[N,C,H,W] ⋆ w[O,C,KH,KW] →
-// y[N,O,OH,OW].
+// convGeom is the geometry of a convolution x[N,G·C,H,W] ⋆ w[G·O,C,KH,KW]
+// → y[N,G·O,OH,OW] in G groups: C and O count the channels of one group,
+// whose input, weight and output channels are contiguous.
 type convGeom struct {
-	N, C, H, W, O, KH, KW, OH, OW int
-	sh, sw, ph, pw, dh, dw        int
-	direct                        bool // 1×1, stride 1, no padding: the column matrix is x itself
+	N, G, C, H, W, O, KH, KW, OH, OW int
+	sh, sw, ph, pw, dh, dw           int
+	direct                           bool // 1×1, stride 1, no padding: the column matrix is x itself
 }
 
 func newConvGeom(at ir.Conv2DAttr, x, w, y ir.Shape) convGeom {
-	g := convGeom{N: x[0], C: x[1], H: x[2], W: x[3], O: w[0], KH: w[2], KW: w[3], OH: y[2], OW: y[3],
+	G := at.G()
+	g := convGeom{N: x[0], G: G, C: w[1], H: x[2], W: x[3], O: w[0] / G, KH: w[2], KW: w[3], OH: y[2], OW: y[3],
 		sh: at.Stride[0], sw: at.Stride[1], ph: at.Padding[0], pw: at.Padding[1], dh: at.Dilation[0], dw: at.Dilation[1]}
 	g.direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0
 	return g
@@ -302,64 +305,73 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	lo, hi := parallel.Chunk(k.N, k.tasks, t)
 	a, b, out := f32s(k.a), f32s(k.b), f32s(k.out)
 	col, p := k.cols[t], &k.ps[t]
-	CHW, OP := k.C*k.H*k.W, k.O*k.p()
+	// Per group: input, output and weight sizes.
+	CHW, OP, OCKK := k.C*k.H*k.W, k.O*k.p(), k.O*k.ckk()
 	CKKP := k.ckk() * k.p()
-	dw := out
+	dwAll := out
 	if k.partial != nil {
-		dw = k.partial[t]
+		dwAll = k.partial[t]
 	}
 	if k.op == ir.OpConv2DBackwardWeight && lo == hi { // no samples: a zero gradient
-		clear(dw)
+		clear(dwAll)
 	}
 	for n := lo; n < hi; n++ {
-		switch k.op {
-		case ir.OpConv2D: // a = x, b = w: y[n] = w · col(x[n])
-			x := a[n*CHW:][:CHW]
-			if !k.direct {
-				if k.saves {
-					col = k.saved[n*CKKP:][:CKKP]
+		for grp := range k.G {
+			ng := n*k.G + grp // the sample's group: its slices of x and y
+			var w []float32   // the group's weight (conv2d, backward input: b = w)
+			if k.op != ir.OpConv2DBackwardWeight {
+				w = b[grp*OCKK:][:OCKK]
+			}
+			switch k.op {
+			case ir.OpConv2D: // a = x, b = w: y[n] = w · col(x[n])
+				x := a[ng*CHW:][:CHW]
+				if !k.direct {
+					if k.saves {
+						col = k.saved[ng*CKKP:][:CKKP]
+					}
+					k.im2col(col, x)
+					x = col
 				}
-				k.im2col(col, x)
-				x = col
+				p.A, p.B, p.C = w, x, out[ng*OP:][:OP]
+				if k.rowBias != nil {
+					p.RowBias = f32s(k.rowBias)[grp*k.O:][:k.O]
+				}
+			case ir.OpConv2DBackwardInput: // a = dy, b = w: dx[n] = col2im(wᵀ · dy[n])
+				p.A, p.B = w, a[ng*OP:][:OP]
+				if k.direct {
+					p.C = out[ng*CHW:][:CHW]
+				} else {
+					p.C = col
+				}
+			case ir.OpConv2DBackwardWeight: // a = x, b = dy: dw += dy[n] · col(x[n])ᵀ
+				x := a[ng*CHW:][:CHW]
+				dw := dwAll[grp*OCKK:][:OCKK]
+				switch {
+				case k.reuses:
+					x = k.saved[ng*CKKP:][:CKKP]
+				case !k.direct:
+					k.im2col(col, x)
+					x = col
+				}
+				if k.dots {
+					// One sample at a time: its columns stay in L2 for all
+					// the tiles (all samples at once ran slower).
+					addDots(dw, b[ng*OP:][:OP], x, k.O, k.ckk(), k.p(), 1, 0, 0, n == lo)
+					continue
+				}
+				p.A, p.B, p.C = b[ng*OP:][:OP], x, dw
+				p.Beta = 1
+				if n == lo {
+					p.Beta = 0
+				}
 			}
-			p.A, p.B, p.C = b, x, out[n*OP:][:OP]
-			if k.rowBias != nil {
-				p.RowBias = f32s(k.rowBias)
-			}
-		case ir.OpConv2DBackwardInput: // a = dy, b = w: dx[n] = col2im(wᵀ · dy[n])
-			p.A, p.B = b, a[n*OP:][:OP]
-			if k.direct {
-				p.C = out[n*CHW:][:CHW]
-			} else {
-				p.C = col
-			}
-		case ir.OpConv2DBackwardWeight: // a = x, b = dy: dw += dy[n] · col(x[n])ᵀ
-			x := a[n*CHW:][:CHW]
-			switch {
-			case k.reuses:
-				x = k.saved[n*CKKP:][:CKKP]
-			case !k.direct:
-				k.im2col(col, x)
-				x = col
-			}
-			if k.dots {
-				// One sample at a time: its columns stay in L2 for all
-				// the tiles (all samples at once ran slower).
-				addDots(dw, b[n*OP:][:OP], x, k.O, k.ckk(), k.p(), 1, 0, 0, n == lo)
+			if k.op == ir.OpConv2DBackwardWeight && k.dots {
 				continue
 			}
-			p.A, p.B, p.C = b[n*OP:][:OP], x, dw
-			p.Beta = 1
-			if n == lo {
-				p.Beta = 0
+			gemm.SgemmEx(p)
+			if k.op == ir.OpConv2DBackwardInput && !k.direct {
+				k.col2im(out[ng*CHW:][:CHW], col)
 			}
-		}
-		if k.op == ir.OpConv2DBackwardWeight && k.dots {
-			continue
-		}
-		gemm.SgemmEx(p)
-		if k.op == ir.OpConv2DBackwardInput && !k.direct {
-			k.col2im(out[n*CHW:][:CHW], col)
 		}
 	}
 	p.A, p.B, p.C, p.RowBias = nil, nil, nil, nil
@@ -415,7 +427,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Op == ir.OpConv2DBackwardWeight && k.tasks > 1 {
 		k.partial = make([][]float32, k.tasks)
 		for t := range k.partial {
-			k.partial[t] = make([]float32, g.O*CKK)
+			k.partial[t] = make([]float32, g.G*g.O*CKK)
 		}
 	}
 	return k, nil
@@ -440,7 +452,7 @@ func (p *Program) shareColumns() {
 			for _, f := range fwd[k.x] {
 				if f.attr == k.attr && f.convGeom == k.convGeom && f.tasks == k.tasks {
 					if f.saved == nil {
-						f.saved = make([]float32, k.N*k.ckk()*k.p())
+						f.saved = make([]float32, k.N*k.G*k.ckk()*k.p())
 						f.saves = true
 					}
 					k.saved, k.reuses = f.saved, true
@@ -487,8 +499,9 @@ func (p *Program) fuseConvBias() {
 			continue
 		}
 		bs := b.Type.Shape
-		perChannel := b.Type.DType == ir.F32 && bs.NumElements() == k.O && len(bs) >= 3 && len(bs) <= 4 &&
-			bs[len(bs)-3] == k.O && bs[len(bs)-2] == 1 && bs[len(bs)-1] == 1
+		O := k.G * k.O
+		perChannel := b.Type.DType == ir.F32 && bs.NumElements() == O && len(bs) >= 3 && len(bs) <= 4 &&
+			bs[len(bs)-3] == O && bs[len(bs)-2] == 1 && bs[len(bs)-1] == 1
 		if !perChannel || !add.Type.Shape.Equal(cv.Type.Shape) {
 			continue
 		}

@@ -21,11 +21,12 @@ func init() {
 	register(genPool, ir.OpMaxPool2D, ir.OpMaxPool2DBackward, ir.OpAvgPool2D, ir.OpAvgPool2DBackward)
 }
 
-// convDims are the sizes of x[N,C,H,W] ⋆ w[O,C,KH,KW] = y[N,O,OH,OW].
-type convDims struct{ N, C, H, W, O, KH, KW, OH, OW int }
+// convDims are the sizes of x[N,C,H,W] ⋆ w[O,CG,KH,KW] = y[N,O,OH,OW]
+// in groups of CG input and OG output channels.
+type convDims struct{ N, C, H, W, O, KH, KW, OH, OW, CG, OG int }
 
-func dimsOf(x, w, y ir.Shape) convDims {
-	return convDims{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3]}
+func dimsOf(a ir.Conv2DAttr, x, w, y ir.Shape) convDims {
+	return convDims{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], w[1], w[0] / a.G()}
 }
 
 func genConv(e *emitter, v *ir.Value) error {
@@ -35,19 +36,20 @@ func genConv(e *emitter, v *ir.Value) error {
 	switch v.Op {
 	case ir.OpConv2D:
 		x, w := v.Args[0], v.Args[1]
-		d := dimsOf(x.Type.Shape, w.Type.Shape, v.Type.Shape)
+		d := dimsOf(a, x.Type.Shape, w.Type.Shape, v.Type.Shape)
 		c.line("const int i = blockIdx.x * blockDim.x + threadIdx.x;")
 		c.line("if (i >= %d) return;", v.Type.NumElements())
-		c.unravel("i", "y", v.Type.Shape) // y0 n, y1 o, y2 oh, y3 ow
+		c.unravel("i", "y", v.Type.Shape)                  // y0 n, y1 o, y2 oh, y3 ow
+		c.line("const int c0 = y1 / %d * %d;", d.OG, d.CG) // the group's first input channel
 		c.line("float acc = 0.0f;")
-		c.line("for (int ci = 0; ci < %d; ci++) {", d.C)
+		c.line("for (int ci = 0; ci < %d; ci++) {", d.CG)
 		c.line("  for (int kh = 0; kh < %d; kh++) {", d.KH)
 		c.line("    const int ih = y2 * %d - %d + kh * %d;", s0, p0, l0)
 		c.line("    if (ih < 0 || ih >= %d) continue;", d.H)
 		c.line("    for (int kw = 0; kw < %d; kw++) {", d.KW)
 		c.line("      const int iw = y3 * %d - %d + kw * %d;", s1, p1, l1)
 		c.line("      if (iw < 0 || iw >= %d) continue;", d.W)
-		c.line("      acc += x[((y0 * %d + ci) * %d + ih) * %d + iw] * w[((y1 * %d + ci) * %d + kh) * %d + kw];", d.C, d.H, d.W, d.C, d.KH, d.KW)
+		c.line("      acc += x[((y0 * %d + c0 + ci) * %d + ih) * %d + iw] * w[((y1 * %d + ci) * %d + kh) * %d + kw];", d.C, d.H, d.W, d.CG, d.KH, d.KW)
 		c.line("    }")
 		c.line("  }")
 		c.line("}")
@@ -56,10 +58,11 @@ func genConv(e *emitter, v *ir.Value) error {
 		e.launchThreads(v, k, v.Type.NumElements(), x, w)
 	case ir.OpConv2DBackwardInput:
 		dy, w := v.Args[0], v.Args[1]
-		d := dimsOf(v.Type.Shape, w.Type.Shape, dy.Type.Shape)
+		d := dimsOf(a, v.Type.Shape, w.Type.Shape, dy.Type.Shape)
 		c.line("const int i = blockIdx.x * blockDim.x + threadIdx.x;")
 		c.line("if (i >= %d) return;", v.Type.NumElements())
-		c.unravel("i", "x", v.Type.Shape) // x0 n, x1 c, x2 ih, x3 iw
+		c.unravel("i", "x", v.Type.Shape)                                       // x0 n, x1 c, x2 ih, x3 iw
+		c.line("const int o0 = x1 / %d * %d, ci = x1 %% %d;", d.CG, d.OG, d.CG) // the group's first output channel, c in the group
 		c.line("float acc = 0.0f;")
 		c.line("for (int kh = 0; kh < %d; kh++) {", d.KH)
 		c.line("  const int th = x2 + %d - kh * %d;", p0, l0)
@@ -67,8 +70,8 @@ func genConv(e *emitter, v *ir.Value) error {
 		c.line("  for (int kw = 0; kw < %d; kw++) {", d.KW)
 		c.line("    const int tw = x3 + %d - kw * %d;", p1, l1)
 		c.line("    if (tw < 0 || tw %% %d != 0 || tw / %d >= %d) continue;", s1, s1, d.OW)
-		c.line("    for (int o = 0; o < %d; o++) {", d.O)
-		c.line("      acc += dy[((x0 * %d + o) * %d + th / %d) * %d + tw / %d] * w[((o * %d + x1) * %d + kh) * %d + kw];", d.O, d.OH, s0, d.OW, s1, d.C, d.KH, d.KW)
+		c.line("    for (int o = o0; o < o0 + %d; o++) {", d.OG)
+		c.line("      acc += dy[((x0 * %d + o) * %d + th / %d) * %d + tw / %d] * w[((o * %d + ci) * %d + kh) * %d + kw];", d.O, d.OH, s0, d.OW, s1, d.CG, d.KH, d.KW)
 		c.line("    }")
 		c.line("  }")
 		c.line("}")
@@ -77,17 +80,18 @@ func genConv(e *emitter, v *ir.Value) error {
 		e.launchThreads(v, k, v.Type.NumElements(), dy, w)
 	case ir.OpConv2DBackwardWeight:
 		x, dy := v.Args[0], v.Args[1]
-		d := dimsOf(x.Type.Shape, v.Type.Shape, dy.Type.Shape)
+		d := dimsOf(a, x.Type.Shape, v.Type.Shape, dy.Type.Shape)
 		c.line("__shared__ float sh[%d];", e.block)
 		c.line("const int i = blockIdx.x;")
-		c.unravel("i", "w", v.Type.Shape) // w0 o, w1 c, w2 kh, w3 kw
+		c.unravel("i", "w", v.Type.Shape)                       // w0 o, w1 c in the group, w2 kh, w3 kw
+		c.line("const int xc = w0 / %d * %d + w1;", d.OG, d.CG) // the input channel
 		c.line("float acc = 0.0f;")
 		c.line("for (int r = threadIdx.x; r < %d; r += blockDim.x) {", d.N*d.OH*d.OW)
 		c.line("  const int ow = r %% %d, oh = (r / %d) %% %d, n = r / %d;", d.OW, d.OW, d.OH, d.OW*d.OH)
 		c.line("  const int ih = oh * %d - %d + w2 * %d;", s0, p0, l0)
 		c.line("  const int iw = ow * %d - %d + w3 * %d;", s1, p1, l1)
 		c.line("  if (ih < 0 || ih >= %d || iw < 0 || iw >= %d) continue;", d.H, d.W)
-		c.line("  acc += x[((n * %d + w1) * %d + ih) * %d + iw] * dy[((n * %d + w0) * %d + oh) * %d + ow];", d.C, d.H, d.W, d.O, d.OH, d.OW)
+		c.line("  acc += x[((n * %d + xc) * %d + ih) * %d + iw] * dy[((n * %d + w0) * %d + oh) * %d + ow];", d.C, d.H, d.W, d.O, d.OH, d.OW)
 		c.line("}")
 		c.line("acc = encc_block_sum(acc, sh);")
 		c.line("if (threadIdx.x == 0) out[i] = acc;")

@@ -75,15 +75,26 @@ func Export(p *compiler.Program, in *compiler.Instance, o Options) (*onnxpb.Mode
 	if len(vars) > maxVars {
 		return nil, tooManyVars(vars)
 	}
-	base := make([]int64, len(vars))
-	for i := range base {
-		base[i] = baseSize(i)
-	}
-	gs := make([]*ir.Graph, 1<<len(vars))
-	for k := range gs {
-		if gs[k], err = p.LowerForward(in, cornerDims(vars, base, k)); err != nil {
-			return nil, err
+	// The smallest grid the forward lowers at: a convolution or pooling
+	// over T needs T at least its kernel (a TextCNN's widths).
+	var base []int64
+	var gs []*ir.Graph
+	var first error
+	for _, shift := range baseShifts {
+		base = make([]int64, len(vars))
+		for i := range base {
+			base[i] = baseSize(i) + shift
 		}
+		gs, err = lowerGrid(p, in, vars, base)
+		if err == nil {
+			break
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if err != nil {
+		return nil, first
 	}
 	src := map[int]varSource{}
 	for _, fi := range fins {
@@ -97,6 +108,22 @@ func Export(p *compiler.Program, in *compiler.Instance, o Options) (*onnxpb.Mode
 		}
 	}
 	return exportGraphs(in.Name(), gs, vars, base, src, o)
+}
+
+// baseShifts are the offsets tried, in order, on the base sizes of the
+// grid until the forward lowers at every corner.
+var baseShifts = []int64{0, 8, 32, 128}
+
+// lowerGrid lowers the forward of in at every corner of the grid.
+func lowerGrid(p *compiler.Program, in *compiler.Instance, vars []string, base []int64) ([]*ir.Graph, error) {
+	gs := make([]*ir.Graph, 1<<len(vars))
+	for k := range gs {
+		var err error
+		if gs[k], err = p.LowerForward(in, cornerDims(vars, base, k)); err != nil {
+			return nil, err
+		}
+	}
+	return gs, nil
 }
 
 // exportGraphs translates the forward lowered at every corner of the

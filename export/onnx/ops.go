@@ -421,7 +421,8 @@ func emitConv(e *emitter, v *ir.Value) error {
 		attrInts("kernel_shape", int64(w[2]), int64(w[3])),
 		attrInts("strides", int64(a.Stride[0]), int64(a.Stride[1])),
 		attrInts("pads", int64(p[0]), int64(p[1]), int64(p[0]), int64(p[1])),
-		attrInts("dilations", int64(a.Dilation[0]), int64(a.Dilation[1])))
+		attrInts("dilations", int64(a.Dilation[0]), int64(a.Dilation[1])),
+		attrInt("group", int64(a.G())))
 	return nil
 }
 

@@ -126,13 +126,13 @@ var forms = map[string]form{
 	"Linear": fn(func(c *call) string {
 		return fmt.Sprintf("nn.Linear(%s, %s%s)", c.args["in"], c.args["out"], kw(c, "bias", "bias"))
 	}),
-	"Conv2d": fn(func(c *call) string {
-		return fmt.Sprintf("nn.Conv2d(%s, %s, kernel_size=%s%s%s%s%s)", c.args["in"], c.args["out"], c.args["kernel"],
-			kw(c, "stride", "stride"), kw(c, "padding", "padding"), kw(c, "dilation", "dilation"), kw(c, "bias", "bias"))
-	}),
-	"Embedding": fn(func(c *call) string { return fmt.Sprintf("nn.Embedding(%s, %s)", c.args["num"], c.args["dim"]) }),
-	"LayerNorm": fn(func(c *call) string { return fmt.Sprintf("nn.LayerNorm(%s%s)", c.args["d"], kw(c, "eps", "eps")) }),
-	"Dropout":   fn(func(c *call) string { return fmt.Sprintf("nn.Dropout(%s)", c.arg("p", "0.5")) }),
+	"Conv2d":      convForm("nn.Conv2d"),
+	"Conv1d":      convForm("nn.Conv1d"),
+	"BatchNorm1d": batchNormForm("nn.BatchNorm1d"),
+	"BatchNorm2d": batchNormForm("nn.BatchNorm2d"),
+	"Embedding":   fn(func(c *call) string { return fmt.Sprintf("nn.Embedding(%s, %s)", c.args["num"], c.args["dim"]) }),
+	"LayerNorm":   fn(func(c *call) string { return fmt.Sprintf("nn.LayerNorm(%s%s)", c.args["d"], kw(c, "eps", "eps")) }),
+	"Dropout":     fn(func(c *call) string { return fmt.Sprintf("nn.Dropout(%s)", c.arg("p", "0.5")) }),
 
 	// Functions.
 	"relu": fn(func(c *call) string { return "torch.relu(" + c.args["x"] + ")" }),
@@ -174,6 +174,12 @@ var forms = map[string]form{
 	}),
 	"avgpool2d": fn(func(c *call) string {
 		return fmt.Sprintf("F.avg_pool2d(%s, %s%s%s)", c.args["x"], c.args["kernel"], strideKw(c), kw(c, "padding", "padding"))
+	}),
+	"maxpool1d": fn(func(c *call) string {
+		return fmt.Sprintf("F.max_pool1d(%s, %s%s%s)", c.args["x"], c.args["kernel"], strideKw(c), kw(c, "padding", "padding"))
+	}),
+	"avgpool1d": fn(func(c *call) string {
+		return fmt.Sprintf("F.avg_pool1d(%s, %s%s%s)", c.args["x"], c.args["kernel"], strideKw(c), kw(c, "padding", "padding"))
 	}),
 	"dropout": fn(func(c *call) string { return fmt.Sprintf("F.dropout(%s, %s, self.training)", c.args["x"], c.args["p"]) }),
 	"concat": fn(func(c *call) string {
@@ -285,6 +291,22 @@ func kw(c *call, name, torch string) string {
 		return ", " + torch + "=" + s
 	}
 	return ""
+}
+
+// convForm is Conv1d or Conv2d: the same arguments as PyTorch's.
+func convForm(torch string) form {
+	return fn(func(c *call) string {
+		return fmt.Sprintf("%s(%s, %s, kernel_size=%s%s%s%s%s%s)", torch, c.args["in"], c.args["out"], c.args["kernel"],
+			kw(c, "stride", "stride"), kw(c, "padding", "padding"), kw(c, "dilation", "dilation"), kw(c, "groups", "groups"), kw(c, "bias", "bias"))
+	})
+}
+
+// batchNormForm is BatchNorm1d or BatchNorm2d; their running statistics
+// are buffers of the same names, so state_dicts move either way.
+func batchNormForm(torch string) form {
+	return fn(func(c *call) string {
+		return fmt.Sprintf("%s(%s%s%s%s)", torch, c.args["features"], kw(c, "eps", "eps"), kw(c, "momentum", "momentum"), kw(c, "affine", "affine"))
+	})
 }
 
 // strideKw: encc's stride 0 means the kernel size, as PyTorch's None.

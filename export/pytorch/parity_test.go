@@ -106,7 +106,8 @@ model Ops {
         f = h |> reshape(B, 1, 3, 4) |> avgpool2d(kernel: 2, stride: 1) |> flatten
         p = sinusoidal(2, 12) |> reshape(1, 24)
         q = one_hot(argmax(h, axis: 1), classes: 12) + (float(argmax(h)) |> reshape(B, 1))
-        return concat(a, b + c + d, dropout(e, 0.5), f, axis: 1)[:, 0:30] + 0.0 * p[:, 0:1] + q[:, 0:1]
+        r = concat(h |> reshape(B, 3, 4) |> maxpool1d(kernel: 2) |> flatten, h |> reshape(B, 3, 4) |> avgpool1d(kernel: 2, stride: 2) |> flatten, axis: 1)
+        return concat(a, b + c + d + r, dropout(e, 0.5), f, axis: 1)[:, 0:30] + 0.0 * p[:, 0:1] + q[:, 0:1]
     }
 }
 `

@@ -57,6 +57,8 @@ var fixtures = []fixture{
 	{name: "transformer_pre", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
 	{name: "mlp"},
 	{name: "cnn"},
+	{name: "conv1d"},
+	{name: "conv2d_grouped"},
 }
 
 // data tensors of a fixture; every other tensor not named grad.* is a
@@ -163,7 +165,13 @@ func load(t *testing.T, fx fixture) *loaded {
 			gc.Weights[n], gc.Shapes[n] = v, c.Shapes[name]
 		}
 	}
-	g, err := train.FitWeights(gc, tr.Params, spec, path+" (gradients)", tr.Model.Name())
+	var trained []*compiler.Param // buffers have no gradient
+	for _, prm := range tr.Params {
+		if !prm.Buffer {
+			trained = append(trained, prm)
+		}
+	}
+	g, err := train.FitWeights(gc, trained, spec, path+" (gradients)", tr.Model.Name())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,6 +198,25 @@ func gradCases() []gradCase {
 		bin(func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error) {
 			return b.Conv2DBackwardWeight(x, dy, ir.Shape{3, 2, 2, 2}, conv)
 		})})
+	// Grouped: 4 input channels in 2 groups, 6 outputs; depthwise: 3
+	// channels in 3 groups, 2 outputs each.
+	grouped := conv
+	grouped.Groups = 2
+	depthwise := ir.Conv2DAttr{Padding: [2]int{1, 1}, Groups: 3}
+	add(gradCase{ir.OpConv2D, "grouped", func(r *rand.Rand) []in {
+		return []in{{t: f32(2, 4, dim(r, 4), dim(r, 5))}, {t: f32(6, 2, 2, 2)}}
+	}, bin(func(b *ir.Builder, x, w *ir.Value) (*ir.Value, error) { return b.Conv2D(x, w, grouped) })})
+	add(gradCase{ir.OpConv2D, "depthwise", fixed(in{t: f32(2, 3, 4, 5)}, in{t: f32(6, 1, 3, 3)}),
+		bin(func(b *ir.Builder, x, w *ir.Value) (*ir.Value, error) { return b.Conv2D(x, w, depthwise) })})
+	// x [2,4,5,6] with grouped gives dy [2,6,3,8].
+	add(gradCase{ir.OpConv2DBackwardInput, "grouped", fixed(in{t: f32(2, 6, 3, 8)}, in{t: f32(6, 2, 2, 2)}),
+		bin(func(b *ir.Builder, dy, w *ir.Value) (*ir.Value, error) {
+			return b.Conv2DBackwardInput(dy, w, ir.Shape{2, 4, 5, 6}, grouped)
+		})})
+	add(gradCase{ir.OpConv2DBackwardWeight, "grouped", fixed(in{t: f32(2, 4, 5, 6)}, in{t: f32(2, 6, 3, 8)}),
+		bin(func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error) {
+			return b.Conv2DBackwardWeight(x, dy, ir.Shape{6, 2, 2, 2}, grouped)
+		})})
 	for i, p := range pool {
 		shape := func(r *rand.Rand) []in { return []in{{t: f32(2, 2, dim(r, 4), dim(r, 4))}} }
 		add(gradCase{ir.OpMaxPool2D, fmt.Sprint(i), shape, un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.MaxPool2D(x, p) })})

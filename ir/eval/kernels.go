@@ -183,14 +183,16 @@ func kMatMul(v *ir.Value, out *Tensor, a []*Tensor) error {
 // convLoop calls f(xOff, wOff, yOff) for every term of conv2d(x, w) = y.
 func convLoop(at ir.Conv2DAttr, x, w, y ir.Shape, f func(xo, wo, yo int)) {
 	N, C, H, W := x[0], x[1], x[2], x[3]
-	O, KH, KW := w[0], w[2], w[3]
+	O, CG, KH, KW := w[0], w[1], w[2], w[3]
+	OG := O / at.G() // output channels per group
 	OH, OW := y[2], y[3]
 	for n := range N {
 		for o := range O {
+			c0 := o / OG * CG // the group's first input channel
 			for oh := range OH {
 				for ow := range OW {
 					yo := ((n*O+o)*OH+oh)*OW + ow
-					for c := range C {
+					for c := c0; c < c0+CG; c++ {
 						for kh := range KH {
 							ih := oh*at.Stride[0] - at.Padding[0] + kh*at.Dilation[0]
 							if ih < 0 || ih >= H {
@@ -201,7 +203,7 @@ func convLoop(at ir.Conv2DAttr, x, w, y ir.Shape, f func(xo, wo, yo int)) {
 								if iw < 0 || iw >= W {
 									continue
 								}
-								f(((n*C+c)*H+ih)*W+iw, ((o*C+c)*KH+kh)*KW+kw, yo)
+								f(((n*C+c)*H+ih)*W+iw, ((o*CG+c-c0)*KH+kh)*KW+kw, yo)
 							}
 						}
 					}

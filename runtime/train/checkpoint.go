@@ -211,6 +211,11 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 			c.Counts[t.Name] = v
 			continue
 		}
+		if t.DType == safetensors.I64 && strings.HasSuffix(t.Name, "num_batches_tracked") && t.NumElements() == 1 {
+			// PyTorch's BatchNorm counter (int64); encc keeps it as an f32 buffer.
+			c.Weights[t.Name] = []float32{float32(int64(binary.LittleEndian.Uint64(t.Data)))}
+			continue
+		}
 		switch t.DType {
 		case safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64:
 		default:

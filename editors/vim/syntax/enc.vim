@@ -62,21 +62,23 @@ syn match   encDim         "\<\h\w*\>" contained
 " (x |> relu, metrics = [accuracy]) is highlighted wherever it appears; the
 " others only where they are called, so a sub-layer named l1 or a value
 " named step stays a name.
-syn keyword encBuiltinLayer AdaptedEncoderLayer Adapter Conv2d DenseBlock Dropout Embedding
-syn keyword encBuiltinLayer LayerNorm LeNet5 Linear MLP MaskedLM MultiHeadAttention
-syn keyword encBuiltinLayer TextClassifier TextEncoder TransformerEncoder
+syn keyword encBuiltinLayer AdaptedEncoderLayer Adapter BatchNorm1d BatchNorm2d Conv1d
+syn keyword encBuiltinLayer Conv2d DenseBlock DepthwiseSeparable Dropout Embedding LayerNorm
+syn keyword encBuiltinLayer LeNet5 Linear MLP MaskedLM MobileNetSmall MultiHeadAttention
+syn keyword encBuiltinLayer TextCNN TextClassifier TextEncoder TransformerEncoder
 syn keyword encBuiltinLayer TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
 syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
 syn keyword encBuiltinFunc  tanh top_k transpose
-syn match   encBuiltinCall  "\<\%(attention\|avgpool2d\|bce_with_logits\|builtin\|chars\|concat\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(constant\|cosine\|cross_entropy\|csv\|distill\|dropout\|fill\|float\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(from\|idx\|int8\|json_dir\|jsonl\|kaiming_normal\|kaiming_uniform\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(kl_div\|l1\|linear\|load\|lora\|loss\|magnitude\|matmul\|maxpool2d\|mean\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(mlm\|mse\|nll\|normal\|one_cycle\|one_hot\|ones\|permute\|reshape\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(sinusoidal\|skipgram\|step\|synthetic\|truncated_normal\|uniform\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(vectors\|warmup\|where\|words\|xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(attention\|avgpool1d\|avgpool2d\|bce_with_logits\|builtin\|chars\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(concat\|constant\|cosine\|cross_entropy\|csv\|distill\|dropout\|fill\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(float\|from\|idx\|int8\|json_dir\|jsonl\|kaiming_normal\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(kaiming_uniform\|kl_div\|l1\|linear\|load\|lora\|loss\|magnitude\|matmul\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(maxpool1d\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\|one_cycle\|one_hot\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(ones\|permute\|reshape\|sinusoidal\|skipgram\|step\|synthetic\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|vectors\|warmup\|where\|words\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
 syn keyword encBuiltinConst minmax standard
 " END built-ins
 
