@@ -57,6 +57,9 @@ var fixtures = []fixture{
 	{name: "transformer_pre", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
 	{name: "mlp"},
 	{name: "cnn"},
+	{name: "lstm", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
+	{name: "gru", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
+	{name: "rnn", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
 }
 
 // data tensors of a fixture; every other tensor not named grad.* is a
