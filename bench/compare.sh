@@ -2,7 +2,7 @@
 # compare.sh: encc's CPU backend against the PyTorch peer, side by side.
 #
 # Usage: bench/compare.sh [ROUNDS] [WORKLOAD...]    (default 3 rounds, all workloads)
-#   WORKLOAD: W1 W2 W3 W4 W5 W6
+#   WORKLOAD: W1 W2 W3 W4 W5 W6 W7
 #   PEER_DIR   the peer scripts (default: ../shared/peers/pytorch from the repository root)
 #   PY         the Python with torch (default: /usr/bin/python3, Debian's)
 #
@@ -23,7 +23,7 @@ PEER_DIR=${PEER_DIR:-$ROOT/../shared/peers/pytorch}
 PY=${PY:-/usr/bin/python3}
 ROUNDS=${1:-3}
 shift || true
-WORKLOADS=${*:-W1 W2 W3 W4 W5 W6}
+WORKLOADS=${*:-W1 W2 W3 W4 W5 W6 W7}
 
 # ---- prerequisites (checked, never installed)
 if [ ! -f "$PEER_DIR/bench_train.py" ]; then
@@ -132,6 +132,9 @@ for r in $(seq 1 "$ROUNDS"); do
       W6)
         emit encc "$r" W6 "$ENCC" bench --sgemm 256,512,1024,2048 --json
         emit torch "$r" W6 "${PEER_ENV[@]}" "$PY" "$PEER_DIR/bench_sgemm.py" ;;
+      W7)
+        emit encc "$r" W7 "$ENCC" bench bench/w7_lstm.enc lstm_train --steps 60 --warmup 10 --json
+        emit torch "$r" W7 "${PEER_ENV[@]}" "$PY" "$PEER_DIR/bench_train.py" lstm_train ;;
       *) echo "compare.sh: unknown workload $w" >&2; exit 2 ;;
     esac
   done
@@ -150,8 +153,8 @@ def add(key, side, v, higher):
     vals[key][side].append(v)
 for r in rows:
     s, wl, x = r["side"], r["id"], r["result"]
-    if wl in ("W1", "W3", "W4", "W5"):
-        name = {"W1": "W1 mlp_train", "W3": "W3 cnn_train", "W4": "W4 transformer_train", "W5": "W5 transformer_finetune"}[wl]
+    if wl in ("W1", "W3", "W4", "W5", "W7"):
+        name = {"W1": "W1 mlp_train", "W3": "W3 cnn_train", "W4": "W4 transformer_train", "W5": "W5 transformer_finetune", "W7": "W7 lstm_train"}[wl]
         add(name + " (samples/s)", s, x["samples_per_s_median"], True)
         add(name + " (ms/step)", s, x["ms_per_step_median"], False)
     elif wl == "W2b1":

@@ -62,9 +62,9 @@ syn match   encDim         "\<\h\w*\>" contained
 " (x |> relu, metrics = [accuracy]) is highlighted wherever it appears; the
 " others only where they are called, so a sub-layer named l1 or a value
 " named step stays a name.
-syn keyword encBuiltinLayer Conv2d DenseBlock Dropout Embedding LayerNorm LeNet5 Linear MLP
-syn keyword encBuiltinLayer MaskedLM MultiHeadAttention TextClassifier TextEncoder
-syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
+syn keyword encBuiltinLayer Conv2d DenseBlock Dropout Embedding GRU LSTM LayerNorm LeNet5
+syn keyword encBuiltinLayer Linear MLP MaskedLM MultiHeadAttention RNN TextClassifier
+syn keyword encBuiltinLayer TextEncoder TransformerEncoder TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
 syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
