@@ -255,11 +255,15 @@ func (s rnnSpec) lower(l *lowerer, in []*ir.Value, res *rnnResult) *ir.Value {
 			if s.bias {
 				bih, bhh = w[2], w[3]
 			}
-			// The input projection of every step at once: [B·T, in] @ W_ihᵀ.
+			// The input projection of every step at once: [B·T, in] @ W_ihᵀ,
+			// plus both biases for RNN and LSTM.
 			k := layerIn.Type.Shape[2]
 			xw := l.must(b.MatMul(l.must(b.Reshape(layerIn, ir.Shape{B * T, k})), wih, ir.MatMulAttr{TransposeB: true}))
 			if bih != nil {
 				xw = l.must(b.Add(xw, bih))
+				if s.kind.name != "GRU" { // GRU keeps b_hn inside r·(h W_hnᵀ + b_hn)
+					xw, bhh = l.must(b.Add(xw, bhh)), nil
+				}
 			}
 			xw = l.must(b.Reshape(xw, ir.Shape{B, T, G}))
 			if l.err != nil {
