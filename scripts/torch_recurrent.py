@@ -26,7 +26,8 @@ result of pad_packed_sequence (zeros at padded steps, total_length 5):
 so the gradients reach the weights through both the final states and
 every step's output. Extra tensors: mask (bool [3, 5]), output (the
 layer's padded output with the mask), output_nomask (the layer's output
-on the whole unpacked batch).
+on the whole unpacked batch), h_n (and c_n for the LSTM): the final
+states of every layer and direction with the mask, [layers*D, 3, 5].
 """
 import os
 import sys
@@ -70,13 +71,15 @@ def fixture(outdir, name, make, dirs, seed):
     mask = torch.arange(5)[None, :] < lengths[:, None]
     with torch.no_grad():
         plain, _ = net.rnn(x)
+        _, state = net.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    states = list(zip(("h_n", "c_n"), state)) if isinstance(state, tuple) else [("h_n", state)]
     params = list(net.named_parameters())
     notes = (repr(net.rnn) + " with batch_first=True on a packed batch (lengths 5, 3, 4; "
              "mask = true at real steps); output = pad_packed_sequence(rnn(packed)) "
              "(zeros at padded steps), output_nomask = rnn(input) unpacked; last = the "
              "last layer's h_n, directions concatenated; logits = head(last + output.mean(dim=1))")
     run(name, net, params, x, labels, lambda x: net(x, lengths), outdir, notes,
-        extra=[("mask", mask), ("output_nomask", plain)])
+        extra=[("mask", mask), ("output_nomask", plain)] + states)
 
 
 def main():
