@@ -2,7 +2,7 @@
 # compare.sh: encc's CPU backend against the PyTorch peer, side by side.
 #
 # Usage: bench/compare.sh [ROUNDS] [WORKLOAD...]    (default 3 rounds, all workloads)
-#   WORKLOAD: W1 W2 W3 W4 W5 W6 W8 E2E W9 (W9, int8 inference, runs only when named)
+#   WORKLOAD: W1 W2 W3 W4 W5 W6 W7 W8 E2E W9 (W9, int8 inference, runs only when named)
 #   E2E: `encc run` of examples/mnist_mlp.enc (5 epochs) and mnist_lenet.enc
 #   (6 epochs) against the same training written plainly in PyTorch
 #   (bench/e2e.py): wall time, test accuracy, peak RSS.
@@ -35,7 +35,7 @@ PEER_DIR=${PEER_DIR:-$ROOT/../shared/peers/pytorch}
 PY=${PY:-/usr/bin/python3}
 ROUNDS=${1:-3}
 shift || true
-WORKLOADS=${*:-W1 W2 W3 W4 W5 W6 W8 E2E}
+WORKLOADS=${*:-W1 W2 W3 W4 W5 W6 W7 W8 E2E}
 
 # ---- prerequisites (checked, never installed)
 if [ ! -f "$PEER_DIR/bench_train.py" ]; then
@@ -191,6 +191,9 @@ for r in $(seq 1 "$ROUNDS"); do
       W8)
         emit encc "$r" W8 "$ENCC" bench bench/w8_textcnn.enc textcnn_train --steps 60 --warmup 10 --json
         peer "$r" W8 "$PY" "$PEER_DIR/bench_train.py" textcnn_train ;;
+      W7)
+        emit encc "$r" W7 "$ENCC" bench bench/w7_lstm.enc lstm_train --steps 60 --warmup 10 --json
+        peer "$r" W7 "$PY" "$PEER_DIR/bench_train.py" lstm_train ;;
       *) echo "compare.sh: unknown workload $w" >&2; exit 2 ;;
     esac
   done
@@ -209,9 +212,9 @@ def add(key, side, v, higher):
     vals[key].setdefault(side, []).append(v)
 for r in rows:
     s, wl, x = r["side"], r["id"], r["result"]
-    if wl in ("W1", "W3", "W4", "W5", "W8"):
+    if wl in ("W1", "W3", "W4", "W5", "W7", "W8"):
         name = {"W1": "W1 mlp_train", "W3": "W3 cnn_train", "W4": "W4 transformer_train", "W5": "W5 transformer_finetune",
-                "W8": "W8 textcnn_train"}[wl]
+                "W7": "W7 lstm_train", "W8": "W8 textcnn_train"}[wl]
         add(name + " (samples/s)", s, x["samples_per_s_median"], True)
         add(name + " (ms/step)", s, x["ms_per_step_median"], False)
     elif wl == "W2b1":

@@ -27,6 +27,7 @@
 //	catalog.go   every built-in layer, function, loss, optimizer, schedule, metric, source:
 //	             arguments, shape rule and lowering, documentation
 //	text.go      the transformer built-ins: attention and the masked-token loss (mlm)
+//	recurrent.go the recurrent layers RNN, GRU and LSTM, unrolled over time when lowering
 //	tensor.go    shape rules and lowerings of operators: broadcasting, matmul, permute, indexing
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
 //	lora.go      lora = lora(...) in a train: adapter parameters, frozen base, adapted Linear lowering
@@ -52,6 +53,8 @@
 // gorgonia_test.go check gradients against finite differences and
 // Gorgonia; text_test.go and frozen_test.go check the lowered text models
 // and frozen phases; lora_test.go and distill_test.go check that LoRA and
-// a teacher add no weight gradient and no teacher backward; fuzz_test.go
-// holds FuzzCheck.
+// a teacher add no weight gradient and no teacher backward;
+// recurrent_test.go checks the recurrent layers' gradients by finite
+// differences and measures their unrolled graphs; fuzz_test.go holds
+// FuzzCheck.
 package compiler

@@ -22,7 +22,8 @@
 //   - verify.go: Verify, the invariants every pass keeps.
 //   - print.go and parse.go: the text form, which round-trips.
 //   - vjp.go (Grad) and optim.go (Optimize, ClipByGlobalNorm, TrainStep):
-//     from a loss to a training step.
+//     from a loss to a training step; gradjoin.go joins the gradients of
+//     the slices of one value into a concat.
 //   - dropout.go: the definition of the dropout mask that backends share.
 //   - pipeline.go: the pass list and Optimize; one file per pass
 //     (canon.go, fold.go, cse.go, dce.go, simplify.go, fuse.go); fused.go

@@ -140,7 +140,7 @@ func PlanMemory(g *Graph, opts PlanOptions) (*Plan, error) {
 				conflicts = append(conflicts, q)
 			}
 		}
-		sort.Slice(conflicts, func(i, j int) bool { return conflicts[i].off < conflicts[j].off })
+		slices.SortFunc(conflicts, func(a, b placed) int { return a.off - b.off })
 		best, bestGap := -1, 0
 		prev := 0
 		for _, q := range conflicts {

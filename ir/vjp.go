@@ -502,6 +502,24 @@ func Grad(g *Graph, loss *Value, wrt []*Value) (grads map[*Value]*Value, err err
 	}()
 	b := NewBuilder(g)
 	adj := make(map[*Value]*Value)
+	// The slice_backward contributions of a value sliced more than once
+	// wait in pending until the value is reached, and are then joined
+	// (gradjoin.go).
+	sliced := sliceUses(g.Values[:index[loss]+1])
+	pending := make(map[*Value][]*Value)
+	flush := func(v *Value) {
+		ds := pending[v]
+		if len(ds) == 0 {
+			return
+		}
+		delete(pending, v)
+		for _, d := range joinSlices(b, ds) {
+			if prev := adj[v]; prev != nil {
+				d = must(b.Add(prev, d))
+			}
+			adj[v] = d
+		}
+	}
 	if active(loss) {
 		b.Pos = loss.Pos
 		adj[loss] = must(b.Fill(loss.Type, 1))
@@ -510,6 +528,8 @@ func Grad(g *Graph, loss *Value, wrt []*Value) (grads map[*Value]*Value, err err
 	// past the end and never visited.
 	for i := index[loss]; i >= 0; i-- {
 		v := g.Values[i]
+		b.Pos = v.Pos
+		flush(v)
 		gv := adj[v]
 		if gv == nil || v.Op.IsLeaf() {
 			continue
@@ -531,6 +551,10 @@ func Grad(g *Graph, loss *Value, wrt []*Value) (grads map[*Value]*Value, err err
 			if !d.Type.Equal(a.Type) {
 				panic(gradPanic{fmt.Errorf("VJP of %s gives %v for operand %v", v.Op, d.Type, a.Type)})
 			}
+			if _, ok := joinAxis(d); ok && sliced[a] > 1 {
+				pending[a] = append(pending[a], d)
+				continue
+			}
 			if prev := adj[a]; prev != nil {
 				d = must(b.Add(prev, d))
 			}
@@ -539,6 +563,7 @@ func Grad(g *Graph, loss *Value, wrt []*Value) (grads map[*Value]*Value, err err
 	}
 	grads = make(map[*Value]*Value, len(wrt))
 	for _, w := range wrt {
+		flush(w)
 		if d := adj[w]; d != nil {
 			grads[w] = d
 		} else {

@@ -202,7 +202,7 @@ func (e *emitter) analyze(gs []*ir.Graph) error {
 	g0 := gs[0]
 	for k, g := range gs[1:] {
 		if len(g.Values) != len(g0.Values) || len(g.Outputs) != len(g0.Outputs) {
-			return fmt.Errorf("the forward lowers to graphs of different structure at %v and %v: export needs one graph for every size", cornerDims(e.vars, e.base, 0), cornerDims(e.vars, e.base, k+1))
+			return fmt.Errorf("the forward lowers to graphs of different structure at %v and %v: export needs one graph for every size (a recurrent layer, RNN, GRU or LSTM, is unrolled over its steps: give the forward a fixed sequence length)", cornerDims(e.vars, e.base, 0), cornerDims(e.vars, e.base, k+1))
 		}
 		for i, v := range g.Values {
 			w := g0.Values[i]

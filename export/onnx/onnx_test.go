@@ -544,6 +544,35 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestRecurrentFixedLength checks that a recurrent layer exports with a
+// fixed sequence length (the unrolled steps; the values are checked by
+// TestParity on examples/mnist_lstm.enc and spam_gru.enc) and that a
+// symbolic one is refused with the reason.
+func TestRecurrentFixedLength(t *testing.T) {
+	for _, tc := range []struct{ T, want string }{{"6", ""}, {"T", "give the forward a fixed sequence length"}} {
+		src := `model M {
+    gru = GRU(8, 16, bidirectional: true)
+    forward(x: f32[B, ` + tc.T + `, 8], mask: bool[B, ` + tc.T + `]) -> f32[B, 32] { return gru(x, mask: mask).last }
+}`
+		p, diags := compiler.Check("in.enc", []byte(src), nil)
+		if diags.HasErrors() {
+			t.Fatalf("%v", diags)
+		}
+		in := p.Models[0].Default
+		weights, err := train.InitParams(in.Params(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Export(p, in, Options{Weights: weights})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("T = %s: %v", tc.T, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("T = %s: got %v, want an error saying %q", tc.T, err, tc.want)
+		}
+	}
+}
+
 // TestNoForm checks the error for an op without an ONNX form: a graph
 // with dropout, which eval-mode forwards never have, built by hand.
 func TestNoForm(t *testing.T) {

@@ -139,7 +139,11 @@ func (g *modelGen) visitValue(v compiler.Value) error {
 		}
 	case *compiler.LayerV:
 		if f, ok := formOf(v.E); !ok || f.py == nil {
-			return &Error{Pos: v.Pos, Msg: fmt.Sprintf("cannot export %s to PyTorch: it has no PyTorch form", v.E.Name)}
+			why := "it has no PyTorch form"
+			if ok && f.reason != "" {
+				why = f.reason
+			}
+			return &Error{Pos: v.Pos, Msg: fmt.Sprintf("cannot export %s to PyTorch: %s", v.E.Name, why)}
 		}
 	}
 	return nil

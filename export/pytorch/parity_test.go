@@ -137,6 +137,10 @@ func forwardCases(t *testing.T) []fwdCase {
 			t.Fatalf("%s: %v", f, diags)
 		}
 		base := strings.TrimSuffix(filepath.Base(f), ".enc")
+		if usesRecurrent(p) {
+			t.Logf("%s: skipped: recurrent layers have no PyTorch form yet (recurrentTODO)", f)
+			continue
+		}
 		for _, tr := range p.Trains {
 			add(base, p, tr.Model)
 		}
@@ -347,4 +351,17 @@ func TestForwardParity(t *testing.T) {
 	if got != len(cases) {
 		t.Errorf("%d results for %d cases:\n%s", got, len(cases), out)
 	}
+}
+
+// usesRecurrent reports whether a model of p has an RNN, GRU or LSTM
+// layer, which export refuses for now (recurrentTODO).
+func usesRecurrent(p *compiler.Program) bool {
+	for _, tr := range p.Trains {
+		for _, prm := range tr.Params {
+			if prm.Layer == "RNN" || prm.Layer == "GRU" || prm.Layer == "LSTM" {
+				return true
+			}
+		}
+	}
+	return false
 }

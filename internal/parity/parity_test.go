@@ -59,11 +59,14 @@ var fixtures = []fixture{
 	{name: "cnn"},
 	{name: "conv1d"},
 	{name: "conv2d_grouped"},
+	{name: "lstm", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
+	{name: "gru", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
+	{name: "rnn", encoder: "encoder", encDims: map[string]int{"B": 3, "T": 5}},
 }
 
 // data tensors of a fixture; every other tensor not named grad.* is a
 // weight.
-var dataTensors = map[string]bool{"input": true, "mask": true, "labels": true, "output": true, "output_nomask": true, "logits": true, "loss": true}
+var dataTensors = map[string]bool{"input": true, "mask": true, "labels": true, "output": true, "output_nomask": true, "logits": true, "loss": true, "h_n": true, "c_n": true}
 
 // relErr is max_i |got_i - want_i| / max(max_i |want_i|, floor): the
 // largest error relative to the tensor's scale (for a scalar, its
@@ -292,6 +295,30 @@ func compare(t *testing.T, fx fixture) (report, bad []string) {
 		}
 		res = run(t, g, l.weights, fx.encoder+".", map[string][]float64{"x": input, "mask": ones})
 		check("forward "+fx.encoder+" output (no mask)", res.Outputs["out"].F, f64(t, l.file, "output_nomask"), forwardTol)
+	}
+
+	// final states of recurrent layers: model HN (CN) of the .enc file
+	// returns the h_n (c_n) of a layer named rnn, whose weights are the
+	// encoder's.
+	for _, st := range []struct{ model, tensor string }{{"HN", "h_n"}, {"CN", "c_n"}} {
+		if l.file.Get(st.tensor) == nil {
+			continue
+		}
+		var in *compiler.Instance
+		for _, m := range l.prog.Models {
+			if m.Name == st.model {
+				in = m.Default
+			}
+		}
+		if in == nil {
+			t.Fatalf("%s.enc has no model %s for the fixture's %s", fx.name, st.model, st.tensor)
+		}
+		g, err := l.prog.LowerForward(in, fx.encDims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := run(t, g, l.weights, fx.encoder+".", map[string][]float64{"x": input, "mask": mask})
+		check("forward "+st.tensor+" (mask)", res.Outputs["out"].F, f64(t, l.file, st.tensor), forwardTol)
 	}
 
 	// loss and gradients

@@ -29,6 +29,13 @@ type in struct {
 	hi   int
 }
 
+func must1(v *ir.Value, err error) *ir.Value {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func f32(dims ...int) ir.Type { return ir.TensorOf(ir.F32, dims...) }
 
 // A gradCase checks the VJP of op (and whatever else build uses) by
@@ -239,6 +246,38 @@ func gradCases() []gradCase {
 	sl := ir.SliceAttr{Start: []int{1, 0}, Stop: []int{4, 5}, Step: []int{2, 3}}
 	add(gradCase{ir.OpSlice, "", fixed(in{t: f32(5, 6)}),
 		un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Slice(x, sl) })})
+	// Several slices of one value: Grad joins their slice_backwards
+	// (ir/gradjoin.go) when the windows are disjoint along one axis,
+	// whether they cover it (steps), leave gaps (gaps) or are along
+	// different axes (axes), and adds them when they overlap (overlap).
+	windows := func(ws ...[4]int) func(*ir.Builder, []*ir.Value) (*ir.Value, error) {
+		return func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+			var out *ir.Value
+			for i, w := range ws { // w: axis, start, stop, scale
+				a := ir.SliceAttr{Start: []int{0, 0, 0}, Stop: x[0].Type.Shape.Clone()}
+				a.Start[w[0]], a.Stop[w[0]] = w[1], w[2]
+				s, err := b.Slice(x[0], a)
+				if err != nil {
+					return nil, err
+				}
+				if i%2 == 1 {
+					s, _ = b.Tanh(s)
+				}
+				r, _ := b.Mul(s, must1(b.Const(ir.F32, float64(w[3]))))
+				r, _ = b.Sum(r, []int{w[0]}, false)
+				if out == nil {
+					out = r
+				} else if out, err = b.Add(out, r); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		}
+	}
+	add(gradCase{ir.OpSlice, "steps", fixed(in{t: f32(2, 4, 3)}), windows([4]int{1, 0, 1, 1}, [4]int{1, 1, 2, 2}, [4]int{1, 2, 3, 3}, [4]int{1, 3, 4, 4})})
+	add(gradCase{ir.OpSlice, "gaps", fixed(in{t: f32(2, 6, 3)}), windows([4]int{1, 4, 5, 1}, [4]int{1, 1, 3, 2}, [4]int{1, 3, 4, 3})})
+	add(gradCase{ir.OpSlice, "axes", fixed(in{t: f32(2, 4, 4)}), windows([4]int{2, 0, 2, 1}, [4]int{1, 0, 3, 2}, [4]int{2, 2, 4, 3}, [4]int{1, 3, 4, 4})})
+	add(gradCase{ir.OpSlice, "overlap", fixed(in{t: f32(2, 5, 3)}), windows([4]int{1, 0, 3, 1}, [4]int{1, 2, 5, 2})})
 	add(gradCase{ir.OpSliceBackward, "", fixed(in{t: f32(2, 2)}),
 		un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.SliceBackward(x, ir.Shape{5, 6}, sl) })})
 	add(gradCase{ir.OpConcat, "", fixed(in{t: f32(2, 1, 3)}, in{t: f32(2, 2, 3)}, in{t: f32(2, 1, 3)}),

@@ -63,10 +63,10 @@ syn match   encDim         "\<\h\w*\>" contained
 " others only where they are called, so a sub-layer named l1 or a value
 " named step stays a name.
 syn keyword encBuiltinLayer AdaptedEncoderLayer Adapter BatchNorm1d BatchNorm2d Conv1d
-syn keyword encBuiltinLayer Conv2d DenseBlock DepthwiseSeparable Dropout Embedding LayerNorm
-syn keyword encBuiltinLayer LeNet5 Linear MLP MaskedLM MobileNetSmall MultiHeadAttention
-syn keyword encBuiltinLayer TextCNN TextClassifier TextEncoder TransformerEncoder
-syn keyword encBuiltinLayer TransformerEncoderLayer
+syn keyword encBuiltinLayer Conv2d DenseBlock DepthwiseSeparable Dropout Embedding GRU LSTM
+syn keyword encBuiltinLayer LayerNorm LeNet5 Linear MLP MaskedLM MobileNetSmall
+syn keyword encBuiltinLayer MultiHeadAttention RNN TextCNN TextClassifier TextEncoder
+syn keyword encBuiltinLayer TransformerEncoder TransformerEncoderLayer
 syn keyword encOptimizer    Adam AdamW RMSprop SGD
 syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu leaky_relu
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
