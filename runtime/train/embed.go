@@ -109,7 +109,7 @@ func Embed(p *compiler.Program, target, at, weights, input string, opts Options)
 		} else if tokens {
 			return nil, fmt.Errorf("%s takes token ids, and there is no vocabulary %s next to the weights: embed reads raw text with the vocabulary that encc run saves there", in.Name(), VocabPath(weights))
 		}
-		if src, err = readNumericSource(input, c); err != nil {
+		if src, err = readNumericSource(input, c, weights); err != nil {
 			return nil, err
 		}
 	}
@@ -273,33 +273,10 @@ type numericSource struct {
 
 // readNumericSource reads a CSV of numeric features (and an optional
 // "label" column) and applies the checkpoint's preprocessing.
-func readNumericSource(input string, c *Checkpoint) (*numericSource, error) {
-	label, err := csvHasColumn(input, "label")
+func readNumericSource(input string, c *Checkpoint, weights string) (*numericSource, error) {
+	ds, xf, err := readFeatures(input, c, weights)
 	if err != nil {
 		return nil, err
-	}
-	copt := data.CSVOptions{FeatureField: "x", LabelField: "label"}
-	if label {
-		copt.Label = "label"
-	}
-	ds, err := data.ReadCSV(input, copt)
-	if err != nil {
-		return nil, err
-	}
-	xf := ds.Field("x")
-	if xf == nil || xf.Size() == 0 {
-		return nil, fmt.Errorf("%s: no feature columns", input)
-	}
-	if c.Meta.Transform != "" && c.Meta.Transform != "null" {
-		var tf data.Transform
-		if err := json.Unmarshal([]byte(c.Meta.Transform), &tf); err != nil {
-			return nil, fmt.Errorf("corrupt checkpoint: metadata transform: %v", err)
-		}
-		for _, ft := range tf.Fields {
-			if len(ft.Mul) == xf.Size() {
-				ft.ApplyTo(xf.F32)
-			}
-		}
 	}
 	s := &numericSource{x: xf.F32, k: xf.Size()}
 	if lf := ds.Field("label"); lf != nil {

@@ -333,32 +333,9 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if tokens {
 		return nil, fmt.Errorf("%s takes token ids, and there is no vocabulary %s next to the weights: predict reads raw text with the vocabulary that encc run saves there", in.Name(), VocabPath(weights))
 	}
-	label, err := csvHasColumn(input, "label")
+	ds, xf, err := readFeatures(input, c, weights)
 	if err != nil {
 		return nil, err
-	}
-	copt := data.CSVOptions{FeatureField: "x", LabelField: "label"}
-	if label {
-		copt.Label = "label"
-	}
-	ds, err := data.ReadCSV(input, copt)
-	if err != nil {
-		return nil, err
-	}
-	xf := ds.Field("x")
-	if xf == nil || xf.Size() == 0 {
-		return nil, fmt.Errorf("%s: no feature columns", input)
-	}
-	tf, err := transformOf(c, weights)
-	if err != nil {
-		return nil, err
-	}
-	if tf != nil {
-		for _, ft := range tf.Fields {
-			if len(ft.Mul) == xf.Size() {
-				ft.ApplyTo(xf.F32)
-			}
-		}
 	}
 	if rawOutput(output) {
 		x := &data.Array{Kind: data.ArrayF32, Shape: []int{ds.N, xf.Size()}, F32: xf.F32}
@@ -450,6 +427,41 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 }
 
 // transformOf returns the preprocessing saved in checkpoint c, or nil.
+// readFeatures reads a CSV of numeric feature columns (and an optional
+// "label" column) into the field "x", with the preprocessing that the
+// checkpoint c, read from weights, recorded applied: predict's and
+// embed's rows.
+func readFeatures(input string, c *Checkpoint, weights string) (*data.Dataset, *data.Field, error) {
+	label, err := csvHasColumn(input, "label")
+	if err != nil {
+		return nil, nil, err
+	}
+	copt := data.CSVOptions{FeatureField: "x", LabelField: "label"}
+	if label {
+		copt.Label = "label"
+	}
+	ds, err := data.ReadCSV(input, copt)
+	if err != nil {
+		return nil, nil, err
+	}
+	xf := ds.Field("x")
+	if xf == nil || xf.Size() == 0 {
+		return nil, nil, fmt.Errorf("%s: no feature columns", input)
+	}
+	tf, err := transformOf(c, weights)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tf != nil {
+		for _, ft := range tf.Fields {
+			if len(ft.Mul) == xf.Size() {
+				ft.ApplyTo(xf.F32)
+			}
+		}
+	}
+	return ds, xf, nil
+}
+
 func transformOf(c *Checkpoint, weights string) (*data.Transform, error) {
 	if c.Meta.Transform == "" || c.Meta.Transform == "null" {
 		return nil, nil
