@@ -11,12 +11,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/ir/eval"
 )
 
-// An Executor runs one compiled graph. Its method set is that of
-// *cpu.Program, so a CPU program is an Executor as it is.
+// An Executor runs one compiled graph: backend.Program, the method set
+// that *cpu.Program and *cuda.Program share.
 //
 // Inputs are bound once to caller-owned storage ([]float32, []int32,
 // []int64 or []bool of the input's element count) and read at every
@@ -25,14 +26,7 @@ import (
 // into the bound storage of the input it updates. Float32, Int32 and
 // Int64 return a named output after Run; the slice may be reused by the
 // next Run.
-type Executor interface {
-	Bind(name string, data any) error
-	Float32(name string) []float32
-	Int32(name string) []int32
-	Int64(name string) []int64
-	SetScalar(name string, v float64)
-	Run() error
-}
+type Executor = backend.Program
 
 // A Backend compiles a graph to an Executor. threads is a hint; 0 means
 // the backend's default (every core).
