@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -257,9 +258,11 @@ func packQA(dst []uint8, m, k, k4 int, a []uint8, lda int) {
 		pan, r := i/qMR, i%qMR
 		d := dst[pan*k4*4*qMR+r*4:]
 		_ = d[(k4-1)*4*qMR+3]
-		src := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(row))), full)
-		for g, v := range src {
-			*(*uint32)(unsafe.Pointer(&d[g*4*qMR])) = v
+		for g := 0; g < full; g++ {
+			// One 32-bit load and store each (the compiler merges the
+			// bytes); no unsafe conversion, which checkptr rejects for
+			// rows shorter than a word.
+			binary.LittleEndian.PutUint32(d[g*4*qMR:], binary.LittleEndian.Uint32(row[g*4:]))
 		}
 		if full < k4 {
 			var t [4]uint8
