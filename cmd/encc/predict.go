@@ -53,7 +53,7 @@ func runPredict(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("predict")
 	weights := fs.String("weights", "", "weights file (safetensors)")
 	input := fs.String("input", "", "input file")
-	output := fs.String("output", "", "output CSV")
+	output := fs.String("output", "", "output .csv, .npy or .safetensors")
 	device := fs.String("device", "", "cpu, reference or cuda")
 	threads := fs.Int("threads", 0, "CPU threads (0: every core)")
 	pos, code, ok := parseFlags(fs, args, stdout, stderr)

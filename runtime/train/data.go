@@ -189,22 +189,32 @@ func lossClasses(p *compiler.Program, tr *compiler.Train) int {
 	return 0
 }
 
-// loadText reads a text source (and its test source), splits it, builds
-// the vocabulary on the train split and encodes every split.
-func loadText(ds *compiler.Dataset) (*loaded, error) {
+// readDatasetTexts returns the tokenizer of text dataset ds, its source's texts
+// and its test source's (nil without one).
+func readDatasetTexts(ds *compiler.Dataset) (data.Tokenizer, *data.Corpus, *data.Corpus, error) {
 	tok, err := tokenizerOf(ds)
 	if err != nil {
-		return nil, err
+		return data.Tokenizer{}, nil, nil, err
 	}
 	all, err := readCorpus(ds, ds.Source)
 	if err != nil {
-		return nil, err
+		return data.Tokenizer{}, nil, nil, err
 	}
 	var test *data.Corpus
 	if ds.Test != nil {
 		if test, err = readCorpus(ds, ds.Test); err != nil {
-			return nil, err
+			return data.Tokenizer{}, nil, nil, err
 		}
+	}
+	return tok, all, test, nil
+}
+
+// loadText reads a text source (and its test source), splits it, builds
+// the vocabulary on the train split and encodes every split.
+func loadText(ds *compiler.Dataset) (*loaded, error) {
+	tok, all, test, err := readDatasetTexts(ds)
+	if err != nil {
+		return nil, err
 	}
 	sp, v, err := data.TextSplits(all, test, data.TextSpec{
 		Tokenizer: tok, Train: ds.Split["train"], Val: ds.Split["val"], Test: ds.Split["test"],

@@ -55,19 +55,9 @@ type VectorsResult struct {
 func RunVectors(ctx context.Context, p *compiler.Program, vt *compiler.VectorsTrain, opts Options) (*VectorsResult, error) {
 	start := time.Now()
 	ds := vt.Data
-	tok, err := tokenizerOf(ds)
+	tok, all, test, err := readDatasetTexts(ds)
 	if err != nil {
 		return nil, err
-	}
-	all, err := readCorpus(ds, ds.Source)
-	if err != nil {
-		return nil, err
-	}
-	var test *data.Corpus
-	if ds.Test != nil {
-		if test, err = readCorpus(ds, ds.Test); err != nil {
-			return nil, err
-		}
 	}
 	texts, vocab, err := data.TextTrain(all, test, data.TextSpec{Tokenizer: tok, Train: ds.Split["train"], Val: ds.Split["val"], Test: ds.Split["test"], Seed: uint64(ds.Seed)})
 	if err != nil {
