@@ -71,6 +71,21 @@ func (b *Batcher) NumBatches() int {
 	return (b.d.N + b.size - 1) / b.size
 }
 
+// Sizes reports the sizes of the batches an epoch yields, largest
+// first: the batch size, and the size of the short last batch when there
+// is one (and DropLast is off). A dataset smaller than the batch yields
+// one short batch.
+func (b *Batcher) Sizes() []int {
+	var s []int
+	if b.d.N >= b.size {
+		s = append(s, b.size)
+	}
+	if r := b.d.N % b.size; r != 0 && !b.opt.DropLast {
+		s = append(s, r)
+	}
+	return s
+}
+
 // Epoch reports the current epoch.
 func (b *Batcher) Epoch() int { return b.epoch }
 

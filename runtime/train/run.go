@@ -649,6 +649,39 @@ func (t *trainer) stepProgram(ph, n int) (*stepProgram, error) {
 	return sp, nil
 }
 
+// buildPrograms compiles, before the first step, every program that
+// epochs [from, to) run: the step of each of their phases for each batch
+// size an epoch yields (the full batch and a short last one) and the
+// evaluation for each batch size of the test split. The shared arena
+// reaches its final size before any step writes it, and, built
+// here, their graphs come and go while the arena is still untouched;
+// built where they are first needed (the short batch and the evaluation
+// at the end of the first epoch) they would come next to a live arena
+// and raise the run's peak above what encc summary plans.
+func (t *trainer) buildPrograms(from, to int) error {
+	done := map[int]bool{}
+	for e := from; e < to; e++ {
+		ph := t.phaseOf(e)
+		if done[ph] {
+			continue
+		}
+		done[ph] = true
+		for _, n := range t.trainBatcher.Sizes() {
+			if _, err := t.stepProgram(ph, n); err != nil {
+				return err
+			}
+		}
+	}
+	if t.splits.Test != nil && from < to {
+		for _, n := range t.evalBatcher.Sizes() {
+			if _, err := t.evalProgram(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // evalProgram returns the compiled evaluation graph for batches of n.
 func (t *trainer) evalProgram(n int) (Executor, error) {
 	if ex, ok := t.evalProgs[n]; ok {
@@ -818,6 +851,9 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 	end := t.total
 	if t.opts.MaxEpochs > 0 {
 		end = min(end, t.opts.MaxEpochs)
+	}
+	if err := t.buildPrograms(pos.Epoch, end); err != nil {
+		return res, err
 	}
 	step := pos.Step
 	for e := pos.Epoch; e < end; e++ {
