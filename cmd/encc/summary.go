@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -35,11 +37,14 @@ parameter: about 2× the parameters; SGD with momentum 1×) and the
 activations its forward saves for the backward. The totals add the
 arenas the memory planner lays out for the optimized training step and
 evaluation graphs (one allocation each, holding gradients, activations
-and temporaries with slots reused) and one batch of inputs; the total is
-what a run holds, and the last line compares it with this machine's
-memory. It leaves out what the runtime adds: the dataset held in memory
-(its bytes per sample are shown), programs for a short last batch, the
-copies made to write a checkpoint, encc's own code and the Go runtime.
+and temporaries with slots reused; a run's programs share one arena, the
+larger), one batch of inputs, the dataset held in memory (every split,
+when the data can be read here) and encc itself (the resident size of
+this process with the file checked: code, the Go runtime, the checked
+program). The total is what a run holds at its peak, within about 10%,
+and the last line compares it with this machine's memory. It leaves out
+the compiled programs (a few MiB), the Go heap's spare room and what
+reading the data needs for a moment, before the arena is written.
 
 --weights W adds the sparsity of each weight tensor of the checkpoint W
 (the fraction of exact zeros; a pruning phase's result), per layer.
@@ -72,7 +77,6 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 2 {
 		name = pos[1]
 	}
-	machine := readMachineMemory() // before checking: the process's RSS after start-up
 	prog, diags := compiler.CheckFile(file, nil)
 	if len(diags) > 0 {
 		printDiags(stderr, diags, prog)
@@ -88,6 +92,12 @@ func runSummary(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf("summary", stderr, "%s: memory: %v", file, err)
 	}
+	// encc itself: this process with the file checked, as a run holds it
+	// (code, Go runtime, the checked program and the standard library);
+	// the garbage of planning is returned first.
+	debug.FreeOSMemory()
+	machine := readMachineMemory()
+	runtime.KeepAlive(prog)
 	if *asJSON {
 		return writeSummaryJSON(stdout, stderr, prog, name, s, mem, machine)
 	}

@@ -77,7 +77,7 @@ func writeMemoryTotals(w io.Writer, mem *compiler.Memory, machine machineMemory)
 		}
 		total, note := mem.Total, "parameters + optimizer state + arena + inputs + dataset"
 		if machine.Process > 0 {
-			lines = append(lines, line{"encc itself", bytesString(machine.Process), "resident size of this process after start-up (code, Go runtime)"})
+			lines = append(lines, line{"encc itself", bytesString(machine.Process), "resident size of this process with the file checked (code, Go runtime, the checked program)"})
 			total += machine.Process
 			note += " + encc itself"
 		}
