@@ -114,7 +114,8 @@ model Ops {
 
 // recurrentProgram calls RNN, GRU and LSTM in every configuration
 // model.py writes differently (layers, directions, bias, relu, with and
-// without a mask, a layer in a compile-time if) and returns every named
+// without a mask, a layer in a compile-time if, one class for two
+// instances that take different branches) and returns every named
 // output. Their masks leave the first row with no real step.
 const recurrentProgram = `
 model LSTMAll {
@@ -174,6 +175,9 @@ model Switch(cell: string = "gru") {
 }
 model SwitchLSTM { m = Switch("lstm")
     forward(x: f32[B, T, 5], mask: bool[B, T]) -> f32[B, T, 4] { return m(x, mask) } }
+model SwitchBoth { a = Switch("lstm")
+    b = Switch()
+    forward(x: f32[B, T, 5], mask: bool[B, T]) -> f32[B, T, 4] { return a(x, mask) + b(x, mask) } }
 `
 
 // A fwdCase is one model instance whose forward is compared.
