@@ -17,7 +17,8 @@
 //	readme.go   the folder's README.md
 //	export.go   Export: the folder, written beside the target and renamed into place
 //	support.py  encc_support.py, copied into the folder: safetensors I/O, encc's
-//	            shuffle (PCG-DXSM), EnccSampler, schedules, metrics, mlm
+//	            shuffle (PCG-DXSM), EnccSampler, schedules, metrics, mlm, and
+//	            recurrent (the RNN/GRU/LSTM call model.py makes)
 //
 // Tests run the exported code with /usr/bin/python3 (or $ENCC_PYTHON)
 // and torch when present, skipping otherwise and failing when CI=true:

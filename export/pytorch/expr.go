@@ -361,6 +361,11 @@ func (f *fnGen) call(n lang.Node, fun lang.Expr, args []*lang.Arg) (string, kind
 			}
 			parts = append(parts, s)
 		}
+		if k == kLayer && f.recurrentLayer(fun) {
+			// RNN, GRU, LSTM: encc's named outputs and masked steps.
+			f.g.support = true
+			return "es.recurrent(" + strings.Join(append([]string{callee}, parts...), ", ") + ")", kRecord, nil
+		}
 		code := callee + "(" + strings.Join(parts, ", ") + ")"
 		rk := kTensor
 		if k == kModel {
@@ -383,6 +388,47 @@ func (f *fnGen) call(n lang.Node, fun lang.Expr, args []*lang.Arg) (string, kind
 		return f.builtin(n, callee, args)
 	}
 	return "", 0, errAt(n, "cannot export: %s is not callable", callee)
+}
+
+// recurrentLayer reports whether the layer called through fun is an
+// RNN, GRU or LSTM, whose call returns named outputs.
+func (f *fnGen) recurrentLayer(fun lang.Expr) bool {
+	name := ""
+	if lv, ok := f.selectValue(fun).(*compiler.LayerV); ok {
+		name = lv.E.Name
+	} else if id, ok := fun.(*lang.Ident); ok && f.c != nil {
+		name = declLayer(f.c.decl.Members, id.Name)
+	}
+	return name == "RNN" || name == "GRU" || name == "LSTM"
+}
+
+// declLayer returns the built-in layer a member declared in any branch
+// of a model body is made by (Linear, LSTM), or "".
+func declLayer(ms []lang.Member, name string) string {
+	for _, m := range ms {
+		switch m := m.(type) {
+		case *lang.SubLayer:
+			if m.Name.Name != name {
+				continue
+			}
+			if c, ok := m.Value.(*lang.CallExpr); ok {
+				if id, ok := c.Fun.(*lang.Ident); ok {
+					return id.Name
+				}
+			}
+			return ""
+		case *lang.IfMember:
+			for ; m != nil; m = m.ElseIf {
+				if s := declLayer(m.Then, name); s != "" {
+					return s
+				}
+				if s := declLayer(m.Else, name); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // returnsRecord reports whether the model called through fun has named

@@ -17,6 +17,8 @@ func TestModelGolden(t *testing.T) {
 		{"digits_finetune", "finetune"},
 		{"spam_transformer", "spam_transformer"},
 		{"custom_layer", "net"},
+		{"spam_gru", "spam_gru"},
+		{"mnist_lstm", "mnist_lstm"},
 	} {
 		p, diags := compiler.CheckFile(filepath.Join("../../examples", c.file+".enc"), nil)
 		if diags.HasErrors() {

@@ -98,6 +98,7 @@ type modelGen struct {
 	consts   []string // module-level constant lines
 	constDef map[*lang.ConstDecl]bool
 	sources  map[string][]string
+	support  bool // a forward calls encc_support (es.recurrent)
 }
 
 func newModelGen(prog *compiler.Program) *modelGen {
@@ -188,7 +189,11 @@ func (g *modelGen) write(header string) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString(header)
-	b.WriteString(modelPrelude)
+	prelude := modelPrelude
+	if g.support {
+		prelude = strings.Replace(prelude, "import torch.nn.functional as F\n", "import torch.nn.functional as F\n\nimport encc_support as es\n", 1)
+	}
+	b.WriteString(prelude)
 	if len(g.consts) > 0 {
 		b.WriteString("\n")
 		for _, l := range g.consts {

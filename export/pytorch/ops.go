@@ -128,9 +128,9 @@ var forms = map[string]form{
 	}),
 	"Conv2d":      convForm("nn.Conv2d"),
 	"Conv1d":      convForm("nn.Conv1d"),
-	"RNN":         recurrentTODO,
-	"GRU":         recurrentTODO,
-	"LSTM":        recurrentTODO,
+	"RNN":         recurrentForm("nn.RNN"),
+	"GRU":         recurrentForm("nn.GRU"),
+	"LSTM":        recurrentForm("nn.LSTM"),
 	"BatchNorm1d": batchNormForm("nn.BatchNorm1d"),
 	"BatchNorm2d": batchNormForm("nn.BatchNorm2d"),
 	"Embedding":   fn(func(c *call) string { return fmt.Sprintf("nn.Embedding(%s, %s)", c.args["num"], c.args["dim"]) }),
@@ -296,11 +296,18 @@ func kw(c *call, name, torch string) string {
 	return ""
 }
 
-// recurrentTODO: nn.RNN/GRU/LSTM take the same parameters, but encc's
-// masked steps (PyTorch's packed sequences) and named outputs (output,
-// h_n, c_n, last) need a translation of the call that is not written
-// yet; exporting such a model is a positioned error until it is.
-var recurrentTODO = form{reason: "recurrent layers are not translated to PyTorch yet (their masked steps and named outputs need pack_padded_sequence glue); export to ONNX instead", unsupported: true}
+// recurrentForm is RNN, GRU or LSTM: PyTorch's layer of the same
+// tensors (weight_ih_l0, ..., _reverse) and gate order, batch first.
+// Its call is not the layer's own forward but es.recurrent (see
+// recurrentCall in expr.go), which returns encc's named outputs and
+// packs the padded steps of a mask.
+func recurrentForm(torch string) form {
+	return fn(func(c *call) string {
+		return fmt.Sprintf("%s(%s, %s%s%s%s%s%s, batch_first=True)", torch, c.args["in"], c.args["hidden"],
+			kw(c, "layers", "num_layers"), kw(c, "bidirectional", "bidirectional"), kw(c, "bias", "bias"),
+			kw(c, "dropout", "dropout"), kw(c, "nonlinearity", "nonlinearity"))
+	})
+}
 
 // convForm is Conv1d or Conv2d: the same arguments as PyTorch's.
 func convForm(torch string) form {

@@ -15,7 +15,7 @@ import (
 // built-in has a PyTorch form or says where it is handled instead (or
 // why it cannot be), the table names nothing else, and every layer and
 // tensor function with a form is called by a model of the forward
-// parity test (examples, stdlib, stdlibProgram), so its form is checked
+// parity test (examples, stdlib, stdlibProgram, recurrentProgram), so its form is checked
 // against encc's numbers.
 func TestEveryBuiltinHasForm(t *testing.T) {
 	called := map[string]bool{}
@@ -32,6 +32,7 @@ func TestEveryBuiltinHasForm(t *testing.T) {
 		})
 	}
 	collect("cases.enc", []byte(stdlibProgram))
+	collect("recurrent_cases.enc", []byte(recurrentProgram))
 	names, err := stdlib.Files()
 	must(t, err)
 	for _, n := range names {

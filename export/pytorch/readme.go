@@ -46,7 +46,7 @@ checkpoint, ` + "`--threads N`" + ` sets torch's CPU threads.
 | --- | --- |
 | ` + "`model.py`" + ` | one ` + "`nn.Module`" + ` per ` + "`.enc`" + ` model; ` + "`state_dict()`" + ` keys are encc's parameter paths |
 | ` + "`train.py`" + ` | the train as written: data, loss, optimizer, schedule, phases, clipping, metrics, epochs, seed, checkpoints |
-| ` + "`encc_support.py`" + ` | safetensors read (memory-mapped) and write, encc's sample order, schedules, metrics |
+| ` + "`encc_support.py`" + ` | safetensors read (memory-mapped) and write, encc's sample order, schedules, metrics, ` + "`recurrent`" + ` (the RNN/GRU/LSTM call model.py makes) |
 | ` + "`data/NAME/{train,test}-*.safetensors`" + ` | the samples encc prepared (read, split, scaled, normalized, tokenized): one tensor per field |
 | ` + "`data/NAME/transform.json`" + ` | the fitted preprocessing (scale, normalize), which encc's checkpoints record |
 | ` + "`data/NAME/vocab.json`" + ` | the vocabulary of a text dataset (as encc saves it next to a checkpoint) |

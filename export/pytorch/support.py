@@ -1,4 +1,5 @@
-"""encc_support: what train.py needs beyond torch, written by encc export.
+"""encc_support: what train.py and model.py need beyond torch, written by
+encc export.
 
 - safetensors files read memory-mapped (numpy.memmap) and written, with
   encc's checkpoint metadata, so `encc eval` and `encc run --resume` read
@@ -7,7 +8,9 @@
   Fisher-Yates from the end), so the batches are the ones encc trains on;
 - ShardedSamples (the data/ folder) and EnccSampler (the batches of one
   rank, as DistributedSampler splits them);
-- the learning-rate schedules and the metrics of encc's runtime.
+- the learning-rate schedules and the metrics of encc's runtime;
+- recurrent: encc's RNN/GRU/LSTM call (named outputs, a padding mask as
+  a packed sequence), which model.py uses.
 """
 
 import json
@@ -284,6 +287,54 @@ class Meter:
         present = (c.sum(dim=0) + c.sum(dim=1)) > 0
         f1 = torch.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1e-300), torch.zeros_like(tp))
         return float(f1[present].mean()) if present.any() else float("nan")
+
+
+# ---------------------------------------------------------------------
+# recurrent layers (compiler/recurrent.go)
+
+
+def recurrent(rnn, x, mask=None):
+    """encc's call of an RNN, GRU or LSTM layer on x [B, T, in].
+
+    rnn is the nn.RNN/GRU/LSTM (batch_first=True) that holds the layer's
+    weights under encc's names. Returns encc's named outputs as a dict:
+    output [B, T, D*hidden] (every step of the last layer), h_n
+    [layers*D, B, hidden] (the final states), c_n (LSTM: the final cell
+    states) and last [B, D*hidden] (the last layer's final states, the
+    directions concatenated), D being 2 when bidirectional.
+
+    mask, bool [B, T], true at the real steps (a prefix of each row), is
+    a packed sequence: each row runs for its own length, the reverse
+    direction starts at its last real step, h_n and c_n are the states
+    there, and output is zero at the padded steps. A row with no real
+    step has zero outputs and states, as in encc (packing needs one step
+    per row, so such a row runs one and its results are dropped).
+    encc's mask is meant to be a prefix; one with holes (a real step
+    after a padded one) is read here by its count of real steps.
+    """
+    if mask is None:
+        output, state = rnn(x)
+    else:
+        lengths = mask.sum(dim=1)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        output, state = rnn(packed)
+        output, _ = torch.nn.utils.rnn.pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
+        empty = lengths == 0
+        output = output.masked_fill(empty[:, None, None], 0.0)
+        if isinstance(state, tuple):
+            state = tuple(s.masked_fill(empty[None, :, None], 0.0) for s in state)
+        else:
+            state = state.masked_fill(empty[None, :, None], 0.0)
+    if isinstance(state, tuple):  # LSTM: (h_n, c_n)
+        h_n, c_n = state
+        out = {"output": output, "h_n": h_n, "c_n": c_n}
+    else:
+        h_n = state
+        out = {"output": output, "h_n": h_n}
+    d = 2 if rnn.bidirectional else 1
+    out["last"] = torch.cat(list(h_n[-d:]), dim=1)
+    return out
 
 
 # ---------------------------------------------------------------------

@@ -36,6 +36,8 @@ type trainCase struct {
 	// to their start through the first frozenSteps steps.
 	frozen      string
 	frozenSteps int
+	// files: data files beside the .enc file (relative to the package).
+	files []string
 }
 
 var trainCases = []trainCase{
@@ -54,6 +56,10 @@ var trainCases = []trainCase{
 		},
 		frozen: "encoder.", frozenSteps: 12},
 	{name: "text_classifier", file: "testdata/text_classifier.enc", train: "text", steps: 20},
+	// LSTM (2 layers, bidirectional) and GRU on a padding mask: model.py's
+	// packed sequences against encc's unrolled, masked steps.
+	{name: "recurrent", file: "testdata/recurrent.enc", train: "recurrent", steps: 20,
+		files: []string{"testdata/recurrent.jsonl"}},
 }
 
 // stepLoss is one line of train.py --log-steps.
@@ -77,6 +83,11 @@ func copyEdited(t *testing.T, c trainCase, dir string) string {
 	}
 	f := filepath.Join(dir, filepath.Base(c.file))
 	must(t, os.WriteFile(f, []byte(s), 0o644))
+	for _, name := range c.files {
+		b, err := os.ReadFile(name)
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(dir, filepath.Base(name)), b, 0o644))
+	}
 	return f
 }
 
