@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -114,7 +116,11 @@ func exportPyTorch(o *exportOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Stdout, "wrote %s (python3 %s/train.py, or see %s/README.md)\n", o.Out, o.Out, o.Out)
+	if _, err := os.Stat(filepath.Join(o.Out, "train.py")); err == nil {
+		fmt.Fprintf(o.Stdout, "wrote %s (python3 %s/train.py, or see %s/README.md)\n", o.Out, o.Out, o.Out)
+	} else { // a model alone: model.py and its weights, no train.py
+		fmt.Fprintf(o.Stdout, "wrote %s (the model in %s/model.py; see %s/README.md)\n", o.Out, o.Out, o.Out)
+	}
 	return nil
 }
 

@@ -105,6 +105,9 @@ func Instance(p *compiler.Program, name string) (*compiler.Instance, error) {
 		}
 		return m.Default, nil
 	}
+	if v := p.VectorTrain(name); v != nil {
+		return nil, fmt.Errorf("train %s trains word vectors (objective = skipgram(...)) and has no model: what it makes is its vectors file, %s; name a train that reads them with init = vectors(...)", name, v.Save)
+	}
 	var have []string
 	for _, tr := range p.Trains {
 		have = append(have, tr.Name)
