@@ -26,6 +26,10 @@ type Options struct {
 	// cancels the check of a text that has since changed); the Program
 	// and diagnostics are then incomplete and should be dropped.
 	Context context.Context
+	// Resize sets hyper-parameters of a train's model (train name →
+	// hyper-parameter → value), overriding its arguments and defaults:
+	// the smaller model of structured pruning (runtime/train/structured.go).
+	Resize map[string]map[string]int64
 }
 
 // cancelled reports whether the caller no longer wants the result.
@@ -151,6 +155,7 @@ func Check(filename string, src []byte, opts *Options) (*Program, diag.List) {
 // A checker holds the state of one Check call.
 type checker struct {
 	opts    *Options
+	resize  map[string]int64 // Options.Resize of the train whose model is being instantiated
 	prog    *Program
 	files   map[string]*lang.File
 	sources map[string][]byte

@@ -399,13 +399,17 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 		return nil
 	}
 	// The model.
+	if c.opts != nil {
+		c.resize = c.opts.Resize[tr.Name]
+	}
 	mv := c.eval(mf.Value, en)
 	iv, isInst := mv.(*InstanceV)
 	if m, isModel := mv.(*ModelV); isModel {
 		iv, isInst = c.instantiate(m.M, nil, mf.Value, en).(*InstanceV)
-		if !isInst {
-			return nil
-		}
+	}
+	c.resize = nil
+	if _, isModel := mv.(*ModelV); isModel && !isInst {
+		return nil
 	}
 	if !isInst {
 		if _, bad := mv.(InvalidV); !bad {

@@ -76,8 +76,8 @@ syn match   encBuiltinCall  "\<\%(concat\|constant\|cosine\|cross_entropy\|csv\|
 syn match   encBuiltinCall  "\<\%(float\|from\|idx\|int8\|json_dir\|jsonl\|kaiming_normal\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(kaiming_uniform\|kl_div\|l1\|linear\|load\|lora\|loss\|magnitude\|matmul\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(maxpool1d\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\|one_cycle\|one_hot\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(ones\|permute\|reshape\|sinusoidal\|skipgram\|step\|synthetic\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|vectors\|warmup\|where\|words\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(ones\|permute\|reshape\|sinusoidal\|skipgram\|step\|structured\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(synthetic\|truncated_normal\|uniform\|vectors\|warmup\|where\|words\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
 syn keyword encBuiltinConst minmax standard
 " END built-ins
