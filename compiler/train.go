@@ -85,6 +85,7 @@ type Phase struct {
 	LRScale map[string]float64 // parameter path -> multiplier (absent: 1)
 	LR      *ConfigV           // schedule for this phase; nil: the train's
 	Prune   *Prune             // prune = magnitude(...) in this phase, or nil
+	QAT     *QAT               // qat = fake_int8(...) in this phase, or nil
 }
 
 // Trainable lists the paths of parameters trained in phase ph.
@@ -871,8 +872,12 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 					out.Prune = c.phasePrune(tr, st, en)
 					continue
 				}
+				if st.Name.Name == "qat" {
+					out.QAT = c.phaseQAT(tr, st, en)
+					continue
+				}
 				if st.Name.Name != "lr" {
-					c.errorAt(st.Name, "a phase sets only lr, prune, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
+					c.errorAt(st.Name, "a phase sets only lr, prune, qat, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
 					continue
 				}
 				v := c.eval(st.Value, en)

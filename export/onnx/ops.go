@@ -24,6 +24,7 @@ type form struct {
 const (
 	whyTraining = "a backward or optimizer op, which only training-step graphs have"
 	whyFused    = "made by the fuse pass, which export does not run (it translates the unoptimized forward)"
+	whyQAT      = "quantization-aware training fake-quantizes in training steps only; an int8 model exports with QuantizeLinear and DequantizeLinear (see qdq.go)"
 	whyDropout  = "random draws (dropout, the masking of mlm) are training-time only; an eval-mode forward has none"
 )
 
@@ -94,6 +95,8 @@ func init() {
 
 		ir.OpMatMul:               {onnx: "Gemm (2-d float), else Transpose and MatMul", emit: emitMatMul},
 		ir.OpConv2D:               {onnx: "Conv", emit: emitConv},
+		ir.OpFakeQuant:            {reason: whyQAT},
+		ir.OpFakeQuantMask:        {reason: whyQAT},
 		ir.OpReluBackward:         training(),
 		ir.OpGeluBackward:         training(),
 		ir.OpConv2DBackwardInput:  training(),
