@@ -394,6 +394,10 @@ func (e *emitter) swapLast(x string, r int) string {
 func emitMatMul(e *emitter, v *ir.Value) error {
 	a := v.Aux.(ir.MatMulAttr)
 	x, y := v.Args[0], v.Args[1]
+	xn := e.arg(v, 0)
+	if q := e.qdqInput(v); q != "" { // an int8 product (qdq.go)
+		xn = q
+	}
 	if x.Type.Rank() == 2 && y.Type.Rank() == 2 && v.Type.DType.IsFloat() {
 		var attrs []*onnxpb.AttributeProto
 		if a.TransposeA {
@@ -402,10 +406,10 @@ func emitMatMul(e *emitter, v *ir.Value) error {
 		if a.TransposeB {
 			attrs = append(attrs, attrInt("transB", 1))
 		}
-		e.out(v, "Gemm", []string{e.arg(v, 0), e.arg(v, 1)}, attrs...)
+		e.out(v, "Gemm", []string{xn, e.arg(v, 1)}, attrs...)
 		return nil
 	}
-	xn, yn := e.arg(v, 0), e.arg(v, 1)
+	yn := e.arg(v, 1)
 	if a.TransposeA {
 		xn = e.swapLast(xn, x.Type.Rank())
 	}
