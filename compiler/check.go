@@ -154,18 +154,19 @@ func Check(filename string, src []byte, opts *Options) (*Program, diag.List) {
 
 // A checker holds the state of one Check call.
 type checker struct {
-	opts    *Options
-	resize  map[string]int64 // Options.Resize of the train whose model is being instantiated
-	prog    *Program
-	files   map[string]*lang.File
-	sources map[string][]byte
-	scopes  map[string]*fileScope // by file name
-	loading []importStep          // files being loaded, root first (import cycle detection)
-	prelude *scope
-	root    *fileScope
-	diags   diag.List
-	types   map[lang.Node]Value
-	defs    map[*lang.Ident]lang.Node
+	opts     *Options
+	resize   map[string]int64 // Options.Resize of the train whose model is being instantiated
+	resizeAt lang.Node        // the train's model expression, where resize applies
+	prog     *Program
+	files    map[string]*lang.File
+	sources  map[string][]byte
+	scopes   map[string]*fileScope // by file name
+	loading  []importStep          // files being loaded, root first (import cycle detection)
+	prelude  *scope
+	root     *fileScope
+	diags    diag.List
+	types    map[lang.Node]Value
+	defs     map[*lang.Ident]lang.Node
 
 	// recording is on while checking root-file code whose values the
 	// LSP may hover.

@@ -149,8 +149,10 @@ func (c *checker) instantiate(m *modelDecl, args []*argVal, n lang.Node, en *env
 	c.depth++
 	defer func() { c.depth-- }()
 	m.instances++
-	resize := c.resize // Options.Resize: for the train's model, not its layers
-	c.resize = nil
+	var resize map[string]int64 // Options.Resize: for the train's model, not its layers or arguments
+	if n != nil && n == c.resizeAt {
+		resize, c.resize, c.resizeAt = c.resize, nil, nil
+	}
 
 	in := &Instance{Model: m, HP: map[string]Value{}, members: map[string]Value{},
 		memberPos: map[string]lang.Node{}, params: map[string]*Param{}}

@@ -400,15 +400,15 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 		return nil
 	}
 	// The model.
-	if c.opts != nil {
-		c.resize = c.opts.Resize[tr.Name]
+	if c.opts != nil && c.opts.Resize[tr.Name] != nil {
+		c.resize, c.resizeAt = c.opts.Resize[tr.Name], mf.Value
 	}
 	mv := c.eval(mf.Value, en)
 	iv, isInst := mv.(*InstanceV)
 	if m, isModel := mv.(*ModelV); isModel {
 		iv, isInst = c.instantiate(m.M, nil, mf.Value, en).(*InstanceV)
 	}
-	c.resize = nil
+	c.resize, c.resizeAt = nil, nil
 	if _, isModel := mv.(*ModelV); isModel && !isInst {
 		return nil
 	}
