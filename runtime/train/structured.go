@@ -167,7 +167,7 @@ func resizePlan(p *compiler.Program, tr *compiler.Train, pr *compiler.Prune) (*s
 			break
 		}
 		if !found {
-			return nil, posErr(pr.Pos, "structured: the width of %s (%d units) is not set by an int hyper-parameter of %s alone; declare one (model %s(%s_units: int = %d)) and use it for that layer only", layer, n0, tr.Model.Name(), tr.Model.Name(), strings.ReplaceAll(layer, ".", "_"), n0)
+			return nil, posErr(pr.Pos, "structured: the width of %s (%d units) is not set by an int hyper-parameter of %s alone, or its units are the model's output; declare one (model %s(%s_units: int = %d)) and use it for that layer and the inputs of the next only", layer, n0, tr.Model.Name(), tr.Model.Name(), strings.ReplaceAll(layer, ".", "_"), n0)
 		}
 	}
 	// The shapes in sp.shapes are the final ones; the original ones are
@@ -179,7 +179,8 @@ func resizePlan(p *compiler.Program, tr *compiler.Train, pr *compiler.Prune) (*s
 // hyper-parameter change that should shrink layer from n0 to n1 units: it
 // returns the axes that change, each tied to layer, or false when the
 // change does something else (shrinks another layer's own units, changes
-// a rank, or shrinks by another ratio).
+// a rank, shrinks by another ratio, or shrinks no tensor that reads the
+// units: they are then the model's output).
 func tiesOf(old, new map[string][]int, params map[string]*compiler.Param, layer string, n0, n1 int) (map[string][]tiedAxis, bool) {
 	if len(old) != len(new) {
 		return nil, false
@@ -205,6 +206,13 @@ func tiesOf(old, new map[string][]int, params map[string]*compiler.Param, layer 
 		}
 	}
 	if s := new[layer+".weight"]; len(s) == 0 || s[0] != n1 {
+		return nil, false
+	}
+	consumed := false
+	for path := range out {
+		consumed = consumed || (path != layer+".weight" && path != layer+".bias")
+	}
+	if !consumed { // the units are the model's output: removing them changes what it computes
 		return nil, false
 	}
 	return out, true

@@ -320,15 +320,20 @@ train t {
 }
 
 // TestStructuredNoHyper: a layer whose width is a literal, or is tied to
-// another layer's, is a positioned error before training.
+// another layer's, or is the model's output, is a positioned error before
+// training.
 func TestStructuredNoHyper(t *testing.T) {
 	for _, tc := range []struct{ edit, layer, want string }{
 		{"", "fc2", "the width of fc2 (32 units) is not set by an int hyper-parameter of Net alone"},
 		{"fc2  = Linear(hidden, 32)", "fc1", "the width of fc1 (48 units) is not set"},
+		{"classes", "head", "the width of head (10 units) is not set by an int hyper-parameter of Net alone, or its units are the model's output"},
 	} {
 		src := strings.Replace(structuredSrc, "NORM", "l2", 1)
 		src = strings.Replace(src, `layers: "fc1"`, `layers: "`+tc.layer+`"`, 1)
-		if tc.edit != "" {
+		if tc.edit == "classes" { // the output's width is a hyper-parameter: still not prunable
+			src = strings.NewReplacer("model Net(hidden: int = 48)", "model Net(hidden: int = 48, classes: int = 10)",
+				"head = Linear(32, 10)", "head = Linear(32, classes)", "-> f32[B, 10]", "-> f32[B, classes]").Replace(src)
+		} else if tc.edit != "" {
 			src = strings.Replace(src, tc.edit, "fc2  = Linear(hidden, hidden)", 1)
 			src = strings.Replace(src, "head = Linear(32, 10)", "head = Linear(hidden, 10)", 1)
 		}
