@@ -103,3 +103,24 @@ func gradFakeQuant(b *Builder, v, g *Value, need []bool) []*Value {
 	}
 	return out
 }
+
+// FakeQuantSlice writes fake_quant (mask false) or fake_quant_mask (mask
+// true) of x with the one range [lo, hi] into out: the arithmetic of the
+// op's table row with the range's parameters computed once, for the
+// backends' loops.
+func FakeQuantSlice(signed, mask bool, lo, hi float32, x, out []float32) {
+	scale, zero, qmin, qmax := fakeQuantParams(signed, lo, hi)
+	inv := 1 / scale
+	out = out[:len(x)]
+	for i, v := range x {
+		q := float32(math.RoundToEven(float64(v*inv))) + zero
+		switch {
+		case mask && q >= qmin && q <= qmax:
+			out[i] = 1
+		case mask:
+			out[i] = 0
+		default:
+			out[i] = (max(qmin, min(qmax, q)) - zero) * scale
+		}
+	}
+}
