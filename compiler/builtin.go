@@ -34,9 +34,10 @@ const (
 	KQuantize              // int8: a train's quantize field (quantize.go)
 	KPrune                 // magnitude: a phase's prune field (prune.go)
 	KAdapter               // lora: parameter-efficient fine-tuning of a train
+	KQAT                   // fake_int8: a phase's qat field (qat.go)
 )
 
-var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "objective", "quantization", "pruning", "adapter"}
+var kindNames = [...]string{"layer", "function", "loss", "initializer", "optimizer", "schedule", "metric", "data source", "tokenizer", "option", "weights", "repeat", "objective", "quantization", "pruning", "adapter", "quantization-aware training"}
 
 func (k Kind) String() string { return kindNames[k] }
 

@@ -169,6 +169,9 @@ func lowerLinear(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
 	if x.Type.Rank() != 2 {
 		flat = l.must(b.Reshape(x, ir.Shape{x.Type.NumElements() / k, k}))
 	}
+	if l.qat != nil && w.Op == ir.OpInput && l.qat.Params[w.Name] {
+		flat, w = l.lowerQATLinear(flat, w)
+	}
 	y := l.must(b.MatMul(flat, w, ir.MatMulAttr{TransposeB: true}))
 	if len(in) == 3 {
 		y = l.must(b.Add(y, in[2]))
@@ -978,6 +981,8 @@ func configs() []*Entry {
 			p("split", "map", &MapV{Vals: map[string]Value{}}, "split fused tensors: {\"attn.in_proj_weight\": [\"attn.q.weight\", \"attn.k.weight\", \"attn.v.weight\"]}")),
 		quantizeEntry,
 		pruneEntry,
+		structuredEntry,
+		qatEntry,
 		cfg("lora", KAdapter, "lora adds low-rank adapters (Hu et al. 2021, PEFT's names and init) to the Linear layers matched by targets, y = x Wᵀ + b + (alpha/r)·dropout(x) Aᵀ Bᵀ, and freezes every other parameter except those under train.",
 			req("targets", "paths", "glob(s) of the Linear layers to adapt, e.g. \"encoder.blocks.*.attn.q\""), p("r", "int", IntV{8}, "rank"),
 			p("alpha", "float", f(8), "scale numerator: the update is (alpha/r)·B·A"), p("dropout", "float", f(0), "dropout on the adapter's input"),

@@ -26,6 +26,10 @@ type Options struct {
 	// cancels the check of a text that has since changed); the Program
 	// and diagnostics are then incomplete and should be dropped.
 	Context context.Context
+	// Resize sets hyper-parameters of a train's model (train name →
+	// hyper-parameter → value), overriding its arguments and defaults:
+	// the smaller model of structured pruning (runtime/train/structured.go).
+	Resize map[string]map[string]int64
 }
 
 // cancelled reports whether the caller no longer wants the result.
@@ -150,17 +154,19 @@ func Check(filename string, src []byte, opts *Options) (*Program, diag.List) {
 
 // A checker holds the state of one Check call.
 type checker struct {
-	opts    *Options
-	prog    *Program
-	files   map[string]*lang.File
-	sources map[string][]byte
-	scopes  map[string]*fileScope // by file name
-	loading []importStep          // files being loaded, root first (import cycle detection)
-	prelude *scope
-	root    *fileScope
-	diags   diag.List
-	types   map[lang.Node]Value
-	defs    map[*lang.Ident]lang.Node
+	opts     *Options
+	resize   map[string]int64 // Options.Resize of the train whose model is being instantiated
+	resizeAt lang.Node        // the train's model expression, where resize applies
+	prog     *Program
+	files    map[string]*lang.File
+	sources  map[string][]byte
+	scopes   map[string]*fileScope // by file name
+	loading  []importStep          // files being loaded, root first (import cycle detection)
+	prelude  *scope
+	root     *fileScope
+	diags    diag.List
+	types    map[lang.Node]Value
+	defs     map[*lang.Ident]lang.Node
 
 	// recording is on while checking root-file code whose values the
 	// LSP may hover.

@@ -32,6 +32,8 @@
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
 //	lora.go      lora = lora(...) in a train: adapter parameters, frozen base, adapted Linear lowering
 //	distill.go   teacher = from(train) in a train and the distill loss
+//	prune.go     prune = magnitude(...) and prune = structured(...) in a phase
+//	qat.go       qat = fake_int8(...) in a phase: fake-quantized Linear lowering
 //	datafiles.go the little read from data files at check time (IDX and CSV headers)
 //	vectors.go   word vectors: skipgram trains (VectorsTrain), init = vectors(...) and its
 //	             dimension check, stop_words

@@ -30,6 +30,10 @@ type lowerer struct {
 	calls    map[string]Value     // model calls already lowered (one forward per distinct call)
 	err      *diag.Diagnostic     // the first failure
 	lora     *LoRA                // the train's adapters, or nil
+	qat      *QAT                 // the phase's quantization-aware training, or nil
+	// qatUpdates are the moving ranges of qat: state input, its value
+	// after the step.
+	qatUpdates [][2]*ir.Value
 	// running holds the buffers a training step updates (BatchNorm's
 	// running statistics): input → its value after the uses so far, in
 	// the order of first update (runningOrder).
@@ -303,7 +307,7 @@ type LRScaleSpec struct {
 // "loss", "pred", and one in-place update per trained parameter and
 // state tensor.
 func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
-	g, l, loss, err := p.lowerLoss(tr, batch, true)
+	g, l, loss, err := p.lowerLoss(tr, batch, true, tr.Phases[ph].QAT)
 	if err != nil {
 		return nil, err
 	}
@@ -341,6 +345,9 @@ func (p *Program) LowerStep(tr *Train, ph, batch int) (*StepGraph, error) {
 		in.Aux = ir.InputAttr{Role: ir.RoleParam}
 		g.AddUpdate(in, l.running[in])
 	}
+	for _, u := range l.qatUpdates { // qat's moving ranges (qat.go)
+		g.AddUpdate(u[0], u[1])
+	}
 	for _, path := range sg.Trainable {
 		for _, kind := range opt.State() {
 			name := path + ":" + kind
@@ -372,7 +379,7 @@ func differentiating(tr *Train, err error) *diag.Diagnostic {
 // trainable parameter. With training false, dropout is off, so the graph
 // is a pure function of the weights and the batch (gradient checks).
 func (p *Program) LowerGrad(tr *Train, ph, batch int, training bool) (*ir.Graph, error) {
-	g, l, loss, err := p.lowerLoss(tr, batch, training)
+	g, l, loss, err := p.lowerLoss(tr, batch, training, tr.Phases[ph].QAT)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +407,7 @@ func (p *Program) LowerGrad(tr *Train, ph, batch int, training bool) (*ir.Graph,
 // LowerEval lowers the loss of a train without gradients or dropout: an
 // evaluation graph with outputs "loss" and "pred".
 func (p *Program) LowerEval(tr *Train, batch int) (*ir.Graph, error) {
-	g, l, _, err := p.lowerLoss(tr, batch, false)
+	g, l, _, err := p.lowerLoss(tr, batch, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +433,7 @@ func (p *Program) newLowerer(params []*Param, training bool) (*lowerer, *ir.Grap
 }
 
 // lowerLoss evaluates the loss of tr with the lowerer attached.
-func (p *Program) lowerLoss(tr *Train, batch int, training bool) (*ir.Graph, *lowerer, *ir.Value, error) {
+func (p *Program) lowerLoss(tr *Train, batch int, training bool, qat *QAT) (*ir.Graph, *lowerer, *ir.Value, error) {
 	c := p.c
 	params := tr.Params
 	if tr.Teacher != nil { // constants: no gradient, no optimizer state
@@ -434,6 +441,7 @@ func (p *Program) lowerLoss(tr *Train, batch int, training bool) (*ir.Graph, *lo
 	}
 	l, g := p.newLowerer(params, training)
 	l.lora = tr.LoRA
+	l.qat = qat
 	g.Name = tr.Name
 	c.lw = l
 	defer func() { c.lw = nil }()

@@ -149,6 +149,10 @@ func (c *checker) instantiate(m *modelDecl, args []*argVal, n lang.Node, en *env
 	c.depth++
 	defer func() { c.depth-- }()
 	m.instances++
+	var resize map[string]int64 // Options.Resize: for the train's model, not its layers or arguments
+	if n != nil && n == c.resizeAt {
+		resize, c.resize, c.resizeAt = c.resize, nil, nil
+	}
 
 	in := &Instance{Model: m, HP: map[string]Value{}, members: map[string]Value{},
 		memberPos: map[string]lang.Node{}, params: map[string]*Param{}}
@@ -224,6 +228,9 @@ func (c *checker) instantiate(m *modelDecl, args []*argVal, n lang.Node, en *env
 			c.errorAt(n, "%s needs argument %q", m.name, name).WithNote(p.Pos(), "%s declared here", name)
 			ok = false
 			continue
+		}
+		if r, ok := resize[name]; ok {
+			v = IntV{r}
 		}
 		v, good := c.coerceHyper(p, v, at)
 		if !good {

@@ -85,6 +85,7 @@ type Phase struct {
 	LRScale map[string]float64 // parameter path -> multiplier (absent: 1)
 	LR      *ConfigV           // schedule for this phase; nil: the train's
 	Prune   *Prune             // prune = magnitude(...) in this phase, or nil
+	QAT     *QAT               // qat = fake_int8(...) in this phase, or nil
 }
 
 // Trainable lists the paths of parameters trained in phase ph.
@@ -399,13 +400,17 @@ func (c *checker) checkTrain(d *trainDecl) *Train {
 		return nil
 	}
 	// The model.
+	if c.opts != nil && c.opts.Resize[tr.Name] != nil {
+		c.resize, c.resizeAt = c.opts.Resize[tr.Name], mf.Value
+	}
 	mv := c.eval(mf.Value, en)
 	iv, isInst := mv.(*InstanceV)
 	if m, isModel := mv.(*ModelV); isModel {
 		iv, isInst = c.instantiate(m.M, nil, mf.Value, en).(*InstanceV)
-		if !isInst {
-			return nil
-		}
+	}
+	c.resize, c.resizeAt = nil, nil
+	if _, isModel := mv.(*ModelV); isModel && !isInst {
+		return nil
 	}
 	if !isInst {
 		if _, bad := mv.(InvalidV); !bad {
@@ -867,8 +872,12 @@ func (c *checker) trainPhases(tr *Train, phases []*lang.Phase, epochsField *lang
 					out.Prune = c.phasePrune(tr, st, en)
 					continue
 				}
+				if st.Name.Name == "qat" {
+					out.QAT = c.phaseQAT(tr, st, en)
+					continue
+				}
 				if st.Name.Name != "lr" {
-					c.errorAt(st.Name, "a phase sets only lr, prune, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
+					c.errorAt(st.Name, "a phase sets only lr, prune, qat, freeze, unfreeze and lr_scale; %q is a train field", st.Name.Name)
 					continue
 				}
 				v := c.eval(st.Value, en)

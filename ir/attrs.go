@@ -188,3 +188,11 @@ type Activation struct {
 
 // IsNone reports whether a is no activation.
 func (a Activation) IsNone() bool { return a.Op == OpInvalid }
+
+// FakeQuantAttr says which int8 range fake_quant and fake_quant_mask
+// quantize to: signed, symmetric [-127, 127] with zero point 0 (weights,
+// per output channel), or (the zero value) encc's 7-bit activations,
+// [0, 127] with a zero point.
+type FakeQuantAttr struct {
+	Signed bool `ir:"signed"`
+}

@@ -61,6 +61,10 @@ const (
 	OpGe    // x >= y → bool
 	OpWhere // cond ? x : y
 
+	// Quantization-aware training (fakequant.go).
+	OpFakeQuant     // x, lo, hi → x quantized to int8 with the range [lo, hi] and back; straight-through gradient
+	OpFakeQuantMask // x, lo, hi → 1 where x's quantized value is inside the int8 range, else 0
+
 	// Elementwise gradients, written by VJPs.
 	OpReluBackward // x, dy → x > 0 ? dy : 0
 	OpGeluBackward // x, dy → dy·gelu'(x)
@@ -375,6 +379,9 @@ func init() {
 		OpGt:    {"gt", 2, ew | nondiff, nil, typeCompare, nil, "x > y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x > y }), cTmpl("($x > $y)"))},
 		OpGe:    {"ge", 2, ew | nondiff, nil, typeCompare, nil, "x >= y → bool, broadcasting.", arith(compareF(func(x, y float64) bool { return x >= y }), cTmpl("($x >= $y)"))},
 		OpWhere: {"where", 3, ew, nil, typeWhere, gradWhere, "cond ? x : y elementwise, broadcasting all three; cond is bool.", arith(func(any, DType) ScalarFunc { return where }, cTmpl("($x ? $y : $z)"))},
+
+		OpFakeQuant:     {"fake_quant", 3, ew, aux[FakeQuantAttr](), typeFakeQuant, gradFakeQuant, "Fake int8 quantization (quantization-aware training): x quantized with the range [lo, hi] and dequantized, x itself inside that range up to one step; lo and hi broadcast (one range per tensor, or per output channel). signed: symmetric, scale = max(|lo|, |hi|)/127 (1 where 0), q in [-127, 127], zero 0 (weights); else 7-bit asymmetric as encc's int8 activations, scale = (hi' − lo')/127 over [lo', hi'] = [min(lo, 0), max(hi, 0)] (1 below 1e-8), zero = round(−lo'/scale) in [0, 127]. q = clamp(round_half_even(x·(1/scale)) + zero), the result (q − zero)·scale, in float32 as PyTorch's fake_quantize_per_tensor_affine / per_channel_affine compute it. The VJP is the straight-through estimator: dy where round(x/scale) + zero lies in the q range, else 0.", fakeQuantRule(false)},
+		OpFakeQuantMask: {"fake_quant_mask", 3, ew | nondiff, aux[FakeQuantAttr](), typeFakeQuant, nil, "The straight-through estimator's mask of fake_quant: 1 where round(x/scale) + zero lies in the q range, else 0 (same attributes and range arguments).", fakeQuantRule(true)},
 
 		OpReluBackward: {"relu_backward", 2, ew, nil, typeBinaryNum, nil, "Gradient of relu: x, dy → dy where x > 0, else 0.", arith(binaryF(func(x, dy float64) float64 {
 			if x > 0 {

@@ -369,6 +369,17 @@ func opCases() []opCase {
 		build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Where(x[0], x[1], x[2]) }})
 	add(opCase{op: ir.OpWhere, name: "bool", ins: []in{{t: boolT(5)}, {t: boolT(5)}, {t: boolT(1)}},
 		build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Where(x[0], x[1], x[2]) }})
+	for _, op := range []ir.Op{ir.OpFakeQuant, ir.OpFakeQuantMask} {
+		op := op
+		add(opCase{op: op, name: "per-tensor", ins: []in{{t: f32(4, 30)}, {t: f32(1)}, {t: f32(1)}},
+			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+				return b.Op(op, ir.Type{}, ir.FakeQuantAttr{}, x[0], x[1], x[2])
+			}})
+		add(opCase{op: op, name: "per-channel", ins: []in{{t: f32(5, 20)}, {t: f32(5, 1)}, {t: f32(5, 1)}},
+			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+				return b.Op(op, ir.Type{}, ir.FakeQuantAttr{Signed: true}, x[0], x[1], x[2])
+			}})
+	}
 
 	reds := []struct {
 		op   ir.Op

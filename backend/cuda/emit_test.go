@@ -143,9 +143,10 @@ func stepOf(t testing.TB, example string, batch int) *ir.Graph {
 // elementwiseAttrs are the attributes that elementwiseGraph tries for an
 // op's attribute type, beyond the zero value.
 var elementwiseAttrs = map[reflect.Type][]any{
-	reflect.TypeFor[ir.GeluAttr]():     {ir.GeluAttr{Approximate: true}},
-	reflect.TypeFor[ir.SoftplusAttr](): {ir.SoftplusAttr{Beta: 1, Threshold: 20}, ir.SoftplusAttr{Beta: -0.5, Threshold: 2}},
-	reflect.TypeFor[ir.EluAttr]():      {ir.EluAttr{Alpha: 1}, ir.EluAttr{Alpha: 0.25}},
+	reflect.TypeFor[ir.GeluAttr]():      {ir.GeluAttr{Approximate: true}},
+	reflect.TypeFor[ir.SoftplusAttr]():  {ir.SoftplusAttr{Beta: 1, Threshold: 20}, ir.SoftplusAttr{Beta: -0.5, Threshold: 2}},
+	reflect.TypeFor[ir.EluAttr]():       {ir.EluAttr{Alpha: 1}, ir.EluAttr{Alpha: 0.25}},
+	reflect.TypeFor[ir.FakeQuantAttr](): {ir.FakeQuantAttr{Signed: true}},
 }
 
 // elementwiseGraph applies every elementwise op of the table, with each

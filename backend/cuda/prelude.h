@@ -37,6 +37,8 @@ static __device__ __forceinline__ float rsqrtf(float x) { return __nvvm_rsqrt_ap
 static __device__ __forceinline__ float fmaxf(float x, float y) { return __nvvm_fmax_f(x, y); }
 static __device__ __forceinline__ float fminf(float x, float y) { return __nvvm_fmin_f(x, y); }
 static __device__ __forceinline__ float fabsf(float x) { return __nvvm_fabs_f(x); }
+// rintf rounds half to even (cvt.rni): fake_quant, as PyTorch's nearbyint.
+static __device__ __forceinline__ float rintf(float x) { return __builtin_rintf(x); }
 static __device__ __forceinline__ float powf(float x, float y) { return expf(y * logf(x)); }
 static __device__ __forceinline__ float tanhf(float x) {
   float e = expf(2.0f * x);

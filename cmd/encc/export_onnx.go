@@ -53,7 +53,13 @@ func exportONNX(o *exportOptions) error {
 	if prog.Train(name) != nil {
 		meta["train"] = name
 	}
-	m, err := onnx.Export(prog, in, onnx.Options{Weights: weights, Metadata: meta, ProducerVersion: versionString(), DocString: in.String()})
+	opts := onnx.Options{Weights: weights, Metadata: meta, ProducerVersion: versionString(), DocString: in.String()}
+	if from != initialWeights {
+		if opts.Int8, err = int8Weights(from); err != nil {
+			return err
+		}
+	}
+	m, err := onnx.Export(prog, in, opts)
 	if err != nil {
 		var ee *onnx.Error
 		if errors.As(err, &ee) && ee.Pos != "" {
@@ -98,6 +104,12 @@ func exportWeights(prog *compiler.Program, name string, in *compiler.Instance, o
 		}
 		return w, initialWeights, nil
 	}
+	if q, err := train.Int8Tensors(path); err != nil {
+		return nil, "", err
+	} else if q != nil { // an int8 checkpoint: its f32 weights, int8 ones dequantized
+		w, _, err := train.InferenceWeights(path, in.Params(), in.Name())
+		return w, path, err
+	}
 	w, err := train.ModelWeights(prog, in, path) // a LoRA checkpoint is merged
 	if err != nil {
 		return nil, "", err
@@ -131,4 +143,18 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// int8Weights returns the int8 weights of the checkpoint at path for the
+// QDQ export (none for an f32 checkpoint).
+func int8Weights(path string) (map[string]onnx.Int8Weight, error) {
+	ts, err := train.Int8Tensors(path)
+	if err != nil || ts == nil {
+		return nil, err
+	}
+	out := map[string]onnx.Int8Weight{}
+	for name, t := range ts {
+		out[name] = onnx.Int8Weight{Q: t.Q, Scale: t.Scale, InputScale: t.InputScale, InputZero: t.InputZero}
+	}
+	return out, nil
 }

@@ -217,6 +217,13 @@ func finalLine(res *train.Result) string {
 	if res.Checkpoint != "" {
 		b.WriteString("; weights in " + res.Checkpoint)
 	}
+	if s := res.Structured; s != nil {
+		b.WriteString("\n" + res.Train + ": pruned")
+		if len(s.Metrics) > 0 {
+			b.WriteString(" test " + metricsString(s.Metrics))
+		}
+		fmt.Fprintf(&b, " (%d → %d parameters); weights in %s, model in %s", s.Params[0], s.Params[1], s.Path, s.Enc)
+	}
 	if q := res.Int8; q != nil {
 		b.WriteString("\n" + res.Train + ": int8")
 		if len(q.Metrics) > 0 {

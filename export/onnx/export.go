@@ -39,6 +39,9 @@ type Options struct {
 	ProducerVersion string
 	// DocString describes the model (the instance as a call).
 	DocString string
+	// Int8 holds the int8 weights of an int8 checkpoint by path: they are
+	// written in the QDQ format (qdq.go) instead of their Weights.
+	Int8 map[string]Int8Weight
 }
 
 // An Error is what in a forward cannot be exported (an op with no ONNX
@@ -133,7 +136,7 @@ func exportGraphs(name string, gs []*ir.Graph, vars []string, base []int64, src 
 	e := &emitter{
 		vars: vars, base: base, g: gs[0], varSrc: src,
 		names: map[*ir.Value]string{}, dims: map[*ir.Value][]poly{}, aux: map[*ir.Value][]poly{},
-		cache: map[string]string{},
+		cache: map[string]string{}, int8: o.Int8, qdq: map[string]bool{},
 		graph: &onnxpb.GraphProto{Name: proto.String(name)},
 	}
 	if err := e.analyze(gs); err != nil {
@@ -192,6 +195,8 @@ type emitter struct {
 	aux    map[*ir.Value][]poly // fitted size-dependent attributes: slice starts then stops
 	varSrc map[int]varSource    // by variable index
 	cache  map[string]string    // constants and shape tensors already emitted, by key
+	int8   map[string]Int8Weight
+	qdq    map[string]bool // the inputs quantized already (qdq.go)
 	graph  *onnxpb.GraphProto
 	n      int
 }
@@ -308,6 +313,12 @@ func (e *emitter) translate(weights map[string][]float32) error {
 			}
 			e.graph.Input = append(e.graph.Input, vi)
 		case ir.RoleParam, ir.RoleConst:
+			if q, ok := e.int8[v.Name]; ok {
+				if err := e.qdqWeight(v, q); err != nil {
+					return err
+				}
+				continue
+			}
 			w, ok := weights[v.Name]
 			if !ok {
 				return fmt.Errorf("no weights for %s", v.Name)

@@ -24,6 +24,7 @@ type form struct {
 const (
 	whyTraining = "a backward or optimizer op, which only training-step graphs have"
 	whyFused    = "made by the fuse pass, which export does not run (it translates the unoptimized forward)"
+	whyQAT      = "quantization-aware training fake-quantizes in training steps only; an int8 model exports with QuantizeLinear and DequantizeLinear (see qdq.go)"
 	whyDropout  = "random draws (dropout, the masking of mlm) are training-time only; an eval-mode forward has none"
 )
 
@@ -94,6 +95,8 @@ func init() {
 
 		ir.OpMatMul:               {onnx: "Gemm (2-d float), else Transpose and MatMul", emit: emitMatMul},
 		ir.OpConv2D:               {onnx: "Conv", emit: emitConv},
+		ir.OpFakeQuant:            {reason: whyQAT},
+		ir.OpFakeQuantMask:        {reason: whyQAT},
 		ir.OpReluBackward:         training(),
 		ir.OpGeluBackward:         training(),
 		ir.OpConv2DBackwardInput:  training(),
@@ -391,6 +394,10 @@ func (e *emitter) swapLast(x string, r int) string {
 func emitMatMul(e *emitter, v *ir.Value) error {
 	a := v.Aux.(ir.MatMulAttr)
 	x, y := v.Args[0], v.Args[1]
+	xn := e.arg(v, 0)
+	if q := e.qdqInput(v); q != "" { // an int8 product (qdq.go)
+		xn = q
+	}
 	if x.Type.Rank() == 2 && y.Type.Rank() == 2 && v.Type.DType.IsFloat() {
 		var attrs []*onnxpb.AttributeProto
 		if a.TransposeA {
@@ -399,10 +406,10 @@ func emitMatMul(e *emitter, v *ir.Value) error {
 		if a.TransposeB {
 			attrs = append(attrs, attrInt("transB", 1))
 		}
-		e.out(v, "Gemm", []string{e.arg(v, 0), e.arg(v, 1)}, attrs...)
+		e.out(v, "Gemm", []string{xn, e.arg(v, 1)}, attrs...)
 		return nil
 	}
-	xn, yn := e.arg(v, 0), e.arg(v, 1)
+	yn := e.arg(v, 1)
 	if a.TransposeA {
 		xn = e.swapLast(xn, x.Type.Rank())
 	}

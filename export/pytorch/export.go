@@ -201,7 +201,10 @@ func (w *writer) train(tr *compiler.Train) error {
 		}
 		for _, ph := range t.Phases {
 			if ph.Prune != nil {
-				return &Error{Pos: ph.Prune.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: phase %s prunes (magnitude), which train.py does not do", t.Name, ph.Name)}
+				return &Error{Pos: ph.Prune.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: phase %s prunes (%s), which train.py does not do", t.Name, ph.Name, ph.Prune.Kind)}
+			}
+			if ph.QAT != nil {
+				return &Error{Pos: ph.QAT.Pos, Msg: fmt.Sprintf("cannot export train %s to PyTorch: phase %s trains for int8 (fake_int8), which train.py does not do", t.Name, ph.Name)}
 			}
 		}
 		ti := infos[i]

@@ -275,14 +275,16 @@ var forms = map[string]form{
 
 	// Initial weights: from() runs the other train first; load() is read
 	// by encc into init.safetensors.
-	"from":      elsewhere("train.py: the other train runs first (train_<name>)"),
-	"load":      elsewhere("initial weights are encc's, written to init.safetensors"),
-	"lora":      {reason: "a LoRA train is exported merged: encc merge folds the adapters into the base model, whose train exports", unsupported: true},
-	"distill":   {reason: "distillation needs the teacher, which train.py does not run", unsupported: true},
-	"int8":      elsewhere("post-training int8 quantization runs in encc after training (encc run); train.py trains the float32 model"),
-	"magnitude": {reason: "pruning in a phase runs in encc only: exporting such a train is an error at the prune field", unsupported: true},
-	"vectors":   elsewhere("initial weights are encc's, the word vectors placed by the vocabulary, written to init.safetensors"),
-	"skipgram":  {reason: "a skip-gram train writes word vectors with encc's own trainer; export the train that reads them", unsupported: true},
+	"from":       elsewhere("train.py: the other train runs first (train_<name>)"),
+	"load":       elsewhere("initial weights are encc's, written to init.safetensors"),
+	"lora":       {reason: "a LoRA train is exported merged: encc merge folds the adapters into the base model, whose train exports", unsupported: true},
+	"distill":    {reason: "distillation needs the teacher, which train.py does not run", unsupported: true},
+	"int8":       elsewhere("post-training int8 quantization runs in encc after training (encc run); train.py trains the float32 model"),
+	"magnitude":  {reason: "pruning in a phase runs in encc only: exporting such a train is an error at the prune field", unsupported: true},
+	"structured": {reason: "structured pruning runs in encc only: exporting such a train is an error at the prune field; the smaller model it writes (a generated .enc and its checkpoint) exports like any model", unsupported: true},
+	"fake_int8":  {reason: "quantization-aware training runs in encc only: exporting such a train is an error at the qat field; the int8 model it ends with exports to ONNX (QuantizeLinear/DequantizeLinear)", unsupported: true},
+	"vectors":    elsewhere("initial weights are encc's, the word vectors placed by the vocabulary, written to init.safetensors"),
+	"skipgram":   {reason: "a skip-gram train writes word vectors with encc's own trainer; export the train that reads them", unsupported: true},
 
 	// repeat(n, Layer) is an nn.ModuleList (Stack).
 	"repeat": elsewhere("model.py: Stack, an nn.ModuleList applied in order"),

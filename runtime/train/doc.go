@@ -81,6 +81,15 @@
 // checkpoint ([TeacherWeights]) and binds them as constants: never
 // updated, never saved with the student.
 //
+// Compression: a phase's prune = magnitude(...) (prune.go) masks weights;
+// prune = structured(...) (structured.go) masks whole units, then writes
+// the smaller dense model ([StructuredResult]: a checkpoint and a
+// generated .enc, the model's hyper-parameters found by checking the file
+// again with compiler.Options.Resize); quantize = int8(...) (quant.go)
+// writes an int8 checkpoint after the run, with the activation ranges of
+// a phase's qat = fake_int8(...) when it ran (qat.go); [Int8Tensors]
+// reads one for exporters.
+//
 // # Backends
 //
 // The loop drives an [Executor], the method set of *cpu.Program. The

@@ -19,7 +19,11 @@ const pruneMaskSuffix = ":prune_mask"
 
 // pruneStep runs after optimizer step (1-based over the run) of phase ph.
 func (t *trainer) pruneStep(ph, step int) {
-	if pr := t.tr.Phases[ph].Prune; pr != nil {
+	if pr := t.tr.Phases[ph].Prune; pr != nil && pr.Kind == "structured" {
+		if step-t.ranges[ph].start*t.spe == 1 {
+			t.structuredStep()
+		}
+	} else if pr != nil {
 		total := t.tr.Phases[ph].Epochs * t.spe
 		local := step - t.ranges[ph].start*t.spe // 1 … total
 		end := max(1, int(math.Ceil(pr.End*float64(total))))

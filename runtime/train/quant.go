@@ -90,6 +90,9 @@ func (t *trainer) quantize() (*Int8Result, error) {
 		info.Quantized = append(info.Quantized, name)
 		wq, scale := quantizeRows(shape[0], shape[1], w)
 		in := o.params(q)
+		if r, ok := t.qatInput(name); ok { // qat = fake_int8(...): its moving range (qat.go)
+			in, info.Observer, info.Percentile = r, "qat", 0
+		}
 		ts = append(ts, &safetensors.Tensor{Name: name, DType: safetensors.I8, Shape: shape, Data: int8Bytes(wq)},
 			safetensors.FromFloat32(name+":weight_scale", []int{shape[0]}, scale),
 			safetensors.FromFloat32(name+":input_scale", []int{1}, []float32{in.Scale}),

@@ -75,6 +75,8 @@ type Result struct {
 	Weights    map[string][]float32 // the final weights by path
 	Seconds    float64
 	Int8       *Int8Result // quantize = int8(...): the int8 checkpoint and its metrics
+	// Structured is the smaller model of a phase's prune = structured(...).
+	Structured *StructuredResult
 }
 
 // ErrInterrupted is returned (wrapped in an *InterruptedError) when the
@@ -168,16 +170,17 @@ type trainer struct {
 	counts  map[string][]int64 // integer optimizer state (step counts)
 	shapes  map[string][]int
 
-	ranges    []phaseRange
-	spe       int // steps per epoch
-	total     int // declared epochs
-	baseLR    float64
-	hash      string
-	ckptPath  string
-	resumed   bool // the run continues from its checkpoint
-	saved     bool // this run has written its checkpoint
-	stepProgs map[[2]int]*stepProgram
-	evalProgs map[int]Executor
+	ranges     []phaseRange
+	spe        int // steps per epoch
+	total      int // declared epochs
+	baseLR     float64
+	hash       string
+	ckptPath   string
+	resumed    bool        // the run continues from its checkpoint
+	saved      bool        // this run has written its checkpoint
+	structured *structPlan // a phase's prune = structured(...) (structured.go)
+	stepProgs  map[[2]int]*stepProgram
+	evalProgs  map[int]Executor
 
 	trainBatcher *data.Batcher
 	trainBatch   *data.Batch
@@ -262,6 +265,9 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	}
 	t.rep = newReporter(t.out, opts.JSON, tr.Name)
 	res, err := t.loop(ctx, pos)
+	if err == nil && t.structured != nil {
+		res.Structured, err = t.writeStructured()
+	}
 	if err == nil && tr.Quantize != nil {
 		res.Int8, err = t.quantize()
 	}
@@ -297,7 +303,7 @@ func (t *trainer) plan() error {
 		}
 	}
 	t.hash = sourceHash(text)
-	return nil
+	return t.planStructured()
 }
 
 func (t *trainer) setupData() error {

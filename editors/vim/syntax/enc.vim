@@ -72,12 +72,12 @@ syn keyword encBuiltinFunc  abs accuracy arange argmax elu exp f1 flatten gelu l
 syn keyword encBuiltinFunc  log log_softmax max relu sigmoid silu softmax softplus sqrt sum
 syn keyword encBuiltinFunc  tanh top_k transpose
 syn match   encBuiltinCall  "\<\%(attention\|avgpool1d\|avgpool2d\|bce_with_logits\|builtin\|chars\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(concat\|constant\|cosine\|cross_entropy\|csv\|distill\|dropout\|fill\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(float\|from\|idx\|int8\|json_dir\|jsonl\|kaiming_normal\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(concat\|constant\|cosine\|cross_entropy\|csv\|distill\|dropout\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(fake_int8\|fill\|float\|from\|idx\|int8\|json_dir\|jsonl\|kaiming_normal\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(kaiming_uniform\|kl_div\|l1\|linear\|load\|lora\|loss\|magnitude\|matmul\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(maxpool1d\|maxpool2d\|mean\|mlm\|mse\|nll\|normal\|one_cycle\|one_hot\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(ones\|permute\|reshape\|sinusoidal\|skipgram\|step\|synthetic\)\ze\s*("
-syn match   encBuiltinCall  "\<\%(truncated_normal\|uniform\|vectors\|warmup\|where\|words\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(ones\|permute\|reshape\|sinusoidal\|skipgram\|step\|structured\)\ze\s*("
+syn match   encBuiltinCall  "\<\%(synthetic\|truncated_normal\|uniform\|vectors\|warmup\|where\|words\)\ze\s*("
 syn match   encBuiltinCall  "\<\%(xavier_normal\|xavier_uniform\|zeros\)\ze\s*("
 syn keyword encBuiltinConst minmax standard
 " END built-ins
