@@ -233,7 +233,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 			last := pc+kc >= p.K
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
-				packA(ws.a, p, ic, mc, pc, kc, mr)
+				packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					var bp *float32
@@ -345,28 +345,60 @@ func zeroLanes(panel []float32, stride, from, kc int) {
 
 // packA packs rows [i0, i0+mc) × depth [pc, pc+kc) of alpha·op(A) into
 // micro-panels of mr rows: panel q holds, for each depth step, the mr
-// values of rows i0+q·mr…, zero-padded past mc.
-func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int) {
+// values of rows i0+q·mr…, zero-padded past mc. p6, if not nil, packs
+// whole 6-row panels of A stored m×k 8 depth steps at a time (by 8×8
+// transposes); the rest is gathered.
+func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int, p6 func(int, *float32, int, *float32)) {
 	var off [32]int
 	for ir := 0; ir < mc; ir += mr {
 		mrr := min(mr, mc-ir)
 		panel := dst[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
-		if p.TransA {
+		switch {
+		case p.TransA && mrr == mr && (mr == 6 || mr == 12):
+			// A stored k×m, a whole panel: each depth step is one
+			// fixed-size copy.
+			o := pc*p.LDA + i0 + ir
+			_ = p.A[o+(kc-1)*p.LDA+mr-1]
+			if mr == 6 {
+				for q := 0; q < kc; q++ {
+					*(*[6]float32)(panel[q*6:]) = *(*[6]float32)(p.A[o+q*p.LDA:])
+				}
+			} else {
+				for q := 0; q < kc; q++ {
+					*(*[12]float32)(panel[q*12:]) = *(*[12]float32)(p.A[o+q*p.LDA:])
+				}
+			}
+		case p.TransA:
 			// A stored k×m: each depth step is a contiguous run of rows.
 			for q := 0; q < kc; q++ {
 				o := (pc+q)*p.LDA + i0 + ir
-				src := p.A[o : o+mrr]
-				d := panel[q*mr : q*mr+mrr]
-				for r := range d {
-					d[r] = src[r]
-				}
+				copy(panel[q*mr:q*mr+mrr], p.A[o:o+mrr])
 			}
-		} else {
+		default:
 			// A stored m×k: gather mr rows, interleaving them.
 			for r := 0; r < mrr; r++ {
 				off[r] = (i0+ir+r)*p.LDA + pc
 			}
-			gather(panel, mr, p.A, off[:mrr], kc)
+			k8 := 0
+			if p6 != nil && mr == 6 && mrr == 6 {
+				// The transposes store 2 floats past each 8-step block,
+				// overwritten by the next one; the last block needs
+				// room for them in dst, or is left to gather.
+				k8 = kc &^ 7
+				if k8 > 0 && (ir/mr)*kc*mr+k8*6+2 > len(dst) {
+					k8 -= 8
+				}
+			}
+			if k8 > 0 {
+				_ = p.A[off[5]+k8-1]
+				p6(k8/8, &p.A[off[0]], p.LDA, &panel[0])
+				for r := 0; r < 6; r++ {
+					off[r] += k8
+				}
+				gather(panel[k8*6:], 6, p.A, off[:6], kc-k8)
+			} else {
+				gather(panel, mr, p.A, off[:mrr], kc)
+			}
 		}
 		zeroLanes(panel, mr, mrr, kc)
 		if p.Alpha != 1 {

@@ -1,0 +1,96 @@
+package gemm
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestPackAVector checks the vector packing of A (kernel.pack6) against
+// the plain gather, bit for bit, for every remainder of the 8-step blocks
+// and of the 6-row panels, with the destination sized exactly (the last
+// block's 2-float overhang must not be written past it) and with padded
+// rows; packing alpha·A too.
+func TestPackAVector(t *testing.T) {
+	var k *kernel
+	for _, c := range kernels {
+		if c.pack6 != nil {
+			k = c
+		}
+	}
+	if k == nil {
+		t.Skip("no vector packing of A on this machine")
+	}
+	r := rand.New(rand.NewSource(5))
+	for _, mc := range []int{1, 5, 6, 7, 12, 13, 18, 60} {
+		for _, kc := range []int{1, 7, 8, 9, 15, 16, 17, 24, 64, 100} {
+			for _, pad := range []int{0, 3} {
+				for _, alpha := range []float32{1, -0.5} {
+					pc, i0 := 2, 1
+					lda := pc + kc + pad
+					p := Params{M: i0 + mc, K: pc + kc, LDA: lda, Alpha: alpha,
+						A: randSlice(r, (i0+mc)*lda)}
+					size := ceilDiv(mc, 6) * 6 * kc
+					want := make([]float32, size)
+					packA(want, &p, i0, mc, pc, kc, 6, nil)
+					// Poison a destination one float longer than needed
+					// to see that nothing is written past it.
+					got := make([]float32, size+1)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					guard := math.Float32bits(got[size])
+					packA(got[:size], &p, i0, mc, pc, kc, 6, k.pack6)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("mc=%d kc=%d pad=%d alpha=%g: packed[%d] = %g, want %g", mc, kc, pad, alpha, i, got[i], want[i])
+						}
+					}
+					if math.Float32bits(got[size]) != guard {
+						t.Fatalf("mc=%d kc=%d: written past the destination", mc, kc)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestEpilogueVector checks the vector bias(+ReLU) epilogue against the
+// scalar loops bit for bit, NaN and signed zeros included, for every
+// length remainder.
+func TestEpilogueVector(t *testing.T) {
+	if biasAct == nil {
+		t.Skip("no vector epilogue on this machine")
+	}
+	vec := biasAct
+	defer func() { biasAct = vec }()
+	r := rand.New(rand.NewSource(6))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -1e-40}
+	for _, act := range []Activation{ActNone, ActReLU} {
+		for n := 1; n <= 40; n++ {
+			row := randSlice(r, n)
+			bias := randSlice(r, n+3)
+			for i := range row {
+				if r.Intn(3) == 0 {
+					row[i] = specials[r.Intn(len(specials))]
+				}
+				if r.Intn(4) == 0 {
+					bias[i+3] = specials[r.Intn(len(specials))]
+				}
+			}
+			p := Params{ColBias: bias, Act: act}
+			want := append([]float32(nil), row...)
+			biasAct = nil
+			p.epilogueRow(want, 0, 3)
+			biasAct = vec
+			got := append([]float32(nil), row...)
+			p.epilogueRow(got, 0, 3)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("act %v n=%d: [%d] = %g (%#x), want %g (%#x); input %g + %g", act, n, i,
+						got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]), row[i], bias[i+3])
+				}
+			}
+		}
+	}
+}
