@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -9,7 +10,17 @@ import (
 const (
 	modeGemm = iota
 	modeGemv
+	modePackB // tasks pack column panels of op(B) into job.pb
 )
+
+// packBParMin: op(B) of at least this many elements is packed by the
+// whole pool when it is shared (below, one core packs it faster than the
+// hand-off).
+const packBParMin = 1 << 17
+
+// sharedBCalls counts the calls whose tasks shared one packing of op(B)
+// (for the tests).
+var sharedBCalls atomic.Uint64
 
 // Cost model used to choose between running on one core and splitting
 // the M or N loop over the pool (nanoseconds; Zen 4 at ≈3.6 GHz).
@@ -95,8 +106,33 @@ func (j *job) gemm() {
 	j.units = units
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)
-	} else {
-		pool.Tasks(j.tasks, j)
+		return
+	}
+	// Split over M, every task multiplies all of op(B): where tasks
+	// would pack it (transposed, or too many rows to read it in place),
+	// it is packed once, here, and the tasks share the panels instead of
+	// each packing its own copy.
+	var ws *workspace
+	if split == 1 && (p.TransB || ceilDiv(units, j.tasks)*k.mr > directBRows) {
+		ws = getWorkspace()
+		sharedBCalls.Add(1)
+		panels := ceilDiv(p.N, k.nr)
+		ws.pb = grow(ws.pb, panels*k.nr*p.K)
+		j.pb = ws.pb
+		j.mode = modePackB
+		if n := min(P, panels); n > 1 && p.N*p.K >= packBParMin {
+			j.packTasks = n
+			pool.Tasks(n, j)
+		} else {
+			j.packTasks = 1
+			j.RangeWorker(0, 0, 1)
+		}
+		j.mode = modeGemm
+	}
+	pool.Tasks(j.tasks, j)
+	if ws != nil {
+		j.pb = nil
+		putWorkspace(ws)
 	}
 }
 
@@ -158,6 +194,15 @@ func (j *job) gemv() {
 // parallel.Chunk so that the ranges depend only on the shape.
 func (j *job) RangeWorker(_, t, _ int) {
 	p := &j.p
+	if j.mode == modePackB {
+		// Task t of j.packTasks packs a range of nr-column panels of
+		// op(B), each all K deep (panel q at q·K·nr).
+		nr := j.kern.nr
+		lo, hi := parallel.Chunk(ceilDiv(p.N, nr), j.packTasks, t)
+		j0 := lo * nr
+		packB(j.pb[lo*p.K*nr:], p, j0, min(hi*nr, p.N)-j0, 0, p.K, nr, j.kern.transpose8)
+		return
+	}
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
@@ -206,11 +251,14 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
 	ncb := blockSize(j1-j0, k.nc, nr)
-	direct := !p.TransB && i1-i0 <= directBRows
+	shared := j.pb != nil // op(B) packed for the whole call (j0 == 0)
+	direct := !shared && !p.TransB && i1-i0 <= directBRows
 	ws.a = grow(ws.a, mcb*kcb)
-	if direct {
+	switch {
+	case shared:
+	case direct:
 		ws.b = grow(ws.b, nr*kcb)
-	} else {
+	default:
 		ws.b = grow(ws.b, ncb*kcb)
 	}
 	if p.Beta != 0 && p.Beta != 1 {
@@ -223,7 +271,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
-			if !direct {
+			if !direct && !shared {
 				packB(ws.b, p, jc, nc, pc, kc, nr, k.transpose8)
 			}
 			acc := 0
@@ -239,6 +287,8 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 					var bp *float32
 					ldb := nr
 					switch {
+					case shared:
+						bp = &j.pb[((jc+jr)/nr)*p.K*nr+pc*nr]
 					case !direct:
 						bp = &ws.b[(jr/nr)*kc*nr]
 					case nrr == nr:

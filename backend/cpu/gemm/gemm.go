@@ -323,6 +323,12 @@ type job struct {
 	units  int  // units to cover
 	tasks  int  // tasks the units are cut into
 	x      []float32
+
+	// pb, when not nil, holds all of op(B) packed (nr-column panels, each
+	// K deep), shared by the tasks of a call split over M; packTasks
+	// tasks pack it (modePackB).
+	pb        []float32
+	packTasks int
 }
 
 var (
@@ -353,6 +359,7 @@ func putJob(j *job) {
 // across calls from a free list, so steady-state calls do not allocate.
 type workspace struct {
 	a, b []float32
+	pb   []float32 // all of op(B), packed once for a call's tasks
 	tmp  [16 * 32]float32 // an edge tile, at most mr×nr
 	x    []float32
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 )
 
 // TestPackAVector checks the vector packing of A (kernel.pack6) against
@@ -93,4 +95,50 @@ func TestEpilogueVector(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSharedPackedB: products split over M whose tasks share one packing
+// of op(B) (transposed B, or too many rows per task to read B in place;
+// packed by one core or by the pool; edge panels, several KC slices and MC
+// blocks) give the reference result and the same bits as one worker, and
+// do take the shared path.
+func TestSharedPackedB(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(9))
+		for _, s := range []shape{
+			{m: 1100, n: 40, k: 20, transB: true},
+			{m: 1200, n: 70, k: 40},
+			{m: 400, n: 400, k: 330, transB: true, colBias: true, act: ActReLU},
+			{m: 1500, n: 40, k: 600, beta: 1, alpha: -0.5, padB: 3},
+			{m: 700, n: 90, k: 300, transA: true, transB: true, rowBias: true, padA: 1, padC: 2},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			var results [][]float32
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				before := sharedBCalls.Load()
+				s.run(t, rand.New(rand.NewSource(10)))
+				shared := sharedBCalls.Load() - before
+				if workers > 1 && shared == 0 {
+					t.Fatalf("%v with %d workers: op(B) was not shared", s, workers)
+				}
+				if workers == 1 && shared != 0 {
+					t.Fatalf("%v with 1 worker: op(B) shared", s)
+				}
+				results = append(results, lastC)
+			}
+			for w := 1; w < len(results); w++ {
+				for i := range results[0] {
+					if math.Float32bits(results[w][i]) != math.Float32bits(results[0][i]) {
+						t.Fatalf("%v: %d workers differ from 1 at %d", s, w+1, i)
+					}
+				}
+			}
+		}
+		_ = r
+	})
 }
