@@ -359,7 +359,7 @@ func putJob(j *job) {
 // across calls from a free list, so steady-state calls do not allocate.
 type workspace struct {
 	a, b []float32
-	pb   []float32 // all of op(B), packed once for a call's tasks
+	pb   []float32        // all of op(B), packed once for a call's tasks
 	tmp  [16 * 32]float32 // an edge tile, at most mr×nr
 	x    []float32
 }
