@@ -25,10 +25,12 @@ var sharedBCalls atomic.Uint64
 // Cost model used to choose between running on one core and splitting
 // the M or N loop over the pool (nanoseconds; Zen 4 at ≈3.6 GHz).
 const (
-	costMAC     = 1.0 / 50 // one multiply-add in the micro-kernel (≈57.6 GMAC/s peak per core)
-	costPack    = 0.3      // packing one element of A or B
-	costHandoff = 3000     // waking the pool and joining it, with margin
-	gemvMinMACs = 1 << 15  // m == 1 products below this stay on one core
+	costMAC      = 1.0 / 50 // one multiply-add in the micro-kernel (≈57.6 GMAC/s peak per core)
+	costPack     = 0.3      // packing one element of A or B
+	costHandoff  = 3000     // handing off to helpers still spinning and joining them, with margin
+	costWake     = 15000    // the same when every helper is parked: a wake-up, then the helper's start
+	gemvMinMACs  = 1 << 15  // m == 1 products below this stay on one core
+	gemvWakeMACs = 1 << 17  // … and below this when the helpers are parked
 )
 
 // getPool returns the pool calls run on; tests swap it.
@@ -64,14 +66,18 @@ func (j *job) gemm() {
 	j.mode = modeGemm
 	best := j.estimate(um*k.mr, un*k.nr)
 	split := 0 // 0 serial, 1 over M, 2 over N
+	handoff := float64(costHandoff)
+	if P > 1 && !j.serial && pool.Parked() {
+		handoff = costWake
+	}
 	if P > 1 && !j.serial {
 		if um >= 2 {
-			if t := j.estimate(ceilDiv(um, P)*k.mr, un*k.nr) + costHandoff; t < best {
+			if t := j.estimate(ceilDiv(um, P)*k.mr, un*k.nr) + handoff; t < best {
 				best, split = t, 1
 			}
 		}
 		if un >= 2 {
-			if t := j.estimate(um*k.mr, ceilDiv(un, P)*k.nr) + costHandoff; t < best {
+			if t := j.estimate(um*k.mr, ceilDiv(un, P)*k.nr) + handoff; t < best {
 				best, split = t, 2
 			}
 		}
@@ -112,13 +118,11 @@ func (j *job) gemm() {
 	// would pack it (transposed, or too many rows to read it in place),
 	// it is packed once, here, and the tasks share the panels instead of
 	// each packing its own copy.
-	var ws *workspace
 	if split == 1 && (p.TransB || ceilDiv(units, j.tasks)*k.mr > directBRows) {
-		ws = getWorkspace()
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
-		ws.pb = grow(ws.pb, panels*k.nr*p.K)
-		j.pb = ws.pb
+		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
+		j.pb = j.pbuf
 		j.mode = modePackB
 		if n := min(P, panels); n > 1 && p.N*p.K >= packBParMin {
 			j.packTasks = n
@@ -130,10 +134,7 @@ func (j *job) gemm() {
 		j.mode = modeGemm
 	}
 	pool.Tasks(j.tasks, j)
-	if ws != nil {
-		j.pb = nil
-		putWorkspace(ws)
-	}
+	j.pb = nil
 }
 
 // minTaskNs: tasks are not cut below this modelled time.
@@ -177,7 +178,8 @@ func (j *job) gemv() {
 	j.units = ceilDiv(p.N, j.unit)
 	pool := getPool()
 	j.tasks = 1
-	if pool.Size() > 1 && !j.serial && p.N*p.K >= gemvMinMACs && j.units >= 2 {
+	if pool.Size() > 1 && !j.serial && p.N*p.K >= gemvMinMACs && j.units >= 2 &&
+		(p.N*p.K >= gemvWakeMACs || !pool.Parked()) {
 		j.tasks = min(pool.Size(), j.units)
 	}
 	if j.tasks == 1 {

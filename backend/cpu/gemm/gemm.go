@@ -326,8 +326,10 @@ type job struct {
 
 	// pb, when not nil, holds all of op(B) packed (nr-column panels, each
 	// K deep), shared by the tasks of a call split over M; packTasks
-	// tasks pack it (modePackB).
-	pb        []float32
+	// tasks pack it (modePackB). It is pbuf, the job's own buffer, kept
+	// with the job on the free list (calls in sequence reuse one job, so
+	// it stops growing after the largest shape).
+	pb, pbuf  []float32
 	packTasks int
 }
 
@@ -359,7 +361,6 @@ func putJob(j *job) {
 // across calls from a free list, so steady-state calls do not allocate.
 type workspace struct {
 	a, b []float32
-	pb   []float32        // all of op(B), packed once for a call's tasks
 	tmp  [16 * 32]float32 // an edge tile, at most mr×nr
 	x    []float32
 }

@@ -107,7 +107,7 @@ func TestSharedPackedB(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(9))
 		for _, s := range []shape{
-			{m: 1100, n: 40, k: 20, transB: true},
+			{m: 1100, n: 40, k: 200, transB: true},
 			{m: 1200, n: 70, k: 40},
 			{m: 400, n: 400, k: 330, transB: true, colBias: true, act: ActReLU},
 			{m: 1500, n: 40, k: 600, beta: 1, alpha: -0.5, padB: 3},
