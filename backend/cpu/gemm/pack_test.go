@@ -107,11 +107,11 @@ func TestSharedPackedB(t *testing.T) {
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(9))
 		for _, s := range []shape{
-			{m: 1100, n: 40, k: 200, transB: true},
+			{m: 1100, n: 40, k: 100, transB: true},
 			{m: 1200, n: 70, k: 40},
-			{m: 400, n: 400, k: 330, transB: true, colBias: true, act: ActReLU},
-			{m: 1500, n: 40, k: 600, beta: 1, alpha: -0.5, padB: 3},
-			{m: 700, n: 90, k: 300, transA: true, transB: true, rowBias: true, padA: 1, padC: 2},
+			{m: 400, n: 256, k: 512, transB: true, colBias: true, act: ActReLU},
+			{m: 1500, n: 40, k: 300, beta: 1, alpha: -0.5, padB: 3},
+			{m: 700, n: 90, k: 150, transA: true, transB: true, rowBias: true, padA: 1, padC: 2},
 		} {
 			if s.alpha == 0 {
 				s.alpha = 1
