@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -124,7 +125,7 @@ func benchStep(b *testing.B, g *ir.Graph, n int) {
 		case v.Type.DType == ir.I32:
 			x := p.Int32(v.Name)
 			for i := range x {
-				x[i] = int32(r.Intn(10))
+				x[i] = int32(r.Intn(2)) // a label or token id valid for every model here
 			}
 		}
 	}
@@ -141,11 +142,14 @@ func benchStep(b *testing.B, g *ir.Graph, n int) {
 		run()
 	}
 	b.ReportAllocs()
+	w0 := parallel.Default().Wakeups()
 	b.ResetTimer()
 	for b.Loop() {
 		run()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	// Parked pool helpers woken per step (each a channel wake-up).
+	b.ReportMetric(float64(parallel.Default().Wakeups()-w0)/float64(b.N), "wakeups/step")
 }
 
 // BenchmarkTrainStep times whole training steps: the digits examples at
@@ -155,6 +159,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.Run("digits_cnn", func(b *testing.B) { benchStep(b, stepGraph(b, "digits_cnn", 0, 0, 32, true), 32) })
 	b.Run("w1_mlp", func(b *testing.B) { benchStep(b, mlpGraph(64), 64) })
 	b.Run("w3_lenet", func(b *testing.B) { benchStep(b, lenetGraph(64), 64) })
+	b.Run("w4_transformer", func(b *testing.B) { benchStep(b, stepGraph(b, "bench/w4_transformer.enc", 0, 0, 32, true), 32) })
 }
 
 // mlpForward is W2: the W1 MLP's forward at batch size n, optimized.

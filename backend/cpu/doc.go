@@ -49,7 +49,8 @@
 //   - Parallelism. Kernels split independent outputs (blocks of rows,
 //     planes, samples, reduction outputs) over the pool with parFor,
 //     which stays on the calling core below parMinWork units of work per
-//     chunk. Chunks depend only on the sizes and the pool size, and no
+//     chunk, and below parWakeWork in all when the pool's helpers are
+//     parked (a wake-up would cost more than the job saves). Chunks depend only on the sizes and the pool size, and no
 //     two chunks add into the same element: where a result is a sum over
 //     chunks (the convolution weight gradient), each task sums into its
 //     own buffer and the buffers are added in task order. Results are

@@ -92,13 +92,24 @@ func unsupported(v *ir.Value, t ir.Type) error {
 // about a microsecond, which a chunk should dwarf.
 const parMinWork = 1 << 14
 
+// parWakeWork is the work (units as parMinWork) below which a kernel does
+// not wake a parked helper: the wake-up and the helper's start take
+// several µs, more than half of such a job saves. Helpers still spinning
+// from the previous kernel are used whatever the size.
+const parWakeWork = 1 << 16
+
 // parFor runs r over [0, n) items of perItem units of work each, split
-// over the pool only when every chunk gets at least parMinWork units.
-// The chunks depend only on n, perItem and the pool size.
+// over the pool only when every chunk gets at least parMinWork units (and,
+// below parWakeWork in all, only when the helpers are awake). The chunks
+// depend only on n, perItem and the pool size.
 func parFor(pool *parallel.Pool, n, perItem int, r parallel.Ranger) {
 	grain := max(1, parMinWork/max(1, perItem))
 	if n <= grain {
 		r.Range(0, n)
+		return
+	}
+	if n*max(1, perItem) < parWakeWork {
+		pool.ForRangerSmall(n, grain, r)
 		return
 	}
 	pool.ForRanger(n, grain, r)

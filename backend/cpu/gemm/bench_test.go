@@ -79,6 +79,13 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"gemv_1x784x256", false, false, 1, 256, 784, true},
 		{"gemvT_1x784x256", false, true, 1, 256, 784, true},
 		{"b256_256x784x256", false, false, 256, 256, 784, true},
+		// W4 (transformer, batch 32 × 64 tokens, d 128, ffn 512): a
+		// projection forward (x·Wᵀ), its input and weight gradients, and
+		// the FFN's first product.
+		{"w4fwd_2048x128x128", false, true, 2048, 128, 128, true},
+		{"w4dX_2048x128x128", false, false, 2048, 128, 128, false},
+		{"w4dW_128x128x2048", true, false, 128, 128, 2048, false},
+		{"w4ffn_2048x512x128", false, true, 2048, 512, 128, true},
 	} {
 		b.Run(s.name, func(b *testing.B) { benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep) })
 	}

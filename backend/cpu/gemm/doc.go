@@ -22,14 +22,26 @@
 // stride; transposes are absorbed by the packing routines (a contiguous
 // copy for one layout, an interleaving gather for the other: for Bᵀ by
 // 8×8 AVX transposes, which took the Bᵀ products of the workloads from
-// ≈83 to ≈100 GFLOP/s on one core; for A by 4 rows at a time with
-// bounds checked once per panel). When a task has few rows (≤ 96) and B is not transposed, B is
+// ≈83 to ≈100 GFLOP/s on one core; for A stored m×k, whole 6-row panels
+// by 8×8 AVX transposes with two zero rows (pack6AVX2; the W4 profile
+// had the scalar gather of A at 18% of the step), edge panels by a gather
+// of 4 rows at a time; for A stored k×m, one fixed-size copy per depth
+// step). When a task has few rows (≤ 96) and B is not transposed, B is
 // read in place with its own row stride instead of being packed: a packed
 // B panel is reused only m/mr times, and for the batch-64 products of the
-// workloads packing it cost about a fifth of the time. Edge tiles are
+// workloads packing it cost about a fifth of the time. A call split over
+// M (every task multiplies all of op(B)) whose tasks would pack B packs
+// it once instead, all K deep, by the pool when it has at least 128k
+// elements, and the tasks read the shared panels: W4's products
+// (2048×128 activations times a 128×128 weight, cut into 8 tasks) packed
+// each weight 8 times per use before, once now, which is once per
+// training step for each layout it is read in (the forward reads Wᵀ, the
+// input gradient W; the two need different panels). Edge tiles are
 // computed into a scratch tile from zero-padded panels and merged. The
 // epilogue (bias, activation) runs on each tile right after the last KC
-// slice, while the tile is in L1. Beta == 0 never reads C; other betas
+// slice, while the tile is in L1; a column bias with no activation or
+// ReLU (the common case) runs 8 lanes at a time (biasActAVX2, the same
+// bits as the scalar loops, NaN and -0 included). Beta == 0 never reads C; other betas
 // than 0 and 1 scale C once before accumulating.
 //
 // # Micro-kernels and blocking (Zen 4: L1d 32 KiB, L2 1 MiB, L3 32 MiB)
@@ -52,7 +64,11 @@
 // few per cent (as OpenBLAS found with its Haswell vs SkylakeX kernels),
 // so Auto picks avx2. Kernels() lists what the machine has, SetKernel or
 // the environment variable ENCC_GEMM ("generic", "avx2", "avx512",
-// "auto") chooses; the tests run every available kernel.
+// "auto") chooses; the tests run every available kernel. On Zen 3 (AVX2
+// and FMA, no AVX-512; L2 512 KiB) Auto picks avx2 by the CPU features;
+// its A block (240 KiB) is under half of that L2. Other blockings tried
+// there (KC 192–384 with MC 96–240) were not distinguishable from it on
+// the shared 2-vCPU machine (2026-12-06, load ≈ 30), so it is unchanged.
 //
 // # Small products
 //
@@ -70,7 +86,8 @@
 // register tile; each task runs the whole loop nest above on its part of
 // C with its own packing buffers (no barrier inside a call, one hand-off
 // per call). A cost model (multiply-adds at ≈50 GMAC/s per core, packing
-// at 0.3 ns per element, 3 µs for a hand-off) picks serial, split-M or
+// at 0.3 ns per element, 3 µs for a hand-off to helpers still spinning,
+// 15 µs when they are all parked and must be woken) picks serial, split-M or
 // split-N: split-M repacks all of B in every task, split-N all of A, so
 // the model splits the dimension whose shared operand is cheaper to pack
 // and stays serial where the hand-off would not pay (e.g. 64×128×10).

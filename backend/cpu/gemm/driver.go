@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -9,15 +10,27 @@ import (
 const (
 	modeGemm = iota
 	modeGemv
+	modePackB // tasks pack column panels of op(B) into job.pb
 )
+
+// packBParMin: op(B) of at least this many elements is packed by the
+// whole pool when it is shared (below, one core packs it faster than the
+// hand-off).
+const packBParMin = 1 << 17
+
+// sharedBCalls counts the calls whose tasks shared one packing of op(B)
+// (for the tests).
+var sharedBCalls atomic.Uint64
 
 // Cost model used to choose between running on one core and splitting
 // the M or N loop over the pool (nanoseconds; Zen 4 at ≈3.6 GHz).
 const (
-	costMAC     = 1.0 / 50 // one multiply-add in the micro-kernel (≈57.6 GMAC/s peak per core)
-	costPack    = 0.3      // packing one element of A or B
-	costHandoff = 3000     // waking the pool and joining it, with margin
-	gemvMinMACs = 1 << 15  // m == 1 products below this stay on one core
+	costMAC      = 1.0 / 50 // one multiply-add in the micro-kernel (≈57.6 GMAC/s peak per core)
+	costPack     = 0.3      // packing one element of A or B
+	costHandoff  = 3000     // handing off to helpers still spinning and joining them, with margin
+	costWake     = 15000    // the same when every helper is parked: a wake-up, then the helper's start
+	gemvMinMACs  = 1 << 15  // m == 1 products below this stay on one core
+	gemvWakeMACs = 1 << 17  // … and below this when the helpers are parked
 )
 
 // getPool returns the pool calls run on; tests swap it.
@@ -53,14 +66,18 @@ func (j *job) gemm() {
 	j.mode = modeGemm
 	best := j.estimate(um*k.mr, un*k.nr)
 	split := 0 // 0 serial, 1 over M, 2 over N
+	handoff := float64(costHandoff)
+	if P > 1 && !j.serial && pool.Parked() {
+		handoff = costWake
+	}
 	if P > 1 && !j.serial {
 		if um >= 2 {
-			if t := j.estimate(ceilDiv(um, P)*k.mr, un*k.nr) + costHandoff; t < best {
+			if t := j.estimate(ceilDiv(um, P)*k.mr, un*k.nr) + handoff; t < best {
 				best, split = t, 1
 			}
 		}
 		if un >= 2 {
-			if t := j.estimate(um*k.mr, ceilDiv(un, P)*k.nr) + costHandoff; t < best {
+			if t := j.estimate(um*k.mr, ceilDiv(un, P)*k.nr) + handoff; t < best {
 				best, split = t, 2
 			}
 		}
@@ -95,9 +112,29 @@ func (j *job) gemm() {
 	j.units = units
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)
-	} else {
-		pool.Tasks(j.tasks, j)
+		return
 	}
+	// Split over M, every task multiplies all of op(B): where tasks
+	// would pack it (transposed, or too many rows to read it in place),
+	// it is packed once, here, and the tasks share the panels instead of
+	// each packing its own copy.
+	if split == 1 && (p.TransB || ceilDiv(units, j.tasks)*k.mr > directBRows) {
+		sharedBCalls.Add(1)
+		panels := ceilDiv(p.N, k.nr)
+		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
+		j.pb = j.pbuf
+		j.mode = modePackB
+		if n := min(P, panels); n > 1 && p.N*p.K >= packBParMin {
+			j.packTasks = n
+			pool.Tasks(n, j)
+		} else {
+			j.packTasks = 1
+			j.RangeWorker(0, 0, 1)
+		}
+		j.mode = modeGemm
+	}
+	pool.Tasks(j.tasks, j)
+	j.pb = nil
 }
 
 // minTaskNs: tasks are not cut below this modelled time.
@@ -141,7 +178,8 @@ func (j *job) gemv() {
 	j.units = ceilDiv(p.N, j.unit)
 	pool := getPool()
 	j.tasks = 1
-	if pool.Size() > 1 && !j.serial && p.N*p.K >= gemvMinMACs && j.units >= 2 {
+	if pool.Size() > 1 && !j.serial && p.N*p.K >= gemvMinMACs && j.units >= 2 &&
+		(p.N*p.K >= gemvWakeMACs || !pool.Parked()) {
 		j.tasks = min(pool.Size(), j.units)
 	}
 	if j.tasks == 1 {
@@ -158,6 +196,15 @@ func (j *job) gemv() {
 // parallel.Chunk so that the ranges depend only on the shape.
 func (j *job) RangeWorker(_, t, _ int) {
 	p := &j.p
+	if j.mode == modePackB {
+		// Task t of j.packTasks packs a range of nr-column panels of
+		// op(B), each all K deep (panel q at q·K·nr).
+		nr := j.kern.nr
+		lo, hi := parallel.Chunk(ceilDiv(p.N, nr), j.packTasks, t)
+		j0 := lo * nr
+		packB(j.pb[lo*p.K*nr:], p, j0, min(hi*nr, p.N)-j0, 0, p.K, nr, j.kern.transpose8)
+		return
+	}
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
@@ -206,11 +253,14 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
 	ncb := blockSize(j1-j0, k.nc, nr)
-	direct := !p.TransB && i1-i0 <= directBRows
+	shared := j.pb != nil // op(B) packed for the whole call (j0 == 0)
+	direct := !shared && !p.TransB && i1-i0 <= directBRows
 	ws.a = grow(ws.a, mcb*kcb)
-	if direct {
+	switch {
+	case shared:
+	case direct:
 		ws.b = grow(ws.b, nr*kcb)
-	} else {
+	default:
 		ws.b = grow(ws.b, ncb*kcb)
 	}
 	if p.Beta != 0 && p.Beta != 1 {
@@ -223,7 +273,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
-			if !direct {
+			if !direct && !shared {
 				packB(ws.b, p, jc, nc, pc, kc, nr, k.transpose8)
 			}
 			acc := 0
@@ -233,12 +283,14 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 			last := pc+kc >= p.K
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
-				packA(ws.a, p, ic, mc, pc, kc, mr)
+				packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					var bp *float32
 					ldb := nr
 					switch {
+					case shared:
+						bp = &j.pb[((jc+jr)/nr)*p.K*nr+pc*nr]
 					case !direct:
 						bp = &ws.b[(jr/nr)*kc*nr]
 					case nrr == nr:
@@ -345,28 +397,71 @@ func zeroLanes(panel []float32, stride, from, kc int) {
 
 // packA packs rows [i0, i0+mc) × depth [pc, pc+kc) of alpha·op(A) into
 // micro-panels of mr rows: panel q holds, for each depth step, the mr
-// values of rows i0+q·mr…, zero-padded past mc.
-func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int) {
+// values of rows i0+q·mr…, zero-padded past mc. p6, if not nil, packs
+// whole 6-row panels of A stored m×k 8 depth steps at a time (by 8×8
+// transposes); the rest is gathered.
+func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int, p6 func(int, *float32, int, *float32)) {
 	var off [32]int
 	for ir := 0; ir < mc; ir += mr {
 		mrr := min(mr, mc-ir)
 		panel := dst[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
-		if p.TransA {
+		switch {
+		case p.TransA && mrr == mr && (mr == 6 || mr == 12):
+			// A stored k×m, a whole panel: each depth step is one
+			// fixed-size copy.
+			o := pc*p.LDA + i0 + ir
+			_ = p.A[o+(kc-1)*p.LDA+mr-1]
+			// Bounds are checked once above; moves of at most 16 bytes,
+			// since the compiler turns a bigger array assignment into a
+			// memmove call (which took 7% of W4).
+			sp := unsafe.Pointer(&p.A[o])
+			dp := unsafe.Pointer(&panel[0])
+			ls := uintptr(p.LDA) * 4
+			if mr == 6 {
+				for q := uintptr(0); q < uintptr(kc); q++ {
+					s, d := unsafe.Add(sp, q*ls), unsafe.Add(dp, q*24)
+					*(*[4]float32)(d) = *(*[4]float32)(s)
+					*(*[2]float32)(unsafe.Add(d, 16)) = *(*[2]float32)(unsafe.Add(s, 16))
+				}
+			} else {
+				for q := uintptr(0); q < uintptr(kc); q++ {
+					s, d := unsafe.Add(sp, q*ls), unsafe.Add(dp, q*48)
+					*(*[4]float32)(d) = *(*[4]float32)(s)
+					*(*[4]float32)(unsafe.Add(d, 16)) = *(*[4]float32)(unsafe.Add(s, 16))
+					*(*[4]float32)(unsafe.Add(d, 32)) = *(*[4]float32)(unsafe.Add(s, 32))
+				}
+			}
+		case p.TransA:
 			// A stored k×m: each depth step is a contiguous run of rows.
 			for q := 0; q < kc; q++ {
 				o := (pc+q)*p.LDA + i0 + ir
-				src := p.A[o : o+mrr]
-				d := panel[q*mr : q*mr+mrr]
-				for r := range d {
-					d[r] = src[r]
-				}
+				copy(panel[q*mr:q*mr+mrr], p.A[o:o+mrr])
 			}
-		} else {
+		default:
 			// A stored m×k: gather mr rows, interleaving them.
 			for r := 0; r < mrr; r++ {
 				off[r] = (i0+ir+r)*p.LDA + pc
 			}
-			gather(panel, mr, p.A, off[:mrr], kc)
+			k8 := 0
+			if p6 != nil && mr == 6 && mrr == 6 {
+				// The transposes store 2 floats past each 8-step block,
+				// overwritten by the next one; the last block needs
+				// room for them in dst, or is left to gather.
+				k8 = kc &^ 7
+				if k8 > 0 && (ir/mr)*kc*mr+k8*6+2 > len(dst) {
+					k8 -= 8
+				}
+			}
+			if k8 > 0 {
+				_ = p.A[off[5]+k8-1]
+				p6(k8/8, &p.A[off[0]], p.LDA, &panel[0])
+				for r := 0; r < 6; r++ {
+					off[r] += k8
+				}
+				gather(panel[k8*6:], 6, p.A, off[:6], kc-k8)
+			} else {
+				gather(panel, mr, p.A, off[:mrr], kc)
+			}
 		}
 		zeroLanes(panel, mr, mrr, kc)
 		if p.Alpha != 1 {

@@ -215,6 +215,24 @@ func (p *Params) hasEpilogue() bool {
 // epilogueRow applies bias and activation to one row segment of C whose
 // first column is j0, in row i.
 func (p *Params) epilogueRow(row []float32, i, j0 int) {
+	if biasAct != nil && p.ColBias != nil && p.RowBias == nil && (p.Act == ActNone || p.Act == ActReLU) {
+		// The common epilogue (bias, then nothing or ReLU) 8 lanes at a
+		// time, with the same float32 results as the loops below.
+		cb := p.ColBias[j0 : j0+len(row)]
+		if n8 := len(row) &^ 7; n8 > 0 {
+			relu := 0
+			if p.Act == ActReLU {
+				relu = 1
+			}
+			biasAct(n8, &row[0], &cb[0], relu)
+			row, cb = row[n8:], cb[n8:]
+		}
+		for j := range row {
+			row[j] += cb[j]
+		}
+		ActivateSlice(p.Act, row)
+		return
+	}
 	if p.ColBias != nil {
 		cb := p.ColBias[j0 : j0+len(row)]
 		for j := range row {
@@ -305,6 +323,14 @@ type job struct {
 	units  int  // units to cover
 	tasks  int  // tasks the units are cut into
 	x      []float32
+
+	// pb, when not nil, holds all of op(B) packed (nr-column panels, each
+	// K deep), shared by the tasks of a call split over M; packTasks
+	// tasks pack it (modePackB). It is pbuf, the job's own buffer, kept
+	// with the job on the free list (calls in sequence reuse one job, so
+	// it stops growing after the largest shape).
+	pb, pbuf  []float32
+	packTasks int
 }
 
 var (

@@ -108,6 +108,9 @@ func (s shape) String() string {
 		s.transA, s.transB, s.m, s.n, s.k, s.padA, s.padB, s.padC, s.alpha, s.beta, s.colBias, s.rowBias, s.act)
 }
 
+// lastC is the C of the last shape.run.
+var lastC []float32
+
 // run executes s with random data and checks it against the reference.
 // It also checks that C's padding columns are untouched.
 func (s shape) run(t *testing.T, r *rand.Rand) {
@@ -143,6 +146,7 @@ func (s shape) run(t *testing.T, r *rand.Rand) {
 	c0 := append([]float32(nil), p.C...)
 	want, scale := reference(&p, c0)
 	SgemmEx(&p)
+	lastC = p.C
 	tol := 1e-5*math.Sqrt(float64(s.k)+1) + 2e-6
 	for i := 0; i < s.m; i++ {
 		for j := 0; j < p.LDC; j++ {

@@ -30,7 +30,17 @@ type kernel struct {
 	// uses it for the layout that needs a gather. The caller checks
 	// bounds.
 	transpose8 func(blocks int, src *float32, lds int, dst *float32, ldd int)
+
+	// pack6, if not nil (mr == 6), packs a whole 6-row micro-panel of A
+	// stored m×k, 8 depth steps per block: dst[q*6+r] = src[r*lds+q],
+	// storing 2 floats past the last block (the caller leaves room).
+	pack6 func(blocks int, src *float32, lds int, dst *float32)
 }
+
+// biasAct, if not nil, adds bias[0:n] to row[0:n] and applies ReLU when
+// relu != 0, n a multiple of 8, exactly as Params.epilogueRow's loops do
+// (set by the architecture file; tests clear it to compare).
+var biasAct func(n int, row, bias *float32, relu int)
 
 // kernels lists the kernels this machine can run, generic first, then
 // those of the architecture file (archKernels) that the CPU supports.

@@ -20,7 +20,19 @@ func gemvNAVX2x8(k int, x, b *float32, ldb int, y *float32, acc int)
 func transpose8AVX2(blocks int, src *float32, lds int, dst *float32, ldd int)
 
 //go:noescape
+func pack6AVX2(blocks int, src *float32, lds int, dst *float32)
+
+//go:noescape
+func biasActAVX2(n int, row, bias *float32, relu int)
+
+//go:noescape
 func dot4AVX2(k int, x, b *float32, ldb int, out *float32)
+
+func init() {
+	if cpu.X86.HasAVX2 {
+		biasAct = biasActAVX2
+	}
+}
 
 func archKernels() []*kernel {
 	var ks []*kernel
@@ -30,6 +42,7 @@ func archKernels() []*kernel {
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
 			micro: sgemmAVX2x6x16,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
+			pack6: pack6AVX2,
 		})
 	}
 	if hasAVX2 && cpu.X86.HasAVX512F {

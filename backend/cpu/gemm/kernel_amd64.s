@@ -586,3 +586,120 @@ t8loop:
 t8done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// pack6AVX2 packs 6 rows of A into a 6-wide micro-panel, 8 depth steps per
+// block: dst[q*6 + r] = src[r*lds + q] for r < 6 and q < 8·blocks. Rows
+// 6 and 7 of the 8×8 transpose are zero; each transposed row is stored
+// with one 8-float store at q*6, so the next store overwrites its two
+// zero lanes. The last store writes 2 floats past dst[48·blocks-1]: the
+// caller leaves room for them. The caller checks bounds.
+//
+// func pack6AVX2(blocks int, src *float32, lds int, dst *float32)
+TEXT ·pack6AVX2(SB), NOSPLIT, $0-32
+	MOVQ   blocks+0(FP), CX
+	MOVQ   src+8(FP), SI
+	MOVQ   lds+16(FP), R8
+	SHLQ   $2, R8
+	MOVQ   dst+24(FP), DI
+	LEAQ   (R8)(R8*2), R10
+	VXORPS Y6, Y6, Y6
+	TESTQ  CX, CX
+	JEQ    p6done
+
+p6loop:
+	MOVQ       SI, AX
+	VMOVUPS    (AX), Y0
+	VMOVUPS    (AX)(R8*1), Y1
+	VMOVUPS    (AX)(R8*2), Y2
+	VMOVUPS    (AX)(R10*1), Y3
+	LEAQ       (AX)(R8*4), AX
+	VMOVUPS    (AX), Y4
+	VMOVUPS    (AX)(R8*1), Y5
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xEE, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xEE, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y6, Y12, Y4
+	VSHUFPS    $0xEE, Y6, Y12, Y5
+	VSHUFPS    $0x44, Y6, Y13, Y7
+	VSHUFPS    $0xEE, Y6, Y13, Y15
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y7, Y2, Y10
+	VPERM2F128 $0x20, Y15, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y7, Y2, Y14
+	VPERM2F128 $0x31, Y15, Y3, Y15
+	VMOVUPS    Y8, (DI)
+	VMOVUPS    Y9, 24(DI)
+	VMOVUPS    Y10, 48(DI)
+	VMOVUPS    Y11, 72(DI)
+	VMOVUPS    Y12, 96(DI)
+	VMOVUPS    Y13, 120(DI)
+	VMOVUPS    Y14, 144(DI)
+	VMOVUPS    Y15, 168(DI)
+	ADDQ       $32, SI
+	ADDQ       $192, DI
+	DECQ       CX
+	JNZ        p6loop
+
+p6done:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// biasActAVX2 adds bias[0:n] to row[0:n] and, when relu != 0, applies
+// max(x, 0) as Go's max does it: a NaN becomes Go's NaN (0x7fc00000,
+// blended in where x is unordered), and -0 becomes +0 (adding +0 after
+// the max).
+// n is a multiple of 8. The caller checks bounds.
+//
+// func biasActAVX2(n int, row, bias *float32, relu int)
+TEXT ·biasActAVX2(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), CX
+	MOVQ   row+8(FP), DI
+	MOVQ   bias+16(FP), SI
+	MOVQ   relu+24(FP), AX
+	VXORPS Y15, Y15, Y15
+	MOVL   $0x7fc00000, BX
+	VMOVD  BX, X14
+	VBROADCASTSS X14, Y14
+	SHRQ   $3, CX
+	JEQ    badone
+	TESTQ  AX, AX
+	JNE    barelu
+
+baloop:
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     baloop
+	JMP     badone
+
+barelu:
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0
+	VMAXPS  Y0, Y15, Y1
+	VADDPS  Y15, Y1, Y1
+	VCMPPS  $3, Y0, Y0, Y2
+	VBLENDVPS Y2, Y14, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     barelu
+
+badone:
+	VZEROUPPER
+	RET

@@ -16,7 +16,10 @@
 //     the hand-off costs ≈0.2 µs. An empty parallel For costs ≈0.2 µs
 //     (BenchmarkHandoff), against ≈6 ns inline. A parked helper costs a channel wake-up (a few µs).
 //     Completion is a counter the caller polls, then parks on, in the same
-//     way.
+//     way. ForRangerSmall is for jobs too small to pay for a wake-up:
+//     when every helper is parked (Parked), the caller runs the chunks
+//     itself, with the same bounds; Wakeups counts the wake-ups (the CPU
+//     backend's BenchmarkTrainStep reports them per step).
 //   - Never wait for a helper that has not started. Chunks are claimed
 //     from an atomic counter, the caller included. Each helper is invited
 //     with a ticket (the job's epoch) that it must CAS to "joined" before

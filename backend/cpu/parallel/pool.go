@@ -63,6 +63,8 @@ type Pool struct {
 	waiterSleeping atomic.Int32
 	done           chan struct{}
 
+	wakeups atomic.Uint64 // parked helpers woken (Wakeups)
+
 	workers []*worker
 }
 
@@ -167,6 +169,41 @@ func (p *Pool) Tasks(tasks int, body WorkerRanger) {
 	p.run(tasks, tasks, body, nil)
 }
 
+// ForRangerSmall is ForRanger for a job too small to pay for waking a
+// parked helper (a channel wake-up and the helper's start cost several
+// µs): when every helper is parked, the caller runs the chunks itself,
+// in order, with the same bounds; otherwise it is ForRanger.
+func (p *Pool) ForRangerSmall(n, grain int, r Ranger) {
+	chunks := p.Split(n, grain)
+	if chunks > 1 && p.Parked() {
+		for i := 0; i < chunks; i++ {
+			lo, hi := Chunk(n, chunks, i)
+			r.Range(lo, hi)
+		}
+		return
+	}
+	p.run(n, chunks, nil, r)
+}
+
+// Parked reports whether every helper is parked (not spinning for the
+// next job), so that a job would have to wake them; false for a pool of
+// size 1. A snapshot: a helper may park or wake right after.
+func (p *Pool) Parked() bool {
+	if len(p.workers) == 0 {
+		return false
+	}
+	for _, w := range p.workers {
+		if w.sleeping.Load() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Wakeups returns how many times a job has woken a parked helper since
+// the pool started.
+func (p *Pool) Wakeups() uint64 { return p.wakeups.Load() }
+
 // ForWorker is ForRanger with the worker index passed to the body.
 // If the pool is already running a job (a nested call from inside a body,
 // or a call from another goroutine), the chunks run inline on the calling
@@ -202,6 +239,7 @@ func (p *Pool) run(n, chunks int, body WorkerRanger, r Ranger) {
 	p.epoch.Store(e)
 	for _, w := range p.workers[:helpers] {
 		if w.sleeping.Load() != 0 && w.sleeping.CompareAndSwap(1, 0) {
+			p.wakeups.Add(1)
 			w.wake <- struct{}{}
 		}
 	}

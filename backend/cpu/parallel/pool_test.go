@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // cover records how often each index was visited.
@@ -198,5 +199,55 @@ func BenchmarkHandoffInline(b *testing.B) {
 	p := New(1)
 	for i := 0; i < b.N; i++ {
 		p.ForRanger(2, 1, nop{})
+	}
+}
+
+// waitParked waits until every helper of p has parked (after spinFor).
+func waitParked(t *testing.T, p *Pool) {
+	t.Helper()
+	for i := 0; i < 2000 && !p.Parked(); i++ {
+		time.Sleep(time.Millisecond)
+	}
+	if !p.Parked() {
+		t.Skip("the helper did not park within 2 s (machine too busy)")
+	}
+}
+
+// TestForRangerSmall: with the helpers parked, a small job runs on the
+// caller with ForRanger's chunk bounds and wakes nobody; with a helper
+// awake, or through ForRanger, it is shared as before.
+func TestForRangerSmall(t *testing.T) {
+	p := New(2)
+	waitParked(t, p)
+	var mu sync.Mutex
+	var got [][2]int
+	rec := Func(func(lo, hi int) {
+		mu.Lock()
+		got = append(got, [2]int{lo, hi})
+		mu.Unlock()
+	})
+	w0 := p.Wakeups()
+	p.ForRangerSmall(100, 10, rec)
+	if p.Wakeups() != w0 {
+		t.Fatalf("ForRangerSmall woke a parked helper")
+	}
+	chunks := p.Split(100, 10)
+	if len(got) != chunks {
+		t.Fatalf("%d chunks, want %d", len(got), chunks)
+	}
+	for i, g := range got {
+		if lo, hi := Chunk(100, chunks, i); g != [2]int{lo, hi} {
+			t.Fatalf("chunk %d = %v, want [%d %d] in order", i, g, lo, hi)
+		}
+	}
+	if !p.Parked() {
+		t.Fatal("the helper is awake after an inline job")
+	}
+	p.ForRanger(100, 10, rec)
+	if p.Wakeups() != w0+1 {
+		t.Fatalf("ForRanger woke %d helpers, want 1", p.Wakeups()-w0)
+	}
+	if New(1).Parked() {
+		t.Fatal("a pool without helpers reports parked helpers")
 	}
 }

@@ -1,0 +1,144 @@
+package gemm
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+)
+
+// TestPackAVector checks the vector packing of A (kernel.pack6) against
+// the plain gather, bit for bit, for every remainder of the 8-step blocks
+// and of the 6-row panels, with the destination sized exactly (the last
+// block's 2-float overhang must not be written past it) and with padded
+// rows; packing alpha·A too.
+func TestPackAVector(t *testing.T) {
+	var k *kernel
+	for _, c := range kernels {
+		if c.pack6 != nil {
+			k = c
+		}
+	}
+	if k == nil {
+		t.Skip("no vector packing of A on this machine")
+	}
+	r := rand.New(rand.NewSource(5))
+	for _, mc := range []int{1, 5, 6, 7, 12, 13, 18, 60} {
+		for _, kc := range []int{1, 7, 8, 9, 15, 16, 17, 24, 64, 100} {
+			for _, pad := range []int{0, 3} {
+				for _, alpha := range []float32{1, -0.5} {
+					pc, i0 := 2, 1
+					lda := pc + kc + pad
+					p := Params{M: i0 + mc, K: pc + kc, LDA: lda, Alpha: alpha,
+						A: randSlice(r, (i0+mc)*lda)}
+					size := ceilDiv(mc, 6) * 6 * kc
+					want := make([]float32, size)
+					packA(want, &p, i0, mc, pc, kc, 6, nil)
+					// Poison a destination one float longer than needed
+					// to see that nothing is written past it.
+					got := make([]float32, size+1)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					guard := math.Float32bits(got[size])
+					packA(got[:size], &p, i0, mc, pc, kc, 6, k.pack6)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("mc=%d kc=%d pad=%d alpha=%g: packed[%d] = %g, want %g", mc, kc, pad, alpha, i, got[i], want[i])
+						}
+					}
+					if math.Float32bits(got[size]) != guard {
+						t.Fatalf("mc=%d kc=%d: written past the destination", mc, kc)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestEpilogueVector checks the vector bias(+ReLU) epilogue against the
+// scalar loops bit for bit, NaN and signed zeros included, for every
+// length remainder.
+func TestEpilogueVector(t *testing.T) {
+	if biasAct == nil {
+		t.Skip("no vector epilogue on this machine")
+	}
+	vec := biasAct
+	defer func() { biasAct = vec }()
+	r := rand.New(rand.NewSource(6))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -1e-40}
+	for _, act := range []Activation{ActNone, ActReLU} {
+		for n := 1; n <= 40; n++ {
+			row := randSlice(r, n)
+			bias := randSlice(r, n+3)
+			for i := range row {
+				if r.Intn(3) == 0 {
+					row[i] = specials[r.Intn(len(specials))]
+				}
+				if r.Intn(4) == 0 {
+					bias[i+3] = specials[r.Intn(len(specials))]
+				}
+			}
+			p := Params{ColBias: bias, Act: act}
+			want := append([]float32(nil), row...)
+			biasAct = nil
+			p.epilogueRow(want, 0, 3)
+			biasAct = vec
+			got := append([]float32(nil), row...)
+			p.epilogueRow(got, 0, 3)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("act %v n=%d: [%d] = %g (%#x), want %g (%#x); input %g + %g", act, n, i,
+						got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]), row[i], bias[i+3])
+				}
+			}
+		}
+	}
+}
+
+// TestSharedPackedB: products split over M whose tasks share one packing
+// of op(B) (transposed B, or too many rows per task to read B in place;
+// packed by one core or by the pool; edge panels, several KC slices and MC
+// blocks) give the reference result and the same bits as one worker, and
+// do take the shared path.
+func TestSharedPackedB(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(9))
+		for _, s := range []shape{
+			{m: 1100, n: 40, k: 100, transB: true},
+			{m: 1200, n: 70, k: 40},
+			{m: 400, n: 256, k: 512, transB: true, colBias: true, act: ActReLU},
+			{m: 1500, n: 40, k: 300, beta: 1, alpha: -0.5, padB: 3},
+			{m: 700, n: 90, k: 150, transA: true, transB: true, rowBias: true, padA: 1, padC: 2},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			var results [][]float32
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				before := sharedBCalls.Load()
+				s.run(t, rand.New(rand.NewSource(10)))
+				shared := sharedBCalls.Load() - before
+				if workers > 1 && shared == 0 {
+					t.Fatalf("%v with %d workers: op(B) was not shared", s, workers)
+				}
+				if workers == 1 && shared != 0 {
+					t.Fatalf("%v with 1 worker: op(B) shared", s)
+				}
+				results = append(results, lastC)
+			}
+			for w := 1; w < len(results); w++ {
+				for i := range results[0] {
+					if math.Float32bits(results[w][i]) != math.Float32bits(results[0][i]) {
+						t.Fatalf("%v: %d workers differ from 1 at %d", s, w+1, i)
+					}
+				}
+			}
+		}
+		_ = r
+	})
+}
