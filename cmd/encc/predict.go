@@ -31,14 +31,15 @@ column) or any other file (one text per line); the output names the
 class too. When the input has a "label" column (field), the accuracy
 against it is printed.
 
-Tensors made by other tools go in as they are (no vocabulary needed):
+Tensors made by other tools go in without tokenizing (no vocabulary needed):
 an .npy file (one array, a row per sample, fed to the model's first
 input), a .safetensors file (a tensor per input, by the forward
 parameter's name: ids, mask, x), or JSON lines of token ids
 ({"ids": [101, 2023, ...]}, an optional "mask"; rows are padded with
 [PAD] and masked). A bool mask the input does not give is derived from
 the ids (true where the id is not [PAD]). The checkpoint's preprocessing
-applies to f32 inputs.
+(scale, normalize) applies to f32 inputs as to CSV features: give them
+as the dataset holds them, unscaled.
 
 An output ending in .npy (the model's one output) or .safetensors (every
 output, by name) holds the raw outputs as f32 [rows, ...] at full
