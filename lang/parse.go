@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"bytes"
 	"errors"
 	"regexp"
 	"sort"
@@ -26,15 +25,7 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	p := &parser{filename: filename, src: src, lines: lineStarts(src)}
 	f := &File{Name: filename, Span: Span{p.at(0), p.at(len(src))}}
 
-	lx, err := lexDef.Lex(filename, bytes.NewReader(src))
-	var toks []lexer.Token
-	if err == nil {
-		toks, err = lexer.ConsumeAll(lx)
-	}
-	if err != nil { // the Invalid rule makes this unreachable in practice
-		p.errs.Errorf(p.at(0), "%v", err)
-		return f, p.errs
-	}
+	toks := scan(filename, src)
 	for _, t := range toks {
 		switch t.Type {
 		case symComment:
@@ -87,6 +78,8 @@ var (
 	symString              = lexDef.Symbols()["String"]
 	symUnterminatedString  = lexDef.Symbols()["UnterminatedString"]
 	symIdent               = lexDef.Symbols()["Ident"]
+	symOperator            = lexDef.Symbols()["Operator"]
+	symPunct               = lexDef.Symbols()["Punct"]
 	symInvalid             = lexDef.Symbols()["Invalid"]
 )
 

@@ -1,0 +1,52 @@
+package lang
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+var importLine = regexp.MustCompile(`(?m)^import .*$`)
+
+// largeSource returns at least size bytes of .enc: the examples and the
+// standard library, imports removed, repeated. Parse does not resolve
+// names, so repeated declarations are fine.
+func largeSource(tb testing.TB, size int) []byte {
+	var one []byte
+	for _, pat := range []string{"../examples/*.enc", "../stdlib/*.enc"} {
+		m, err := filepath.Glob(pat)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, f := range m {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			one = append(one, importLine.ReplaceAll(src, nil)...)
+			one = append(one, '\n')
+		}
+	}
+	var buf bytes.Buffer
+	for buf.Len() < size {
+		buf.Write(one)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkParse1MB parses a generated 1 MB file; b.SetBytes makes the
+// result read in MB/s, and -benchmem gives the allocations per MB.
+func BenchmarkParse1MB(b *testing.B) {
+	src := largeSource(b, 1<<20)
+	if _, errs := Parse("large.enc", src); len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Parse("large.enc", src)
+	}
+}
