@@ -26,71 +26,46 @@ import (
 // or field there. Other keywords are ordinary identifiers matched by
 // value: `model`, `from`, `in` stay usable as names where they fit.
 //
-// The reference grammar, as participle prints it (TestEBNF checks that
-// this comment and the parser agree):
+// Expressions are parsed by hand (exprparse.go, whose comment gives
+// their rules, the same as before): participle sees them as the
+// Parseable nodes expr and callArgs. The reference grammar of the rest,
+// as participle prints it (TestEBNF checks that this comment and the
+// parser agree):
 //
 // BEGIN EBNF
 // File = ImportDecl* Decl* .
 // ImportDecl = "import" <string> .
 // Decl = ConstDecl | ModelDecl | DatasetDecl | TrainDecl .
-// ConstDecl = "const" Name "=" Expr .
+// ConstDecl = "const" Name "=" expr .
 // Name = <ident> .
-// Expr = OrExpr PipeStage* .
-// OrExpr = AndExpr OrTail* .
-// AndExpr = NotExpr AndTail* .
-// NotExpr = ("not" NotExpr) | CmpExpr .
-// CmpExpr = SumExpr CmpTail* .
-// SumExpr = ProdExpr SumTail* .
-// ProdExpr = UnaryExpr ProdTail* .
-// UnaryExpr = ("-" UnaryExpr) | PowExpr .
-// PowExpr = PostfixExpr PowTail? .
-// PostfixExpr = Primary Suffix* .
-// Primary = <float> | <int> | <string> | ("true" | "false") | <ident> | ("(" Expr ")") | ListExpr | MapExpr .
-// ListExpr = "[" (Expr ("," Expr)*)? "]" .
-// MapExpr = "{" (MapEntry ("," MapEntry)*)? "}" .
-// MapEntry = (<ident> | <string>) ":" Expr .
-// Suffix = CallArgs | Index | Selector .
-// CallArgs = "(" (Arg ("," Arg)*)? ")" .
-// Arg = Expr (":" Expr)? .
-// Index = "[" IndexElem ("," IndexElem)* "]" .
-// IndexElem = Expr? (":" Expr?)? .
-// Selector = "." SelName .
-// SelName = (<ident> | <int> | <float>) .
-// PowTail = "**" UnaryExpr .
-// ProdTail = ("*" | "/" | "@") UnaryExpr .
-// SumTail = ("+" | "-") ProdExpr .
-// CmpTail = ("==" | "!=" | "<=" | ">=" | "<" | ">") SumExpr .
-// AndTail = "and" NotExpr .
-// OrTail = "or" AndExpr .
-// PipeStage = "|>" Name Selector* CallArgs? .
 // ModelDecl = "model" Name HyperParams? "{" Member* "}" .
 // HyperParams = "(" (HyperParam ("," HyperParam)*)? ")" .
-// HyperParam = Name (":" TypeExpr)? ("=" Expr)? .
+// HyperParam = Name (":" TypeExpr)? ("=" expr)? .
 // TypeExpr = Name Dims? .
-// Dims = "[" (Expr ("," Expr)*)? "]" .
+// Dims = "[" (expr ("," expr)*)? "]" .
 // Member = ParamDecl | ForwardDecl | IfMember | SubLayer .
-// ParamDecl = ("param" | "buffer") Name ":" Name Dims ("=" Expr)? .
+// ParamDecl = ("param" | "buffer") Name ":" Name Dims ("=" expr)? .
 // ForwardDecl = "forward" "(" (TensorParam ("," TensorParam)*)? ")" "->" Results Block .
-// TensorParam = Name ":" TypeExpr ("=" Expr)? .
+// TensorParam = Name ":" TypeExpr ("=" expr)? .
 // Results = ("(" ResultParam ("," ResultParam)* ")") | TypeExpr .
 // ResultParam = Name ":" TypeExpr .
 // Block = "{" Stmt* "}" .
 // Stmt = ReturnStmt | IfStmt | AssignStmt .
-// ReturnStmt = "return" Expr .
-// IfStmt = "if" Expr Block ("else" (IfStmt | Block))? .
-// AssignStmt = Name "=" Expr .
-// IfMember = "if" Expr "{" Member* "}" ("else" ElseMember)? .
+// ReturnStmt = "return" expr .
+// IfStmt = "if" expr Block ("else" (IfStmt | Block))? .
+// AssignStmt = Name "=" expr .
+// IfMember = "if" expr "{" Member* "}" ("else" ElseMember)? .
 // ElseMember = IfMember | ("{" Member* "}") .
-// SubLayer = Name "=" Expr .
+// SubLayer = Name "=" expr .
 // DatasetDecl = "dataset" Name "{" Field* "}" .
-// Field = Name "=" Expr .
+// Field = Name "=" expr .
 // TrainDecl = "train" Name "{" TrainItem* "}" .
 // TrainItem = Phase | Field .
-// Phase = "phase" Name CallArgs? "{" PhaseStmt* "}" .
+// Phase = "phase" Name callArgs? "{" PhaseStmt* "}" .
 // PhaseStmt = FreezeStmt | LrScaleStmt | Field .
 // FreezeStmt = ("freeze" | "unfreeze") Path ("," Path)* .
 // Path = <string> | (<ident> ("." (<ident> | <int> | <float>))*) .
-// LrScaleStmt = "lr_scale" Path "=" Expr .
+// LrScaleStmt = "lr_scale" Path "=" expr .
 // END EBNF
 
 // lexDef is the token table. Order matters: the first rule that matches
@@ -119,7 +94,6 @@ var grammar = participle.MustBuild[file](
 	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
 	participle.Union[trainItem](&phase{}, &field{}),
 	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
-	participle.Union[suffix](&callArgs{}, &index{}, &selector{}),
 	participle.UseLookahead(0),
 )
 
@@ -366,205 +340,5 @@ type lrScaleStmt struct {
 	Value  *expr `parser:"\"=\" @@"`
 }
 
-// ---------------------------------------------------------------------
-// Expressions, one level of precedence per production, lowest first.
-
-type expr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *orExpr      `parser:"@@"`
-	Pipe   []*pipeStage `parser:"@@*"`
-}
-
-// A pipeStage is `|> f`, `|> blocks.0` or `|> f(args)`.
-type pipeStage struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Fun    *name       `parser:"\"|>\" @@"`
-	Sels   []*selector `parser:"@@*"`
-	Args   *callArgs   `parser:"@@?"`
-}
-
-type orExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *andExpr  `parser:"@@"`
-	Rest   []*orTail `parser:"@@*"`
-}
-
-type orTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string   `parser:"@\"or\""`
-	Y      *andExpr `parser:"@@"`
-}
-
-type andExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *notExpr   `parser:"@@"`
-	Rest   []*andTail `parser:"@@*"`
-}
-
-type andTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string   `parser:"@\"and\""`
-	Y      *notExpr `parser:"@@"`
-}
-
-type notExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Not    *notExpr `parser:"\"not\" @@"`
-	X      *cmpExpr `parser:"| @@"`
-}
-
-type cmpExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *sumExpr   `parser:"@@"`
-	Rest   []*cmpTail `parser:"@@*"`
-}
-
-type cmpTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string   `parser:"@(\"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\")"`
-	Y      *sumExpr `parser:"@@"`
-}
-
-type sumExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *prodExpr  `parser:"@@"`
-	Rest   []*sumTail `parser:"@@*"`
-}
-
-type sumTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string    `parser:"@(\"+\" | \"-\")"`
-	Y      *prodExpr `parser:"@@"`
-}
-
-type prodExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *unaryExpr  `parser:"@@"`
-	Rest   []*prodTail `parser:"@@*"`
-}
-
-type prodTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string     `parser:"@(\"*\" | \"/\" | \"@\")"`
-	Y      *unaryExpr `parser:"@@"`
-}
-
-type unaryExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Neg    *unaryExpr `parser:"\"-\" @@"`
-	X      *powExpr   `parser:"| @@"`
-}
-
-type powExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *postfixExpr `parser:"@@"`
-	Exp    *powTail     `parser:"@@?"`
-}
-
-type powTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Y      *unaryExpr `parser:"\"**\" @@"`
-}
-
-type postfixExpr struct {
-	Pos      lexer.Position
-	EndPos   lexer.Position
-	X        *primary `parser:"@@"`
-	Suffixes []suffix `parser:"@@*"`
-}
-
-type primary struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Float  *string   `parser:"@Float"`
-	Int    *string   `parser:"| @Int"`
-	String *string   `parser:"| @String"`
-	Bool   *string   `parser:"| @(\"true\" | \"false\")"`
-	Ident  *string   `parser:"| @Ident"`
-	Paren  *expr     `parser:"| \"(\" @@ \")\""`
-	List   *listExpr `parser:"| @@"`
-	Map    *mapExpr  `parser:"| @@"`
-}
-
-type listExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Elems  []*expr `parser:"\"[\" (@@ (\",\" @@)*)? \"]\""`
-}
-
-type mapExpr struct {
-	Pos     lexer.Position
-	EndPos  lexer.Position
-	Entries []*mapEntry `parser:"\"{\" (@@ (\",\" @@)*)? \"}\""`
-}
-
-type mapEntry struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Key    *string `parser:"(@Ident"`
-	Quoted *string `parser:"| @String) \":\""`
-	Value  *expr   `parser:"@@"`
-}
-
-type suffix interface{ grammarSuffix() }
-
-func (*callArgs) grammarSuffix() {}
-func (*index) grammarSuffix()    {}
-func (*selector) grammarSuffix() {}
-
-type callArgs struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Args   []*arg `parser:"\"(\" (@@ (\",\" @@)*)? \")\""`
-}
-
-type arg struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Value  *expr `parser:"@@"`
-	Named  *expr `parser:"(\":\" @@)?"`
-}
-
-type index struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Elems  []*indexElem `parser:"\"[\" @@ (\",\" @@)* \"]\""`
-}
-
-type indexElem struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Lo     *expr `parser:"@@?"`
-	Colon  bool  `parser:"(@\":\""`
-	Hi     *expr `parser:"@@?)?"`
-}
-
-type selector struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Sel    *selName `parser:"\".\" @@"`
-}
-
-// A selName is a member name; a number selects from a stack (`blocks.0`)
-// and a float token such as `0.1` stands for two of them.
-type selName struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Name   string `parser:"@(Ident | Int | Float)"`
-}
+// The expression nodes expr and callArgs are parsed by hand: see
+// exprparse.go.

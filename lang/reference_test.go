@@ -85,6 +85,17 @@ func referenceSources(t testing.TB) [][]byte {
 			}
 		}
 	}
+	// Line breaks inside strings and CR-only files, float selectors, bad
+	// escapes, empty index elements, named arguments.
+	for _, src := range []string{
+		"const x = \"a\rb\" + [\"\r\r\", 1]\rconst y = f(x)\r",
+		"const x = {\"k\r\": a.0.1, b: c.1e5, d: e.1.5e3}\r\n",
+		"const x = f(a.b: 1, g(1): 2, c: \"\\q\")[ , 1:, :2, :][]",
+		"const x = a |> b.c(1) |> d |> e[0]",
+		"const x = not not a and b or c == d != e < f <= g > h >= i + j - k * l / m @ n ** -o ** p",
+	} {
+		out = append(out, []byte(src))
+	}
 	return out
 }
 

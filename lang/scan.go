@@ -25,12 +25,13 @@ import (
 // scan returns the tokens of src, ending with an EOF token.
 func scan(filename string, src []byte) []lexer.Token {
 	s := scanner{filename: filename, src: src, line: 1}
+	text := string(src) // one copy: token values are slices of it
 	toks := make([]lexer.Token, 0, len(src)/3+1)
 	for s.off < len(src) {
 		start := s.off
 		pos := lexer.Position{Filename: filename, Offset: start, Line: s.line, Column: start - s.lineStart + 1}
 		typ := s.next()
-		toks = append(toks, lexer.Token{Type: typ, Value: string(src[start:s.off]), Pos: pos})
+		toks = append(toks, lexer.Token{Type: typ, Value: text[start:s.off], Pos: pos})
 	}
 	pos := lexer.Position{Filename: filename, Offset: s.off, Line: s.line, Column: s.off - s.lineStart + 1}
 	return append(toks, lexer.EOFToken(pos))
@@ -139,6 +140,7 @@ func (s *scanner) next() lexer.TokenType {
 		for j := i + 1; j < len(src); {
 			switch src[j] {
 			case '"':
+				s.newlines(i, j) // a string may hold a "\r"
 				s.off = j + 1
 				return symString
 			case '\n':
