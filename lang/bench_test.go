@@ -50,3 +50,31 @@ func BenchmarkParse1MB(b *testing.B) {
 		Parse("large.enc", src)
 	}
 }
+
+// BenchmarkParseStdlib parses the standard library's files, what every
+// encc process does once.
+func BenchmarkParseStdlib(b *testing.B) {
+	files, err := filepath.Glob("../stdlib/*.enc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var srcs [][]byte
+	n := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srcs = append(srcs, src)
+		n += len(src)
+	}
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, src := range srcs {
+			if _, errs := Parse(files[i], src); len(errs) > 0 {
+				b.Fatal(errs)
+			}
+		}
+	}
+}

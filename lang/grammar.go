@@ -68,26 +68,8 @@ import (
 // LrScaleStmt = "lr_scale" Path "=" expr .
 // END EBNF
 
-// lexDef is the token table. Order matters: the first rule that matches
-// wins. Whitespace and comments are elided from parsing (comments are
-// collected into File.Comments); Unterminated*, and Invalid exist only so
-// that Parse can name those mistakes itself.
-var lexDef = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "Comment", Pattern: `//[^\r\n]*|/\*(?s:.*?)\*/`},
-	{Name: "UnterminatedComment", Pattern: `/\*(?s:.*)`},
-	{Name: "Whitespace", Pattern: `[ \t\r\n]+|\x{FEFF}`},
-	{Name: "Float", Pattern: `[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+`},
-	{Name: "Int", Pattern: `[0-9]+`},
-	{Name: "String", Pattern: `"(\\.|[^"\\\n])*"`},
-	{Name: "UnterminatedString", Pattern: `"`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Operator", Pattern: `\|>|->|\*\*|==|!=|<=|>=`},
-	{Name: "Punct", Pattern: `[-+*/@(){}\[\],.:=<>]`},
-	{Name: "Invalid", Pattern: `.`},
-})
-
 var grammar = participle.MustBuild[file](
-	participle.Lexer(lexDef),
+	participle.Lexer(scanDef{symbols}),
 	participle.Elide("Whitespace", "Comment"),
 	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
 	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),

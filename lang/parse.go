@@ -52,7 +52,13 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	// what it is given, and skipping whitespace costs it at every step.
 	// So a struct's EndPos is the start of the token after it; endBefore
 	// gives the end of the struct's last token.
-	sig := toks[:0:0]
+	n := 0
+	for _, t := range toks {
+		if t.Type != symWhitespace && t.Type != symComment {
+			n++
+		}
+	}
+	sig := make([]lexer.Token, 0, n)
 	for _, t := range toks {
 		if t.Type != symWhitespace && t.Type != symComment {
 			sig = append(sig, t)
@@ -77,20 +83,6 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	}
 	return f, nil
 }
-
-var (
-	symComment             = lexDef.Symbols()["Comment"]
-	symUnterminatedComment = lexDef.Symbols()["UnterminatedComment"]
-	symWhitespace          = lexDef.Symbols()["Whitespace"]
-	symFloat               = lexDef.Symbols()["Float"]
-	symInt                 = lexDef.Symbols()["Int"]
-	symString              = lexDef.Symbols()["String"]
-	symUnterminatedString  = lexDef.Symbols()["UnterminatedString"]
-	symIdent               = lexDef.Symbols()["Ident"]
-	symOperator            = lexDef.Symbols()["Operator"]
-	symPunct               = lexDef.Symbols()["Punct"]
-	symInvalid             = lexDef.Symbols()["Invalid"]
-)
 
 // A sliceLexer replays tokens lexed once, so comments can be collected
 // without lexing twice.

@@ -2,18 +2,20 @@ package lang
 
 import (
 	"bytes"
+	"io"
 	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
 // This file implements scan, the lexer Parse runs: a hand-written
-// scanner that produces exactly the tokens of the lexDef table in
-// grammar.go (same types, values and offsets; TestScanMatchesLexDef and
-// FuzzParse check it against lexDef, which stays the specification and
-// the symbol table of the grammar). It exists for speed: lexDef's
-// regular expressions took about a second and a half per MB, scan takes
-// a few milliseconds. participle's lexer generator (the participle
+// scanner that produces exactly the tokens of the lexDef table of
+// lexdef_test.go, participle regular-expression lexer (same types, values
+// and offsets; TestScanMatchesLexDef and FuzzParse check it against
+// lexDef, which stays its specification). It exists for speed: lexDef's
+// regular expressions took about a second and a half per MB and
+// compiling them a millisecond at every start of encc; scan takes a few
+// milliseconds per MB. participle's lexer generator (the participle
 // command of its cmd/participle module) would be the usual lever, but
 // that module is not published through the Go module proxy.
 //
@@ -21,6 +23,44 @@ import (
 // diag.Pos uses: a line ends at "\n", "\r\n" or a lone "\r", and the
 // column counts bytes from 1. So a token's position converts to a
 // diag.Pos directly (posOf), without a search of the line table.
+
+// The token types, numbered as participle numbers the rules of lexDef.
+const (
+	symComment lexer.TokenType = lexer.EOF - 1 - iota
+	symUnterminatedComment
+	symWhitespace
+	symFloat
+	symInt
+	symString
+	symUnterminatedString
+	symIdent
+	symOperator
+	symPunct
+	symInvalid
+)
+
+var symbols = map[string]lexer.TokenType{
+	"EOF": lexer.EOF, "Comment": symComment, "UnterminatedComment": symUnterminatedComment,
+	"Whitespace": symWhitespace, "Float": symFloat, "Int": symInt, "String": symString,
+	"UnterminatedString": symUnterminatedString, "Ident": symIdent, "Operator": symOperator,
+	"Punct": symPunct, "Invalid": symInvalid,
+}
+
+// scanDef is the lexer definition the grammar is built with: scan, and
+// the names of its token types. It holds the map rather than reading the
+// variable so that package initialization sets symbols before the
+// grammar is built.
+type scanDef struct{ symbols map[string]lexer.TokenType }
+
+func (d scanDef) Symbols() map[string]lexer.TokenType { return d.symbols }
+
+func (scanDef) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return &sliceLexer{toks: scan(filename, src)}, nil
+}
 
 // scan returns the tokens of src, ending with an EOF token.
 func scan(filename string, src []byte) []lexer.Token {

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -38,6 +39,9 @@ func checkScan(t *testing.T, src []byte) {
 }
 
 func TestScanMatchesLexDef(t *testing.T) {
+	if want := lexDef.Symbols(); !maps.Equal(symbols, want) {
+		t.Fatalf("token types %v, lexDef's %v", symbols, want)
+	}
 	for _, file := range append(sources(t), "../testdata/errors/syntax.enc") {
 		src, err := os.ReadFile(file)
 		if err != nil {
