@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 )
 
 var importLine = regexp.MustCompile(`(?m)^import .*$`)
@@ -46,8 +47,18 @@ func BenchmarkParse1MB(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		Parse("large.enc", src)
+	}
+	reportCPU(b, cpu)
+}
+
+// reportCPU reports the CPU time per operation since cpu (GC included),
+// in "cpu-ms/op".
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if d := cpuTime() - cpu; d > 0 {
+		b.ReportMetric(float64(d.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 }
 
@@ -70,6 +81,7 @@ func BenchmarkParseStdlib(b *testing.B) {
 	}
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		for i, src := range srcs {
 			if _, errs := Parse(files[i], src); len(errs) > 0 {
@@ -77,4 +89,5 @@ func BenchmarkParseStdlib(b *testing.B) {
 			}
 		}
 	}
+	reportCPU(b, cpu)
 }
