@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -90,4 +91,24 @@ func BenchmarkParseStdlib(b *testing.B) {
 		}
 	}
 	reportCPU(b, cpu)
+}
+
+// TestParseAllocations bounds what parsing allocates per byte of source,
+// a figure that, unlike time, does not depend on the machine's load. The
+// participle-only parser allocated about 900 bytes per byte; the fast
+// one about 160.
+func TestParseAllocations(t *testing.T) {
+	src := largeSource(t, 64<<10)
+	Parse("warm.enc", src)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, errs := Parse("large.enc", src); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	runtime.ReadMemStats(&after)
+	perByte := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(src))
+	t.Logf("%.0f bytes allocated per byte of source", perByte)
+	if perByte > 300 {
+		t.Errorf("parsing allocates %.0f bytes per byte of source, want at most 300", perByte)
+	}
 }
