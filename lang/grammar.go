@@ -36,32 +36,31 @@ import (
 // File = ImportDecl* Decl* .
 // ImportDecl = "import" <string> .
 // Decl = ConstDecl | ModelDecl | DatasetDecl | TrainDecl .
-// ConstDecl = "const" Name "=" expr .
-// Name = <ident> .
-// ModelDecl = "model" Name HyperParams? "{" Member* "}" .
+// ConstDecl = "const" <ident> "=" expr .
+// ModelDecl = "model" <ident> HyperParams? "{" Member* "}" .
 // HyperParams = "(" (HyperParam ("," HyperParam)*)? ")" .
-// HyperParam = Name (":" TypeExpr)? ("=" expr)? .
-// TypeExpr = Name Dims? .
+// HyperParam = <ident> (":" TypeExpr)? ("=" expr)? .
+// TypeExpr = <ident> Dims? .
 // Dims = "[" (expr ("," expr)*)? "]" .
 // Member = ParamDecl | ForwardDecl | IfMember | SubLayer .
-// ParamDecl = ("param" | "buffer") Name ":" Name Dims ("=" expr)? .
+// ParamDecl = ("param" | "buffer") <ident> ":" <ident> Dims ("=" expr)? .
 // ForwardDecl = "forward" "(" (TensorParam ("," TensorParam)*)? ")" "->" Results Block .
-// TensorParam = Name ":" TypeExpr ("=" expr)? .
+// TensorParam = <ident> ":" TypeExpr ("=" expr)? .
 // Results = ("(" ResultParam ("," ResultParam)* ")") | TypeExpr .
-// ResultParam = Name ":" TypeExpr .
+// ResultParam = <ident> ":" TypeExpr .
 // Block = "{" Stmt* "}" .
 // Stmt = ReturnStmt | IfStmt | AssignStmt .
 // ReturnStmt = "return" expr .
 // IfStmt = "if" expr Block ("else" (IfStmt | Block))? .
-// AssignStmt = Name "=" expr .
+// AssignStmt = <ident> "=" expr .
 // IfMember = "if" expr "{" Member* "}" ("else" ElseMember)? .
 // ElseMember = IfMember | ("{" Member* "}") .
-// SubLayer = Name "=" expr .
-// DatasetDecl = "dataset" Name "{" Field* "}" .
-// Field = Name "=" expr .
-// TrainDecl = "train" Name "{" TrainItem* "}" .
+// SubLayer = <ident> "=" expr .
+// DatasetDecl = "dataset" <ident> "{" Field* "}" .
+// Field = <ident> "=" expr .
+// TrainDecl = "train" <ident> "{" TrainItem* "}" .
 // TrainItem = Phase | Field .
-// Phase = "phase" Name callArgs? "{" PhaseStmt* "}" .
+// Phase = "phase" <ident> callArgs? "{" PhaseStmt* "}" .
 // PhaseStmt = FreezeStmt | LrScaleStmt | Field .
 // FreezeStmt = ("freeze" | "unfreeze") Path ("," Path)* .
 // Path = <string> | (<ident> ("." (<ident> | <int> | <float>))*) .
@@ -105,20 +104,14 @@ func (*trainDecl) grammarDecl()   {}
 type constDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"\"const\" @@"`
-	Value  *expr `parser:"\"=\" @@"`
-}
-
-type name struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Name   string `parser:"@Ident"`
+	Name   lexer.Token `parser:"\"const\" @Ident"`
+	Value  *expr       `parser:"\"=\" @@"`
 }
 
 type modelDecl struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Name    *name        `parser:"\"model\" @@"`
+	Name    lexer.Token  `parser:"\"model\" @Ident"`
 	Params  *hyperParams `parser:"@@?"`
 	Members []member     `parser:"\"{\" @@* \"}\""`
 }
@@ -132,16 +125,16 @@ type hyperParams struct {
 type hyperParam struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Name    *name     `parser:"@@"`
-	Type    *typeExpr `parser:"(\":\" @@)?"`
-	Default *expr     `parser:"(\"=\" @@)?"`
+	Name    lexer.Token `parser:"@Ident"`
+	Type    *typeExpr   `parser:"(\":\" @@)?"`
+	Default *expr       `parser:"(\"=\" @@)?"`
 }
 
 type typeExpr struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@"`
-	Dims   *dims `parser:"@@?"`
+	Name   lexer.Token `parser:"@Ident"`
+	Dims   *dims       `parser:"@@?"`
 }
 
 type dims struct {
@@ -163,18 +156,18 @@ func (*ifMember) grammarMember()    {}
 type subLayer struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@ \"=\""`
-	Value  *expr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \"=\""`
+	Value  *expr       `parser:"@@"`
 }
 
 type paramDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Kind   string `parser:"@(\"param\" | \"buffer\")"`
-	Name   *name  `parser:"@@ \":\""`
-	DType  *name  `parser:"@@"`
-	Dims   *dims  `parser:"@@"`
-	Init   *expr  `parser:"(\"=\" @@)?"`
+	Kind   string      `parser:"@(\"param\" | \"buffer\")"`
+	Name   lexer.Token `parser:"@Ident \":\""`
+	DType  lexer.Token `parser:"@Ident"`
+	Dims   *dims       `parser:"@@"`
+	Init   *expr       `parser:"(\"=\" @@)?"`
 }
 
 type forwardDecl struct {
@@ -188,16 +181,16 @@ type forwardDecl struct {
 type tensorParam struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Name    *name     `parser:"@@ \":\""`
-	Type    *typeExpr `parser:"@@"`
-	Default *expr     `parser:"(\"=\" @@)?"`
+	Name    lexer.Token `parser:"@Ident \":\""`
+	Type    *typeExpr   `parser:"@@"`
+	Default *expr       `parser:"(\"=\" @@)?"`
 }
 
 type resultParam struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name     `parser:"@@ \":\""`
-	Type   *typeExpr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \":\""`
+	Type   *typeExpr   `parser:"@@"`
 }
 
 type results struct {
@@ -222,8 +215,8 @@ func (*ifStmt) grammarStmt()     {}
 type assignStmt struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@ \"=\""`
-	Value  *expr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \"=\""`
+	Value  *expr       `parser:"@@"`
 }
 
 type returnStmt struct {
@@ -263,21 +256,21 @@ type elseMember struct {
 type datasetDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name    `parser:"\"dataset\" @@"`
-	Fields []*field `parser:"\"{\" @@* \"}\""`
+	Name   lexer.Token `parser:"\"dataset\" @Ident"`
+	Fields []*field    `parser:"\"{\" @@* \"}\""`
 }
 
 type field struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@ \"=\""`
-	Value  *expr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \"=\""`
+	Value  *expr       `parser:"@@"`
 }
 
 type trainDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name       `parser:"\"train\" @@"`
+	Name   lexer.Token `parser:"\"train\" @Ident"`
 	Items  []trainItem `parser:"\"{\" @@* \"}\""`
 }
 
@@ -289,7 +282,7 @@ func (*phase) grammarTrainItem() {}
 type phase struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name       `parser:"\"phase\" @@"`
+	Name   lexer.Token `parser:"\"phase\" @Ident"`
 	Args   *callArgs   `parser:"@@?"`
 	Stmts  []phaseStmt `parser:"\"{\" @@* \"}\""`
 }

@@ -246,8 +246,8 @@ func (p *parser) unquote(raw string, off int) string {
 	return s
 }
 
-func (p *parser) ident(n *name) *Ident {
-	return &Ident{Span: p.sp(n.Pos, n.EndPos), Name: n.Name}
+func (p *parser) ident(n lexer.Token) *Ident {
+	return &Ident{Span: Span{posOf(n.Pos), endOf(&n)}, Name: n.Value}
 }
 
 func (p *parser) decl(d decl) Decl {
@@ -329,13 +329,13 @@ func (p *parser) path(pa *path) *Path {
 
 func (p *parser) typ(t *typeExpr) Type {
 	if t.Dims == nil {
-		return &ScalarType{Span: p.sp(t.Pos, t.EndPos), Name: t.Name.Name}
+		return &ScalarType{Span: p.sp(t.Pos, t.EndPos), Name: t.Name.Value}
 	}
 	return p.tensorType(t.Name, t.Dims)
 }
 
-func (p *parser) tensorType(dtype *name, d *dims) *TensorType {
-	tt := &TensorType{Span: p.sp(dtype.Pos, d.EndPos), DType: dtype.Name}
+func (p *parser) tensorType(dtype lexer.Token, d *dims) *TensorType {
+	tt := &TensorType{Span: p.sp(dtype.Pos, d.EndPos), DType: dtype.Value}
 	for _, e := range d.Dims {
 		tt.Dims = append(tt.Dims, p.expr(e))
 	}
