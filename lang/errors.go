@@ -23,7 +23,7 @@ var ruleWords = map[string]string{
 	"Expr": "expression", "OrExpr": "expression", "AndExpr": "expression",
 	"NotExpr": "expression", "CmpExpr": "expression", "SumExpr": "expression",
 	"ProdExpr": "expression", "UnaryExpr": "expression", "PowExpr": "expression",
-	"PostfixExpr": "expression", "Primary": "expression",
+	"PostfixExpr": "expression", "Primary": "expression", "expr": "expression",
 	"Name":        "name",
 	"SelName":     "member name",
 	"HyperParam":  "parameter",

@@ -9,7 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// FuzzParse cross-checks the parser and the printer: nothing panics, a
+// FuzzParse cross-checks the parser and the printer: the scanner gives
+// the tokens of lexDef, nothing panics, a
 // parsed file formats to text that parses to the same tree (positions
 // aside, comments included), and formatting is idempotent. It is seeded
 // with the examples, the stdlib and the error programs; crashers found
@@ -26,6 +27,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
+		checkScan(t, src)
 		file, errs := Parse("f.enc", src)
 		if file == nil {
 			t.Fatal("Parse returned a nil File")

@@ -26,100 +26,55 @@ import (
 // or field there. Other keywords are ordinary identifiers matched by
 // value: `model`, `from`, `in` stay usable as names where they fit.
 //
-// The reference grammar, as participle prints it (TestEBNF checks that
-// this comment and the parser agree):
+// Expressions are parsed by hand (exprparse.go, whose comment gives
+// their rules, the same as before): participle sees them as the
+// Parseable nodes expr and callArgs. The reference grammar of the rest,
+// as participle prints it (TestEBNF checks that this comment and the
+// parser agree):
 //
 // BEGIN EBNF
 // File = ImportDecl* Decl* .
 // ImportDecl = "import" <string> .
 // Decl = ConstDecl | ModelDecl | DatasetDecl | TrainDecl .
-// ConstDecl = "const" Name "=" Expr .
-// Name = <ident> .
-// Expr = OrExpr PipeStage* .
-// OrExpr = AndExpr OrTail* .
-// AndExpr = NotExpr AndTail* .
-// NotExpr = ("not" NotExpr) | CmpExpr .
-// CmpExpr = SumExpr CmpTail* .
-// SumExpr = ProdExpr SumTail* .
-// ProdExpr = UnaryExpr ProdTail* .
-// UnaryExpr = ("-" UnaryExpr) | PowExpr .
-// PowExpr = PostfixExpr PowTail? .
-// PostfixExpr = Primary Suffix* .
-// Primary = <float> | <int> | <string> | ("true" | "false") | <ident> | ("(" Expr ")") | ListExpr | MapExpr .
-// ListExpr = "[" (Expr ("," Expr)*)? "]" .
-// MapExpr = "{" (MapEntry ("," MapEntry)*)? "}" .
-// MapEntry = (<ident> | <string>) ":" Expr .
-// Suffix = CallArgs | Index | Selector .
-// CallArgs = "(" (Arg ("," Arg)*)? ")" .
-// Arg = Expr (":" Expr)? .
-// Index = "[" IndexElem ("," IndexElem)* "]" .
-// IndexElem = Expr? (":" Expr?)? .
-// Selector = "." SelName .
-// SelName = (<ident> | <int> | <float>) .
-// PowTail = "**" UnaryExpr .
-// ProdTail = ("*" | "/" | "@") UnaryExpr .
-// SumTail = ("+" | "-") ProdExpr .
-// CmpTail = ("==" | "!=" | "<=" | ">=" | "<" | ">") SumExpr .
-// AndTail = "and" NotExpr .
-// OrTail = "or" AndExpr .
-// PipeStage = "|>" Name Selector* CallArgs? .
-// ModelDecl = "model" Name HyperParams? "{" Member* "}" .
+// ConstDecl = "const" <ident> "=" expr .
+// ModelDecl = "model" <ident> HyperParams? "{" Member* "}" .
 // HyperParams = "(" (HyperParam ("," HyperParam)*)? ")" .
-// HyperParam = Name (":" TypeExpr)? ("=" Expr)? .
-// TypeExpr = Name Dims? .
-// Dims = "[" (Expr ("," Expr)*)? "]" .
+// HyperParam = <ident> (":" TypeExpr)? ("=" expr)? .
+// TypeExpr = <ident> Dims? .
+// Dims = "[" (expr ("," expr)*)? "]" .
 // Member = ParamDecl | ForwardDecl | IfMember | SubLayer .
-// ParamDecl = ("param" | "buffer") Name ":" Name Dims ("=" Expr)? .
+// ParamDecl = ("param" | "buffer") <ident> ":" <ident> Dims ("=" expr)? .
 // ForwardDecl = "forward" "(" (TensorParam ("," TensorParam)*)? ")" "->" Results Block .
-// TensorParam = Name ":" TypeExpr ("=" Expr)? .
+// TensorParam = <ident> ":" TypeExpr ("=" expr)? .
 // Results = ("(" ResultParam ("," ResultParam)* ")") | TypeExpr .
-// ResultParam = Name ":" TypeExpr .
+// ResultParam = <ident> ":" TypeExpr .
 // Block = "{" Stmt* "}" .
 // Stmt = ReturnStmt | IfStmt | AssignStmt .
-// ReturnStmt = "return" Expr .
-// IfStmt = "if" Expr Block ("else" (IfStmt | Block))? .
-// AssignStmt = Name "=" Expr .
-// IfMember = "if" Expr "{" Member* "}" ("else" ElseMember)? .
+// ReturnStmt = "return" expr .
+// IfStmt = "if" expr Block ("else" (IfStmt | Block))? .
+// AssignStmt = <ident> "=" expr .
+// IfMember = "if" expr "{" Member* "}" ("else" ElseMember)? .
 // ElseMember = IfMember | ("{" Member* "}") .
-// SubLayer = Name "=" Expr .
-// DatasetDecl = "dataset" Name "{" Field* "}" .
-// Field = Name "=" Expr .
-// TrainDecl = "train" Name "{" TrainItem* "}" .
+// SubLayer = <ident> "=" expr .
+// DatasetDecl = "dataset" <ident> "{" Field* "}" .
+// Field = <ident> "=" expr .
+// TrainDecl = "train" <ident> "{" TrainItem* "}" .
 // TrainItem = Phase | Field .
-// Phase = "phase" Name CallArgs? "{" PhaseStmt* "}" .
+// Phase = "phase" <ident> callArgs? "{" PhaseStmt* "}" .
 // PhaseStmt = FreezeStmt | LrScaleStmt | Field .
 // FreezeStmt = ("freeze" | "unfreeze") Path ("," Path)* .
 // Path = <string> | (<ident> ("." (<ident> | <int> | <float>))*) .
-// LrScaleStmt = "lr_scale" Path "=" Expr .
+// LrScaleStmt = "lr_scale" Path "=" expr .
 // END EBNF
 
-// lexDef is the token table. Order matters: the first rule that matches
-// wins. Whitespace and comments are elided from parsing (comments are
-// collected into File.Comments); Unterminated*, and Invalid exist only so
-// that Parse can name those mistakes itself.
-var lexDef = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "Comment", Pattern: `//[^\r\n]*|/\*(?s:.*?)\*/`},
-	{Name: "UnterminatedComment", Pattern: `/\*(?s:.*)`},
-	{Name: "Whitespace", Pattern: `[ \t\r\n]+|\x{FEFF}`},
-	{Name: "Float", Pattern: `[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+`},
-	{Name: "Int", Pattern: `[0-9]+`},
-	{Name: "String", Pattern: `"(\\.|[^"\\\n])*"`},
-	{Name: "UnterminatedString", Pattern: `"`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Operator", Pattern: `\|>|->|\*\*|==|!=|<=|>=`},
-	{Name: "Punct", Pattern: `[-+*/@(){}\[\],.:=<>]`},
-	{Name: "Invalid", Pattern: `.`},
-})
-
 var grammar = participle.MustBuild[file](
-	participle.Lexer(lexDef),
+	participle.Lexer(scanDef{symbols}),
 	participle.Elide("Whitespace", "Comment"),
 	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
 	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
 	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
 	participle.Union[trainItem](&phase{}, &field{}),
 	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
-	participle.Union[suffix](&callArgs{}, &index{}, &selector{}),
 	participle.UseLookahead(0),
 )
 
@@ -149,20 +104,14 @@ func (*trainDecl) grammarDecl()   {}
 type constDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"\"const\" @@"`
-	Value  *expr `parser:"\"=\" @@"`
-}
-
-type name struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Name   string `parser:"@Ident"`
+	Name   lexer.Token `parser:"\"const\" @Ident"`
+	Value  *expr       `parser:"\"=\" @@"`
 }
 
 type modelDecl struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Name    *name        `parser:"\"model\" @@"`
+	Name    lexer.Token  `parser:"\"model\" @Ident"`
 	Params  *hyperParams `parser:"@@?"`
 	Members []member     `parser:"\"{\" @@* \"}\""`
 }
@@ -176,16 +125,16 @@ type hyperParams struct {
 type hyperParam struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Name    *name     `parser:"@@"`
-	Type    *typeExpr `parser:"(\":\" @@)?"`
-	Default *expr     `parser:"(\"=\" @@)?"`
+	Name    lexer.Token `parser:"@Ident"`
+	Type    *typeExpr   `parser:"(\":\" @@)?"`
+	Default *expr       `parser:"(\"=\" @@)?"`
 }
 
 type typeExpr struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@"`
-	Dims   *dims `parser:"@@?"`
+	Name   lexer.Token `parser:"@Ident"`
+	Dims   *dims       `parser:"@@?"`
 }
 
 type dims struct {
@@ -207,18 +156,18 @@ func (*ifMember) grammarMember()    {}
 type subLayer struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@ \"=\""`
-	Value  *expr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \"=\""`
+	Value  *expr       `parser:"@@"`
 }
 
 type paramDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Kind   string `parser:"@(\"param\" | \"buffer\")"`
-	Name   *name  `parser:"@@ \":\""`
-	DType  *name  `parser:"@@"`
-	Dims   *dims  `parser:"@@"`
-	Init   *expr  `parser:"(\"=\" @@)?"`
+	Kind   string      `parser:"@(\"param\" | \"buffer\")"`
+	Name   lexer.Token `parser:"@Ident \":\""`
+	DType  lexer.Token `parser:"@Ident"`
+	Dims   *dims       `parser:"@@"`
+	Init   *expr       `parser:"(\"=\" @@)?"`
 }
 
 type forwardDecl struct {
@@ -232,16 +181,16 @@ type forwardDecl struct {
 type tensorParam struct {
 	Pos     lexer.Position
 	EndPos  lexer.Position
-	Name    *name     `parser:"@@ \":\""`
-	Type    *typeExpr `parser:"@@"`
-	Default *expr     `parser:"(\"=\" @@)?"`
+	Name    lexer.Token `parser:"@Ident \":\""`
+	Type    *typeExpr   `parser:"@@"`
+	Default *expr       `parser:"(\"=\" @@)?"`
 }
 
 type resultParam struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name     `parser:"@@ \":\""`
-	Type   *typeExpr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \":\""`
+	Type   *typeExpr   `parser:"@@"`
 }
 
 type results struct {
@@ -266,8 +215,8 @@ func (*ifStmt) grammarStmt()     {}
 type assignStmt struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@ \"=\""`
-	Value  *expr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \"=\""`
+	Value  *expr       `parser:"@@"`
 }
 
 type returnStmt struct {
@@ -307,21 +256,21 @@ type elseMember struct {
 type datasetDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name    `parser:"\"dataset\" @@"`
-	Fields []*field `parser:"\"{\" @@* \"}\""`
+	Name   lexer.Token `parser:"\"dataset\" @Ident"`
+	Fields []*field    `parser:"\"{\" @@* \"}\""`
 }
 
 type field struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name `parser:"@@ \"=\""`
-	Value  *expr `parser:"@@"`
+	Name   lexer.Token `parser:"@Ident \"=\""`
+	Value  *expr       `parser:"@@"`
 }
 
 type trainDecl struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name       `parser:"\"train\" @@"`
+	Name   lexer.Token `parser:"\"train\" @Ident"`
 	Items  []trainItem `parser:"\"{\" @@* \"}\""`
 }
 
@@ -333,7 +282,7 @@ func (*phase) grammarTrainItem() {}
 type phase struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Name   *name       `parser:"\"phase\" @@"`
+	Name   lexer.Token `parser:"\"phase\" @Ident"`
 	Args   *callArgs   `parser:"@@?"`
 	Stmts  []phaseStmt `parser:"\"{\" @@* \"}\""`
 }
@@ -366,205 +315,5 @@ type lrScaleStmt struct {
 	Value  *expr `parser:"\"=\" @@"`
 }
 
-// ---------------------------------------------------------------------
-// Expressions, one level of precedence per production, lowest first.
-
-type expr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *orExpr      `parser:"@@"`
-	Pipe   []*pipeStage `parser:"@@*"`
-}
-
-// A pipeStage is `|> f`, `|> blocks.0` or `|> f(args)`.
-type pipeStage struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Fun    *name       `parser:"\"|>\" @@"`
-	Sels   []*selector `parser:"@@*"`
-	Args   *callArgs   `parser:"@@?"`
-}
-
-type orExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *andExpr  `parser:"@@"`
-	Rest   []*orTail `parser:"@@*"`
-}
-
-type orTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string   `parser:"@\"or\""`
-	Y      *andExpr `parser:"@@"`
-}
-
-type andExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *notExpr   `parser:"@@"`
-	Rest   []*andTail `parser:"@@*"`
-}
-
-type andTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string   `parser:"@\"and\""`
-	Y      *notExpr `parser:"@@"`
-}
-
-type notExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Not    *notExpr `parser:"\"not\" @@"`
-	X      *cmpExpr `parser:"| @@"`
-}
-
-type cmpExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *sumExpr   `parser:"@@"`
-	Rest   []*cmpTail `parser:"@@*"`
-}
-
-type cmpTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string   `parser:"@(\"==\" | \"!=\" | \"<=\" | \">=\" | \"<\" | \">\")"`
-	Y      *sumExpr `parser:"@@"`
-}
-
-type sumExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *prodExpr  `parser:"@@"`
-	Rest   []*sumTail `parser:"@@*"`
-}
-
-type sumTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string    `parser:"@(\"+\" | \"-\")"`
-	Y      *prodExpr `parser:"@@"`
-}
-
-type prodExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *unaryExpr  `parser:"@@"`
-	Rest   []*prodTail `parser:"@@*"`
-}
-
-type prodTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Op     string     `parser:"@(\"*\" | \"/\" | \"@\")"`
-	Y      *unaryExpr `parser:"@@"`
-}
-
-type unaryExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Neg    *unaryExpr `parser:"\"-\" @@"`
-	X      *powExpr   `parser:"| @@"`
-}
-
-type powExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	X      *postfixExpr `parser:"@@"`
-	Exp    *powTail     `parser:"@@?"`
-}
-
-type powTail struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Y      *unaryExpr `parser:"\"**\" @@"`
-}
-
-type postfixExpr struct {
-	Pos      lexer.Position
-	EndPos   lexer.Position
-	X        *primary `parser:"@@"`
-	Suffixes []suffix `parser:"@@*"`
-}
-
-type primary struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Float  *string   `parser:"@Float"`
-	Int    *string   `parser:"| @Int"`
-	String *string   `parser:"| @String"`
-	Bool   *string   `parser:"| @(\"true\" | \"false\")"`
-	Ident  *string   `parser:"| @Ident"`
-	Paren  *expr     `parser:"| \"(\" @@ \")\""`
-	List   *listExpr `parser:"| @@"`
-	Map    *mapExpr  `parser:"| @@"`
-}
-
-type listExpr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Elems  []*expr `parser:"\"[\" (@@ (\",\" @@)*)? \"]\""`
-}
-
-type mapExpr struct {
-	Pos     lexer.Position
-	EndPos  lexer.Position
-	Entries []*mapEntry `parser:"\"{\" (@@ (\",\" @@)*)? \"}\""`
-}
-
-type mapEntry struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Key    *string `parser:"(@Ident"`
-	Quoted *string `parser:"| @String) \":\""`
-	Value  *expr   `parser:"@@"`
-}
-
-type suffix interface{ grammarSuffix() }
-
-func (*callArgs) grammarSuffix() {}
-func (*index) grammarSuffix()    {}
-func (*selector) grammarSuffix() {}
-
-type callArgs struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Args   []*arg `parser:"\"(\" (@@ (\",\" @@)*)? \")\""`
-}
-
-type arg struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Value  *expr `parser:"@@"`
-	Named  *expr `parser:"(\":\" @@)?"`
-}
-
-type index struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Elems  []*indexElem `parser:"\"[\" @@ (\",\" @@)* \"]\""`
-}
-
-type indexElem struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Lo     *expr `parser:"@@?"`
-	Colon  bool  `parser:"(@\":\""`
-	Hi     *expr `parser:"@@?)?"`
-}
-
-type selector struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Sel    *selName `parser:"\".\" @@"`
-}
-
-// A selName is a member name; a number selects from a stack (`blocks.0`)
-// and a float token such as `0.1` stands for two of them.
-type selName struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Name   string `parser:"@(Ident | Int | Float)"`
-}
+// The expression nodes expr and callArgs are parsed by hand: see
+// exprparse.go.

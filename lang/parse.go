@@ -1,9 +1,7 @@
 package lang
 
 import (
-	"bytes"
 	"errors"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,15 +24,7 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	p := &parser{filename: filename, src: src, lines: lineStarts(src)}
 	f := &File{Name: filename, Span: Span{p.at(0), p.at(len(src))}}
 
-	lx, err := lexDef.Lex(filename, bytes.NewReader(src))
-	var toks []lexer.Token
-	if err == nil {
-		toks, err = lexer.ConsumeAll(lx)
-	}
-	if err != nil { // the Invalid rule makes this unreachable in practice
-		p.errs.Errorf(p.at(0), "%v", err)
-		return f, p.errs
-	}
+	toks := scan(filename, src)
 	for _, t := range toks {
 		switch t.Type {
 		case symComment:
@@ -58,9 +48,25 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 		p.errs.Errorf(p.at(off), "expression nested too deeply (more than %d levels of brackets and operators)", MaxNesting)
 		return f, p.errs
 	}
-	p.toks = toks
+	// The grammar sees only the significant tokens: participle copies
+	// what it is given, and skipping whitespace costs it at every step.
+	// So a struct's EndPos is the start of the token after it; endBefore
+	// gives the end of the struct's last token.
+	n := 0
+	for _, t := range toks {
+		if t.Type != symWhitespace && t.Type != symComment {
+			n++
+		}
+	}
+	sig := make([]lexer.Token, 0, n)
+	for _, t := range toks {
+		if t.Type != symWhitespace && t.Type != symComment {
+			sig = append(sig, t)
+		}
+	}
+	p.toks = sig
 
-	pl, err := lexer.Upgrade(&sliceLexer{toks: toks}, symWhitespace, symComment)
+	pl, err := lexer.Upgrade(&sliceLexer{toks: sig})
 	if err != nil {
 		p.errs.Errorf(p.at(0), "%v", err)
 		return f, p.errs
@@ -77,18 +83,6 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	}
 	return f, nil
 }
-
-var (
-	symComment             = lexDef.Symbols()["Comment"]
-	symUnterminatedComment = lexDef.Symbols()["UnterminatedComment"]
-	symWhitespace          = lexDef.Symbols()["Whitespace"]
-	symFloat               = lexDef.Symbols()["Float"]
-	symInt                 = lexDef.Symbols()["Int"]
-	symString              = lexDef.Symbols()["String"]
-	symUnterminatedString  = lexDef.Symbols()["UnterminatedString"]
-	symIdent               = lexDef.Symbols()["Ident"]
-	symInvalid             = lexDef.Symbols()["Invalid"]
-)
 
 // A sliceLexer replays tokens lexed once, so comments can be collected
 // without lexing twice.
@@ -210,8 +204,19 @@ func (p *parser) span(start lexer.Position, end int) Span {
 	return Span{p.at(start.Offset), p.at(end)}
 }
 
+// sp returns the span of a grammar struct from its Pos and EndPos.
 func (p *parser) sp(start, end lexer.Position) Span {
-	return Span{p.at(start.Offset), p.at(end.Offset)}
+	return Span{posOf(start), p.endBefore(end)}
+}
+
+// endBefore returns the end of the significant token before the one at
+// pos.
+func (p *parser) endBefore(pos lexer.Position) diag.Pos {
+	i := sort.Search(len(p.toks), func(i int) bool { return p.toks[i].Pos.Offset >= pos.Offset })
+	if i == 0 {
+		return posOf(pos)
+	}
+	return endOf(&p.toks[i-1])
 }
 
 // ---------------------------------------------------------------------
@@ -219,9 +224,10 @@ func (p *parser) sp(start, end lexer.Position) Span {
 
 func (p *parser) convertFile(f *File, g *file) {
 	for _, im := range g.Imports {
-		raw := im.EndPos.Offset - len(im.Path)
+		sp := p.sp(im.Pos, im.EndPos)
+		raw := sp.EndPos.Offset - len(im.Path)
 		f.Imports = append(f.Imports, &Import{
-			Span:    p.sp(im.Pos, im.EndPos),
+			Span:    sp,
 			Path:    p.unquote(im.Path, raw),
 			PathPos: p.at(raw),
 		})
@@ -240,8 +246,8 @@ func (p *parser) unquote(raw string, off int) string {
 	return s
 }
 
-func (p *parser) ident(n *name) *Ident {
-	return &Ident{Span: p.sp(n.Pos, n.EndPos), Name: n.Name}
+func (p *parser) ident(n lexer.Token) *Ident {
+	return &Ident{Span: Span{posOf(n.Pos), endOf(&n)}, Name: n.Value}
 }
 
 func (p *parser) decl(d decl) Decl {
@@ -323,13 +329,13 @@ func (p *parser) path(pa *path) *Path {
 
 func (p *parser) typ(t *typeExpr) Type {
 	if t.Dims == nil {
-		return &ScalarType{Span: p.sp(t.Pos, t.EndPos), Name: t.Name.Name}
+		return &ScalarType{Span: p.sp(t.Pos, t.EndPos), Name: t.Name.Value}
 	}
 	return p.tensorType(t.Name, t.Dims)
 }
 
-func (p *parser) tensorType(dtype *name, d *dims) *TensorType {
-	tt := &TensorType{Span: p.sp(dtype.Pos, d.EndPos), DType: dtype.Name}
+func (p *parser) tensorType(dtype lexer.Token, d *dims) *TensorType {
+	tt := &TensorType{Span: p.sp(dtype.Pos, d.EndPos), DType: dtype.Value}
 	for _, e := range d.Dims {
 		tt.Dims = append(tt.Dims, p.expr(e))
 	}
@@ -426,203 +432,18 @@ func (p *parser) ifStmt(s *ifStmt) *IfStmt {
 }
 
 // ---------------------------------------------------------------------
-// Expressions
+// Expressions (parsed into the syntax tree by exprparse.go)
 
-func (p *parser) binary(op string, opPos lexer.Position, x, y Expr) Expr {
-	return &BinaryExpr{Span: Span{x.Pos(), y.End()}, Op: op, OpPos: p.at(opPos.Offset), X: x, Y: y}
-}
-
+// expr returns the tree of e, reporting the problems found in it in
+// order.
 func (p *parser) expr(e *expr) Expr {
-	x := p.orExpr(e.X)
-	for _, st := range e.Pipe {
-		var y Expr = p.ident(st.Fun)
-		for _, s := range st.Sels {
-			y = p.selector(y, s)
-		}
-		if st.Args != nil {
-			y = p.call(y, st.Args)
-		}
-		x = p.binary("|>", st.Pos, x, y)
-	}
-	return x
-}
-
-func (p *parser) orExpr(e *orExpr) Expr {
-	x := p.andExpr(e.X)
-	for _, t := range e.Rest {
-		x = p.binary(t.Op, t.Pos, x, p.andExpr(t.Y))
-	}
-	return x
-}
-
-func (p *parser) andExpr(e *andExpr) Expr {
-	x := p.notExpr(e.X)
-	for _, t := range e.Rest {
-		x = p.binary(t.Op, t.Pos, x, p.notExpr(t.Y))
-	}
-	return x
-}
-
-func (p *parser) notExpr(e *notExpr) Expr {
-	if e.Not != nil {
-		x := p.notExpr(e.Not)
-		return &UnaryExpr{Span: Span{p.at(e.Pos.Offset), x.End()}, Op: "not", X: x}
-	}
-	return p.cmpExpr(e.X)
-}
-
-func (p *parser) cmpExpr(e *cmpExpr) Expr {
-	x := p.sumExpr(e.X)
-	for _, t := range e.Rest {
-		x = p.binary(t.Op, t.Pos, x, p.sumExpr(t.Y))
-	}
-	return x
-}
-
-func (p *parser) sumExpr(e *sumExpr) Expr {
-	x := p.prodExpr(e.X)
-	for _, t := range e.Rest {
-		x = p.binary(t.Op, t.Pos, x, p.prodExpr(t.Y))
-	}
-	return x
-}
-
-func (p *parser) prodExpr(e *prodExpr) Expr {
-	x := p.unaryExpr(e.X)
-	for _, t := range e.Rest {
-		x = p.binary(t.Op, t.Pos, x, p.unaryExpr(t.Y))
-	}
-	return x
-}
-
-func (p *parser) unaryExpr(e *unaryExpr) Expr {
-	if e.Neg != nil {
-		x := p.unaryExpr(e.Neg)
-		return &UnaryExpr{Span: Span{p.at(e.Pos.Offset), x.End()}, Op: "-", X: x}
-	}
-	x := p.postfix(e.X.X)
-	if e.X.Exp != nil {
-		x = p.binary("**", e.X.Exp.Pos, x, p.unaryExpr(e.X.Exp.Y))
-	}
-	return x
-}
-
-func (p *parser) postfix(e *postfixExpr) Expr {
-	x := p.primary(e.X)
-	for _, s := range e.Suffixes {
-		switch s := s.(type) {
-		case *callArgs:
-			x = p.call(x, s)
-		case *index:
-			ix := &IndexExpr{Span: Span{x.Pos(), p.at(s.EndPos.Offset)}, X: x}
-			for _, el := range s.Elems {
-				ix.Indices = append(ix.Indices, p.indexElem(el))
-			}
-			x = ix
-		case *selector:
-			x = p.selector(x, s)
-		}
-	}
-	return x
-}
-
-var twoSelectors = regexp.MustCompile(`^([0-9]+)\.([0-9]+)$`)
-
-// selector applies `.name` to x. A float token `0.1` after a dot is two
-// numeric selectors (`blocks.0.1`).
-func (p *parser) selector(x Expr, s *selector) Expr {
-	n := s.Sel
-	if n.Name[0] >= '0' && n.Name[0] <= '9' && strings.ContainsAny(n.Name, ".eE") {
-		m := twoSelectors.FindStringSubmatch(n.Name)
-		if m == nil {
-			p.errs.Errorf(p.at(n.Pos.Offset), "invalid member name %s", n.Name)
-			return x
-		}
-		mid := n.Pos.Offset + len(m[1])
-		first := &Ident{Span: Span{p.at(n.Pos.Offset), p.at(mid)}, Name: m[1]}
-		x = &SelectorExpr{Span: Span{x.Pos(), first.End()}, X: x, Sel: first}
-		second := &Ident{Span: Span{p.at(mid + 1), p.at(n.EndPos.Offset)}, Name: m[2]}
-		return &SelectorExpr{Span: Span{x.Pos(), second.End()}, X: x, Sel: second}
-	}
-	sel := &Ident{Span: p.sp(n.Pos, n.EndPos), Name: n.Name}
-	return &SelectorExpr{Span: Span{x.Pos(), sel.End()}, X: x, Sel: sel}
-}
-
-func (p *parser) call(fun Expr, a *callArgs) *CallExpr {
-	return &CallExpr{Span: Span{fun.Pos(), p.at(a.EndPos.Offset)}, Fun: fun, Args: p.args(a),
-		Rparen: p.at(a.EndPos.Offset - 1)}
+	p.errs = append(p.errs, e.errs...)
+	return e.X
 }
 
 func (p *parser) args(a *callArgs) []*Arg {
-	out := []*Arg{}
-	for _, g := range a.Args {
-		arg := &Arg{Span: p.sp(g.Pos, g.EndPos), Value: p.expr(g.Value)}
-		if g.Named != nil {
-			id, ok := arg.Value.(*Ident)
-			if !ok {
-				p.errs.Errorf(arg.Value.Pos(), "argument name must be a plain name, not %s", describe(arg.Value))
-			}
-			arg.Name, arg.Value = id, p.expr(g.Named)
-		}
-		out = append(out, arg)
-	}
-	return out
-}
-
-func (p *parser) indexElem(el *indexElem) Expr {
-	if !el.Colon && el.Lo == nil {
-		// `x[]` or `x[a, ]`: the grammar lets an element be empty.
-		p.errs.Errorf(p.at(el.Pos.Offset), "expected an index or a slice inside [ ]")
-		return &Ident{Span: p.sp(el.Pos, el.EndPos), Name: "_"}
-	}
-	if !el.Colon {
-		return p.expr(el.Lo)
-	}
-	s := &SliceExpr{Span: p.sp(el.Pos, el.EndPos)}
-	if el.Lo != nil {
-		s.Lo = p.expr(el.Lo)
-	}
-	if el.Hi != nil {
-		s.Hi = p.expr(el.Hi)
-	}
-	return s
-}
-
-func (p *parser) primary(e *primary) Expr {
-	sp := p.sp(e.Pos, e.EndPos)
-	switch {
-	case e.Float != nil:
-		return &BasicLit{Span: sp, Kind: FloatLit, Value: *e.Float}
-	case e.Int != nil:
-		return &BasicLit{Span: sp, Kind: IntLit, Value: *e.Int}
-	case e.String != nil:
-		return &BasicLit{Span: sp, Kind: StringLit, Value: p.unquote(*e.String, e.Pos.Offset)}
-	case e.Bool != nil:
-		return &BasicLit{Span: sp, Kind: BoolLit, Value: *e.Bool}
-	case e.Ident != nil:
-		return &Ident{Span: sp, Name: *e.Ident}
-	case e.Paren != nil:
-		return &ParenExpr{Span: sp, X: p.expr(e.Paren)}
-	case e.List != nil:
-		l := &ListExpr{Span: sp, Elems: []Expr{}}
-		for _, x := range e.List.Elems {
-			l.Elems = append(l.Elems, p.expr(x))
-		}
-		return l
-	case e.Map != nil:
-		m := &MapExpr{Span: sp, Entries: []*MapEntry{}}
-		for _, en := range e.Map.Entries {
-			me := &MapEntry{Span: p.sp(en.Pos, en.EndPos), Value: p.expr(en.Value)}
-			if en.Quoted != nil {
-				me.Key, me.Quoted = p.unquote(*en.Quoted, en.Pos.Offset), true
-			} else {
-				me.Key = *en.Key
-			}
-			m.Entries = append(m.Entries, me)
-		}
-		return m
-	}
-	panic("lang: empty primary in parse tree")
+	p.errs = append(p.errs, a.errs...)
+	return a.Args
 }
 
 // syntaxError turns a participle error into one diagnostic in user words.

@@ -58,6 +58,7 @@ type document struct {
 	timer      *time.Timer        // the pending (debounced) check
 	cancel     context.CancelFunc // cancels the running check
 	closed     bool
+	checkTime  time.Duration // how long the last finished check took
 }
 
 // Serve runs a server on r and w until the client exits or r ends.
@@ -375,8 +376,23 @@ func (s *Server) change(p didChangeParams) {
 		d.text = d.text[:a] + ch.Text + d.text[b:]
 	}
 	d.version = p.TextDocument.Version
+	delay := changeDelay(d)
 	s.mu.Unlock()
-	s.schedule(d, debounce)
+	s.schedule(d, delay)
+}
+
+// changeDelay returns how long to wait after a change of d before
+// checking it; s.mu is held. A file whose last check was fast, with no
+// check of an older text still pending or running, is checked at once:
+// an editor sees its diagnostics within the time of a check. Otherwise
+// the change waits for debounce (and cancels the check of the older
+// text): checks are slow, or changes arrive faster than checks finish,
+// so typing a word checks once rather than once per key.
+func changeDelay(d *document) time.Duration {
+	if d.checkTime <= fastCheck && d.checkedGen == d.gen {
+		return 0
+	}
+	return debounce
 }
 
 // readFile reads imports, preferring open documents' unsaved text.
@@ -393,9 +409,14 @@ func (s *Server) readFile(path string) ([]byte, error) {
 	return compiler.ReadSource(path)
 }
 
-// debounce is how long the server waits after a change before checking:
+// debounce is how long the server waits after a change before checking
+// when checks are slow or changes come faster than checks finish:
 // typing a word checks once, not once per key.
 const debounce = 150 * time.Millisecond
+
+// fastCheck is the longest check after which the next change is checked
+// at once.
+const fastCheck = 50 * time.Millisecond
 
 // schedule checks d after delay, in the background, so that the message
 // loop keeps answering while a large file is checked. A newer change
@@ -445,6 +466,7 @@ func (s *Server) check(d *document, gen int) {
 		}
 	}()
 
+	start := time.Now()
 	prog, diags := compiler.Check(d.path, []byte(text), &compiler.Options{ReadFile: s.readFile, Context: ctx})
 	var f *lang.File
 	if prog != nil && prog.Root != nil {
@@ -452,7 +474,11 @@ func (s *Server) check(d *document, gen int) {
 	} else {
 		f, _ = lang.Parse(d.path, []byte(text))
 	}
+	took := time.Since(start)
 	s.mu.Lock()
+	if ctx.Err() == nil || took > d.checkTime {
+		d.checkTime = took // a cancelled check took at least this long
+	}
 	if d.gen != gen || d.closed || ctx.Err() != nil {
 		s.mu.Unlock()
 		return

@@ -53,6 +53,8 @@ var allowed = map[string][]string{
 	// export/pytorch writes Python from the checked tree; the runtime
 	// prepares the data and the initial weights it ships.
 	"export/pytorch": join(front, ir, []string{"ir/eval"}, backends, []string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train"}),
+	// Tests only: the participle parser lang's parser is checked against.
+	"lang/internal/refparse": {"lang", "internal/diag"},
 	"cmd/encc": join(front, ir, []string{"ir/eval"}, backends,
 		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp", "export/onnx", "export/onnx/internal/onnxpb", "export/pytorch"}),
 }
