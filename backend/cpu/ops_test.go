@@ -536,19 +536,43 @@ func opCases() []opCase {
 		add(opCase{op: ir.OpSoftmax, name: fmt.Sprint(s.axis), ins: []in{{t: s.t}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Softmax(x, s.axis) })})
 		add(opCase{op: ir.OpLogSoftmax, name: fmt.Sprint(s.axis), ins: []in{{t: s.t}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.LogSoftmax(x, s.axis) })})
 	}
-	for _, masked := range []bool{false, true} {
-		ins := []in{{t: f32(2, 3, 5, 4)}, {t: f32(2, 3, 7, 4)}, {t: f32(2, 3, 7, 6)}}
-		if masked {
-			ins = append(ins, in{t: boolT(2, 7), kind: ids, hi: 2})
+	for _, bthd := range []bool{false, true} {
+		for _, masked := range []bool{false, true} {
+			ins := []in{{t: f32(2, 3, 5, 4)}, {t: f32(2, 3, 7, 4)}, {t: f32(2, 3, 7, 6)}}
+			if bthd { // [B, T, H, d]
+				ins = []in{{t: f32(2, 5, 3, 4)}, {t: f32(2, 7, 3, 4)}, {t: f32(2, 7, 3, 6)}}
+			}
+			dy := in{t: f32(2, 3, 5, 6)}
+			if bthd {
+				dy = in{t: f32(2, 5, 3, 6)}
+			}
+			if masked {
+				ins = append(ins, in{t: boolT(2, 7), kind: ids, hi: 2})
+			}
+			name := fmt.Sprint("bthd=", bthd, ",masked=", masked)
+			add(opCase{op: ir.OpAttention, name: name, ins: ins,
+				build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+					var m *ir.Value
+					if len(x) == 4 {
+						m = x[3]
+					}
+					if bthd {
+						return b.AttentionBTHD(x[0], x[1], x[2], m, 0.5)
+					}
+					return b.Attention(x[0], x[1], x[2], m, 0.5)
+				}})
+			bins := append(append(append([]in{}, ins[:3]...), dy), ins[3:]...)
+			for wrt := range 3 {
+				add(opCase{op: ir.OpAttentionBackward, name: fmt.Sprint(name, ",wrt=", wrt), ins: bins,
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						var m *ir.Value
+						if len(x) == 5 {
+							m = x[4]
+						}
+						return b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.5, BTHD: bthd, Wrt: wrt})
+					}})
+			}
 		}
-		add(opCase{op: ir.OpAttention, name: fmt.Sprint("masked=", masked), ins: ins,
-			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
-				var m *ir.Value
-				if len(x) == 4 {
-					m = x[3]
-				}
-				return b.Attention(x[0], x[1], x[2], m, 0.5)
-			}})
 	}
 	add(opCase{op: ir.OpLayerNorm, ins: []in{{t: f32(2, 3, 8)}, {t: f32(8)}, {t: f32(8)}},
 		build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.LayerNorm(x[0], x[1], x[2], 1e-5) }})

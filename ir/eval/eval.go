@@ -153,6 +153,7 @@ func init() {
 
 		ir.OpSoftmax:                     kSoftmax,
 		ir.OpAttention:                   kAttention,
+		ir.OpAttentionBackward:           kAttentionBackward,
 		ir.OpLogSoftmax:                  kLogSoftmax,
 		ir.OpLayerNorm:                   kLayerNorm,
 		ir.OpLayerNormBackwardInput:      kLayerNormBackwardInput,
