@@ -14,15 +14,21 @@ type AttentionAttr struct {
 	BTHD  bool    `ir:"bthd"`
 }
 
-// AttentionBackwardAttr holds attention's attributes and the operand the
-// gradient is taken with respect to: 0 q, 1 k, 2 v.
+// AttentionBackwardAttr holds attention's attributes for its backward
+// op.
 type AttentionBackwardAttr struct {
 	Scale float64 `ir:"scale"`
 	BTHD  bool    `ir:"bthd"`
-	Wrt   int     `ir:"wrt"`
 }
 
-func (a AttentionBackwardAttr) check() error {
+// AttentionProductAttr holds the layout of attention_backward_product's
+// operand and result and the gradient it computes: 0 q, 1 k, 2 v.
+type AttentionProductAttr struct {
+	BTHD bool `ir:"bthd"`
+	Wrt  int  `ir:"wrt"`
+}
+
+func (a AttentionProductAttr) check() error {
 	if a.Wrt < 0 || a.Wrt > 2 {
 		return fmt.Errorf("wrt %d must be 0 (q), 1 (k) or 2 (v)", a.Wrt)
 	}
@@ -55,14 +61,24 @@ func (b *Builder) attention(q, k, v, mask *Value, a AttentionAttr) (*Value, erro
 	return b.Op(OpAttention, Type{}, a, q, k, v, mask)
 }
 
-// AttentionBackward returns the gradient of attention(q, k, v[, mask])
-// {a.Scale, a.BTHD} with respect to operand a.Wrt, given the gradient g
-// of its result.
-func (b *Builder) AttentionBackward(q, k, v, g, mask *Value, a AttentionBackwardAttr) (*Value, error) {
+// AttentionBackward returns, for attention(q, k, v[, mask]) {a.Scale,
+// a.BTHD} and the gradient dy of its result, w [N..., Tq, 2·Tk] (N...
+// the leading dimensions of q, [B, H] with bthd): per item and query row
+// the weights p, then the score gradients ds = p ⊙ (dp − Σ dp ⊙ p)·scale
+// with dp = dy·vᵀ (0 at masked keys).
+func (b *Builder) AttentionBackward(q, k, v, dy, mask *Value, a AttentionBackwardAttr) (*Value, error) {
 	if mask == nil {
-		return b.Op(OpAttentionBackward, Type{}, a, q, k, v, g)
+		return b.Op(OpAttentionBackward, Type{}, a, q, k, v, dy)
 	}
-	return b.Op(OpAttentionBackward, Type{}, a, q, k, v, g, mask)
+	return b.Op(OpAttentionBackward, Type{}, a, q, k, v, dy, mask)
+}
+
+// AttentionBackwardProduct returns one of attention's gradients from w =
+// AttentionBackward(…): dq = ds·k (wrt 0, x = k), dk = dsᵀ·q (wrt 1, x =
+// q) or dv = pᵀ·dy (wrt 2, x = dy), per item, reading x and writing the
+// result in the layout a.BTHD names.
+func (b *Builder) AttentionBackwardProduct(w, x *Value, a AttentionProductAttr) (*Value, error) {
+	return b.Op(OpAttentionBackwardProduct, Type{}, a, w, x)
 }
 
 // AttentionGeometry places attention's rows: N items (one head of one
@@ -78,15 +94,17 @@ type AttentionGeometry struct {
 // AttentionGeometryOf returns the geometry of an attention (or attention
 // backward) value.
 func AttentionGeometryOf(v *Value) AttentionGeometry {
-	q, k, val := v.Args[0].Type, v.Args[1].Type, v.Args[2].Type
-	r := q.Rank()
 	var bthd bool
 	switch a := v.Aux.(type) {
 	case AttentionAttr:
 		bthd = a.BTHD
 	case AttentionBackwardAttr:
 		bthd = a.BTHD
+	case AttentionProductAttr:
+		return attentionProductGeometry(v, a)
 	}
+	q, k, val := v.Args[0].Type, v.Args[1].Type, v.Args[2].Type
+	r := q.Rank()
 	g := AttentionGeometry{BTHD: bthd, Dh: q.Shape[r-1], Dv: val.Shape[r-1]}
 	if bthd {
 		g.Tq, g.Tk, g.Heads = q.Shape[1], k.Shape[1], q.Shape[2]
@@ -178,23 +196,73 @@ func typeAttentionBackward(v *Value) (Type, error) {
 	if g := v.Args[3].Type; !g.Equal(out) {
 		return Type{}, errf(v, "attention_backward: dy %v must be the attention's type %v", g, out)
 	}
-	return v.Args[a.Wrt].Type, nil
+	q, k := v.Args[0].Type, v.Args[1].Type
+	r := q.Rank()
+	lead, tq, tk := q.Shape[:r-2].Clone(), q.Shape[r-2], k.Shape[r-2]
+	if a.BTHD {
+		lead, tq, tk = Shape{q.Shape[0], q.Shape[2]}, q.Shape[1], k.Shape[1]
+	}
+	return Type{q.DType, append(lead, tq, 2*tk)}, nil
 }
 
-// gradAttention is one attention_backward per operand needed: each
-// recomputes the weights from q and k (the forward pass keeps no Tq×Tk
-// tensor) in its own cache-resident scratch.
+// attentionProductGeometry is the geometry of attention_backward_product
+// (Dh and Dv both x's head size).
+func attentionProductGeometry(v *Value, a AttentionProductAttr) AttentionGeometry {
+	w, x := v.Args[0].Type, v.Args[1].Type
+	r := w.Rank()
+	g := AttentionGeometry{BTHD: a.BTHD, Tq: w.Shape[r-2], Tk: w.Shape[r-1] / 2, Dh: x.Shape[x.Rank()-1]}
+	g.Dv = g.Dh
+	if g.Tq*g.Tk > 0 {
+		g.N = w.NumElements() / (g.Tq * 2 * g.Tk)
+	}
+	if w.Shape[0] > 0 {
+		g.Heads = g.N / w.Shape[0]
+	}
+	return g
+}
+
+func typeAttentionBackwardProduct(v *Value) (Type, error) {
+	a := v.Aux.(AttentionProductAttr)
+	w, x := v.Args[0].Type, v.Args[1].Type
+	r, xr := w.Rank(), x.Rank()
+	if !w.DType.IsFloat() || x.DType != w.DType || r < 3 || w.Shape[r-1]%2 != 0 || xr < 2 {
+		return Type{}, errf(v, "attention_backward_product needs float w [..., Tq, 2·Tk] and x of one dtype, got %v, %v", w, x)
+	}
+	tq, tk := w.Shape[r-2], w.Shape[r-1]/2
+	tx, tout := tq, tk // x is q or dy: rows of queries; the result has a row per key
+	if a.Wrt == 0 {
+		tx, tout = tk, tq // x is k
+	}
+	out := x.Shape.Clone()
+	if a.BTHD {
+		if r != 4 || xr != 4 || x.Shape[0] != w.Shape[0] || x.Shape[2] != w.Shape[1] || x.Shape[1] != tx {
+			return Type{}, errf(v, "attention_backward_product {bthd}: w %v and x %v do not fit", w, x)
+		}
+		out[1] = tout
+	} else {
+		if xr != r || !x.Shape[:r-2].Equal(w.Shape[:r-2]) || x.Shape[r-2] != tx {
+			return Type{}, errf(v, "attention_backward_product: w %v and x %v do not fit", w, x)
+		}
+		out[r-2] = tout
+	}
+	return Type{x.DType, out}, nil
+}
+
+// gradAttention recomputes the weights from q and k (the forward pass
+// keeps no Tq×Tk tensor) and the score gradients in one
+// attention_backward, then takes each gradient needed from them with one
+// attention_backward_product, which reads q, k and dy in place.
 func gradAttention(b *Builder, v, g *Value, need []bool) []*Value {
 	a := v.Aux.(AttentionAttr)
 	var mask *Value
 	if len(v.Args) == 4 {
 		mask = v.Args[3]
 	}
+	w := must(b.AttentionBackward(v.Args[0], v.Args[1], v.Args[2], g, mask, AttentionBackwardAttr{Scale: a.Scale, BTHD: a.BTHD}))
 	out := make([]*Value, len(v.Args))
-	for i := range 3 {
+	for i, x := range []*Value{v.Args[1], v.Args[0], g} {
 		if need[i] {
-			out[i] = must(b.AttentionBackward(v.Args[0], v.Args[1], v.Args[2], g, mask,
-				AttentionBackwardAttr{Scale: a.Scale, BTHD: a.BTHD, Wrt: i}))
+			out[i] = must(b.AttentionBackwardProduct(w, x, AttentionProductAttr{BTHD: a.BTHD, Wrt: i}))
 		}
 	}
 	return out

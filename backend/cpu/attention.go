@@ -1,4 +1,5 @@
-// This file implements the fused attention kernel and its backward.
+// This file implements the fused attention kernel and the two halves of
+// its backward.
 
 package cpu
 
@@ -9,53 +10,46 @@ import (
 )
 
 func init() {
-	register(buildAttention, ir.OpAttention)
-	register(buildAttention, ir.OpAttentionBackward)
+	register(buildAttention, ir.OpAttention, ir.OpAttentionBackward)
+	register(buildAttentionProduct, ir.OpAttentionBackwardProduct)
 }
 
-// attentionKernel computes softmax(q·kᵀ·scale, masked) v, or its
-// gradient with respect to one of q, k, v, one item (one head of one
-// sequence) at a time: its Tq×Tk weights live in a per-worker scratch
-// block that stays in cache, between small GEMMs that read and write the
-// item's rows where they are (strided heads with bthd). Nothing of size
-// Tq×Tk is kept: the backward recomputes the weights.
+// attentionKernel computes softmax(q·kᵀ·scale, masked) v (forward), or
+// attention_backward's weights and score gradients, one item (one head
+// of one sequence) at a time: its Tq×Tk weights stay in cache between
+// small GEMMs that read and write the item's rows where they are
+// (strided heads with bthd). The forward keeps nothing of size Tq×Tk.
 type attentionKernel struct {
-	g              ir.AttentionGeometry
-	scale          float32
-	wrt            int         // backward: 0 q, 1 k, 2 v; -1 forward
-	q, k, v, mask  *buffer     // mask may be nil
-	dy, out        *buffer     // dy: backward only
-	scratch, dpBuf [][]float32 // per worker, tq×tk (dpBuf: backward of q, k)
-	pool           *parallel.Pool
+	g             ir.AttentionGeometry
+	scale         float32
+	backward      bool
+	q, k, v, mask *buffer     // mask may be nil
+	dy, out       *buffer     // dy: backward only
+	scratch       [][]float32 // forward: per worker, tq×tk
+	pool          *parallel.Pool
 }
 
 func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}
-	a := &attentionKernel{g: ir.AttentionGeometryOf(v), wrt: -1,
+	a := &attentionKernel{g: ir.AttentionGeometryOf(v),
 		q: c.buf(v.Args[0]), k: c.buf(v.Args[1]), v: c.buf(v.Args[2]), out: c.buf(v), pool: c.pool}
 	masks := v.Args[3:]
 	switch at := v.Aux.(type) {
 	case ir.AttentionAttr:
 		a.scale = float32(at.Scale)
+		a.scratch = make([][]float32, c.pool.Size())
+		for i := range a.scratch {
+			a.scratch[i] = make([]float32, a.g.Tq*a.g.Tk)
+		}
 	case ir.AttentionBackwardAttr:
-		a.scale, a.wrt = float32(at.Scale), at.Wrt
+		a.scale, a.backward = float32(at.Scale), true
 		a.dy = c.buf(v.Args[3])
 		masks = v.Args[4:]
 	}
 	if len(masks) == 1 {
 		a.mask = c.buf(masks[0])
-	}
-	a.scratch = make([][]float32, c.pool.Size())
-	if a.wrt == 0 || a.wrt == 1 {
-		a.dpBuf = make([][]float32, c.pool.Size())
-	}
-	for i := range a.scratch {
-		a.scratch[i] = make([]float32, a.g.Tq*a.g.Tk)
-		if a.dpBuf != nil {
-			a.dpBuf[i] = make([]float32, a.g.Tq*a.g.Tk)
-		}
 	}
 	return a, nil
 }
@@ -65,18 +59,18 @@ func (a *attentionKernel) run() error {
 	return nil
 }
 
-// weights writes item n's attention weights into p (Tq×Tk) and returns
-// the item's key mask row (nil without a mask).
-func (a *attentionKernel) weights(n int, q, k []float32, p []float32) []uint8 {
+// weights writes item n's attention weights into p (Tq rows of Tk, ldp
+// apart) and returns the item's key mask row (nil without a mask).
+func (a *attentionKernel) weights(n int, q, k []float32, p []float32, ldp int) []uint8 {
 	g := &a.g
 	tq, tk, dh := g.Tq, g.Tk, g.Dh
-	gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, tk)
+	gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, ldp)
 	var m []uint8
 	if a.mask != nil {
 		m = view[uint8](a.mask)[(n/g.Heads)*tk:][:tk]
 	}
 	for i := 0; i < tq; i++ {
-		row := p[i*tk:][:tk]
+		row := p[i*ldp:][:tk]
 		for j, keep := range m {
 			if keep == 0 {
 				row[j] = -1e9
@@ -96,25 +90,22 @@ func (a *attentionKernel) weights(n int, q, k []float32, p []float32) []uint8 {
 
 func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 	q, k, v, o := f32s(a.q), f32s(a.k), f32s(a.v), f32s(a.out)
-	p := a.scratch[w]
 	g := &a.g
-	tq, tk, dh, dv := g.Tq, g.Tk, g.Dh, g.Dv
+	tq, tk, dv := g.Tq, g.Tk, g.Dv
 	for n := lo; n < hi; n++ {
-		m := a.weights(n, q, k, p)
-		if a.wrt < 0 {
+		if !a.backward {
+			p := a.scratch[w]
+			a.weights(n, q, k, p, tk)
 			gemm.Sgemm(false, false, tq, dv, tk, 1, p, tk, v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, o[g.Row(n, 0, tq, dv):], g.Stride(dv))
 			continue
 		}
-		dy := f32s(a.dy)[g.Row(n, 0, tq, dv):]
-		if a.wrt == 2 { // dv = pᵀ dy
-			gemm.Sgemm(true, false, tk, dv, tq, 1, p, tk, dy, g.Stride(dv), 0, o[g.Row(n, 0, tk, dv):], g.Stride(dv))
-			continue
-		}
-		// ds = p ⊙ (dp − Σ dp ⊙ p)·scale, dp = dy vᵀ; 0 at masked keys.
-		ds := a.dpBuf[w]
-		gemm.Sgemm(false, true, tq, tk, dv, 1, dy, g.Stride(dv), v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, ds, tk)
+		// Rows of [p | ds]: p, then dp = dy vᵀ beside it, then ds = p ⊙
+		// (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
+		wi := o[n*tq*2*tk:][:tq*2*tk]
+		m := a.weights(n, q, k, wi, 2*tk)
+		gemm.Sgemm(false, true, tq, tk, dv, 1, f32s(a.dy)[g.Row(n, 0, tq, dv):], g.Stride(dv), v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, wi[tk:], 2*tk)
 		for i := 0; i < tq; i++ {
-			pr, dr := p[i*tk:][:tk], ds[i*tk:][:tk]
+			pr, dr := wi[i*2*tk:][:tk], wi[i*2*tk+tk:][:tk]
 			var dot float32
 			for j, e := range dr {
 				dot += e * pr[j]
@@ -128,10 +119,49 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 				}
 			}
 		}
-		if a.wrt == 0 { // dq = ds k
-			gemm.Sgemm(false, false, tq, dh, tk, 1, ds, tk, k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, o[g.Row(n, 0, tq, dh):], g.Stride(dh))
-		} else { // dk = dsᵀ q
-			gemm.Sgemm(true, false, tk, dh, tq, 1, ds, tk, q[g.Row(n, 0, tq, dh):], g.Stride(dh), 0, o[g.Row(n, 0, tk, dh):], g.Stride(dh))
+	}
+}
+
+// attentionProduct computes dq = ds·k, dk = dsᵀ·q or dv = pᵀ·dy from
+// attention_backward's w, one small GEMM per item, reading x and writing
+// the result in place (strided heads with bthd).
+type attentionProduct struct {
+	g      ir.AttentionGeometry
+	wrt    int
+	w, x   *buffer
+	out    *buffer
+	pool   *parallel.Pool
+	perJob int
+}
+
+func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	g := ir.AttentionGeometryOf(v)
+	return &attentionProduct{g: g, wrt: v.Aux.(ir.AttentionProductAttr).Wrt,
+		w: c.buf(v.Args[0]), x: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool,
+		perJob: g.Tq * g.Tk * g.Dh}, nil
+}
+
+func (a *attentionProduct) run() error {
+	parFor(a.pool, a.g.N, a.perJob, a)
+	return nil
+}
+
+func (a *attentionProduct) Range(lo, hi int) {
+	w, x, o := f32s(a.w), f32s(a.x), f32s(a.out)
+	g := &a.g
+	tq, tk, d := g.Tq, g.Tk, g.Dh
+	for n := lo; n < hi; n++ {
+		wi := w[n*tq*2*tk:]
+		switch a.wrt {
+		case 0: // dq = ds k
+			gemm.Sgemm(false, false, tq, d, tk, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
+		case 1: // dk = dsᵀ q
+			gemm.Sgemm(true, false, tk, d, tq, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		default: // dv = pᵀ dy
+			gemm.Sgemm(true, false, tk, d, tq, 1, wi, 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		}
 	}
 }

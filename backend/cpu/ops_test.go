@@ -562,14 +562,21 @@ func opCases() []opCase {
 					return b.Attention(x[0], x[1], x[2], m, 0.5)
 				}})
 			bins := append(append(append([]in{}, ins[:3]...), dy), ins[3:]...)
-			for wrt := range 3 {
-				add(opCase{op: ir.OpAttentionBackward, name: fmt.Sprint(name, ",wrt=", wrt), ins: bins,
+			add(opCase{op: ir.OpAttentionBackward, name: name, ins: bins,
+				build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+					var m *ir.Value
+					if len(x) == 5 {
+						m = x[4]
+					}
+					return b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.5, BTHD: bthd})
+				}})
+			if masked {
+				continue
+			}
+			for wrt, xin := range []in{ins[1], ins[0], dy} { // k, q, dy
+				add(opCase{op: ir.OpAttentionBackwardProduct, name: fmt.Sprint(name, ",wrt=", wrt), ins: []in{{t: f32(2, 3, 5, 14)}, xin},
 					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
-						var m *ir.Value
-						if len(x) == 5 {
-							m = x[4]
-						}
-						return b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.5, BTHD: bthd, Wrt: wrt})
+						return b.AttentionBackwardProduct(x[0], x[1], ir.AttentionProductAttr{BTHD: bthd, Wrt: wrt})
 					}})
 			}
 		}

@@ -1,6 +1,6 @@
 // This file implements the fused attention kernel, one block per query
-// row, the row's scores in shared memory; and its backward, one block
-// per item (one head of one sequence) walking the query rows.
+// row, the row's scores in shared memory, and the two halves of its
+// backward.
 
 package cuda
 
@@ -13,10 +13,11 @@ import (
 func init() {
 	register(genAttention, ir.OpAttention)
 	register(genAttentionBackward, ir.OpAttentionBackward)
+	register(genAttentionBackwardProduct, ir.OpAttentionBackwardProduct)
 }
 
 // maxAttentionKeys bounds Tk so a row of scores fits in shared memory
-// next to the reduction scratch (the backward keeps two rows).
+// next to the reduction scratch.
 const maxAttentionKeys = 8192
 
 // attentionRow returns the C expression of the offset of row i (a C
@@ -92,68 +93,37 @@ func genAttention(e *emitter, v *ir.Value) error {
 	return nil
 }
 
-// genAttentionBackward walks the query rows i of one item per block: the
-// weights p of row i, then dv[j] += p_j·dy_i (wrt v), or ds = p ⊙ (dp −
-// Σ dp ⊙ p)·scale with dp_j = dy_i·v_j (0 at masked keys) and dq_i = Σ
-// ds_j k_j (wrt q) or dk[j] += ds_j q_i (wrt k). Each thread owns its
-// output elements, so the sums need no atomics.
+// genAttentionBackward is one block per query row i of an item, like
+// the forward: the row's weights p, then dp_j = dy_i·v_j and ds = p ⊙
+// (dp − Σ dp ⊙ p)·scale (0 at masked keys), written as the row [p | ds].
 func genAttentionBackward(e *emitter, v *ir.Value) error {
 	g := ir.AttentionGeometryOf(v)
-	if g.Tk > maxAttentionKeys/2 {
-		return fmt.Errorf("attention over %d keys: at most %d fit a block's shared memory in the backward", g.Tk, maxAttentionKeys/2)
+	if g.Tk > maxAttentionKeys {
+		return fmt.Errorf("attention over %d keys: at most %d fit a block's shared memory", g.Tk, maxAttentionKeys)
 	}
 	a := v.Aux.(ir.AttentionBackwardAttr)
 	masked := len(v.Args) == 5
 	var c code
 	c.line("__shared__ float sh[%d];", e.block)
 	c.line("__shared__ float sc[%d];", g.Tk)
-	c.line("__shared__ float ds[%d];", g.Tk)
-	c.line("const int item = blockIdx.x;")
-	if a.Wrt != 0 { // dk, dv: sums over the query rows
-		d := g.Dh
-		if a.Wrt == 2 {
-			d = g.Dv
-		}
-		c.line("for (int e = threadIdx.x; e < %d; e += blockDim.x) out[%s + e %% %d] = 0.0f;", g.Tk*d, attentionRow(g, fmt.Sprintf("e / %d", d), g.Tk, d), d)
-	}
-	c.line("for (int i = 0; i < %d; i++) {", g.Tq)
+	c.line("const int item = blockIdx.x / %d;", g.Tq)
+	c.line("const int i = blockIdx.x %% %d;", g.Tq)
 	attentionScores(&c, g, a.Scale, masked)
-	dyRow := attentionRow(g, "i", g.Tq, g.Dv)
-	if a.Wrt == 2 {
-		c.line("for (int e = threadIdx.x; e < %d; e += blockDim.x) {", g.Tk*g.Dv)
-		c.line("  const int j = e / %d, t = e %% %d;", g.Dv, g.Dv)
-		c.line("  out[%s + t] += sc[j] * dy[%s + t];", attentionRow(g, "j", g.Tk, g.Dv), dyRow)
-		c.line("}")
-	} else {
-		c.line("float part = 0.0f;")
-		c.line("for (int j = threadIdx.x; j < %d; j += blockDim.x) {", g.Tk)
-		c.line("  float d = 0.0f;")
-		c.line("  for (int t = 0; t < %d; t++) d += dy[%s + t] * v[%s + t];", g.Dv, dyRow, attentionRow(g, "j", g.Tk, g.Dv))
-		c.line("  ds[j] = d;")
-		c.line("  part += d * sc[j];")
-		c.line("}")
-		c.line("const float dot = encc_block_sum(part, sh);")
-		c.line("for (int j = threadIdx.x; j < %d; j += blockDim.x) {", g.Tk)
-		c.line("  ds[j] = sc[j] * (ds[j] - dot) * %s;", flit(a.Scale))
-		if masked {
-			c.line("  if (!mask[(item / %d) * %d + j]) ds[j] = 0.0f;", g.Heads, g.Tk)
-		}
-		c.line("}")
-		c.line("__syncthreads();")
-		if a.Wrt == 0 {
-			c.line("for (int t = threadIdx.x; t < %d; t += blockDim.x) {", g.Dh)
-			c.line("  float acc = 0.0f;")
-			c.line("  for (int j = 0; j < %d; j++) acc += ds[j] * k[%s + t];", g.Tk, attentionRow(g, "j", g.Tk, g.Dh))
-			c.line("  out[%s + t] = acc;", attentionRow(g, "i", g.Tq, g.Dh))
-			c.line("}")
-		} else {
-			c.line("for (int e = threadIdx.x; e < %d; e += blockDim.x) {", g.Tk*g.Dh)
-			c.line("  const int j = e / %d, t = e %% %d;", g.Dh, g.Dh)
-			c.line("  out[%s + t] += ds[j] * q[%s + t];", attentionRow(g, "j", g.Tk, g.Dh), attentionRow(g, "i", g.Tq, g.Dh))
-			c.line("}")
-		}
+	c.line("float* w = out + blockIdx.x * %d;", 2*g.Tk)
+	c.line("float part = 0.0f;")
+	c.line("for (int j = threadIdx.x; j < %d; j += blockDim.x) {", g.Tk)
+	c.line("  float d = 0.0f;")
+	c.line("  for (int t = 0; t < %d; t++) d += dy[%s + t] * v[%s + t];", g.Dv, attentionRow(g, "i", g.Tq, g.Dv), attentionRow(g, "j", g.Tk, g.Dv))
+	c.line("  w[j] = sc[j];")
+	c.line("  w[%d + j] = d;", g.Tk)
+	c.line("  part += d * sc[j];")
+	c.line("}")
+	c.line("const float dot = encc_block_sum(part, sh);")
+	c.line("for (int j = threadIdx.x; j < %d; j += blockDim.x) {", g.Tk)
+	c.line("  w[%d + j] = sc[j] * (w[%d + j] - dot) * %s;", g.Tk, g.Tk, flit(a.Scale))
+	if masked {
+		c.line("  if (!mask[(item / %d) * %d + j]) w[%d + j] = 0.0f;", g.Heads, g.Tk, g.Tk)
 	}
-	c.line("__syncthreads();")
 	c.line("}")
 	names := []string{"q", "k", "v", "dy"}
 	if masked {
@@ -161,6 +131,40 @@ func genAttentionBackward(e *emitter, v *ir.Value) error {
 	}
 	params, ins := attentionParams(v, names...)
 	kname := e.kernel(v, "attention_backward", params, c.String())
-	e.launchBlocks(v, kname, g.N, ins...)
+	e.launchBlocks(v, kname, g.N*g.Tq, ins...)
+	return nil
+}
+
+// genAttentionBackwardProduct is one block per row r of the result of an
+// item, a thread per element of the row: dq_r = Σ_j ds_rj k_j, dk_r = Σ_i
+// ds_ir q_i, dv_r = Σ_i p_ir dy_i.
+func genAttentionBackwardProduct(e *emitter, v *ir.Value) error {
+	g := ir.AttentionGeometryOf(v)
+	wrt := v.Aux.(ir.AttentionProductAttr).Wrt
+	rows, d := g.Tk, g.Dh
+	var c code
+	if wrt == 0 {
+		rows = g.Tq
+	}
+	c.line("const int item = blockIdx.x / %d;", rows)
+	c.line("const int r = blockIdx.x %% %d;", rows)
+	c.line("for (int t = threadIdx.x; t < %d; t += blockDim.x) {", d)
+	c.line("  float acc = 0.0f;")
+	switch wrt {
+	case 0:
+		c.line("  for (int j = 0; j < %d; j++) acc += w[(item * %d + r) * %d + %d + j] * x[%s + t];", g.Tk, g.Tq, 2*g.Tk, g.Tk, attentionRow(g, "j", g.Tk, d))
+		c.line("  out[%s + t] = acc;", attentionRow(g, "r", g.Tq, d))
+	default:
+		half := g.Tk
+		if wrt == 2 {
+			half = 0
+		}
+		c.line("  for (int i = 0; i < %d; i++) acc += w[(item * %d + i) * %d + %d + r] * x[%s + t];", g.Tq, g.Tq, 2*g.Tk, half, attentionRow(g, "i", g.Tq, d))
+		c.line("  out[%s + t] = acc;", attentionRow(g, "r", g.Tk, d))
+	}
+	c.line("}")
+	params, ins := attentionParams(v, "w", "x")
+	kname := e.kernel(v, "attention_backward_product", params, c.String())
+	e.launchBlocks(v, kname, g.N*rows, ins...)
 	return nil
 }

@@ -124,6 +124,7 @@ func init() {
 		ir.OpDropout:                     {reason: whyDropout},
 		ir.OpAttention:                   {onnx: "MatMul, Mul, Where (mask, via Unsqueeze), Softmax, MatMul; Transpose with bthd", emit: emitAttention},
 		ir.OpAttentionBackward:           training(),
+		ir.OpAttentionBackwardProduct:    training(),
 
 		ir.OpSGD:         training(),
 		ir.OpSGDMomentum: training(),

@@ -59,10 +59,9 @@ func kAttention(v *ir.Value, out *Tensor, a []*Tensor) error {
 	return nil
 }
 
-// kAttentionBackward computes the gradient of attention with respect to
-// q, k or v, row by row: with p the weights and dp = dy·vᵀ, ds = p ⊙ (dp
-// − Σ dp ⊙ p)·scale (0 at masked keys, whose scores are constants); dq =
-// ds k, dk = dsᵀ q, dv = pᵀ dy.
+// kAttentionBackward writes, per item and query row, the weights p and
+// then the score gradients ds = p ⊙ (dp − Σ dp ⊙ p)·scale with dp =
+// dy·vᵀ (0 at masked keys, whose scores are constants).
 func kAttentionBackward(v *ir.Value, out *Tensor, a []*Tensor) error {
 	q, k, val, dy := a[0], a[1], a[2], a[3]
 	var mask *Tensor
@@ -71,21 +70,12 @@ func kAttentionBackward(v *ir.Value, out *Tensor, a []*Tensor) error {
 	}
 	at := v.Aux.(ir.AttentionBackwardAttr)
 	g := ir.AttentionGeometryOf(v)
-	clear(out.F)
-	p, dp := make([]float64, g.Tk), make([]float64, g.Tk)
+	p := make([]float64, g.Tk)
 	for n := range g.N {
 		for i := range g.Tq {
 			attentionRow(g, at.Scale, q, k, mask, n, i, p)
 			gr := g.Row(n, i, g.Tq, g.Dv)
-			if at.Wrt == 2 {
-				for j := range g.Tk {
-					o := g.Row(n, j, g.Tk, g.Dv)
-					for c := range g.Dv {
-						out.F[o+c] += p[j] * dy.F[gr+c]
-					}
-				}
-				continue
-			}
+			w := out.F[(n*g.Tq+i)*2*g.Tk:][:2*g.Tk]
 			dot := 0.0
 			for j := range g.Tk {
 				vr := g.Row(n, j, g.Tk, g.Dv)
@@ -93,22 +83,46 @@ func kAttentionBackward(v *ir.Value, out *Tensor, a []*Tensor) error {
 				for c := range g.Dv {
 					d += dy.F[gr+c] * val.F[vr+c]
 				}
-				dp[j] = d
+				w[j], w[g.Tk+j] = p[j], d
 				dot += d * p[j]
 			}
-			qr := g.Row(n, i, g.Tq, g.Dh)
 			for j := range g.Tk {
+				w[g.Tk+j] = p[j] * (w[g.Tk+j] - dot) * at.Scale
 				if mask != nil && mask.F[(n/g.Heads)*g.Tk+j] == 0 {
-					continue // a masked score is a constant: no gradient
+					w[g.Tk+j] = 0
 				}
-				ds := p[j] * (dp[j] - dot) * at.Scale
-				kr := g.Row(n, j, g.Tk, g.Dh)
-				for c := range g.Dh {
-					if at.Wrt == 0 {
-						out.F[qr+c] += ds * k.F[kr+c]
-					} else {
-						out.F[kr+c] += ds * q.F[qr+c]
+			}
+		}
+	}
+	return nil
+}
+
+// kAttentionBackwardProduct computes dq = ds·k, dk = dsᵀ·q or dv = pᵀ·dy
+// per item from attention_backward's w.
+func kAttentionBackwardProduct(v *ir.Value, out *Tensor, a []*Tensor) error {
+	w, x := a[0], a[1]
+	wrt := v.Aux.(ir.AttentionProductAttr).Wrt
+	g := ir.AttentionGeometryOf(v)
+	d := g.Dh
+	half := g.Tk // ds
+	if wrt == 2 {
+		half = 0 // p
+	}
+	clear(out.F)
+	for n := range g.N {
+		for i := range g.Tq {
+			wr := w.F[(n*g.Tq+i)*2*g.Tk+half:][:g.Tk]
+			for j, e := range wr {
+				if wrt == 0 { // dq_i += ds_ij k_j
+					o, xr := g.Row(n, i, g.Tq, d), g.Row(n, j, g.Tk, d)
+					for c := range d {
+						out.F[o+c] += e * x.F[xr+c]
 					}
+					continue
+				}
+				o, xr := g.Row(n, j, g.Tk, d), g.Row(n, i, g.Tq, d) // dk_j += ds_ij q_i; dv_j += p_ij dy_i
+				for c := range d {
+					out.F[o+c] += e * x.F[xr+c]
 				}
 			}
 		}

@@ -154,6 +154,7 @@ func init() {
 		ir.OpSoftmax:                     kSoftmax,
 		ir.OpAttention:                   kAttention,
 		ir.OpAttentionBackward:           kAttentionBackward,
+		ir.OpAttentionBackwardProduct:    kAttentionBackwardProduct,
 		ir.OpLogSoftmax:                  kLogSoftmax,
 		ir.OpLayerNorm:                   kLayerNorm,
 		ir.OpLayerNormBackwardInput:      kLayerNormBackwardInput,

@@ -355,6 +355,7 @@ var noGradCheck = map[ir.Op]string{
 	ir.OpGeluBackward:                "backward op, checked through gelu",
 	ir.OpLayerNormBackwardInput:      "backward op, checked through layernorm",
 	ir.OpAttentionBackward:           "backward op, checked through attention",
+	ir.OpAttentionBackwardProduct:    "backward op, checked through attention",
 	ir.OpLayerNormBackwardWeight:     "backward op, checked through layernorm",
 	ir.OpSoftmaxCrossEntropyBackward: "backward op, checked through softmax_cross_entropy",
 	ir.OpSGD:                         "optimizer update, checked against PyTorch's formulas",
