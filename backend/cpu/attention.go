@@ -76,10 +76,7 @@ func (a *attentionKernel) weights(n int, q, k []float32, p []float32, ldp int) [
 				row[j] = -1e9
 			}
 		}
-		mx := row[0]
-		for _, e := range row[1:] {
-			mx = max(mx, e)
-		}
+		mx := maxF32(row)
 		inv := 1 / expSum(row, row, mx)
 		for j := range row {
 			row[j] *= inv
@@ -106,10 +103,7 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		gemm.Sgemm(false, true, tq, tk, dv, 1, f32s(a.dy)[g.Row(n, 0, tq, dv):], g.Stride(dv), v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, wi[tk:], 2*tk)
 		for i := 0; i < tq; i++ {
 			pr, dr := wi[i*2*tk:][:tk], wi[i*2*tk+tk:][:tk]
-			var dot float32
-			for j, e := range dr {
-				dot += e * pr[j]
-			}
+			dot := dotF32(dr, pr)
 			for j, e := range dr {
 				dr[j] = pr[j] * (e - dot) * a.scale
 			}
@@ -164,4 +158,37 @@ func (a *attentionProduct) Range(lo, hi int) {
 			gemm.Sgemm(true, false, tk, d, tq, 1, wi, 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		}
 	}
+}
+
+// dotF32 is Σ a·b over len(a) elements, with four independent
+// accumulators.
+func dotF32(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// maxF32 is the largest element of a non-empty x, with four independent
+// running maxima.
+func maxF32(x []float32) float32 {
+	m0, m1, m2, m3 := x[0], x[0], x[0], x[0]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		m0, m1 = max(m0, x[i]), max(m1, x[i+1])
+		m2, m3 = max(m2, x[i+2]), max(m3, x[i+3])
+	}
+	for ; i < len(x); i++ {
+		m0 = max(m0, x[i])
+	}
+	return max(max(m0, m1), max(m2, m3))
 }
