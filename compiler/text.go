@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"math"
+	"slices"
 
 	"github.com/encc-lang/encc/ir"
 )
@@ -103,6 +104,15 @@ func attentionRule(k *callCtx) Value {
 	}, ins...)
 }
 
+// headsOf returns x [B, T, H, d] when v is permute(x) {perm=[0,2,1,3]},
+// else nil.
+func headsOf(v *ir.Value) *ir.Value {
+	if v == nil || v.Op != ir.OpPermute || v.Type.Rank() != 4 || !slices.Equal(v.Aux.(ir.PermuteAttr).Perm, []int{0, 2, 1, 3}) {
+		return nil
+	}
+	return v.Args[0]
+}
+
 // lowerAttention lowers softmax(q kᵀ scale + mask) v; in are q, k, v
 // and, when given, the mask. Masked keys get a large negative score
 // rather than -inf, so a row with every key masked stays finite.
@@ -118,6 +128,16 @@ func lowerAttention(l *lowerer, in []*ir.Value, scale, dropout float64) *ir.Valu
 	drop := dropout > 0 && l.training
 	if !drop && r >= 3 && q.Type.Shape[:r-2].Equal(k.Type.Shape[:r-2]) && q.Type.Shape[:r-2].Equal(v.Type.Shape[:r-2]) {
 		// One fused kernel; its VJP recomputes the weights.
+		if qh, kh, vh := headsOf(q), headsOf(k), headsOf(v); qh != nil && kh != nil && vh != nil {
+			// Heads split by permute(0, 2, 1, 3) of [B, T, H, d]: read them
+			// in place, and permute the result back, which the permute that
+			// usually follows cancels.
+			a := l.must(b.AttentionBTHD(qh, kh, vh, mask, scale))
+			if a == nil {
+				return nil
+			}
+			return l.must(b.Permute(a, 0, 2, 1, 3))
+		}
 		return l.must(b.Attention(q, k, v, mask, scale))
 	}
 	// Broadcast batch dimensions or dropout on the weights: the ops it

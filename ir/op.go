@@ -108,6 +108,8 @@ const (
 	OpSoftmaxCrossEntropyBackward // logits, labels, dloss → dlogits
 	OpDropout                     // x, seed, step → x masked and scaled
 	OpAttention                   // q, k, v[, mask] → softmax(q·kᵀ·scale) v, fused
+	OpAttentionBackward           // q, k, v, dy[, mask] → weights and score gradients
+	OpAttentionBackwardProduct    // those, k, q or dy → dq, dk or dv
 
 	// Optimizer updates (in place on arg0).
 	OpSGD         // p - lr·d
@@ -435,7 +437,9 @@ func init() {
 
 		OpSoftmax:                     {"softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradSoftmax, "exp(x)/Σexp(x) along axis, computed stably.", nil},
 		OpLogSoftmax:                  {"log_softmax", 1, 0, aux[AxisAttr](), typeUnaryFloatAxis, gradLogSoftmax, "x - logsumexp(x) along axis.", nil},
-		OpAttention:                   {"attention", -1, 0, aux[AttentionAttr](), typeAttention, gradAttention, "Scaled dot-product attention softmax(q·kᵀ·scale) v over q [..., Tq, dh], k [..., Tk, dh], v [..., Tk, dv] with equal leading dims; an optional bool mask [B, Tk] gives masked keys the score -1e9. One kernel keeps each row's scores in cache; the VJP recomputes them.", nil},
+		OpAttention:                   {"attention", -1, 0, aux[AttentionAttr](), typeAttention, gradAttention, "Scaled dot-product attention softmax(q·kᵀ·scale) v over q [..., Tq, dh], k [..., Tk, dh], v [..., Tk, dv] with equal leading dims; an optional bool mask [B, Tk] gives masked keys the score -1e9. One kernel keeps each row's scores in cache; the VJP recomputes them. With bthd, q, k, v and the result are [B, T, H, d], heads read in place.", nil},
+		OpAttentionBackward:           {"attention_backward", -1, 0, aux[AttentionBackwardAttr](), typeAttentionBackward, nil, "First half of attention's gradient: q, k, v, dy[, mask] → [..., Tq, 2·Tk] ([B, H, Tq, 2·Tk] with bthd), per query row the weights p, then the score gradients p ⊙ (dp − Σ dp ⊙ p)·scale, dp = dy·vᵀ, 0 at masked keys; one item's rows in cache at a time.", nil},
+		OpAttentionBackwardProduct:    {"attention_backward_product", 2, 0, aux[AttentionProductAttr](), typeAttentionBackwardProduct, nil, "Second half of attention's gradient: attention_backward's w and x → dq = ds·k (wrt=0, x = k), dk = dsᵀ·q (wrt=1, x = q) or dv = pᵀ·dy (wrt=2, x = dy), per item, x read and the result written in the layout bthd names.", nil},
 		OpLayerNorm:                   {"layernorm", 3, 0, aux[LayerNormAttr](), typeLayerNorm, gradLayerNorm, "Layer normalization over the last axis: (x-mean)/√(var+eps)·w + b, biased variance, w and b of shape [D].", nil},
 		OpLayerNormBackwardInput:      {"layernorm_backward_input", 3, 0, aux[LayerNormAttr](), typeLayerNormBackwardInput, nil, "Gradient of layernorm with respect to x: x, w, dy → dx.", nil},
 		OpLayerNormBackwardWeight:     {"layernorm_backward_weight", 2, 0, aux[LayerNormAttr](), typeLayerNormBackwardWeight, nil, "Gradient of layernorm with respect to w: x, dy → Σ dy·x̂ over all but the last axis, [D].", nil},

@@ -1,4 +1,5 @@
-// This file implements the fused attention kernel.
+// This file implements the fused attention kernel and the two halves of
+// its backward.
 
 package cpu
 
@@ -8,77 +9,186 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-func init() { register(buildAttention, ir.OpAttention) }
+func init() {
+	register(buildAttention, ir.OpAttention, ir.OpAttentionBackward)
+	register(buildAttentionProduct, ir.OpAttentionBackwardProduct)
+}
 
-// attentionKernel computes softmax(q·kᵀ·scale, masked) v one batch item
-// (one head of one sequence) at a time: its Tq×Tk scores live in a
-// per-worker scratch block that stays in cache, between two small GEMMs.
-// Nothing of size Tq×Tk is kept: the VJP recomputes the weights.
+// attentionKernel computes softmax(q·kᵀ·scale, masked) v (forward), or
+// attention_backward's weights and score gradients, one item (one head
+// of one sequence) at a time: its Tq×Tk weights stay in cache between
+// small GEMMs that read and write the item's rows where they are
+// (strided heads with bthd). The forward keeps nothing of size Tq×Tk.
 type attentionKernel struct {
-	n, tq, tk, dh, dv int
-	perB              int // items per mask row (heads)
-	scale             float32
-	q, k, v, mask     *buffer // mask may be nil
-	out               *buffer
-	scratch           [][]float32 // per worker, tq×tk
-	pool              *parallel.Pool
+	g             ir.AttentionGeometry
+	scale         float32
+	backward      bool
+	q, k, v, mask *buffer     // mask may be nil
+	dy, out       *buffer     // dy: backward only
+	scratch       [][]float32 // forward: per worker, tq×tk
+	pool          *parallel.Pool
 }
 
 func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}
-	q, k, val := v.Args[0].Type, v.Args[1].Type, v.Args[2].Type
-	r := q.Rank()
-	a := &attentionKernel{tq: q.Shape[r-2], tk: k.Shape[r-2], dh: q.Shape[r-1], dv: val.Shape[r-1],
-		scale: float32(v.Aux.(ir.AttentionAttr).Scale),
-		q:     c.buf(v.Args[0]), k: c.buf(v.Args[1]), v: c.buf(v.Args[2]), out: c.buf(v), pool: c.pool}
-	a.n = q.NumElements() / (a.tq * a.dh)
-	a.perB = a.n / q.Shape[0]
-	if len(v.Args) == 4 {
-		a.mask = c.buf(v.Args[3])
+	a := &attentionKernel{g: ir.AttentionGeometryOf(v),
+		q: c.buf(v.Args[0]), k: c.buf(v.Args[1]), v: c.buf(v.Args[2]), out: c.buf(v), pool: c.pool}
+	masks := v.Args[3:]
+	switch at := v.Aux.(type) {
+	case ir.AttentionAttr:
+		a.scale = float32(at.Scale)
+		a.scratch = make([][]float32, c.pool.Size())
+		for i := range a.scratch {
+			a.scratch[i] = make([]float32, a.g.Tq*a.g.Tk)
+		}
+	case ir.AttentionBackwardAttr:
+		a.scale, a.backward = float32(at.Scale), true
+		a.dy = c.buf(v.Args[3])
+		masks = v.Args[4:]
 	}
-	a.scratch = make([][]float32, c.pool.Size())
-	for i := range a.scratch {
-		a.scratch[i] = make([]float32, a.tq*a.tk)
+	if len(masks) == 1 {
+		a.mask = c.buf(masks[0])
 	}
 	return a, nil
 }
 
 func (a *attentionKernel) run() error {
-	a.pool.ForWorker(a.n, 1, a)
+	a.pool.ForWorker(a.g.N, 1, a)
 	return nil
+}
+
+// weights writes item n's attention weights into p (Tq rows of Tk, ldp
+// apart) and returns the item's key mask row (nil without a mask).
+func (a *attentionKernel) weights(n int, q, k []float32, p []float32, ldp int) []uint8 {
+	g := &a.g
+	tq, tk, dh := g.Tq, g.Tk, g.Dh
+	gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, ldp)
+	var m []uint8
+	if a.mask != nil {
+		m = view[uint8](a.mask)[(n/g.Heads)*tk:][:tk]
+	}
+	for i := 0; i < tq; i++ {
+		row := p[i*ldp:][:tk]
+		for j, keep := range m {
+			if keep == 0 {
+				row[j] = -1e9
+			}
+		}
+		mx := maxF32(row)
+		inv := 1 / expSum(row, row, mx)
+		for j := range row {
+			row[j] *= inv
+		}
+	}
+	return m
 }
 
 func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 	q, k, v, o := f32s(a.q), f32s(a.k), f32s(a.v), f32s(a.out)
-	var mask []uint8
-	if a.mask != nil {
-		mask = view[uint8](a.mask)
-	}
-	s := a.scratch[w]
-	tq, tk, dh, dv := a.tq, a.tk, a.dh, a.dv
-	for item := lo; item < hi; item++ {
-		gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[item*tq*dh:], dh, k[item*tk*dh:], dh, 0, s, tk)
+	g := &a.g
+	tq, tk, dv := g.Tq, g.Tk, g.Dv
+	for n := lo; n < hi; n++ {
+		if !a.backward {
+			p := a.scratch[w]
+			a.weights(n, q, k, p, tk)
+			gemm.Sgemm(false, false, tq, dv, tk, 1, p, tk, v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, o[g.Row(n, 0, tq, dv):], g.Stride(dv))
+			continue
+		}
+		// Rows of [p | ds]: p, then dp = dy vᵀ beside it, then ds = p ⊙
+		// (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
+		wi := o[n*tq*2*tk:][:tq*2*tk]
+		m := a.weights(n, q, k, wi, 2*tk)
+		gemm.Sgemm(false, true, tq, tk, dv, 1, f32s(a.dy)[g.Row(n, 0, tq, dv):], g.Stride(dv), v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, wi[tk:], 2*tk)
 		for i := 0; i < tq; i++ {
-			row := s[i*tk:][:tk]
-			if mask != nil {
-				m := mask[(item/a.perB)*tk:][:tk]
-				for j, keep := range m {
-					if keep == 0 {
-						row[j] = -1e9
-					}
+			pr, dr := wi[i*2*tk:][:tk], wi[i*2*tk+tk:][:tk]
+			dot := dotF32(dr, pr)
+			for j, e := range dr {
+				dr[j] = pr[j] * (e - dot) * a.scale
+			}
+			for j, keep := range m {
+				if keep == 0 {
+					dr[j] = 0
 				}
 			}
-			mx := row[0]
-			for _, e := range row[1:] {
-				mx = max(mx, e)
-			}
-			inv := 1 / expSum(row, row, mx)
-			for j := range row {
-				row[j] *= inv
-			}
 		}
-		gemm.Sgemm(false, false, tq, dv, tk, 1, s, tk, v[item*tk*dv:], dv, 0, o[item*tq*dv:], dv)
 	}
+}
+
+// attentionProduct computes dq = ds·k, dk = dsᵀ·q or dv = pᵀ·dy from
+// attention_backward's w, one small GEMM per item, reading x and writing
+// the result in place (strided heads with bthd).
+type attentionProduct struct {
+	g      ir.AttentionGeometry
+	wrt    int
+	w, x   *buffer
+	out    *buffer
+	pool   *parallel.Pool
+	perJob int
+}
+
+func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
+	if v.Type.DType != ir.F32 {
+		return nil, unsupported(v, v.Type)
+	}
+	g := ir.AttentionGeometryOf(v)
+	return &attentionProduct{g: g, wrt: v.Aux.(ir.AttentionProductAttr).Wrt,
+		w: c.buf(v.Args[0]), x: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool,
+		perJob: g.Tq * g.Tk * g.Dh}, nil
+}
+
+func (a *attentionProduct) run() error {
+	parFor(a.pool, a.g.N, a.perJob, a)
+	return nil
+}
+
+func (a *attentionProduct) Range(lo, hi int) {
+	w, x, o := f32s(a.w), f32s(a.x), f32s(a.out)
+	g := &a.g
+	tq, tk, d := g.Tq, g.Tk, g.Dh
+	for n := lo; n < hi; n++ {
+		wi := w[n*tq*2*tk:]
+		switch a.wrt {
+		case 0: // dq = ds k
+			gemm.Sgemm(false, false, tq, d, tk, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
+		case 1: // dk = dsᵀ q
+			gemm.Sgemm(true, false, tk, d, tq, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		default: // dv = pᵀ dy
+			gemm.Sgemm(true, false, tk, d, tq, 1, wi, 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		}
+	}
+}
+
+// dotF32 is Σ a·b over len(a) elements, with four independent
+// accumulators.
+func dotF32(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// maxF32 is the largest element of a non-empty x, with four independent
+// running maxima.
+func maxF32(x []float32) float32 {
+	m0, m1, m2, m3 := x[0], x[0], x[0], x[0]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		m0, m1 = max(m0, x[i]), max(m1, x[i+1])
+		m2, m3 = max(m2, x[i+2]), max(m3, x[i+3])
+	}
+	for ; i < len(x); i++ {
+		m0 = max(m0, x[i])
+	}
+	return max(max(m0, m1), max(m2, m3))
 }

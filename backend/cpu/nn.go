@@ -58,10 +58,7 @@ func (k *softmaxKernel) rowsVector(x, o []float32, lo, hi int) {
 	A := k.A
 	for j := lo; j < hi; j++ {
 		xr, or := x[j*A:][:A], o[j*A:][:A]
-		m := xr[0]
-		for _, e := range xr[1:] {
-			m = max(m, e)
-		}
+		m := maxF32(xr)
 		s := expSum(or, xr, m)
 		if k.log {
 			l := m + float32(math.Log(float64(s)))

@@ -411,7 +411,7 @@ func opCases() []opCase {
 			add(opCase{op: o.op, name: "i32", ins: []in{{t: i32(3, 4)}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return o.f(b, x, []int{0}, false) })})
 		}
 	}
-	for _, s := range []struct{ x, to ir.Shape }{{ir.Shape{3, 4, 5}, ir.Shape{4, 1}}, {ir.Shape{32, 10}, ir.Shape{10}}, {ir.Shape{2, 3, 4, 4}, ir.Shape{1, 3, 1, 1}}} {
+	for _, s := range []struct{ x, to ir.Shape }{{ir.Shape{3, 4, 5}, ir.Shape{4, 1}}, {ir.Shape{32, 10}, ir.Shape{10}}, {ir.Shape{300, 50}, ir.Shape{50}}, {ir.Shape{2, 3, 4, 4}, ir.Shape{1, 3, 1, 1}}} {
 		add(opCase{op: ir.OpReduceTo, name: s.to.String(), ins: []in{{t: ir.Type{DType: ir.F32, Shape: s.x}}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.ReduceTo(x, s.to) })})
 	}
 	for _, d := range []ir.DType{ir.F32, ir.I32} {
@@ -547,19 +547,50 @@ func opCases() []opCase {
 		add(opCase{op: ir.OpSoftmax, name: fmt.Sprint(s.axis), ins: []in{{t: s.t}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.Softmax(x, s.axis) })})
 		add(opCase{op: ir.OpLogSoftmax, name: fmt.Sprint(s.axis), ins: []in{{t: s.t}}, build: un(func(b *ir.Builder, x *ir.Value) (*ir.Value, error) { return b.LogSoftmax(x, s.axis) })})
 	}
-	for _, masked := range []bool{false, true} {
-		ins := []in{{t: f32(2, 3, 5, 4)}, {t: f32(2, 3, 7, 4)}, {t: f32(2, 3, 7, 6)}}
-		if masked {
-			ins = append(ins, in{t: boolT(2, 7), kind: ids, hi: 2})
+	for _, bthd := range []bool{false, true} {
+		for _, masked := range []bool{false, true} {
+			ins := []in{{t: f32(2, 3, 5, 4)}, {t: f32(2, 3, 7, 4)}, {t: f32(2, 3, 7, 6)}}
+			if bthd { // [B, T, H, d]
+				ins = []in{{t: f32(2, 5, 3, 4)}, {t: f32(2, 7, 3, 4)}, {t: f32(2, 7, 3, 6)}}
+			}
+			dy := in{t: f32(2, 3, 5, 6)}
+			if bthd {
+				dy = in{t: f32(2, 5, 3, 6)}
+			}
+			if masked {
+				ins = append(ins, in{t: boolT(2, 7), kind: ids, hi: 2})
+			}
+			name := fmt.Sprint("bthd=", bthd, ",masked=", masked)
+			add(opCase{op: ir.OpAttention, name: name, ins: ins,
+				build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+					var m *ir.Value
+					if len(x) == 4 {
+						m = x[3]
+					}
+					if bthd {
+						return b.AttentionBTHD(x[0], x[1], x[2], m, 0.5)
+					}
+					return b.Attention(x[0], x[1], x[2], m, 0.5)
+				}})
+			bins := append(append(append([]in{}, ins[:3]...), dy), ins[3:]...)
+			add(opCase{op: ir.OpAttentionBackward, name: name, ins: bins,
+				build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+					var m *ir.Value
+					if len(x) == 5 {
+						m = x[4]
+					}
+					return b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.5, BTHD: bthd})
+				}})
+			if masked {
+				continue
+			}
+			for wrt, xin := range []in{ins[1], ins[0], dy} { // k, q, dy
+				add(opCase{op: ir.OpAttentionBackwardProduct, name: fmt.Sprint(name, ",wrt=", wrt), ins: []in{{t: f32(2, 3, 5, 14)}, xin},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						return b.AttentionBackwardProduct(x[0], x[1], ir.AttentionProductAttr{BTHD: bthd, Wrt: wrt})
+					}})
+			}
 		}
-		add(opCase{op: ir.OpAttention, name: fmt.Sprint("masked=", masked), ins: ins,
-			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
-				var m *ir.Value
-				if len(x) == 4 {
-					m = x[3]
-				}
-				return b.Attention(x[0], x[1], x[2], m, 0.5)
-			}})
 	}
 	add(opCase{op: ir.OpLayerNorm, ins: []in{{t: f32(2, 3, 8)}, {t: f32(8)}, {t: f32(8)}},
 		build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.LayerNorm(x[0], x[1], x[2], 1e-5) }})

@@ -224,6 +224,7 @@ type sumWalk struct {
 	x, out  *buffer
 	pool    *parallel.Pool
 	outerOK bool // the outermost segment is kept: split over it
+	colsOK  bool // else x is [rows (reduced), n (kept)] (bias gradients): split over the n columns
 }
 
 func newSumWalk(xs ir.Shape, reduced []bool, mean bool, x, out *buffer, pool *parallel.Pool) *sumWalk {
@@ -255,8 +256,13 @@ func newSumWalk(xs ir.Shape, reduced []bool, mean bool, x, out *buffer, pool *pa
 		}
 	}
 	k.outerOK = len(k.lens) > 1 && !k.red[0]
+	k.colsOK = len(k.lens) == 2 && k.red[0] && !k.red[1] && k.xstr[1] == 1 && k.lens[1] >= 2*minSumCols
 	return k
 }
+
+// minSumCols is the fewest columns of the innermost kept segment a core
+// takes when a sum over the outer rows is split by columns.
+const minSumCols = 16
 
 func (k *sumWalk) run() error {
 	if k.x.n == 0 { // nothing to add: zeros (NaN for a mean)
@@ -264,12 +270,46 @@ func (k *sumWalk) run() error {
 		k.Range(0, 0)
 		return nil
 	}
-	if k.outerOK {
+	switch {
+	case k.outerOK:
 		parFor(k.pool, k.lens[0], k.x.n/k.lens[0], k)
-	} else {
+	case k.colsOK:
+		// Every column adds its rows in the same order as the serial
+		// walk: the split changes no bit of the result.
+		n := k.lens[len(k.lens)-1]
+		parFor(k.pool, n/minSumCols, minSumCols*(k.x.n/n), sumCols{k})
+	default:
 		k.Range(0, 1)
 	}
 	return nil
+}
+
+// sumCols sums the columns [lo·minSumCols, hi·minSumCols) of x [rows,
+// n] over its rows (the last chunk takes the remainder of n).
+type sumCols struct{ k *sumWalk }
+
+func (c sumCols) Range(lo, hi int) {
+	k := c.k
+	rows, n := k.lens[0], k.lens[1]
+	clo, chi := lo*minSumCols, hi*minSumCols
+	if chi > n-minSumCols {
+		chi = n
+	}
+	x, o := f32s(k.x), f32s(k.out)
+	acc := k.acc[clo:chi]
+	clear(acc)
+	for r := range rows {
+		for i, e := range x[r*k.xstr[0]+clo:][:chi-clo] {
+			acc[i] += float64(e)
+		}
+	}
+	for i, a := range acc {
+		if k.mean {
+			o[clo+i] = float32(a * (1 / float64(k.count)))
+		} else {
+			o[clo+i] = float32(a)
+		}
+	}
 }
 
 func (k *sumWalk) Range(lo, hi int) {

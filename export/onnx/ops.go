@@ -125,7 +125,9 @@ func init() {
 		ir.OpSoftmaxCrossEntropy:         {onnx: "LogSoftmax, OneHot (label smoothing), Mul, ReduceSum, ReduceMean, Neg", emit: emitCrossEntropy},
 		ir.OpSoftmaxCrossEntropyBackward: training(),
 		ir.OpDropout:                     {reason: whyDropout},
-		ir.OpAttention:                   {onnx: "MatMul, Mul, Where (mask, via Unsqueeze), Softmax, MatMul", emit: emitAttention},
+		ir.OpAttention:                   {onnx: "MatMul, Mul, Where (mask, via Unsqueeze), Softmax, MatMul; Transpose with bthd", emit: emitAttention},
+		ir.OpAttentionBackward:           training(),
+		ir.OpAttentionBackwardProduct:    training(),
 
 		ir.OpSGD:         training(),
 		ir.OpSGDMomentum: training(),
@@ -597,11 +599,20 @@ func emitLayerNorm(e *emitter, v *ir.Value) error {
 
 // emitAttention writes softmax(q·kᵀ·scale, masked keys at -1e9)·v with
 // plain operators; the mask [B, Tk] is unsqueezed to [B, 1, …, 1, Tk].
+// With bthd, q, k, v [B, T, H, d] are transposed to [B, H, T, d] first
+// and the result back.
 func emitAttention(e *emitter, v *ir.Value) error {
 	q, k := v.Args[0], v.Args[1]
 	r := q.Type.Rank()
 	dt := q.Type.DType
-	s := e.op("MatMul", []string{e.arg(v, 0), e.swapLast(e.arg(v, 1), k.Type.Rank())})
+	bthd := v.Aux.(ir.AttentionAttr).BTHD
+	heads := func(x string) string {
+		if !bthd {
+			return x
+		}
+		return e.op("Transpose", []string{x}, attrInts("perm", 0, 2, 1, 3))
+	}
+	s := e.op("MatMul", []string{heads(e.arg(v, 0)), e.swapLast(heads(e.arg(v, 1)), k.Type.Rank())})
 	s = e.op("Mul", []string{s, e.scalar(dt, v.Aux.(ir.AttentionAttr).Scale)})
 	if len(v.Args) == 4 {
 		var axes []int64
@@ -612,6 +623,10 @@ func emitAttention(e *emitter, v *ir.Value) error {
 		s = e.op("Where", []string{m, s, e.scalar(dt, -1e9)})
 	}
 	a := e.op("Softmax", []string{s}, attrInt("axis", -1))
+	if bthd {
+		e.out(v, "Transpose", []string{e.op("MatMul", []string{a, heads(e.arg(v, 2))})}, attrInts("perm", 0, 2, 1, 3))
+		return nil
+	}
 	e.out(v, "MatMul", []string{a, e.arg(v, 2)})
 	return nil
 }

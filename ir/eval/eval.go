@@ -153,6 +153,8 @@ func init() {
 
 		ir.OpSoftmax:                     kSoftmax,
 		ir.OpAttention:                   kAttention,
+		ir.OpAttentionBackward:           kAttentionBackward,
+		ir.OpAttentionBackwardProduct:    kAttentionBackwardProduct,
 		ir.OpLogSoftmax:                  kLogSoftmax,
 		ir.OpLayerNorm:                   kLayerNorm,
 		ir.OpLayerNormBackwardInput:      kLayerNormBackwardInput,

@@ -304,21 +304,29 @@ func gradCases() []gradCase {
 			return []in{{t: f32(n, c)}, {t: ir.TensorOf(ir.I64, n), kind: ids, hi: c}}
 		}, bin(func(b *ir.Builder, x, y *ir.Value) (*ir.Value, error) { return b.SoftmaxCrossEntropy(x, y, ls) })})
 	}
-	for _, masked := range []bool{false, true} {
-		add(gradCase{ir.OpAttention, fmt.Sprint("masked=", masked), func(r *rand.Rand) []in {
-			b, h, tq, tk, dh, dv := 2, dim(r, 1), dim(r, 1), dim(r, 2), dim(r, 1), dim(r, 1)
-			ins := []in{{t: f32(b, h, tq, dh)}, {t: f32(b, h, tk, dh)}, {t: f32(b, h, tk, dv)}}
-			if masked {
-				ins = append(ins, in{t: ir.TensorOf(ir.Bool, b, tk), kind: ids, hi: 2})
-			}
-			return ins
-		}, func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
-			var m *ir.Value
-			if len(x) == 4 {
-				m = x[3]
-			}
-			return b.Attention(x[0], x[1], x[2], m, 0.7)
-		}})
+	for _, bthd := range []bool{false, true} {
+		for _, masked := range []bool{false, true} {
+			add(gradCase{ir.OpAttention, fmt.Sprint("bthd=", bthd, ",masked=", masked), func(r *rand.Rand) []in {
+				b, h, tq, tk, dh, dv := 2, dim(r, 1), dim(r, 1), dim(r, 2), dim(r, 1), dim(r, 1)
+				ins := []in{{t: f32(b, h, tq, dh)}, {t: f32(b, h, tk, dh)}, {t: f32(b, h, tk, dv)}}
+				if bthd {
+					ins = []in{{t: f32(b, tq, h, dh)}, {t: f32(b, tk, h, dh)}, {t: f32(b, tk, h, dv)}}
+				}
+				if masked {
+					ins = append(ins, in{t: ir.TensorOf(ir.Bool, b, tk), kind: ids, hi: 2})
+				}
+				return ins
+			}, func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+				var m *ir.Value
+				if len(x) == 4 {
+					m = x[3]
+				}
+				if bthd {
+					return b.AttentionBTHD(x[0], x[1], x[2], m, 0.7)
+				}
+				return b.Attention(x[0], x[1], x[2], m, 0.7)
+			}})
+		}
 	}
 	add(gradCase{ir.OpDropout, "", fixed(in{t: f32(4, 5)}, in{t: ir.Scalar(ir.I64), kind: scalarOf, hi: 42}, in{t: ir.Scalar(ir.I64), kind: scalarOf, hi: 3}),
 		func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Dropout(x[0], x[1], x[2], 0.3) }})
@@ -350,6 +358,8 @@ var noGradCheck = map[ir.Op]string{
 	ir.OpReluBackward:                "backward op, checked through relu",
 	ir.OpGeluBackward:                "backward op, checked through gelu",
 	ir.OpLayerNormBackwardInput:      "backward op, checked through layernorm",
+	ir.OpAttentionBackward:           "backward op, checked through attention",
+	ir.OpAttentionBackwardProduct:    "backward op, checked through attention",
 	ir.OpLayerNormBackwardWeight:     "backward op, checked through layernorm",
 	ir.OpSoftmaxCrossEntropyBackward: "backward op, checked through softmax_cross_entropy",
 	ir.OpSGD:                         "optimizer update, checked against PyTorch's formulas",
