@@ -622,3 +622,108 @@ dotreduce:
 	VMOVUPS      X12, 32(BX)
 	VZEROUPPER
 	RET
+
+// func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
+// Adds a times rows pieces of n floats of src into dst, 8 at a time, then
+// one by one; strides in floats.
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         rows+16(FP), CX
+	MOVQ         n+24(FP), R11
+	MOVQ         dstride+32(FP), R8
+	MOVQ         sstride+40(FP), R9
+	VBROADCASTSS a+48(FP), Y2
+	SHLQ         $2, R8
+	SHLQ         $2, R9
+	SHLQ         $2, R11 // bytes per piece
+	MOVQ         R11, R10
+	ANDQ         $-32, R10 // bytes in whole blocks
+	TESTQ        CX, CX
+	JZ           axdone
+
+axrow:
+	XORQ AX, AX
+
+axblock:
+	CMPQ        AX, R10
+	JGE         axtail
+	VMOVUPS     (DI)(AX*1), Y0
+	VFMADD231PS (SI)(AX*1), Y2, Y0
+	VMOVUPS     Y0, (DI)(AX*1)
+	ADDQ        $32, AX
+	JMP         axblock
+
+axtail:
+	CMPQ        AX, R11
+	JGE         axnext
+	VMOVSS      (DI)(AX*1), X0
+	VFMADD231SS (SI)(AX*1), X2, X0
+	VMOVSS      X0, (DI)(AX*1)
+	ADDQ        $4, AX
+	JMP         axtail
+
+axnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  axrow
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
+// Returns the sum over rows pieces of n floats of a·b, 8 at a time, then
+// one by one; strides in floats.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-52
+	MOVQ   a+0(FP), DI
+	MOVQ   b+8(FP), SI
+	MOVQ   rows+16(FP), CX
+	MOVQ   n+24(FP), R11
+	MOVQ   astride+32(FP), R8
+	MOVQ   bstride+40(FP), R9
+	VXORPS Y0, Y0, Y0 // vector sums
+	VXORPS Y1, Y1, Y1 // lane 0: the tails' sum
+	SHLQ   $2, R8
+	SHLQ   $2, R9
+	SHLQ   $2, R11
+	MOVQ   R11, R10
+	ANDQ   $-32, R10
+	TESTQ  CX, CX
+	JZ     dtsum
+
+dtrow:
+	XORQ AX, AX
+
+dtblock:
+	CMPQ        AX, R10
+	JGE         dttail
+	VMOVUPS     (DI)(AX*1), Y3
+	VFMADD231PS (SI)(AX*1), Y3, Y0
+	ADDQ        $32, AX
+	JMP         dtblock
+
+dttail:
+	CMPQ        AX, R11
+	JGE         dtnext
+	VMOVSS      (DI)(AX*1), X3
+	VFMADD231SS (SI)(AX*1), X3, X1
+	ADDQ        $4, AX
+	JMP         dttail
+
+dtnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  dtrow
+
+dtsum:
+	VEXTRACTF128 $1, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, ret+48(FP)
+	VZEROUPPER
+	RET
