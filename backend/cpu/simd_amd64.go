@@ -74,3 +74,9 @@ func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
 //
 //go:noescape
 func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
+
+// sigTanhAVX2 writes sigmoid(x) (tanh == 0) or tanh(x) for n (a multiple
+// of 8) elements; c is sigTanhConsts.
+//
+//go:noescape
+func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int)

@@ -31,3 +31,5 @@ func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32) {
 }
 
 func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32 { panic("unreachable") }
+
+func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int) { panic("unreachable") }
