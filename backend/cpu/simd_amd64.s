@@ -623,9 +623,21 @@ dotreduce:
 	VZEROUPPER
 	RET
 
+// headmask: 8 all-ones words then 8 zeros; from word 8 - r, the mask of
+// the first r lanes.
+DATA headmask<>+0(SB)/8, $-1
+DATA headmask<>+8(SB)/8, $-1
+DATA headmask<>+16(SB)/8, $-1
+DATA headmask<>+24(SB)/8, $-1
+DATA headmask<>+32(SB)/8, $0
+DATA headmask<>+40(SB)/8, $0
+DATA headmask<>+48(SB)/8, $0
+DATA headmask<>+56(SB)/8, $0
+GLOBL headmask<>(SB), RODATA|NOPTR, $64
+
 // func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
-// Adds a times rows pieces of n floats of src into dst, 8 at a time, then
-// one by one; strides in floats.
+// Adds a times rows pieces of n floats of src into dst, 8 at a time, the
+// last n mod 8 through masked loads and stores; strides in floats.
 TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-52
 	MOVQ         dst+0(FP), DI
 	MOVQ         src+8(FP), SI
@@ -639,6 +651,10 @@ TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-52
 	SHLQ         $2, R11 // bytes per piece
 	MOVQ         R11, R10
 	ANDQ         $-32, R10 // bytes in whole blocks
+	LEAQ         headmask<>+32(SB), R12
+	ADDQ         R10, R12
+	SUBQ         R11, R12
+	VMOVUPS      (R12), Y5 // the tail's mask
 	TESTQ        CX, CX
 	JZ           axdone
 
@@ -657,11 +673,10 @@ axblock:
 axtail:
 	CMPQ        AX, R11
 	JGE         axnext
-	VMOVSS      (DI)(AX*1), X0
-	VFMADD231SS (SI)(AX*1), X2, X0
-	VMOVSS      X0, (DI)(AX*1)
-	ADDQ        $4, AX
-	JMP         axtail
+	VMASKMOVPS  (DI)(AX*1), Y5, Y0
+	VMASKMOVPS  (SI)(AX*1), Y5, Y1
+	VFMADD231PS Y1, Y2, Y0
+	VMASKMOVPS  Y0, Y5, (DI)(AX*1)
 
 axnext:
 	ADDQ R8, DI
@@ -674,24 +689,27 @@ axdone:
 	RET
 
 // func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
-// Returns the sum over rows pieces of n floats of a·b, 8 at a time, then
-// one by one; strides in floats.
+// Returns the sum over rows pieces of n floats of a·b, 8 at a time, the
+// last n mod 8 through masked loads; strides in floats.
 TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-52
-	MOVQ   a+0(FP), DI
-	MOVQ   b+8(FP), SI
-	MOVQ   rows+16(FP), CX
-	MOVQ   n+24(FP), R11
-	MOVQ   astride+32(FP), R8
-	MOVQ   bstride+40(FP), R9
-	VXORPS Y0, Y0, Y0 // vector sums
-	VXORPS Y1, Y1, Y1 // lane 0: the tails' sum
-	SHLQ   $2, R8
-	SHLQ   $2, R9
-	SHLQ   $2, R11
-	MOVQ   R11, R10
-	ANDQ   $-32, R10
-	TESTQ  CX, CX
-	JZ     dtsum
+	MOVQ    a+0(FP), DI
+	MOVQ    b+8(FP), SI
+	MOVQ    rows+16(FP), CX
+	MOVQ    n+24(FP), R11
+	MOVQ    astride+32(FP), R8
+	MOVQ    bstride+40(FP), R9
+	VXORPS  Y0, Y0, Y0 // sums
+	SHLQ    $2, R8
+	SHLQ    $2, R9
+	SHLQ    $2, R11
+	MOVQ    R11, R10
+	ANDQ    $-32, R10
+	LEAQ    headmask<>+32(SB), R12
+	ADDQ    R10, R12
+	SUBQ    R11, R12
+	VMOVUPS (R12), Y5 // the tail's mask
+	TESTQ   CX, CX
+	JZ      dtsum
 
 dtrow:
 	XORQ AX, AX
@@ -707,10 +725,9 @@ dtblock:
 dttail:
 	CMPQ        AX, R11
 	JGE         dtnext
-	VMOVSS      (DI)(AX*1), X3
-	VFMADD231SS (SI)(AX*1), X3, X1
-	ADDQ        $4, AX
-	JMP         dttail
+	VMASKMOVPS  (DI)(AX*1), Y5, Y3
+	VMASKMOVPS  (SI)(AX*1), Y5, Y4
+	VFMADD231PS Y4, Y3, Y0
 
 dtnext:
 	ADDQ R8, DI
@@ -723,7 +740,6 @@ dtsum:
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VADDSS       X1, X0, X0
 	VMOVSS       X0, ret+48(FP)
 	VZEROUPPER
 	RET
