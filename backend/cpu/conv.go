@@ -418,7 +418,10 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	k.cols = make([][]float32, k.tasks)
 	k.ps = make([]gemm.Params, k.tasks)
 	for t := range k.tasks {
-		if !g.direct && !k.depthwise {
+		switch {
+		case k.depthwise: // the phase planes of a horizontal stride > 1
+			k.cols[t] = make([]float32, g.phaseLen())
+		case !g.direct:
 			k.cols[t] = make([]float32, CKK*P)
 		}
 		p := gemm.Params{Alpha: 1}

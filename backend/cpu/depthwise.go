@@ -4,8 +4,9 @@
 // multiplier (usually 1), too small for the GEMM's packing to pay off.
 // Each kernel tap adds a scaled piece of an input plane to an output
 // plane (or, for the weight gradient, takes a dot product of two
-// planes), a whole plane at a time with AVX2 when the horizontal stride
-// is 1.
+// planes), a whole plane at a time with AVX2. A horizontal stride s > 1
+// first splits the input plane into s phase planes (columns j·s + p in
+// phase p), in which every tap reads contiguous pieces again.
 
 package cpu
 
@@ -36,9 +37,68 @@ func (g *convGeom) colSpan(kw int) (lo, hi int) {
 	return lo, hi
 }
 
+// phaseW is the width of a phase plane: the input columns j·sw + p of
+// one phase p.
+func (g *convGeom) phaseW() int { return (g.W + g.sw - 1) / g.sw }
+
+// phaseLen is the size of the phase planes of one input plane (0 for a
+// horizontal stride of 1, which needs none).
+func (g *convGeom) phaseLen() int {
+	if g.sw == 1 {
+		return 0
+	}
+	return g.sw * g.H * g.phaseW()
+}
+
+// split writes the phase planes ph of the input plane x[H·W].
+func (g *convGeom) split(ph, x []float32) {
+	pw := g.phaseW()
+	for p := range g.sw {
+		for h := range g.H {
+			xr := x[h*g.W : (h+1)*g.W]
+			dst := ph[(p*g.H+h)*pw:][:pw]
+			j := 0
+			for iw := p; iw < g.W; iw += g.sw {
+				dst[j] = xr[iw]
+				j++
+			}
+		}
+	}
+}
+
+// merge writes the input plane dx[H·W] from its phase planes ph.
+func (g *convGeom) merge(dx, ph []float32) {
+	pw := g.phaseW()
+	for p := range g.sw {
+		for h := range g.H {
+			xr := dx[h*g.W : (h+1)*g.W]
+			src := ph[(p*g.H+h)*pw:][:pw]
+			j := 0
+			for iw := p; iw < g.W; iw += g.sw {
+				xr[iw] = src[j]
+				j++
+			}
+		}
+	}
+}
+
+// vecCol returns where the vector kernels find the input of kernel
+// column kw for output column 0 of input row 0 (an offset into the input
+// plane, or into its phase planes when sw > 1) and the row width there:
+// output column ow of input row ih is at base + ih·rowW + ow.
+func (g *convGeom) vecCol(kw int) (base, rowW int) {
+	off := kw*g.dw - g.pw
+	if g.sw == 1 {
+		return off, g.W
+	}
+	p := ((off % g.sw) + g.sw) % g.sw
+	return p*g.H*g.phaseW() + (off-p)/g.sw, g.phaseW()
+}
+
 // dwForward writes one output plane y[OH·OW] = bias + w ⋆ x of one input
-// plane x[H·W] and one kernel w[KH·KW].
-func (g *convGeom) dwForward(y, x, w []float32, bias float32) {
+// plane x[H·W] and one kernel w[KH·KW]; xv is x (sw = 1) or its phase
+// planes, read by the vector kernels.
+func (g *convGeom) dwForward(y, x, xv, w []float32, bias float32) {
 	for i := range y {
 		y[i] = bias
 	}
@@ -55,10 +115,11 @@ func (g *convGeom) dwForward(y, x, w []float32, bias float32) {
 				continue
 			}
 			wv, off := w[kh*g.KW+kw], kw*g.dw-g.pw
-			if simdOn && g.sw == 1 {
+			if simdOn {
+				base, rw := g.vecCol(kw)
 				dst := y[r0*OW+lo:][:(r1-r0-1)*OW+hi-lo]
-				src := x[ih0*W+lo+off:][:(r1-r0-1)*g.sh*W+hi-lo]
-				axpyRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, OW, g.sh*W, wv)
+				src := xv[base+ih0*rw+lo:][:(r1-r0-1)*g.sh*rw+hi-lo]
+				axpyRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, OW, g.sh*rw, wv)
 				continue
 			}
 			for r := range r1 - r0 {
@@ -75,8 +136,9 @@ func (g *convGeom) dwForward(y, x, w []float32, bias float32) {
 }
 
 // dwInput adds the input gradient of one output plane dy[OH·OW] through
-// the kernel w[KH·KW] into dx[H·W].
-func (g *convGeom) dwInput(dx, dy, w []float32) {
+// the kernel w[KH·KW] into dx[H·W]; with AVX2, into dxv instead: dx
+// (sw = 1) or its phase planes.
+func (g *convGeom) dwInput(dx, dxv, dy, w []float32) {
 	OW, W := g.OW, g.W
 	for kh := range g.KH {
 		r0, r1 := g.rowsOf(kh)
@@ -90,10 +152,11 @@ func (g *convGeom) dwInput(dx, dy, w []float32) {
 				continue
 			}
 			wv, off := w[kh*g.KW+kw], kw*g.dw-g.pw
-			if simdOn && g.sw == 1 {
+			if simdOn {
+				base, rw := g.vecCol(kw)
 				src := dy[r0*OW+lo:][:(r1-r0-1)*OW+hi-lo]
-				dst := dx[ih0*W+lo+off:][:(r1-r0-1)*g.sh*W+hi-lo]
-				axpyRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, g.sh*W, OW, wv)
+				dst := dxv[base+ih0*rw+lo:][:(r1-r0-1)*g.sh*rw+hi-lo]
+				axpyRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, g.sh*rw, OW, wv)
 				continue
 			}
 			for r := range r1 - r0 {
@@ -109,9 +172,10 @@ func (g *convGeom) dwInput(dx, dy, w []float32) {
 	}
 }
 
-// dwWeight adds the weight gradient of one input plane x[H·W] and one
-// output plane dy[OH·OW] into dw[KH·KW].
-func (g *convGeom) dwWeight(dw, x, dy []float32) {
+// dwWeight adds the weight gradient of one input plane x[H·W] (xv: x or
+// its phase planes, as in dwForward) and one output plane dy[OH·OW] into
+// dw[KH·KW].
+func (g *convGeom) dwWeight(dw, x, xv, dy []float32) {
 	OW, W := g.OW, g.W
 	for kh := range g.KH {
 		r0, r1 := g.rowsOf(kh)
@@ -125,10 +189,11 @@ func (g *convGeom) dwWeight(dw, x, dy []float32) {
 				continue
 			}
 			off := kw*g.dw - g.pw
-			if simdOn && g.sw == 1 {
+			if simdOn {
+				base, rw := g.vecCol(kw)
 				a := dy[r0*OW+lo:][:(r1-r0-1)*OW+hi-lo]
-				b := x[ih0*W+lo+off:][:(r1-r0-1)*g.sh*W+hi-lo]
-				dw[kh*g.KW+kw] += dotRowsAVX2(&a[0], &b[0], r1-r0, hi-lo, OW, g.sh*W)
+				b := xv[base+ih0*rw+lo:][:(r1-r0-1)*g.sh*rw+hi-lo]
+				dw[kh*g.KW+kw] += dotRowsAVX2(&a[0], &b[0], r1-r0, hi-lo, OW, g.sh*rw)
 				continue
 			}
 			var s float32
@@ -151,6 +216,8 @@ func (g *convGeom) dwWeight(dw, x, dy []float32) {
 func (k *convKernel) depthwiseRange(lo, hi, t int) {
 	a, b, out := f32s(k.a), f32s(k.b), f32s(k.out)
 	HW, P, KK, GO := k.H*k.W, k.p(), k.KH*k.KW, k.G*k.O
+	split := simdOn && k.sw > 1
+	ph := k.cols[t] // the phase planes (sw > 1)
 	switch k.op {
 	case ir.OpConv2D: // a = x, b = w
 		var bias []float32
@@ -158,21 +225,36 @@ func (k *convKernel) depthwiseRange(lo, hi, t int) {
 			bias = f32s(k.rowBias)
 		}
 		for n := lo; n < hi; n++ {
-			for oc := range GO {
-				var bv float32
-				if bias != nil {
-					bv = bias[oc]
+			for grp := range k.G {
+				x := a[(n*k.G+grp)*HW:][:HW]
+				xv := x
+				if split {
+					k.split(ph, x)
+					xv = ph
 				}
-				k.dwForward(out[(n*GO+oc)*P:][:P], a[(n*k.G+oc/k.O)*HW:][:HW], b[oc*KK:][:KK], bv)
+				for oc := grp * k.O; oc < (grp+1)*k.O; oc++ {
+					var bv float32
+					if bias != nil {
+						bv = bias[oc]
+					}
+					k.dwForward(out[(n*GO+oc)*P:][:P], x, xv, b[oc*KK:][:KK], bv)
+				}
 			}
 		}
 	case ir.OpConv2DBackwardInput: // a = dy, b = w
 		for n := lo; n < hi; n++ {
 			for grp := range k.G {
 				dx := out[(n*k.G+grp)*HW:][:HW]
-				clear(dx)
+				dxv := dx
+				if split {
+					dxv = ph
+				}
+				clear(dxv)
 				for oc := grp * k.O; oc < (grp+1)*k.O; oc++ {
-					k.dwInput(dx, a[(n*GO+oc)*P:][:P], b[oc*KK:][:KK])
+					k.dwInput(dx, dxv, a[(n*GO+oc)*P:][:P], b[oc*KK:][:KK])
+				}
+				if split {
+					k.merge(dx, ph)
 				}
 			}
 		}
@@ -183,8 +265,16 @@ func (k *convKernel) depthwiseRange(lo, hi, t int) {
 		}
 		clear(dw)
 		for n := lo; n < hi; n++ {
-			for oc := range GO {
-				k.dwWeight(dw[oc*KK:][:KK], a[(n*k.G+oc/k.O)*HW:][:HW], b[(n*GO+oc)*P:][:P])
+			for grp := range k.G {
+				x := a[(n*k.G+grp)*HW:][:HW]
+				xv := x
+				if split {
+					k.split(ph, x)
+					xv = ph
+				}
+				for oc := grp * k.O; oc < (grp+1)*k.O; oc++ {
+					k.dwWeight(dw[oc*KK:][:KK], x, xv, b[(n*GO+oc)*P:][:P])
+				}
 			}
 		}
 	}
