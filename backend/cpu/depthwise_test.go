@@ -33,35 +33,39 @@ var depthwiseCases = []struct {
 func depthwiseOpCases() []opCase {
 	var cs []opCase
 	for _, cv := range depthwiseCases {
-		at := cv.at
-		f32 := func(s ir.Shape) in { return in{t: ir.Type{DType: ir.F32, Shape: s}} }
-		g := ir.NewGraph()
-		bb := ir.NewBuilder(g)
-		xv, _ := bb.Input("x", ir.RoleData, f32(cv.x).t)
-		wv, _ := bb.Input("w", ir.RoleData, f32(cv.w).t)
-		y, err := bb.Conv2D(xv, wv, at)
-		if err != nil {
-			panic(err)
-		}
-		xs, ws, ys := cv.x, cv.w, y.Type.Shape
-		cs = append(cs,
-			opCase{op: ir.OpConv2D, name: cv.name, ins: []in{f32(xs), f32(ws)},
-				build: bin(func(b *ir.Builder, x, w *ir.Value) (*ir.Value, error) { return b.Conv2D(x, w, at) })},
-			opCase{op: ir.OpConv2D, name: cv.name + "_bias", ins: []in{f32(xs), f32(ws), f32(ir.Shape{ws[0], 1, 1})},
-				build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
-					y, err := b.Conv2D(x[0], x[1], at)
-					if err != nil {
-						return nil, err
-					}
-					return b.Add(y, x[2])
-				}},
-			opCase{op: ir.OpConv2DBackwardInput, name: cv.name, ins: []in{f32(ys), f32(ws)},
-				build: bin(func(b *ir.Builder, dy, w *ir.Value) (*ir.Value, error) { return b.Conv2DBackwardInput(dy, w, xs, at) })},
-			opCase{op: ir.OpConv2DBackwardWeight, name: cv.name, ins: []in{f32(xs), f32(ys)},
-				build: bin(func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error) { return b.Conv2DBackwardWeight(x, dy, ws, at) })},
-		)
+		cs = append(cs, depthwiseOpCasesOf(cv.name, cv.at, cv.x, cv.w)...)
 	}
 	return cs
+}
+
+// depthwiseOpCasesOf are the op cases of one depthwise geometry.
+func depthwiseOpCasesOf(name string, at ir.Conv2DAttr, xs, ws ir.Shape) []opCase {
+	f32 := func(s ir.Shape) in { return in{t: ir.Type{DType: ir.F32, Shape: s}} }
+	g := ir.NewGraph()
+	bb := ir.NewBuilder(g)
+	xv, _ := bb.Input("x", ir.RoleData, f32(xs).t)
+	wv, _ := bb.Input("w", ir.RoleData, f32(ws).t)
+	y, err := bb.Conv2D(xv, wv, at)
+	if err != nil {
+		panic(err)
+	}
+	ys := y.Type.Shape
+	return []opCase{
+		{op: ir.OpConv2D, name: name, ins: []in{f32(xs), f32(ws)},
+			build: bin(func(b *ir.Builder, x, w *ir.Value) (*ir.Value, error) { return b.Conv2D(x, w, at) })},
+		{op: ir.OpConv2D, name: name + "_bias", ins: []in{f32(xs), f32(ws), f32(ir.Shape{ws[0], 1, 1})},
+			build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+				y, err := b.Conv2D(x[0], x[1], at)
+				if err != nil {
+					return nil, err
+				}
+				return b.Add(y, x[2])
+			}},
+		{op: ir.OpConv2DBackwardInput, name: name, ins: []in{f32(ys), f32(ws)},
+			build: bin(func(b *ir.Builder, dy, w *ir.Value) (*ir.Value, error) { return b.Conv2DBackwardInput(dy, w, xs, at) })},
+		{op: ir.OpConv2DBackwardWeight, name: name, ins: []in{f32(xs), f32(ys)},
+			build: bin(func(b *ir.Builder, x, dy *ir.Value) (*ir.Value, error) { return b.Conv2DBackwardWeight(x, dy, ws, at) })},
+	}
 }
 
 // TestDepthwise checks the direct depthwise kernels against ir/eval (all
