@@ -97,11 +97,9 @@ var trainCases = []struct {
 	{"digits_mlp", 0, 0},
 	{"digits_cnn", 0, 0},
 	{"custom_layer", 0, 0},
-	{"digits_finetune", 0, 0},   // pretrain
-	{"digits_finetune", 1, 0},   // finetune, encoder frozen
-	{"digits_finetune", 1, 1},   // finetune, all, encoder lr scaled
-	{"bench/w7_lstm.enc", 0, 0}, // LSTM: sigmoid and tanh gates
-	{"fashion_mobilenet", 1, 0}, // depthwise convolutions, BatchNorm
+	{"digits_finetune", 0, 0}, // pretrain
+	{"digits_finetune", 1, 0}, // finetune, encoder frozen
+	{"digits_finetune", 1, 1}, // finetune, all, encoder lr scaled
 }
 
 // TestTrainSteps runs two training steps of every example on the CPU
