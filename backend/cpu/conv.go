@@ -1,6 +1,7 @@
 // This file implements conv2d and its two backward ops by im2col + GEMM,
 // one sample (and, for a grouped convolution, one group) at a time,
-// samples spread over the pool.
+// samples spread over the pool; a depthwise convolution (one input
+// channel per group) runs the direct kernels of depthwise.go instead.
 
 package cpu
 
@@ -281,6 +282,10 @@ type convKernel struct {
 	partial [][]float32   // per task: dw partial sums (weight gradient, tasks > 1)
 	ps      []gemm.Params // per task
 	pool    *parallel.Pool
+
+	// depthwise: one input channel per group, run by the direct kernels
+	// of depthwise.go (no column matrices, no GEMM)
+	depthwise bool
 }
 
 func (k *convKernel) run() error {
@@ -303,6 +308,10 @@ func (k *convKernel) run() error {
 
 func (k *convKernel) RangeWorker(_, t, _ int) {
 	lo, hi := parallel.Chunk(k.N, k.tasks, t)
+	if k.depthwise {
+		k.depthwiseRange(lo, hi, t)
+		return
+	}
 	a, b, out := f32s(k.a), f32s(k.b), f32s(k.out)
 	col, p := k.cols[t], &k.ps[t]
 	// Per group: input, output and weight sizes.
@@ -393,7 +402,8 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
 	}
 	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool, x: a, attr: at}
-	k.dots = v.Op == ir.OpConv2DBackwardWeight && simdOn && g.p() >= 8
+	k.depthwise = depthwiseOn && g.isDepthwise()
+	k.dots = v.Op == ir.OpConv2DBackwardWeight && simdOn && g.p() >= 8 && !k.depthwise
 	// Up to 4 tasks per core of at least 4 samples each, claimed
 	// dynamically: a core taken by another process then delays the op
 	// by a few samples' work, not by half the batch.
@@ -408,7 +418,10 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	k.cols = make([][]float32, k.tasks)
 	k.ps = make([]gemm.Params, k.tasks)
 	for t := range k.tasks {
-		if !g.direct {
+		switch {
+		case k.depthwise: // the phase planes of a horizontal stride > 1
+			k.cols[t] = make([]float32, g.phaseLen())
+		case !g.direct:
 			k.cols[t] = make([]float32, CKK*P)
 		}
 		p := gemm.Params{Alpha: 1}
@@ -442,7 +455,7 @@ func (p *Program) shareColumns() {
 	fwd := map[*ir.Value][]*convKernel{}
 	for _, s := range p.steps {
 		k, ok := s.k.(*convKernel)
-		if !ok || k.direct {
+		if !ok || k.direct || k.depthwise {
 			continue
 		}
 		switch k.op {

@@ -90,6 +90,8 @@
 //	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax
 //	matmul.go       batched matmul through gemm
 //	conv.go         conv2d and its backward ops: im2col + GEMM
+//	depthwise.go    depthwise conv2d (one input channel per group) and its
+//	                backward ops directly, a kernel tap over a whole plane
 //	pool.go         max and average pooling and their backward ops
 //	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
@@ -97,10 +99,12 @@
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
-//	                softmax, GELU (+ backward), 2×2 max pooling (+ backward),
-//	                im2col/col2im row copies, 4×3 dot products (conv weight
-//	                gradient); simd_other.go stubs them elsewhere, and each
-//	                has a portable loop that the tests run with simdOn off
+//	                softmax, sigmoid and tanh, GELU (+ backward), 2×2 max
+//	                pooling (+ backward), im2col/col2im row copies, 4×3 dot
+//	                products (conv weight gradient), scaled row adds and
+//	                row dot products (depthwise); simd_other.go stubs them
+//	                elsewhere, and each has a portable loop that the tests
+//	                run with simdOn off
 //	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on gemm.Qgemm
 //	                (input quantized, dequantize/bias/activation in the epilogue);

@@ -150,6 +150,10 @@ func unaryF32Inner(act gemm.Activation, f ir.ScalarFunc, o, x []float32) {
 		geluF32(o, x, nil)
 		return
 	}
+	if (act == gemm.ActSigmoid || act == gemm.ActTanh) && simdOn {
+		sigTanhF32(o, x, act)
+		return
+	}
 	if act != gemm.ActNone {
 		copy(o, x)
 		gemm.ActivateSlice(act, o)
@@ -256,6 +260,31 @@ func geluF32(o, x, dy []float32) {
 		}
 		v := float64(x[i])
 		o[i] = float32(float64(dy[i]) * (0.5*(1+math.Erf(v*math.Sqrt2/2)) + v*math.Exp(-v*v/2)*0.3989422804014327))
+	}
+}
+
+// sigTanhConsts are sigTanhAVX2's constants: expConsts, then 0.125, -1/3,
+// 2/15 and -17/315.
+var sigTanhConsts = [32]float32{88.3762626647949, -88.3762626647949, 1.44269504088896341, 0.5,
+	0.693359375, -2.12194440e-4, 1,
+	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+	0.125, -1.0 / 3, 2.0 / 15, -17.0 / 315}
+
+// sigTanhF32 writes sigmoid(x) or tanh(x) (act), 8 lanes at a time with
+// AVX2 (within 1e-6 relative of the float64 functions; the GEMM
+// epilogue's scalar forms for the last len(o) mod 8).
+func sigTanhF32(o, x []float32, act gemm.Activation) {
+	x = x[:len(o)]
+	i := len(o) &^ 7
+	if i > 0 {
+		tanh := 0
+		if act == gemm.ActTanh {
+			tanh = 1
+		}
+		sigTanhAVX2(&o[0], &x[0], i, &sigTanhConsts, tanh)
+	}
+	for ; i < len(o); i++ {
+		o[i] = gemm.Activate(act, x[i])
 	}
 }
 

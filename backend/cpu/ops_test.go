@@ -75,7 +75,7 @@ func draw(r *rand.Rand, x in) []float64 {
 }
 
 // bind gives program input name the values v.
-func bind(t *testing.T, p *Program, name string, typ ir.Type, v []float64) {
+func bind(t testing.TB, p *Program, name string, typ ir.Type, v []float64) {
 	t.Helper()
 	var err error
 	switch typ.DType {

@@ -62,3 +62,21 @@ func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)
 //
 //go:noescape
 func dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, out *[12]float32)
+
+// axpyRowsAVX2 adds a·src into dst for rows pieces of n floats, the pieces
+// dstride and sstride floats apart.
+//
+//go:noescape
+func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
+
+// dotRowsAVX2 returns Σ a·b over rows pieces of n floats, the pieces
+// astride and bstride floats apart.
+//
+//go:noescape
+func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
+
+// sigTanhAVX2 writes sigmoid(x) (tanh == 0) or tanh(x) for n (a multiple
+// of 8) elements; c is sigTanhConsts.
+//
+//go:noescape
+func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int)

@@ -622,3 +622,228 @@ dotreduce:
 	VMOVUPS      X12, 32(BX)
 	VZEROUPPER
 	RET
+
+// headmask: 8 all-ones words then 8 zeros; from word 8 - r, the mask of
+// the first r lanes.
+DATA headmask<>+0(SB)/8, $-1
+DATA headmask<>+8(SB)/8, $-1
+DATA headmask<>+16(SB)/8, $-1
+DATA headmask<>+24(SB)/8, $-1
+DATA headmask<>+32(SB)/8, $0
+DATA headmask<>+40(SB)/8, $0
+DATA headmask<>+48(SB)/8, $0
+DATA headmask<>+56(SB)/8, $0
+GLOBL headmask<>(SB), RODATA|NOPTR, $64
+
+// func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
+// Adds a times rows pieces of n floats of src into dst, 8 at a time, the
+// last n mod 8 through masked loads and stores; strides in floats.
+TEXT ·axpyRowsAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         rows+16(FP), CX
+	MOVQ         n+24(FP), R11
+	MOVQ         dstride+32(FP), R8
+	MOVQ         sstride+40(FP), R9
+	VBROADCASTSS a+48(FP), Y2
+	SHLQ         $2, R8
+	SHLQ         $2, R9
+	SHLQ         $2, R11 // bytes per piece
+	MOVQ         R11, R10
+	ANDQ         $-32, R10 // bytes in whole blocks
+	LEAQ         headmask<>+32(SB), R12
+	ADDQ         R10, R12
+	SUBQ         R11, R12
+	VMOVUPS      (R12), Y5 // the tail's mask
+	TESTQ        CX, CX
+	JZ           axdone
+
+axrow:
+	XORQ AX, AX
+
+axblock:
+	CMPQ        AX, R10
+	JGE         axtail
+	VMOVUPS     (DI)(AX*1), Y0
+	VFMADD231PS (SI)(AX*1), Y2, Y0
+	VMOVUPS     Y0, (DI)(AX*1)
+	ADDQ        $32, AX
+	JMP         axblock
+
+axtail:
+	CMPQ        AX, R11
+	JGE         axnext
+	VMASKMOVPS  (DI)(AX*1), Y5, Y0
+	VMASKMOVPS  (SI)(AX*1), Y5, Y1
+	VFMADD231PS Y1, Y2, Y0
+	VMASKMOVPS  Y0, Y5, (DI)(AX*1)
+
+axnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  axrow
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
+// Returns the sum over rows pieces of n floats of a·b, 8 at a time, the
+// last n mod 8 through masked loads; strides in floats.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-52
+	MOVQ    a+0(FP), DI
+	MOVQ    b+8(FP), SI
+	MOVQ    rows+16(FP), CX
+	MOVQ    n+24(FP), R11
+	MOVQ    astride+32(FP), R8
+	MOVQ    bstride+40(FP), R9
+	VXORPS  Y0, Y0, Y0 // sums
+	SHLQ    $2, R8
+	SHLQ    $2, R9
+	SHLQ    $2, R11
+	MOVQ    R11, R10
+	ANDQ    $-32, R10
+	LEAQ    headmask<>+32(SB), R12
+	ADDQ    R10, R12
+	SUBQ    R11, R12
+	VMOVUPS (R12), Y5 // the tail's mask
+	TESTQ   CX, CX
+	JZ      dtsum
+
+dtrow:
+	XORQ AX, AX
+
+dtblock:
+	CMPQ        AX, R10
+	JGE         dttail
+	VMOVUPS     (DI)(AX*1), Y3
+	VFMADD231PS (SI)(AX*1), Y3, Y0
+	ADDQ        $32, AX
+	JMP         dtblock
+
+dttail:
+	CMPQ        AX, R11
+	JGE         dtnext
+	VMASKMOVPS  (DI)(AX*1), Y5, Y3
+	VMASKMOVPS  (SI)(AX*1), Y5, Y4
+	VFMADD231PS Y4, Y3, Y0
+
+dtnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  dtrow
+
+dtsum:
+	VEXTRACTF128 $1, Y0, X2
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int)
+// tanh == 0: o = 1/(1+exp(-x)) (sigmoid); else o = tanh(x): for |x| <
+// 0.125 the odd polynomial x·(1 + x²·(-1/3 + x²·(2/15 - x²·17/315))),
+// elsewhere sign(x)·(1-e)/(1+e) with e = exp(-2|x|), so neither form
+// cancels. exp as in expSumAVX2 (its constants are c[0:13]; c[13:17] are
+// 0.125, -1/3, 2/15, -17/315). n is a multiple of 8.
+TEXT ·sigTanhAVX2(SB), NOSPLIT, $0-40
+	MOVQ         o+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVQ         c+24(FP), AX
+	MOVQ         tanh+32(FP), BX
+	VBROADCASTSS 0(AX), Y14  // hi
+	VBROADCASTSS 4(AX), Y13  // lo
+	VBROADCASTSS 8(AX), Y12  // log2(e)
+	VBROADCASTSS 12(AX), Y11 // 0.5
+	VBROADCASTSS 16(AX), Y10 // C1
+	VBROADCASTSS 20(AX), Y9  // C2
+	VBROADCASTSS 24(AX), Y8  // 1
+	MOVL         $127, DX
+	VMOVD        DX, X6
+	VPBROADCASTD X6, Y6
+	MOVL         $0x80000000, DX
+	VMOVD        DX, X7
+	VPBROADCASTD X7, Y7 // the sign bit
+	SHRQ         $3, CX
+	JZ           stdone
+
+stloop:
+	VMOVUPS (SI), Y15    // x
+	TESTQ   BX, BX
+	JNZ     sttanharg
+	VXORPS  Y7, Y15, Y0  // sigmoid: exp(-x)
+	JMP     stexp
+
+sttanharg:
+	VANDNPS Y15, Y7, Y0 // |x|
+	VADDPS  Y0, Y0, Y0
+	VXORPS  Y7, Y0, Y0  // -2|x|
+
+stexp:
+	// Y3 = exp(Y0), as expSumAVX2 (scratch Y1, Y2, Y4, Y5).
+	VMINPS       Y0, Y14, Y0
+	VMAXPS       Y0, Y13, Y0
+	VMULPS       Y12, Y0, Y1
+	VADDPS       Y11, Y1, Y1
+	VROUNDPS     $1, Y1, Y1
+	VFNMADD231PS Y10, Y1, Y0
+	VFNMADD231PS Y9, Y1, Y0
+	VMULPS       Y0, Y0, Y2
+	VBROADCASTSS 28(AX), Y3
+	VBROADCASTSS 32(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 36(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 40(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 44(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VBROADCASTSS 48(AX), Y4
+	VFMADD213PS  Y4, Y0, Y3
+	VADDPS       Y8, Y0, Y4
+	VFMADD213PS  Y4, Y2, Y3
+	VCVTPS2DQ    Y1, Y5
+	VPADDD       Y6, Y5, Y5
+	VPSLLD       $23, Y5, Y5
+	VMULPS       Y5, Y3, Y3
+	TESTQ        BX, BX
+	JNZ          sttanh
+	VADDPS       Y8, Y3, Y3 // 1 + exp(-x)
+	VDIVPS       Y3, Y8, Y3 // 1/(1 + exp(-x))
+	VMOVUPS      Y3, (DI)
+	JMP          stnext
+
+sttanh:
+	VSUBPS       Y3, Y8, Y4     // 1 - e
+	VADDPS       Y8, Y3, Y3     // 1 + e
+	VDIVPS       Y3, Y4, Y4     // (1-e)/(1+e)
+	VMULPS       Y15, Y15, Y2   // x²
+	VBROADCASTSS 64(AX), Y3     // -17/315
+	VBROADCASTSS 60(AX), Y5     // 2/15
+	VFMADD213PS  Y5, Y2, Y3
+	VBROADCASTSS 56(AX), Y5     // -1/3
+	VFMADD213PS  Y5, Y2, Y3
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y15, Y15, Y3   // x + x·x²·p
+	VANDNPS      Y15, Y7, Y0    // |x|
+	VBROADCASTSS 52(AX), Y5     // 0.125
+	VCMPPS       $1, Y5, Y0, Y5 // |x| < 0.125 (false for NaN)
+	VBLENDVPS    Y5, Y3, Y4, Y4
+	VANDPS       Y7, Y15, Y5
+	VORPS        Y5, Y4, Y4     // with the sign of x (tanh(-0) = -0)
+	VMOVUPS      Y4, (DI)
+
+stnext:
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  stloop
+
+stdone:
+	VZEROUPPER
+	RET

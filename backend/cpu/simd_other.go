@@ -25,3 +25,11 @@ func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unre
 func dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, out *[12]float32) {
 	panic("unreachable")
 }
+
+func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32) {
+	panic("unreachable")
+}
+
+func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32 { panic("unreachable") }
+
+func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int) { panic("unreachable") }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -236,6 +237,48 @@ func TestAddDotsSegments(t *testing.T) {
 			}
 			if d := math.Abs(float64(c[i*n+j]) - w); d > 1e-5*float64(k*nseg) {
 				t.Fatalf("c[%d,%d] = %v, want %v", i, j, c[i*n+j], w)
+			}
+		}
+	}
+}
+
+// TestSigTanh checks the vector sigmoid and tanh against float64 over
+// [-100, 100] (both tails, the polynomial's range near 0 and its edge)
+// and on ±0, ±Inf and NaN.
+func TestSigTanh(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	n := 40003
+	x := make([]float32, 0, n+16)
+	for i := range n {
+		v := -100 + 200*float64(i)/float64(n-1)
+		if i%2 == 1 {
+			v /= 500 // dense near 0
+		}
+		x = append(x, float32(v))
+	}
+	x = append(x, 0.125, -0.125, 0.12499999, float32(math.Copysign(0, -1)), 0, 1e-30, -1e-30, 9.5,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 88.5, -88.5, 200, -200, 3)
+	o := make([]float32, len(x))
+	for _, act := range []gemm.Activation{gemm.ActSigmoid, gemm.ActTanh} {
+		sigTanhF32(o, x, act)
+		for i, e := range x {
+			v := float64(e)
+			want := 1 / (1 + math.Exp(-v))
+			if act == gemm.ActTanh {
+				want = math.Tanh(v)
+			}
+			got := float64(o[i])
+			switch {
+			case math.IsNaN(want):
+				if !math.IsNaN(got) {
+					t.Errorf("%v(%v) = %v, want NaN", act, e, got)
+				}
+			case math.Abs(got-want) > 1e-6*math.Abs(want)+1e-37:
+				t.Errorf("%v(%v) = %v, want %v", act, e, got, want)
+			case want == 0 && math.Signbit(got) != math.Signbit(want):
+				t.Errorf("%v(%v) = %v, want %v (sign)", act, e, got, want)
 			}
 		}
 	}

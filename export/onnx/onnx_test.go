@@ -158,6 +158,7 @@ var extraSizes = map[string]map[string]int{
 // at least its widest convolution.
 var minSizes = map[string]map[string]int{
 	"spam_textcnn.enc:spam_textcnn": {"T": 5},
+	"spam_word2vec.enc:pretrained":  {"T": 5},
 	"models.enc:TextConv":           {"T": 5},
 }
 
