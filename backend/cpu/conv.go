@@ -393,8 +393,12 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
 	}
 	if v.Op == ir.OpConv2D {
-		if q, err := c.int8Conv(v, &g); err != nil || q != nil {
-			return newConvInt8(c, v, g, q), err
+		q, err := c.int8Conv(v, &g)
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			return newConvInt8(c, v, g, q), nil
 		}
 	}
 	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool, x: a, attr: at}

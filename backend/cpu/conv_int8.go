@@ -1,22 +1,32 @@
 // This file implements the int8 form of conv2d: when Options.Int8 holds
 // the quantized form of a convolution's weight w [O, C, KH, KW] (one
 // scale per output channel, rows of C·KH·KW), the convolution quantizes
-// x to uint8 with the layer's calibrated activation scale, lays out the
-// patches as rows (im2col transposed: [OH·OW, C·KH·KW] per sample, the
-// padding holding the zero point, i.e. the real value 0) and runs them
-// through a gemm.QJob against wᵀ with int32 accumulation; the epilogue
-// dequantizes, adds the bias, applies the activation and writes NCHW
-// (channel-major blocks), in float32 or, inside an int8 region,
-// requantized for the next int8 layer (int8region.go).
+// x to uint8 with the layer's calibrated activation scale into a copy
+// of x with its padding (the padding holds the zero point, the real
+// value 0), lays out the patches as rows (im2col transposed: [OH·OW, K]
+// per sample) and runs them through a gemm.QJob against wᵀ with int32
+// accumulation; the epilogue dequantizes, adds the bias, applies the
+// activation and writes NCHW (channel-major blocks), in float32 or,
+// inside an int8 region, requantized for the next int8 layer
+// (int8region.go).
 //
-// Samples are split into chunks spread over the pool; each worker has
-// its own column buffer and serial QJob, sized for a chunk, so that a
-// chunk's columns stay in cache and a run allocates nothing.
+// The patch rows are written straight into the QJob's packed layout
+// (no column matrix, no second packing pass). With unit dilation along
+// the width, each kernel row of a channel (KW contiguous bytes of x) is
+// given a whole number of 4-byte k groups (K = C·KH·⌈KW/4⌉·4, the
+// weights spread to match with zeros in between), so that a patch row
+// is one or two unaligned loads and stores per kernel row; otherwise
+// taps are gathered one by one (K = C·KH·KW). Samples are split into
+// chunks spread over the pool; each worker has its own serial QJob,
+// sized for a chunk, so that a chunk's packed rows stay in cache and a
+// run allocates nothing.
 
 package cpu
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -31,14 +41,17 @@ type convInt8 struct {
 	x, out *buffer
 	bias   *buffer // per output channel, or nil (fuseInt8Epilogues)
 	act    gemm.Activation
-	xq     []uint8 // x quantized, N·C·H·W
+	xq     []uint8 // x quantized, N·C·H·W (+ slack)
+	xp     []uint8 // xq with the padding: N·C·Hp·Wp (+ slack); xq itself without padding
+	hp, wp int     // the padded height and width
 	preq   bool    // xq is written by the int8 producer before this step
 	toU8   bool    // write outU8 with outQ instead of out (an int8 region)
 	outU8  []uint8
 	outQ   gemm.QParams
 	chunk  int          // samples per task
 	tasks  int          // ⌈N/chunk⌉
-	cols   [][]uint8    // per worker: chunk·P rows of C·KH·KW
+	seg    int          // > 0: bytes per kernel row in A (a multiple of 4 ≥ KW)
+	offs   []int32      // seg: per kernel row (c, kh), else per tap: its offset from a patch's corner in xp
 	jobs   []*gemm.QJob // per worker
 	pool   *parallel.Pool
 	quant  quantizeRange
@@ -46,6 +59,10 @@ type convInt8 struct {
 	outF   []float32
 	planed bool
 }
+
+// xSlack is the bytes past x's end that a kernel row's 8-byte load may
+// read (zeros: they meet zero weights).
+const xSlack = 8
 
 // int8Conv returns the int8 form of conv2d v's weight, or nil; a form
 // that does not fit is an error.
@@ -66,10 +83,21 @@ func (c *compileCtx) int8Conv(v *ir.Value, g *convGeom) (*Int8Linear, error) {
 
 func newConvInt8(c *compileCtx, v *ir.Value, g convGeom, q *Int8Linear) *convInt8 {
 	k := &convInt8{convGeom: g, q: q, conv: v, x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool,
-		xq: make([]uint8, g.N*g.C*g.H*g.W)}
-	// Chunks of about 32 KiB of columns per sample group: they stay in
-	// L2 from im2col through packing to the micro-kernel, and there are
-	// enough of them to balance the pool.
+		xq: make([]uint8, g.N*g.C*g.H*g.W+xSlack), hp: g.H + 2*g.ph, wp: g.W + 2*g.pw}
+	k.xp = k.xq
+	if g.ph > 0 || g.pw > 0 {
+		// The padding is written once: runs write the interior only.
+		k.xp = make([]uint8, g.N*g.C*k.hp*k.wp+xSlack)
+		for i := range k.xp[:len(k.xp)-xSlack] {
+			k.xp[i] = uint8(q.In.Zero)
+		}
+	}
+	if g.dw == 1 && g.KW <= 8 {
+		k.seg = (g.KW + 3) / 4 * 4
+	}
+	// Chunks of about 64 KiB of packed rows: they stay in L2 from
+	// im2col to the micro-kernel, and there are enough of them to
+	// balance the pool.
 	per := max(1, g.p()*g.ckk())
 	k.chunk = max(1, min(g.N, (64<<10)/per))
 	if c.pool.Size() > 1 {
@@ -85,27 +113,59 @@ func (k *convInt8) plan() {
 		return
 	}
 	k.planed = true
+	w := k.q.W
+	if k.seg > 0 {
+		// Kernel row (c, kh) takes A columns [(c·KH+kh)·seg, +KW).
+		w = w.Spread(k.C*k.KH*k.seg, func(p int) int { return p/k.KW*k.seg + p%k.KW })
+		k.offs = make([]int32, k.C*k.KH)
+		for c := range k.C {
+			for kh := range k.KH {
+				k.offs[c*k.KH+kh] = int32((c*k.hp + kh*k.dh) * k.wp)
+			}
+		}
+	}
 	workers := k.pool.Size()
-	k.cols = make([][]uint8, workers)
 	k.jobs = make([]*gemm.QJob, workers)
 	P := k.p()
-	for w := range workers {
-		k.cols[w] = make([]uint8, k.chunk*P*k.ckk())
-		j := gemm.NewQJob(k.chunk*P, k.q.In, k.q.W, nil, k.act, P)
+	for i := range workers {
+		j := gemm.NewQJob(k.chunk*P, k.q.In, w, nil, k.act, P)
 		j.Serial = true
-		k.jobs[w] = j
+		k.jobs[i] = j
+	}
+	if k.seg == 0 {
+		k.offs = make([]int32, k.jobs[0].K4()*4)
+		for c := range k.C {
+			for kh := range k.KH {
+				for kw := range k.KW {
+					k.offs[(c*k.KH+kh)*k.KW+kw] = int32((c*k.hp+kh*k.dh)*k.wp + kw*k.dw)
+				}
+			}
+		}
 	}
 	if k.toU8 && k.outU8 == nil {
 		k.outU8 = make([]uint8, k.N*k.O*P)
 	}
 }
 
+// input is the quantized input a producer writes (int8region.go).
+func (k *convInt8) input() ([]uint8, gemm.QParams, bool) {
+	return k.xq[:len(k.xq)-xSlack], k.q.In, k.preq
+}
+
 func (k *convInt8) run() error {
 	k.plan()
+	n := len(k.xq) - xSlack
 	if !k.preq {
-		k.quant = quantizeRange{x: f32s(k.x)[:len(k.xq)], xq: k.xq, q: k.q.In}
-		parFor(k.pool, len(k.xq), 1, &k.quant)
+		k.quant = quantizeRange{x: f32s(k.x)[:n], xq: k.xq, q: k.q.In}
+		parFor(k.pool, n, 1, &k.quant)
 		k.quant.x = nil
+	}
+	if len(k.xp) != len(k.xq) {
+		// Rows into the padded copy.
+		for r := range k.N * k.C * k.H {
+			pl, h := r/k.H, r%k.H
+			copy(k.xp[(pl*k.hp+h+k.ph)*k.wp+k.pw:][:k.W], k.xq[r*k.W:][:k.W])
+		}
 	}
 	k.biasF, k.outF = nil, nil
 	if k.bias != nil {
@@ -123,66 +183,56 @@ func (k *convInt8) run() error {
 	return nil
 }
 
-// RangeWorker runs chunk t of the samples on worker w's buffers.
+// RangeWorker runs chunk t of the samples on worker w's job: the patch
+// rows go straight into the job's packed A.
 func (k *convInt8) RangeWorker(w, t, _ int) {
 	n0, n1 := t*k.chunk, min(k.N, (t+1)*k.chunk)
-	P, CKK, CHW, OP := k.p(), k.ckk(), k.C*k.H*k.W, k.O*k.p()
-	col, j := k.cols[w], k.jobs[w]
+	P, CHW, OP := k.p(), k.C*k.hp*k.wp, k.O*k.p()
+	j := k.jobs[w]
 	for n := n0; n < n1; n++ {
-		k.im2colRows(col[(n-n0)*P*CKK:][:P*CKK], k.xq[n*CHW:][:CHW], uint8(k.q.In.Zero))
+		k.im2colPacked(j, (n-n0)*P, k.xp[n*CHW:])
 	}
 	j.Bias = k.biasF
 	m := (n1 - n0) * P
 	if k.toU8 {
-		j.RunU8(m, col, CKK, k.outQ, k.outU8[n0*OP:n1*OP], 0)
+		j.RunPackedU8(m, k.outQ, k.outU8[n0*OP:n1*OP], 0)
 	} else {
-		j.RunF32(m, col, CKK, k.outF[n0*OP:n1*OP], 0)
+		j.RunPackedF32(m, k.outF[n0*OP:n1*OP], 0)
 	}
 	j.Bias = nil
 }
 
-// im2colRows writes the patch rows [OH·OW, C·KH·KW] of one sample x
-// (uint8, NCHW); positions in the padding get zero, the quantized 0.
-func (g *convGeom) im2colRows(col, x []uint8, zero uint8) {
-	CKK, KW := g.ckk(), g.KW
-	for oh := range g.OH {
-		for ow := range g.OW {
-			row := col[(oh*g.OW+ow)*CKK:][:CKK]
-			iw0 := ow*g.sw - g.pw
-			// Kernel columns whose input column is inside the row.
-			lo, hi := 0, KW
-			if g.dw == 1 {
-				lo, hi = max(0, -iw0), min(KW, g.W-iw0)
-				hi = max(hi, lo)
-			}
-			for c := range g.C {
-				for kh := range g.KH {
-					seg := row[(c*g.KH+kh)*KW:][:KW]
-					ih := oh*g.sh - g.ph + kh*g.dh
-					if ih < 0 || ih >= g.H {
-						for i := range seg {
-							seg[i] = zero
-						}
-						continue
-					}
-					xr := x[(c*g.H+ih)*g.W:][:g.W]
-					if g.dw == 1 {
-						for i := 0; i < lo; i++ {
-							seg[i] = zero
-						}
-						copy(seg[lo:hi], xr[iw0+lo:])
-						for i := hi; i < KW; i++ {
-							seg[i] = zero
-						}
-						continue
-					}
-					for kw := range KW {
-						if iw := iw0 + kw*g.dw; iw >= 0 && iw < g.W {
-							seg[kw] = xr[iw]
-						} else {
-							seg[kw] = zero
-						}
-					}
+// im2colPacked writes the patches of one sample x (uint8, padded NCHW,
+// followed by at least xSlack bytes) as rows i0… of j's packed A (row
+// oh·OW+ow). With seg, kernel row r's KW bytes (and the bytes after
+// them, which meet zero weights) are one 8-byte load from x at offs[r],
+// stored as seg/4 k groups; otherwise each k group gathers 4 taps at
+// offs (the k values past C·KH·KW read x's first byte, and meet zero
+// weights too).
+func (k *convInt8) im2colPacked(j *gemm.QJob, i0 int, x []uint8) {
+	dst := j.PackedA()
+	offs := k.offs
+	last := int(slices.Max(offs))
+	for oh := range k.OH {
+		for ow := range k.OW {
+			d := dst[j.PackedIndex(i0+oh*k.OW+ow, 0):]
+			xc := x[oh*k.sh*k.wp+ow*k.sw:]
+			_ = xc[last+xSlack-1]
+			switch k.seg {
+			case 4:
+				for r, o := range offs {
+					binary.LittleEndian.PutUint32(d[r*16:], binary.LittleEndian.Uint32(xc[o:]))
+				}
+			case 8:
+				for r, o := range offs {
+					v := binary.LittleEndian.Uint64(xc[o:])
+					binary.LittleEndian.PutUint32(d[2*r*16:], uint32(v))
+					binary.LittleEndian.PutUint32(d[(2*r+1)*16:], uint32(v>>32))
+				}
+			default:
+				for g := range len(offs) / 4 {
+					o := offs[g*4 : g*4+4]
+					binary.LittleEndian.PutUint32(d[g*16:], uint32(xc[o[0]])|uint32(xc[o[1]])<<8|uint32(xc[o[2]])<<16|uint32(xc[o[3]])<<24)
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"slices"
@@ -11,31 +12,35 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-// int8ConvNetAttrs are the two convolutions of int8ConvNet: the first
-// with padding and unit stride (the contiguous im2col rows), the second
-// with stride 2, padding and dilation 2 (the general path).
-var int8ConvNetAttrs = [2]ir.Conv2DAttr{
-	{Stride: [2]int{1, 1}, Padding: [2]int{1, 1}, Dilation: [2]int{1, 1}},
-	{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, Dilation: [2]int{2, 2}},
+// int8ConvNetAttrs are the two convolutions of int8ConvNet with a ks×ks
+// first kernel: the first with padding and unit stride (kernel rows as
+// whole k groups: one 4-byte group for ks = 3, two for ks = 5), the
+// second with stride 2, padding and dilation 2 (taps gathered one by
+// one).
+func int8ConvNetAttrs(ks int) [2]ir.Conv2DAttr {
+	return [2]ir.Conv2DAttr{
+		{Stride: [2]int{1, 1}, Padding: [2]int{ks / 2, ks / 2}, Dilation: [2]int{1, 1}},
+		{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}, Dilation: [2]int{2, 2}},
+	}
 }
 
-// int8ConvNet is x[n, 3, 11, 10] |> conv1 (3→5, 3×3) + bias |> relu |>
+// int8ConvNet is x[n, 3, 11, 10] |> conv1 (3→5, ks×ks) + bias |> relu |>
 // maxpool 2×2 |> conv2 (5→4, 3×3) + bias |> relu |> flatten |> fc
 // (→ 7), optimized as the compiler does (the bias and relu become a
 // fused op, the Linear a matmul_bias).
-func int8ConvNet(t *testing.T, n int) *ir.Graph {
+func int8ConvNet(t *testing.T, n, ks int) *ir.Graph {
 	g := ir.NewGraph()
 	b := ir.NewBuilder(g)
 	x := must(b.Input("x", ir.RoleData, f32(n, 3, 11, 10)))
-	conv := func(x *ir.Value, name string, in, out int, at ir.Conv2DAttr) *ir.Value {
-		w := must(b.Input(name+".weight", ir.RoleParam, f32(out, in, 3, 3)))
+	conv := func(x *ir.Value, name string, in, out, ks int, at ir.Conv2DAttr) *ir.Value {
+		w := must(b.Input(name+".weight", ir.RoleParam, f32(out, in, ks, ks)))
 		bias := must(b.Input(name+".bias", ir.RoleParam, f32(out)))
 		y := must(b.Conv2D(x, w, at))
 		return must(b.Relu(must(b.Add(y, must(b.Reshape(bias, ir.Shape{1, out, 1, 1}))))))
 	}
-	h := conv(x, "conv1", 3, 5, int8ConvNetAttrs[0])
+	h := conv(x, "conv1", 3, 5, ks, int8ConvNetAttrs(ks)[0])
 	h = must(b.MaxPool2D(h, ir.Pool2DAttr{Kernel: [2]int{2, 2}, Stride: [2]int{2, 2}}))
-	h = conv(h, "conv2", 5, 4, int8ConvNetAttrs[1])
+	h = conv(h, "conv2", 5, 4, 3, int8ConvNetAttrs(ks)[1])
 	s := h.Type.Shape
 	h = must(b.Reshape(h, ir.Shape{n, s[1] * s[2] * s[3]}))
 	y, _ := linear(b, h, "fc", s[1]*s[2]*s[3], 7)
@@ -100,17 +105,24 @@ func quantRows(rows, k int, w []float32, in gemm.QParams) ([]int8, *Int8Linear) 
 // out), with and without the int8 regions; it is close to the f32
 // output; and a run allocates nothing.
 func TestInt8Conv(t *testing.T) {
+	for _, ks := range []int{3, 5} {
+		t.Run(fmt.Sprintf("conv1_%dx%d", ks, ks), func(t *testing.T) { testInt8Conv(t, ks) })
+	}
+}
+
+func testInt8Conv(t *testing.T, ks int) {
 	const n = 6
+	K1 := 3 * ks * ks
 	rng := rand.New(rand.NewSource(3))
 	x := randF32(rng, n*3*11*10, 1)
-	w1, b1 := randF32(rng, 5*3*9, 0.3), randF32(rng, 5, 0.1)
+	w1, b1 := randF32(rng, 5*K1, 0.3), randF32(rng, 5, 0.1)
 	w2, b2 := randF32(rng, 4*5*9, 0.3), randF32(rng, 4, 0.1)
 	// conv2 gives [n, 4, 2, 2] (stride 2, dilation 2 on 5×5).
 	wf, bf := randF32(rng, 7*16, 0.3), randF32(rng, 7, 0.1)
 	params := map[string][]float32{"x": x, "conv1.weight": w1, "conv1.bias": b1, "conv2.weight": w2, "conv2.bias": b2, "fc.weight": wf, "fc.bias": bf}
 
 	run := func(opts Options) (*Program, []float32) {
-		p, err := Compile(int8ConvNet(t, n), opts)
+		p, err := Compile(int8ConvNet(t, n, ks), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +147,7 @@ func TestInt8Conv(t *testing.T) {
 		t.Fatalf("observed %v … %v", lo, hi)
 	}
 	in1, in2, in3 := gemm.QParamsFor(lo["conv1.weight"], hi["conv1.weight"]), gemm.QParamsFor(lo["conv2.weight"], hi["conv2.weight"]), gemm.QParamsFor(lo["fc.weight"], hi["fc.weight"])
-	q1, l1 := quantRows(5, 27, w1, in1)
+	q1, l1 := quantRows(5, K1, w1, in1)
 	q2, l2 := quantRows(4, 45, w2, in2)
 	_, l3 := quantRows(7, 16, wf, in3)
 	tab := map[string]*Int8Linear{"conv1.weight": l1, "conv2.weight": l2, "fc.weight": l3}
@@ -156,8 +168,8 @@ func TestInt8Conv(t *testing.T) {
 	}
 	xq := make([]uint8, len(x))
 	in1.QuantizeSlice(xq, x)
-	acc, oh, ow := refConvInt8(xq, uint8(in1.Zero), [4]int{n, 3, 11, 10}, q1, 5, 3, 3, int8ConvNetAttrs[0])
-	h1 := epi(acc, 5, oh*ow, in1, l1, q1, 27, b1)
+	acc, oh, ow := refConvInt8(xq, uint8(in1.Zero), [4]int{n, 3, 11, 10}, q1, 5, ks, ks, int8ConvNetAttrs(ks)[0])
+	h1 := epi(acc, 5, oh*ow, in1, l1, q1, K1, b1)
 	ph, pw := oh/2, ow/2
 	pool := make([]float32, n*5*ph*pw)
 	for pl := range n * 5 {
@@ -170,7 +182,7 @@ func TestInt8Conv(t *testing.T) {
 	}
 	pq := make([]uint8, len(pool))
 	in2.QuantizeSlice(pq, pool)
-	acc, oh2, ow2 := refConvInt8(pq, uint8(in2.Zero), [4]int{n, 5, ph, pw}, q2, 4, 3, 3, int8ConvNetAttrs[1])
+	acc, oh2, ow2 := refConvInt8(pq, uint8(in2.Zero), [4]int{n, 5, ph, pw}, q2, 4, 3, 3, int8ConvNetAttrs(ks)[1])
 	if 4*oh2*ow2 != 16 {
 		t.Fatalf("conv2 gives %d×%d", oh2, ow2)
 	}
@@ -231,7 +243,7 @@ func TestInt8Conv(t *testing.T) {
 // an error naming the weight.
 func TestInt8ConvMisfit(t *testing.T) {
 	_, l := quantRows(4, 27, make([]float32, 4*27), gemm.QParamsFor(-1, 1))
-	_, err := Compile(int8ConvNet(t, 2), Options{Int8: map[string]*Int8Linear{"conv1.weight": l}})
+	_, err := Compile(int8ConvNet(t, 2, 3), Options{Int8: map[string]*Int8Linear{"conv1.weight": l}})
 	if err == nil || !strings.Contains(err.Error(), "int8 weight conv1.weight (4×27) does not fit conv2d") {
 		t.Fatalf("mis-shaped int8 conv weight: %v", err)
 	}

@@ -53,8 +53,7 @@ func (k *matmulInt8) requantize(dst []uint8, q gemm.QParams) bool {
 	return true
 }
 
-func (k *convInt8) input() ([]uint8, gemm.QParams, bool) { return k.xq, k.q.In, k.preq }
-func (k *convInt8) feed()                                { k.preq = true }
+func (k *convInt8) feed() { k.preq = true }
 func (k *convInt8) requantize(dst []uint8, q gemm.QParams) bool {
 	if k.toU8 {
 		return false

@@ -104,14 +104,49 @@ func (j *QJob) RunU8(m int, a []uint8, lda int, out QParams, c []uint8, ldc int)
 	j.cu = nil
 }
 
+// PackedA returns the buffer that RunPackedF32 and RunPackedU8 read A
+// from, for callers that write A packed (an int8 convolution's im2col):
+// row i's k values 4g…4g+3 are the 4 bytes at PackedIndex(i, g); k
+// values past K must be 0.
+func (j *QJob) PackedA() []uint8 { return j.packed }
+
+// K4 is the number of 4-byte k groups of a row of A: ⌈K/4⌉.
+func (j *QJob) K4() int { return j.W.k4 }
+
+// PackedIndex is where row i's k group g starts in PackedA.
+func (j *QJob) PackedIndex(i, g int) int { return (i/qMR)*j.W.k4*4*qMR + g*4*qMR + (i%qMR)*4 }
+
+// RunPackedF32 is RunF32 on the first m rows of PackedA as written by
+// the caller.
+func (j *QJob) RunPackedF32(m int, c []float32, ldc int) {
+	j.cf, j.ldc = c, ldc
+	j.runPacked(m)
+	j.cf = nil
+}
+
+// RunPackedU8 is RunU8 on the first m rows of PackedA.
+func (j *QJob) RunPackedU8(m int, out QParams, c []uint8, ldc int) {
+	j.cu, j.ldc, j.outQ = c, ldc, out
+	j.runPacked(m)
+	j.cu = nil
+}
+
 func (j *QJob) run(m int, a []uint8, lda int) {
 	k := j.W.K
-	if m <= 0 || m > j.M || (j.Spatial > 0 && m%j.Spatial != 0) || lda < k || len(a) < (m-1)*lda+k {
+	if m <= 0 || m > j.M || lda < k || len(a) < (m-1)*lda+k {
 		panic(fmt.Sprintf("gemm: QJob: %d rows of A (%d elements, stride %d) for a job of %d×%d", m, len(a), lda, j.M, k))
+	}
+	packQA(j.packed, m, k, j.W.k4, a, lda)
+	j.runPacked(m)
+}
+
+func (j *QJob) runPacked(m int) {
+	k := j.W.K
+	if m <= 0 || m > j.M || (j.Spatial > 0 && m%j.Spatial != 0) {
+		panic(fmt.Sprintf("gemm: QJob: %d rows for a job of %d rows (spatial %d)", m, j.M, j.Spatial))
 	}
 	j.m, j.mp = m, (m+qMR-1)/qMR
 	j.units = j.panels * ((j.mp + qRowBlock - 1) / qRowBlock)
-	packQA(j.packed, m, k, j.W.k4, a, lda)
 	if j.fused != nil && j.cf != nil {
 		for c := range j.W.N {
 			j.fused.bias[c] = 0
@@ -167,6 +202,11 @@ func (j *QJob) RangeWorker(worker, lo, hi int) {
 
 // emit applies the epilogue to one int32 tile and writes it out.
 func (j *QJob) emit(i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * qNR]float32) {
+	S := j.Spatial
+	if S > 0 && (j.Act == ActNone || j.Act == ActReLU) {
+		j.emitSpatial(i0, rows, j0, cols, tile)
+		return
+	}
 	for r := 0; r < rows; r++ {
 		row := buf[r*qNR : r*qNR+cols]
 		acc := tile[r*qNR : r*qNR+cols]
@@ -181,7 +221,6 @@ func (j *QJob) emit(i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * 
 		}
 		ActivateSlice(j.Act, row)
 	}
-	S := j.Spatial
 	if S == 0 {
 		for r := 0; r < rows; r++ {
 			row := buf[r*qNR : r*qNR+cols]
@@ -193,13 +232,10 @@ func (j *QJob) emit(i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * 
 		}
 		return
 	}
-	// Channel-major: the tile's rows are up to qMR consecutive pixels,
-	// possibly across an image boundary.
 	inv := 1 / j.outQ.Scale
 	for r := 0; r < rows; r++ {
 		i := i0 + r
-		img, pix := i/S, i%S
-		base := img*j.W.N*S + pix
+		base := i/S*j.W.N*S + i%S
 		for c := range cols {
 			o := base + (j0+c)*S
 			if j.cu != nil {
@@ -209,4 +245,70 @@ func (j *QJob) emit(i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * 
 			}
 		}
 	}
+}
+
+// emitSpatial is emit for channel-major output without an activation or
+// with relu: column by column, the tile's rows are up to qMR consecutive
+// pixels, contiguous in the output unless they cross an image boundary.
+func (j *QJob) emitSpatial(i0, rows, j0, cols int, tile *[qMR * qNR]int32) {
+	S, N := j.Spatial, j.W.N
+	relu := j.Act == ActReLU
+	var o [qMR]int
+	contiguous := i0/S == (i0+rows-1)/S
+	for r := range rows {
+		i := i0 + r
+		o[r] = i/S*N*S + i%S + j0*S
+	}
+	inv, zero := 1/j.outQ.Scale, j.outQ.Zero
+	var v [qMR]float32
+	for c := range cols {
+		zc, mult := j.zc[j0+c], j.mult[j0+c]
+		var bias float32
+		if j.Bias != nil {
+			bias = j.Bias[j0+c]
+		}
+		for r := range rows {
+			v[r] = float32(float32(tile[r*qNR+c]-zc)*mult) + bias
+			if relu {
+				v[r] = max(v[r], 0) // as Activate
+			}
+		}
+		if contiguous && rows == qMR {
+			at := o[0] + c*S
+			if j.cu != nil {
+				d := j.cu[at : at+qMR]
+				d[0], d[1], d[2], d[3] = quantize1(v[0], inv, zero), quantize1(v[1], inv, zero), quantize1(v[2], inv, zero), quantize1(v[3], inv, zero)
+			} else {
+				copy(j.cf[at:at+qMR], v[:])
+			}
+			continue
+		}
+		for r := range rows {
+			if j.cu != nil {
+				j.cu[o[r]+c*S] = quantize1(v[r], inv, zero)
+			} else {
+				j.cf[o[r]+c*S] = v[r]
+			}
+		}
+	}
+}
+
+// At returns the int8 weight B[p][j].
+func (w *QWeights) At(p, j int) int8 {
+	return w.packed[(j/qNR)*w.k4*4*qNR+(p/4)*4*qNR+(j%qNR)*4+p%4]
+}
+
+// Spread returns w with its K rows spread out: row p goes to row
+// to(p) of a matrix of k rows, the others zero. The scales and column
+// sums are w's, so products with the spread weights give the same sums
+// when A is spread the same way (what A holds in the zero rows does not
+// matter).
+func (w *QWeights) Spread(k int, to func(p int) int) *QWeights {
+	b := make([]int8, k*w.N)
+	for p := range w.K {
+		for j := range w.N {
+			b[to(p)*w.N+j] = w.At(p, j)
+		}
+	}
+	return PackQWeights(k, w.N, b, w.N, false, w.Scale)
 }
