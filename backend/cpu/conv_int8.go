@@ -24,9 +24,9 @@
 package cpu
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -60,8 +60,8 @@ type convInt8 struct {
 	planed bool
 }
 
-// xSlack is the bytes past x's end that a kernel row's 8-byte load may
-// read (zeros: they meet zero weights).
+// xSlack is how far past x's end a kernel row's read may go (zeros:
+// they meet zero weights).
 const xSlack = 8
 
 // int8Conv returns the int8 form of conv2d v's weight, or nil; a form
@@ -205,34 +205,42 @@ func (k *convInt8) RangeWorker(w, t, _ int) {
 // im2colPacked writes the patches of one sample x (uint8, padded NCHW,
 // followed by at least xSlack bytes) as rows i0… of j's packed A (row
 // oh·OW+ow). With seg, kernel row r's KW bytes (and the bytes after
-// them, which meet zero weights) are one 8-byte load from x at offs[r],
-// stored as seg/4 k groups; otherwise each k group gathers 4 taps at
-// offs (the k values past C·KH·KW read x's first byte, and meet zero
-// weights too).
+// them, which meet zero weights) are seg bytes read from x at offs[r]
+// and stored as seg/4 k groups (unaligned 4-byte moves); otherwise each
+// k group gathers 4 taps at offs (the k values past C·KH·KW read x's
+// first byte, and meet zero weights too).
 func (k *convInt8) im2colPacked(j *gemm.QJob, i0 int, x []uint8) {
 	dst := j.PackedA()
 	offs := k.offs
-	last := int(slices.Max(offs))
+	// The bounds of every access below, checked once: the last pixel's
+	// reads (8 bytes from its last offset) and the last row's k groups.
+	lastX := ((k.OH-1)*k.sh*k.wp + (k.OW-1)*k.sw) + int(slices.Max(offs)) + xSlack
+	lastD := j.PackedIndex(i0+k.OH*k.OW-1, j.K4()-1) + 4
+	if lastX > len(x) || lastD > len(dst) {
+		panic(fmt.Sprintf("cpu: int8 im2col out of bounds: x %d of %d, A %d of %d", lastX, len(x), lastD, len(dst)))
+	}
+	xb, db := unsafe.Pointer(&x[0]), unsafe.Pointer(&dst[0])
 	for oh := range k.OH {
 		for ow := range k.OW {
-			d := dst[j.PackedIndex(i0+oh*k.OW+ow, 0):]
-			xc := x[oh*k.sh*k.wp+ow*k.sw:]
-			_ = xc[last+xSlack-1]
+			dp := unsafe.Add(db, j.PackedIndex(i0+oh*k.OW+ow, 0))
+			xp := unsafe.Add(xb, oh*k.sh*k.wp+ow*k.sw)
 			switch k.seg {
 			case 4:
 				for r, o := range offs {
-					binary.LittleEndian.PutUint32(d[r*16:], binary.LittleEndian.Uint32(xc[o:]))
+					*(*uint32)(unsafe.Add(dp, 16*r)) = *(*uint32)(unsafe.Add(xp, o))
 				}
 			case 8:
 				for r, o := range offs {
-					v := binary.LittleEndian.Uint64(xc[o:])
-					binary.LittleEndian.PutUint32(d[2*r*16:], uint32(v))
-					binary.LittleEndian.PutUint32(d[(2*r+1)*16:], uint32(v>>32))
+					// 4-byte moves: byte order does not matter.
+					*(*uint32)(unsafe.Add(dp, 32*r)) = *(*uint32)(unsafe.Add(xp, o))
+					*(*uint32)(unsafe.Add(dp, 32*r+16)) = *(*uint32)(unsafe.Add(xp, o+4))
 				}
 			default:
+				xc := x[oh*k.sh*k.wp+ow*k.sw:]
 				for g := range len(offs) / 4 {
 					o := offs[g*4 : g*4+4]
-					binary.LittleEndian.PutUint32(d[g*16:], uint32(xc[o[0]])|uint32(xc[o[1]])<<8|uint32(xc[o[2]])<<16|uint32(xc[o[3]])<<24)
+					d := (*[4]uint8)(unsafe.Add(dp, 16*g))
+					d[0], d[1], d[2], d[3] = xc[o[0]], xc[o[1]], xc[o[2]], xc[o[3]]
 				}
 			}
 		}

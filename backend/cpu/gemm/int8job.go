@@ -33,7 +33,9 @@ type QJob struct {
 	fused  *qFused   // row-major f32 output with a fused-epilogue kernel
 	tiles  [][qMR * qNR]int32
 	ftiles [][qMR * qNR]float32
-	mp     int // A's micro-panels (this run)
+	tposed [][qMR * qNR]float32 // channel-major: a tile transposed to [column][row]
+	ubufs  [][qMR * qNR]uint8   // and requantized
+	mp     int                  // A's micro-panels (this run)
 	panels int
 	units  int // work units (this run)
 	m      int // rows (this run)
@@ -67,7 +69,9 @@ func NewQJob(m int, aq QParams, w *QWeights, bias []float32, act Activation, spa
 	workers := j.pool.Size()
 	j.tiles = make([][qMR * qNR]int32, workers)
 	j.ftiles = make([][qMR * qNR]float32, workers)
-	if qCurrent.microF32 != nil && spatial == 0 && (act == ActNone || act == ActReLU) {
+	j.tposed = make([][qMR * qNR]float32, workers)
+	j.ubufs = make([][qMR * qNR]uint8, workers)
+	if qCurrent.microF32 != nil && (act == ActNone || act == ActReLU) {
 		padded := j.panels * qNR
 		f := &qFused{zc: make([]int32, padded), mult: make([]float32, padded), bias: make([]float32, padded),
 			eps: make([]qTileEp, j.panels)}
@@ -147,7 +151,7 @@ func (j *QJob) runPacked(m int) {
 	}
 	j.m, j.mp = m, (m+qMR-1)/qMR
 	j.units = j.panels * ((j.mp + qRowBlock - 1) / qRowBlock)
-	if j.fused != nil && j.cf != nil {
+	if j.fused != nil {
 		for c := range j.W.N {
 			j.fused.bias[c] = 0
 			if j.Bias != nil {
@@ -181,7 +185,14 @@ func (j *QJob) RangeWorker(worker, lo, hi int) {
 		for ip := rb * qRowBlock; ip < min(j.mp, (rb+1)*qRowBlock); ip++ {
 			i0, rows := ip*qMR, min(qMR, j.m-ip*qMR)
 			ap := &j.packed[ip*k4*4*qMR]
-			if f := j.fused; f != nil && j.cf != nil {
+			if f := j.fused; f != nil && (j.Spatial > 0 || j.cu != nil) {
+				// The fused kernel's float32 tile, then transposed
+				// and/or requantized 16 lanes at a time.
+				microF32(k4, ap, bp, &ftile[0], qNR, &f.eps[pan])
+				j.scatter(worker, i0, rows, j0, cols, ftile)
+				continue
+			}
+			if f := j.fused; f != nil {
 				ep := &f.eps[pan]
 				if rows == qMR && cols == qNR {
 					_ = f.c[(i0+qMR-1)*f.ldc+j0+qNR-1]
@@ -196,6 +207,52 @@ func (j *QJob) RangeWorker(worker, lo, hi int) {
 			}
 			micro(k4, ap, bp, &tile[0], qNR)
 			j.emit(i0, rows, j0, cols, tile, ftile)
+		}
+	}
+}
+
+// scatter writes a float32 tile (the epilogue applied) to the output:
+// row-major uint8, or channel-major float32 or uint8.
+func (j *QJob) scatter(worker, i0, rows, j0, cols int, ft *[qMR * qNR]float32) {
+	S := j.Spatial
+	ub := &j.ubufs[worker]
+	if S == 0 { // row-major uint8
+		for r := range rows {
+			j.outQ.QuantizeSlice(j.cu[(i0+r)*j.ldc+j0:][:cols], ft[r*qNR:r*qNR+cols])
+		}
+		return
+	}
+	N := j.W.N
+	if rows == qMR && i0/S == (i0+qMR-1)/S {
+		// Four consecutive pixels of one image: per column, 4
+		// contiguous outputs.
+		tp := &j.tposed[worker]
+		for c := range cols {
+			tp[c*4], tp[c*4+1], tp[c*4+2], tp[c*4+3] = ft[c], ft[qNR+c], ft[2*qNR+c], ft[3*qNR+c]
+		}
+		base := i0/S*N*S + i0%S + j0*S
+		if j.cu != nil {
+			j.outQ.QuantizeSlice(ub[:cols*4], tp[:cols*4])
+			for c := range cols {
+				copy(j.cu[base+c*S:][:4], ub[c*4:c*4+4])
+			}
+		} else {
+			for c := range cols {
+				copy(j.cf[base+c*S:][:4], tp[c*4:c*4+4])
+			}
+		}
+		return
+	}
+	inv := 1 / j.outQ.Scale
+	for r := range rows {
+		i := i0 + r
+		o := i/S*N*S + i%S + j0*S
+		for c := range cols {
+			if j.cu != nil {
+				j.cu[o+c*S] = quantize1(ft[r*qNR+c], inv, j.outQ.Zero)
+			} else {
+				j.cf[o+c*S] = ft[r*qNR+c]
+			}
 		}
 	}
 }
