@@ -248,3 +248,19 @@ func TestInt8ConvMisfit(t *testing.T) {
 		t.Fatalf("mis-shaped int8 conv weight: %v", err)
 	}
 }
+
+// TestMax7x8: the bytewise maximum of 7-bit bytes, every pair of byte
+// values in every lane.
+func TestMax7x8(t *testing.T) {
+	for a := range uint64(128) {
+		for b := range uint64(128) {
+			for lane := range 8 {
+				x, y := a<<(8*lane)|0x7f<<(8*((lane+1)%8)), b<<(8*lane)
+				want := max(a, b)<<(8*lane) | 0x7f<<(8*((lane+1)%8))
+				if got := max7x8(x, y); got != want {
+					t.Fatalf("max7x8(%#x, %#x) = %#x, want %#x", x, y, got, want)
+				}
+			}
+		}
+	}
+}

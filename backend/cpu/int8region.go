@@ -19,6 +19,8 @@
 package cpu
 
 import (
+	"encoding/binary"
+
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/ir"
 )
@@ -248,7 +250,15 @@ func (k *poolU8) Range(lo, hi int) {
 			for oh := range k.OH {
 				r0, r1 := x[2*oh*W:][:2*OW], x[(2*oh+1)*W:][:2*OW]
 				yr := y[oh*OW:][:OW]
-				for ow := range yr {
+				// 4 outputs from 8 bytes of each row at a time.
+				ow := 0
+				for ; ow+4 <= OW; ow += 4 {
+					v := max7x8(binary.LittleEndian.Uint64(r0[2*ow:]), binary.LittleEndian.Uint64(r1[2*ow:]))
+					v = max7x8(v, v>>8) & 0x00ff00ff00ff00ff // byte 2i: the max of window i
+					v = (v | v>>8) & 0x0000ffff0000ffff
+					binary.LittleEndian.PutUint32(yr[ow:], uint32(v|v>>16))
+				}
+				for ; ow < OW; ow++ {
 					yr[ow] = max(r0[2*ow], r0[2*ow+1], r1[2*ow], r1[2*ow+1])
 				}
 			}
@@ -268,4 +278,13 @@ func (k *poolU8) Range(lo, hi int) {
 			}
 		}
 	}
+}
+
+// max7x8 is the bytewise maximum of a and b, whose bytes are all ≤ 127
+// (7-bit activations): per byte, (a | 0x80) − b never borrows from the
+// next byte and keeps its high bit exactly when a ≥ b.
+func max7x8(a, b uint64) uint64 {
+	const hi = 0x8080808080808080
+	m := ((a | hi) - b) & hi >> 7 * 0xff
+	return a&m | b&^m
 }
