@@ -232,13 +232,15 @@ func (j *QJob) scatter(worker, i0, rows, j0, cols int, ft *[qMR * qNR]float32) {
 		}
 		base := i0/S*N*S + i0%S + j0*S
 		if j.cu != nil {
-			j.outQ.QuantizeSlice(ub[:cols*4], tp[:cols*4])
+			// Whole vectors of 16 (the lanes past cols·4 are stale
+			// values, quantized and dropped).
+			j.outQ.QuantizeSlice(ub[:(cols*4+15)&^15], tp[:(cols*4+15)&^15])
 			for c := range cols {
-				copy(j.cu[base+c*S:][:4], ub[c*4:c*4+4])
+				*(*[4]uint8)(j.cu[base+c*S:]) = *(*[4]uint8)(ub[c*4:])
 			}
 		} else {
 			for c := range cols {
-				copy(j.cf[base+c*S:][:4], tp[c*4:c*4+4])
+				*(*[4]float32)(j.cf[base+c*S:]) = *(*[4]float32)(tp[c*4:])
 			}
 		}
 		return
