@@ -315,7 +315,7 @@ print()
 print("speedup: how many times faster encc is (throughput encc/PyTorch, latency and wall time PyTorch/encc). spread: (max-min)/median over rounds.")
 print("PyTorch setting: the OMP_WAIT_POLICY (default or passive) with the better median, per metric.")
 for name, engs in w9eng.items():
-    print("%s: PyTorch's rows take the faster quantized engine of each process pair; faster: %s" % (name, ", ".join("%s %d×" % (e, engs.count(e)) for e in sorted(set(engs)))))
+    print("%s: PyTorch's rows take the faster quantized engine of each run (round and wait policy): %s" % (name, ", ".join("%s in %d of %d" % (e, engs.count(e), len(engs)) for e in sorted(set(engs)))))
 print("raw lines: " + os.path.relpath(os.path.join(out, "raw.jsonl")))
 failed = [l.strip() for l in open(os.path.join(out, "failed.txt")) if l.strip()]
 if missing or failed:
