@@ -181,11 +181,17 @@ for r in $(seq 1 "$ROUNDS"); do
       W9)
         # int8 inference of the W2 MLP: encc's f32 and int8 checkpoints of
         # bench/w9_int8.enc (trained and quantized once) against the
-        # peer's quantize_dynamic with both of Debian torch's engines.
+        # peer's quantize_dynamic with both of Debian torch's engines (the
+        # table keeps the faster engine of each round).
         [ -f bench/out/w9_int8.safetensors ] || "$ENCC" run bench/w9_int8.enc --json > "$OUT/w9_run.jsonl"
         emit encc "$r" W9f32 "$ENCC" bench bench/w9_int8.enc MLP --infer --batch 256 --weights bench/out/w9_f32.safetensors --json
         emit encc "$r" W9int8 "$ENCC" bench bench/w9_int8.enc MLP --infer --batch 256 --weights bench/out/w9_int8.safetensors --json
         emit encc "$r" W9int8b1 "$ENCC" bench bench/w9_int8.enc MLP --infer --batch 1 --weights bench/out/w9_int8.safetensors --json
+        # LeNet-5 the same way (bench/w9_lenet_int8.enc: int8 convolutions
+        # too) against the peer's static quantization.
+        [ -f bench/out/w9_lenet_int8.safetensors ] || "$ENCC" run bench/w9_lenet_int8.enc --json > "$OUT/w9_lenet_run.jsonl"
+        emit encc "$r" W9lenetf32 "$ENCC" bench stdlib/lenet.enc LeNet5 --infer --batch 256 --steps 50 --warmup 10 --weights bench/out/w9_lenet_f32.safetensors --json
+        emit encc "$r" W9lenetint8 "$ENCC" bench stdlib/lenet.enc LeNet5 --infer --batch 256 --steps 50 --warmup 10 --weights bench/out/w9_lenet_int8.safetensors --json
         peer "$r" W9onednn "$PY" "$PEER_DIR/bench_int8.py" --engine onednn
         peer "$r" W9qnnpack "$PY" "$PEER_DIR/bench_int8.py" --engine qnnpack ;;
       W8)
@@ -228,6 +234,10 @@ for r in rows:
         add("W9 mlp f32 batch 256 (samples/s)", s, x["samples_per_s_median"], True)
     elif wl == "W9int8":
         add("W9 mlp int8 batch 256 (samples/s)", s, x["samples_per_s_median"], True)
+    elif wl == "W9lenetf32":
+        add("W9 lenet f32 batch 256 (samples/s)", s, x["samples_per_s_median"], True)
+    elif wl == "W9lenetint8":
+        add("W9 lenet int8 batch 256 (samples/s)", s, x["samples_per_s_median"], True)
     elif wl == "W9int8b1":
         add("W9 mlp int8 batch 1 (latency µs)", s, x["latency_us_median"], False)
     elif wl in ("W9onednn", "W9qnnpack"):
@@ -241,12 +251,17 @@ for r in rows:
         name = {"E2Emlp": "E2E MNIST MLP, 5 epochs", "E2Elenet": "E2E MNIST LeNet-5, 6 epochs"}[wl]
         add(name + " (wall s)", s, x["wall_s"], False)
         e2e.setdefault(name, {}).setdefault(s, []).append(x)
+w9eng = {}  # metric -> engines that won a round
 for (rnd, side), xs in sorted(vals.pop("_w9", {}).items()):
-    best = lambda k, hi: (max if hi else min)(x[k] for _, x in xs)
+    def best(k, hi):
+        return (max if hi else min)(x[k] for _, x in xs)
     add("W9 mlp f32 batch 256 (samples/s)", side, best("mlp_f32_b256_samples_per_s", True), True)
     add("W9 mlp int8 batch 256 (samples/s)", side, best("mlp_int8_dynamic_b256_samples_per_s", True), True)
     add("W9 mlp int8 batch 1 (latency µs)", side, best("mlp_int8_dynamic_b1_us", False), False)
-    add("W9 lenet int8 static batch 256 (samples/s, PyTorch only)", side, best("lenet_int8_static_b256_samples_per_s", True), True)
+    add("W9 lenet f32 batch 256 (samples/s)", side, best("lenet_f32_b256_samples_per_s", True), True)
+    add("W9 lenet int8 batch 256 (samples/s)", side, best("lenet_int8_static_b256_samples_per_s", True), True)
+    for k, name in (("mlp_int8_dynamic_b256_samples_per_s", "W9 mlp int8 batch 256"), ("lenet_int8_static_b256_samples_per_s", "W9 lenet int8 batch 256")):
+        w9eng.setdefault(name, []).append(max(xs, key=lambda ex: ex[1][k])[0])
 def med(v): return statistics.median(v) if v else float("nan")
 def spread(v): return 100 * (max(v) - min(v)) / med(v) if len(v) > 1 and med(v) else 0.0
 def best_peer(k):
@@ -299,6 +314,8 @@ except (OSError, ValueError, KeyError):
 print()
 print("speedup: how many times faster encc is (throughput encc/PyTorch, latency and wall time PyTorch/encc). spread: (max-min)/median over rounds.")
 print("PyTorch setting: the OMP_WAIT_POLICY (default or passive) with the better median, per metric.")
+for name, engs in w9eng.items():
+    print("%s: PyTorch's rows take the faster quantized engine of each run (round and wait policy): %s" % (name, ", ".join("%s in %d of %d" % (e, engs.count(e), len(engs)) for e in sorted(set(engs)))))
 print("raw lines: " + os.path.relpath(os.path.join(out, "raw.jsonl")))
 failed = [l.strip() for l in open(os.path.join(out, "failed.txt")) if l.strip()]
 if missing or failed:

@@ -23,7 +23,7 @@ type Quantize struct {
 	Exclude map[string]bool
 }
 
-var quantizeEntry = cfg("int8", KQuantize, "int8 quantizes the trained model after the train's last epoch (quantize = int8(...)): weights to int8, symmetric, one scale per output channel; each quantized product's input to 7-bit unsigned with a scale and zero point measured on calibrate training samples. The percentile observer (the default) clips the rare outliers that would stretch a min/max range and coarsen every other value's step.",
+var quantizeEntry = cfg("int8", KQuantize, "int8 quantizes the trained model after the train's last epoch (quantize = int8(...)): the weights of Linear and ungrouped Conv2d layers to int8, symmetric, one scale per output channel; each quantized layer's input to 7-bit unsigned with a scale and zero point measured on calibrate training samples. The percentile observer (the default) clips the rare outliers that would stretch a min/max range and coarsen every other value's step.",
 	req("save", "string", "path of the int8 checkpoint (.safetensors), relative to the file"),
 	p("calibrate", "int", IntV{1024}, "training samples the activation ranges are measured on"),
 	p("observer", "string", StrV{"percentile"}, `"percentile" or "minmax"`),

@@ -401,6 +401,15 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	case ir.OpConv2DBackwardWeight:
 		g = newConvGeom(at, a.Type.Shape, v.Type.Shape, b.Type.Shape)
 	}
+	if v.Op == ir.OpConv2D {
+		q, err := c.int8Conv(v, &g)
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			return newConvInt8(c, v, g, q), nil
+		}
+	}
 	k := &convKernel{op: v.Op, convGeom: g, a: c.buf(a), b: c.buf(b), out: c.buf(v), pool: c.pool, x: a, attr: at}
 	k.depthwise = depthwiseOn && g.isDepthwise()
 	k.dots = v.Op == ir.OpConv2DBackwardWeight && simdOn && g.p() >= 8 && !k.depthwise
@@ -442,6 +451,11 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		for t := range k.partial {
 			k.partial[t] = make([]float32, g.G*g.O*CKK)
 		}
+	}
+	if v.Op == ir.OpConv2D && g.G == 1 {
+		// Calibration sees the input of every ungrouped convolution
+		// (the ones the int8 path runs).
+		return c.observe(v, k), nil
 	}
 	return k, nil
 }

@@ -106,9 +106,14 @@
 //	                elsewhere, and each has a portable loop that the tests
 //	                run with simdOn off
 //	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
-//	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on gemm.Qgemm
+//	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
+//	conv_int8.go    Options.Int8 for ungrouped conv2d: padded u8 input, im2col into the
+//	                QJob's packed rows, NCHW epilogue
+//	int8region.go   int8 regions: bias/relu folded into int8 convolutions, activations
+//	                kept in uint8 between int8 layers (through reshapes and maxpool2d),
+//	                every int8 kernel planned once (no allocation per run)
 //
 // # Adding a kernel
 //

@@ -43,7 +43,8 @@ func (c *compileCtx) int8Weight(v *ir.Value, s *matmulShape) (*Int8Linear, error
 	return q, nil
 }
 
-// matmulInt8 is x·Wᵀ (+ bias, activation) with W in int8.
+// matmulInt8 is x·Wᵀ (+ bias, activation) with W in int8, on a
+// gemm.QJob planned once (plan), so that a run allocates nothing.
 type matmulInt8 struct {
 	m, n, k   int
 	q         *Int8Linear
@@ -52,6 +53,11 @@ type matmulInt8 struct {
 	ep        gemm.QEpilogue
 	post      ir.ScalarFunc // an activation gemm lacks, after the product
 	xq        []uint8
+	preq      bool // xq is written by the int8 producer before this step (int8region.go)
+	toU8      bool // write outU8 with outQ instead of out (an int8 region)
+	outU8     []uint8
+	outQ      gemm.QParams
+	job       *gemm.QJob
 	pool      *parallel.Pool
 	quantizer quantizeRange
 }
@@ -64,17 +70,31 @@ type quantizeRange struct {
 
 func (r *quantizeRange) Range(lo, hi int) { r.q.QuantizeSlice(r.xq[lo:hi], r.x[lo:hi]) }
 
+// plan makes the product's QJob once its epilogue is final.
+func (k *matmulInt8) plan() {
+	if k.job == nil {
+		k.job = gemm.NewQJob(k.m, k.q.In, k.q.W, nil, k.ep.Act, 0)
+	}
+}
+
 func (k *matmulInt8) run() error {
-	x := f32s(k.x)[:k.m*k.k]
-	k.quantizer = quantizeRange{x: x, xq: k.xq, q: k.q.In}
-	parFor(k.pool, len(x), 1, &k.quantizer)
-	k.quantizer.x = nil
+	k.plan()
+	if !k.preq {
+		k.quantizer = quantizeRange{x: f32s(k.x)[:k.m*k.k], xq: k.xq, q: k.q.In}
+		parFor(k.pool, len(k.xq), 1, &k.quantizer)
+		k.quantizer.x = nil
+	}
 	if k.bias != nil {
-		k.ep.Bias = f32s(k.bias)
+		k.job.Bias = f32s(k.bias)
+	}
+	if k.toU8 {
+		k.job.RunU8(k.m, k.xq, k.k, k.outQ, k.outU8, k.n)
+		k.job.Bias = nil
+		return nil
 	}
 	out := f32s(k.out)
-	gemm.Qgemm(k.m, k.xq, k.k, k.q.In, k.q.W, &k.ep, out, k.n)
-	k.ep.Bias = nil
+	k.job.RunF32(k.m, k.xq, k.k, out, k.n)
+	k.job.Bias = nil
 	if k.post != nil {
 		for i, v := range out {
 			r, _ := k.post(float64(v), 0, 0)

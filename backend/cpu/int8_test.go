@@ -51,10 +51,10 @@ func int8Of(n, k int, w []float32, in gemm.QParams) *Int8Linear {
 	return &Int8Linear{W: gemm.PackQWeights(k, n, q, k, true, scale), In: in}
 }
 
-// TestInt8Products: with Options.Int8, both products of an MLP run on
-// gemm.Qgemm with the bias and relu in its epilogue, giving exactly what
-// quantizing the input and calling Qgemm gives; Observe sees each
-// product's input.
+// TestInt8Products: with Options.Int8, both products of an MLP run in
+// int8 with the bias and relu in the epilogue, giving exactly what
+// quantizing the input and calling Qgemm gives, without allocating;
+// Observe sees each product's input.
 func TestInt8Products(t *testing.T) {
 	const m = 9
 	rng := rand.New(rand.NewSource(1))
@@ -76,6 +76,14 @@ func TestInt8Products(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := p.Float32("out")
+	// Planned once: a run allocates nothing (fc writes fc2's uint8
+	// input directly, an int8 region).
+	if allocs := testing.AllocsPerRun(10, func() { p.Run() }); allocs != 0 {
+		t.Errorf("an int8 run allocates %v times", allocs)
+	}
+	if k, ok := p.steps[0].k.(*matmulInt8); !ok || !k.toU8 {
+		t.Errorf("fc is %T, not an int8 product writing uint8", p.steps[0].k)
+	}
 
 	xq := make([]uint8, m*30)
 	q1.In.QuantizeSlice(xq, x)

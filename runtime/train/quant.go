@@ -5,8 +5,10 @@ package train
 // predict and bench run with the CPU backend's int8 products.
 //
 // The quantized weights are those of every product x·Wᵀ with a named
-// weight W [N, K] (Linear layers; matmul_bias after fusion) that the
-// exclude globs do not name. For each:
+// weight W [N, K] (Linear layers; matmul_bias after fusion) and of every
+// ungrouped convolution with a named weight W [O, C, KH, KW] (Conv2d,
+// whose rows are [O, C·KH·KW]) that the exclude globs do not name. For
+// each:
 //
 //   - W is quantized symmetrically per output channel (row n):
 //     scale[n] = max|W[n, :]| / 127, q = round-half-even(W/scale).
@@ -16,8 +18,8 @@ package train
 //     (percentile, the default: one outlier in a million values would
 //     otherwise stretch the range and coarsen every other value's step).
 //
-// Checkpoint layout (safetensors): W as I8 [N, K]; W:weight_scale F32
-// [N]; W:input_scale F32 [1]; W:input_zero F32 [1] (an integer); every
+// Checkpoint layout (safetensors): W as I8 [N, K] (or [O, C, KH, KW]);
+// W:weight_scale F32 [N]; W:input_scale F32 [1]; W:input_zero F32 [1] (an integer); every
 // other parameter as F32; metadata encc.int8 (JSON: observer,
 // percentile, calibration samples, excluded and quantized weights).
 
@@ -83,12 +85,12 @@ func (t *trainer) quantize() (*Int8Result, error) {
 		f32Elems += int64(len(w))
 		o := obs[name]
 		shape := t.shapes[name]
-		if o == nil || q.Exclude[name] || len(shape) != 2 {
+		if o == nil || q.Exclude[name] || (len(shape) != 2 && len(shape) != 4) {
 			ts = append(ts, safetensors.FromFloat32(name, shape, w))
 			continue
 		}
 		info.Quantized = append(info.Quantized, name)
-		wq, scale := quantizeRows(shape[0], shape[1], w)
+		wq, scale := quantizeRows(shape[0], len(w)/shape[0], w)
 		in := o.params(q)
 		if r, ok := t.qatInput(name); ok { // qat = fake_int8(...): its moving range (qat.go)
 			in, info.Observer, info.Percentile = r, "qat", 0
@@ -99,7 +101,7 @@ func (t *trainer) quantize() (*Int8Result, error) {
 			safetensors.FromFloat32(name+":input_zero", []int{1}, []float32{float32(in.Zero)}))
 	}
 	if len(info.Quantized) == 0 {
-		return nil, fmt.Errorf("%s: quantize: no product x·Wᵀ with a weight of %s to quantize (int8 covers Linear layers)", t.tr.Name, t.tr.Model.Name())
+		return nil, fmt.Errorf("%s: quantize: no product x·Wᵀ or convolution with a weight of %s to quantize (int8 covers Linear and ungrouped Conv2d layers)", t.tr.Name, t.tr.Model.Name())
 	}
 	sort.Strings(info.Quantized)
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
@@ -276,10 +278,14 @@ func decodeInt8(path string, c *Checkpoint) (map[string]*cpu.Int8Linear, error) 
 	for _, name := range names {
 		t := f.Get(name)
 		ws, is, iz := c.State[name+":weight_scale"], c.State[name+":input_scale"], c.State[name+":input_zero"]
-		if len(t.Shape) != 2 || ws == nil || is == nil || iz == nil || len(ws) != t.Shape[0] || len(is) != 1 || len(iz) != 1 {
-			return nil, fmt.Errorf("%s: corrupt int8 checkpoint: %s needs a 2-D I8 tensor with %s:weight_scale [%d], :input_scale [1] and :input_zero [1]", path, name, name, t.Shape[0])
+		if (len(t.Shape) != 2 && len(t.Shape) != 4) || ws == nil || is == nil || iz == nil || len(ws) != t.Shape[0] || len(is) != 1 || len(iz) != 1 {
+			return nil, fmt.Errorf("%s: corrupt int8 checkpoint: %s needs a 2-D or 4-D I8 tensor with %s:weight_scale [%d], :input_scale [1] and :input_zero [1]", path, name, name, t.Shape[0])
 		}
-		n, k := t.Shape[0], t.Shape[1]
+		n := t.Shape[0]
+		k := len(t.Data) / max(n, 1)
+		if n == 0 || k == 0 {
+			return nil, fmt.Errorf("%s: corrupt int8 checkpoint: %s has shape %v", path, name, t.Shape)
+		}
 		q := make([]int8, n*k)
 		deq := make([]float32, n*k)
 		for i, b := range t.Data {

@@ -118,7 +118,7 @@ func TestInt8CheckpointCorrupt(t *testing.T) {
 	w := &safetensors.Tensor{Name: "fc.weight", DType: safetensors.I8, Shape: []int{2, 2}, Data: []byte{1, 2, 3, 4}}
 	path := write(w)
 	c, _ := LoadCheckpoint(path)
-	if _, err := decodeInt8(path, c); err == nil || !strings.Contains(err.Error(), "fc.weight needs a 2-D I8 tensor with fc.weight:weight_scale [2]") {
+	if _, err := decodeInt8(path, c); err == nil || !strings.Contains(err.Error(), "fc.weight needs a 2-D or 4-D I8 tensor with fc.weight:weight_scale [2]") {
 		t.Errorf("missing scales: %v", err)
 	}
 	bad := &safetensors.Tensor{Name: "fc.weight", DType: safetensors.I8, Shape: []int{2, 2}, Data: []byte{1, 0x80, 3, 4}}
@@ -128,5 +128,74 @@ func TestInt8CheckpointCorrupt(t *testing.T) {
 	c, _ = LoadCheckpoint(path)
 	if _, err := decodeInt8(path, c); err == nil || !strings.Contains(err.Error(), "holds -128") {
 		t.Errorf("-128: %v", err)
+	}
+}
+
+const quantConvSrc = `
+model Net {
+    conv1 = Conv2d(1, 8, kernel: 3, padding: 1)
+    conv2 = Conv2d(8, 16, kernel: 3)
+    head  = Linear(16 * 2 * 2, 10)
+
+    forward(x: f32[B, 64]) -> f32[B, 10] {
+        h = x |> reshape(B, 1, 8, 8) |> conv1 |> relu |> maxpool2d(kernel: 2)
+        return h |> conv2 |> relu |> flatten |> head
+    }
+}
+
+dataset digits {
+    source = builtin("digits")
+    scale  = 1.0 / 16.0
+    split  = { train: 0.8, test: 0.2 }
+    seed   = 3
+}
+
+train t {
+    model     = Net()
+    data      = digits
+    loss      = cross_entropy(model(image), label)
+    optimizer = Adam(lr: 3e-3)
+    batch     = 50
+    epochs    = 6
+    metrics   = [accuracy]
+    seed      = 11
+    save      = "runs/t.safetensors"
+    quantize  = int8(save: "runs/t_int8.safetensors", calibrate: 300)
+}
+`
+
+// TestQuantizeInt8Conv: post-training quantization covers convolutions:
+// their weights are I8 [O, C, KH, KW] with one scale per output channel,
+// the int8 model (convolutions, relu and maxpool kept in uint8 between
+// them) is close to the f32 one, and eval reproduces it exactly.
+func TestQuantizeInt8Conv(t *testing.T) {
+	p := check(t, quantConvSrc)
+	tr := p.Trains[0]
+	res, err := Run(context.Background(), p, tr, Options{Quiet: true, Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := res.Int8
+	f32Acc, int8Acc := res.Final["accuracy"], q.Metrics["accuracy"]
+	t.Logf("f32 %.4f, int8 %.4f, %d bytes (%.2f× the f32 weights), quantized %v", f32Acc, int8Acc, q.Bytes, float64(q.Bytes)/float64(q.F32Bytes), q.Quantized)
+	if f32Acc < 0.85 || int8Acc < f32Acc-0.02 {
+		t.Errorf("int8 accuracy %.4f, f32 %.4f", int8Acc, f32Acc)
+	}
+	if strings.Join(q.Quantized, " ") != "conv1.weight conv2.weight head.weight" {
+		t.Errorf("quantized %v", q.Quantized)
+	}
+	f, err := safetensors.Read(q.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, s := f.Get("conv2.weight"), f.Get("conv2.weight:weight_scale"); w == nil || w.DType != safetensors.I8 || len(w.Shape) != 4 || s == nil || s.Shape[0] != 16 {
+		t.Errorf("conv2.weight %v, scales %v", w, s)
+	}
+	ev, err := Eval(p, tr, q.Path, Options{Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Metrics["accuracy"] != int8Acc || ev.Metrics["loss"] != q.Metrics["loss"] {
+		t.Errorf("eval of the int8 checkpoint %v, the run reported %v", ev.Metrics, q.Metrics)
 	}
 }

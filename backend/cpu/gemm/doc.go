@@ -111,8 +111,12 @@
 // with AVX-512 VNNI and VL) and "generic" (Go). 7 bits keep vpmaddubsw's
 // int16 pair sums from saturating, so every kernel gives the reference
 // integer product exactly (TestQgemmExact) and the same float32 bits
-// (TestQgemmEpilogueExact). The int8 path allocates a few small slices
-// per call (scales and the packed input), unlike Sgemm.
+// (TestQgemmEpilogueExact). Qgemm allocates a few small slices per call
+// (scales and the packed input); a QJob (int8job.go) is the same product
+// planned once for one shape, which runs without allocating
+// (TestQJobAllocs), reads A packed by its caller if it likes (an int8
+// convolution's im2col), and writes row-major or channel-major (NCHW)
+// blocks, float32 or requantized uint8 (TestQJobExact).
 //
 // # Allocation
 //

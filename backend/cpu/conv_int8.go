@@ -1,0 +1,248 @@
+// This file implements the int8 form of conv2d: when Options.Int8 holds
+// the quantized form of a convolution's weight w [O, C, KH, KW] (one
+// scale per output channel, rows of C·KH·KW), the convolution quantizes
+// x to uint8 with the layer's calibrated activation scale into a copy
+// of x with its padding (the padding holds the zero point, the real
+// value 0), lays out the patches as rows (im2col transposed: [OH·OW, K]
+// per sample) and runs them through a gemm.QJob against wᵀ with int32
+// accumulation; the epilogue dequantizes, adds the bias, applies the
+// activation and writes NCHW (channel-major blocks), in float32 or,
+// inside an int8 region, requantized for the next int8 layer
+// (int8region.go).
+//
+// The patch rows are written straight into the QJob's packed layout
+// (no column matrix, no second packing pass). With unit dilation along
+// the width, each kernel row of a channel (KW contiguous bytes of x) is
+// given a whole number of 4-byte k groups (K = C·KH·⌈KW/4⌉·4, the
+// weights spread to match with zeros in between), so that a patch row
+// is one or two unaligned loads and stores per kernel row; otherwise
+// taps are gathered one by one (K = C·KH·KW). Samples are split into
+// chunks spread over the pool; each worker has its own serial QJob,
+// sized for a chunk, so that a chunk's packed rows stay in cache and a
+// run allocates nothing.
+
+package cpu
+
+import (
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
+)
+
+// convInt8 is conv2d (+ bias, activation) with an int8 weight.
+type convInt8 struct {
+	convGeom
+	q      *Int8Linear
+	conv   *ir.Value // the conv2d value (the step's may be its epilogue's)
+	x, out *buffer
+	bias   *buffer // per output channel, or nil (fuseInt8Epilogues)
+	act    gemm.Activation
+	xq     []uint8 // x quantized, N·C·H·W (+ slack)
+	xp     []uint8 // xq with the padding: N·C·Hp·Wp (+ slack); xq itself without padding
+	hp, wp int     // the padded height and width
+	preq   bool    // xq is written by the int8 producer before this step
+	toU8   bool    // write outU8 with outQ instead of out (an int8 region)
+	outU8  []uint8
+	outQ   gemm.QParams
+	chunk  int          // samples per task
+	tasks  int          // ⌈N/chunk⌉
+	seg    int          // > 0: bytes per kernel row in A (a multiple of 4 ≥ KW)
+	offs   []int32      // seg: per kernel row (c, kh), else per tap: its offset from a patch's corner in xp
+	jobs   []*gemm.QJob // per worker
+	pool   *parallel.Pool
+	quant  quantizeRange
+	biasF  []float32 // the bias at this run
+	outF   []float32
+	planed bool
+}
+
+// xSlack is how far past x's end a kernel row's read may go (zeros:
+// they meet zero weights).
+const xSlack = 8
+
+// int8Conv returns the int8 form of conv2d v's weight, or nil; a form
+// that does not fit is an error.
+func (c *compileCtx) int8Conv(v *ir.Value, g *convGeom) (*Int8Linear, error) {
+	w := v.Args[1]
+	if c.opts.Int8 == nil || w.Op != ir.OpInput {
+		return nil, nil
+	}
+	q := c.opts.Int8[w.Name]
+	if q == nil {
+		return nil, nil
+	}
+	if g.G != 1 || q.W.K != g.ckk() || q.W.N != g.O {
+		return nil, fmt.Errorf("cpu: int8 weight %s (%d×%d) does not fit conv2d %v of %v: the int8 path takes ungrouped convolutions, %d×%d", w.Name, q.W.N, q.W.K, v.Args[0].Type, w.Type, g.O, g.ckk())
+	}
+	return q, nil
+}
+
+func newConvInt8(c *compileCtx, v *ir.Value, g convGeom, q *Int8Linear) *convInt8 {
+	k := &convInt8{convGeom: g, q: q, conv: v, x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool,
+		xq: make([]uint8, g.N*g.C*g.H*g.W+xSlack), hp: g.H + 2*g.ph, wp: g.W + 2*g.pw}
+	k.xp = k.xq
+	if g.ph > 0 || g.pw > 0 {
+		// The padding is written once: runs write the interior only.
+		k.xp = make([]uint8, g.N*g.C*k.hp*k.wp+xSlack)
+		for i := range k.xp[:len(k.xp)-xSlack] {
+			k.xp[i] = uint8(q.In.Zero)
+		}
+	}
+	if g.dw == 1 && g.KW <= 8 {
+		k.seg = (g.KW + 3) / 4 * 4
+	}
+	// Chunks of about 64 KiB of packed rows: they stay in L2 from
+	// im2col to the micro-kernel, and there are enough of them to
+	// balance the pool.
+	per := max(1, g.p()*g.ckk())
+	k.chunk = max(1, min(g.N, (64<<10)/per))
+	if c.pool.Size() > 1 {
+		k.chunk = min(k.chunk, max(1, g.N/(2*c.pool.Size())))
+	}
+	k.tasks = (g.N + k.chunk - 1) / k.chunk
+	return k
+}
+
+// plan allocates the per-worker buffers once the epilogue is final.
+func (k *convInt8) plan() {
+	if k.planed {
+		return
+	}
+	k.planed = true
+	w := k.q.W
+	if k.seg > 0 {
+		// Kernel row (c, kh) takes A columns [(c·KH+kh)·seg, +KW).
+		w = w.Spread(k.C*k.KH*k.seg, func(p int) int { return p/k.KW*k.seg + p%k.KW })
+		k.offs = make([]int32, k.C*k.KH)
+		for c := range k.C {
+			for kh := range k.KH {
+				k.offs[c*k.KH+kh] = int32((c*k.hp + kh*k.dh) * k.wp)
+			}
+		}
+	}
+	workers := k.pool.Size()
+	k.jobs = make([]*gemm.QJob, workers)
+	P := k.p()
+	for i := range workers {
+		j := gemm.NewQJob(k.chunk*P, k.q.In, w, nil, k.act, P)
+		j.Serial = true
+		k.jobs[i] = j
+	}
+	if k.seg == 0 {
+		k.offs = make([]int32, k.jobs[0].K4()*4)
+		for c := range k.C {
+			for kh := range k.KH {
+				for kw := range k.KW {
+					k.offs[(c*k.KH+kh)*k.KW+kw] = int32((c*k.hp+kh*k.dh)*k.wp + kw*k.dw)
+				}
+			}
+		}
+	}
+	if k.toU8 && k.outU8 == nil {
+		k.outU8 = make([]uint8, k.N*k.O*P)
+	}
+}
+
+// input is the quantized input a producer writes (int8region.go).
+func (k *convInt8) input() ([]uint8, gemm.QParams, bool) {
+	return k.xq[:len(k.xq)-xSlack], k.q.In, k.preq
+}
+
+func (k *convInt8) run() error {
+	k.plan()
+	n := len(k.xq) - xSlack
+	if !k.preq {
+		k.quant = quantizeRange{x: f32s(k.x)[:n], xq: k.xq, q: k.q.In}
+		parFor(k.pool, n, 1, &k.quant)
+		k.quant.x = nil
+	}
+	if len(k.xp) != len(k.xq) {
+		// Rows into the padded copy.
+		for r := range k.N * k.C * k.H {
+			pl, h := r/k.H, r%k.H
+			copy(k.xp[(pl*k.hp+h+k.ph)*k.wp+k.pw:][:k.W], k.xq[r*k.W:][:k.W])
+		}
+	}
+	k.biasF, k.outF = nil, nil
+	if k.bias != nil {
+		k.biasF = f32s(k.bias)
+	}
+	if !k.toU8 {
+		k.outF = f32s(k.out)
+	}
+	if k.tasks == 1 {
+		k.RangeWorker(0, 0, 1)
+	} else {
+		k.pool.Tasks(k.tasks, k)
+	}
+	k.biasF, k.outF = nil, nil
+	return nil
+}
+
+// RangeWorker runs chunk t of the samples on worker w's job: the patch
+// rows go straight into the job's packed A.
+func (k *convInt8) RangeWorker(w, t, _ int) {
+	n0, n1 := t*k.chunk, min(k.N, (t+1)*k.chunk)
+	P, CHW, OP := k.p(), k.C*k.hp*k.wp, k.O*k.p()
+	j := k.jobs[w]
+	for n := n0; n < n1; n++ {
+		k.im2colPacked(j, (n-n0)*P, k.xp[n*CHW:])
+	}
+	j.Bias = k.biasF
+	m := (n1 - n0) * P
+	if k.toU8 {
+		j.RunPackedU8(m, k.outQ, k.outU8[n0*OP:n1*OP], 0)
+	} else {
+		j.RunPackedF32(m, k.outF[n0*OP:n1*OP], 0)
+	}
+	j.Bias = nil
+}
+
+// im2colPacked writes the patches of one sample x (uint8, padded NCHW,
+// followed by at least xSlack bytes) as rows i0… of j's packed A (row
+// oh·OW+ow). With seg, kernel row r's KW bytes (and the bytes after
+// them, which meet zero weights) are seg bytes read from x at offs[r]
+// and stored as seg/4 k groups (unaligned 4-byte moves); otherwise each
+// k group gathers 4 taps at offs (the k values past C·KH·KW read x's
+// first byte, and meet zero weights too).
+func (k *convInt8) im2colPacked(j *gemm.QJob, i0 int, x []uint8) {
+	dst := j.PackedA()
+	offs := k.offs
+	// The bounds of every access below, checked once: the last pixel's
+	// reads (8 bytes from its last offset) and the last row's k groups.
+	lastX := ((k.OH-1)*k.sh*k.wp + (k.OW-1)*k.sw) + int(slices.Max(offs)) + xSlack
+	lastD := j.PackedIndex(i0+k.OH*k.OW-1, j.K4()-1) + 4
+	if lastX > len(x) || lastD > len(dst) {
+		panic(fmt.Sprintf("cpu: int8 im2col out of bounds: x %d of %d, A %d of %d", lastX, len(x), lastD, len(dst)))
+	}
+	xb, db := unsafe.Pointer(&x[0]), unsafe.Pointer(&dst[0])
+	for oh := range k.OH {
+		for ow := range k.OW {
+			dp := unsafe.Add(db, j.PackedIndex(i0+oh*k.OW+ow, 0))
+			xp := unsafe.Add(xb, oh*k.sh*k.wp+ow*k.sw)
+			switch k.seg {
+			case 4:
+				for r, o := range offs {
+					*(*uint32)(unsafe.Add(dp, 16*r)) = *(*uint32)(unsafe.Add(xp, o))
+				}
+			case 8:
+				for r, o := range offs {
+					// 4-byte moves: byte order does not matter.
+					*(*uint32)(unsafe.Add(dp, 32*r)) = *(*uint32)(unsafe.Add(xp, o))
+					*(*uint32)(unsafe.Add(dp, 32*r+16)) = *(*uint32)(unsafe.Add(xp, o+4))
+				}
+			default:
+				xc := x[oh*k.sh*k.wp+ow*k.sw:]
+				for g := range len(offs) / 4 {
+					o := offs[g*4 : g*4+4]
+					d := (*[4]uint8)(unsafe.Add(dp, 16*g))
+					d[0], d[1], d[2], d[3] = xc[o[0]], xc[o[1]], xc[o[2]], xc[o[3]]
+				}
+			}
+		}
+	}
+}
