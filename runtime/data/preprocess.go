@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -65,6 +66,56 @@ type FieldTransform struct {
 	Name string    `json:"name"`
 	Mul  []float64 `json:"mul"`
 	Add  []float64 `json:"add"`
+}
+
+// fieldTransformJSON is a FieldTransform as checkpoints hold it. A map
+// whose elements all share one multiplier and one offset (a plain
+// scale, as images have: 784 equal entries) is written once, with N the
+// element count; a checkpoint of a small quantized model would otherwise
+// be mostly this header.
+type fieldTransformJSON struct {
+	Name string    `json:"name"`
+	N    int       `json:"n,omitempty"`
+	Mul  []float64 `json:"mul"`
+	Add  []float64 `json:"add"`
+}
+
+// MarshalJSON writes f, a uniform map in its short form.
+func (f FieldTransform) MarshalJSON() ([]byte, error) {
+	j := fieldTransformJSON{Name: f.Name, Mul: f.Mul, Add: f.Add}
+	if n := len(f.Mul); n > 1 && len(f.Add) == n && allEqual(f.Mul) && allEqual(f.Add) {
+		j = fieldTransformJSON{Name: f.Name, N: n, Mul: f.Mul[:1], Add: f.Add[:1]}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads either form.
+func (f *FieldTransform) UnmarshalJSON(b []byte) error {
+	var j fieldTransformJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = FieldTransform{Name: j.Name, Mul: j.Mul, Add: j.Add}
+	if j.N == 0 {
+		return nil
+	}
+	if len(j.Mul) != 1 || len(j.Add) != 1 || j.N < 0 || j.N > 1<<28 {
+		return fmt.Errorf("transform of %s: n = %d with %d multipliers and %d offsets (want 1 each)", j.Name, j.N, len(j.Mul), len(j.Add))
+	}
+	f.Mul, f.Add = make([]float64, j.N), make([]float64, j.N)
+	for i := range f.Mul {
+		f.Mul[i], f.Add[i] = j.Mul[0], j.Add[0]
+	}
+	return nil
+}
+
+func allEqual(xs []float64) bool {
+	for _, x := range xs[1:] {
+		if math.Float64bits(x) != math.Float64bits(xs[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Fit computes the transform from train alone. Statistics are computed in
