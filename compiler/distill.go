@@ -1,9 +1,16 @@
 package compiler
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
 	"github.com/encc-lang/encc/internal/diag"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
+	"github.com/encc-lang/encc/runtime/safetensors"
+	"github.com/encc-lang/encc/runtime/weights"
 )
 
 // This file implements knowledge distillation as a train declares it:
@@ -12,7 +19,12 @@ import (
 //	loss    = 0.5 * cross_entropy(model(image), label) + 0.5 * distill(model(image), teacher(image), T: 4)
 //
 // The teacher is the model of another train, with the weights that train
-// saves. In the loss it is called like model; its parameters are graph
+// saves, or a model given with a weights file:
+//
+//	teacher = load("lenet.safetensors", model: LeNet5(), rename: {...})
+//
+// whose tensors must fit the model when the file is checked (only its
+// header is read: teacherFile). In the loss it is called like model; its parameters are graph
 // constants named teacher.<path> (role const): they get no gradient, no
 // backward op reads them beyond the forward, they have no optimizer
 // state and the student's checkpoint does not hold them. Its forward
@@ -20,25 +32,30 @@ import (
 
 // A Teacher is the checked teacher of a train.
 type Teacher struct {
-	From   *Train    // the train whose model and checkpoint it is
-	Model  *Instance // a fresh instance of From's model, at path "teacher"
+	From   *Train    // the train whose model and checkpoint it is; nil for load(...)
+	Load   *ConfigV  // teacher = load(...): the file, its rename: and split:; nil for from(...)
+	File   string    // load(...)'s file, resolved against the .enc file's folder
+	Model  *Instance // a fresh instance of the teacher's model, at path "teacher"
 	Params []*Param  // teacher.<path>, all Buffer (constants)
 	Pos    diag.Pos
 }
 
-// trainTeacher checks teacher = from(other).
+// trainTeacher checks teacher = from(other) or load(file, model: M(...)).
 func (c *checker) trainTeacher(tr *Train, f *lang.Field, en *env) bool {
 	v := c.eval(f.Value, en)
 	cv, good := configOf(v, KWeights)
-	if !good || cv.E.Name != "from" {
+	if !good || cv.E.Name != "from" && cv.E.Name != "load" {
 		if _, bad := v.(InvalidV); !bad {
-			c.errorAt(f.Value, "teacher must be from(train): the model of another train with the weights it saves, got %s", describe(v))
+			c.errorAt(f.Value, "teacher must be from(train) or load(\"file.safetensors\", model: M()): a model with its trained weights, got %s", describe(v))
 		}
 		return false
 	}
 	if s, ok := cv.Args["only"].(StrV); !ok || s.V != "" {
-		c.errorf(argPos(cv, "only"), "a teacher takes every weight of its train: only: does not apply")
+		c.errorf(argPos(cv, "only"), "a teacher takes every weight of its model: only: does not apply")
 		return false
+	}
+	if cv.E.Name == "load" {
+		return c.teacherLoad(tr, cv)
 	}
 	other := cv.Args["train"].(*TrainV).T
 	if other.busy {
@@ -72,16 +89,141 @@ func (c *checker) trainTeacher(tr *Train, f *lang.Field, en *env) bool {
 	if !isInst {
 		return false
 	}
+	tr.Teacher = newTeacher(iv, cv)
+	tr.Teacher.From = src
+	return true
+}
+
+// newTeacher attaches a model instance at "teacher", evaluation-only,
+// with its parameters as constants.
+func newTeacher(iv *InstanceV, cv *ConfigV) *Teacher {
 	attach(iv, "teacher")
 	iv.I.evalOnly = true
-	t := &Teacher{From: src, Model: iv.I, Pos: cv.Pos}
+	t := &Teacher{Model: iv.I, Pos: cv.Pos}
 	for _, p := range iv.I.Params() {
 		q := *p
 		q.Buffer = true
 		t.Params = append(t.Params, &q)
 	}
-	tr.Teacher = t
+	return t
+}
+
+// teacherLoad checks teacher = load("file.safetensors", model: M(),
+// rename:, split:): the model is an instance, and the file exists and its
+// tensors, mapped by rename: and split:, fit the model's parameters.
+func (c *checker) teacherLoad(tr *Train, cv *ConfigV) bool {
+	path := cv.Args["path"].(StrV).V
+	if !strings.HasSuffix(path, ".safetensors") {
+		c.errorf(argPos(cv, "path"), "load reads .safetensors files, got %q", path)
+		return false
+	}
+	mv, given := cv.Args["model"]
+	if !given {
+		c.errorf(cv.Pos, "teacher = load(...) needs model: the teacher's model, e.g. load(%q, model: LeNet5())", path)
+		return false
+	}
+	iv, isInst := mv.(*InstanceV)
+	if !isInst {
+		c.errorf(argPos(cv, "model"), "teacher load: model must be a model instance such as LeNet5(), got %s", describe(mv))
+		return false
+	}
+	file := DataPath(tr.Dir, path)
+	params := iv.I.Params()
+	if msg, notes := teacherFile(file, path, params, LoadMapping(cv), iv.I.Name()); msg != "" {
+		d := c.errorf(argPos(cv, "path"), "%s", msg)
+		for _, n := range notes {
+			d.WithNote(argPos(cv, "path"), "%s", n)
+		}
+		return false
+	}
+	tr.Teacher = newTeacher(iv, cv)
+	tr.Teacher.Load, tr.Teacher.File = cv, file
 	return true
+}
+
+// teacherFile reads the header of a teacher's weights file and says, as a
+// message and notes, why its tensors do not fit params ("" when they do);
+// messages name the file as the source writes it (name).
+// An encc checkpoint's optimizer state (names with ':') is not a weight;
+// tensors of integers or booleans fit no parameter (except PyTorch's
+// BatchNorm counter, as the runtime reads it).
+func teacherFile(file, name string, params []*Param, m weights.Mapping, model string) (string, []string) {
+	h, err := safetensors.ReadHeader(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Sprintf("teacher load: no such file %s", name), nil
+	}
+	if err != nil {
+		return fmt.Sprintf("teacher load: %s: %v", name, strings.TrimPrefix(err.Error(), file+": ")), nil
+	}
+	encc := h.Metadata["format"] == "encc"
+	shapes := map[string][]int{}
+	nonFloat := map[string]string{}
+	for _, t := range h.Tensors {
+		switch {
+		case encc && strings.Contains(t.Name, ":"):
+			continue
+		case t.DType == safetensors.I64 && strings.HasSuffix(t.Name, "num_batches_tracked") && t.NumElements() == 1:
+		case t.DType != safetensors.F32 && t.DType != safetensors.F16 && t.DType != safetensors.BF16 && t.DType != safetensors.F64:
+			nonFloat[t.Name] = string(t.DType)
+		}
+		shapes[t.Name] = t.Shape
+	}
+	pieces, err := m.Plan(shapes)
+	if err != nil {
+		return fmt.Sprintf("teacher load: %s: %v", name, err), nil
+	}
+	want := make([]weights.Param, len(params))
+	for i, p := range params {
+		shape, _ := p.Type.ConstShape()
+		want[i] = weights.Param{Path: p.Path, Shape: shape}
+	}
+	_, err = weights.Check(pieces, want, weights.CheckOptions{File: name, Model: model, NonFloat: nonFloat})
+	var fe *weights.FitError
+	if !errors.As(err, &fe) {
+		if err != nil {
+			return fmt.Sprintf("teacher load: %v", err), nil
+		}
+		return "", nil
+	}
+	var notes []string
+	list := func(what string, xs []string) {
+		if len(xs) > 0 {
+			notes = append(notes, fmt.Sprintf("%s (%d): %s", what, len(xs), strings.Join(xs, ", ")))
+		}
+	}
+	list("missing", fe.Missing)
+	list("unexpected", fe.Unexpected)
+	list("mis-shaped", fe.Misshaped)
+	if len(fe.Missing)+len(fe.Unexpected) > 0 {
+		notes = append(notes, "rename: and split: map a file's tensor names onto the model's (docs/pytorch-weights.md)")
+	}
+	return fmt.Sprintf("teacher load: %s does not fit %s", name, model), notes
+}
+
+// LoadMapping reads rename: and split: of a load(...) (docs/pytorch-weights.md).
+func LoadMapping(cv *ConfigV) weights.Mapping {
+	var m weights.Mapping
+	if mv, ok := cv.Args["rename"].(*MapV); ok && len(mv.Vals) > 0 {
+		m.Rename = map[string]string{}
+		for k, v := range mv.Vals {
+			if str, ok := v.(StrV); ok {
+				m.Rename[k] = str.V
+			}
+		}
+	}
+	if mv, ok := cv.Args["split"].(*MapV); ok && len(mv.Vals) > 0 {
+		m.Split = map[string][]string{}
+		for k, v := range mv.Vals {
+			if l, ok := v.(*ListV); ok {
+				for _, e := range l.Elems {
+					if str, ok := e.(StrV); ok {
+						m.Split[k] = append(m.Split[k], str.V)
+					}
+				}
+			}
+		}
+	}
+	return m
 }
 
 // distillEntry is the loss distill(student, teacher, T:).

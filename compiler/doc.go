@@ -31,7 +31,7 @@
 //	tensor.go    shape rules and lowerings of operators: broadcasting, matmul, permute, indexing
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
 //	lora.go      lora = lora(...) in a train: adapter parameters, frozen base, adapted Linear lowering
-//	distill.go   teacher = from(train) in a train and the distill loss
+//	distill.go   teacher = from(train) or load(file, model:) and the distill loss
 //	datafiles.go the little read from data files at check time (IDX and CSV headers)
 //	vectors.go   word vectors: skipgram trains (VectorsTrain), init = vectors(...) and its
 //	             dimension check, stop_words
