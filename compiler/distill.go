@@ -1,16 +1,11 @@
 package compiler
 
 import (
-	"errors"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/encc-lang/encc/internal/diag"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
-	"github.com/encc-lang/encc/runtime/safetensors"
-	"github.com/encc-lang/encc/runtime/weights"
 )
 
 // This file implements knowledge distillation as a train declares it:
@@ -24,7 +19,7 @@ import (
 //	teacher = load("lenet.safetensors", model: LeNet5(), rename: {...})
 //
 // whose tensors must fit the model when the file is checked (only its
-// header is read: teacherFile). In the loss it is called like model; its parameters are graph
+// header is read, by TeacherFileCheck). In the loss it is called like model; its parameters are graph
 // constants named teacher.<path> (role const): they get no gradient, no
 // backward op reads them beyond the forward, they have no optimizer
 // state and the student's checkpoint does not hold them. Its forward
@@ -108,6 +103,16 @@ func newTeacher(iv *InstanceV, cv *ConfigV) *Teacher {
 	return t
 }
 
+// TeacherFileCheck checks, when the program is checked, the weights file
+// of a teacher = load(...) (file; name is its path as the source writes
+// it): that it exists and that its tensors, mapped by load's rename: and
+// split: (cv), fit params, the teacher model's parameters. It returns a
+// message and notes ("" when the file fits). The compiler reads no
+// weights file itself (internal/arch): runtime/train sets this, so every
+// program that links the runtime (encc check, the language server in
+// encc) checks the file; without it, the run does.
+var TeacherFileCheck func(file, name string, params []*Param, cv *ConfigV, model string) (msg string, notes []string)
+
 // teacherLoad checks teacher = load("file.safetensors", model: M(),
 // rename:, split:): the model is an instance, and the file exists and its
 // tensors, mapped by rename: and split:, fit the model's parameters.
@@ -129,7 +134,9 @@ func (c *checker) teacherLoad(tr *Train, cv *ConfigV) bool {
 	}
 	file := DataPath(tr.Dir, path)
 	params := iv.I.Params()
-	if msg, notes := teacherFile(file, path, params, LoadMapping(cv), iv.I.Name()); msg != "" {
+	if TeacherFileCheck == nil {
+		// no file reader linked in: the run checks the file
+	} else if msg, notes := TeacherFileCheck(file, path, params, cv, iv.I.Name()); msg != "" {
 		d := c.errorf(argPos(cv, "path"), "%s", msg)
 		for _, n := range notes {
 			d.WithNote(argPos(cv, "path"), "%s", n)
@@ -139,91 +146,6 @@ func (c *checker) teacherLoad(tr *Train, cv *ConfigV) bool {
 	tr.Teacher = newTeacher(iv, cv)
 	tr.Teacher.Load, tr.Teacher.File = cv, file
 	return true
-}
-
-// teacherFile reads the header of a teacher's weights file and says, as a
-// message and notes, why its tensors do not fit params ("" when they do);
-// messages name the file as the source writes it (name).
-// An encc checkpoint's optimizer state (names with ':') is not a weight;
-// tensors of integers or booleans fit no parameter (except PyTorch's
-// BatchNorm counter, as the runtime reads it).
-func teacherFile(file, name string, params []*Param, m weights.Mapping, model string) (string, []string) {
-	h, err := safetensors.ReadHeader(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Sprintf("teacher load: no such file %s", name), nil
-	}
-	if err != nil {
-		return fmt.Sprintf("teacher load: %s: %v", name, strings.TrimPrefix(err.Error(), file+": ")), nil
-	}
-	encc := h.Metadata["format"] == "encc"
-	shapes := map[string][]int{}
-	nonFloat := map[string]string{}
-	for _, t := range h.Tensors {
-		switch {
-		case encc && strings.Contains(t.Name, ":"):
-			continue
-		case t.DType == safetensors.I64 && strings.HasSuffix(t.Name, "num_batches_tracked") && t.NumElements() == 1:
-		case t.DType != safetensors.F32 && t.DType != safetensors.F16 && t.DType != safetensors.BF16 && t.DType != safetensors.F64:
-			nonFloat[t.Name] = string(t.DType)
-		}
-		shapes[t.Name] = t.Shape
-	}
-	pieces, err := m.Plan(shapes)
-	if err != nil {
-		return fmt.Sprintf("teacher load: %s: %v", name, err), nil
-	}
-	want := make([]weights.Param, len(params))
-	for i, p := range params {
-		shape, _ := p.Type.ConstShape()
-		want[i] = weights.Param{Path: p.Path, Shape: shape}
-	}
-	_, err = weights.Check(pieces, want, weights.CheckOptions{File: name, Model: model, NonFloat: nonFloat})
-	var fe *weights.FitError
-	if !errors.As(err, &fe) {
-		if err != nil {
-			return fmt.Sprintf("teacher load: %v", err), nil
-		}
-		return "", nil
-	}
-	var notes []string
-	list := func(what string, xs []string) {
-		if len(xs) > 0 {
-			notes = append(notes, fmt.Sprintf("%s (%d): %s", what, len(xs), strings.Join(xs, ", ")))
-		}
-	}
-	list("missing", fe.Missing)
-	list("unexpected", fe.Unexpected)
-	list("mis-shaped", fe.Misshaped)
-	if len(fe.Missing)+len(fe.Unexpected) > 0 {
-		notes = append(notes, "rename: and split: map a file's tensor names onto the model's (docs/pytorch-weights.md)")
-	}
-	return fmt.Sprintf("teacher load: %s does not fit %s", name, model), notes
-}
-
-// LoadMapping reads rename: and split: of a load(...) (docs/pytorch-weights.md).
-func LoadMapping(cv *ConfigV) weights.Mapping {
-	var m weights.Mapping
-	if mv, ok := cv.Args["rename"].(*MapV); ok && len(mv.Vals) > 0 {
-		m.Rename = map[string]string{}
-		for k, v := range mv.Vals {
-			if str, ok := v.(StrV); ok {
-				m.Rename[k] = str.V
-			}
-		}
-	}
-	if mv, ok := cv.Args["split"].(*MapV); ok && len(mv.Vals) > 0 {
-		m.Split = map[string][]string{}
-		for k, v := range mv.Vals {
-			if l, ok := v.(*ListV); ok {
-				for _, e := range l.Elems {
-					if str, ok := e.(StrV); ok {
-						m.Split[k] = append(m.Split[k], str.V)
-					}
-				}
-			}
-		}
-	}
-	return m
 }
 
 // distillEntry is the loss distill(student, teacher, T:).

@@ -43,7 +43,7 @@ func LoadSpecOf(cv *compiler.ConfigV) LoadSpec {
 			}
 		}
 	}
-	s.Mapping = compiler.LoadMapping(cv)
+	s.Mapping = loadMapping(cv)
 	return s
 }
 
