@@ -107,6 +107,11 @@ func convEntry(rank int) *Entry {
 			if k.bool("bias") {
 				ins = append(ins, k.param("bias"))
 			}
+			if lo := k.lora(); lo != nil && rank == 2 { // adapted by the train's lora (lora.go)
+				ap, bp := LoRAPair(k.layer.Path)
+				k.c.countFlops(taps.Mul(ConstDim(2 * in * int64(lo.R))).Add(ConstDim(2 * int64(lo.R) * out)).Mul(TensorType{Dims: dims[2:]}.NumElements()).Mul(x.T.Dims[0]))
+				return k.emit(outT, lowerLoRAConv(lo, a), append(ins, k.c.paramTensor(ap), k.c.paramTensor(bp))...)
+			}
 			return k.emit(outT, func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
 				b, x, w := l.b, in[0], in[1]
 				if rank == 1 {

@@ -9,6 +9,7 @@ import (
 	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/internal/diag"
 	"github.com/encc-lang/encc/internal/golden"
+	_ "github.com/encc-lang/encc/runtime/train" // compiler.TeacherFileCheck, as encc check has it
 )
 
 // TestDiagnostics runs the golden cases of testdata/diag: each archive

@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"strings"
+
 	"github.com/encc-lang/encc/internal/diag"
 	"github.com/encc-lang/encc/ir"
 	"github.com/encc-lang/encc/lang"
@@ -12,7 +14,12 @@ import (
 //	loss    = 0.5 * cross_entropy(model(image), label) + 0.5 * distill(model(image), teacher(image), T: 4)
 //
 // The teacher is the model of another train, with the weights that train
-// saves. In the loss it is called like model; its parameters are graph
+// saves, or a model given with a weights file:
+//
+//	teacher = load("lenet.safetensors", model: LeNet5(), rename: {...})
+//
+// whose tensors must fit the model when the file is checked (only its
+// header is read, by TeacherFileCheck). In the loss it is called like model; its parameters are graph
 // constants named teacher.<path> (role const): they get no gradient, no
 // backward op reads them beyond the forward, they have no optimizer
 // state and the student's checkpoint does not hold them. Its forward
@@ -20,25 +27,30 @@ import (
 
 // A Teacher is the checked teacher of a train.
 type Teacher struct {
-	From   *Train    // the train whose model and checkpoint it is
-	Model  *Instance // a fresh instance of From's model, at path "teacher"
+	From   *Train    // the train whose model and checkpoint it is; nil for load(...)
+	Load   *ConfigV  // teacher = load(...): the file, its rename: and split:; nil for from(...)
+	File   string    // load(...)'s file, resolved against the .enc file's folder
+	Model  *Instance // a fresh instance of the teacher's model, at path "teacher"
 	Params []*Param  // teacher.<path>, all Buffer (constants)
 	Pos    diag.Pos
 }
 
-// trainTeacher checks teacher = from(other).
+// trainTeacher checks teacher = from(other) or load(file, model: M(...)).
 func (c *checker) trainTeacher(tr *Train, f *lang.Field, en *env) bool {
 	v := c.eval(f.Value, en)
 	cv, good := configOf(v, KWeights)
-	if !good || cv.E.Name != "from" {
+	if !good || cv.E.Name != "from" && cv.E.Name != "load" {
 		if _, bad := v.(InvalidV); !bad {
-			c.errorAt(f.Value, "teacher must be from(train): the model of another train with the weights it saves, got %s", describe(v))
+			c.errorAt(f.Value, "teacher must be from(train) or load(\"file.safetensors\", model: M()): a model with its trained weights, got %s", describe(v))
 		}
 		return false
 	}
 	if s, ok := cv.Args["only"].(StrV); !ok || s.V != "" {
-		c.errorf(argPos(cv, "only"), "a teacher takes every weight of its train: only: does not apply")
+		c.errorf(argPos(cv, "only"), "a teacher takes every weight of its model: only: does not apply")
 		return false
+	}
+	if cv.E.Name == "load" {
+		return c.teacherLoad(tr, cv)
 	}
 	other := cv.Args["train"].(*TrainV).T
 	if other.busy {
@@ -72,15 +84,67 @@ func (c *checker) trainTeacher(tr *Train, f *lang.Field, en *env) bool {
 	if !isInst {
 		return false
 	}
+	tr.Teacher = newTeacher(iv, cv)
+	tr.Teacher.From = src
+	return true
+}
+
+// newTeacher attaches a model instance at "teacher", evaluation-only,
+// with its parameters as constants.
+func newTeacher(iv *InstanceV, cv *ConfigV) *Teacher {
 	attach(iv, "teacher")
 	iv.I.evalOnly = true
-	t := &Teacher{From: src, Model: iv.I, Pos: cv.Pos}
+	t := &Teacher{Model: iv.I, Pos: cv.Pos}
 	for _, p := range iv.I.Params() {
 		q := *p
 		q.Buffer = true
 		t.Params = append(t.Params, &q)
 	}
-	tr.Teacher = t
+	return t
+}
+
+// TeacherFileCheck checks, when the program is checked, the weights file
+// of a teacher = load(...) (file; name is its path as the source writes
+// it): that it exists and that its tensors, mapped by load's rename: and
+// split: (cv), fit params, the teacher model's parameters. It returns a
+// message and notes ("" when the file fits). The compiler reads no
+// weights file itself (internal/arch): runtime/train sets this, so every
+// program that links the runtime (encc check, the language server in
+// encc) checks the file; without it, the run does.
+var TeacherFileCheck func(file, name string, params []*Param, cv *ConfigV, model string) (msg string, notes []string)
+
+// teacherLoad checks teacher = load("file.safetensors", model: M(),
+// rename:, split:): the model is an instance, and the file exists and its
+// tensors, mapped by rename: and split:, fit the model's parameters.
+func (c *checker) teacherLoad(tr *Train, cv *ConfigV) bool {
+	path := cv.Args["path"].(StrV).V
+	if !strings.HasSuffix(path, ".safetensors") {
+		c.errorf(argPos(cv, "path"), "load reads .safetensors files, got %q", path)
+		return false
+	}
+	mv, given := cv.Args["model"]
+	if !given {
+		c.errorf(cv.Pos, "teacher = load(...) needs model: the teacher's model, e.g. load(%q, model: LeNet5())", path)
+		return false
+	}
+	iv, isInst := mv.(*InstanceV)
+	if !isInst {
+		c.errorf(argPos(cv, "model"), "teacher load: model must be a model instance such as LeNet5(), got %s", describe(mv))
+		return false
+	}
+	file := DataPath(tr.Dir, path)
+	params := iv.I.Params()
+	if TeacherFileCheck == nil {
+		// no file reader linked in: the run checks the file
+	} else if msg, notes := TeacherFileCheck(file, path, params, cv, iv.I.Name()); msg != "" {
+		d := c.errorf(argPos(cv, "path"), "%s", msg)
+		for _, n := range notes {
+			d.WithNote(argPos(cv, "path"), "%s", n)
+		}
+		return false
+	}
+	tr.Teacher = newTeacher(iv, cv)
+	tr.Teacher.Load, tr.Teacher.File = cv, file
 	return true
 }
 

@@ -31,7 +31,7 @@
 //	tensor.go    shape rules and lowerings of operators: broadcasting, matmul, permute, indexing
 //	train.go     dataset and train declarations, phases, freeze paths, from()/load()
 //	lora.go      lora = lora(...) in a train: adapter parameters, frozen base, adapted Linear lowering
-//	distill.go   teacher = from(train) in a train and the distill loss
+//	distill.go   teacher = from(train) or load(file, model:) and the distill loss
 //	prune.go     prune = magnitude(...) and prune = structured(...) in a phase
 //	qat.go       qat = fake_int8(...) in a phase: fake-quantized Linear lowering
 //	datafiles.go the little read from data files at check time (IDX and CSV headers)

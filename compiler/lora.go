@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,7 +19,11 @@ import (
 // Every Linear whose path a target glob matches gets two parameters
 // named as PEFT names them, <layer>.lora_A.weight [r, in] (Kaiming-uniform,
 // a = √5) and <layer>.lora_B.weight [out, r] (zeros), and computes
-// y = x Wᵀ + b + (alpha/r) · dropout(x) Aᵀ Bᵀ. Every other parameter is
+// y = x Wᵀ + b + (alpha/r) · dropout(x) Aᵀ Bᵀ. A Conv2d (groups 1) gets
+// lora_A.weight [r, in, k, k], a convolution with the layer's kernel,
+// stride, padding and dilation, and lora_B.weight [out, r, 1, 1], a 1x1
+// convolution: y = conv(x, W) + b + (alpha/r) · conv1x1(conv(dropout(x), A), B),
+// as PEFT's Conv2d LoRA. Every other parameter is
 // frozen except those under the train: globs (the head; PEFT's
 // modules_to_save); freeze and unfreeze in phases apply on top.
 
@@ -30,7 +35,7 @@ type LoRA struct {
 	R       int
 	Alpha   float64
 	Dropout float64
-	Layers  []string // paths of the adapted Linear layers, in tree order
+	Layers  []string // paths of the adapted Linear and Conv2d layers, in tree order
 	Train   []string // globs of base parameters still trained
 	Pos     diag.Pos
 	adapted map[string]bool
@@ -39,7 +44,7 @@ type LoRA struct {
 // Scale is alpha / r, the factor of the low-rank update.
 func (lo *LoRA) Scale() float64 { return lo.Alpha / float64(lo.R) }
 
-// Adapts reports whether the Linear at layer path is adapted.
+// Adapts reports whether the layer (Linear or Conv2d) at path is adapted.
 func (lo *LoRA) Adapts(layer string) bool { return lo != nil && lo.adapted[layer] }
 
 // IsAdapter reports whether p is a parameter added by LoRA.
@@ -75,7 +80,7 @@ func (t *Train) Trained() []string {
 	return out
 }
 
-// LoRAPair names the adapter tensors of the Linear at layer path.
+// LoRAPair names the adapter tensors of the layer at path.
 func LoRAPair(layer string) (a, b string) {
 	return layer + ".lora_A.weight", layer + ".lora_B.weight"
 }
@@ -110,13 +115,17 @@ func (c *checker) trainLoRA(tr *Train, f *lang.Field, en *env) {
 		c.errorf(argPos(cv, "dropout"), "lora dropout must be in [0, 1), got %g", lo.Dropout)
 		ok = false
 	}
-	// The Linear layers of the model: the owners of Linear weights.
+	// The adaptable layers of the model: the owners of Linear weights and
+	// of Conv2d weights of one group.
 	type linear struct {
 		path    string
-		in, out int64
+		in, out int64   // in: the weight's fan-in (in·k·k for a Conv2d)
+		conv    []int64 // Conv2d: [in, k, k]; nil for a Linear
+		kind    string
 	}
 	var linears []linear
 	kinds := map[string]string{} // layer path -> kind, for "not a Linear"
+	var grouped []string         // Conv2d layers of several groups
 	for _, p := range tr.Params {
 		layer, name := splitLast(p.Path)
 		if _, seen := kinds[layer]; !seen {
@@ -125,12 +134,23 @@ func (c *checker) trainLoRA(tr *Train, f *lang.Field, en *env) {
 		if p.Layer == "Linear" && name == "weight" && p.Type.Rank() == 2 {
 			out, _ := p.Type.Dims[0].Const()
 			in, _ := p.Type.Dims[1].Const()
-			linears = append(linears, linear{layer, in, out})
+			linears = append(linears, linear{layer, in, out, nil, "Linear"})
+		}
+		if p.Layer == "Conv2d" && name == "weight" && p.Type.Rank() == 4 {
+			if l := layerAt(&InstanceV{tr.Model}, layer); l == nil || l.Args["groups"].(IntV).V != 1 {
+				grouped = append(grouped, layer)
+				continue
+			}
+			d := make([]int64, 4)
+			for i := range d {
+				d[i], _ = p.Type.Dims[i].Const()
+			}
+			linears = append(linears, linear{layer, d[1] * d[2] * d[3], d[0], d[1:], "Conv2d"})
 		}
 	}
 	targets := pathsOf(cv.Args["targets"])
 	if len(targets) == 0 {
-		c.errorf(argPos(cv, "targets"), "lora needs targets: the globs of the Linear layers to adapt, e.g. \"blocks.*.attn.q\"")
+		c.errorf(argPos(cv, "targets"), "lora needs targets: the globs of the Linear or Conv2d layers to adapt, e.g. \"blocks.*.attn.q\"")
 		return
 	}
 	var linNames []string
@@ -145,7 +165,7 @@ func (c *checker) trainLoRA(tr *Train, f *lang.Field, en *env) {
 				n++
 				lo.adapted[l.path] = true
 				if int64(lo.R) > min(l.in, l.out) && ok {
-					c.errorf(argPos(cv, "r"), "lora rank %d is larger than %s (Linear %d -> %d): r must be at most %d", lo.R, l.path, l.in, l.out, min(l.in, l.out))
+					c.errorf(argPos(cv, "r"), "lora rank %d is larger than %s (%s %d -> %d): r must be at most %d", lo.R, l.path, l.kind, l.in, l.out, min(l.in, l.out))
 					ok = false
 				}
 			}
@@ -155,14 +175,18 @@ func (c *checker) trainLoRA(tr *Train, f *lang.Field, en *env) {
 		}
 		for layer, kind := range kinds {
 			if MatchPath(t, layer) && kind != "Linear" {
-				others = append(others, fmt.Sprintf("%s is a %s", layer, kind))
+				what := fmt.Sprintf("%s is a %s", layer, kind)
+				if slices.Contains(grouped, layer) {
+					what += " of several groups"
+				}
+				others = append(others, what)
 			}
 		}
 		if len(others) > 0 {
 			sort.Strings(others)
-			c.errorf(argPos(cv, "targets"), "lora target %q matches no Linear layer (%s): LoRA adapts Linear layers", t, strings.Join(others, ", "))
+			c.errorf(argPos(cv, "targets"), "lora target %q matches no Linear or Conv2d layer (%s): LoRA adapts Linear and Conv2d (groups 1) layers", t, strings.Join(others, ", "))
 		} else {
-			c.errorf(argPos(cv, "targets"), "lora target %q matches no Linear layer of %s (have: %s)", t, tr.Model.Name(), nameList(linNames))
+			c.errorf(argPos(cv, "targets"), "lora target %q matches no Linear or Conv2d layer of %s (have: %s)", t, tr.Model.Name(), nameList(linNames))
 		}
 		ok = false
 	}
@@ -194,10 +218,15 @@ func (c *checker) trainLoRA(tr *Train, f *lang.Field, en *env) {
 			}
 			a, b := LoRAPair(layer)
 			r := ConstDim(int64(lo.R))
+			at, bt := tensorOf("f32", r, ConstDim(l.in)), tensorOf("f32", ConstDim(l.out), r)
+			if l.conv != nil {
+				at = tensorOf("f32", r, ConstDim(l.conv[0]), ConstDim(l.conv[1]), ConstDim(l.conv[2]))
+				bt = tensorOf("f32", ConstDim(l.out), r, ConstDim(1), ConstDim(1))
+			}
 			ps = append(ps,
-				&Param{Path: a, Type: tensorOf("f32", r, ConstDim(l.in)), Layer: LoRALayer, Pos: cv.Pos, FanIn: int(l.in), FanOut: lo.R,
+				&Param{Path: a, Type: at, Layer: LoRALayer, Pos: cv.Pos, FanIn: int(l.in), FanOut: lo.R,
 					Init: initCfg("kaiming_uniform", "a", FloatV{math.Sqrt(5)})},
-				&Param{Path: b, Type: tensorOf("f32", ConstDim(l.out), r), Layer: LoRALayer, Pos: cv.Pos, FanIn: lo.R, FanOut: int(l.out),
+				&Param{Path: b, Type: bt, Layer: LoRALayer, Pos: cv.Pos, FanIn: lo.R, FanOut: int(l.out),
 					Init: initCfg("zeros")})
 			lo.Layers = append(lo.Layers, layer)
 		}
@@ -267,6 +296,53 @@ func lowerLoRALinear(lo *LoRA) lowerFunc {
 		}
 		return b.Add(base, d)
 	}
+}
+
+// lowerLoRAConv lowers an adapted Conv2d of the attributes at: in is x,
+// W, [b,] A [r, in, k, k], B [out, r, 1, 1].
+func lowerLoRAConv(lo *LoRA, at ir.Conv2DAttr) lowerFunc {
+	return func(l *lowerer, t ir.Type, in []*ir.Value) (*ir.Value, error) {
+		n := len(in)
+		b, x, w, a, bw := l.b, in[0], in[1], in[n-2], in[n-1]
+		y := l.must(b.Conv2D(x, w, at))
+		if n == 5 && y != nil {
+			y = l.must(b.Add(y, l.must(b.Reshape(in[2], ir.Shape{1, t.Shape[1], 1, 1}))))
+		}
+		if lo.Dropout > 0 && l.training {
+			x = l.dropout(x, lo.Dropout)
+		}
+		one := ir.Conv2DAttr{Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}
+		h := l.must(b.Conv2D(x, a, at))
+		d := l.must(b.Conv2D(h, bw, one))
+		d = l.must(b.Mul(d, l.must(b.Const(ir.F32, lo.Scale()))))
+		if y == nil || d == nil {
+			return nil, nil
+		}
+		return b.Add(y, d)
+	}
+}
+
+// layerAt finds the built-in layer at path under v, or nil.
+func layerAt(v Value, path string) *LayerV {
+	switch v := v.(type) {
+	case *LayerV:
+		if v.Path == path {
+			return v
+		}
+	case *StackV:
+		for _, l := range v.Layers {
+			if f := layerAt(l, path); f != nil {
+				return f
+			}
+		}
+	case *InstanceV:
+		for _, n := range v.I.memberOrder {
+			if f := layerAt(v.I.members[n], path); f != nil {
+				return f
+			}
+		}
+	}
+	return nil
 }
 
 // lora returns the train's LoRA when the layer being lowered is adapted.

@@ -71,7 +71,7 @@ type Train struct {
 	Params       []*Param
 	Dir          string
 	LoRA         *LoRA    // lora = lora(...), or nil
-	Teacher      *Teacher // teacher = from(other), or nil
+	Teacher      *Teacher // teacher = from(other) or load(...), or nil
 
 	file *fileScope
 }
@@ -644,6 +644,10 @@ func (c *checker) trainInit(tr *Train, f *lang.Field, en *env) {
 		return
 	}
 	if cv.E.Name != "from" {
+		if _, ok := cv.Args["model"]; ok {
+			c.errorf(argPos(cv, "model"), "load: model: names a teacher's model (teacher = load(...)); init loads onto the train's model")
+			return
+		}
 		if p := cv.Args["path"].(StrV).V; !strings.HasSuffix(p, ".safetensors") {
 			c.errorf(argPos(cv, "path"), "load reads .safetensors files, got %q", p)
 		}

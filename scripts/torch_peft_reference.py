@@ -19,6 +19,15 @@ lora   nn.Sequential-like MLP fc1 = Linear(64, 32), ReLU, fc2 = Linear(32, 10)
        labels, logits, loss (mean cross-entropy), grad.<adapter name> and
        grad.input (d loss / d input).
 
+lora_conv  a CNN conv = Conv2d(1, 6, 3, stride 2, padding 1), ReLU, flatten,
+       fc = Linear(96, 10) over 8x8 images, LoRA on both, r = 2, alpha = 4,
+       with PEFT's Conv2d LoRA written out: lora_A is a Conv2d(1, 2, 3,
+       stride 2, padding 1) without bias (the layer's kernel, stride and
+       padding), lora_B a 1x1 Conv2d(2, 6) without bias:
+           y = conv(x) + (alpha / r) * lora_B(lora_A(x))
+       Tensors as for lora: lora_A.weight [r, in, 3, 3], lora_B.weight
+       [out, r, 1, 1]; input [4, 64] (the image, flattened).
+
 distill a student MLP fc1 = Linear(64, 16), ReLU, fc2 = Linear(16, 10) and a
        teacher Linear(64, 10) (teacher.fc.*, frozen), T = 2:
            loss = 0.5 * cross_entropy(s, labels)
@@ -60,6 +69,34 @@ class LoRALinear(nn.Module):
         return self.base(x) + self.lora_B(self.lora_A(x)) * self.scale
 
 
+class LoRAConv2d(nn.Module):
+    def __init__(self, c_in, c_out, k, stride, padding, r, alpha):
+        super().__init__()
+        self.base = nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding)
+        self.lora_A = nn.Conv2d(c_in, r, k, stride=stride, padding=padding, bias=False)
+        self.lora_B = nn.Conv2d(r, c_out, 1, bias=False)
+        self.scale = alpha / r
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        with torch.no_grad():
+            self.lora_B.weight.copy_(0.1 * torch.randn_like(self.lora_B.weight))
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.scale
+
+
+class LoRACNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = LoRAConv2d(1, 6, 3, 2, 1, r=2, alpha=4)
+        self.fc = LoRALinear(96, 10, r=2, alpha=4)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x.reshape(-1, 1, 8, 8)))
+        return self.fc(h.flatten(1))
+
+
 class LoRAMLP(nn.Module):
     def __init__(self):
         super().__init__()
@@ -70,11 +107,12 @@ class LoRAMLP(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-def lora(outdir):
+def lora(outdir, conv=False):
     torch.manual_seed(0)
-    m = LoRAMLP()
+    m = LoRACNN() if conv else LoRAMLP()
+    names = ("conv", "fc") if conv else ("fc1", "fc2")
     with torch.no_grad():
-        for layer in (m.fc1, m.fc2):
+        for layer in (getattr(m, n) for n in names):
             layer.base.bias.copy_(0.1 * torch.randn_like(layer.base.bias))
             for p in (layer.base.weight, layer.base.bias, layer.lora_A.weight, layer.lora_B.weight):
                 p.copy_(p.to(torch.bfloat16).to(torch.float32))
@@ -85,7 +123,7 @@ def lora(outdir):
     loss.backward()
     tensors = [("input", x.detach()), ("labels", labels), ("logits", logits.detach()),
                ("loss", loss.detach()), ("grad.input", x.grad)]
-    for name in ("fc1", "fc2"):
+    for name in names:
         layer = getattr(m, name)
         tensors.append((name + ".weight", layer.base.weight.detach().to(torch.bfloat16)))
         tensors.append((name + ".bias", layer.base.bias.detach().to(torch.bfloat16)))
@@ -95,9 +133,9 @@ def lora(outdir):
             n = PREFIX + name + "." + ab + ".weight"
             tensors.append((n, w.detach().to(torch.bfloat16)))
             tensors.append(("grad." + n, w.grad))
-    st = os.path.join(outdir, "lora.safetensors")
-    write_safetensors(st, tensors, {"format": "pt", "model": "lora", "torch": torch.__version__,
-                                    "formula": "base(x) + (alpha/r) * B(A(x)), r=4, alpha=8"})
+    st = os.path.join(outdir, "lora_conv.safetensors" if conv else "lora.safetensors")
+    write_safetensors(st, tensors, {"format": "pt", "model": "lora_conv" if conv else "lora", "torch": torch.__version__,
+                                    "formula": "base(x) + (alpha/r) * B(A(x)), " + ("r=2, alpha=4" if conv else "r=4, alpha=8")})
     print(f"{st}: {os.path.getsize(st)} bytes, loss {float(loss):.6f}")
 
 
@@ -139,6 +177,7 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "torch")
     torch.use_deterministic_algorithms(True)
     lora(outdir)
+    lora(outdir, conv=True)
     distill(outdir)
 
 

@@ -17,10 +17,22 @@ import (
 // the logits and the loss within 1e-5, the gradients of every lora_A,
 // lora_B and of the input within 1e-4, and no gradient for the frozen
 // base weights. The adapters are loaded from PEFT's adapter-file names
-// through the train's load(rename:).
+// through the train's load(rename:). lora is an MLP (Linear layers);
+// lora_conv a CNN whose Conv2d has PEFT's Conv2d LoRA (lora_A a
+// convolution with the layer's kernel, stride and padding, lora_B 1x1).
 func TestLoRAParity(t *testing.T) {
-	path := filepath.Join(fixtureDir, "lora.safetensors")
-	p, errs := compiler.CheckFile(filepath.Join(fixtureDir, "lora.enc"), nil)
+	for _, c := range []struct {
+		name         string
+		first        string // an adapter tensor the train must train
+		adapterCount int
+	}{{"lora", "fc1.lora_A.weight", 4}, {"lora_conv", "conv.lora_A.weight", 4}} {
+		t.Run(c.name, func(t *testing.T) { loraParity(t, c.name, c.first, c.adapterCount) })
+	}
+}
+
+func loraParity(t *testing.T, name, first string, adapterCount int) {
+	path := filepath.Join(fixtureDir, name+".safetensors")
+	p, errs := compiler.CheckFile(filepath.Join(fixtureDir, name+".enc"), nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -90,13 +102,13 @@ func TestLoRAParity(t *testing.T) {
 		}
 		check("grad "+prm.Path, got.F, f64(t, f, "grad.base_model.model."+prm.Path), gradTol)
 	}
-	if n != 4 {
-		t.Errorf("%d adapter tensors, want 4", n)
+	if n != adapterCount {
+		t.Errorf("%d adapter tensors, want %d", n, adapterCount)
 	}
 	for _, b := range bad {
 		t.Error(b)
 	}
-	if !strings.Contains(strings.Join(tr.Trained(), " "), "fc1.lora_A.weight") {
+	if !strings.Contains(strings.Join(tr.Trained(), " "), first) {
 		t.Errorf("trained: %v", tr.Trained())
 	}
 }

@@ -131,8 +131,49 @@ func Parse(b []byte) (*File, error) {
 	if n > uint64(len(b)-8) {
 		return nil, formatErr("truncated: header length %d but only %d bytes follow the length", n, len(b)-8)
 	}
-	header := b[8 : 8+n]
-	buf := b[8+n:]
+	return parse(b[8:8+n], b[8+n:], uint64(len(b))-8-n)
+}
+
+// ReadHeader reads and parses only the header of the file at path: the
+// tensors' names, dtypes and shapes and the metadata, with no Data (nil).
+// It checks the header as Parse does, data offsets against the file's
+// size, without reading the data. Errors name the path.
+func ReadHeader(path string) (*File, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := uint64(st.Size())
+	var nb [8]byte
+	if _, err := io.ReadFull(fd, nb[:]); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, formatErr("truncated: %d bytes, shorter than the 8-byte header length", size))
+	}
+	n := binary.LittleEndian.Uint64(nb[:])
+	if n > MaxHeaderLen {
+		return nil, fmt.Errorf("%s: %w", path, formatErr("header length %d exceeds the limit of %d bytes", n, MaxHeaderLen))
+	}
+	if n > size-8 {
+		return nil, fmt.Errorf("%s: %w", path, formatErr("truncated: header length %d but only %d bytes follow the length", n, size-8))
+	}
+	header := make([]byte, n)
+	if _, err := io.ReadFull(fd, header); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := parse(header, nil, size-8-n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// parse parses a header whose data buffer is bufLen bytes long; buf is
+// that buffer (the tensors' Data alias it) or nil for the header alone.
+func parse(header, buf []byte, bufLen uint64) (*File, error) {
 	if !utf8.Valid(header) {
 		return nil, formatErr("header is not valid UTF-8")
 	}
@@ -187,10 +228,12 @@ func Parse(b []byte) (*File, error) {
 		if err != nil {
 			return nil, err
 		}
-		if end > uint64(len(buf)) {
-			return nil, formatErr("tensor %q: data_offsets [%d, %d] beyond the %d-byte buffer", name, begin, end, len(buf))
+		if end > bufLen {
+			return nil, formatErr("tensor %q: data_offsets [%d, %d] beyond the %d-byte buffer", name, begin, end, bufLen)
 		}
-		t.Data = buf[begin:end:end]
+		if buf != nil {
+			t.Data = buf[begin:end:end]
+		}
 		f.byName[name] = t
 		spans = append(spans, span{t, begin, end})
 	}
@@ -224,8 +267,8 @@ func Parse(b []byte) (*File, error) {
 		pos = s.end
 		f.Tensors = append(f.Tensors, s.t)
 	}
-	if pos != uint64(len(buf)) {
-		return nil, formatErr("the buffer has %d bytes but the tensors cover only %d", len(buf), pos)
+	if pos != bufLen {
+		return nil, formatErr("the buffer has %d bytes but the tensors cover only %d", bufLen, pos)
 	}
 	return f, nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -227,7 +228,45 @@ func TestCorrupt(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %q, want it to contain %q", err, tc.want)
 			}
+			// ReadHeader finds the same fault without reading the data.
+			path := filepath.Join(t.TempDir(), "x.safetensors")
+			if err := os.WriteFile(path, tc.b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = ReadHeader(path)
+			if err == nil || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), path+": ") {
+				t.Errorf("ReadHeader: got %v, want %s: ... %q", err, path, tc.want)
+			}
 		})
+	}
+}
+
+func TestReadHeader(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.safetensors")
+	ts, md := sample()
+	if err := Write(path, ts, md); err != nil {
+		t.Fatal(err)
+	}
+	full, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadHeader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Tensors) != len(full.Tensors) || !reflect.DeepEqual(h.Metadata, full.Metadata) {
+		t.Fatalf("ReadHeader: %d tensors, metadata %v; Read: %d, %v", len(h.Tensors), h.Metadata, len(full.Tensors), full.Metadata)
+	}
+	for i, x := range h.Tensors {
+		y := full.Tensors[i]
+		if x.Name != y.Name || x.DType != y.DType || !reflect.DeepEqual(x.Shape, y.Shape) || x.Data != nil || h.Get(x.Name) != x {
+			t.Errorf("tensor %d: ReadHeader %s %s %v (data %d bytes), Read %s %s %v", i, x.Name, x.DType, x.Shape, len(x.Data), y.Name, y.DType, y.Shape)
+		}
+	}
+	if _, err := ReadHeader(filepath.Join(dir, "missing.safetensors")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadHeader missing file: %v", err)
 	}
 }
 

@@ -78,7 +78,8 @@
 // train's init) and [Merge] folds the adapters into plain weights, which
 // [ModelWeights] gives predict and export. A distillation train
 // (distill.go) reads its teacher's weights from the teacher train's
-// checkpoint ([TeacherWeights]) and binds them as constants: never
+// checkpoint or the teacher's file ([TeacherWeights]) and binds them as
+// constants: never
 // updated, never saved with the student.
 //
 // Compression: a phase's prune = magnitude(...) (prune.go) masks weights;

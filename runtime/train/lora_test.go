@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/encc-lang/encc/ir/eval"
@@ -58,9 +59,34 @@ train plain {
 // interrupted and resumed ends with the same weights as one straight
 // run; and the merged weights give the adapted model's outputs within
 // 1e-5 on the plain model.
+// loraConvProgram is loraProgram with fc1 a Conv2d (PEFT's Conv2d LoRA:
+// lora_A [r, 2, 3, 3], lora_B [16, r, 1, 1]); the merge folds B·A into
+// the convolution's weight the same way.
+var loraConvProgram = strings.Replace(loraProgram, `    fc1  = Linear(8, 16)
+    fc2  = Linear(16, 16)
+    head = Linear(16, 3)
+
+    forward(x: f32[B, 8]) -> f32[B, 3] {
+        return x |> fc1 |> relu |> fc2 |> relu |> head
+    }`, `    fc1  = Conv2d(2, 16, 3, padding: 1)
+    fc2  = Linear(64, 16)
+    head = Linear(16, 3)
+
+    forward(x: f32[B, 8]) -> f32[B, 3] {
+        return reshape(x, B, 2, 2, 2) |> fc1 |> relu |> flatten |> fc2 |> relu |> head
+    }`, 1)
+
 func TestLoRACheckpointAndMerge(t *testing.T) {
+	if !strings.Contains(loraConvProgram, "Conv2d") {
+		t.Fatal("loraConvProgram has no Conv2d")
+	}
+	t.Run("linear", func(t *testing.T) { loraCheckpointAndMerge(t, loraProgram) })
+	t.Run("conv2d", func(t *testing.T) { loraCheckpointAndMerge(t, loraConvProgram) })
+}
+
+func loraCheckpointAndMerge(t *testing.T, program string) {
 	dir := t.TempDir()
-	p := checkIn(t, dir, loraProgram)
+	p := checkIn(t, dir, program)
 	tr := p.Train("adapt")
 	ctx := context.Background()
 	res, err := Run(ctx, p, tr, Options{Quiet: true})

@@ -239,8 +239,10 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 		}
 	}
 	if tr.Teacher != nil {
-		if err := ensureFrom(ctx, p, tr.Teacher.From, opts); err != nil {
-			return nil, err
+		if tr.Teacher.From != nil {
+			if err := ensureFrom(ctx, p, tr.Teacher.From, opts); err != nil {
+				return nil, err
+			}
 		}
 		if t.teacher, err = TeacherWeights(tr); err != nil {
 			return nil, err

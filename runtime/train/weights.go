@@ -43,26 +43,7 @@ func LoadSpecOf(cv *compiler.ConfigV) LoadSpec {
 			}
 		}
 	}
-	if m, ok := cv.Args["rename"].(*compiler.MapV); ok && len(m.Vals) > 0 {
-		s.Mapping.Rename = map[string]string{}
-		for k, v := range m.Vals {
-			if str, ok := v.(compiler.StrV); ok {
-				s.Mapping.Rename[k] = str.V
-			}
-		}
-	}
-	if m, ok := cv.Args["split"].(*compiler.MapV); ok && len(m.Vals) > 0 {
-		s.Mapping.Split = map[string][]string{}
-		for k, v := range m.Vals {
-			if l, ok := v.(*compiler.ListV); ok {
-				for _, e := range l.Elems {
-					if str, ok := e.(compiler.StrV); ok {
-						s.Mapping.Split[k] = append(s.Mapping.Split[k], str.V)
-					}
-				}
-			}
-		}
-	}
+	s.Mapping = loadMapping(cv)
 	return s
 }
 
