@@ -549,6 +549,9 @@ func (c *checker) RunDefault(in *Instance) (Value, error) { return c.runOn(in, n
 // a train's summary shows T as the data's 128.
 func (c *checker) runOn(in *Instance, ds *Dataset) (Value, error) {
 	fw := in.forward
+	if fw == nil {
+		return InvalidV{}, fmt.Errorf("model %s has no forward", in.Model.name)
+	}
 	fen := &env{sc: newScope(in.scope), hyper: true}
 	var args []*argVal
 	sub := map[string]Dim{}

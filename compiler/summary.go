@@ -80,6 +80,10 @@ func (p *Program) Summarize(name string) (*Summary, error) {
 	t.stack = []*SummaryRow{root}
 	var total Dim
 	c.flops = &total
+	if in.forward == nil {
+		c.flops = nil
+		return nil, fmt.Errorf("model %s has no forward to summarize", in.Model.name)
+	}
 	out, err := c.runOn(in, data)
 	c.flops = nil
 	if err != nil {
