@@ -46,20 +46,24 @@ func (c *compileCtx) int8Weight(v *ir.Value, s *matmulShape) (*Int8Linear, error
 // matmulInt8 is x·Wᵀ (+ bias, activation) with W in int8, on a
 // gemm.QJob planned once (plan), so that a run allocates nothing.
 type matmulInt8 struct {
-	m, n, k   int
-	q         *Int8Linear
-	x, out    *buffer
-	bias      *buffer // or nil
-	ep        gemm.QEpilogue
-	post      ir.ScalarFunc // an activation gemm lacks, after the product
-	xq        []uint8
-	preq      bool // xq is written by the int8 producer before this step (int8region.go)
-	toU8      bool // write outU8 with outQ instead of out (an int8 region)
-	outU8     []uint8
-	outQ      gemm.QParams
-	job       *gemm.QJob
-	pool      *parallel.Pool
-	quantizer quantizeRange
+	m, n, k int
+	q       *Int8Linear
+	x, out  *buffer
+	bias    *buffer // or nil
+	ep      gemm.QEpilogue
+	post    ir.ScalarFunc // an activation gemm lacks, after the product
+	xq      []uint8
+	preq    bool // xq is written by the int8 producer before this step (int8region.go)
+	toU8    bool // write outU8 with outQ instead of out (an int8 region)
+	// next, inside a region, is the int8 product that reads this one's
+	// output directly (same rows, K = n): the epilogue writes its packed
+	// A (gemm.QJob.RunPackedToPacked) and next packs nothing (packedIn).
+	next     *matmulInt8
+	packedIn bool
+	outU8    []uint8
+	outQ     gemm.QParams
+	job      *gemm.QJob
+	pool     *parallel.Pool
 }
 
 type quantizeRange struct {
@@ -79,22 +83,28 @@ func (k *matmulInt8) plan() {
 
 func (k *matmulInt8) run() error {
 	k.plan()
-	if !k.preq {
-		k.quantizer = quantizeRange{x: f32s(k.x)[:k.m*k.k], xq: k.xq, q: k.q.In}
-		parFor(k.pool, len(k.xq), 1, &k.quantizer)
-		k.quantizer.x = nil
-	}
 	if k.bias != nil {
 		k.job.Bias = f32s(k.bias)
 	}
+	defer func() { k.job.Bias = nil }()
+	switch {
+	case k.packedIn: // the producer wrote the packed A
+	case k.preq:
+		k.job.PackA(k.m, k.xq, k.k)
+	default:
+		k.job.QuantizePackedA(k.m, f32s(k.x)[:k.m*k.k], k.k)
+	}
+	if k.next != nil {
+		k.next.plan()
+		k.job.RunPackedToPacked(k.m, k.next.job)
+		return nil
+	}
 	if k.toU8 {
-		k.job.RunU8(k.m, k.xq, k.k, k.outQ, k.outU8, k.n)
-		k.job.Bias = nil
+		k.job.RunPackedU8(k.m, k.outQ, k.outU8, k.n)
 		return nil
 	}
 	out := f32s(k.out)
-	k.job.RunF32(k.m, k.xq, k.k, out, k.n)
-	k.job.Bias = nil
+	k.job.RunPackedF32(k.m, out, k.n)
 	if k.post != nil {
 		for i, v := range out {
 			r, _ := k.post(float64(v), 0, 0)

@@ -81,8 +81,8 @@ func TestInt8Products(t *testing.T) {
 	if allocs := testing.AllocsPerRun(10, func() { p.Run() }); allocs != 0 {
 		t.Errorf("an int8 run allocates %v times", allocs)
 	}
-	if k, ok := p.steps[0].k.(*matmulInt8); !ok || !k.toU8 {
-		t.Errorf("fc is %T, not an int8 product writing uint8", p.steps[0].k)
+	if k, ok := p.steps[0].k.(*matmulInt8); !ok || !k.toU8 || k.next == nil || !k.next.packedIn {
+		t.Errorf("fc is %T, not an int8 product writing fc2's packed uint8 input", p.steps[0].k)
 	}
 
 	xq := make([]uint8, m*30)
@@ -96,6 +96,27 @@ func TestInt8Products(t *testing.T) {
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Fatalf("out[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+	// The same bits when fc writes fc2's input row-major and fc2 packs it.
+	int8PackedChainOn = false
+	p, err = Compile(int8MLP(t, m), Options{Int8: map[string]*Int8Linear{"fc.weight": q1, "fc2.weight": q2}})
+	int8PackedChainOn = true
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string][]float32{"x": x, "fc.weight": w1, "fc.bias": b1, "fc2.weight": w2, "fc2.bias": b2} {
+		p.Bind(name, v)
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if k := p.steps[0].k.(*matmulInt8); k.next != nil || !k.toU8 {
+		t.Errorf("without the packed chain: fc next %v, uint8 out %v", k.next != nil, k.toU8)
+	}
+	for i, v := range p.Float32("out") {
+		if math.Float32bits(v) != math.Float32bits(want[i]) {
+			t.Fatalf("without the packed chain: out[%d] = %v, want %v", i, v, want[i])
 		}
 	}
 

@@ -28,6 +28,10 @@ import (
 // int8RegionsOn turns int8Regions on (tests compare both).
 var int8RegionsOn = true
 
+// int8PackedChainOn lets a product write the next product's packed A
+// (tests compare both).
+var int8PackedChainOn = true
+
 // An int8Kernel is matmulInt8 or convInt8.
 type int8Kernel interface {
 	kernel
@@ -221,6 +225,13 @@ func (p *Program) int8Regions() {
 		}
 		if pool == nil {
 			prod.requantize(xq, q)
+			// Product to product with the same rows: the producer
+			// writes the consumer's packed A.
+			if pm, ok := prod.(*matmulInt8); ok {
+				if cm, ok := cons.(*matmulInt8); ok && cm.m == pm.m && cm.k == pm.n && int8PackedChainOn {
+					pm.next, cm.packedIn = cm, true
+				}
+			}
 		} else {
 			mid := make([]uint8, s.v.Type.NumElements())
 			prod.requantize(mid, q)

@@ -1,7 +1,6 @@
 package gemm
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -245,37 +244,6 @@ func qmicroGeneric(k4 int, a *uint8, b *int8, c *int32, ldc int) {
 	}
 	for r := 0; r < qMR; r++ {
 		copy(cs[r*ldc:r*ldc+qNR], acc[r][:])
-	}
-}
-
-// packQA packs rows [0, m) of A (row stride lda) into micro-panels of
-// qMR rows, zero-padding rows past m and k past K. Full 4-byte groups
-// move as one 32-bit word.
-func packQA(dst []uint8, m, k, k4 int, a []uint8, lda int) {
-	full := k / 4
-	for i := 0; i < m; i++ {
-		row := a[i*lda : i*lda+k]
-		pan, r := i/qMR, i%qMR
-		d := dst[pan*k4*4*qMR+r*4:]
-		_ = d[(k4-1)*4*qMR+3]
-		for g := 0; g < full; g++ {
-			// One 32-bit load and store each (the compiler merges the
-			// bytes); no unsafe conversion, which checkptr rejects for
-			// rows shorter than a word.
-			binary.LittleEndian.PutUint32(d[g*4*qMR:], binary.LittleEndian.Uint32(row[g*4:]))
-		}
-		if full < k4 {
-			var t [4]uint8
-			copy(t[:], row[full*4:])
-			copy(d[full*4*qMR:full*4*qMR+4], t[:])
-		}
-	}
-	// Rows past m in the last micro-panel.
-	if r := m % qMR; r != 0 {
-		base := (m / qMR) * k4 * 4 * qMR
-		for g := 0; g < k4; g++ {
-			clear(dst[base+g*4*qMR+r*4 : base+(g+1)*4*qMR])
-		}
 	}
 }
 

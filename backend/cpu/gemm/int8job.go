@@ -48,6 +48,10 @@ type QJob struct {
 	ldc  int
 	outQ QParams
 	pool *parallel.Pool
+	next *QJob // RunPackedToPacked's consumer
+
+	qscratch []uint8    // QuantizePackedA: qMR rows of K bytes per worker
+	qp       qQuantPack // its loop body
 }
 
 // NewQJob plans C = epilogue(A·W) for A m×K quantized with aq, with the
@@ -71,6 +75,7 @@ func NewQJob(m int, aq QParams, w *QWeights, bias []float32, act Activation, spa
 	j.ftiles = make([][qMR * qNR]float32, workers)
 	j.tposed = make([][qMR * qNR]float32, workers)
 	j.ubufs = make([][qMR * qNR]uint8, workers)
+	j.qscratch = make([]uint8, workers*qMR*w.K)
 	if qCurrent.microF32 != nil && (act == ActNone || act == ActReLU) {
 		padded := j.panels * qNR
 		f := &qFused{zc: make([]int32, padded), mult: make([]float32, padded), bias: make([]float32, padded),
@@ -136,11 +141,7 @@ func (j *QJob) RunPackedU8(m int, out QParams, c []uint8, ldc int) {
 }
 
 func (j *QJob) run(m int, a []uint8, lda int) {
-	k := j.W.K
-	if m <= 0 || m > j.M || lda < k || len(a) < (m-1)*lda+k {
-		panic(fmt.Sprintf("gemm: QJob: %d rows of A (%d elements, stride %d) for a job of %d×%d", m, len(a), lda, j.M, k))
-	}
-	packQA(j.packed, m, k, j.W.k4, a, lda)
+	j.PackA(m, a, lda)
 	j.runPacked(m)
 }
 
@@ -185,7 +186,7 @@ func (j *QJob) RangeWorker(worker, lo, hi int) {
 		for ip := rb * qRowBlock; ip < min(j.mp, (rb+1)*qRowBlock); ip++ {
 			i0, rows := ip*qMR, min(qMR, j.m-ip*qMR)
 			ap := &j.packed[ip*k4*4*qMR]
-			if f := j.fused; f != nil && (j.Spatial > 0 || j.cu != nil) {
+			if f := j.fused; f != nil && (j.Spatial > 0 || j.cu != nil || j.next != nil) {
 				// The fused kernel's float32 tile, then transposed
 				// and/or requantized 16 lanes at a time.
 				microF32(k4, ap, bp, &ftile[0], qNR, &f.eps[pan])
@@ -206,7 +207,7 @@ func (j *QJob) RangeWorker(worker, lo, hi int) {
 				continue
 			}
 			micro(k4, ap, bp, &tile[0], qNR)
-			j.emit(i0, rows, j0, cols, tile, ftile)
+			j.emit(worker, i0, rows, j0, cols, tile, ftile)
 		}
 	}
 }
@@ -214,6 +215,10 @@ func (j *QJob) RangeWorker(worker, lo, hi int) {
 // scatter writes a float32 tile (the epilogue applied) to the output:
 // row-major uint8, or channel-major float32 or uint8.
 func (j *QJob) scatter(worker, i0, rows, j0, cols int, ft *[qMR * qNR]float32) {
+	if j.next != nil {
+		j.scatterPacked(worker, i0, rows, j0, cols, ft)
+		return
+	}
 	S := j.Spatial
 	ub := &j.ubufs[worker]
 	if S == 0 { // row-major uint8
@@ -260,7 +265,7 @@ func (j *QJob) scatter(worker, i0, rows, j0, cols int, ft *[qMR * qNR]float32) {
 }
 
 // emit applies the epilogue to one int32 tile and writes it out.
-func (j *QJob) emit(i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * qNR]float32) {
+func (j *QJob) emit(worker, i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * qNR]float32) {
 	S := j.Spatial
 	if S > 0 && (j.Act == ActNone || j.Act == ActReLU) {
 		j.emitSpatial(i0, rows, j0, cols, tile)
@@ -279,6 +284,10 @@ func (j *QJob) emit(i0, rows, j0, cols int, tile *[qMR * qNR]int32, buf *[qMR * 
 			row[c] = v
 		}
 		ActivateSlice(j.Act, row)
+	}
+	if j.next != nil {
+		j.scatterPacked(worker, i0, rows, j0, cols, buf)
+		return
 	}
 	if S == 0 {
 		for r := 0; r < rows; r++ {
