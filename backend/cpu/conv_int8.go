@@ -59,6 +59,8 @@ type convInt8 struct {
 	words  []int32    // groups [0, len(words)): 4 contiguous bytes at this offset
 	gather [][4]int32 // the next groups: 4 taps each (−1: a zero tap, left alone)
 	reach  int        // bytes past a patch's corner that its reads cover
+	flat   []int32    // gather flattened, zero taps at offset 0 (im2colHalf)
+	reach8 int        // bytes past pixel 0's corner that im2colHalf reads
 	abuf   [][]uint8  // per worker: one sample's patches in qc's A panels
 	pool   *parallel.Pool
 	quant  quantizeRange
@@ -208,6 +210,11 @@ func (k *convInt8) planChannelMajor(workers int) {
 	}
 	for _, o := range offs {
 		k.reach = max(k.reach, int(o)+1)
+		k.flat = append(k.flat, max(o, 0))
+		k.reach8 = max(k.reach8, int(o)+8)
+	}
+	for _, o := range k.words {
+		k.reach8 = max(k.reach8, int(o)+16)
 	}
 	k.k4 = len(taps) / 4
 	k.qc = gemm.NewQConv(k.q.W, k.k4, func(g, b int) int { return taps[g*4+b] }, k.q.In, k.act, workers)
@@ -336,27 +343,46 @@ func (k *convInt8) im2colPacked(j *gemm.QJob, i0 int, x []uint8) {
 // NCHW) into qc's A panels a: pixel oh·OW+ow, group g at
 // QConvIndex(k4, pixel, g); words first, then the gathered taps.
 func (k *convInt8) im2colChannelMajor(a []uint8, x []uint8) {
-	nw := len(k.words)
 	lastX := (k.OH-1)*k.sh*k.wp + (k.OW-1)*k.sw + k.reach
 	if lastX > len(x) || gemm.QConvALen(k.k4, k.p()) > len(a) {
 		panic(fmt.Sprintf("cpu: int8 im2col out of bounds: x %d of %d, A %d of %d", lastX, len(x), gemm.QConvALen(k.k4, k.p()), len(a)))
 	}
 	xb, ab := unsafe.Pointer(&x[0]), unsafe.Pointer(&a[0])
-	for oh := range k.OH {
-		for ow := range k.OW {
-			i := oh*k.OW + ow
-			dp := unsafe.Add(ab, gemm.QConvIndex(k.k4, i, 0))
-			xp := unsafe.Add(xb, oh*k.sh*k.wp+ow*k.sw)
-			for g, o := range k.words {
-				*(*uint32)(unsafe.Add(dp, 64*g)) = *(*uint32)(unsafe.Add(xp, o))
+	P := k.p()
+	if hasIm2colHalf && k.sw == 1 && k.OW >= 8 && (k.OH-1)*k.sh*k.wp+k.OW-8+k.reach8 <= len(x) {
+		// Eight pixels of one output row at a time (stride 1), the
+		// rest pixel by pixel.
+		for i0 := 0; i0 < P; i0 += 8 {
+			oh, ow := i0/k.OW, i0%k.OW
+			if ow+8 <= k.OW && i0+8 <= P {
+				im2colHalf((*uint8)(unsafe.Add(ab, gemm.QConvIndex(k.k4, i0, 0))), (*uint8)(unsafe.Add(xb, oh*k.sh*k.wp+ow)), k.words, k.flat)
+				continue
 			}
-			for g, t := range k.gather {
-				d := (*[4]uint8)(unsafe.Add(dp, 64*(nw+g)))
-				for b, o := range t {
-					if o >= 0 {
-						d[b] = *(*uint8)(unsafe.Add(xp, o))
-					}
-				}
+			for i := i0; i < min(i0+8, P); i++ {
+				k.im2colPixel(ab, xb, i)
+			}
+		}
+		return
+	}
+	for i := range P {
+		k.im2colPixel(ab, xb, i)
+	}
+}
+
+// im2colPixel writes pixel i's patch: words, then the gathered taps.
+func (k *convInt8) im2colPixel(ab, xb unsafe.Pointer, i int) {
+	nw := len(k.words)
+	oh, ow := i/k.OW, i%k.OW
+	dp := unsafe.Add(ab, gemm.QConvIndex(k.k4, i, 0))
+	xp := unsafe.Add(xb, oh*k.sh*k.wp+ow*k.sw)
+	for g, o := range k.words {
+		*(*uint32)(unsafe.Add(dp, 64*g)) = *(*uint32)(unsafe.Add(xp, o))
+	}
+	for g, t := range k.gather {
+		d := (*[4]uint8)(unsafe.Add(dp, 64*(nw+g)))
+		for b, o := range t {
+			if o >= 0 {
+				d[b] = *(*uint8)(unsafe.Add(xp, o))
 			}
 		}
 	}

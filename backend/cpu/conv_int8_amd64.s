@@ -1,0 +1,66 @@
+#include "textflag.h"
+
+// func im2colHalfAVX2(dst *uint8, src *uint8, words *int32, nw int, gather *int32, ng int)
+//
+// Eight consecutive pixels (stride 1, one output row) of the
+// channel-major int8 im2col (conv_int8.go): src is pixel 0's patch
+// corner, dst its k group 0 in the A panel (groups 64 bytes apart, pixel
+// p at 4p). A word group at offset o holds bytes o+p … o+p+3 for pixel
+// p: one 16-byte load broadcast to both lanes and one vpshufb (lane 0
+// pixels 0–3, lane 1 pixels 4–7). A gathered group (4 offsets) holds
+// byte o_b+p as tap b of pixel p: four 8-byte loads interleaved by
+// bytes, then by words.
+DATA im2colpat<>+0(SB)/8, $0x0403020103020100
+DATA im2colpat<>+8(SB)/8, $0x0605040305040302
+DATA im2colpat<>+16(SB)/8, $0x0807060507060504
+DATA im2colpat<>+24(SB)/8, $0x0a09080709080706
+GLOBL im2colpat<>(SB), RODATA|NOPTR, $32
+
+TEXT ·im2colHalfAVX2(SB), NOSPLIT, $0-48
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    words+16(FP), BX
+	MOVQ    nw+24(FP), CX
+	VMOVDQU im2colpat<>(SB), Y15
+	TESTQ   CX, CX
+	JZ      gather
+
+words:
+	MOVLQSX        (BX), AX
+	VBROADCASTI128 (SI)(AX*1), Y0
+	VPSHUFB        Y15, Y0, Y0
+	VMOVDQU        Y0, (DI)
+	ADDQ           $4, BX
+	ADDQ           $64, DI
+	DECQ           CX
+	JNZ            words
+
+gather:
+	MOVQ  gather+32(FP), BX
+	MOVQ  ng+40(FP), CX
+	TESTQ CX, CX
+	JZ    done
+
+gloop:
+	MOVLQSX    (BX), AX
+	VMOVQ      (SI)(AX*1), X0
+	MOVLQSX    4(BX), AX
+	VMOVQ      (SI)(AX*1), X1
+	MOVLQSX    8(BX), AX
+	VMOVQ      (SI)(AX*1), X2
+	MOVLQSX    12(BX), AX
+	VMOVQ      (SI)(AX*1), X3
+	VPUNPCKLBW X1, X0, X4
+	VPUNPCKLBW X3, X2, X5
+	VPUNPCKLWD X5, X4, X6
+	VPUNPCKHWD X5, X4, X7
+	VMOVDQU    X6, (DI)
+	VMOVDQU    X7, 16(DI)
+	ADDQ       $16, BX
+	ADDQ       $64, DI
+	DECQ       CX
+	JNZ        gloop
+
+done:
+	VZEROUPPER
+	RET
