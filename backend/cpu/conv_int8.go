@@ -354,8 +354,16 @@ func (k *convInt8) im2colChannelMajor(a []uint8, x []uint8) {
 		// rest pixel by pixel.
 		for i0 := 0; i0 < P; i0 += 8 {
 			oh, ow := i0/k.OW, i0%k.OW
+			dst, src := (*uint8)(unsafe.Add(ab, gemm.QConvIndex(k.k4, i0, 0))), unsafe.Add(xb, oh*k.sh*k.wp+ow)
 			if ow+8 <= k.OW && i0+8 <= P {
-				im2colHalf((*uint8)(unsafe.Add(ab, gemm.QConvIndex(k.k4, i0, 0))), (*uint8)(unsafe.Add(xb, oh*k.sh*k.wp+ow)), k.words, k.flat)
+				im2colHalf(dst, (*uint8)(src), k.words, k.flat)
+				continue
+			}
+			if n1 := k.OW - ow; i0+8 <= P && 8-n1 <= k.OW {
+				// The first n1 pixels end row oh, the others start
+				// row oh+1: pixel p of those is at (oh+1, p−n1).
+				src2 := unsafe.Add(xb, (oh+1)*k.sh*k.wp-n1)
+				im2colHalf2(dst, (*uint8)(src), (*uint8)(src2), k.words, k.flat, n1)
 				continue
 			}
 			for i := i0; i < min(i0+8, P); i++ {

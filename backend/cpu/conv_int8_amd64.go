@@ -7,6 +7,9 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func im2colHalfAVX2(dst *uint8, src *uint8, words *int32, nw int, gather *int32, ng int)
 
+//go:noescape
+func im2colHalf2AVX2(dst *uint8, src1, src2 *uint8, words *int32, nw int, gather *int32, ng int, mask *[32]byte)
+
 // hasIm2colHalf reports whether im2colHalf has a vector form.
 var hasIm2colHalf = cpu.X86.HasAVX2
 
@@ -19,4 +22,21 @@ func im2colHalf(dst *uint8, src *uint8, words []int32, gather []int32) {
 		g = &gather[0]
 	}
 	im2colHalfAVX2(dst, src, w, len(words), g, len(gather)/4)
+}
+
+// im2colHalf2 is im2colHalf for pixels that cross a row: pixel p reads
+// from src1+p when p < n1, from src2+p otherwise.
+func im2colHalf2(dst *uint8, src1, src2 *uint8, words []int32, gather []int32, n1 int) {
+	var w, g *int32
+	if len(words) > 0 {
+		w = &words[0]
+	}
+	if len(gather) > 0 {
+		g = &gather[0]
+	}
+	var mask [32]byte
+	for i := 4 * n1; i < 32; i++ {
+		mask[i] = 0xff
+	}
+	im2colHalf2AVX2(dst, src1, src2, w, len(words), g, len(gather)/4, &mask)
 }

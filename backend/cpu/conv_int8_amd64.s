@@ -64,3 +64,74 @@ gloop:
 done:
 	VZEROUPPER
 	RET
+
+// func im2colHalf2AVX2(dst *uint8, src1, src2 *uint8, words *int32, nw int, gather *int32, ng int, mask *[32]byte)
+//
+// im2colHalfAVX2 for eight pixels that cross an output row: pixel p
+// reads from src1+p where mask's lane p is 0 and from src2+p where it
+// is all ones (both computed, then blended).
+TEXT ·im2colHalf2AVX2(SB), NOSPLIT, $0-64
+	MOVQ    dst+0(FP), DI
+	MOVQ    src1+8(FP), SI
+	MOVQ    src2+16(FP), DX
+	MOVQ    words+24(FP), BX
+	MOVQ    nw+32(FP), CX
+	MOVQ    mask+56(FP), AX
+	VMOVDQU (AX), Y14
+	VMOVDQU im2colpat<>(SB), Y15
+	TESTQ   CX, CX
+	JZ      gather2
+
+words2:
+	MOVLQSX        (BX), AX
+	VBROADCASTI128 (SI)(AX*1), Y0
+	VBROADCASTI128 (DX)(AX*1), Y1
+	VPSHUFB        Y15, Y0, Y0
+	VPSHUFB        Y15, Y1, Y1
+	VPBLENDVB      Y14, Y1, Y0, Y0
+	VMOVDQU        Y0, (DI)
+	ADDQ           $4, BX
+	ADDQ           $64, DI
+	DECQ           CX
+	JNZ            words2
+
+gather2:
+	MOVQ  gather+40(FP), BX
+	MOVQ  ng+48(FP), CX
+	TESTQ CX, CX
+	JZ    done2
+
+gloop2:
+	MOVLQSX        (BX), AX
+	VMOVQ          (SI)(AX*1), X0
+	VPINSRQ        $1, (DX)(AX*1), X0, X0
+	MOVLQSX        4(BX), AX
+	VMOVQ          (SI)(AX*1), X1
+	VPINSRQ        $1, (DX)(AX*1), X1, X1
+	MOVLQSX        8(BX), AX
+	VMOVQ          (SI)(AX*1), X2
+	VPINSRQ        $1, (DX)(AX*1), X2, X2
+	MOVLQSX        12(BX), AX
+	VMOVQ          (SI)(AX*1), X3
+	VPINSRQ        $1, (DX)(AX*1), X3, X3
+	// Low quadwords: pixels from src1, high: from src2.
+	VPUNPCKLBW     X1, X0, X4
+	VPUNPCKLBW     X3, X2, X5
+	VPUNPCKHBW     X1, X0, X8
+	VPUNPCKHBW     X3, X2, X9
+	VPUNPCKLWD     X5, X4, X6
+	VPUNPCKHWD     X5, X4, X7
+	VPUNPCKLWD     X9, X8, X10
+	VPUNPCKHWD     X9, X8, X11
+	VINSERTI128    $1, X7, Y6, Y6
+	VINSERTI128    $1, X11, Y10, Y10
+	VPBLENDVB      Y14, Y10, Y6, Y6
+	VMOVDQU        Y6, (DI)
+	ADDQ           $16, BX
+	ADDQ           $64, DI
+	DECQ           CX
+	JNZ            gloop2
+
+done2:
+	VZEROUPPER
+	RET
