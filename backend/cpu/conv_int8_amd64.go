@@ -10,6 +10,9 @@ func im2colHalfAVX2(dst *uint8, src *uint8, words *int32, nw int, gather *int32,
 //go:noescape
 func im2colHalf2AVX2(dst *uint8, src1, src2 *uint8, words *int32, nw int, gather *int32, ng int, mask *[32]byte)
 
+//go:noescape
+func maxpool2x2U8AVX2(y *uint8, x *uint8, oh, ow, w int)
+
 // hasIm2colHalf reports whether im2colHalf has a vector form.
 var hasIm2colHalf = cpu.X86.HasAVX2
 
@@ -39,4 +42,14 @@ func im2colHalf2(dst *uint8, src1, src2 *uint8, words []int32, gather []int32, n
 		mask[i] = 0xff
 	}
 	im2colHalf2AVX2(dst, src1, src2, w, len(words), g, len(gather)/4, &mask)
+}
+
+// maxpool2x2U8 pools one plane (2×2, stride 2, no padding) into y when
+// it has a vector form for the shape (ow ≥ 8), and reports whether.
+func maxpool2x2U8(y, x []uint8, oh, ow, w int) bool {
+	if !hasIm2colHalf || ow < 8 || oh <= 0 || w < 2*ow || len(x) < (2*oh-1)*w+2*ow || len(y) < oh*ow {
+		return false
+	}
+	maxpool2x2U8AVX2(&y[0], &x[0], oh, ow, w)
+	return true
 }

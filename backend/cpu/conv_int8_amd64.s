@@ -135,3 +135,48 @@ gloop2:
 done2:
 	VZEROUPPER
 	RET
+
+// func maxpool2x2U8AVX2(y *uint8, x *uint8, oh, ow, w int)
+//
+// 2×2 stride-2 max pooling of one uint8 plane (oh output rows of ow ≥ 8,
+// input rows w ≥ 2·ow bytes apart), 8 outputs at a time (the last block
+// of a row overlaps the one before it): the bytewise maximum of the two
+// rows, then of each byte pair (shift by 8 within words), packed.
+DATA poolmask<>+0(SB)/8, $0x00ff00ff00ff00ff
+DATA poolmask<>+8(SB)/8, $0x00ff00ff00ff00ff
+GLOBL poolmask<>(SB), RODATA|NOPTR, $16
+
+TEXT ·maxpool2x2U8AVX2(SB), NOSPLIT, $0-40
+	MOVQ    y+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    oh+16(FP), CX
+	MOVQ    ow+24(FP), R8
+	MOVQ    w+32(FP), R9
+	VMOVDQU poolmask<>(SB), X15
+	LEAQ    -8(R8), R10          // the last block's first output
+
+prow:
+	LEAQ (SI)(R9*1), DX          // row 2r+1
+	XORQ BX, BX                  // output index j
+
+pblock:
+	CMPQ      BX, R10
+	JLE       pdo
+	MOVQ      R10, BX            // the overlapping last block
+pdo:
+	VMOVDQU   (SI)(BX*2), X0
+	VPMAXUB   (DX)(BX*2), X0, X0
+	VPSRLW    $8, X0, X1
+	VPMAXUB   X1, X0, X0
+	VPAND     X15, X0, X0
+	VPACKUSWB X0, X0, X0
+	VMOVQ     X0, (DI)(BX*1)
+	ADDQ      $8, BX
+	CMPQ      BX, R8
+	JLT       pblock
+	ADDQ      R8, DI
+	LEAQ      (SI)(R9*2), SI
+	DECQ      CX
+	JNZ       prow
+	VZEROUPPER
+	RET

@@ -360,3 +360,34 @@ func TestInt8ConvChannelMajor(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxpool2x2U8: the vector 2×2 uint8 max pooling equals the
+// window maxima for row widths at, past and between blocks of 8, odd
+// input widths (the last column unused) and every byte value.
+func TestMaxpool2x2U8(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, ow := range []int{8, 9, 14, 15, 16, 23, 40} {
+		for _, w := range []int{2 * ow, 2*ow + 1} {
+			oh := 1 + rng.Intn(5)
+			x := make([]uint8, 2*oh*w)
+			for i := range x {
+				x[i] = uint8(rng.Intn(256))
+			}
+			y := make([]uint8, oh*ow)
+			if !maxpool2x2U8(y, x, oh, ow, w) {
+				if hasIm2colHalf {
+					t.Fatalf("ow %d w %d: no vector pooling", ow, w)
+				}
+				return
+			}
+			for r := range oh {
+				for c := range ow {
+					want := max(x[2*r*w+2*c], x[2*r*w+2*c+1], x[(2*r+1)*w+2*c], x[(2*r+1)*w+2*c+1])
+					if y[r*ow+c] != want {
+						t.Fatalf("ow %d w %d: y[%d][%d] = %d, want %d", ow, w, r, c, y[r*ow+c], want)
+					}
+				}
+			}
+		}
+	}
+}
