@@ -253,6 +253,9 @@ func (k *convInt8) run() error {
 	}
 	if k.qc != nil {
 		k.qc.SetBias(k.biasF)
+		if k.toU8 {
+			k.qc.SetOutput(k.outQ)
+		}
 	}
 	if k.tasks == 1 {
 		k.RangeWorker(0, 0, 1)
@@ -273,7 +276,7 @@ func (k *convInt8) RangeWorker(w, t, _ int) {
 		for n := n0; n < n1; n++ {
 			k.im2colChannelMajor(a, k.xp[n*CHW:])
 			if k.toU8 {
-				k.qc.RunU8(w, P, a, k.outQ, k.outU8[n*OP:(n+1)*OP])
+				k.qc.RunU8(w, P, a, k.outU8[n*OP:(n+1)*OP])
 			} else {
 				k.qc.RunF32(w, P, a, k.outF[n*OP:(n+1)*OP])
 			}

@@ -161,13 +161,19 @@ func (q *QConv) RunF32(worker, p int, a []uint8, c []float32) {
 	}
 }
 
-// RunU8 is RunF32 with the output requantized with out.
-func (q *QConv) RunU8(worker, p int, a []uint8, out QParams, c []uint8) {
-	q.check(p, a, len(c))
+// SetOutput sets the quantization of RunU8's output (the next int8
+// layer's input); not safe while a run is in progress.
+func (q *QConv) SetOutput(out QParams) {
 	inv := 1 / out.Scale
 	for i := range q.eps {
 		q.eps[i].inv, q.eps[i].zero = inv, out.Zero
 	}
+}
+
+// RunU8 is RunF32 with the output requantized with SetOutput's
+// quantization: out.Quantize of each RunF32 value.
+func (q *QConv) RunU8(worker, p int, a []uint8, c []uint8) {
+	q.check(p, a, len(c))
 	tu := &q.tu[worker]
 	for ip := 0; ip < p; ip += qcNP {
 		ap := &a[QConvIndex(q.K4, ip, 0)]

@@ -66,7 +66,8 @@ func TestQConvExact(t *testing.T) {
 					}
 					q.SetBias(bs)
 					q.RunF32(run, c.p, ap, f)
-					q.RunU8(run, c.p, ap, out, u)
+					q.SetOutput(out)
+					q.RunU8(run, c.p, ap, u)
 					for i := range c.p {
 						for j := range c.o {
 							want := refQEpilogue(ref[i*c.o+j], j, aq, w, bs, act)
