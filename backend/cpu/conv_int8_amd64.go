@@ -37,12 +37,18 @@ func im2colHalf2(dst *uint8, src1, src2 *uint8, words []int32, gather []int32, n
 	if len(gather) > 0 {
 		g = &gather[0]
 	}
-	var mask [32]byte
-	for i := 4 * n1; i < 32; i++ {
-		mask[i] = 0xff
-	}
-	im2colHalf2AVX2(dst, src1, src2, w, len(words), g, len(gather)/4, &mask)
+	im2colHalf2AVX2(dst, src1, src2, w, len(words), g, len(gather)/4, &halfMasks[n1])
 }
+
+// halfMasks[n1] selects pixels n1…7 (bytes 4·n1 on) in im2colHalf2.
+var halfMasks = func() (m [9][32]byte) {
+	for n1 := range m {
+		for i := 4 * n1; i < 32; i++ {
+			m[n1][i] = 0xff
+		}
+	}
+	return m
+}()
 
 // maxpool2x2U8 pools one plane (2×2, stride 2, no padding) into y when
 // it has a vector form for the shape (ow ≥ 8), and reports whether.
