@@ -256,22 +256,23 @@ func qmicroGeneric(k4 int, a *uint8, b *int8, c *int32, ldc int) {
 // move as one 32-bit word.
 func packQA(dst []uint8, m, k, k4 int, a []uint8, lda int) {
 	full := k / 4
-	for i := 0; i < m; i++ {
-		row := a[i*lda : i*lda+k]
-		pan, r := i/qMR, i%qMR
-		d := dst[pan*k4*4*qMR+r*4:]
-		_ = d[(k4-1)*4*qMR+3]
-		for g := 0; g < full; g++ {
-			// One 32-bit load and store each (the compiler merges the
-			// bytes); no unsafe conversion, which checkptr rejects for
-			// rows shorter than a word.
-			binary.LittleEndian.PutUint32(d[g*4*qMR:], binary.LittleEndian.Uint32(row[g*4:]))
+	i := 0
+	if nb := full / 4; packQA4 != nil && nb > 0 {
+		// Whole micro-panels: 4 groups of the 4 rows at a time in
+		// assembly (a 4×4 transpose of 32-bit words), the groups
+		// past them below.
+		for ; i+qMR <= m; i += qMR {
+			d := dst[(i/qMR)*k4*4*qMR:]
+			_ = d[nb*64-1]
+			_ = a[(i+qMR-1)*lda+nb*16-1]
+			packQA4(&d[0], &a[i*lda], lda, nb)
+			for r := range qMR {
+				packQARow(dst, i+r, 4*nb, full, k, k4, a, lda)
+			}
 		}
-		if full < k4 {
-			var t [4]uint8
-			copy(t[:], row[full*4:])
-			copy(d[full*4*qMR:full*4*qMR+4], t[:])
-		}
+	}
+	for ; i < m; i++ {
+		packQARow(dst, i, 0, full, k, k4, a, lda)
 	}
 	// Rows past m in the last micro-panel.
 	if r := m % qMR; r != 0 {
@@ -279,6 +280,25 @@ func packQA(dst []uint8, m, k, k4 int, a []uint8, lda int) {
 		for g := 0; g < k4; g++ {
 			clear(dst[base+g*4*qMR+r*4 : base+(g+1)*4*qMR])
 		}
+	}
+}
+
+// packQARow packs groups [g0, k4) of row i (see packQA).
+func packQARow(dst []uint8, i, g0, full, k, k4 int, a []uint8, lda int) {
+	row := a[i*lda : i*lda+k]
+	pan, r := i/qMR, i%qMR
+	d := dst[pan*k4*4*qMR+r*4:]
+	_ = d[(k4-1)*4*qMR+3]
+	for g := g0; g < full; g++ {
+		// One 32-bit load and store each (the compiler merges the
+		// bytes); no unsafe conversion, which checkptr rejects for
+		// rows shorter than a word.
+		binary.LittleEndian.PutUint32(d[g*4*qMR:], binary.LittleEndian.Uint32(row[g*4:]))
+	}
+	if full < k4 {
+		var t [4]uint8
+		copy(t[:], row[full*4:])
+		copy(d[full*4*qMR:full*4*qMR+4], t[:])
 	}
 }
 

@@ -35,6 +35,18 @@ func qArchKernels() []*qkernel {
 }
 
 //go:noescape
+func packQA4AVX2(dst *uint8, a *uint8, lda int, nb int)
+
+// packQA4 packs nb blocks of 4 k groups of 4 rows (lda apart) into a
+// micro-panel; nil without AVX2.
+var packQA4 = func() func(dst *uint8, a *uint8, lda int, nb int) {
+	if cpu.X86.HasAVX2 {
+		return packQA4AVX2
+	}
+	return nil
+}()
+
+//go:noescape
 func quantizeAVX2x16(n int, x *float32, dst *uint8, inv float32, zero int32)
 
 // quantizeVec quantizes the leading multiple of 16 elements of x with

@@ -396,3 +396,40 @@ qcu8:
 	QCSTOREU(Y10, Y11, X10, X11)
 	VZEROUPPER
 	RET
+
+// func packQA4AVX2(dst *uint8, a *uint8, lda int, nb int)
+//
+// packQA for one micro-panel of 4 rows, nb blocks of 4 k groups: 16 bytes
+// of each row, transposed as 32-bit words (group g: the 4 rows' words g),
+// 64 bytes out per block.
+TEXT ·packQA4AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DX
+	MOVQ nb+24(FP), CX
+	LEAQ (SI)(DX*2), R8          // row 2
+
+pqa:
+	VMOVDQU     (SI), X0
+	VMOVDQU     (SI)(DX*1), X1
+	VMOVDQU     (R8), X2
+	VMOVDQU     (R8)(DX*1), X3
+	VPUNPCKLDQ  X1, X0, X4       // a0 b0 a1 b1
+	VPUNPCKHDQ  X1, X0, X5       // a2 b2 a3 b3
+	VPUNPCKLDQ  X3, X2, X6       // c0 d0 c1 d1
+	VPUNPCKHDQ  X3, X2, X7       // c2 d2 c3 d3
+	VPUNPCKLQDQ X6, X4, X0       // group 0
+	VPUNPCKHQDQ X6, X4, X1       // group 1
+	VPUNPCKLQDQ X7, X5, X2       // group 2
+	VPUNPCKHQDQ X7, X5, X3       // group 3
+	VMOVDQU     X0, (DI)
+	VMOVDQU     X1, 16(DI)
+	VMOVDQU     X2, 32(DI)
+	VMOVDQU     X3, 48(DI)
+	ADDQ        $16, SI
+	ADDQ        $16, R8
+	ADDQ        $64, DI
+	DECQ        CX
+	JNZ         pqa
+	VZEROUPPER
+	RET

@@ -3,6 +3,7 @@ package gemm
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -84,4 +85,37 @@ func TestQConvExact(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPackQA4: packing A with the assembly blocks gives the bytes of the
+// portable packing, for row counts and widths around the 4-row panels
+// and 16-byte blocks, and a row stride past K.
+func TestPackQA4(t *testing.T) {
+	if packQA4 == nil {
+		t.Skip("no assembly packing on this machine")
+	}
+	rng := rand.New(rand.NewSource(9))
+	for _, m := range []int{1, 4, 7, 9} {
+		for _, k := range []int{3, 16, 17, 33, 64, 785} {
+			lda := k + rng.Intn(3)
+			a := make([]uint8, (m-1)*lda+k)
+			for i := range a {
+				a[i] = uint8(rng.Intn(QMax + 1))
+			}
+			k4 := (k + 3) / 4
+			n := (m + qMR - 1) / qMR * k4 * 4 * qMR
+			want, got := make([]uint8, n), make([]uint8, n)
+			for i := range want {
+				want[i], got[i] = 0xAA, 0xAA
+			}
+			packQA(got, m, k, k4, a, lda)
+			saved := packQA4
+			packQA4 = nil
+			packQA(want, m, k, k4, a, lda)
+			packQA4 = saved
+			if !slices.Equal(got, want) {
+				t.Fatalf("m %d k %d lda %d: packed A differs", m, k, lda)
+			}
+		}
+	}
 }
