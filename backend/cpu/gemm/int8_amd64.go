@@ -18,6 +18,9 @@ func qgemmAVX2x4x16F32(k4 int, a *uint8, b *int8, c *float32, ldc int, ep *qTile
 func qconvAVX2x6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
 
 //go:noescape
+func qconvVNNIx6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
+
+//go:noescape
 func qgemmVNNIx4x16(k4 int, a *uint8, b *int8, c *int32, ldc int)
 
 func qArchKernels() []*qkernel {
@@ -27,9 +30,7 @@ func qArchKernels() []*qkernel {
 	}
 	// vpdpbusd on ymm registers is AVX512_VNNI with AVX512VL (EVEX).
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
-		// The convolution kernel stays the AVX2 one (a VNNI form is not
-		// written: no machine here has VNNI to test it).
-		ks = append(ks, &qkernel{name: "vnni", micro: qgemmVNNIx4x16, conv: qconvAVX2x6x16})
+		ks = append(ks, &qkernel{name: "vnni", micro: qgemmVNNIx4x16, conv: qconvVNNIx6x16})
 	}
 	return ks
 }

@@ -433,3 +433,98 @@ pqa:
 	JNZ         pqa
 	VZEROUPPER
 	RET
+
+// func qconvVNNIx6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
+//
+// qconvAVX2x6x16 with AVX-512 VNNI (on ymm, EVEX): vpdpbusd adds the four
+// u8·s8 products of each lane to the accumulator in one instruction.
+// Not run on the machines this was written on (no VNNI); the tests run
+// it where the CPU has it.
+#define QVCH(off, acc0, acc1) \
+	VPBROADCASTD off(DI), Y14;  \
+	VPDPBUSD     Y14, Y12, acc0; \
+	VPDPBUSD     Y14, Y13, acc1
+
+TEXT ·qconvVNNIx6x16(SB), NOSPLIT, $0-56
+	MOVQ  k4+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  w+16(FP), DI
+	MOVQ  c+24(FP), DX
+	MOVQ  ldc+32(FP), R8
+	MOVQ  ep+40(FP), R9
+	MOVQ  u8+48(FP), R10
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ CX, CX
+	JZ    qvepi
+qvloop:
+	VMOVDQU (SI), Y12
+	VMOVDQU 32(SI), Y13
+	QVCH(0, Y0, Y1)
+	QVCH(4, Y2, Y3)
+	QVCH(8, Y4, Y5)
+	QVCH(12, Y6, Y7)
+	QVCH(16, Y8, Y9)
+	QVCH(20, Y10, Y11)
+	ADDQ    $64, SI
+	ADDQ    $24, DI
+	DECQ    CX
+	JNZ     qvloop
+qvepi:
+	QCEPI(0, 24, 48, Y0, Y1)
+	QCEPI(4, 28, 52, Y2, Y3)
+	QCEPI(8, 32, 56, Y4, Y5)
+	QCEPI(12, 36, 60, Y6, Y7)
+	QCEPI(16, 40, 64, Y8, Y9)
+	QCEPI(20, 44, 68, Y10, Y11)
+	MOVQ   72(R9), AX
+	TESTQ  AX, AX
+	JZ     qvout
+	VXORPS Y15, Y15, Y15
+	VMAXPS Y15, Y0, Y0
+	VMAXPS Y15, Y1, Y1
+	VMAXPS Y15, Y2, Y2
+	VMAXPS Y15, Y3, Y3
+	VMAXPS Y15, Y4, Y4
+	VMAXPS Y15, Y5, Y5
+	VMAXPS Y15, Y6, Y6
+	VMAXPS Y15, Y7, Y7
+	VMAXPS Y15, Y8, Y8
+	VMAXPS Y15, Y9, Y9
+	VMAXPS Y15, Y10, Y10
+	VMAXPS Y15, Y11, Y11
+qvout:
+	TESTQ R10, R10
+	JNZ   qvu8
+	SHLQ  $2, R8
+	QCSTOREF(Y0, Y1)
+	QCSTOREF(Y2, Y3)
+	QCSTOREF(Y4, Y5)
+	QCSTOREF(Y6, Y7)
+	QCSTOREF(Y8, Y9)
+	QCSTOREF(Y10, Y11)
+	VZEROUPPER
+	RET
+qvu8:
+	VBROADCASTSS 80(R9), Y12
+	VBROADCASTSS qc256<>(SB), Y13
+	VBROADCASTSS qcm256<>(SB), Y14
+	VPBROADCASTD 84(R9), Y15
+	QCSTOREU(Y0, Y1, X0, X1)
+	QCSTOREU(Y2, Y3, X2, X3)
+	QCSTOREU(Y4, Y5, X4, X5)
+	QCSTOREU(Y6, Y7, X6, X7)
+	QCSTOREU(Y8, Y9, X8, X9)
+	QCSTOREU(Y10, Y11, X10, X11)
+	VZEROUPPER
+	RET
