@@ -73,6 +73,10 @@ type convInt8 struct {
 // it with the row-major QJob path).
 var int8ConvChannelMajor = true
 
+// int8Im2colVector turns the assembly im2col on where the CPU has it
+// (tests compare it with the Go one).
+var int8Im2colVector = true
+
 // xSlack is how far past x's end a kernel row's read may go (zeros:
 // they meet zero weights).
 const xSlack = 8
@@ -352,7 +356,7 @@ func (k *convInt8) im2colChannelMajor(a []uint8, x []uint8) {
 	}
 	xb, ab := unsafe.Pointer(&x[0]), unsafe.Pointer(&a[0])
 	P := k.p()
-	if hasIm2colHalf && k.sw == 1 && k.OW >= 8 && (k.OH-1)*k.sh*k.wp+k.OW-8+k.reach8 <= len(x) {
+	if hasIm2colHalf && int8Im2colVector && k.sw == 1 && k.OW >= 8 && (k.OH-1)*k.sh*k.wp+k.OW-8+k.reach8 <= len(x) {
 		// Eight pixels of one output row at a time (stride 1), the
 		// rest pixel by pixel.
 		for i0 := 0; i0 < P; i0 += 8 {

@@ -268,7 +268,8 @@ func TestMax7x8(t *testing.T) {
 // TestInt8ConvChannelMajor: the channel-major int8 convolution gives the
 // bits of the row-major QJob path (the one before it, itself checked
 // against the reference integer convolution by TestInt8Conv), with
-// every int8 kernel, float32 and requantized uint8 outputs (two
+// every int8 kernel, the assembly and the Go im2col, float32 and
+// requantized uint8 outputs (two
 // convolutions in an int8 region), bias and relu or neither, for
 // shapes that cover one input channel (contiguous kernel rows), kernel
 // widths below, at and above 4 (words, gathered taps, both), stride,
@@ -317,9 +318,9 @@ func TestInt8ConvChannelMajor(t *testing.T) {
 				"conv1.weight": int8Of(sh.o1, K1, params["conv1.weight"], gemm.QParamsFor(-2.5, 2.5)),
 				"conv2.weight": int8Of(sh.o2, K2, params["conv2.weight"], gemm.QParamsFor(-1, 3)),
 			}
-			run := func(channelMajor bool) []float32 {
-				int8ConvChannelMajor = channelMajor
-				defer func() { int8ConvChannelMajor = true }()
+			run := func(channelMajor, vectorIm2col bool) []float32 {
+				int8ConvChannelMajor, int8Im2colVector = channelMajor, vectorIm2col
+				defer func() { int8ConvChannelMajor, int8Im2colVector = true, true }()
 				p, err := Compile(g, Options{Int8: tab})
 				if err != nil {
 					t.Fatal(err)
@@ -350,10 +351,13 @@ func TestInt8ConvChannelMajor(t *testing.T) {
 			}
 			for _, kern := range gemm.QKernels() {
 				gemm.SetQKernel(kern)
-				want, got := run(false), run(true)
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s, shape %v, bias %v: out[%d] = %v, want %v", kern, sh, withBias, i, got[i], want[i])
+				want := run(false, true)
+				for _, vec := range []bool{true, false} {
+					got := run(true, vec)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s, shape %v, bias %v, vector im2col %v: out[%d] = %v, want %v", kern, sh, withBias, vec, i, got[i], want[i])
+						}
 					}
 				}
 			}
