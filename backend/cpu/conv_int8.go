@@ -3,23 +3,30 @@
 // scale per output channel, rows of C·KH·KW), the convolution quantizes
 // x to uint8 with the layer's calibrated activation scale into a copy
 // of x with its padding (the padding holds the zero point, the real
-// value 0), lays out the patches as rows (im2col transposed: [OH·OW, K]
-// per sample) and runs them through a gemm.QJob against wᵀ with int32
-// accumulation; the epilogue dequantizes, adds the bias, applies the
-// activation and writes NCHW (channel-major blocks), in float32 or,
-// inside an int8 region, requantized for the next int8 layer
-// (int8region.go).
+// value 0) and multiplies with int32 accumulation; the epilogue
+// dequantizes, adds the bias, applies the activation and writes NCHW, in
+// float32 or, inside an int8 region, requantized for the next int8 layer
+// (int8region.go). Samples are split into chunks spread over the pool;
+// each worker has its own buffers, so a run allocates nothing.
 //
-// The patch rows are written straight into the QJob's packed layout
-// (no column matrix, no second packing pass). With unit dilation along
-// the width, each kernel row of a channel (KW contiguous bytes of x) is
-// given a whole number of 4-byte k groups (K = C·KH·⌈KW/4⌉·4, the
-// weights spread to match with zeros in between), so that a patch row
-// is one or two unaligned loads and stores per kernel row; otherwise
-// taps are gathered one by one (K = C·KH·KW). Samples are split into
-// chunks spread over the pool; each worker has its own serial QJob,
-// sized for a chunk, so that a chunk's packed rows stay in cache and a
-// run allocates nothing.
+// Channel-major (relu or no activation, the usual case): per sample,
+// C = W·im2col(x) on a gemm.QConv (int8conv.go in gemm), so the output
+// is written as whole NCHW rows with no transpose. The patches go
+// straight into QConv's pixel panels: with unit dilation along the
+// width, each kernel row gives ⌊KW/4⌋ groups of 4 contiguous input bytes
+// (words) and the taps left over are gathered 4 to a group, so K is
+// padded only to a multiple of 4 overall. With stride 1, 8 pixels of an
+// output row are written at once in assembly (im2colHalfAVX2: one
+// broadcast load and vpshufb per word; im2colHalf2AVX2 where the 8
+// pixels cross a row), the others pixel by pixel in Go.
+//
+// Row-major (other activations): the patches are rows (im2col
+// transposed: [OH·OW, K] per sample) run through a gemm.QJob against wᵀ
+// that writes channel-major blocks. The rows are written straight into
+// the QJob's packed layout; with unit dilation along the width, each
+// kernel row of a channel is given a whole number of 4-byte k groups
+// (K = C·KH·⌈KW/4⌉·4, the weights spread to match with zeros in
+// between), otherwise taps are gathered one by one (K = C·KH·KW).
 
 package cpu
 
