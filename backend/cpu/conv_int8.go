@@ -3,23 +3,30 @@
 // scale per output channel, rows of C·KH·KW), the convolution quantizes
 // x to uint8 with the layer's calibrated activation scale into a copy
 // of x with its padding (the padding holds the zero point, the real
-// value 0), lays out the patches as rows (im2col transposed: [OH·OW, K]
-// per sample) and runs them through a gemm.QJob against wᵀ with int32
-// accumulation; the epilogue dequantizes, adds the bias, applies the
-// activation and writes NCHW (channel-major blocks), in float32 or,
-// inside an int8 region, requantized for the next int8 layer
-// (int8region.go).
+// value 0) and multiplies with int32 accumulation; the epilogue
+// dequantizes, adds the bias, applies the activation and writes NCHW, in
+// float32 or, inside an int8 region, requantized for the next int8 layer
+// (int8region.go). Samples are split into chunks spread over the pool;
+// each worker has its own buffers, so a run allocates nothing.
 //
-// The patch rows are written straight into the QJob's packed layout
-// (no column matrix, no second packing pass). With unit dilation along
-// the width, each kernel row of a channel (KW contiguous bytes of x) is
-// given a whole number of 4-byte k groups (K = C·KH·⌈KW/4⌉·4, the
-// weights spread to match with zeros in between), so that a patch row
-// is one or two unaligned loads and stores per kernel row; otherwise
-// taps are gathered one by one (K = C·KH·KW). Samples are split into
-// chunks spread over the pool; each worker has its own serial QJob,
-// sized for a chunk, so that a chunk's packed rows stay in cache and a
-// run allocates nothing.
+// Channel-major (relu or no activation, the usual case): per sample,
+// C = W·im2col(x) on a gemm.QConv (int8conv.go in gemm), so the output
+// is written as whole NCHW rows with no transpose. The patches go
+// straight into QConv's pixel panels: with unit dilation along the
+// width, each kernel row gives ⌊KW/4⌋ groups of 4 contiguous input bytes
+// (words) and the taps left over are gathered 4 to a group, so K is
+// padded only to a multiple of 4 overall. With stride 1, 8 pixels of an
+// output row are written at once in assembly (im2colHalfAVX2: one
+// broadcast load and vpshufb per word; im2colHalf2AVX2 where the 8
+// pixels cross a row), the others pixel by pixel in Go.
+//
+// Row-major (other activations): the patches are rows (im2col
+// transposed: [OH·OW, K] per sample) run through a gemm.QJob against wᵀ
+// that writes channel-major blocks. The rows are written straight into
+// the QJob's packed layout; with unit dilation along the width, each
+// kernel row of a channel is given a whole number of 4-byte k groups
+// (K = C·KH·⌈KW/4⌉·4, the weights spread to match with zeros in
+// between), otherwise taps are gathered one by one (K = C·KH·KW).
 
 package cpu
 
@@ -53,12 +60,29 @@ type convInt8 struct {
 	seg    int          // > 0: bytes per kernel row in A (a multiple of 4 ≥ KW)
 	offs   []int32      // seg: per kernel row (c, kh), else per tap: its offset from a patch's corner in xp
 	jobs   []*gemm.QJob // per worker
+	// The channel-major path (relu or no activation), instead of jobs:
+	qc     *gemm.QConv
+	k4     int        // qc's 4-byte k groups
+	words  []int32    // groups [0, len(words)): 4 contiguous bytes at this offset
+	gather [][4]int32 // the next groups: 4 taps each (−1: a zero tap, left alone)
+	reach  int        // bytes past a patch's corner that its reads cover
+	flat   []int32    // gather flattened, zero taps at offset 0 (im2colHalf)
+	reach8 int        // bytes past pixel 0's corner that im2colHalf reads
+	abuf   [][]uint8  // per worker: one sample's patches in qc's A panels
 	pool   *parallel.Pool
 	quant  quantizeRange
 	biasF  []float32 // the bias at this run
 	outF   []float32
 	planed bool
 }
+
+// int8ConvChannelMajor turns the channel-major path on (tests compare
+// it with the row-major QJob path).
+var int8ConvChannelMajor = true
+
+// int8Im2colVector turns the assembly im2col on where the CPU has it
+// (tests compare it with the Go one).
+var int8Im2colVector = true
 
 // xSlack is how far past x's end a kernel row's read may go (zeros:
 // they meet zero weights).
@@ -125,8 +149,15 @@ func (k *convInt8) plan() {
 		}
 	}
 	workers := k.pool.Size()
-	k.jobs = make([]*gemm.QJob, workers)
 	P := k.p()
+	if k.toU8 && k.outU8 == nil {
+		k.outU8 = make([]uint8, k.N*k.O*P)
+	}
+	if int8ConvChannelMajor && gemm.QConvSupports(k.act) {
+		k.planChannelMajor(workers)
+		return
+	}
+	k.jobs = make([]*gemm.QJob, workers)
 	for i := range workers {
 		j := gemm.NewQJob(k.chunk*P, k.q.In, w, nil, k.act, P)
 		j.Serial = true
@@ -142,8 +173,65 @@ func (k *convInt8) plan() {
 			}
 		}
 	}
-	if k.toU8 && k.outU8 == nil {
-		k.outU8 = make([]uint8, k.N*k.O*P)
+}
+
+// planChannelMajor lays the taps out in 4-byte k groups: with unit
+// dilation along the width, each kernel row (c, kh) gives ⌊KW/4⌋ groups
+// of 4 contiguous input bytes (one 32-bit move per pixel), and the taps
+// left over (KW mod 4 per kernel row, all of them otherwise) are
+// gathered 4 to a group. K is padded only to a multiple of 4 overall
+// (LeNet's 5×5 kernels: 25 taps in 7 groups, 150 in 38), so no product
+// is spent on padding inside the kernel rows.
+func (k *convInt8) planChannelMajor(workers int) {
+	var taps []int // row of the weight per slot, −1: zero
+	var offs []int32
+	q4 := 0
+	if k.dw == 1 {
+		q4 = k.KW / 4
+	}
+	for c := range k.C {
+		for kh := range k.KH {
+			for q := range q4 {
+				k.words = append(k.words, int32((c*k.hp+kh*k.dh)*k.wp+4*q))
+				for b := range 4 {
+					taps = append(taps, (c*k.KH+kh)*k.KW+4*q+b)
+				}
+			}
+		}
+	}
+	var rest []int
+	for c := range k.C {
+		for kh := range k.KH {
+			for kw := 4 * q4; kw < k.KW; kw++ {
+				rest = append(rest, (c*k.KH+kh)*k.KW+kw)
+				offs = append(offs, int32((c*k.hp+kh*k.dh)*k.wp+kw*k.dw))
+			}
+		}
+	}
+	for len(rest)%4 != 0 {
+		rest = append(rest, -1)
+		offs = append(offs, -1)
+	}
+	for g := range len(rest) / 4 {
+		k.gather = append(k.gather, [4]int32(offs[g*4:g*4+4]))
+	}
+	taps = append(taps, rest...)
+	for _, o := range k.words {
+		k.reach = max(k.reach, int(o)+4)
+	}
+	for _, o := range offs {
+		k.reach = max(k.reach, int(o)+1)
+		k.flat = append(k.flat, max(o, 0))
+		k.reach8 = max(k.reach8, int(o)+8)
+	}
+	for _, o := range k.words {
+		k.reach8 = max(k.reach8, int(o)+16)
+	}
+	k.k4 = len(taps) / 4
+	k.qc = gemm.NewQConv(k.q.W, k.k4, func(g, b int) int { return taps[g*4+b] }, k.q.In, k.act, workers)
+	k.abuf = make([][]uint8, workers)
+	for i := range k.abuf {
+		k.abuf[i] = make([]uint8, gemm.QConvALen(k.k4, k.p()))
 	}
 }
 
@@ -174,6 +262,12 @@ func (k *convInt8) run() error {
 	if !k.toU8 {
 		k.outF = f32s(k.out)
 	}
+	if k.qc != nil {
+		k.qc.SetBias(k.biasF)
+		if k.toU8 {
+			k.qc.SetOutput(k.outQ)
+		}
+	}
 	if k.tasks == 1 {
 		k.RangeWorker(0, 0, 1)
 	} else {
@@ -188,6 +282,18 @@ func (k *convInt8) run() error {
 func (k *convInt8) RangeWorker(w, t, _ int) {
 	n0, n1 := t*k.chunk, min(k.N, (t+1)*k.chunk)
 	P, CHW, OP := k.p(), k.C*k.hp*k.wp, k.O*k.p()
+	if k.qc != nil {
+		a := k.abuf[w]
+		for n := n0; n < n1; n++ {
+			k.im2colChannelMajor(a, k.xp[n*CHW:])
+			if k.toU8 {
+				k.qc.RunU8(w, P, a, k.outU8[n*OP:(n+1)*OP])
+			} else {
+				k.qc.RunF32(w, P, a, k.outF[n*OP:(n+1)*OP])
+			}
+		}
+		return
+	}
 	j := k.jobs[w]
 	for n := n0; n < n1; n++ {
 		k.im2colPacked(j, (n-n0)*P, k.xp[n*CHW:])
@@ -242,6 +348,63 @@ func (k *convInt8) im2colPacked(j *gemm.QJob, i0 int, x []uint8) {
 					d := (*[4]uint8)(unsafe.Add(dp, 16*g))
 					d[0], d[1], d[2], d[3] = xc[o[0]], xc[o[1]], xc[o[2]], xc[o[3]]
 				}
+			}
+		}
+	}
+}
+
+// im2colChannelMajor writes the patches of one sample x (uint8, padded
+// NCHW) into qc's A panels a: pixel oh·OW+ow, group g at
+// QConvIndex(k4, pixel, g); words first, then the gathered taps.
+func (k *convInt8) im2colChannelMajor(a []uint8, x []uint8) {
+	lastX := (k.OH-1)*k.sh*k.wp + (k.OW-1)*k.sw + k.reach
+	if lastX > len(x) || gemm.QConvALen(k.k4, k.p()) > len(a) {
+		panic(fmt.Sprintf("cpu: int8 im2col out of bounds: x %d of %d, A %d of %d", lastX, len(x), gemm.QConvALen(k.k4, k.p()), len(a)))
+	}
+	xb, ab := unsafe.Pointer(&x[0]), unsafe.Pointer(&a[0])
+	P := k.p()
+	if hasIm2colHalf && int8Im2colVector && k.sw == 1 && k.OW >= 8 && (k.OH-1)*k.sh*k.wp+k.OW-8+k.reach8 <= len(x) {
+		// Eight pixels of one output row at a time (stride 1), the
+		// rest pixel by pixel.
+		for i0 := 0; i0 < P; i0 += 8 {
+			oh, ow := i0/k.OW, i0%k.OW
+			dst, src := (*uint8)(unsafe.Add(ab, gemm.QConvIndex(k.k4, i0, 0))), unsafe.Add(xb, oh*k.sh*k.wp+ow)
+			if ow+8 <= k.OW && i0+8 <= P {
+				im2colHalf(dst, (*uint8)(src), k.words, k.flat)
+				continue
+			}
+			if n1 := k.OW - ow; i0+8 <= P && 8-n1 <= k.OW {
+				// The first n1 pixels end row oh, the others start
+				// row oh+1: pixel p of those is at (oh+1, p−n1).
+				src2 := unsafe.Add(xb, (oh+1)*k.sh*k.wp-n1)
+				im2colHalf2(dst, (*uint8)(src), (*uint8)(src2), k.words, k.flat, n1)
+				continue
+			}
+			for i := i0; i < min(i0+8, P); i++ {
+				k.im2colPixel(ab, xb, i)
+			}
+		}
+		return
+	}
+	for i := range P {
+		k.im2colPixel(ab, xb, i)
+	}
+}
+
+// im2colPixel writes pixel i's patch: words, then the gathered taps.
+func (k *convInt8) im2colPixel(ab, xb unsafe.Pointer, i int) {
+	nw := len(k.words)
+	oh, ow := i/k.OW, i%k.OW
+	dp := unsafe.Add(ab, gemm.QConvIndex(k.k4, i, 0))
+	xp := unsafe.Add(xb, oh*k.sh*k.wp+ow*k.sw)
+	for g, o := range k.words {
+		*(*uint32)(unsafe.Add(dp, 64*g)) = *(*uint32)(unsafe.Add(xp, o))
+	}
+	for g, t := range k.gather {
+		d := (*[4]uint8)(unsafe.Add(dp, 64*(nw+g)))
+		for b, o := range t {
+			if o >= 0 {
+				d[b] = *(*uint8)(unsafe.Add(xp, o))
 			}
 		}
 	}

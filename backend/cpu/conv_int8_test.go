@@ -264,3 +264,134 @@ func TestMax7x8(t *testing.T) {
 		}
 	}
 }
+
+// TestInt8ConvChannelMajor: the channel-major int8 convolution gives the
+// bits of the row-major QJob path (the one before it, itself checked
+// against the reference integer convolution by TestInt8Conv), with
+// every int8 kernel, the assembly and the Go im2col, float32 and
+// requantized uint8 outputs (two
+// convolutions in an int8 region), bias and relu or neither, for
+// shapes that cover one input channel (contiguous kernel rows), kernel
+// widths below, at and above 4 (words, gathered taps, both), stride,
+// padding, dilation (all taps gathered), output channels 1, 6, 7 and 16
+// (panels of 6 and a tail) and pixel counts not a multiple of 16.
+func TestInt8ConvChannelMajor(t *testing.T) {
+	type shape struct{ n, c, h, w, o1, o2, k1, k2, s, p, d int }
+	shapes := []shape{
+		{3, 1, 28, 28, 6, 16, 5, 5, 1, 0, 1}, // LeNet's convolutions
+		{2, 1, 13, 11, 7, 1, 4, 3, 1, 2, 1},  // KW = 4: words only
+		{2, 3, 9, 17, 16, 6, 8, 2, 2, 1, 1},  // two words per kernel row, stride
+		{1, 2, 12, 12, 1, 7, 3, 5, 1, 1, 2},  // dilation: gathered
+		{4, 5, 7, 6, 13, 11, 1, 3, 1, 0, 1},  // 1×1
+		{2, 1, 30, 30, 12, 6, 7, 6, 3, 3, 1}, // KW = 7, 6
+	}
+	defer gemm.SetQKernel(gemm.QKernel())
+	for si, sh := range shapes {
+		for _, withBias := range []bool{true, false} {
+			g := ir.NewGraph()
+			b := ir.NewBuilder(g)
+			at := ir.Conv2DAttr{Stride: [2]int{sh.s, sh.s}, Padding: [2]int{sh.p, sh.p}, Dilation: [2]int{sh.d, sh.d}}
+			x := must(b.Input("x", ir.RoleData, f32(sh.n, sh.c, sh.h, sh.w)))
+			conv := func(x *ir.Value, name string, in, out, ks int) *ir.Value {
+				w := must(b.Input(name+".weight", ir.RoleParam, f32(out, in, ks, ks)))
+				y := must(b.Conv2D(x, w, at))
+				if !withBias {
+					return y
+				}
+				bias := must(b.Input(name+".bias", ir.RoleParam, f32(out)))
+				return must(b.Relu(must(b.Add(y, must(b.Reshape(bias, ir.Shape{1, out, 1, 1}))))))
+			}
+			h := conv(x, "conv1", sh.c, sh.o1, sh.k1)
+			y := conv(h, "conv2", sh.o1, sh.o2, sh.k2)
+			g.AddOutput("out", y)
+			if err := ir.Optimize(g, ir.PipelineOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewSource(int64(si)))
+			K1, K2 := sh.c*sh.k1*sh.k1, sh.o1*sh.k2*sh.k2
+			params := map[string][]float32{"x": randF32(rng, sh.n*sh.c*sh.h*sh.w, 1),
+				"conv1.weight": randF32(rng, sh.o1*K1, 0.3), "conv2.weight": randF32(rng, sh.o2*K2, 0.3)}
+			if withBias {
+				params["conv1.bias"], params["conv2.bias"] = randF32(rng, sh.o1, 0.1), randF32(rng, sh.o2, 0.1)
+			}
+			tab := map[string]*Int8Linear{
+				"conv1.weight": int8Of(sh.o1, K1, params["conv1.weight"], gemm.QParamsFor(-2.5, 2.5)),
+				"conv2.weight": int8Of(sh.o2, K2, params["conv2.weight"], gemm.QParamsFor(-1, 3)),
+			}
+			run := func(channelMajor, vectorIm2col bool) []float32 {
+				int8ConvChannelMajor, int8Im2colVector = channelMajor, vectorIm2col
+				defer func() { int8ConvChannelMajor, int8Im2colVector = true, true }()
+				p, err := Compile(g, Options{Int8: tab})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, v := range params {
+					if err := p.Bind(name, v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var cm int
+				for _, s := range p.steps {
+					if k, ok := s.k.(*convInt8); ok && k.qc != nil {
+						cm++
+					}
+				}
+				if want := map[bool]int{true: 2, false: 0}[channelMajor]; cm != want {
+					t.Fatalf("shape %v: %d channel-major convolutions, want %d", sh, cm, want)
+				}
+				for range 2 {
+					if err := p.Run(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if allocs := testing.AllocsPerRun(3, func() { p.Run() }); allocs != 0 {
+					t.Errorf("shape %v: an int8 run allocates %v times", sh, allocs)
+				}
+				return slices.Clone(p.Float32("out"))
+			}
+			for _, kern := range gemm.QKernels() {
+				gemm.SetQKernel(kern)
+				want := run(false, true)
+				for _, vec := range []bool{true, false} {
+					got := run(true, vec)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s, shape %v, bias %v, vector im2col %v: out[%d] = %v, want %v", kern, sh, withBias, vec, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMaxpool2x2U8: the vector 2×2 uint8 max pooling equals the
+// window maxima for row widths at, past and between blocks of 8, odd
+// input widths (the last column unused) and every byte value.
+func TestMaxpool2x2U8(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, ow := range []int{8, 9, 14, 15, 16, 23, 40} {
+		for _, w := range []int{2 * ow, 2*ow + 1} {
+			oh := 1 + rng.Intn(5)
+			x := make([]uint8, 2*oh*w)
+			for i := range x {
+				x[i] = uint8(rng.Intn(256))
+			}
+			y := make([]uint8, oh*ow)
+			if !maxpool2x2U8(y, x, oh, ow, w) {
+				if hasIm2colHalf {
+					t.Fatalf("ow %d w %d: no vector pooling", ow, w)
+				}
+				return
+			}
+			for r := range oh {
+				for c := range ow {
+					want := max(x[2*r*w+2*c], x[2*r*w+2*c+1], x[(2*r+1)*w+2*c], x[(2*r+1)*w+2*c+1])
+					if y[r*ow+c] != want {
+						t.Fatalf("ow %d w %d: y[%d][%d] = %d, want %d", ow, w, r, c, y[r*ow+c], want)
+					}
+				}
+			}
+		}
+	}
+}

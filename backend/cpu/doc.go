@@ -109,8 +109,10 @@
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
-//	conv_int8.go    Options.Int8 for ungrouped conv2d: padded u8 input, im2col into the
-//	                QJob's packed rows, NCHW epilogue
+//	conv_int8.go    Options.Int8 for ungrouped conv2d: padded u8 input, im2col into
+//	                gemm.QConv's pixel panels (channel-major: NCHW rows, no
+//	                transpose; conv_int8_amd64.s: 8 pixels at a time), or into a
+//	                QJob's packed rows for other activations
 //	int8region.go   int8 regions: bias/relu folded into int8 convolutions, activations
 //	                kept in uint8 between int8 layers (through reshapes and maxpool2d),
 //	                every int8 kernel planned once (no allocation per run)

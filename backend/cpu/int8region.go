@@ -258,6 +258,9 @@ func (k *poolU8) Range(lo, hi int) {
 	for pl := lo; pl < hi; pl++ {
 		x, y := k.x[pl*HW:][:HW], k.y[pl*OHW:][:OHW]
 		if k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 && k.ph == 0 && k.pw == 0 {
+			if maxpool2x2U8(y, x, k.OH, OW, W) {
+				continue
+			}
 			for oh := range k.OH {
 				r0, r1 := x[2*oh*W:][:2*OW], x[(2*oh+1)*W:][:2*OW]
 				yr := y[oh*OW:][:OW]

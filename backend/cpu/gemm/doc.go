@@ -116,7 +116,13 @@
 // planned once for one shape, which runs without allocating
 // (TestQJobAllocs), reads A packed by its caller if it likes (an int8
 // convolution's im2col), and writes row-major or channel-major (NCHW)
-// blocks, float32 or requantized uint8 (TestQJobExact).
+// blocks, float32 or requantized uint8 (TestQJobExact). A QConv
+// (int8conv.go) is a convolution's product channel-major, C = W·A for
+// one image: weights broadcast (6 output channels per panel), the
+// caller's patches in panels of 16 pixels, the epilogue (relu or none)
+// storing whole output-channel rows, float32 or uint8, with the same
+// bits as a QJob (TestQConvExact); kernels qconvAVX2x6x16, qconvVNNIx6x16
+// and Go.
 //
 // # Allocation
 //

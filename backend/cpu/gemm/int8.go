@@ -159,6 +159,9 @@ type qkernel struct {
 	// formula of QEpilogue with the same float32 operations in the
 	// same order, so its results equal the Go epilogue's bit for bit.
 	microF32 func(k4 int, a *uint8, b *int8, c *float32, ldc int, ep *qTileEp)
+	// conv is the channel-major convolution kernel (int8conv.go); nil:
+	// the generic one.
+	conv qconvKernel
 }
 
 // qTileEp is the epilogue of one column panel for microF32: 16 entries

@@ -2,7 +2,11 @@
 
 package gemm
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:noescape
 func qgemmAVX2x4x16(k4 int, a *uint8, b *int8, c *int32, ldc int)
@@ -11,16 +15,22 @@ func qgemmAVX2x4x16(k4 int, a *uint8, b *int8, c *int32, ldc int)
 func qgemmAVX2x4x16F32(k4 int, a *uint8, b *int8, c *float32, ldc int, ep *qTileEp)
 
 //go:noescape
+func qconvAVX2x6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
+
+//go:noescape
+func qconvVNNIx6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
+
+//go:noescape
 func qgemmVNNIx4x16(k4 int, a *uint8, b *int8, c *int32, ldc int)
 
 func qArchKernels() []*qkernel {
 	var ks []*qkernel
 	if cpu.X86.HasAVX2 {
-		ks = append(ks, &qkernel{name: "avx2", micro: qgemmAVX2x4x16, microF32: qgemmAVX2x4x16F32})
+		ks = append(ks, &qkernel{name: "avx2", micro: qgemmAVX2x4x16, microF32: qgemmAVX2x4x16F32, conv: qconvAVX2x6x16})
 	}
 	// vpdpbusd on ymm registers is AVX512_VNNI with AVX512VL (EVEX).
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
-		ks = append(ks, &qkernel{name: "vnni", micro: qgemmVNNIx4x16})
+		ks = append(ks, &qkernel{name: "vnni", micro: qgemmVNNIx4x16, conv: qconvVNNIx6x16})
 	}
 	return ks
 }

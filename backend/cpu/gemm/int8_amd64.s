@@ -244,3 +244,250 @@ qf32store:
 	QSTOREROW(Y6, Y7)
 	VZEROUPPER
 	RET
+
+// func qconvAVX2x6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
+//
+// Channel-major tile (int8conv.go): 6 output channels × 16 pixels.
+// a: k4 groups of 16 pixels × 4 uint8 (64 bytes); w: k4 groups of 6
+// channels × 4 int8 (24 bytes). Y0–Y11: accumulators (channel o: Y(2o)
+// pixels 0–7, Y(2o+1) pixels 8–15); Y12, Y13: the A group; Y14: one
+// channel's weights broadcast; Y15: products. The int16 ones of vpmaddwd
+// come from memory (no register left). Epilogue per channel: acc − zc,
+// to float32, · mult, + bias, max(·, 0) with relu (as
+// qgemmAVX2x4x16F32), then stored as float32 or quantized as
+// quantizeAVX2x16 does; rows ldc elements apart.
+DATA qcones<>+0(SB)/8, $0x0001000100010001
+DATA qcones<>+8(SB)/8, $0x0001000100010001
+DATA qcones<>+16(SB)/8, $0x0001000100010001
+DATA qcones<>+24(SB)/8, $0x0001000100010001
+GLOBL qcones<>(SB), RODATA|NOPTR, $32
+
+#define QCCH(off, acc0, acc1) \
+	VPBROADCASTD off(DI), Y14;      \
+	VPMADDUBSW   Y14, Y12, Y15;     \
+	VPMADDUBSW   Y14, Y13, Y14;     \
+	VPMADDWD     qcones<>(SB), Y15, Y15; \
+	VPMADDWD     qcones<>(SB), Y14, Y14; \
+	VPADDD       Y15, acc0, acc0;   \
+	VPADDD       Y14, acc1, acc1
+
+#define QCEPI(zoff, moff, boff, acc0, acc1) \
+	VPBROADCASTD zoff(R9), Y12;     \
+	VBROADCASTSS moff(R9), Y13;     \
+	VBROADCASTSS boff(R9), Y14;     \
+	VPSUBD       Y12, acc0, acc0;    \
+	VPSUBD       Y12, acc1, acc1;    \
+	VCVTDQ2PS    acc0, acc0;         \
+	VCVTDQ2PS    acc1, acc1;         \
+	VMULPS       Y13, acc0, acc0;    \
+	VMULPS       Y13, acc1, acc1;    \
+	VADDPS       Y14, acc0, acc0;    \
+	VADDPS       Y14, acc1, acc1
+
+#define QCSTOREF(acc0, acc1) \
+	VMOVUPS acc0, (DX);   \
+	VMOVUPS acc1, 32(DX); \
+	ADDQ    R8, DX
+
+// Y12: inv, Y13: 256, Y14: −256, Y15: zero point.
+#define QCSTOREU(acc0, acc1, x0, x1) \
+	VMULPS       Y12, acc0, acc0;  \
+	VMULPS       Y12, acc1, acc1;  \
+	VMINPS       Y13, acc0, acc0;  \
+	VMINPS       Y13, acc1, acc1;  \
+	VMAXPS       Y14, acc0, acc0;  \
+	VMAXPS       Y14, acc1, acc1;  \
+	VCVTPS2DQ    acc0, acc0;       \
+	VCVTPS2DQ    acc1, acc1;       \
+	VPADDD       Y15, acc0, acc0;  \
+	VPADDD       Y15, acc1, acc1;  \
+	VPACKSSDW    acc1, acc0, acc0; \
+	VPERMQ       $0xD8, acc0, acc0; \
+	VEXTRACTI128 $1, acc0, x1;     \
+	VPACKUSWB    x1, x0, x0;       \
+	VPMINUB      qc127x16<>(SB), x0, x0; \
+	VMOVDQU      x0, (DX);         \
+	ADDQ         R8, DX
+
+DATA qc127x16<>+0(SB)/8, $0x7f7f7f7f7f7f7f7f
+DATA qc127x16<>+8(SB)/8, $0x7f7f7f7f7f7f7f7f
+GLOBL qc127x16<>(SB), RODATA|NOPTR, $16
+
+TEXT ·qconvAVX2x6x16(SB), NOSPLIT, $0-56
+	MOVQ  k4+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  w+16(FP), DI
+	MOVQ  c+24(FP), DX
+	MOVQ  ldc+32(FP), R8
+	MOVQ  ep+40(FP), R9
+	MOVQ  u8+48(FP), R10
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ CX, CX
+	JZ    qcepi
+qcloop:
+	VMOVDQU (SI), Y12
+	VMOVDQU 32(SI), Y13
+	QCCH(0, Y0, Y1)
+	QCCH(4, Y2, Y3)
+	QCCH(8, Y4, Y5)
+	QCCH(12, Y6, Y7)
+	QCCH(16, Y8, Y9)
+	QCCH(20, Y10, Y11)
+	ADDQ    $64, SI
+	ADDQ    $24, DI
+	DECQ    CX
+	JNZ     qcloop
+qcepi:
+	QCEPI(0, 24, 48, Y0, Y1)
+	QCEPI(4, 28, 52, Y2, Y3)
+	QCEPI(8, 32, 56, Y4, Y5)
+	QCEPI(12, 36, 60, Y6, Y7)
+	QCEPI(16, 40, 64, Y8, Y9)
+	QCEPI(20, 44, 68, Y10, Y11)
+	MOVQ   72(R9), AX
+	TESTQ  AX, AX
+	JZ     qcout
+	VXORPS Y15, Y15, Y15
+	VMAXPS Y15, Y0, Y0
+	VMAXPS Y15, Y1, Y1
+	VMAXPS Y15, Y2, Y2
+	VMAXPS Y15, Y3, Y3
+	VMAXPS Y15, Y4, Y4
+	VMAXPS Y15, Y5, Y5
+	VMAXPS Y15, Y6, Y6
+	VMAXPS Y15, Y7, Y7
+	VMAXPS Y15, Y8, Y8
+	VMAXPS Y15, Y9, Y9
+	VMAXPS Y15, Y10, Y10
+	VMAXPS Y15, Y11, Y11
+qcout:
+	TESTQ R10, R10
+	JNZ   qcu8
+	SHLQ  $2, R8
+	QCSTOREF(Y0, Y1)
+	QCSTOREF(Y2, Y3)
+	QCSTOREF(Y4, Y5)
+	QCSTOREF(Y6, Y7)
+	QCSTOREF(Y8, Y9)
+	QCSTOREF(Y10, Y11)
+	VZEROUPPER
+	RET
+qcu8:
+	VBROADCASTSS 80(R9), Y12
+	VBROADCASTSS qc256<>(SB), Y13
+	VBROADCASTSS qcm256<>(SB), Y14
+	VPBROADCASTD 84(R9), Y15
+	QCSTOREU(Y0, Y1, X0, X1)
+	QCSTOREU(Y2, Y3, X2, X3)
+	QCSTOREU(Y4, Y5, X4, X5)
+	QCSTOREU(Y6, Y7, X6, X7)
+	QCSTOREU(Y8, Y9, X8, X9)
+	QCSTOREU(Y10, Y11, X10, X11)
+	VZEROUPPER
+	RET
+
+// func qconvVNNIx6x16(k4 int, a *uint8, w *int8, c unsafe.Pointer, ldc int, ep *qConvEp, u8 int)
+//
+// qconvAVX2x6x16 with AVX-512 VNNI (on ymm, EVEX): vpdpbusd adds the four
+// u8·s8 products of each lane to the accumulator in one instruction.
+// Not run on the machines this was written on (no VNNI); the tests run
+// it where the CPU has it.
+#define QVCH(off, acc0, acc1) \
+	VPBROADCASTD off(DI), Y14;  \
+	VPDPBUSD     Y14, Y12, acc0; \
+	VPDPBUSD     Y14, Y13, acc1
+
+TEXT ·qconvVNNIx6x16(SB), NOSPLIT, $0-56
+	MOVQ  k4+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  w+16(FP), DI
+	MOVQ  c+24(FP), DX
+	MOVQ  ldc+32(FP), R8
+	MOVQ  ep+40(FP), R9
+	MOVQ  u8+48(FP), R10
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ CX, CX
+	JZ    qvepi
+qvloop:
+	VMOVDQU (SI), Y12
+	VMOVDQU 32(SI), Y13
+	QVCH(0, Y0, Y1)
+	QVCH(4, Y2, Y3)
+	QVCH(8, Y4, Y5)
+	QVCH(12, Y6, Y7)
+	QVCH(16, Y8, Y9)
+	QVCH(20, Y10, Y11)
+	ADDQ    $64, SI
+	ADDQ    $24, DI
+	DECQ    CX
+	JNZ     qvloop
+qvepi:
+	QCEPI(0, 24, 48, Y0, Y1)
+	QCEPI(4, 28, 52, Y2, Y3)
+	QCEPI(8, 32, 56, Y4, Y5)
+	QCEPI(12, 36, 60, Y6, Y7)
+	QCEPI(16, 40, 64, Y8, Y9)
+	QCEPI(20, 44, 68, Y10, Y11)
+	MOVQ   72(R9), AX
+	TESTQ  AX, AX
+	JZ     qvout
+	VXORPS Y15, Y15, Y15
+	VMAXPS Y15, Y0, Y0
+	VMAXPS Y15, Y1, Y1
+	VMAXPS Y15, Y2, Y2
+	VMAXPS Y15, Y3, Y3
+	VMAXPS Y15, Y4, Y4
+	VMAXPS Y15, Y5, Y5
+	VMAXPS Y15, Y6, Y6
+	VMAXPS Y15, Y7, Y7
+	VMAXPS Y15, Y8, Y8
+	VMAXPS Y15, Y9, Y9
+	VMAXPS Y15, Y10, Y10
+	VMAXPS Y15, Y11, Y11
+qvout:
+	TESTQ R10, R10
+	JNZ   qvu8
+	SHLQ  $2, R8
+	QCSTOREF(Y0, Y1)
+	QCSTOREF(Y2, Y3)
+	QCSTOREF(Y4, Y5)
+	QCSTOREF(Y6, Y7)
+	QCSTOREF(Y8, Y9)
+	QCSTOREF(Y10, Y11)
+	VZEROUPPER
+	RET
+qvu8:
+	VBROADCASTSS 80(R9), Y12
+	VBROADCASTSS qc256<>(SB), Y13
+	VBROADCASTSS qcm256<>(SB), Y14
+	VPBROADCASTD 84(R9), Y15
+	QCSTOREU(Y0, Y1, X0, X1)
+	QCSTOREU(Y2, Y3, X2, X3)
+	QCSTOREU(Y4, Y5, X4, X5)
+	QCSTOREU(Y6, Y7, X6, X7)
+	QCSTOREU(Y8, Y9, X8, X9)
+	QCSTOREU(Y10, Y11, X10, X11)
+	VZEROUPPER
+	RET
