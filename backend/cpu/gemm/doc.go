@@ -122,7 +122,13 @@
 // caller's patches in panels of 16 pixels, the epilogue (relu or none)
 // storing whole output-channel rows, float32 or uint8, with the same
 // bits as a QJob (TestQConvExact); kernels qconvAVX2x6x16, qconvVNNIx6x16
-// and Go.
+// and Go. int8pack.go packs A (4 rows × 16 bytes at a time, a 4×4
+// transpose of 32-bit words in AVX), quantizes a float32 input straight
+// into the packed layout (QJob.QuantizePackedA) and lets one product's
+// epilogue write the next product's packed A (QJob.RunPackedToPacked:
+// a 4×16 output tile is 64 contiguous bytes of it), so an int8 MLP packs
+// nothing between its layers; both give the bits of the row-major path
+// (TestQuantizePackedA, TestRunPackedToPacked).
 //
 // # Allocation
 //
