@@ -9,7 +9,9 @@ package train
 import (
 	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/backend/cpu"
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
+	"github.com/encc-lang/encc/runtime/data"
 )
 
 func init() {
@@ -24,4 +26,26 @@ func init() {
 
 func compileCPU(g *ir.Graph, threads int) (Executor, error) {
 	return backend.Compile(g, "cpu", backend.Options{Threads: threads})
+}
+
+// batchCopier returns the BatchOptions.Parallel of a run's training
+// batches: the copy of a batch's samples cut over the worker pool the CPU
+// steps run on (the default pool: threads 0 or its size), at least
+// 16 KiB of samples a piece; nil (a serial copy) on another backend or
+// pool. A step leaves the pool's helpers spinning, so the copy before
+// the next step finds them awake. The batch is the same either way.
+func batchCopier(backendName string, threads int, d *data.Dataset) func(int, data.Ranger) {
+	if backendName != "cpu" {
+		return nil
+	}
+	pool := parallel.Default()
+	if pool.Size() < 2 || (threads != 0 && threads != pool.Size()) {
+		return nil
+	}
+	bytes := 0
+	for _, f := range d.Fields {
+		bytes += 4 * f.Size()
+	}
+	grain := max(1, (16<<10)/max(bytes, 1))
+	return func(n int, r data.Ranger) { pool.ForRangerSmall(n, grain, r) }
 }

@@ -339,7 +339,8 @@ func (t *trainer) setupData() error {
 	tr := t.tr
 	sp := t.splits
 	var err error
-	t.trainBatcher, err = data.NewBatcher(sp.Train, tr.Batch, data.BatchOptions{Shuffle: true, Seed: uint64(tr.Seed)})
+	t.trainBatcher, err = data.NewBatcher(sp.Train, tr.Batch, data.BatchOptions{Shuffle: true, Seed: uint64(tr.Seed),
+		Parallel: batchCopier(t.backendName, t.opts.Threads, sp.Train)})
 	if err != nil {
 		return err
 	}
