@@ -28,6 +28,13 @@ func compileCPU(g *ir.Graph, threads int) (Executor, error) {
 	return backend.Compile(g, "cpu", backend.Options{Threads: threads})
 }
 
+// serialBatches turns batchCopier off, and batchPiece is the least a
+// piece copies, in bytes (tests change them).
+var (
+	serialBatches = false
+	batchPiece    = 16 << 10
+)
+
 // batchCopier returns the BatchOptions.Parallel of a run's training
 // batches: the copy of a batch's samples cut over the worker pool the CPU
 // steps run on (the default pool: threads 0 or its size), at least
@@ -35,7 +42,7 @@ func compileCPU(g *ir.Graph, threads int) (Executor, error) {
 // pool. A step leaves the pool's helpers spinning, so the copy before
 // the next step finds them awake. The batch is the same either way.
 func batchCopier(backendName string, threads int, d *data.Dataset) func(int, data.Ranger) {
-	if backendName != "cpu" {
+	if backendName != "cpu" || serialBatches {
 		return nil
 	}
 	pool := parallel.Default()
@@ -46,6 +53,6 @@ func batchCopier(backendName string, threads int, d *data.Dataset) func(int, dat
 	for _, f := range d.Fields {
 		bytes += 4 * f.Size()
 	}
-	grain := max(1, (16<<10)/max(bytes, 1))
+	grain := max(1, batchPiece/max(bytes, 1))
 	return func(n int, r data.Ranger) { pool.ForRangerSmall(n, grain, r) }
 }
