@@ -95,17 +95,39 @@ func streamIDXImages(b []byte) ([]int, []float32) {
 		return nil, nil
 	}
 	img := make([]float32, size)
-	buf := make([]byte, 256<<10)
+	// Gunzipping (here) and converting (on another goroutine) overlap:
+	// chunks go round through free and full.
+	type chunk struct {
+		off, n int
+		buf    []byte
+	}
+	free, full, done := make(chan []byte, 4), make(chan chunk, 4), make(chan struct{})
+	for range cap(free) {
+		free <- make([]byte, 256<<10)
+	}
+	go func() {
+		defer close(done)
+		for c := range full {
+			convertBytes(img[c.off:c.off+c.n], c.buf[:c.n])
+			free <- c.buf
+		}
+	}()
+	ok := true
 	for off := 0; off < len(img); {
+		buf := <-free
 		n, err := io.ReadFull(zr, buf[:min(len(buf), len(img)-off)])
 		if err != nil {
-			return nil, nil
+			ok = false
+			break
 		}
-		convertBytes(img[off:off+n], buf[:n])
+		full <- chunk{off, n, buf}
 		off += n
 	}
-	if n, err := zr.Read(buf[:1]); n != 0 || err != io.EOF {
-		return nil, nil // bytes after the data, or a bad checksum
+	close(full)
+	<-done
+	var one [1]byte
+	if n, err := zr.Read(one[:]); !ok || n != 0 || err != io.EOF {
+		return nil, nil // too few bytes, bytes after the data, a bad checksum
 	}
 	return dims, img
 }

@@ -282,3 +282,18 @@ func gzipped(b []byte) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// BenchmarkReadMNIST reads MNIST's training IDX pair (60,000 images,
+// gzipped) when it is on this machine.
+func BenchmarkReadMNIST(b *testing.B) {
+	dir := mnistDir()
+	images := filepath.Join(dir, "train-images-idx3-ubyte.gz")
+	if _, err := os.Stat(images); dir == "" || err != nil {
+		b.Skip("MNIST is not on this machine (scripts/fetch-data.sh)")
+	}
+	for range b.N {
+		if _, err := ReadIDX(images, filepath.Join(dir, "train-labels-idx1-ubyte.gz"), IDXOptions{Classes: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
