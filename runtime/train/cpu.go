@@ -7,6 +7,8 @@ package train
 // the largest plan rather than their sum.
 
 import (
+	"runtime"
+
 	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/backend/cpu"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -42,8 +44,8 @@ var (
 // pool. A step leaves the pool's helpers spinning, so the copy before
 // the next step finds them awake. The batch is the same either way.
 func batchCopier(backendName string, threads int, d *data.Dataset) func(int, data.Ranger) {
-	if backendName != "cpu" || serialBatches {
-		return nil
+	if backendName != "cpu" || serialBatches || (threads != 0 && threads != runtime.GOMAXPROCS(0)) {
+		return nil // (checked before Default() starts the pool's helpers)
 	}
 	pool := parallel.Default()
 	if pool.Size() < 2 || (threads != 0 && threads != pool.Size()) {
