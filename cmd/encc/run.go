@@ -17,7 +17,7 @@ import (
 
 var runCmd = &command{
 	name:     "run",
-	args:     "FILE [TRAIN] [--json] [--resume] [--device cpu|reference|cuda] [--threads N] [--plot FILE.png|svg [--plot-log]] [--epochs N] | FILE --model M --random N [--seed S]",
+	args:     "FILE [TRAIN] [--json] [--resume] [--device cpu|reference|cuda] [--threads N] [--plot FILE.png|svg [--plot-log]] [--epochs N] [--times] | FILE --model M --random N [--seed S]",
 	synopsis: "train and fine-tune with checkpoints, or run a model on random input",
 	doc: `Run checks FILE and trains one train of it: the named one, or by default
 the last train of FILE. A train whose init is from(other) runs the other
@@ -57,6 +57,8 @@ is more than the memory available.
   --plot-log  draw the loss on a log scale
   --epochs    stop after N epochs (schedules still span the declared ones);
               N beyond the declared epochs is noted and runs them all
+  --times     print where the run's wall time went: loading the data,
+              compiling, the steps, evaluating, saving and the rest
 
 With --model M --random N, run builds model M (or the model of train M)
 with its initializers, runs its forward on N samples drawn from N(0, 1)
@@ -73,6 +75,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	plot := fs.String("plot", "", "write loss and metric curves to this PNG or SVG")
 	plotLog := fs.Bool("plot-log", false, "--plot the loss on a log scale")
 	epochs := fs.Int("epochs", 0, "stop after this many epochs")
+	times := fs.Bool("times", false, "print where the run's time went (load, compile, steps, eval, save)")
 	model := fs.String("model", "", "model (or train) for --random")
 	random := fs.Int("random", 0, "run the model's forward on this many random samples")
 	seed := fs.Uint64("seed", 0, "seed of --random")
@@ -154,6 +157,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintln(stderr, finalLine(res))
+	if *times {
+		fmt.Fprintf(stderr, "%s: times: %v\n", res.Train, res.Times)
+	}
 	return exitOK
 }
 

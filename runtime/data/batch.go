@@ -13,7 +13,16 @@ type BatchOptions struct {
 	// DropLast skips the last batch when it is short. By default it is
 	// yielded with Batch.N < the batch size.
 	DropLast bool
+	// Parallel, when set, runs the copy of a batch's samples: it calls
+	// r.Range on disjoint ranges that cover [0, n), maybe at the same
+	// time (a worker pool's ForRanger). The batch is the same whatever
+	// the split. It must not allocate if Next is not to.
+	Parallel func(n int, r Ranger)
 }
+
+// A Ranger handles the samples [lo, hi) of a job (the same method set as
+// the CPU worker pool's parallel.Ranger).
+type Ranger interface{ Range(lo, hi int) }
 
 // A Batcher cuts a dataset into batches, epoch by epoch. It copies each
 // batch into a caller's Batch and allocates nothing per batch.
@@ -34,6 +43,38 @@ type Batcher struct {
 	epoch int
 	next  int  // index of the next batch in the epoch
 	ready bool // perm holds epoch's order
+	g     gather
+}
+
+// A gather copies the samples rows[lo:hi] of d into dst.
+type gather struct {
+	d    *Dataset
+	dst  *Batch
+	rows []int
+}
+
+func (g *gather) Range(lo, hi int) {
+	rows, dst := g.rows[lo:hi], g.dst
+	for fi, f := range g.d.Fields {
+		k := f.Size()
+		if f.DType == F32 {
+			out := dst.F32[fi][lo*k : hi*k]
+			for j, r := range rows {
+				copy(out[j*k:(j+1)*k], f.F32[r*k:(r+1)*k])
+			}
+			continue
+		}
+		out := dst.I32[fi][lo*k : hi*k]
+		if k == 1 {
+			for j, r := range rows {
+				out[j] = f.I32[r]
+			}
+			continue
+		}
+		for j, r := range rows {
+			copy(out[j*k:(j+1)*k], f.I32[r*k:(r+1)*k])
+		}
+	}
 }
 
 // A Batch holds one batch. F32[i] and I32[i] are the buffers of
@@ -143,31 +184,21 @@ func (b *Batcher) Next(dst *Batch) bool {
 	rows := b.perm[start : start+n]
 	dst.Rows = append(dst.Rows[:0], rows...)
 	for fi, f := range b.d.Fields {
-		k := f.Size()
-		if f.DType == F32 {
-			out := dst.F32[fi]
-			if len(out) < n*k {
-				panic(fmt.Sprintf("data: batch buffer for %s holds %d values, need %d", f.Name, len(out), n*k))
-			}
-			for j, r := range rows {
-				copy(out[j*k:(j+1)*k], f.F32[r*k:(r+1)*k])
-			}
-		} else {
-			out := dst.I32[fi]
-			if len(out) < n*k {
-				panic(fmt.Sprintf("data: batch buffer for %s holds %d values, need %d", f.Name, len(out), n*k))
-			}
-			if k == 1 {
-				for j, r := range rows {
-					out[j] = f.I32[r]
-				}
-				continue
-			}
-			for j, r := range rows {
-				copy(out[j*k:(j+1)*k], f.I32[r*k:(r+1)*k])
-			}
+		have := len(dst.F32[fi])
+		if f.DType != F32 {
+			have = len(dst.I32[fi])
+		}
+		if k := f.Size(); have < n*k {
+			panic(fmt.Sprintf("data: batch buffer for %s holds %d values, need %d", f.Name, have, n*k))
 		}
 	}
+	b.g = gather{d: b.d, dst: dst, rows: rows}
+	if b.opt.Parallel != nil && n > 1 {
+		b.opt.Parallel(n, &b.g)
+	} else {
+		b.g.Range(0, n)
+	}
+	b.g = gather{}
 	dst.N = n
 	b.next++
 	return true

@@ -1,7 +1,9 @@
 package data
 
 import (
+	"math"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -169,4 +171,97 @@ func TestBatcherCallerBuffers(t *testing.T) {
 		}
 	}()
 	b.Next(small)
+}
+
+// TestBatcherParallel checks that a batch copied in pieces (the pieces
+// run at the same time, last first) is the serial batch, sample for
+// sample, for every field kind, every epoch and the short last batch.
+func TestBatcherParallel(t *testing.T) {
+	d := seqDataset(37)
+	tok := &Field{Name: "tok", DType: I32, Shape: []int{3}, I32: make([]int32, 3*d.N)}
+	for i := range tok.I32 {
+		tok.I32[i] = int32(7 * i)
+	}
+	d.Fields = append(d.Fields, tok)
+	var calls int
+	pieces := func(n int, r Ranger) {
+		calls++
+		var wg sync.WaitGroup
+		for lo := (n - 1) / 3 * 3; lo >= 0; lo -= 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.Range(lo, min(lo+3, n))
+			}()
+		}
+		wg.Wait()
+	}
+	serial, _ := NewBatcher(d, 8, BatchOptions{Shuffle: true, Seed: 9})
+	par, _ := NewBatcher(d, 8, BatchOptions{Shuffle: true, Seed: 9, Parallel: pieces})
+	want, got := serial.NewBatch(), par.NewBatch()
+	for e := range 3 {
+		serial.Reset(e, 0)
+		par.Reset(e, 0)
+		for serial.Next(want) {
+			if !par.Next(got) {
+				t.Fatalf("epoch %d: the parallel batcher stopped early", e)
+			}
+			n := want.N
+			if got.N != n || !slices.Equal(got.Rows, want.Rows) || !slices.Equal(got.F32[0][:2*n], want.F32[0][:2*n]) ||
+				!slices.Equal(got.I32[1][:n], want.I32[1][:n]) || !slices.Equal(got.I32[2][:3*n], want.I32[2][:3*n]) {
+				t.Fatalf("epoch %d: parallel batch %v differs from the serial %v", e, got, want)
+			}
+		}
+		if par.Next(got) {
+			t.Fatalf("epoch %d: the parallel batcher yields more batches", e)
+		}
+	}
+	if calls != 15 {
+		t.Errorf("Parallel called %d times, want once per batch (15)", calls)
+	}
+}
+
+func TestBatcherParallelNoAlloc(t *testing.T) {
+	d, _ := Builtin("digits")
+	inline := func(n int, r Ranger) { r.Range(0, n/2); r.Range(n/2, n) }
+	b, _ := NewBatcher(d, 32, BatchOptions{Shuffle: true, Seed: 1, Parallel: inline})
+	bt := b.NewBatch()
+	allocs := testing.AllocsPerRun(100, func() {
+		if !b.Next(bt) {
+			b.Reset(b.Epoch(), 0)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Next with Parallel allocates %v times per batch", allocs)
+	}
+}
+
+// TestConvertAndApplyParallel checks that the pixel conversion and the
+// transform, cut into pieces on a large field, give what the serial
+// loops give, value for value (with a partial sample at the end).
+func TestConvertAndApplyParallel(t *testing.T) {
+	const k = 784
+	n := 3<<20 + 5
+	src := make([]byte, n)
+	for i := range src {
+		src[i] = byte(i*31 + i>>9)
+	}
+	got := make([]float32, n)
+	bytesToF32(got, src)
+	want := make([]float32, n)
+	convertBytes(want, src)
+	if !slices.Equal(got, want) {
+		t.Fatal("bytesToF32 differs from the serial conversion")
+	}
+	ft := &FieldTransform{Name: "image", Mul: make([]float64, k), Add: make([]float64, k)}
+	for j := range k {
+		ft.Mul[j], ft.Add[j] = 1/255.0+float64(j)*1e-7, float64(j%5)*0.1
+	}
+	applyParallel(ft, got)
+	ft.ApplyTo(want)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("value %d: parallel %v, serial %v", i, got[i], want[i])
+		}
+	}
 }

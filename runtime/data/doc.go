@@ -23,7 +23,8 @@
 //     f32[shape] or ids and mask, and a uniform label.
 //
 // Files are gunzipped when they start with the gzip magic, whatever their
-// name.
+// name. ReadIDX reads the images and labels files at the same time and
+// converts gzipped images to floats as they are gunzipped.
 //
 // # Text
 //
@@ -82,7 +83,9 @@
 // split. A [Batcher] yields batches of a fixed size in an order drawn per
 // epoch from (seed, epoch), so a resumed run replays the same batches; the
 // last short batch is yielded unless DropLast is set. Batches are copied
-// into caller-owned buffers, with no allocation per batch.
+// into caller-owned buffers, with no allocation per batch;
+// BatchOptions.Parallel lets a worker pool copy a batch in pieces (the
+// batch is the same).
 //
 // # Randomness
 //

@@ -1,6 +1,14 @@
 package data
 
-import "encoding/binary"
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+)
 
 // IDX magic numbers: two zero bytes, the element type (0x08: unsigned
 // byte) and the number of dimensions.
@@ -24,16 +32,104 @@ type IDXOptions struct {
 // dataset with image f32[1, rows, cols] (the raw bytes 0..255 as floats)
 // and label i32. Errors are *Error naming the file and, for a bad label,
 // the record.
+//
+// The two files are read (and gunzipped) at the same time; an error in
+// the images file is reported before one in the labels file. Gzipped
+// images are converted to floats as they are gunzipped, without holding
+// the raw bytes (MNIST's 47 MB).
 func ReadIDX(images, labels string, opt IDXOptions) (*Dataset, error) {
-	ib, err := readFile(images)
+	var lb []byte
+	var lerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lb, lerr = readFile(labels)
+	}()
+	zb, err := os.ReadFile(images)
+	if err != nil {
+		<-done
+		return nil, openErr(images, err)
+	}
+	dims, img := streamIDXImages(zb)
+	var ib []byte
+	if img == nil {
+		ib, err = maybeGunzip(images, zb)
+	}
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	lb, err := readFile(labels)
-	if err != nil {
-		return nil, err
+	if lerr != nil {
+		return nil, lerr
+	}
+	if img != nil {
+		return buildIDX(images, dims, img, labels, lb, opt)
 	}
 	return ParseIDX(images, ib, labels, lb, opt)
+}
+
+// streamIDXImages gunzips a well-formed gzipped IDX images file and
+// converts its pixels to floats a chunk at a time. It returns nil for
+// anything else (not gzip, a bad header, bad gzip data, too few or too
+// many bytes): the caller then reads the file whole, as ParseIDX does,
+// for the same result and the same error.
+func streamIDXImages(b []byte) ([]int, []float32) {
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		return nil, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, nil
+	}
+	var hdr [16]byte
+	if _, err := io.ReadFull(zr, hdr[:]); err != nil || binary.BigEndian.Uint32(hdr[:]) != IDXImagesMagic {
+		return nil, nil
+	}
+	dims := make([]int, 3)
+	size := uint64(1)
+	for i := range dims {
+		dims[i] = int(binary.BigEndian.Uint32(hdr[4+4*i:]))
+		size *= uint64(dims[i])
+	}
+	if size == 0 || size > 1<<36 {
+		return nil, nil
+	}
+	img := make([]float32, size)
+	// Gunzipping (here) and converting (on another goroutine) overlap:
+	// chunks go round through free and full.
+	type chunk struct {
+		off, n int
+		buf    []byte
+	}
+	free, full, done := make(chan []byte, 4), make(chan chunk, 4), make(chan struct{})
+	for range cap(free) {
+		free <- make([]byte, 256<<10)
+	}
+	go func() {
+		defer close(done)
+		for c := range full {
+			convertBytes(img[c.off:c.off+c.n], c.buf[:c.n])
+			free <- c.buf
+		}
+	}()
+	ok := true
+	for off := 0; off < len(img); {
+		buf := <-free
+		n, err := io.ReadFull(zr, buf[:min(len(buf), len(img)-off)])
+		if err != nil {
+			ok = false
+			break
+		}
+		full <- chunk{off, n, buf}
+		off += n
+	}
+	close(full)
+	<-done
+	var one [1]byte
+	if n, err := zr.Read(one[:]); !ok || n != 0 || err != io.EOF {
+		return nil, nil // too few bytes, bytes after the data, a bad checksum
+	}
+	return dims, img
 }
 
 // ParseIDX parses IDX images and labels held in memory (already
@@ -49,21 +145,47 @@ func ParseIDX(imagesName string, images []byte, labelsName string, labels []byte
 	if err != nil {
 		return nil, err
 	}
-	ldims, lvals, err := idxHeader(labelsName, labels, IDXLabelsMagic, "labels")
+	if _, _, err := idxHeader(labelsName, labels, IDXLabelsMagic, "labels"); err != nil {
+		return nil, err
+	}
+	if err := checkIDXCounts(imagesName, idims, labelsName, labels); err != nil {
+		return nil, err
+	}
+	img := make([]float32, len(ipix))
+	bytesToF32(img, ipix)
+	return buildIDX(imagesName, idims, img, labelsName, labels, opt)
+}
+
+// checkIDXCounts checks that there are as many labels as images and
+// that there is image data; labels has a valid header.
+func checkIDXCounts(imagesName string, idims []int, labelsName string, labels []byte) error {
+	n, rows, cols := idims[0], idims[1], idims[2]
+	if l := int(binary.BigEndian.Uint32(labels[4:])); n != l {
+		return fileErr(labelsName, "%d labels, but %s has %d images", l, imagesName, n)
+	}
+	if n == 0 || rows == 0 || cols == 0 {
+		return fileErr(imagesName, "no image data (%d images of %dx%d)", n, rows, cols)
+	}
+	return nil
+}
+
+// buildIDX makes the dataset of images already converted to floats
+// (img holds idims' pixels) and the labels file.
+func buildIDX(imagesName string, idims []int, img []float32, labelsName string, labels []byte, opt IDXOptions) (*Dataset, error) {
+	if opt.ImageField == "" {
+		opt.ImageField = "image"
+	}
+	if opt.LabelField == "" {
+		opt.LabelField = "label"
+	}
+	_, lvals, err := idxHeader(labelsName, labels, IDXLabelsMagic, "labels")
 	if err != nil {
 		return nil, err
 	}
+	if err := checkIDXCounts(imagesName, idims, labelsName, labels); err != nil {
+		return nil, err
+	}
 	n, rows, cols := idims[0], idims[1], idims[2]
-	if n != ldims[0] {
-		return nil, fileErr(labelsName, "%d labels, but %s has %d images", ldims[0], imagesName, n)
-	}
-	if n == 0 || rows == 0 || cols == 0 {
-		return nil, fileErr(imagesName, "no image data (%d images of %dx%d)", n, rows, cols)
-	}
-	img := make([]float32, len(ipix))
-	for i, p := range ipix {
-		img[i] = float32(p)
-	}
 	lab := make([]int32, n)
 	maxLabel := 0
 	for i, v := range lvals {
@@ -120,4 +242,32 @@ func idxHeader(name string, b []byte, magic uint32, what string) ([]int, []byte,
 		return nil, nil, fileErr(name, "%d bytes after the %s %v the header declares", uint64(len(data))-size, what, dims)
 	}
 	return dims, data, nil
+}
+
+// bytesToF32 sets dst[i] = float32(src[i]), cut into chunks converted at
+// the same time when src is large (MNIST's 47 MB of pixels).
+func bytesToF32(dst []float32, src []byte) {
+	const chunk = 1 << 20
+	parts := min(runtime.GOMAXPROCS(0), len(src)/chunk)
+	if parts <= 1 {
+		convertBytes(dst, src)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(src)/parts, (p+1)*len(src)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			convertBytes(dst[lo:hi], src[lo:hi])
+		}()
+	}
+	wg.Wait()
+}
+
+func convertBytes(dst []float32, src []byte) {
+	dst = dst[:len(src)]
+	for i, p := range src {
+		dst[i] = float32(p)
+	}
 }

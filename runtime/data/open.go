@@ -1,9 +1,9 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +19,11 @@ func readFile(path string) ([]byte, error) {
 	return maybeGunzip(path, b)
 }
 
+// maxSizeHint bounds the buffer a gzip trailer's size may reserve up
+// front: the trailer is only a hint (the size modulo 2^32 of the last
+// member), so a corrupt one must not make a huge allocation.
+const maxSizeHint = 1 << 30
+
 func maybeGunzip(name string, b []byte) ([]byte, error) {
 	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		return b, nil
@@ -27,8 +32,16 @@ func maybeGunzip(name string, b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("bad gzip data: %v", err), Err: err}
 	}
+	// The buffer is sized once from the trailer's ISIZE (the data's
+	// length modulo 2^32): growing it by doubling cleared and copied
+	// most of the data several times over (0.6 s of a 5 s MNIST run).
 	var out bytes.Buffer
-	if _, err := io.Copy(&out, bufio.NewReader(zr)); err != nil {
+	if len(b) >= 18 {
+		if n := binary.LittleEndian.Uint32(b[len(b)-4:]); n <= maxSizeHint {
+			out.Grow(int(n) + bytes.MinRead)
+		}
+	}
+	if _, err := out.ReadFrom(zr); err != nil {
 		msg := fmt.Sprintf("bad gzip data: %v", err)
 		if err == io.ErrUnexpectedEOF {
 			msg = "truncated gzip data"

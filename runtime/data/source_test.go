@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -162,14 +163,42 @@ func TestIDXErrors(t *testing.T) {
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got  %v\nwant %s", err, tc.want)
 			}
+			// ReadIDX of the images gzipped (converted as they are
+			// gunzipped when well formed) says the same.
+			dir := t.TempDir()
+			img, lab := filepath.Join(dir, "img.gz"), filepath.Join(dir, "lab")
+			os.WriteFile(img, gzipped(tc.imgs), 0o644)
+			os.WriteFile(lab, tc.labs, 0o644)
+			want := strings.ReplaceAll(strings.Replace(tc.want, "lab: ", lab+": ", 1), "img", img)
+			if _, err := ReadIDX(img, lab, tc.opt); err == nil || err.Error() != want {
+				t.Errorf("gzipped: got  %v\nwant %s", err, want)
+			}
 		})
+	}
+	// A corrupt checksum is found after the whole stream is converted.
+	bad := gzipped(imgs)
+	bad[len(bad)-8] ^= 1
+	badPath := filepath.Join(t.TempDir(), "bad.gz")
+	os.WriteFile(badPath, bad, 0o644)
+	labPath := filepath.Join(t.TempDir(), "lab")
+	os.WriteFile(labPath, labs, 0o644)
+	if _, err := ReadIDX(badPath, labPath, IDXOptions{}); err == nil || err.Error() != badPath+": bad gzip data: gzip: invalid checksum" {
+		t.Errorf("bad checksum: %v", err)
+	}
+	// Well formed, streamed: the same dataset as ParseIDX's.
+	okPath := filepath.Join(t.TempDir(), "ok.gz")
+	os.WriteFile(okPath, gzipped(imgs), 0o644)
+	got, err := ReadIDX(okPath, labPath, IDXOptions{})
+	want, err2 := ParseIDX(okPath, imgs, labPath, labs, IDXOptions{})
+	if err != nil || err2 != nil || !cmp.Equal(got, want) {
+		t.Errorf("streamed %+v, %v; in memory %+v, %v", got, err, want, err2)
 	}
 
 	dir := t.TempDir()
 	gzImages, _ := os.ReadFile("testdata/tiny-images-idx3-ubyte.gz")
 	trunc := filepath.Join(dir, "trunc-images.gz")
 	os.WriteFile(trunc, gzImages[:len(gzImages)-20], 0o644)
-	_, err := ReadIDX(trunc, "testdata/tiny-labels-idx1-ubyte", IDXOptions{})
+	_, err = ReadIDX(trunc, "testdata/tiny-labels-idx1-ubyte", IDXOptions{})
 	if err == nil || err.Error() != trunc+": truncated gzip data" {
 		t.Errorf("truncated gzip: %v", err)
 	}
@@ -244,4 +273,27 @@ func mnistDir() string {
 		cache = filepath.Join(filepath.SplitList(gopath)[0], "pkg", "mod")
 	}
 	return filepath.Join(cache, "github.com", "petar", "!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa63", "data")
+}
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// BenchmarkReadMNIST reads MNIST's training IDX pair (60,000 images,
+// gzipped) when it is on this machine.
+func BenchmarkReadMNIST(b *testing.B) {
+	dir := mnistDir()
+	images := filepath.Join(dir, "train-images-idx3-ubyte.gz")
+	if _, err := os.Stat(images); dir == "" || err != nil {
+		b.Skip("MNIST is not on this machine (scripts/fetch-data.sh)")
+	}
+	for range b.N {
+		if _, err := ReadIDX(images, filepath.Join(dir, "train-labels-idx1-ubyte.gz"), IDXOptions{Classes: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -7,9 +7,13 @@ package train
 // the largest plan rather than their sum.
 
 import (
+	"runtime"
+
 	"github.com/encc-lang/encc/backend"
 	"github.com/encc-lang/encc/backend/cpu"
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
+	"github.com/encc-lang/encc/runtime/data"
 )
 
 func init() {
@@ -24,4 +28,33 @@ func init() {
 
 func compileCPU(g *ir.Graph, threads int) (Executor, error) {
 	return backend.Compile(g, "cpu", backend.Options{Threads: threads})
+}
+
+// serialBatches turns batchCopier off, and batchPiece is the least a
+// piece copies, in bytes (tests change them).
+var (
+	serialBatches = false
+	batchPiece    = 16 << 10
+)
+
+// batchCopier returns the BatchOptions.Parallel of a run's training
+// batches: the copy of a batch's samples cut over the worker pool the CPU
+// steps run on (the default pool: threads 0 or its size), at least
+// 16 KiB of samples a piece; nil (a serial copy) on another backend or
+// pool. A step leaves the pool's helpers spinning, so the copy before
+// the next step finds them awake. The batch is the same either way.
+func batchCopier(backendName string, threads int, d *data.Dataset) func(int, data.Ranger) {
+	if backendName != "cpu" || serialBatches || (threads != 0 && threads != runtime.GOMAXPROCS(0)) {
+		return nil // (checked before Default() starts the pool's helpers)
+	}
+	pool := parallel.Default()
+	if pool.Size() < 2 || (threads != 0 && threads != pool.Size()) {
+		return nil
+	}
+	bytes := 0
+	for _, f := range d.Fields {
+		bytes += 4 * f.Size()
+	}
+	grain := max(1, batchPiece/max(bytes, 1))
+	return func(n int, r data.Ranger) { pool.ForRangerSmall(n, grain, r) }
 }

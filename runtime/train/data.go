@@ -133,7 +133,19 @@ func loadData(p *compiler.Program, tr *compiler.Train) (*loaded, error) {
 		return loadText(ds)
 	}
 	classes := lossClasses(p, tr)
+	// The test source is read while the source is: each is mostly one
+	// thread gunzipping (MNIST: 0.3 s for the training images).
+	var test *data.Dataset
+	var testErr error
+	testDone := make(chan struct{})
+	go func() {
+		defer close(testDone)
+		if ds.Test != nil {
+			test, testErr = readSource(ds, ds.Test, classes)
+		}
+	}()
 	all, err := readSource(ds, ds.Source, classes)
+	<-testDone
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +153,8 @@ func loadData(p *compiler.Program, tr *compiler.Train) (*loaded, error) {
 	var sp *data.Splits
 	switch {
 	case ds.Test != nil:
-		test, err := readSource(ds, ds.Test, classes)
-		if err != nil {
-			return nil, err
+		if testErr != nil {
+			return nil, testErr
 		}
 		sp, err = data.SplitTestSource(all, test, ds.Split["val"], seed)
 		if err != nil {

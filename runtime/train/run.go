@@ -77,6 +77,27 @@ type Result struct {
 	Int8       *Int8Result // quantize = int8(...): the int8 checkpoint and its metrics
 	// Structured is the smaller model of a phase's prune = structured(...).
 	Structured *StructuredResult
+	// Times says where the run's wall time went.
+	Times Times
+}
+
+// Times is a run's wall time by phase, in seconds. Steps is the
+// training loop without Eval and Save (so it includes gathering the
+// batches and the progress output); Other is the rest of Seconds
+// (planning, a from(...) train run first, initializing the weights,
+// quantizing).
+type Times struct {
+	Load    float64 // reading, splitting and preprocessing the data
+	Compile float64 // compiling the step and evaluation programs
+	Steps   float64 // the optimizer steps
+	Eval    float64 // the test metrics after each epoch
+	Save    float64 // writing checkpoints
+	Other   float64
+}
+
+// String is the breakdown as encc run --times prints it.
+func (t Times) String() string {
+	return fmt.Sprintf("load %.2fs, compile %.2fs, steps %.2fs, eval %.2fs, save %.2fs, other %.2fs", t.Load, t.Compile, t.Steps, t.Eval, t.Save, t.Other)
 }
 
 // ErrInterrupted is returned (wrapped in an *InterruptedError) when the
@@ -181,6 +202,7 @@ type trainer struct {
 	structured *structPlan // a phase's prune = structured(...) (structured.go)
 	stepProgs  map[[2]int]*stepProgram
 	evalProgs  map[int]Executor
+	times      Times
 
 	trainBatcher *data.Batcher
 	trainBatch   *data.Batch
@@ -248,10 +270,12 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 			return nil, err
 		}
 	}
+	loadStart := time.Now()
 	ld, err := loadData(p, tr)
 	if err != nil {
 		return nil, err
 	}
+	t.times.Load = time.Since(loadStart).Seconds()
 	t.splits, t.transform, t.vocab = ld.splits, ld.transform, ld.vocab
 	if err := t.setupData(); err != nil {
 		return nil, err
@@ -275,6 +299,9 @@ func run(ctx context.Context, p *compiler.Program, tr *compiler.Train, opts Opti
 	}
 	if res != nil {
 		res.Seconds = time.Since(start).Seconds()
+		tm := t.times
+		tm.Other = max(res.Seconds-tm.Load-tm.Compile-tm.Steps-tm.Eval-tm.Save, 0)
+		res.Times = tm
 	}
 	return res, err
 }
@@ -312,7 +339,8 @@ func (t *trainer) setupData() error {
 	tr := t.tr
 	sp := t.splits
 	var err error
-	t.trainBatcher, err = data.NewBatcher(sp.Train, tr.Batch, data.BatchOptions{Shuffle: true, Seed: uint64(tr.Seed)})
+	t.trainBatcher, err = data.NewBatcher(sp.Train, tr.Batch, data.BatchOptions{Shuffle: true, Seed: uint64(tr.Seed),
+		Parallel: batchCopier(t.backendName, t.opts.Threads, sp.Train)})
 	if err != nil {
 		return err
 	}
@@ -860,9 +888,11 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 	if t.opts.MaxEpochs > 0 {
 		end = min(end, t.opts.MaxEpochs)
 	}
+	compileStart := time.Now()
 	if err := t.buildPrograms(pos.Epoch, end); err != nil {
 		return res, err
 	}
+	t.times.Compile += time.Since(compileStart).Seconds()
 	step := pos.Step
 	for e := pos.Epoch; e < end; e++ {
 		ph := t.phaseOf(e)
@@ -940,13 +970,16 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 			}
 		}
 		trainSecs := time.Since(epochStart).Seconds()
+		t.times.Steps += trainSecs
 		if err := scan(); err != nil {
 			return res, err
 		}
+		evalStart := time.Now()
 		test, err := t.evaluate()
 		if err != nil {
 			return res, err
 		}
+		t.times.Eval += time.Since(evalStart).Seconds()
 		st := EpochStats{Train: tr.Name, Phase: phase.Name, Epoch: e + 1, Epochs: t.total, Step: step,
 			Loss: lossSum / float64(max(lossN, 1)), Test: test, SamplesPerSec: float64(trainedHere) / trainSecs,
 			Seconds: time.Since(epochStart).Seconds()}
@@ -954,9 +987,11 @@ func (t *trainer) loop(ctx context.Context, pos position) (*Result, error) {
 		res.Final = test
 		res.Epochs = e + 1
 		t.rep.epoch(st, len(tr.Phases) > 1)
+		saveStart := time.Now()
 		if err := t.checkpoint(position{Epoch: e + 1, Step: step, Metrics: test}); err != nil {
 			return res, err
 		}
+		t.times.Save += time.Since(saveStart).Seconds()
 		if t.opts.OnEpoch != nil {
 			t.opts.OnEpoch(st, t.weights)
 		}

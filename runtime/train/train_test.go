@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/encc-lang/encc/compiler"
+	"github.com/encc-lang/encc/runtime/data"
 	"github.com/encc-lang/encc/runtime/safetensors"
 )
 
@@ -502,5 +503,30 @@ func TestWrongRenameSplit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParallelBatchesSameLosses: batches copied over the worker pool train
+// exactly as batches copied serially, and the run reports where its time
+// went.
+func TestParallelBatchesSameLosses(t *testing.T) {
+	if batchCopier("cpu", 0, &data.Dataset{}) == nil {
+		t.Log("one core: both runs copy serially")
+	}
+	batchPiece = 1 // every batch in as many pieces as the pool has workers
+	defer func() { batchPiece = 16 << 10 }()
+	par, res := losses(t, check(t, small), Options{Quiet: true, MaxEpochs: 2})
+	serialBatches = true
+	defer func() { serialBatches = false }()
+	ser, _ := losses(t, check(t, small), Options{Quiet: true, MaxEpochs: 2})
+	if len(par) != 2*29 || !sameBits(par, ser) {
+		t.Fatalf("%d losses with parallel batches, %d serial, or they differ", len(par), len(ser))
+	}
+	tm := res.Times
+	if tm.Load <= 0 || tm.Steps <= 0 || tm.Eval <= 0 || tm.Compile <= 0 || tm.Other < 0 {
+		t.Errorf("times %+v: a phase that ran is not counted", tm)
+	}
+	if sum := tm.Load + tm.Compile + tm.Steps + tm.Eval + tm.Save + tm.Other; sum > res.Seconds*1.0001 || sum < res.Seconds*0.99 {
+		t.Errorf("times %+v add up to %v, the run took %v", tm, sum, res.Seconds)
 	}
 }
