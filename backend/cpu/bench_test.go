@@ -235,3 +235,29 @@ func BenchmarkCrossEntropyGrad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBiasGrad: reduce_to [rows, n] → [n], the bias gradients of W1
+// (64×256) and W4 (2048×512), one core.
+func BenchmarkBiasGrad(b *testing.B) {
+	for _, s := range [][2]int{{64, 256}, {2048, 512}} {
+		b.Run(fmt.Sprintf("%dx%d", s[0], s[1]), func(b *testing.B) {
+			g := ir.NewGraph()
+			bd := ir.NewBuilder(g)
+			x := must(bd.Input("x", ir.RoleData, f32(s[0], s[1])))
+			g.AddOutput("y", must(bd.ReduceTo(x, ir.Shape{s[1]})))
+			p, err := Compile(g, Options{Threads: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, xs := 0, p.Float32("x"); i < len(xs); i++ {
+				xs[i] = float32(i%13) - 6
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := p.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
