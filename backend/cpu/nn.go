@@ -260,11 +260,27 @@ type crossEntropyKernel struct {
 	pool               *parallel.Pool
 }
 
+// rowMax is the largest element of row as float64 (-Inf when empty), NaN
+// if any is NaN: math.Max's result for these rows (it may differ in the
+// sign of a zero maximum, which gives the same exp(e - max) and
+// max + log Σ), without its call per element.
+func rowMax(row []float32) float64 {
+	m := float32(math.Inf(-1))
+	for _, e := range row {
+		if e > m || e != e {
+			m = e
+			if e != e {
+				break
+			}
+		}
+	}
+	return float64(m)
+}
+
 // lse returns log Σ exp of a row and its mean, in float64.
 func lse(row []float32) (l, mean float64) {
-	m := math.Inf(-1)
+	m := rowMax(row)
 	for _, e := range row {
-		m = math.Max(m, float64(e))
 		mean += float64(e)
 	}
 	s := 0.0
@@ -311,10 +327,7 @@ func (k *crossEntropyKernel) Range(lo, hi int) {
 			// terms kept (the general path below takes two exps and a
 			// log per element; this is what W1's gradient of 64×10
 			// logits spent a third of its time on).
-			m := math.Inf(-1)
-			for _, e := range row {
-				m = math.Max(m, float64(e))
-			}
+			m := rowMax(row)
 			s := 0.0
 			for c, e := range row {
 				ex[c] = math.Exp(float64(e) - m)
