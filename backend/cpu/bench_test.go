@@ -206,3 +206,58 @@ func BenchmarkInfer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCrossEntropyGrad: W1's loss gradient (64 rows of 10 logits),
+// one core.
+func BenchmarkCrossEntropyGrad(b *testing.B) {
+	g := ir.NewGraph()
+	bd := ir.NewBuilder(g)
+	x := must(bd.Input("x", ir.RoleData, f32(64, 10)))
+	y := must(bd.Input("y", ir.RoleData, ir.TensorOf(ir.I32, 64)))
+	dl := must(bd.Input("dl", ir.RoleData, f32()))
+	g.AddOutput("dx", must(bd.SoftmaxCrossEntropyBackward(x, y, dl, 0)))
+	p, err := Compile(g, Options{Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(1))
+	for i, xs := 0, p.Float32("x"); i < len(xs); i++ {
+		xs[i] = float32(r.NormFloat64())
+	}
+	for i, ys := 0, p.Int32("y"); i < len(ys); i++ {
+		ys[i] = int32(r.Intn(10))
+	}
+	p.Float32("dl")[0] = 1
+	b.ResetTimer()
+	for range b.N {
+		if err := p.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBiasGrad: reduce_to [rows, n] → [n], the bias gradients of W1
+// (64×256) and W4 (2048×512), one core.
+func BenchmarkBiasGrad(b *testing.B) {
+	for _, s := range [][2]int{{64, 256}, {2048, 512}} {
+		b.Run(fmt.Sprintf("%dx%d", s[0], s[1]), func(b *testing.B) {
+			g := ir.NewGraph()
+			bd := ir.NewBuilder(g)
+			x := must(bd.Input("x", ir.RoleData, f32(s[0], s[1])))
+			g.AddOutput("y", must(bd.ReduceTo(x, ir.Shape{s[1]})))
+			p, err := Compile(g, Options{Threads: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, xs := 0, p.Float32("x"); i < len(xs); i++ {
+				xs[i] = float32(i%13) - 6
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := p.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -260,11 +260,27 @@ type crossEntropyKernel struct {
 	pool               *parallel.Pool
 }
 
+// rowMax is the largest element of row as float64 (-Inf when empty), NaN
+// if any is NaN: math.Max's result for these rows (it may differ in the
+// sign of a zero maximum, which gives the same exp(e - max) and
+// max + log Σ), without its call per element.
+func rowMax(row []float32) float64 {
+	m := float32(math.Inf(-1))
+	for _, e := range row {
+		if e > m || e != e {
+			m = e
+			if e != e {
+				break
+			}
+		}
+	}
+	return float64(m)
+}
+
 // lse returns log Σ exp of a row and its mean, in float64.
 func lse(row []float32) (l, mean float64) {
-	m := math.Inf(-1)
+	m := rowMax(row)
 	for _, e := range row {
-		m = math.Max(m, float64(e))
 		mean += float64(e)
 	}
 	s := 0.0
@@ -295,13 +311,39 @@ func (k *crossEntropyKernel) run() error {
 	return nil
 }
 
+// ceSmallC: rows of at most this many classes keep their exps on the
+// stack in the gradient.
+const ceSmallC = 64
+
 func (k *crossEntropyKernel) Range(lo, hi int) {
 	x, o := f32s(k.logits), f32s(k.out)
 	scale := float64(scalarF32(k.dl)) / float64(k.N)
+	var ex [ceSmallC]float64
 	for n := lo; n < hi; n++ {
 		row, orow := x[n*k.C:][:k.C], o[n*k.C:][:k.C]
-		l, _ := lse(row)
 		label := int(idAt(k.labels, n))
+		if k.C <= ceSmallC {
+			// One exp per element: softmax = exp(e-max)/Σ, the sum's
+			// terms kept (the general path below takes two exps and a
+			// log per element; this is what W1's gradient of 64×10
+			// logits spent a third of its time on).
+			m := rowMax(row)
+			s := 0.0
+			for c, e := range row {
+				ex[c] = math.Exp(float64(e) - m)
+				s += ex[c]
+			}
+			t0 := k.eps / float64(k.C)
+			for c := range orow {
+				t := t0
+				if c == label {
+					t += 1 - k.eps
+				}
+				orow[c] = float32((ex[c]/s - t) * scale)
+			}
+			continue
+		}
+		l, _ := lse(row)
 		for c, e := range row {
 			t := k.eps / float64(k.C)
 			if c == label {

@@ -607,10 +607,14 @@ func opCases() []opCase {
 			name := fmt.Sprintf("%v,%g", d, ls)
 			add(opCase{op: ir.OpSoftmaxCrossEntropy, name: name, ins: []in{{t: f32(6, 5)}, {t: ir.TensorOf(d, 6), kind: ids, hi: 5}},
 				build: bin(func(b *ir.Builder, x, y *ir.Value) (*ir.Value, error) { return b.SoftmaxCrossEntropy(x, y, ls) })})
-			add(opCase{op: ir.OpSoftmaxCrossEntropyBackward, name: name, ins: []in{{t: f32(6, 5)}, {t: ir.TensorOf(d, 6), kind: ids, hi: 5}, {t: f32()}},
-				build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
-					return b.SoftmaxCrossEntropyBackward(x[0], x[1], x[2], ls)
-				}})
+			// 5 classes take the gradient's small-row path (exps kept on
+			// the stack), 70 the general one.
+			for _, c := range []int{5, 70} {
+				add(opCase{op: ir.OpSoftmaxCrossEntropyBackward, name: fmt.Sprintf("%s,C=%d", name, c), ins: []in{{t: f32(6, c)}, {t: ir.TensorOf(d, 6), kind: ids, hi: c}, {t: f32()}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						return b.SoftmaxCrossEntropyBackward(x[0], x[1], x[2], ls)
+					}})
+			}
 		}
 	}
 	for _, t := range []ir.Type{f32(4, 5), f32(80, 500)} {

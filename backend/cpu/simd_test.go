@@ -283,3 +283,47 @@ func TestSigTanh(t *testing.T) {
 		}
 	}
 }
+
+// TestSumColsVector compares the vector column sums of reduce_to ([rows,
+// n] → [n], the bias gradient) with the portable loop, bit for bit, on
+// one and two cores (the split by columns leaves a remainder to the last
+// chunk) and widths with and without a tail of fewer than 16 columns.
+func TestSumColsVector(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	r := rand.New(rand.NewSource(5))
+	for _, s := range [][2]int{{64, 256}, {64, 128}, {1, 32}, {5, 47}, {3, 48}, {300, 50}, {7, 33}, {2048, 512}, {9, 80}} {
+		rows, n := s[0], s[1]
+		g := ir.NewGraph()
+		b := ir.NewBuilder(g)
+		x := must(b.Input("x", ir.RoleData, f32(rows, n)))
+		g.AddOutput("y", must(b.ReduceTo(x, ir.Shape{n})))
+		xs := make([]float32, rows*n)
+		for i := range xs {
+			// Magnitudes 2^±20 apart, so that float32 additions would round.
+			xs[i] = float32(r.NormFloat64() * math.Exp2(float64(r.Intn(41)-20)))
+		}
+		for _, threads := range []int{1, 2} {
+			var outs [2][]float32
+			for vi, vec := range []bool{false, true} {
+				simdOn = vec
+				p, err := Compile(g, Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				copy(p.Float32("x"), xs)
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				outs[vi] = append([]float32(nil), p.Float32("y")...)
+			}
+			for i := range outs[0] {
+				if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+					t.Fatalf("%dx%d, %d threads: column %d = %v, want %v", rows, n, threads, i, outs[1][i], outs[0][i])
+				}
+			}
+		}
+	}
+}

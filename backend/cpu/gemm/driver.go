@@ -306,6 +306,8 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 						ci := row0*ldc + jc + jr
 						if mrr == mr && nrr == nr {
 							k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
+						} else if mrr == 4 && nrr == nr && k.micro4 != nil {
+							k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
 						} else {
 							k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
 							for r := 0; r < mrr; r++ {

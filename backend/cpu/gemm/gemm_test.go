@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -477,5 +478,57 @@ func TestEnvSelectsKernel(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("ENCC_GEMM=%s: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// TestEdgeKernel4 checks that edge panels of 4 rows computed in place by
+// micro4 give the bits of the 6-row kernel on a scratch tile (micro4
+// cleared), for both values of acc (one and several KC slices, beta 0
+// and 1), alpha, the epilogue and every layout.
+func TestEdgeKernel4(t *testing.T) {
+	for _, name := range Kernels() {
+		if err := SetKernel(name); err != nil {
+			t.Fatal(err)
+		}
+		k := active.Load()
+		m4 := k.micro4
+		if m4 == nil {
+			continue
+		}
+		r := rand.New(rand.NewSource(11))
+		for _, s := range [][3]int{{64, 256, 784}, {4, 16, 9}, {10, 48, 300}, {64, 37, 128}, {16, 16, 1}, {250, 130, 513}} {
+			m, n, kk := s[0], s[1], s[2]
+			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				for _, beta := range []float32{0, 1} {
+					p := Params{TransA: tr[0], TransB: tr[1], M: m, N: n, K: kk, Alpha: 0.75, Beta: beta,
+						A: randSlice(r, m*kk), B: randSlice(r, kk*n), LDA: kk, LDB: n, LDC: n,
+						ColBias: randSlice(r, n), Act: ActReLU}
+					if tr[0] {
+						p.LDA = m
+					}
+					if tr[1] {
+						p.LDB = kk
+					}
+					c0 := randSlice(r, m*n)
+					var got [2][]float32
+					for i, f := range []func(int, *float32, *float32, int, *float32, int, int){m4, nil} {
+						k.micro4 = f
+						p.C = slices.Clone(c0)
+						SgemmEx(&p)
+						got[i] = p.C
+					}
+					k.micro4 = m4
+					for i := range got[0] {
+						if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+							t.Fatalf("%s %dx%dx%d trans %v beta %g: C[%d] = %v in place, %v on the scratch tile",
+								name, m, n, kk, tr, beta, i, got[0][i], got[1][i])
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := SetKernel(envOrAuto()); err != nil {
+		t.Fatal(err)
 	}
 }

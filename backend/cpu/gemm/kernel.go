@@ -21,6 +21,11 @@ type kernel struct {
 	// adding to what is there when acc != 0. kc >= 1.
 	micro func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
+	// micro4, if not nil, is micro for the first 4 rows of the tile
+	// only (a still an mr-row panel); edge panels of 4 rows use it in
+	// place of micro on a scratch tile.
+	micro4 func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
+
 	// gemvN: y[0:n] (+)= x·B, B row-major k×n; gemvT: y[j] (+)= x·B[j,:],
 	// B row-major n×k. k >= 1.
 	gemvN, gemvT func(k, n int, x, b []float32, ldb int, y []float32, acc bool)

@@ -136,6 +136,95 @@ avx2overwrite:
 	RET
 
 // ---------------------------------------------------------------------------
+// AVX2+FMA edge kernel: the first 4 rows of a 6×16 tile.
+//
+// func sgemmAVX2x4x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
+//
+// The contract of sgemmAVX2x6x16 (a is still a 6-row micro-panel, 6
+// floats per depth step) for rows 0–3 only: the edge panel of an M that
+// leaves 4 rows (M = 64: 10 whole panels and 4 rows) costs 4/6 of a
+// whole one and is stored in place. Each element is the same FMA chain
+// as in the 6-row kernel, so the bits are those of the scratch-tile path.
+
+#define AVX2STEP4(ao) \
+	VMOVUPS      (DI), Y0;         \
+	VMOVUPS      32(DI), Y1;       \
+	ADDQ         R10, DI;          \
+	VBROADCASTSS ao(SI), Y2;       \
+	VFMADD231PS  Y0, Y2, Y4;       \
+	VFMADD231PS  Y1, Y2, Y5;       \
+	VBROADCASTSS ao+4(SI), Y3;     \
+	VFMADD231PS  Y0, Y3, Y6;       \
+	VFMADD231PS  Y1, Y3, Y7;       \
+	VBROADCASTSS ao+8(SI), Y2;     \
+	VFMADD231PS  Y0, Y2, Y8;       \
+	VFMADD231PS  Y1, Y2, Y9;       \
+	VBROADCASTSS ao+12(SI), Y3;    \
+	VFMADD231PS  Y0, Y3, Y10;      \
+	VFMADD231PS  Y1, Y3, Y11
+
+TEXT ·sgemmAVX2x4x16(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  e4tail
+
+e4loop4:
+	AVX2STEP4(0)
+	AVX2STEP4(24)
+	AVX2STEP4(48)
+	AVX2STEP4(72)
+	ADDQ $96, SI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  e4loop4
+
+e4tail:
+	TESTQ CX, CX
+	JEQ   e4store
+
+e4loop1:
+	AVX2STEP4(0)
+	ADDQ $24, SI
+	DECQ CX
+	JNZ  e4loop1
+
+e4store:
+	MOVQ  acc+48(FP), AX
+	TESTQ AX, AX
+	JEQ   e4overwrite
+	AVX2ADDROW(Y4, Y5)
+	AVX2ADDROW(Y6, Y7)
+	AVX2ADDROW(Y8, Y9)
+	AVX2ADDROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+e4overwrite:
+	AVX2SETROW(Y4, Y5)
+	AVX2SETROW(Y6, Y7)
+	AVX2SETROW(Y8, Y9)
+	AVX2SETROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX-512 micro-kernel, 12×32 register tile.
 //
 // func sgemmAVX512x12x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
