@@ -298,9 +298,16 @@ func (c sumCols) Range(lo, hi int) {
 	x, o := f32s(k.x), f32s(k.out)
 	acc := k.acc[clo:chi]
 	clear(acc)
+	nv := 0 // columns the vector kernel takes, each summed in the same order
+	if simdOn && rows > 0 {
+		nv = (chi - clo) &^ 3
+		if nv > 0 {
+			colSumAVX2(&acc[0], &x[clo], rows, nv, k.xstr[0])
+		}
+	}
 	for r := range rows {
-		for i, e := range x[r*k.xstr[0]+clo:][:chi-clo] {
-			acc[i] += float64(e)
+		for i, e := range x[r*k.xstr[0]+clo+nv:][:chi-clo-nv] {
+			acc[nv+i] += float64(e)
 		}
 	}
 	for i, a := range acc {

@@ -1,0 +1,81 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestRowStatVector checks that the float64 vector kernels of layernorm
+// (forward, both backward ops) and of column sums (reduce_to, sum and
+// mean over the leading axis) give bit for bit the results of the
+// portable loops, on rows and column counts that are and are not
+// multiples of the vector width, on one and two threads.
+func TestRowStatVector(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	var cases []opCase
+	for _, rows := range []int{1, 3, 37, 300} {
+		for _, d := range []int{1, 3, 4, 5, 8, 13, 128, 131} {
+			cases = append(cases,
+				opCase{name: fmt.Sprintf("layernorm %dx%d", rows, d), ins: []in{{t: f32(rows, d)}, {t: f32(d)}, {t: f32(d)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.LayerNorm(x[0], x[1], x[2], 1e-5) }},
+				opCase{name: fmt.Sprintf("layernorm_backward_input %dx%d", rows, d), ins: []in{{t: f32(rows, d)}, {t: f32(d)}, {t: f32(rows, d)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						return b.LayerNormBackwardInput(x[0], x[1], x[2], 1e-5)
+					}},
+				opCase{name: fmt.Sprintf("layernorm_backward_weight %dx%d", rows, d), ins: []in{{t: f32(rows, d)}, {t: f32(rows, d)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						return b.LayerNormBackwardWeight(x[0], x[1], 1e-5)
+					}})
+		}
+		for _, n := range []int{32, 37, 52, 130, 512} {
+			cases = append(cases,
+				opCase{name: fmt.Sprintf("reduce_to %dx%d", rows, n), ins: []in{{t: f32(rows, n)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.ReduceTo(x[0], ir.Shape{n}) }},
+				opCase{name: fmt.Sprintf("mean %dx%d", rows, n), ins: []in{{t: f32(rows, n)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{0}, false) }})
+		}
+	}
+	r := rand.New(rand.NewSource(3))
+	for _, c := range cases {
+		g, err := c.graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := make([][]float64, len(c.ins))
+		for i, x := range c.ins {
+			vals[i] = draw(r, x)
+			for j := range vals[i] { // an offset, so that the mean matters
+				vals[i][j] = float64(float32(vals[i][j] + 3))
+			}
+		}
+		for _, threads := range []int{1, 2} {
+			var outs [2][]float64
+			for v, on := range []bool{false, true} {
+				simdOn = on
+				p, err := Compile(g, Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, x := range c.ins {
+					bind(t, p, g.Inputs[i].Name, x.t, vals[i])
+				}
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				outs[v] = values(p.outputs["y"])
+			}
+			for i := range outs[0] {
+				if math.Float32bits(float32(outs[0][i])) != math.Float32bits(float32(outs[1][i])) {
+					t.Fatalf("%s threads=%d: [%d] vector %v, portable %v", c.name, threads, i, outs[1][i], outs[0][i])
+				}
+			}
+		}
+	}
+}
