@@ -67,10 +67,7 @@ func (k *softmaxKernel) rowsVector(x, o []float32, lo, hi int) {
 			}
 			continue
 		}
-		inv := 1 / s
-		for i := range or {
-			or[i] *= inv
-		}
+		scaleF32(or, 1/s)
 	}
 }
 

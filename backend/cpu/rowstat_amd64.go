@@ -35,3 +35,15 @@ func lnApplyAVX2(o, x, w, b *float32, n int, mean, rstd float64)
 //
 //go:noescape
 func lnBackAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64)
+
+// maxAVX2 returns the largest of n (a multiple of 8, ≥ 8) elements (of
+// the non-NaN ones, either zero where the largest is ±0) and whether any
+// is NaN.
+//
+//go:noescape
+func maxAVX2(x *float32, n int) (m float32, nan bool)
+
+// scaleAVX2 multiplies n (a multiple of 8) elements by a.
+//
+//go:noescape
+func scaleAVX2(x *float32, n int, a float32)

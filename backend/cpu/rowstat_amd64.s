@@ -259,3 +259,53 @@ lnback:
 	JNZ         lnback
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x *float32, n int) (m float32, nan bool)
+// The largest of n (a multiple of 8, ≥ 8) elements, and whether any is NaN.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-21
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	VMOVUPS (SI), Y0
+	VXORPS  Y2, Y2, Y2
+	SHRQ    $3, CX
+
+maxloop:
+	VMOVUPS  (SI), Y4
+	VCMPPS   $3, Y4, Y4, Y5 // unordered: NaN
+	VORPS    Y5, Y2, Y2
+	VMAXPS   Y4, Y0, Y0
+	ADDQ     $32, SI
+	DECQ     CX
+	JNZ      maxloop
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS   X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS   X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS   X1, X0, X0
+	MOVSS    X0, m+16(FP)
+	VMOVMSKPS Y2, AX
+	TESTL    AX, AX
+	SETNE    nan+20(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(x *float32, n int, a float32)
+// x *= a for n (a multiple of 8) elements.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS a+16(FP), Y1
+	SHRQ         $3, CX
+	JZ           scaledone
+
+scaleloop:
+	VMULPS  (SI), Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     scaleloop
+
+scaledone:
+	VZEROUPPER
+	RET

@@ -15,3 +15,7 @@ func lnApplyAVX2(o, x, w, b *float32, n int, mean, rstd float64) { panic("unreac
 func lnBackAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64) {
 	panic("unreachable")
 }
+
+func maxAVX2(x *float32, n int) (m float32, nan bool) { panic("unreachable") }
+
+func scaleAVX2(x *float32, n int, a float32) { panic("unreachable") }

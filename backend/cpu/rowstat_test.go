@@ -79,3 +79,59 @@ func TestRowStatVector(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxScaleVector checks the vector max against the portable one on
+// lengths around the vector width, with NaN, ±0 and -Inf, and the vector
+// scale bit for bit.
+func TestMaxScaleVector(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	r := rand.New(rand.NewSource(4))
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 64, 67} {
+		for trial := range 40 {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			switch trial % 8 {
+			case 1:
+				x[r.Intn(n)] = nan
+			case 2:
+				for i := range x {
+					x[i] = -float32(r.Float64())
+				}
+				x[r.Intn(n)] = float32(math.Copysign(0, -1))
+				x[r.Intn(n)] = 0
+			case 3:
+				for i := range x {
+					x[i] = float32(math.Copysign(0, float64(1-2*r.Intn(2))))
+				}
+			case 4:
+				for i := range x {
+					x[i] = -inf
+				}
+			case 5:
+				x[n-1] = inf
+			}
+			simdOn = false
+			want := maxF32(x)
+			ws := append([]float32(nil), x...)
+			scaleF32(ws, 0.37)
+			simdOn = true
+			got := maxF32(x)
+			gs := append([]float32(nil), x...)
+			scaleF32(gs, 0.37)
+			if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+				t.Fatalf("n=%d trial %d: max %v, portable %v (%v)", n, trial, got, want, x)
+			}
+			for i := range gs {
+				if math.Float32bits(gs[i]) != math.Float32bits(ws[i]) && !(gs[i] != gs[i] && ws[i] != ws[i]) {
+					t.Fatalf("n=%d: scale [%d] %v, portable %v", n, i, gs[i], ws[i])
+				}
+			}
+		}
+	}
+}
