@@ -47,3 +47,9 @@ func maxAVX2(x *float32, n int) (m float32, nan bool)
 //
 //go:noescape
 func scaleAVX2(x *float32, n int, a float32)
+
+// gelu2AVX2 is geluAVX2 (the same operations and results) on two vectors
+// at once, for n a multiple of 16; c is geluWide.
+//
+//go:noescape
+func gelu2AVX2(o, x, dy *float32, n int, c *[28][8]float32, grad int)

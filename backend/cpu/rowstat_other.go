@@ -19,3 +19,5 @@ func lnBackAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64) {
 func maxAVX2(x *float32, n int) (m float32, nan bool) { panic("unreachable") }
 
 func scaleAVX2(x *float32, n int, a float32) { panic("unreachable") }
+
+func gelu2AVX2(o, x, dy *float32, n int, c *[28][8]float32, grad int) { panic("unreachable") }
