@@ -234,15 +234,32 @@ func (k *layerNormKernel) Range(lo, hi int) {
 			}
 			continue
 		}
-		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w
+		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w; both sums
+		// with four independent accumulators (element j into j mod 4,
+		// the rest into the first), as the statistics are
 		dy := f32s(k.b)[r*D:][:D]
-		mg, mgx := 0.0, 0.0
-		for j, e := range row {
-			g := float64(dy[j]) * float64(w[j])
-			mg += g
-			mgx += g * (float64(e) - mean) * rstd
+		var g0, g1, g2, g3, h0, h1, h2, h3 float64
+		j := 0
+		if nv > 0 {
+			var s [8]float64
+			lnDotsAVX2(&row[0], &w[0], &dy[0], nv, mean, rstd, &s)
+			g0, g1, g2, g3, h0, h1, h2, h3, j = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], nv
 		}
-		mg, mgx = mg/float64(D), mgx/float64(D)
+		for ; j+4 <= D; j += 4 {
+			a0, a1 := float64(dy[j])*float64(w[j]), float64(dy[j+1])*float64(w[j+1])
+			a2, a3 := float64(dy[j+2])*float64(w[j+2]), float64(dy[j+3])*float64(w[j+3])
+			g0, g1, g2, g3 = g0+a0, g1+a1, g2+a2, g3+a3
+			h0 += a0 * (float64(row[j]) - mean) * rstd
+			h1 += a1 * (float64(row[j+1]) - mean) * rstd
+			h2 += a2 * (float64(row[j+2]) - mean) * rstd
+			h3 += a3 * (float64(row[j+3]) - mean) * rstd
+		}
+		for ; j < D; j++ {
+			g := float64(dy[j]) * float64(w[j])
+			g0 += g
+			h0 += g * (float64(row[j]) - mean) * rstd
+		}
+		mg, mgx := ((g0+g1)+(g2+g3))/float64(D), ((h0+h1)+(h2+h3))/float64(D)
 		if nv > 0 {
 			lnBackAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx)
 		}

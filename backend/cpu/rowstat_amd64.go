@@ -53,3 +53,10 @@ func scaleAVX2(x *float32, n int, a float32)
 //
 //go:noescape
 func gelu2AVX2(o, x, dy *float32, n int, c *[28][8]float32, grad int)
+
+// lnDotsAVX2 writes layernorm_backward_input's sums of g = dy·w and of
+// g·x̂ in four strided lanes each (s[0:4], s[4:8]) over n (a multiple of
+// 4, ≥ 4) elements.
+//
+//go:noescape
+func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64)

@@ -309,3 +309,39 @@ scaleloop:
 scaledone:
 	VZEROUPPER
 	RET
+
+// func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64)
+// layernorm_backward_input's sums in four strided lanes: s[k] = Σ g and
+// s[4+k] = Σ g·(x-mean)·rstd over the elements 4i+k, g = dy·w, summed in
+// order over i; n a multiple of 4, ≥ 4.
+TEXT ·lnDotsAVX2(SB), NOSPLIT, $0-56
+	MOVQ         x+0(FP), SI
+	MOVQ         w+8(FP), DX
+	MOVQ         dy+16(FP), R8
+	MOVQ         n+24(FP), CX
+	VBROADCASTSD mean+32(FP), Y12
+	VBROADCASTSD rstd+40(FP), Y13
+	MOVQ         s+48(FP), DI
+	SHRQ         $2, CX
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+
+lndots:
+	VCVTPS2PD (R8), Y4
+	VCVTPS2PD (DX), Y5
+	VMULPD    Y5, Y4, Y4 // g = dy·w
+	VADDPD    Y4, Y0, Y0
+	VCVTPS2PD (SI), Y6
+	VSUBPD    Y12, Y6, Y6
+	VMULPD    Y6, Y4, Y6
+	VMULPD    Y13, Y6, Y6
+	VADDPD    Y6, Y1, Y1
+	ADDQ      $16, SI
+	ADDQ      $16, DX
+	ADDQ      $16, R8
+	DECQ      CX
+	JNZ       lndots
+	VMOVUPD   Y0, (DI)
+	VMOVUPD   Y1, 32(DI)
+	VZEROUPPER
+	RET
