@@ -109,7 +109,8 @@
 //	                layernorm (+ backward), column sums (reduce_to, sum and
 //	                mean over the leading axis) and the rows' max and scale
 //	                of softmax and attention: bit-identical results
-//	                (TestRowStatVector); rowstat_other.go stubs them
+//	                (TestRowStatVector; layernorm_backward_input's row
+//	                sums use four accumulators on both paths); rowstat_other.go stubs them
 //	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
 //	                that the long erf and exp chains overlap: the same
 //	                results (TestGelu2Vector), ~22% less CPU per element
