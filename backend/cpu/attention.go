@@ -4,6 +4,8 @@
 package cpu
 
 import (
+	"math"
+
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
@@ -77,10 +79,7 @@ func (a *attentionKernel) weights(n int, q, k []float32, p []float32, ldp int) [
 			}
 		}
 		mx := maxF32(row)
-		inv := 1 / expSum(row, row, mx)
-		for j := range row {
-			row[j] *= inv
-		}
+		scaleF32(row, 1/expSum(row, row, mx))
 	}
 	return m
 }
@@ -178,9 +177,23 @@ func dotF32(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// maxF32 is the largest element of a non-empty x, with four independent
-// running maxima.
+// maxF32 is the largest element of a non-empty x (NaN if any is NaN):
+// eight lanes at a time with AVX2, else with four independent running
+// maxima.
 func maxF32(x []float32) float32 {
+	if simdOn && len(x) >= 8 {
+		n := len(x) &^ 7
+		m, nan := maxAVX2(&x[0], n)
+		if nan {
+			return float32(math.NaN())
+		}
+		if m != 0 { // ±0 goes the portable way, which keeps max's +0 over -0
+			for _, e := range x[n:] {
+				m = max(m, e)
+			}
+			return m
+		}
+	}
 	m0, m1, m2, m3 := x[0], x[0], x[0], x[0]
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -191,4 +204,18 @@ func maxF32(x []float32) float32 {
 		m0 = max(m0, x[i])
 	}
 	return max(max(m0, m1), max(m2, m3))
+}
+
+// scaleF32 multiplies x by a, 8 lanes at a time with AVX2.
+func scaleF32(x []float32, a float32) {
+	i := 0
+	if simdOn {
+		i = len(x) &^ 7
+		if i > 0 {
+			scaleAVX2(&x[0], i, a)
+		}
+	}
+	for ; i < len(x); i++ {
+		x[i] *= a
+	}
 }

@@ -144,22 +144,28 @@ func benchStep(b *testing.B, g *ir.Graph, n int) {
 	b.ReportAllocs()
 	w0 := parallel.Default().Wakeups()
 	b.ResetTimer()
+	c0 := processCPU()
 	for b.Loop() {
 		run()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	// Process CPU per step: the figure to compare on a loaded machine,
+	// where wall time is disturbed (0 where it is not read).
+	b.ReportMetric(float64((processCPU()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/step")
 	// Parked pool helpers woken per step (each a channel wake-up).
 	b.ReportMetric(float64(parallel.Default().Wakeups()-w0)/float64(b.N), "wakeups/step")
 }
 
 // BenchmarkTrainStep times whole training steps: the digits examples at
-// batch 32, W1 (the 784-256-128-10 MLP) and W3 (LeNet) at batch 64.
+// batch 32, W1 (the 784-256-128-10 MLP) and W3 (LeNet) at batch 64, W4
+// (the transformer) and W5 (its fine-tune) at batch 32.
 func BenchmarkTrainStep(b *testing.B) {
 	b.Run("digits_mlp", func(b *testing.B) { benchStep(b, stepGraph(b, "digits_mlp", 0, 0, 32, true), 32) })
 	b.Run("digits_cnn", func(b *testing.B) { benchStep(b, stepGraph(b, "digits_cnn", 0, 0, 32, true), 32) })
 	b.Run("w1_mlp", func(b *testing.B) { benchStep(b, mlpGraph(64), 64) })
 	b.Run("w3_lenet", func(b *testing.B) { benchStep(b, lenetGraph(64), 64) })
 	b.Run("w4_transformer", func(b *testing.B) { benchStep(b, stepGraph(b, "bench/w4_transformer.enc", 0, 0, 32, true), 32) })
+	b.Run("w5_finetune", func(b *testing.B) { benchStep(b, stepGraph(b, "bench/w4_transformer.enc", 1, 0, 32, true), 32) })
 }
 
 // mlpForward is W2: the W1 MLP's forward at batch size n, optimized.

@@ -105,6 +105,15 @@
 //	                row dot products (depthwise); simd_other.go stubs them
 //	                elsewhere, and each has a portable loop that the tests
 //	                run with simdOn off
+//	rowstat_amd64.s AVX2 kernels doing, lane for lane, the float64 loops of
+//	                layernorm (+ backward), column sums (reduce_to, sum and
+//	                mean over the leading axis) and the rows' max and scale
+//	                of softmax and attention: bit-identical results
+//	                (TestRowStatVector; layernorm_backward_input's row
+//	                sums use four accumulators on both paths); rowstat_other.go stubs them
+//	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
+//	                that the long erf and exp chains overlap: the same
+//	                results (TestGelu2Vector), ~22% less CPU per element
 //	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);

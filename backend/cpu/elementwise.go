@@ -240,18 +240,45 @@ var geluConsts = [32]float32{math.Float32frombits(0x7fffffff), 1.442695040888963
 	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
 	-0.5, 0.3989422804014327}
 
+// geluWide is geluConsts with every constant repeated over 8 lanes, and
+// then 127 (exp's exponent bias, as int32 bits), for gelu2AVX2.
+var geluWide = func() (w [28][8]float32) {
+	for i := range w {
+		c := geluConsts[i]
+		if i == 27 {
+			c = math.Float32frombits(127)
+		}
+		for j := range w[i] {
+			w[i][j] = c
+		}
+	}
+	return w
+}()
+
 // geluF32 writes GELU (erf form) of x into o, or, with dy, its backward
-// dy·(Φ(x) + x·φ(x)); 8 lanes at a time with AVX2, the rest as the gemm
-// epilogue (forward) or in float64 (backward).
+// dy·(Φ(x) + x·φ(x)); 16 then 8 lanes at a time with AVX2 (the same
+// operations), the rest as the gemm epilogue (forward) or in float64
+// (backward).
 func geluF32(o, x, dy []float32) {
 	x = x[:len(o)]
-	i := len(o) &^ 7
-	if i > 0 {
-		if dy == nil {
-			geluAVX2(&o[0], &x[0], nil, i, &geluConsts, 0)
-		} else {
-			geluAVX2(&o[0], &x[0], &dy[0], i, &geluConsts, 1)
+	i16, i := len(o)&^15, len(o)&^7
+	grad := 0
+	var pdy *float32
+	if dy != nil {
+		dy = dy[:len(o)]
+		grad = 1
+	}
+	if i16 > 0 {
+		if grad != 0 {
+			pdy = &dy[0]
 		}
+		gelu2AVX2(&o[0], &x[0], pdy, i16, &geluWide, grad)
+	}
+	if i > i16 {
+		if grad != 0 {
+			pdy = &dy[i16]
+		}
+		geluAVX2(&o[i16], &x[i16], pdy, i-i16, &geluConsts, grad)
 	}
 	for ; i < len(o); i++ {
 		if dy == nil {

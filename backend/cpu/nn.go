@@ -67,10 +67,7 @@ func (k *softmaxKernel) rowsVector(x, o []float32, lo, hi int) {
 			}
 			continue
 		}
-		inv := 1 / s
-		for i := range or {
-			or[i] *= inv
-		}
+		scaleF32(or, 1/s)
 	}
 }
 
@@ -127,7 +124,13 @@ type layerNormKernel struct {
 // independent accumulators, so that the adds do not wait on each other).
 func (k *layerNormKernel) stats(row []float32) (mean, rstd float64) {
 	var s0, s1, s2, s3 float64
-	i := 0
+	i, nv := 0, 0
+	if simdOn && len(row) >= 4 { // the same sums, four lanes at a time
+		nv = len(row) &^ 3
+		var s [4]float64
+		lnSumsAVX2(&row[0], nv, 0, 0, &s)
+		s0, s1, s2, s3, i = s[0], s[1], s[2], s[3], nv
+	}
 	for ; i+4 <= len(row); i += 4 {
 		s0 += float64(row[i])
 		s1 += float64(row[i+1])
@@ -140,6 +143,11 @@ func (k *layerNormKernel) stats(row []float32) (mean, rstd float64) {
 	mean = ((s0 + s1) + (s2 + s3)) / float64(len(row))
 	s0, s1, s2, s3 = 0, 0, 0, 0
 	i = 0
+	if nv > 0 {
+		var s [4]float64
+		lnSumsAVX2(&row[0], nv, mean, 1, &s)
+		s0, s1, s2, s3, i = s[0], s[1], s[2], s[3], nv
+	}
 	for ; i+4 <= len(row); i += 4 {
 		d0, d1, d2, d3 := float64(row[i])-mean, float64(row[i+1])-mean, float64(row[i+2])-mean, float64(row[i+3])-mean
 		s0 += d0 * d0
@@ -175,11 +183,18 @@ func (s lnColumns) Range(lo, hi int) {
 	x, dy, dw := f32s(k.x), f32s(k.dy), f32s(k.out)
 	acc := k.acc[lo:hi]
 	clear(acc)
+	nv := 0 // columns the vector kernel takes, the same sums per column
+	if simdOn && k.rows > 0 {
+		nv = (hi - lo) &^ 3
+		if nv > 0 {
+			lnColAVX2(&acc[0], &x[lo], &dy[lo], &k.st[0], k.rows, nv, k.D)
+		}
+	}
 	for r := range k.rows {
-		row, g := x[r*k.D+lo:][:hi-lo], dy[r*k.D+lo:][:hi-lo]
+		row, g := x[r*k.D+lo+nv:][:hi-lo-nv], dy[r*k.D+lo+nv:][:hi-lo-nv]
 		mean, rstd := k.st[2*r], k.st[2*r+1]
 		for j, e := range row {
-			acc[j] += float64(g[j]) * (float64(e) - mean) * rstd
+			acc[nv+j] += float64(g[j]) * (float64(e) - mean) * rstd
 		}
 	}
 	for j, a := range acc {
@@ -202,27 +217,54 @@ func (k *layerNormKernel) run() error {
 func (k *layerNormKernel) Range(lo, hi int) {
 	x, w, o := f32s(k.x), f32s(k.w), f32s(k.out)
 	D := k.D
+	nv := 0 // elements of a row the vector kernels take, the same float64 operations
+	if simdOn {
+		nv = D &^ 3
+	}
 	for r := lo; r < hi; r++ {
 		row, orow := x[r*D:][:D], o[r*D:][:D]
 		mean, rstd := k.stats(row)
 		if k.op == ir.OpLayerNorm {
 			b := f32s(k.b)
-			for j, e := range row {
-				orow[j] = float32((float64(e)-mean)*rstd*float64(w[j]) + float64(b[j]))
+			if nv > 0 {
+				lnApplyAVX2(&orow[0], &row[0], &w[0], &b[0], nv, mean, rstd)
+			}
+			for j := nv; j < D; j++ {
+				orow[j] = float32((float64(row[j])-mean)*rstd*float64(w[j]) + float64(b[j]))
 			}
 			continue
 		}
-		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w
+		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w; both sums
+		// with four independent accumulators (element j into j mod 4,
+		// the rest into the first), as the statistics are
 		dy := f32s(k.b)[r*D:][:D]
-		mg, mgx := 0.0, 0.0
-		for j, e := range row {
-			g := float64(dy[j]) * float64(w[j])
-			mg += g
-			mgx += g * (float64(e) - mean) * rstd
+		var g0, g1, g2, g3, h0, h1, h2, h3 float64
+		j := 0
+		if nv > 0 {
+			var s [8]float64
+			lnDotsAVX2(&row[0], &w[0], &dy[0], nv, mean, rstd, &s)
+			g0, g1, g2, g3, h0, h1, h2, h3, j = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], nv
 		}
-		mg, mgx = mg/float64(D), mgx/float64(D)
-		for j, e := range row {
-			h := (float64(e) - mean) * rstd
+		for ; j+4 <= D; j += 4 {
+			a0, a1 := float64(dy[j])*float64(w[j]), float64(dy[j+1])*float64(w[j+1])
+			a2, a3 := float64(dy[j+2])*float64(w[j+2]), float64(dy[j+3])*float64(w[j+3])
+			g0, g1, g2, g3 = g0+a0, g1+a1, g2+a2, g3+a3
+			h0 += a0 * (float64(row[j]) - mean) * rstd
+			h1 += a1 * (float64(row[j+1]) - mean) * rstd
+			h2 += a2 * (float64(row[j+2]) - mean) * rstd
+			h3 += a3 * (float64(row[j+3]) - mean) * rstd
+		}
+		for ; j < D; j++ {
+			g := float64(dy[j]) * float64(w[j])
+			g0 += g
+			h0 += g * (float64(row[j]) - mean) * rstd
+		}
+		mg, mgx := ((g0+g1)+(g2+g3))/float64(D), ((h0+h1)+(h2+h3))/float64(D)
+		if nv > 0 {
+			lnBackAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx)
+		}
+		for j := nv; j < D; j++ {
+			h := (float64(row[j]) - mean) * rstd
 			orow[j] = float32(rstd * (float64(dy[j])*float64(w[j]) - mg - h*mgx))
 		}
 	}

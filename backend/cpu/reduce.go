@@ -297,21 +297,17 @@ func (c sumCols) Range(lo, hi int) {
 	}
 	x, o := f32s(k.x), f32s(k.out)
 	acc := k.acc[clo:chi]
-	v := 0
+	clear(acc)
+	nv := 0 // columns the vector kernel takes, each summed in the same order
 	if simdOn && rows > 0 {
-		// Whole 16-column blocks 8 lanes at a time (the same additions
-		// in the same order); the rest below. The assembly reads rows
-		// x[r·ld+clo : r·ld+clo+v], r < rows.
-		v = (chi - clo) &^ 15
-		if v > 0 {
-			_ = x[(rows-1)*k.xstr[0]+clo+v-1]
-			sumColsAVX2(&x[clo], k.xstr[0], rows, &acc[0], v/16)
+		nv = (chi - clo) &^ 3
+		if nv > 0 {
+			colSumAVX2(&acc[0], &x[clo], rows, nv, k.xstr[0])
 		}
 	}
-	clear(acc[v:])
 	for r := range rows {
-		for i, e := range x[r*k.xstr[0]+clo+v:][:chi-clo-v] {
-			acc[v+i] += float64(e)
+		for i, e := range x[r*k.xstr[0]+clo+nv:][:chi-clo-nv] {
+			acc[nv+i] += float64(e)
 		}
 	}
 	for i, a := range acc {
