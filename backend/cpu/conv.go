@@ -305,6 +305,33 @@ type convKernel struct {
 	// conv2d_backward_weight that reuses them that layout.
 	S, savedS int
 	tmp       [][]float32
+
+	// segS > 1 (conv2d_backward_weight by addDots, ungrouped, not reusing
+	// saved columns): task t's column buffer holds segS samples, and
+	// addDots runs over them as segments, summing segS samples in its
+	// registers before each reduction of its accumulators.
+	segS int
+}
+
+// segRange runs samples [lo, hi) of a weight gradient with segS > 1.
+func (k *convKernel) segRange(t, lo, hi int) {
+	a, b, dw := f32s(k.a), f32s(k.b), f32s(k.out)
+	if k.partial != nil {
+		dw = k.partial[t]
+	}
+	if lo == hi { // no samples: a zero gradient
+		clear(dw)
+		return
+	}
+	col := k.cols[t]
+	CHW, OP, CKK, P := k.C*k.H*k.W, k.O*k.p(), k.ckk(), k.p()
+	for n0 := lo; n0 < hi; n0 += k.segS {
+		w := min(k.segS, hi-n0)
+		for s := range w {
+			k.im2col(col[s*CKK*P:][:CKK*P], a[(n0+s)*CHW:][:CHW])
+		}
+		addDots(dw, b[n0*OP:][:w*OP], col, k.O, CKK, P, P, w, OP, CKK*P, n0 == lo)
+	}
 }
 
 // block returns the samples [n0, n1) of block q of S samples.
@@ -399,6 +426,10 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	}
 	if k.S > 1 {
 		k.blockRange(t)
+		return
+	}
+	if k.segS > 1 && !k.reuses {
+		k.segRange(t, lo, hi)
 		return
 	}
 	a, b, out := f32s(k.a), f32s(k.b), f32s(k.out)
@@ -526,6 +557,10 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.tasks = max(1, min(k.tasks, k.blocks()))
 		k.tmp = make([][]float32, k.tasks)
 	}
+	k.segS = 1
+	if dotsSegOn && k.dots && g.G == 1 && !g.direct {
+		k.segS = max(1, min(convBlockPixels/max(P, 1), convBlockFloats/max(CKK*P, 1), g.N))
+	}
 	k.cols = make([][]float32, k.tasks)
 	k.ps = make([]gemm.Params, k.tasks)
 	for t := range k.tasks {
@@ -533,7 +568,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		case k.depthwise: // the phase planes of a horizontal stride > 1
 			k.cols[t] = make([]float32, g.phaseLen())
 		case !g.direct:
-			k.cols[t] = make([]float32, CKK*P*k.S)
+			k.cols[t] = make([]float32, CKK*P*max(k.S, k.segS))
 		}
 		if k.S > 1 {
 			k.tmp[t] = make([]float32, g.O*P*k.S)
@@ -608,13 +643,18 @@ const (
 	convBlockFloats = 1 << 17
 )
 
+// dotsSegOn turns on segments of samples per addDots (convKernel.segS):
+// LeNet's conv2 weight gradient (dots of 100) reduces its accumulators
+// once per 5 samples instead of once per sample.
+var dotsSegOn = true
+
 // shareColumnsOn turns shareColumns on (it trades a second im2col for
 // keeping N column matrices, 5 MB for LeNet's first layer at batch 64,
 // 3.8 MB for its second). Off by default: the saved matrices go out to
 // memory and back, blocked ones (convKernel.S) are read with strides,
 // whereas the weight gradient's im2col of one sample stays in L2. The
-// five conv ops of the W3 step (LeNet, batch 64, one thread) took 4.3
-// instead of 5.0 ms of CPU with it off, conv blocks on and addDots
+// five conv ops of the W3 step (LeNet, batch 64, one thread) took 3.6
+// instead of 4.3 ms of CPU with it off, conv blocks on and addDots
 // swapped (op profile medians, interleaved, machine shared with other
 // jobs); with sharing on, blocks alone did not pay.
 var shareColumnsOn = false
