@@ -1,7 +1,10 @@
 // This file implements conv2d and its two backward ops by im2col + GEMM,
-// one sample (and, for a grouped convolution, one group) at a time,
-// samples spread over the pool; a depthwise convolution (one input
-// channel per group) runs the direct kernels of depthwise.go instead.
+// one sample (and, for a grouped convolution, one group) at a time, or,
+// for an ungrouped convolution with few output pixels, blocks of samples
+// per GEMM (convKernel.S) and segments of samples per weight-gradient
+// dot (segS); samples spread over the pool. A depthwise convolution (one
+// input channel per group) runs the direct kernels of depthwise.go
+// instead.
 
 package cpu
 
@@ -551,7 +554,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	CKK, P := g.ckk(), g.p()
 	k.S = 1
 	if convBlockOn && (v.Op == ir.OpConv2D || v.Op == ir.OpConv2DBackwardInput) && g.G == 1 && !g.direct && !k.depthwise {
-		k.S = max(1, min(convBlockPixels/max(P, 1), convBlockFloats/max(CKK*P, 1), g.N))
+		k.S = g.blockSize()
 	}
 	if k.S > 1 {
 		k.tasks = max(1, min(k.tasks, k.blocks()))
@@ -559,7 +562,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	k.segS = 1
 	if dotsSegOn && k.dots && g.G == 1 && !g.direct {
-		k.segS = max(1, min(convBlockPixels/max(P, 1), convBlockFloats/max(CKK*P, 1), g.N))
+		k.segS = g.blockSize()
 	}
 	k.cols = make([][]float32, k.tasks)
 	k.ps = make([]gemm.Params, k.tasks)
@@ -645,8 +648,24 @@ const (
 
 // dotsSegOn turns on segments of samples per addDots (convKernel.segS):
 // LeNet's conv2 weight gradient (dots of 100) reduces its accumulators
-// once per 5 samples instead of once per sample.
+// once per 4 samples instead of once per sample.
 var dotsSegOn = true
+
+// blockSize is the number of samples per block (conv blocks, addDots
+// segments): at most convBlockPixels output pixels and convBlockFloats
+// of column matrix, and among the sizes from half that bound up, one
+// that divides N if there is one, so that the blocks are equal and the
+// pool's tasks get equal work (LeNet's conv2 at batch 64: 4, not 5).
+func (g *convGeom) blockSize() int {
+	P, CKK := max(g.p(), 1), max(g.ckk(), 1)
+	most := max(1, min(convBlockPixels/P, convBlockFloats/(CKK*P), g.N))
+	for s := most; s > 1 && 2*s >= most; s-- {
+		if g.N%s == 0 {
+			return s
+		}
+	}
+	return most
+}
 
 // shareColumnsOn turns shareColumns on (it trades a second im2col for
 // keeping N column matrices, 5 MB for LeNet's first layer at batch 64,
