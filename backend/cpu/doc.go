@@ -89,7 +89,8 @@
 //	table.go        any elementwise op with the op table's arithmetic
 //	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax
 //	matmul.go       batched matmul through gemm
-//	conv.go         conv2d and its backward ops: im2col + GEMM
+//	conv.go         conv2d and its backward ops: im2col + GEMM (blocks of
+//	                samples per GEMM where a sample has few output pixels)
 //	depthwise.go    depthwise conv2d (one input channel per group) and its
 //	                backward ops directly, a kernel tap over a whole plane
 //	pool.go         max and average pooling and their backward ops

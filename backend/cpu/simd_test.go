@@ -195,8 +195,8 @@ func TestAddDots(t *testing.T) {
 			b[i] = float32(r.NormFloat64())
 		}
 		c := make([]float32, m*n)
-		addDots(c, a, b, m, n, k, 1, 0, 0, true)
-		addDots(c, a, b, m, n, k, 1, 0, 0, false)
+		addDots(c, a, b, m, n, k, k, 1, 0, 0, true)
+		addDots(c, a, b, m, n, k, k, 1, 0, 0, false)
 		for i := range m {
 			for j := range n {
 				w := 0.0
@@ -226,7 +226,7 @@ func TestAddDotsSegments(t *testing.T) {
 		b[i] = float32(r.NormFloat64())
 	}
 	c := make([]float32, m*n)
-	addDots(c, a, b, m, n, k, nseg, as, bs, true)
+	addDots(c, a, b, m, n, k, k, nseg, as, bs, true)
 	for i := range m {
 		for j := range n {
 			w := 0.0
