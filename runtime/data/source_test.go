@@ -297,3 +297,35 @@ func BenchmarkReadMNIST(b *testing.B) {
 		}
 	}
 }
+
+// TestGzipSizeHint: the gzip trailer's size reserves the output buffer
+// only when the compressed data could expand to it, so a small file with
+// a forged trailer does not reserve a gigabyte; the data still decodes or
+// fails with its usual error.
+func TestGzipSizeHint(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Repeat([]byte{7}, 5000))
+	zw.Close()
+	good := buf.Bytes()
+	if got := sizeHint(good); got != 5000 {
+		t.Errorf("hint of a real file: %d, want 5000", got)
+	}
+	forged := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint32(forged[len(forged)-4:], 900<<20)
+	if got := sizeHint(forged); got != 0 {
+		t.Errorf("hint of a %d-byte file claiming 900 MiB: %d, want 0", len(forged), got)
+	}
+	if got := sizeHint(good[:10]); got != 0 {
+		t.Errorf("hint of a 10-byte prefix: %d", got)
+	}
+	// The forged trailer's data still fails as corrupt gzip (its size
+	// check), not with an allocation.
+	if _, err := maybeGunzip("x.gz", forged); err == nil || !strings.Contains(err.Error(), "gzip") {
+		t.Errorf("forged trailer: %v", err)
+	}
+	out, err := maybeGunzip("x.gz", good)
+	if err != nil || len(out) != 5000 {
+		t.Fatalf("real file: %d bytes, %v", len(out), err)
+	}
+}
