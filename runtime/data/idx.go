@@ -91,7 +91,10 @@ func streamIDXImages(b []byte) ([]int, []float32) {
 		dims[i] = int(binary.BigEndian.Uint32(hdr[4+4*i:]))
 		size *= uint64(dims[i])
 	}
-	if size == 0 || size > 1<<36 {
+	// A header may claim any size: allocate only what the compressed
+	// bytes could expand to (else the whole-file path reports the
+	// mismatch).
+	if size == 0 || size > 1<<36 || size > uint64(len(b))*deflateMaxRatio {
 		return nil, nil
 	}
 	img := make([]float32, size)

@@ -157,6 +157,9 @@ func TestIDXErrors(t *testing.T) {
 		{"label out of range", imgs, labs, IDXOptions{Classes: 5}, "lab: record 2: label 7 out of range [0, 5)"},
 		{"no images", idxBytes(0x803, []uint32{0, 28, 28}, nil), idxBytes(0x801, []uint32{0}, nil), IDXOptions{}, "img: no image data (0 images of 28x28)"},
 		{"huge dims", idxBytes(0x803, []uint32{1 << 30, 1 << 30, 1}, nil), labs, IDXOptions{}, "img: IDX dimensions [1073741824 1073741824] are too large"},
+		// A header claiming 128 GB of floats over no data: the gzipped
+		// path must not allocate what the header claims.
+		{"claims more than the data", idxBytes(0x803, []uint32{1 << 12, 1 << 12, 1 << 11}, nil), labs, IDXOptions{}, "img: truncated: the header says images [4096 4096 2048] (34359738368 bytes), but 0 bytes follow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseIDX("img", tc.imgs, "lab", tc.labs, tc.opt)
