@@ -1,6 +1,8 @@
 package data
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"os"
 	"testing"
@@ -46,6 +48,52 @@ func FuzzParseIDX(f *testing.F) {
 		}
 		if err := d.Validate(); err != nil {
 			t.Fatalf("parsed dataset is invalid: %v", err)
+		}
+	})
+}
+
+// FuzzStreamIDX: the gzipped images path (pixels converted while
+// gunzipping) accepts exactly what the whole-file path accepts and gives
+// the same pixels; anything it declines, including a header claiming
+// more than the data, it declines without allocating the claim (an
+// out-of-memory is fatal, not a test failure, so the fuzzer would stop).
+// cut truncates the gzip stream, to reach its error paths.
+func FuzzStreamIDX(f *testing.F) {
+	f.Add(idxBytes(0x803, []uint32{2, 1, 2}, []byte{1, 2, 3, 4}), uint16(0))
+	f.Add(idxBytes(0x803, []uint32{1 << 12, 1 << 12, 1 << 11}, nil), uint16(0))
+	f.Add(idxBytes(0x803, []uint32{2, 2, 2}, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}), uint16(5))
+	f.Fuzz(func(t *testing.T, imgs []byte, cut uint16) {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(imgs)
+		zw.Close()
+		z := buf.Bytes()
+		if int(cut) < len(z) && cut > 0 {
+			z = z[:len(z)-int(cut)]
+		}
+		dims, img := streamIDXImages(z)
+		if img == nil {
+			return
+		}
+		if int(cut) > 0 && int(cut) < buf.Len() {
+			t.Fatalf("a gzip stream cut by %d bytes was accepted", cut)
+		}
+		ddims, pix, err := idxHeader("i", imgs, IDXImagesMagic, "images")
+		if err != nil {
+			t.Fatalf("streamed %v, but the whole-file path says %v", dims, err)
+		}
+		if len(pix) != len(img) || len(ddims) != len(dims) {
+			t.Fatalf("streamed %v (%d pixels), whole file %v (%d)", dims, len(img), ddims, len(pix))
+		}
+		for i := range dims {
+			if dims[i] != ddims[i] {
+				t.Fatalf("streamed dims %v, whole file %v", dims, ddims)
+			}
+		}
+		for i, p := range pix {
+			if img[i] != float32(p) {
+				t.Fatalf("pixel %d: streamed %v, whole file %d", i, img[i], p)
+			}
 		}
 	})
 }
