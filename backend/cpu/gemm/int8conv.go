@@ -140,25 +140,7 @@ func (q *QConv) SetBias(bias []float32) {
 // (QConvIndex; pixels past p in the last panel are ignored), c the O×p
 // float32 output. worker < workers picks the scratch tile.
 func (q *QConv) RunF32(worker, p int, a []uint8, c []float32) {
-	q.check(p, a, len(c))
-	tf := &q.tf[worker]
-	for ip := 0; ip < p; ip += qcNP {
-		ap := &a[QConvIndex(q.K4, ip, 0)]
-		np := min(qcNP, p-ip)
-		for pan := range q.eps {
-			o0 := pan * qcMC
-			no := min(qcMC, q.O-o0)
-			wp := &q.packed[pan*q.K4*4*qcMC]
-			if np == qcNP && no == qcMC {
-				q.kernel(q.K4, ap, wp, unsafe.Pointer(&c[o0*p+ip]), p, &q.eps[pan], 0)
-				continue
-			}
-			q.kernel(q.K4, ap, wp, unsafe.Pointer(&tf[0]), qcNP, &q.eps[pan], 0)
-			for o := range no {
-				copy(c[(o0+o)*p+ip:][:np], tf[o*qcNP:][:np])
-			}
-		}
-	}
+	runQConv(q, p, a, c, q.tf[worker][:], 0)
 }
 
 // SetOutput sets the quantization of RunU8's output (the next int8
@@ -173,8 +155,13 @@ func (q *QConv) SetOutput(out QParams) {
 // RunU8 is RunF32 with the output requantized with SetOutput's
 // quantization: out.Quantize of each RunF32 value.
 func (q *QConv) RunU8(worker, p int, a []uint8, c []uint8) {
+	runQConv(q, p, a, c, q.tu[worker][:], 1)
+}
+
+// runQConv is RunF32 (u8 = 0) and RunU8 (u8 = 1): whole 6×16 tiles go
+// straight to c, edge tiles through the worker's scratch tile.
+func runQConv[T float32 | uint8](q *QConv, p int, a []uint8, c, tile []T, u8 int) {
 	q.check(p, a, len(c))
-	tu := &q.tu[worker]
 	for ip := 0; ip < p; ip += qcNP {
 		ap := &a[QConvIndex(q.K4, ip, 0)]
 		np := min(qcNP, p-ip)
@@ -183,12 +170,12 @@ func (q *QConv) RunU8(worker, p int, a []uint8, c []uint8) {
 			no := min(qcMC, q.O-o0)
 			wp := &q.packed[pan*q.K4*4*qcMC]
 			if np == qcNP && no == qcMC {
-				q.kernel(q.K4, ap, wp, unsafe.Pointer(&c[o0*p+ip]), p, &q.eps[pan], 1)
+				q.kernel(q.K4, ap, wp, unsafe.Pointer(&c[o0*p+ip]), p, &q.eps[pan], u8)
 				continue
 			}
-			q.kernel(q.K4, ap, wp, unsafe.Pointer(&tu[0]), qcNP, &q.eps[pan], 1)
+			q.kernel(q.K4, ap, wp, unsafe.Pointer(&tile[0]), qcNP, &q.eps[pan], u8)
 			for o := range no {
-				copy(c[(o0+o)*p+ip:][:np], tu[o*qcNP:][:np])
+				copy(c[(o0+o)*p+ip:][:np], tile[o*qcNP:][:np])
 			}
 		}
 	}
