@@ -28,6 +28,7 @@ type attentionKernel struct {
 	q, k, v, mask *buffer     // mask may be nil
 	dy, out       *buffer     // dy: backward only
 	scratch       [][]float32 // forward: per worker, tq×tk
+	tiles         []attnTiles // per worker
 	pool          *parallel.Pool
 }
 
@@ -37,6 +38,7 @@ func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	a := &attentionKernel{g: ir.AttentionGeometryOf(v),
 		q: c.buf(v.Args[0]), k: c.buf(v.Args[1]), v: c.buf(v.Args[2]), out: c.buf(v), pool: c.pool}
+	a.tiles = newAttnTiles(&a.g, c.pool.Size())
 	masks := v.Args[3:]
 	switch at := v.Aux.(type) {
 	case ir.AttentionAttr:
@@ -63,10 +65,24 @@ func (a *attentionKernel) run() error {
 
 // weights writes item n's attention weights into p (Tq rows of Tk, ldp
 // apart) and returns the item's key mask row (nil without a mask).
-func (a *attentionKernel) weights(n int, q, k []float32, p []float32, ldp int) []uint8 {
+//
+// With t (simdOn), the products run on attention's own tile kernels.
+func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float32, ldp int) []uint8 {
 	g := &a.g
 	tq, tk, dh := g.Tq, g.Tk, g.Dh
-	gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, ldp)
+	if t != nil {
+		// (scale·q)·kᵀ as gemm computes it: q scaled, then the FMA chains.
+		sq, kt := t.a[:tq*dh], t.bt[:dh*tk]
+		qs, ks := q[g.Row(n, 0, tq, dh):], k[g.Row(n, 0, tk, dh):]
+		for i := range tq {
+			copy(sq[i*dh:][:dh], qs[i*g.Stride(dh):][:dh])
+		}
+		scaleF32(sq, a.scale)
+		gemm.Transpose(tk, dh, ks, g.Stride(dh), kt, tk)
+		t.product(tq, tk, dh, sq, dh, false, kt, tk, p, ldp)
+	} else {
+		gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, ldp)
+	}
 	var m []uint8
 	if a.mask != nil {
 		m = view[uint8](a.mask)[(n/g.Heads)*tk:][:tk]
@@ -88,18 +104,34 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 	q, k, v, o := f32s(a.q), f32s(a.k), f32s(a.v), f32s(a.out)
 	g := &a.g
 	tq, tk, dv := g.Tq, g.Tk, g.Dv
+	var t *attnTiles
+	if simdOn && attnTilesOn {
+		t = &a.tiles[w]
+	}
 	for n := lo; n < hi; n++ {
 		if !a.backward {
 			p := a.scratch[w]
-			a.weights(n, q, k, p, tk)
-			gemm.Sgemm(false, false, tq, dv, tk, 1, p, tk, v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, o[g.Row(n, 0, tq, dv):], g.Stride(dv))
+			a.weights(t, n, q, k, p, tk)
+			vs, os := v[g.Row(n, 0, tk, dv):], o[g.Row(n, 0, tq, dv):]
+			if t != nil {
+				t.product(tq, dv, tk, p, tk, false, vs, g.Stride(dv), os, g.Stride(dv))
+			} else {
+				gemm.Sgemm(false, false, tq, dv, tk, 1, p, tk, vs, g.Stride(dv), 0, os, g.Stride(dv))
+			}
 			continue
 		}
 		// Rows of [p | ds]: p, then dp = dy vᵀ beside it, then ds = p ⊙
 		// (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
 		wi := o[n*tq*2*tk:][:tq*2*tk]
-		m := a.weights(n, q, k, wi, 2*tk)
-		gemm.Sgemm(false, true, tq, tk, dv, 1, f32s(a.dy)[g.Row(n, 0, tq, dv):], g.Stride(dv), v[g.Row(n, 0, tk, dv):], g.Stride(dv), 0, wi[tk:], 2*tk)
+		m := a.weights(t, n, q, k, wi, 2*tk)
+		dys, vs := f32s(a.dy)[g.Row(n, 0, tq, dv):], v[g.Row(n, 0, tk, dv):]
+		if t != nil {
+			vt := t.bt[:dv*tk]
+			gemm.Transpose(tk, dv, vs, g.Stride(dv), vt, tk)
+			t.product(tq, tk, dv, dys, g.Stride(dv), false, vt, tk, wi[tk:], 2*tk)
+		} else {
+			gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, wi[tk:], 2*tk)
+		}
 		for i := 0; i < tq; i++ {
 			pr, dr := wi[i*2*tk:][:tk], wi[i*2*tk+tk:][:tk]
 			dot := dotF32(dr, pr)
@@ -119,35 +151,47 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 // attention_backward's w, one small GEMM per item, reading x and writing
 // the result in place (strided heads with bthd).
 type attentionProduct struct {
-	g      ir.AttentionGeometry
-	wrt    int
-	w, x   *buffer
-	out    *buffer
-	pool   *parallel.Pool
-	perJob int
+	g     ir.AttentionGeometry
+	wrt   int
+	w, x  *buffer
+	out   *buffer
+	pool  *parallel.Pool
+	tiles []attnTiles // per worker
 }
 
 func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
 	}
-	g := ir.AttentionGeometryOf(v)
-	return &attentionProduct{g: g, wrt: v.Aux.(ir.AttentionProductAttr).Wrt,
-		w: c.buf(v.Args[0]), x: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool,
-		perJob: g.Tq * g.Tk * g.Dh}, nil
+	a := &attentionProduct{g: ir.AttentionGeometryOf(v), wrt: v.Aux.(ir.AttentionProductAttr).Wrt,
+		w: c.buf(v.Args[0]), x: c.buf(v.Args[1]), out: c.buf(v), pool: c.pool}
+	a.tiles = newAttnTiles(&a.g, c.pool.Size())
+	return a, nil
 }
 
 func (a *attentionProduct) run() error {
-	parFor(a.pool, a.g.N, a.perJob, a)
+	a.pool.ForWorker(a.g.N, 1, a)
 	return nil
 }
 
-func (a *attentionProduct) Range(lo, hi int) {
+func (a *attentionProduct) RangeWorker(wk, lo, hi int) {
 	w, x, o := f32s(a.w), f32s(a.x), f32s(a.out)
 	g := &a.g
 	tq, tk, d := g.Tq, g.Tk, g.Dh
 	for n := lo; n < hi; n++ {
 		wi := w[n*tq*2*tk:]
+		if simdOn && attnTilesOn {
+			t := &a.tiles[wk]
+			switch a.wrt {
+			case 0: // dq = ds k
+				t.product(tq, d, tk, wi[tk:], 2*tk, false, x[g.Row(n, 0, tk, d):], g.Stride(d), o[g.Row(n, 0, tq, d):], g.Stride(d))
+			case 1: // dk = dsᵀ q
+				t.product(tk, d, tq, wi[tk:], 2*tk, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
+			default: // dv = pᵀ dy
+				t.product(tk, d, tq, wi, 2*tk, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
+			}
+			continue
+		}
 		switch a.wrt {
 		case 0: // dq = ds k
 			gemm.Sgemm(false, false, tq, d, tk, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
@@ -155,6 +199,100 @@ func (a *attentionProduct) Range(lo, hi int) {
 			gemm.Sgemm(true, false, tk, d, tq, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		default: // dv = pᵀ dy
 			gemm.Sgemm(true, false, tk, d, tq, 1, wi, 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		}
+	}
+}
+
+// attnTiles is one worker's scratch for attention's products on the
+// tile kernels of attention_amd64.s: they read A in place (row-major, or
+// transposed with its six rows of a tile contiguous) and B in place, so
+// nothing is packed; only kᵀ and vᵀ are transposed, and q scaled, once
+// per item.
+type attnTiles struct {
+	a    []float32                // scale·q, tq×dh
+	bt   []float32                // kᵀ (dh×tk) or vᵀ (dv×tk)
+	bpad []float32                // the last columns of B, padded to 16 (depth × 16)
+	apan []float32                // an edge tile's six rows of a transposed A (depth × 6)
+	tile [attnMR * attnNR]float32 // an edge tile of C
+}
+
+const attnMR, attnNR = 6, 16
+
+// attnTilesOn selects the tile kernels where simdOn (tests turn it off to
+// compare with gemm.Sgemm's products).
+var attnTilesOn = true
+
+func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
+	depth := max(g.Tq, g.Tk, g.Dh, g.Dv)
+	ts := make([]attnTiles, workers)
+	for i := range ts {
+		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
+			bpad: make([]float32, depth*attnNR), apan: make([]float32, depth*attnMR)}
+	}
+	return ts
+}
+
+// product writes C (m×n, row stride ldc) = op(A)·B: op(A) = A (m×k, row
+// stride lda) or, with transA, Aᵀ for A stored k×m; B is k×n, row stride
+// ldb. Every element is the FMA chain over k of gemm's AVX2 kernel, so C
+// is gemm.Sgemm's (alpha 1, beta 0) for k ≤ 256, where gemm does not cut
+// k into blocks. Tiles of fewer than 16 columns read B from a padded copy
+// and go through a scratch tile; so do transposed tiles of fewer than 6
+// rows.
+func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		for i := range m {
+			clear(c[i*ldc:][:n])
+		}
+		return
+	}
+	if transA {
+		_ = a[(k-1)*lda+m-1]
+	} else {
+		_ = a[(m-1)*lda+k-1]
+	}
+	_, _ = b[(k-1)*ldb+n-1], c[(m-1)*ldc+n-1]
+	for j0 := 0; j0 < n; j0 += attnNR {
+		nn := min(attnNR, n-j0)
+		bp, lb := &b[j0], ldb
+		if nn < attnNR {
+			pad := t.bpad[:k*attnNR]
+			for p := range k {
+				row := pad[p*attnNR:][:attnNR]
+				copy(row, b[p*ldb+j0:][:nn])
+				clear(row[nn:])
+			}
+			bp, lb = &pad[0], attnNR
+		}
+		for i0 := 0; i0 < m; i0 += attnMR {
+			mm := min(attnMR, m-i0)
+			cp, lc := &c[i0*ldc+j0], ldc
+			viaTile := nn < attnNR || (transA && mm < attnMR)
+			if viaTile {
+				cp, lc = &t.tile[0], attnNR
+			}
+			switch {
+			case !transA:
+				attnRowsAVX2(k, &a[i0*lda], lda, mm, bp, lb, cp, lc)
+			case mm == attnMR:
+				attnColsAVX2(k, &a[i0], lda, bp, lb, cp, lc)
+			default:
+				pan := t.apan[:k*attnMR]
+				for p := range k {
+					row := pan[p*attnMR:][:attnMR]
+					copy(row, a[p*lda+i0:][:mm])
+					clear(row[mm:])
+				}
+				attnColsAVX2(k, &pan[0], attnMR, bp, lb, cp, lc)
+			}
+			if viaTile {
+				for r := range mm {
+					copy(c[(i0+r)*ldc+j0:][:nn], t.tile[r*attnNR:][:nn])
+				}
+			}
 		}
 	}
 }

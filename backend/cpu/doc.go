@@ -115,7 +115,11 @@
 //	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
 //	                that the long erf and exp chains overlap: the same
 //	                results (TestGelu2Vector), ~22% less CPU per element
-//	attention.go    fused attention: per head, scores in a cached scratch block between two GEMMs
+//	attention.go    fused attention: per head, scores in a cached scratch block between two
+//	                products; with AVX2 the products run on attention_amd64.s's 6×16
+//	                tiles that read q, the scores and the transposed ds/p in place (no
+//	                packing; kᵀ and vᵀ transposed once per head), the FMA chains of
+//	                gemm's kernel: the same bits as gemm.Sgemm (TestAttentionTiles)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization

@@ -1,0 +1,17 @@
+//go:build amd64
+
+package cpu
+
+// The tile kernels of attention_amd64.s (callers check simdOn).
+
+// attnRowsAVX2 writes C[0:rows, 0:16] = A[0:rows, 0:kc]·B[0:kc, 0:16] for
+// row-major A (rows lda apart), B (ldb) and C (ldc); 1 ≤ rows ≤ 6, kc ≥ 1.
+//
+//go:noescape
+func attnRowsAVX2(kc int, a *float32, lda, rows int, b *float32, ldb int, c *float32, ldc int)
+
+// attnColsAVX2 writes C[0:6, 0:16] = Aᵀ·B for A stored kc×6 (rows lda
+// apart, the six elements of a depth step contiguous), kc ≥ 1.
+//
+//go:noescape
+func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)

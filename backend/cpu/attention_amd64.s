@@ -1,0 +1,221 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// ---------------------------------------------------------------------------
+// Attention's per-item products without packing A: 6×16 tiles of
+// C = op(A)·B with the FMA chains of gemm's sgemmAVX2x6x16 (element (i, j)
+// is Σ_p A(i,p)·B(p,j) accumulated in p order from 0), so the results are
+// those of gemm.Sgemm for K ≤ 256, bit for bit. Registers: Y0, Y1 hold a
+// B row, Y2, Y3 broadcast A elements, Y4–Y15 are the 12 accumulators.
+
+#define ATTNFMA(r0, r1) \
+	VFMADD231PS Y0, Y2, r0; \
+	VFMADD231PS Y1, Y2, r1
+
+#define ATTNBROW \
+	VMOVUPS (DI), Y0;   \
+	VMOVUPS 32(DI), Y1; \
+	ADDQ    R10, DI
+
+// One depth step of attnRowsAVX2 at byte offset o of the six row pointers.
+#define ATTNRSTEP(o) \
+	ATTNBROW;                  \
+	VBROADCASTSS o(SI), Y2;    \
+	ATTNFMA(Y4, Y5);           \
+	VBROADCASTSS o(R11), Y2;   \
+	ATTNFMA(Y6, Y7);           \
+	VBROADCASTSS o(R12), Y2;   \
+	ATTNFMA(Y8, Y9);           \
+	VBROADCASTSS o(R13), Y2;   \
+	ATTNFMA(Y10, Y11);         \
+	VBROADCASTSS o(AX), Y2;    \
+	ATTNFMA(Y12, Y13);         \
+	VBROADCASTSS o(BX), Y2;    \
+	ATTNFMA(Y14, Y15)
+
+#define ATTNZERO \
+	VXORPS Y4, Y4, Y4;    \
+	VXORPS Y5, Y5, Y5;    \
+	VXORPS Y6, Y6, Y6;    \
+	VXORPS Y7, Y7, Y7;    \
+	VXORPS Y8, Y8, Y8;    \
+	VXORPS Y9, Y9, Y9;    \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11; \
+	VXORPS Y12, Y12, Y12; \
+	VXORPS Y13, Y13, Y13; \
+	VXORPS Y14, Y14, Y14; \
+	VXORPS Y15, Y15, Y15
+
+#define ATTNSTORE(r0, r1) \
+	VMOVUPS r0, (DX);   \
+	VMOVUPS r1, 32(DX); \
+	ADDQ    R8, DX
+
+// func attnRowsAVX2(kc int, a *float32, lda, rows int, b *float32, ldb int, c *float32, ldc int)
+//
+// C[0:rows, 0:16] = A[0:rows, 0:kc]·B[0:kc, 0:16]: A row-major (row r at
+// a + r·lda), B rows ldb apart, C rows ldc apart; 1 ≤ rows ≤ 6 (rows past
+// the last repeat it and are not stored), kc ≥ 1.
+TEXT ·attnRowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+24(FP), R14
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	SHLQ $2, R10
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+
+	// Row pointers, each the previous one plus lda while it is a row.
+	MOVQ SI, R11
+	CMPQ R14, $2
+	JLT  rp1
+	ADDQ R9, R11
+rp1:
+	MOVQ R11, R12
+	CMPQ R14, $3
+	JLT  rp2
+	ADDQ R9, R12
+rp2:
+	MOVQ R12, R13
+	CMPQ R14, $4
+	JLT  rp3
+	ADDQ R9, R13
+rp3:
+	MOVQ R13, AX
+	CMPQ R14, $5
+	JLT  rp4
+	ADDQ R9, AX
+rp4:
+	MOVQ AX, BX
+	CMPQ R14, $6
+	JLT  rp5
+	ADDQ R9, BX
+rp5:
+
+	ATTNZERO
+	CMPQ CX, $4
+	JLT  rtail
+
+rloop4:
+	ATTNRSTEP(0)
+	ATTNRSTEP(4)
+	ATTNRSTEP(8)
+	ATTNRSTEP(12)
+	ADDQ $16, SI
+	ADDQ $16, R11
+	ADDQ $16, R12
+	ADDQ $16, R13
+	ADDQ $16, AX
+	ADDQ $16, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  rloop4
+
+rtail:
+	TESTQ CX, CX
+	JEQ   rstore
+
+rloop1:
+	ATTNRSTEP(0)
+	ADDQ $4, SI
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ $4, R13
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ CX
+	JNZ  rloop1
+
+rstore:
+	ATTNSTORE(Y4, Y5)
+	DECQ R14
+	JEQ  rdone
+	ATTNSTORE(Y6, Y7)
+	DECQ R14
+	JEQ  rdone
+	ATTNSTORE(Y8, Y9)
+	DECQ R14
+	JEQ  rdone
+	ATTNSTORE(Y10, Y11)
+	DECQ R14
+	JEQ  rdone
+	ATTNSTORE(Y12, Y13)
+	DECQ R14
+	JEQ  rdone
+	ATTNSTORE(Y14, Y15)
+
+rdone:
+	VZEROUPPER
+	RET
+
+// One depth step of attnColsAVX2: the six A elements are contiguous at SI.
+#define ATTNCSTEP \
+	ATTNBROW;                  \
+	VBROADCASTSS (SI), Y2;     \
+	ATTNFMA(Y4, Y5);           \
+	VBROADCASTSS 4(SI), Y2;    \
+	ATTNFMA(Y6, Y7);           \
+	VBROADCASTSS 8(SI), Y2;    \
+	ATTNFMA(Y8, Y9);           \
+	VBROADCASTSS 12(SI), Y2;   \
+	ATTNFMA(Y10, Y11);         \
+	VBROADCASTSS 16(SI), Y2;   \
+	ATTNFMA(Y12, Y13);         \
+	VBROADCASTSS 20(SI), Y2;   \
+	ATTNFMA(Y14, Y15);         \
+	ADDQ R9, SI
+
+// func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+//
+// C[0:6, 0:16] = Aᵀ[0:6, 0:kc]·B[0:kc, 0:16] for A stored kc×6 (row p at
+// a + p·lda, its six elements contiguous), B rows ldb apart, C rows ldc
+// apart; kc ≥ 1.
+TEXT ·attnColsAVX2(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+
+	ATTNZERO
+	CMPQ CX, $4
+	JLT  ctail
+
+cloop4:
+	ATTNCSTEP
+	ATTNCSTEP
+	ATTNCSTEP
+	ATTNCSTEP
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  cloop4
+
+ctail:
+	TESTQ CX, CX
+	JEQ   cstore
+
+cloop1:
+	ATTNCSTEP
+	DECQ CX
+	JNZ  cloop1
+
+cstore:
+	ATTNSTORE(Y4, Y5)
+	ATTNSTORE(Y6, Y7)
+	ATTNSTORE(Y8, Y9)
+	ATTNSTORE(Y10, Y11)
+	ATTNSTORE(Y12, Y13)
+	ATTNSTORE(Y14, Y15)
+	VZEROUPPER
+	RET

@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package cpu
+
+func attnRowsAVX2(kc int, a *float32, lda, rows int, b *float32, ldb int, c *float32, ldc int) {
+	panic("unreachable")
+}
+
+func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	panic("unreachable")
+}

@@ -1,0 +1,106 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestAttentionTiles checks attention's tile kernels (attnTilesOn) against
+// the gemm.Sgemm products they replace, on shapes with whole and edge
+// tiles (rows not a multiple of 6, columns not of 16, depth not of 4),
+// both layouts, with and without a key mask, on 1 and 2 threads: with
+// gemm's AVX2 kernel the results are the same bits (the same FMA chains);
+// with another kernel they agree to rounding.
+func TestAttentionTiles(t *testing.T) {
+	if !simdOn {
+		t.Skip("no AVX2+FMA")
+	}
+	defer func(on bool) { attnTilesOn = on }(attnTilesOn)
+	exact := gemm.Kernel() == "avx2"
+	r := rand.New(rand.NewSource(5))
+	type geom struct{ b, h, tq, tk, dh, dv int }
+	n := 0
+	defer func() { t.Logf("%d comparisons", n) }()
+	for _, gm := range []geom{{2, 4, 64, 64, 32, 32}, {1, 3, 7, 13, 5, 19}, {2, 2, 12, 6, 16, 16}, {1, 2, 33, 40, 24, 8}, {1, 1, 1, 1, 1, 1}} {
+		for _, bthd := range []bool{false, true} {
+			for _, masked := range []bool{false, true} {
+				shape := func(t, d int) ir.Type {
+					if bthd {
+						return f32(gm.b, t, gm.h, d)
+					}
+					return f32(gm.b, gm.h, t, d)
+				}
+				ins := []in{{t: shape(gm.tq, gm.dh)}, {t: shape(gm.tk, gm.dh)}, {t: shape(gm.tk, gm.dv)}, {t: shape(gm.tq, gm.dv)}}
+				if masked {
+					ins = append(ins, in{t: boolT(gm.b, gm.tk), kind: ids, hi: 2})
+				}
+				cases := map[string]func(b *ir.Builder, x []*ir.Value) (*ir.Value, error){
+					"forward": func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						var m *ir.Value
+						if masked {
+							m = x[4]
+						}
+						if bthd {
+							return b.AttentionBTHD(x[0], x[1], x[2], m, 0.3)
+						}
+						return b.Attention(x[0], x[1], x[2], m, 0.3)
+					},
+				}
+				for wrt := -1; wrt < 3; wrt++ {
+					cases[fmt.Sprint("backward wrt=", wrt)] = func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+						var m *ir.Value
+						if masked {
+							m = x[4]
+						}
+						w, err := b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.3, BTHD: bthd})
+						if err != nil || wrt < 0 {
+							return w, err
+						}
+						return b.AttentionBackwardProduct(w, x[[]int{1, 0, 3}[wrt]], ir.AttentionProductAttr{BTHD: bthd, Wrt: wrt})
+					}
+				}
+				for name, build := range cases {
+					what := fmt.Sprintf("%+v bthd=%v masked=%v %s", gm, bthd, masked, name)
+					g, err := opCase{ins: ins, build: build}.graph()
+					if err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+					vals := make([][]float64, len(ins))
+					for i, x := range ins {
+						vals[i] = draw(r, x)
+					}
+					for _, threads := range []int{1, 2} {
+						var got [2][]float64
+						for i, on := range []bool{true, false} {
+							attnTilesOn = on
+							p, err := Compile(g, Options{Threads: threads})
+							if err != nil {
+								t.Fatalf("%s: %v", what, err)
+							}
+							for j, x := range ins {
+								bind(t, p, g.Inputs[j].Name, x.t, vals[j])
+							}
+							if err := p.Run(); err != nil {
+								t.Fatalf("%s: %v", what, err)
+							}
+							got[i] = values(p.outputs["y"])
+						}
+						for i, v := range got[0] {
+							w := got[1][i]
+							n++
+							if exact && math.Float32bits(float32(v)) != math.Float32bits(float32(w)) ||
+								!exact && math.Abs(v-w) > 1e-5*(1+math.Abs(w)) {
+								t.Fatalf("%s threads=%d: [%d] = %v with the tile kernels, %v with gemm", what, threads, i, v, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
