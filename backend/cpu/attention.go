@@ -132,11 +132,17 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		} else {
 			gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, wi[tk:], 2*tk)
 		}
+		vec := t != nil && tk%8 == 0
+		if vec {
+			attnDsAVX2(&wi[0], &wi[tk], 2*tk, tq, tk, a.scale)
+		}
 		for i := 0; i < tq; i++ {
 			pr, dr := wi[i*2*tk:][:tk], wi[i*2*tk+tk:][:tk]
-			dot := dotF32(dr, pr)
-			for j, e := range dr {
-				dr[j] = pr[j] * (e - dot) * a.scale
+			if !vec {
+				dot := dotF32(dr, pr)
+				for j, e := range dr {
+					dr[j] = pr[j] * (e - dot) * a.scale
+				}
 			}
 			for j, keep := range m {
 				if keep == 0 {

@@ -15,3 +15,11 @@ func attnRowsAVX2(kc int, a *float32, lda, rows int, b *float32, ldb int, c *flo
 //
 //go:noescape
 func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// attnDsAVX2 computes attention_backward's score gradients in place for
+// rows rows of n (a multiple of 8) elements, p and ds rows ld apart: dot
+// = dotF32(ds, p), then ds = p·(ds − dot)·scale, the bits of the
+// portable loop.
+//
+//go:noescape
+func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)

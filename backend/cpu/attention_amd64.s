@@ -219,3 +219,58 @@ cstore:
 	ATTNSTORE(Y14, Y15)
 	VZEROUPPER
 	RET
+
+// func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)
+//
+// attention_backward's score gradients in place, row by row (rows ld
+// apart): dot = Σ ds·p with four running sums (lane i%4, multiply then
+// add, combined as (s0+s1)+(s2+s3): dotF32's order), then ds = p·(ds −
+// dot)·scale. n is a multiple of 8, ≥ 8.
+TEXT ·attnDsAVX2(SB), NOSPLIT, $0-44
+	MOVQ         p+0(FP), SI
+	MOVQ         ds+8(FP), DI
+	MOVQ         ld+16(FP), R8
+	SHLQ         $2, R8
+	MOVQ         rows+24(FP), R9
+	MOVQ         n+32(FP), R10
+	VBROADCASTSS scale+40(FP), Y7
+	TESTQ        R9, R9
+	JEQ          dsdone
+
+dsrow:
+	VXORPS X0, X0, X0
+	XORQ   AX, AX
+
+dsdot:
+	VMOVUPS (DI)(AX*4), X1
+	VMULPS  (SI)(AX*4), X1, X1
+	VADDPS  X1, X0, X0
+	ADDQ    $4, AX
+	CMPQ    AX, R10
+	JLT     dsdot
+
+	VMOVSHDUP    X0, X1
+	VADDPS       X1, X0, X0 // lane 0: s0+s1, lane 2: s2+s3
+	VMOVHLPS     X0, X0, X1
+	VADDSS       X1, X0, X0
+	VBROADCASTSS X0, Y6
+	XORQ         AX, AX
+
+dsapply:
+	VMOVUPS (DI)(AX*4), Y1
+	VSUBPS  Y6, Y1, Y1
+	VMULPS  (SI)(AX*4), Y1, Y1
+	VMULPS  Y7, Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, R10
+	JLT     dsapply
+
+	ADDQ R8, SI
+	ADDQ R8, DI
+	DECQ R9
+	JNZ  dsrow
+
+dsdone:
+	VZEROUPPER
+	RET

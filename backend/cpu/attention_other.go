@@ -9,3 +9,5 @@ func attnRowsAVX2(kc int, a *float32, lda, rows int, b *float32, ldb int, c *flo
 func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	panic("unreachable")
 }
+
+func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32) { panic("unreachable") }
