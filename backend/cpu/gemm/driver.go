@@ -267,6 +267,13 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		p.scaleRows(i0, i1, j0, j1)
 	}
 	epi := p.hasEpilogue()
+	// The common epilogue (a column bias, then nothing or ReLU) goes
+	// straight to biasAct for whole tile rows, as epilogueRow would.
+	fastBias := epi && biasAct != nil && p.ColBias != nil && p.RowBias == nil && (p.Act == ActNone || p.Act == ActReLU) && nr%8 == 0
+	relu := 0
+	if p.Act == ActReLU {
+		relu = 1
+	}
 	c, ldc := p.C, p.LDC
 	tmp := ws.tmp[:mr*nr]
 	for jc := j0; jc < j1; jc += ncb {
@@ -322,7 +329,16 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 								}
 							}
 						}
-						if last && epi {
+						if last && epi && fastBias && nrr == nr {
+							cb := &p.ColBias[jc+jr]
+							if nr == 16 && biasTile != nil {
+								biasTile(mrr, &c[ci], ldc, cb, relu)
+							} else {
+								for r := 0; r < mrr; r++ {
+									biasAct(nr, &c[ci+r*ldc], cb, relu)
+								}
+							}
+						} else if last && epi {
 							for r := 0; r < mrr; r++ {
 								p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
 							}

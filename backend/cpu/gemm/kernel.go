@@ -47,6 +47,11 @@ type kernel struct {
 // (set by the architecture file; tests clear it to compare).
 var biasAct func(n int, row, bias *float32, relu int)
 
+// biasTile, if not nil, is biasAct on rows (≥ 1) rows of 16 floats, ldc
+// apart, in one call: the epilogue of a whole 16-column tile (set by the
+// architecture file; tests clear it to compare).
+var biasTile func(rows int, c *float32, ldc int, bias *float32, relu int)
+
 // kernels lists the kernels this machine can run, generic first, then
 // those of the architecture file (archKernels) that the CPU supports.
 var kernels = append([]*kernel{genericKernel}, archKernels()...)
