@@ -176,6 +176,12 @@ func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 func (a *attentionProduct) run() error {
+	// As parFor: a job too small to pay for waking parked helpers runs
+	// on the caller (worker 0's scratch: kernels run one at a time).
+	if work := a.g.N * a.g.Tq * a.g.Tk * a.g.Dh; a.g.N == 1 || work < parMinWork || work < parWakeWork && a.pool.Parked() {
+		a.RangeWorker(0, 0, a.g.N)
+		return nil
+	}
 	a.pool.ForWorker(a.g.N, 1, a)
 	return nil
 }
