@@ -20,7 +20,8 @@ func init() {
 // attention_backward's weights and score gradients, one item (one head
 // of one sequence) at a time: its Tq×Tk weights stay in cache between
 // small GEMMs that read and write the item's rows where they are
-// (strided heads with bthd). The forward keeps nothing of size Tq×Tk.
+// (strided heads with bthd). The forward keeps nothing of size Tq×Tk,
+// unless a backward is linked to it (saved).
 type attentionKernel struct {
 	g             ir.AttentionGeometry
 	scale         float32
@@ -30,6 +31,11 @@ type attentionKernel struct {
 	scratch       [][]float32 // forward: per worker, tq×tk
 	tiles         []attnTiles // per worker
 	pool          *parallel.Pool
+
+	// saved, when not nil, holds every item's weights (n·tq·tk floats):
+	// the forward writes them there, and the attention_backward linked to
+	// it (shareAttentionWeights) reads them instead of computing them.
+	saved []float32
 }
 
 func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -83,10 +89,7 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 	} else {
 		gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, ldp)
 	}
-	var m []uint8
-	if a.mask != nil {
-		m = view[uint8](a.mask)[(n/g.Heads)*tk:][:tk]
-	}
+	m := a.maskRow(n)
 	for i := 0; i < tq; i++ {
 		row := p[i*ldp:][:tk]
 		for j, keep := range m {
@@ -100,6 +103,14 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 	return m
 }
 
+// maskRow returns item n's key mask row (nil without a mask).
+func (a *attentionKernel) maskRow(n int) []uint8 {
+	if a.mask == nil {
+		return nil
+	}
+	return view[uint8](a.mask)[(n/a.g.Heads)*a.g.Tk:][:a.g.Tk]
+}
+
 func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 	q, k, v, o := f32s(a.q), f32s(a.k), f32s(a.v), f32s(a.out)
 	g := &a.g
@@ -111,6 +122,9 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 	for n := lo; n < hi; n++ {
 		if !a.backward {
 			p := a.scratch[w]
+			if a.saved != nil {
+				p = a.saved[n*tq*tk:][:tq*tk]
+			}
 			a.weights(t, n, q, k, p, tk)
 			vs, os := v[g.Row(n, 0, tk, dv):], o[g.Row(n, 0, tq, dv):]
 			if t != nil {
@@ -123,7 +137,16 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		// Rows of [p | ds]: p, then dp = dy vᵀ beside it, then ds = p ⊙
 		// (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
 		wi := o[n*tq*2*tk:][:tq*2*tk]
-		m := a.weights(t, n, q, k, wi, 2*tk)
+		var m []uint8
+		if a.saved != nil {
+			sp := a.saved[n*tq*tk:][:tq*tk]
+			for i := range tq {
+				copy(wi[i*2*tk:][:tk], sp[i*tk:][:tk])
+			}
+			m = a.maskRow(n)
+		} else {
+			m = a.weights(t, n, q, k, wi, 2*tk)
+		}
 		dys, vs := f32s(a.dy)[g.Row(n, 0, tq, dv):], v[g.Row(n, 0, tk, dv):]
 		if t != nil {
 			vt := t.bt[:dv*tk]
@@ -150,6 +173,62 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 				}
 			}
 		}
+	}
+}
+
+// attnShareOn enables shareAttentionWeights (tests turn it off to
+// compare).
+var attnShareOn = true
+
+// attnSaveMax is the most weights (floats) a forward keeps for its
+// backward: 32 MiB.
+const attnSaveMax = 8 << 20
+
+// shareAttentionWeights links each attention_backward to the attention
+// forward that runs before it in the same step on the same q, k, mask,
+// scale and geometry: the forward then keeps its weights in a buffer of
+// their own (n·tq·tk floats, outside the memory plan, so nothing between
+// the two overwrites them), and the backward copies them instead of
+// computing q·kᵀ and the softmax again. q and k are the backward's
+// arguments, so they are live and unchanged until it runs; the weights
+// are those the backward would compute, bit for bit. A forward whose
+// weights exceed attnSaveMax floats is not linked (long sequences: the
+// memory grows with tq·tk per layer, as PyTorch's saved softmax does).
+func (p *Program) shareAttentionWeights() {
+	if !attnShareOn {
+		return
+	}
+	type key struct {
+		q, k, mask *ir.Value
+		scale      float32
+		g          ir.AttentionGeometry
+	}
+	fwd := map[key]*attentionKernel{}
+	for _, s := range p.steps {
+		a, ok := s.k.(*attentionKernel)
+		if !ok {
+			continue
+		}
+		masks := s.v.Args[3:]
+		if a.backward {
+			masks = s.v.Args[4:]
+		}
+		kk := key{q: s.v.Args[0], k: s.v.Args[1], scale: a.scale, g: a.g}
+		if len(masks) == 1 {
+			kk.mask = masks[0]
+		}
+		if !a.backward {
+			fwd[kk] = a
+			continue
+		}
+		f := fwd[kk]
+		if f == nil || a.g.N*a.g.Tq*a.g.Tk > attnSaveMax {
+			continue
+		}
+		if f.saved == nil {
+			f.saved = make([]float32, a.g.N*a.g.Tq*a.g.Tk)
+		}
+		a.saved = f.saved
 	}
 }
 

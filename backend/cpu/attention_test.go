@@ -104,3 +104,137 @@ func TestAttentionTiles(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionSharedWeights checks that an attention_backward linked to
+// its forward (shareAttentionWeights) gives the bits of one that computes
+// the weights again, over two runs with different inputs, with and
+// without a mask; and that no link is made to a forward that runs after
+// the backward or has another scale.
+func TestAttentionSharedWeights(t *testing.T) {
+	defer func(on bool) { attnShareOn = on }(attnShareOn)
+	r := rand.New(rand.NewSource(7))
+	for _, c := range []struct {
+		name       string
+		masked     bool
+		bwdFirst   bool
+		fwdScale   float64
+		wantLinked bool
+	}{
+		{"linked", false, false, 0.3, true},
+		{"linked masked", true, false, 0.3, true},
+		{"backward first", false, true, 0.3, false},
+		{"other scale", false, false, 0.5, false},
+	} {
+		ins := []in{{t: f32(2, 9, 3, 8)}, {t: f32(2, 11, 3, 8)}, {t: f32(2, 11, 3, 16)}, {t: f32(2, 9, 3, 16)}}
+		if c.masked {
+			ins = append(ins, in{t: boolT(2, 11), kind: ids, hi: 2})
+		}
+		g := ir.NewGraph()
+		b := ir.NewBuilder(g)
+		var x []*ir.Value
+		for i, s := range ins {
+			v, err := b.Input(fmt.Sprintf("x%d", i), ir.RoleData, s.t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = append(x, v)
+		}
+		var m *ir.Value
+		if c.masked {
+			m = x[4]
+		}
+		fwd := func() {
+			y, err := b.AttentionBTHD(x[0], x[1], x[2], m, c.fwdScale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.AddOutput("y", y)
+		}
+		if !c.bwdFirst {
+			fwd()
+		}
+		w, err := b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.3, BTHD: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dq, err := b.AttentionBackwardProduct(w, x[1], ir.AttentionProductAttr{BTHD: true, Wrt: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.AddOutput("w", w)
+		g.AddOutput("dq", dq)
+		if c.bwdFirst {
+			fwd()
+		}
+		if err := ir.Verify(g); err != nil {
+			t.Fatal(err)
+		}
+		var progs [2]*Program
+		for i, on := range []bool{true, false} {
+			attnShareOn = on
+			if progs[i], err = Compile(g, Options{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		linked := false
+		for _, s := range progs[0].steps {
+			if a, ok := s.k.(*attentionKernel); ok && a.backward && a.saved != nil {
+				linked = true
+			}
+		}
+		if linked != c.wantLinked {
+			t.Fatalf("%s: linked %v, want %v", c.name, linked, c.wantLinked)
+		}
+		for run := range 2 {
+			vals := make([][]float64, len(ins))
+			for i, s := range ins {
+				vals[i] = draw(r, s)
+			}
+			var got [2]map[string][]float64
+			for i, p := range progs {
+				for j, s := range ins {
+					bind(t, p, g.Inputs[j].Name, s.t, vals[j])
+				}
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				got[i] = map[string][]float64{}
+				for _, o := range []string{"y", "w", "dq"} {
+					got[i][o] = values(p.outputs[o])
+				}
+			}
+			for o, want := range got[1] {
+				for i, v := range got[0][o] {
+					if math.Float32bits(float32(v)) != math.Float32bits(float32(want[i])) {
+						t.Fatalf("%s run %d: %s[%d] = %v linked, %v not", c.name, run, o, i, v, want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAttentionSharedWeightsW4: each attention_backward of the W4 step
+// (both blocks) and of W5's (block 1 only: block 0 is frozen) takes its
+// forward's weights.
+func TestAttentionSharedWeightsW4(t *testing.T) {
+	for tr, want := range []int{2, 1} {
+		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 2, true)
+		p, err := Compile(g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		linked, backward := 0, 0
+		for _, s := range p.steps {
+			if a, ok := s.k.(*attentionKernel); ok && a.backward {
+				backward++
+				if a.saved != nil {
+					linked++
+				}
+			}
+		}
+		if linked != want || backward != want {
+			t.Errorf("train %d: %d of %d attention_backward linked to their forward, want %d of %d", tr, linked, backward, want, want)
+		}
+	}
+}

@@ -119,7 +119,10 @@
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no
 //	                packing; kᵀ and vᵀ transposed once per head), the FMA chains of
-//	                gemm's kernel: the same bits as gemm.Sgemm (TestAttentionTiles)
+//	                gemm's kernel: the same bits as gemm.Sgemm (TestAttentionTiles);
+//	                an attention_backward takes the weights its forward kept (up to
+//	                32 MiB per layer) instead of computing them again
+//	                (shareAttentionWeights, TestAttentionSharedWeights)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
