@@ -6,8 +6,9 @@
 // (Beta = 1); and SgemmBatched for many independent products of one shape
 // (attention heads), spread over the pool one item per task. Activate
 // and ActivateSlice expose the epilogue's float32 activation functions so
-// that other kernels can match them exactly. Pure Go plus Go assembly; no
-// cgo.
+// that other kernels can match them exactly; Transpose is the packing's
+// 8×8 block transpose for other kernels (attention's kᵀ and vᵀ). Pure Go
+// plus Go assembly; no cgo.
 //
 // # Algorithm (Goto / BLIS)
 //
