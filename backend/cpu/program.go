@@ -141,8 +141,8 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	}
 	p.fuseAdam(c)
 	p.fuseConvBias()
-	p.shareAttentionWeights()
 	p.int8Passes()
+	p.shareAttentionWeights()
 	if shareColumnsOn {
 		p.shareColumns()
 	}
