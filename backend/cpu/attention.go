@@ -184,9 +184,10 @@ var attnShareOn = true
 // backward: 32 MiB.
 const attnSaveMax = 8 << 20
 
-// shareAttentionWeights links each attention_backward to the attention
-// forward that runs before it in the same step on the same q, k, mask,
-// scale and geometry: the forward then keeps its weights in a buffer of
+// shareAttentionWeights links each attention_backward to an attention
+// forward on the same q, k, mask, scale and geometry that it depends on
+// (its dy is computed from the forward's result, so every schedule runs
+// the forward first): the forward then keeps its weights in a buffer of
 // their own (n·tq·tk floats, outside the memory plan, so nothing between
 // the two overwrites them), and the backward copies them instead of
 // computing q·kᵀ and the softmax again. q and k are the backward's
@@ -203,7 +204,11 @@ func (p *Program) shareAttentionWeights() {
 		scale      float32
 		g          ir.AttentionGeometry
 	}
-	fwd := map[key]*attentionKernel{}
+	type forward struct {
+		v *ir.Value
+		a *attentionKernel
+	}
+	fwd := map[key]forward{}
 	for _, s := range p.steps {
 		a, ok := s.k.(*attentionKernel)
 		if !ok {
@@ -218,18 +223,37 @@ func (p *Program) shareAttentionWeights() {
 			kk.mask = masks[0]
 		}
 		if !a.backward {
-			fwd[kk] = a
+			fwd[kk] = forward{s.v, a}
 			continue
 		}
-		f := fwd[kk]
-		if f == nil || a.g.N*a.g.Tq*a.g.Tk > attnSaveMax {
+		f, ok := fwd[kk]
+		if !ok || a.g.N*a.g.Tq*a.g.Tk > attnSaveMax || !dependsOn(s.v.Args[3], f.v) {
 			continue
 		}
-		if f.saved == nil {
-			f.saved = make([]float32, a.g.N*a.g.Tq*a.g.Tk)
+		if f.a.saved == nil {
+			f.a.saved = make([]float32, a.g.N*a.g.Tq*a.g.Tk)
 		}
-		a.saved = f.saved
+		a.saved = f.a.saved
 	}
+}
+
+// dependsOn reports whether v is u or computed from it.
+func dependsOn(v, u *ir.Value) bool {
+	seen := map[*ir.Value]bool{}
+	stack := []*ir.Value{v}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x == u {
+			return true
+		}
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		stack = append(stack, x.Args...)
+	}
+	return false
 }
 
 // attentionProduct computes dq = ds·k, dk = dsᵀ·q or dv = pᵀ·dy from

@@ -108,8 +108,9 @@ func TestAttentionTiles(t *testing.T) {
 // TestAttentionSharedWeights checks that an attention_backward linked to
 // its forward (shareAttentionWeights) gives the bits of one that computes
 // the weights again, over two runs with different inputs, with and
-// without a mask; and that no link is made to a forward that runs after
-// the backward or has another scale.
+// without a mask; and that no link is made to a forward that the
+// backward does not depend on (whether it runs before or after it) or
+// that has another scale.
 func TestAttentionSharedWeights(t *testing.T) {
 	defer func(on bool) { attnShareOn = on }(attnShareOn)
 	r := rand.New(rand.NewSource(7))
@@ -118,12 +119,14 @@ func TestAttentionSharedWeights(t *testing.T) {
 		masked     bool
 		bwdFirst   bool
 		fwdScale   float64
+		dyOfY      bool // dy computed from the forward's result
 		wantLinked bool
 	}{
-		{"linked", false, false, 0.3, true},
-		{"linked masked", true, false, 0.3, true},
-		{"backward first", false, true, 0.3, false},
-		{"other scale", false, false, 0.5, false},
+		{"linked", false, false, 0.3, true, true},
+		{"linked masked", true, false, 0.3, true, true},
+		{"independent", false, false, 0.3, false, false},
+		{"backward first", false, true, 0.3, false, false},
+		{"other scale", false, false, 0.5, true, false},
 	} {
 		ins := []in{{t: f32(2, 9, 3, 8)}, {t: f32(2, 11, 3, 8)}, {t: f32(2, 11, 3, 16)}, {t: f32(2, 9, 3, 16)}}
 		if c.masked {
@@ -143,9 +146,10 @@ func TestAttentionSharedWeights(t *testing.T) {
 		if c.masked {
 			m = x[4]
 		}
+		var y *ir.Value
 		fwd := func() {
-			y, err := b.AttentionBTHD(x[0], x[1], x[2], m, c.fwdScale)
-			if err != nil {
+			var err error
+			if y, err = b.AttentionBTHD(x[0], x[1], x[2], m, c.fwdScale); err != nil {
 				t.Fatal(err)
 			}
 			g.AddOutput("y", y)
@@ -153,7 +157,11 @@ func TestAttentionSharedWeights(t *testing.T) {
 		if !c.bwdFirst {
 			fwd()
 		}
-		w, err := b.AttentionBackward(x[0], x[1], x[2], x[3], m, ir.AttentionBackwardAttr{Scale: 0.3, BTHD: true})
+		dy := x[3]
+		if c.dyOfY {
+			dy = must(b.Mul(y, x[3]))
+		}
+		w, err := b.AttentionBackward(x[0], x[1], x[2], dy, m, ir.AttentionBackwardAttr{Scale: 0.3, BTHD: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,7 +120,8 @@
 //	                tiles that read q, the scores and the transposed ds/p in place (no
 //	                packing; kᵀ and vᵀ transposed once per head), the FMA chains of
 //	                gemm's kernel: the same bits as gemm.Sgemm (TestAttentionTiles);
-//	                an attention_backward takes the weights its forward kept (up to
+//	                an attention_backward takes the weights kept by the forward its dy
+//	                depends on (up to
 //	                32 MiB per layer) instead of computing them again
 //	                (shareAttentionWeights, TestAttentionSharedWeights)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
