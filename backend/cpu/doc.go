@@ -121,9 +121,8 @@
 //	                packing; kᵀ and vᵀ transposed once per head), the FMA chains of
 //	                gemm's kernel: the same bits as gemm.Sgemm (TestAttentionTiles);
 //	                an attention_backward takes the weights kept by the forward its dy
-//	                depends on (up to
-//	                32 MiB per layer) instead of computing them again
-//	                (shareAttentionWeights, TestAttentionSharedWeights)
+//	                depends on (up to 32 MiB per layer) instead of computing them
+//	                again (shareAttentionWeights, TestAttentionSharedWeights)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
