@@ -314,6 +314,15 @@ type convKernel struct {
 	// addDots runs over them as segments, summing segS samples in its
 	// registers before each reduction of its accumulators.
 	segS int
+
+	// taps (conv2d with few output channels, or the weight gradient, of
+	// an ungrouped stride-1 convolution): the tap kernels of
+	// convtaps.go over shifted planes (cols[t] holds tapSeg samples'
+	// planes) instead of im2col and GEMM or addDots.
+	taps         bool
+	tapOff       []int
+	wpack, bpack []float32 // conv2d: the weight and bias packed by packTaps
+	tapSeg       int
 }
 
 // segRange runs samples [lo, hi) of a weight gradient with segS > 1.
@@ -404,6 +413,13 @@ func (k *convKernel) blockRange(t int) {
 }
 
 func (k *convKernel) run() error {
+	if k.taps && k.op == ir.OpConv2D {
+		var bias []float32
+		if k.rowBias != nil {
+			bias = f32s(k.rowBias)[:k.O]
+		}
+		k.packTaps(f32s(k.b), bias)
+	}
 	if k.tasks == 1 {
 		k.RangeWorker(0, 0, 1)
 	} else {
@@ -425,6 +441,14 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	lo, hi := parallel.Chunk(k.N, k.tasks, t)
 	if k.depthwise {
 		k.depthwiseRange(lo, hi, t)
+		return
+	}
+	if k.taps {
+		if k.op == ir.OpConv2D {
+			k.tapsForward(t, lo, hi)
+		} else {
+			k.tapsWeight(t, lo, hi)
+		}
 		return
 	}
 	if k.S > 1 {
@@ -552,8 +576,25 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.tasks = 1
 	}
 	CKK, P := g.ckk(), g.p()
+	switch v.Op {
+	case ir.OpConv2D:
+		k.taps = !k.depthwise && g.tapsFwdOK()
+	case ir.OpConv2DBackwardWeight:
+		k.taps = !k.depthwise && g.tapsWeightOK()
+	}
 	k.S = 1
-	if convBlockOn && (v.Op == ir.OpConv2D || v.Op == ir.OpConv2DBackwardInput) && g.G == 1 && !g.direct && !k.depthwise {
+	if k.taps {
+		k.dots = false
+		k.tapOff = g.tapOffsets()
+		k.tapSeg = 1
+		if v.Op == ir.OpConv2DBackwardWeight {
+			k.tapSeg = max(1, min(tapsSegFloats/g.planesLen(), g.N))
+		} else {
+			k.wpack = make([]float32, (g.O+5)/6*6*CKK)
+			k.bpack = make([]float32, (g.O+5)/6*6)
+		}
+	}
+	if convBlockOn && !k.taps && (v.Op == ir.OpConv2D || v.Op == ir.OpConv2DBackwardInput) && g.G == 1 && !g.direct && !k.depthwise {
 		k.S = g.blockSize()
 	}
 	if k.S > 1 {
@@ -570,6 +611,8 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		switch {
 		case k.depthwise: // the phase planes of a horizontal stride > 1
 			k.cols[t] = make([]float32, g.phaseLen())
+		case k.taps:
+			k.cols[t] = make([]float32, g.planesLen()*k.tapSeg)
 		case !g.direct:
 			k.cols[t] = make([]float32, CKK*P*max(k.S, k.segS))
 		}
@@ -612,7 +655,7 @@ func (p *Program) shareColumns() {
 	fwd := map[*ir.Value][]*convKernel{}
 	for _, s := range p.steps {
 		k, ok := s.k.(*convKernel)
-		if !ok || k.direct || k.depthwise {
+		if !ok || k.direct || k.depthwise || k.taps {
 			continue
 		}
 		switch k.op {
@@ -624,6 +667,9 @@ func (p *Program) shareColumns() {
 					if f.saved == nil {
 						f.saved = make([]float32, k.N*k.G*k.ckk()*k.p())
 						f.saves = true
+					}
+					if f.taps {
+						break
 					}
 					k.saved, k.reuses, k.savedS = f.saved, true, f.S
 					break

@@ -31,8 +31,10 @@ func stridedConvGraph(n int) *ir.Graph {
 // is on) and one sample per GEMM, and checks that every output is bit-equal: the blocks change
 // which products run, not any sum. Batches 6 and 11 leave a last block
 // of one sample; the strided graph runs the general im2col and col2im.
+// Without shareColumns the weight gradients and conv1 run the tap
+// kernels (convtaps.go).
 func TestConvBlocksMatch(t *testing.T) {
-	defer func(b, s bool) { convBlockOn, shareColumnsOn = b, s }(convBlockOn, shareColumnsOn)
+	defer func(b, s, tp bool) { convBlockOn, shareColumnsOn, tapsOn = b, s, tp }(convBlockOn, shareColumnsOn, tapsOn)
 	cases := []struct {
 		name string
 		g    *ir.Graph
@@ -43,6 +45,7 @@ func TestConvBlocksMatch(t *testing.T) {
 			for _, tc := range [][2]int{{1, 0}, {2, 0}, {1, 1}, {2, 1}} {
 				threads, share := tc[0], tc[1] == 1
 				shareColumnsOn = share
+				tapsOn = !share // the weight gradient's tap dots build no columns to share
 				var out [2]map[string][]float64
 				for i, on := range []bool{false, true} {
 					convBlockOn = on
@@ -61,7 +64,11 @@ func TestConvBlocksMatch(t *testing.T) {
 							}
 						}
 					}
-					if on && (blocked < 2 || share != (reused > 0)) {
+					want := 2 // conv2d and the input gradient of the second conv
+					if tapsOn {
+						want = 1 // the tap kernel runs the forward
+					}
+					if on && (blocked < want || share != (reused > 0)) {
 						t.Fatalf("share %v: %d conv kernels in blocks, %d reading blocked columns", share, blocked, reused)
 					}
 					if !on && blocked != 0 {

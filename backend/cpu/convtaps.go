@@ -1,0 +1,237 @@
+// This file implements the tap kernels of a stride-1 convolution with
+// few output channels and small planes (convKernel.taps): instead of
+// im2col's C·KH·KW rows per sample, it builds C·KW shifted planes, in
+// which every tap (c, kh, kw) is a contiguous run of the sample's output
+// pixels at an offset. The forward sums the taps into 6 output channels
+// × 16 pixels in registers (convTaps6AVX2); the weight gradient takes
+// dot products of output-gradient rows with tap runs (dot4x3AVX2), as
+// addDots does with im2col's rows.
+
+package cpu
+
+// tapsOn lets convolutions use the tap kernels (tests turn it off to
+// compare with im2col + GEMM).
+var tapsOn = true
+
+// The forward tap kernel runs convolutions with at most tapsMaxO output
+// channels whose planes take at most tapsMaxPlanes floats per sample
+// (they stay in L1/L2 while the taps read them). There the GEMM's 6×16
+// micro-kernel gets few rows or a short K, and im2col writes KH times
+// more than the planes: LeNet's conv1 (O = 6, 25 taps) took 589 → 206
+// µs of one core per step of 64 samples, conv2 (O = 16, 150 taps) 676 →
+// 457 µs. The weight gradient's tap dots pay only for few channels and
+// taps (tapsWeightMaxO, tapsWeightMaxCKK): for conv1 they took 397 →
+// 233 µs; for conv2 (100 pixels, 150 taps) they were no faster than
+// im2col + addDots.
+const (
+	tapsMaxO         = 16
+	tapsMaxPlanes    = 16384
+	tapsWeightMaxO   = 12
+	tapsWeightMaxCKK = 75
+)
+
+// tapsFwdOK says whether conv2d of g can run the forward tap kernel.
+func (g *convGeom) tapsFwdOK() bool {
+	return g.tapsGeom() && g.p() >= 16 && g.O <= tapsMaxO && g.planesLen() <= tapsMaxPlanes
+}
+
+// tapsWeightOK says whether conv2d_backward_weight of g runs the tap
+// dots (dot4x3AVX2 needs runs of at least 8).
+func (g *convGeom) tapsWeightOK() bool {
+	return g.tapsGeom() && g.p() >= 8 && g.O <= tapsWeightMaxO && g.ckk() <= tapsWeightMaxCKK
+}
+
+// tapsSegFloats bounds the planes of the samples one weight-gradient
+// call of dot4x3AVX2 sums (tapSeg samples).
+const tapsSegFloats = 8192
+
+// tapsGeom: one group, stride 1, a column matrix.
+func (g *convGeom) tapsGeom() bool {
+	return simdOn && tapsOn && g.G == 1 && g.sh == 1 && g.sw == 1 && !g.direct
+}
+
+// planeRows is the number of rows of a shifted plane: the padded input
+// rows OH + (KH-1)·dh.
+func (g *convGeom) planeRows() int { return g.OH + (g.KH-1)*g.dh }
+
+// planesLen is the number of floats of one sample's shifted planes.
+func (g *convGeom) planesLen() int { return g.C * g.KW * g.planeRows() * g.OW }
+
+// tapOffsets returns, for tap t = (c·KH + kh)·KW + kw, the offset in a
+// sample's planes of the run its output pixels read: plane (c, kw)
+// holds X[r][ow] = x[c][r-ph][ow-pw+kw·dw] (zero outside x), so output
+// pixel p = oh·OW + ow of the tap reads X[oh + kh·dh][ow], i.e. the
+// plane's element p + kh·dh·OW.
+func (g *convGeom) tapOffsets() []int {
+	off := make([]int, g.ckk())
+	R := g.planeRows()
+	for c := range g.C {
+		for kh := range g.KH {
+			for kw := range g.KW {
+				off[(c*g.KH+kh)*g.KW+kw] = (c*g.KW+kw)*R*g.OW + kh*g.dh*g.OW
+			}
+		}
+	}
+	return off
+}
+
+// buildPlanes writes the shifted planes of sample x into X. It writes
+// only the elements that come from x: the zeros around them are those X
+// was allocated with, since nothing else writes there.
+func (g *convGeom) buildPlanes(X, x []float32) {
+	R, OW, W := g.planeRows(), g.OW, g.W
+	r0, r1 := g.ph, min(g.ph+g.H, R)
+	if r1 <= r0 {
+		return
+	}
+	for c := range g.C {
+		xc := x[c*g.H*W:][:g.H*W]
+		for kw := range g.KW {
+			lo, hi := g.span(kw)
+			if hi <= lo {
+				continue
+			}
+			off := kw*g.dw - g.pw
+			dst := X[((c*g.KW+kw)*R+r0)*OW+lo:][:(r1-r0-1)*OW+hi-lo]
+			src := xc[(r0-g.ph)*W+lo+off:][:(r1-r0-1)*W+hi-lo]
+			if hi-lo >= 8 {
+				copyRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, OW, W)
+				continue
+			}
+			for r := range r1 - r0 {
+				copy(dst[r*OW:][:hi-lo], src[r*W:][:hi-lo])
+			}
+		}
+	}
+}
+
+// packTaps lays out w[O, CKK] (and the bias, if any) for convTaps6AVX2:
+// per group q of 6 output channels, wp[(q·CKK + t)·6 + j] = w[6q+j][t]
+// and bp[6q+j] = bias[6q+j], the last channel repeated past O.
+func (k *convKernel) packTaps(w, bias []float32) {
+	CKK := k.ckk()
+	for q := range (k.O + 5) / 6 {
+		for j := range 6 {
+			o := min(6*q+j, k.O-1)
+			wo := w[o*CKK:][:CKK]
+			for t, e := range wo {
+				k.wpack[(q*CKK+t)*6+j] = e
+			}
+			if bias != nil {
+				k.bpack[6*q+j] = bias[o]
+			}
+		}
+	}
+}
+
+// tapsForward runs conv2d for samples [lo, hi) with the tap kernel.
+func (k *convKernel) tapsForward(t, lo, hi int) {
+	x, y := f32s(k.a), f32s(k.out)
+	X := k.cols[t]
+	CHW, P, CKK := k.C*k.H*k.W, k.p(), k.ckk()
+	var bp *float32
+	if k.rowBias != nil {
+		bp = &k.bpack[0]
+	}
+	var outs [6]*float32
+	P16 := P &^ 15
+	for n := lo; n < hi; n++ {
+		k.buildPlanes(X, x[n*CHW:][:CHW])
+		yn := y[n*k.O*P:][:k.O*P]
+		for q := range (k.O + 5) / 6 {
+			for j := range outs {
+				outs[j] = &yn[min(6*q+j, k.O-1)*P]
+			}
+			wq := &k.wpack[q*CKK*6]
+			var bq *float32
+			if bp != nil {
+				bq = &k.bpack[6*q]
+			}
+			convTaps6AVX2(&X[0], &k.tapOff[0], CKK, wq, bq, &outs, P16)
+			if P16 < P { // the last 16 pixels again, ending at P
+				for j := range outs {
+					outs[j] = &yn[min(6*q+j, k.O-1)*P+P-16]
+				}
+				convTaps6AVX2(&X[P-16], &k.tapOff[0], CKK, wq, bq, &outs, 16)
+			}
+		}
+	}
+}
+
+// tapsWeight runs conv2d_backward_weight for samples [lo, hi): segments
+// of up to tapSeg samples build their planes, then addTapDots sums them.
+func (k *convKernel) tapsWeight(t, lo, hi int) {
+	x, dy := f32s(k.a), f32s(k.b)
+	dw := f32s(k.out)
+	if k.partial != nil {
+		dw = k.partial[t]
+	}
+	if lo == hi {
+		clear(dw)
+		return
+	}
+	X := k.cols[t]
+	CHW, OP, PL := k.C*k.H*k.W, k.O*k.p(), k.planesLen()
+	for n0 := lo; n0 < hi; n0 += k.tapSeg {
+		w := min(k.tapSeg, hi-n0)
+		for s := range w {
+			k.buildPlanes(X[s*PL:][:PL], x[(n0+s)*CHW:][:CHW])
+		}
+		k.addTapDots(dw, dy[n0*OP:][:w*OP], X, w, n0 == lo)
+	}
+}
+
+// addTapDots adds (or, with first, writes) into dw[o][t] the sums over
+// nseg samples s of dy_s[o]·X_s[off[t]:][:P] (dy_s at s·O·P, X_s at
+// s·planesLen), 4 rows of one side by 3 of the other at a time as in
+// addDots, the orientation with fewer tiles.
+func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
+	O, T, P := k.O, k.ckk(), k.p()
+	_, _ = dy[(nseg-1)*O*P+O*P-1], X[(nseg-1)*k.planesLen()+k.planesLen()-1]
+	dyStride, xStride := 4*O*P, 4*k.planesLen()
+	var ap [4]*float32
+	var bp [3]*float32
+	var out [12]float32
+	put := func(o, t int, v float32) {
+		if first {
+			dw[o*T+t] = v
+		} else {
+			dw[o*T+t] += v
+		}
+	}
+	if swapDots(O, T) { // 4 taps by 3 channels
+		for i0 := 0; i0 < T; i0 += 4 {
+			for i := range ap {
+				ap[i] = &X[k.tapOff[min(i0+i, T-1)]]
+			}
+			for j0 := 0; j0 < O; j0 += 3 {
+				for j := range bp {
+					bp[j] = &dy[min(j0+j, O-1)*P]
+				}
+				dot4x3AVX2(P, nseg, xStride, dyStride, &ap, &bp, &out)
+				for j := 0; j < 3 && j0+j < O; j++ {
+					for i := 0; i < 4 && i0+i < T; i++ {
+						put(j0+j, i0+i, out[4*j+i])
+					}
+				}
+			}
+		}
+		return
+	}
+	for i0 := 0; i0 < O; i0 += 4 { // 4 channels by 3 taps
+		for i := range ap {
+			ap[i] = &dy[min(i0+i, O-1)*P]
+		}
+		for j0 := 0; j0 < T; j0 += 3 {
+			for j := range bp {
+				bp[j] = &X[k.tapOff[min(j0+j, T-1)]]
+			}
+			dot4x3AVX2(P, nseg, dyStride, xStride, &ap, &bp, &out)
+			for i := 0; i < 4 && i0+i < O; i++ {
+				for j := 0; j < 3 && j0+j < T; j++ {
+					put(i0+i, j0+j, out[4*j+i])
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestConvTapsMatch runs conv2d (with its bias folded in) and
+// conv2d_backward_weight by the tap kernels and by im2col + GEMM or
+// addDots. The forward sums the taps in the same order from zero and
+// adds the bias last, as the GEMM does, so it is bit-equal; the weight
+// gradient sums its pixels in another order and must agree to float32
+// rounding (and so must the forward of a single output channel, which
+// the GEMM runs as a matrix-vector product in another order). The cases
+// cover several channel groups of 6 (the last one
+// short), pixels that are no multiple of 16 or 8, padding and dilation
+// that differ along the axes, several input channels, and batches that
+// leave a short last segment.
+func TestConvTapsMatch(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(b bool) { tapsOn = b }(tapsOn)
+	for _, c := range []struct {
+		at   ir.Conv2DAttr
+		x, w ir.Shape
+	}{
+		{ir.Conv2DAttr{Padding: [2]int{2, 2}}, ir.Shape{5, 1, 28, 28}, ir.Shape{6, 1, 5, 5}},
+		{ir.Conv2DAttr{}, ir.Shape{3, 6, 14, 14}, ir.Shape{16, 6, 5, 5}},
+		{ir.Conv2DAttr{Padding: [2]int{1, 2}, Dilation: [2]int{2, 1}}, ir.Shape{3, 2, 9, 7}, ir.Shape{7, 2, 3, 2}},
+		{ir.Conv2DAttr{Padding: [2]int{0, 1}, Dilation: [2]int{1, 3}}, ir.Shape{9, 3, 6, 11}, ir.Shape{13, 3, 2, 3}},
+		{ir.Conv2DAttr{Padding: [2]int{1, 1}}, ir.Shape{2, 1, 4, 5}, ir.Shape{1, 1, 3, 3}},
+	} {
+		at := c.at
+		at.Stride = [2]int{1, 1}
+		if at.Dilation == [2]int{} {
+			at.Dilation = [2]int{1, 1}
+		}
+		name := fmt.Sprintf("x%v_w%v", c.x, c.w)
+		t.Run(name, func(t *testing.T) {
+			g := ir.NewGraph()
+			b := ir.NewBuilder(g)
+			x := must(b.Input("x", ir.RoleData, ir.Type{DType: ir.F32, Shape: c.x}))
+			w := must(b.Input("w", ir.RoleData, ir.Type{DType: ir.F32, Shape: c.w}))
+			bias := must(b.Input("b", ir.RoleData, f32(1, c.w[0], 1, 1)))
+			y := must(b.Add(must(b.Conv2D(x, w, at)), bias))
+			dy := must(b.Input("dy", ir.RoleData, y.Type))
+			dw := must(b.Conv2DBackwardWeight(x, dy, c.w, at))
+			g.AddOutput("y", y)
+			g.AddOutput("dw", dw)
+			vals := initInputs(g, rand.New(rand.NewSource(3)))
+			var out [2]map[string][]float64
+			for i, on := range []bool{false, true} {
+				tapsOn = on
+				for _, threads := range []int{1, 2} {
+					p, err := Compile(g, Options{Threads: threads})
+					if err != nil {
+						t.Fatal(err)
+					}
+					taps := 0
+					for _, s := range p.steps {
+						if k, ok := s.k.(*convKernel); ok && k.taps {
+							taps++
+						}
+					}
+					wantTaps := 0
+					if on {
+						wantTaps = 1
+						if c.w[0] <= tapsWeightMaxO && c.w[1]*c.w[2]*c.w[3] <= tapsWeightMaxCKK {
+							wantTaps = 2
+						}
+					}
+					if taps != wantTaps {
+						t.Fatalf("taps %v: %d tap kernels, want %d", on, taps, wantTaps)
+					}
+					bindAll(t, p, g, vals)
+					for range 2 { // the second run reuses the planes
+						if err := p.Run(); err != nil {
+							t.Fatal(err)
+						}
+					}
+					got := map[string][]float64{}
+					for name, b := range p.outputs {
+						got[name] = values(b)
+					}
+					if threads == 1 {
+						out[i] = got
+						continue
+					}
+					for j, v := range got["y"] { // the forward does not depend on the threads
+						if v != out[i]["y"][j] {
+							t.Fatalf("taps %v: y[%d] = %v on 2 threads, %v on 1", on, j, v, out[i]["y"][j])
+						}
+					}
+				}
+			}
+			for j, v := range out[1]["y"] {
+				if want := out[0]["y"][j]; c.w[0] == 1 && math.Abs(v-want) <= 1e-6*(1+math.Abs(want)) {
+					continue
+				}
+				if v != out[0]["y"][j] {
+					t.Fatalf("y[%d] = %v by taps, %v by GEMM", j, v, out[0]["y"][j])
+				}
+			}
+			for j, v := range out[1]["dw"] {
+				if want := out[0]["dw"][j]; math.Abs(v-want) > 1e-5*(1+math.Abs(want)) {
+					t.Fatalf("dw[%d] = %v by taps, %v by addDots", j, v, want)
+				}
+			}
+		})
+	}
+}
