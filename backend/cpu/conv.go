@@ -323,6 +323,18 @@ type convKernel struct {
 	tapOff       []int
 	wpack, bpack []float32 // conv2d: the weight and bias packed by packTaps
 	tapSeg       int
+	// dplanes (conv2d_backward_input, per task): the shifted planes
+	// col2imPlanes folds the column matrix through; nil: col2im.
+	dplanes [][]float32
+}
+
+// col2im folds task t's column matrix (rows ld apart) into dx.
+func (k *convKernel) col2imTask(t int, dx, col []float32, ld int) {
+	if k.dplanes != nil {
+		k.col2imPlanes(dx, col, ld, k.dplanes[t])
+		return
+	}
+	k.col2imLD(dx, col, ld)
 }
 
 // segRange runs samples [lo, hi) of a weight gradient with segS > 1.
@@ -405,7 +417,7 @@ func (k *convKernel) blockRange(t int) {
 			p.A, p.N, p.C, p.LDC = b, wp, col[:k.ckk()*wp], wp
 			gemm.SgemmEx(p)
 			for s := range w {
-				k.col2imLD(out[(n0+s)*CHW:][:CHW], col[s*P:], wp)
+				k.col2imTask(t, out[(n0+s)*CHW:][:CHW], col[s*P:], wp)
 			}
 		}
 	}
@@ -531,7 +543,7 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 			}
 			gemm.SgemmEx(p)
 			if k.op == ir.OpConv2DBackwardInput && !k.direct {
-				k.col2im(out[ng*CHW:][:CHW], col)
+				k.col2imTask(t, out[ng*CHW:][:CHW], col, k.p())
 			}
 		}
 	}
@@ -631,6 +643,12 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 			p.M, p.N, p.K, p.LDA, p.LDB, p.LDC = g.O, CKK, P, P, P, CKK
 		}
 		k.ps[t] = p
+	}
+	if v.Op == ir.OpConv2DBackwardInput && !k.depthwise && g.col2imPlanesOK() {
+		k.dplanes = make([][]float32, k.tasks)
+		for t := range k.dplanes {
+			k.dplanes[t] = make([]float32, g.planesLen())
+		}
 	}
 	if v.Op == ir.OpConv2DBackwardWeight && k.tasks > 1 {
 		k.partial = make([][]float32, k.tasks)

@@ -114,3 +114,63 @@ func TestConvTapsMatch(t *testing.T) {
 		})
 	}
 }
+
+// TestCol2imPlanes checks col2imPlanes against col2im (the portable
+// loops) to float32 rounding, for column matrices whose rows are ld
+// floats apart, with padding and dilation along both axes, and that it
+// is chosen only where its pieces have at least 8 floats.
+func TestCol2imPlanes(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(b bool) { simdOn = b }(simdOn)
+	r := rand.New(rand.NewSource(4))
+	for _, c := range []struct {
+		at   ir.Conv2DAttr
+		x, w ir.Shape
+		ok   bool
+	}{
+		{ir.Conv2DAttr{}, ir.Shape{1, 6, 14, 14}, ir.Shape{16, 6, 5, 5}, true},
+		{ir.Conv2DAttr{Padding: [2]int{2, 1}, Dilation: [2]int{2, 1}}, ir.Shape{1, 3, 11, 12}, ir.Shape{4, 3, 3, 2}, true},
+		{ir.Conv2DAttr{Padding: [2]int{0, 3}, Dilation: [2]int{1, 2}}, ir.Shape{1, 2, 5, 16}, ir.Shape{3, 2, 2, 4}, true},
+		{ir.Conv2DAttr{Padding: [2]int{1, 1}}, ir.Shape{1, 3, 8, 8}, ir.Shape{8, 3, 3, 3}, false}, // pieces of 7
+	} {
+		at := c.at
+		at.Stride = [2]int{1, 1}
+		if at.Dilation == [2]int{} {
+			at.Dilation = [2]int{1, 1}
+		}
+		oh := c.x[2] + 2*at.Padding[0] - at.Dilation[0]*(c.w[2]-1)
+		ow := c.x[3] + 2*at.Padding[1] - at.Dilation[1]*(c.w[3]-1)
+		g := newConvGeom(at, c.x, c.w, ir.Shape{1, c.w[0], oh, ow})
+		simdOn = true
+		if g.col2imPlanesOK() != c.ok {
+			t.Fatalf("%v %v: col2imPlanesOK = %v", c.x, c.w, !c.ok)
+		}
+		if !c.ok {
+			continue
+		}
+		ld := g.p() + 3
+		col := make([]float32, g.ckk()*ld)
+		for i := range col {
+			col[i] = float32(r.NormFloat64())
+		}
+		X := make([]float32, g.planesLen())
+		for i := range X {
+			X[i] = float32(r.NormFloat64()) // col2imPlanes writes all it reads
+		}
+		want, got := make([]float32, c.x.NumElements()), make([]float32, c.x.NumElements())
+		for i := range got {
+			got[i] = 7 // and all of dx
+		}
+		simdOn = false
+		g.col2imLD(want, col, ld)
+		simdOn = true
+		g.col2imPlanes(got, col, ld, X)
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%v %v: dx[%d] = %v, want %v", c.x, c.w, i, got[i], want[i])
+			}
+		}
+	}
+}
