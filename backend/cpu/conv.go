@@ -425,12 +425,15 @@ func (k *convKernel) blockRange(t int) {
 }
 
 func (k *convKernel) run() error {
-	if k.taps && k.op == ir.OpConv2D {
+	switch {
+	case k.taps && k.op == ir.OpConv2D:
 		var bias []float32
 		if k.rowBias != nil {
 			bias = f32s(k.rowBias)[:k.O]
 		}
 		k.packTaps(f32s(k.b), bias)
+	case k.taps && k.op == ir.OpConv2DBackwardInput:
+		k.packBackTaps(f32s(k.b))
 	}
 	if k.tasks == 1 {
 		k.RangeWorker(0, 0, 1)
@@ -456,9 +459,12 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 		return
 	}
 	if k.taps {
-		if k.op == ir.OpConv2D {
+		switch k.op {
+		case ir.OpConv2D:
 			k.tapsForward(t, lo, hi)
-		} else {
+		case ir.OpConv2DBackwardInput:
+			k.tapsBackward(t, lo, hi)
+		default:
 			k.tapsWeight(t, lo, hi)
 		}
 		return
@@ -593,15 +599,21 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.taps = !k.depthwise && g.tapsFwdOK()
 	case ir.OpConv2DBackwardWeight:
 		k.taps = !k.depthwise && g.tapsWeightOK()
+	case ir.OpConv2DBackwardInput:
+		k.taps = !k.depthwise && g.tapsBackOK()
 	}
 	k.S = 1
 	if k.taps {
 		k.dots = false
 		k.tapOff = g.tapOffsets()
 		k.tapSeg = 1
-		if v.Op == ir.OpConv2DBackwardWeight {
+		switch v.Op {
+		case ir.OpConv2DBackwardWeight:
 			k.tapSeg = max(1, min(tapsSegFloats/g.planesLen(), g.N))
-		} else {
+		case ir.OpConv2DBackwardInput:
+			k.tapOff = g.backTapOffsets()
+			k.wpack = make([]float32, (g.C*g.KW+5)/6*6*g.O*g.KH)
+		default:
 			k.wpack = make([]float32, (g.O+5)/6*6*CKK)
 			k.bpack = make([]float32, (g.O+5)/6*6)
 		}
@@ -625,6 +637,9 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 			k.cols[t] = make([]float32, g.phaseLen())
 		case k.taps:
 			k.cols[t] = make([]float32, g.planesLen()*k.tapSeg)
+			if v.Op == ir.OpConv2DBackwardInput {
+				k.tmp = append(k.tmp, make([]float32, g.O*g.padLen())) // the padded output gradient
+			}
 		case !g.direct:
 			k.cols[t] = make([]float32, CKK*P*max(k.S, k.segS))
 		}
@@ -644,7 +659,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		}
 		k.ps[t] = p
 	}
-	if v.Op == ir.OpConv2DBackwardInput && !k.depthwise && g.col2imPlanesOK() {
+	if v.Op == ir.OpConv2DBackwardInput && !k.taps && !k.depthwise && g.col2imPlanesOK() {
 		k.dplanes = make([][]float32, k.tasks)
 		for t := range k.dplanes {
 			k.dplanes[t] = make([]float32, g.planesLen())

@@ -252,7 +252,7 @@ func (g *convGeom) col2imPlanesOK() bool {
 // runs of 100 and 420 pieces; the op took 9% less CPU). Each element of dx sums the same terms,
 // in another order: per kw over kh first.
 func (g *convGeom) col2imPlanes(dx, col []float32, ld int, X []float32) {
-	R, OW, W, P := g.planeRows(), g.OW, g.W, g.p()
+	R, OW, P := g.planeRows(), g.OW, g.p()
 	PL := R * OW
 	for kh := range g.KH { // kh outermost: consecutive runs go to different planes
 		for c := range g.C {
@@ -269,6 +269,14 @@ func (g *convGeom) col2imPlanes(dx, col []float32, ld int, X []float32) {
 			}
 		}
 	}
+	g.foldPlanes(dx, X)
+}
+
+// foldPlanes writes into dx the adjoint of buildPlanes of the planes X:
+// each element of dx sums, over kw, the plane elements buildPlanes
+// would have copied it to.
+func (g *convGeom) foldPlanes(dx, X []float32) {
+	R, OW, W := g.planeRows(), g.OW, g.W
 	clear(dx)
 	r0, r1 := g.ph, min(g.ph+g.H, R)
 	if r1 <= r0 {
@@ -285,5 +293,87 @@ func (g *convGeom) col2imPlanes(dx, col []float32, ld int, X []float32) {
 			dst := dx[c*g.H*W+(r0-g.ph)*W+lo+off:][:(r1-r0-1)*W+hi-lo]
 			addRowsAVX2(&dst[0], &src[0], r1-r0, hi-lo, W, OW)
 		}
+	}
+}
+
+// tapsBackOK says whether conv2d_backward_input of g runs on the tap
+// kernel (tapsBackward): its planes and padded output gradient fit
+// tapsMaxPlanes, a plane has at least 16 elements, and the fold's
+// pieces at least 8.
+func (g *convGeom) tapsBackOK() bool {
+	return g.tapsGeom() && g.minPiece() >= 8 && g.planeRows()*g.OW >= 16 &&
+		g.planesLen() <= tapsMaxPlanes && g.O*g.padLen() <= tapsMaxPlanes
+}
+
+// padLen is the length of one channel of a sample's output gradient
+// between (KH-1)·dh rows of zeros above and below (tapsBackward).
+func (g *convGeom) padLen() int { return g.p() + 2*(g.KH-1)*g.dh*g.OW }
+
+// backTapOffsets returns, for the tap (o, kh) = o·KH + kh of the input
+// gradient, the offset in the padded output gradient of the run that
+// plane element 0 reads: plane (c, kw) element q = r·OW + ow gets
+// w[o][c][kh][kw]·dy[o][q - kh·dh·OW], zero outside dy.
+func (g *convGeom) backTapOffsets() []int {
+	off := make([]int, g.O*g.KH)
+	for o := range g.O {
+		for kh := range g.KH {
+			off[o*g.KH+kh] = o*g.padLen() + (g.KH-1-kh)*g.dh*g.OW
+		}
+	}
+	return off
+}
+
+// packBackTaps lays out w[O, C, KH, KW] for tapsBackward: per group q of
+// 6 planes j = c·KW + kw, wp[(q·O·KH + o·KH + kh)·6 + j - 6q] =
+// w[o][c][kh][kw], the last plane repeated past C·KW.
+func (k *convKernel) packBackTaps(w []float32) {
+	J, T := k.C*k.KW, k.O*k.KH
+	for q := range (J + 5) / 6 {
+		for jj := range 6 {
+			j := min(6*q+jj, J-1)
+			c, kw := j/k.KW, j%k.KW
+			for o := range k.O {
+				for kh := range k.KH {
+					k.wpack[(q*T+o*k.KH+kh)*6+jj] = w[((o*k.C+c)*k.KH+kh)*k.KW+kw]
+				}
+			}
+		}
+	}
+}
+
+// tapsBackward runs conv2d_backward_input for samples [lo, hi): the
+// input gradient's shifted planes (the adjoint of buildPlanes) are a
+// convolution of the output gradient, padded with zero rows, whose 6
+// output rows at a time are planes and whose taps are (o, kh); then
+// foldPlanes adds the planes into dx. There is no column matrix: for
+// LeNet's conv2 the GEMM [150×16]·[16×100] per sample and its col2im
+// become 30 planes × 140 elements × 80 taps.
+func (k *convKernel) tapsBackward(t, lo, hi int) {
+	dy, dx := f32s(k.a), f32s(k.out)
+	X, Y := k.cols[t], k.tmp[t]
+	CHW, OP, P, PL, LD := k.C*k.H*k.W, k.O*k.p(), k.p(), k.planeRows()*k.OW, k.padLen()
+	J, T := k.C*k.KW, k.O*k.KH
+	top := (k.KH - 1) * k.dh * k.OW
+	var outs [6]*float32
+	PL16 := PL &^ 15
+	for n := lo; n < hi; n++ {
+		dyn := dy[n*OP:][:OP]
+		for o := range k.O {
+			copy(Y[o*LD+top:][:P], dyn[o*P:][:P])
+		}
+		for q := range (J + 5) / 6 {
+			for jj := range outs {
+				outs[jj] = &X[min(6*q+jj, J-1)*PL]
+			}
+			wq := &k.wpack[q*T*6]
+			convTaps6AVX2(&Y[0], &k.tapOff[0], T, wq, nil, &outs, PL16)
+			if PL16 < PL { // the last 16 elements again, ending at PL
+				for jj := range outs {
+					outs[jj] = &X[min(6*q+jj, J-1)*PL+PL-16]
+				}
+				convTaps6AVX2(&Y[PL-16], &k.tapOff[0], T, wq, nil, &outs, 16)
+			}
+		}
+		k.foldPlanes(dx[n*CHW:][:CHW], X)
 	}
 }

@@ -9,12 +9,11 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-// TestConvTapsMatch runs conv2d (with its bias folded in) and
-// conv2d_backward_weight by the tap kernels and by im2col + GEMM or
-// addDots. The forward sums the taps in the same order from zero and
-// adds the bias last, as the GEMM does, so it is bit-equal; the weight
-// gradient sums its pixels in another order and must agree to float32
-// rounding (and so must the forward of a single output channel, which
+// TestConvTapsMatch runs conv2d (with its bias folded in),
+// conv2d_backward_weight and conv2d_backward_input by the tap kernels
+// and by im2col + GEMM or addDots (+ col2im). The forward sums the taps in the same order from zero and
+// adds the bias last, as the GEMM does, so it is bit-equal; the
+// gradients sum in another order and must agree to float32 rounding (and so must the forward of a single output channel, which
 // the GEMM runs as a matrix-vector product in another order). The cases
 // cover several channel groups of 6 (the last one
 // short), pixels that are no multiple of 16 or 8, padding and dilation
@@ -28,12 +27,17 @@ func TestConvTapsMatch(t *testing.T) {
 	for _, c := range []struct {
 		at   ir.Conv2DAttr
 		x, w ir.Shape
+		back int // 1: the input gradient runs on taps too
 	}{
-		{ir.Conv2DAttr{Padding: [2]int{2, 2}}, ir.Shape{5, 1, 28, 28}, ir.Shape{6, 1, 5, 5}},
-		{ir.Conv2DAttr{}, ir.Shape{3, 6, 14, 14}, ir.Shape{16, 6, 5, 5}},
-		{ir.Conv2DAttr{Padding: [2]int{1, 2}, Dilation: [2]int{2, 1}}, ir.Shape{3, 2, 9, 7}, ir.Shape{7, 2, 3, 2}},
-		{ir.Conv2DAttr{Padding: [2]int{0, 1}, Dilation: [2]int{1, 3}}, ir.Shape{9, 3, 6, 11}, ir.Shape{13, 3, 2, 3}},
-		{ir.Conv2DAttr{Padding: [2]int{1, 1}}, ir.Shape{2, 1, 4, 5}, ir.Shape{1, 1, 3, 3}},
+		{ir.Conv2DAttr{Padding: [2]int{2, 2}}, ir.Shape{5, 1, 28, 28}, ir.Shape{6, 1, 5, 5}, 1},
+		{ir.Conv2DAttr{}, ir.Shape{3, 6, 14, 14}, ir.Shape{16, 6, 5, 5}, 1},
+		{ir.Conv2DAttr{Padding: [2]int{1, 2}, Dilation: [2]int{2, 1}}, ir.Shape{3, 2, 9, 7}, ir.Shape{7, 2, 3, 2}, 0},
+		{ir.Conv2DAttr{Padding: [2]int{0, 1}, Dilation: [2]int{1, 3}}, ir.Shape{9, 3, 6, 11}, ir.Shape{13, 3, 2, 3}, 0},
+		{ir.Conv2DAttr{Padding: [2]int{1, 1}}, ir.Shape{2, 1, 4, 5}, ir.Shape{1, 1, 3, 3}, 0},
+		// input gradients: 8 planes (a group of 6 and one of 2), 4 rows
+		// of zeros around dy, padding and dilation along both axes
+		{ir.Conv2DAttr{Padding: [2]int{1, 2}, Dilation: [2]int{2, 1}}, ir.Shape{3, 2, 9, 12}, ir.Shape{5, 2, 3, 4}, 1},
+		{ir.Conv2DAttr{Padding: [2]int{0, 3}, Dilation: [2]int{1, 2}}, ir.Shape{4, 3, 5, 16}, ir.Shape{3, 3, 2, 4}, 1},
 	} {
 		at := c.at
 		at.Stride = [2]int{1, 1}
@@ -50,8 +54,10 @@ func TestConvTapsMatch(t *testing.T) {
 			y := must(b.Add(must(b.Conv2D(x, w, at)), bias))
 			dy := must(b.Input("dy", ir.RoleData, y.Type))
 			dw := must(b.Conv2DBackwardWeight(x, dy, c.w, at))
+			dx := must(b.Conv2DBackwardInput(dy, w, c.x, at))
 			g.AddOutput("y", y)
 			g.AddOutput("dw", dw)
+			g.AddOutput("dx", dx)
 			vals := initInputs(g, rand.New(rand.NewSource(3)))
 			var out [2]map[string][]float64
 			for i, on := range []bool{false, true} {
@@ -69,9 +75,9 @@ func TestConvTapsMatch(t *testing.T) {
 					}
 					wantTaps := 0
 					if on {
-						wantTaps = 1
+						wantTaps = 1 + c.back
 						if c.w[0] <= tapsWeightMaxO && c.w[1]*c.w[2]*c.w[3] <= tapsWeightMaxCKK {
-							wantTaps = 2
+							wantTaps++
 						}
 					}
 					if taps != wantTaps {
@@ -106,9 +112,11 @@ func TestConvTapsMatch(t *testing.T) {
 					t.Fatalf("y[%d] = %v by taps, %v by GEMM", j, v, out[0]["y"][j])
 				}
 			}
-			for j, v := range out[1]["dw"] {
-				if want := out[0]["dw"][j]; math.Abs(v-want) > 1e-5*(1+math.Abs(want)) {
-					t.Fatalf("dw[%d] = %v by taps, %v by addDots", j, v, want)
+			for _, name := range []string{"dw", "dx"} {
+				for j, v := range out[1][name] {
+					if want := out[0][name][j]; math.Abs(v-want) > 1e-5*(1+math.Abs(want)) {
+						t.Fatalf("%s[%d] = %v by taps, %v by GEMM or addDots", name, j, v, want)
+					}
 				}
 			}
 		})
