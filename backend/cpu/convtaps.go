@@ -13,21 +13,17 @@ package cpu
 // compare with im2col + GEMM).
 var tapsOn = true
 
-// The forward tap kernel runs convolutions with at most tapsMaxO output
+// The tap kernels run convolutions with at most tapsMaxO output
 // channels whose planes take at most tapsMaxPlanes floats per sample
 // (they stay in L1/L2 while the taps read them). There the GEMM's 6×16
 // micro-kernel gets few rows or a short K, and im2col writes KH times
-// more than the planes: LeNet's conv1 (O = 6, 25 taps) took 589 → 206
-// µs of one core per step of 64 samples, conv2 (O = 16, 150 taps) 676 →
-// 457 µs. The weight gradient's tap dots pay only for few channels and
-// taps (tapsWeightMaxO, tapsWeightMaxCKK): for conv1 they took 397 →
-// 233 µs; for conv2 (100 pixels, 150 taps) they were no faster than
-// im2col + addDots.
+// more than the planes. Per step of LeNet (batch 64, one core, medians
+// of interleaved runs): conv1 589 → 206 µs, conv2 676 → 457 µs; the
+// weight gradients of conv1 397 → 233-280 µs and of conv2 656-674 →
+// 445-470 µs with 7 samples per dot4x3AVX2 call (715-747 µs with one).
 const (
-	tapsMaxO         = 16
-	tapsMaxPlanes    = 16384
-	tapsWeightMaxO   = 12
-	tapsWeightMaxCKK = 75
+	tapsMaxO      = 16
+	tapsMaxPlanes = 16384
 )
 
 // tapsFwdOK says whether conv2d of g can run the forward tap kernel.
@@ -38,12 +34,12 @@ func (g *convGeom) tapsFwdOK() bool {
 // tapsWeightOK says whether conv2d_backward_weight of g runs the tap
 // dots (dot4x3AVX2 needs runs of at least 8).
 func (g *convGeom) tapsWeightOK() bool {
-	return g.tapsGeom() && g.p() >= 8 && g.O <= tapsWeightMaxO && g.ckk() <= tapsWeightMaxCKK
+	return g.tapsGeom() && g.p() >= 8 && g.O <= tapsMaxO && g.planesLen() <= tapsMaxPlanes
 }
 
 // tapsSegFloats bounds the planes of the samples one weight-gradient
 // call of dot4x3AVX2 sums (tapSeg samples).
-const tapsSegFloats = 8192
+const tapsSegFloats = 32768
 
 // tapsGeom: one group, stride 1, a column matrix.
 func (g *convGeom) tapsGeom() bool {
@@ -158,8 +154,9 @@ func (k *convKernel) tapsForward(t, lo, hi int) {
 	}
 }
 
-// tapsWeight runs conv2d_backward_weight for samples [lo, hi): segments
-// of up to tapSeg samples build their planes, then addTapDots sums them.
+// tapsWeight runs conv2d_backward_weight for samples [lo, hi): equal
+// segments of up to tapSeg samples build their planes, then addTapDots
+// sums them.
 func (k *convKernel) tapsWeight(t, lo, hi int) {
 	x, dy := f32s(k.a), f32s(k.b)
 	dw := f32s(k.out)
@@ -172,8 +169,10 @@ func (k *convKernel) tapsWeight(t, lo, hi int) {
 	}
 	X := k.cols[t]
 	CHW, OP, PL := k.C*k.H*k.W, k.O*k.p(), k.planesLen()
-	for n0 := lo; n0 < hi; n0 += k.tapSeg {
-		w := min(k.tapSeg, hi-n0)
+	segs := (hi - lo + k.tapSeg - 1) / k.tapSeg
+	per := (hi - lo + segs - 1) / segs // equal segments: 4 + 4, not 7 + 1
+	for n0 := lo; n0 < hi; n0 += per {
+		w := min(per, hi-n0)
 		for s := range w {
 			k.buildPlanes(X[s*PL:][:PL], x[(n0+s)*CHW:][:CHW])
 		}
