@@ -225,6 +225,35 @@ type sumWalk struct {
 	pool    *parallel.Pool
 	outerOK bool // the outermost segment is kept: split over it
 	colsOK  bool // else x is [rows (reduced), n (kept)] (bias gradients): split over the n columns
+	// runSums (else, when the innermost segment is reduced and there are
+	// several runs): each run's sumRun, computed over the cores (sumRuns,
+	// 4 runs per item), then added into the outputs in memory order, as
+	// the serial walk does (LeNet's conv bias gradients: 64·6 and 64·16
+	// runs into 6 and 16 outputs).
+	runSums []float64
+}
+
+// sumRunGroups computes the run sums of items [lo, hi), 4 runs each.
+type sumRunGroups struct{ k *sumWalk }
+
+func (g sumRunGroups) Range(lo, hi int) {
+	k := g.k
+	n := k.lens[len(k.lens)-1]
+	r0, r1 := 4*lo, min(4*hi, len(k.runSums))
+	sumRuns(k.runSums[r0:r1], f32s(k.x)[r0*n:], n, n)
+}
+
+// addRuns adds the run sums of segment s and the segments inside it, at
+// output offset oo, into the accumulators, *r being the next run.
+func (k *sumWalk) addRuns(s, oo int, r *int) {
+	if s == len(k.lens)-1 {
+		k.acc[oo] += k.runSums[*r]
+		*r++
+		return
+	}
+	for i := range k.lens[s] {
+		k.addRuns(s+1, oo+i*k.ostr[s], r)
+	}
 }
 
 func newSumWalk(xs ir.Shape, reduced []bool, mean bool, x, out *buffer, pool *parallel.Pool) *sumWalk {
@@ -257,6 +286,9 @@ func newSumWalk(xs ir.Shape, reduced []bool, mean bool, x, out *buffer, pool *pa
 	}
 	k.outerOK = len(k.lens) > 1 && !k.red[0]
 	k.colsOK = len(k.lens) == 2 && k.red[0] && !k.red[1] && k.xstr[1] == 1 && k.lens[1] >= 2*minSumCols
+	if last := len(k.lens) - 1; !k.outerOK && !k.colsOK && last >= 1 && k.red[last] && k.xstr[last] == 1 && k.lens[last] >= 4 {
+		k.runSums = make([]float64, x.n/k.lens[last])
+	}
 	return k
 }
 
@@ -278,6 +310,15 @@ func (k *sumWalk) run() error {
 		// walk: the split changes no bit of the result.
 		n := k.lens[len(k.lens)-1]
 		parFor(k.pool, n/minSumCols, minSumCols*(k.x.n/n), sumCols{k})
+	case k.runSums != nil && simdOn:
+		// The runs of x one after another: sum them over the cores, then
+		// add the sums in the serial walk's order (bit-identical).
+		n := k.lens[len(k.lens)-1]
+		parFor(k.pool, (len(k.runSums)+3)/4, 4*n, sumRunGroups{k})
+		clear(k.acc)
+		r := 0
+		k.addRuns(0, 0, &r)
+		k.emit(0, k.out.n)
 	default:
 		k.Range(0, 1)
 	}
@@ -342,6 +383,12 @@ func (k *sumWalk) Range(lo, hi int) {
 		clear(k.acc)
 		k.walk(x, 0, 0, 0)
 	}
+	k.emit(olo, ohi)
+}
+
+// emit writes outputs [olo, ohi) from their accumulators.
+func (k *sumWalk) emit(olo, ohi int) {
+	o := f32s(k.out)
 	scale := 1.0
 	if k.mean {
 		scale = 1 / float64(k.count)
