@@ -4,7 +4,8 @@
 // per GEMM (convKernel.S) and segments of samples per weight-gradient
 // dot (segS); samples spread over the pool. A depthwise convolution (one
 // input channel per group) runs the direct kernels of depthwise.go
-// instead.
+// instead, and a stride-1 convolution with few output channels and
+// small planes the tap kernels of convtaps.go (convKernel.taps).
 
 package cpu
 
