@@ -327,6 +327,9 @@ type convKernel struct {
 	// dplanes (conv2d_backward_input, per task): the shifted planes
 	// col2imPlanes folds the column matrix through; nil: col2im.
 	dplanes [][]float32
+	// backSegs (conv2d_backward_input on taps): the segments of a plane
+	// and the taps that reach dy there
+	backSegs []backSeg
 }
 
 // col2im folds task t's column matrix (rows ld apart) into dx.
@@ -613,6 +616,7 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 			k.tapSeg = max(1, min(tapsSegFloats/g.planesLen(), g.N))
 		case ir.OpConv2DBackwardInput:
 			k.tapOff = g.backTapOffsets()
+			k.backSegs = g.backSegs()
 			k.wpack = make([]float32, (g.C*g.KW+5)/6*6*g.O*g.KH)
 		default:
 			k.wpack = make([]float32, (g.O+5)/6*6*CKK)

@@ -308,22 +308,63 @@ func (g *convGeom) tapsBackOK() bool {
 // between (KH-1)·dh rows of zeros above and below (tapsBackward).
 func (g *convGeom) padLen() int { return g.p() + 2*(g.KH-1)*g.dh*g.OW }
 
-// backTapOffsets returns, for the tap (o, kh) = o·KH + kh of the input
+// backTapOffsets returns, for the tap (kh, o) = kh·O + o of the input
 // gradient, the offset in the padded output gradient of the run that
 // plane element 0 reads: plane (c, kw) element q = r·OW + ow gets
 // w[o][c][kh][kw]·dy[o][q - kh·dh·OW], zero outside dy.
 func (g *convGeom) backTapOffsets() []int {
 	off := make([]int, g.O*g.KH)
-	for o := range g.O {
-		for kh := range g.KH {
-			off[o*g.KH+kh] = o*g.padLen() + (g.KH-1-kh)*g.dh*g.OW
+	for kh := range g.KH {
+		for o := range g.O {
+			off[kh*g.O+o] = o*g.padLen() + (g.KH-1-kh)*g.dh*g.OW
 		}
 	}
 	return off
 }
 
+// A backSeg is a run of plane elements [p, p+n) (n a multiple of 16)
+// whose taps that can reach dy are [t, t+nt) (kh-major: the rows kh of
+// all channels o). Near the top and bottom rows of a plane some kernel
+// rows read only the zeros around dy; the segments leave them out
+// (LeNet's conv2: 50 of the 70 (row, kh) pairs reach dy).
+type backSeg struct{ p, n, t, nt int }
+
+// backSegs cuts a plane of PL elements into 16-element blocks (the last
+// ending at PL) and merges neighbours with the same taps.
+func (g *convGeom) backSegs() []backSeg {
+	PL := g.planeRows() * g.OW
+	taps := func(q0 int) (int, int) { // the kh range of plane elements [q0, q0+16)
+		ra, rb := q0/g.OW, (q0+15)/g.OW
+		lo := max(0, (ra-g.OH+g.dh)/g.dh) // the least kh with ra - kh·dh < OH
+		if ra-g.OH+1 <= 0 {
+			lo = 0
+		}
+		hi := min(g.KH-1, rb/g.dh)
+		return lo, hi
+	}
+	var segs []backSeg
+	add := func(q0, n int) {
+		lo, hi := taps(q0)
+		t, nt := lo*g.O, max(0, hi-lo+1)*g.O
+		if l := len(segs) - 1; l >= 0 && segs[l].p+segs[l].n == q0 && segs[l].t == t && segs[l].nt == nt {
+			segs[l].n += n
+			return
+		}
+		segs = append(segs, backSeg{q0, n, t, nt})
+	}
+	for q0 := 0; q0+16 <= PL; q0 += 16 {
+		add(q0, 16)
+	}
+	if PL%16 != 0 {
+		segs = append(segs, backSeg{PL - 16, 16, 0, 0})
+		lo, hi := taps(PL - 16)
+		segs[len(segs)-1].t, segs[len(segs)-1].nt = lo*g.O, max(0, hi-lo+1)*g.O
+	}
+	return segs
+}
+
 // packBackTaps lays out w[O, C, KH, KW] for tapsBackward: per group q of
-// 6 planes j = c·KW + kw, wp[(q·O·KH + o·KH + kh)·6 + j - 6q] =
+// 6 planes j = c·KW + kw, wp[(q·KH·O + kh·O + o)·6 + j - 6q] =
 // w[o][c][kh][kw], the last plane repeated past C·KW.
 func (k *convKernel) packBackTaps(w []float32) {
 	J, T := k.C*k.KW, k.O*k.KH
@@ -331,9 +372,9 @@ func (k *convKernel) packBackTaps(w []float32) {
 		for jj := range 6 {
 			j := min(6*q+jj, J-1)
 			c, kw := j/k.KW, j%k.KW
-			for o := range k.O {
-				for kh := range k.KH {
-					k.wpack[(q*T+o*k.KH+kh)*6+jj] = w[((o*k.C+c)*k.KH+kh)*k.KW+kw]
+			for kh := range k.KH {
+				for o := range k.O {
+					k.wpack[(q*T+kh*k.O+o)*6+jj] = w[((o*k.C+c)*k.KH+kh)*k.KW+kw]
 				}
 			}
 		}
@@ -343,10 +384,10 @@ func (k *convKernel) packBackTaps(w []float32) {
 // tapsBackward runs conv2d_backward_input for samples [lo, hi): the
 // input gradient's shifted planes (the adjoint of buildPlanes) are a
 // convolution of the output gradient, padded with zero rows, whose 6
-// output rows at a time are planes and whose taps are (o, kh); then
-// foldPlanes adds the planes into dx. There is no column matrix: for
-// LeNet's conv2 the GEMM [150×16]·[16×100] per sample and its col2im
-// become 30 planes × 140 elements × 80 taps.
+// output rows at a time are planes and whose taps are (kh, o), over the
+// segments of backSegs; then foldPlanes adds the planes into dx. There
+// is no column matrix: for LeNet's conv2 the GEMM [150×16]·[16×100] per
+// sample and its col2im become 30 planes × 140 elements × up to 80 taps.
 func (k *convKernel) tapsBackward(t, lo, hi int) {
 	dy, dx := f32s(k.a), f32s(k.out)
 	X, Y := k.cols[t], k.tmp[t]
@@ -354,23 +395,23 @@ func (k *convKernel) tapsBackward(t, lo, hi int) {
 	J, T := k.C*k.KW, k.O*k.KH
 	top := (k.KH - 1) * k.dh * k.OW
 	var outs [6]*float32
-	PL16 := PL &^ 15
 	for n := lo; n < hi; n++ {
 		dyn := dy[n*OP:][:OP]
 		for o := range k.O {
 			copy(Y[o*LD+top:][:P], dyn[o*P:][:P])
 		}
 		for q := range (J + 5) / 6 {
-			for jj := range outs {
-				outs[jj] = &X[min(6*q+jj, J-1)*PL]
-			}
-			wq := &k.wpack[q*T*6]
-			convTaps6AVX2(&Y[0], &k.tapOff[0], T, wq, nil, &outs, PL16)
-			if PL16 < PL { // the last 16 elements again, ending at PL
-				for jj := range outs {
-					outs[jj] = &X[min(6*q+jj, J-1)*PL+PL-16]
+			for _, sg := range k.backSegs {
+				if sg.nt == 0 { // no tap reaches dy: zeros
+					for jj := range 6 {
+						clear(X[min(6*q+jj, J-1)*PL+sg.p:][:sg.n])
+					}
+					continue
 				}
-				convTaps6AVX2(&Y[PL-16], &k.tapOff[0], T, wq, nil, &outs, 16)
+				for jj := range outs {
+					outs[jj] = &X[min(6*q+jj, J-1)*PL+sg.p]
+				}
+				convTaps6AVX2(&Y[sg.p], &k.tapOff[sg.t], sg.nt, &k.wpack[(q*T+sg.t)*6], nil, &outs, sg.n)
 			}
 		}
 		k.foldPlanes(dx[n*CHW:][:CHW], X)

@@ -38,6 +38,8 @@ func TestConvTapsMatch(t *testing.T) {
 		// of zeros around dy, padding and dilation along both axes
 		{ir.Conv2DAttr{Padding: [2]int{1, 2}, Dilation: [2]int{2, 1}}, ir.Shape{3, 2, 9, 12}, ir.Shape{5, 2, 3, 4}, 1},
 		{ir.Conv2DAttr{Padding: [2]int{0, 3}, Dilation: [2]int{1, 2}}, ir.Shape{4, 3, 5, 16}, ir.Shape{3, 3, 2, 4}, 1},
+		// plane rows 2 and 3 lie between the two kernel rows' reach: no tap
+		{ir.Conv2DAttr{Padding: [2]int{0, 1}, Dilation: [2]int{4, 1}}, ir.Shape{2, 1, 6, 16}, ir.Shape{2, 1, 2, 3}, 1},
 	} {
 		at := c.at
 		at.Stride = [2]int{1, 1}
