@@ -41,9 +41,11 @@ func (g *convGeom) tapsWeightOK() bool {
 // call of dot4x3AVX2 sums (tapSeg samples).
 const tapsSegFloats = 32768
 
-// tapsGeom: one group, stride 1, a column matrix.
+// tapsGeom: one group, stride 1, a column matrix, no empty dimension
+// (convTaps6AVX2 takes at least one tap).
 func (g *convGeom) tapsGeom() bool {
-	return simdOn && tapsOn && g.G == 1 && g.sh == 1 && g.sw == 1 && !g.direct
+	return simdOn && tapsOn && g.G == 1 && g.sh == 1 && g.sw == 1 && !g.direct &&
+		g.C > 0 && g.O > 0 && g.KH > 0 && g.KW > 0
 }
 
 // planeRows is the number of rows of a shifted plane: the padded input
