@@ -429,6 +429,22 @@ func (k *convKernel) blockRange(t int) {
 }
 
 func (k *convKernel) run() error {
+	if k.ckk() == 0 || k.O == 0 || k.p() == 0 || k.N == 0 { // an empty dimension: each output sums nothing
+		out := f32s(k.out)
+		clear(out)
+		if k.rowBias != nil {
+			P := k.p()
+			for i, b := range f32s(k.rowBias)[:k.G*k.O] {
+				for n := range k.N {
+					row := out[(n*k.G*k.O+i)*P:][:P]
+					for j := range row {
+						row[j] = b
+					}
+				}
+			}
+		}
+		return nil
+	}
 	switch {
 	case k.taps && k.op == ir.OpConv2D:
 		var bias []float32

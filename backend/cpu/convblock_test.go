@@ -134,3 +134,58 @@ func TestAddDotsOrientations(t *testing.T) {
 		}
 	}
 }
+
+// TestConvEmpty runs conv2d (with a bias), its weight gradient and its
+// input gradient with an empty dimension: no input channels (the
+// outputs are the bias, zeros), no samples, no output channels (the IR
+// refuses an empty output plane). They panicked (slicing a column matrix of no rows,
+// addDots of no rows).
+func TestConvEmpty(t *testing.T) {
+	at := ir.Conv2DAttr{Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}}
+	for _, c := range []struct{ x, w ir.Shape }{
+		{ir.Shape{2, 0, 8, 20}, ir.Shape{3, 0, 3, 3}},
+		{ir.Shape{2, 0, 8, 20}, ir.Shape{3, 0, 1, 1}},
+		{ir.Shape{0, 1, 8, 20}, ir.Shape{3, 1, 3, 3}},
+		{ir.Shape{2, 1, 8, 20}, ir.Shape{0, 1, 3, 3}},
+	} {
+		t.Run(c.x.String()+c.w.String(), func(t *testing.T) {
+			g := ir.NewGraph()
+			b := ir.NewBuilder(g)
+			x := must(b.Input("x", ir.RoleData, ir.Type{DType: ir.F32, Shape: c.x}))
+			w := must(b.Input("w", ir.RoleData, ir.Type{DType: ir.F32, Shape: c.w}))
+			bias := must(b.Input("b", ir.RoleData, f32(1, c.w[0], 1, 1)))
+			y, err := b.Conv2D(x, w, at)
+			if err != nil {
+				t.Skip(err) // a shape the IR refuses
+			}
+			dy := must(b.Input("dy", ir.RoleData, y.Type))
+			g.AddOutput("y", must(b.Add(y, bias)))
+			g.AddOutput("dw", must(b.Conv2DBackwardWeight(x, dy, c.w, at)))
+			g.AddOutput("dx", must(b.Conv2DBackwardInput(dy, w, c.x, at)))
+			vals := initInputs(g, rand.New(rand.NewSource(1)))
+			for _, threads := range []int{1, 2} {
+				p, err := Compile(g, Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bindAll(t, p, g, vals)
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				P := y.Type.Shape[2] * y.Type.Shape[3]
+				for i, v := range values(p.outputs["y"]) {
+					if want := float64(float32(vals["b"][i/P%c.w[0]])); c.x[1] == 0 && v != want {
+						t.Fatalf("y[%d] = %v, want the bias %v", i, v, want)
+					}
+				}
+				for _, name := range []string{"dw", "dx"} {
+					for i, v := range values(p.outputs[name]) {
+						if v != 0 && (c.x[1] == 0 || c.w[0] == 0 || P == 0) {
+							t.Fatalf("%s[%d] = %v, want 0", name, i, v)
+						}
+					}
+				}
+			}
+		})
+	}
+}
