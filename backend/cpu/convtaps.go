@@ -193,12 +193,8 @@ func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
 	var ap [4]*float32
 	var bp [3]*float32
 	var out [12]float32
-	put := func(o, t int, v float32) {
-		if first {
-			dw[o*T+t] = v
-		} else {
-			dw[o*T+t] += v
-		}
+	if first { // the tiles add into dw
+		clear(dw[:O*T])
 	}
 	if swapDots(O, T) { // 4 taps by 3 channels
 		for i0 := 0; i0 < T; i0 += 4 {
@@ -212,7 +208,7 @@ func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
 				dot4x3AVX2(P, nseg, xStride, dyStride, &ap, &bp, &out)
 				for j := 0; j < 3 && j0+j < O; j++ {
 					for i := 0; i < 4 && i0+i < T; i++ {
-						put(j0+j, i0+i, out[4*j+i])
+						dw[(j0+j)*T+i0+i] += out[4*j+i]
 					}
 				}
 			}
@@ -230,7 +226,7 @@ func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
 			dot4x3AVX2(P, nseg, dyStride, xStride, &ap, &bp, &out)
 			for i := 0; i < 4 && i0+i < O; i++ {
 				for j := 0; j < 3 && j0+j < T; j++ {
-					put(i0+i, j0+j, out[4*j+i])
+					dw[(i0+i)*T+j0+j] += out[4*j+i]
 				}
 			}
 		}
