@@ -4,7 +4,8 @@
 // per GEMM (convKernel.S) and segments of samples per weight-gradient
 // dot (segS); samples spread over the pool. A depthwise convolution (one
 // input channel per group) runs the direct kernels of depthwise.go
-// instead.
+// instead, and a stride-1 convolution with few output channels and
+// small planes the tap kernels of convtaps.go (convKernel.taps).
 
 package cpu
 
@@ -314,6 +315,30 @@ type convKernel struct {
 	// addDots runs over them as segments, summing segS samples in its
 	// registers before each reduction of its accumulators.
 	segS int
+
+	// taps (conv2d with few output channels, or the weight gradient, of
+	// an ungrouped stride-1 convolution): the tap kernels of
+	// convtaps.go over shifted planes (cols[t] holds tapSeg samples'
+	// planes) instead of im2col and GEMM or addDots.
+	taps         bool
+	tapOff       []int
+	wpack, bpack []float32 // conv2d: the weight and bias packed by packTaps
+	tapSeg       int
+	// dplanes (conv2d_backward_input, per task): the shifted planes
+	// col2imPlanes folds the column matrix through; nil: col2im.
+	dplanes [][]float32
+	// backSegs (conv2d_backward_input on taps): the segments of a plane
+	// and the taps that reach dy there
+	backSegs []backSeg
+}
+
+// col2im folds task t's column matrix (rows ld apart) into dx.
+func (k *convKernel) col2imTask(t int, dx, col []float32, ld int) {
+	if k.dplanes != nil {
+		k.col2imPlanes(dx, col, ld, k.dplanes[t])
+		return
+	}
+	k.col2imLD(dx, col, ld)
 }
 
 // segRange runs samples [lo, hi) of a weight gradient with segS > 1.
@@ -396,7 +421,7 @@ func (k *convKernel) blockRange(t int) {
 			p.A, p.N, p.C, p.LDC = b, wp, col[:k.ckk()*wp], wp
 			gemm.SgemmEx(p)
 			for s := range w {
-				k.col2imLD(out[(n0+s)*CHW:][:CHW], col[s*P:], wp)
+				k.col2imTask(t, out[(n0+s)*CHW:][:CHW], col[s*P:], wp)
 			}
 		}
 	}
@@ -404,6 +429,32 @@ func (k *convKernel) blockRange(t int) {
 }
 
 func (k *convKernel) run() error {
+	if k.ckk() == 0 || k.O == 0 || k.p() == 0 || k.N == 0 { // an empty dimension: each output sums nothing
+		out := f32s(k.out)
+		clear(out)
+		if k.rowBias != nil {
+			P := k.p()
+			for i, b := range f32s(k.rowBias)[:k.G*k.O] {
+				for n := range k.N {
+					row := out[(n*k.G*k.O+i)*P:][:P]
+					for j := range row {
+						row[j] = b
+					}
+				}
+			}
+		}
+		return nil
+	}
+	switch {
+	case k.taps && k.op == ir.OpConv2D:
+		var bias []float32
+		if k.rowBias != nil {
+			bias = f32s(k.rowBias)[:k.O]
+		}
+		k.packTaps(f32s(k.b), bias)
+	case k.taps && k.op == ir.OpConv2DBackwardInput:
+		k.packBackTaps(f32s(k.b))
+	}
 	if k.tasks == 1 {
 		k.RangeWorker(0, 0, 1)
 	} else {
@@ -425,6 +476,17 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 	lo, hi := parallel.Chunk(k.N, k.tasks, t)
 	if k.depthwise {
 		k.depthwiseRange(lo, hi, t)
+		return
+	}
+	if k.taps {
+		switch k.op {
+		case ir.OpConv2D:
+			k.tapsForward(t, lo, hi)
+		case ir.OpConv2DBackwardInput:
+			k.tapsBackward(t, lo, hi)
+		default:
+			k.tapsWeight(t, lo, hi)
+		}
 		return
 	}
 	if k.S > 1 {
@@ -507,7 +569,7 @@ func (k *convKernel) RangeWorker(_, t, _ int) {
 			}
 			gemm.SgemmEx(p)
 			if k.op == ir.OpConv2DBackwardInput && !k.direct {
-				k.col2im(out[ng*CHW:][:CHW], col)
+				k.col2imTask(t, out[ng*CHW:][:CHW], col, k.p())
 			}
 		}
 	}
@@ -552,8 +614,32 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.tasks = 1
 	}
 	CKK, P := g.ckk(), g.p()
+	switch v.Op {
+	case ir.OpConv2D:
+		k.taps = !k.depthwise && g.tapsFwdOK()
+	case ir.OpConv2DBackwardWeight:
+		k.taps = !k.depthwise && g.tapsWeightOK()
+	case ir.OpConv2DBackwardInput:
+		k.taps = !k.depthwise && g.tapsBackOK()
+	}
 	k.S = 1
-	if convBlockOn && (v.Op == ir.OpConv2D || v.Op == ir.OpConv2DBackwardInput) && g.G == 1 && !g.direct && !k.depthwise {
+	if k.taps {
+		k.dots = false
+		k.tapOff = g.tapOffsets()
+		k.tapSeg = 1
+		switch v.Op {
+		case ir.OpConv2DBackwardWeight:
+			k.tapSeg = max(1, min(tapsSegFloats/g.planesLen(), g.N))
+		case ir.OpConv2DBackwardInput:
+			k.tapOff = g.backTapOffsets()
+			k.backSegs = g.backSegs()
+			k.wpack = make([]float32, (g.C*g.KW+5)/6*6*g.O*g.KH)
+		default:
+			k.wpack = make([]float32, (g.O+5)/6*6*CKK)
+			k.bpack = make([]float32, (g.O+5)/6*6)
+		}
+	}
+	if convBlockOn && !k.taps && (v.Op == ir.OpConv2D || v.Op == ir.OpConv2DBackwardInput) && g.G == 1 && !g.direct && !k.depthwise {
 		k.S = g.blockSize()
 	}
 	if k.S > 1 {
@@ -570,6 +656,11 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 		switch {
 		case k.depthwise: // the phase planes of a horizontal stride > 1
 			k.cols[t] = make([]float32, g.phaseLen())
+		case k.taps:
+			k.cols[t] = make([]float32, g.planesLen()*k.tapSeg)
+			if v.Op == ir.OpConv2DBackwardInput {
+				k.tmp = append(k.tmp, make([]float32, g.O*g.padLen())) // the padded output gradient
+			}
 		case !g.direct:
 			k.cols[t] = make([]float32, CKK*P*max(k.S, k.segS))
 		}
@@ -588,6 +679,12 @@ func buildConv(c *compileCtx, v *ir.Value) (kernel, error) {
 			p.M, p.N, p.K, p.LDA, p.LDB, p.LDC = g.O, CKK, P, P, P, CKK
 		}
 		k.ps[t] = p
+	}
+	if v.Op == ir.OpConv2DBackwardInput && !k.taps && !k.depthwise && g.col2imPlanesOK() {
+		k.dplanes = make([][]float32, k.tasks)
+		for t := range k.dplanes {
+			k.dplanes[t] = make([]float32, g.planesLen())
+		}
 	}
 	if v.Op == ir.OpConv2DBackwardWeight && k.tasks > 1 {
 		k.partial = make([][]float32, k.tasks)
@@ -612,7 +709,7 @@ func (p *Program) shareColumns() {
 	fwd := map[*ir.Value][]*convKernel{}
 	for _, s := range p.steps {
 		k, ok := s.k.(*convKernel)
-		if !ok || k.direct || k.depthwise {
+		if !ok || k.direct || k.depthwise || k.taps {
 			continue
 		}
 		switch k.op {
@@ -624,6 +721,9 @@ func (p *Program) shareColumns() {
 					if f.saved == nil {
 						f.saved = make([]float32, k.N*k.G*k.ckk()*k.p())
 						f.saves = true
+					}
+					if f.taps {
+						break
 					}
 					k.saved, k.reuses, k.savedS = f.saved, true, f.S
 					break

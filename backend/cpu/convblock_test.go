@@ -31,12 +31,15 @@ func stridedConvGraph(n int) *ir.Graph {
 // is on) and one sample per GEMM, and checks that every output is bit-equal: the blocks change
 // which products run, not any sum. Batches 6 and 11 leave a last block
 // of one sample; the strided graph runs the general im2col and col2im.
+// The tap kernels (convtaps.go), which would run LeNet's convolutions
+// instead, are off: TestConvTapsMatch checks them.
 func TestConvBlocksMatch(t *testing.T) {
-	defer func(b, s bool) { convBlockOn, shareColumnsOn = b, s }(convBlockOn, shareColumnsOn)
+	defer func(b, s, tp bool) { convBlockOn, shareColumnsOn, tapsOn = b, s, tp }(convBlockOn, shareColumnsOn, tapsOn)
 	cases := []struct {
 		name string
 		g    *ir.Graph
 	}{{"lenet6", lenetGraph(6)}, {"lenet11", lenetGraph(11)}, {"lenet64", lenetGraph(64)}, {"strided7", stridedConvGraph(7)}, {"strided40", stridedConvGraph(40)}}
+	tapsOn = false
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			vals := initInputs(c.g, rand.New(rand.NewSource(9)))
@@ -129,5 +132,60 @@ func TestAddDotsOrientations(t *testing.T) {
 				t.Fatalf("%v: c[%d] = %v swapped, %v not", s, i, c[1][i], c[0][i])
 			}
 		}
+	}
+}
+
+// TestConvEmpty runs conv2d (with a bias), its weight gradient and its
+// input gradient with an empty dimension: no input channels (the
+// outputs are the bias, zeros), no samples, no output channels (the IR
+// refuses an empty output plane). They panicked (slicing a column matrix of no rows,
+// addDots of no rows).
+func TestConvEmpty(t *testing.T) {
+	at := ir.Conv2DAttr{Stride: [2]int{1, 1}, Dilation: [2]int{1, 1}}
+	for _, c := range []struct{ x, w ir.Shape }{
+		{ir.Shape{2, 0, 8, 20}, ir.Shape{3, 0, 3, 3}},
+		{ir.Shape{2, 0, 8, 20}, ir.Shape{3, 0, 1, 1}},
+		{ir.Shape{0, 1, 8, 20}, ir.Shape{3, 1, 3, 3}},
+		{ir.Shape{2, 1, 8, 20}, ir.Shape{0, 1, 3, 3}},
+	} {
+		t.Run(c.x.String()+c.w.String(), func(t *testing.T) {
+			g := ir.NewGraph()
+			b := ir.NewBuilder(g)
+			x := must(b.Input("x", ir.RoleData, ir.Type{DType: ir.F32, Shape: c.x}))
+			w := must(b.Input("w", ir.RoleData, ir.Type{DType: ir.F32, Shape: c.w}))
+			bias := must(b.Input("b", ir.RoleData, f32(1, c.w[0], 1, 1)))
+			y, err := b.Conv2D(x, w, at)
+			if err != nil {
+				t.Skip(err) // a shape the IR refuses
+			}
+			dy := must(b.Input("dy", ir.RoleData, y.Type))
+			g.AddOutput("y", must(b.Add(y, bias)))
+			g.AddOutput("dw", must(b.Conv2DBackwardWeight(x, dy, c.w, at)))
+			g.AddOutput("dx", must(b.Conv2DBackwardInput(dy, w, c.x, at)))
+			vals := initInputs(g, rand.New(rand.NewSource(1)))
+			for _, threads := range []int{1, 2} {
+				p, err := Compile(g, Options{Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bindAll(t, p, g, vals)
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				P := y.Type.Shape[2] * y.Type.Shape[3]
+				for i, v := range values(p.outputs["y"]) {
+					if want := float64(float32(vals["b"][i/P%c.w[0]])); c.x[1] == 0 && v != want {
+						t.Fatalf("y[%d] = %v, want the bias %v", i, v, want)
+					}
+				}
+				for _, name := range []string{"dw", "dx"} {
+					for i, v := range values(p.outputs[name]) {
+						if v != 0 && (c.x[1] == 0 || c.w[0] == 0 || P == 0) {
+							t.Fatalf("%s[%d] = %v, want 0", name, i, v)
+						}
+					}
+				}
+			}
+		})
 	}
 }

@@ -87,13 +87,24 @@
 //	elementwise.go  constants; the elementwise ops' own loops: unary, cast,
 //	                broadcasting binary, compare, where, relu/GELU backward
 //	table.go        any elementwise op with the op table's arithmetic
-//	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax
+//	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax;
+//	                reduced runs four at a time (sumruns_amd64.s, the same
+//	                float64 chains as sumRun: bit-identical)
 //	matmul.go       batched matmul through gemm
 //	conv.go         conv2d and its backward ops: im2col + GEMM (blocks of
 //	                samples per GEMM where a sample has few output pixels)
+//	convtaps.go     stride-1 convolutions with few output channels and
+//	                small planes (LeNet's), all three ops on C·KW shifted
+//	                planes per sample instead of im2col: convTaps6AVX2
+//	                (convtaps_amd64.s, 6 output rows × 16 pixels in
+//	                registers) for conv2d and the input gradient, dot4x3AVX2
+//	                for the weight gradient; with simdOn off they run im2col +
+//	                GEMM (convtaps_other.go stubs the kernel)
 //	depthwise.go    depthwise conv2d (one input channel per group) and its
 //	                backward ops directly, a kernel tap over a whole plane
-//	pool.go         max and average pooling and their backward ops
+//	pool.go         max and average pooling and their backward ops; a ReLU
+//	                before a 2×2 max pooling folded into it, forward and
+//	                backward (fuseReluPool)
 //	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop

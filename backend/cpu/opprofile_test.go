@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"testing"
 	"time"
@@ -31,7 +32,15 @@ func TestOpProfile(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		p, err := Compile(c.g, Options{})
+		cpu := os.Getenv("ENCC_OPPROFILE_CPU") != ""
+		opt := Options{}
+		clock := time.Now
+		if cpu {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			opt.Threads = 1
+		}
+		p, err := Compile(c.g, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,18 +54,31 @@ func TestOpProfile(t *testing.T) {
 			}
 		}
 		runs := 50
+		if cpu {
+			runs = 200
+		}
 		if len(c.g.Values) > 200 {
 			runs = 6
 		}
 		times := make([][]time.Duration, len(p.steps))
 		for r := range runs {
 			for i := range p.steps {
-				t0 := time.Now()
+				var t0 time.Duration
+				var w0 time.Time
+				if cpu {
+					t0 = threadCPU()
+				} else {
+					w0 = clock()
+				}
 				if err := p.steps[i].k.run(); err != nil {
 					t.Fatal(err)
 				}
+				d := time.Since(w0)
+				if cpu {
+					d = threadCPU() - t0
+				}
 				if r > 0 {
-					times[i] = append(times[i], time.Since(t0))
+					times[i] = append(times[i], d)
 				}
 			}
 		}

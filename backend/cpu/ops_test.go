@@ -452,6 +452,11 @@ func opCases() []opCase {
 		{"same", conv3, ir.Shape{5, 3, 8, 8}, ir.Shape{8, 3, 3, 3}},
 		// blocks and segments of 8 samples (convKernel.S, segS), the last of 5
 		{"blocks", conv3, ir.Shape{13, 3, 8, 8}, ir.Shape{4, 3, 3, 3}},
+		// the tap kernels (convtaps.go): 7 output channels (a group of 6
+		// and one of 1), 70 pixels (a last block of 16 that overlaps),
+		// dilation and padding different along the axes
+		{"taps", ir.Conv2DAttr{Stride: [2]int{1, 1}, Padding: [2]int{1, 2}, Dilation: [2]int{2, 1}}, ir.Shape{3, 2, 9, 7}, ir.Shape{7, 2, 3, 2}},
+		{"lenet1", ir.Conv2DAttr{Stride: [2]int{1, 1}, Padding: [2]int{2, 2}, Dilation: [2]int{1, 1}}, ir.Shape{2, 1, 28, 28}, ir.Shape{6, 1, 5, 5}},
 		{"grouped", ir.Conv2DAttr{Stride: [2]int{2, 1}, Padding: [2]int{1, 2}, Dilation: [2]int{1, 2}, Groups: 2}, ir.Shape{3, 4, 7, 6}, ir.Shape{6, 2, 3, 2}},
 		{"depthwise", ir.Conv2DAttr{Padding: [2]int{1, 1}, Groups: 4}, ir.Shape{5, 4, 9, 10}, ir.Shape{4, 1, 3, 3}},
 		{"grouped1x1", ir.Conv2DAttr{Groups: 2}, ir.Shape{3, 4, 5, 5}, ir.Shape{6, 2, 1, 1}},

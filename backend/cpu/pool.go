@@ -21,6 +21,17 @@ type poolKernel struct {
 	kh, kw, sh, sw, ph, pw int
 	a, b, out              *buffer // the operands (b is dy for maxpool2d_backward) and the result
 	pool                   *parallel.Pool
+	// relu (2×2 max pooling only, set by fuseReluPool): a is the input of
+	// a ReLU the pooling followed. The forward writes max(0, max); the
+	// backward writes relu_backward(a, maxpool2d_backward(relu(a), dy)):
+	// dy at the first maximum of a window whose max is above 0.
+	relu bool
+}
+
+// is2x2 says whether max2x2 runs the op.
+func (k *poolKernel) is2x2() bool {
+	return (k.op == ir.OpMaxPool2D || k.op == ir.OpMaxPool2DBackward) && k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 &&
+		k.ph == 0 && k.pw == 0 && k.OH*2 <= k.H && k.OW*2 <= k.W
 }
 
 func (k *poolKernel) run() error {
@@ -61,12 +72,16 @@ func (k *poolKernel) max2x2(lo, hi int) {
 	if simdOn && W >= 8 && W == 2*OW && k.H == 2*k.OH && hi > lo {
 		// Planes are back to back, so planes [lo, hi) are (hi-lo)·OH row pairs.
 		x := f32s(k.a)[lo*HW : hi*HW]
+		flags := 0
+		if k.relu {
+			flags = 2
+		}
 		if k.op == ir.OpMaxPool2D {
 			y := f32s(k.out)[lo*OHW : hi*OHW]
-			maxpool2AVX2(&y[0], &x[0], nil, nil, (hi-lo)*k.OH, W, 0)
+			maxpool2AVX2(&y[0], &x[0], nil, nil, (hi-lo)*k.OH, W, flags)
 		} else {
 			dy, dx := f32s(k.b)[lo*OHW:hi*OHW], f32s(k.out)[lo*HW:hi*HW]
-			maxpool2AVX2(nil, &x[0], &dy[0], &dx[0], (hi-lo)*k.OH, W, 1)
+			maxpool2AVX2(nil, &x[0], &dy[0], &dx[0], (hi-lo)*k.OH, W, flags|1)
 		}
 		return
 	}
@@ -79,6 +94,13 @@ func (k *poolKernel) max2x2(lo, hi int) {
 				yr := y[oh*OW:][:OW]
 				for ow := range yr {
 					yr[ow] = max(max(r0[2*ow], r0[2*ow+1]), max(r1[2*ow], r1[2*ow+1]))
+				}
+				if k.relu {
+					for ow, e := range yr {
+						if !(e > 0) && e == e { // max(0, e); NaN stays
+							yr[ow] = 0
+						}
+					}
 				}
 			}
 			continue
@@ -95,6 +117,9 @@ func (k *poolKernel) max2x2(lo, hi int) {
 				a, b, c, d := r0[2*ow], r0[2*ow+1], r1[2*ow], r1[2*ow+1]
 				m := max(max(a, b), max(c, d))
 				gb := math.Float32bits(g[ow])
+				if k.relu {
+					gb &= mask32(m > 0)
+				}
 				ea, eb, ec := mask32(a == m), mask32(b == m), mask32(c == m)
 				ma := ea
 				mb := eb &^ ma
@@ -119,8 +144,7 @@ func mask32(b bool) uint32 {
 }
 
 func (k *poolKernel) Range(lo, hi int) {
-	if (k.op == ir.OpMaxPool2D || k.op == ir.OpMaxPool2DBackward) && k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 &&
-		k.ph == 0 && k.pw == 0 && k.OH*2 <= k.H && k.OW*2 <= k.W {
+	if k.is2x2() {
 		k.max2x2(lo, hi)
 		return
 	}
@@ -209,3 +233,88 @@ func buildPool(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	return k, nil
 }
+
+// fuseReluPool folds a ReLU into the 2×2 max pooling that follows it,
+// forward and backward: for r = relu(a), y = maxpool2d(r),
+// d = maxpool2d_backward(r, dy) and e = relu_backward(a, d), where r's
+// only uses are y and d and d's only use is e, right after it, the
+// pooling reads a and applies the ReLU (max(0, max)), the backward step
+// in e's place computes e from a and dy, and the steps of r and d go.
+// The results are the same: a window's first maximum in r is its first
+// in a when the max is above 0, and its gradient is dropped by
+// relu_backward otherwise. The pass leaves the ops as they are where
+// e's storage overlaps a or dy, which the fused backward reads.
+func (p *Program) fuseReluPool() {
+	if !reluPoolOn {
+		return
+	}
+	uses := map[*ir.Value][]*ir.Value{}
+	for _, v := range p.g.Values {
+		for _, a := range v.Args {
+			uses[a] = append(uses[a], v)
+		}
+	}
+	out := map[*ir.Value]bool{}
+	for _, o := range p.g.Outputs {
+		out[o.Value] = true
+	}
+	index := map[*ir.Value]int{}
+	for i, s := range p.steps {
+		index[s.v] = i
+	}
+	drop := map[int]bool{}
+	for i, s := range p.steps {
+		r := s.v
+		if r.Op != ir.OpRelu || r.Type.DType != ir.F32 || len(uses[r]) != 2 || out[r] {
+			continue
+		}
+		var y, d *ir.Value
+		for _, u := range uses[r] {
+			switch {
+			case u.Op == ir.OpMaxPool2D && u.Args[0] == r:
+				y = u
+			case u.Op == ir.OpMaxPool2DBackward && u.Args[0] == r && u.Args[1] != r:
+				d = u
+			}
+		}
+		if y == nil || d == nil || len(uses[d]) != 1 || out[d] {
+			continue
+		}
+		e, a := uses[d][0], r.Args[0]
+		if e.Op != ir.OpReluBackward || e.Args[0] != a || e.Args[1] != d {
+			continue
+		}
+		iy, ok1 := index[y]
+		id, ok2 := index[d]
+		ie, ok3 := index[e]
+		if !ok1 || !ok2 || !ok3 || iy < i || ie != id+1 {
+			continue
+		}
+		ky, ok1 := p.steps[iy].k.(*poolKernel)
+		kd, ok2 := p.steps[id].k.(*poolKernel)
+		if !ok1 || !ok2 || !ky.is2x2() || !kd.is2x2() || ky.relu || kd.relu {
+			continue
+		}
+		xa, eb := p.bufs[a], p.bufs[e]
+		if xa == nil || eb == nil || overlaps(eb, xa) || overlaps(eb, kd.b) || overlaps(ky.out, xa) {
+			continue
+		}
+		ky.a, ky.relu = xa, true
+		kd.a, kd.out, kd.relu = xa, eb, true
+		p.steps[ie].k = kd
+		drop[i], drop[id] = true, true
+	}
+	if len(drop) == 0 {
+		return
+	}
+	kept := p.steps[:0]
+	for i, s := range p.steps {
+		if !drop[i] {
+			kept = append(kept, s)
+		}
+	}
+	p.steps = kept
+}
+
+// reluPoolOn turns fuseReluPool on (tests turn it off to compare).
+var reluPoolOn = true

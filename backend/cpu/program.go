@@ -141,6 +141,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	}
 	p.fuseAdam(c)
 	p.fuseConvBias()
+	p.fuseReluPool()
 	p.int8Passes()
 	p.shareAttentionWeights()
 	if shareColumnsOn {

@@ -316,9 +316,11 @@ GLOBL maxpool2idx<>(SB), RODATA|NOPTR, $32
 // func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int)
 // 2×2 max pooling, stride 2, over rows row pairs of width w (even, ≥ 8)
 // stored back to back: y[r][o] = max of x[2r][2o:2o+2], x[2r+1][2o:2o+2];
-// with grad != 0, dx gets dy at the first maximum of each window (in
-// row-major order) and 0 elsewhere. Columns go 8 at a time, the last
-// block overlapping the previous one when w is not a multiple of 8.
+// with grad bit 0 set, dx gets dy at the first maximum of each window (in
+// row-major order) and 0 elsewhere. With grad bit 1 set, a ReLU comes
+// before the pooling: y is max(0, max) and dx is 0 for windows whose max
+// is not above 0. Columns go 8 at a time, the last block overlapping the
+// previous one when w is not a multiple of 8.
 TEXT ·maxpool2AVX2(SB), NOSPLIT, $0-56
 	MOVQ    y+0(FP), DI
 	MOVQ    x+8(FP), SI
@@ -328,6 +330,7 @@ TEXT ·maxpool2AVX2(SB), NOSPLIT, $0-56
 	MOVQ    w+40(FP), R9
 	MOVQ    grad+48(FP), BX
 	VMOVUPS maxpool2idx<>(SB), Y15
+	VXORPS  Y12, Y12, Y12
 	SHLQ    $2, R9       // row bytes
 	LEAQ    (R9)(R9*1), R10 // row-pair bytes
 	MOVQ    R9, R11
@@ -354,16 +357,27 @@ mpat:
 	VMAXPS    Y3, Y2, Y2 // each column: its window's max
 	MOVQ      R13, AX
 	SHRQ      $1, AX
-	TESTQ     BX, BX
+	TESTQ     $1, BX
 	JNZ       mpgrad
 	VSHUFPS   $0x88, Y2, Y2, Y3
 	VPERMPD   $0x08, Y3, Y3
-	VMOVUPS   X3, (DI)(AX*1)
-	JMP       mpnext
+	TESTQ     $2, BX
+	JZ        mpstore
+	VMAXPS    Y3, Y12, Y3 // max(0, y): y when y is NaN, as reluAVX2
+
+mpstore:
+	VMOVUPS X3, (DI)(AX*1)
+	JMP     mpnext
 
 mpgrad:
 	VMOVUPS (DX)(AX*1), X4
 	VPERMPS Y4, Y15, Y4     // dy spread over the window's columns
+	TESTQ   $2, BX
+	JZ      mpmask
+	VCMPPS  $1, Y2, Y12, Y13 // 0 < max
+	VANDPS  Y13, Y4, Y4
+
+mpmask:
 	VCMPPS  $0, Y2, Y0, Y5  // top row == max
 	VCMPPS  $0, Y2, Y1, Y6  // bottom row == max
 	VPSLLQ  $32, Y5, Y7

@@ -1,0 +1,112 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// func convTaps6AVX2(x *float32, off *int, ntaps int, w *float32, bias *float32, out *[6]*float32, n int)
+// out[j][p] = Σ_t w[6t+j]·x[off[t]+p] (+ bias[j] when bias != nil), for
+// 6 output rows j and p < n (a multiple of 16), 16 pixels at a time: 12
+// accumulators, the taps in order from zero, the bias added last.
+TEXT ·convTaps6AVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ off+8(FP), DI
+	MOVQ ntaps+16(FP), CX
+	MOVQ w+24(FP), DX
+	MOVQ bias+32(FP), R8
+	MOVQ out+40(FP), R9
+	MOVQ n+48(FP), R10
+	SHLQ $2, R10
+	XORQ R11, R11
+
+ctblock:
+	CMPQ R11, R10
+	JGE  ctdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ DI, R13
+	MOVQ DX, R14
+	MOVQ CX, R12
+
+cttap:
+	MOVQ         (R13), AX
+	LEAQ         (SI)(AX*4), AX
+	VMOVUPS      (AX)(R11*1), Y12
+	VMOVUPS      32(AX)(R11*1), Y13
+	VBROADCASTSS 0(R14), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(R14), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(R14), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(R14), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(R14), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(R14), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $8, R13
+	ADDQ         $24, R14
+	DECQ         R12
+	JNZ          cttap
+
+	TESTQ R8, R8
+	JZ    ctstore
+	VBROADCASTSS 0(R8), Y14
+	VADDPS       Y14, Y0, Y0
+	VADDPS       Y14, Y1, Y1
+	VBROADCASTSS 4(R8), Y15
+	VADDPS       Y15, Y2, Y2
+	VADDPS       Y15, Y3, Y3
+	VBROADCASTSS 8(R8), Y14
+	VADDPS       Y14, Y4, Y4
+	VADDPS       Y14, Y5, Y5
+	VBROADCASTSS 12(R8), Y15
+	VADDPS       Y15, Y6, Y6
+	VADDPS       Y15, Y7, Y7
+	VBROADCASTSS 16(R8), Y14
+	VADDPS       Y14, Y8, Y8
+	VADDPS       Y14, Y9, Y9
+	VBROADCASTSS 20(R8), Y15
+	VADDPS       Y15, Y10, Y10
+	VADDPS       Y15, Y11, Y11
+
+ctstore:
+	MOVQ    0(R9), AX
+	VMOVUPS Y0, (AX)(R11*1)
+	VMOVUPS Y1, 32(AX)(R11*1)
+	MOVQ    8(R9), AX
+	VMOVUPS Y2, (AX)(R11*1)
+	VMOVUPS Y3, 32(AX)(R11*1)
+	MOVQ    16(R9), AX
+	VMOVUPS Y4, (AX)(R11*1)
+	VMOVUPS Y5, 32(AX)(R11*1)
+	MOVQ    24(R9), AX
+	VMOVUPS Y6, (AX)(R11*1)
+	VMOVUPS Y7, 32(AX)(R11*1)
+	MOVQ    32(R9), AX
+	VMOVUPS Y8, (AX)(R11*1)
+	VMOVUPS Y9, 32(AX)(R11*1)
+	MOVQ    40(R9), AX
+	VMOVUPS Y10, (AX)(R11*1)
+	VMOVUPS Y11, 32(AX)(R11*1)
+	ADDQ    $64, R11
+	JMP     ctblock
+
+ctdone:
+	VZEROUPPER
+	RET
