@@ -66,12 +66,7 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	}
 	p.toks = sig
 
-	pl, err := lexer.Upgrade(&sliceLexer{toks: sig})
-	if err != nil {
-		p.errs.Errorf(p.at(0), "%v", err)
-		return f, p.errs
-	}
-	g, err := parseDecls(pl)
+	g, err := parseDecls(sig)
 	if err != nil {
 		p.errs.Add(p.syntaxError(err))
 		return f, p.errs
