@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,10 @@ import (
 // mean over many runs means something). For example:
 //
 //	go test ./cmd/encc -run '^$' -bench FreshProcess -benchtime 60x -cpu 1
+//
+// They build encc from this tree; with ENCC_FRESH_BIN set to the path of
+// an encc binary they time that one instead (an older build, to compare
+// A/B: run both alternately, several times).
 func BenchmarkCheckFreshProcess(b *testing.B) {
 	benchFresh(b, "check", "../../compiler/testdata/bert_base.enc")
 }
@@ -30,9 +35,14 @@ func BenchmarkVersionFreshProcess(b *testing.B) {
 }
 
 func benchFresh(b *testing.B, args ...string) {
-	bin := filepath.Join(b.TempDir(), "encc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+	bin := os.Getenv("ENCC_FRESH_BIN")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "encc")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
+	} else if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs
 	}
 	var walls []time.Duration
 	var cpu time.Duration
