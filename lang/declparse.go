@@ -28,12 +28,12 @@ import (
 // grammar, built only there, is still the one in its comment.
 
 type declParser struct {
-	lex *tokenStream
+	lex *lexer.PeekingLexer
 }
 
-// parseDecls parses a file's significant tokens, which end with EOF.
-func parseDecls(toks []lexer.Token) (*file, error) {
-	d := &declParser{lex: &tokenStream{toks: toks}}
+// parseDecls parses a file's significant tokens.
+func parseDecls(lex *lexer.PeekingLexer) (*file, error) {
+	d := &declParser{lex: lex}
 	return d.file()
 }
 
@@ -74,7 +74,7 @@ func (d *declParser) ident() (lexer.Token, error) { return d.token(symIdent, "<i
 // expr parses an expression; ok is false when the next token starts none.
 func (d *declParser) expr() (e *expr, ok bool, err error) {
 	e = &expr{}
-	err = e.parse(d.lex)
+	err = e.Parse(d.lex)
 	if err == participle.NextMatch {
 		return nil, false, nil
 	}
@@ -623,7 +623,7 @@ func (d *declParser) phase() (*phase, error) {
 		return nil, err
 	}
 	args := &callArgs{}
-	switch err := args.parse(d.lex); err {
+	switch err := args.Parse(d.lex); err {
 	case nil:
 		ph.Args = args
 	case participle.NextMatch:

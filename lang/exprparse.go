@@ -58,10 +58,8 @@ type expr struct {
 	errs diag.List
 }
 
-// parse parses an expression, or returns participle.NextMatch when the
-// next token starts none. (The tests' participle grammar calls it through
-// the Parseable method Parse of grammar_test.go.)
-func (e *expr) parse(lex tokenSource) error {
+// Parse implements participle.Parseable.
+func (e *expr) Parse(lex *lexer.PeekingLexer) error {
 	p := exprParser{lex: lex}
 	if !p.startsExpr() {
 		return participle.NextMatch
@@ -78,9 +76,8 @@ type callArgs struct {
 	errs diag.List
 }
 
-// parse parses `(args)`, or returns participle.NextMatch when the next
-// token is not "(".
-func (c *callArgs) parse(lex tokenSource) error {
+// Parse implements participle.Parseable.
+func (c *callArgs) Parse(lex *lexer.PeekingLexer) error {
 	if lex.Peek().Value != "(" || lex.Peek().Type != symPunct {
 		return participle.NextMatch
 	}
@@ -90,34 +87,8 @@ func (c *callArgs) parse(lex tokenSource) error {
 	return err
 }
 
-// A tokenSource gives a parser its tokens: Peek returns the next one,
-// Next consumes and returns it; at the end both keep returning the EOF
-// token. Parse gives a tokenStream; the tests' participle grammar gives
-// participle's PeekingLexer.
-type tokenSource interface {
-	Peek() *lexer.Token
-	Next() *lexer.Token
-}
-
-// A tokenStream is a tokenSource over the significant tokens of a file,
-// which end with EOF.
-type tokenStream struct {
-	toks []lexer.Token
-	i    int
-}
-
-func (s *tokenStream) Peek() *lexer.Token { return &s.toks[s.i] }
-
-func (s *tokenStream) Next() *lexer.Token {
-	t := &s.toks[s.i]
-	if s.i < len(s.toks)-1 {
-		s.i++
-	}
-	return t
-}
-
 type exprParser struct {
-	lex  tokenSource
+	lex  *lexer.PeekingLexer
 	last *lexer.Token // the last token consumed
 	errs diag.List
 }

@@ -6,12 +6,7 @@ import (
 	"testing"
 
 	"github.com/alecthomas/participle/v2"
-	"github.com/alecthomas/participle/v2/lexer"
 )
-
-// The participle grammar of grammar.go's tags, which declparse.go
-// implements by hand. Only the tests build it: it took a millisecond of
-// every process start.
 
 var grammar = participle.MustBuild[file](
 	participle.Lexer(scanDef{symbols}),
@@ -23,12 +18,6 @@ var grammar = participle.MustBuild[file](
 	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
 	participle.UseLookahead(0),
 )
-
-// Parse implements participle.Parseable for the grammar.
-func (e *expr) Parse(lex *lexer.PeekingLexer) error { return e.parse(lex) }
-
-// Parse implements participle.Parseable for the grammar.
-func (c *callArgs) Parse(lex *lexer.PeekingLexer) error { return c.parse(lex) }
 
 // TestEBNF checks that the reference grammar in the comment of grammar.go
 // is the grammar participle built.

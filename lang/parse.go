@@ -66,7 +66,12 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 	}
 	p.toks = sig
 
-	g, err := parseDecls(sig)
+	pl, err := lexer.Upgrade(&sliceLexer{toks: sig})
+	if err != nil {
+		p.errs.Errorf(p.at(0), "%v", err)
+		return f, p.errs
+	}
+	g, err := parseDecls(pl)
 	if err != nil {
 		p.errs.Add(p.syntaxError(err))
 		return f, p.errs
