@@ -11,26 +11,22 @@
 //   - scan.go: the scanner, hand-written for speed; lexdef_test.go holds
 //     the token table it implements, as participle regular expressions,
 //     and the tests check one against the other.
-//   - grammar.go: the grammar of declarations, members and statements,
-//     one parse-only struct per production whose participle tags are the
-//     grammar, with the reference EBNF in a comment (TestEBNF builds the
-//     participle parser from the tags and keeps the comment in step). The
-//     grammar is LL(1) and reserves no word in the lexer.
-//   - declparse.go: the declarations, parsed by hand into those structs
-//     as participle parsed them (participle's grammar took a millisecond
-//     to build at every start of a process).
+//   - grammar.go: the participle grammar of declarations, members and
+//     statements, one parse-only struct per production, with the
+//     reference EBNF in a comment (TestEBNF keeps it in step with the
+//     parser). The grammar is LL(1) and reserves no word in the lexer.
 //   - exprparse.go: expressions, parsed by a hand-written precedence
-//     parser; it builds the syntax tree directly. lang/internal/refparse
-//     keeps the participle-only parser both replaced, and TestReference
-//     and FuzzReference (reference_test.go) check that both give the same
+//     parser that participle calls through its Parseable interface; it
+//     builds the syntax tree directly. lang/internal/refparse keeps the
+//     participle-only parser it replaced, and TestReference and
+//     FuzzReference (reference_test.go) check that both give the same
 //     trees, positions and diagnostics. BenchmarkParse1MB times it.
 //   - parse.go: Parse, which lexes once (collecting comments into
 //     File.Comments and reporting bad characters, unterminated strings and
-//     comments), parses the significant tokens and converts the parse tree
-//     into the syntax tree.
-//   - errors.go: the one layer that rewrites the parsers' errors, which
-//     name grammar rules as participle did, into user words (`expected "="
-//     after "batch"`).
+//     comments), runs the grammar on the significant tokens and converts
+//     the parse tree into the syntax tree.
+//   - errors.go: the one layer that rewrites participle's messages, which
+//     name grammar rules, into user words (`expected "=" after "batch"`).
 //     A syntax error is always exactly one diagnostic, at the offending
 //     token.
 //   - walk.go: Inspect (visit every node) and PathTo (the nodes around a

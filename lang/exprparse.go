@@ -11,9 +11,9 @@ import (
 )
 
 // This file implements the expression parser: a hand-written
-// precedence-climbing parser behind participle's Parseable interface
-// (expr and callArgs implement it), which the declaration parser
-// (declparse.go) calls for every expression.
+// precedence-climbing parser plugged into the participle grammar through
+// participle's Parseable interface (expr and callArgs implement it), so
+// participle parses the declarations and this parses every expression.
 // Participle's one struct per level of precedence cost a dozen reflective
 // struct parses per operand; this builds the syntax tree directly.
 //

@@ -1,20 +1,19 @@
 package lang
 
 import (
+	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// This file holds the grammar of .enc files as participle rules: one
-// parse-only struct per production, its tags the rules. declparse.go
-// parses into these structs by hand, as participle did (the participle
-// parser is built only by the tests: TestEBNF, and refparse's
-// comparisons); Parse (parse.go) converts the parse tree once into the
-// syntax tree of ast.go; nothing outside this package sees these structs.
+// This file implements the participle grammar of .enc files: the lexer
+// table and one parse-only struct per production. Parse (parse.go) runs it
+// and converts the parse tree once into the syntax tree of ast.go; nothing
+// outside this package sees these structs.
 //
 // The grammar is LL(1): the next token decides every branch, and it needs
 // no separators, because no expression is ever directly followed by an
 // identifier and no member, field or statement starts with a token that
-// could continue an expression. It runs as participle.UseLookahead(0) ran it:
+// could continue an expression. It runs with participle.UseLookahead(0):
 // participle's lookahead n lets a failed branch back out after consuming
 // n tokens, and with n = 1 the error inside `batch 32` (a field without
 // "=") is lost in the repetition of fields and reported as `expected "}"`
@@ -28,7 +27,7 @@ import (
 // value: `model`, `from`, `in` stay usable as names where they fit.
 //
 // Expressions are parsed by hand (exprparse.go, whose comment gives
-// their rules, the same as before): the grammar sees them as the
+// their rules, the same as before): participle sees them as the
 // Parseable nodes expr and callArgs. The reference grammar of the rest,
 // as participle prints it (TestEBNF checks that this comment and the
 // parser agree):
@@ -67,6 +66,17 @@ import (
 // Path = <string> | (<ident> ("." (<ident> | <int> | <float>))*) .
 // LrScaleStmt = "lr_scale" Path "=" expr .
 // END EBNF
+
+var grammar = participle.MustBuild[file](
+	participle.Lexer(scanDef{symbols}),
+	participle.Elide("Whitespace", "Comment"),
+	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
+	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
+	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
+	participle.Union[trainItem](&phase{}, &field{}),
+	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
+	participle.UseLookahead(0),
+)
 
 // ---------------------------------------------------------------------
 // File and declarations

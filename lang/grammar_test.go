@@ -4,19 +4,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/alecthomas/participle/v2"
-)
-
-var grammar = participle.MustBuild[file](
-	participle.Lexer(scanDef{symbols}),
-	participle.Elide("Whitespace", "Comment"),
-	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
-	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
-	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
-	participle.Union[trainItem](&phase{}, &field{}),
-	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
-	participle.UseLookahead(0),
 )
 
 // TestEBNF checks that the reference grammar in the comment of grammar.go

@@ -12,8 +12,8 @@ import (
 	"github.com/encc-lang/encc/internal/diag"
 )
 
-// This file implements Parse: lexing, parsing (declparse.go) and
-// converting the parse tree into the syntax tree. The rewriting of participle's
+// This file implements Parse: lexing, running the grammar and converting
+// the parse tree into the syntax tree. The rewriting of participle's
 // messages into user words is in errors.go.
 
 // Parse parses one .enc file. It always returns a non-nil *File; when the
@@ -71,7 +71,7 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 		p.errs.Errorf(p.at(0), "%v", err)
 		return f, p.errs
 	}
-	g, err := parseDecls(pl)
+	g, err := grammar.ParseFromLexer(pl)
 	if err != nil {
 		p.errs.Add(p.syntaxError(err))
 		return f, p.errs
