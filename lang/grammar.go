@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"sync"
+
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -67,16 +69,34 @@ import (
 // LrScaleStmt = "lr_scale" Path "=" expr .
 // END EBNF
 
-var grammar = participle.MustBuild[file](
-	participle.Lexer(scanDef{symbols}),
-	participle.Elide("Whitespace", "Comment"),
-	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
-	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
-	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
-	participle.Union[trainItem](&phase{}, &field{}),
-	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
-	participle.UseLookahead(0),
-)
+// grammar returns the participle parser of the grammar, building it on
+// first use. Building it (reflection over the structs below) takes about
+// a millisecond, as long as the rest of checking a small file, so a
+// process pays it only when it parses, and a command that will parse can
+// start it early on another core with Prewarm.
+var grammar = sync.OnceValue(buildGrammar)
+
+// Prewarm starts building the parser in the background, so that the first
+// Parse finds it ready (or waits only for the rest of the build). It is
+// for the start of a process that will parse: cmd/encc calls it while the
+// other packages initialize. It returns at once; calling it again does
+// nothing.
+func Prewarm() { prewarmOnce.Do(func() { go grammar() }) }
+
+var prewarmOnce sync.Once
+
+func buildGrammar() *participle.Parser[file] {
+	return participle.MustBuild[file](
+		participle.Lexer(scanDef{symbols}),
+		participle.Elide("Whitespace", "Comment"),
+		participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
+		participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
+		participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
+		participle.Union[trainItem](&phase{}, &field{}),
+		participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
+		participle.UseLookahead(0),
+	)
+}
 
 // ---------------------------------------------------------------------
 // File and declarations
