@@ -52,3 +52,44 @@ func TestPreludeParsedOnce(t *testing.T) {
 		t.Error("a different source under a stdlib name got the cached tree")
 	}
 }
+
+// TestPrewarm checks that the stdlib's trees built by Prewarm's goroutine
+// while checks ask for them are built once: every caller gets the same
+// tree (run it with -race as well).
+func TestPrewarm(t *testing.T) {
+	names, err := stdlib.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	Prewarm()
+	const callers = 4
+	got := make([][]*lang.File, callers)
+	done := make(chan int)
+	for i := range callers {
+		go func() {
+			for _, name := range names {
+				src, _ := stdlib.Source(name)
+				f, _ := parse("stdlib/"+name, src)
+				got[i] = append(got[i], f)
+			}
+			done <- i
+		}()
+	}
+	for range callers {
+		<-done
+	}
+	for i := 1; i < callers; i++ {
+		for j, name := range names {
+			if got[i][j] != got[0][j] {
+				t.Errorf("stdlib/%s: caller %d got another tree than caller 0", name, i)
+			}
+		}
+	}
+	src, err := os.ReadFile("testdata/bert_base.enc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, diags := Check("testdata/bert_base.enc", src, nil); len(diags) > 0 {
+		t.Fatal(diags)
+	}
+}

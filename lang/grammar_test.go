@@ -66,3 +66,31 @@ func TestLexer(t *testing.T) {
 		}
 	}
 }
+
+// TestPrewarm parses while Prewarm's goroutine builds the parser, from
+// several goroutines (run it with -race as well): each gets the tree of a
+// parser built once.
+func TestPrewarm(t *testing.T) {
+	Prewarm()
+	src := []byte("model M(d: int = 4) {\n    l = Linear(d, d)\n    forward(x: f32[B, d]) -> f32[B, d] { return x |> l }\n}\n")
+	want := make(chan string, 4)
+	for range 4 {
+		go func() {
+			f, errs := Parse("m.enc", src)
+			if len(errs) > 0 {
+				want <- errs.Error()
+				return
+			}
+			want <- Dump(f)
+		}()
+	}
+	first := <-want
+	for range 3 {
+		if got := <-want; got != first {
+			t.Errorf("parses differ:\n%s\n%s", first, got)
+		}
+	}
+	if grammar() != grammar() {
+		t.Error("the parser was built twice")
+	}
+}
