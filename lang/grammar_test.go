@@ -94,3 +94,16 @@ func TestPrewarm(t *testing.T) {
 		t.Error("the parser was built twice")
 	}
 }
+
+// TestPrewarmSource checks that the file Prewarm parses is correct, so
+// that it runs the parser through every production rather than stopping
+// at an error.
+func TestPrewarmSource(t *testing.T) {
+	f, errs := Parse("prewarm.enc", []byte(prewarmSource))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if len(f.Imports) != 1 || len(f.Decls) != 4 {
+		t.Errorf("%d imports and %d declarations, want 1 and 4", len(f.Imports), len(f.Decls))
+	}
+}
