@@ -18,7 +18,6 @@ import (
 
 	"github.com/encc-lang/encc/internal/diag"
 	"github.com/encc-lang/encc/lang"
-	"github.com/encc-lang/encc/stdlib"
 )
 
 //go:generate go test -run TestStdlibTrees -update
@@ -49,32 +48,6 @@ type parsed struct {
 
 var stdlibTrees sync.Map // name → *parsed
 
-// generatedTrees builds each generated tree once, even when Prewarm's
-// goroutine and a check ask for it at the same time: name → func()
-// *lang.File (a sync.OnceValue of its generatedTree's tree).
-var generatedTrees sync.Map
-
-// Prewarm starts building the stdlib's syntax trees in the background,
-// for a process that is about to check a file (cmd/encc calls it while
-// its other packages initialize): the first check finds them built, or
-// waits only for the one being built. It returns at once; calling it
-// again does nothing.
-func Prewarm() { prewarmOnce.Do(func() { go warmStdlib() }) }
-
-var prewarmOnce sync.Once
-
-func warmStdlib() {
-	names, err := stdlib.Files()
-	if err != nil {
-		return // loadPrelude reports it
-	}
-	for _, name := range names {
-		if src, err := stdlib.Source(name); err == nil {
-			parse("stdlib/"+name, src)
-		}
-	}
-}
-
 // parse parses src as name. A stdlib file ("stdlib/…") is parsed once and
 // its tree reused while the source is the same (a user's file that
 // happens to be called stdlib/… is compared, so it is never stale).
@@ -86,8 +59,7 @@ func parse(name string, src []byte) (*lang.File, diag.List) {
 		return v.(*parsed).file, v.(*parsed).errs
 	}
 	if g, ok := generatedStdlib[name]; ok && g.src == string(src) {
-		v, _ := generatedTrees.LoadOrStore(name, sync.OnceValue(g.tree))
-		f := v.(func() *lang.File)()
+		f := g.tree()
 		stdlibTrees.Store(name, &parsed{g.src, f, nil})
 		return f, nil
 	}

@@ -1,12 +1,10 @@
 // Package prewarm starts, while encc's packages initialize, the work that
 // a command reading .enc files needs first: building the participle
-// parser (lang.Prewarm, about a millisecond of reflection) and the
-// stdlib's syntax trees (compiler.Prewarm). Go initializes packages in
-// the order of their import paths as soon as their imports are
-// initialized, so this package, which needs only lang and the compiler,
-// initializes right after the compiler, before the exporters and the
-// plotting packages do, and both builds run on the other core while
-// those initialize.
+// parser (lang.Prewarm), about a millisecond of reflection. Go initializes
+// packages in the order of their import paths as soon as their imports
+// are initialized, so this package, which needs only lang, initializes
+// before the compiler, the exporters and the plotting packages do, and
+// the build runs on another core while they initialize.
 //
 // `encc version` and `encc help`, which parse nothing, do not start it.
 package prewarm
@@ -15,14 +13,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/encc-lang/encc/compiler"
 	"github.com/encc-lang/encc/lang"
 )
 
 func init() {
 	if len(os.Args) > 1 && parses(os.Args[1]) {
 		lang.Prewarm()
-		compiler.Prewarm()
 	}
 }
 
