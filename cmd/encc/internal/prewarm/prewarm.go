@@ -6,18 +6,21 @@
 // before the compiler, the exporters and the plotting packages do, and
 // the build runs on another core while they initialize.
 //
-// `encc version` and `encc help`, which parse nothing, do not start it.
+// `encc version` and `encc help`, which parse nothing, do not start it,
+// nor does a process that may use only one core, where the build could
+// not run beside the rest.
 package prewarm
 
 import (
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/encc-lang/encc/lang"
 )
 
 func init() {
-	if len(os.Args) > 1 && parses(os.Args[1]) {
+	if len(os.Args) > 1 && parses(os.Args[1]) && runtime.GOMAXPROCS(0) > 1 {
 		lang.Prewarm()
 	}
 }
