@@ -97,7 +97,7 @@ func (e *Entry) layerParams(args map[string]Value) []LayerParam {
 
 // defaults returns the default arguments of e.
 func (e *Entry) defaults() map[string]Value {
-	m := map[string]Value{}
+	m := make(map[string]Value, len(e.Params))
 	for _, p := range e.Params {
 		if p.Default != nil {
 			m[p.Name] = p.Default
@@ -235,15 +235,11 @@ func (c *checker) bind(fn string, specs []ParamSpec, rest *ParamSpec, args []*ar
 // arguments; the others are named only (concat(a, b, axis: 1): a and b
 // go to rest, not to axis).
 func (c *checker) bindN(fn string, specs []ParamSpec, npos int, rest *ParamSpec, args []*argVal, n lang.Node) (map[string]Value, map[string]*argVal, []*argVal, bool) {
-	out := map[string]Value{}
-	at := map[string]*argVal{}
+	out := make(map[string]Value, len(specs))
+	at := make(map[string]*argVal, len(args))
 	var restArgs []*argVal
 	pos := 0
 	seenNamed := false
-	names := make([]string, len(specs))
-	for i, s := range specs {
-		names[i] = s.Name
-	}
 	for _, a := range args {
 		if _, bad := a.v.(InvalidV); bad {
 			return nil, nil, nil, false
@@ -277,6 +273,10 @@ func (c *checker) bindN(fn string, specs []ParamSpec, npos int, rest *ParamSpec,
 			}
 		}
 		if !found {
+			names := make([]string, len(specs))
+			for i, s := range specs {
+				names[i] = s.Name
+			}
 			c.errorf(a.pos, "%s has no argument %q%s", fn, a.name, suggestSuffix(a.name, names)).WithEnd(a.end)
 			return nil, nil, nil, false
 		}

@@ -250,8 +250,10 @@ func (c *checker) evalPipe(e *lang.BinaryExpr, en *env) Value {
 
 func (c *checker) evalArgs(args []*lang.Arg, en *env) []*argVal {
 	out := make([]*argVal, len(args))
+	vals := make([]argVal, len(args)) // one allocation for all
 	for i, a := range args {
-		av := &argVal{v: c.eval(a.Value, en), pos: a.Pos(), end: a.End(), expr: a.Value}
+		av := &vals[i]
+		*av = argVal{v: c.eval(a.Value, en), pos: a.Pos(), end: a.End(), expr: a.Value}
 		if a.Name != nil {
 			av.name = a.Name.Name
 		}

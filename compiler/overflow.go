@@ -14,6 +14,9 @@ const MaxElements = 1 << 50
 // dimension variable taken as 1, has more than MaxElements elements or an
 // element count that overflows.
 func elementsTooMany(t TensorType) bool {
+	if k, ok := constElements(t); ok {
+		return k > MaxElements || k < 0
+	}
 	n := ConstDim(1)
 	for _, d := range t.Dims {
 		vars := map[string]Dim{}
@@ -26,6 +29,28 @@ func elementsTooMany(t TensorType) bool {
 		}
 	}
 	return false
+}
+
+// constElements returns the element count of t when every dimension is a
+// constant: the product as elementsTooMany's Dim arithmetic computes it,
+// without building Dims (checkLayerSize runs for every layer of a model).
+// Past MaxElements, or when a dimension is not constant, an operand had
+// overflowed or the product overflows, ok is false and elementsTooMany
+// decides.
+func constElements(t TensorType) (k int64, ok bool) {
+	k = 1
+	for _, d := range t.Dims {
+		c, isConst := d.Const()
+		if !isConst || d.Overflows() || c < 0 {
+			return 0, false
+		}
+		p, ovf := mulInt(k, c)
+		if ovf || p > MaxElements {
+			return 0, false
+		}
+		k = p
+	}
+	return k, true
 }
 
 // checkLayerSize reports, at n, a layer whose parameters are too large to

@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"sync"
+
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
@@ -67,16 +69,62 @@ import (
 // LrScaleStmt = "lr_scale" Path "=" expr .
 // END EBNF
 
-var grammar = participle.MustBuild[file](
-	participle.Lexer(scanDef{symbols}),
-	participle.Elide("Whitespace", "Comment"),
-	participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
-	participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
-	participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
-	participle.Union[trainItem](&phase{}, &field{}),
-	participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
-	participle.UseLookahead(0),
-)
+// grammar returns the participle parser of the grammar, building it on
+// first use. Building it (reflection over the structs below) takes about
+// a millisecond, as long as the rest of checking a small file, so a
+// process pays it only when it parses, and a command that will parse can
+// start it early on another core with Prewarm.
+var grammar = sync.OnceValue(buildGrammar)
+
+// Prewarm starts building the parser in the background, so that the first
+// Parse finds it ready (or waits only for the rest of the build). It is
+// for the start of a process that will parse: cmd/encc calls it while the
+// other packages initialize. After the build it parses a small file
+// through every production once, which takes the first use of the parse
+// path (its code and reflection caches, ~0.1 ms) off the first real
+// Parse. It returns at once; calling it again does nothing.
+func Prewarm() {
+	prewarmOnce.Do(func() {
+		go func() {
+			grammar()
+			Parse("prewarm.enc", []byte(prewarmSource))
+		}()
+	})
+}
+
+var prewarmOnce sync.Once
+
+// prewarmSource uses every production of the grammar.
+const prewarmSource = `import "a.enc"
+const N = 2
+model M(d: int = 4, t: f32[2]) {
+    param w: f32[d] = zeros()
+    l = Linear(d, d)
+    if d > 1 { k = 1 } else { k = 2 }
+    forward(x: f32[B, d], y: f32[B] = none) -> (a: f32[B, d], b: f32) {
+        if y == none { return {a: x, b: 1.0} } else { z = x[0, :] |> l }
+        return {a: x, b: -1}
+    }
+}
+dataset D { source = "d.csv" }
+train T {
+    model = M()
+    phase p(epochs: 1) { freeze l.weight, "w" lr_scale l = 0.1 lr = 1e-3 }
+}
+`
+
+func buildGrammar() *participle.Parser[file] {
+	return participle.MustBuild[file](
+		participle.Lexer(scanDef{symbols}),
+		participle.Elide("Whitespace", "Comment"),
+		participle.Union[decl](&constDecl{}, &modelDecl{}, &datasetDecl{}, &trainDecl{}),
+		participle.Union[member](&paramDecl{}, &forwardDecl{}, &ifMember{}, &subLayer{}),
+		participle.Union[stmt](&returnStmt{}, &ifStmt{}, &assignStmt{}),
+		participle.Union[trainItem](&phase{}, &field{}),
+		participle.Union[phaseStmt](&freezeStmt{}, &lrScaleStmt{}, &field{}),
+		participle.UseLookahead(0),
+	)
+}
 
 // ---------------------------------------------------------------------
 // File and declarations

@@ -22,7 +22,7 @@ func TestEBNF(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
 		lines = append(lines, strings.TrimPrefix(strings.TrimPrefix(l, "//"), " "))
 	}
-	got, want := strings.Join(lines, "\n"), strings.TrimSpace(grammar.String())
+	got, want := strings.Join(lines, "\n"), strings.TrimSpace(grammar().String())
 	if got != want {
 		t.Errorf("the EBNF comment in grammar.go differs from the parser's grammar; replace it with:\n%s", want)
 	}
@@ -64,5 +64,46 @@ func TestLexer(t *testing.T) {
 		if g := strings.Join(got, " "); g != tt.want {
 			t.Errorf("%q:\n got %s\nwant %s", tt.src, g, tt.want)
 		}
+	}
+}
+
+// TestPrewarm parses while Prewarm's goroutine builds the parser, from
+// several goroutines (run it with -race as well): each gets the tree of a
+// parser built once.
+func TestPrewarm(t *testing.T) {
+	Prewarm()
+	src := []byte("model M(d: int = 4) {\n    l = Linear(d, d)\n    forward(x: f32[B, d]) -> f32[B, d] { return x |> l }\n}\n")
+	want := make(chan string, 4)
+	for range 4 {
+		go func() {
+			f, errs := Parse("m.enc", src)
+			if len(errs) > 0 {
+				want <- errs.Error()
+				return
+			}
+			want <- Dump(f)
+		}()
+	}
+	first := <-want
+	for range 3 {
+		if got := <-want; got != first {
+			t.Errorf("parses differ:\n%s\n%s", first, got)
+		}
+	}
+	if grammar() != grammar() {
+		t.Error("the parser was built twice")
+	}
+}
+
+// TestPrewarmSource checks that the file Prewarm parses is correct, so
+// that it runs the parser through every production rather than stopping
+// at an error.
+func TestPrewarmSource(t *testing.T) {
+	f, errs := Parse("prewarm.enc", []byte(prewarmSource))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if len(f.Imports) != 1 || len(f.Decls) != 4 {
+		t.Errorf("%d imports and %d declarations, want 1 and 4", len(f.Imports), len(f.Decls))
 	}
 }

@@ -71,7 +71,7 @@ func Parse(filename string, src []byte) (*File, diag.List) {
 		p.errs.Errorf(p.at(0), "%v", err)
 		return f, p.errs
 	}
-	g, err := grammar.ParseFromLexer(pl)
+	g, err := grammar().ParseFromLexer(pl)
 	if err != nil {
 		p.errs.Add(p.syntaxError(err))
 		return f, p.errs

@@ -93,6 +93,11 @@ func referenceSources(t testing.TB) [][]byte {
 		"const x = f(a.b: 1, g(1): 2, c: \"\\q\")[ , 1:, :2, :][]",
 		"const x = a |> b.c(1) |> d |> e[0]",
 		"const x = not not a and b or c == d != e < f <= g > h >= i + j - k * l / m @ n ** -o ** p",
+		// Every production of the declaration grammar (grammar.go).
+		"train t { model = M() phase a(epochs: 2) { freeze enc.layers.0, \"head.w\", x.1.5e3 unfreeze b lr_scale enc.0 = 0.1 lr = 3 } phase b { } }",
+		"model M(a, b: int = 2, c: f32[2, (a)]) { param w: f32[3, (2)] = zeros() buffer b: f32[] forward(x: f32[B, 3] = 1, y: i32) -> (a: f32[B], b: f32) { if x { return 1 } else if y { z = 2 } else { } } if a { x = 1 } else if b { } else { y = 2 } }",
+		"train t { phase a { freeze enc. } phase b { lr_scale a.) = 1 } }",
+		"import \"a.enc\"\nimport \"b\"\ndataset d { x = 1 y = [2] }\nmodel N() { forward() -> f32 { return 1 } }",
 	} {
 		out = append(out, []byte(src))
 	}

@@ -22,6 +22,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	_ "github.com/encc-lang/encc/cmd/encc/internal/prewarm" // the parser is built while the packages initialize
 	"github.com/encc-lang/encc/internal/diag"
 )
 
