@@ -24,7 +24,7 @@ func TestFusedAdam(t *testing.T) {
 				t.Fatal(err)
 			}
 			fused := 0
-			for _, s := range p.steps {
+			for _, s := range flatSteps(p) {
 				if _, ok := s.k.(*adamKernel); ok {
 					fused++
 				}
