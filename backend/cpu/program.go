@@ -140,6 +140,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 	}
 	p.fuseAdam(c)
+	p.fuseCrossEntropy()
 	p.fuseConvBias()
 	p.int8Passes()
 	if shareColumnsOn {

@@ -138,6 +138,27 @@ func (a span) overlaps(b span) bool {
 	return a.hi != 0 && b.hi != 0 && a.lo < b.hi && b.lo < a.hi
 }
 
+// spanOf returns the function giving a buffer's span: the arena offsets
+// of the buffers compile placed in the arena, the buffer itself for the
+// others.
+func (p *Program) spanOf() func(*buffer) span {
+	arenaOff := map[*buffer]int{}
+	for _, v := range p.g.Values {
+		if v.Op == ir.OpInput || p.plan.Alias[v] != nil || p.plan.InPlace[v] != nil {
+			continue
+		}
+		if off, ok := p.plan.Offset[v]; ok {
+			arenaOff[p.bufs[v]] = off
+		}
+	}
+	return func(b *buffer) span {
+		if off, ok := arenaOff[b]; ok && b.n > 0 {
+			return span{b, off, off + b.n*b.dt.Size()}
+		}
+		return span{b: b}
+	}
+}
+
 // stepUse is what one step reads and writes, nil when the step cannot
 // take part in a stage.
 type stepUse struct {
@@ -166,17 +187,16 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		macs := float64(k.m) * float64(k.n) * float64(k.k) * float64(len(k.ps))
 		u.est = 100 + macs/50 + 0.3*float64(k.k)*float64(k.m+k.n)*float64(len(k.ps))
 	case *adamKernel:
-		for _, b := range []*buffer{k.g, k.lr, k.step} {
-			u.reads = append(u.reads, spanOf(b))
-		}
-		for _, b := range []*buffer{k.p, k.m, k.v} {
-			u.reads = append(u.reads, spanOf(b))
-			u.writes = append(u.writes, spanOf(b))
-		}
-		u.est = 100 + 0.6*float64(k.p.n)
+		k.uses(&u, spanOf)
 	case *crossEntropyKernel:
 		args()
 		u.est = 100 + 20*float64(k.N*k.C)
+	case *crossEntropyPair:
+		for _, b := range []*buffer{k.fwd.logits, k.fwd.labels, k.bwd.dl} {
+			u.reads = append(u.reads, spanOf(b))
+		}
+		u.writes = append(u.writes, spanOf(k.fwd.out), spanOf(k.bwd.out))
+		u.est = 100 + 20*float64(k.fwd.N*k.fwd.C)
 	case *sumWalk:
 		args()
 		u.est = 100 + 0.2*float64(k.x.n)
@@ -187,6 +207,18 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		return u, false
 	}
 	return u, true
+}
+
+// uses adds the storage the update reads and writes to u, and its time.
+func (k *adamKernel) uses(u *stepUse, spanOf func(*buffer) span) {
+	for _, b := range []*buffer{k.g, k.lr, k.step} {
+		u.reads = append(u.reads, spanOf(b))
+	}
+	for _, b := range []*buffer{k.p, k.m, k.v} {
+		u.reads = append(u.reads, spanOf(b))
+		u.writes = append(u.writes, spanOf(b))
+	}
+	u.est += 100 + 0.6*float64(k.p.n)
 }
 
 // conflict reports whether two steps touch the same storage with at
@@ -226,23 +258,7 @@ func (p *Program) stageSteps(pool *parallel.Pool) {
 	if !stagesOn || pool.Size() < 2 || len(p.steps) < 2 {
 		return
 	}
-	// Arena offsets of the buffers placed in the arena, as compile
-	// placed them.
-	arenaOff := map[*buffer]int{}
-	for _, v := range p.g.Values {
-		if v.Op == ir.OpInput || p.plan.Alias[v] != nil || p.plan.InPlace[v] != nil {
-			continue
-		}
-		if off, ok := p.plan.Offset[v]; ok {
-			arenaOff[p.bufs[v]] = off
-		}
-	}
-	spanOf := func(b *buffer) span {
-		if off, ok := arenaOff[b]; ok && b.n > 0 {
-			return span{b, off, off + b.n*b.dt.Size()}
-		}
-		return span{b: b}
-	}
+	spanOf := p.spanOf()
 	uses := make([]stepUse, len(p.steps))
 	ok := make([]bool, len(p.steps))
 	level := make([]int, len(p.steps))

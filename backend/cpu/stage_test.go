@@ -42,10 +42,11 @@ func stageCases(t *testing.T) []struct {
 	}
 }
 
-// runSteps runs steps training steps of g on 2 cores and returns every
-// f32 input (parameters, optimizer state) and named output afterwards.
-func runSteps(t *testing.T, g *ir.Graph, steps int) (map[string][]float64, *Program) {
-	p, err := Compile(g, Options{Threads: 2})
+// runStepsOn runs steps training steps of g on threads cores and
+// returns every f32 input (parameters, optimizer state) and named output
+// afterwards.
+func runStepsOn(t *testing.T, g *ir.Graph, steps, threads int) (map[string][]float64, *Program) {
+	p, err := Compile(g, Options{Threads: threads})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,39 +80,64 @@ func runSteps(t *testing.T, g *ir.Graph, steps int) (map[string][]float64, *Prog
 	return out, p
 }
 
-// TestStagesBitIdentical runs training steps with stages on and off and
-// wants the same bits in every parameter, optimizer state and output:
-// a stage runs each of its steps whole on one core, with the splits and
-// products it would have run split, so nothing may change. W1 must have
-// its stages (the loss with its gradient, the hidden layer's two
-// gradient products).
-func TestStagesBitIdentical(t *testing.T) {
-	defer func(on bool) { stagesOn = on }(stagesOn)
+// bitIdentical runs 3 training steps of every stageCases graph on
+// threads cores with a pass off (set(false)) and on, and wants the same
+// bits in every parameter, optimizer state and output; count tells how
+// many of its kernels a program has, and w1 is how many W1 must have.
+func bitIdentical(t *testing.T, threads int, set func(bool), count func(*Program) int, w1 int) {
 	for _, c := range stageCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			stagesOn = false
-			want, _ := runSteps(t, c.g(), 3)
-			stagesOn = true
-			got, p := runSteps(t, c.g(), 3)
-			stages := 0
-			for _, s := range p.steps {
-				if _, ok := s.k.(*stageKernel); ok {
-					stages++
-				}
-			}
-			t.Logf("%d stages", stages)
-			if c.name == "w1" && stages < 2 {
-				t.Errorf("w1: %d stages, want at least 2", stages)
+		t.Run(fmt.Sprint(c.name, "/threads=", threads), func(t *testing.T) {
+			defer set(true)
+			set(false)
+			want, _ := runStepsOn(t, c.g(), 3, threads)
+			set(true)
+			got, p := runStepsOn(t, c.g(), 3, threads)
+			n := count(p)
+			t.Logf("%d", n)
+			if c.name == "w1" && n != w1 {
+				t.Errorf("w1: %d, want %d", n, w1)
 			}
 			for name, w := range want {
 				g := got[name]
 				for i := range w {
 					if math.Float64bits(w[i]) != math.Float64bits(g[i]) {
-						t.Fatalf("%s[%d] = %v with stages, %v without", name, i, g[i], w[i])
+						t.Fatalf("%s[%d] = %v with the pass, %v without", name, i, g[i], w[i])
 					}
 				}
 			}
 		})
+	}
+}
+
+// TestStagesBitIdentical: a stage runs each of its steps whole on one
+// core, with the splits and products it would have run split, so
+// nothing may change. W1 has one stage (the hidden layer's input and
+// weight gradients, with its bias gradient).
+func TestStagesBitIdentical(t *testing.T) {
+	bitIdentical(t, 2, func(on bool) { stagesOn = on }, func(p *Program) int {
+		n := 0
+		for _, s := range p.steps {
+			if _, ok := s.k.(*stageKernel); ok {
+				n++
+			}
+		}
+		return n
+	}, 1)
+}
+
+// TestCrossEntropyPairBitIdentical: the fused loss and gradient are the
+// bits of the two kernels, on one core and split over two.
+func TestCrossEntropyPairBitIdentical(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		bitIdentical(t, threads, func(on bool) { fuseCrossEntropyOn = on }, func(p *Program) int {
+			n := 0
+			for _, s := range flatSteps(p) {
+				if _, ok := s.k.(*crossEntropyPair); ok {
+					n++
+				}
+			}
+			return n
+		}, 1)
 	}
 }
 
@@ -186,28 +212,33 @@ func TestStageOrder(t *testing.T) {
 	}
 }
 
-// TestStageError: when steps of a stage fail, the error names the first
-// of them in program order, as without stages.
+// TestStageError: when steps fail, the error names the first of them in
+// program order, whether they run in a stage or fused, as without: here
+// a label out of range, which both cross-entropy steps check.
 func TestStageError(t *testing.T) {
-	defer func(on bool) { stagesOn = on }(stagesOn)
+	defer func(on, ce bool) { stagesOn, fuseCrossEntropyOn = on, ce }(stagesOn, fuseCrossEntropyOn)
 	var msgs []string
 	for _, on := range []bool{false, true} {
-		stagesOn = on
-		g := mlpGraph(64)
-		p, err := Compile(g, Options{Threads: 2})
-		if err != nil {
-			t.Fatal(err)
+		for _, ce := range []bool{false, true} {
+			stagesOn, fuseCrossEntropyOn = on, ce
+			g := mlpGraph(64)
+			p, err := Compile(g, Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bindAll(t, p, g, initInputs(g, rand.New(rand.NewSource(1))))
+			p.SetScalar("step", 1)
+			p.Int32("label")[5] = 10
+			err = p.Run()
+			if err == nil {
+				t.Fatal("no error for a label out of range")
+			}
+			msgs = append(msgs, err.Error())
 		}
-		bindAll(t, p, g, initInputs(g, rand.New(rand.NewSource(1))))
-		p.SetScalar("step", 1)
-		p.Int32("label")[5] = 10 // out of range: both cross-entropy steps fail
-		err = p.Run()
-		if err == nil {
-			t.Fatal("no error for a label out of range")
-		}
-		msgs = append(msgs, err.Error())
 	}
-	if msgs[0] != msgs[1] || !strings.Contains(msgs[0], "softmax_cross_entropy:") {
-		t.Errorf("without stages: %q\nwith stages: %q", msgs[0], msgs[1])
+	for _, m := range msgs[1:] {
+		if m != msgs[0] || !strings.Contains(m, "softmax_cross_entropy:") {
+			t.Errorf("messages differ or name another step: %q", msgs)
+		}
 	}
 }
