@@ -53,6 +53,10 @@ const (
 	// the cores by itself: its own split cuts it into more tasks than
 	// cores, which a disturbed core delays less than one whole step.
 	stageMaxNs = 250000
+	// stageWakeNs: a stage estimated to take less in all runs its steps
+	// one after another when the pool's helpers are parked (waking one
+	// takes several µs; parWakeWork for kernels).
+	stageWakeNs = 20000
 	// stageBalance: how much longer than its share of the stage (the
 	// total over the cores) a step may be: split over P cores a step
 	// runs at roughly 85% efficiency (a hand-off, operands repacked by
@@ -68,11 +72,16 @@ type stageKernel struct {
 	pos   []int // per step, its place in program order
 	pool  *parallel.Pool
 	errs  []error // per step, its error in the last run
+	small bool    // estimated under stageWakeNs in all
 }
 
 func (k *stageKernel) run() error {
 	clear(k.errs)
-	k.pool.Tasks(len(k.steps), k)
+	if k.small && k.pool.Parked() {
+		k.RangeWorker(0, 0, len(k.steps)) // not worth waking a helper
+	} else {
+		k.pool.Tasks(len(k.steps), k)
+	}
 	// The first failing step in program order (the order the steps had
 	// before the stage sorted them) reports, whichever core ran it.
 	first := -1
@@ -184,8 +193,13 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			return u, false
 		}
 		args()
+		// Multiply-adds at 50 per ns and packing at 0.3 ns per element
+		// for big products, the 30 per ns measured for W1's small ones.
 		macs := float64(k.m) * float64(k.n) * float64(k.k) * float64(len(k.ps))
-		u.est = 100 + macs/50 + 0.3*float64(k.k)*float64(k.m+k.n)*float64(len(k.ps))
+		u.est = 200 + macs/30
+		if macs > 1<<20 {
+			u.est = 200 + macs/50 + 0.3*float64(k.k)*float64(k.m+k.n)*float64(len(k.ps))
+		}
 	case *adamKernel:
 		k.uses(&u, spanOf)
 	case *crossEntropyKernel:
@@ -199,7 +213,7 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		u.est = 100 + 20*float64(k.fwd.N*k.fwd.C)
 	case *sumWalk:
 		args()
-		u.est = 100 + 0.2*float64(k.x.n)
+		u.est = 300 + 0.5*float64(k.x.n)
 	case *gradF32, *unaryNum[float32], *constKernel, *binaryKernel[int64], *binaryKernel[int32], *binaryKernel[float32]:
 		args()
 		u.est = 100 + 0.2*n
@@ -338,7 +352,7 @@ func (p *Program) emitLevel(out []step, idx []int, uses []stepUse, ok []bool, po
 		}
 		return out
 	}
-	st := &stageKernel{pool: pool, errs: make([]error, len(group))}
+	st := &stageKernel{pool: pool, errs: make([]error, len(group)), small: total < stageWakeNs}
 	for _, i := range group {
 		st.steps = append(st.steps, p.steps[i])
 		st.pos = append(st.pos, i)

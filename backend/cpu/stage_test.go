@@ -111,8 +111,8 @@ func bitIdentical(t *testing.T, threads int, set func(bool), count func(*Program
 
 // TestStagesBitIdentical: a stage runs each of its steps whole on one
 // core, with the splits and products it would have run split, so
-// nothing may change. W1 has one stage (the hidden layer's input and
-// weight gradients, with its bias gradient).
+// nothing may change. W1 has two stages: the last layer's input, weight
+// and bias gradients, and the hidden layer's.
 func TestStagesBitIdentical(t *testing.T) {
 	bitIdentical(t, 2, func(on bool) { stagesOn = on }, func(p *Program) int {
 		n := 0
@@ -122,7 +122,7 @@ func TestStagesBitIdentical(t *testing.T) {
 			}
 		}
 		return n
-	}, 1)
+	}, 2)
 }
 
 // TestCrossEntropyPairBitIdentical: the fused loss and gradient are the
