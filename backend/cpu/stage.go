@@ -213,7 +213,7 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		u.est = 100 + 20*float64(k.fwd.N*k.fwd.C)
 	case *sumWalk:
 		args()
-		u.est = 300 + 0.5*float64(k.x.n)
+		u.est = 300 + 0.15*float64(k.x.n)
 	case *gradF32, *unaryNum[float32], *constKernel, *binaryKernel[int64], *binaryKernel[int32], *binaryKernel[float32]:
 		args()
 		u.est = 100 + 0.2*n
