@@ -71,8 +71,8 @@
 //     that would leave it unbalanced, run alone, split by themselves;
 //     kernels whose reads, writes or scratch the pass does not know are
 //     barriers nothing moves across. The bits are those of the steps one
-//     after another (TestStagesBitIdentical); errors name the first
-//     failing step in program order.
+//     after another (TestStagesBitIdentical); a stage's error names its
+//     first failing step in program order.
 //   - Elementwise ops. Every op the table flags elementwise has a kernel:
 //     the ops with a loop of their own (elementwiseKernels: typed,
 //     branch-free or AVX2 loops) run it, every other one computes the op

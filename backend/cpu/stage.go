@@ -4,9 +4,10 @@
 // one after the other, each split over the cores by itself.
 //
 // The steps of a training step between the large products are small or
-// mid-sized and often independent: W1's loss and its gradient, the three
-// products of the last layer's backward, the input and weight gradients
-// of a hidden layer. Split over 2 cores, each pays a hand-off, repacks
+// mid-sized and often independent: the three gradient steps of W1's last
+// layer, the input and weight gradients of its hidden layer, the bias
+// sums and the Adam updates of W4's layers. Split over 2 cores, each
+// pays a hand-off, repacks
 // the operand its halves share, and runs halves too small to keep the
 // micro-kernel busy; the small ones do not split at all and leave the
 // other core idle. As a stage, each runs whole on one core, at the same
@@ -17,7 +18,10 @@
 // bounds (parallel.Pool runs a nested job that way), and its products
 // on the task's core (gemm gives the same bits whatever the split).
 // Which core runs which step depends on timing; what it computes does
-// not.
+// not. Reordering changes which step fails first when several would: a
+// stage reports the first of its failing steps in program order, but a
+// step of a later level in program order may have run, and failed,
+// before one of an earlier level. Errors stop the run either way.
 //
 // Dependencies are over storage, not values: two steps conflict when one
 // writes bytes the other reads or writes (the arena reuses slots, so
