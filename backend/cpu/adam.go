@@ -48,11 +48,20 @@ func (k *adamKernel) run() error {
 	k.stepSize, k.shrink, k.rbc2 = lr/bc1, 1-lr*k.at.WeightDecay, 1/bc2
 	k.c = [8]float32{float32(k.b1), float32(1 - k.b1), float32(k.b2), float32(1 - k.b2),
 		float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)}
-	parFor(k.pool, k.p.n, 16, k)
+	// Split in blocks of adamBlock elements, so that the vector kernel
+	// takes the same elements whatever the split, and the portable path
+	// only the last n%8 (the two differ in the last bit): the same bits
+	// on any number of cores.
+	parFor(k.pool, (k.p.n+adamBlock-1)/adamBlock, 16*adamBlock, k)
 	return nil
 }
 
+// adamBlock is the unit the update is split in: the vector width.
+const adamBlock = 8
+
+// Range updates blocks [lo, hi) of adamBlock elements.
 func (k *adamKernel) Range(lo, hi int) {
+	lo, hi = lo*adamBlock, min(hi*adamBlock, k.p.n)
 	p, m, v, g := f32s(k.p)[lo:hi], f32s(k.m)[lo:hi], f32s(k.v)[lo:hi], f32s(k.g)[lo:hi]
 	i := 0
 	if adamVector {

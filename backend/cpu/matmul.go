@@ -63,6 +63,7 @@ type matmulF32 struct {
 	bias      *buffer         // matmul_bias: added to every row, or nil
 	act       gemm.Activation // matmul_bias: the epilogue activation
 	pool      *parallel.Pool
+	serial    bool // run by a stage task: every product on this core
 }
 
 func (k *matmulF32) run() error {
@@ -71,6 +72,14 @@ func (k *matmulF32) run() error {
 	} else {
 		k.Range(0, len(k.ps))
 	}
+	return nil
+}
+
+// runSerial is run on the calling core only (a step of a stage).
+func (k *matmulF32) runSerial() error {
+	k.serial = true
+	k.Range(0, len(k.ps))
+	k.serial = false
 	return nil
 }
 
@@ -85,7 +94,11 @@ func (k *matmulF32) Range(lo, hi int) {
 		p := &k.ps[b]
 		p.A, p.B, p.C = x[k.xOff[b]:], y[k.yOff[b]:], o[b*mn:(b+1)*mn]
 		p.ColBias, p.Act = bias, k.act
-		gemm.SgemmEx(p)
+		if k.serial {
+			gemm.SgemmExSerial(p)
+		} else {
+			gemm.SgemmEx(p)
+		}
 		p.A, p.B, p.C, p.ColBias = nil, nil, nil, nil
 	}
 }

@@ -92,7 +92,11 @@ func TestOpProfile(t *testing.T) {
 			sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
 			d := ts[len(ts)/2]
 			total += d
-			rows = append(rows, row{d, p.steps[i].v.LongString()})
+			name := p.steps[i].v.LongString()
+			if st, ok := p.steps[i].k.(*stageKernel); ok {
+				name = fmt.Sprintf("stage of %d from %s", len(st.steps), name)
+			}
+			rows = append(rows, row{d, name})
 		}
 		sort.Slice(rows, func(a, b int) bool { return rows[a].d > rows[b].d })
 		fmt.Printf("== %s: %d steps, sum of medians %v\n", c.name, len(rows), total)

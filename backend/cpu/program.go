@@ -140,6 +140,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 	}
 	p.fuseAdam(c)
+	p.fuseCrossEntropy()
 	p.fuseConvBias()
 	p.fuseReluPool()
 	p.int8Passes()
@@ -147,6 +148,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	if shareColumnsOn {
 		p.shareColumns()
 	}
+	p.stageSteps(c.pool)
 	for _, o := range g.Outputs {
 		if o.Updates == nil {
 			p.outputs[o.Name] = p.bufs[o.Value]
@@ -228,7 +230,7 @@ func (p *Program) Run() error {
 	for i := range p.steps {
 		s := &p.steps[i]
 		if err := s.k.run(); err != nil {
-			return fmt.Errorf("cpu: %s = %s: %w", s.v.Ref(), s.v.Op, err)
+			return stepErr(s, err)
 		}
 	}
 	for _, c := range p.copies {

@@ -51,6 +51,15 @@ func SgemmEx(p *Params) {
 	run(p, false)
 }
 
+// SgemmExSerial is SgemmEx on the calling goroutine only, for a caller
+// that is itself one of several tasks running at the same time: it
+// neither hands work to the pool nor repacks operands for a split.
+// The result is the same bits as SgemmEx's.
+func SgemmExSerial(p *Params) {
+	check(p)
+	run(p, true)
+}
+
 // run computes a checked product; serial keeps it on the calling
 // goroutine.
 func run(p *Params, serial bool) {
