@@ -72,7 +72,13 @@ func (j *job) gemm() {
 	}
 	if P > 1 && !j.serial {
 		if um >= 2 {
-			if t := j.estimate(ceilDiv(um, P)*k.mr, un*k.nr) + handoff; t < best {
+			// Tasks that would each pack op(B) share one packing of it
+			// (below): the model counts it once.
+			t := j.taskEstimate(1, um, P, true) + handoff
+			if j.sharesB(ceilDiv(um, P)) {
+				t += j.sharedPackEstimate(P)
+			}
+			if t < best {
 				best, split = t, 1
 			}
 		}
@@ -93,16 +99,19 @@ func (j *job) gemm() {
 		// tasks claimed dynamically, a core taken by another process (or a
 		// helper preempted in the middle of a task) then delays the call
 		// by a smaller part of it. Every task repacks the operand it shares
-		// with the others, so the model allows at most 5% more total work
-		// and tasks of at least minTaskNs.
+		// with the others, except op(B) split over M, packed once for all
+		// tasks (below), so the model allows at most 5% more total work
+		// and tasks of at least minTaskNs; tasks that share op(B) are not
+		// cut so small that they would read it in place instead.
 		j.tasks = P
-		base := float64(P) * j.taskEstimate(split, units, P)
+		shareB := split == 1 && j.sharesB(ceilDiv(units, P))
+		base := float64(P) * j.taskEstimate(split, units, P, shareB)
 		for _, f := range []int{2, 4} {
 			t := f * P
-			if units < t {
+			if units < t || shareB && !j.sharesB(ceilDiv(units, t)) {
 				break
 			}
-			per := j.taskEstimate(split, units, t)
+			per := j.taskEstimate(split, units, t, shareB)
 			if per < minTaskNs || float64(t)*per > 1.05*base {
 				break
 			}
@@ -118,7 +127,7 @@ func (j *job) gemm() {
 	// would pack it (transposed, or too many rows to read it in place),
 	// it is packed once, here, and the tasks share the panels instead of
 	// each packing its own copy.
-	if split == 1 && (p.TransB || ceilDiv(units, j.tasks)*k.mr > directBRows) {
+	if split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
 		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
@@ -140,13 +149,39 @@ func (j *job) gemm() {
 // minTaskNs: tasks are not cut below this modelled time.
 const minTaskNs = 20000
 
+// sharesB reports whether tasks of a call split over M with rowUnits
+// register rows each would pack op(B) (transposed, or too many rows to
+// read it in place), so that it is packed once and shared by them instead.
+func (j *job) sharesB(rowUnits int) bool {
+	return j.p.TransB || rowUnits*j.kern.mr > directBRows
+}
+
+// sharedPackEstimate is the model's time to pack all of op(B) once for
+// the tasks of a call split over M on a pool of P: by the pool (one more
+// hand-off) when it is large enough, else by one core.
+func (j *job) sharedPackEstimate(P int) float64 {
+	nr := j.kern.nr
+	panels := ceilDiv(j.p.N, nr)
+	t := float64(panels*nr) * float64(j.p.K) * costPack
+	if n := min(P, panels); n > 1 && j.p.N*j.p.K >= packBParMin {
+		t = t/float64(n) + costHandoff
+	}
+	return t
+}
+
 // taskEstimate is the model's time for one of tasks tasks when units are
-// split along M (split 1) or N (split 2).
-func (j *job) taskEstimate(split, units, tasks int) float64 {
+// split along M (split 1) or N (split 2); sharedB leaves out the packing
+// of op(B) where the tasks share one (split over M).
+func (j *job) taskEstimate(split, units, tasks int, sharedB bool) float64 {
 	k := j.kern
 	per := ceilDiv(units, tasks)
 	if split == 1 {
-		return j.estimate(per*k.mr, ceilDiv(j.p.N, k.nr)*k.nr)
+		cols := ceilDiv(j.p.N, k.nr) * k.nr
+		t := j.estimate(per*k.mr, cols)
+		if sharedB && j.sharesB(per) {
+			t -= float64(cols) * float64(j.p.K) * costPack
+		}
+		return t
 	}
 	return j.estimate(ceilDiv(j.p.M, k.mr)*k.mr, per*k.nr)
 }

@@ -184,3 +184,31 @@ func TestSharedPackedB(t *testing.T) {
 		_ = r
 	})
 }
+
+// TestSquareSharesB: a large square product on two workers is split over
+// M with one shared packing of B (the model counts that packing once; it
+// used to count it in every task and split 1024² over N, each task
+// repacking all of A), with the bits of one worker.
+func TestSquareSharesB(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	r := rand.New(rand.NewSource(11))
+	const n = 1024
+	a, b := randSlice(r, n*n), randSlice(r, n*n)
+	var results [][]float32
+	for _, workers := range []int{1, 2} {
+		pool := parallel.New(workers)
+		getPool = func() *parallel.Pool { return pool }
+		c := make([]float32, n*n)
+		before := sharedBCalls.Load()
+		Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		if shared := sharedBCalls.Load() - before; (workers > 1) != (shared > 0) {
+			t.Fatalf("%d workers: %d calls shared op(B)", workers, shared)
+		}
+		results = append(results, c)
+	}
+	for i := range results[0] {
+		if math.Float32bits(results[1][i]) != math.Float32bits(results[0][i]) {
+			t.Fatalf("2 workers differ from 1 at %d", i)
+		}
+	}
+}
