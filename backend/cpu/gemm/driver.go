@@ -102,17 +102,20 @@ func (j *job) gemm() {
 		// with the others, except op(B) split over M, packed once for all
 		// tasks (below), so the model allows at most 5% more total work
 		// and tasks of at least minTaskNs; tasks that share op(B) are not
-		// cut so small that they would read it in place instead.
+		// cut so small that they would read it in place instead. Large
+		// products sharing op(B) (2048²: 16 tasks of 126 rows, which
+		// stream B as often as 8 tasks of two 129-row blocks) go to 8
+		// tasks per core.
 		j.tasks = P
 		shareB := split == 1 && j.sharesB(ceilDiv(units, P))
 		base := float64(P) * j.taskEstimate(split, units, P, shareB)
-		for _, f := range []int{2, 4} {
+		for _, f := range []int{2, 4, 8} {
 			t := f * P
 			if units < t || shareB && !j.sharesB(ceilDiv(units, t)) {
 				break
 			}
 			per := j.taskEstimate(split, units, t, shareB)
-			if per < minTaskNs || float64(t)*per > 1.05*base {
+			if per < minTaskNs || f == 8 && (!shareB || per < minFineTaskNs) || float64(t)*per > 1.05*base {
 				break
 			}
 			j.tasks = t
@@ -146,8 +149,12 @@ func (j *job) gemm() {
 	j.pb = nil
 }
 
-// minTaskNs: tasks are not cut below this modelled time.
-const minTaskNs = 20000
+// minTaskNs: tasks are not cut below this modelled time; minFineTaskNs:
+// nor to 8 per core below this one.
+const (
+	minTaskNs     = 20000
+	minFineTaskNs = 1000000
+)
 
 // sharesB reports whether tasks of a call split over M with rowUnits
 // register rows each would pack op(B) (transposed, or too many rows to
