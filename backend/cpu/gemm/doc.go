@@ -76,11 +76,9 @@
 // "auto") chooses; the tests run every available kernel. On Zen 3 (AVX2
 // and FMA, no AVX-512; L2 512 KiB) Auto picks avx2 by the CPU features;
 // its A block (240 KiB) is under half of that L2. Other blockings tried
-// there (KC 192–512 with MC 72–240) did not beat it: by the thread's CPU
-// time, one core at 2048² ran 93.6 GFLOP/s with KC 256 and MC 72–240,
-// 91.6 with KC 384/MC 160 and KC 512/MC 120 (the kernel alone, with A
-// in L2 and B in L1, gains about 1% from KC 384, which the 24 KiB B
-// panel loses again in L1), so one blocking serves both Zen generations.
+// there (KC 192–512 with MC 72–240) were within about 2% of it on one
+// core (MC 120–144 ahead by 0.5–2% at 2048², the same at ≤ 1024), so it
+// is unchanged (docs/performance.md has the figures).
 //
 // # Small products
 //
