@@ -27,13 +27,18 @@
 // by 8×8 AVX transposes with two zero rows (pack6AVX2; the W4 profile
 // had the scalar gather of A at 18% of the step), edge panels by a gather
 // of 4 rows at a time; for A stored k×m, one fixed-size copy per depth
-// step). When a task has few rows (≤ 96) and B is not transposed, B is
+// step; for B stored k×n, whole 16-column panels row by row, packB16AVX2,
+// so that each row of the block is read contiguously: panel by panel it
+// read 64 bytes of each row of a large B, a new page every time, and
+// cost 2–3 instead of 0.8 ns per element at 2048²). When a task has few
+// rows (≤ 96) and B is not transposed, B is
 // read in place with its own row stride instead of being packed: a packed
 // B panel is reused only m/mr times, and for the batch-64 products of the
 // workloads packing it cost about a fifth of the time. A call split over
 // M (every task multiplies all of op(B)) whose tasks would pack B packs
-// it once instead, all K deep, by the pool when it has at least 128k
-// elements, and the tasks read the shared panels: W4's products
+// it once instead, in KC slices laid out as a task's own packing of one
+// slice, by the pool when it has at least 128k elements, and the tasks
+// read the shared panels: W4's products
 // (2048×128 activations times a 128×128 weight, cut into 8 tasks) packed
 // each weight 8 times per use before, once now, which is once per
 // training step for each layout it is read in (the forward reads Wᵀ, the
@@ -74,8 +79,9 @@
 // "auto") chooses; the tests run every available kernel. On Zen 3 (AVX2
 // and FMA, no AVX-512; L2 512 KiB) Auto picks avx2 by the CPU features;
 // its A block (240 KiB) is under half of that L2. Other blockings tried
-// there (KC 192–384 with MC 96–240) were not distinguishable from it on
-// the shared 2-vCPU machine (2026-12-06, load ≈ 30), so it is unchanged.
+// there (KC 192–512 with MC 72–240) were within about 2% of it on one
+// core (MC 120–144 ahead by 0.5–2% at 2048², the same at ≤ 1024), so it
+// is unchanged (docs/performance.md has the figures).
 //
 // # Small products
 //
@@ -97,11 +103,17 @@
 // 15 µs when they are all parked and must be woken) picks serial, split-M or
 // split-N: split-M repacks all of B in every task, split-N all of A, so
 // the model splits the dimension whose shared operand is cheaper to pack
-// and stays serial where the hand-off would not pay (e.g. 64×128×10).
+// and stays serial where the hand-off would not pay (e.g. 64×128×10);
+// where the tasks of a split over M share one packing of op(B) (above),
+// the model counts that packing once (it used to charge every task for
+// it, and sent 1024² over N, each task repacking all of A).
 // Where the model says it adds at most 5% of work (tasks of at least
 // 20 µs), products are cut into 2 or 4 tasks per core, claimed
 // dynamically, so that a core taken by another process, or a helper
-// preempted in the middle of its task, delays the call by less. Tile ranges depend only on the shape, and every
+// preempted in the middle of its task, delays the call by less; large
+// products sharing op(B) (tasks of at least 1 ms: 2048²) into 8, and
+// tasks sharing op(B) are not cut so small that they would read it in
+// place instead. Tile ranges depend only on the shape, and every
 // element of C is computed by the same sequence of operations whatever
 // the split, so results are bit-identical from run to run and across
 // thread counts.

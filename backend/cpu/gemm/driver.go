@@ -72,7 +72,13 @@ func (j *job) gemm() {
 	}
 	if P > 1 && !j.serial {
 		if um >= 2 {
-			if t := j.estimate(ceilDiv(um, P)*k.mr, un*k.nr) + handoff; t < best {
+			// Tasks that would each pack op(B) share one packing of it
+			// (below): the model counts it once.
+			t := j.taskEstimate(1, um, P, true) + handoff
+			if j.sharesB(ceilDiv(um, P)) {
+				t += j.sharedPackEstimate(P)
+			}
+			if t < best {
 				best, split = t, 1
 			}
 		}
@@ -93,17 +99,23 @@ func (j *job) gemm() {
 		// tasks claimed dynamically, a core taken by another process (or a
 		// helper preempted in the middle of a task) then delays the call
 		// by a smaller part of it. Every task repacks the operand it shares
-		// with the others, so the model allows at most 5% more total work
-		// and tasks of at least minTaskNs.
+		// with the others, except op(B) split over M, packed once for all
+		// tasks (below), so the model allows at most 5% more total work
+		// and tasks of at least minTaskNs; tasks that share op(B) are not
+		// cut so small that they would read it in place instead. Large
+		// products sharing op(B) (2048²: 16 tasks of 126 rows, which
+		// stream B as often as 8 tasks of two 129-row blocks) go to 8
+		// tasks per core.
 		j.tasks = P
-		base := float64(P) * j.taskEstimate(split, units, P)
-		for _, f := range []int{2, 4} {
+		shareB := split == 1 && j.sharesB(ceilDiv(units, P))
+		base := float64(P) * j.taskEstimate(split, units, P, shareB)
+		for _, f := range []int{2, 4, 8} {
 			t := f * P
-			if units < t {
+			if units < t || shareB && !j.sharesB(ceilDiv(units, t)) {
 				break
 			}
-			per := j.taskEstimate(split, units, t)
-			if per < minTaskNs || float64(t)*per > 1.05*base {
+			per := j.taskEstimate(split, units, t, shareB)
+			if per < minTaskNs || f == 8 && (!shareB || per < minFineTaskNs) || float64(t)*per > 1.05*base {
 				break
 			}
 			j.tasks = t
@@ -118,7 +130,7 @@ func (j *job) gemm() {
 	// would pack it (transposed, or too many rows to read it in place),
 	// it is packed once, here, and the tasks share the panels instead of
 	// each packing its own copy.
-	if split == 1 && (p.TransB || ceilDiv(units, j.tasks)*k.mr > directBRows) {
+	if split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
 		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
@@ -137,16 +149,46 @@ func (j *job) gemm() {
 	j.pb = nil
 }
 
-// minTaskNs: tasks are not cut below this modelled time.
-const minTaskNs = 20000
+// minTaskNs: tasks are not cut below this modelled time; minFineTaskNs:
+// nor to 8 per core below this one.
+const (
+	minTaskNs     = 20000
+	minFineTaskNs = 1000000
+)
+
+// sharesB reports whether tasks of a call split over M with rowUnits
+// register rows each would pack op(B) (transposed, or too many rows to
+// read it in place), so that it is packed once and shared by them instead.
+func (j *job) sharesB(rowUnits int) bool {
+	return j.p.TransB || rowUnits*j.kern.mr > directBRows
+}
+
+// sharedPackEstimate is the model's time to pack all of op(B) once for
+// the tasks of a call split over M on a pool of P: by the pool (one more
+// hand-off) when it is large enough, else by one core.
+func (j *job) sharedPackEstimate(P int) float64 {
+	nr := j.kern.nr
+	panels := ceilDiv(j.p.N, nr)
+	t := float64(panels*nr) * float64(j.p.K) * costPack
+	if n := min(P, panels); n > 1 && j.p.N*j.p.K >= packBParMin {
+		t = t/float64(n) + costHandoff
+	}
+	return t
+}
 
 // taskEstimate is the model's time for one of tasks tasks when units are
-// split along M (split 1) or N (split 2).
-func (j *job) taskEstimate(split, units, tasks int) float64 {
+// split along M (split 1) or N (split 2); sharedB leaves out the packing
+// of op(B) where the tasks share one (split over M).
+func (j *job) taskEstimate(split, units, tasks int, sharedB bool) float64 {
 	k := j.kern
 	per := ceilDiv(units, tasks)
 	if split == 1 {
-		return j.estimate(per*k.mr, ceilDiv(j.p.N, k.nr)*k.nr)
+		cols := ceilDiv(j.p.N, k.nr) * k.nr
+		t := j.estimate(per*k.mr, cols)
+		if sharedB && j.sharesB(per) {
+			t -= float64(cols) * float64(j.p.K) * costPack
+		}
+		return t
 	}
 	return j.estimate(ceilDiv(j.p.M, k.mr)*k.mr, per*k.nr)
 }
@@ -198,11 +240,16 @@ func (j *job) RangeWorker(_, t, _ int) {
 	p := &j.p
 	if j.mode == modePackB {
 		// Task t of j.packTasks packs a range of nr-column panels of
-		// op(B), each all K deep (panel q at q·K·nr).
+		// op(B) in every KC slice (see job.pb for the layout).
 		nr := j.kern.nr
-		lo, hi := parallel.Chunk(ceilDiv(p.N, nr), j.packTasks, t)
+		panels := ceilDiv(p.N, nr)
+		lo, hi := parallel.Chunk(panels, j.packTasks, t)
 		j0 := lo * nr
-		packB(j.pb[lo*p.K*nr:], p, j0, min(hi*nr, p.N)-j0, 0, p.K, nr, j.kern.transpose8)
+		kcb := blockSize(p.K, j.kern.kc, 1)
+		for pc := 0; pc < p.K; pc += kcb {
+			kc := min(kcb, p.K-pc)
+			packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
+		}
 		return
 	}
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
@@ -281,7 +328,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
 			if !direct && !shared {
-				packB(ws.b, p, jc, nc, pc, kc, nr, k.transpose8)
+				packB(ws.b, p, jc, nc, pc, kc, k)
 			}
 			acc := 0
 			if pc > 0 || p.Beta != 0 {
@@ -297,13 +344,13 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 					ldb := nr
 					switch {
 					case shared:
-						bp = &j.pb[((jc+jr)/nr)*p.K*nr+pc*nr]
+						bp = &j.pb[pc*ceilDiv(p.N, nr)*nr+((jc+jr)/nr)*kc*nr]
 					case !direct:
 						bp = &ws.b[(jr/nr)*kc*nr]
 					case nrr == nr:
 						bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
 					default:
-						packB(ws.b, p, jc+jr, nrr, pc, kc, nr, k.transpose8)
+						packB(ws.b, p, jc+jr, nrr, pc, kc, k)
 						bp = &ws.b[0]
 					}
 					for ir := 0; ir < mc; ir += mr {
@@ -491,8 +538,25 @@ func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int, p6 func(int, *float
 }
 
 // packB packs depth [pc, pc+kc) × columns [j0, j0+nc) of op(B) into
-// micro-panels of nr columns, zero-padded past nc.
-func packB(dst []float32, p *Params, j0, nc, pc, kc, nr int, t8 func(int, *float32, int, *float32, int)) {
+// micro-panels of k.nr columns (panel q at q·kc·nr), zero-padded past nc.
+// B stored k×n goes row by row through the whole panels where the kernel
+// has k.packB16: for a B of 2048×2048 that took packing from about 2 to
+// 0.8 ns per element on one Zen 3 core, against panel by panel, which
+// reads 64 bytes of a row and moves to the next (a new page each time).
+func packB(dst []float32, p *Params, j0, nc, pc, kc int, k *kernel) {
+	nr, t8 := k.nr, k.transpose8
+	if !p.TransB && nr == 16 && k.packB16 != nil {
+		if whole := nc / 16; whole > 0 {
+			base := pc*p.LDB + j0
+			_ = p.B[base+(kc-1)*p.LDB+whole*16-1]
+			_ = dst[whole*kc*16-1]
+			k.packB16(kc, &p.B[base], p.LDB, whole, &dst[0], kc*16)
+			if whole*16 == nc {
+				return
+			}
+			j0, nc, dst = j0+whole*16, nc-whole*16, dst[whole*kc*16:]
+		}
+	}
 	var off [32]int
 	for jr := 0; jr < nc; jr += nr {
 		nrr := min(nr, nc-jr)

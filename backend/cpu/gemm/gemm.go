@@ -333,8 +333,11 @@ type job struct {
 	tasks  int  // tasks the units are cut into
 	x      []float32
 
-	// pb, when not nil, holds all of op(B) packed (nr-column panels, each
-	// K deep), shared by the tasks of a call split over M; packTasks
+	// pb, when not nil, holds all of op(B) packed, shared by the tasks of
+	// a call split over M: the KC slice at depth pc starts at pc·np·nr
+	// (np = ⌈N/nr⌉ panels), its panel q at q·kc·nr in it (the layout a
+	// task's own packing of one slice has, so each slice is packed row by
+	// row and read from a block of kc·np·nr floats); packTasks
 	// tasks pack it (modePackB). It is pbuf, the job's own buffer, kept
 	// with the job on the free list (calls in sequence reuse one job, so
 	// it stops growing after the largest shape).

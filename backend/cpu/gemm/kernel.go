@@ -40,6 +40,11 @@ type kernel struct {
 	// stored m×k, 8 depth steps per block: dst[q*6+r] = src[r*lds+q],
 	// storing 2 floats past the last block (the caller leaves room).
 	pack6 func(blocks int, src *float32, lds int, dst *float32)
+
+	// packB16, if not nil (nr == 16), packs np whole micro-panels of B
+	// stored k×n row by row: dst[i*pstride + q*16 + c] = src[q*ldb +
+	// 16*i + c] for q < kc, i < np, c < 16. The caller checks bounds.
+	packB16 func(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
 }
 
 // biasAct, if not nil, adds bias[0:n] to row[0:n] and applies ReLU when

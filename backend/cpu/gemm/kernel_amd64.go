@@ -26,6 +26,9 @@ func transpose8AVX2(blocks int, src *float32, lds int, dst *float32, ldd int)
 func pack6AVX2(blocks int, src *float32, lds int, dst *float32)
 
 //go:noescape
+func packB16AVX2(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
+
+//go:noescape
 func biasActAVX2(n int, row, bias *float32, relu int)
 
 //go:noescape
@@ -45,7 +48,7 @@ func archKernels() []*kernel {
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
 			micro: sgemmAVX2x6x16, micro4: sgemmAVX2x4x16,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
-			pack6: pack6AVX2,
+			pack6: pack6AVX2, packB16: packB16AVX2,
 		})
 	}
 	if hasAVX2 && cpu.X86.HasAVX512F {

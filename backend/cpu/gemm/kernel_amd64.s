@@ -792,3 +792,51 @@ barelu:
 badone:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// packB16AVX2 packs np whole 16-column micro-panels of B stored k×n,
+// reading B row by row: for q < kc, i < np, c < 16:
+//   dst[i*pstride + q*16 + c] = src[q*ldb + 16*i + c]
+// One pass reads each row of the block contiguously (np·64 bytes), so
+// the hardware prefetchers follow it; the panel-by-panel order read 64
+// bytes per row, a new page for every row of a large B. The caller
+// checks bounds.
+//
+// func packB16AVX2(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
+TEXT ·packB16AVX2(SB), NOSPLIT, $0-48
+	MOVQ  kc+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	SHLQ  $2, R8
+	MOVQ  np+24(FP), R11
+	MOVQ  dst+32(FP), DI
+	MOVQ  pstride+40(FP), R9
+	SHLQ  $2, R9
+	TESTQ CX, CX
+	JEQ   pbdone
+	TESTQ R11, R11
+	JEQ   pbdone
+
+pbrow:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R11, DX
+
+pbpanel:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ    $64, AX
+	ADDQ    R9, BX
+	DECQ    DX
+	JNZ     pbpanel
+
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  pbrow
+
+pbdone:
+	VZEROUPPER
+	RET

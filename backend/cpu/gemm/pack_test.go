@@ -57,6 +57,48 @@ func TestPackAVector(t *testing.T) {
 	}
 }
 
+// TestPackBRows checks the row-by-row packing of B stored k×n
+// (kernel.packB16) against the panel-by-panel copy, bit for bit, for
+// whole panels and a partial last one, with an offset and padded rows,
+// into a destination sized exactly.
+func TestPackBRows(t *testing.T) {
+	var k *kernel
+	for _, c := range kernels {
+		if c.packB16 != nil {
+			k = c
+		}
+	}
+	if k == nil {
+		t.Skip("no row-by-row packing of B on this machine")
+	}
+	plain := *k
+	plain.packB16 = nil
+	r := rand.New(rand.NewSource(7))
+	for _, nc := range []int{1, 15, 16, 17, 32, 40, 64, 100} {
+		for _, kc := range []int{1, 2, 7, 16, 33} {
+			for _, pad := range []int{0, 5} {
+				pc, j0 := 3, 2
+				ldb := j0 + nc + pad
+				p := Params{N: j0 + nc, K: pc + kc, LDB: ldb, Alpha: 1,
+					B: randSlice(r, (pc+kc)*ldb)}
+				size := ceilDiv(nc, 16) * 16 * kc
+				want := make([]float32, size)
+				packB(want, &p, j0, nc, pc, kc, &plain)
+				got := make([]float32, size)
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				packB(got, &p, j0, nc, pc, kc, k)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("nc=%d kc=%d pad=%d: packed[%d] = %g, want %g", nc, kc, pad, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestEpilogueVector checks the vector bias(+ReLU) epilogue against the
 // scalar loops bit for bit, NaN and signed zeros included, for every
 // length remainder.
@@ -141,4 +183,32 @@ func TestSharedPackedB(t *testing.T) {
 		}
 		_ = r
 	})
+}
+
+// TestSquareSharesB: a large square product on two workers is split over
+// M with one shared packing of B (the model counts that packing once; it
+// used to count it in every task and split 1024² over N, each task
+// repacking all of A), with the bits of one worker.
+func TestSquareSharesB(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	r := rand.New(rand.NewSource(11))
+	const n = 1024
+	a, b := randSlice(r, n*n), randSlice(r, n*n)
+	var results [][]float32
+	for _, workers := range []int{1, 2} {
+		pool := parallel.New(workers)
+		getPool = func() *parallel.Pool { return pool }
+		c := make([]float32, n*n)
+		before := sharedBCalls.Load()
+		Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		if shared := sharedBCalls.Load() - before; (workers > 1) != (shared > 0) {
+			t.Fatalf("%d workers: %d calls shared op(B)", workers, shared)
+		}
+		results = append(results, c)
+	}
+	for i := range results[0] {
+		if math.Float32bits(results[1][i]) != math.Float32bits(results[0][i]) {
+			t.Fatalf("2 workers differ from 1 at %d", i)
+		}
+	}
 }
