@@ -117,7 +117,11 @@ type layerNormKernel struct {
 	dy, out *buffer // dy: backward weight's
 	acc     []float64
 	st      []float64 // backward weight: mean and 1/σ of every row
-	pool    *parallel.Pool
+	// saved: the mean and 1/σ of every row, written by a forward for the
+	// backward ops linked to it (shareLayerNormStats), which read them
+	// instead of computing them again; nil where not linked.
+	saved []float64
+	pool  *parallel.Pool
 }
 
 // stats returns the mean and 1/√(var+eps) of a row (sums with four
@@ -209,7 +213,9 @@ func (k *layerNormKernel) run() error {
 	}
 	// dw[j] = Σ_rows dy·x̂, rows in order: the statistics of every row,
 	// then the columns split over the cores.
-	parFor(k.pool, k.rows, 2*k.D, lnStats{k})
+	if k.saved == nil {
+		parFor(k.pool, k.rows, 2*k.D, lnStats{k})
+	}
 	parFor(k.pool, k.D, 2*k.rows, lnColumns{k})
 	return nil
 }
@@ -223,7 +229,18 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	}
 	for r := lo; r < hi; r++ {
 		row, orow := x[r*D:][:D], o[r*D:][:D]
-		mean, rstd := k.stats(row)
+		var mean, rstd float64
+		switch {
+		case k.op == ir.OpLayerNorm:
+			mean, rstd = k.stats(row)
+			if k.saved != nil {
+				k.saved[2*r], k.saved[2*r+1] = mean, rstd
+			}
+		case k.saved != nil:
+			mean, rstd = k.saved[2*r], k.saved[2*r+1]
+		default:
+			mean, rstd = k.stats(row)
+		}
 		if k.op == ir.OpLayerNorm {
 			b := f32s(k.b)
 			if nv > 0 {
@@ -289,6 +306,65 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.st = make([]float64, 2*k.rows)
 	}
 	return k, nil
+}
+
+// lnShareOn enables shareLayerNormStats (tests turn it off to compare).
+var lnShareOn = true
+
+// shareLayerNormStats links each layernorm_backward_input and
+// layernorm_backward_weight to a layernorm forward on the same x and eps
+// that it depends on (its dy is computed from the forward's result, so
+// every schedule runs the forward first): the forward then keeps every
+// row's mean and 1/σ (2 float64 per row, outside the memory plan), and
+// the backward ops read them instead of computing them again (W4: each
+// of the 4 layernorms computed its row statistics 3 times per step, 3.8%
+// of the step's CPU). x is the backward's argument, so it is live and
+// unchanged until it runs; the statistics are those the backward would
+// compute, by the same function, bit for bit. The two backward ops only
+// read them, so they may run side by side.
+func (p *Program) shareLayerNormStats() {
+	if !lnShareOn {
+		return
+	}
+	type key struct {
+		x   *ir.Value
+		eps float64
+	}
+	type forward struct {
+		v *ir.Value
+		k *layerNormKernel
+	}
+	fwd := map[key]forward{}
+	for _, s := range p.steps {
+		k, ok := s.k.(*layerNormKernel)
+		if !ok || k.rows == 0 {
+			continue
+		}
+		kk := key{s.v.Args[0], k.eps}
+		var dy *ir.Value
+		switch k.op {
+		case ir.OpLayerNorm:
+			fwd[kk] = forward{s.v, k}
+			continue
+		case ir.OpLayerNormBackwardInput:
+			dy = s.v.Args[2]
+		case ir.OpLayerNormBackwardWeight:
+			dy = s.v.Args[1]
+		default:
+			continue
+		}
+		f, ok := fwd[kk]
+		if !ok || f.k.rows != k.rows || f.k.D != k.D || !dependsOn(dy, f.v) {
+			continue
+		}
+		if f.k.saved == nil {
+			f.k.saved = make([]float64, 2*k.rows)
+		}
+		k.saved = f.k.saved
+		if k.op == ir.OpLayerNormBackwardWeight {
+			k.st = k.saved // lnColumns reads them; lnStats is skipped
+		}
+	}
 }
 
 // crossEntropyKernel computes the mean softmax cross entropy of

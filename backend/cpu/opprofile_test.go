@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 )
 
 // TestOpProfile prints, with ENCC_OPPROFILE=1, the time each step of the
-// W1 and W3 training steps takes (median over runs), heaviest first.
+// W1 and W3 training steps takes (median over runs), heaviest first
+// (ENCC_OPPROFILE_ROWS of them, default 25).
 func TestOpProfile(t *testing.T) {
 	if os.Getenv("ENCC_OPPROFILE") == "" {
 		t.Skip("set ENCC_OPPROFILE=1")
@@ -100,7 +102,7 @@ func TestOpProfile(t *testing.T) {
 		}
 		sort.Slice(rows, func(a, b int) bool { return rows[a].d > rows[b].d })
 		fmt.Printf("== %s: %d steps, sum of medians %v\n", c.name, len(rows), total)
-		for _, r := range rows[:min(25, len(rows))] {
+		for _, r := range rows[:min(opProfileRows(), len(rows))] {
 			s := r.s
 			if len(s) > 150 {
 				s = s[:150]
@@ -108,4 +110,13 @@ func TestOpProfile(t *testing.T) {
 			fmt.Printf("%8.1fµs %s\n", float64(r.d.Nanoseconds())/1e3, s)
 		}
 	}
+}
+
+// opProfileRows is how many of the heaviest steps TestOpProfile prints:
+// ENCC_OPPROFILE_ROWS, else 25.
+func opProfileRows() int {
+	if n, err := strconv.Atoi(os.Getenv("ENCC_OPPROFILE_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 25
 }

@@ -145,6 +145,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.fuseReluPool()
 	p.int8Passes()
 	p.shareAttentionWeights()
+	p.shareLayerNormStats()
 	if shareColumnsOn {
 		p.shareColumns()
 	}

@@ -86,6 +86,9 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"w4dX_2048x128x128", false, false, 2048, 128, 128, false},
 		{"w4dW_128x128x2048", true, false, 128, 128, 2048, false},
 		{"w4ffn_2048x512x128", false, true, 2048, 512, 128, true},
+		// The FFN's weight gradients (K = 2048 tokens).
+		{"w4dW1_128x512x2048", true, false, 128, 512, 2048, false},
+		{"w4dW2_512x128x2048", true, false, 512, 128, 2048, false},
 	} {
 		b.Run(s.name, func(b *testing.B) { benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep) })
 	}
