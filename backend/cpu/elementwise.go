@@ -107,11 +107,33 @@ type unaryF32 struct {
 	f      ir.ScalarFunc
 	x, out *buffer
 	pool   *parallel.Pool
+	// phi: GELU's Φ(x) of the first n &^ 15 elements, kept for the
+	// gelu_backward linked to this forward (shareGeluPhi); nil where none.
+	phi []float32
 }
 
-func (k *unaryF32) run() error { parFor(k.pool, k.out.n, 8, k); return nil }
+func (k *unaryF32) run() error {
+	if k.phi != nil {
+		parFor(k.pool, (k.out.n+15)/16, 8*16, k)
+		return nil
+	}
+	parFor(k.pool, k.out.n, 8, k)
+	return nil
+}
 
 func (k *unaryF32) Range(lo, hi int) {
+	if k.phi != nil {
+		// Units of 16 elements: every range but the last is whole
+		// vectors of gelu2PhiAVX2.
+		lo, hi = lo*16, min(hi*16, k.out.n)
+		o, x := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi]
+		n16 := len(o) &^ 15
+		if n16 > 0 {
+			gelu2PhiAVX2(&o[0], &x[0], &k.phi[lo], n16, &geluWide)
+		}
+		geluF32(o[n16:], x[n16:], nil)
+		return
+	}
 	unaryF32Inner(k.act, k.f, f32s(k.out)[lo:hi], f32s(k.x)[lo:hi])
 }
 
@@ -354,9 +376,14 @@ type gradF32 struct {
 	op         ir.Op
 	x, dy, out *buffer
 	pool       *parallel.Pool
+	phi        []float32 // gelu: the linked forward's Φ(x) (shareGeluPhi)
 }
 
 func (k *gradF32) run() error {
+	if k.phi != nil {
+		parFor(k.pool, (k.out.n+15)/16, 64*16, k)
+		return nil
+	}
 	perItem := 2
 	if k.op == ir.OpGeluBackward {
 		perItem = 64
@@ -366,6 +393,18 @@ func (k *gradF32) run() error {
 }
 
 func (k *gradF32) Range(lo, hi int) {
+	if k.phi != nil {
+		// Units of 16 elements, as the forward's: the first n &^ 15
+		// elements read Φ(x), the rest are computed as unlinked.
+		lo, hi = lo*16, min(hi*16, k.out.n)
+		o, x, dy := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi]
+		n16 := len(o) &^ 15
+		if n16 > 0 {
+			gelu2GradPhiAVX2(&o[0], &x[0], &dy[0], &k.phi[lo], n16, &geluWide)
+		}
+		geluF32(o[n16:], x[n16:], dy[n16:])
+		return
+	}
 	o, x, dy := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi]
 	if k.op == ir.OpReluBackward {
 		reluGradF32(o, x, dy)
@@ -707,4 +746,49 @@ func buildWhere(c *compileCtx, v *ir.Value) (kernel, error) {
 		return &whereKernel[uint64]{l, cb, x, y, out, c.pool}, nil
 	}
 	return nil, unsupported(v, v.Type)
+}
+
+// geluShareOn enables shareGeluPhi (tests turn it off to compare).
+var geluShareOn = true
+
+// shareGeluPhi links each gelu_backward (erf form, AVX2) to a gelu
+// forward on the same x that it depends on (its dy is computed from the
+// forward's result, so every schedule runs the forward first): the
+// forward then keeps Φ(x), the factor of x in GELU(x) = x·Φ(x), in a
+// buffer of its own (outside the memory plan), and the backward
+// dy·(Φ(x) + x·φ(x)) reads it instead of computing the erf again (half of
+// gelu_backward's work; W4: 2 × 1M elements per step). Both split the
+// elements in units of 16, so that the same elements, all but the last
+// n mod 16, go through the two-vector kernels; Φ is stored as the
+// forward computes it, which are the bits the backward computes, so the
+// results are those of the unlinked kernels over 16-aligned ranges.
+func (p *Program) shareGeluPhi() {
+	if !geluShareOn || !simdOn {
+		return
+	}
+	type forward struct {
+		v *ir.Value
+		k *unaryF32
+	}
+	fwd := map[*ir.Value]forward{}
+	for _, s := range p.steps {
+		switch k := s.k.(type) {
+		case *unaryF32:
+			if k.act == gemm.ActGELU {
+				fwd[s.v.Args[0]] = forward{s.v, k}
+			}
+		case *gradF32:
+			if k.op != ir.OpGeluBackward {
+				continue
+			}
+			f, ok := fwd[s.v.Args[0]]
+			if !ok || f.k.out.n != k.out.n || !dependsOn(s.v.Args[1], f.v) {
+				continue
+			}
+			if f.k.phi == nil {
+				f.k.phi = make([]float32, k.out.n&^15)
+			}
+			k.phi = f.k.phi
+		}
+	}
 }

@@ -146,6 +146,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.int8Passes()
 	p.shareAttentionWeights()
 	p.shareLayerNormStats()
+	p.shareGeluPhi()
 	if shareColumnsOn {
 		p.shareColumns()
 	}
