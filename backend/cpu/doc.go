@@ -122,7 +122,9 @@
 //	                before a 2×2 max pooling folded into it, forward and
 //	                backward (fuseReluPool)
 //	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot
-//	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout
+//	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout;
+//	                layernorm's backward ops read the row statistics kept by the forward
+//	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*)
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam),
 //	                split in blocks of 8 elements (the same bits on any
@@ -148,6 +150,11 @@
 //	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
 //	                that the long erf and exp chains overlap: the same
 //	                results (TestGelu2Vector), ~22% less CPU per element
+//	gelu2phi_amd64.s gelu2AVX2's forward that also keeps Φ(x), and its
+//	                backward reading that Φ instead of computing the erf
+//	                again: a gelu_backward takes the Φ kept by the gelu
+//	                forward its dy depends on (shareGeluPhi, elementwise.go;
+//	                TestGeluSharedPhi*); same bits
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no

@@ -1,0 +1,79 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/encc-lang/encc/ir"
+)
+
+// TestShareAB (ENCC_SHARE_AB=1) compares W4 and W5 training steps with
+// the layernorm-statistics and GELU-Φ links off and on, in-process, in
+// alternated blocks of steps, by process CPU per step (for a loaded
+// machine, where separate processes are disturbed differently).
+func TestShareAB(t *testing.T) {
+	if os.Getenv("ENCC_SHARE_AB") == "" {
+		t.Skip("set ENCC_SHARE_AB=1")
+	}
+	defer func(a, b bool) { lnShareOn, geluShareOn = a, b }(lnShareOn, geluShareOn)
+	for tr, name := range []string{"w4", "w5"} {
+		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 32, true)
+		var progs [2]*Program
+		for i, on := range []bool{false, true} {
+			lnShareOn, geluShareOn = on, on
+			p, err := Compile(g, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewSource(1))
+			for _, v := range g.Inputs {
+				switch {
+				case v.Role() == ir.RoleParam:
+					x := p.Float32(v.Name)
+					for i := range x {
+						x[i] = float32(0.2*r.Float64() - 0.1)
+					}
+				case v.Type.DType == ir.F32 && v.Role() == ir.RoleData:
+					x := p.Float32(v.Name)
+					for i := range x {
+						x[i] = float32(r.NormFloat64())
+					}
+				case v.Type.DType == ir.I32:
+					x := p.Int32(v.Name)
+					for i := range x {
+						x[i] = int32(r.Intn(2))
+					}
+				}
+			}
+			p.SetScalar("lr", 1e-3)
+			p.SetScalar("step", 1)
+			progs[i] = p
+		}
+		const blocks, steps = 16, 5
+		var cpu [2][]float64
+		for b := range blocks {
+			for j := range 2 {
+				i := j ^ b&1
+				c0 := processCPU()
+				for range steps {
+					if err := progs[i].Run(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if b > 0 {
+					cpu[i] = append(cpu[i], float64(processCPU()-c0)/float64(time.Millisecond)/steps)
+				}
+			}
+		}
+		for i := range cpu {
+			slices.Sort(cpu[i])
+		}
+		q := func(x []float64, f float64) float64 { return x[int(f*float64(len(x)-1))] }
+		fmt.Printf("%s CPU ms/step off: p25 %.1f median %.1f | on: p25 %.1f median %.1f\n", name,
+			q(cpu[0], .25), q(cpu[0], .5), q(cpu[1], .25), q(cpu[1], .5))
+	}
+}
