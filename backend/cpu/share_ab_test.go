@@ -54,11 +54,11 @@ func TestShareAB(t *testing.T) {
 			progs[i] = p
 		}
 		const blocks, steps = 16, 5
-		var cpu [2][]float64
+		var cpu, wall [2][]float64
 		for b := range blocks {
 			for j := range 2 {
 				i := j ^ b&1
-				c0 := processCPU()
+				c0, w0 := processCPU(), time.Now()
 				for range steps {
 					if err := progs[i].Run(); err != nil {
 						t.Fatal(err)
@@ -66,14 +66,17 @@ func TestShareAB(t *testing.T) {
 				}
 				if b > 0 {
 					cpu[i] = append(cpu[i], float64(processCPU()-c0)/float64(time.Millisecond)/steps)
+					wall[i] = append(wall[i], float64(time.Since(w0))/float64(time.Millisecond)/steps)
 				}
 			}
 		}
 		for i := range cpu {
 			slices.Sort(cpu[i])
+			slices.Sort(wall[i])
 		}
 		q := func(x []float64, f float64) float64 { return x[int(f*float64(len(x)-1))] }
-		fmt.Printf("%s CPU ms/step off: p25 %.1f median %.1f | on: p25 %.1f median %.1f\n", name,
-			q(cpu[0], .25), q(cpu[0], .5), q(cpu[1], .25), q(cpu[1], .5))
+		fmt.Printf("%s CPU ms/step off: p25 %.1f median %.1f | on: p25 %.1f median %.1f; wall ms/step off: min %.1f p25 %.1f | on: min %.1f p25 %.1f\n", name,
+			q(cpu[0], .25), q(cpu[0], .5), q(cpu[1], .25), q(cpu[1], .5),
+			wall[0][0], q(wall[0], .25), wall[1][0], q(wall[1], .25))
 	}
 }
