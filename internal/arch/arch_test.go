@@ -55,8 +55,10 @@ var allowed = map[string][]string{
 	"export/pytorch": join(front, ir, []string{"ir/eval"}, backends, []string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train"}),
 	// Tests only: the participle parser lang's parser is checked against.
 	"lang/internal/refparse": {"lang", "internal/diag"},
+	// Starts building the parser while the other packages initialize.
+	"cmd/encc/internal/prewarm": {"lang", "internal/diag"},
 	"cmd/encc": join(front, ir, []string{"ir/eval"}, backends,
-		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp", "export/onnx", "export/onnx/internal/onnxpb", "export/pytorch"}),
+		[]string{"runtime/data", "runtime/safetensors", "runtime/weights", "runtime/train", "lsp", "export/onnx", "export/onnx/internal/onnxpb", "export/pytorch", "cmd/encc/internal/prewarm"}),
 }
 
 type pkg struct {
