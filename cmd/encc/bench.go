@@ -330,6 +330,9 @@ func newInferBench(prog *compiler.Program, name string, batch, threads int, weig
 	if err != nil {
 		return nil, err
 	}
+	// The weights do not change between calls: each product packs its
+	// weight once.
+	copts.FrozenWeights = true
 	p, err := backend.Compile(g, "cpu", backend.Options{Threads: threads, CPU: copts})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,84 @@
+package cpu
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestFrozenWeights: W2 (the MLP's forward at batch 256) compiled with
+// Options.FrozenWeights, each product reading its weight packed once, has
+// the bits of the plain program on one and two cores and allocates
+// nothing per run once packed; a weight written in place is read again
+// only after WeightsChanged (until then the packing is what is read), and
+// a weight bound to new storage is packed again by itself.
+func TestFrozenWeights(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		plain, err := Compile(mlpForward(256), Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frozen, err := Compile(mlpForward(256), Options{Threads: threads, FrozenWeights: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(frozen.frozen) != 3 || len(plain.frozen) != 0 {
+			t.Fatalf("%d products by a frozen weight (want 3), %d in the plain program", len(frozen.frozen), len(plain.frozen))
+		}
+		r := rand.New(rand.NewSource(3))
+		for _, v := range plain.Inputs() {
+			x, y := plain.Float32(v.Name), frozen.Float32(v.Name)
+			for i := range x {
+				x[i] = float32(0.1 * r.NormFloat64())
+				y[i] = x[i]
+			}
+		}
+		same := func(what string, want bool) {
+			t.Helper()
+			if err := plain.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if err := frozen.Run(); err != nil {
+				t.Fatal(err)
+			}
+			a, b := plain.Float32("out"), frozen.Float32("out")
+			eq := true
+			for i := range a {
+				if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+					eq = false
+					if want {
+						t.Fatalf("%d threads, %s: out[%d] = %v frozen, %v plain", threads, what, i, b[i], a[i])
+					}
+				}
+			}
+			if !want && eq {
+				t.Fatalf("%d threads, %s: the frozen program read the new weight", threads, what)
+			}
+		}
+		same("first run", true)
+		if n := testing.AllocsPerRun(20, func() { _ = frozen.Run() }); n != 0 {
+			t.Errorf("%d threads: %v allocations per run", threads, n)
+		}
+		for _, name := range []string{"fc1.weight", "fc3.weight"} {
+			x, y := plain.Float32(name), frozen.Float32(name)
+			for i := range x {
+				x[i] *= -1.5
+				y[i] = x[i]
+			}
+		}
+		same("weights written, WeightsChanged not called", false)
+		frozen.WeightsChanged()
+		same("weights written, WeightsChanged called", true)
+		w := make([]float32, len(plain.Float32("fc2.weight")))
+		for i := range w {
+			w[i] = float32(0.1 * r.NormFloat64())
+		}
+		if err := plain.Bind("fc2.weight", w); err != nil {
+			t.Fatal(err)
+		}
+		if err := frozen.Bind("fc2.weight", append([]float32(nil), w...)); err != nil {
+			t.Fatal(err)
+		}
+		same("fc2.weight bound to new storage", true)
+	}
+}
