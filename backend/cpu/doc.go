@@ -17,7 +17,12 @@
 // Float32, Int32, Int64 and Bool return the storage of an input or of a
 // named output (an output's storage is valid until the next Run).
 // Parameters and optimizer state bound to the same slices in the
-// programs of several phases are shared between them.
+// programs of several phases are shared between them. An inference
+// program whose weights stay put between runs may be compiled with
+// Options.FrozenWeights: its f32 products then pack each weight once
+// (gemm.PackB) instead of at every run, and pack it again only when it
+// is bound to other storage or after Program.WeightsChanged (the same
+// bits either way; encc bench --infer sets it).
 //
 // # Design
 //
