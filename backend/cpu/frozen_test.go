@@ -11,7 +11,8 @@ import (
 // the bits of the plain program on one and two cores and allocates
 // nothing per run once packed; a weight written in place is read again
 // only after WeightsChanged (until then the packing is what is read), and
-// a weight bound to new storage is packed again by itself.
+// a weight bound to new storage is packed again by itself. On two cores
+// the three products run as one chain (chain.go), with the same bits.
 func TestFrozenWeights(t *testing.T) {
 	for _, threads := range []int{1, 2} {
 		plain, err := Compile(mlpForward(256), Options{Threads: threads})
@@ -24,6 +25,19 @@ func TestFrozenWeights(t *testing.T) {
 		}
 		if len(frozen.frozen) != 3 || len(plain.frozen) != 0 {
 			t.Fatalf("%d products by a frozen weight (want 3), %d in the plain program", len(frozen.frozen), len(plain.frozen))
+		}
+		// On two cores the three products are one chain.
+		chains := 0
+		for _, s := range frozen.steps {
+			if c, ok := s.k.(*chainKernel); ok {
+				chains++
+				if len(c.ks) != 3 || overlaps(c.ks[2].out, c.ks[0].x) {
+					t.Fatalf("a chain of %d products, its output over its x %v; want 3, apart", len(c.ks), overlaps(c.ks[2].out, c.ks[0].x))
+				}
+			}
+		}
+		if want := threads - 1; chains != want {
+			t.Fatalf("%d threads: %d chains of products, want %d", threads, chains, want)
 		}
 		r := rand.New(rand.NewSource(3))
 		for _, v := range plain.Inputs() {

@@ -102,11 +102,8 @@ func (k *matmulF32) Range(lo, hi int) {
 		p := &k.ps[b]
 		p.A, p.B, p.C = x[k.xOff[b]:], y[k.yOff[b]:], o[b*mn:(b+1)*mn]
 		p.ColBias, p.Act = bias, k.act
-		if k.frozen && len(y) > 0 {
-			if k.packedAt != &y[0] {
-				k.packed = gemm.PackB(p, k.packed)
-				k.packedAt = &y[0]
-			}
+		if k.frozen {
+			k.pack(y)
 			p.PackedB = k.packed
 		}
 		if k.serial {
@@ -116,6 +113,18 @@ func (k *matmulF32) Range(lo, hi int) {
 		}
 		p.A, p.B, p.C, p.ColBias, p.PackedB = nil, nil, nil, nil, nil
 	}
+}
+
+// pack packs op(y), a frozen weight, where it was not packed from y's
+// present storage.
+func (k *matmulF32) pack(y []float32) {
+	if len(y) == 0 || k.packedAt == &y[0] {
+		return
+	}
+	p := k.ps[0]
+	p.B = y
+	k.packed = gemm.PackB(&p, k.packed)
+	k.packedAt = &y[0]
 }
 
 // matmulInt is the plain triple loop for integer products.

@@ -160,6 +160,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	}
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
+	p.chainFrozen(c.pool)
 	for _, o := range g.Outputs {
 		if o.Updates == nil {
 			p.outputs[o.Name] = p.bufs[o.Value]
