@@ -53,9 +53,13 @@ func (c *chainKernel) run() error {
 		}
 		return nil
 	}
-	c.pool.ForRanger(c.units, (c.units+c.pool.Size()-1)/c.pool.Size(), c)
+	c.pool.ForRanger(c.units, c.grain(), c)
 	return nil
 }
+
+// grain is the fewest units per task: the units cut into one task per
+// core.
+func (c *chainKernel) grain() int { return max(1, c.units/c.pool.Size()) }
 
 func (c *chainKernel) Range(lo, hi int) {
 	i0, i1 := lo*chainRows, min(hi*chainRows, c.m)

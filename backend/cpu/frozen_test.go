@@ -33,6 +33,9 @@ func TestFrozenWeights(t *testing.T) {
 		for _, s := range frozen.steps {
 			if c, ok := s.k.(*chainKernel); ok {
 				chains++
+				if n := c.pool.Split(c.units, c.grain()); n != threads {
+					t.Fatalf("%d threads: the chain's rows cut into %d tasks", threads, n)
+				}
 				if len(c.ks) != 3 || overlaps(c.ks[2].out, c.ks[0].x) {
 					t.Fatalf("a chain of %d products, its output over its x %v; want 3, apart", len(c.ks), overlaps(c.ks[2].out, c.ks[0].x))
 				}
