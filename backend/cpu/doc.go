@@ -17,7 +17,14 @@
 // Float32, Int32, Int64 and Bool return the storage of an input or of a
 // named output (an output's storage is valid until the next Run).
 // Parameters and optimizer state bound to the same slices in the
-// programs of several phases are shared between them.
+// programs of several phases are shared between them. An inference
+// program whose weights stay put between runs may be compiled with
+// Options.FrozenWeights: its f32 products then pack each weight once
+// (gemm.PackB) instead of at every run, and pack it again only when it
+// is bound to other storage or after Program.WeightsChanged (the same
+// bits either way; encc bench --infer sets it). On 2+ cores a chain of
+// such products, each reading the previous one's output, runs as one
+// parallel region (chain.go).
 //
 // # Design
 //
@@ -106,7 +113,11 @@
 //	reduce.go       sum, mean, reduce_max, logsumexp, reduce_to, argmax;
 //	                reduced runs four at a time (sumruns_amd64.s, the same
 //	                float64 chains as sumRun: bit-identical)
-//	matmul.go       batched matmul through gemm
+//	matmul.go       batched matmul through gemm; a frozen weight (Options.FrozenWeights)
+//	                packed once
+//	chain.go        consecutive products by frozen weights (an MLP's forward) as one
+//	                parallel region: rows cut once over the cores, each task running
+//	                every product on its rows, the values between them in scratch
 //	conv.go         conv2d and its backward ops: im2col + GEMM (blocks of
 //	                samples per GEMM where a sample has few output pixels)
 //	convtaps.go     stride-1 convolutions with few output channels and

@@ -78,6 +78,8 @@ type compileCtx struct {
 	bufs map[*ir.Value]*buffer
 	pool *parallel.Pool
 	opts Options
+
+	frozen []*matmulF32 // products by a frozen weight (Options.FrozenWeights)
 }
 
 func (c *compileCtx) buf(v *ir.Value) *buffer { return c.bufs[v] }

@@ -64,6 +64,14 @@ type matmulF32 struct {
 	act       gemm.Activation // matmul_bias: the epilogue activation
 	pool      *parallel.Pool
 	serial    bool // run by a stage task: every product on this core
+
+	// frozen: y is a weight of a program compiled with
+	// Options.FrozenWeights; op(y) is packed once into packed (again
+	// when y's storage is not packedAt: moved, or nil after
+	// Program.WeightsChanged) and every run reads the packing.
+	frozen   bool
+	packed   *gemm.PackedB
+	packedAt *float32
 }
 
 func (k *matmulF32) run() error {
@@ -94,13 +102,29 @@ func (k *matmulF32) Range(lo, hi int) {
 		p := &k.ps[b]
 		p.A, p.B, p.C = x[k.xOff[b]:], y[k.yOff[b]:], o[b*mn:(b+1)*mn]
 		p.ColBias, p.Act = bias, k.act
+		if k.frozen {
+			k.pack(y)
+			p.PackedB = k.packed
+		}
 		if k.serial {
 			gemm.SgemmExSerial(p)
 		} else {
 			gemm.SgemmEx(p)
 		}
-		p.A, p.B, p.C, p.ColBias = nil, nil, nil, nil
+		p.A, p.B, p.C, p.ColBias, p.PackedB = nil, nil, nil, nil, nil
 	}
+}
+
+// pack packs op(y), a frozen weight, where it was not packed from y's
+// present storage.
+func (k *matmulF32) pack(y []float32) {
+	if len(y) == 0 || k.packedAt == &y[0] {
+		return
+	}
+	p := k.ps[0]
+	p.B = y
+	k.packed = gemm.PackB(&p, k.packed)
+	k.packedAt = &y[0]
 }
 
 // matmulInt is the plain triple loop for integer products.
@@ -152,6 +176,11 @@ func buildMatMul(c *compileCtx, v *ir.Value) (kernel, error) {
 		for i := range k.ps {
 			k.ps[i] = gemm.Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k,
 				Alpha: 1, LDA: lda, LDB: ldb, LDC: s.n}
+		}
+		if w := v.Args[1]; c.opts.FrozenWeights && len(k.ps) == 1 && s.m > 1 && w.Op == ir.OpInput &&
+			(w.Role() == ir.RoleParam || w.Role() == ir.RoleConst) {
+			k.frozen = true
+			c.frozen = append(c.frozen, k)
 		}
 		return c.observe(v, k), nil
 	case ir.I32:

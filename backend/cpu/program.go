@@ -28,6 +28,15 @@ type Options struct {
 	// Arena, when set, holds the program's planned arena, shared with
 	// the other programs compiled into it (arena.go); nil: its own.
 	Arena *Arena
+	// FrozenWeights declares the parameter and constant inputs constant
+	// between runs (an inference program): an f32 product by one packs
+	// that weight at the first run and reuses the packing, packing it
+	// again only when its storage moves (Bind) or after
+	// Program.WeightsChanged. A program whose weights are written in
+	// place between runs (a training step's, or one sharing their
+	// storage) must not set it, or must call WeightsChanged after each
+	// write.
+	FrozenWeights bool
 }
 
 // A Program is a graph prepared to run on the CPU: one arena placed by
@@ -45,6 +54,7 @@ type Program struct {
 	outputs map[string]*buffer // named outputs, by name
 	io      host.IO[*buffer]   // Bind, Float32, … over inputs and outputs
 	steps   []step
+	frozen  []*matmulF32 // products by a weight packed once (Options.FrozenWeights)
 	copies  []updateCopy // updates not planned in place
 }
 
@@ -151,6 +161,8 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		p.shareColumns()
 	}
 	p.stageSteps(c.pool)
+	p.frozen = c.frozen
+	p.chainFrozen(c.pool)
 	for _, o := range g.Outputs {
 		if o.Updates == nil {
 			p.outputs[o.Name] = p.bufs[o.Value]
@@ -220,6 +232,15 @@ func (p *Program) Int64(name string) []int64 { p.own(); return p.io.Int64(name) 
 
 // Bool returns the storage of a bool input or named output, or nil.
 func (p *Program) Bool(name string) []bool { p.own(); return p.io.Bool(name) }
+
+// WeightsChanged tells a program compiled with Options.FrozenWeights
+// that its weights were written: their products pack them again at the
+// next run.
+func (p *Program) WeightsChanged() {
+	for _, k := range p.frozen {
+		k.packedAt = nil
+	}
+}
 
 // SetScalar sets a scalar input (lr, step, seed, lr_scale) to v,
 // converted to its dtype. It panics if name is not a scalar input.

@@ -40,8 +40,10 @@ after the warm-up and at the end, and the heap allocations per timed step.
 
 With --infer, FILE's MODEL (the last model with default
 hyper-parameters when none is named) runs forward only at --batch
-(default 1); each call is timed on its own, and at batch 1 the median
-call latency in µs is reported too. --weights W runs the weights of a
+(default 1), its weights held constant (each product packs its weight
+once, at the first call: cpu.Options.FrozenWeights); each call is timed
+on its own, and at batch 1 the median call latency in µs is reported
+too. --weights W runs the weights of a
 checkpoint instead of initialized ones; an int8 checkpoint (a train's
 quantize = int8(...)) runs its int8 products, reported as workload
 MODEL_int8_infer.
@@ -330,6 +332,9 @@ func newInferBench(prog *compiler.Program, name string, batch, threads int, weig
 	if err != nil {
 		return nil, err
 	}
+	// The weights do not change between calls: each product packs its
+	// weight once.
+	copts.FrozenWeights = true
 	p, err := backend.Compile(g, "cpu", backend.Options{Threads: threads, CPU: copts})
 	if err != nil {
 		return nil, err

@@ -4,7 +4,9 @@
 // erf, gelu with tanh, tanh, sigmoid) into the write-back of C, for the
 // compiler's matmul+bias+activation kernels and for gradient accumulation
 // (Beta = 1); and SgemmBatched for many independent products of one shape
-// (attention heads), spread over the pool one item per task. Activate
+// (attention heads), spread over the pool one item per task. PackB
+// packs op(B) once for calls that multiply by the same B (Params.PackedB:
+// an inference weight), the same bits as packing it at each call. Activate
 // and ActivateSlice expose the epilogue's float32 activation functions so
 // that other kernels can match them exactly; Transpose is the packing's
 // 8×8 block transpose for other kernels (attention's kᵀ and vᵀ). Pure Go

@@ -52,8 +52,8 @@ func (j *job) estimate(rows, cols int) float64 {
 	mac := float64(rows) * float64(cols) * kk * costMAC
 	packA := float64(rows) * kk * costPack * float64(ceilDiv(cols, k.nc))
 	packB := float64(cols) * kk * costPack
-	if !j.p.TransB && rows <= directBRows {
-		packB = 0 // B read in place
+	if !j.p.TransB && rows <= directBRows || j.pb != nil {
+		packB = 0 // B read in place, or packed before the call
 	}
 	return mac + packA + packB
 }
@@ -64,6 +64,12 @@ func (j *job) gemm() {
 	P := pool.Size()
 	um, un := ceilDiv(p.M, k.mr), ceilDiv(p.N, k.nr)
 	j.mode = modeGemm
+	// op(B) packed before the call (Params.PackedB) is read by every
+	// task, whichever way the call is split.
+	pre := p.PackedB.fits(k, p.N, p.K)
+	if pre {
+		j.pb = p.PackedB.data
+	}
 	best := j.estimate(um*k.mr, un*k.nr)
 	split := 0 // 0 serial, 1 over M, 2 over N
 	handoff := float64(costHandoff)
@@ -74,8 +80,8 @@ func (j *job) gemm() {
 		if um >= 2 {
 			// Tasks that would each pack op(B) share one packing of it
 			// (below): the model counts it once.
-			t := j.taskEstimate(1, um, P, true) + handoff
-			if j.sharesB(ceilDiv(um, P)) {
+			t := j.taskEstimate(1, um, P, !pre) + handoff
+			if !pre && j.sharesB(ceilDiv(um, P)) {
 				t += j.sharedPackEstimate(P)
 			}
 			if t < best {
@@ -107,7 +113,7 @@ func (j *job) gemm() {
 		// stream B as often as 8 tasks of two 129-row blocks) go to 8
 		// tasks per core.
 		j.tasks = P
-		shareB := split == 1 && j.sharesB(ceilDiv(units, P))
+		shareB := !pre && split == 1 && j.sharesB(ceilDiv(units, P))
 		base := float64(P) * j.taskEstimate(split, units, P, shareB)
 		for _, f := range []int{2, 4, 8} {
 			t := f * P
@@ -124,13 +130,14 @@ func (j *job) gemm() {
 	j.units = units
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)
+		j.pb = nil
 		return
 	}
 	// Split over M, every task multiplies all of op(B): where tasks
 	// would pack it (transposed, or too many rows to read it in place),
 	// it is packed once, here, and the tasks share the panels instead of
 	// each packing its own copy.
-	if split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
+	if !pre && split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
 		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
@@ -300,7 +307,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
 	ncb := blockSize(j1-j0, k.nc, nr)
-	shared := j.pb != nil // op(B) packed for the whole call (j0 == 0)
+	shared := j.pb != nil // op(B) packed for the whole call (all N columns)
 	direct := !shared && !p.TransB && i1-i0 <= directBRows
 	ws.a = grow(ws.a, mcb*kcb)
 	switch {

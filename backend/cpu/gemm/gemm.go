@@ -28,6 +28,58 @@ type Params struct {
 	ColBias []float32  // nil or len ≥ N: ColBias[j] added to column j (a Linear layer's bias)
 	RowBias []float32  // nil or len ≥ M: RowBias[i] added to row i
 	Act     Activation // applied last, on the final C
+
+	// PackedB, if not nil, is op(B) as PackB packed it, used instead of
+	// packing B at this call (an inference weight, constant between
+	// calls: its packing is the caller's to renew when B changes). It
+	// is ignored, and B packed as usual, where it was packed for
+	// another N, K or kernel. B must be set either way.
+	PackedB *PackedB
+}
+
+// A PackedB is op(B) of a product packed once for the calls that
+// multiply by the same B: all of it in the layout the tasks of a call
+// split over M share (see job.pb).
+type PackedB struct {
+	kern *kernel
+	n, k int
+	data []float32
+}
+
+// PackB packs op(B) of p (its TransB, N, K, B and LDB) for the active
+// kernel into dst, reusing dst's storage when it is large enough (nil:
+// new storage), and returns it. It is a single core's work.
+func PackB(p *Params, dst *PackedB) *PackedB {
+	k := active.Load()
+	if p.N < 0 || p.K < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension n=%d k=%d", p.N, p.K))
+	}
+	if p.TransB {
+		checkOperand("B", p.B, p.N, p.K, p.LDB)
+	} else {
+		checkOperand("B", p.B, p.K, p.N, p.LDB)
+	}
+	if dst == nil {
+		dst = new(PackedB)
+	}
+	panels := ceilDiv(p.N, k.nr)
+	dst.kern, dst.n, dst.k = k, p.N, p.K
+	dst.data = grow(dst.data, panels*k.nr*p.K)
+	if p.N == 0 || p.K == 0 {
+		return dst
+	}
+	kcb := blockSize(p.K, k.kc, 1)
+	for pc := 0; pc < p.K; pc += kcb {
+		kc := min(kcb, p.K-pc)
+		packB(dst.data[pc*panels*k.nr:], p, 0, p.N, pc, kc, k)
+	}
+	return dst
+}
+
+// fits reports whether pb was packed for a product of n columns, depth
+// k, on kernel kern.
+func (pb *PackedB) fits(kern *kernel, n, k int) bool {
+	return pb != nil && pb.kern == kern && pb.n == n && pb.k == k
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C with BLAS semantics on
@@ -182,17 +234,7 @@ func check(p *Params) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
-	need := func(name string, x []float32, rows, cols, ld int) {
-		if rows == 0 || cols == 0 {
-			return
-		}
-		if ld < cols {
-			panic(fmt.Sprintf("gemm: ld%s=%d < %d", name, ld, cols))
-		}
-		if len(x) < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("gemm: len(%s)=%d < %d for %d×%d with stride %d", name, len(x), (rows-1)*ld+cols, rows, cols, ld))
-		}
-	}
+	need := checkOperand
 	if p.Alpha != 0 && m > 0 && n > 0 { // A and B are read
 		if p.TransA {
 			need("A", p.A, k, m, p.LDA)
@@ -214,6 +256,20 @@ func check(p *Params) {
 	}
 	if p.Act >= numActivations {
 		panic(fmt.Sprintf("gemm: unknown activation %d", p.Act))
+	}
+}
+
+// checkOperand panics unless x holds a rows×cols matrix with row stride
+// ld.
+func checkOperand(name string, x []float32, rows, cols, ld int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if ld < cols {
+		panic(fmt.Sprintf("gemm: ld%s=%d < %d", name, ld, cols))
+	}
+	if len(x) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: len(%s)=%d < %d for %d×%d with stride %d", name, len(x), (rows-1)*ld+cols, rows, cols, ld))
 	}
 }
 
@@ -333,8 +389,8 @@ type job struct {
 	tasks  int  // tasks the units are cut into
 	x      []float32
 
-	// pb, when not nil, holds all of op(B) packed, shared by the tasks of
-	// a call split over M: the KC slice at depth pc starts at pc·np·nr
+	// pb, when not nil, holds all of op(B) packed (Params.PackedB's, or
+	// packed by the call), shared by the tasks of a call split over M: the KC slice at depth pc starts at pc·np·nr
 	// (np = ⌈N/nr⌉ panels), its panel q at q·kc·nr in it (the layout a
 	// task's own packing of one slice has, so each slice is packed row by
 	// row and read from a block of kc·np·nr floats); packTasks

@@ -212,3 +212,76 @@ func TestSquareSharesB(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedB: a product given op(B) packed before the call (PackB) has
+// the bits of one that packs it, on any number of workers and however the
+// call is split (over M, over N, on one core, a single row); the packing
+// is what is read (B changed after it leaves the result as it was); and
+// one packed for another shape is ignored.
+func TestPackedB(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(12))
+		for _, s := range []struct {
+			m, n, k        int
+			transA, transB bool
+		}{
+			{256, 256, 784, false, false},
+			{256, 128, 256, false, false},
+			{256, 10, 128, false, false},
+			{64, 256, 784, false, true},
+			{37, 45, 300, true, false},
+			{1, 70, 90, false, false},
+			{3, 5, 4, false, true},
+			{500, 33, 600, false, true},
+		} {
+			lda, ldb := s.k, s.n
+			if s.transA {
+				lda = s.m
+			}
+			if s.transB {
+				ldb = s.k
+			}
+			a, b, bias := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.n)
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1,
+					A: a, LDA: lda, B: b, LDB: ldb, C: make([]float32, s.m*s.n), LDC: s.n,
+					ColBias: bias, Act: ActReLU}
+				SgemmEx(&p)
+				want := p.C
+				p.C = make([]float32, s.m*s.n)
+				p.PackedB = PackB(&p, nil)
+				SgemmEx(&p)
+				for i := range want {
+					if math.Float32bits(p.C[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v with op(B) packed before, %v without", s, workers, i, p.C[i], want[i])
+					}
+				}
+				// The packing is what is read: B zeroed after it changes nothing.
+				p.B = make([]float32, len(b))
+				p.C = make([]float32, s.m*s.n)
+				SgemmEx(&p)
+				if s.m*s.n*s.k > smallMACs && s.m > 1 {
+					for i := range want {
+						if math.Float32bits(p.C[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v, %d workers: C[%d] = %v, want %v from the packing", s, workers, i, p.C[i], want[i])
+						}
+					}
+				}
+				// A packing of another shape is ignored: B (zero) is read.
+				q := p
+				q.N = s.n - 1
+				q.PackedB = PackB(&q, nil)
+				p.PackedB, p.C = q.PackedB, make([]float32, s.m*s.n)
+				SgemmEx(&p)
+				for i, v := range p.C {
+					if z := max(bias[i%s.n], 0); v != z {
+						t.Fatalf("%v, %d workers: C[%d] = %v with a packing of another shape, want %v", s, workers, i, v, z)
+					}
+				}
+			}
+		}
+	})
+}
