@@ -22,7 +22,8 @@
 // Options.FrozenWeights: its f32 products then pack each weight once
 // (gemm.PackB) instead of at every run, and pack it again only when it
 // is bound to other storage or after Program.WeightsChanged (the same
-// bits either way; encc bench --infer sets it). On 2+ cores a chain of
+// bits either way; encc eval, encc predict and encc bench --infer set
+// it, training does not). On 2+ cores a chain of
 // such products, each reading the previous one's output, runs as one
 // parallel region (chain.go).
 //

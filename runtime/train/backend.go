@@ -42,7 +42,25 @@ var (
 	// programs share state (the CPU backend: one arena; see runBackend);
 	// a backend registered again under that name drops it.
 	perRun = map[string]func() Backend{}
+	// frozen holds, per backend name, a backend of the same name whose
+	// programs may treat their parameter and constant inputs as constant
+	// between runs (the CPU backend packs each weight of a product once):
+	// for eval and predict, which bind a checkpoint's weights once and
+	// never change them; a backend registered again under that name drops
+	// it.
+	frozen = map[string]Backend{}
 )
+
+// inferBackend returns the backend eval and predict compile with: the
+// frozen-weights variant of name where one is registered, else b.
+func inferBackend(name string, b Backend) Backend {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	if f := frozen[name]; f != nil {
+		return f
+	}
+	return b
+}
 
 // runBackend returns the backend one training run compiles its programs
 // with: b, the backend registered as name, or the one perRun makes for
@@ -65,6 +83,7 @@ func RegisterBackend(name string, b Backend, preferred bool) {
 	defer backendsMu.Unlock()
 	backends[name] = b
 	delete(perRun, name)
+	delete(frozen, name)
 	if preferred {
 		defaultBackend = name
 	}

@@ -24,6 +24,9 @@ func init() {
 			return backend.Compile(g, "cpu", backend.Options{Threads: threads, CPU: cpu.Options{Arena: a}})
 		}
 	}
+	frozen["cpu"] = func(g *ir.Graph, threads int) (Executor, error) {
+		return backend.Compile(g, "cpu", backend.Options{Threads: threads, CPU: cpu.Options{FrozenWeights: true}})
+	}
 }
 
 func compileCPU(g *ir.Graph, threads int) (Executor, error) {

@@ -42,6 +42,7 @@ func Eval(p *compiler.Program, tr *compiler.Train, weights string, opts Options)
 	if t.backend, t.backendName, err = backendFor(opts.Device); err != nil {
 		return nil, err
 	}
+	t.backend = inferBackend(t.backendName, t.backend) // the weights stay as loaded
 	c, err := LoadCheckpoint(weights)
 	if err != nil {
 		return nil, err
@@ -293,6 +294,7 @@ func Predict(p *compiler.Program, target, weights, input, output string, opts Op
 	if err != nil {
 		return nil, err
 	}
+	b = inferBackend(bname, b) // the weights stay as loaded
 	c, err := LoadCheckpoint(weights)
 	if err != nil {
 		return nil, err

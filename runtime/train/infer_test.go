@@ -136,6 +136,23 @@ func TestEvalPredict(t *testing.T) {
 	if math.Abs(sum-1) > 1e-4 {
 		t.Errorf("probabilities of row 0 sum to %v", sum)
 	}
+	// Predict packs each weight once (the frozen-weights CPU backend):
+	// the same bytes as the backend that packs them at every batch.
+	if frozen["cpu"] == nil {
+		t.Fatal("no frozen-weights variant of the cpu backend")
+	}
+	want, _ := os.ReadFile(outPath)
+	saved := frozen["cpu"]
+	delete(frozen, "cpu")
+	unfrozen := filepath.Join(tr.Dir, "preds-unfrozen.csv")
+	_, err = Predict(p, "t", ckpt, in, unfrozen, Options{})
+	frozen["cpu"] = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(unfrozen); string(got) != string(want) {
+		t.Error("predict with weights packed once differs from packing them per batch")
+	}
 	// A model name works too; a bad name lists what there is.
 	if _, err := Predict(p, "Net", ckpt, in, outPath, Options{}); err != nil {
 		t.Error(err)
