@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -10,12 +11,13 @@ import (
 const (
 	modeGemm = iota
 	modeGemv
-	modePackB // tasks pack column panels of op(B) into job.pb
 )
 
-// packBParMin: op(B) of at least this many elements is packed by the
-// whole pool when it is shared (below, one core packs it faster than the
-// hand-off).
+// packBParMin: the split model charges the packing of a shared op(B) of
+// at least this many elements to the whole pool plus one hand-off, below
+// it to one core (see sharedPackEstimate). The tasks themselves pack it
+// in parts whatever its size (sharedSlice), with no hand-off of its own;
+// the model is kept as it was so that no product changes its split.
 const packBParMin = 1 << 17
 
 // sharedBCalls counts the calls whose tasks shared one packing of op(B)
@@ -128,25 +130,82 @@ func (j *job) gemm() {
 	}
 	// Split over M, every task multiplies all of op(B): where tasks
 	// would pack it (transposed, or too many rows to read it in place),
-	// it is packed once, here, and the tasks share the panels instead of
-	// each packing its own copy.
+	// it is packed once, and the tasks share the panels instead of each
+	// packing its own copy. The tasks pack it themselves, KC slice by KC
+	// slice as they reach it, each slice in parts of whole panels that
+	// the first tasks to need it claim (sharedSlice): no hand-off of its
+	// own, the two cores pack a slice side by side, and a core packs A
+	// while the other finishes its part of B.
 	if split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
 		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
 		j.pb = j.pbuf
-		j.mode = modePackB
-		if n := min(P, panels); n > 1 && p.N*p.K >= packBParMin {
-			j.packTasks = n
-			pool.Tasks(n, j)
-		} else {
-			j.packTasks = 1
-			j.RangeWorker(0, 0, 1)
+		j.packParts = min(P, panels)
+		n := ceilDiv(p.K, blockSize(p.K, k.kc, 1)) * j.packParts
+		if cap(j.packState) < n {
+			j.packState = make([]atomic.Uint32, n)
 		}
-		j.mode = modeGemm
+		j.packState = j.packState[:n]
+		for i := range j.packState {
+			j.packState[i].Store(partFree)
+		}
 	}
 	pool.Tasks(j.tasks, j)
 	j.pb = nil
+}
+
+// States of a part of a KC slice of the shared op(B) (job.packState).
+const (
+	partFree    = iota // not claimed
+	partClaimed        // being packed by the task that claimed it
+	partPacked         // ready
+)
+
+// packPart packs part q of j.packParts of the KC slice s (depth pc, kc
+// deep) of the shared op(B): a range of whole nr-column panels, at the
+// place job.pb's layout gives them.
+func (j *job) packPart(s, q, pc, kc int) {
+	p, nr := &j.p, j.kern.nr
+	panels := ceilDiv(p.N, nr)
+	lo, hi := parallel.Chunk(panels, j.packParts, q)
+	if lo == hi {
+		return
+	}
+	j0 := lo * nr
+	packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
+}
+
+// sharedSlice makes sure the KC slice s (depth pc, kc deep) of the shared
+// op(B) is packed before a task reads it. It first packs the part the
+// task prefers (its index modulo the parts, so that the first tasks
+// running take different parts) if no task has claimed it; with wait, it
+// then packs every part still unclaimed and waits for the parts others
+// are packing. Every claimed part is being packed by a running task, so
+// the wait ends even when the caller runs every task itself (helpers
+// that never joined). Which task packs a part changes no value in it.
+func (j *job) sharedSlice(s, pc, kc, pref int, wait bool) {
+	st := j.packState[s*j.packParts : (s+1)*j.packParts]
+	if q := pref % j.packParts; st[q].Load() == partFree && st[q].CompareAndSwap(partFree, partClaimed) {
+		j.packPart(s, q, pc, kc)
+		st[q].Store(partPacked)
+	}
+	if !wait {
+		return
+	}
+	for q := range st {
+		if st[q].Load() == partFree && st[q].CompareAndSwap(partFree, partClaimed) {
+			j.packPart(s, q, pc, kc)
+			st[q].Store(partPacked)
+		}
+	}
+	for q := range st {
+		for spin := 1; st[q].Load() != partPacked; spin++ {
+			if spin&255 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}
 }
 
 // minTaskNs: tasks are not cut below this modelled time; minFineTaskNs:
@@ -238,20 +297,6 @@ func (j *job) gemv() {
 // parallel.Chunk so that the ranges depend only on the shape.
 func (j *job) RangeWorker(_, t, _ int) {
 	p := &j.p
-	if j.mode == modePackB {
-		// Task t of j.packTasks packs a range of nr-column panels of
-		// op(B) in every KC slice (see job.pb for the layout).
-		nr := j.kern.nr
-		panels := ceilDiv(p.N, nr)
-		lo, hi := parallel.Chunk(panels, j.packTasks, t)
-		j0 := lo * nr
-		kcb := blockSize(p.K, j.kern.kc, 1)
-		for pc := 0; pc < p.K; pc += kcb {
-			kc := min(kcb, p.K-pc)
-			packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
-		}
-		return
-	}
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
@@ -274,9 +319,9 @@ func (j *job) RangeWorker(_, t, _ int) {
 	}
 	ws := getWorkspace()
 	if j.splitM {
-		j.block(ws, lo*j.unit, min(hi*j.unit, p.M), 0, p.N)
+		j.block(ws, t, lo*j.unit, min(hi*j.unit, p.M), 0, p.N)
 	} else {
-		j.block(ws, 0, p.M, lo*j.unit, min(hi*j.unit, p.N))
+		j.block(ws, t, 0, p.M, lo*j.unit, min(hi*j.unit, p.N))
 	}
 	putWorkspace(ws)
 }
@@ -294,7 +339,9 @@ const directBRows = 96
 //	    ic over MC-high row blocks     (pack A block mc×kc, in L2)
 //	      jr over NR-wide micro-panels (B micro-panel kc×nr, in L1)
 //	        ir over MR-high micro-panels: micro-kernel on an mr×nr tile
-func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
+//
+// t is the task's index (the part of a shared op(B) it packs first).
+func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	p, k := &j.p, j.kern
 	mr, nr := k.mr, k.nr
 	kcb := blockSize(p.K, k.kc, 1)
@@ -327,7 +374,12 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
-			if !direct && !shared {
+			switch {
+			case shared:
+				// Our part of this slice of the shared op(B) now, the
+				// rest after packing the first block of A.
+				j.sharedSlice(pc/kcb, pc, kc, t, false)
+			case !direct:
 				packB(ws.b, p, jc, nc, pc, kc, k)
 			}
 			acc := 0
@@ -338,6 +390,9 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
 				packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
+				if shared && ic == i0 {
+					j.sharedSlice(pc/kcb, pc, kc, t, true)
+				}
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					var bp *float32
