@@ -133,9 +133,9 @@ func (j *job) gemm() {
 	// it is packed once, and the tasks share the panels instead of each
 	// packing its own copy. The tasks pack it themselves, KC slice by KC
 	// slice as they reach it, each slice in parts of whole panels that
-	// the first tasks to need it claim (sharedSlice): no hand-off of its
-	// own, the two cores pack a slice side by side, and a core packs A
-	// while the other finishes its part of B.
+	// the first tasks to need them claim (claimPart, needPart): no
+	// hand-off of its own, the cores pack a slice side by side, and each
+	// task multiplies its own part first, then the others' (block).
 	if split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
@@ -176,34 +176,34 @@ func (j *job) packPart(s, q, pc, kc int) {
 	packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
 }
 
-// sharedSlice makes sure the KC slice s (depth pc, kc deep) of the shared
-// op(B) is packed before a task reads it. It first packs the part the
-// task prefers (its index modulo the parts, so that the first tasks
-// running take different parts) if no task has claimed it; with wait, it
-// then packs every part still unclaimed and waits for the parts others
-// are packing. Every claimed part is being packed by a running task, so
-// the wait ends even when the caller runs every task itself (helpers
-// that never joined). Which task packs a part changes no value in it.
-func (j *job) sharedSlice(s, pc, kc, pref int, wait bool) {
-	st := j.packState[s*j.packParts : (s+1)*j.packParts]
-	if q := pref % j.packParts; st[q].Load() == partFree && st[q].CompareAndSwap(partFree, partClaimed) {
-		j.packPart(s, q, pc, kc)
-		st[q].Store(partPacked)
+// claimPart packs part q of the KC slice s (depth pc, kc deep) of the
+// shared op(B) if no task has claimed it yet; it reports whether the part
+// was free.
+func (j *job) claimPart(s, q, pc, kc int) bool {
+	st := &j.packState[s*j.packParts+q]
+	if st.Load() != partFree || !st.CompareAndSwap(partFree, partClaimed) {
+		return false
 	}
-	if !wait {
+	j.packPart(s, q, pc, kc)
+	st.Store(partPacked)
+	return true
+}
+
+// needPart makes sure part q of the KC slice s (depth pc, kc deep) of the
+// shared op(B) is packed before a task reads it: it packs it if no task
+// has claimed it, else waits for the task packing it. A claimed part is
+// being packed by a running task, so the wait ends even when the caller
+// runs every task itself (helpers that never joined); and since each task
+// multiplies the parts it packed first, a wait is rare. Which task packs
+// a part changes no value in it.
+func (j *job) needPart(s, q, pc, kc int) {
+	if j.claimPart(s, q, pc, kc) {
 		return
 	}
-	for q := range st {
-		if st[q].Load() == partFree && st[q].CompareAndSwap(partFree, partClaimed) {
-			j.packPart(s, q, pc, kc)
-			st[q].Store(partPacked)
-		}
-	}
-	for q := range st {
-		for spin := 1; st[q].Load() != partPacked; spin++ {
-			if spin&255 == 0 {
-				runtime.Gosched()
-			}
+	st := &j.packState[s*j.packParts+q]
+	for spin := 1; st.Load() != partPacked; spin++ {
+		if spin&255 == 0 {
+			runtime.Gosched()
 		}
 	}
 }
@@ -348,6 +348,10 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	mcb := blockSize(i1-i0, k.mc, mr)
 	ncb := blockSize(j1-j0, k.nc, nr)
 	shared := j.pb != nil // op(B) packed for the whole call (j0 == 0)
+	parts, panels := 1, ceilDiv(p.N, nr)
+	if shared {
+		parts = j.packParts
+	}
 	direct := !shared && !p.TransB && i1-i0 <= directBRows
 	ws.a = grow(ws.a, mcb*kcb)
 	switch {
@@ -376,9 +380,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			kc := min(kcb, p.K-pc)
 			switch {
 			case shared:
-				// Our part of this slice of the shared op(B) now, the
-				// rest after packing the first block of A.
-				j.sharedSlice(pc/kcb, pc, kc, t, false)
+				// Our part of this slice of the shared op(B) first (if
+				// no task has taken it), then the first block of A.
+				j.claimPart(pc/kcb, t%parts, pc, kc)
 			case !direct:
 				packB(ws.b, p, jc, nc, pc, kc, k)
 			}
@@ -390,59 +394,73 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
 				packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
-				if shared && ic == i0 {
-					j.sharedSlice(pc/kcb, pc, kc, t, true)
-				}
-				for jr := 0; jr < nc; jr += nr {
-					nrr := min(nr, nc-jr)
-					var bp *float32
-					ldb := nr
-					switch {
-					case shared:
-						bp = &j.pb[pc*ceilDiv(p.N, nr)*nr+((jc+jr)/nr)*kc*nr]
-					case !direct:
-						bp = &ws.b[(jr/nr)*kc*nr]
-					case nrr == nr:
-						bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
-					default:
-						packB(ws.b, p, jc+jr, nrr, pc, kc, k)
-						bp = &ws.b[0]
-					}
-					for ir := 0; ir < mc; ir += mr {
-						mrr := min(mr, mc-ir)
-						ap := &ws.a[(ir/mr)*kc*mr]
-						row0 := ic + ir
-						ci := row0*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
-						} else if mrr == 4 && nrr == nr && k.micro4 != nil {
-							k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
-						} else {
-							k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
-							for r := 0; r < mrr; r++ {
-								crow := c[ci+r*ldc : ci+r*ldc+nrr]
-								trow := tmp[r*nr : r*nr+nrr]
-								if acc != 0 {
-									for q, v := range trow {
-										crow[q] += v
-									}
-								} else {
-									copy(crow, trow)
-								}
-							}
+				// With a shared op(B), the columns go part by part,
+				// ours first: the others' parts are packed meanwhile.
+				// (Tiles are independent: the order changes no bit.)
+				for qi := 0; qi < parts; qi++ {
+					jr0, jr1 := 0, nc
+					if shared {
+						q := (t + qi) % parts
+						lo, hi := parallel.Chunk(panels, parts, q)
+						jr0, jr1 = max(lo*nr-jc, 0), min(hi*nr-jc, nc)
+						if jr0 >= jr1 {
+							continue
 						}
-						if last && epi && fastBias && nrr == nr {
-							cb := &p.ColBias[jc+jr]
-							if nr == 16 && biasTile != nil {
-								biasTile(mrr, &c[ci], ldc, cb, relu)
+						if ic == i0 {
+							j.needPart(pc/kcb, q, pc, kc)
+						}
+					}
+					for jr := jr0; jr < jr1; jr += nr {
+						nrr := min(nr, nc-jr)
+						var bp *float32
+						ldb := nr
+						switch {
+						case shared:
+							bp = &j.pb[pc*ceilDiv(p.N, nr)*nr+((jc+jr)/nr)*kc*nr]
+						case !direct:
+							bp = &ws.b[(jr/nr)*kc*nr]
+						case nrr == nr:
+							bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
+						default:
+							packB(ws.b, p, jc+jr, nrr, pc, kc, k)
+							bp = &ws.b[0]
+						}
+						for ir := 0; ir < mc; ir += mr {
+							mrr := min(mr, mc-ir)
+							ap := &ws.a[(ir/mr)*kc*mr]
+							row0 := ic + ir
+							ci := row0*ldc + jc + jr
+							if mrr == mr && nrr == nr {
+								k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
+							} else if mrr == 4 && nrr == nr && k.micro4 != nil {
+								k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
 							} else {
+								k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
 								for r := 0; r < mrr; r++ {
-									biasAct(nr, &c[ci+r*ldc], cb, relu)
+									crow := c[ci+r*ldc : ci+r*ldc+nrr]
+									trow := tmp[r*nr : r*nr+nrr]
+									if acc != 0 {
+										for q, v := range trow {
+											crow[q] += v
+										}
+									} else {
+										copy(crow, trow)
+									}
 								}
 							}
-						} else if last && epi {
-							for r := 0; r < mrr; r++ {
-								p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
+							if last && epi && fastBias && nrr == nr {
+								cb := &p.ColBias[jc+jr]
+								if nr == 16 && biasTile != nil {
+									biasTile(mrr, &c[ci], ldc, cb, relu)
+								} else {
+									for r := 0; r < mrr; r++ {
+										biasAct(nr, &c[ci+r*ldc], cb, relu)
+									}
+								}
+							} else if last && epi {
+								for r := 0; r < mrr; r++ {
+									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
+								}
 							}
 						}
 					}
