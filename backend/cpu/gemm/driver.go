@@ -1,7 +1,6 @@
 package gemm
 
 import (
-	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -133,7 +132,7 @@ func (j *job) gemm() {
 	// it is packed once, and the tasks share the panels instead of each
 	// packing its own copy. The tasks pack it themselves, KC slice by KC
 	// slice as they reach it, each slice in parts of whole panels that
-	// the first tasks to need them claim (claimPart, needPart): no
+	// the first tasks to need them claim (claimPart, partReady): no
 	// hand-off of its own, the cores pack a slice side by side, and each
 	// task multiplies its own part first, then the others' (block).
 	if split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
@@ -189,24 +188,20 @@ func (j *job) claimPart(s, q, pc, kc int) bool {
 	return true
 }
 
-// needPart makes sure part q of the KC slice s (depth pc, kc deep) of the
-// shared op(B) is packed before a task reads it: it packs it if no task
-// has claimed it, else waits for the task packing it. A claimed part is
-// being packed by a running task, so the wait ends even when the caller
-// runs every task itself (helpers that never joined); and since each task
-// multiplies the parts it packed first, a wait is rare. Which task packs
-// a part changes no value in it.
-func (j *job) needPart(s, q, pc, kc int) {
-	if j.claimPart(s, q, pc, kc) {
-		return
-	}
-	st := &j.packState[s*j.packParts+q]
-	for spin := 1; st.Load() != partPacked; spin++ {
-		if spin&255 == 0 {
-			runtime.Gosched()
-		}
-	}
+// partReady reports whether part q of the KC slice s (depth pc, kc deep)
+// of the shared op(B) is packed in job.pb, packing it first if no task
+// has claimed it. false: another task is packing it right now. The
+// caller then packs the part into its own workspace instead of waiting:
+// when that task's core was taken away in the middle (another process),
+// a wait could last a time slice. Which task packs a part, and whether
+// a copy is read instead, changes no value.
+func (j *job) partReady(s, q, pc, kc int) bool {
+	return j.claimPart(s, q, pc, kc) || !partsBusy && j.packState[s*j.packParts+q].Load() == partPacked
 }
+
+// partsBusy (tests) makes partReady report every part it did not claim
+// itself as not ready, so that tasks read their own copies.
+var partsBusy bool
 
 // minTaskNs: tasks are not cut below this modelled time; minFineTaskNs:
 // nor to 8 per core below this one.
@@ -356,6 +351,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	ws.a = grow(ws.a, mcb*kcb)
 	switch {
 	case shared:
+		ws.b = grow(ws.b, ceilDiv(panels, parts)*nr*kcb) // a part, if not ready (partReady)
 	case direct:
 		ws.b = grow(ws.b, nr*kcb)
 	default:
@@ -399,6 +395,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 				// (Tiles are independent: the order changes no bit.)
 				for qi := 0; qi < parts; qi++ {
 					jr0, jr1 := 0, nc
+					own := -1 // first panel of a part packed into ws.b
 					if shared {
 						q := (t + qi) % parts
 						lo, hi := parallel.Chunk(panels, parts, q)
@@ -406,8 +403,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						if jr0 >= jr1 {
 							continue
 						}
-						if ic == i0 {
-							j.needPart(pc/kcb, q, pc, kc)
+						if !j.partReady(pc/kcb, q, pc, kc) {
+							own = lo
+							packB(ws.b, p, lo*nr, min(hi*nr, p.N)-lo*nr, pc, kc, k)
 						}
 					}
 					for jr := jr0; jr < jr1; jr += nr {
@@ -415,8 +413,10 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						var bp *float32
 						ldb := nr
 						switch {
+						case own >= 0:
+							bp = &ws.b[((jc+jr)/nr-own)*kc*nr]
 						case shared:
-							bp = &j.pb[pc*ceilDiv(p.N, nr)*nr+((jc+jr)/nr)*kc*nr]
+							bp = &j.pb[pc*panels*nr+((jc+jr)/nr)*kc*nr]
 						case !direct:
 							bp = &ws.b[(jr/nr)*kc*nr]
 						case nrr == nr:

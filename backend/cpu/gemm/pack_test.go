@@ -217,8 +217,10 @@ func TestSquareSharesB(t *testing.T) {
 // themselves, claiming parts of each KC slice; when the pool is busy
 // (here: calls made from inside its own tasks) every task runs in order on
 // the caller, which then packs every part itself instead of waiting for
-// a part no task will pack. Also products wider than one NC block and
-// with fewer panels than workers. Same bits as one worker.
+// a part no task will pack; a task finding a part claimed but not yet
+// packed (partsBusy makes every such part look so) packs its own copy.
+// Also products wider than one NC block and with fewer panels than
+// workers. Same bits as one worker.
 func TestSharedBInline(t *testing.T) {
 	defer func() { getPool = parallel.Default }()
 	r := rand.New(rand.NewSource(12))
@@ -245,17 +247,21 @@ func TestSharedBInline(t *testing.T) {
 			return out
 		}
 		want := run(1, false)[0]
-		for _, w := range []int{2, 3} {
-			for _, nested := range []bool{false, true} {
-				for _, got := range run(w, nested) {
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%v, %d workers, nested %v: differs from 1 worker at %d", s, w, nested, i)
+		for _, busy := range []bool{false, true} {
+			partsBusy = busy
+			for _, w := range []int{2, 3} {
+				for _, nested := range []bool{false, true} {
+					for _, got := range run(w, nested) {
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%v, %d workers, nested %v, parts busy %v: differs from 1 worker at %d", s, w, nested, busy, i)
+							}
 						}
 					}
 				}
 			}
 		}
+		partsBusy = false
 	}
 }
 
