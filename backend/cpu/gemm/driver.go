@@ -15,7 +15,7 @@ const (
 // packBParMin: the split model charges the packing of a shared op(B) of
 // at least this many elements to the whole pool plus one hand-off, below
 // it to one core (see sharedPackEstimate). The tasks themselves pack it
-// in parts whatever its size (sharedSlice), with no hand-off of its own;
+// in parts whatever its size (claimPart), with no hand-off of its own;
 // the model is kept as it was so that no product changes its split.
 const packBParMin = 1 << 17
 
@@ -219,7 +219,9 @@ func (j *job) sharesB(rowUnits int) bool {
 
 // sharedPackEstimate is the model's time to pack all of op(B) once for
 // the tasks of a call split over M on a pool of P: by the pool (one more
-// hand-off) when it is large enough, else by one core.
+// hand-off) when it is large enough, else by one core. (The tasks now pack
+// it themselves in parts, with no hand-off; the model was kept as it
+// was, see packBParMin.)
 func (j *job) sharedPackEstimate(P int) float64 {
 	nr := j.kern.nr
 	panels := ceilDiv(j.p.N, nr)

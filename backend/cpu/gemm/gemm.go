@@ -341,7 +341,7 @@ type job struct {
 	// row and read from a block of kc·np·nr floats). The tasks pack it
 	// as they reach each slice, in packParts parts of whole panels per
 	// slice, whose states (partFree, partClaimed, partPacked) are in
-	// packState, slice s's at s·packParts (see sharedSlice). It is pbuf,
+	// packState, slice s's at s·packParts (see claimPart). It is pbuf,
 	// the job's own buffer, kept with the job on the free list (calls in
 	// sequence reuse one job, so it stops growing after the largest
 	// shape).
