@@ -39,8 +39,16 @@
 // workloads packing it cost about a fifth of the time. A call split over
 // M (every task multiplies all of op(B)) whose tasks would pack B packs
 // it once instead, in KC slices laid out as a task's own packing of one
-// slice, by the pool when it has at least 128k elements, and the tasks
-// read the shared panels: W4's products
+// slice, and the tasks read the shared panels. The tasks pack it
+// themselves, with no hand-off of its own: each KC slice is cut into one
+// part of whole panels per core; a task reaching a slice packs the part
+// of its index (if no task has claimed it), then its block of A, then
+// multiplies the columns of its own part first and the others' after,
+// packing any part still unclaimed. A part claimed by a task that has
+// not finished packing it is packed again into the reader's own buffer
+// rather than waited for (a core taken away by another process would
+// stall the wait for a time slice); which task packs a part changes no
+// bit. W4's products
 // (2048×128 activations times a 128×128 weight, cut into 8 tasks) packed
 // each weight 8 times per use before, once now, which is once per
 // training step for each layout it is read in (the forward reads Wᵀ, the
@@ -100,7 +108,7 @@
 // call) runs the work cut along M or N into task ranges aligned to the
 // register tile; each task runs the whole loop nest above on its part of
 // C with its own packing buffers (no barrier inside a call, one hand-off
-// per call). A cost model (multiply-adds at ≈50 GMAC/s per core, packing
+// per call; a shared op(B) is packed by the tasks, above). A cost model (multiply-adds at ≈50 GMAC/s per core, packing
 // at 0.3 ns per element, 3 µs for a hand-off to helpers still spinning,
 // 15 µs when they are all parked and must be woken) picks serial, split-M or
 // split-N: split-M repacks all of B in every task, split-N all of A, so

@@ -10,12 +10,13 @@ import (
 const (
 	modeGemm = iota
 	modeGemv
-	modePackB // tasks pack column panels of op(B) into job.pb
 )
 
-// packBParMin: op(B) of at least this many elements is packed by the
-// whole pool when it is shared (below, one core packs it faster than the
-// hand-off).
+// packBParMin: the split model charges the packing of a shared op(B) of
+// at least this many elements to the whole pool plus one hand-off, below
+// it to one core (see sharedPackEstimate). The tasks themselves pack it
+// in parts whatever its size (claimPart), with no hand-off of its own;
+// the model is kept as it was so that no product changes its split.
 const packBParMin = 1 << 17
 
 // sharedBCalls counts the calls whose tasks shared one packing of op(B)
@@ -67,6 +68,7 @@ func (j *job) gemm() {
 	// op(B) packed before the call (Params.PackedB) is read by every
 	// task, whichever way the call is split.
 	pre := p.PackedB.fits(k, p.N, p.K)
+	j.pre = pre
 	if pre {
 		j.pb = p.PackedB.data
 	}
@@ -135,26 +137,86 @@ func (j *job) gemm() {
 	}
 	// Split over M, every task multiplies all of op(B): where tasks
 	// would pack it (transposed, or too many rows to read it in place),
-	// it is packed once, here, and the tasks share the panels instead of
-	// each packing its own copy.
+	// it is packed once, and the tasks share the panels instead of each
+	// packing its own copy. The tasks pack it themselves, KC slice by KC
+	// slice as they reach it, each slice in parts of whole panels that
+	// the first tasks to need them claim (claimPart, partReady): no
+	// hand-off of its own, the cores pack a slice side by side, and each
+	// task multiplies its own part first, then the others' (block). An
+	// op(B) packed before the call (pre) is one part, ready.
 	if !pre && split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
 		panels := ceilDiv(p.N, k.nr)
 		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
 		j.pb = j.pbuf
-		j.mode = modePackB
-		if n := min(P, panels); n > 1 && p.N*p.K >= packBParMin {
-			j.packTasks = n
-			pool.Tasks(n, j)
-		} else {
-			j.packTasks = 1
-			j.RangeWorker(0, 0, 1)
+		j.packParts = min(P, panels)
+		n := ceilDiv(p.K, blockSize(p.K, k.kc, 1)) * j.packParts
+		if cap(j.packState) < n {
+			j.packState = make([]atomic.Uint32, n)
 		}
-		j.mode = modeGemm
+		j.packState = j.packState[:n]
+		for i := range j.packState {
+			j.packState[i].Store(partFree)
+		}
 	}
 	pool.Tasks(j.tasks, j)
 	j.pb = nil
 }
+
+// States of a part of a KC slice of the shared op(B) (job.packState).
+const (
+	partFree    = iota // not claimed
+	partClaimed        // being packed by the task that claimed it
+	partPacked         // ready
+)
+
+// packPart packs part q of j.packParts of the KC slice s (depth pc, kc
+// deep) of the shared op(B): a range of whole nr-column panels, at the
+// place job.pb's layout gives them.
+func (j *job) packPart(s, q, pc, kc int) {
+	p, nr := &j.p, j.kern.nr
+	panels := ceilDiv(p.N, nr)
+	lo, hi := parallel.Chunk(panels, j.packParts, q)
+	if lo == hi {
+		return
+	}
+	j0 := lo * nr
+	packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
+}
+
+// claimPart packs part q of the KC slice s (depth pc, kc deep) of the
+// shared op(B) if no task has claimed it yet; it reports whether the part
+// was free.
+func (j *job) claimPart(s, q, pc, kc int) bool {
+	if j.pre {
+		return false // packed before the call
+	}
+	st := &j.packState[s*j.packParts+q]
+	if st.Load() != partFree || !st.CompareAndSwap(partFree, partClaimed) {
+		return false
+	}
+	j.packPart(s, q, pc, kc)
+	st.Store(partPacked)
+	return true
+}
+
+// partReady reports whether part q of the KC slice s (depth pc, kc deep)
+// of the shared op(B) is packed in job.pb, packing it first if no task
+// has claimed it. false: another task is packing it right now. The
+// caller then packs the part into its own workspace instead of waiting:
+// when that task's core was taken away in the middle (another process),
+// a wait could last a time slice. Which task packs a part, and whether
+// a copy is read instead, changes no value.
+func (j *job) partReady(s, q, pc, kc int) bool {
+	if j.pre {
+		return true
+	}
+	return j.claimPart(s, q, pc, kc) || !partsBusy && j.packState[s*j.packParts+q].Load() == partPacked
+}
+
+// partsBusy (tests) makes partReady report every part it did not claim
+// itself as not ready, so that tasks read their own copies.
+var partsBusy bool
 
 // minTaskNs: tasks are not cut below this modelled time; minFineTaskNs:
 // nor to 8 per core below this one.
@@ -172,7 +234,9 @@ func (j *job) sharesB(rowUnits int) bool {
 
 // sharedPackEstimate is the model's time to pack all of op(B) once for
 // the tasks of a call split over M on a pool of P: by the pool (one more
-// hand-off) when it is large enough, else by one core.
+// hand-off) when it is large enough, else by one core. (The tasks now pack
+// it themselves in parts, with no hand-off; the model was kept as it
+// was, see packBParMin.)
 func (j *job) sharedPackEstimate(P int) float64 {
 	nr := j.kern.nr
 	panels := ceilDiv(j.p.N, nr)
@@ -245,20 +309,6 @@ func (j *job) gemv() {
 // parallel.Chunk so that the ranges depend only on the shape.
 func (j *job) RangeWorker(_, t, _ int) {
 	p := &j.p
-	if j.mode == modePackB {
-		// Task t of j.packTasks packs a range of nr-column panels of
-		// op(B) in every KC slice (see job.pb for the layout).
-		nr := j.kern.nr
-		panels := ceilDiv(p.N, nr)
-		lo, hi := parallel.Chunk(panels, j.packTasks, t)
-		j0 := lo * nr
-		kcb := blockSize(p.K, j.kern.kc, 1)
-		for pc := 0; pc < p.K; pc += kcb {
-			kc := min(kcb, p.K-pc)
-			packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
-		}
-		return
-	}
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
@@ -281,9 +331,9 @@ func (j *job) RangeWorker(_, t, _ int) {
 	}
 	ws := getWorkspace()
 	if j.splitM {
-		j.block(ws, lo*j.unit, min(hi*j.unit, p.M), 0, p.N)
+		j.block(ws, t, lo*j.unit, min(hi*j.unit, p.M), 0, p.N)
 	} else {
-		j.block(ws, 0, p.M, lo*j.unit, min(hi*j.unit, p.N))
+		j.block(ws, t, 0, p.M, lo*j.unit, min(hi*j.unit, p.N))
 	}
 	putWorkspace(ws)
 }
@@ -301,17 +351,24 @@ const directBRows = 96
 //	    ic over MC-high row blocks     (pack A block mc×kc, in L2)
 //	      jr over NR-wide micro-panels (B micro-panel kc×nr, in L1)
 //	        ir over MR-high micro-panels: micro-kernel on an mr×nr tile
-func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
+//
+// t is the task's index (the part of a shared op(B) it packs first).
+func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	p, k := &j.p, j.kern
 	mr, nr := k.mr, k.nr
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
 	ncb := blockSize(j1-j0, k.nc, nr)
 	shared := j.pb != nil // op(B) packed for the whole call (all N columns)
+	parts, panels := 1, ceilDiv(p.N, nr)
+	if shared && !j.pre {
+		parts = j.packParts
+	}
 	direct := !shared && !p.TransB && i1-i0 <= directBRows
 	ws.a = grow(ws.a, mcb*kcb)
 	switch {
 	case shared:
+		ws.b = grow(ws.b, ceilDiv(panels, parts)*nr*kcb) // a part, if not ready (partReady)
 	case direct:
 		ws.b = grow(ws.b, nr*kcb)
 	default:
@@ -334,7 +391,12 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
 			kc := min(kcb, p.K-pc)
-			if !direct && !shared {
+			switch {
+			case shared:
+				// Our part of this slice of the shared op(B) first (if
+				// no task has taken it), then the first block of A.
+				j.claimPart(pc/kcb, t%parts, pc, kc)
+			case !direct:
 				packB(ws.b, p, jc, nc, pc, kc, k)
 			}
 			acc := 0
@@ -345,56 +407,77 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
 				packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
-				for jr := 0; jr < nc; jr += nr {
-					nrr := min(nr, nc-jr)
-					var bp *float32
-					ldb := nr
-					switch {
-					case shared:
-						bp = &j.pb[pc*ceilDiv(p.N, nr)*nr+((jc+jr)/nr)*kc*nr]
-					case !direct:
-						bp = &ws.b[(jr/nr)*kc*nr]
-					case nrr == nr:
-						bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
-					default:
-						packB(ws.b, p, jc+jr, nrr, pc, kc, k)
-						bp = &ws.b[0]
-					}
-					for ir := 0; ir < mc; ir += mr {
-						mrr := min(mr, mc-ir)
-						ap := &ws.a[(ir/mr)*kc*mr]
-						row0 := ic + ir
-						ci := row0*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
-						} else if mrr == 4 && nrr == nr && k.micro4 != nil {
-							k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
-						} else {
-							k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
-							for r := 0; r < mrr; r++ {
-								crow := c[ci+r*ldc : ci+r*ldc+nrr]
-								trow := tmp[r*nr : r*nr+nrr]
-								if acc != 0 {
-									for q, v := range trow {
-										crow[q] += v
-									}
-								} else {
-									copy(crow, trow)
-								}
-							}
+				// With a shared op(B), the columns go part by part,
+				// ours first: the others' parts are packed meanwhile.
+				// (Tiles are independent: the order changes no bit.)
+				for qi := 0; qi < parts; qi++ {
+					jr0, jr1 := 0, nc
+					own := -1 // first panel of a part packed into ws.b
+					if shared {
+						q := (t + qi) % parts
+						lo, hi := parallel.Chunk(panels, parts, q)
+						jr0, jr1 = max(lo*nr-jc, 0), min(hi*nr-jc, nc)
+						if jr0 >= jr1 {
+							continue
 						}
-						if last && epi && fastBias && nrr == nr {
-							cb := &p.ColBias[jc+jr]
-							if nr == 16 && biasTile != nil {
-								biasTile(mrr, &c[ci], ldc, cb, relu)
+						if !j.partReady(pc/kcb, q, pc, kc) {
+							own = lo
+							packB(ws.b, p, lo*nr, min(hi*nr, p.N)-lo*nr, pc, kc, k)
+						}
+					}
+					for jr := jr0; jr < jr1; jr += nr {
+						nrr := min(nr, nc-jr)
+						var bp *float32
+						ldb := nr
+						switch {
+						case own >= 0:
+							bp = &ws.b[((jc+jr)/nr-own)*kc*nr]
+						case shared:
+							bp = &j.pb[pc*panels*nr+((jc+jr)/nr)*kc*nr]
+						case !direct:
+							bp = &ws.b[(jr/nr)*kc*nr]
+						case nrr == nr:
+							bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
+						default:
+							packB(ws.b, p, jc+jr, nrr, pc, kc, k)
+							bp = &ws.b[0]
+						}
+						for ir := 0; ir < mc; ir += mr {
+							mrr := min(mr, mc-ir)
+							ap := &ws.a[(ir/mr)*kc*mr]
+							row0 := ic + ir
+							ci := row0*ldc + jc + jr
+							if mrr == mr && nrr == nr {
+								k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
+							} else if mrr == 4 && nrr == nr && k.micro4 != nil {
+								k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
 							} else {
+								k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
 								for r := 0; r < mrr; r++ {
-									biasAct(nr, &c[ci+r*ldc], cb, relu)
+									crow := c[ci+r*ldc : ci+r*ldc+nrr]
+									trow := tmp[r*nr : r*nr+nrr]
+									if acc != 0 {
+										for q, v := range trow {
+											crow[q] += v
+										}
+									} else {
+										copy(crow, trow)
+									}
 								}
 							}
-						} else if last && epi {
-							for r := 0; r < mrr; r++ {
-								p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
+							if last && epi && fastBias && nrr == nr {
+								cb := &p.ColBias[jc+jr]
+								if nr == 16 && biasTile != nil {
+									biasTile(mrr, &c[ci], ldc, cb, relu)
+								} else {
+									for r := 0; r < mrr; r++ {
+										biasAct(nr, &c[ci+r*ldc], cb, relu)
+									}
+								}
+							} else if last && epi {
+								for r := 0; r < mrr; r++ {
+									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
+								}
 							}
 						}
 					}

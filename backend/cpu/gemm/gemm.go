@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Params describes C = act(alpha·op(A)·op(B) + beta·C + colBias + rowBias)
@@ -393,12 +394,17 @@ type job struct {
 	// packed by the call), shared by the tasks of a call split over M: the KC slice at depth pc starts at pc·np·nr
 	// (np = ⌈N/nr⌉ panels), its panel q at q·kc·nr in it (the layout a
 	// task's own packing of one slice has, so each slice is packed row by
-	// row and read from a block of kc·np·nr floats); packTasks
-	// tasks pack it (modePackB). It is pbuf, the job's own buffer, kept
-	// with the job on the free list (calls in sequence reuse one job, so
-	// it stops growing after the largest shape).
+	// row and read from a block of kc·np·nr floats). The tasks pack it
+	// as they reach each slice, in packParts parts of whole panels per
+	// slice, whose states (partFree, partClaimed, partPacked) are in
+	// packState, slice s's at s·packParts (see claimPart). It is pbuf,
+	// the job's own buffer, kept with the job on the free list (calls in
+	// sequence reuse one job, so it stops growing after the largest
+	// shape).
 	pb, pbuf  []float32
-	packTasks int
+	packParts int
+	pre       bool // pb is Params.PackedB, packed before the call: every part ready
+	packState []atomic.Uint32
 }
 
 var (

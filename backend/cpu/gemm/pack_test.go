@@ -285,3 +285,59 @@ func TestPackedB(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedBInline: the tasks of a call sharing op(B) pack it
+// themselves, claiming parts of each KC slice; when the pool is busy
+// (here: calls made from inside its own tasks) every task runs in order on
+// the caller, which then packs every part itself instead of waiting for
+// a part no task will pack; a task finding a part claimed but not yet
+// packed (partsBusy makes every such part look so) packs its own copy.
+// Also products wider than one NC block and with fewer panels than
+// workers. Same bits as one worker.
+func TestSharedBInline(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	r := rand.New(rand.NewSource(12))
+	type sh struct{ m, n, k int }
+	for _, s := range []sh{{600, 600, 700}, {1200, 4100, 64}, {900, 20, 600}} {
+		a, b := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n)
+		run := func(workers int, nested bool) [][]float32 {
+			pool := parallel.New(workers)
+			getPool = func() *parallel.Pool { return pool }
+			out := [][]float32{make([]float32, s.m*s.n), make([]float32, s.m*s.n)}
+			before := sharedBCalls.Load()
+			if nested {
+				pool.Tasks(2, workerFunc(func(_, lo, _ int) {
+					Sgemm(false, true, s.m, s.n, s.k, 1, a, s.k, b, s.k, 0, out[lo], s.n)
+				}))
+			} else {
+				for _, c := range out {
+					Sgemm(false, true, s.m, s.n, s.k, 1, a, s.k, b, s.k, 0, c, s.n)
+				}
+			}
+			if shared := sharedBCalls.Load() - before; (workers > 1) != (shared == 2) {
+				t.Fatalf("%v, %d workers, nested %v: %d calls shared op(B)", s, workers, nested, shared)
+			}
+			return out
+		}
+		want := run(1, false)[0]
+		for _, busy := range []bool{false, true} {
+			partsBusy = busy
+			for _, w := range []int{2, 3} {
+				for _, nested := range []bool{false, true} {
+					for _, got := range run(w, nested) {
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("%v, %d workers, nested %v, parts busy %v: differs from 1 worker at %d", s, w, nested, busy, i)
+							}
+						}
+					}
+				}
+			}
+		}
+		partsBusy = false
+	}
+}
+
+type workerFunc func(w, lo, hi int)
+
+func (f workerFunc) RangeWorker(w, lo, hi int) { f(w, lo, hi) }
