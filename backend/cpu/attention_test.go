@@ -193,32 +193,7 @@ func TestAttentionSharedWeights(t *testing.T) {
 		if linked != c.wantLinked {
 			t.Fatalf("%s: linked %v, want %v", c.name, linked, c.wantLinked)
 		}
-		for run := range 2 {
-			vals := make([][]float64, len(ins))
-			for i, s := range ins {
-				vals[i] = draw(r, s)
-			}
-			var got [2]map[string][]float64
-			for i, p := range progs {
-				for j, s := range ins {
-					bind(t, p, g.Inputs[j].Name, s.t, vals[j])
-				}
-				if err := p.Run(); err != nil {
-					t.Fatal(err)
-				}
-				got[i] = map[string][]float64{}
-				for _, o := range []string{"y", "w", "dq"} {
-					got[i][o] = values(p.outputs[o])
-				}
-			}
-			for o, want := range got[1] {
-				for i, v := range got[0][o] {
-					if math.Float32bits(float32(v)) != math.Float32bits(float32(want[i])) {
-						t.Fatalf("%s run %d: %s[%d] = %v linked, %v not", c.name, run, o, i, v, want[i])
-					}
-				}
-			}
-		}
+		sameBitsLinked(t, c.name, r, g, progs, ins, []string{"y", "w", "dq"})
 	}
 }
 
@@ -243,6 +218,40 @@ func TestAttentionSharedWeightsW4(t *testing.T) {
 		}
 		if linked != want || backward != want {
 			t.Errorf("train %d: %d of %d attention_backward linked to their forward, want %d of %d", tr, linked, backward, want, want)
+		}
+	}
+}
+
+// sameBitsLinked runs the two programs of g (progs[0] with a forward
+// result shared with its backward, progs[1] without) twice on the same
+// random inputs ins and fails unless every output named in outs has the
+// same bits in both.
+func sameBitsLinked(t *testing.T, name string, r *rand.Rand, g *ir.Graph, progs [2]*Program, ins []in, outs []string) {
+	t.Helper()
+	for run := range 2 {
+		vals := make([][]float64, len(ins))
+		for i, s := range ins {
+			vals[i] = draw(r, s)
+		}
+		var got [2]map[string][]float64
+		for i, p := range progs {
+			for j, s := range ins {
+				bind(t, p, g.Inputs[j].Name, s.t, vals[j])
+			}
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+			got[i] = map[string][]float64{}
+			for _, o := range outs {
+				got[i][o] = values(p.outputs[o])
+			}
+		}
+		for o, want := range got[1] {
+			for i, v := range got[0][o] {
+				if math.Float32bits(float32(v)) != math.Float32bits(float32(want[i])) {
+					t.Fatalf("%s run %d: %s[%d] = %v linked, %v not", name, run, o, i, v, want[i])
+				}
+			}
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"math"
 	"math/rand"
 	"testing"
 
@@ -104,31 +103,6 @@ func TestLayerNormSharedStatsLinks(t *testing.T) {
 		if n := linkedLayerNorms(progs[0]); n != c.wantLinked {
 			t.Fatalf("%s: %d linked, want %d", c.name, n, c.wantLinked)
 		}
-		for run := range 2 {
-			vals := make([][]float64, len(ins))
-			for i, s := range ins {
-				vals[i] = draw(r, s)
-			}
-			var got [2]map[string][]float64
-			for i, p := range progs {
-				for j, s := range ins {
-					bind(t, p, g.Inputs[j].Name, s.t, vals[j])
-				}
-				if err := p.Run(); err != nil {
-					t.Fatal(err)
-				}
-				got[i] = map[string][]float64{}
-				for _, o := range []string{"y", "dx", "dw"} {
-					got[i][o] = values(p.outputs[o])
-				}
-			}
-			for o, want := range got[1] {
-				for i, v := range got[0][o] {
-					if math.Float32bits(float32(v)) != math.Float32bits(float32(want[i])) {
-						t.Fatalf("%s run %d: %s[%d] = %v linked, %v not", c.name, run, o, i, v, want[i])
-					}
-				}
-			}
-		}
+		sameBitsLinked(t, c.name, r, g, progs, ins, []string{"y", "dx", "dw"})
 	}
 }
