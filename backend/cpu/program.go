@@ -141,7 +141,15 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 			return nil, fmt.Errorf("cpu: %s has no place in the memory plan", v.Ref())
 		}
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
-		if b.n > 0 {
+		if b.n == 1 {
+			// A scalar (a loss, a step counter and its increment) has
+			// storage of its own: in the arena, a slot freed late would
+			// order its step after the last reader of the slot's earlier
+			// value (stageSteps orders by storage), as it did the step
+			// counters, and with them the small optimizer updates,
+			// after the first layer's weight gradient.
+			b.p = unsafe.Pointer(&make([]uint64, 1)[0])
+		} else if b.n > 0 {
 			b.p = unsafe.Add(base, off)
 			p.slot(b, off)
 		}
