@@ -130,6 +130,7 @@ func (j *job) gemm() {
 		}
 	}
 	j.units = units
+	j.traceSplit([...]string{"serial", "M", "N"}[split], best)
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)
 		j.pb = nil
@@ -146,6 +147,9 @@ func (j *job) gemm() {
 	// op(B) packed before the call (pre) is one part, ready.
 	if !pre && split == 1 && j.sharesB(ceilDiv(units, j.tasks)) {
 		sharedBCalls.Add(1)
+		if j.tr != nil {
+			j.tr.SharedB = true
+		}
 		panels := ceilDiv(p.N, k.nr)
 		j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
 		j.pb = j.pbuf
@@ -294,6 +298,7 @@ func (j *job) gemv() {
 		(p.N*p.K >= gemvWakeMACs || !pool.Parked()) {
 		j.tasks = min(pool.Size(), j.units)
 	}
+	j.traceSplit("gemv", 0)
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)
 	} else {
@@ -306,9 +311,12 @@ func (j *job) gemv() {
 // RangeWorker runs task t of j.tasks (lo == t, hi == t+1): a range of
 // j.units units of j.unit rows (splitM) or columns of C, cut by
 // parallel.Chunk so that the ranges depend only on the shape.
-func (j *job) RangeWorker(_, t, _ int) {
+func (j *job) RangeWorker(w, t, _ int) {
 	p := &j.p
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
+	if j.tr != nil {
+		defer j.traceTask(w, t, lo, hi, traceNow(), threadCPU())
+	}
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
 		c := p.C[j0:j1]
