@@ -541,17 +541,21 @@ var (
 
 // directA reports whether a task of this call multiplying op(A) by cols
 // columns of op(B) reads A in place (kernel.microA) instead of packing
-// it: A stored m×k, alpha 1, one KC slice deep (K ≤ kc), rows at most
+// it: a call split over N (every task packed all of A: each core packed
+// it again), A stored m×k, alpha 1, one KC slice deep (K ≤ kc), rows at most
 // directAMaxLDA apart (an A block is then one run of memory, or nearly),
 // and at most directAMaxCols columns. Packing A costs about 0.16 ns per
 // element on a Zen 3 core (10.5 µs for 256²), where the kernel reading A
 // in place is about 1% slower (A is read again for every nr columns):
 // measured on two threads, 128–392 columns per task gained (256²: each
 // of the two tasks over 128 columns packed all of A, 10.5 µs of its
-// 183), 512 columns did not (0–2% slower), so the limit is 400.
+// 183), 512 columns did not (0–2% slower), so the limit is 400. Calls
+// split over M and serial ones keep packing A: reading it in place there
+// made the W4 training step 15% slower on two threads (its 2048-row
+// products, measured alone, were not; not understood yet).
 func (j *job) directA(cols int) bool {
 	p, k := &j.p, j.kern
-	return k.microA != nil && !noDirectA && !p.TransA && p.Alpha == 1 &&
+	return k.microA != nil && !noDirectA && !j.splitM && j.tasks > 1 && !p.TransA && p.Alpha == 1 &&
 		p.K <= k.kc && p.LDA <= directAMaxLDA && cols <= directAMaxCols
 }
 
