@@ -34,7 +34,12 @@
 //     by the plan, so slots are reused across values whose lifetimes do
 //     not overlap), its operand's buffer (reshapes the plan aliases), or
 //     the storage of the input it updates in place (optimizer updates the
-//     plan puts in place). Inputs have their own storage, never in the
+//     plan puts in place). A scalar value has storage of its own, off the
+//     arena: a slot freed late would order its step (and its readers:
+//     the step counters and optimizer updates) after the slot's earlier
+//     readers, as stages order over storage (TestScalarsOffArena). A
+//     training ReLU taken into its product's epilogue has the product's
+//     storage (below). Inputs have their own storage, never in the
 //     arena: the caller's (Bind), or, for an input left unbound, zeroed
 //     storage the program makes at its first Run. Programs compiled with
 //     one Options.Arena share it and hold the largest plan (arena.go). Values that share storage share one *buffer, so Bind, which
@@ -94,7 +99,14 @@
 //   - Fused ops (from ir's fuse pass). matmul_bias is one gemm.SgemmEx
 //     call with the bias and activation in the epilogue (actOf maps the
 //     IR's epilogue activations to gemm's; GELU and activations gemm
-//     lacks run after the product). A fused
+//     lacks run after the product). In training, r = relu(m) of an
+//     m = matmul_bias whose only other reader is relu_backward(m, dy)
+//     runs in m's epilogue too (reluEpilogues, matmul.go): relu(m) > 0
+//     exactly where m > 0, so m's storage can hold relu(m), as r for r's
+//     readers and as m for relu_backward (the same mask), and r's step
+//     goes, where r and its readers all come between m and that gradient
+//     (TestReluEpilogueBitIdentical).
+//     A fused
 //     elementwise body runs block by block (fusedBlock elements): each
 //     instruction is a tight loop over a block held in a per-worker
 //     register, so dispatch is paid once per block, not per element;
@@ -115,7 +127,7 @@
 //	                reduced runs four at a time (sumruns_amd64.s, the same
 //	                float64 chains as sumRun: bit-identical)
 //	matmul.go       batched matmul through gemm; a frozen weight (Options.FrozenWeights)
-//	                packed once
+//	                packed once; the training ReLUs a product's epilogue takes
 //	chain.go        consecutive products by frozen weights (an MLP's forward) as one
 //	                parallel region: rows cut once over the cores, each task running
 //	                every product on its rows, the values between them in scratch

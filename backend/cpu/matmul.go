@@ -190,3 +190,79 @@ func buildMatMul(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	return nil, unsupported(v, v.Type)
 }
+
+// reluEpilogues finds the ReLUs of training that their product can apply
+// in its epilogue: r = relu(m) of m = matmul_bias(x, w, b) (f32, no
+// activation), where m's only other use is e = relu_backward(m, dy), the
+// gradient of r. relu(m) > 0 exactly where m > 0 (NaN in neither), so e
+// computes the same from relu(m) as from m: m's storage can hold relu(m)
+// (the product's epilogue ReLU, which computes the relu op's bits) and r
+// can be that storage, its step gone. That holds while m's storage is
+// m's, up to e: so r and every reader of r come after m and before e in
+// program order, no value shares r's storage (a view or an op in place
+// over it), and neither m nor r is a graph output. It returns r → m and
+// the set of such m. The compile loop gives r m's storage; when m's
+// kernel cannot take the ReLU (an int8 or observed product), r's step
+// stays and runs in place over m, with the same result.
+func reluEpilogues(g *ir.Graph, plan *ir.Plan) (map[*ir.Value]*ir.Value, map[*ir.Value]bool) {
+	if !reluEpilogueOn {
+		return nil, nil
+	}
+	uses := map[*ir.Value][]*ir.Value{}
+	index := map[*ir.Value]int{}
+	for i, v := range g.Values {
+		index[v] = i
+		for _, a := range v.Args {
+			uses[a] = append(uses[a], v)
+		}
+	}
+	out := map[*ir.Value]bool{}
+	for _, o := range g.Outputs {
+		out[o.Value] = true
+		if o.Updates != nil {
+			out[o.Updates] = true
+		}
+	}
+	shared := map[*ir.Value]bool{} // storage another value shares
+	for _, a := range plan.Alias {
+		shared[a] = true
+	}
+	for _, in := range plan.InPlace {
+		shared[in] = true
+	}
+	into, ms := map[*ir.Value]*ir.Value{}, map[*ir.Value]bool{}
+	for _, m := range g.Values {
+		if m.Op != ir.OpMatMulBias || m.Type.DType != ir.F32 || out[m] || len(uses[m]) != 2 || plan.Alias[m] != nil {
+			continue
+		}
+		if at, ok := m.Aux.(ir.MatMulBiasAttr); !ok || !at.Act.IsNone() {
+			continue
+		}
+		var r, e *ir.Value
+		for _, u := range uses[m] {
+			switch {
+			case u.Op == ir.OpRelu && len(u.Args) == 1:
+				r = u
+			case u.Op == ir.OpReluBackward && u.Args[0] == m && u.Args[1] != m:
+				e = u
+			}
+		}
+		if r == nil || e == nil || out[r] || shared[r] || plan.Alias[r] != nil || index[r] < index[m] || index[e] < index[r] {
+			continue
+		}
+		ok := true
+		for _, u := range uses[r] {
+			if index[u] >= index[e] {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		into[r], ms[m] = m, true
+	}
+	return into, ms
+}
+
+// reluEpilogueOn turns reluEpilogues on (tests turn it off to compare).
+var reluEpilogueOn = true

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/backend/host"
 	"github.com/encc-lang/encc/ir"
@@ -55,7 +56,11 @@ type Program struct {
 	io      host.IO[*buffer]   // Bind, Float32, … over inputs and outputs
 	steps   []step
 	frozen  []*matmulF32 // products by a weight packed once (Options.FrozenWeights)
-	copies  []updateCopy // updates not planned in place
+	// reluInto maps a training ReLU whose product applies it in its
+	// epilogue to that product (reluEpilogues): it has the product's
+	// storage and, where the product took the ReLU, no step.
+	reluInto map[*ir.Value]*ir.Value
+	copies   []updateCopy // updates not planned in place
 }
 
 // A step runs the kernel of one value.
@@ -113,8 +118,14 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		p.bufs[v] = b
 		p.inputs[v.Name] = b
 	}
+	var reluM map[*ir.Value]bool
+	p.reluInto, reluM = reluEpilogues(g, plan)
 	for _, v := range g.Values {
 		if v.Op == ir.OpInput {
+			continue
+		}
+		if m, ok := p.reluInto[v]; ok {
+			p.bufs[v] = p.bufs[m]
 			continue
 		}
 		if a, ok := plan.Alias[v]; ok {
@@ -130,20 +141,33 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 			return nil, fmt.Errorf("cpu: %s has no place in the memory plan", v.Ref())
 		}
 		b := &buffer{n: v.Type.NumElements(), dt: v.Type.DType}
-		if b.n > 0 {
+		if b.n == 1 {
+			// A scalar (a loss, a step counter and its increment) has
+			// storage of its own: in the arena, a slot freed late would
+			// order its step after the last reader of the slot's earlier
+			// value (stageSteps orders by storage), as it did the step
+			// counters, and with them the small optimizer updates,
+			// after the first layer's weight gradient.
+			b.p = unsafe.Pointer(&make([]uint64, 1)[0])
+		} else if b.n > 0 {
 			b.p = unsafe.Add(base, off)
 			p.slot(b, off)
 		}
 		p.bufs[v] = b
 	}
 	c := &compileCtx{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads), opts: opts}
+	reluFused := map[*ir.Value]bool{}
 	for _, v := range g.Values {
-		if v.Op == ir.OpInput || plan.Alias[v] != nil {
+		if v.Op == ir.OpInput || plan.Alias[v] != nil || reluFused[p.reluInto[v]] {
 			continue
 		}
 		k, err := builders[v.Op](c, v)
 		if err != nil {
 			return nil, fmt.Errorf("cpu: %s = %s: %w", v.Ref(), v.Op, err)
+		}
+		if mm, ok := k.(*matmulF32); ok && reluM[v] && mm.bias != nil && mm.act == gemm.ActNone {
+			mm.act = gemm.ActReLU
+			reluFused[v] = true
 		}
 		if k != nil {
 			p.steps = append(p.steps, step{v, k})

@@ -157,7 +157,10 @@ func (a span) overlaps(b span) bool {
 func (p *Program) spanOf() func(*buffer) span {
 	arenaOff := map[*buffer]int{}
 	for _, v := range p.g.Values {
-		if v.Op == ir.OpInput || p.plan.Alias[v] != nil || p.plan.InPlace[v] != nil {
+		// Not in the arena: the inputs, a value sharing another's storage
+		// (a view, in place, a ReLU in its product's storage) and the
+		// scalars, which compile gives storage of their own.
+		if v.Op == ir.OpInput || p.plan.Alias[v] != nil || p.plan.InPlace[v] != nil || p.reluInto[v] != nil || v.Type.NumElements() == 1 {
 			continue
 		}
 		if off, ok := p.plan.Offset[v]; ok {

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/encc-lang/encc/ir"
 )
@@ -176,14 +177,14 @@ func TestStageOrder(t *testing.T) {
 			if len(at) != len(p0.steps) {
 				t.Fatalf("%d steps scheduled, %d in the program", len(at), len(p0.steps))
 			}
-			arenaOff := map[*buffer]int{}
-			for _, v := range p.g.Values {
-				if off, ok := p.plan.Offset[v]; ok && v.Op != ir.OpInput && p.plan.Alias[v] == nil && p.plan.InPlace[v] == nil {
-					arenaOff[p.bufs[v]] = off
-				}
-			}
+			// A buffer's span: its bytes in the arena by its address (not
+			// by the plan's offsets, which the program may not follow: a
+			// scalar has storage of its own, a ReLU its product's).
+			lo := uintptr(unsafe.Pointer(&p.arena[0]))
+			hi := lo + uintptr(len(p.arena)*8)
 			spanOf := func(b *buffer) span {
-				if off, ok := arenaOff[b]; ok && b.n > 0 {
+				if a := uintptr(b.p); b.n > 0 && a >= lo && a < hi {
+					off := int(a - lo)
 					return span{b, off, off + b.n*b.dt.Size()}
 				}
 				return span{b: b}
@@ -239,6 +240,34 @@ func TestStageError(t *testing.T) {
 	for _, m := range msgs[1:] {
 		if m != msgs[0] || !strings.Contains(m, "softmax_cross_entropy:") {
 			t.Errorf("messages differ or name another step: %q", msgs)
+		}
+	}
+}
+
+// TestScalarsOffArena: a scalar has storage of its own, so the step
+// counters and the small optimizer updates that read them are not held
+// behind the last reader of an arena slot the planner reused for them:
+// W1's last two layers are updated before the first layer's weight
+// gradient runs (in the arena, the step-counter fill went to a slot of
+// that gradient's input and every update came after it).
+func TestScalarsOffArena(t *testing.T) {
+	p, err := Compile(mlpGraph(64), Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]int{}
+	for i, s := range flatSteps(p) {
+		v := s.v
+		switch {
+		case v.Op == ir.OpMatMul && v.Args[1].Name == "image":
+			at["dW1"] = i
+		case v.Op == ir.OpAdam:
+			at[v.Args[0].Name] = i
+		}
+	}
+	for _, w := range []string{"fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"} {
+		if at[w] > at["dW1"] {
+			t.Errorf("the update of %s runs at %d, after the first layer's weight gradient (%d)", w, at[w], at["dW1"])
 		}
 	}
 }

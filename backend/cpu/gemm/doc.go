@@ -171,5 +171,8 @@
 //
 // Calls and packing workspaces come from free lists and grow to the
 // largest shape seen; a steady state of calls allocates nothing
-// (TestZeroAllocs).
+// (TestZeroAllocs). Every workspace is kept at the high-water sizes of
+// all of them (and made one per core and the caller at once), so a call
+// allocates nothing whichever workspace timing hands it
+// (TestWorkspaceHighWater).
 package gemm

@@ -268,8 +268,7 @@ func (j *job) gemv() {
 	p, k := &j.p, j.kern
 	ws := getWorkspace()
 	// x = alpha·(row 0 of op(A)), contiguous.
-	x := grow(ws.x, p.K)
-	ws.x = x
+	x := wsNeed(&ws.x, &wsHigh.x, p.K)
 	if p.TransA {
 		for q := range x {
 			x[q] = p.Alpha * p.A[q*p.LDA]
@@ -369,14 +368,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if dirA {
 		directABlocks.Add(1)
 	}
-	ws.a = grow(ws.a, mcb*kcb)
+	ws.a = wsNeed(&ws.a, &wsHigh.a, mcb*kcb)
 	switch {
 	case shared:
-		ws.b = grow(ws.b, ceilDiv(panels, parts)*nr*kcb) // a part, if not ready (partReady)
+		ws.b = wsNeed(&ws.b, &wsHigh.b, ceilDiv(panels, parts)*nr*kcb) // a part, if not ready (partReady)
 	case direct:
-		ws.b = grow(ws.b, nr*kcb)
+		ws.b = wsNeed(&ws.b, &wsHigh.b, nr*kcb)
 	default:
-		ws.b = grow(ws.b, ncb*kcb)
+		ws.b = wsNeed(&ws.b, &wsHigh.b, ncb*kcb)
 	}
 	if p.Beta != 0 && p.Beta != 1 {
 		p.scaleRows(i0, i1, j0, j1)

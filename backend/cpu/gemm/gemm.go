@@ -433,32 +433,96 @@ func putJob(j *job) {
 
 // workspace holds one task's packing buffers; workspaces are reused
 // across calls from a free list, so steady-state calls do not allocate.
+//
+// Which workspace a call gets depends on timing (a nested SgemmExSerial
+// of a pool task takes whichever is free), so every workspace is kept at
+// the high-water sizes of all of them (wsHigh): a buffer that must grow
+// raises the mark and every free workspace grows with it at once, one
+// that is out grows when it is put back, and new ones are made at the
+// mark, enough of them at once for every core and the caller. Once each
+// shape of a program has run, no call allocates whichever workspace it
+// gets (TestWorkspaceHighWater); growing each buffer to its own largest
+// request instead left a workspace that had served only small calls to
+// grow inside a later step.
 type workspace struct {
 	a, b []float32
 	tmp  [16 * 32]float32 // an edge tile, at most mr×nr
 	x    []float32
 }
 
+// wsSizes are the lengths of a workspace's buffers.
+type wsSizes struct{ a, b, x int }
+
 var (
-	wsMu   sync.Mutex
-	wsFree []*workspace
+	wsMu    sync.Mutex
+	wsFree  []*workspace
+	wsHigh  wsSizes // the longest each buffer has been asked to be
+	wsMade  int     // workspaces made
+	wsGrown int     // buffers (re)allocated, for tests
 )
 
 func getWorkspace() *workspace {
 	wsMu.Lock()
 	defer wsMu.Unlock()
-	if n := len(wsFree); n > 0 {
-		w := wsFree[n-1]
-		wsFree = wsFree[:n-1]
-		return w
+	if len(wsFree) == 0 {
+		// As many as can be out at once in one program's step: one per
+		// core and the caller's gemv vector, made together so that a
+		// step with more tasks at once than the ones before allocates
+		// nothing.
+		for range max(1, getPool().Size()+1-wsMade) {
+			w := new(workspace)
+			w.fit()
+			wsFree = append(wsFree, w)
+			wsMade++
+		}
 	}
-	return new(workspace)
+	n := len(wsFree)
+	w := wsFree[n-1]
+	wsFree = wsFree[:n-1]
+	return w
 }
 
 func putWorkspace(w *workspace) {
 	wsMu.Lock()
+	w.fit()
 	wsFree = append(wsFree, w)
 	wsMu.Unlock()
+}
+
+// fit grows w's buffers to the high-water sizes; wsMu is held.
+func (w *workspace) fit() {
+	w.a = fitTo(w.a, wsHigh.a)
+	w.b = fitTo(w.b, wsHigh.b)
+	w.x = fitTo(w.x, wsHigh.x)
+}
+
+// fitTo returns buf with capacity at least n (its length unchanged),
+// reallocated (64-byte aligned) only if its capacity is short; wsMu is
+// held.
+func fitTo(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf
+	}
+	wsGrown++
+	return alignedFloats(n)[:len(buf)]
+}
+
+// wsNeed returns *buf with length n, first raising the high-water mark of
+// the buffer it is (high: a field of wsHigh) to n and growing every free
+// workspace to the new mark where n is over it.
+func wsNeed(buf *[]float32, high *int, n int) []float32 {
+	if cap(*buf) < n {
+		wsMu.Lock()
+		if n > *high {
+			*high = n
+			for _, w := range wsFree {
+				w.fit()
+			}
+		}
+		*buf = fitTo(*buf, n)
+		wsMu.Unlock()
+	}
+	return (*buf)[:n]
 }
 
 // grow returns buf with length n, reallocated (64-byte aligned) only if

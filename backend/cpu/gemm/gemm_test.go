@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -530,5 +531,40 @@ func TestEdgeKernel4(t *testing.T) {
 	}
 	if err := SetKernel(envOrAuto()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWorkspaceHighWater checks that a call allocates nothing once a
+// product of its shape has run, whichever free workspace it gets: here
+// one that has only served a small call (as a pool task's nested
+// SgemmExSerial gets whichever is free, depending on timing). Growing
+// each workspace to its own largest request failed this: the workspace
+// grew inside the second big call.
+func TestWorkspaceHighWater(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	mk := func(m, n, k int) *Params {
+		p := &Params{TransB: true, M: m, N: n, K: k, Alpha: 1, LDA: k, LDB: k, LDC: n}
+		p.A, p.B, p.C = randSlice(r, m*k), randSlice(r, n*k), randSlice(r, m*n)
+		return p
+	}
+	big, small := mk(64, 256, 784), mk(12, 32, 64)
+	SgemmExSerial(big) // the big shape has run
+	// Every free workspace out (as if other tasks held them), a small
+	// call, then those back.
+	wsMu.Lock()
+	held := wsFree
+	wsFree = nil
+	wsMu.Unlock()
+	SgemmExSerial(small)
+	// The big call on the workspace the small call used.
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	SgemmExSerial(big)
+	runtime.ReadMemStats(&m1)
+	for _, w := range held {
+		putWorkspace(w)
+	}
+	if n := m1.Mallocs - m0.Mallocs; n != 0 {
+		t.Errorf("the big call allocated %d times on a workspace that had served a small call", n)
 	}
 }
