@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,26 +75,7 @@ var notParsing = map[string]bool{
 // the canonical form of Format, as `encc fmt -l` over them prints nothing.
 // Run `encc fmt -w FILE` on a file it lists.
 func TestFormatRepoCanonical(t *testing.T) {
-	var files []string
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "data":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(path, ".enc") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := repoEncFiles(t)
 	if len(files) < 50 {
 		t.Fatalf("found only %d .enc files under ..", len(files))
 	}
@@ -118,6 +100,43 @@ func TestFormatRepoCanonical(t *testing.T) {
 			t.Errorf("%s is not formatted (encc fmt -d %s):\n%s", rel, rel, lineDiff(string(src), string(out)))
 		}
 	}
+}
+
+// repoEncFiles lists the repository's .enc files: the tracked ones by
+// `git ls-files` in a git checkout (so that ignored copies, such as the
+// VS Code snapshot test's, and a developer's scratch files are not
+// checked), else every .enc file under .. outside .git, node_modules and
+// data directories.
+func repoEncFiles(t *testing.T) []string {
+	var files []string
+	if out, err := exec.Command("git", "-C", "..", "ls-files", "-z", "--", "*.enc").Output(); err == nil {
+		for _, f := range strings.Split(string(out), "\x00") {
+			if f != "" {
+				files = append(files, filepath.Join("..", filepath.FromSlash(f)))
+			}
+		}
+		return files
+	}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "data":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".enc") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // lineDiff lists the lines of a that b changes, with b's version.
