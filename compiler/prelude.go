@@ -4,9 +4,11 @@ package compiler
 // (and every keystroke in `encc lsp`) needs the prelude, and parsing it
 // was most of the time of checking a file. The syntax trees are shared
 // read-only between checks, which never modify a tree. They are not even
-// parsed once: stdlib_trees.go holds them as Go, generated at build time
-// (TestStdlibTrees keeps it current), and a file is parsed only where its
-// source is not the one the tree was generated from. After a change of a
+// parsed once: stdlib_trees.go holds them as Go composite literals,
+// generated at build time (TestStdlibTrees keeps it current), which the
+// Go compiler lays out in the binary's data, so a process neither parses
+// nor builds them; a file is parsed only where its source is not the one
+// the tree was generated from. After a change of a
 // stdlib file, run go generate ./compiler; after a change of the syntax
 // tree's types that leaves stdlib_trees.go not compiling, first replace
 // it with "package compiler\n\nvar generatedStdlib =
@@ -24,20 +26,8 @@ import (
 
 // A generatedTree is the syntax tree of a stdlib file, as Go.
 type generatedTree struct {
-	src  string            // the source the tree is of
-	tree func() *lang.File // builds it
-}
-
-// spanIn and posIn return the constructors of positions in file that
-// stdlib_trees.go uses.
-func spanIn(file string) func(o1, l1, c1, o2, l2, c2 int) lang.Span {
-	return func(o1, l1, c1, o2, l2, c2 int) lang.Span {
-		return lang.Span{Start: diag.Pos{File: file, Offset: o1, Line: l1, Col: c1}, EndPos: diag.Pos{File: file, Offset: o2, Line: l2, Col: c2}}
-	}
-}
-
-func posIn(file string) func(o, l, c int) diag.Pos {
-	return func(o, l, c int) diag.Pos { return diag.Pos{File: file, Offset: o, Line: l, Col: c} }
+	src  string     // the source the tree is of
+	tree *lang.File // shared, never modified
 }
 
 type parsed struct {
@@ -59,9 +49,8 @@ func parse(name string, src []byte) (*lang.File, diag.List) {
 		return v.(*parsed).file, v.(*parsed).errs
 	}
 	if g, ok := generatedStdlib[name]; ok && g.src == string(src) {
-		f := g.tree()
-		stdlibTrees.Store(name, &parsed{g.src, f, nil})
-		return f, nil
+		stdlibTrees.Store(name, &parsed{g.src, g.tree, nil})
+		return g.tree, nil
 	}
 	f, errs := lang.Parse(name, src)
 	stdlibTrees.Store(name, &parsed{string(src), f, errs})

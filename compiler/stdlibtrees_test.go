@@ -37,10 +37,10 @@ import (
 	"github.com/encc-lang/encc/lang"
 )
 
-var _ diag.Pos // positions in other files, if any, are written in full
-
 // generatedStdlib holds, per stdlib file, the source its tree was
-// generated from and a function that builds the tree.
+// generated from and the tree. The trees are composite literals of
+// constants only, so the Go compiler lays them out in the binary's data:
+// no code runs and nothing is allocated to build them.
 var generatedStdlib = map[string]generatedTree{
 `)
 	var funcs bytes.Buffer
@@ -52,12 +52,12 @@ var generatedStdlib = map[string]generatedTree{
 			t.Fatal(errs)
 		}
 		fmt.Fprintf(&b, "\t%q: {%s, stdlibTree%d},\n", path, strconv.Quote(string(src)), i)
-		g := goLit{file: path}
+		g := goLit{file: path, fileConst: fmt.Sprintf("stdlibFile%d", i)}
 		g.value(reflect.ValueOf(f))
-		fmt.Fprintf(&funcs, "\nfunc stdlibTree%d() *lang.File {\n\tsp, pos := spanIn(%q), posIn(%q)\n\treturn %s\n}\n", i, path, path, g.String())
-		// The generated function, where it is current, builds this tree.
+		fmt.Fprintf(&funcs, "\nconst %s = %q\n\nvar stdlibTree%d = %s\n", g.fileConst, path, i, g.String())
+		// The generated tree, where it is current, is this tree.
 		if gen, ok := generatedStdlib[path]; ok && gen.src == string(src) {
-			if d := cmp.Diff(f, gen.tree()); d != "" {
+			if d := cmp.Diff(f, gen.tree); d != "" {
 				t.Errorf("%s: the generated tree differs from the parsed one:\n%s", path, d)
 			}
 		}
@@ -81,10 +81,12 @@ var generatedStdlib = map[string]generatedTree{
 	}
 }
 
-// goLit writes a value of the syntax tree as a Go expression.
+// goLit writes a value of the syntax tree as a Go expression of
+// constants only (no calls), which the Go compiler initializes statically.
 type goLit struct {
 	strings.Builder
-	file string // positions in this file are written as pos(...) and sp(...)
+	file      string // positions in this file name it by fileConst
+	fileConst string
 }
 
 var (
@@ -93,7 +95,7 @@ var (
 )
 
 func (g *goLit) pos(p diag.Pos) string {
-	return fmt.Sprintf("%d, %d, %d", p.Offset, p.Line, p.Col)
+	return fmt.Sprintf("diag.Pos{File: %s, Offset: %d, Line: %d, Col: %d}", g.fileConst, p.Offset, p.Line, p.Col)
 }
 
 func (g *goLit) value(v reflect.Value) {
@@ -123,12 +125,12 @@ func (g *goLit) value(v reflect.Value) {
 	case reflect.Struct:
 		switch t := v.Type(); {
 		case t == posType && v.Interface().(diag.Pos).File == g.file:
-			fmt.Fprintf(g, "pos(%s)", g.pos(v.Interface().(diag.Pos)))
+			g.WriteString(g.pos(v.Interface().(diag.Pos)))
 			return
 		case t == spanType:
 			s := v.Interface().(lang.Span)
 			if s.Start.File == g.file && s.EndPos.File == g.file {
-				fmt.Fprintf(g, "sp(%s, %s)", g.pos(s.Start), g.pos(s.EndPos))
+				fmt.Fprintf(g, "lang.Span{Start: %s, EndPos: %s}", g.pos(s.Start), g.pos(s.EndPos))
 				return
 			}
 		}

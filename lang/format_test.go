@@ -1,7 +1,10 @@
 package lang
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,33 +59,107 @@ func TestFormatGolden(t *testing.T) {
 	}
 }
 
-// TestFormatExamplesStable checks that the examples are already in
-// canonical form, but for the lines listed here.
-func TestFormatExamplesStable(t *testing.T) {
-	known := map[string]int{"custom_layer.enc": 2} // a dataset's unaligned `=`
-	files, _ := filepath.Glob("../examples/*.enc")
+// notParsing lists the .enc files of the repository that are not meant
+// to parse: error programs and editor fixtures that exercise highlighting
+// of text the parser rejects. TestFormatRepoCanonical skips them (and
+// fails when one starts parsing, so the list stays true).
+var notParsing = map[string]bool{
+	"testdata/errors/syntax.enc":           true, // a syntax error on purpose
+	"editors/vim/test/sample.enc":          true, // highlighting of a tuple return
+	"editors/vscode/test/declarations.enc": true, // highlighting of a tuple return
+	"editors/vscode/test/training.enc":     true, // highlighting of a top-level expression
+}
+
+// TestFormatRepoCanonical checks that every .enc file of the repository
+// (examples, stdlib, test data, benchmarks, editor fixtures) is already in
+// the canonical form of Format, as `encc fmt -l` over them prints nothing.
+// Run `encc fmt -w FILE` on a file it lists.
+func TestFormatRepoCanonical(t *testing.T) {
+	files := repoEncFiles(t)
+	if len(files) < 50 {
+		t.Fatalf("found only %d .enc files under ..", len(files))
+	}
 	for _, file := range files {
+		rel := filepath.ToSlash(strings.TrimPrefix(file, ".."+string(filepath.Separator)))
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, _ := Parse(file, src)
-		out := strings.Split(string(Format(f)), "\n")
-		in := strings.Split(string(src), "\n")
-		if len(in) != len(out) {
-			t.Errorf("%s: %d lines formatted to %d", file, len(in), len(out))
+		f, errs := Parse(file, src)
+		if notParsing[rel] {
+			if len(errs) == 0 {
+				t.Errorf("%s parses: remove it from notParsing", rel)
+			}
 			continue
 		}
-		diff := 0
-		for i := range in {
-			if in[i] != out[i] {
-				diff++
-			}
+		if len(errs) > 0 {
+			t.Errorf("%s: %v", rel, errs)
+			continue
 		}
-		if want := known[filepath.Base(file)]; diff != want {
-			t.Errorf("%s: %d lines changed by formatting, want %d", file, diff, want)
+		if out := Format(f); string(out) != string(src) {
+			t.Errorf("%s is not formatted (encc fmt -d %s):\n%s", rel, rel, lineDiff(string(src), string(out)))
 		}
 	}
+}
+
+// repoEncFiles lists the repository's .enc files: the tracked ones by
+// `git ls-files` in a git checkout (so that ignored copies, such as the
+// VS Code snapshot test's, and a developer's scratch files are not
+// checked), else every .enc file under .. outside .git, node_modules and
+// data directories.
+func repoEncFiles(t *testing.T) []string {
+	var files []string
+	if out, err := exec.Command("git", "-C", "..", "ls-files", "-z", "--", "*.enc").Output(); err == nil {
+		for _, f := range strings.Split(string(out), "\x00") {
+			if f != "" {
+				files = append(files, filepath.Join("..", filepath.FromSlash(f)))
+			}
+		}
+		return files
+	}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "node_modules", "data":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, ".enc") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// lineDiff lists the lines of a that b changes, with b's version.
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var sb strings.Builder
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			fmt.Fprintf(&sb, "%d:\n-%s\n+%s\n", i+1, x, y)
+			if sb.Len() > 2000 {
+				sb.WriteString("...\n")
+				break
+			}
+		}
+	}
+	return sb.String()
 }
 
 // TestFormat is a table of inputs and their canonical form.

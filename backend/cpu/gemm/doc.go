@@ -57,7 +57,15 @@
 // except an edge of 4 rows by a whole nr (avx2: a 4×16 kernel on the
 // 6-row panel, in place, the same FMA chain per element, so the same
 // bits): batch-64 products (10 panels and 4 rows) computed 66 rows for
-// 64 and ran 2.5–4% slower on one core. The
+// 64 and ran 2.5–4% slower on one core. In a call split over N every
+// task multiplies all of op(A) by its columns, so each core packed all of
+// A: there, where A is stored m×k, alpha is 1, K fits one KC slice, A's
+// rows are at most 256 floats apart and a task has at most 400 columns,
+// the tasks read A in place (sgemmAVX2x6x16A: six row pointers instead
+// of one panel, the same FMA chain per element, the same bits; edge
+// panels are still packed). 256² on two threads: each core packed 256²
+// floats of A (10.5 µs of a 183 µs call); the median went from 171–175
+// to 182–187 GFLOP/s (directA). The
 // epilogue (bias, activation) runs on each tile right after the last KC
 // slice, while the tile is in L1; a column bias with no activation or
 // ReLU (the common case) runs 8 lanes at a time (biasActAVX2, the same

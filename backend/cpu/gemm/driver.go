@@ -372,6 +372,10 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 		parts = j.packParts
 	}
 	direct := !shared && !p.TransB && i1-i0 <= directBRows
+	dirA := j.directA(j1 - j0)
+	if dirA {
+		directABlocks.Add(1)
+	}
 	ws.a = wsNeed(&ws.a, &wsHigh.a, mcb*kcb)
 	switch {
 	case shared:
@@ -413,7 +417,15 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			last := pc+kc >= p.K
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
-				packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
+				full := mc // rows read in place (dirA); the rest packed at ws.a[0:]
+				if dirA {
+					full = mc / mr * mr
+					if full < mc {
+						packA(ws.a, p, ic+full, mc-full, pc, kc, mr, k.pack6)
+					}
+				} else {
+					packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
+				}
 				// With a shared op(B), the columns go part by part,
 				// ours first: the others' parts are packed meanwhile.
 				// (Tiles are independent: the order changes no bit.)
@@ -451,27 +463,36 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						}
 						for ir := 0; ir < mc; ir += mr {
 							mrr := min(mr, mc-ir)
-							ap := &ws.a[(ir/mr)*kc*mr]
 							row0 := ic + ir
 							ci := row0*ldc + jc + jr
+							var ap *float32
+							switch {
+							case !dirA:
+								ap = &ws.a[(ir/mr)*kc*mr]
+							case ir < full:
+								// Rows row0… of A in place (bounds
+								// checked once: the last element read).
+								ar := row0*p.LDA + pc
+								_ = p.A[ar+(mr-1)*p.LDA+kc-1]
+								if nrr == nr {
+									k.microA(kc, &p.A[ar], p.LDA, bp, ldb, &c[ci], ldc, acc)
+								} else {
+									k.microA(kc, &p.A[ar], p.LDA, bp, ldb, &tmp[0], nr, 0)
+									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+								}
+								goto epilogue
+							default:
+								ap = &ws.a[0] // the edge panel
+							}
 							if mrr == mr && nrr == nr {
 								k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
 							} else if mrr == 4 && nrr == nr && k.micro4 != nil {
 								k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
 							} else {
 								k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
-								for r := 0; r < mrr; r++ {
-									crow := c[ci+r*ldc : ci+r*ldc+nrr]
-									trow := tmp[r*nr : r*nr+nrr]
-									if acc != 0 {
-										for q, v := range trow {
-											crow[q] += v
-										}
-									} else {
-										copy(crow, trow)
-									}
-								}
+								addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
 							}
+						epilogue:
 							if last && epi && fastBias && nrr == nr {
 								cb := &p.ColBias[jc+jr]
 								if nr == 16 && biasTile != nil {
@@ -492,6 +513,57 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			}
 		}
 	}
+}
+
+// addTile stores (acc == 0) or adds the top-left mrr×nrr of the scratch
+// tile tmp (rows nr apart) into c (rows ldc apart).
+func addTile(c []float32, ldc int, tmp []float32, nr, mrr, nrr, acc int) {
+	for r := 0; r < mrr; r++ {
+		crow := c[r*ldc : r*ldc+nrr]
+		trow := tmp[r*nr : r*nr+nrr]
+		if acc != 0 {
+			for q, v := range trow {
+				crow[q] += v
+			}
+		} else {
+			copy(crow, trow)
+		}
+	}
+}
+
+// directAMaxCols, directAMaxLDA: a task reads op(A) in place (directA)
+// when it multiplies it by at most this many columns of op(B), and A's
+// rows are at most this many floats apart.
+const (
+	directAMaxCols = 400
+	directAMaxLDA  = 256
+)
+
+// noDirectA (tests) packs A everywhere; directABlocks counts the tasks
+// that read A in place.
+var (
+	noDirectA     bool
+	directABlocks atomic.Uint64
+)
+
+// directA reports whether a task of this call multiplying op(A) by cols
+// columns of op(B) reads A in place (kernel.microA) instead of packing
+// it: a call split over N (every task packed all of A: each core packed
+// it again), A stored m×k, alpha 1, one KC slice deep (K ≤ kc), rows at most
+// directAMaxLDA apart (an A block is then one run of memory, or nearly),
+// and at most directAMaxCols columns. Packing A costs about 0.16 ns per
+// element on a Zen 3 core (10.5 µs for 256²), where the kernel reading A
+// in place is about 1% slower (A is read again for every nr columns):
+// measured on two threads, 128–392 columns per task gained (256²: each
+// of the two tasks over 128 columns packed all of A, 10.5 µs of its
+// 183), 512 columns did not (0–2% slower), so the limit is 400. Calls
+// split over M and serial ones keep packing A: reading it in place there
+// made the W4 training step 15% slower on two threads (its 2048-row
+// products, measured alone, were not; not understood yet).
+func (j *job) directA(cols int) bool {
+	p, k := &j.p, j.kern
+	return k.microA != nil && !noDirectA && !j.splitM && j.tasks > 1 && !p.TransA && p.Alpha == 1 &&
+		p.K <= k.kc && p.LDA <= directAMaxLDA && cols <= directAMaxCols
 }
 
 // gather interleaves rows: dst[q*stride+r] = src[off[r]+q] for q < kc

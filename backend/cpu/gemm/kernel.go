@@ -26,6 +26,12 @@ type kernel struct {
 	// place of micro on a scratch tile.
 	micro4 func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
+	// microA, if not nil (mr == 6), is micro reading A in place: a is
+	// the first of mr rows of A stored m×k, lda floats apart, kc floats
+	// each (alpha 1). Each element is the same FMA chain as micro's on
+	// A packed, so the bits are the same. See directA.
+	microA func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
+
 	// gemvN: y[0:n] (+)= x·B, B row-major k×n; gemvT: y[j] (+)= x·B[j,:],
 	// B row-major n×k. k >= 1.
 	gemvN, gemvT func(k, n int, x, b []float32, ldb int, y []float32, acc bool)

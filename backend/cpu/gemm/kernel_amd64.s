@@ -136,6 +136,134 @@ avx2overwrite:
 	RET
 
 // ---------------------------------------------------------------------------
+// AVX2+FMA micro-kernel reading A in place.
+//
+// func sgemmAVX2x6x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
+//
+// sgemmAVX2x6x16 with A not packed: a is row 0 of six rows of A stored
+// m×k, lda floats apart, kc consecutive floats each. Each element of the
+// tile is the same FMA chain as in the packed kernel (same depth order),
+// so the bits are those of packing A first (with alpha == 1). SI points
+// at rows 0–2 and BX at rows 3–5 (R11 = lda in bytes).
+
+#define AVX2STEPA(ao) \
+	VMOVUPS      (DI), Y0;           \
+	VMOVUPS      32(DI), Y1;         \
+	ADDQ         R10, DI;            \
+	VBROADCASTSS ao(SI), Y2;         \
+	VFMADD231PS  Y0, Y2, Y4;         \
+	VFMADD231PS  Y1, Y2, Y5;         \
+	VBROADCASTSS ao(SI)(R11*1), Y3;  \
+	VFMADD231PS  Y0, Y3, Y6;         \
+	VFMADD231PS  Y1, Y3, Y7;         \
+	VBROADCASTSS ao(SI)(R11*2), Y2;  \
+	VFMADD231PS  Y0, Y2, Y8;         \
+	VFMADD231PS  Y1, Y2, Y9;         \
+	VBROADCASTSS ao(BX), Y3;         \
+	VFMADD231PS  Y0, Y3, Y10;        \
+	VFMADD231PS  Y1, Y3, Y11;        \
+	VBROADCASTSS ao(BX)(R11*1), Y2;  \
+	VFMADD231PS  Y0, Y2, Y12;        \
+	VFMADD231PS  Y1, Y2, Y13;        \
+	VBROADCASTSS ao(BX)(R11*2), Y3;  \
+	VFMADD231PS  Y0, Y3, Y14;        \
+	VFMADD231PS  Y1, Y3, Y15
+
+TEXT ·sgemmAVX2x6x16A(SB), NOSPLIT, $0-64
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*2), BX
+	ADDQ R11, BX
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+
+	MOVQ       DX, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+	ADDQ       R8, R9
+	PREFETCHT0 (R9)
+	PREFETCHT0 60(R9)
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	CMPQ CX, $4
+	JLT  avx2atail
+
+avx2aloop4:
+	AVX2STEPA(0)
+	AVX2STEPA(4)
+	AVX2STEPA(8)
+	AVX2STEPA(12)
+	ADDQ $16, SI
+	ADDQ $16, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  avx2aloop4
+
+avx2atail:
+	TESTQ CX, CX
+	JEQ   avx2astore
+
+avx2aloop1:
+	AVX2STEPA(0)
+	ADDQ $4, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNZ  avx2aloop1
+
+avx2astore:
+	MOVQ  acc+56(FP), AX
+	TESTQ AX, AX
+	JEQ   avx2aoverwrite
+	AVX2ADDROW(Y4, Y5)
+	AVX2ADDROW(Y6, Y7)
+	AVX2ADDROW(Y8, Y9)
+	AVX2ADDROW(Y10, Y11)
+	AVX2ADDROW(Y12, Y13)
+	AVX2ADDROW(Y14, Y15)
+	VZEROUPPER
+	RET
+
+avx2aoverwrite:
+	AVX2SETROW(Y4, Y5)
+	AVX2SETROW(Y6, Y7)
+	AVX2SETROW(Y8, Y9)
+	AVX2SETROW(Y10, Y11)
+	AVX2SETROW(Y12, Y13)
+	AVX2SETROW(Y14, Y15)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX2+FMA edge kernel: the first 4 rows of a 6×16 tile.
 //
 // func sgemmAVX2x4x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)

@@ -341,3 +341,49 @@ func TestSharedBInline(t *testing.T) {
 type workerFunc func(w, lo, hi int)
 
 func (f workerFunc) RangeWorker(w, lo, hi int) { f(w, lo, hi) }
+
+// TestDirectA: products whose tasks read A in place (kernel.microA: split
+// over N, A stored m×k, alpha 1, K within one KC slice, rows close
+// together, at most directAMaxCols columns per task) give the reference
+// result and the same bits as packing A, on one to three workers (split
+// over N, over M, serial); edge panels of 1–5 rows and of fewer than nr
+// columns, beta, epilogues and padded A and C. The 256² product (W6) on
+// two workers (split over N) takes the path.
+func TestDirectA(t *testing.T) {
+	defer func() { getPool = parallel.Default; noDirectA = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().microA == nil {
+			t.Skip("no in-place A kernel")
+		}
+		for _, s := range []shape{
+			{m: 256, n: 256, k: 256},
+			{m: 64, n: 784, k: 256, transB: true},
+			{m: 61, n: 100, k: 200, padA: 3, padC: 2, beta: 1, colBias: true, act: ActReLU},
+			{m: 130, n: 37, k: 7, beta: 0.5, rowBias: true},
+			{m: 13, n: 530, k: 17, transB: true, padB: 1},
+			{m: 97, n: 40, k: 1},
+			{m: 300, n: 600, k: 256, padA: 0},
+		} {
+			s.alpha = 1
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				var got [2][]float32
+				for x, packed := range []bool{true, false} {
+					noDirectA = packed
+					before := directABlocks.Load()
+					s.run(t, rand.New(rand.NewSource(21)))
+					if in := directABlocks.Load() - before; packed && in > 0 || !packed && s.n == 256 && workers == 2 && in == 0 {
+						t.Fatalf("%v, %d workers, packing A %v: %d tasks read A in place", s, workers, packed, in)
+					}
+					got[x] = lastC
+				}
+				for i := range got[0] {
+					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v with A in place, %v packed", s, workers, i, got[1][i], got[0][i])
+					}
+				}
+			}
+		}
+	})
+}

@@ -198,7 +198,7 @@ class TextClassifier(nn.Module):
             # stdlib/text.enc:51: pooled = mean(h, axis: 1)
             pooled = h.mean(dim=1)
         else:
-            # stdlib/text.enc:53: m = float(mask) |> reshape(B, T, 1)
+            # stdlib/text.enc:53: m      = float(mask) |> reshape(B, T, 1)
             m = mask.float().reshape(B, T, 1)
             # stdlib/text.enc:54: pooled = sum(h * m, axis: 1) / sum(m, axis: 1)
             pooled = (h * m).sum(dim=1) / m.sum(dim=1)
