@@ -15,7 +15,8 @@ import (
 )
 
 // TestGemmTrace prints, with ENCC_GEMMTRACE=1, every product of the W1
-// training step (ENCC_GEMMTRACE=w2: W2 at batch 256) as gemm runs it on
+// training step (ENCC_GEMMTRACE=w2: W2's forward at batch 256, without
+// the frozen-weight chain; w3: W3's training step) as gemm runs it on
 // the pool of GOMAXPROCS: its shape, the split the model chose (serial,
 // over M or N, the number of tasks, whether the tasks share one packing
 // of op(B)), the call's time and each task's, and when the call started
@@ -25,11 +26,14 @@ import (
 func TestGemmTrace(t *testing.T) {
 	mode := os.Getenv("ENCC_GEMMTRACE")
 	if mode == "" {
-		t.Skip("set ENCC_GEMMTRACE=1 (W1) or w2 (W2 at batch 256)")
+		t.Skip("set ENCC_GEMMTRACE=1 (W1), w2 (W2's forward at batch 256) or w3 (W3)")
 	}
 	g := mlpGraph(64)
-	if mode == "w2" {
+	switch mode {
+	case "w2":
 		g = mlpForward(256)
+	case "w3":
+		g = lenetGraph(64)
 	}
 	p, err := Compile(g, Options{})
 	if err != nil {

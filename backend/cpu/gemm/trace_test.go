@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"math"
 	"math/rand"
 	"slices"
 	"testing"
@@ -77,4 +78,47 @@ func TestW1Splits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDirectASmallM: products of at most directAMaxRows rows split over N
+// read A in place whatever their depth (several KC slices) and row
+// stride, with the reference result and the bits of packing A, on one to
+// three workers; W1's first layer (64×784 times Wᵀ, bias and ReLU) on
+// two workers takes the path. A of more rows and more than one KC slice
+// deep is still packed.
+func TestDirectASmallM(t *testing.T) {
+	defer func() { getPool = parallel.Default; noDirectA = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().microA == nil {
+			t.Skip("no in-place A kernel")
+		}
+		for _, s := range []shape{
+			{m: 64, n: 256, k: 784, transB: true, colBias: true, act: ActReLU},
+			{m: 96, n: 300, k: 600, padA: 5, padC: 1, beta: 1},
+			{m: 41, n: 130, k: 1000, transB: true, padB: 2, beta: 0.5, rowBias: true},
+			{m: 97, n: 256, k: 784, transB: true},
+		} {
+			s.alpha = 1
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				var got [2][]float32
+				for x, packed := range []bool{true, false} {
+					noDirectA = packed
+					before := directABlocks.Load()
+					s.run(t, rand.New(rand.NewSource(22)))
+					in := directABlocks.Load() - before
+					if packed && in > 0 || s.m > directAMaxRows && in > 0 || !packed && s.m == 64 && workers == 2 && in == 0 {
+						t.Fatalf("%v, %d workers, packing A %v: %d tasks read A in place", s, workers, packed, in)
+					}
+					got[x] = lastC
+				}
+				for i := range got[0] {
+					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v with A in place, %v packed", s, workers, i, got[1][i], got[0][i])
+					}
+				}
+			}
+		}
+	})
 }
