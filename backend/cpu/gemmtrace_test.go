@@ -133,7 +133,7 @@ func TestGemmTrace(t *testing.T) {
 			first.Tasks, first.Units, first.Unit, first.SharedB, first.Model/1e3, us(d), us(med(starts)))
 		for ti := range len(first.Task) {
 			lo, hi := first.Task[ti].Lo, first.Task[ti].Hi
-			fmt.Printf(" [%d:%d) %.1fµs (cpu %.1fµs) w%v", lo, hi, us(med(tasks[ti])), us(med(cpus[ti])), workers[ti])
+			fmt.Printf(" [%d:%d) %.1fµs (cpu %.1fµs) directA=%v w%v", lo, hi, us(med(tasks[ti])), us(med(cpus[ti])), first.Task[ti].DirectA, workers[ti])
 		}
 		fmt.Println()
 	}

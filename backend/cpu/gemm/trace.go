@@ -27,11 +27,12 @@ type TraceCall struct {
 // TraceTask is one task of a traced call: the participant that ran it,
 // its rows or columns [Lo, Hi) of C, its start and end, and the CPU time
 // its thread spent on it (0 where not read), which a core taken away by
-// another process does not inflate.
+// another process does not inflate, and whether it read A in place.
 type TraceTask struct {
 	Worker, Lo, Hi int
 	Start, End     time.Duration
 	CPU            time.Duration
+	DirectA        bool // it read A in place instead of packing it
 }
 
 var (
@@ -85,7 +86,8 @@ func (j *job) traceSplit(split string, model float64) {
 // traceTask records task t's worker, range and times (start and cpu0:
 // its wall and thread CPU clocks when it started).
 func (j *job) traceTask(worker, t, lo, hi int, start, cpu0 time.Duration) {
-	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: threadCPU() - cpu0}
+	dirA := j.mode == modeGemm && !j.splitM && j.directA(min(hi*j.unit, j.p.N)-lo*j.unit)
+	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: threadCPU() - cpu0, DirectA: dirA}
 }
 
 // traceEnd files j's record.

@@ -17,8 +17,9 @@ import (
 // packing its own half of Wᵀ and all 64 rows of x (split over M, the 11
 // six-row panels would go 6/5, 36 rows against 28, each task packing
 // half of Wᵀ in parts: more work on the longer task than an N split's
-// extra packing of x); fc1's weight gradient (256×784, K = 64) over N
-// too, 25/24 panels; fc3's forward (10 columns) on one core. The trace
+// extra packing of x, which they now read in place); fc1's weight
+// gradient (256×784, K = 64, Aᵀ packed) over N too, 25/24 panels; fc3's
+// forward (10 columns) on one core. The trace
 // records the call, its tasks and their ranges, and nothing once it is
 // stopped.
 func TestW1Splits(t *testing.T) {
@@ -39,11 +40,12 @@ func TestW1Splits(t *testing.T) {
 		m, n, k        int
 		split          string
 		bounds         []int // the tasks' ranges of units, [b[i], b[i+1])
+		directA        bool  // the tasks read A in place
 	}{
-		{"fc1", false, true, 64, 256, 784, "N", []int{0, 8, 16}},
-		{"fc2", false, true, 64, 128, 256, "N", []int{0, 4, 8}},
-		{"fc3", false, true, 64, 10, 128, "serial", []int{0, 11}},
-		{"dW1", true, false, 256, 784, 64, "N", []int{0, 25, 49}},
+		{"fc1", false, true, 64, 256, 784, "N", []int{0, 8, 16}, true},
+		{"fc2", false, true, 64, 128, 256, "N", []int{0, 4, 8}, true},
+		{"fc3", false, true, 64, 10, 128, "serial", []int{0, 11}, false},
+		{"dW1", true, false, 256, 784, 64, "N", []int{0, 25, 49}, false},
 	} {
 		p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1,
 			A: randSlice(r, s.m*s.k), B: randSlice(r, s.k*s.n), C: make([]float32, s.m*s.n), LDC: s.n}
@@ -73,7 +75,7 @@ func TestW1Splits(t *testing.T) {
 		}
 		for i, tk := range c.Task {
 			if tk.Lo != s.bounds[i] || tk.Hi != s.bounds[i+1] || tk.Worker < 0 || tk.Worker >= 2 ||
-				tk.Start < c.Start || tk.End < tk.Start || c.End < tk.End {
+				tk.Start < c.Start || tk.End < tk.Start || c.End < tk.End || tk.DirectA != s.directA {
 				t.Fatalf("%s: task %d: %+v, want units [%d, %d) within the call %v–%v", s.name, i, tk, s.bounds[i], s.bounds[i+1], c.Start, c.End)
 			}
 		}
