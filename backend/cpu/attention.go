@@ -417,8 +417,9 @@ func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
 
 func (a *attentionProduct) run() error {
 	if a.from != nil {
-		// Computed by the linked attention_backward.
-		copy(f32s(a.out), a.from)
+		// Computed by the linked attention_backward: copied in blocks
+		// over the pool.
+		parFor(a.pool, (a.out.n+attnCopyBlock-1)/attnCopyBlock, attnCopyBlock, a)
 		return nil
 	}
 	// As parFor: a job too small to pay for waking parked helpers runs
@@ -429,6 +430,17 @@ func (a *attentionProduct) run() error {
 	}
 	a.pool.ForWorker(a.g.N, 1, a)
 	return nil
+}
+
+// attnCopyBlock is the number of elements of a linked product's result
+// one item of its copy moves.
+const attnCopyBlock = 4096
+
+// Range copies blocks lo to hi of a linked product's result from its
+// side buffer.
+func (a *attentionProduct) Range(lo, hi int) {
+	lo, hi = lo*attnCopyBlock, min(hi*attnCopyBlock, a.out.n)
+	copy(f32s(a.out)[lo:hi], a.from[lo:hi])
 }
 
 func (a *attentionProduct) RangeWorker(wk, lo, hi int) {
