@@ -519,7 +519,8 @@ func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
 // is gemm.Sgemm's (alpha 1, beta 0) for k ≤ 256, where gemm does not cut
 // k into blocks. Tiles of fewer than 16 columns read B from a padded copy
 // and go through a scratch tile; so do transposed tiles of fewer than 6
-// rows.
+// rows other than 4 (64 rows: 10 tiles of 6 and one of 4, which
+// attnCols4AVX2 computes in place).
 func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
@@ -551,7 +552,7 @@ func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []
 		for i0 := 0; i0 < m; i0 += attnMR {
 			mm := min(attnMR, m-i0)
 			cp, lc := &c[i0*ldc+j0], ldc
-			viaTile := nn < attnNR || (transA && mm < attnMR)
+			viaTile := nn < attnNR || (transA && mm < attnMR && mm != 4)
 			if viaTile {
 				cp, lc = &t.tile[0], attnNR
 			}
@@ -560,6 +561,8 @@ func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []
 				attnRowsAVX2(k, &a[i0*lda], lda, mm, bp, lb, cp, lc)
 			case mm == attnMR:
 				attnColsAVX2(k, &a[i0], lda, bp, lb, cp, lc)
+			case mm == 4:
+				attnCols4AVX2(k, &a[i0], lda, bp, lb, cp, lc)
 			default:
 				pan := t.apan[:k*attnMR]
 				for p := range k {
