@@ -36,6 +36,15 @@ type attentionKernel struct {
 	// the forward writes them there, and the attention_backward linked to
 	// it (shareAttentionWeights) reads them instead of computing them.
 	saved []float32
+
+	// prods, when not empty (a backward whose every use is one of these
+	// products: shareAttentionProducts), are the products this backward
+	// computes item by item while the item's weights and score gradients
+	// are in cache, into each product's side buffer (from), instead of
+	// writing [p | ds]; ds holds one item's score gradients per worker
+	// (tq×tk), scratch its weights where they are not saved.
+	prods []*attentionProduct
+	ds    [][]float32
 }
 
 func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -134,6 +143,24 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			}
 			continue
 		}
+		if len(a.prods) > 0 {
+			// The item's p (saved or computed) and ds in scratch, ld tk,
+			// then its linked products, from them.
+			var p []float32
+			var m []uint8
+			if a.saved != nil {
+				p, m = a.saved[n*tq*tk:][:tq*tk], a.maskRow(n)
+			} else {
+				p = a.scratch[w]
+				m = a.weights(t, n, q, k, p, tk)
+			}
+			ds := a.ds[w]
+			a.scores(t, n, p, ds, tk, m)
+			for _, pr := range a.prods {
+				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.from)
+			}
+			continue
+		}
 		// Rows of [p | ds]: p, then dp = dy vᵀ beside it, then ds = p ⊙
 		// (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
 		wi := o[n*tq*2*tk:][:tq*2*tk]
@@ -147,30 +174,51 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		} else {
 			m = a.weights(t, n, q, k, wi, 2*tk)
 		}
-		dys, vs := f32s(a.dy)[g.Row(n, 0, tq, dv):], v[g.Row(n, 0, tk, dv):]
-		if t != nil {
-			vt := t.bt[:dv*tk]
-			gemm.Transpose(tk, dv, vs, g.Stride(dv), vt, tk)
-			t.product(tq, tk, dv, dys, g.Stride(dv), false, vt, tk, wi[tk:], 2*tk)
-		} else {
-			gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, wi[tk:], 2*tk)
-		}
-		vec := t != nil && tk%8 == 0
-		if vec {
-			attnDsAVX2(&wi[0], &wi[tk], 2*tk, tq, tk, a.scale)
-		}
-		for i := 0; i < tq; i++ {
-			pr, dr := wi[i*2*tk:][:tk], wi[i*2*tk+tk:][:tk]
-			if !vec {
-				dot := dotF32(dr, pr)
-				for j, e := range dr {
-					dr[j] = pr[j] * (e - dot) * a.scale
-				}
+		a.scores(t, n, wi, wi[tk:], 2*tk, m)
+	}
+}
+
+// x returns the operand of the linked product pr: k for dq, q for dk, dy
+// for dv (shareAttentionProducts links only these).
+func (a *attentionKernel) x(pr *attentionProduct) *buffer {
+	switch pr.wrt {
+	case 0:
+		return a.k
+	case 1:
+		return a.q
+	}
+	return a.dy
+}
+
+// scores writes item n's score gradients into ds given its weights p
+// (both tq rows of tk, ld apart) and key mask row m: dp = dy vᵀ, then ds
+// = p ⊙ (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
+func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m []uint8) {
+	g := &a.g
+	tq, tk, dv := g.Tq, g.Tk, g.Dv
+	dys, vs := f32s(a.dy)[g.Row(n, 0, tq, dv):], f32s(a.v)[g.Row(n, 0, tk, dv):]
+	if t != nil {
+		vt := t.bt[:dv*tk]
+		gemm.Transpose(tk, dv, vs, g.Stride(dv), vt, tk)
+		t.product(tq, tk, dv, dys, g.Stride(dv), false, vt, tk, ds, ld)
+	} else {
+		gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, ds, ld)
+	}
+	vec := t != nil && tk%8 == 0
+	if vec {
+		attnDsAVX2(&p[0], &ds[0], ld, tq, tk, a.scale)
+	}
+	for i := 0; i < tq; i++ {
+		pr, dr := p[i*ld:][:tk], ds[i*ld:][:tk]
+		if !vec {
+			dot := dotF32(dr, pr)
+			for j, e := range dr {
+				dr[j] = pr[j] * (e - dot) * a.scale
 			}
-			for j, keep := range m {
-				if keep == 0 {
-					dr[j] = 0
-				}
+		}
+		for j, keep := range m {
+			if keep == 0 {
+				dr[j] = 0
 			}
 		}
 	}
@@ -237,6 +285,89 @@ func (p *Program) shareAttentionWeights() {
 	}
 }
 
+// attnProductsOn enables shareAttentionProducts (tests turn it off to
+// compare).
+var attnProductsOn = true
+
+// shareAttentionProducts links each attention_backward whose every use
+// is an attention_backward_product of it (at most one per gradient, each
+// on the backward's own operand: k for dq, q for dk, dy for dv), and
+// which is not a graph output, to those products: the backward then
+// computes them item by item while the item's weights and score
+// gradients are in cache (one pass over the items instead of four, and
+// the n·tq·2tk floats of [p | ds] are neither written nor read again),
+// each into a buffer of the product's own outside the memory plan, which
+// the product copies into its result when it runs. The operands are the
+// backward's arguments, live and unchanged until it has run; the
+// products are the same tile products on the same values, so the
+// results are the unlinked ones, bit for bit.
+func (p *Program) shareAttentionProducts() {
+	if !attnProductsOn {
+		return
+	}
+	uses := map[*ir.Value]int{}
+	for _, v := range p.g.Values {
+		for _, a := range v.Args {
+			uses[a]++
+		}
+	}
+	for _, o := range p.g.Outputs {
+		uses[o.Value]++
+	}
+	type product struct {
+		v *ir.Value
+		k *attentionProduct
+	}
+	prods := map[*ir.Value][]product{}
+	for _, s := range p.steps {
+		if pr, ok := s.k.(*attentionProduct); ok {
+			prods[s.v.Args[0]] = append(prods[s.v.Args[0]], product{s.v, pr})
+		}
+	}
+	for _, s := range p.steps {
+		a, ok := s.k.(*attentionKernel)
+		if !ok || !a.backward {
+			continue
+		}
+		ps := prods[s.v]
+		if len(ps) == 0 || len(ps) != uses[s.v] || a.g.Tq*a.g.Tk == 0 {
+			continue
+		}
+		var wrt [3]bool
+		fits := true
+		for _, pr := range ps {
+			// The operand each gradient needs: k, q or dy (argument 1,
+			// 0 or 3 of the backward), with its head size.
+			arg, d := [3]int{1, 0, 3}[pr.k.wrt], a.g.Dh
+			if pr.k.wrt == 2 {
+				d = a.g.Dv
+			}
+			g := pr.k.g
+			if wrt[pr.k.wrt] || pr.v.Args[1] != s.v.Args[arg] || g.N != a.g.N || g.Tq != a.g.Tq || g.Tk != a.g.Tk ||
+				g.Heads != a.g.Heads || g.BTHD != a.g.BTHD || g.Dh != d || pr.k.out.n == 0 {
+				fits = false
+				break
+			}
+			wrt[pr.k.wrt] = true
+		}
+		if !fits {
+			continue
+		}
+		a.prods = a.prods[:0]
+		for _, pr := range ps {
+			pr.k.from = make([]float32, pr.k.out.n)
+			a.prods = append(a.prods, pr.k)
+		}
+		a.ds = make([][]float32, len(a.tiles))
+		for i := range a.ds {
+			a.ds[i] = make([]float32, a.g.Tq*a.g.Tk)
+			if a.saved == nil {
+				a.scratch = append(a.scratch, make([]float32, a.g.Tq*a.g.Tk))
+			}
+		}
+	}
+}
+
 // dependsOn reports whether v is u or computed from it.
 func dependsOn(v, u *ir.Value) bool {
 	seen := map[*ir.Value]bool{}
@@ -266,6 +397,12 @@ type attentionProduct struct {
 	out   *buffer
 	pool  *parallel.Pool
 	tiles []attnTiles // per worker
+
+	// from, when not nil, holds the result, which the attention_backward
+	// linked to this product (shareAttentionProducts) computed; the
+	// product copies it into its buffer (from is outside the memory plan,
+	// so nothing between the two overwrites it).
+	from []float32
 }
 
 func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -279,6 +416,12 @@ func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 func (a *attentionProduct) run() error {
+	if a.from != nil {
+		// Computed by the linked attention_backward: copied in blocks
+		// over the pool.
+		parFor(a.pool, (a.out.n+attnCopyBlock-1)/attnCopyBlock, attnCopyBlock, a)
+		return nil
+	}
 	// As parFor: a job too small to pay for waking parked helpers runs
 	// on the caller (worker 0's scratch: kernels run one at a time).
 	if work := a.g.N * a.g.Tq * a.g.Tk * a.g.Dh; a.g.N == 1 || work < parMinWork || work < parWakeWork && a.pool.Parked() {
@@ -289,32 +432,55 @@ func (a *attentionProduct) run() error {
 	return nil
 }
 
+// attnCopyBlock is the number of elements of a linked product's result
+// one item of its copy moves.
+const attnCopyBlock = 4096
+
+// Range copies blocks lo to hi of a linked product's result from its
+// side buffer.
+func (a *attentionProduct) Range(lo, hi int) {
+	lo, hi = lo*attnCopyBlock, min(hi*attnCopyBlock, a.out.n)
+	copy(f32s(a.out)[lo:hi], a.from[lo:hi])
+}
+
 func (a *attentionProduct) RangeWorker(wk, lo, hi int) {
 	w, x, o := f32s(a.w), f32s(a.x), f32s(a.out)
 	g := &a.g
-	tq, tk, d := g.Tq, g.Tk, g.Dh
+	tq, tk := g.Tq, g.Tk
+	var t *attnTiles
+	if simdOn && attnTilesOn {
+		t = &a.tiles[wk]
+	}
 	for n := lo; n < hi; n++ {
 		wi := w[n*tq*2*tk:]
-		if simdOn && attnTilesOn {
-			t := &a.tiles[wk]
-			switch a.wrt {
-			case 0: // dq = ds k
-				t.product(tq, d, tk, wi[tk:], 2*tk, false, x[g.Row(n, 0, tk, d):], g.Stride(d), o[g.Row(n, 0, tq, d):], g.Stride(d))
-			case 1: // dk = dsᵀ q
-				t.product(tk, d, tq, wi[tk:], 2*tk, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
-			default: // dv = pᵀ dy
-				t.product(tk, d, tq, wi, 2*tk, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
-			}
-			continue
-		}
+		a.item(t, n, wi, wi[tk:], 2*tk, x, o)
+	}
+}
+
+// item computes item n's product into o from its weights p and score
+// gradients ds (tq rows of tk, ld apart), with the tile kernels where t
+// is not nil, else with gemm.Sgemm (the same bits for tq, tk ≤ 256).
+func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x, o []float32) {
+	g := &a.g
+	tq, tk, d := g.Tq, g.Tk, g.Dh
+	if t != nil {
 		switch a.wrt {
 		case 0: // dq = ds k
-			gemm.Sgemm(false, false, tq, d, tk, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
+			t.product(tq, d, tk, ds, ld, false, x[g.Row(n, 0, tk, d):], g.Stride(d), o[g.Row(n, 0, tq, d):], g.Stride(d))
 		case 1: // dk = dsᵀ q
-			gemm.Sgemm(true, false, tk, d, tq, 1, wi[tk:], 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+			t.product(tk, d, tq, ds, ld, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
 		default: // dv = pᵀ dy
-			gemm.Sgemm(true, false, tk, d, tq, 1, wi, 2*tk, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+			t.product(tk, d, tq, p, ld, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
 		}
+		return
+	}
+	switch a.wrt {
+	case 0: // dq = ds k
+		gemm.Sgemm(false, false, tq, d, tk, 1, ds, ld, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
+	case 1: // dk = dsᵀ q
+		gemm.Sgemm(true, false, tk, d, tq, 1, ds, ld, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+	default: // dv = pᵀ dy
+		gemm.Sgemm(true, false, tk, d, tq, 1, p, ld, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 	}
 }
 
@@ -353,7 +519,8 @@ func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
 // is gemm.Sgemm's (alpha 1, beta 0) for k ≤ 256, where gemm does not cut
 // k into blocks. Tiles of fewer than 16 columns read B from a padded copy
 // and go through a scratch tile; so do transposed tiles of fewer than 6
-// rows.
+// rows other than 4 (64 rows: 10 tiles of 6 and one of 4, which
+// attnCols4AVX2 computes in place).
 func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []float32, ldb int, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
@@ -385,7 +552,7 @@ func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []
 		for i0 := 0; i0 < m; i0 += attnMR {
 			mm := min(attnMR, m-i0)
 			cp, lc := &c[i0*ldc+j0], ldc
-			viaTile := nn < attnNR || (transA && mm < attnMR)
+			viaTile := nn < attnNR || (transA && mm < attnMR && mm != 4)
 			if viaTile {
 				cp, lc = &t.tile[0], attnNR
 			}
@@ -394,6 +561,8 @@ func (t *attnTiles) product(m, n, k int, a []float32, lda int, transA bool, b []
 				attnRowsAVX2(k, &a[i0*lda], lda, mm, bp, lb, cp, lc)
 			case mm == attnMR:
 				attnColsAVX2(k, &a[i0], lda, bp, lb, cp, lc)
+			case mm == 4:
+				attnCols4AVX2(k, &a[i0], lda, bp, lb, cp, lc)
 			default:
 				pan := t.apan[:k*attnMR]
 				for p := range k {

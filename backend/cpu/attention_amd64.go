@@ -16,6 +16,12 @@ func attnRowsAVX2(kc int, a *float32, lda, rows int, b *float32, ldb int, c *flo
 //go:noescape
 func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
+// attnCols4AVX2 is attnColsAVX2 for four rows: C[0:4, 0:16] = Aᵀ·B for
+// A stored kc×4 (rows lda apart), kc ≥ 1.
+//
+//go:noescape
+func attnCols4AVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
 // attnDsAVX2 computes attention_backward's score gradients in place for
 // rows rows of n (a multiple of 8) elements, p and ds rows ld apart: dot
 // = dotF32(ds, p), then ds = p·(ds − dot)·scale, the bits of the

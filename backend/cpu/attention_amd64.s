@@ -220,6 +220,67 @@ cstore:
 	VZEROUPPER
 	RET
 
+// One depth step of attnCols4AVX2: the four A elements are contiguous at
+// SI.
+#define ATTNC4STEP \
+	ATTNBROW;                  \
+	VBROADCASTSS (SI), Y2;     \
+	ATTNFMA(Y4, Y5);           \
+	VBROADCASTSS 4(SI), Y2;    \
+	ATTNFMA(Y6, Y7);           \
+	VBROADCASTSS 8(SI), Y2;    \
+	ATTNFMA(Y8, Y9);           \
+	VBROADCASTSS 12(SI), Y2;   \
+	ATTNFMA(Y10, Y11);         \
+	ADDQ R9, SI
+
+// func attnCols4AVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+//
+// attnColsAVX2 for four rows of C: C[0:4, 0:16] = Aᵀ·B for A stored kc×4
+// (its four elements of a depth step contiguous), the same FMA chains;
+// kc ≥ 1.
+TEXT ·attnCols4AVX2(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R9
+	SHLQ $2, R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+
+	ATTNZERO
+	CMPQ CX, $4
+	JLT  c4tail
+
+c4loop4:
+	ATTNC4STEP
+	ATTNC4STEP
+	ATTNC4STEP
+	ATTNC4STEP
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  c4loop4
+
+c4tail:
+	TESTQ CX, CX
+	JEQ   c4store
+
+c4loop1:
+	ATTNC4STEP
+	DECQ CX
+	JNZ  c4loop1
+
+c4store:
+	ATTNSTORE(Y4, Y5)
+	ATTNSTORE(Y6, Y7)
+	ATTNSTORE(Y8, Y9)
+	ATTNSTORE(Y10, Y11)
+	VZEROUPPER
+	RET
+
 // func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)
 //
 // attention_backward's score gradients in place, row by row (rows ld

@@ -10,4 +10,8 @@ func attnColsAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, 
 	panic("unreachable")
 }
 
+func attnCols4AVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	panic("unreachable")
+}
+
 func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32) { panic("unreachable") }

@@ -173,12 +173,13 @@
 //	                sums use four accumulators on both paths); rowstat_other.go stubs them
 //	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
 //	                that the long erf and exp chains overlap: the same
-//	                results (TestGelu2Vector), ~22% less CPU per element
-//	gelu2phi_amd64.s gelu2AVX2's forward that also keeps Φ(x), and its
-//	                backward reading that Φ instead of computing the erf
-//	                again: a gelu_backward takes the Φ kept by the gelu
-//	                forward its dy depends on (shareGeluPhi, elementwise.go;
-//	                TestGeluSharedPhi*); same bits
+//	                results (TestGelu2Vector), ~22% less CPU per element;
+//	                gelu2PhiAVX2, the forward that also keeps Φ(x), and
+//	                gelu2GradPhiAVX2, the backward reading that Φ instead of
+//	                computing the erf again (the three share their Φ and
+//	                derivative arithmetic as macros): a gelu_backward takes
+//	                the Φ kept by the gelu forward its dy depends on
+//	                (shareGeluPhi, elementwise.go; TestGeluSharedPhi*); same bits
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no
@@ -186,7 +187,11 @@
 //	                gemm's kernel: the same bits as gemm.Sgemm (TestAttentionTiles);
 //	                an attention_backward takes the weights kept by the forward its dy
 //	                depends on (up to 32 MiB per layer) instead of computing them
-//	                again (shareAttentionWeights, TestAttentionSharedWeights)
+//	                again (shareAttentionWeights, TestAttentionSharedWeights); an
+//	                attention_backward used only by its products computes dq, dk and dv
+//	                item by item while the item's p and ds are in cache, instead of
+//	                writing [p | ds] for three more passes (shareAttentionProducts,
+//	                TestAttentionSharedProducts; same bits)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization

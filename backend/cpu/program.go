@@ -179,6 +179,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.fuseReluPool()
 	p.int8Passes()
 	p.shareAttentionWeights()
+	p.shareAttentionProducts()
 	p.shareLayerNormStats()
 	p.shareGeluPhi()
 	if shareColumnsOn {

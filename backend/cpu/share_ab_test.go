@@ -12,19 +12,26 @@ import (
 )
 
 // TestShareAB (ENCC_SHARE_AB=1) compares W4 and W5 training steps with
-// the layernorm-statistics and GELU-Φ links off and on, in-process, in
-// alternated blocks of steps, by process CPU per step (for a loaded
-// machine, where separate processes are disturbed differently).
+// the layernorm-statistics and GELU-Φ links off and on (with
+// ENCC_SHARE_AB=attn: attention_backward computing its products,
+// shareAttentionProducts), in-process, in alternated blocks of steps, by
+// process CPU per step (for a loaded machine, where separate processes
+// are disturbed differently).
 func TestShareAB(t *testing.T) {
-	if os.Getenv("ENCC_SHARE_AB") == "" {
-		t.Skip("set ENCC_SHARE_AB=1")
+	which := os.Getenv("ENCC_SHARE_AB")
+	if which == "" {
+		t.Skip("set ENCC_SHARE_AB=1 (or attn)")
 	}
-	defer func(a, b bool) { lnShareOn, geluShareOn = a, b }(lnShareOn, geluShareOn)
+	defer func(a, b, c bool) { lnShareOn, geluShareOn, attnProductsOn = a, b, c }(lnShareOn, geluShareOn, attnProductsOn)
 	for tr, name := range []string{"w4", "w5"} {
 		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 32, true)
 		var progs [2]*Program
 		for i, on := range []bool{false, true} {
-			lnShareOn, geluShareOn = on, on
+			if which == "attn" {
+				attnProductsOn = on
+			} else {
+				lnShareOn, geluShareOn = on, on
+			}
 			p, err := Compile(g, Options{})
 			if err != nil {
 				t.Fatal(err)
