@@ -59,13 +59,16 @@
 // bits): batch-64 products (10 panels and 4 rows) computed 66 rows for
 // 64 and ran 2.5–4% slower on one core. In a call split over N every
 // task multiplies all of op(A) by its columns, so each core packed all of
-// A: there, where A is stored m×k, alpha is 1, K fits one KC slice, A's
-// rows are at most 256 floats apart and a task has at most 400 columns,
-// the tasks read A in place (sgemmAVX2x6x16A: six row pointers instead
-// of one panel, the same FMA chain per element, the same bits; edge
-// panels are still packed). 256² on two threads: each core packed 256²
-// floats of A (10.5 µs of a 183 µs call); the median went from 171–175
-// to 182–187 GFLOP/s (directA). The
+// A: there, where A is stored m×k, alpha is 1, K fits one KC slice and
+// A's rows are at most 256 floats apart, or A has at most 96 rows (a
+// batch of 64: W1's first layer, 64×784 times Wᵀ, three KC slices), and
+// a task has at most 400 columns, the tasks read A in place
+// (sgemmAVX2x6x16A: six row pointers instead of one panel, the same FMA
+// chain per element, the same bits; edge panels are still packed). 256²
+// on two threads: each core packed 256² floats of A (10.5 µs of a 183 µs
+// call); the median went from 171–175 to 182–187 GFLOP/s (directA);
+// W1's first layer: each core packed 64×784 (13 µs of 160), its longer
+// task's CPU 2–4% less. The
 // epilogue (bias, activation) runs on each tile right after the last KC
 // slice, while the tile is in L1; a column bias with no activation or
 // ReLU (the common case) runs 8 lanes at a time (biasActAVX2, the same
@@ -135,6 +138,17 @@
 // element of C is computed by the same sequence of operations whatever
 // the split, so results are bit-identical from run to run and across
 // thread counts.
+//
+// StartTrace and StopTrace record every call while on (a diagnostic: its
+// shape, the split the model chose, its tasks' ranges, participants,
+// wall and thread CPU times, and whether they read A in place); off, a
+// call pays one atomic load. backend/cpu's TestGemmTrace prints W1's
+// step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's and fc2's
+// forward (64 rows, x·Wᵀ) and fc1's weight gradient go over N, one task
+// per core (over M, fc1's 11 six-row panels would go 6/5, 36 rows
+// against 28); fc3 (10 columns) stays on one core; the backward's
+// mid-sized products run whole, side by side, as a stage of the
+// backend (TestW1Splits).
 //
 // # int8 (int8.go)
 //

@@ -125,16 +125,24 @@ func run(p *Params, serial bool) {
 	}
 	k := active.Load()
 	if p.M*p.N*p.K <= smallMACs {
+		if traceOn.Load() {
+			t0 := traceNow()
+			small(p)
+			traceSmall(p, serial, t0)
+			return
+		}
 		small(p)
 		return
 	}
 	j := getJob()
 	j.p, j.kern, j.serial = *p, k, serial
+	j.traceBegin()
 	if p.M == 1 {
 		j.gemv()
 	} else {
 		j.gemm()
 	}
+	j.traceEnd()
 	putJob(j)
 }
 
@@ -405,6 +413,8 @@ type job struct {
 	packParts int
 	pre       bool // pb is Params.PackedB, packed before the call: every part ready
 	packState []atomic.Uint32
+
+	tr *TraceCall // this call's record while tracing (trace.go), else nil
 }
 
 var (
