@@ -75,14 +75,7 @@ func TestAttentionSharedProducts(t *testing.T) {
 		}
 		g := ir.NewGraph()
 		bl := ir.NewBuilder(g)
-		var x []*ir.Value
-		for i, s := range ins {
-			v, err := bl.Input(fmt.Sprintf("x%d", i), ir.RoleData, s.t)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x = append(x, v)
-		}
+		x := dataInputs(t, bl, ins)
 		var m *ir.Value
 		if c.masked {
 			m = x[4]

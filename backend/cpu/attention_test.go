@@ -134,14 +134,7 @@ func TestAttentionSharedWeights(t *testing.T) {
 		}
 		g := ir.NewGraph()
 		b := ir.NewBuilder(g)
-		var x []*ir.Value
-		for i, s := range ins {
-			v, err := b.Input(fmt.Sprintf("x%d", i), ir.RoleData, s.t)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x = append(x, v)
-		}
+		x := dataInputs(t, b, ins)
 		var m *ir.Value
 		if c.masked {
 			m = x[4]

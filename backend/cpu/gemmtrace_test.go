@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"math/rand"
 	"os"
 	"runtime"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
-	"github.com/encc-lang/encc/ir"
 )
 
 // TestGemmTrace prints, with ENCC_GEMMTRACE=1, every product of the W1
@@ -39,26 +37,7 @@ func TestGemmTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewSource(1))
-	for _, v := range g.Inputs {
-		switch {
-		case v.Role() == ir.RoleParam:
-			x := p.Float32(v.Name)
-			for i := range x {
-				x[i] = float32(0.2*r.Float64() - 0.1)
-			}
-		case v.Type.DType == ir.F32 && v.Role() == ir.RoleData:
-			x := p.Float32(v.Name)
-			for i := range x {
-				x[i] = float32(r.NormFloat64())
-			}
-		case v.Type.DType == ir.I32:
-			x := p.Int32(v.Name)
-			for i := range x {
-				x[i] = int32(r.Intn(10))
-			}
-		}
-	}
+	fillInputs(p, g, 10)
 	if mode != "w2" {
 		p.SetScalar("lr", 1e-3)
 	}

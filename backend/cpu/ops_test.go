@@ -30,6 +30,20 @@ type in struct {
 	role ir.Role // default data
 }
 
+// dataInputs adds a data input x0, x1, … to b for each of ins.
+func dataInputs(t *testing.T, b *ir.Builder, ins []in) []*ir.Value {
+	t.Helper()
+	var x []*ir.Value
+	for i, s := range ins {
+		v, err := b.Input(fmt.Sprintf("x%d", i), ir.RoleData, s.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x = append(x, v)
+	}
+	return x
+}
+
 func f32(dims ...int) ir.Type   { return ir.TensorOf(ir.F32, dims...) }
 func i32(dims ...int) ir.Type   { return ir.TensorOf(ir.I32, dims...) }
 func i64(dims ...int) ir.Type   { return ir.TensorOf(ir.I64, dims...) }

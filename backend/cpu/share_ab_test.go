@@ -2,13 +2,10 @@ package cpu
 
 import (
 	"fmt"
-	"math/rand"
 	"os"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/encc-lang/encc/ir"
 )
 
 // TestShareAB (ENCC_SHARE_AB=1) compares W4 and W5 training steps with
@@ -36,26 +33,7 @@ func TestShareAB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := rand.New(rand.NewSource(1))
-			for _, v := range g.Inputs {
-				switch {
-				case v.Role() == ir.RoleParam:
-					x := p.Float32(v.Name)
-					for i := range x {
-						x[i] = float32(0.2*r.Float64() - 0.1)
-					}
-				case v.Type.DType == ir.F32 && v.Role() == ir.RoleData:
-					x := p.Float32(v.Name)
-					for i := range x {
-						x[i] = float32(r.NormFloat64())
-					}
-				case v.Type.DType == ir.I32:
-					x := p.Int32(v.Name)
-					for i := range x {
-						x[i] = int32(r.Intn(2))
-					}
-				}
-			}
+			fillInputs(p, g, 2)
 			p.SetScalar("lr", 1e-3)
 			p.SetScalar("step", 1)
 			progs[i] = p
