@@ -60,7 +60,7 @@ func (g *gather) Range(lo, hi int) {
 		k := f.Size()
 		if f.DType == F32 && f.U8 != nil {
 			// The rows lie anywhere in a dataset the cache does not
-			// hold: each is asked for two rows ahead of its decoding.
+			// hold: each is asked for `ahead` rows before its decoding.
 			const ahead = 4
 			for _, r := range rows[:min(ahead, len(rows))] {
 				prefetch(f.U8[r*k : (r+1)*k])
