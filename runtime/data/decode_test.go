@@ -186,6 +186,34 @@ func TestBytesFieldSameBatches(t *testing.T) {
 	})
 }
 
+// TestBytesBatcherNoAlloc checks that gathering a field held as bytes,
+// through the float64 map, the scaler and no map, allocates nothing.
+func TestBytesBatcherNoAlloc(t *testing.T) {
+	for _, pre := range []*Preprocess{nil, {Scale: 1 / 255.0}, {Scale: 1 / 255.0, Normalize: Standard}} {
+		d, _ := bytesDataset(300, 37)
+		if pre != nil {
+			tr, err := Fit(d, *pre)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Apply(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inline := func(n int, r Ranger) { r.Range(0, n/2); r.Range(n/2, n) }
+		b, _ := NewBatcher(d, 32, BatchOptions{Shuffle: true, Seed: 1, Parallel: inline})
+		bt := b.NewBatch()
+		allocs := testing.AllocsPerRun(100, func() {
+			if !b.Next(bt) {
+				b.Reset(b.Epoch(), 0)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%+v: Next allocates %v times per batch", pre, allocs)
+		}
+	}
+}
+
 // TestBytesFieldTwoTransforms checks that a second transform of a field
 // held as bytes rounds between the two, as on floats.
 func TestBytesFieldTwoTransforms(t *testing.T) {
