@@ -39,7 +39,7 @@ type Memory struct {
 	EvalArena  int64    // planned arena of the evaluation graph (trains)
 	Arena      int64    // the arena a run holds: max(StepArena, EvalArena), its programs sharing one (backend/cpu.Arena)
 	Inputs     int64    // one batch of data inputs
-	Sample     int64    // one sample of the train's dataset as a run holds it (4 bytes an element)
+	Sample     int64    // one sample of the train's dataset as a run holds it (4 bytes an element, 1 for IDX images)
 	Samples    int64    // samples of the dataset, every split (DatasetSamples); 0 when unknown
 	SamplesWhy string   // why Samples is unknown
 	Dataset    int64    // Samples × Sample: the dataset a run holds in memory
@@ -109,8 +109,12 @@ func (p *Program) Memory(s *Summary, name string, batch int) (*Memory, error) {
 		}
 	}
 	if tr.Data != nil {
+		idx := func(src *ConfigV) bool { return src == nil || src.E.Name == "idx" }
 		for _, f := range tr.Data.Fields {
 			n := int64(4) // runtime/data holds f32 and i32 (a bool mask as 0/1)
+			if f.Name == "image" && tr.Data.Source != nil && idx(tr.Data.Source) && idx(tr.Data.Test) {
+				n = 1 // IDX images are held as their bytes (data.Field.U8)
+			}
 			for _, d := range f.Type.Dims {
 				k, _ := d.Const()
 				n *= k

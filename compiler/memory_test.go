@@ -178,3 +178,42 @@ func TestMemoryModel(t *testing.T) {
 		t.Errorf("%+v", m)
 	}
 }
+
+// TestMemoryIDXBytes checks that a sample of an idx dataset counts its
+// image one byte an element, as runtime/data holds IDX images, and its
+// label four, with an idx test source or a split.
+func TestMemoryIDXBytes(t *testing.T) {
+	src := func(test string) string {
+		return `model Net {
+    fc = Linear(784, 10)
+
+    forward(x: f32[B, 1, 28, 28]) -> f32[B, 10] {
+        return x |> flatten |> fc
+    }
+}
+
+dataset mnist {
+    source = idx(images: "nope-images.gz", labels: "nope-labels.gz")
+` + test + `}
+
+train t {
+    model     = Net()
+    data      = mnist
+    loss      = cross_entropy(model(image), label)
+    optimizer = SGD(lr: 0.1)
+    batch     = 16
+    epochs    = 1
+}
+`
+	}
+	_, m := memoryOf(t, src(`    test   = idx(images: "nope-t10k.gz", labels: "nope-t10k-labels.gz")
+`), 0)
+	if m.Sample != 28*28+4 {
+		t.Errorf("idx sample %d bytes, want %d (image bytes, label i32)", m.Sample, 28*28+4)
+	}
+	_, m = memoryOf(t, src(`    split  = { train: 0.9, test: 0.1 }
+`), 0)
+	if m.Sample != 28*28+4 {
+		t.Errorf("idx sample (split) %d bytes, want %d", m.Sample, 28*28+4)
+	}
+}

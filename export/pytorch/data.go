@@ -38,8 +38,8 @@ func writeSplit(dir, name string, d *data.Dataset, ds *compiler.Dataset) ([]stri
 				typ = df.Type.DType
 			}
 			switch {
-			case f.F32 != nil:
-				ts = append(ts, safetensors.FromFloat32(f.Name, shape, f.F32[start*sz:end*sz]))
+			case f.F32 != nil || f.U8 != nil:
+				ts = append(ts, safetensors.FromFloat32(f.Name, shape, f.Samples(start, end)))
 			case typ == "bool":
 				b := make([]byte, (end-start)*sz)
 				for j, v := range f.I32[start*sz : end*sz] {

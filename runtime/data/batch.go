@@ -46,7 +46,8 @@ type Batcher struct {
 	g     gather
 }
 
-// A gather copies the samples rows[lo:hi] of d into dst.
+// A gather copies the samples rows[lo:hi] of d into dst, decoding the
+// fields held as bytes.
 type gather struct {
 	d    *Dataset
 	dst  *Batch
@@ -57,6 +58,23 @@ func (g *gather) Range(lo, hi int) {
 	rows, dst := g.rows[lo:hi], g.dst
 	for fi, f := range g.d.Fields {
 		k := f.Size()
+		if f.DType == F32 && f.U8 != nil {
+			// The rows lie anywhere in a dataset the cache does not
+			// hold: each is asked for `ahead` rows before its decoding.
+			const ahead = 4
+			for _, r := range rows[:min(ahead, len(rows))] {
+				prefetch(f.U8[r*k : (r+1)*k])
+			}
+			out := dst.F32[fi][lo*k : hi*k]
+			for j, r := range rows {
+				if j+ahead < len(rows) {
+					r2 := rows[j+ahead]
+					prefetch(f.U8[r2*k : (r2+1)*k])
+				}
+				f.decodeRow(out[j*k:(j+1)*k], f.U8[r*k:(r+1)*k])
+			}
+			continue
+		}
 		if f.DType == F32 {
 			out := dst.F32[fi][lo*k : hi*k]
 			for j, r := range rows {

@@ -49,7 +49,7 @@ func TestDigits(t *testing.T) {
 	// Each call returns a fresh copy.
 	img.F32[0] = 99
 	d2, _ := Builtin("digits")
-	if d2.Field("image").F32[0] != 0 {
+	if d2.Field("image").Values()[0] != 0 {
 		t.Error("Builtin returned shared storage")
 	}
 	if _, err := Builtin("cifar"); err == nil || err.Error() != `unknown builtin dataset "cifar" (have: [digits])` {
@@ -164,11 +164,11 @@ func TestSplitFractions(t *testing.T) {
 	// Deterministic in the seed.
 	s2, _ := SplitFractions(d, 0.8, 0, 0.2, 7)
 	if !slices.Equal(s.Test.Field("label").I32, s2.Test.Field("label").I32) ||
-		!slices.Equal(s.Train.Field("image").F32, s2.Train.Field("image").F32) {
+		!slices.Equal(s.Train.Field("image").Values(), s2.Train.Field("image").Values()) {
 		t.Error("same seed, different split")
 	}
 	s3, _ := SplitFractions(d, 0.8, 0, 0.2, 8)
-	if slices.Equal(s.Test.Field("image").F32, s3.Test.Field("image").F32) {
+	if slices.Equal(s.Test.Field("image").Values(), s3.Test.Field("image").Values()) {
 		t.Error("seeds 7 and 8 give the same split")
 	}
 	// The split is shuffled: the test part is not the last 360 rows.
@@ -266,14 +266,14 @@ func TestPreprocess(t *testing.T) {
 	if _, err := sp.Preprocess(Preprocess{Scale: 1.0 / 16}); err != nil {
 		t.Fatal(err)
 	}
-	if hi := slices.Max(sp.Test.Field("image").F32); hi != 1 {
+	if hi := slices.Max(sp.Test.Field("image").Values()); hi != 1 {
 		t.Errorf("scaled max %v, want 1", hi)
 	}
 	sp, _ = SplitFractions(d, 0.8, 0, 0.2, 7)
 	if _, err := sp.Preprocess(Preprocess{Normalize: Standard}); err != nil {
 		t.Fatal(err)
 	}
-	x := sp.Train.Field("image").F32
+	x := sp.Train.Field("image").Values()
 	for j := range 64 {
 		var m, v float64
 		for i := range sp.Train.N {

@@ -56,7 +56,9 @@ func (r Role) String() string {
 
 // A Field is one named column of a dataset. Its storage is contiguous,
 // sample-major: sample i is F32[i*Size() : (i+1)*Size()] (or I32). Only
-// the slice of the field's DType is set.
+// the slice of the field's DType is set, except that an f32 field read
+// from bytes (IDX images) may hold them as they are, in U8, a quarter of
+// the memory: see [Field.Values].
 type Field struct {
 	Name  string
 	DType DType
@@ -68,6 +70,58 @@ type Field struct {
 	Classes int
 	F32     []float32
 	I32     []int32
+	// U8, set instead of F32 on an f32 field, holds one byte per value:
+	// value j of a sample is float32(float64(b)·Decode.Mul[j] +
+	// Decode.Add[j]) for its byte b, or float32(b) when Decode is nil.
+	// Preprocessing composes into Decode (Transform.Apply), so the values
+	// are the ones a field held as floats would have, bit for bit; the
+	// batches decode their rows as they gather them.
+	U8     []uint8
+	Decode *FieldTransform
+	scale  scaler // Decode's fast form, when it has one (scale.of == Decode)
+}
+
+// Values returns the field's f32 values: F32, or the bytes of U8
+// decoded into a new slice.
+func (f *Field) Values() []float32 {
+	if f.U8 == nil {
+		return f.F32
+	}
+	return f.Samples(0, len(f.U8)/max(f.Size(), 1))
+}
+
+// Samples returns the f32 values of samples [lo, hi): a slice of F32, or
+// the bytes of U8 decoded into a new slice.
+func (f *Field) Samples(lo, hi int) []float32 {
+	k := f.Size()
+	if f.U8 == nil {
+		return f.F32[lo*k : hi*k]
+	}
+	out := make([]float32, (hi-lo)*k)
+	for i := range hi - lo {
+		f.decodeRow(out[i*k:(i+1)*k], f.U8[(lo+i)*k:(lo+i+1)*k])
+	}
+	return out
+}
+
+// Materialize replaces U8 storage by the decoded values in F32.
+func (f *Field) Materialize() {
+	if f.U8 != nil {
+		f.F32, f.U8, f.Decode, f.scale = f.Values(), nil, nil, scaler{}
+	}
+}
+
+// decodeRow decodes the bytes of one sample into dst (both of Size()).
+func (f *Field) decodeRow(dst []float32, src []uint8) {
+	if f.Decode == nil {
+		convertBytes(dst, src)
+		return
+	}
+	if f.scale.of == f.Decode {
+		f.scale.decode(dst, src)
+		return
+	}
+	decodeBytes(dst, src, f.Decode.Mul, f.Decode.Add)
 }
 
 // Size reports the number of elements of one sample (the product of
@@ -134,11 +188,20 @@ func (d *Dataset) Validate() error {
 		want := d.N * f.Size()
 		switch f.DType {
 		case F32:
+			if f.U8 != nil {
+				if len(f.U8) != want || f.F32 != nil || f.I32 != nil {
+					return fmt.Errorf("%s: field %s %s: %d values, want %d", d.Source, f.Name, f.Type(), len(f.U8), want)
+				}
+				if f.Decode != nil && (len(f.Decode.Mul) != f.Size() || len(f.Decode.Add) != f.Size()) {
+					return fmt.Errorf("%s: field %s %s: a decoding map of %d values, want %d", d.Source, f.Name, f.Type(), len(f.Decode.Mul), f.Size())
+				}
+				break
+			}
 			if len(f.F32) != want || f.I32 != nil {
 				return fmt.Errorf("%s: field %s %s: %d values, want %d", d.Source, f.Name, f.Type(), len(f.F32), want)
 			}
 		case I32:
-			if len(f.I32) != want || f.F32 != nil {
+			if len(f.I32) != want || f.F32 != nil || f.U8 != nil {
 				return fmt.Errorf("%s: field %s %s: %d values, want %d", d.Source, f.Name, f.Type(), len(f.I32), want)
 			}
 		default:
@@ -170,6 +233,13 @@ func (d *Dataset) Subset(rows []int) *Dataset {
 		k := f.Size()
 		switch f.DType {
 		case F32:
+			if f.U8 != nil {
+				g.U8, g.Decode, g.scale = make([]uint8, len(rows)*k), f.Decode, f.scale
+				for j, r := range rows {
+					copy(g.U8[j*k:(j+1)*k], f.U8[r*k:(r+1)*k])
+				}
+				break
+			}
 			g.F32 = make([]float32, len(rows)*k)
 			for j, r := range rows {
 				copy(g.F32[j*k:(j+1)*k], f.F32[r*k:(r+1)*k])

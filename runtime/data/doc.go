@@ -18,13 +18,23 @@
 //   - [ReadCSV]: a header row (or none), a label column of class indices
 //     and numeric feature columns → x f32[F], y i32.
 //   - [ReadIDX]: MNIST / Fashion-MNIST IDX files, raw or gzipped →
-//     image f32[1, rows, cols] with raw values 0..255, label i32.
+//     image f32[1, rows, cols] with raw values 0..255, held as the
+//     bytes (Field.U8, a quarter of the memory of floats), label i32.
 //   - [Synthetic]: seeded random data with the shapes of a task, x
 //     f32[shape] or ids and mask, and a uniform label.
 //
 // Files are gunzipped when they start with the gzip magic, whatever their
 // name. ReadIDX reads the images and labels files at the same time and
-// converts gzipped images to floats as they are gunzipped.
+// gunzips the images straight into the field's bytes.
+//
+// An f32 field held as bytes has a decoding map (Field.Decode: the
+// bytes as they are, or after preprocessing its affine map); its values
+// are the ones the field held as floats would have, bit for bit. Batches
+// decode the rows they gather (AVX2 kernels on amd64: float64 per
+// feature, or float32 for a uniform scale that gives the same value for
+// each of the 256 bytes); [Field.Values] and [Field.Samples] give the
+// values to everything else, and [Field.Materialize] turns the field
+// into floats.
 //
 // # Text
 //
@@ -83,7 +93,7 @@
 // split. A [Batcher] yields batches of a fixed size in an order drawn per
 // epoch from (seed, epoch), so a resumed run replays the same batches; the
 // last short batch is yielded unless DropLast is set. Batches are copied
-// into caller-owned buffers, with no allocation per batch;
+// (decoded) into caller-owned buffers, with no allocation per batch;
 // BatchOptions.Parallel lets a worker pool copy a batch in pieces (the
 // batch is the same).
 //

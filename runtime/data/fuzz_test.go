@@ -91,7 +91,7 @@ func FuzzStreamIDX(f *testing.F) {
 			}
 		}
 		for i, p := range pix {
-			if img[i] != float32(p) {
+			if img[i] != p {
 				t.Fatalf("pixel %d: streamed %v, whole file %d", i, img[i], p)
 			}
 		}

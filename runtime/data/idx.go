@@ -6,8 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
-	"runtime"
-	"sync"
+	"slices"
 )
 
 // IDX magic numbers: two zero bytes, the element type (0x08: unsigned
@@ -29,14 +28,13 @@ type IDXOptions struct {
 
 // ReadIDX reads an IDX images file and its labels file (MNIST,
 // Fashion-MNIST), each raw or gzipped (told by its content), into a
-// dataset with image f32[1, rows, cols] (the raw bytes 0..255 as floats)
-// and label i32. Errors are *Error naming the file and, for a bad label,
+// dataset with image f32[1, rows, cols] (the raw bytes 0..255 as floats,
+// held as the bytes: Field.U8) and label i32. Errors are *Error naming the file and, for a bad label,
 // the record.
 //
 // The two files are read (and gunzipped) at the same time; an error in
 // the images file is reported before one in the labels file. Gzipped
-// images are converted to floats as they are gunzipped, without holding
-// the raw bytes (MNIST's 47 MB).
+// images are gunzipped straight into the field's bytes.
 func ReadIDX(images, labels string, opt IDXOptions) (*Dataset, error) {
 	var lb []byte
 	var lerr error
@@ -68,12 +66,12 @@ func ReadIDX(images, labels string, opt IDXOptions) (*Dataset, error) {
 	return ParseIDX(images, ib, labels, lb, opt)
 }
 
-// streamIDXImages gunzips a well-formed gzipped IDX images file and
-// converts its pixels to floats a chunk at a time. It returns nil for
+// streamIDXImages gunzips a well-formed gzipped IDX images file straight
+// into the pixel bytes, without the header. It returns nil for
 // anything else (not gzip, a bad header, bad gzip data, too few or too
 // many bytes): the caller then reads the file whole, as ParseIDX does,
 // for the same result and the same error.
-func streamIDXImages(b []byte) ([]int, []float32) {
+func streamIDXImages(b []byte) ([]int, []byte) {
 	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		return nil, nil
 	}
@@ -97,39 +95,12 @@ func streamIDXImages(b []byte) ([]int, []float32) {
 	if size == 0 || size > 1<<36 || size > uint64(len(b))*deflateMaxRatio {
 		return nil, nil
 	}
-	img := make([]float32, size)
-	// Gunzipping (here) and converting (on another goroutine) overlap:
-	// chunks go round through free and full.
-	type chunk struct {
-		off, n int
-		buf    []byte
+	img := make([]byte, size)
+	if _, err := io.ReadFull(zr, img); err != nil {
+		return nil, nil
 	}
-	free, full, done := make(chan []byte, 4), make(chan chunk, 4), make(chan struct{})
-	for range cap(free) {
-		free <- make([]byte, 256<<10)
-	}
-	go func() {
-		defer close(done)
-		for c := range full {
-			convertBytes(img[c.off:c.off+c.n], c.buf[:c.n])
-			free <- c.buf
-		}
-	}()
-	ok := true
-	for off := 0; off < len(img); {
-		buf := <-free
-		n, err := io.ReadFull(zr, buf[:min(len(buf), len(img)-off)])
-		if err != nil {
-			ok = false
-			break
-		}
-		full <- chunk{off, n, buf}
-		off += n
-	}
-	close(full)
-	<-done
 	var one [1]byte
-	if n, err := zr.Read(one[:]); !ok || n != 0 || err != io.EOF {
+	if n, err := zr.Read(one[:]); n != 0 || err != io.EOF {
 		return nil, nil // too few bytes, bytes after the data, a bad checksum
 	}
 	return dims, img
@@ -154,9 +125,7 @@ func ParseIDX(imagesName string, images []byte, labelsName string, labels []byte
 	if err := checkIDXCounts(imagesName, idims, labelsName, labels); err != nil {
 		return nil, err
 	}
-	img := make([]float32, len(ipix))
-	bytesToF32(img, ipix)
-	return buildIDX(imagesName, idims, img, labelsName, labels, opt)
+	return buildIDX(imagesName, idims, slices.Clone(ipix), labelsName, labels, opt)
 }
 
 // checkIDXCounts checks that there are as many labels as images and
@@ -174,7 +143,8 @@ func checkIDXCounts(imagesName string, idims []int, labelsName string, labels []
 
 // buildIDX makes the dataset of images already converted to floats
 // (img holds idims' pixels) and the labels file.
-func buildIDX(imagesName string, idims []int, img []float32, labelsName string, labels []byte, opt IDXOptions) (*Dataset, error) {
+// buildIDX makes the dataset; the image field holds img (U8), not a copy.
+func buildIDX(imagesName string, idims []int, img []byte, labelsName string, labels []byte, opt IDXOptions) (*Dataset, error) {
 	if opt.ImageField == "" {
 		opt.ImageField = "image"
 	}
@@ -206,7 +176,7 @@ func buildIDX(imagesName string, idims []int, img []float32, labelsName string, 
 		Source: imagesName,
 		N:      n,
 		Fields: []*Field{
-			{Name: opt.ImageField, DType: F32, Role: Feature, Shape: []int{1, rows, cols}, F32: img},
+			{Name: opt.ImageField, DType: F32, Role: Feature, Shape: []int{1, rows, cols}, U8: img},
 			{Name: opt.LabelField, DType: I32, Role: Label, Classes: classes, I32: lab},
 		},
 	}, nil
@@ -245,32 +215,4 @@ func idxHeader(name string, b []byte, magic uint32, what string) ([]int, []byte,
 		return nil, nil, fileErr(name, "%d bytes after the %s %v the header declares", uint64(len(data))-size, what, dims)
 	}
 	return dims, data, nil
-}
-
-// bytesToF32 sets dst[i] = float32(src[i]), cut into chunks converted at
-// the same time when src is large (MNIST's 47 MB of pixels).
-func bytesToF32(dst []float32, src []byte) {
-	const chunk = 1 << 20
-	parts := min(runtime.GOMAXPROCS(0), len(src)/chunk)
-	if parts <= 1 {
-		convertBytes(dst, src)
-		return
-	}
-	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := p*len(src)/parts, (p+1)*len(src)/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			convertBytes(dst[lo:hi], src[lo:hi])
-		}()
-	}
-	wg.Wait()
-}
-
-func convertBytes(dst []float32, src []byte) {
-	dst = dst[:len(src)]
-	for i, p := range src {
-		dst[i] = float32(p)
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -156,7 +157,7 @@ func Fit(train *Dataset, p Preprocess) (*Transform, error) {
 			if train.N == 0 {
 				return nil, fmt.Errorf("%s: cannot fit %s normalization on an empty train split", train.Source, p.Normalize)
 			}
-			lo, hi, mean, std := stats(f.F32, train.N, k, scale)
+			lo, hi, mean, std := stats(f, train.N, k, scale)
 			for j := range k {
 				switch p.Normalize {
 				case Standard:
@@ -184,16 +185,26 @@ func Fit(train *Dataset, p Preprocess) (*Transform, error) {
 }
 
 // stats returns per-feature min, max, mean and population standard
-// deviation of x·scale over n samples of k features.
-func stats(x []float32, n, k int, scale float64) (lo, hi, mean, std []float64) {
+// deviation of x·scale over the n samples of k features of f.
+func stats(f *Field, n, k int, scale float64) (lo, hi, mean, std []float64) {
+	x, buf := f.F32, []float32(nil)
+	if f.U8 != nil {
+		buf = make([]float32, k)
+	}
+	sample := func(i int) []float32 {
+		if buf == nil {
+			return x[i*k : (i+1)*k]
+		}
+		f.decodeRow(buf, f.U8[i*k:(i+1)*k])
+		return buf
+	}
 	lo, hi = make([]float64, k), make([]float64, k)
 	mean, std = make([]float64, k), make([]float64, k)
 	for j := range k {
 		lo[j], hi[j] = math.Inf(1), math.Inf(-1)
 	}
 	for i := range n {
-		row := x[i*k : (i+1)*k]
-		for j, v := range row {
+		for j, v := range sample(i) {
 			s := float64(v) * scale
 			mean[j] += s
 			lo[j] = min(lo[j], s)
@@ -204,8 +215,7 @@ func stats(x []float32, n, k int, scale float64) (lo, hi, mean, std []float64) {
 		mean[j] /= float64(n)
 	}
 	for i := range n {
-		row := x[i*k : (i+1)*k]
-		for j, v := range row {
+		for j, v := range sample(i) {
 			d := float64(v)*scale - mean[j]
 			std[j] += d * d
 		}
@@ -216,13 +226,22 @@ func stats(x []float32, n, k int, scale float64) (lo, hi, mean, std []float64) {
 	return lo, hi, mean, std
 }
 
-// Apply transforms d's fields in place.
+// Apply transforms d's fields in place. A field held as bytes (U8) keeps
+// them and takes the transform as its Decode map (the same values); one
+// that has a Decode map already is decoded to floats first (a second map
+// rounds in between, as two transforms of floats do).
 func (t *Transform) Apply(d *Dataset) error {
 	for _, ft := range t.Fields {
 		f := d.Field(ft.Name)
-		if f == nil || f.DType != F32 || f.Size() != len(ft.Mul) {
+		if f == nil || f.DType != F32 || f.Size() != len(ft.Mul) || len(ft.Add) != len(ft.Mul) {
 			return fmt.Errorf("%s: no f32 field %s with %d features to transform", d.Source, ft.Name, len(ft.Mul))
 		}
+		if f.U8 != nil && f.Decode == nil {
+			f.Decode = &FieldTransform{Name: ft.Name, Mul: slices.Clone(ft.Mul), Add: slices.Clone(ft.Add)}
+			f.scale, _ = newScaler(f.Decode)
+			continue
+		}
+		f.Materialize()
 		applyParallel(&ft, f.F32)
 	}
 	return nil
@@ -261,7 +280,9 @@ func (ft *FieldTransform) ApplyTo(x []float32) {
 	for i := 0; i+k <= len(x); i += k {
 		row := x[i : i+k]
 		for j, v := range row {
-			row[j] = float32(float64(v)*ft.Mul[j] + ft.Add[j])
+			// The conversion of the product rounds it: no fused
+			// multiply-add whatever GOAMD64, as decodeBytes.
+			row[j] = float32(float64(float64(v)*ft.Mul[j]) + ft.Add[j])
 		}
 	}
 }
