@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"maps"
 	"slices"
 	"sync/atomic"
 )
@@ -254,12 +253,12 @@ func (r *repeatCloner) value(v Value) Value {
 		n.Elems = r.slice(v.Elems)
 		return n
 	case *MapV:
-		n := &MapV{Keys: slices.Clone(v.Keys), Pos: maps.Clone(v.Pos)}
+		n := &MapV{Keys: v.Keys, Pos: v.Pos}
 		r.memo[v] = n
 		n.Vals = r.valueMap(v.Vals)
 		return n
 	case *RecordV:
-		n := &RecordV{Names: slices.Clone(v.Names)}
+		n := &RecordV{Names: v.Names}
 		r.memo[v] = n
 		n.Vals = r.valueMap(v.Vals)
 		return n
@@ -280,7 +279,7 @@ func (r *repeatCloner) value(v Value) Value {
 		}
 		return n
 	case *ConfigV:
-		n := &ConfigV{E: v.E, Pos: v.Pos, Arg: maps.Clone(v.Arg)}
+		n := &ConfigV{E: v.E, Pos: v.Pos, Arg: v.Arg}
 		r.memo[v] = n
 		n.Args = r.valueMap(v.Args)
 		return n
@@ -323,15 +322,32 @@ func (r *repeatCloner) slice(vs []Value) []Value {
 	return out
 }
 
+// valueMap copies m where a value in it is copied. The maps of values
+// (arguments, hyper-parameters) are not changed once made, so a map
+// whose values are all kept is kept itself.
 func (r *repeatCloner) valueMap(m map[string]Value) map[string]Value {
-	if m == nil {
-		return nil
+	if !r.anyCopied(m) {
+		return m
 	}
 	out := make(map[string]Value, len(m))
 	for k, v := range m {
 		out[k] = r.value(v)
 	}
 	return out
+}
+
+// anyCopied reports whether clone copies a value of m.
+func (r *repeatCloner) anyCopied(m map[string]Value) bool {
+	for _, v := range m {
+		switch v.(type) {
+		case nil, IntV, FloatV, BoolV, StrV, DimV, NoneV, InvalidV:
+			continue
+		}
+		if !r.shared[v] {
+			return true
+		}
+	}
+	return false
 }
 
 func cloneType(t TensorType) TensorType {
@@ -345,25 +361,31 @@ func (r *repeatCloner) instance(in *Instance) *Instance {
 	if c, ok := r.memo[in]; ok {
 		return c.(*Instance)
 	}
-	n := &Instance{Model: in.Model, HPNames: slices.Clone(in.HPNames), Path: in.Path,
-		Site: in.Site, siteDesc: in.siteDesc, memberOrder: slices.Clone(in.memberOrder),
-		memberPos: maps.Clone(in.memberPos), forward: in.forward, evalOnly: in.evalOnly}
+	// Names, orders and positions are not changed once the instance is
+	// made: the clone shares them.
+	n := &Instance{Model: in.Model, HPNames: in.HPNames, Path: in.Path,
+		Site: in.Site, siteDesc: in.siteDesc, memberOrder: in.memberOrder,
+		memberPos: in.memberPos, forward: in.forward, evalOnly: in.evalOnly}
 	r.memo[in] = n
 	in.Model.instances++
 	n.HP = r.valueMap(in.HP)
 	n.members = r.valueMap(in.members)
 	n.params = make(map[string]*Param, len(in.params))
+	ps := make([]Param, 0, len(in.params)) // one allocation for all
 	for k, p := range in.params {
-		c := *p
+		ps = append(ps, *p)
+		c := &ps[len(ps)-1]
 		c.Type = cloneType(p.Type)
 		c.Init = r.value(p.Init)
-		n.params[k] = &c
+		n.params[k] = c
 	}
 	n.scope = &scope{parent: in.scope.parent, names: make(map[string]*binding, len(in.scope.names)), incomplete: in.scope.incomplete}
+	bs := make([]binding, 0, len(in.scope.names))
 	for k, b := range in.scope.names {
-		c := *b
+		bs = append(bs, *b)
+		c := &bs[len(bs)-1]
 		c.v = r.value(b.v)
-		n.scope.names[k] = &c
+		n.scope.names[k] = c
 	}
 	return n
 }
