@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"reflect"
 	"slices"
 	"sync/atomic"
 )
@@ -46,10 +47,13 @@ func newRepeatCloner() *repeatCloner {
 // the same structure and every value in them is one clone can copy.
 func (r *repeatCloner) twin(a, b Value) bool {
 	switch b.(type) {
-	case IntV, FloatV, BoolV, StrV, DimV, NoneV, InvalidV:
-		return sameType(a, b)
 	case nil:
 		return a == nil
+	case IntV, FloatV, BoolV, StrV, DimV, NoneV, InvalidV:
+		return sameType(a, b)
+	case *ListV, *MapV, *RecordV, *TensorV, *FuncV, *ConfigV, *LayerV, *StackV, *InstanceV, *ModelV, *DatasetV, *TrainV:
+	default:
+		return false // a kind clone does not know: every copy is evaluated
 	}
 	if a == b {
 		r.shared[b] = true
@@ -108,68 +112,7 @@ func (r *repeatCloner) twin(a, b Value) bool {
 	return false
 }
 
-func sameType(a, b Value) bool {
-	switch a.(type) {
-	case IntV:
-		_, ok := b.(IntV)
-		return ok
-	case FloatV:
-		_, ok := b.(FloatV)
-		return ok
-	case BoolV:
-		_, ok := b.(BoolV)
-		return ok
-	case StrV:
-		_, ok := b.(StrV)
-		return ok
-	case DimV:
-		_, ok := b.(DimV)
-		return ok
-	case NoneV:
-		_, ok := b.(NoneV)
-		return ok
-	case InvalidV:
-		_, ok := b.(InvalidV)
-		return ok
-	case *ListV:
-		_, ok := b.(*ListV)
-		return ok
-	case *MapV:
-		_, ok := b.(*MapV)
-		return ok
-	case *RecordV:
-		_, ok := b.(*RecordV)
-		return ok
-	case *TensorV:
-		_, ok := b.(*TensorV)
-		return ok
-	case *FuncV:
-		_, ok := b.(*FuncV)
-		return ok
-	case *ConfigV:
-		_, ok := b.(*ConfigV)
-		return ok
-	case *LayerV:
-		_, ok := b.(*LayerV)
-		return ok
-	case *StackV:
-		_, ok := b.(*StackV)
-		return ok
-	case *InstanceV:
-		_, ok := b.(*InstanceV)
-		return ok
-	case *ModelV:
-		_, ok := b.(*ModelV)
-		return ok
-	case *DatasetV:
-		_, ok := b.(*DatasetV)
-		return ok
-	case *TrainV:
-		_, ok := b.(*TrainV)
-		return ok
-	}
-	return false
-}
+func sameType(a, b Value) bool { return reflect.TypeOf(a) == reflect.TypeOf(b) }
 
 func (r *repeatCloner) twinSlice(a, b []Value) bool {
 	for i := range b {
