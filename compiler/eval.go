@@ -40,8 +40,12 @@ func (c *checker) text(n lang.Node) string {
 	return string(src[s:e])
 }
 
+// record notes the value of a node of the root file for hover
+// (Program.Types). The check of the root file's models also runs the
+// code of the models they use, from the stdlib or imports, whose nodes
+// no hover asks for: those are not noted.
 func (c *checker) record(n lang.Node, v Value) {
-	if !c.recording {
+	if !c.recording || c.root == nil || n.Pos().File != c.root.name {
 		return
 	}
 	if _, ok := c.types[n]; !ok {
