@@ -130,11 +130,15 @@ func (p ParamSpec) isDefault(v Value) bool {
 	return p.Default != nil && valueString(p.Default) == valueString(v)
 }
 
-var catalog = map[string]*Entry{}
+// catalogSize is room for every entry, so that registering them at
+// start-up does not grow the maps (TestCatalogSize).
+const catalogSize = 128
+
+var catalog = make(map[string]*Entry, catalogSize)
 
 // builtinScope holds every catalog entry by name; it is the outermost
 // scope of every file.
-var builtinScope = newScope(nil)
+var builtinScope = &scope{names: make(map[string]*binding, catalogSize)}
 
 func register(es ...*Entry) {
 	for _, e := range es {

@@ -145,3 +145,26 @@ func TestErrorPrograms(t *testing.T) {
 		})
 	}
 }
+
+// TestTypesRootOnly checks that Program.Types holds nodes of the root
+// file only: checking BERT-base runs the stdlib's TransformerEncoder,
+// whose nodes no hover asks for.
+func TestTypesRootOnly(t *testing.T) {
+	src, err := os.ReadFile("testdata/bert_base.enc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, diags := compiler.Check("testdata/bert_base.enc", src, nil)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if len(prog.Types) == 0 {
+		t.Fatal("no hover values recorded")
+	}
+	for n := range prog.Types {
+		if f := n.Pos().File; f != "testdata/bert_base.enc" {
+			t.Errorf("a node of %s (at %v) in Types", f, n.Pos())
+			break
+		}
+	}
+}

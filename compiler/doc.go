@@ -21,6 +21,7 @@
 //	types.go     TensorType: a dtype and symbolic dimensions, printed as f32[B, 64]
 //	dim.go       Dim: normalized integer polynomials over dimension variables
 //	eval.go      expressions: arithmetic, |>, member access, indexing, repeat
+//	repeat.go    repeat's copies after the second: clones of it (what the first two share is kept)
 //	model.go     instantiation, hyper-parameters, members, param/buffer, types in source
 //	forward.go   calls: of models, instances (memoized forward checks), stacks, built-ins; ForwardInputs
 //	builtin.go   Entry, argument binding and coercion, calls of catalog entries
@@ -57,6 +58,7 @@
 // and frozen phases; lora_test.go and distill_test.go check that LoRA and
 // a teacher add no weight gradient and no teacher backward;
 // recurrent_test.go checks the recurrent layers' gradients by finite
-// differences and measures their unrolled graphs; fuzz_test.go holds
-// FuzzCheck.
+// differences and measures their unrolled graphs; repeat_test.go checks
+// that repeat's clones give what evaluating every copy gives; fuzz_test.go
+// holds FuzzCheck.
 package compiler

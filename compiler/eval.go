@@ -40,8 +40,12 @@ func (c *checker) text(n lang.Node) string {
 	return string(src[s:e])
 }
 
+// record notes the value of a node of the root file for hover
+// (Program.Types). The check of the root file's models also runs the
+// code of the models they use, from the stdlib or imports, whose nodes
+// no hover asks for: those are not noted.
 func (c *checker) record(n lang.Node, v Value) {
-	if !c.recording {
+	if !c.recording || c.root == nil || n.Pos().File != c.root.name {
 		return
 	}
 	if _, ok := c.types[n]; !ok {
@@ -533,8 +537,9 @@ func isDimVarName(s string) bool {
 	return false
 }
 
-// evalRepeat evaluates repeat(n, Layer(...)): the layer expression is
-// evaluated n times, so each copy is a fresh layer.
+// evalRepeat evaluates repeat(n, Layer(...)): each copy is a fresh layer,
+// as if the layer expression were evaluated n times. It is evaluated
+// twice; the other copies are clones of the second (repeat.go).
 func (c *checker) evalRepeat(e *lang.CallExpr, en *env) Value {
 	if !en.hyper || en.inst != nil {
 		c.errorAt(e, "repeat(n, Layer(...)) is only allowed as a sub-layer")
@@ -557,7 +562,13 @@ func (c *checker) evalRepeat(e *lang.CallExpr, en *env) Value {
 		return InvalidV{}
 	}
 	st := &StackV{}
+	ndiags := len(c.diags)
+	var cl *repeatCloner // after two copies with no diagnostic: clones of the second (repeat.go)
 	for i := int64(0); i < max(n.V, 1); i++ {
+		if cl != nil {
+			st.Layers = append(st.Layers, cl.clone(st.Layers[1]))
+			continue
+		}
 		v := c.eval(e.Args[1].Value, en)
 		switch v.(type) {
 		case *LayerV, *InstanceV, *StackV:
@@ -569,6 +580,11 @@ func (c *checker) evalRepeat(e *lang.CallExpr, en *env) Value {
 		}
 		if i < n.V {
 			st.Layers = append(st.Layers, v)
+		}
+		if i == 1 && i+1 < n.V && cloneRepeats && len(c.diags) == ndiags {
+			if r := newRepeatCloner(); r.twin(st.Layers[0], st.Layers[1]) {
+				cl = r
+			}
 		}
 	}
 	return st

@@ -52,3 +52,10 @@ func TestPreludeParsedOnce(t *testing.T) {
 		t.Error("a different source under a stdlib name got the cached tree")
 	}
 }
+
+// TestCatalogSize checks that catalogSize leaves room for every entry.
+func TestCatalogSize(t *testing.T) {
+	if n := len(builtinScope.names); n > catalogSize {
+		t.Errorf("%d built-in names, catalogSize is %d: raise it", n, catalogSize)
+	}
+}

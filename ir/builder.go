@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/encc-lang/encc/internal/diag"
 )
@@ -26,10 +27,14 @@ func NewBuilder(g *Graph) *Builder { return &Builder{G: g} }
 
 // nameRE is the syntax of input names: dotted identifiers, with ':' to
 // qualify optimizer state (encoder.fc1.weight:exp_avg).
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*([.:][A-Za-z0-9_]+)*$`)
+// It is compiled on first use: a process that only checks .enc files
+// never validates a name.
+var nameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*([.:][A-Za-z0-9_]+)*$`)
+})
 
 // ValidName reports whether s can name an input or an output.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+func ValidName(s string) bool { return nameRE().MatchString(s) }
 
 // Input declares a graph input of the given role and type.
 func (b *Builder) Input(name string, role Role, t Type) (*Value, error) {

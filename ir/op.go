@@ -190,7 +190,7 @@ func LookupOp(name string) (Op, bool) {
 	return op, ok
 }
 
-var opByName = map[string]Op{}
+var opByName = make(map[string]Op, numOps) // room for every op: no growth at start-up
 
 // Doc describes the op's semantics.
 func (op Op) Doc() string { return opInfo[op].doc }

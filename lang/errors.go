@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2/lexer"
 
@@ -57,11 +58,12 @@ var notOperand = map[string]bool{
 
 var dtypes = map[string]bool{"f32": true, "f16": true, "bf16": true, "i32": true, "i64": true, "bool": true}
 
-var expectedRE = regexp.MustCompile(`\(expected (.*)\)$`)
+// expectedRE is compiled on the first syntax error.
+var expectedRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\(expected (.*)\)$`) })
 
 // expectedOf extracts the "(expected ...)" part of a participle message.
 func expectedOf(msg string) string {
-	if m := expectedRE.FindStringSubmatch(msg); m != nil {
+	if m := expectedRE().FindStringSubmatch(msg); m != nil {
 		return m[1]
 	}
 	return ""

@@ -1,10 +1,15 @@
 package lang
 
 import (
+	"bytes"
+	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
+
+	"github.com/encc-lang/encc/internal/diag"
 )
 
 // This file implements the participle grammar of .enc files: the lexer
@@ -79,17 +84,81 @@ var grammar = sync.OnceValue(buildGrammar)
 // Prewarm starts building the parser in the background, so that the first
 // Parse finds it ready (or waits only for the rest of the build). It is
 // for the start of a process that will parse: cmd/encc calls it while the
-// other packages initialize. After the build it parses a small file
-// through every production once, which takes the first use of the parse
-// path (its code and reflection caches, ~0.1 ms) off the first real
-// Parse. It returns at once; calling it again does nothing.
-func Prewarm() {
+// other packages initialize. It returns at once; calling it again does
+// nothing.
+//
+// After the build the goroutine parses file, the .enc file the command
+// names, when it is a regular file of at most prewarmMaxSize bytes: the
+// first Parse with that file name and the same content takes that tree
+// instead of parsing (waiting for the goroutine if it is still at work),
+// so on a machine with a free core the parse is off the command's path.
+// With file "" or unreadable, it parses a small file through every
+// production instead, which takes the first use of the parse path (its
+// code and reflection caches, ~0.1 ms) off the first real Parse.
+func Prewarm(file string) {
 	prewarmOnce.Do(func() {
+		var pre *prewarmed
+		if file != "" {
+			pre = &prewarmed{name: file, done: make(chan struct{})}
+			prewarmedFile.Store(pre)
+		}
 		go func() {
 			grammar()
+			if pre != nil {
+				pre.read()
+				if pre.src != nil {
+					pre.file, pre.errs = parse(pre.name, pre.src)
+					close(pre.done)
+					return
+				}
+				close(pre.done)
+			}
 			Parse("prewarm.enc", []byte(prewarmSource))
 		}()
 	})
+}
+
+// prewarmMaxSize is the largest file Prewarm parses ahead.
+const prewarmMaxSize = 1 << 20
+
+// A prewarmed is the file Prewarm parses ahead and its result. name and
+// done are set before the goroutine starts; the rest is written by it
+// before done is closed.
+type prewarmed struct {
+	name string
+	done chan struct{}
+	src  []byte // nil: not read
+	file *File
+	errs diag.List
+}
+
+// prewarmedFile is the file Prewarm parses ahead, until a Parse takes it.
+var prewarmedFile atomic.Pointer[prewarmed]
+
+// read reads the file when it is a regular file (not a FIFO, whose data
+// would be taken from the command) of at most prewarmMaxSize bytes.
+func (p *prewarmed) read() {
+	st, err := os.Stat(p.name)
+	if err != nil || !st.Mode().IsRegular() || st.Size() > prewarmMaxSize {
+		return
+	}
+	if src, err := os.ReadFile(p.name); err == nil && len(src) <= prewarmMaxSize {
+		p.src = src
+	}
+}
+
+// takePrewarmed returns the tree Prewarm parsed ahead if it is of filename
+// with content src, once.
+func takePrewarmed(filename string, src []byte) (*File, diag.List, bool) {
+	p := prewarmedFile.Load()
+	if p == nil || p.name != filename {
+		return nil, nil, false
+	}
+	<-p.done
+	if p.src == nil || !bytes.Equal(p.src, src) || !prewarmedFile.CompareAndSwap(p, nil) {
+		return nil, nil, false
+	}
+	return p.file, p.errs, true
 }
 
 var prewarmOnce sync.Once

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -71,7 +72,7 @@ func TestLexer(t *testing.T) {
 // several goroutines (run it with -race as well): each gets the tree of a
 // parser built once.
 func TestPrewarm(t *testing.T) {
-	Prewarm()
+	Prewarm("")
 	src := []byte("model M(d: int = 4) {\n    l = Linear(d, d)\n    forward(x: f32[B, d]) -> f32[B, d] { return x |> l }\n}\n")
 	want := make(chan string, 4)
 	for range 4 {
@@ -105,5 +106,52 @@ func TestPrewarmSource(t *testing.T) {
 	}
 	if len(f.Imports) != 1 || len(f.Decls) != 4 {
 		t.Errorf("%d imports and %d declarations, want 1 and 4", len(f.Imports), len(f.Decls))
+	}
+}
+
+// TestPrewarmFile checks that a Parse of the file Prewarm parsed ahead
+// takes that tree only when the name and the content are the same, and
+// once.
+func TestPrewarmFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.enc")
+	src := []byte("model M(d: int = 4) {\n    l = Linear(d, d)\n    forward(x: f32[B, d]) -> f32[B, d] { return x |> l }\n}\n")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pre := &prewarmed{name: path, done: make(chan struct{})}
+	prewarmedFile.Store(pre)
+	defer prewarmedFile.Store(nil)
+	go func() {
+		pre.read()
+		pre.file, pre.errs = parse(pre.name, pre.src)
+		close(pre.done)
+	}()
+	other, _ := Parse("other.enc", src)
+	changed, _ := Parse(path, append(src, '\n')) // waits for the goroutine
+	f, errs := Parse(path, src)
+	<-pre.done
+	if other == pre.file {
+		t.Error("another name took the tree parsed ahead")
+	}
+	if changed == pre.file {
+		t.Error("other content took the tree parsed ahead")
+	}
+	if f != pre.file || len(errs) > 0 {
+		t.Fatalf("the parse did not take the tree parsed ahead (%v)", errs)
+	}
+	if g, _ := Parse(path, src); g == f {
+		t.Error("the tree parsed ahead was taken twice")
+	}
+	if got, want := Dump(f), Dump(func() *File { f, _ := parse(path, src); return f }()); got != want {
+		t.Errorf("tree parsed ahead:\n%s\nwant\n%s", got, want)
+	}
+
+	// A device (or a FIFO) is not read ahead: its data belongs to the
+	// command.
+	p := &prewarmed{name: os.DevNull}
+	p.read()
+	if p.src != nil {
+		t.Error("a device was read ahead")
 	}
 }

@@ -21,6 +21,13 @@ import (
 // offending token, and the File holds only the name, the span and the
 // comments.
 func Parse(filename string, src []byte) (*File, diag.List) {
+	if f, errs, ok := takePrewarmed(filename, src); ok {
+		return f, errs
+	}
+	return parse(filename, src)
+}
+
+func parse(filename string, src []byte) (*File, diag.List) {
 	p := &parser{filename: filename, src: src, lines: lineStarts(src)}
 	f := &File{Name: filename, Span: Span{p.at(0), p.at(len(src))}}
 
