@@ -51,6 +51,12 @@ type kernel struct {
 	// stored k×n row by row: dst[i*pstride + q*16 + c] = src[q*ldb +
 	// 16*i + c] for q < kc, i < np, c < 16. The caller checks bounds.
 	packB16 func(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
+
+	// prefetch, if not nil, asks for lines 64-byte cache lines from
+	// address p on without reading them (they need not be valid
+	// memory): the driver prefetches the next packed B micro-panel with
+	// it (see prefetchBMin).
+	prefetch func(p uintptr, lines int)
 }
 
 // biasAct, if not nil, adds bias[0:n] to row[0:n] and applies ReLU when

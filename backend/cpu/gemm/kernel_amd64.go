@@ -32,6 +32,9 @@ func pack6AVX2(blocks int, src *float32, lds int, dst *float32)
 func packB16AVX2(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
 
 //go:noescape
+func prefetchLines(p uintptr, lines int)
+
+//go:noescape
 func biasActAVX2(n int, row, bias *float32, relu int)
 
 //go:noescape
@@ -51,7 +54,7 @@ func archKernels() []*kernel {
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
 			micro: sgemmAVX2x6x16, micro4: sgemmAVX2x4x16, microA: sgemmAVX2x6x16A,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
-			pack6: pack6AVX2, packB16: packB16AVX2,
+			pack6: pack6AVX2, packB16: packB16AVX2, prefetch: prefetchLines,
 		})
 	}
 	if hasAVX2 && cpu.X86.HasAVX512F {

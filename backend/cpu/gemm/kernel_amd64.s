@@ -912,3 +912,24 @@ pbpanel:
 pbdone:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// func prefetchLines(p uintptr, lines int)
+//
+// Asks for lines cache lines of 64 bytes from p on (PREFETCHT0), reading
+// nothing and faulting on no address: the driver prefetches the next
+// packed B micro-panel a few lines per micro-kernel call.
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), SI
+	MOVQ  lines+8(FP), CX
+	TESTQ CX, CX
+	JLE   pfdone
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	DECQ       CX
+	JNZ        pfloop
+
+pfdone:
+	RET

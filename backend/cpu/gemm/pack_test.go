@@ -387,3 +387,46 @@ func TestDirectA(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetchB: products whose packed B slices are larger than
+// prefetchBMin prefetch each next B micro-panel (past the last one, past
+// the buffer: nothing is read there), with the same bits as without.
+func TestPrefetchB(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchB = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().prefetch == nil {
+			t.Skip("no prefetch")
+		}
+		for _, s := range []shape{
+			{m: 100, n: 1100, k: 300, transB: true},
+			{m: 150, n: 2100, k: 100, padB: 5, padC: 3, beta: 1, colBias: true, act: ActReLU},
+			{m: 100, n: 800, k: 520, transA: true, alpha: 0.5},
+			{m: 61, n: 2050, k: 90, rowBias: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				var got [2][]float32
+				for x, off := range []bool{true, false} {
+					noPrefetchB = off
+					before := prefetchBlocks.Load()
+					s.run(t, rand.New(rand.NewSource(22)))
+					// One core's task reads all of B; split, a task may
+					// read less than prefetchBMin of it.
+					if in := prefetchBlocks.Load() - before; off && in > 0 || !off && workers == 1 && in == 0 {
+						t.Fatalf("%v, %d workers, prefetch off %v: %d tasks prefetched B", s, workers, off, in)
+					}
+					got[x] = lastC
+				}
+				for i := range got[0] {
+					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v with B prefetched, %v without", s, workers, i, got[1][i], got[0][i])
+					}
+				}
+			}
+		}
+	})
+}
