@@ -131,10 +131,14 @@
 // Where the model says it adds at most 5% of work (tasks of at least
 // 20 µs), products are cut into 2 or 4 tasks per core, claimed
 // dynamically, so that a core taken by another process, or a helper
-// preempted in the middle of its task, delays the call by less; large
-// products sharing op(B) (tasks of at least 1 ms: 2048²) into 8, and
-// tasks sharing op(B) are not cut so small that they would read it in
-// place instead. Tile ranges depend only on the shape, and every
+// preempted in the middle of its task, delays the call by less; tasks
+// sharing op(B) are not cut so small that they would read it in place
+// instead. Where a KC slice of the packed op(B) a task reads is larger
+// than L2 (512 KiB), it streams from L3: the tiles of each B
+// micro-panel prefetch the next one, and a task of up to 264 rows is
+// one block of A, so that the slice streams once per task (2048² on two
+// cores: 8 tasks of 258 rows; 16 tasks of 126–132 rows streamed it twice
+// as often and took 2–3% more CPU per core). Tile ranges depend only on the shape, and every
 // element of C is computed by the same sequence of operations whatever
 // the split, so results are bit-identical from run to run and across
 // thread counts.

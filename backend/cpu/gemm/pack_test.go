@@ -430,3 +430,43 @@ func TestPrefetchB(t *testing.T) {
 		}
 	})
 }
+
+// TestBigSliceSplit: a product whose shared packed B slices are larger
+// than L2 (2048×2048 times 2048×512… here K = 512: slices of 2 MiB) goes
+// to 4 tasks per core of at most bigSliceMC rows, one block of A each,
+// with the bits of one worker.
+func TestBigSliceSplit(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	if active.Load().name == "generic" {
+		t.Skip("the generic kernel's blocking differs")
+	}
+	const m, n, k = 2048, 2048, 512
+	r := rand.New(rand.NewSource(13))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	var got [2][]float32
+	for x, workers := range []int{1, 2} {
+		pool := parallel.New(workers)
+		getPool = func() *parallel.Pool { return pool }
+		got[x] = make([]float32, m*n)
+		StartTrace()
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, got[x], n)
+		calls := StopTrace()
+		if workers == 1 {
+			continue
+		}
+		c := calls[0]
+		if c.Split != "M" || !c.SharedB || c.Tasks != 8 {
+			t.Fatalf("2 workers: split %s, shared B %v, %d tasks; want M, true, 8", c.Split, c.SharedB, c.Tasks)
+		}
+		for _, tk := range c.Task {
+			if rows := (tk.Hi - tk.Lo) * c.Unit; rows > bigSliceMC {
+				t.Fatalf("a task of %d rows (> %d)", rows, bigSliceMC)
+			}
+		}
+	}
+	for i := range got[0] {
+		if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+			t.Fatalf("C[%d] = %v on 2 workers, %v on 1", i, got[1][i], got[0][i])
+		}
+	}
+}
