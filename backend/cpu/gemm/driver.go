@@ -406,6 +406,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	}
 	c, ldc := p.C, p.LDC
 	tmp := ws.tmp[:mr*nr]
+	colUsed := false
 	// The packed B micro-panels of a KC slice lie one after another;
 	// in a bigSlice each one comes from L3 when its first tile needs it,
 	// unless it was prefetched during the tiles of the panel before
@@ -487,7 +488,21 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							pfB = uintptr(unsafe.Pointer(bp)) + uintptr(kc*nr*4)
 							pfLines = ceilDiv(kc*nr*4/64, ceilDiv(mc, mr))
 						}
-						for ir := 0; ir < mc; ir += mr {
+						// Whole tiles of packed A with no epilogue to
+						// apply: one call for the column (microCol).
+						ir0 := 0
+						if tiles := mc / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
+							ci := ic*ldc + jc + jr
+							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
+							_ = ws.a[tiles*kc*mr-1]
+							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							if pfB != 0 {
+								pfB += uintptr(tiles * pfLines * 64)
+							}
+							ir0 = tiles * mr
+							colUsed = true
+						}
+						for ir := ir0; ir < mc; ir += mr {
 							mrr := min(mr, mc-ir)
 							if pfB != 0 {
 								k.prefetch(pfB, pfLines)
@@ -543,6 +558,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			}
 		}
 	}
+	if colUsed {
+		microColBlocks.Add(1)
+	}
 }
 
 // bigSliceBytes: where the packed B that a task's tiles read in one KC
@@ -564,6 +582,13 @@ const (
 var (
 	noPrefetchB    bool
 	prefetchBlocks atomic.Uint64
+)
+
+// noMicroCol (tests) computes every tile by kernel.micro; microColBlocks
+// counts the tasks that used kernel.microCol.
+var (
+	noMicroCol     bool
+	microColBlocks atomic.Uint64
 )
 
 // addTile stores (acc == 0) or adds the top-left mrr×nrr of the scratch

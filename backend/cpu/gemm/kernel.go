@@ -21,6 +21,13 @@ type kernel struct {
 	// adding to what is there when acc != 0. kc >= 1.
 	micro func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
+	// microCol, if not nil, is micro on tiles ≥ 1 whole tiles one under
+	// another: the packed A micro-panels at a + t·kc·mr (t < tiles)
+	// times the same B micro-panel into the C tiles at c + t·mr·ldc,
+	// prefetching pfLines cache lines from address pf on (advancing)
+	// before each tile. The same bits as micro tile by tile.
+	microCol func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int)
+
 	// micro4, if not nil, is micro for the first 4 rows of the tile
 	// only (a still an mr-row panel); edge panels of 4 rows use it in
 	// place of micro on a scratch tile.

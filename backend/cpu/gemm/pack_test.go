@@ -470,3 +470,47 @@ func TestBigSliceSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestMicroCol: columns of whole tiles on packed A go through
+// kernel.microCol (one call per column of tiles), with the same bits as
+// tile by tile; edge rows, in-place A and the last slice of a product
+// with an epilogue keep the tile-by-tile path.
+func TestMicroCol(t *testing.T) {
+	defer func() { getPool = parallel.Default; noMicroCol = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().microCol == nil {
+			t.Skip("no column kernel")
+		}
+		for _, s := range []shape{
+			{m: 300, n: 200, k: 100},
+			{m: 301, n: 37, k: 600, beta: 0.5, padA: 2, padC: 1},
+			{m: 125, n: 160, k: 300, transA: true, colBias: true, act: ActReLU},
+			{m: 262, n: 96, k: 270, transB: true, rowBias: true, beta: 1},
+			{m: 130, n: 1100, k: 300, alpha: 2},
+			{m: 64, n: 256, k: 784, transB: true, colBias: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				var got [2][]float32
+				for x, off := range []bool{true, false} {
+					noMicroCol = off
+					before := microColBlocks.Load()
+					s.run(t, rand.New(rand.NewSource(23)))
+					if in := microColBlocks.Load() - before; off && in > 0 || !off && workers == 1 && s.m >= 100 && in == 0 {
+						t.Fatalf("%v, %d workers, column kernel off %v: %d tasks used it", s, workers, off, in)
+					}
+					got[x] = lastC
+				}
+				for i := range got[0] {
+					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v by columns, %v by tiles", s, workers, i, got[1][i], got[0][i])
+					}
+				}
+			}
+		}
+	})
+}
