@@ -57,7 +57,12 @@
 // except an edge of 4 rows by a whole nr (avx2: a 4×16 kernel on the
 // 6-row panel, in place, the same FMA chain per element, so the same
 // bits): batch-64 products (10 panels and 4 rows) computed 66 rows for
-// 64 and ran 2.5–4% slower on one core. In a call split over N every
+// 64 and ran 2.5–4% slower on one core. The whole tiles of a column
+// (one B micro-panel against the packed panels of an A block) go to
+// the kernel in one call where no epilogue is due on them
+// (sgemmAVX2x6x16Col: the same FMA chain per element, the same bits),
+// not one Go call per tile: 1–2% less CPU per core at 1024² and 2048².
+// In a call split over N every
 // task multiplies all of op(A) by its columns, so each core packed all of
 // A: there, where A is stored m×k, alpha is 1, K fits one KC slice and
 // A's rows are at most 256 floats apart, or A has at most 96 rows (a
@@ -131,10 +136,14 @@
 // Where the model says it adds at most 5% of work (tasks of at least
 // 20 µs), products are cut into 2 or 4 tasks per core, claimed
 // dynamically, so that a core taken by another process, or a helper
-// preempted in the middle of its task, delays the call by less; large
-// products sharing op(B) (tasks of at least 1 ms: 2048²) into 8, and
-// tasks sharing op(B) are not cut so small that they would read it in
-// place instead. Tile ranges depend only on the shape, and every
+// preempted in the middle of its task, delays the call by less; tasks
+// sharing op(B) are not cut so small that they would read it in place
+// instead. Where a KC slice of the packed op(B) a task reads is larger
+// than L2 (512 KiB), it streams from L3: the tiles of each B
+// micro-panel prefetch the next one, and a task of up to 264 rows is
+// one block of A, so that the slice streams once per task (2048² on two
+// cores: 8 tasks of 258 rows; 16 tasks of 126–132 rows streamed it twice
+// as often and took 2–3% more CPU per core). Tile ranges depend only on the shape, and every
 // element of C is computed by the same sequence of operations whatever
 // the split, so results are bit-identical from run to run and across
 // thread counts.

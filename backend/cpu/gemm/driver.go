@@ -110,20 +110,20 @@ func (j *job) gemm() {
 		// with the others, except op(B) split over M, packed once for all
 		// tasks (below), so the model allows at most 5% more total work
 		// and tasks of at least minTaskNs; tasks that share op(B) are not
-		// cut so small that they would read it in place instead. Large
-		// products sharing op(B) (2048²: 16 tasks of 126 rows, which
-		// stream B as often as 8 tasks of two 129-row blocks) go to 8
-		// tasks per core.
+		// cut so small that they would read it in place instead. (2048²
+		// went to 8 tasks per core, of 126–132 rows; 4 per core, of 258
+		// rows, one block each (bigSliceMC), stream the shared op(B)
+		// from L3 half as often and took 2–3% less CPU per core.)
 		j.tasks = P
 		shareB := !pre && split == 1 && j.sharesB(ceilDiv(units, P))
 		base := float64(P) * j.taskEstimate(split, units, P, shareB)
-		for _, f := range []int{2, 4, 8} {
+		for _, f := range []int{2, 4} {
 			t := f * P
 			if units < t || shareB && !j.sharesB(ceilDiv(units, t)) {
 				break
 			}
 			per := j.taskEstimate(split, units, t, shareB)
-			if per < minTaskNs || f == 8 && (!shareB || per < minFineTaskNs) || float64(t)*per > 1.05*base {
+			if per < minTaskNs || float64(t)*per > 1.05*base {
 				break
 			}
 			j.tasks = t
@@ -222,12 +222,8 @@ func (j *job) partReady(s, q, pc, kc int) bool {
 // itself as not ready, so that tasks read their own copies.
 var partsBusy bool
 
-// minTaskNs: tasks are not cut below this modelled time; minFineTaskNs:
-// nor to 8 per core below this one.
-const (
-	minTaskNs     = 20000
-	minFineTaskNs = 1000000
-)
+// minTaskNs: tasks are not cut below this modelled time.
+const minTaskNs = 20000
 
 // sharesB reports whether tasks of a call split over M with rowUnits
 // register rows each would pack op(B) (transposed, or too many rows to
@@ -365,6 +361,18 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	mr, nr := k.mr, k.nr
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
+	// Where the KC slice of packed B is more than L2 holds (bigSlice),
+	// it streams from L3 once per block of A: a task of up to bigSliceMC
+	// rows makes them one block (at 2048² on two cores, tasks of 258
+	// rows: two blocks of 132 streamed it twice).
+	bCols := j1 - j0
+	if j.pb != nil {
+		bCols = ceilDiv(p.N, nr) * nr
+	}
+	bigSlice := kcb*bCols*4 > bigSliceBytes
+	if bigSlice && i1-i0 <= bigSliceMC {
+		mcb = ceilDiv(i1-i0, mr) * mr
+	}
 	ncb := blockSize(j1-j0, k.nc, nr)
 	shared := j.pb != nil // op(B) packed for the whole call (all N columns)
 	parts, panels := 1, ceilDiv(p.N, nr)
@@ -398,6 +406,15 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	}
 	c, ldc := p.C, p.LDC
 	tmp := ws.tmp[:mr*nr]
+	colUsed := false
+	// The packed B micro-panels of a KC slice lie one after another;
+	// in a bigSlice each one comes from L3 when its first tile needs it,
+	// unless it was prefetched during the tiles of the panel before
+	// (below).
+	pfOn := k.prefetch != nil && !noPrefetchB && bigSlice
+	if pfOn {
+		prefetchBlocks.Add(1)
+	}
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
@@ -461,8 +478,36 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							packB(ws.b, p, jc+jr, nrr, pc, kc, k)
 							bp = &ws.b[0]
 						}
-						for ir := 0; ir < mc; ir += mr {
+						// Prefetch the next panel, which follows this
+						// one in the packed buffer (or lies past the
+						// slice: the prefetch reads nothing), a share
+						// per tile.
+						var pfB uintptr
+						pfLines := 0
+						if pfOn && ldb == nr {
+							pfB = uintptr(unsafe.Pointer(bp)) + uintptr(kc*nr*4)
+							pfLines = ceilDiv(kc*nr*4/64, ceilDiv(mc, mr))
+						}
+						// Whole tiles of packed A with no epilogue to
+						// apply: one call for the column (microCol).
+						ir0 := 0
+						if tiles := mc / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
+							ci := ic*ldc + jc + jr
+							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
+							_ = ws.a[tiles*kc*mr-1]
+							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							if pfB != 0 {
+								pfB += uintptr(tiles * pfLines * 64)
+							}
+							ir0 = tiles * mr
+							colUsed = true
+						}
+						for ir := ir0; ir < mc; ir += mr {
 							mrr := min(mr, mc-ir)
+							if pfB != 0 {
+								k.prefetch(pfB, pfLines)
+								pfB += uintptr(pfLines * 64)
+							}
 							row0 := ic + ir
 							ci := row0*ldc + jc + jr
 							var ap *float32
@@ -513,7 +558,38 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			}
 		}
 	}
+	if colUsed {
+		microColBlocks.Add(1)
+	}
 }
+
+// bigSliceBytes: where the packed B that a task's tiles read in one KC
+// slice is larger than this many bytes (an L2 of Zen 3 is 512 KiB), it
+// streams from L3: the tiles of each B micro-panel prefetch the next one
+// (for 2048² on two cores, a slice of 2 MiB, shared, the micro-kernel
+// waited for each panel's first lines; the prefetch took 2–3% less CPU
+// per core at 1024² and 2048², calls alternated on the loaded machine,
+// and none at 512², a slice of 512 KiB, where it is off), and a task of
+// up to bigSliceMC rows is one block of A (an A block of 264 KiB at KC
+// 256, half of that L2).
+const (
+	bigSliceBytes = 512 << 10
+	bigSliceMC    = 264
+)
+
+// noPrefetchB (tests) turns the prefetch of B panels off;
+// prefetchBlocks counts the tasks that prefetch them.
+var (
+	noPrefetchB    bool
+	prefetchBlocks atomic.Uint64
+)
+
+// noMicroCol (tests) computes every tile by kernel.micro; microColBlocks
+// counts the tasks that used kernel.microCol.
+var (
+	noMicroCol     bool
+	microColBlocks atomic.Uint64
+)
 
 // addTile stores (acc == 0) or adds the top-left mrr×nrr of the scratch
 // tile tmp (rows nr apart) into c (rows ldc apart).

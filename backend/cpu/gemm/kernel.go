@@ -21,6 +21,13 @@ type kernel struct {
 	// adding to what is there when acc != 0. kc >= 1.
 	micro func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
+	// microCol, if not nil, is micro on tiles ≥ 1 whole tiles one under
+	// another: the packed A micro-panels at a + t·kc·mr (t < tiles)
+	// times the same B micro-panel into the C tiles at c + t·mr·ldc,
+	// prefetching pfLines cache lines from address pf on (advancing)
+	// before each tile. The same bits as micro tile by tile.
+	microCol func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int)
+
 	// micro4, if not nil, is micro for the first 4 rows of the tile
 	// only (a still an mr-row panel); edge panels of 4 rows use it in
 	// place of micro on a scratch tile.
@@ -51,6 +58,12 @@ type kernel struct {
 	// stored k×n row by row: dst[i*pstride + q*16 + c] = src[q*ldb +
 	// 16*i + c] for q < kc, i < np, c < 16. The caller checks bounds.
 	packB16 func(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
+
+	// prefetch, if not nil, asks for lines 64-byte cache lines from
+	// address p on without reading them (they need not be valid
+	// memory): the driver prefetches the next packed B micro-panel with
+	// it (see prefetchBMin).
+	prefetch func(p uintptr, lines int)
 }
 
 // biasAct, if not nil, adds bias[0:n] to row[0:n] and applies ReLU when

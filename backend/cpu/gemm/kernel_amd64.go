@@ -8,6 +8,9 @@ import "golang.org/x/sys/cpu"
 func sgemmAVX2x6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
+func sgemmAVX2x6x16Col(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int)
+
+//go:noescape
 func sgemmAVX2x6x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
@@ -32,6 +35,9 @@ func pack6AVX2(blocks int, src *float32, lds int, dst *float32)
 func packB16AVX2(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
 
 //go:noescape
+func prefetchLines(p uintptr, lines int)
+
+//go:noescape
 func biasActAVX2(n int, row, bias *float32, relu int)
 
 //go:noescape
@@ -49,9 +55,9 @@ func archKernels() []*kernel {
 	if hasAVX2 {
 		ks = append(ks, &kernel{
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
-			micro: sgemmAVX2x6x16, micro4: sgemmAVX2x4x16, microA: sgemmAVX2x6x16A,
+			micro: sgemmAVX2x6x16, microCol: sgemmAVX2x6x16Col, micro4: sgemmAVX2x4x16, microA: sgemmAVX2x6x16A,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
-			pack6: pack6AVX2, packB16: packB16AVX2,
+			pack6: pack6AVX2, packB16: packB16AVX2, prefetch: prefetchLines,
 		})
 	}
 	if hasAVX2 && cpu.X86.HasAVX512F {

@@ -120,6 +120,90 @@ avx2overwrite:
 	RET
 
 // ---------------------------------------------------------------------------
+// AVX2+FMA micro-kernel over a column of tiles.
+//
+// func sgemmAVX2x6x16Col(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int)
+//
+// sgemmAVX2x6x16 on tiles ≥ 1 whole 6×16 tiles one under another: tile
+// t multiplies the packed A micro-panel at a + t·kc·6 floats (the panels
+// of a packed A block, one after another) by the same B micro-panel and
+// stores into the C tile at c + 6·t·ldc floats; each element is the same
+// FMA chain as in sgemmAVX2x6x16, so the same bits. Before each tile it
+// prefetches pfLines cache lines from pf on (pf advancing), which may be
+// 0 lines (the driver prefetches the next B micro-panel that way). One
+// call per column instead of one per tile saves the Go call and the
+// driver's per-tile work.
+TEXT ·sgemmAVX2x6x16Col(SB), NOSPLIT, $0-80
+	MOVQ a+8(FP), SI
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), R13
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ tiles+56(FP), R11
+	MOVQ pf+64(FP), BX
+	LEAQ (R8)(R8*2), R12
+	SHLQ $1, R12              // R12 = 6 rows of C in bytes
+
+coltile:
+	MOVQ pfLines+72(FP), CX
+	TESTQ CX, CX
+	JLE   colpfdone
+
+colpf:
+	PREFETCHT0 (BX)
+	ADDQ       $64, BX
+	DECQ       CX
+	JNZ        colpf
+
+colpfdone:
+	MOVQ kc+0(FP), CX
+	MOVQ b+16(FP), DI
+	MOVQ R13, DX
+	AVX2BEGIN6
+
+	CMPQ CX, $4
+	JLT  coltail
+
+colloop4:
+	AVX2STEP(0)
+	AVX2STEP(24)
+	AVX2STEP(48)
+	AVX2STEP(72)
+	ADDQ $96, SI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  colloop4
+
+coltail:
+	TESTQ CX, CX
+	JEQ   colstore
+
+colloop1:
+	AVX2STEP(0)
+	ADDQ $24, SI
+	DECQ CX
+	JNZ  colloop1
+
+colstore:
+	MOVQ  R13, DX
+	MOVQ  acc+48(FP), AX
+	TESTQ AX, AX
+	JEQ   coloverwrite
+	AVX2ADD6
+	JMP   colnext
+
+coloverwrite:
+	AVX2SET6
+
+colnext:
+	ADDQ R12, R13
+	DECQ R11
+	JNZ  coltile
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX2+FMA micro-kernel reading A in place.
 //
 // func sgemmAVX2x6x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
@@ -911,4 +995,25 @@ pbpanel:
 
 pbdone:
 	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// func prefetchLines(p uintptr, lines int)
+//
+// Asks for lines cache lines of 64 bytes from p on (PREFETCHT0), reading
+// nothing and faulting on no address: the driver prefetches the next
+// packed B micro-panel a few lines per micro-kernel call.
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), SI
+	MOVQ  lines+8(FP), CX
+	TESTQ CX, CX
+	JLE   pfdone
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	DECQ       CX
+	JNZ        pfloop
+
+pfdone:
 	RET

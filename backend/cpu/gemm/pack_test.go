@@ -387,3 +387,130 @@ func TestDirectA(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetchB: products whose packed B slices are larger than
+// prefetchBMin prefetch each next B micro-panel (past the last one, past
+// the buffer: nothing is read there), with the same bits as without.
+func TestPrefetchB(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchB = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().prefetch == nil {
+			t.Skip("no prefetch")
+		}
+		for _, s := range []shape{
+			{m: 100, n: 1100, k: 300, transB: true},
+			{m: 150, n: 2100, k: 100, padB: 5, padC: 3, beta: 1, colBias: true, act: ActReLU},
+			{m: 100, n: 800, k: 520, transA: true, alpha: 0.5},
+			{m: 61, n: 2050, k: 90, rowBias: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				var got [2][]float32
+				for x, off := range []bool{true, false} {
+					noPrefetchB = off
+					before := prefetchBlocks.Load()
+					s.run(t, rand.New(rand.NewSource(22)))
+					// One core's task reads all of B; split, a task may
+					// read less than prefetchBMin of it.
+					if in := prefetchBlocks.Load() - before; off && in > 0 || !off && workers == 1 && in == 0 {
+						t.Fatalf("%v, %d workers, prefetch off %v: %d tasks prefetched B", s, workers, off, in)
+					}
+					got[x] = lastC
+				}
+				for i := range got[0] {
+					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v with B prefetched, %v without", s, workers, i, got[1][i], got[0][i])
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestBigSliceSplit: a product whose shared packed B slices are larger
+// than L2 (2048×2048 times 2048×512… here K = 512: slices of 2 MiB) goes
+// to 4 tasks per core of at most bigSliceMC rows, one block of A each,
+// with the bits of one worker.
+func TestBigSliceSplit(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	if active.Load().name == "generic" {
+		t.Skip("the generic kernel's blocking differs")
+	}
+	const m, n, k = 2048, 2048, 512
+	r := rand.New(rand.NewSource(13))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	var got [2][]float32
+	for x, workers := range []int{1, 2} {
+		pool := parallel.New(workers)
+		getPool = func() *parallel.Pool { return pool }
+		got[x] = make([]float32, m*n)
+		StartTrace()
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, got[x], n)
+		calls := StopTrace()
+		if workers == 1 {
+			continue
+		}
+		c := calls[0]
+		if c.Split != "M" || !c.SharedB || c.Tasks != 8 {
+			t.Fatalf("2 workers: split %s, shared B %v, %d tasks; want M, true, 8", c.Split, c.SharedB, c.Tasks)
+		}
+		for _, tk := range c.Task {
+			if rows := (tk.Hi - tk.Lo) * c.Unit; rows > bigSliceMC {
+				t.Fatalf("a task of %d rows (> %d)", rows, bigSliceMC)
+			}
+		}
+	}
+	for i := range got[0] {
+		if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+			t.Fatalf("C[%d] = %v on 2 workers, %v on 1", i, got[1][i], got[0][i])
+		}
+	}
+}
+
+// TestMicroCol: columns of whole tiles on packed A go through
+// kernel.microCol (one call per column of tiles), with the same bits as
+// tile by tile; edge rows, in-place A and the last slice of a product
+// with an epilogue keep the tile-by-tile path.
+func TestMicroCol(t *testing.T) {
+	defer func() { getPool = parallel.Default; noMicroCol = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().microCol == nil {
+			t.Skip("no column kernel")
+		}
+		for _, s := range []shape{
+			{m: 300, n: 200, k: 100},
+			{m: 301, n: 37, k: 600, beta: 0.5, padA: 2, padC: 1},
+			{m: 125, n: 160, k: 300, transA: true, colBias: true, act: ActReLU},
+			{m: 262, n: 96, k: 270, transB: true, rowBias: true, beta: 1},
+			{m: 130, n: 1100, k: 300, alpha: 2},
+			{m: 64, n: 256, k: 784, transB: true, colBias: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			for _, workers := range []int{1, 2, 3} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				var got [2][]float32
+				for x, off := range []bool{true, false} {
+					noMicroCol = off
+					before := microColBlocks.Load()
+					s.run(t, rand.New(rand.NewSource(23)))
+					if in := microColBlocks.Load() - before; off && in > 0 || !off && workers == 1 && s.m >= 100 && in == 0 {
+						t.Fatalf("%v, %d workers, column kernel off %v: %d tasks used it", s, workers, off, in)
+					}
+					got[x] = lastC
+				}
+				for i := range got[0] {
+					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+						t.Fatalf("%v, %d workers: C[%d] = %v by columns, %v by tiles", s, workers, i, got[1][i], got[0][i])
+					}
+				}
+			}
+		}
+	})
+}
