@@ -80,3 +80,16 @@ func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
 //
 //go:noescape
 func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int)
+
+// addF32AVX2, subF32AVX2 and mulF32AVX2 write o[i] = x[i] op y[i] for n
+// (a multiple of 8) elements, lane for lane the float32 operation of the
+// scalar loop (binaryInner): the same bits, NaNs included.
+//
+//go:noescape
+func addF32AVX2(o, x, y *float32, n int)
+
+//go:noescape
+func subF32AVX2(o, x, y *float32, n int)
+
+//go:noescape
+func mulF32AVX2(o, x, y *float32, n int)
