@@ -39,7 +39,11 @@ func TestRowStatVector(t *testing.T) {
 				opCase{name: fmt.Sprintf("reduce_to %dx%d", rows, n), ins: []in{{t: f32(rows, n)}},
 					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.ReduceTo(x[0], ir.Shape{n}) }},
 				opCase{name: fmt.Sprintf("mean %dx%d", rows, n), ins: []in{{t: f32(rows, n)}},
-					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{0}, false) }})
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{0}, false) }},
+				opCase{name: fmt.Sprintf("mean 3x%dx%d axis 1", rows, n), ins: []in{{t: f32(3, rows, n)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{1}, false) }},
+				opCase{name: fmt.Sprintf("sum 2x%dx3x%d axes 1, 2", rows, n), ins: []in{{t: f32(2, rows, 3, n)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Sum(x[0], []int{1, 2}, false) }})
 		}
 	}
 	r := rand.New(rand.NewSource(3))
