@@ -191,7 +191,14 @@ func (s lnColumns) Range(lo, hi int) {
 	if simdOn && k.rows > 0 {
 		nv = (hi - lo) &^ 3
 		if nv > 0 {
-			lnColAVX2(&acc[0], &x[lo], &dy[lo], &k.st[0], k.rows, nv, k.D)
+			// A block of rows at a time, as colSumBlocks: each column
+			// still adds its rows in order (the same bits), while the
+			// kernel's 8-column strips walk rows that stay in L1.
+			rb := min(max(1024/nv, 8), 64)
+			for r0 := 0; r0 < k.rows; r0 += rb {
+				o := r0*k.D + lo
+				lnColAVX2(&acc[0], &x[o], &dy[o], &k.st[2*r0], min(rb, k.rows-r0), nv, k.D)
+			}
 		}
 	}
 	for r := range k.rows {
