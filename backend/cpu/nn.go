@@ -234,19 +234,29 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	if simdOn {
 		nv = D &^ 3
 	}
+	// Rows [gs, gs+4) have their statistics in gm, gr (stats4): four rows
+	// side by side, so that the chains of adds of their sums overlap.
+	var gm, gr [4]float64
+	gs := -8
 	for r := lo; r < hi; r++ {
 		row, orow := x[r*D:][:D], o[r*D:][:D]
 		var mean, rstd float64
 		switch {
-		case k.op == ir.OpLayerNorm:
-			mean, rstd = k.stats(row)
-			if k.saved != nil {
+		case k.op == ir.OpLayerNorm || k.saved == nil:
+			if nv > 0 && r >= gs+4 && r+4 <= hi {
+				gs = r
+				k.stats4(x, r, &gm, &gr)
+			}
+			if r < gs+4 {
+				mean, rstd = gm[r-gs], gr[r-gs]
+			} else {
+				mean, rstd = k.stats(row)
+			}
+			if k.op == ir.OpLayerNorm && k.saved != nil {
 				k.saved[2*r], k.saved[2*r+1] = mean, rstd
 			}
-		case k.saved != nil:
-			mean, rstd = k.saved[2*r], k.saved[2*r+1]
 		default:
-			mean, rstd = k.stats(row)
+			mean, rstd = k.saved[2*r], k.saved[2*r+1]
 		}
 		if k.op == ir.OpLayerNorm {
 			b := f32s(k.b)
@@ -291,6 +301,35 @@ func (k *layerNormKernel) Range(lo, hi int) {
 			h := (float64(row[j]) - mean) * rstd
 			orow[j] = float32(rstd * (float64(dy[j])*float64(w[j]) - mg - h*mgx))
 		}
+	}
+}
+
+// stats4 writes the statistics of rows [r, r+4) of x into mean and rstd,
+// bit for bit those of stats (simdOn, D ≥ 4): the four rows' sums side
+// by side (lnSums4AVX2), the same operations in the same order per row.
+func (k *layerNormKernel) stats4(x []float32, r int, mean, rstd *[4]float64) {
+	D := k.D
+	nv := D &^ 3
+	_ = x[(r+4)*D-1]
+	var s [16]float64
+	lnSums4AVX2(&x[r*D], nv, D, mean, 0, &s)
+	for i := range 4 {
+		row := x[(r+i)*D:][:D]
+		s0 := s[4*i]
+		for _, e := range row[nv:] {
+			s0 += float64(e)
+		}
+		mean[i] = ((s0 + s[4*i+1]) + (s[4*i+2] + s[4*i+3])) / float64(D)
+	}
+	lnSums4AVX2(&x[r*D], nv, D, mean, 1, &s)
+	for i := range 4 {
+		row := x[(r+i)*D:][:D]
+		s0 := s[4*i]
+		for _, e := range row[nv:] {
+			d := float64(e) - mean[i]
+			s0 += d * d
+		}
+		rstd[i] = 1 / math.Sqrt(((s0+s[4*i+1])+(s[4*i+2]+s[4*i+3]))/float64(D)+k.eps)
 	}
 }
 

@@ -173,3 +173,35 @@ func TestGelu2Vector(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerNormRowsSideBySide checks layernorm's statistics of four rows
+// side by side (lnSums4AVX2 through stats4) against stats bit for bit,
+// on rows whose elements are 2^±20 apart in magnitude, so that any
+// change in the order of the float64 sums shows.
+func TestLayerNormRowsSideBySide(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	simdOn = true
+	r := rand.New(rand.NewSource(11))
+	wide := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64()*math.Exp2(float64(r.Intn(41)-20))) + 1
+		}
+		return x
+	}
+	for _, D := range []int{4, 5, 8, 13, 128, 131} {
+		k := &layerNormKernel{D: D, eps: 1e-5}
+		x := wide(4 * D)
+		var mean, rstd [4]float64
+		k.stats4(x, 0, &mean, &rstd)
+		for i := range 4 {
+			m, s := k.stats(x[i*D:][:D])
+			if math.Float64bits(m) != math.Float64bits(mean[i]) || math.Float64bits(s) != math.Float64bits(rstd[i]) {
+				t.Fatalf("D=%d row %d: stats4 %v %v, stats %v %v", D, i, mean[i], rstd[i], m, s)
+			}
+		}
+	}
+}
