@@ -192,10 +192,9 @@ func (k *scatterAddKernel[T]) run() error {
 		if id < 0 || id >= int64(k.rows) {
 			return idError(id, k.rows)
 		}
+		// dst += the update row (float32 by the vector add, the same bits)
 		dst := o[int(id)*k.row:][:k.row]
-		for j, e := range u[i*k.row : (i+1)*k.row] {
-			dst[j] += e
-		}
+		binaryInner(ir.OpAdd, dst, dst, 1, u[i*k.row:(i+1)*k.row], 1)
 	}
 	return nil
 }
