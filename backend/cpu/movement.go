@@ -178,25 +178,40 @@ func buildGather(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 // scatterAddKernel adds row i of updates into row ids[i] of zeros, in
-// order of i, so colliding ids add deterministically.
+// order of i, so colliding ids add deterministically. The ids are
+// checked first; then the result's rows are split over the cores, each
+// task clearing its rows and adding, in order of i, the updates whose
+// id falls among them: every row gets the same adds in the same order
+// whatever the split.
 type scatterAddKernel[T numeric] struct {
 	rows, row     int
 	ids, upd, out *buffer
+	pool          *parallel.Pool
 }
 
 func (k *scatterAddKernel[T]) run() error {
-	u, o := view[T](k.upd), view[T](k.out)
-	clear(o)
 	for i := range k.ids.n {
-		id := idAt(k.ids, i)
-		if id < 0 || id >= int64(k.rows) {
+		if id := idAt(k.ids, i); id < 0 || id >= int64(k.rows) {
 			return idError(id, k.rows)
 		}
+	}
+	// Per result row: its clear and its share of the adds.
+	parFor(k.pool, k.rows, k.row+k.ids.n*k.row/max(1, k.rows), k)
+	return nil
+}
+
+func (k *scatterAddKernel[T]) Range(lo, hi int) {
+	u, o := view[T](k.upd), view[T](k.out)
+	clear(o[lo*k.row : hi*k.row])
+	for i := range k.ids.n {
+		id := int(idAt(k.ids, i))
+		if id < lo || id >= hi {
+			continue
+		}
 		// dst += the update row (float32 by the vector add, the same bits)
-		dst := o[int(id)*k.row:][:k.row]
+		dst := o[id*k.row:][:k.row]
 		binaryInner(ir.OpAdd, dst, dst, 1, u[i*k.row:(i+1)*k.row], 1)
 	}
-	return nil
 }
 
 func buildScatterAdd(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -204,11 +219,11 @@ func buildScatterAdd(c *compileCtx, v *ir.Value) (kernel, error) {
 	ids, upd, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType {
 	case ir.F32:
-		return &scatterAddKernel[float32]{rows, row, ids, upd, out}, nil
+		return &scatterAddKernel[float32]{rows, row, ids, upd, out, c.pool}, nil
 	case ir.I32:
-		return &scatterAddKernel[int32]{rows, row, ids, upd, out}, nil
+		return &scatterAddKernel[int32]{rows, row, ids, upd, out, c.pool}, nil
 	case ir.I64:
-		return &scatterAddKernel[int64]{rows, row, ids, upd, out}, nil
+		return &scatterAddKernel[int64]{rows, row, ids, upd, out, c.pool}, nil
 	}
 	return nil, unsupported(v, v.Type)
 }
