@@ -51,6 +51,24 @@ func expSum(o, x []float32, shift float32) float32 {
 	return s
 }
 
+// expSum2 is expSum for two rows (simdOn, at least 8 elements each, the
+// same length): the vector part of both side by side, so that their
+// chains of dependent instructions overlap; each row's results are
+// bit for bit expSum's.
+func expSum2(o0, x0, o1, x1 []float32, shift0, shift1 float32) (float32, float32) {
+	n := len(o0)
+	x0, o1, x1 = x0[:n], o1[:n], x1[:n]
+	i := n &^ 7
+	s0, s1 := expSum2AVX2(&o0[0], &x0[0], &o1[0], &x1[0], i, shift0, shift1, &expConsts)
+	for ; i < n; i++ {
+		o0[i] = float32(math.Exp(float64(x0[i] - shift0)))
+		s0 += o0[i]
+		o1[i] = float32(math.Exp(float64(x1[i] - shift1)))
+		s1 += o1[i]
+	}
+	return s0, s1
+}
+
 // rowsVector is softmax over contiguous rows with the vector exp: the
 // row's max, exp(x - max) and its sum in float32, then a scale (or, for
 // log_softmax, x - max - log(sum)).

@@ -93,3 +93,9 @@ func subF32AVX2(o, x, y *float32, n int)
 
 //go:noescape
 func mulF32AVX2(o, x, y *float32, n int)
+
+// expSum2AVX2 is expSumAVX2 for two rows side by side, each bit for bit
+// as alone (expSum2).
+//
+//go:noescape
+func expSum2AVX2(o0, x0, o1, x1 *float32, n int, shift0, shift1 float32, c *[16]float32) (s0, s1 float32)

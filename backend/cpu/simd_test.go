@@ -382,3 +382,41 @@ func TestBinaryF32Vector(t *testing.T) {
 		}
 	}
 }
+
+// TestExpSum2 checks the two-row exp (expSum2, attention's softmax)
+// against expSum row by row, bit for bit: values and sums, in place and
+// not, on lengths around the vector width, with different shifts, NaN
+// and values past the clamp bounds.
+func TestExpSum2(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(9))
+	for _, n := range []int{8, 9, 15, 16, 17, 64, 67} {
+		for _, inPlace := range []bool{false, true} {
+			x0, x1 := make([]float32, n), make([]float32, n)
+			for i := range n {
+				x0[i], x1[i] = float32(r.NormFloat64()*8), float32(r.NormFloat64()*3-1)
+			}
+			x0[n/2], x1[n-1] = 100, float32(math.NaN())
+			x1[0] = -200
+			sh0, sh1 := maxF32(x0), float32(0.75)
+			w0, w1 := make([]float32, n), make([]float32, n)
+			ws0, ws1 := expSum(w0, x0, sh0), expSum(w1, x1, sh1)
+			o0, o1 := make([]float32, n), make([]float32, n)
+			if inPlace {
+				o0, o1 = append([]float32(nil), x0...), append([]float32(nil), x1...)
+				x0, x1 = o0, o1
+			}
+			s0, s1 := expSum2(o0, x0, o1, x1, sh0, sh1)
+			if math.Float32bits(s0) != math.Float32bits(ws0) || math.Float32bits(s1) != math.Float32bits(ws1) {
+				t.Fatalf("n=%d in place %v: sums %v %v, want %v %v", n, inPlace, s0, s1, ws0, ws1)
+			}
+			for i := range n {
+				if math.Float32bits(o0[i]) != math.Float32bits(w0[i]) || math.Float32bits(o1[i]) != math.Float32bits(w1[i]) {
+					t.Fatalf("n=%d in place %v [%d]: %v %v, want %v %v", n, inPlace, i, o0[i], o1[i], w0[i], w1[i])
+				}
+			}
+		}
+	}
+}
