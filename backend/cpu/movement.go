@@ -144,22 +144,29 @@ func idAt(b *buffer, i int) int64 {
 	return view[int64](b)[i]
 }
 
-// gatherKernel copies rows table[ids[i]] to row i of the result.
+// gatherKernel copies rows table[ids[i]] to row i of the result: the ids
+// checked first, then the rows copied over the cores.
 type gatherKernel[T word] struct {
 	rows, row       int // table rows and elements per row
 	table, ids, out *buffer
+	pool            *parallel.Pool
 }
 
 func (k *gatherKernel[T]) run() error {
-	t, o := view[T](k.table), view[T](k.out)
 	for i := range k.ids.n {
-		id := idAt(k.ids, i)
-		if id < 0 || id >= int64(k.rows) {
+		if id := idAt(k.ids, i); id < 0 || id >= int64(k.rows) {
 			return idError(id, k.rows)
 		}
-		copy(o[i*k.row:(i+1)*k.row], t[int(id)*k.row:][:k.row])
 	}
+	parFor(k.pool, k.ids.n, k.row, k)
 	return nil
+}
+
+func (k *gatherKernel[T]) Range(lo, hi int) {
+	t, o := view[T](k.table), view[T](k.out)
+	for i := lo; i < hi; i++ {
+		copy(o[i*k.row:(i+1)*k.row], t[int(idAt(k.ids, i))*k.row:][:k.row])
+	}
 }
 
 func buildGather(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -168,11 +175,11 @@ func buildGather(c *compileCtx, v *ir.Value) (kernel, error) {
 	t, ids, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType.Size() {
 	case 1:
-		return &gatherKernel[uint8]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+		return &gatherKernel[uint8]{rows: rows, row: row, table: t, ids: ids, out: out, pool: c.pool}, nil
 	case 4:
-		return &gatherKernel[uint32]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+		return &gatherKernel[uint32]{rows: rows, row: row, table: t, ids: ids, out: out, pool: c.pool}, nil
 	case 8:
-		return &gatherKernel[uint64]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+		return &gatherKernel[uint64]{rows: rows, row: row, table: t, ids: ids, out: out, pool: c.pool}, nil
 	}
 	return nil, unsupported(v, v.Type)
 }

@@ -65,3 +65,52 @@ func TestScatterAddSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherSplit checks gather split over the ids on 2 and 3 threads
+// against the rows copied one by one, and that an id out of range gives
+// an error on every thread count.
+func TestGatherSplit(t *testing.T) {
+	const rows, row, n = 700, 37, 3000
+	g := ir.NewGraph()
+	b := ir.NewBuilder(g)
+	table := must(b.Input("table", ir.RoleData, f32(rows, row)))
+	ids := must(b.Input("ids", ir.RoleData, ir.TensorOf(ir.I32, n)))
+	g.AddOutput("y", must(b.Gather(table, ids)))
+	r := rand.New(rand.NewSource(8))
+	idv, tv := make([]int32, n), make([]float32, rows*row)
+	for i := range idv {
+		idv[i] = int32(r.Intn(rows))
+	}
+	for i := range tv {
+		tv[i] = float32(r.NormFloat64())
+	}
+	for _, threads := range []int{1, 2, 3} {
+		p, err := Compile(g, Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Bind("ids", idv); err != nil {
+			t.Fatal(err)
+		}
+		copy(p.Float32("table"), tv)
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		y := p.Float32("y")
+		for i, id := range idv {
+			for j := range row {
+				if math.Float32bits(y[i*row+j]) != math.Float32bits(tv[int(id)*row+j]) {
+					t.Fatalf("threads=%d: row %d (id %d) [%d] = %v, want %v", threads, i, id, j, y[i*row+j], tv[int(id)*row+j])
+				}
+			}
+		}
+		bad := append([]int32(nil), idv...)
+		bad[n/2] = -1
+		if err := p.Bind("ids", bad); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Fatalf("threads=%d: id -1 gave %v, want an out-of-range error", threads, err)
+		}
+	}
+}
