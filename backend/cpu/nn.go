@@ -139,7 +139,11 @@ type layerNormKernel struct {
 	// backward ops linked to it (shareLayerNormStats), which read them
 	// instead of computing them again; nil where not linked.
 	saved []float64
-	pool  *parallel.Pool
+	// res (forward only): x = res[0] + res[1], the residual add just
+	// before the layernorm, computed here row by row into x before the
+	// row's statistics (fuseResidualLayerNorm); nil where not fused.
+	res  [2]*buffer
+	pool *parallel.Pool
 }
 
 // stats returns the mean and 1/√(var+eps) of a row (sums with four
@@ -256,7 +260,15 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	// side by side, so that the chains of adds of their sums overlap.
 	var gm, gr [4]float64
 	gs := -8
+	summed := lo // rows [lo, summed) of x hold the fused residual add
 	for r := lo; r < hi; r++ {
+		if k.res[0] != nil && r >= summed {
+			// x = a + b for this row and the next three (a group of
+			// stats4 takes four), while they are in cache.
+			a, b := f32s(k.res[0]), f32s(k.res[1])
+			summed = min(r+4, hi)
+			binaryInner(ir.OpAdd, x[r*D:summed*D], a[r*D:], 1, b[r*D:], 1)
+		}
 		row, orow := x[r*D:][:D], o[r*D:][:D]
 		var mean, rstd float64
 		switch {
@@ -370,6 +382,64 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.st = make([]float64, 2*k.rows)
 	}
 	return k, nil
+}
+
+// lnResidualOn enables fuseResidualLayerNorm (tests turn it off to
+// compare).
+var lnResidualOn = true
+
+// fuseResidualLayerNorm folds x = add(a, b) into the layernorm step on x
+// right after it (a post-LN block's residual add): the layernorm adds
+// each row of a and b into x, then takes that row's statistics and
+// writes its result, while the row is in cache, and the add's step goes
+// (W4: one pass over a 1 MiB sum less per layernorm). x is still
+// written, with the add's bits (binaryInner, the add's own loop), for
+// its later readers (the backward ops). a and b have x's shape (no
+// broadcast) and the layernorm's result is either apart from their
+// storage or exactly one of them (the arena may reuse a slot that dies
+// at the add): row r of the result is written only after row r of a and
+// b is read, so the rows below are intact. Runs before the stage pass,
+// while the two steps are adjacent in program order.
+func (p *Program) fuseResidualLayerNorm() {
+	if !lnResidualOn {
+		return
+	}
+	drop := map[int]bool{}
+	for i := 1; i < len(p.steps); i++ {
+		s, prev := p.steps[i], p.steps[i-1]
+		k, ok := s.k.(*layerNormKernel)
+		if !ok || k.op != ir.OpLayerNorm || k.rows == 0 || k.D == 0 || s.v.Args[0] != prev.v || drop[i-1] {
+			continue
+		}
+		add, ok := prev.k.(*binaryKernel[float32])
+		if !ok || add.op != ir.OpAdd || add.out != k.x {
+			continue
+		}
+		sh := prev.v.Type.Shape
+		if !prev.v.Args[0].Type.Shape.Equal(sh) || !prev.v.Args[1].Type.Shape.Equal(sh) ||
+			!apartOrSame(k.out, add.x) || !apartOrSame(k.out, add.y) || !apartOrSame(k.x, add.x) || !apartOrSame(k.x, add.y) {
+			continue
+		}
+		k.res = [2]*buffer{add.x, add.y}
+		drop[i-1] = true
+	}
+	p.dropSteps(drop)
+}
+
+// apartOrSame reports whether buffers a and b of the same length either
+// share no byte or start at the same address. A buffer without storage
+// yet (an input bound later, never in the arena) is apart from the
+// arena's.
+func apartOrSame(a, b *buffer) bool {
+	if a.n != b.n {
+		return false
+	}
+	if a.p == nil || b.p == nil || a.p == b.p {
+		return true
+	}
+	n := uintptr(a.n * a.dt.Size())
+	pa, pb := uintptr(a.p), uintptr(b.p)
+	return pa+n <= pb || pb+n <= pa
 }
 
 // lnShareOn enables shareLayerNormStats (tests turn it off to compare).
