@@ -150,7 +150,9 @@
 //	                adds in the order of the ids on any split; TestGatherSplit, TestScatterAddSplit)
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout;
 //	                layernorm's backward ops read the row statistics kept by the forward
-//	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*)
+//	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*);
+//	                a residual add right before a layernorm runs inside it, row by row
+//	                (fuseResidualLayerNorm, TestResidualLayerNorm*)
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam),
 //	                split in blocks of 8 elements (the same bits on any
