@@ -36,10 +36,15 @@ var expConsts = [16]float32{88.3762626647949, -88.3762626647949, 1.4426950408889
 	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
 
 // expSum writes exp(x - shift) into o and returns the sum, 8 lanes at a
-// time in float32.
+// time in float32 where the CPU has AVX2 (hasAVX2FMA: attention's
+// softmax takes it whatever simdOn says, so that its tests compare the
+// tile products alone), else one by one.
 func expSum(o, x []float32, shift float32) float32 {
 	x = x[:len(o)]
-	i := len(o) &^ 7
+	i := 0
+	if hasAVX2FMA {
+		i = len(o) &^ 7
+	}
 	var s float32
 	if i > 0 {
 		s = expSumAVX2(&o[0], &x[0], i, shift, &expConsts)
