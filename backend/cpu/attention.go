@@ -99,13 +99,27 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 		gemm.Sgemm(false, true, tq, tk, dh, a.scale, q[g.Row(n, 0, tq, dh):], g.Stride(dh), k[g.Row(n, 0, tk, dh):], g.Stride(dh), 0, p, ldp)
 	}
 	m := a.maskRow(n)
-	for i := 0; i < tq; i++ {
+	for i := range tq {
 		row := p[i*ldp:][:tk]
 		for j, keep := range m {
 			if keep == 0 {
 				row[j] = -1e9
 			}
 		}
+	}
+	i := 0
+	if simdOn && tk >= 8 {
+		// Two rows at a time: the exps of a row of 64 alone wait on
+		// their own latency (softmax was 29% of the forward).
+		for ; i+2 <= tq; i += 2 {
+			r0, r1 := p[i*ldp:][:tk], p[(i+1)*ldp:][:tk]
+			s0, s1 := expSum2(r0, r0, r1, r1, maxF32(r0), maxF32(r1))
+			scaleF32(r0, 1/s0)
+			scaleF32(r1, 1/s1)
+		}
+	}
+	for ; i < tq; i++ {
+		row := p[i*ldp:][:tk]
 		mx := maxF32(row)
 		scaleF32(row, 1/expSum(row, row, mx))
 	}

@@ -145,10 +145,14 @@
 //	pool.go         max and average pooling and their backward ops; a ReLU
 //	                before a 2×2 max pooling folded into it, forward and
 //	                backward (fuseReluPool)
-//	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot
+//	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot;
+//	                gather split over the ids, scatter_add over the result's rows (each row's
+//	                adds in the order of the ids on any split; TestGatherSplit, TestScatterAddSplit)
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout;
 //	                layernorm's backward ops read the row statistics kept by the forward
-//	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*)
+//	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*);
+//	                a residual add right before a layernorm runs inside it, row by row
+//	                (fuseResidualLayerNorm, TestResidualLayerNorm*)
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam),
 //	                split in blocks of 8 elements (the same bits on any
@@ -167,10 +171,18 @@
 //	                run with simdOn off
 //	rowstat_amd64.s AVX2 kernels doing, lane for lane, the float64 loops of
 //	                layernorm (+ backward), column sums (reduce_to, sum and
-//	                mean over the leading axis) and the rows' max and scale
+//	                mean over the leading or a middle axis) and the rows' max and scale
 //	                of softmax and attention: bit-identical results
 //	                (TestRowStatVector; layernorm_backward_input's row
-//	                sums use four accumulators on both paths); rowstat_other.go stubs them
+//	                sums use four accumulators on both paths); rowstat_other.go stubs them.
+//	                Column sums walk a block of rows at a time (colSumBlocks) and
+//	                layernorm's statistics take four rows side by side (lnSums4AVX2,
+//	                TestLayerNormRowsSideBySide): each sum's order is unchanged
+//	binf32_amd64.s  float32 add, sub and mul of unit-stride operands (binaryInner: the
+//	                elementwise ops and fused bodies), bit for bit the scalar loop
+//	                (TestBinaryF32Vector)
+//	expsum2_amd64.s expSumAVX2 for two rows side by side (attention's softmax;
+//	                TestExpSum2)
 //	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
 //	                that the long erf and exp chains overlap: the same
 //	                results (TestGelu2Vector), ~22% less CPU per element;

@@ -536,6 +536,12 @@ func (k *binaryKernel[T]) Range(lo, hi int) {
 // binaryInner computes o[i] = x[i·sx] op y[i·sy]; it reports false on an
 // integer division by zero.
 func binaryInner[T numeric](op ir.Op, o, x []T, sx int, y []T, sy int) bool {
+	if sx == 1 && sy == 1 && simdOn && len(o) >= 8 {
+		var z T
+		if _, ok := any(z).(float32); ok && binaryF32Vector(op, f32view(o), f32view(x), f32view(y)) {
+			return true
+		}
+	}
 	ix, iy := 0, 0
 	switch op {
 	case ir.OpAdd:
@@ -791,4 +797,45 @@ func (p *Program) shareGeluPhi() {
 			k.phi = f.k.phi
 		}
 	}
+}
+
+// binaryF32Vector computes o[i] = x[i] op y[i] for op add, sub or mul by
+// the AVX2 kernels (the elements past the last 8 by the scalar loop),
+// bit for bit the scalar loop's float32 results; it reports false for
+// the other ops.
+func binaryF32Vector(op ir.Op, o, x, y []float32) bool {
+	var f func(o, x, y *float32, n int)
+	switch op {
+	case ir.OpAdd:
+		f = addF32AVX2
+	case ir.OpSub:
+		f = subF32AVX2
+	case ir.OpMul:
+		f = mulF32AVX2
+	default:
+		return false
+	}
+	n := len(o)
+	x, y = x[:n], y[:n]
+	nv := n &^ 7
+	f(&o[0], &x[0], &y[0], nv)
+	for i := nv; i < n; i++ {
+		switch op {
+		case ir.OpAdd:
+			o[i] = x[i] + y[i]
+		case ir.OpSub:
+			o[i] = x[i] - y[i]
+		default:
+			o[i] = x[i] * y[i]
+		}
+	}
+	return true
+}
+
+// f32view is s (whose elements are float32) as a []float32.
+func f32view[T numeric](s []T) []float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&s[0])), len(s))
 }

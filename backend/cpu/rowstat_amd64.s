@@ -345,3 +345,82 @@ lndots:
 	VMOVUPD   Y1, 32(DI)
 	VZEROUPPER
 	RET
+
+// func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]float64)
+// lnSumsAVX2 for the four rows at x + r·stride floats, r < 4, side by
+// side (four independent chains instead of one): s[4r+k] = Σ x[4i+k]
+// (sq == 0) or Σ (x[4i+k]-mean[r])², summed in order over i; n a
+// multiple of 4, ≥ 4.
+TEXT ·lnSums4AVX2(SB), NOSPLIT, $0-48
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   stride+16(FP), R9
+	MOVQ   mean+24(FP), R10
+	MOVQ   sq+32(FP), BX
+	MOVQ   s+40(FP), DI
+	SHLQ   $2, R9
+	SHRQ   $2, CX
+	LEAQ   (SI)(R9*1), R11
+	LEAQ   (R11)(R9*1), R12
+	LEAQ   (R12)(R9*1), R13
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	TESTQ  BX, BX
+	JNZ    ln4sqstart
+
+ln4sum:
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD (R11), Y5
+	VCVTPS2PD (R12), Y6
+	VCVTPS2PD (R13), Y7
+	VADDPD    Y4, Y0, Y0
+	VADDPD    Y5, Y1, Y1
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	ADDQ      $16, SI
+	ADDQ      $16, R11
+	ADDQ      $16, R12
+	ADDQ      $16, R13
+	DECQ      CX
+	JNZ       ln4sum
+	JMP       ln4done
+
+ln4sqstart:
+	VBROADCASTSD 0(R10), Y8
+	VBROADCASTSD 8(R10), Y9
+	VBROADCASTSD 16(R10), Y10
+	VBROADCASTSD 24(R10), Y11
+
+ln4sq:
+	VCVTPS2PD (SI), Y4
+	VCVTPS2PD (R11), Y5
+	VCVTPS2PD (R12), Y6
+	VCVTPS2PD (R13), Y7
+	VSUBPD    Y8, Y4, Y4
+	VSUBPD    Y9, Y5, Y5
+	VSUBPD    Y10, Y6, Y6
+	VSUBPD    Y11, Y7, Y7
+	VMULPD    Y4, Y4, Y4
+	VMULPD    Y5, Y5, Y5
+	VMULPD    Y6, Y6, Y6
+	VMULPD    Y7, Y7, Y7
+	VADDPD    Y4, Y0, Y0
+	VADDPD    Y5, Y1, Y1
+	VADDPD    Y6, Y2, Y2
+	VADDPD    Y7, Y3, Y3
+	ADDQ      $16, SI
+	ADDQ      $16, R11
+	ADDQ      $16, R12
+	ADDQ      $16, R13
+	DECQ      CX
+	JNZ       ln4sq
+
+ln4done:
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	VZEROUPPER
+	RET

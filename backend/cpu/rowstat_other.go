@@ -29,3 +29,7 @@ func gelu2GradPhiAVX2(o, x, dy, phi *float32, n int, c *[28][8]float32) { panic(
 func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64) {
 	panic("unreachable")
 }
+
+func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]float64) {
+	panic("unreachable")
+}

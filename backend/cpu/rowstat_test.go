@@ -39,7 +39,11 @@ func TestRowStatVector(t *testing.T) {
 				opCase{name: fmt.Sprintf("reduce_to %dx%d", rows, n), ins: []in{{t: f32(rows, n)}},
 					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.ReduceTo(x[0], ir.Shape{n}) }},
 				opCase{name: fmt.Sprintf("mean %dx%d", rows, n), ins: []in{{t: f32(rows, n)}},
-					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{0}, false) }})
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{0}, false) }},
+				opCase{name: fmt.Sprintf("mean 3x%dx%d axis 1", rows, n), ins: []in{{t: f32(3, rows, n)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Mean(x[0], []int{1}, false) }},
+				opCase{name: fmt.Sprintf("sum 2x%dx3x%d axes 1, 2", rows, n), ins: []in{{t: f32(2, rows, 3, n)}},
+					build: func(b *ir.Builder, x []*ir.Value) (*ir.Value, error) { return b.Sum(x[0], []int{1, 2}, false) }})
 		}
 	}
 	r := rand.New(rand.NewSource(3))
@@ -165,6 +169,38 @@ func TestGelu2Vector(t *testing.T) {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
 					t.Fatalf("n=%d grad=%v: gelu(%v) [%d] = %v, one-stream kernel %v", n, d != nil, x[i], i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestLayerNormRowsSideBySide checks layernorm's statistics of four rows
+// side by side (lnSums4AVX2 through stats4) against stats bit for bit,
+// on rows whose elements are 2^±20 apart in magnitude, so that any
+// change in the order of the float64 sums shows.
+func TestLayerNormRowsSideBySide(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	simdOn = true
+	r := rand.New(rand.NewSource(11))
+	wide := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64()*math.Exp2(float64(r.Intn(41)-20))) + 1
+		}
+		return x
+	}
+	for _, D := range []int{4, 5, 8, 13, 128, 131} {
+		k := &layerNormKernel{D: D, eps: 1e-5}
+		x := wide(4 * D)
+		var mean, rstd [4]float64
+		k.stats4(x, 0, &mean, &rstd)
+		for i := range 4 {
+			m, s := k.stats(x[i*D:][:D])
+			if math.Float64bits(m) != math.Float64bits(mean[i]) || math.Float64bits(s) != math.Float64bits(rstd[i]) {
+				t.Fatalf("D=%d row %d: stats4 %v %v, stats %v %v", D, i, mean[i], rstd[i], m, s)
 			}
 		}
 	}

@@ -80,3 +80,22 @@ func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32
 //
 //go:noescape
 func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int)
+
+// addF32AVX2, subF32AVX2 and mulF32AVX2 write o[i] = x[i] op y[i] for n
+// (a multiple of 8) elements, lane for lane the float32 operation of the
+// scalar loop (binaryInner): the same bits, NaNs included.
+//
+//go:noescape
+func addF32AVX2(o, x, y *float32, n int)
+
+//go:noescape
+func subF32AVX2(o, x, y *float32, n int)
+
+//go:noescape
+func mulF32AVX2(o, x, y *float32, n int)
+
+// expSum2AVX2 is expSumAVX2 for two rows side by side, each bit for bit
+// as alone (expSum2).
+//
+//go:noescape
+func expSum2AVX2(o0, x0, o1, x1 *float32, n int, shift0, shift1 float32, c *[16]float32) (s0, s1 float32)

@@ -33,3 +33,13 @@ func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32) {
 func dotRowsAVX2(a, b *float32, rows, n, astride, bstride int) float32 { panic("unreachable") }
 
 func sigTanhAVX2(o, x *float32, n int, c *[32]float32, tanh int) { panic("unreachable") }
+
+func addF32AVX2(o, x, y *float32, n int) { panic("unreachable") }
+
+func subF32AVX2(o, x, y *float32, n int) { panic("unreachable") }
+
+func mulF32AVX2(o, x, y *float32, n int) { panic("unreachable") }
+
+func expSum2AVX2(o0, x0, o1, x1 *float32, n int, shift0, shift1 float32, c *[16]float32) (s0, s1 float32) {
+	panic("unreachable")
+}

@@ -327,3 +327,96 @@ func TestSumColsVector(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryF32Vector checks the AVX2 add, sub and mul of unit-stride
+// float32 operands against the scalar loop bit for bit (NaNs with their
+// payloads, ±Inf, ±0, subnormals), on lengths around the vector widths
+// of 8 and 32, at unaligned offsets, and in place (o is x).
+func TestBinaryF32Vector(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	defer func(s bool) { simdOn = s }(simdOn)
+	r := rand.New(rand.NewSource(5))
+	special := []float32{float32(math.NaN()), math.Float32frombits(0x7fc12345), math.Float32frombits(0xffa00001),
+		float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 1e-40, -3e-39, math.MaxFloat32}
+	draw := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			if r.Intn(8) == 0 {
+				x[i] = special[r.Intn(len(special))]
+			} else {
+				x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(9)-4)))
+			}
+		}
+		return x
+	}
+	for _, op := range []ir.Op{ir.OpAdd, ir.OpSub, ir.OpMul} {
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 100, 517} {
+			for _, off := range []int{0, 1, 3} {
+				x, y := draw(n+off), draw(n+off)
+				var want, got []float32
+				for _, on := range []bool{false, true} {
+					simdOn = on
+					o := make([]float32, n+off)
+					binaryInner(op, o[off:], x[off:], 1, y[off:], 1)
+					if on {
+						got = o
+					} else {
+						want = o
+					}
+				}
+				inplace := append([]float32(nil), x...)
+				simdOn = true
+				binaryInner(op, inplace[off:], inplace[off:], 1, y[off:], 1)
+				for i := off; i < n+off; i++ {
+					w := math.Float32bits(want[i])
+					if g := math.Float32bits(got[i]); g != w {
+						t.Fatalf("%v n=%d off=%d [%d]: %v %v %v: vector %#x, scalar %#x", op, n, off, i, x[i], op, y[i], g, w)
+					}
+					if g := math.Float32bits(inplace[i]); g != w {
+						t.Fatalf("%v n=%d off=%d [%d] in place: vector %#x, scalar %#x", op, n, off, i, g, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestExpSum2 checks the two-row exp (expSum2, attention's softmax)
+// against expSum row by row, bit for bit: values and sums, in place and
+// not, on lengths around the vector width, with different shifts, NaN
+// and values past the clamp bounds.
+func TestExpSum2(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(9))
+	for _, n := range []int{8, 9, 15, 16, 17, 64, 67} {
+		for _, inPlace := range []bool{false, true} {
+			x0, x1 := make([]float32, n), make([]float32, n)
+			for i := range n {
+				x0[i], x1[i] = float32(r.NormFloat64()*8), float32(r.NormFloat64()*3-1)
+			}
+			x0[n/2], x1[n-1] = 100, float32(math.NaN())
+			x1[0] = -200
+			sh0, sh1 := maxF32(x0), float32(0.75)
+			w0, w1 := make([]float32, n), make([]float32, n)
+			ws0, ws1 := expSum(w0, x0, sh0), expSum(w1, x1, sh1)
+			o0, o1 := make([]float32, n), make([]float32, n)
+			if inPlace {
+				o0, o1 = append([]float32(nil), x0...), append([]float32(nil), x1...)
+				x0, x1 = o0, o1
+			}
+			s0, s1 := expSum2(o0, x0, o1, x1, sh0, sh1)
+			if math.Float32bits(s0) != math.Float32bits(ws0) || math.Float32bits(s1) != math.Float32bits(ws1) {
+				t.Fatalf("n=%d in place %v: sums %v %v, want %v %v", n, inPlace, s0, s1, ws0, ws1)
+			}
+			for i := range n {
+				if math.Float32bits(o0[i]) != math.Float32bits(w0[i]) || math.Float32bits(o1[i]) != math.Float32bits(w1[i]) {
+					t.Fatalf("n=%d in place %v [%d]: %v %v, want %v %v", n, inPlace, i, o0[i], o1[i], w0[i], w1[i])
+				}
+			}
+		}
+	}
+}
