@@ -2,9 +2,11 @@
 // ema_sq(v, g) → adam(p, m', v', lr, step), into one kernel that reads
 // g, p, m and v once and writes p, m and v once (the three ops stay in
 // the IR; the executor replaces their three kernels by one). With AVX2
-// and FMA the kernel runs 8 lanes of float32 arithmetic (adam_amd64.s);
-// the portable path does what the three separate kernels do, in float64,
-// and gives the same bits.
+// and FMA the kernel runs 8 lanes of float32 arithmetic (simd_amd64.s),
+// taking the square root and the quotient of a vector in float64 (the
+// same bits) where a lane can be subnormal, which the x86 divider does
+// not take at full speed; the portable path does what the three separate
+// kernels do, in float64, and gives the same bits.
 
 package cpu
 
@@ -21,6 +23,14 @@ import (
 // portable path).
 var adamVector = hasAVX2FMA
 
+// adamTiny and adamRatio say which vectors the vector kernel takes the
+// square root or the quotient of in float64: those with a lane where
+// 0 < v' < adamTiny, or d < adamTiny, or 0 < |m'| < max(adamRatio·d,
+// adamTiny), so every lane whose √ or ÷ has a subnormal operand or
+// result (or one that underflows to 0). Both ways give the same bits;
+// tests set them to 0 (never) and +Inf (always).
+var adamTiny, adamRatio float32 = 0x1p-126, 0x1p-100
+
 // fuseAdamOn turns the fusion on (tests compare with it off).
 var fuseAdamOn = true
 
@@ -33,11 +43,24 @@ type adamKernel struct {
 	b1, b2     float64 // the ema decays
 
 	// Per run.
-	c                      [8]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t)
+	c                      [32]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamRatio, 8×adamTiny, 8×abs mask
 	stepSize, shrink, rbc2 float64
 }
 
 func (k *adamKernel) run() error {
+	if err := k.setup(); err != nil {
+		return err
+	}
+	// Split in blocks of adamBlock elements, so that the vector kernel
+	// takes the same elements whatever the split, and the portable path
+	// only the last n%8 (the two differ in the last bit): the same bits
+	// on any number of cores.
+	parFor(k.pool, (k.p.n+adamBlock-1)/adamBlock, 16*adamBlock, k)
+	return nil
+}
+
+// setup sets the run's constants from the learning rate and the step.
+func (k *adamKernel) setup() error {
 	t := scalarInt(k.step)
 	if t < 1 {
 		return fmt.Errorf("step %d < 1", t)
@@ -46,13 +69,11 @@ func (k *adamKernel) run() error {
 	bc1 := 1 - math.Pow(k.at.Beta1, float64(t))
 	bc2 := math.Sqrt(1 - math.Pow(k.at.Beta2, float64(t)))
 	k.stepSize, k.shrink, k.rbc2 = lr/bc1, 1-lr*k.at.WeightDecay, 1/bc2
-	k.c = [8]float32{float32(k.b1), float32(1 - k.b1), float32(k.b2), float32(1 - k.b2),
-		float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)}
-	// Split in blocks of adamBlock elements, so that the vector kernel
-	// takes the same elements whatever the split, and the portable path
-	// only the last n%8 (the two differ in the last bit): the same bits
-	// on any number of cores.
-	parFor(k.pool, (k.p.n+adamBlock-1)/adamBlock, 16*adamBlock, k)
+	k.c[0], k.c[1], k.c[2], k.c[3] = float32(k.b1), float32(1-k.b1), float32(k.b2), float32(1-k.b2)
+	k.c[4], k.c[5], k.c[6], k.c[7] = float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)
+	for i := 8; i < 16; i++ {
+		k.c[i], k.c[i+8], k.c[i+16] = adamRatio, adamTiny, math.Float32frombits(0x7fffffff)
+	}
 	return nil
 }
 

@@ -12,10 +12,12 @@ var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 var simdOn = hasAVX2FMA
 
 // adamAVX2 runs the fused Adam update on n (a multiple of 8) elements;
-// c holds b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t).
+// c holds b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t),
+// then 8 copies each of the ratio and the tiny threshold (adamRatio,
+// adamTiny) and of the mask 0x7fffffff.
 //
 //go:noescape
-func adamAVX2(p, m, v, gr *float32, n int, c *[8]float32)
+func adamAVX2(p, m, v, gr *float32, n int, c *[32]float32)
 
 // reluAVX2 writes max(0, x) for n (a multiple of 8) elements.
 //

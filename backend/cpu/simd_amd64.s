@@ -2,7 +2,16 @@
 
 #include "textflag.h"
 
-// func adamAVX2(p, m, v, gr *float32, n int, c *[8]float32)
+// func adamAVX2(p, m, v, gr *float32, n int, c *[32]float32)
+//
+// Zen 3 (and other x86 cores) take a slow path of tens of cycles on a
+// VSQRTPS or VDIVPS whose operand or result is subnormal (or underflows
+// to 0); the other instructions here run at full speed on subnormal
+// inputs and results. So each vector checks its lanes first and takes
+// the square root or the quotient in float64 when one of them can be
+// subnormal: a float32 √ or ÷ computed in float64 (53 ≥ 2·24+2 bits) and
+// rounded once to float32 is the correctly rounded result, the same bits
+// as VSQRTPS/VDIVPS, without the slow path.
 TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
 	MOVQ m+8(FP), SI
@@ -18,6 +27,8 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 20(AX), Y13 // eps
 	VBROADCASTSS 24(AX), Y14 // shrink
 	VBROADCASTSS 28(AX), Y15 // step size
+	VMOVUPS      64(AX), Y6  // tiny: the smallest normal float32
+	VXORPS       Y7, Y7, Y7  // 0
 	SHRQ $3, CX
 	JZ   adamdone
 
@@ -30,11 +41,30 @@ adamloop:
 	VMULPS       Y2, Y11, Y2
 	VFMADD231PS  (DX), Y10, Y2 // v' = b2·v + (1-b2)·g²
 	VMOVUPS      Y2, (DX)
+	VCMPPS       $0x11, Y6, Y2, Y4 // v' < tiny
+	VCMPPS       $0x11, Y2, Y7, Y5 // 0 < v'
+	VANDPS       Y4, Y5, Y4
+	VTESTPS      Y4, Y4
+	JNZ          adamsqrt64        // a subnormal v'
 	VSQRTPS      Y2, Y3
-	VFMADD213PS  Y13, Y12, Y3  // d = √v'/bc2 + eps
-	VDIVPS       Y3, Y1, Y4    // m'/d
+
+adamsqrtdone:
+	VFMADD213PS Y13, Y12, Y3 // d = √v'/bc2 + eps
+	VANDPS      96(AX), Y1, Y4 // |m'|
+	VMULPS      32(AX), Y3, Y5 // ratio·d: below it m'/d can be subnormal
+	VMAXPS      Y6, Y5, Y5
+	VCMPPS      $0x11, Y5, Y4, Y5 // |m'| < max(ratio·d, tiny)
+	VCMPPS      $0x11, Y4, Y7, Y4 // 0 < |m'|
+	VANDPS      Y4, Y5, Y5
+	VCMPPS      $0x11, Y6, Y3, Y4 // d < tiny
+	VORPS       Y4, Y5, Y5
+	VTESTPS     Y5, Y5
+	JNZ         adamdiv64
+	VDIVPS      Y3, Y1, Y4       // m'/d
+
+adamdivdone:
 	VMULPS       (DI), Y14, Y5
-	VFNMADD231PS Y4, Y15, Y5   // p' = p·shrink - step·m'/d
+	VFNMADD231PS Y4, Y15, Y5 // p' = p·shrink - step·m'/d
 	VMOVUPS      Y5, (DI)
 	ADDQ         $32, DI
 	ADDQ         $32, SI
@@ -46,6 +76,33 @@ adamloop:
 adamdone:
 	VZEROUPPER
 	RET
+
+adamsqrt64:
+	// √v' in float64, rounded once to float32.
+	VCVTPS2PD    X2, Y3
+	VEXTRACTF128 $1, Y2, X4
+	VCVTPS2PD    X4, Y4
+	VSQRTPD      Y3, Y3
+	VSQRTPD      Y4, Y4
+	VCVTPD2PSY   Y3, X3
+	VCVTPD2PSY   Y4, X4
+	VINSERTF128  $1, X4, Y3, Y3
+	JMP          adamsqrtdone
+
+adamdiv64:
+	// m'/d in float64, rounded once to float32.
+	VCVTPS2PD    X1, Y4
+	VCVTPS2PD    X3, Y5
+	VDIVPD       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y1, X5
+	VCVTPS2PD    X5, Y5
+	VEXTRACTF128 $1, Y3, X0
+	VCVTPS2PD    X0, Y0
+	VDIVPD       Y0, Y5, Y5
+	VCVTPD2PSY   Y4, X4
+	VCVTPD2PSY   Y5, X5
+	VINSERTF128  $1, X5, Y4, Y4
+	JMP          adamdivdone
 
 // func reluAVX2(o, x *float32, n int)
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24
