@@ -13,6 +13,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
@@ -23,13 +24,22 @@ import (
 // portable path).
 var adamVector = hasAVX2FMA
 
-// adamTiny and adamRatio say which vectors the vector kernel takes the
-// square root or the quotient of in float64: those with a lane where
-// 0 < v' < adamTiny, or d < adamTiny, or 0 < |m'| < max(adamRatio·d,
-// adamTiny), so every lane whose √ or ÷ has a subnormal operand or
-// result (or one that underflows to 0). Both ways give the same bits;
-// tests set them to 0 (never) and +Inf (always).
-var adamTiny, adamRatio float32 = 0x1p-126, 0x1p-100
+// adamTiny and adamSmall say which lanes the vector kernel takes the
+// square root and the quotient of in float64: those where 0 < v' <
+// adamTiny (a subnormal v') or 0 < |m'| < adamSmall (a subnormal m', or
+// one so small that m'/d is subnormal when d < 64; a larger d or a
+// subnormal one, far from what Adam sees, only costs time).
+// Both ways give the same bits; tests set them to 0 (never) and +Inf
+// (every lane with a nonzero moment).
+var adamTiny, adamSmall float32 = 0x1p-126, 0x1p-120
+
+// adamChunk is the most elements one call of the vector kernel takes
+// (its scratch, on the stack, holds a vector number for each 8). The
+// kernel keeps for each chunk of the parameter whether the last step
+// found a subnormal in it, and marks its lanes this step if so: the
+// moments go subnormal and back slowly, the marking costs a third more
+// time where there is nothing to mark, and it only changes the time.
+const adamChunk = 4096
 
 // fuseAdamOn turns the fusion on (tests compare with it off).
 var fuseAdamOn = true
@@ -43,7 +53,8 @@ type adamKernel struct {
 	b1, b2     float64 // the ema decays
 
 	// Per run.
-	c                      [32]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamRatio, 8×adamTiny, 8×abs mask
+	mark                   []uint32    // per adamChunk elements: 1 to mark the lanes (atomic: two cores can share a chunk)
+	c                      [32]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamSmall, 8×adamTiny, 8×abs mask
 	stepSize, shrink, rbc2 float64
 }
 
@@ -72,7 +83,7 @@ func (k *adamKernel) setup() error {
 	k.c[0], k.c[1], k.c[2], k.c[3] = float32(k.b1), float32(1-k.b1), float32(k.b2), float32(1-k.b2)
 	k.c[4], k.c[5], k.c[6], k.c[7] = float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)
 	for i := 8; i < 16; i++ {
-		k.c[i], k.c[i+8], k.c[i+16] = adamRatio, adamTiny, math.Float32frombits(0x7fffffff)
+		k.c[i], k.c[i+8], k.c[i+16] = adamSmall, adamTiny, math.Float32frombits(0x7fffffff)
 	}
 	return nil
 }
@@ -87,8 +98,19 @@ func (k *adamKernel) Range(lo, hi int) {
 	i := 0
 	if adamVector {
 		i = len(p) &^ 7
-		if i > 0 {
-			adamAVX2(&p[0], &m[0], &v[0], &g[0], i, &k.c)
+		var idx [adamChunk / 8]int32
+		for j := 0; j < i; {
+			c := (lo + j) / adamChunk
+			e := min(i, (c+1)*adamChunk-lo)
+			mark := atomic.LoadUint32(&k.mark[c])
+			var next uint32
+			if adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &idx[0], int(mark)) > 0 {
+				next = 1
+			}
+			if next != mark {
+				atomic.StoreUint32(&k.mark[c], next)
+			}
+			j = e
 		}
 	}
 	k.portable(p[i:], m[i:], v[i:], g[i:len(p)])
@@ -169,6 +191,7 @@ func (p *Program) fuseAdam(c *compileCtx) {
 			p: p.bufs[a.Args[0]], m: p.bufs[m1.Args[0]], v: p.bufs[v1.Args[0]], g: g,
 			lr: p.bufs[a.Args[3]], step: p.bufs[a.Args[4]], pool: c.pool,
 			at: a.Aux.(ir.AdamAttr), b1: m1.Aux.(ir.EMAAttr).Decay, b2: v1.Aux.(ir.EMAAttr).Decay,
+			mark: make([]uint32, g.n/adamChunk+1),
 		}
 		drop[im], drop[iv] = true, true
 	}

@@ -1,27 +1,30 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
 	"unsafe"
 
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
 )
 
 // TestAdamVectorSubnormal runs the vector Adam kernel on moments,
 // gradients and weights that are zero, subnormal, tiny normal, ordinary
 // or huge (so that v', d and m'/d are subnormal or underflow in some
-// lanes), with the float64 square root and quotient taken never (the
-// instructions of the plain float32 kernel), where needed and always,
-// and checks the three give the same bits, and that they are the
-// correctly rounded float32 operations in the kernel's order (an
-// emulation in float64 that rounds each step once).
+// lanes), plain (the float32 instructions of the kernel before the
+// marks) and with the float64 square root and quotient taken where
+// needed and on every lane with a nonzero moment, and checks the three
+// give the same bits, and that they are the correctly rounded float32
+// operations in the kernel's order (an emulation in float64 that rounds
+// each step once).
 func TestAdamVectorSubnormal(t *testing.T) {
 	if !hasAVX2FMA {
 		t.Skip("no vector kernel here")
 	}
-	defer func(a, b float32) { adamTiny, adamRatio = a, b }(adamTiny, adamRatio)
+	defer func(a, b float32) { adamTiny, adamSmall = a, b }(adamTiny, adamSmall)
 	r := rand.New(rand.NewSource(7))
 	pick := func(kind int) float32 {
 		var x float32
@@ -58,17 +61,20 @@ func TestAdamVectorSubnormal(t *testing.T) {
 		lr, step := float32(cs.lr), int64(3)
 		k := &adamKernel{at: ir.AdamAttr{Beta1: 0.9, Beta2: 0.999, Eps: cs.eps, WeightDecay: cs.wd}, b1: 0.9, b2: 0.999,
 			lr: &buffer{p: unsafe.Pointer(&lr), n: 1, dt: ir.F32}, step: &buffer{p: unsafe.Pointer(&step), n: 1, dt: ir.I64}}
-		run := func(tiny, ratio float32) (p, m, v []float32) {
-			adamTiny, adamRatio = tiny, ratio
+		idx := make([]int32, n/8)
+		run := func(mark int, tiny, small float32) (p, m, v []float32) {
+			adamTiny, adamSmall = tiny, small
 			p, m, v = append([]float32(nil), p0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
 			if err := k.setup(); err != nil {
 				t.Fatal(err)
 			}
-			adamAVX2(&p[0], &m[0], &v[0], &g[0], n, &k.c)
+			if r := adamAVX2(&p[0], &m[0], &v[0], &g[0], n, &k.c, &idx[0], mark); r == 0 {
+				t.Fatalf("mark %d: no subnormal found", mark)
+			}
 			return p, m, v
 		}
 		inf := float32(math.Inf(1))
-		pn, mn, vn := run(0, 0)
+		pn, mn, vn := run(0, 0x1p-126, 0x1p-120)
 		ref := func(what string, p, m, v []float32) {
 			t.Helper()
 			for i := range p {
@@ -81,9 +87,9 @@ func TestAdamVectorSubnormal(t *testing.T) {
 				}
 			}
 		}
-		p, m, v := run(0x1p-126, 0x1p-100)
+		p, m, v := run(1, 0x1p-126, 0x1p-120)
 		ref("where needed", p, m, v)
-		p, m, v = run(inf, inf)
+		p, m, v = run(1, inf, inf)
 		ref("always", p, m, v)
 		p, m, v = append([]float32(nil), p0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
 		adamEmulate(p, m, v, g, &k.c)
@@ -140,4 +146,46 @@ func fma32(a, b, c float32) float32 {
 		s = math.Float64frombits(bits)
 	}
 	return float32(s)
+}
+
+// TestAdamMarkChunks runs the fused kernel (2 cores) on a parameter of
+// three and a bit chunks whose second chunk holds subnormal first
+// moments, and checks that the step finds them (the next one marks that
+// chunk only) and that both steps give the bits of the plain kernel.
+func TestAdamMarkChunks(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no vector kernel here")
+	}
+	const n = 3*adamChunk + 27
+	r := rand.New(rand.NewSource(3))
+	p, m, v, g := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range p {
+		p[i], m[i], v[i], g[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*1e-3), float32(r.Float64()*1e-6), float32(r.NormFloat64()*1e-3)
+		if i/adamChunk == 1 && r.Intn(10) == 0 {
+			m[i], g[i] = math.Float32frombits(uint32(1+r.Intn(0x7fffff))), 0
+		}
+	}
+	buf := func(x []float32) *buffer { return &buffer{p: unsafe.Pointer(&x[0]), n: len(x), dt: ir.F32} }
+	lr, step := float32(1e-3), int64(1)
+	k := &adamKernel{p: buf(p), m: buf(m), v: buf(v), g: buf(g), pool: parallel.New(2),
+		lr: &buffer{p: unsafe.Pointer(&lr), n: 1, dt: ir.F32}, step: &buffer{p: unsafe.Pointer(&step), n: 1, dt: ir.I64},
+		at: ir.AdamAttr{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}, b1: 0.9, b2: 0.999, mark: make([]uint32, n/adamChunk+1)}
+	rp, rm, rv := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+	idx := make([]int32, n/8)
+	for ; step <= 2; step++ {
+		if err := k.run(); err != nil {
+			t.Fatal(err)
+		}
+		if want := []uint32{0, 1, 0, 0}; fmt.Sprint(k.mark) != fmt.Sprint(want) {
+			t.Fatalf("step %d: marks %v, want %v", step, k.mark, want)
+		}
+		const nv = n &^ 7
+		adamAVX2(&rp[0], &rm[0], &rv[0], &g[0], nv, &k.c, &idx[0], 0)
+		k.portable(rp[nv:], rm[nv:], rv[nv:], g[nv:])
+		for i := range p {
+			if math.Float32bits(p[i]) != math.Float32bits(rp[i]) || math.Float32bits(m[i]) != math.Float32bits(rm[i]) || math.Float32bits(v[i]) != math.Float32bits(rv[i]) {
+				t.Fatalf("step %d, element %d: p, m, v = %g %g %g, plain kernel %g %g %g", step, i, p[i], m[i], v[i], rp[i], rm[i], rv[i])
+			}
+		}
+	}
 }
