@@ -3,9 +3,8 @@
 // g, p, m and v once and writes p, m and v once (the three ops stay in
 // the IR; the executor replaces their three kernels by one). With AVX2
 // and FMA the kernel runs 8 lanes of float32 arithmetic (simd_amd64.s),
-// taking the square root and the quotient of a vector in float64 (the
-// same bits) where a lane can be subnormal, which the x86 divider does
-// not take at full speed; the portable path does what the three separate
+// taking the quotient in float64 (the same bits) where a lane can be
+// subnormal, which the x86 divider does not take at full speed; the portable path does what the three separate
 // kernels do, in float64, and gives the same bits.
 
 package cpu
@@ -24,17 +23,17 @@ import (
 // portable path).
 var adamVector = hasAVX2FMA
 
-// adamTiny and adamSmall say which lanes the vector kernel takes the
-// square root and the quotient of in float64: those where 0 < v' <
-// adamTiny (a subnormal v') or 0 < |m'| < adamSmall (a subnormal m', or
-// one so small that m'/d is subnormal when d < 64; a larger d or a
-// subnormal one, far from what Adam sees, only costs time).
-// Both ways give the same bits; tests set them to 0 (never) and +Inf
-// (every lane with a nonzero moment).
-var adamTiny, adamSmall float32 = 0x1p-126, 0x1p-120
+// adamSmall says which lanes the vector kernel takes the quotient of in
+// float64 (in a chunk where it marks): those where 0 < |m'| < adamSmall,
+// a subnormal m' or one so small that m'/d is subnormal when d < 64 (a
+// larger d or a subnormal one, far from what Adam sees, only costs
+// time). Both ways give the same bits; tests set it to +Inf (every lane
+// with a nonzero moment).
+var adamSmall float32 = 0x1p-120
 
 // adamChunk is the most elements one call of the vector kernel takes
-// (its scratch, on the stack, holds a vector number for each 8). The
+// (its scratch, on the stack, holds a vector number for each 8 and a
+// float for each). The
 // kernel keeps for each chunk of the parameter whether the last step
 // found a subnormal in it, and marks its lanes this step if so: the
 // moments go subnormal and back slowly, the marking costs a third more
@@ -54,7 +53,7 @@ type adamKernel struct {
 
 	// Per run.
 	mark                   []uint32    // per adamChunk elements: 1 to mark the lanes (atomic: two cores can share a chunk)
-	c                      [32]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamSmall, 8×adamTiny, 8×abs mask
+	c                      [24]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamSmall, 8×abs mask
 	stepSize, shrink, rbc2 float64
 }
 
@@ -83,7 +82,7 @@ func (k *adamKernel) setup() error {
 	k.c[0], k.c[1], k.c[2], k.c[3] = float32(k.b1), float32(1-k.b1), float32(k.b2), float32(1-k.b2)
 	k.c[4], k.c[5], k.c[6], k.c[7] = float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)
 	for i := 8; i < 16; i++ {
-		k.c[i], k.c[i+8], k.c[i+16] = adamSmall, adamTiny, math.Float32frombits(0x7fffffff)
+		k.c[i], k.c[i+8] = adamSmall, math.Float32frombits(0x7fffffff)
 	}
 	return nil
 }
@@ -99,12 +98,13 @@ func (k *adamKernel) Range(lo, hi int) {
 	if adamVector {
 		i = len(p) &^ 7
 		var idx [adamChunk / 8]int32
+		var ds [adamChunk]float32
 		for j := 0; j < i; {
 			c := (lo + j) / adamChunk
 			e := min(i, (c+1)*adamChunk-lo)
 			mark := atomic.LoadUint32(&k.mark[c])
 			var next uint32
-			if adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &idx[0], int(mark)) > 0 {
+			if adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &idx[0], &ds[0], int(mark)) > 0 {
 				next = 1
 			}
 			if next != mark {

@@ -2,29 +2,29 @@
 
 #include "textflag.h"
 
-// func adamAVX2(p, m, v, gr *float32, n int, c *[32]float32, idx *int32, mark int) int
+// func adamAVX2(p, m, v, gr *float32, n int, c *[24]float32, idx *int32, ds *float32, mark int) int
 //
 // Zen 3 (and other x86 cores) take a slow path of tens of cycles on a
 // VSQRTPS or VDIVPS whose operand or result is subnormal (or underflows
 // to 0); the other instructions here run at full speed on subnormal
-// inputs and results. A float32 √ or ÷ computed in float64 (53 ≥ 2·24+2
-// bits) and rounded once to float32 is the correctly rounded result, the
-// same bits as VSQRTPS/VDIVPS, without the slow path.
+// inputs and results. A float32 ÷ computed in float64 (53 ≥ 2·24+2 bits)
+// and rounded once to float32 is the correctly rounded result, the same
+// bits as VDIVPS, without the slow path.
 //
 // With mark == 0 it is the plain float32 loop (adamplain), and it
 // returns whether the MXCSR's denormal or underflow flag came up on the
 // way (a subnormal operand or result anywhere: the caller marks next
 // time). With mark != 0 the first loop marks the lanes where 0 < |m'| <
-// c[8] or 0 < v' < c[16] (a subnormal v', or an m' small enough that
-// m'/d can be subnormal), feeds them 0 to the quotient (and the
-// subnormal v' 0 to the square root), leaves their p as it was, and
-// writes the number of each vector with a marked lane to idx, without a
-// branch (the marks follow the data: a branch on them mispredicts, and
-// each misprediction throws away the iterations in flight); the second
-// loop updates the marked lanes of those vectors with the quotient (and,
-// for a subnormal v', the square root) in float64. It returns the number
-// of marked vectors.
-TEXT ·adamAVX2(SB), NOSPLIT, $0-72
+// c[8] (a subnormal m', or one small enough that m'/d can be
+// subnormal), feeds them 0 to the quotient, leaves their p as it was,
+// and writes the number of each vector with a marked lane to idx and its
+// d to ds, without a branch (the marks follow the data: a branch on them
+// mispredicts, and each misprediction throws away the iterations in
+// flight); the second loop updates the marked lanes of those vectors
+// with the quotient in float64. It returns the number of marked vectors.
+// (A subnormal v', which takes |g| < 1e-19 or tens of thousands of steps
+// of zero gradients, still takes the slow VSQRTPS: the same bits.)
+TEXT ·adamAVX2(SB), NOSPLIT, $0-80
 	MOVQ p+0(FP), DI
 	MOVQ m+8(FP), SI
 	MOVQ v+16(FP), DX
@@ -32,6 +32,7 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-72
 	MOVQ n+32(FP), CX
 	MOVQ c+40(FP), AX
 	MOVQ idx+48(FP), R12
+	MOVQ ds+56(FP), R14
 	VBROADCASTSS 0(AX), Y8   // b1
 	VBROADCASTSS 4(AX), Y9   // 1-b1
 	VBROADCASTSS 8(AX), Y10  // b2
@@ -44,10 +45,9 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-72
 	XORQ         R11, R11    // vector number
 	SHRQ         $3, CX
 	JZ           adamdone
-	MOVQ         mark+56(FP), R9
+	MOVQ         mark+64(FP), R9
 	TESTQ        R9, R9
 	JZ           adamplain
-	VMOVUPS      64(AX), Y6  // tiny
 	VXORPS       Y7, Y7, Y7  // 0
 
 adamloop:
@@ -59,24 +59,22 @@ adamloop:
 	VMULPS       Y2, Y11, Y2
 	VFMADD231PS  (DX), Y10, Y2 // v' = b2·v + (1-b2)·g²
 	VMOVUPS      Y2, (DX)
-	VCMPPS       $0x11, Y6, Y2, Y3     // v' < tiny
-	VCMPPS       $0x11, Y2, Y7, Y0     // 0 < v'
-	VANDPS       Y0, Y3, Y3            // the subnormal v'
-	VANDNPS      Y2, Y3, Y2            // 0 in their place
-	VSQRTPS      Y2, Y2
-	VANDPS       96(AX), Y1, Y4        // |m'|
-	VCMPPS       $0x11, 32(AX), Y4, Y5 // |m'| < small
+	VSQRTPS      Y2, Y3
+	VANDPS       64(AX), Y1, Y4        // |m'|
+	VCMPPS       $0x11, 32(AX), Y4, Y0 // |m'| < small
 	VCMPPS       $0x11, Y4, Y7, Y4     // 0 < |m'|
-	VANDPS       Y4, Y5, Y5
-	VORPS        Y3, Y5, Y0            // the marked lanes
+	VANDPS       Y4, Y0, Y0            // the marked lanes
 	VANDNPS      Y1, Y0, Y4            // 0 in their place
-	VFMADD213PS  Y13, Y12, Y2          // d = √v'/bc2 + eps
-	VDIVPS       Y2, Y4, Y4            // m'/d
+	VFMADD213PS  Y13, Y12, Y3          // d = √v'/bc2 + eps
+	VDIVPS       Y3, Y4, Y4            // m'/d
 	VMOVUPS      (DI), Y2
 	VMULPS       Y2, Y14, Y5
 	VFNMADD231PS Y4, Y15, Y5           // p' = p·shrink - step·m'/d
 	VBLENDVPS    Y0, Y2, Y5, Y5        // p in the marked lanes
 	VMOVUPS      Y5, (DI)
+	MOVQ         R10, R15
+	SHLQ         $5, R15
+	VMOVUPS      Y3, (R14)(R15*1)      // d, kept if marked
 	VMOVMSKPS    Y0, R9
 	MOVL         R11, (R12)(R10*4)
 	NEGL         R9                    // carry: a marked lane
@@ -93,28 +91,19 @@ adamloop:
 	JZ    adamdone
 	MOVQ  p+0(FP), DI
 	MOVQ  m+8(FP), SI
-	MOVQ  v+16(FP), DX
 	XORQ  R13, R13
 
 adammarked:
 	MOVL         (R12)(R13*4), R9
 	SHLQ         $5, R9
+	MOVQ         R13, R15
+	SHLQ         $5, R15
 	VMOVUPS      (SI)(R9*1), Y1 // m'
-	VMOVUPS      (DX)(R9*1), Y2 // v'
-	VCMPPS       $0x11, Y6, Y2, Y3
-	VCMPPS       $0x11, Y2, Y7, Y0
-	VANDPS       Y0, Y3, Y3
-	VANDPS       96(AX), Y1, Y4
-	VCMPPS       $0x11, 32(AX), Y4, Y5
+	VMOVUPS      (R14)(R15*1), Y3 // d
+	VANDPS       64(AX), Y1, Y4
+	VCMPPS       $0x11, 32(AX), Y4, Y0
 	VCMPPS       $0x11, Y4, Y7, Y4
-	VANDPS       Y4, Y5, Y5
-	VORPS        Y3, Y5, Y0     // the marked lanes, as in the first loop
-	VTESTPS      Y3, Y3
-	JNZ          adamsqrt64     // a subnormal v' (rare)
-	VSQRTPS      Y2, Y3
-
-adamsqrtdone:
-	VFMADD213PS Y13, Y12, Y3 // d
+	VANDPS       Y4, Y0, Y0     // the marked lanes, as in the first loop
 
 	// m'/d in float64, rounded once to float32.
 	VCVTPS2PD    X1, Y4
@@ -139,7 +128,7 @@ adamsqrtdone:
 	JNE          adammarked
 
 adamdone:
-	MOVQ R10, ret+64(FP)
+	MOVQ R10, ret+72(FP)
 	VZEROUPPER
 	RET
 
@@ -177,21 +166,9 @@ adamplainloop:
 	MOVL     R13, (R12)
 	VLDMXCSR (R12)      // the flags before, and those raised here
 	ANDL     $0x12, R10 // denormal operand, underflow
-	MOVQ     R10, ret+64(FP)
+	MOVQ     R10, ret+72(FP)
 	VZEROUPPER
 	RET
-
-adamsqrt64:
-	// √v' in float64, rounded once to float32.
-	VCVTPS2PD    X2, Y3
-	VEXTRACTF128 $1, Y2, X4
-	VCVTPS2PD    X4, Y4
-	VSQRTPD      Y3, Y3
-	VSQRTPD      Y4, Y4
-	VCVTPD2PSY   Y3, X3
-	VCVTPD2PSY   Y4, X4
-	VINSERTF128  $1, X4, Y3, Y3
-	JMP          adamsqrtdone
 
 // func reluAVX2(o, x *float32, n int)
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24
