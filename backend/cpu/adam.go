@@ -97,14 +97,19 @@ func (k *adamKernel) Range(lo, hi int) {
 	i := 0
 	if adamVector {
 		i = len(p) &^ 7
-		var idx [adamChunk / 8]int32
-		var ds [adamChunk]float32
 		for j := 0; j < i; {
 			c := (lo + j) / adamChunk
 			e := min(i, (c+1)*adamChunk-lo)
 			mark := atomic.LoadUint32(&k.mark[c])
+			var found int
+			if mark == 0 {
+				var mxcsr int32
+				found = adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &mxcsr, nil, 0)
+			} else {
+				found = adamMarked(&p[j], &m[j], &v[j], &g[j], e-j, &k.c)
+			}
 			var next uint32
-			if adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &idx[0], &ds[0], int(mark)) > 0 {
+			if found > 0 {
 				next = 1
 			}
 			if next != mark {
@@ -114,6 +119,16 @@ func (k *adamKernel) Range(lo, hi int) {
 		}
 	}
 	k.portable(p[i:], m[i:], v[i:], g[i:len(p)])
+}
+
+// adamMarked runs the vector kernel's marking loops on n ≤ adamChunk
+// elements, with their scratch in its own frame (cleared only here).
+//
+//go:noinline
+func adamMarked(p, m, v, g *float32, n int, c *[24]float32) int {
+	var idx [adamChunk / 8]int32
+	var ds [adamChunk]float32
+	return adamAVX2(p, m, v, g, n, c, &idx[0], &ds[0], 1)
 }
 
 // portable is the update of ema, ema_sq and adam's kernels (optim.go),

@@ -14,7 +14,8 @@ var simdOn = hasAVX2FMA
 // adamAVX2 runs the fused Adam update on n (a multiple of 8) elements;
 // c holds b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t),
 // then 8 copies of adamSmall and of the mask 0x7fffffff; idx and ds are
-// scratch for n/8 vector numbers and n floats. With mark == 0 it runs
+// scratch for n/8 vector numbers and n floats (with mark == 0, idx for
+// one int32 and ds unused). With mark == 0 it runs
 // the float32 operations and returns nonzero when one of them had a
 // subnormal operand or result (the MXCSR's DE or UE flag); otherwise it
 // takes the quotient of the lanes adamSmall marks in float64 and returns
