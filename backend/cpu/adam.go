@@ -3,9 +3,8 @@
 // g, p, m and v once and writes p, m and v once (the three ops stay in
 // the IR; the executor replaces their three kernels by one). With AVX2
 // and FMA the kernel runs 8 lanes of float32 arithmetic (simd_amd64.s),
-// taking the quotient of tiny first moments scaled by 2^64, or in
-// float64 where it can be subnormal (the same bits), which the x86
-// divider does not take at full speed; the portable path does what the three separate
+// taking the quotient in float64 (the same bits) where a lane can be
+// subnormal, which the x86 divider does not take at full speed; the portable path does what the three separate
 // kernels do, in float64, and gives the same bits.
 
 package cpu
@@ -24,12 +23,12 @@ import (
 // portable path).
 var adamVector = hasAVX2FMA
 
-// adamSmall says which lanes the vector kernel divides 2^64·m' in (in a
-// chunk where it marks): those where 0 < |m'| < adamSmall, a subnormal
-// m' or one so small that m'/d can be subnormal when d < 32 (a larger d
-// or a subnormal one, far from what Adam sees, only costs time). Both
-// ways give the same bits; tests set it to 2^-100 too (it must stay
-// below 2^-85, so that 2^64·m'/d stays finite for any d ≥ 2^-149).
+// adamSmall says which lanes the vector kernel takes the quotient of in
+// float64 (in a chunk where it marks): those where 0 < |m'| < adamSmall,
+// a subnormal m' or one so small that m'/d is subnormal when d < 64 (a
+// larger d or a subnormal one, far from what Adam sees, only costs
+// time). Both ways give the same bits; tests set it to +Inf (every lane
+// with a nonzero moment).
 var adamSmall float32 = 0x1p-120
 
 // adamChunk is the most elements one call of the vector kernel takes
@@ -54,7 +53,7 @@ type adamKernel struct {
 
 	// Per run.
 	mark                   []uint32    // per adamChunk elements: 1 to mark the lanes (atomic: two cores can share a chunk)
-	c                      [48]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8× each of adamSmall, abs mask, 2^64, 2^-61, 2^-64
+	c                      [24]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamSmall, 8×abs mask
 	stepSize, shrink, rbc2 float64
 }
 
@@ -83,7 +82,7 @@ func (k *adamKernel) setup() error {
 	k.c[0], k.c[1], k.c[2], k.c[3] = float32(k.b1), float32(1-k.b1), float32(k.b2), float32(1-k.b2)
 	k.c[4], k.c[5], k.c[6], k.c[7] = float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)
 	for i := 8; i < 16; i++ {
-		k.c[i], k.c[i+8], k.c[i+16], k.c[i+24], k.c[i+32] = adamSmall, math.Float32frombits(0x7fffffff), 0x1p64, 0x1p-61, 0x1p-64
+		k.c[i], k.c[i+8] = adamSmall, math.Float32frombits(0x7fffffff)
 	}
 	return nil
 }
@@ -126,7 +125,7 @@ func (k *adamKernel) Range(lo, hi int) {
 // elements, with their scratch in its own frame (cleared only here).
 //
 //go:noinline
-func adamMarked(p, m, v, g *float32, n int, c *[48]float32) int {
+func adamMarked(p, m, v, g *float32, n int, c *[24]float32) int {
 	var idx [adamChunk / 8]int32
 	var ds [adamChunk]float32
 	return adamAVX2(p, m, v, g, n, c, &idx[0], &ds[0], 1)

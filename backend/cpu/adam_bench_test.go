@@ -79,10 +79,10 @@ func BenchmarkAdamSubnormal(b *testing.B) {
 }
 
 // adamBenchConsts are the kernel's constants for step 1 of Adam at lr 1e-3.
-func adamBenchConsts() *[48]float32 {
-	c := &[48]float32{0.9, 0.1, 0.999, 0.001, 1, 1e-8, 1, 1e-3}
+func adamBenchConsts() *[24]float32 {
+	c := &[24]float32{0.9, 0.1, 0.999, 0.001, 1, 1e-8, 1, 1e-3}
 	for i := 8; i < 16; i++ {
-		c[i], c[i+8], c[i+16], c[i+24], c[i+32] = adamSmall, math.Float32frombits(0x7fffffff), 0x1p64, 0x1p-61, 0x1p-64
+		c[i], c[i+8] = adamSmall, math.Float32frombits(0x7fffffff)
 	}
 	return c
 }

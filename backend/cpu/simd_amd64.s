@@ -2,32 +2,28 @@
 
 #include "textflag.h"
 
-// func adamAVX2(p, m, v, gr *float32, n int, c *[48]float32, idx *int32, ds *float32, mark int) int
+// func adamAVX2(p, m, v, gr *float32, n int, c *[24]float32, idx *int32, ds *float32, mark int) int
 //
 // Zen 3 (and other x86 cores) take a slow path of tens of cycles on a
 // VSQRTPS or VDIVPS whose operand or result is subnormal (or underflows
 // to 0); the other instructions here run at full speed on subnormal
-// inputs and results.
+// inputs and results. A float32 ÷ computed in float64 (53 ≥ 2·24+2 bits)
+// and rounded once to float32 is the correctly rounded result, the same
+// bits as VDIVPS, without the slow path.
 //
 // With mark == 0 it is the plain float32 loop (adamplain), and it
 // returns whether the MXCSR's denormal or underflow flag came up on the
 // way (a subnormal operand or result anywhere: the caller marks next
 // time). With mark != 0 the first loop marks the lanes where 0 < |m'| <
 // c[8] (a subnormal m', or one small enough that m'/d can be
-// subnormal) and divides 2^64·m' there instead: an exact scaling, so
-// the quotient is 2^64 times the correctly rounded m'/d when that is a
-// normal float32, and 2^-64 times it is the same bits as VDIVPS would
-// give, without the slow path. Where the scaled quotient is below
-// 2^-61 (m'/d below 2^-125, so possibly subnormal) the lane keeps its p
-// and the loop writes the vector's number to idx and its d to ds,
-// without a branch (the marks follow the data: a branch on them
+// subnormal), feeds them 0 to the quotient, leaves their p as it was,
+// and writes the number of each vector with a marked lane to idx and its
+// d to ds, without a branch (the marks follow the data: a branch on them
 // mispredicts, and each misprediction throws away the iterations in
-// flight); the second loop updates those lanes with the quotient in
-// float64, rounded once to float32: the correctly rounded quotient,
-// subnormal or not (53 ≥ 2·24+2). It returns the number of vectors with
-// a marked lane. (A subnormal v', which takes |g| < 1e-19 or tens of
-// thousands of steps of zero gradients, still takes the slow VSQRTPS:
-// the same bits.)
+// flight); the second loop updates the marked lanes of those vectors
+// with the quotient in float64. It returns the number of marked vectors.
+// (A subnormal v', which takes |g| < 1e-19 or tens of thousands of steps
+// of zero gradients, still takes the slow VSQRTPS: the same bits.)
 TEXT ·adamAVX2(SB), NOSPLIT, $0-80
 	MOVQ p+0(FP), DI
 	MOVQ m+8(FP), SI
@@ -45,16 +41,14 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-80
 	VBROADCASTSS 20(AX), Y13 // eps
 	VBROADCASTSS 24(AX), Y14 // shrink
 	VBROADCASTSS 28(AX), Y15 // step size
-	XORQ         R10, R10    // vectors for the second loop
+	XORQ         R10, R10    // marked vectors
 	XORQ         R11, R11    // vector number
-	XORQ         R8, R8      // vectors with a marked lane
 	SHRQ         $3, CX
 	JZ           adamdone
 	MOVQ         mark+64(FP), R9
 	TESTQ        R9, R9
 	JZ           adamplain
 	VXORPS       Y7, Y7, Y7  // 0
-	VMOVUPS      96(AX), Y6  // 2^64
 
 adamloop:
 	VMOVUPS      (BX), Y0
@@ -70,29 +64,20 @@ adamloop:
 	VCMPPS       $0x11, 32(AX), Y4, Y0 // |m'| < small
 	VCMPPS       $0x11, Y4, Y7, Y4     // 0 < |m'|
 	VANDPS       Y4, Y0, Y0            // the marked lanes
-	VMULPS       Y6, Y1, Y4
-	VBLENDVPS    Y0, Y4, Y1, Y4        // 2^64·m' in them
+	VANDNPS      Y1, Y0, Y4            // 0 in their place
 	VFMADD213PS  Y13, Y12, Y3          // d = √v'/bc2 + eps
-	VDIVPS       Y3, Y4, Y4            // m'/d (scaled)
+	VDIVPS       Y3, Y4, Y4            // m'/d
+	VMOVUPS      (DI), Y2
+	VMULPS       Y2, Y14, Y5
+	VFNMADD231PS Y4, Y15, Y5           // p' = p·shrink - step·m'/d
+	VBLENDVPS    Y0, Y2, Y5, Y5        // p in the marked lanes
+	VMOVUPS      Y5, (DI)
 	MOVQ         R10, R15
 	SHLQ         $5, R15
-	VMOVUPS      Y3, (R14)(R15*1)      // d, kept for the second loop
-	VANDPS       64(AX), Y4, Y5
-	VCMPPS       $0x11, 128(AX), Y5, Y5 // below 2^-61
-	VANDPS       Y0, Y5, Y5            // the lanes for the second loop
-	VMULPS       160(AX), Y4, Y2       // 2^-64
-	VBLENDVPS    Y0, Y2, Y4, Y4        // 2^-64·(2^64·m'/d) in the marked lanes
-	VMOVUPS      (DI), Y2
-	VMULPS       Y2, Y14, Y3
-	VFNMADD231PS Y4, Y15, Y3           // p' = p·shrink - step·m'/d
-	VBLENDVPS    Y5, Y2, Y3, Y3        // p in the lanes for the second loop
-	VMOVUPS      Y3, (DI)
-	VMOVMSKPS    Y0, R13
-	NEGL         R13
-	ADCQ         $0, R8
-	VMOVMSKPS    Y5, R9
+	VMOVUPS      Y3, (R14)(R15*1)      // d, kept if marked
+	VMOVMSKPS    Y0, R9
 	MOVL         R11, (R12)(R10*4)
-	NEGL         R9                    // carry: a lane for the second loop
+	NEGL         R9                    // carry: a marked lane
 	ADCQ         $0, R10
 	INCQ         R11
 	ADDQ         $32, DI
@@ -113,18 +98,12 @@ adammarked:
 	SHLQ         $5, R9
 	MOVQ         R13, R15
 	SHLQ         $5, R15
-	VMOVUPS      (SI)(R9*1), Y1   // m'
+	VMOVUPS      (SI)(R9*1), Y1 // m'
 	VMOVUPS      (R14)(R15*1), Y3 // d
 	VANDPS       64(AX), Y1, Y4
 	VCMPPS       $0x11, 32(AX), Y4, Y0
 	VCMPPS       $0x11, Y4, Y7, Y4
-	VANDPS       Y4, Y0, Y0
-	VMULPS       Y6, Y1, Y4
-	VBLENDVPS    Y0, Y4, Y1, Y4
-	VDIVPS       Y3, Y4, Y4
-	VANDPS       64(AX), Y4, Y5
-	VCMPPS       $0x11, 128(AX), Y5, Y5
-	VANDPS       Y0, Y5, Y0     // the lanes, as in the first loop
+	VANDPS       Y4, Y0, Y0     // the marked lanes, as in the first loop
 
 	// m'/d in float64, rounded once to float32.
 	VCVTPS2PD    X1, Y4
@@ -142,14 +121,14 @@ adammarked:
 	VMOVUPS      (DI)(R9*1), Y2
 	VMULPS       Y2, Y14, Y5
 	VFNMADD231PS Y4, Y15, Y5
-	VBLENDVPS    Y0, Y5, Y2, Y5 // p' in those lanes only
+	VBLENDVPS    Y0, Y5, Y2, Y5 // p' in the marked lanes only
 	VMOVUPS      Y5, (DI)(R9*1)
 	INCQ         R13
 	CMPQ         R13, R10
 	JNE          adammarked
 
 adamdone:
-	MOVQ R8, ret+72(FP)
+	MOVQ R10, ret+72(FP)
 	VZEROUPPER
 	RET
 

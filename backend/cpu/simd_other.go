@@ -6,7 +6,7 @@ const hasAVX2FMA = false
 
 var simdOn = false
 
-func adamAVX2(p, m, v, g *float32, n int, c *[48]float32, idx *int32, ds *float32, mark int) int {
+func adamAVX2(p, m, v, g *float32, n int, c *[24]float32, idx *int32, ds *float32, mark int) int {
 	panic("unreachable")
 }
 
