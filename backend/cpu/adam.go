@@ -2,15 +2,17 @@
 // ema_sq(v, g) → adam(p, m', v', lr, step), into one kernel that reads
 // g, p, m and v once and writes p, m and v once (the three ops stay in
 // the IR; the executor replaces their three kernels by one). With AVX2
-// and FMA the kernel runs 8 lanes of float32 arithmetic (adam_amd64.s);
-// the portable path does what the three separate kernels do, in float64,
-// and gives the same bits.
+// and FMA the kernel runs 8 lanes of float32 arithmetic (simd_amd64.s),
+// taking the quotient in float64 (the same bits) where a lane can be
+// subnormal, which the x86 divider does not take at full speed; the portable path does what the three separate
+// kernels do, in float64, and gives the same bits.
 
 package cpu
 
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
@@ -20,6 +22,23 @@ import (
 // at start-up from the CPU's features; tests turn it off to exercise the
 // portable path).
 var adamVector = hasAVX2FMA
+
+// adamSmall says which lanes the vector kernel takes the quotient of in
+// float64 (in a chunk where it marks): those where 0 < |m'| < adamSmall,
+// a subnormal m' or one so small that m'/d is subnormal when d < 64 (a
+// larger d or a subnormal one, far from what Adam sees, only costs
+// time). Both ways give the same bits; tests set it to +Inf (every lane
+// with a nonzero moment).
+var adamSmall float32 = 0x1p-120
+
+// adamChunk is the most elements one call of the vector kernel takes
+// (its scratch, on the stack, holds a vector number for each 8 and a
+// float for each). The
+// kernel keeps for each chunk of the parameter whether the last step
+// found a subnormal in it, and marks its lanes this step if so: the
+// moments go subnormal and back slowly, the marking costs a third more
+// time where there is nothing to mark, and it only changes the time.
+const adamChunk = 4096
 
 // fuseAdamOn turns the fusion on (tests compare with it off).
 var fuseAdamOn = true
@@ -33,11 +52,25 @@ type adamKernel struct {
 	b1, b2     float64 // the ema decays
 
 	// Per run.
-	c                      [8]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t)
+	mark                   []uint32    // per adamChunk elements: 1 to mark the lanes (atomic: two cores can share a chunk)
+	c                      [24]float32 // vector constants: b1, 1-b1, b2, 1-b2, 1/√(1-β2^t), eps, 1-lr·wd, lr/(1-β1^t); 8×adamSmall, 8×abs mask
 	stepSize, shrink, rbc2 float64
 }
 
 func (k *adamKernel) run() error {
+	if err := k.setup(); err != nil {
+		return err
+	}
+	// Split in blocks of adamBlock elements, so that the vector kernel
+	// takes the same elements whatever the split, and the portable path
+	// only the last n%8 (the two differ in the last bit): the same bits
+	// on any number of cores.
+	parFor(k.pool, (k.p.n+adamBlock-1)/adamBlock, 16*adamBlock, k)
+	return nil
+}
+
+// setup sets the run's constants from the learning rate and the step.
+func (k *adamKernel) setup() error {
 	t := scalarInt(k.step)
 	if t < 1 {
 		return fmt.Errorf("step %d < 1", t)
@@ -46,13 +79,11 @@ func (k *adamKernel) run() error {
 	bc1 := 1 - math.Pow(k.at.Beta1, float64(t))
 	bc2 := math.Sqrt(1 - math.Pow(k.at.Beta2, float64(t)))
 	k.stepSize, k.shrink, k.rbc2 = lr/bc1, 1-lr*k.at.WeightDecay, 1/bc2
-	k.c = [8]float32{float32(k.b1), float32(1 - k.b1), float32(k.b2), float32(1 - k.b2),
-		float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)}
-	// Split in blocks of adamBlock elements, so that the vector kernel
-	// takes the same elements whatever the split, and the portable path
-	// only the last n%8 (the two differ in the last bit): the same bits
-	// on any number of cores.
-	parFor(k.pool, (k.p.n+adamBlock-1)/adamBlock, 16*adamBlock, k)
+	k.c[0], k.c[1], k.c[2], k.c[3] = float32(k.b1), float32(1-k.b1), float32(k.b2), float32(1-k.b2)
+	k.c[4], k.c[5], k.c[6], k.c[7] = float32(k.rbc2), float32(k.at.Eps), float32(k.shrink), float32(k.stepSize)
+	for i := 8; i < 16; i++ {
+		k.c[i], k.c[i+8] = adamSmall, math.Float32frombits(0x7fffffff)
+	}
 	return nil
 }
 
@@ -66,11 +97,38 @@ func (k *adamKernel) Range(lo, hi int) {
 	i := 0
 	if adamVector {
 		i = len(p) &^ 7
-		if i > 0 {
-			adamAVX2(&p[0], &m[0], &v[0], &g[0], i, &k.c)
+		for j := 0; j < i; {
+			c := (lo + j) / adamChunk
+			e := min(i, (c+1)*adamChunk-lo)
+			mark := atomic.LoadUint32(&k.mark[c])
+			var found int
+			if mark == 0 {
+				var mxcsr int32
+				found = adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &mxcsr, nil, 0)
+			} else {
+				found = adamMarked(&p[j], &m[j], &v[j], &g[j], e-j, &k.c)
+			}
+			var next uint32
+			if found > 0 {
+				next = 1
+			}
+			if next != mark {
+				atomic.StoreUint32(&k.mark[c], next)
+			}
+			j = e
 		}
 	}
 	k.portable(p[i:], m[i:], v[i:], g[i:len(p)])
+}
+
+// adamMarked runs the vector kernel's marking loops on n ≤ adamChunk
+// elements, with their scratch in its own frame (cleared only here).
+//
+//go:noinline
+func adamMarked(p, m, v, g *float32, n int, c *[24]float32) int {
+	var idx [adamChunk / 8]int32
+	var ds [adamChunk]float32
+	return adamAVX2(p, m, v, g, n, c, &idx[0], &ds[0], 1)
 }
 
 // portable is the update of ema, ema_sq and adam's kernels (optim.go),
@@ -148,6 +206,7 @@ func (p *Program) fuseAdam(c *compileCtx) {
 			p: p.bufs[a.Args[0]], m: p.bufs[m1.Args[0]], v: p.bufs[v1.Args[0]], g: g,
 			lr: p.bufs[a.Args[3]], step: p.bufs[a.Args[4]], pool: c.pool,
 			at: a.Aux.(ir.AdamAttr), b1: m1.Aux.(ir.EMAAttr).Decay, b2: v1.Aux.(ir.EMAAttr).Decay,
+			mark: make([]uint32, g.n/adamChunk+1),
 		}
 		drop[im], drop[iv] = true, true
 	}

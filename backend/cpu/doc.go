@@ -156,7 +156,11 @@
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam),
 //	                split in blocks of 8 elements (the same bits on any
-//	                number of cores)
+//	                number of cores); where the last step met a subnormal
+//	                (MXCSR flags, per 4,096 elements) it marks the lanes
+//	                with a tiny first moment and takes their quotient in
+//	                float64: the same bits without the divider's slow path
+//	                (TestAdamVectorSubnormal, TestAdamMarkChunks)
 //	cepair.go       softmax_cross_entropy and its gradient on the same
 //	                logits as one kernel: one exp per element for both,
 //	                rows over the cores, the same bits (fuseCrossEntropy)

@@ -2,14 +2,37 @@
 
 #include "textflag.h"
 
-// func adamAVX2(p, m, v, gr *float32, n int, c *[8]float32)
-TEXT ·adamAVX2(SB), NOSPLIT, $0-48
+// func adamAVX2(p, m, v, gr *float32, n int, c *[24]float32, idx *int32, ds *float32, mark int) int
+//
+// Zen 3 (and other x86 cores) take a slow path of tens of cycles on a
+// VSQRTPS or VDIVPS whose operand or result is subnormal (or underflows
+// to 0); the other instructions here run at full speed on subnormal
+// inputs and results. A float32 ÷ computed in float64 (53 ≥ 2·24+2 bits)
+// and rounded once to float32 is the correctly rounded result, the same
+// bits as VDIVPS, without the slow path.
+//
+// With mark == 0 it is the plain float32 loop (adamplain), and it
+// returns whether the MXCSR's denormal or underflow flag came up on the
+// way (a subnormal operand or result anywhere: the caller marks next
+// time). With mark != 0 the first loop marks the lanes where 0 < |m'| <
+// c[8] (a subnormal m', or one small enough that m'/d can be
+// subnormal), feeds them 0 to the quotient, leaves their p as it was,
+// and writes the number of each vector with a marked lane to idx and its
+// d to ds, without a branch (the marks follow the data: a branch on them
+// mispredicts, and each misprediction throws away the iterations in
+// flight); the second loop updates the marked lanes of those vectors
+// with the quotient in float64. It returns the number of marked vectors.
+// (A subnormal v', which takes |g| < 1e-19 or tens of thousands of steps
+// of zero gradients, still takes the slow VSQRTPS: the same bits.)
+TEXT ·adamAVX2(SB), NOSPLIT, $0-80
 	MOVQ p+0(FP), DI
 	MOVQ m+8(FP), SI
 	MOVQ v+16(FP), DX
 	MOVQ gr+24(FP), BX
 	MOVQ n+32(FP), CX
 	MOVQ c+40(FP), AX
+	MOVQ idx+48(FP), R12
+	MOVQ ds+56(FP), R14
 	VBROADCASTSS 0(AX), Y8   // b1
 	VBROADCASTSS 4(AX), Y9   // 1-b1
 	VBROADCASTSS 8(AX), Y10  // b2
@@ -18,10 +41,104 @@ TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	VBROADCASTSS 20(AX), Y13 // eps
 	VBROADCASTSS 24(AX), Y14 // shrink
 	VBROADCASTSS 28(AX), Y15 // step size
-	SHRQ $3, CX
-	JZ   adamdone
+	XORQ         R10, R10    // marked vectors
+	XORQ         R11, R11    // vector number
+	SHRQ         $3, CX
+	JZ           adamdone
+	MOVQ         mark+64(FP), R9
+	TESTQ        R9, R9
+	JZ           adamplain
+	VXORPS       Y7, Y7, Y7  // 0
 
 adamloop:
+	VMOVUPS      (BX), Y0
+	VMULPS       Y0, Y9, Y1
+	VFMADD231PS  (SI), Y8, Y1  // m' = b1·m + (1-b1)·g
+	VMOVUPS      Y1, (SI)
+	VMULPS       Y0, Y0, Y2
+	VMULPS       Y2, Y11, Y2
+	VFMADD231PS  (DX), Y10, Y2 // v' = b2·v + (1-b2)·g²
+	VMOVUPS      Y2, (DX)
+	VSQRTPS      Y2, Y3
+	VANDPS       64(AX), Y1, Y4        // |m'|
+	VCMPPS       $0x11, 32(AX), Y4, Y0 // |m'| < small
+	VCMPPS       $0x11, Y4, Y7, Y4     // 0 < |m'|
+	VANDPS       Y4, Y0, Y0            // the marked lanes
+	VANDNPS      Y1, Y0, Y4            // 0 in their place
+	VFMADD213PS  Y13, Y12, Y3          // d = √v'/bc2 + eps
+	VDIVPS       Y3, Y4, Y4            // m'/d
+	VMOVUPS      (DI), Y2
+	VMULPS       Y2, Y14, Y5
+	VFNMADD231PS Y4, Y15, Y5           // p' = p·shrink - step·m'/d
+	VBLENDVPS    Y0, Y2, Y5, Y5        // p in the marked lanes
+	VMOVUPS      Y5, (DI)
+	MOVQ         R10, R15
+	SHLQ         $5, R15
+	VMOVUPS      Y3, (R14)(R15*1)      // d, kept if marked
+	VMOVMSKPS    Y0, R9
+	MOVL         R11, (R12)(R10*4)
+	NEGL         R9                    // carry: a marked lane
+	ADCQ         $0, R10
+	INCQ         R11
+	ADDQ         $32, DI
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	ADDQ         $32, BX
+	DECQ         CX
+	JNZ          adamloop
+
+	TESTQ R10, R10
+	JZ    adamdone
+	MOVQ  p+0(FP), DI
+	MOVQ  m+8(FP), SI
+	XORQ  R13, R13
+
+adammarked:
+	MOVL         (R12)(R13*4), R9
+	SHLQ         $5, R9
+	MOVQ         R13, R15
+	SHLQ         $5, R15
+	VMOVUPS      (SI)(R9*1), Y1 // m'
+	VMOVUPS      (R14)(R15*1), Y3 // d
+	VANDPS       64(AX), Y1, Y4
+	VCMPPS       $0x11, 32(AX), Y4, Y0
+	VCMPPS       $0x11, Y4, Y7, Y4
+	VANDPS       Y4, Y0, Y0     // the marked lanes, as in the first loop
+
+	// m'/d in float64, rounded once to float32.
+	VCVTPS2PD    X1, Y4
+	VCVTPS2PD    X3, Y5
+	VDIVPD       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y1, X5
+	VCVTPS2PD    X5, Y5
+	VEXTRACTF128 $1, Y3, X2
+	VCVTPS2PD    X2, Y2
+	VDIVPD       Y2, Y5, Y5
+	VCVTPD2PSY   Y4, X4
+	VCVTPD2PSY   Y5, X5
+	VINSERTF128  $1, X5, Y4, Y4
+
+	VMOVUPS      (DI)(R9*1), Y2
+	VMULPS       Y2, Y14, Y5
+	VFNMADD231PS Y4, Y15, Y5
+	VBLENDVPS    Y0, Y5, Y2, Y5 // p' in the marked lanes only
+	VMOVUPS      Y5, (DI)(R9*1)
+	INCQ         R13
+	CMPQ         R13, R10
+	JNE          adammarked
+
+adamdone:
+	MOVQ R10, ret+72(FP)
+	VZEROUPPER
+	RET
+
+adamplain:
+	VSTMXCSR (R12)
+	MOVL     (R12), R13 // the flags before
+	ANDL     $0xffffffc0, (R12)
+	VLDMXCSR (R12)
+
+adamplainloop:
 	VMOVUPS      (BX), Y0
 	VMULPS       Y0, Y9, Y1
 	VFMADD231PS  (SI), Y8, Y1  // m' = b1·m + (1-b1)·g
@@ -41,9 +158,15 @@ adamloop:
 	ADDQ         $32, DX
 	ADDQ         $32, BX
 	DECQ         CX
-	JNZ          adamloop
+	JNZ          adamplainloop
 
-adamdone:
+	VSTMXCSR (R12)
+	MOVL     (R12), R10
+	ORL      R10, R13
+	MOVL     R13, (R12)
+	VLDMXCSR (R12)      // the flags before, and those raised here
+	ANDL     $0x12, R10 // denormal operand, underflow
+	MOVQ     R10, ret+72(FP)
 	VZEROUPPER
 	RET
 

@@ -6,7 +6,9 @@ const hasAVX2FMA = false
 
 var simdOn = false
 
-func adamAVX2(p, m, v, g *float32, n int, c *[8]float32) { panic("unreachable") }
+func adamAVX2(p, m, v, g *float32, n int, c *[24]float32, idx *int32, ds *float32, mark int) int {
+	panic("unreachable")
+}
 
 func reluAVX2(o, x *float32, n int) { panic("unreachable") }
 
