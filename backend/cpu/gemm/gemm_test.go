@@ -548,6 +548,9 @@ func TestWorkspaceHighWater(t *testing.T) {
 		return p
 	}
 	big, small := mk(64, 256, 784), mk(12, 32, 64)
+	// One P while counting, as testing.AllocsPerRun does: no other
+	// goroutine's allocation falls between the two counts.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	SgemmExSerial(big) // the big shape has run
 	// Every free workspace out (as if other tasks held them), a small
 	// call, then those back.
