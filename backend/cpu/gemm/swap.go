@@ -12,15 +12,20 @@ var (
 // swapWorth reports whether C = A·Bᵀ (A stored m×k, B stored n×k) is
 // computed as its transpose Cᵀ = B·Aᵀ instead, then written back
 // transposed with the epilogue: where C has few rows (m ≤
-// directAMaxRows, a batch) and at least four times as many columns, the
+// directAMaxRows, a batch, and whole panels of nr for the swapped
+// product's columns) and at least four times as many columns and as
+// much depth, the
 // product as stated packs all of B (n×k, transposed by 8×8 blocks) and
 // A at every call, where the swapped one reads B in place as its A
 // (kernel.microA, rows k floats apart) and packs only the m×k of A (as
 // its op(B)), then transposes the m×n result. W1's first layer (64×784
 // times the 256×784 weight) packed 200 704 + 50 176 floats per call; it
 // now packs 50 176 and transposes 16 384: 315 → 291 µs on one core (5%
-// less CPU per call, benchmark fc1T; fc2's 64×128×256, with two
-// columns per row, was 5% slower swapped, hence four). Only calls that
+// less CPU per call, benchmark fc1T). Where it does not pay: fc2's
+// 64×128×256 (two columns per row) was 5% slower swapped, 64×1024×64
+// (the transpose of C costs as much as packing Wᵀ saves) 14%, 24×96×512
+// (an edge panel of 8 columns) 8%; 16×256×256 and 32×512×128 were 20–30%
+// faster, 96×384×1000 the same (CPU time on one core). Only calls that
 // run on one core (serial, or a pool of one) are swapped: on two cores
 // the swapped product, split over its 256 rows with Aᵀ packed in shared
 // parts, was up to 12% slower in CPU than the split over N as stated
@@ -33,7 +38,7 @@ var (
 func swapWorth(p *Params, k *kernel, serial bool) bool {
 	return !noSwap && p.TransB && !p.TransA && p.Alpha == 1 && p.PackedB == nil &&
 		k.microA != nil && k.transpose8 != nil &&
-		p.M >= k.nr && p.M <= directAMaxRows && p.N >= 4*p.M &&
+		p.M%k.nr == 0 && p.M <= directAMaxRows && p.N >= 4*p.M && p.K >= 4*p.M &&
 		(serial || getPool().Size() == 1)
 }
 
