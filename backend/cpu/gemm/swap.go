@@ -14,9 +14,9 @@ var (
 // transposed with the epilogue: where C has few rows (m ≤
 // directAMaxRows, a batch, and whole panels of nr for the swapped
 // product's columns) and at least four times as many columns and as
-// much depth, the
-// product as stated packs all of B (n×k, transposed by 8×8 blocks) and
-// A at every call, where the swapped one reads B in place as its A
+// much depth, the product as stated packs all of B (n×k, transposed by
+// 8×8 blocks) and A at every call, where the swapped one reads B in
+// place as its A
 // (kernel.microA, rows k floats apart) and packs only the m×k of A (as
 // its op(B)), then transposes the m×n result. W1's first layer (64×784
 // times the 256×784 weight) packed 200 704 + 50 176 floats per call; it
@@ -27,10 +27,11 @@ var (
 // (an edge panel of 8 columns) 8%; 16×256×256 and 32×512×128 were 20–30%
 // faster, 96×384×1000 the same (CPU time on one core). Only calls that
 // run on one core (serial, or a pool of one) are swapped: on two cores
-// the swapped product, split over its 256 rows with Aᵀ packed in shared
-// parts, was up to 12% slower in CPU than the split over N as stated
-// (each task packing its half of Bᵀ, reading A in place), in runs too
-// disturbed by the machine's load to tell which split of it would win.
+// fc1 swapped was no faster than the split over N as stated (each task
+// packing its half of Bᵀ, reading A in place): split over its 256 rows
+// in 4 tasks sharing Aᵀ's packing, up to 12% more CPU; in 2 tasks each
+// packing Aᵀ, the same; over its 64 columns (each task reading all of
+// B), 5–10% more (thread CPU per task, loaded machine).
 // Each element of C is the same FMA chain over the same KC slices in
 // either form (the tile accumulates the chain from zero and adds it to
 // C: the sum commutes), and a C kept by Beta ≠ 0 is transposed in
