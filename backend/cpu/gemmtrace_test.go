@@ -17,7 +17,8 @@ import (
 // the frozen-weight chain; w3: W3's training step) as gemm runs it on
 // the pool of GOMAXPROCS: its shape, the split the model chose (serial,
 // over M or N, the number of tasks, whether the tasks share one packing
-// of op(B)), the call's time and each task's, and when the call started
+// of op(B); swapped: computed as Cᵀ = B·Aᵀ, the shape shown), the call's
+// time and each task's, and when the call started
 // after the step's first product (medians over the traced steps; a
 // task's CPU time is its thread's), then
 // the step's wall time and the sum of the products' times.
@@ -107,8 +108,12 @@ func TestGemmTrace(t *testing.T) {
 			}
 			return "N"
 		}
-		fmt.Printf("%2d %4d×%4d×%4d %s%s %-6s serial=%-5v tasks=%d units=%d×%d sharedB=%-5v model=%6.1fµs call=%6.1fµs at=%6.1fµs tasks:",
-			c, first.M, first.N, first.K, tr(first.TransA), tr(first.TransB), first.Split, first.Serial,
+		sw := ""
+		if first.Swapped {
+			sw = " swapped"
+		}
+		fmt.Printf("%2d %4d×%4d×%4d %s%s%s %-6s serial=%-5v tasks=%d units=%d×%d sharedB=%-5v model=%6.1fµs call=%6.1fµs at=%6.1fµs tasks:",
+			c, first.M, first.N, first.K, tr(first.TransA), tr(first.TransB), sw, first.Split, first.Serial,
 			first.Tasks, first.Units, first.Unit, first.SharedB, first.Model/1e3, us(d), us(med(starts)))
 		for ti := range len(first.Task) {
 			lo, hi := first.Task[ti].Lo, first.Task[ti].Hi

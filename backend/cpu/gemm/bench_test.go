@@ -79,6 +79,11 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"fwd1_64x784x256", false, false, 64, 256, 784, true},
 		{"fwd2_64x256x128", false, false, 64, 128, 256, true},
 		{"fwd3_64x128x10", false, false, 64, 10, 128, false},
+		// fc1's and fc2's forward as the CPU backend calls them (x·Wᵀ,
+		// W stored out×in); fc1's is computed swapped on one core
+		// (swapWorth), and /stated as stated.
+		{"fc1T_64x256x784", false, true, 64, 256, 784, true},
+		{"fc2T_64x128x256", false, true, 64, 128, 256, true},
 		{"dX1_64x256x784", false, true, 64, 784, 256, false},
 		{"dW1_784x64x256", true, false, 784, 256, 64, false},
 		{"dX2_64x128x256", false, true, 64, 256, 128, false},
@@ -100,6 +105,14 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"w4dW2_512x128x2048", true, false, 512, 128, 2048, false},
 	} {
 		b.Run(s.name, func(b *testing.B) { benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep) })
+		if s.transB && !s.transA && s.m <= directAMaxRows && s.n >= 4*s.m {
+			// The same product as stated (not swapped), to compare.
+			b.Run(s.name+"/stated", func(b *testing.B) {
+				noSwap = true
+				defer func() { noSwap = false }()
+				benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep)
+			})
+		}
 	}
 }
 

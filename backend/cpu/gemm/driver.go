@@ -333,12 +333,17 @@ func (j *job) RangeWorker(w, t, _ int) {
 		return
 	}
 	ws := getWorkspace()
+	i0, i1, j0, j1 := 0, p.M, 0, p.N
 	if j.splitM {
-		j.block(ws, t, lo*j.unit, min(hi*j.unit, p.M), 0, p.N)
+		i0, i1 = lo*j.unit, min(hi*j.unit, p.M)
 	} else {
-		j.block(ws, t, 0, p.M, lo*j.unit, min(hi*j.unit, p.N))
+		j0, j1 = lo*j.unit, min(hi*j.unit, p.N)
 	}
+	j.block(ws, t, i0, i1, j0, j1)
 	putWorkspace(ws)
+	if j.swapped {
+		j.unswap(i0, i1, j0, j1)
+	}
 }
 
 // directBRows: when a task has at most this many rows of C, B (if not
@@ -648,6 +653,11 @@ var (
 // alternated calls on the loaded 2-core machine: 209.5 → 201.8 µs).
 func (j *job) directA(cols int) bool {
 	p, k := &j.p, j.kern
+	if j.swapped {
+		// A is the caller's B, read in place: not packing it is what
+		// the swap is for (swapWorth).
+		return k.microA != nil && !noDirectA && !p.TransA && p.Alpha == 1
+	}
 	return k.microA != nil && !noDirectA && !j.splitM && j.tasks > 1 && !p.TransA && p.Alpha == 1 &&
 		(p.K <= k.kc && p.LDA <= directAMaxLDA || p.M <= directAMaxRows) && cols <= directAMaxCols
 }

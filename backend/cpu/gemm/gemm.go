@@ -136,6 +136,9 @@ func run(p *Params, serial bool) {
 	}
 	j := getJob()
 	j.p, j.kern, j.serial = *p, k, serial
+	if swapWorth(p, k, serial) {
+		j.swap()
+	}
 	j.traceBegin()
 	if p.M == 1 {
 		j.gemv()
@@ -414,6 +417,13 @@ type job struct {
 	pre       bool // pb is Params.PackedB, packed before the call: every part ready
 	packState []atomic.Uint32
 
+	// swapped: the call computes Cᵀ = B·op(A)ᵀ into tbuf (p is that
+	// product) and each task writes its part of it, transposed, into
+	// orig's C with orig's epilogue (see swapWorth).
+	swapped bool
+	orig    Params
+	tbuf    []float32
+
 	tr *TraceCall // this call's record while tracing (trace.go), else nil
 }
 
@@ -435,6 +445,7 @@ func getJob() *job {
 
 func putJob(j *job) {
 	j.p = Params{} // drop references to the caller's slices
+	j.orig, j.swapped = Params{}, false
 	j.kern = nil
 	jobMu.Lock()
 	jobFree = append(jobFree, j)

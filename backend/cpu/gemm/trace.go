@@ -19,6 +19,7 @@ type TraceCall struct {
 	Tasks          int
 	Units, Unit    int     // the split dimension in units of Unit rows or columns
 	SharedB        bool    // the tasks of a split over M share one packing of op(B)
+	Swapped        bool    // computed as Cᵀ = B·Aᵀ (job.swapped): M, N and the rest are that product's
 	Model          float64 // the model's time for the choice (ns)
 	Start, End     time.Duration
 	Task           []TraceTask // one per task, in task order
@@ -71,7 +72,7 @@ func (j *job) traceBegin() {
 		return
 	}
 	p := &j.p
-	j.tr = &TraceCall{M: p.M, N: p.N, K: p.K, TransA: p.TransA, TransB: p.TransB, Serial: j.serial, Start: traceNow()}
+	j.tr = &TraceCall{M: p.M, N: p.N, K: p.K, TransA: p.TransA, TransB: p.TransB, Serial: j.serial, Swapped: j.swapped, Start: traceNow()}
 }
 
 // traceSplit records j's split (after the model's choice).
@@ -86,7 +87,7 @@ func (j *job) traceSplit(split string, model float64) {
 // traceTask records task t's worker, range and times (start and cpu0:
 // its wall and thread CPU clocks when it started).
 func (j *job) traceTask(worker, t, lo, hi int, start, cpu0 time.Duration) {
-	dirA := j.mode == modeGemm && !j.splitM && j.directA(min(hi*j.unit, j.p.N)-lo*j.unit)
+	dirA := j.mode == modeGemm && j.directA(min(hi*j.unit, j.p.N)-lo*j.unit)
 	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: threadCPU() - cpu0, DirectA: dirA}
 }
 
