@@ -112,20 +112,20 @@ type unaryF32 struct {
 	phi []float32
 }
 
+// The unary and gradient kernels split their work in units of 16
+// elements: every core's part but the last is whole vectors, so an
+// element takes the vector or the scalar path (whose bits can differ)
+// by its place in the tensor, not by the number of cores.
+
 func (k *unaryF32) run() error {
-	if k.phi != nil {
-		parFor(k.pool, (k.out.n+15)/16, 8*16, k)
-		return nil
-	}
-	parFor(k.pool, k.out.n, 8, k)
+	parFor(k.pool, (k.out.n+15)/16, 8*16, k)
 	return nil
 }
 
 func (k *unaryF32) Range(lo, hi int) {
+	lo, hi = lo*16, min(hi*16, k.out.n)
 	if k.phi != nil {
-		// Units of 16 elements: every range but the last is whole
-		// vectors of gelu2PhiAVX2.
-		lo, hi = lo*16, min(hi*16, k.out.n)
+		// Every range but the last is whole vectors of gelu2PhiAVX2.
 		o, x := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi]
 		n16 := len(o) &^ 15
 		if n16 > 0 {
@@ -380,23 +380,19 @@ type gradF32 struct {
 }
 
 func (k *gradF32) run() error {
-	if k.phi != nil {
-		parFor(k.pool, (k.out.n+15)/16, 64*16, k)
-		return nil
-	}
 	perItem := 2
 	if k.op == ir.OpGeluBackward {
 		perItem = 64
 	}
-	parFor(k.pool, k.out.n, perItem, k)
+	parFor(k.pool, (k.out.n+15)/16, perItem*16, k)
 	return nil
 }
 
 func (k *gradF32) Range(lo, hi int) {
+	lo, hi = lo*16, min(hi*16, k.out.n)
 	if k.phi != nil {
-		// Units of 16 elements, as the forward's: the first n &^ 15
-		// elements read Φ(x), the rest are computed as unlinked.
-		lo, hi = lo*16, min(hi*16, k.out.n)
+		// As the forward's: the first n &^ 15 elements read Φ(x), the
+		// rest are computed as unlinked.
 		o, x, dy := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi]
 		n16 := len(o) &^ 15
 		if n16 > 0 {

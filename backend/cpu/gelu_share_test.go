@@ -52,7 +52,8 @@ func TestGeluSharedPhiW4(t *testing.T) {
 // TestGeluSharedPhiLinks: a gelu_backward is linked only to a forward
 // on the same x that its dy is computed from; linked, forward and
 // backward are geluF32's bits over the whole tensor, for sizes with and
-// without an 8- and a 1-element tail, and split over two cores.
+// without an 8- and a 1-element tail, and split over two cores (linked
+// or not: where a core's part starts does not change an element's bits).
 func TestGeluSharedPhiLinks(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
@@ -69,6 +70,8 @@ func TestGeluSharedPhiLinks(t *testing.T) {
 		{"linked short", []int{1, 9}, true, 1},
 		{"linked large", []int{64, 1031}, true, 1}, // split over the cores
 		{"independent dy", []int{4, 32}, false, 0},
+		// Unlinked, split over two cores at an odd element (64953 / 2).
+		{"independent dy large", []int{63, 1031}, false, 0},
 	} {
 		ins := []in{{t: f32(c.shape...)}, {t: f32(c.shape...)}}
 		g := ir.NewGraph()
