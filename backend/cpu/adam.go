@@ -4,8 +4,9 @@
 // the IR; the executor replaces their three kernels by one). With AVX2
 // and FMA the kernel runs 8 lanes of float32 arithmetic (simd_amd64.s),
 // taking the quotient in float64 (the same bits) where a lane can be
-// subnormal, which the x86 divider does not take at full speed; the portable path does what the three separate
-// kernels do, in float64, and gives the same bits.
+// subnormal, which the x86 divider does not take at full speed; the
+// portable path does what the three separate kernels do, in float64,
+// and gives the same bits.
 
 package cpu
 
@@ -33,11 +34,11 @@ var adamSmall float32 = 0x1p-120
 
 // adamChunk is the most elements one call of the vector kernel takes
 // (its scratch, on the stack, holds a vector number for each 8 and a
-// float for each). The
-// kernel keeps for each chunk of the parameter whether the last step
-// found a subnormal in it, and marks its lanes this step if so: the
-// moments go subnormal and back slowly, the marking costs a third more
-// time where there is nothing to mark, and it only changes the time.
+// float for each). The kernel keeps for each chunk of the parameter
+// whether the last step found a subnormal in it, and marks its lanes
+// this step if so: the moments go subnormal and back slowly, the
+// marking costs a third more time where there is nothing to mark, and
+// it only changes the time.
 const adamChunk = 4096
 
 // fuseAdamOn turns the fusion on (tests compare with it off).
