@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 var importLine = regexp.MustCompile(`(?m)^import .*$`)
@@ -48,7 +50,7 @@ func BenchmarkParse1MB(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		Parse("large.enc", src)
 	}
@@ -58,7 +60,7 @@ func BenchmarkParse1MB(b *testing.B) {
 // reportCPU reports the CPU time per operation since cpu (GC included),
 // in "cpu-ms/op".
 func reportCPU(b *testing.B, cpu time.Duration) {
-	if d := cpuTime() - cpu; d > 0 {
+	if d := cputime.Process() - cpu; d > 0 {
 		b.ReportMetric(float64(d.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 }
@@ -82,7 +84,7 @@ func BenchmarkParseStdlib(b *testing.B) {
 	}
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		for i, src := range srcs {
 			if _, errs := Parse(files[i], src); len(errs) > 0 {

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 // BenchmarkAdamSubnormal times the vector Adam kernel on fc1's 200,704
@@ -67,9 +69,9 @@ func BenchmarkAdamSubnormal(b *testing.B) {
 				copy(m, m0)
 				copy(v, v0)
 				b.StartTimer()
-				t0 := threadCPU()
+				t0 := cputime.Thread()
 				adamAVX2(&p[0], &m[0], &v[0], &g[0], n, c, &idx[0], &ds[0], mark)
-				best = min(best, threadCPU()-t0)
+				best = min(best, cputime.Thread()-t0)
 			}
 			// The thread's CPU time of the fastest call: wall time says
 			// little on a loaded machine.

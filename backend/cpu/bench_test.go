@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/internal/cputime"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -151,14 +152,14 @@ func benchStep(b *testing.B, g *ir.Graph, n int) {
 	b.ReportAllocs()
 	w0 := parallel.Default().Wakeups()
 	b.ResetTimer()
-	c0 := processCPU()
+	c0 := cputime.Process()
 	for b.Loop() {
 		run()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 	// Process CPU per step: the figure to compare on a loaded machine,
 	// where wall time is disturbed (0 where it is not read).
-	b.ReportMetric(float64((processCPU()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/step")
+	b.ReportMetric(float64((cputime.Process()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/step")
 	// Parked pool helpers woken per step (each a channel wake-up).
 	b.ReportMetric(float64(parallel.Default().Wakeups()-w0)/float64(b.N), "wakeups/step")
 }

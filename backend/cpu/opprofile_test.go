@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/encc-lang/encc/internal/cputime"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -68,7 +69,7 @@ func TestOpProfile(t *testing.T) {
 				var t0 time.Duration
 				var w0 time.Time
 				if cpu {
-					t0 = threadCPU()
+					t0 = cputime.Thread()
 				} else {
 					w0 = clock()
 				}
@@ -77,7 +78,7 @@ func TestOpProfile(t *testing.T) {
 				}
 				d := time.Since(w0)
 				if cpu {
-					d = threadCPU() - t0
+					d = cputime.Thread() - t0
 				}
 				if r > 0 {
 					times[i] = append(times[i], d)

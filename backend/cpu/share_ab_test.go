@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 // TestShareAB (ENCC_SHARE_AB=1) compares W4 and W5 training steps with
@@ -43,14 +45,14 @@ func TestShareAB(t *testing.T) {
 		for b := range blocks {
 			for j := range 2 {
 				i := j ^ b&1
-				c0, w0 := processCPU(), time.Now()
+				c0, w0 := cputime.Process(), time.Now()
 				for range steps {
 					if err := progs[i].Run(); err != nil {
 						t.Fatal(err)
 					}
 				}
 				if b > 0 {
-					cpu[i] = append(cpu[i], float64(processCPU()-c0)/float64(time.Millisecond)/steps)
+					cpu[i] = append(cpu[i], float64(cputime.Process()-c0)/float64(time.Millisecond)/steps)
 					wall[i] = append(wall[i], float64(time.Since(w0))/float64(time.Millisecond)/steps)
 				}
 			}

@@ -17,7 +17,7 @@ const mod = "github.com/encc-lang/encc/"
 var (
 	front    = []string{"lang", "stdlib", "compiler", "internal/diag"}
 	ir       = []string{"ir", "internal/diag"}
-	backends = []string{"backend", "backend/cpu", "backend/cpu/gemm", "backend/cpu/parallel", "backend/cuda", "backend/host"}
+	backends = []string{"backend", "backend/cpu", "backend/cpu/gemm", "backend/cpu/parallel", "backend/cuda", "backend/host", "internal/cputime"}
 )
 
 func join(groups ...[]string) []string { return slices.Concat(groups...) }
@@ -28,6 +28,7 @@ func join(groups ...[]string) []string { return slices.Concat(groups...) }
 // it sits.
 var allowed = map[string][]string{
 	"internal/diag":        {},
+	"internal/cputime":     {},
 	"internal/golden":      {},
 	"internal/arch":        {}, // tests only
 	"internal/parity":      {}, // tests only (they import runtime/train)
@@ -37,9 +38,9 @@ var allowed = map[string][]string{
 	"ir/eval":              ir,
 	"compiler":             join(front, ir),
 	"backend/cpu/parallel": {},
-	"backend/cpu/gemm":     {"backend/cpu/parallel"},
+	"backend/cpu/gemm":     {"backend/cpu/parallel", "internal/cputime"},
 	"backend/host":         ir,
-	"backend/cpu":          join(ir, []string{"backend/host", "backend/cpu/gemm", "backend/cpu/parallel"}),
+	"backend/cpu":          join(ir, []string{"backend/host", "backend/cpu/gemm", "backend/cpu/parallel", "internal/cputime"}),
 	"backend/cuda":         join(ir, []string{"backend/host"}),
 	"backend":              join(ir, backends),
 	"runtime/safetensors":  {},

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 // withPortable runs f with the portable decoders, then with the AVX2
@@ -290,13 +292,13 @@ func BenchmarkBatcherNext(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			b.ResetTimer()
-			t0 := threadCPU()
+			t0 := cputime.Thread()
 			for range b.N {
 				if !bt.Next(batch) {
 					bt.Reset(bt.Epoch()+1, 0)
 				}
 			}
-			b.ReportMetric(float64(threadCPU()-t0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Thread()-t0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

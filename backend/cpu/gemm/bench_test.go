@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 // benchShape runs one GEMM shape, reporting GFLOP/s (2·m·n·k per call).
@@ -31,7 +33,7 @@ func benchShape(b *testing.B, transA, transB bool, m, n, k int, ep bool) {
 	flop := 2 * float64(m) * float64(n) * float64(k)
 	times := make([]time.Duration, 0, min(b.N, 1<<16))
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		SgemmEx(&p)
@@ -40,7 +42,7 @@ func benchShape(b *testing.B, transA, transB bool, m, n, k int, ep bool) {
 		}
 	}
 	b.StopTimer()
-	cpu := processCPU() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	// GFLOP/s per CPU-second of the whole process (all threads, spinning
 	// helpers included): on a machine shared with other work this is

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 const (
@@ -311,7 +312,7 @@ func (j *job) RangeWorker(w, t, _ int) {
 	p := &j.p
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.tr != nil {
-		defer j.traceTask(w, t, lo, hi, traceNow(), threadCPU())
+		defer j.traceTask(w, t, lo, hi, traceNow(), cputime.Thread())
 	}
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)

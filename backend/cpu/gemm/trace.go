@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/encc-lang/encc/internal/cputime"
 )
 
 // A diagnostic trace of the calls: StartTrace turns it on, StopTrace
@@ -88,7 +90,7 @@ func (j *job) traceSplit(split string, model float64) {
 // its wall and thread CPU clocks when it started).
 func (j *job) traceTask(worker, t, lo, hi int, start, cpu0 time.Duration) {
 	dirA := j.mode == modeGemm && j.directA(min(hi*j.unit, j.p.N)-lo*j.unit)
-	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: threadCPU() - cpu0, DirectA: dirA}
+	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: cputime.Thread() - cpu0, DirectA: dirA}
 }
 
 // traceEnd files j's record.

@@ -1,0 +1,6 @@
+// Package cputime reads the CPU time that the process and the calling
+// OS thread have used. On a shared machine CPU time says more about a
+// benchmark than the wall time does; gemm's trace records each task's
+// thread time with it. Where the system gives no such clock (not unix),
+// both read 0.
+package cputime
