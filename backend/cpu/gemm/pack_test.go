@@ -3,6 +3,7 @@ package gemm
 import (
 	"math"
 	"math/rand"
+	"sync/atomic"
 	"testing"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -338,6 +339,33 @@ func TestSharedBInline(t *testing.T) {
 	}
 }
 
+// pathSameBits runs s on one to three workers with a path of the driver
+// turned off (*off true) and on, each from the same seed; ok says
+// whether the number of uses its counter gained is right for that run,
+// and both runs must give the same bits.
+func pathSameBits(t *testing.T, s shape, seed int64, path string, off *bool, uses *atomic.Uint64, ok func(off bool, workers int, n uint64) bool) {
+	t.Helper()
+	for _, workers := range []int{1, 2, 3} {
+		pool := parallel.New(workers)
+		getPool = func() *parallel.Pool { return pool }
+		var got [2][]float32
+		for x, o := range []bool{true, false} {
+			*off = o
+			before := uses.Load()
+			s.run(t, rand.New(rand.NewSource(seed)))
+			if n := uses.Load() - before; !ok(o, workers, n) {
+				t.Fatalf("%v, %d workers, %s off %v: used %d times", s, workers, path, o, n)
+			}
+			got[x] = lastC
+		}
+		for i := range got[0] {
+			if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+				t.Fatalf("%v, %d workers: C[%d] = %v with %s, %v without", s, workers, i, got[1][i], path, got[0][i])
+			}
+		}
+	}
+}
+
 type workerFunc func(w, lo, hi int)
 
 func (f workerFunc) RangeWorker(w, lo, hi int) { f(w, lo, hi) }
@@ -365,25 +393,9 @@ func TestDirectA(t *testing.T) {
 			{m: 300, n: 600, k: 256, padA: 0},
 		} {
 			s.alpha = 1
-			for _, workers := range []int{1, 2, 3} {
-				pool := parallel.New(workers)
-				getPool = func() *parallel.Pool { return pool }
-				var got [2][]float32
-				for x, packed := range []bool{true, false} {
-					noDirectA = packed
-					before := directABlocks.Load()
-					s.run(t, rand.New(rand.NewSource(21)))
-					if in := directABlocks.Load() - before; packed && in > 0 || !packed && s.n == 256 && workers == 2 && in == 0 {
-						t.Fatalf("%v, %d workers, packing A %v: %d tasks read A in place", s, workers, packed, in)
-					}
-					got[x] = lastC
-				}
-				for i := range got[0] {
-					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
-						t.Fatalf("%v, %d workers: C[%d] = %v with A in place, %v packed", s, workers, i, got[1][i], got[0][i])
-					}
-				}
-			}
+			pathSameBits(t, s, 21, "A read in place", &noDirectA, &directABlocks, func(packed bool, workers int, in uint64) bool {
+				return !(packed && in > 0 || !packed && s.n == 256 && workers == 2 && in == 0)
+			})
 		}
 	})
 }
@@ -406,27 +418,11 @@ func TestPrefetchB(t *testing.T) {
 			if s.alpha == 0 {
 				s.alpha = 1
 			}
-			for _, workers := range []int{1, 2, 3} {
-				pool := parallel.New(workers)
-				getPool = func() *parallel.Pool { return pool }
-				var got [2][]float32
-				for x, off := range []bool{true, false} {
-					noPrefetchB = off
-					before := prefetchBlocks.Load()
-					s.run(t, rand.New(rand.NewSource(22)))
-					// One core's task reads all of B; split, a task may
-					// read less than prefetchBMin of it.
-					if in := prefetchBlocks.Load() - before; off && in > 0 || !off && workers == 1 && in == 0 {
-						t.Fatalf("%v, %d workers, prefetch off %v: %d tasks prefetched B", s, workers, off, in)
-					}
-					got[x] = lastC
-				}
-				for i := range got[0] {
-					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
-						t.Fatalf("%v, %d workers: C[%d] = %v with B prefetched, %v without", s, workers, i, got[1][i], got[0][i])
-					}
-				}
-			}
+			// One core's task reads all of B; split, a task may read
+			// less than prefetchBMin of it.
+			pathSameBits(t, s, 22, "B prefetched", &noPrefetchB, &prefetchBlocks, func(off bool, workers int, in uint64) bool {
+				return !(off && in > 0 || !off && workers == 1 && in == 0)
+			})
 		}
 	})
 }
@@ -492,25 +488,9 @@ func TestMicroCol(t *testing.T) {
 			if s.alpha == 0 {
 				s.alpha = 1
 			}
-			for _, workers := range []int{1, 2, 3} {
-				pool := parallel.New(workers)
-				getPool = func() *parallel.Pool { return pool }
-				var got [2][]float32
-				for x, off := range []bool{true, false} {
-					noMicroCol = off
-					before := microColBlocks.Load()
-					s.run(t, rand.New(rand.NewSource(23)))
-					if in := microColBlocks.Load() - before; off && in > 0 || !off && workers == 1 && s.m >= 100 && in == 0 {
-						t.Fatalf("%v, %d workers, column kernel off %v: %d tasks used it", s, workers, off, in)
-					}
-					got[x] = lastC
-				}
-				for i := range got[0] {
-					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
-						t.Fatalf("%v, %d workers: C[%d] = %v by columns, %v by tiles", s, workers, i, got[1][i], got[0][i])
-					}
-				}
-			}
+			pathSameBits(t, s, 23, "the column kernel", &noMicroCol, &microColBlocks, func(off bool, workers int, in uint64) bool {
+				return !(off && in > 0 || !off && workers == 1 && s.m >= 100 && in == 0)
+			})
 		}
 	})
 }

@@ -1,8 +1,6 @@
 package gemm
 
 import (
-	"math"
-	"math/rand"
 	"testing"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -34,27 +32,11 @@ func TestSwapped(t *testing.T) {
 			{m: 64, n: 256, k: 300, transA: true, transB: true},
 		} {
 			s.alpha = 1
-			for _, workers := range []int{1, 2, 3} {
+			pathSameBits(t, s, 23, "the swap", &noSwap, &swappedCalls, func(stated bool, workers int, n uint64) bool {
 				want := s.transB && !s.transA && s.m%k.nr == 0 && s.m <= directAMaxRows && s.n >= 4*s.m && s.k >= 4*s.m &&
 					k.microA != nil && k.transpose8 != nil && workers == 1
-				pool := parallel.New(workers)
-				getPool = func() *parallel.Pool { return pool }
-				var got [2][]float32
-				for x, stated := range []bool{true, false} {
-					noSwap = stated
-					before := swappedCalls.Load()
-					s.run(t, rand.New(rand.NewSource(23)))
-					if n := swappedCalls.Load() - before; n != 0 && (stated || !want) || n == 0 && !stated && want {
-						t.Fatalf("%v, %d workers, stated %v: %d calls swapped", s, workers, stated, n)
-					}
-					got[x] = lastC
-				}
-				for i := range got[0] {
-					if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
-						t.Fatalf("%v, %d workers: C[%d] = %v swapped, %v as stated", s, workers, i, got[1][i], got[0][i])
-					}
-				}
-			}
+				return !(n != 0 && (stated || !want) || n == 0 && !stated && want)
+			})
 		}
 	})
 }
