@@ -202,15 +202,7 @@ func TestBytesBatcherNoAlloc(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		inline := func(n int, r Ranger) { r.Range(0, n/2); r.Range(n/2, n) }
-		b, _ := NewBatcher(d, 32, BatchOptions{Shuffle: true, Seed: 1, Parallel: inline})
-		bt := b.NewBatch()
-		allocs := testing.AllocsPerRun(100, func() {
-			if !b.Next(bt) {
-				b.Reset(b.Epoch(), 0)
-			}
-		})
-		if allocs != 0 {
+		if allocs := nextAllocs(d); allocs != 0 {
 			t.Errorf("%+v: Next allocates %v times per batch", pre, allocs)
 		}
 	}
