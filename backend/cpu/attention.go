@@ -107,6 +107,24 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 			}
 		}
 	}
+	softmaxRows(p, ldp, tq, tk)
+	return m
+}
+
+// softmaxRows replaces each of the tq rows of tk scores in p (ldp apart)
+// by its softmax: the row's max m, exp(x - m), and the exps times one
+// over their float32 sum.
+func softmaxRows(p []float32, ldp, tq, tk int) {
+	if tq <= 0 || tk <= 0 {
+		return
+	}
+	if simdOn && attnSoftmaxOn && tk%8 == 0 {
+		// One call for the item's rows (per-row calls were half of the
+		// softmax's time at tk = 64), the bits of the loops below.
+		_ = p[(tq-1)*ldp+tk-1]
+		softmaxRowsAVX2(&p[0], ldp, tq, tk, &expConsts)
+		return
+	}
 	i := 0
 	if simdOn && tk >= 8 {
 		// Two rows at a time: the exps of a row of 64 alone wait on
@@ -123,8 +141,11 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 		mx := maxF32(row)
 		scaleF32(row, 1/expSum(row, row, mx))
 	}
-	return m
 }
+
+// attnSoftmaxOn selects softmaxRowsAVX2 where simdOn (tests turn it off
+// to compare with the per-row steps).
+var attnSoftmaxOn = true
 
 // maskRow returns item n's key mask row (nil without a mask).
 func (a *attentionKernel) maskRow(n int) []uint8 {

@@ -93,3 +93,130 @@ exp2done:
 	MOVSS X0, s1+60(FP)
 	VZEROUPPER
 	RET
+
+// ROWMAX broadcasts into OUT the largest of the CX·8 elements at PTR (as
+// maxAVX2 finds it), or a NaN if any is a NaN. Clobbers Y0-Y5, DX, R13
+// and R14.
+#define ROWMAX(PTR, OUT, LBL, OK) \
+	MOVQ         PTR, R13             \
+	MOVQ         CX, R14              \
+	VMOVUPS      (R13), Y0            \
+	VXORPS       Y2, Y2, Y2           \
+LBL:                                  \
+	VMOVUPS      (R13), Y4            \
+	VCMPPS       $3, Y4, Y4, Y5       \
+	VORPS        Y5, Y2, Y2           \
+	VMAXPS       Y4, Y0, Y0           \
+	ADDQ         $32, R13             \
+	DECQ         R14                  \
+	JNZ          LBL                  \
+	VEXTRACTF128 $1, Y0, X1           \
+	VMAXPS       X1, X0, X0           \
+	VPERMILPS    $0x4e, X0, X1        \
+	VMAXPS       X1, X0, X0           \
+	VPERMILPS    $0xb1, X0, X1        \
+	VMAXPS       X1, X0, X0           \
+	VBROADCASTSS X0, OUT              \
+	VMOVMSKPS    Y2, DX               \
+	TESTL        DX, DX               \
+	JZ           OK                   \
+	VPCMPEQD     OUT, OUT, OUT        \
+OK:
+
+// RECIP broadcasts into OUT 1/s for the float32 s in X0 (X1 clobbered).
+#define RECIP(OUT) \
+	VMOVSS       24(AX), X1 \
+	VDIVSS       X0, X1, X1 \
+	VBROADCASTSS X1, OUT
+
+// func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32)
+// Softmax in place of rows rows of n (a multiple of 8, ≥ 8) elements, ld
+// apart, with the bits of the portable steps attention takes: each row's
+// max m (maxF32), e = exp(x - m) and their sum s (expSum, two rows side
+// by side as expSum2 runs them), then e·(1/s) (scaleF32). A row holding a
+// NaN becomes all NaN, as it does there.
+TEXT ·softmaxRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ         p+0(FP), SI
+	MOVQ         ld+8(FP), R10
+	SHLQ         $2, R10
+	MOVQ         rows+16(FP), R11
+	MOVQ         n+24(FP), CX
+	SHRQ         $3, CX
+	MOVQ         c+32(FP), AX
+	VBROADCASTSS 0(AX), Y14 // hi
+	VBROADCASTSS 4(AX), Y13 // lo
+	VBROADCASTSS 8(AX), Y12 // log2(e)
+	MOVL         $127, DX
+	VMOVD        DX, X6
+	VPBROADCASTD X6, Y6
+	TESTQ        CX, CX
+	JZ           smdone
+
+smpair:
+	CMPQ R11, $2
+	JLT  smone
+	LEAQ (SI)(R10*1), R9
+	ROWMAX(SI, Y15, smmax0, smok0)
+	ROWMAX(R9, Y8, smmax1, smok1)
+	VXORPS Y7, Y7, Y7
+	VXORPS Y9, Y9, Y9
+	MOVQ   SI, DI
+	MOVQ   R9, R8
+	MOVQ   CX, BX
+
+smexp2:
+	EXP8((DI), (DI), Y15, Y7)
+	EXP8((R8), (R8), Y8, Y9)
+	ADDQ $32, DI
+	ADDQ $32, R8
+	DECQ BX
+	JNZ  smexp2
+	HSUM(Y7, X7)
+	RECIP(Y10)
+	HSUM(Y9, X9)
+	RECIP(Y11)
+	MOVQ SI, DI
+	MOVQ R9, R8
+	MOVQ CX, BX
+
+smscale2:
+	VMULPS  (DI), Y10, Y0
+	VMOVUPS Y0, (DI)
+	VMULPS  (R8), Y11, Y1
+	VMOVUPS Y1, (R8)
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	DECQ    BX
+	JNZ     smscale2
+	LEAQ    (R9)(R10*1), SI
+	SUBQ    $2, R11
+	JMP     smpair
+
+smone:
+	TESTQ R11, R11
+	JZ    smdone
+	ROWMAX(SI, Y15, smmax2, smok2)
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, DI
+	MOVQ   CX, BX
+
+smexp1:
+	EXP8((DI), (DI), Y15, Y7)
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  smexp1
+	HSUM(Y7, X7)
+	RECIP(Y10)
+	MOVQ SI, DI
+	MOVQ CX, BX
+
+smscale1:
+	VMULPS  (DI), Y10, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    BX
+	JNZ     smscale1
+
+smdone:
+	VZEROUPPER
+	RET
