@@ -89,8 +89,15 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 		// (scale·q)·kᵀ as gemm computes it: q scaled, then the FMA chains.
 		sq, kt := t.a[:tq*dh], t.bt[:dh*tk]
 		qs, ks := q[g.Row(n, 0, tq, dh):], k[g.Row(n, 0, tk, dh):]
-		for i := range tq {
-			copy(sq[i*dh:][:dh], qs[i*g.Stride(dh):][:dh])
+		if dh >= 8 && tq > 0 {
+			// One call for the item's rows (64 copies of 32 floats took
+			// longer than the scale).
+			_ = qs[(tq-1)*g.Stride(dh)+dh-1]
+			copyRowsAVX2(&sq[0], &qs[0], tq, dh, dh, g.Stride(dh))
+		} else {
+			for i := range tq {
+				copy(sq[i*dh:][:dh], qs[i*g.Stride(dh):][:dh])
+			}
 		}
 		scaleF32(sq, a.scale)
 		gemm.Transpose(tk, dh, ks, g.Stride(dh), kt, tk)

@@ -45,6 +45,10 @@ func BenchmarkAttnParts(b *testing.B) {
 		}
 		scaleF32(t.a, 0.17)
 	})
+	run("copyrowsscale", func() {
+		copyRowsAVX2(&t.a[0], &q[0], tq, dh, dh, ld)
+		scaleF32(t.a, 0.17)
+	})
 	run("transpose", func() {
 		gemm.Transpose(tk, dh, k, ld, t.bt, tk)
 	})
