@@ -171,6 +171,9 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		t = &a.tiles[w]
 	}
 	for n := lo; n < hi; n++ {
+		if n+1 < hi {
+			a.prefetch(n + 1)
+		}
 		if !a.backward {
 			p := a.scratch[w]
 			if a.saved != nil {
@@ -217,6 +220,36 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			m = a.weights(t, n, q, k, wi, 2*tk)
 		}
 		a.scores(t, n, wi, wi[tk:], 2*tk, m)
+	}
+}
+
+// attnPrefetchOps and attnPrefetchSaved enable attentionKernel.prefetch's
+// two parts (benchmarks turn them off to compare).
+var attnPrefetchOps, attnPrefetchSaved = true, true
+
+// prefetch asks for item n's operand rows and saved weights (a backward's)
+// where simdOn.
+func (a *attentionKernel) prefetch(n int) {
+	g := &a.g
+	if !simdOn || g.Tq == 0 || g.Tk == 0 || g.Dh == 0 || g.Dv == 0 {
+		return
+	}
+	if a.backward && a.saved != nil && attnPrefetchSaved {
+		attnPrefetch(&a.saved[n*g.Tq*g.Tk], g.Tq, g.Tk, g.Tk)
+	}
+	if !attnPrefetchOps {
+		return
+	}
+	rows := func(b *buffer, t, d int) {
+		x := f32s(b)[g.Row(n, 0, t, d):]
+		_ = x[(t-1)*g.Stride(d)+d-1]
+		attnPrefetch(&x[0], t, g.Stride(d), d)
+	}
+	rows(a.q, g.Tq, g.Dh)
+	rows(a.k, g.Tk, g.Dh)
+	rows(a.v, g.Tk, g.Dv)
+	if a.backward {
+		rows(a.dy, g.Tq, g.Dv)
 	}
 }
 

@@ -3,6 +3,7 @@ package cpu
 import (
 	"math/rand"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/encc-lang/encc/internal/cputime"
@@ -92,8 +93,41 @@ func BenchmarkAttnW4(b *testing.B) {
 			return bb.AttentionBackwardProduct(w, x[1], ir.AttentionProductAttr{BTHD: true, Wrt: 0})
 		},
 	}
-	for _, name := range []string{"fwd", "bwd"} {
+	cases["w4"] = func(bb *ir.Builder, x []*ir.Value) (*ir.Value, error) {
+		y, err := bb.AttentionBTHD(x[0], x[1], x[2], nil, 0.17)
+		if err != nil {
+			return nil, err
+		}
+		dy, err := bb.Mul(y, x[3])
+		if err != nil {
+			return nil, err
+		}
+		w, err := bb.AttentionBackward(x[0], x[1], x[2], dy, nil, ir.AttentionBackwardAttr{Scale: 0.17, BTHD: true})
+		if err != nil {
+			return nil, err
+		}
+		var sum *ir.Value
+		for wrt, op := range []*ir.Value{x[1], x[0], dy} {
+			d, err := bb.AttentionBackwardProduct(w, op, ir.AttentionProductAttr{BTHD: true, Wrt: wrt})
+			if err != nil {
+				return nil, err
+			}
+			if sum == nil {
+				sum = d
+			} else if sum, err = bb.Add(sum, d); err != nil {
+				return nil, err
+			}
+		}
+		return sum, nil
+	}
+	for _, name := range []string{"fwd", "bwd", "w4", "w4-nopfops", "w4-nopfsaved", "w4-nopf"} {
 		b.Run(name, func(b *testing.B) {
+			defer func(o, s bool) { attnPrefetchOps, attnPrefetchSaved = o, s }(attnPrefetchOps, attnPrefetchSaved)
+			attnPrefetchOps = !strings.Contains(name, "nopfops") && !strings.HasSuffix(name, "nopf")
+			attnPrefetchSaved = !strings.Contains(name, "nopfsaved") && !strings.HasSuffix(name, "nopf")
+			if c, ok := cases[name[:min(len(name), 2)]]; ok && name != "fwd" && name != "bwd" {
+				cases[name] = c
+			}
 			g, err := opCase{ins: ins, build: cases[name]}.graph()
 			if err != nil {
 				b.Fatal(err)
@@ -109,18 +143,22 @@ func BenchmarkAttnW4(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			var cpu time.Duration
+			steps := map[string]time.Duration{}
 			for i := 0; i < b.N; i++ {
 				for _, s := range p.steps {
+					t0 := cputime.Thread()
+					s.k.run()
+					d := cputime.Thread() - t0
+					steps[s.v.Op.String()] += d
 					if _, ok := s.k.(*attentionKernel); ok {
-						t0 := cputime.Thread()
-						s.k.run()
-						cpu += cputime.Thread() - t0
-					} else {
-						s.k.run()
+						cpu += d
 					}
 				}
 			}
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/1e3, "cpuµs/op")
+			for op, d := range steps {
+				b.ReportMetric(float64(d.Nanoseconds())/float64(b.N)/1e3, op+"-µs")
+			}
 		})
 	}
 }
