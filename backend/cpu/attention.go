@@ -129,7 +129,7 @@ func softmaxRows(p []float32, ldp, tq, tk int) {
 		// One call for the item's rows (per-row calls were half of the
 		// softmax's time at tk = 64), the bits of the loops below.
 		_ = p[(tq-1)*ldp+tk-1]
-		softmaxRowsAVX2(&p[0], ldp, tq, tk, &expConsts)
+		softmaxRowsAVX2(&p[0], ldp, tq, tk, &expConsts, &expConstsVec)
 		return
 	}
 	i := 0
@@ -149,6 +149,17 @@ func softmaxRows(p []float32, ldp, tq, tk int) {
 		scaleF32(row, 1/expSum(row, row, mx))
 	}
 }
+
+// expConstsVec holds expConsts broadcast to eight lanes, for the vector
+// operands of softmaxRowsAVX2.
+var expConstsVec = func() (v [16][8]float32) {
+	for i, c := range expConsts {
+		for j := range v[i] {
+			v[i][j] = c
+		}
+	}
+	return v
+}()
 
 // attnSoftmaxOn selects softmaxRowsAVX2 where simdOn (tests turn it off
 // to compare with the per-row steps).

@@ -36,7 +36,7 @@ func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)
 // expSum2 (expSum for a last odd row) and scaleF32 on each row.
 //
 //go:noescape
-func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32)
+func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]float32)
 
 // attnPrefetch asks for the cache lines of rows rows of n floats, ld
 // floats apart (rows, n ≥ 1).

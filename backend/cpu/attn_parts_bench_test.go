@@ -65,7 +65,20 @@ func BenchmarkAttnParts(b *testing.B) {
 		}
 	})
 	run("softmaxrows", func() {
-		softmaxRowsAVX2(&p[0], tk, tq, tk, &expConsts)
+		softmaxRowsAVX2(&p[0], tk, tq, tk, &expConsts, &expConstsVec)
+	})
+	run("maxonly", func() {
+		for i := range tq {
+			maxAVX2(&p[i*tk], tk)
+		}
+	})
+	run("exponly", func() {
+		for i := 0; i < tq; i += 2 {
+			expSum2AVX2(&p[i*tk], &p[i*tk], &p[(i+1)*tk], &p[(i+1)*tk], tk, 1, 1, &expConsts)
+		}
+	})
+	run("scaleonly", func() {
+		scaleAVX2(&p[0], tq*tk, 1)
 	})
 	run("pv", func() {
 		t.product(tq, dh, tk, p, tk, false, k, ld, o, ld)
