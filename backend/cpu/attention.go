@@ -5,6 +5,8 @@ package cpu
 
 import (
 	"math"
+	"slices"
+	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -213,7 +215,7 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			ds := a.ds[w]
 			a.scores(t, n, p, ds, tk, m)
 			for _, pr := range a.prods {
-				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.from)
+				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.dst())
 			}
 			continue
 		}
@@ -443,6 +445,13 @@ func (p *Program) shareAttentionProducts() {
 		for _, pr := range ps {
 			pr.k.from = make([]float32, pr.k.out.n)
 			a.prods = append(a.prods, pr.k)
+			if attnDirectOn && p.ownsBuffer(pr.v) {
+				// The product's result lives in from: the backward
+				// writes it there and the product has nothing to do.
+				pr.k.direct = true
+				pr.k.out.p = unsafe.Pointer(&pr.k.from[0])
+				p.slots = slices.DeleteFunc(p.slots, func(s arenaSlot) bool { return s.b == pr.k.out })
+			}
 		}
 		a.ds = make([][]float32, len(a.tiles))
 		for i := range a.ds {
@@ -452,6 +461,25 @@ func (p *Program) shareAttentionProducts() {
 			}
 		}
 	}
+}
+
+// attnDirectOn lets shareAttentionProducts move a linked product's
+// result out of the arena (tests turn it off to compare).
+var attnDirectOn = true
+
+// ownsBuffer reports whether v's buffer is its own arena slot: not
+// another value's storage (an alias, a result computed in place or a
+// fused ReLU's), so that moving it moves v and the values stored in v
+// alone. Moving it out of the arena is then safe for a value whose every
+// writer runs before its readers within a run (attention's backward and
+// its product are barriers to stageSteps, and the product's readers
+// depend on it): nothing else holds the new storage, where the arena's
+// slot is reused by values whose lifetimes do not meet v's.
+func (p *Program) ownsBuffer(v *ir.Value) bool {
+	_, placed := p.plan.Offset[v]
+	_, inPlace := p.plan.InPlace[v]
+	_, relu := p.reluInto[v]
+	return placed && !inPlace && !relu && p.plan.Alias[v] == nil && p.bufs[v] != nil && p.bufs[v].n > 0
 }
 
 // dependsOn reports whether v is u or computed from it.
@@ -487,8 +515,20 @@ type attentionProduct struct {
 	// from, when not nil, holds the result, which the attention_backward
 	// linked to this product (shareAttentionProducts) computed; the
 	// product copies it into its buffer (from is outside the memory plan,
-	// so nothing between the two overwrites it).
-	from []float32
+	// so nothing between the two overwrites it), unless direct: then
+	// from is the product's buffer (out.p), which the backward writes,
+	// and the product does nothing (the copy was ~50 µs of two cores per product in W4/W5).
+	from   []float32
+	direct bool
+}
+
+// dst returns where the linked attention_backward writes the product's
+// result: its buffer where direct, else from.
+func (a *attentionProduct) dst() []float32 {
+	if a.direct {
+		return f32s(a.out)
+	}
+	return a.from
 }
 
 func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -502,6 +542,9 @@ func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 func (a *attentionProduct) run() error {
+	if a.direct {
+		return nil
+	}
 	if a.from != nil {
 		// Computed by the linked attention_backward: copied in blocks
 		// over the pool.
