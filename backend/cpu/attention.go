@@ -5,6 +5,8 @@ package cpu
 
 import (
 	"math"
+	"slices"
+	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -89,8 +91,15 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 		// (scale·q)·kᵀ as gemm computes it: q scaled, then the FMA chains.
 		sq, kt := t.a[:tq*dh], t.bt[:dh*tk]
 		qs, ks := q[g.Row(n, 0, tq, dh):], k[g.Row(n, 0, tk, dh):]
-		for i := range tq {
-			copy(sq[i*dh:][:dh], qs[i*g.Stride(dh):][:dh])
+		if dh >= 8 && tq > 0 {
+			// One call for the item's rows (64 copies of 32 floats took
+			// longer than the scale).
+			_ = qs[(tq-1)*g.Stride(dh)+dh-1]
+			copyRowsAVX2(&sq[0], &qs[0], tq, dh, dh, g.Stride(dh))
+		} else {
+			for i := range tq {
+				copy(sq[i*dh:][:dh], qs[i*g.Stride(dh):][:dh])
+			}
 		}
 		scaleF32(sq, a.scale)
 		gemm.Transpose(tk, dh, ks, g.Stride(dh), kt, tk)
@@ -106,6 +115,24 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 				row[j] = -1e9
 			}
 		}
+	}
+	softmaxRows(p, ldp, tq, tk)
+	return m
+}
+
+// softmaxRows replaces each of the tq rows of tk scores in p (ldp apart)
+// by its softmax: the row's max m, exp(x - m), and the exps times one
+// over their float32 sum.
+func softmaxRows(p []float32, ldp, tq, tk int) {
+	if tq <= 0 || tk <= 0 {
+		return
+	}
+	if simdOn && attnSoftmaxOn && tk%8 == 0 {
+		// One call for the item's rows (per-row calls were half of the
+		// softmax's time at tk = 64), the bits of the loops below.
+		_ = p[(tq-1)*ldp+tk-1]
+		softmaxRowsAVX2(&p[0], ldp, tq, tk, &expConsts, &expConstsVec)
+		return
 	}
 	i := 0
 	if simdOn && tk >= 8 {
@@ -123,8 +150,22 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 		mx := maxF32(row)
 		scaleF32(row, 1/expSum(row, row, mx))
 	}
-	return m
 }
+
+// expConstsVec holds expConsts broadcast to eight lanes, for the vector
+// operands of softmaxRowsAVX2.
+var expConstsVec = func() (v [16][8]float32) {
+	for i, c := range expConsts {
+		for j := range v[i] {
+			v[i][j] = c
+		}
+	}
+	return v
+}()
+
+// attnSoftmaxOn selects softmaxRowsAVX2 where simdOn (tests turn it off
+// to compare with the per-row steps).
+var attnSoftmaxOn = true
 
 // maskRow returns item n's key mask row (nil without a mask).
 func (a *attentionKernel) maskRow(n int) []uint8 {
@@ -143,6 +184,9 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		t = &a.tiles[w]
 	}
 	for n := lo; n < hi; n++ {
+		if n+1 < hi {
+			a.prefetch(n + 1)
+		}
 		if !a.backward {
 			p := a.scratch[w]
 			if a.saved != nil {
@@ -171,7 +215,7 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			ds := a.ds[w]
 			a.scores(t, n, p, ds, tk, m)
 			for _, pr := range a.prods {
-				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.from)
+				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.dst())
 			}
 			continue
 		}
@@ -189,6 +233,36 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			m = a.weights(t, n, q, k, wi, 2*tk)
 		}
 		a.scores(t, n, wi, wi[tk:], 2*tk, m)
+	}
+}
+
+// attnPrefetchOps and attnPrefetchSaved enable attentionKernel.prefetch's
+// two parts (benchmarks turn them off to compare).
+var attnPrefetchOps, attnPrefetchSaved = true, true
+
+// prefetch asks for item n's operand rows and saved weights (a backward's)
+// where simdOn.
+func (a *attentionKernel) prefetch(n int) {
+	g := &a.g
+	if !simdOn || g.Tq == 0 || g.Tk == 0 || g.Dh == 0 || g.Dv == 0 {
+		return
+	}
+	if a.backward && a.saved != nil && attnPrefetchSaved {
+		attnPrefetch(&a.saved[n*g.Tq*g.Tk], g.Tq, g.Tk, g.Tk)
+	}
+	if !attnPrefetchOps {
+		return
+	}
+	rows := func(b *buffer, t, d int) {
+		x := f32s(b)[g.Row(n, 0, t, d):]
+		_ = x[(t-1)*g.Stride(d)+d-1]
+		attnPrefetch(&x[0], t, g.Stride(d), d)
+	}
+	rows(a.q, g.Tq, g.Dh)
+	rows(a.k, g.Tk, g.Dh)
+	rows(a.v, g.Tk, g.Dv)
+	if a.backward {
+		rows(a.dy, g.Tq, g.Dv)
 	}
 }
 
@@ -371,6 +445,13 @@ func (p *Program) shareAttentionProducts() {
 		for _, pr := range ps {
 			pr.k.from = make([]float32, pr.k.out.n)
 			a.prods = append(a.prods, pr.k)
+			if attnDirectOn && p.ownsBuffer(pr.v) {
+				// The product's result lives in from: the backward
+				// writes it there and the product has nothing to do.
+				pr.k.direct = true
+				pr.k.out.p = unsafe.Pointer(&pr.k.from[0])
+				p.slots = slices.DeleteFunc(p.slots, func(s arenaSlot) bool { return s.b == pr.k.out })
+			}
 		}
 		a.ds = make([][]float32, len(a.tiles))
 		for i := range a.ds {
@@ -380,6 +461,25 @@ func (p *Program) shareAttentionProducts() {
 			}
 		}
 	}
+}
+
+// attnDirectOn lets shareAttentionProducts move a linked product's
+// result out of the arena (tests turn it off to compare).
+var attnDirectOn = true
+
+// ownsBuffer reports whether v's buffer is its own arena slot: not
+// another value's storage (an alias, a result computed in place or a
+// fused ReLU's), so that moving it moves v and the values stored in v
+// alone. Moving it out of the arena is then safe for a value whose every
+// writer runs before its readers within a run (attention's backward and
+// its product are barriers to stageSteps, and the product's readers
+// depend on it): nothing else holds the new storage, where the arena's
+// slot is reused by values whose lifetimes do not meet v's.
+func (p *Program) ownsBuffer(v *ir.Value) bool {
+	_, placed := p.plan.Offset[v]
+	_, inPlace := p.plan.InPlace[v]
+	_, relu := p.reluInto[v]
+	return placed && !inPlace && !relu && p.plan.Alias[v] == nil && p.bufs[v] != nil && p.bufs[v].n > 0
 }
 
 // dependsOn reports whether v is u or computed from it.
@@ -415,8 +515,20 @@ type attentionProduct struct {
 	// from, when not nil, holds the result, which the attention_backward
 	// linked to this product (shareAttentionProducts) computed; the
 	// product copies it into its buffer (from is outside the memory plan,
-	// so nothing between the two overwrites it).
-	from []float32
+	// so nothing between the two overwrites it), unless direct: then
+	// from is the product's buffer (out.p), which the backward writes,
+	// and the product does nothing (the copy was ~50 µs of two cores per product in W4/W5).
+	from   []float32
+	direct bool
+}
+
+// dst returns where the linked attention_backward writes the product's
+// result: its buffer where direct, else from.
+func (a *attentionProduct) dst() []float32 {
+	if a.direct {
+		return f32s(a.out)
+	}
+	return a.from
 }
 
 func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
@@ -430,6 +542,9 @@ func buildAttentionProduct(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 func (a *attentionProduct) run() error {
+	if a.direct {
+		return nil
+	}
 	if a.from != nil {
 		// Computed by the linked attention_backward: copied in blocks
 		// over the pool.

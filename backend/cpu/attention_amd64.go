@@ -29,3 +29,17 @@ func attnCols4AVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32,
 //
 //go:noescape
 func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)
+
+// softmaxRowsAVX2 is attention's softmax in place over rows rows of n (a
+// multiple of 8, ≥ 8) elements, ld apart, in one call (in
+// expsum2_amd64.s, beside the exp it shares): the bits of maxF32,
+// expSum2 (expSum for a last odd row) and scaleF32 on each row.
+//
+//go:noescape
+func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]float32)
+
+// attnPrefetch asks for the cache lines of rows rows of n floats, ld
+// floats apart (rows, n ≥ 1).
+//
+//go:noescape
+func attnPrefetch(p *float32, rows, ld, n int)

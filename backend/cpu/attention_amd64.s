@@ -335,3 +335,30 @@ dsapply:
 dsdone:
 	VZEROUPPER
 	RET
+
+// func attnPrefetch(p *float32, rows, ld, n int)
+// PREFETCHT0 of the cache lines of rows rows of n floats, ld floats apart
+// (rows, n ≥ 1).
+TEXT ·attnPrefetch(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ n+24(FP), R9
+	SHLQ $2, R9
+	DECQ R9 // the row's last byte
+
+pfrow:
+	XORQ AX, AX
+
+pfline:
+	PREFETCHT0 (SI)(AX*1)
+	ADDQ       $64, AX
+	CMPQ       AX, R9
+	JLE        pfline
+	PREFETCHT0 (SI)(R9*1)
+	ADDQ       R8, SI
+	DECQ       CX
+	JNZ        pfrow
+	RET
+

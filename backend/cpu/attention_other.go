@@ -15,3 +15,9 @@ func attnCols4AVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32,
 }
 
 func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32) { panic("unreachable") }
+
+func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]float32) {
+	panic("unreachable")
+}
+
+func attnPrefetch(p *float32, rows, ld, n int) {}

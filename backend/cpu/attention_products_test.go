@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+	"unsafe"
 
 	"github.com/encc-lang/encc/ir"
 )
@@ -154,7 +155,7 @@ func TestAttentionSharedProducts(t *testing.T) {
 
 // TestAttentionSharedProductsW4: the three products of each
 // attention_backward of the W4 step (both blocks) and of W5's (block 1)
-// are computed by it.
+// are computed by it, into their own buffers (direct).
 func TestAttentionSharedProductsW4(t *testing.T) {
 	for tr, want := range []int{6, 3} {
 		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 2, true)
@@ -162,8 +163,103 @@ func TestAttentionSharedProductsW4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := linkedProducts(p); got != want {
-			t.Errorf("train %d: %d attention_backward_product linked, want %d", tr, got, want)
+		if got, direct := linkedProducts(p), directProducts(p); got != want || direct != want {
+			t.Errorf("train %d: %d attention_backward_product linked, %d in their own buffer, want %d", tr, got, direct, want)
 		}
 	}
+}
+
+// directProducts counts the linked products of p whose result the
+// backward writes into their own buffer (direct).
+func directProducts(p *Program) int {
+	n := 0
+	for _, s := range p.steps {
+		if a, ok := s.k.(*attentionProduct); ok && a.direct {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAttentionDirectProducts checks the linked products whose buffer
+// moves out of the arena (direct): the bits of the unlinked program, of
+// the linked one with the copy (attnDirectOn false), over two runs, with
+// products that other ops read (a negation, a product squared, a
+// reshape), two programs sharing an Arena that grows after the first is
+// compiled (the moved buffers must stay where they are).
+func TestAttentionDirectProducts(t *testing.T) {
+	defer func(on, direct bool) { attnProductsOn, attnDirectOn = on, direct }(attnProductsOn, attnDirectOn)
+	r := rand.New(rand.NewSource(13))
+	graph := func(b int) (*ir.Graph, []in, []string) {
+		const h, tq, tk, dh, dv = 3, 9, 11, 8, 16
+		ins := []in{{t: f32(b, tq, h, dh)}, {t: f32(b, tk, h, dh)}, {t: f32(b, tk, h, dv)}, {t: f32(b, tq, h, dv)}}
+		g := ir.NewGraph()
+		bl := ir.NewBuilder(g)
+		x := dataInputs(t, bl, ins)
+		y := must(bl.AttentionBTHD(x[0], x[1], x[2], nil, 0.3))
+		g.AddOutput("y", y)
+		dy := must(bl.Mul(y, x[3]))
+		w := must(bl.AttentionBackward(x[0], x[1], x[2], dy, nil, ir.AttentionBackwardAttr{Scale: 0.3, BTHD: true}))
+		dq := must(bl.AttentionBackwardProduct(w, x[1], ir.AttentionProductAttr{BTHD: true, Wrt: 0}))
+		dk := must(bl.AttentionBackwardProduct(w, x[0], ir.AttentionProductAttr{BTHD: true, Wrt: 1}))
+		dvv := must(bl.AttentionBackwardProduct(w, dy, ir.AttentionProductAttr{BTHD: true, Wrt: 2}))
+		g.AddOutput("dq", dq)
+		g.AddOutput("nq", must(bl.Neg(dq)))
+		g.AddOutput("kk", must(bl.Mul(dk, dk)))
+		g.AddOutput("vr", must(bl.Reshape(dvv, []int{b * tk, h * dv})))
+		if err := ir.Verify(g); err != nil {
+			t.Fatal(err)
+		}
+		return g, ins, []string{"y", "dq", "nq", "kk", "vr"}
+	}
+	g, ins, outs := graph(2)
+	for _, direct := range []bool{true, false} {
+		var progs [2]*Program
+		for i, on := range []bool{true, false} {
+			attnProductsOn, attnDirectOn = on, direct
+			var err error
+			if progs[i], err = Compile(g, Options{Threads: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := directProducts(progs[0]), map[bool]int{true: 3, false: 0}[direct]; got != want || linkedProducts(progs[0]) != 3 {
+			t.Fatalf("direct %v: %d of %d products direct, want %d of 3", direct, got, linkedProducts(progs[0]), want)
+		}
+		sameBitsLinked(t, fmt.Sprintf("direct %v", direct), r, g, progs, ins, outs)
+	}
+
+	// A shared arena that grows: the first program's direct buffers stay.
+	attnDirectOn = true
+	arena := NewArena()
+	var progs [2]*Program
+	var err error
+	attnProductsOn = true
+	if progs[0], err = Compile(g, Options{Threads: 1, Arena: arena}); err != nil {
+		t.Fatal(err)
+	}
+	g3, ins3, _ := graph(3)
+	big, err := Compile(g3, Options{Threads: 1, Arena: arena})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attnProductsOn = false
+	if progs[1], err = Compile(g, Options{Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if directProducts(progs[0]) != 3 || directProducts(big) != 3 {
+		t.Fatalf("shared arena: %d and %d products direct, want 3 and 3", directProducts(progs[0]), directProducts(big))
+	}
+	for _, s := range progs[0].steps {
+		if a, ok := s.k.(*attentionProduct); ok && a.out.p != unsafe.Pointer(&a.from[0]) {
+			t.Fatalf("shared arena: %s moved back into the arena when it grew", s.v.Ref())
+		}
+	}
+	for j, s := range ins3 {
+		bind(t, big, g3.Inputs[j].Name, s.t, draw(r, s))
+	}
+	if err := big.Run(); err != nil {
+		t.Fatal(err)
+	}
+	sameBitsLinked(t, "shared arena", r, g, progs, ins, outs)
+
 }

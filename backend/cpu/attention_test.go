@@ -248,3 +248,57 @@ func sameBitsLinked(t *testing.T, name string, r *rand.Rand, g *ir.Graph, progs 
 		}
 	}
 }
+
+// TestAttentionSoftmaxRows checks softmaxRowsAVX2 (one call per item)
+// against the per-row steps it replaces, bit for bit, on odd row counts,
+// row strides wider than the rows, masked (-1e9) scores, rows of equal,
+// huge and tiny values, signed zeros and NaNs.
+func TestAttentionSoftmaxRows(t *testing.T) {
+	if !simdOn {
+		t.Skip("no AVX2+FMA")
+	}
+	defer func(on bool) { attnSoftmaxOn = on }(attnSoftmaxOn)
+	r := rand.New(rand.NewSource(9))
+	for _, tq := range []int{1, 2, 3, 6, 7, 64} {
+		for _, tk := range []int{8, 16, 24, 64, 136} {
+			for _, pad := range []int{0, 3, 8} {
+				ld := tk + pad
+				x := make([]float32, (tq-1)*ld+tk+pad)
+				for i := range x {
+					switch r.Intn(40) {
+					case 0:
+						x[i] = -1e9
+					case 1:
+						x[i] = float32(math.Copysign(0, float64(r.Intn(2)*2-1)))
+					case 2:
+						x[i] = float32(r.NormFloat64() * 200)
+					default:
+						x[i] = float32(r.NormFloat64() * 3)
+					}
+				}
+				if tq > 2 {
+					row := x[2*ld:][:tk] // all equal
+					for j := range row {
+						row[j] = 1.5
+					}
+					x[ld+r.Intn(tk)] = float32(math.NaN()) // row 1
+				}
+				var got [2][]float32
+				for i, on := range []bool{true, false} {
+					attnSoftmaxOn = on
+					got[i] = append([]float32(nil), x...)
+					softmaxRows(got[i], ld, tq, tk)
+				}
+				for i, v := range got[0] {
+					w := got[1][i]
+					if math.Float32bits(v) != math.Float32bits(w) && !(v != v && w != w) {
+						t.Fatalf("tq=%d tk=%d ld=%d: [%d] = %v in one call, %v row by row", tq, tk, ld, i, v, w)
+					}
+					if i%ld >= tk && math.Float32bits(v) != math.Float32bits(x[i]) {
+						t.Fatalf("tq=%d tk=%d ld=%d: [%d] past a row's end changed", tq, tk, ld, i)
+					}
+				}
+			}
+		}
+	}
+}

@@ -185,8 +185,10 @@
 //	binf32_amd64.s  float32 add, sub and mul of unit-stride operands (binaryInner: the
 //	                elementwise ops and fused bodies), bit for bit the scalar loop
 //	                (TestBinaryF32Vector)
-//	expsum2_amd64.s expSumAVX2 for two rows side by side (attention's softmax;
-//	                TestExpSum2)
+//	expsum2_amd64.s expSumAVX2 for two rows side by side (TestExpSum2), and
+//	                softmaxRowsAVX2, attention's softmax of an item's rows in one
+//	                call, two rows' exp chains interleaved: the bits of the
+//	                per-row steps (TestAttentionSoftmaxRows)
 //	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
 //	                that the long erf and exp chains overlap: the same
 //	                results (TestGelu2Vector), ~22% less CPU per element;
@@ -207,7 +209,10 @@
 //	                attention_backward used only by its products computes dq, dk and dv
 //	                item by item while the item's p and ds are in cache, instead of
 //	                writing [p | ds] for three more passes (shareAttentionProducts,
-//	                TestAttentionSharedProducts; same bits)
+//	                TestAttentionSharedProducts; same bits), into the product's own
+//	                buffer, moved out of the arena, where the product's value has
+//	                its own slot (TestAttentionDirectProducts); each item asks
+//	                for the next one's head rows and saved weights (attnPrefetch)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
