@@ -57,7 +57,14 @@
 // except an edge of 4 rows by a whole nr (avx2: a 4×16 kernel on the
 // 6-row panel, in place, the same FMA chain per element, so the same
 // bits): batch-64 products (10 panels and 4 rows) computed 66 rows for
-// 64 and ran 2.5–4% slower on one core. The whole tiles of a column
+// 64 and ran 2.5–4% slower on one core. Now a block of M ≢ 0 (mod 6)
+// rows (M ≥ 5·f, f ≡ −M mod 6) ends in f tiles of 5 rows instead of an
+// edge (sgemmAVX2x5x16 on a whole packed 6-row panel from lane 0 or 1,
+// sgemmAVX2x5x16A on A in place; ten accumulators; the same FMA chain
+// per element, the same bits): 64 rows as 9 + 2 tiles, 256 as 41 + 2,
+// 128 as 20 + 4, no edge panel to pack where A is read in place
+// (kernel.fives; one core's CPU per call 0.2–4% less on W1's products,
+// 1.2% on fc1's forward). The whole tiles of a column
 // (one B micro-panel against the packed panels of an A block) go to
 // the kernel in one call where no epilogue is due on them
 // (sgemmAVX2x6x16Col: the same FMA chain per element, the same bits),
@@ -69,7 +76,8 @@
 // batch of 64: W1's first layer, 64×784 times Wᵀ, three KC slices), and
 // a task has at most 400 columns, the tasks read A in place
 // (sgemmAVX2x6x16A: six row pointers instead of one panel, the same FMA
-// chain per element, the same bits; edge panels are still packed). 256²
+// chain per element, the same bits; edge panels are still packed, tiles
+// of 5 rows read in place too). 256²
 // on two threads: each core packed 256² floats of A (10.5 µs of a 183 µs
 // call); the median went from 171–175 to 182–187 GFLOP/s (directA);
 // W1's first layer: each core packed 64×784 (13 µs of 160), its longer
@@ -152,10 +160,12 @@
 // shape, the split the model chose, its tasks' ranges, participants,
 // wall and thread CPU times, and whether they read A in place); off, a
 // call pays one atomic load. backend/cpu's TestGemmTrace prints W1's
-// step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's and fc2's
-// forward (64 rows, x·Wᵀ) and fc1's weight gradient go over N, one task
-// per core (over M, fc1's 11 six-row panels would go 6/5, 36 rows
-// against 28); fc3 (10 columns) stays on one core; the backward's
+// step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's forward
+// swapped (below) over W's 256 rows, 4 tasks of 64; fc2's forward (64
+// rows, x·Wᵀ) over N, one task per core (over M, its 11 six-row panels
+// would go 6/5, 36 rows against 28); fc1's weight gradient (Aᵀ, K = 64)
+// over M in 4 tasks of 64 rows reading X in place (wgradOverM); fc3 (10
+// columns) stays on one core; the backward's
 // mid-sized products run whole, side by side, as a stage of the
 // backend (TestW1Splits).
 //
@@ -165,6 +175,9 @@
 // W read in place as A (microA), only x packed, then each task writes
 // its part back transposed (8×8 blocks) with the epilogue. Packing Wᵀ
 // cost more than the transpose: W1's fc1 forward 315 → 291 µs per call.
+// On more cores too, where tiles of 5 rows let the swapped product's
+// rows split evenly (units of one row, at least 25 per core): fc1's
+// tasks' CPU −6.5% against the split over N as stated.
 // The bits are those of the product as stated (TestSwapped). On two
 // cores it was not faster than the split over N and is not used.
 //

@@ -97,6 +97,11 @@ func (j *job) gemm() {
 			}
 		}
 	}
+	wgrad := split == 2 && j.wgradOverM(P, pre)
+	if wgrad {
+		split = 1
+		wgradCalls.Add(1)
+	}
 	units := um
 	j.splitM, j.unit = split != 2, k.mr
 	if split == 2 {
@@ -130,7 +135,19 @@ func (j *job) gemm() {
 			j.tasks = t
 		}
 	}
+	if wgrad {
+		j.tasks = 2 * P
+	}
 	j.units = units
+	// A swapped call or a weight gradient split over M cuts its rows
+	// evenly (units of one row), not in whole tiles, where every task
+	// has enough rows to end in tiles of 5 rows (fives): fc1's swapped
+	// forward, 256 rows in 4 tasks of 64 (9 + 2 tiles each), not 66, 66,
+	// 66 and 58. The split changes no bit.
+	if split == 1 && (j.swapped || wgrad) && j.tasks > 1 && p.M/j.tasks >= 25 &&
+		k.micro5 != nil && k.micro5A != nil && !noFives {
+		j.units, j.unit = p.M, 1
+	}
 	j.traceSplit([...]string{"serial", "M", "N"}[split], best)
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)
@@ -166,6 +183,35 @@ func (j *job) gemm() {
 	}
 	pool.Tasks(j.tasks, j)
 	j.pb = nil
+}
+
+// noWGradM (tests) keeps weight gradients over N (wgradOverM false);
+// wgradCalls counts the calls wgradOverM sent over M.
+var (
+	noWGradM   bool
+	wgradCalls atomic.Uint64
+)
+
+// wgradOverM reports whether a call the model would split over N is a
+// weight gradient over a batch to split over M instead: A transposed
+// (dW = dZᵀ·X, A = dZ stored batch×m), K within one KC slice, op(B) not
+// packed before the call, in 2 tasks per core of evenly split rows
+// (tiles of 5 rows, at least 25 rows per task) few enough that each
+// task reads B (the batch's X) in place (at most directBRows). Over N,
+// every task packed all of A and its columns of B, and its tasks went
+// 25/24 panels (fc1's dW, 256×784, K = 64, on two cores); over M in 4
+// tasks of 64 rows each packs a quarter of A and reads X in place: the
+// tasks' CPU per call 317.0 → 307.5 µs, 72–83 µs each (medians of 4,000
+// calls alternated, loaded 2-core machine; 2 tasks of 128 rows were no
+// better than over N).
+func (j *job) wgradOverM(P int, pre bool) bool {
+	p, k := &j.p, j.kern
+	if noWGradM || pre || j.serial || P < 2 || !p.TransA || p.TransB || p.K > k.kc ||
+		k.micro5 == nil || k.micro5A == nil || noFives {
+		return false
+	}
+	rows := ceilDiv(p.M, 2*P)
+	return p.M/(2*P) >= 25 && rows <= directBRows
 }
 
 // States of a part of a KC slice of the shared op(B) (job.packState).
@@ -412,7 +458,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	}
 	c, ldc := p.C, p.LDC
 	tmp := ws.tmp[:mr*nr]
-	colUsed := false
+	colUsed, fiveUsed := false, false
 	// The packed B micro-panels of a KC slice lie one after another;
 	// in a bigSlice each one comes from L3 when its first tile needs it,
 	// unless it was prefetched during the tiles of the panel before
@@ -440,13 +486,34 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			last := pc+kc >= p.K
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
+				// Rows [0, six) in whole tiles, then nf tiles of 5 rows
+				// (fives), or an edge tile where nf is 0.
+				nf := k.fives(mc, dirA)
+				six := mc - 5*nf
+				fiveUsed = fiveUsed || nf > 0
 				full := mc // rows read in place (dirA); the rest packed at ws.a[0:]
-				if dirA {
+				switch {
+				case dirA && nf > 0:
+					full = six // the tiles of 5 rows are read in place too
+				case dirA:
 					full = mc / mr * mr
 					if full < mc {
 						packA(ws.a, p, ic+full, mc-full, pc, kc, mr, k.pack6)
 					}
-				} else {
+				case nf > 0:
+					// Each tile of 5 rows in a whole panel of its own,
+					// after the whole tiles' (fiveLane).
+					packA(ws.a, p, ic, six, pc, kc, mr, k.pack6)
+					for f := 0; f < nf; f++ {
+						r0 := six + 5*f
+						d := fiveLane(r0, mc)
+						if r0+mr <= mc || d == 1 {
+							packA(ws.a[(six/mr+f)*kc*mr:], p, ic+r0-d, mr, pc, kc, mr, k.pack6)
+						} else {
+							packA(ws.a[(six/mr+f)*kc*mr:], p, ic+r0, 5, pc, kc, mr, k.pack6)
+						}
+					}
+				default:
 					packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
 				}
 				// With a shared op(B), the columns go part by part,
@@ -497,7 +564,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						// Whole tiles of packed A with no epilogue to
 						// apply: one call for the column (microCol).
 						ir0 := 0
-						if tiles := mc / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
+						if tiles := six / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
 							ci := ic*ldc + jc + jr
 							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
 							_ = ws.a[tiles*kc*mr-1]
@@ -508,8 +575,12 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							ir0 = tiles * mr
 							colUsed = true
 						}
-						for ir := ir0; ir < mc; ir += mr {
+						for ir := ir0; ir < mc; {
 							mrr := min(mr, mc-ir)
+							pi := ir / mr // the tile's packed A panel
+							if ir >= six {
+								mrr, pi = 5, six/mr+(ir-six)/5
+							}
 							if pfB != 0 {
 								k.prefetch(pfB, pfLines)
 								pfB += uintptr(pfLines * 64)
@@ -518,8 +589,10 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							ci := row0*ldc + jc + jr
 							var ap *float32
 							switch {
+							case !dirA && ir >= six:
+								ap = &ws.a[pi*kc*mr+fiveLane(ir, mc)]
 							case !dirA:
-								ap = &ws.a[(ir/mr)*kc*mr]
+								ap = &ws.a[pi*kc*mr]
 							case ir < full:
 								// Rows row0… of A in place (bounds
 								// checked once: the last element read).
@@ -532,11 +605,31 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
 								}
 								goto epilogue
+							case nf > 0:
+								// 5 rows of A in place.
+								ar := row0*p.LDA + pc
+								_ = p.A[ar+4*p.LDA+kc-1]
+								if nrr == nr {
+									k.micro5A(kc, &p.A[ar], p.LDA, bp, ldb, &c[ci], ldc, acc)
+								} else {
+									k.micro5A(kc, &p.A[ar], p.LDA, bp, ldb, &tmp[0], nr, 0)
+									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+								}
+								goto epilogue
 							default:
 								ap = &ws.a[0] // the edge panel
 							}
 							if mrr == mr && nrr == nr {
 								k.micro(kc, ap, bp, ldb, &c[ci], ldc, acc)
+							} else if mrr == 5 && k.micro5 != nil && ir >= six {
+								// (ap may start at lane 1 of its panel:
+								// micro, reading 6 lanes, would read past.)
+								if nrr == nr {
+									k.micro5(kc, ap, bp, ldb, &c[ci], ldc, acc)
+								} else {
+									k.micro5(kc, ap, bp, ldb, &tmp[0], nr, 0)
+									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+								}
 							} else if mrr == 4 && nrr == nr && k.micro4 != nil {
 								k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
 							} else {
@@ -558,6 +651,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
 								}
 							}
+							ir += mrr
 						}
 					}
 				}
@@ -566,6 +660,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	}
 	if colUsed {
 		microColBlocks.Add(1)
+	}
+	if fiveUsed {
+		fiveBlocks.Add(1)
 	}
 }
 
@@ -596,6 +693,49 @@ var (
 	noMicroCol     bool
 	microColBlocks atomic.Uint64
 )
+
+// noFives (tests) keeps the edge tile of a block (fives returns 0, and
+// 5-row edge tiles go through the scratch tile); fiveBlocks counts the
+// blocks computed with tiles of 5 rows.
+var (
+	noFives    bool
+	fiveBlocks atomic.Uint64
+)
+
+// fives returns how many tiles of 5 rows (kernel.micro5, micro5A where
+// A is read in place) end a block of mc rows: the f ≡ −mc (mod 6), f < 6,
+// with 6·whole + 5·f = mc, so that no edge tile is left; 0 where the
+// kernel has no 5-row kernels or mc < 5f. An edge tile of 4 rows ran at
+// about 65% of the 6-row kernel's rate (its 8 accumulators leave the
+// FMA pipes idle), one of 1–3 or 5 rows at the cost of a whole one (a
+// scratch tile), while 5 rows keep 10 accumulators: M = 64 goes as 9
+// whole tiles and 2 of 5 rows instead of 10 and an edge of 4 (fc1's
+// forward and every 64-row product of W1), 256 as 41 and 2. Each
+// element keeps its FMA chain, so the bits do not change.
+func (k *kernel) fives(mc int, dirA bool) int {
+	if k.micro5 == nil || k.mr != 6 || noFives || dirA && k.micro5A == nil {
+		return 0
+	}
+	f := (6 - mc%6) % 6
+	if 5*f > mc {
+		return 0
+	}
+	return f
+}
+
+// fiveLane returns the lane of its packed panel at which the tile of 5
+// rows starting at row r0 of a block of mc rows begins: the panel is a
+// whole one of 6 rows of A, packed by the fast paths of packA (pack6, or
+// a fixed-size copy per depth step where A is transposed), rows r0… (lane
+// 0) where the block has them, else rows r0−1… (lane 1: the last tile).
+// A block of 5 rows (r0 = 0, mc = 5) has neither: its panel holds the 5
+// rows and a zero lane.
+func fiveLane(r0, mc int) int {
+	if r0+6 <= mc || r0 == 0 {
+		return 0
+	}
+	return 1
+}
 
 // addTile stores (acc == 0) or adds the top-left mrr×nrr of the scratch
 // tile tmp (rows nr apart) into c (rows ldc apart).

@@ -33,6 +33,13 @@ type kernel struct {
 	// place of micro on a scratch tile.
 	micro4 func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
+	// micro5 and micro5A, if not nil (mr == 6), are micro and microA
+	// for the first 5 rows of the tile only (micro5's a still a 6-row
+	// packed panel). A block of mc ≢ 0 (mod mr) rows then goes as whole
+	// tiles and fives(mc) tiles of 5 rows, no edge tile (see fives).
+	micro5  func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
+	micro5A func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
+
 	// microA, if not nil (mr == 6), is micro reading A in place: a is
 	// the first of mr rows of A stored m×k, lda floats apart, kc floats
 	// each (alpha 1). Each element is the same FMA chain as micro's on

@@ -17,6 +17,12 @@ func sgemmAVX2x6x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float3
 func sgemmAVX2x4x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
+func sgemmAVX2x5x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
+
+//go:noescape
+func sgemmAVX2x5x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+//go:noescape
 func sgemmAVX512x12x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
@@ -56,6 +62,7 @@ func archKernels() []*kernel {
 		ks = append(ks, &kernel{
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
 			micro: sgemmAVX2x6x16, microCol: sgemmAVX2x6x16Col, micro4: sgemmAVX2x4x16, microA: sgemmAVX2x6x16A,
+			micro5: sgemmAVX2x5x16, micro5A: sgemmAVX2x5x16A,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
 			pack6: pack6AVX2, packB16: packB16AVX2, prefetch: prefetchLines,
 		})

@@ -381,6 +381,186 @@ e4overwrite:
 	RET
 
 // ---------------------------------------------------------------------------
+// AVX2+FMA 5-row kernels: the first 5 rows of a 6×16 tile.
+//
+// func sgemmAVX2x5x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)
+// func sgemmAVX2x5x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
+//
+// sgemmAVX2x5x16 has the contract of sgemmAVX2x6x16 (a is a 6-row packed
+// micro-panel, 6 floats per depth step) for rows 0–4 only, stored in
+// place; sgemmAVX2x5x16A that of sgemmAVX2x6x16A for 5 rows of A read in
+// place (SI points at rows 0–2, BX at rows 3–4). Ten accumulators keep
+// both FMA pipes busy where the 4-row kernel's eight do not: a block of
+// M ≢ 0 (mod 6) rows goes as 6-row tiles and then 1–5 tiles of 5 rows
+// (M = 64: 9 + 2) instead of an edge tile of 1–5 rows (see block). Each
+// element is the same FMA chain as in the 6-row kernels, so the bits are
+// those of the 6-row tiles.
+
+#define AVX2STEP5(ao) \
+	VMOVUPS      (DI), Y0;         \
+	VMOVUPS      32(DI), Y1;       \
+	ADDQ         R10, DI;          \
+	VBROADCASTSS ao(SI), Y2;       \
+	VFMADD231PS  Y0, Y2, Y4;       \
+	VFMADD231PS  Y1, Y2, Y5;       \
+	VBROADCASTSS ao+4(SI), Y3;     \
+	VFMADD231PS  Y0, Y3, Y6;       \
+	VFMADD231PS  Y1, Y3, Y7;       \
+	VBROADCASTSS ao+8(SI), Y2;     \
+	VFMADD231PS  Y0, Y2, Y8;       \
+	VFMADD231PS  Y1, Y2, Y9;       \
+	VBROADCASTSS ao+12(SI), Y3;    \
+	VFMADD231PS  Y0, Y3, Y10;      \
+	VFMADD231PS  Y1, Y3, Y11;      \
+	VBROADCASTSS ao+16(SI), Y2;    \
+	VFMADD231PS  Y0, Y2, Y12;      \
+	VFMADD231PS  Y1, Y2, Y13
+
+#define AVX2STEP5A(ao) \
+	VMOVUPS      (DI), Y0;           \
+	VMOVUPS      32(DI), Y1;         \
+	ADDQ         R10, DI;            \
+	VBROADCASTSS ao(SI), Y2;         \
+	VFMADD231PS  Y0, Y2, Y4;         \
+	VFMADD231PS  Y1, Y2, Y5;         \
+	VBROADCASTSS ao(SI)(R11*1), Y3;  \
+	VFMADD231PS  Y0, Y3, Y6;         \
+	VFMADD231PS  Y1, Y3, Y7;         \
+	VBROADCASTSS ao(SI)(R11*2), Y2;  \
+	VFMADD231PS  Y0, Y2, Y8;         \
+	VFMADD231PS  Y1, Y2, Y9;         \
+	VBROADCASTSS ao(BX), Y3;         \
+	VFMADD231PS  Y0, Y3, Y10;        \
+	VFMADD231PS  Y1, Y3, Y11;        \
+	VBROADCASTSS ao(BX)(R11*1), Y2;  \
+	VFMADD231PS  Y0, Y2, Y12;        \
+	VFMADD231PS  Y1, Y2, Y13
+
+// AVX2BEGIN5 prefetches the 5 rows of the C tile at DX (R9 clobbered)
+// and zeroes the 10 accumulators Y4–Y13.
+#define AVX2BEGIN5 \
+	MOVQ       DX, R9; \
+	PREFETCHT0 (R9); PREFETCHT0 60(R9); ADDQ R8, R9; \
+	PREFETCHT0 (R9); PREFETCHT0 60(R9); ADDQ R8, R9; \
+	PREFETCHT0 (R9); PREFETCHT0 60(R9); ADDQ R8, R9; \
+	PREFETCHT0 (R9); PREFETCHT0 60(R9); ADDQ R8, R9; \
+	PREFETCHT0 (R9); PREFETCHT0 60(R9); \
+	VXORPS Y4, Y4, Y4; VXORPS Y5, Y5, Y5; VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; VXORPS Y8, Y8, Y8; VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; VXORPS Y11, Y11, Y11; VXORPS Y12, Y12, Y12; \
+	VXORPS Y13, Y13, Y13
+
+#define AVX2ADD5 \
+	AVX2ADDROW(Y4, Y5); AVX2ADDROW(Y6, Y7); AVX2ADDROW(Y8, Y9); \
+	AVX2ADDROW(Y10, Y11); AVX2ADDROW(Y12, Y13)
+
+#define AVX2SET5 \
+	AVX2SETROW(Y4, Y5); AVX2SETROW(Y6, Y7); AVX2SETROW(Y8, Y9); \
+	AVX2SETROW(Y10, Y11); AVX2SETROW(Y12, Y13)
+
+TEXT ·sgemmAVX2x5x16(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	AVX2BEGIN5
+
+	CMPQ CX, $4
+	JLT  e5tail
+
+e5loop4:
+	AVX2STEP5(0)
+	AVX2STEP5(24)
+	AVX2STEP5(48)
+	AVX2STEP5(72)
+	ADDQ $96, SI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  e5loop4
+
+e5tail:
+	TESTQ CX, CX
+	JEQ   e5store
+
+e5loop1:
+	AVX2STEP5(0)
+	ADDQ $24, SI
+	DECQ CX
+	JNZ  e5loop1
+
+e5store:
+	MOVQ  acc+48(FP), AX
+	TESTQ AX, AX
+	JEQ   e5overwrite
+	AVX2ADD5
+	VZEROUPPER
+	RET
+
+e5overwrite:
+	AVX2SET5
+	VZEROUPPER
+	RET
+
+TEXT ·sgemmAVX2x5x16A(SB), NOSPLIT, $0-64
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R11
+	SHLQ $2, R11
+	LEAQ (SI)(R11*2), BX
+	ADDQ R11, BX
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+
+	AVX2BEGIN5
+
+	CMPQ CX, $4
+	JLT  e5atail
+
+e5aloop4:
+	AVX2STEP5A(0)
+	AVX2STEP5A(4)
+	AVX2STEP5A(8)
+	AVX2STEP5A(12)
+	ADDQ $16, SI
+	ADDQ $16, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  e5aloop4
+
+e5atail:
+	TESTQ CX, CX
+	JEQ   e5astore
+
+e5aloop1:
+	AVX2STEP5A(0)
+	ADDQ $4, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNZ  e5aloop1
+
+e5astore:
+	MOVQ  acc+56(FP), AX
+	TESTQ AX, AX
+	JEQ   e5aoverwrite
+	AVX2ADD5
+	VZEROUPPER
+	RET
+
+e5aoverwrite:
+	AVX2SET5
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX-512 micro-kernel, 12×32 register tile.
 //
 // func sgemmAVX512x12x32(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int)

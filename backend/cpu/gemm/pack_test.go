@@ -400,6 +400,92 @@ func TestDirectA(t *testing.T) {
 	})
 }
 
+// TestFives: blocks of M ≢ 0 (mod 6) rows computed as whole tiles and
+// tiles of 5 rows (kernel.micro5, micro5A) give the reference result and
+// the bits of the edge tile, for every residue of M, A packed (as stored
+// and transposed, with the column call microCol; panels read from lane 0
+// and lane 1, fiveLane) and read in place (fc1's
+// forward of W1, 64 rows times Wᵀ with bias and ReLU, on two workers),
+// several KC slices and blocks, column edges, beta, alpha and padding,
+// on one to three workers (on one and two, every shape takes the
+// path); blocks too short for them (M = 4, 14) keep
+// their edge tile.
+func TestFives(t *testing.T) {
+	defer func() { getPool = parallel.Default; noFives = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().micro5 == nil {
+			t.Skip("no 5-row kernel")
+		}
+		for _, s := range []shape{
+			{m: 64, n: 256, k: 784, transB: true, colBias: true, act: ActReLU},
+			{m: 256, n: 784, k: 64, transA: true},
+			{m: 128, n: 256, k: 64, transA: true, beta: 1},
+			{m: 64, n: 128, k: 256},
+			{m: 65, n: 130, k: 300, padA: 3, padC: 2, beta: 0.5, rowBias: true},
+			{m: 63, n: 40, k: 17, transB: true, padB: 1, colBias: true},
+			{m: 61, n: 530, k: 9, transA: true, transB: true, act: ActReLU},
+			{m: 35, n: 16, k: 600, alpha: 0.75},
+			{m: 500, n: 70, k: 520, transA: true, beta: 1},
+			{m: 5, n: 40, k: 33, transB: true},
+			{m: 11, n: 48, k: 70, transA: true, beta: 1},
+			{m: 14, n: 64, k: 32},
+			{m: 4, n: 64, k: 32},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			pathSameBits(t, s, 23, "tiles of 5 rows", &noFives, &fiveBlocks, func(off bool, workers int, n uint64) bool {
+				if off || s.m == 4 || s.m == 14 {
+					return n == 0
+				}
+				// (Three workers may cut M into tasks of whole tiles.)
+				return n > 0 || workers == 3
+			})
+		}
+	})
+}
+
+// TestWGradOverM: weight gradients over a batch (A transposed, K within
+// one KC slice) that the model would split over N go over M in 2 tasks
+// per worker of evenly split rows where each has 25–96 rows
+// (wgradOverM), with the reference result and the bits of the split
+// over N, whatever beta, alpha, epilogue and padding; fc1's weight
+// gradient of W1 on two workers takes the path; A not transposed, K
+// past one slice, too few or too many rows, one worker do not.
+func TestWGradOverM(t *testing.T) {
+	defer func() { getPool = parallel.Default; noWGradM = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().micro5 == nil {
+			t.Skip("no 5-row kernel")
+		}
+		for _, s := range []shape{
+			{m: 256, n: 784, k: 64, transA: true},
+			{m: 250, n: 700, k: 100, transA: true, padA: 3, padB: 1, padC: 2, beta: 1},
+			{m: 301, n: 530, k: 33, transA: true, beta: 0.5, colBias: true, rowBias: true, act: ActReLU},
+			{m: 200, n: 900, k: 256, transA: true, alpha: 0.5},
+			{m: 256, n: 784, k: 64},
+			{m: 256, n: 784, k: 600, transA: true},
+			{m: 90, n: 784, k: 64, transA: true},
+			{m: 600, n: 784, k: 64, transA: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			pathSameBits(t, s, 29, "weight gradient over M", &noWGradM, &wgradCalls, func(off bool, workers int, n uint64) bool {
+				if off || workers == 1 || !s.transA || s.k > 256 {
+					return n == 0
+				}
+				per := s.m / (2 * workers)
+				if per < 25 || (s.m+2*workers-1)/(2*workers) > directBRows {
+					return n == 0
+				}
+				// (The model may have chosen M by itself.)
+				return n > 0 || s.m != 256 || workers != 2
+			})
+		}
+	})
+}
+
 // TestPrefetchB: products whose packed B slices are larger than
 // prefetchBMin prefetch each next B micro-panel (past the last one, past
 // the buffer: nothing is read there), with the same bits as without.
