@@ -14,9 +14,9 @@
 //	736 1/√(2π)        768 127 (int32)
 //
 // For x in Y0 (and Y8), with a = |x|, z = a/√2, t = 1/(1 + a·p/√2):
-// E = exp(-x²/2) with x² = hi + lo split exactly by an FMA (so that the
-// rounding of x² does not grow with it: exp's argument is -hi/2, reduced
-// by n·ln2, and then -lo/2 added), h = t·Q(t)·E = erfc(z)/2 = Φ(-a), and
+// E = exp(-x²/2) with -x²/2 = x·(-x/2) = u + lo split exactly by an FMA
+// (so that the rounding of x² does not grow with it: exp's argument is u,
+// reduced by n·ln2, and then lo added), h = t·Q(t)·E = erfc(z)/2 = Φ(-a), and
 // Φ(x) = h below 0, 1 - h from 0 up. GELU(x) = x·Φ(x); its derivative
 // Φ(x) + x·φ(x) = Φ(x) + x·E/√(2π) reuses E, the one exp.
 
@@ -35,14 +35,12 @@
 	VDIVPS Y10, Y11, Y10; \
 	VMINPS 416(AX), Y1, Y7; \
 	VMINPS 416(AX), Y9, Y15; \
-	VMULPS Y7, Y7, Y3; \
-	VMULPS Y15, Y15, Y11; \
-	VMOVAPS Y3, Y4; \
-	VMOVAPS Y11, Y12; \
-	VFMSUB231PS Y7, Y7, Y4; \
-	VFMSUB231PS Y15, Y15, Y12; \
-	VMULPS 384(AX), Y3, Y3; \
-	VMULPS 384(AX), Y11, Y11; \
+	VMULPS 384(AX), Y7, Y4; \
+	VMULPS 384(AX), Y15, Y12; \
+	VMULPS Y4, Y7, Y3; \
+	VMULPS Y12, Y15, Y11; \
+	VFMSUB213PS Y3, Y7, Y4; \
+	VFMSUB213PS Y11, Y15, Y12; \
 	VMULPS 448(AX), Y3, Y5; \
 	VMULPS 448(AX), Y11, Y13; \
 	VROUNDPS $0, Y5, Y5; \
@@ -51,8 +49,8 @@
 	VFNMADD231PS 480(AX), Y13, Y11; \
 	VFNMADD231PS 512(AX), Y5, Y3; \
 	VFNMADD231PS 512(AX), Y13, Y11; \
-	VFMADD231PS 384(AX), Y4, Y3; \
-	VFMADD231PS 384(AX), Y12, Y11; \
+	VADDPS Y4, Y3, Y3; \
+	VADDPS Y12, Y11, Y11; \
 	VMOVUPS 544(AX), Y6; \
 	VMOVUPS 544(AX), Y14; \
 	VFMADD213PS 576(AX), Y3, Y6; \
