@@ -167,7 +167,7 @@
 //	stage.go        independent steps side by side (stageSteps)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
-//	                softmax, sigmoid and tanh, GELU (+ backward), 2×2 max
+//	                softmax, sigmoid and tanh, 2×2 max
 //	                pooling (+ backward), im2col/col2im row copies, 4×3 dot
 //	                products (conv weight gradient), scaled row adds and
 //	                row dot products (depthwise); simd_other.go stubs them
@@ -187,15 +187,17 @@
 //	                (TestBinaryF32Vector)
 //	expsum2_amd64.s expSumAVX2 for two rows side by side (attention's softmax;
 //	                TestExpSum2)
-//	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
-//	                that the long erf and exp chains overlap: the same
-//	                results (TestGelu2Vector), ~22% less CPU per element;
-//	                gelu2PhiAVX2, the forward that also keeps Φ(x), and
-//	                gelu2GradPhiAVX2, the backward reading that Φ instead of
-//	                computing the erf again (the three share their Φ and
-//	                derivative arithmetic as macros): a gelu_backward takes
-//	                the Φ kept by the gelu forward its dy depends on
-//	                (shareGeluPhi, elementwise.go; TestGeluSharedPhi*); same bits
+//	gelu2_amd64.s   GELU (erf form) and its backward, two interleaved vectors
+//	                at a time (geluVecAVX2): erfc(|x|/√2)/2 = t·Q(t)·exp(-x²/2),
+//	                t = 1/(1+0.3·|x|/√2), Q of degree 8, -x²/2 split exactly by an
+//	                FMA for exp; the derivative Φ(x) + x·φ(x) reuses that one exp.
+//	                Every element takes the kernel (the last n mod 16 from a padded
+//	                copy), so its bits do not depend on where a range starts
+//	                (TestGeluVecModes; TestGeluAccuracy bounds the error against
+//	                float64 over the whole float range). A gelu forward whose x a
+//	                gelu_backward shares also writes the derivative, and that
+//	                backward is the product dy·GELU'(x) (shareGeluPhi,
+//	                elementwise.go; TestGeluSharedPhi*: the unlinked bits)
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no
