@@ -383,9 +383,22 @@ type gradF32 struct {
 	x, dy, out *buffer
 	pool       *parallel.Pool
 	deriv      []float32 // gelu: the linked forward's GELU'(x) (shareGeluPhi)
+	// sum: the column sums of the result (a bias gradient) computed here,
+	// from the rows just written, instead of by a later pass over memory
+	// (fuseGeluBiasGrad); nil where none.
+	sum *sumWalk
 }
 
 func (k *gradF32) run() error {
+	if k.sum != nil {
+		n := k.sum.lens[1]
+		parFor(k.pool, n/minSumCols, minSumCols*k.sum.lens[0], geluSumCols{k})
+		// Only now, with every core done reading dy: the sums may take
+		// dy's storage (the arena gives them a slot free at the reduce's
+		// place, and dy dies at the gelu_backward).
+		k.sum.emit(0, k.sum.out.n)
+		return nil
+	}
 	perItem := 2
 	if k.op == ir.OpGeluBackward && k.deriv == nil {
 		perItem = 48
@@ -408,6 +421,118 @@ func (k *gradF32) Range(lo, hi int) {
 	} else {
 		geluF32(o, x, dy)
 	}
+}
+
+// geluSumCols computes a linked gelu_backward's result dy·GELU'(x),
+// [rows, n], over the columns [lo·minSumCols, hi·minSumCols) (the last
+// chunk takes the remainder of n), a block of rows at a time, and adds
+// each block into the column sums while it is in cache: the products are
+// the bits of the elementwise kernel, and every column adds its rows in
+// order as sumCols does, so the sums are the reduce_to's bits (the
+// float32 results written by the caller, sumWalk.emit: sumCols's
+// conversion).
+type geluSumCols struct{ k *gradF32 }
+
+func (c geluSumCols) Range(lo, hi int) {
+	k, s := c.k, c.k.sum
+	rows, n := s.lens[0], s.lens[1]
+	clo, chi := lo*minSumCols, hi*minSumCols
+	if chi > n-minSumCols {
+		chi = n
+	}
+	w := chi - clo
+	o, dy := f32s(k.out), f32s(k.dy)
+	acc := s.acc[clo:chi]
+	clear(acc)
+	nv := w &^ 3 // simdOn: a linked gelu_backward runs only with AVX2
+	rb := min(max(2048/w, 8), 64)
+	for r0 := 0; r0 < rows; r0 += rb {
+		r1 := min(r0+rb, rows)
+		for r := r0; r < r1; r++ {
+			off := r*n + clo
+			binaryF32Vector(ir.OpMul, o[off:off+w], dy[off:off+w], k.deriv[off:off+w])
+		}
+		if nv > 0 {
+			colSumBlocks(acc, o[r0*n+clo:], r1-r0, nv, n)
+		}
+		if nv < w {
+			for r := r0; r < r1; r++ {
+				for i, e := range o[r*n+clo+nv:][:w-nv] {
+					acc[nv+i] += float64(e)
+				}
+			}
+		}
+	}
+}
+
+// touches reports whether any of spans overlaps b.
+func touches(spans []span, b span) bool {
+	for _, a := range spans {
+		if a.overlaps(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// geluBiasOn enables fuseGeluBiasGrad (tests turn it off to compare).
+var geluBiasOn = true
+
+// fuseGeluBiasGrad folds a reduce_to over the rows of a linked
+// gelu_backward's result (the bias gradient of the product before the
+// GELU; W4: ff1's [512] from [2048, 512]) into the gelu_backward, which
+// then adds the rows it writes into the column sums while they are in
+// cache (geluSumCols), and the reduce's step goes: one pass over the
+// result less (4 MiB in W4, read back after the products in between
+// have evicted it). The reduce moves up to the gelu_backward's place:
+// every step in between must be one whose storage stageable knows and
+// that neither writes the result nor touches the sums' storage, and the
+// sums' storage must be apart from the gelu_backward's x and result. It
+// may be dy's (dy dies at the gelu_backward and the arena reuses its
+// slot; W4 at batch 32): the sums are written after the last core has
+// read dy. Runs before the stage pass, on the flat program order.
+func (p *Program) fuseGeluBiasGrad() {
+	if !geluBiasOn || !simdOn {
+		return
+	}
+	spanOf := p.spanOf()
+	drop := map[int]bool{}
+	for i, st := range p.steps {
+		g, ok := st.k.(*gradF32)
+		if !ok || g.deriv == nil || g.sum != nil {
+			continue
+		}
+		j := i + 1
+		for ; j < len(p.steps); j++ {
+			if sw, ok := p.steps[j].k.(*sumWalk); ok && g.out.p != nil && sw.x.p == g.out.p && sw.x.n == g.out.n {
+				break
+			}
+		}
+		if j == len(p.steps) {
+			continue
+		}
+		sw := p.steps[j].k.(*sumWalk)
+		if !sw.colsOK || sw.lens[0]*sw.lens[1] != g.out.n {
+			continue
+		}
+		res, sums := spanOf(g.out), spanOf(sw.out)
+		if sums.overlaps(res) || sums.overlaps(spanOf(g.x)) {
+			continue
+		}
+		between := true
+		for _, t := range p.steps[i+1 : j] {
+			u, ok := p.stageable(t, spanOf)
+			if !ok || touches(u.writes, res) || touches(u.writes, sums) || touches(u.reads, sums) {
+				between = false
+				break
+			}
+		}
+		if between {
+			g.sum = sw
+			drop[j] = true
+		}
+	}
+	p.dropSteps(drop)
 }
 
 // hasGradF32 reports whether gradF32 computes the op with attributes aux

@@ -186,6 +186,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	if shareColumnsOn {
 		p.shareColumns()
 	}
+	p.fuseGeluBiasGrad()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
 	p.chainFrozen(c.pool)
