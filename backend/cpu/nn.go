@@ -423,8 +423,9 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 // lnResidualOn enables fuseResidualLayerNorm (tests turn it off to
-// compare).
-var lnResidualOn = true
+// compare), and lnResidualOnlyOn its scratch block for a sum read by the
+// layernorm alone.
+var lnResidualOn, lnResidualOnlyOn = true, true
 
 // fuseResidualLayerNorm folds x = add(a, b) into the layernorm step on x
 // right after it (a post-LN block's residual add): the layernorm adds
@@ -462,7 +463,7 @@ func (p *Program) fuseResidualLayerNorm() {
 			continue
 		}
 		k.res = [2]*buffer{add.x, add.y}
-		k.resOnly = len(uses[prev.v]) == 1 && 4*k.D <= resScratch
+		k.resOnly = lnResidualOnlyOn && len(uses[prev.v]) == 1 && 4*k.D <= resScratch
 		drop[i-1] = true
 	}
 	p.dropSteps(drop)
