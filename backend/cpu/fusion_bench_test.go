@@ -11,7 +11,9 @@ import (
 
 // BenchmarkFusionsW5 times, on one thread and in thread CPU per run
 // (cpu-µs/run), W5's shapes of two passes with and without their fusion:
-// gelu, gelu_backward and the bias gradient's reduce_to on [2048, 512]
+// the token embeddings' gather and the position embeddings' add (W5's
+// [32, 64] ids into [8000, 128]; fuseGatherAdd), gelu, gelu_backward
+// and the bias gradient's reduce_to on [2048, 512]
 // (fuseGeluBiasGrad, with the products between left out), and a frozen
 // block's residual layernorm on [2048, 128] (its sum written or not).
 // Sub-benchmarks alternate on and off within each -count round.
@@ -22,6 +24,13 @@ func BenchmarkFusionsW5(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	fill := func(p *Program, g *ir.Graph) {
 		for _, in := range g.Inputs {
+			if in.Type.DType == ir.I32 {
+				ids := p.Int32(in.Name)
+				for i := range ids {
+					ids[i] = int32(r.Intn(8000))
+				}
+				continue
+			}
 			v := p.Float32(in.Name)
 			for i := range v {
 				v[i] = float32(r.NormFloat64())
@@ -49,11 +58,21 @@ func BenchmarkFusionsW5(b *testing.B) {
 		g.AddOutput("y", must(bl.LayerNorm(must(bl.Add(a, c)), w, bias, 1e-5)))
 		return g
 	}
+	emb := func() *ir.Graph {
+		g := ir.NewGraph()
+		bl := ir.NewBuilder(g)
+		table := must(bl.Input("table", ir.RoleData, f32(8000, 128)))
+		ids := must(bl.Input("ids", ir.RoleData, ir.Type{DType: ir.I32, Shape: ir.Shape{32, 64}}))
+		pos := must(bl.Input("pos", ir.RoleData, f32(64, 128)))
+		g.AddOutput("x", must(bl.Add(must(bl.Gather(table, ids)), pos)))
+		return g
+	}
 	for _, c := range []struct {
 		name string
 		g    func() *ir.Graph
 		set  func(bool)
 	}{
+		{"gather+add", emb, func(on bool) { gatherAddOn = on }},
 		{"gelu+bias", gelu, func(on bool) { geluBiasOn = on }},
 		{"residual-layernorm", ln, func(on bool) { lnResidualOnlyOn = on }},
 	} {

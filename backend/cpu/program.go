@@ -181,6 +181,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.shareAttentionWeights()
 	p.shareAttentionProducts()
 	p.fuseResidualLayerNorm()
+	p.fuseGatherAdd()
 	p.shareLayerNormStats()
 	p.shareGeluPhi()
 	if shareColumnsOn {
