@@ -147,12 +147,15 @@
 //	                backward (fuseReluPool)
 //	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot;
 //	                gather split over the ids, scatter_add over the result's rows (each row's
-//	                adds in the order of the ids on any split; TestGatherSplit, TestScatterAddSplit)
+//	                adds in the order of the ids on any split; TestGatherSplit, TestScatterAddSplit);
+//	                a gather of f32 rows whose only reader is an add runs inside the add
+//	                (fuseGatherAdd, TestGatherAdd*: token plus position embeddings)
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout;
 //	                layernorm's backward ops read the row statistics kept by the forward
 //	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*);
 //	                a residual add right before a layernorm runs inside it, row by row
-//	                (fuseResidualLayerNorm, TestResidualLayerNorm*)
+//	                (fuseResidualLayerNorm, TestResidualLayerNorm*), and where the layernorm
+//	                is the sum's only reader (a frozen block) the sum stays in a stack block
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam),
 //	                split in blocks of 8 elements (the same bits on any
@@ -197,7 +200,9 @@
 //	                float64 over the whole float range). A gelu forward whose x a
 //	                gelu_backward shares also writes the derivative, and that
 //	                backward is the product dy·GELU'(x) (shareGeluPhi,
-//	                elementwise.go; TestGeluSharedPhi*: the unlinked bits)
+//	                elementwise.go; TestGeluSharedPhi*: the unlinked bits), and
+//	                the bias gradient summed over its rows moves into that backward
+//	                (fuseGeluBiasGrad, TestGeluBiasGrad*: the reduce_to's bits)
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no
