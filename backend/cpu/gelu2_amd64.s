@@ -10,8 +10,8 @@
 //	 96..352 Q's c8..c0 (Q(t) ≈ erfc(z)·exp(z²)/(2t), t = 1/(1+p·z))
 //	384 -0.5           416 13.25 (|x|'s limit in exp(-x²/2))
 //	448 log2(e)        480 ln2 high part    512 ln2 low part
-//	544..704 exp's polynomial p0..p5 (Cephes' expf)
-//	736 1/√(2π)        768 127 (int32)
+//	544..672 exp's e4..e0 (e^r ≈ 1 + r + r²·(e0 + e1·r + … + e4·r⁴))
+//	704 1/√(2π)        736 127 (int32)
 //
 // For x in Y0 (and Y8), with a = |x|, z = a/√2, t = 1/(1 + a·p/√2):
 // E = exp(-x²/2) with -x²/2 = x·(-x/2) = u + lo split exactly by an FMA
@@ -61,16 +61,14 @@
 	VFMADD213PS 640(AX), Y11, Y14; \
 	VFMADD213PS 672(AX), Y3, Y6; \
 	VFMADD213PS 672(AX), Y11, Y14; \
-	VFMADD213PS 704(AX), Y3, Y6; \
-	VFMADD213PS 704(AX), Y11, Y14; \
 	VFMADD213PS 64(AX), Y3, Y6; \
 	VFMADD213PS 64(AX), Y11, Y14; \
 	VFMADD213PS 64(AX), Y3, Y6; \
 	VFMADD213PS 64(AX), Y11, Y14; \
 	VCVTPS2DQ Y5, Y5; \
 	VCVTPS2DQ Y13, Y13; \
-	VPADDD 768(AX), Y5, Y5; \
-	VPADDD 768(AX), Y13, Y13; \
+	VPADDD 736(AX), Y5, Y5; \
+	VPADDD 736(AX), Y13, Y13; \
 	VPSLLD $23, Y5, Y5; \
 	VPSLLD $23, Y13, Y13; \
 	VMULPS Y5, Y6, Y6; \
@@ -107,12 +105,12 @@
 // GELU2DERIV replaces Φ(x) in Y1, Y9 by the derivative Φ(x) + x·φ(x),
 // from x in Y0, Y8 and E in Y6, Y14.
 #define GELU2DERIV \
-	VMULPS 736(AX), Y6, Y6; \
-	VMULPS 736(AX), Y14, Y14; \
+	VMULPS 704(AX), Y6, Y6; \
+	VMULPS 704(AX), Y14, Y14; \
 	VFMADD231PS Y6, Y0, Y1; \
 	VFMADD231PS Y14, Y8, Y9
 
-// func geluVecAVX2(o, x, dy, gd *float32, n int, c *[25][8]float32, mode int)
+// func geluVecAVX2(o, x, dy, gd *float32, n int, c *[24][8]float32, mode int)
 // mode 0: o = GELU(x); mode 1: o = GELU(x) and gd = GELU'(x) (for a
 // linked gelu_backward, which then only multiplies: dy·gd); mode 2:
 // o = dy·GELU'(x) (gelu_backward). n is a multiple of 16.

@@ -46,7 +46,7 @@ func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32
 // of 16) elements; c is geluTable (gelu2_amd64.s).
 //
 //go:noescape
-func geluVecAVX2(o, x, dy, gd *float32, n int, c *[25][8]float32, mode int)
+func geluVecAVX2(o, x, dy, gd *float32, n int, c *[24][8]float32, mode int)
 
 // maxpool2AVX2 is 2×2 max pooling (grad == 0: y from x) or its backward
 // (dx from x and dy) over rows row pairs of width w (even, ≥ 8).
