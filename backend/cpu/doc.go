@@ -147,12 +147,15 @@
 //	                backward (fuseReluPool)
 //	movement.go     reshape, permute, broadcast_to, slice(_backward), concat, gather, scatter_add, one_hot;
 //	                gather split over the ids, scatter_add over the result's rows (each row's
-//	                adds in the order of the ids on any split; TestGatherSplit, TestScatterAddSplit)
+//	                adds in the order of the ids on any split; TestGatherSplit, TestScatterAddSplit);
+//	                a gather of f32 rows whose only reader is an add runs inside the add
+//	                (fuseGatherAdd, TestGatherAdd*: token plus position embeddings)
 //	nn.go           softmax, log_softmax, layernorm (+ backward), cross entropy (+ backward), dropout;
 //	                layernorm's backward ops read the row statistics kept by the forward
 //	                their dy depends on (shareLayerNormStats, TestLayerNormSharedStats*);
 //	                a residual add right before a layernorm runs inside it, row by row
-//	                (fuseResidualLayerNorm, TestResidualLayerNorm*)
+//	                (fuseResidualLayerNorm, TestResidualLayerNorm*), and where the layernorm
+//	                is the sum's only reader (a frozen block) the sum stays in a stack block
 //	optim.go        sgd, sgd_momentum, ema, ema_sq, adam, rmsprop
 //	adam.go         each ema → ema_sq → adam chain as one kernel (fuseAdam),
 //	                split in blocks of 8 elements (the same bits on any
@@ -167,7 +170,7 @@
 //	stage.go        independent steps side by side (stageSteps)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
-//	                softmax, sigmoid and tanh, GELU (+ backward), 2×2 max
+//	                softmax, sigmoid and tanh, 2×2 max
 //	                pooling (+ backward), im2col/col2im row copies, 4×3 dot
 //	                products (conv weight gradient), scaled row adds and
 //	                row dot products (depthwise); simd_other.go stubs them
@@ -189,15 +192,19 @@
 //	                softmaxRowsAVX2, attention's softmax of an item's rows in one
 //	                call, two rows' exp chains interleaved: the bits of the
 //	                per-row steps (TestAttentionSoftmaxRows)
-//	gelu2_amd64.s   geluAVX2's operations on two interleaved vectors, so
-//	                that the long erf and exp chains overlap: the same
-//	                results (TestGelu2Vector), ~22% less CPU per element;
-//	                gelu2PhiAVX2, the forward that also keeps Φ(x), and
-//	                gelu2GradPhiAVX2, the backward reading that Φ instead of
-//	                computing the erf again (the three share their Φ and
-//	                derivative arithmetic as macros): a gelu_backward takes
-//	                the Φ kept by the gelu forward its dy depends on
-//	                (shareGeluPhi, elementwise.go; TestGeluSharedPhi*); same bits
+//	gelu2_amd64.s   GELU (erf form) and its backward, two interleaved vectors
+//	                at a time (geluVecAVX2): erfc(|x|/√2)/2 = t·Q(t)·exp(-x²/2),
+//	                t = 1/(1+0.3·|x|/√2), Q of degree 8, -x²/2 split exactly by an
+//	                FMA for exp; the derivative Φ(x) + x·φ(x) reuses that one exp.
+//	                Every element takes the kernel (the last n mod 16 from a padded
+//	                copy), so its bits do not depend on where a range starts
+//	                (TestGeluVecModes; TestGeluAccuracy bounds the error against
+//	                float64 over the whole float range). A gelu forward whose x a
+//	                gelu_backward shares also writes the derivative, and that
+//	                backward is the product dy·GELU'(x) (shareGeluPhi,
+//	                elementwise.go; TestGeluSharedPhi*: the unlinked bits), and
+//	                the bias gradient summed over its rows moves into that backward
+//	                (fuseGeluBiasGrad, TestGeluBiasGrad*: the reduce_to's bits)
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no

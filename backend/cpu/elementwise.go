@@ -107,15 +107,16 @@ type unaryF32 struct {
 	f      ir.ScalarFunc
 	x, out *buffer
 	pool   *parallel.Pool
-	// phi: GELU's Φ(x) of the first n &^ 15 elements, kept for the
-	// gelu_backward linked to this forward (shareGeluPhi); nil where none.
-	phi []float32
+	// deriv: GELU's derivative Φ(x) + x·φ(x), kept for the gelu_backward
+	// linked to this forward (shareGeluPhi); nil where none.
+	deriv []float32
 }
 
 // The unary and gradient kernels split their work in units of 16
 // elements: every core's part but the last is whole vectors, so an
 // element takes the vector or the scalar path (whose bits can differ)
-// by its place in the tensor, not by the number of cores.
+// by its place in the tensor, not by the number of cores (GELU's
+// elements all take the vector kernel).
 
 func (k *unaryF32) run() error {
 	parFor(k.pool, (k.out.n+15)/16, 8*16, k)
@@ -124,14 +125,8 @@ func (k *unaryF32) run() error {
 
 func (k *unaryF32) Range(lo, hi int) {
 	lo, hi = lo*16, min(hi*16, k.out.n)
-	if k.phi != nil {
-		// Every range but the last is whole vectors of gelu2PhiAVX2.
-		o, x := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi]
-		n16 := len(o) &^ 15
-		if n16 > 0 {
-			gelu2PhiAVX2(&o[0], &x[0], &k.phi[lo], n16, &geluWide)
-		}
-		geluF32(o[n16:], x[n16:], nil)
+	if k.deriv != nil {
+		geluVecF32(f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], nil, k.deriv[lo:hi])
 		return
 	}
 	unaryF32Inner(k.act, k.f, f32s(k.out)[lo:hi], f32s(k.x)[lo:hi])
@@ -255,60 +250,72 @@ func reluF32(o, x []float32) {
 	}
 }
 
-// geluConsts are geluAVX2's constants (see simd_amd64.s).
-var geluConsts = [32]float32{math.Float32frombits(0x7fffffff), 1.44269504088896341, 0.5, 1,
-	0.693359375, -2.12194440e-4, 88.3762626647949, -88.3762626647949, 0.7071067811865476,
-	0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223,
-	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
-	-0.5, 0.3989422804014327}
-
-// geluWide is geluConsts with every constant repeated over 8 lanes, and
-// then 127 (exp's exponent bias, as int32 bits), for gelu2AVX2.
-var geluWide = func() (w [28][8]float32) {
+// geluTable holds geluVecAVX2's constants (gelu2_amd64.s), each over 8
+// lanes: Q(t) is a degree-8 fit of erfc(z)·exp(z²)/(2t) in t = 1/(1+p·z),
+// p = 0.3, over z in [0, 9.35] (down to x = -13.2, where Φ(x) leaves the
+// normal floats) with relative error 0.8 ulp (2.5 evaluated in float32),
+// its coefficients rounded one at a time from the highest, each lower one
+// fitted again, so that Q(1) is 0.5 exactly (Φ(0) = 0.5); exp's e^r on
+// [-ln2/2, ln2/2] is 1 + r + r²·E(r), E a degree-4 fit (0.06 ulp).
+var geluTable = func() (w [24][8]float32) {
+	c := [24]float32{math.Float32frombits(0x7fffffff), 0.2121320366859436, 1,
+		-0.06469585001468658, 0.2424367070198059, -0.25536152720451355, 0.27287977933883667,
+		-0.04657059162855148, 0.10710011422634125, 0.07427584379911423, 0.08534031361341476, 0.0845952033996582,
+		-0.5, 13.25, 1.44269504088896341, 0.693359375, -2.12194440e-4,
+		0.0013814539415761828, 0.00836874544620514, 0.04166838899254799, 0.1666652113199234, 0.4999999403953552,
+		0.3989422804014327, math.Float32frombits(127)}
 	for i := range w {
-		c := geluConsts[i]
-		if i == 27 {
-			c = math.Float32frombits(127)
-		}
 		for j := range w[i] {
-			w[i][j] = c
+			w[i][j] = c[i]
 		}
 	}
 	return w
 }()
 
 // geluF32 writes GELU (erf form) of x into o, or, with dy, its backward
-// dy·(Φ(x) + x·φ(x)); 16 then 8 lanes at a time with AVX2 (the same
-// operations), the rest as the gemm epilogue (forward) or in float64
-// (backward).
+// dy·(Φ(x) + x·φ(x)), 16 lanes at a time with AVX2 (geluVecAVX2); the
+// last len(o) mod 16 go through the same kernel from a padded copy, so
+// every element has the kernel's bits wherever a range starts.
 func geluF32(o, x, dy []float32) {
-	x = x[:len(o)]
-	i16, i := len(o)&^15, len(o)&^7
-	grad := 0
-	var pdy *float32
-	if dy != nil {
-		dy = dy[:len(o)]
-		grad = 1
-	}
-	if i16 > 0 {
-		if grad != 0 {
+	geluVecF32(o, x, dy, nil)
+}
+
+// geluVecF32 is geluF32, or with g (and no dy) the forward that also
+// writes the derivative Φ(x) + x·φ(x) into g (a linked gelu_backward's
+// factor, shareGeluPhi).
+func geluVecF32(o, x, dy, g []float32) {
+	n := len(o)
+	x = x[:n]
+	mode := 0
+	var pdy, pg *float32
+	n16 := n &^ 15
+	switch {
+	case dy != nil:
+		dy, mode = dy[:n], 2
+		if n16 > 0 {
 			pdy = &dy[0]
 		}
-		gelu2AVX2(&o[0], &x[0], pdy, i16, &geluWide, grad)
-	}
-	if i > i16 {
-		if grad != 0 {
-			pdy = &dy[i16]
+	case g != nil:
+		g, mode = g[:n], 1
+		if n16 > 0 {
+			pg = &g[0]
 		}
-		geluAVX2(&o[i16], &x[i16], pdy, i-i16, &geluConsts, grad)
 	}
-	for ; i < len(o); i++ {
-		if dy == nil {
-			o[i] = gemm.Activate(gemm.ActGELU, x[i])
-			continue
-		}
-		v := float64(x[i])
-		o[i] = float32(float64(dy[i]) * (0.5*(1+math.Erf(v*math.Sqrt2/2)) + v*math.Exp(-v*v/2)*0.3989422804014327))
+	if n16 > 0 {
+		geluVecAVX2(&o[0], &x[0], pdy, pg, n16, &geluTable, mode)
+	}
+	if n16 == n {
+		return
+	}
+	var to, tx, tdy, tg [16]float32
+	copy(tx[:], x[n16:])
+	if dy != nil {
+		copy(tdy[:], dy[n16:])
+	}
+	geluVecAVX2(&to[0], &tx[0], &tdy[0], &tg[0], 16, &geluTable, mode)
+	copy(o[n16:], to[:])
+	if g != nil {
+		copy(g[n16:], tg[:])
 	}
 }
 
@@ -376,13 +383,26 @@ type gradF32 struct {
 	op         ir.Op
 	x, dy, out *buffer
 	pool       *parallel.Pool
-	phi        []float32 // gelu: the linked forward's Φ(x) (shareGeluPhi)
+	deriv      []float32 // gelu: the linked forward's GELU'(x) (shareGeluPhi)
+	// sum: the column sums of the result (a bias gradient) computed here,
+	// from the rows just written, instead of by a later pass over memory
+	// (fuseGeluBiasGrad); nil where none.
+	sum *sumWalk
 }
 
 func (k *gradF32) run() error {
+	if k.sum != nil {
+		n := k.sum.lens[1]
+		parFor(k.pool, n/minSumCols, minSumCols*k.sum.lens[0], geluSumCols{k})
+		// Only now, with every core done reading dy: the sums may take
+		// dy's storage (the arena gives them a slot free at the reduce's
+		// place, and dy dies at the gelu_backward).
+		k.sum.emit(0, k.sum.out.n)
+		return nil
+	}
 	perItem := 2
-	if k.op == ir.OpGeluBackward {
-		perItem = 64
+	if k.op == ir.OpGeluBackward && k.deriv == nil {
+		perItem = 48
 	}
 	parFor(k.pool, (k.out.n+15)/16, perItem*16, k)
 	return nil
@@ -390,15 +410,10 @@ func (k *gradF32) run() error {
 
 func (k *gradF32) Range(lo, hi int) {
 	lo, hi = lo*16, min(hi*16, k.out.n)
-	if k.phi != nil {
-		// As the forward's: the first n &^ 15 elements read Φ(x), the
-		// rest are computed as unlinked.
-		o, x, dy := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi]
-		n16 := len(o) &^ 15
-		if n16 > 0 {
-			gelu2GradPhiAVX2(&o[0], &x[0], &dy[0], &k.phi[lo], n16, &geluWide)
-		}
-		geluF32(o[n16:], x[n16:], dy[n16:])
+	if k.deriv != nil {
+		// dy·GELU'(x): the bits geluF32 computes (the same product of the
+		// same factors).
+		binaryF32Vector(ir.OpMul, f32s(k.out)[lo:hi], f32s(k.dy)[lo:hi], k.deriv[lo:hi])
 		return
 	}
 	o, x, dy := f32s(k.out)[lo:hi], f32s(k.x)[lo:hi], f32s(k.dy)[lo:hi]
@@ -407,6 +422,118 @@ func (k *gradF32) Range(lo, hi int) {
 	} else {
 		geluF32(o, x, dy)
 	}
+}
+
+// geluSumCols computes a linked gelu_backward's result dy·GELU'(x),
+// [rows, n], over the columns [lo·minSumCols, hi·minSumCols) (the last
+// chunk takes the remainder of n), a block of rows at a time, and adds
+// each block into the column sums while it is in cache: the products are
+// the bits of the elementwise kernel, and every column adds its rows in
+// order as sumCols does, so the sums are the reduce_to's bits (the
+// float32 results written by the caller, sumWalk.emit: sumCols's
+// conversion).
+type geluSumCols struct{ k *gradF32 }
+
+func (c geluSumCols) Range(lo, hi int) {
+	k, s := c.k, c.k.sum
+	rows, n := s.lens[0], s.lens[1]
+	clo, chi := lo*minSumCols, hi*minSumCols
+	if chi > n-minSumCols {
+		chi = n
+	}
+	w := chi - clo
+	o, dy := f32s(k.out), f32s(k.dy)
+	acc := s.acc[clo:chi]
+	clear(acc)
+	nv := w &^ 3 // simdOn: a linked gelu_backward runs only with AVX2
+	rb := min(max(2048/w, 8), 64)
+	for r0 := 0; r0 < rows; r0 += rb {
+		r1 := min(r0+rb, rows)
+		for r := r0; r < r1; r++ {
+			off := r*n + clo
+			binaryF32Vector(ir.OpMul, o[off:off+w], dy[off:off+w], k.deriv[off:off+w])
+		}
+		if nv > 0 {
+			colSumBlocks(acc, o[r0*n+clo:], r1-r0, nv, n)
+		}
+		if nv < w {
+			for r := r0; r < r1; r++ {
+				for i, e := range o[r*n+clo+nv:][:w-nv] {
+					acc[nv+i] += float64(e)
+				}
+			}
+		}
+	}
+}
+
+// touches reports whether any of spans overlaps b.
+func touches(spans []span, b span) bool {
+	for _, a := range spans {
+		if a.overlaps(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// geluBiasOn enables fuseGeluBiasGrad (tests turn it off to compare).
+var geluBiasOn = true
+
+// fuseGeluBiasGrad folds a reduce_to over the rows of a linked
+// gelu_backward's result (the bias gradient of the product before the
+// GELU; W4: ff1's [512] from [2048, 512]) into the gelu_backward, which
+// then adds the rows it writes into the column sums while they are in
+// cache (geluSumCols), and the reduce's step goes: one pass over the
+// result less (4 MiB in W4, read back after the products in between
+// have evicted it). The reduce moves up to the gelu_backward's place:
+// every step in between must be one whose storage stageable knows and
+// that neither writes the result nor touches the sums' storage, and the
+// sums' storage must be apart from the gelu_backward's x and result. It
+// may be dy's (dy dies at the gelu_backward and the arena reuses its
+// slot; W4 at batch 32): the sums are written after the last core has
+// read dy. Runs before the stage pass, on the flat program order.
+func (p *Program) fuseGeluBiasGrad() {
+	if !geluBiasOn || !simdOn {
+		return
+	}
+	spanOf := p.spanOf()
+	drop := map[int]bool{}
+	for i, st := range p.steps {
+		g, ok := st.k.(*gradF32)
+		if !ok || g.deriv == nil || g.sum != nil {
+			continue
+		}
+		j := i + 1
+		for ; j < len(p.steps); j++ {
+			if sw, ok := p.steps[j].k.(*sumWalk); ok && g.out.p != nil && sw.x.p == g.out.p && sw.x.n == g.out.n {
+				break
+			}
+		}
+		if j == len(p.steps) {
+			continue
+		}
+		sw := p.steps[j].k.(*sumWalk)
+		if !sw.colsOK || sw.lens[0]*sw.lens[1] != g.out.n {
+			continue
+		}
+		res, sums := spanOf(g.out), spanOf(sw.out)
+		if sums.overlaps(res) || sums.overlaps(spanOf(g.x)) {
+			continue
+		}
+		between := true
+		for _, t := range p.steps[i+1 : j] {
+			u, ok := p.stageable(t, spanOf)
+			if !ok || touches(u.writes, res) || touches(u.writes, sums) || touches(u.reads, sums) {
+				between = false
+				break
+			}
+		}
+		if between {
+			g.sum = sw
+			drop[j] = true
+		}
+	}
+	p.dropSteps(drop)
 }
 
 // hasGradF32 reports whether gradF32 computes the op with attributes aux
@@ -756,14 +883,12 @@ var geluShareOn = true
 // shareGeluPhi links each gelu_backward (erf form, AVX2) to a gelu
 // forward on the same x that it depends on (its dy is computed from the
 // forward's result, so every schedule runs the forward first): the
-// forward then keeps Φ(x), the factor of x in GELU(x) = x·Φ(x), in a
-// buffer of its own (outside the memory plan), and the backward
-// dy·(Φ(x) + x·φ(x)) reads it instead of computing the erf again (half of
-// gelu_backward's work; W4: 2 × 1M elements per step). Both split the
-// elements in units of 16, so that the same elements, all but the last
-// n mod 16, go through the two-vector kernels; Φ is stored as the
-// forward computes it, which are the bits the backward computes, so the
-// results are those of the unlinked kernels over 16-aligned ranges.
+// forward then also writes GELU'(x) = Φ(x) + x·φ(x) into a buffer of its
+// own (outside the memory plan; φ's exp(-x²/2) is the one the forward's
+// erfc already computes, so this costs two operations a lane), and the
+// backward is the product dy·GELU'(x) (W4: 2 × 1M elements per step).
+// The derivative is computed by the operations of the unlinked backward,
+// so the results are the unlinked kernels' bits.
 func (p *Program) shareGeluPhi() {
 	if !geluShareOn || !simdOn {
 		return
@@ -787,10 +912,10 @@ func (p *Program) shareGeluPhi() {
 			if !ok || f.k.out.n != k.out.n || !dependsOn(s.v.Args[1], f.v) {
 				continue
 			}
-			if f.k.phi == nil {
-				f.k.phi = make([]float32, k.out.n&^15)
+			if f.k.deriv == nil {
+				f.k.deriv = make([]float32, k.out.n)
 			}
-			k.phi = f.k.phi
+			k.deriv = f.k.deriv
 		}
 	}
 }

@@ -2,262 +2,179 @@
 
 #include "textflag.h"
 
-// The two-vector GELU kernels: gelu2AVX2 (forward or backward),
-// gelu2PhiAVX2 (the forward that keeps Φ(x)) and gelu2GradPhiAVX2 (the
-// backward that reads it), sharing their arithmetic through two macros.
-// c (geluWide) is in AX.
+// geluVecAVX2: GELU (erf form) and its derivative, two 8-lane vectors at
+// a time so that the long chains of the two overlap. c (geluTable, in
+// AX) holds each constant over 8 lanes, 32 bytes apart:
+//
+//	  0 0x7fffffff      32 p/√2 (p = 0.3)   64 1
+//	 96..352 Q's c8..c0 (Q(t) ≈ erfc(z)·exp(z²)/(2t), t = 1/(1+p·z))
+//	384 -0.5           416 13.25 (|x|'s limit in exp(-x²/2))
+//	448 log2(e)        480 ln2 high part    512 ln2 low part
+//	544..672 exp's e4..e0 (e^r ≈ 1 + r + r²·(e0 + e1·r + … + e4·r⁴))
+//	704 1/√(2π)        736 127 (int32)
+//
+// For x in Y0 (and Y8), with a = |x|, z = a/√2, t = 1/(1 + a·p/√2):
+// E = exp(-x²/2) with -x²/2 = x·(-x/2) = u + lo split exactly by an FMA
+// (so that the rounding of x² does not grow with it: exp's argument is u,
+// reduced by n·ln2, and then lo added), h = t·Q(t)·E = erfc(z)/2 = Φ(-a), and
+// Φ(x) = h below 0, 1 - h from 0 up. GELU(x) = x·Φ(x); its derivative
+// Φ(x) + x·φ(x) = Φ(x) + x·E/√(2π) reuses E, the one exp.
 
-// GELU2EXP replaces the two arguments in Y3 and Y11 by their
-// exponentials, with geluAVX2's operations (the argument clamped to
-// geluWide's limits, 2^n split off, the degree-5 polynomial by Estrin's
-// scheme); it uses Y4–Y7 and Y12–Y15.
-#define GELU2EXP \
-	VMOVUPS 192(AX), Y4; \
-	VMOVUPS 192(AX), Y12; \
-	VMINPS Y3, Y4, Y3; \
-	VMINPS Y11, Y12, Y11; \
-	VMOVUPS 224(AX), Y4; \
-	VMOVUPS 224(AX), Y12; \
-	VMAXPS Y3, Y4, Y3; \
-	VMAXPS Y11, Y12, Y11; \
-	VMULPS 32(AX), Y3, Y4; \
-	VMULPS 32(AX), Y11, Y12; \
-	VADDPS 64(AX), Y4, Y4; \
-	VADDPS 64(AX), Y12, Y12; \
-	VROUNDPS $1, Y4, Y4; \
-	VROUNDPS $1, Y12, Y12; \
-	VFNMADD231PS 128(AX), Y4, Y3; \
-	VFNMADD231PS 128(AX), Y12, Y11; \
-	VFNMADD231PS 160(AX), Y4, Y3; \
-	VFNMADD231PS 160(AX), Y12, Y11; \
-	VMULPS Y3, Y3, Y5; \
-	VMULPS Y11, Y11, Y13; \
-	VMOVUPS 672(AX), Y7; \
-	VMOVUPS 672(AX), Y15; \
-	VFMADD213PS 704(AX), Y3, Y7; \
-	VFMADD213PS 704(AX), Y11, Y15; \
-	VMOVUPS 608(AX), Y6; \
-	VMOVUPS 608(AX), Y14; \
-	VFMADD213PS 640(AX), Y3, Y6; \
-	VFMADD213PS 640(AX), Y11, Y14; \
-	VFMADD231PS Y6, Y5, Y7; \
-	VFMADD231PS Y14, Y13, Y15; \
-	VMOVUPS 736(AX), Y6; \
-	VMOVUPS 736(AX), Y14; \
-	VFMADD213PS 768(AX), Y3, Y6; \
-	VFMADD213PS 768(AX), Y11, Y14; \
-	VFMADD231PS Y7, Y5, Y6; \
-	VFMADD231PS Y15, Y13, Y14; \
-	VADDPS 96(AX), Y3, Y7; \
-	VADDPS 96(AX), Y11, Y15; \
-	VFMADD213PS Y7, Y5, Y6; \
-	VFMADD213PS Y15, Y13, Y14; \
-	VCVTPS2DQ Y4, Y4; \
-	VCVTPS2DQ Y12, Y12; \
-	VPADDD 864(AX), Y4, Y4; \
-	VPADDD 864(AX), Y12, Y12; \
-	VPSLLD $23, Y4, Y4; \
-	VPSLLD $23, Y12, Y12; \
-	VMULPS Y4, Y6, Y3; \
-	VMULPS Y12, Y14, Y11
-
-// GELU2PHI computes Φ(x) into Y1 and Y9 for the two vectors of x in Y0
-// and Y8, with geluAVX2's operations (simd_amd64.s: erfc(|x|/√2)/2 below
-// 0, 1 minus it above); it uses Y2–Y7 and Y10–Y15.
-#define GELU2PHI \
+// GELU2CORE leaves Φ(x) in Y1, Y9 and E in Y6, Y14; it uses Y1–Y7 and
+// Y9–Y15.
+#define GELU2CORE \
 	VANDPS 0(AX), Y0, Y1; \
 	VANDPS 0(AX), Y8, Y9; \
-	VMULPS 256(AX), Y1, Y1; \
-	VMULPS 256(AX), Y9, Y9; \
-	VMULPS 64(AX), Y1, Y2; \
-	VMULPS 64(AX), Y9, Y10; \
-	VADDPS 96(AX), Y2, Y2; \
-	VADDPS 96(AX), Y10, Y10; \
-	VMOVUPS 96(AX), Y3; \
-	VMOVUPS 96(AX), Y11; \
+	VMOVUPS 64(AX), Y2; \
+	VMOVUPS 64(AX), Y10; \
+	VFMADD231PS 32(AX), Y1, Y2; \
+	VFMADD231PS 32(AX), Y9, Y10; \
+	VMOVUPS 64(AX), Y3; \
+	VMOVUPS 64(AX), Y11; \
 	VDIVPS Y2, Y3, Y2; \
 	VDIVPS Y10, Y11, Y10; \
-	VMOVUPS 544(AX), Y3; \
-	VMOVUPS 544(AX), Y11; \
-	VFMADD213PS 576(AX), Y2, Y3; \
-	VFMADD213PS 576(AX), Y10, Y11; \
-	VMOVUPS 480(AX), Y4; \
-	VMOVUPS 480(AX), Y12; \
-	VFMADD213PS 512(AX), Y2, Y4; \
-	VFMADD213PS 512(AX), Y10, Y12; \
-	VMULPS Y2, Y2, Y5; \
-	VMULPS Y10, Y10, Y13; \
-	VFMADD231PS Y4, Y5, Y3; \
-	VFMADD231PS Y12, Y13, Y11; \
-	VMOVUPS 416(AX), Y4; \
-	VMOVUPS 416(AX), Y12; \
-	VFMADD213PS 448(AX), Y2, Y4; \
-	VFMADD213PS 448(AX), Y10, Y12; \
-	VMOVUPS 352(AX), Y6; \
-	VMOVUPS 352(AX), Y14; \
-	VFMADD213PS 384(AX), Y2, Y6; \
-	VFMADD213PS 384(AX), Y10, Y14; \
-	VFMADD231PS Y6, Y5, Y4; \
-	VFMADD231PS Y14, Y13, Y12; \
-	VMOVUPS 288(AX), Y6; \
-	VMOVUPS 288(AX), Y14; \
-	VFMADD213PS 320(AX), Y2, Y6; \
-	VFMADD213PS 320(AX), Y10, Y14; \
-	VMULPS Y5, Y5, Y5; \
-	VMULPS Y13, Y13, Y13; \
-	VFMADD231PS Y4, Y5, Y3; \
-	VFMADD231PS Y12, Y13, Y11; \
-	VMULPS Y5, Y5, Y5; \
-	VMULPS Y13, Y13, Y13; \
-	VFMADD231PS Y6, Y5, Y3; \
-	VFMADD231PS Y14, Y13, Y11; \
-	VMULPS Y1, Y1, Y4; \
-	VMULPS Y9, Y9, Y12; \
-	VSUBPS Y4, Y3, Y3; \
-	VSUBPS Y12, Y11, Y11; \
-	GELU2EXP; \
-	VMULPS Y2, Y3, Y3; \
-	VMULPS Y10, Y11, Y11; \
-	VMULPS 64(AX), Y3, Y3; \
-	VMULPS 64(AX), Y11, Y11; \
-	VMOVUPS 96(AX), Y4; \
-	VMOVUPS 96(AX), Y12; \
-	VSUBPS Y3, Y4, Y4; \
-	VSUBPS Y11, Y12, Y12; \
-	VBLENDVPS Y0, Y3, Y4, Y1; \
-	VBLENDVPS Y8, Y11, Y12, Y9
+	VMINPS 416(AX), Y1, Y7; \
+	VMINPS 416(AX), Y9, Y15; \
+	VMULPS 384(AX), Y7, Y4; \
+	VMULPS 384(AX), Y15, Y12; \
+	VMULPS Y4, Y7, Y3; \
+	VMULPS Y12, Y15, Y11; \
+	VFMSUB213PS Y3, Y7, Y4; \
+	VFMSUB213PS Y11, Y15, Y12; \
+	VMULPS 448(AX), Y3, Y5; \
+	VMULPS 448(AX), Y11, Y13; \
+	VROUNDPS $0, Y5, Y5; \
+	VROUNDPS $0, Y13, Y13; \
+	VFNMADD231PS 480(AX), Y5, Y3; \
+	VFNMADD231PS 480(AX), Y13, Y11; \
+	VFNMADD231PS 512(AX), Y5, Y3; \
+	VFNMADD231PS 512(AX), Y13, Y11; \
+	VADDPS Y4, Y3, Y3; \
+	VADDPS Y12, Y11, Y11; \
+	VMOVUPS 544(AX), Y6; \
+	VMOVUPS 544(AX), Y14; \
+	VFMADD213PS 576(AX), Y3, Y6; \
+	VFMADD213PS 576(AX), Y11, Y14; \
+	VFMADD213PS 608(AX), Y3, Y6; \
+	VFMADD213PS 608(AX), Y11, Y14; \
+	VFMADD213PS 640(AX), Y3, Y6; \
+	VFMADD213PS 640(AX), Y11, Y14; \
+	VFMADD213PS 672(AX), Y3, Y6; \
+	VFMADD213PS 672(AX), Y11, Y14; \
+	VFMADD213PS 64(AX), Y3, Y6; \
+	VFMADD213PS 64(AX), Y11, Y14; \
+	VFMADD213PS 64(AX), Y3, Y6; \
+	VFMADD213PS 64(AX), Y11, Y14; \
+	VCVTPS2DQ Y5, Y5; \
+	VCVTPS2DQ Y13, Y13; \
+	VPADDD 736(AX), Y5, Y5; \
+	VPADDD 736(AX), Y13, Y13; \
+	VPSLLD $23, Y5, Y5; \
+	VPSLLD $23, Y13, Y13; \
+	VMULPS Y5, Y6, Y6; \
+	VMULPS Y13, Y14, Y14; \
+	VMOVUPS 96(AX), Y1; \
+	VMOVUPS 96(AX), Y9; \
+	VFMADD213PS 128(AX), Y2, Y1; \
+	VFMADD213PS 128(AX), Y10, Y9; \
+	VFMADD213PS 160(AX), Y2, Y1; \
+	VFMADD213PS 160(AX), Y10, Y9; \
+	VFMADD213PS 192(AX), Y2, Y1; \
+	VFMADD213PS 192(AX), Y10, Y9; \
+	VFMADD213PS 224(AX), Y2, Y1; \
+	VFMADD213PS 224(AX), Y10, Y9; \
+	VFMADD213PS 256(AX), Y2, Y1; \
+	VFMADD213PS 256(AX), Y10, Y9; \
+	VFMADD213PS 288(AX), Y2, Y1; \
+	VFMADD213PS 288(AX), Y10, Y9; \
+	VFMADD213PS 320(AX), Y2, Y1; \
+	VFMADD213PS 320(AX), Y10, Y9; \
+	VFMADD213PS 352(AX), Y2, Y1; \
+	VFMADD213PS 352(AX), Y10, Y9; \
+	VMULPS Y2, Y1, Y1; \
+	VMULPS Y10, Y9, Y9; \
+	VMULPS Y6, Y1, Y1; \
+	VMULPS Y14, Y9, Y9; \
+	VMOVUPS 64(AX), Y2; \
+	VMOVUPS 64(AX), Y10; \
+	VSUBPS Y1, Y2, Y2; \
+	VSUBPS Y9, Y10, Y10; \
+	VBLENDVPS Y0, Y1, Y2, Y1; \
+	VBLENDVPS Y8, Y9, Y10, Y9
 
-// GELU2DERIV computes the derivative Φ(x) + x·φ(x) into Y3 and Y11 from
-// x in Y0, Y8 and Φ(x) in Y1, Y9; it uses Y4–Y7 and Y12–Y15.
+// GELU2DERIV replaces Φ(x) in Y1, Y9 by the derivative Φ(x) + x·φ(x),
+// from x in Y0, Y8 and E in Y6, Y14.
 #define GELU2DERIV \
-	VMULPS Y0, Y0, Y3; \
-	VMULPS Y8, Y8, Y11; \
-	VMULPS 800(AX), Y3, Y3; \
-	VMULPS 800(AX), Y11, Y11; \
-	GELU2EXP; \
-	VMULPS 832(AX), Y3, Y3; \
-	VMULPS 832(AX), Y11, Y11; \
-	VMULPS Y0, Y3, Y3; \
-	VMULPS Y8, Y11, Y11; \
-	VADDPS Y1, Y3, Y3; \
-	VADDPS Y9, Y11, Y11
+	VMULPS 704(AX), Y6, Y6; \
+	VMULPS 704(AX), Y14, Y14; \
+	VFMADD231PS Y6, Y0, Y1; \
+	VFMADD231PS Y14, Y8, Y9
 
-// func gelu2AVX2(o, x, dy *float32, n int, c *[28][8]float32, grad int)
-// geluAVX2's operations (simd_amd64.s), in the same order and so with the
-// same results, on two 8-lane vectors at once so that their long
-// dependency chains overlap; constants are read from geluWide. n is a
-// multiple of 16.
-TEXT ·gelu2AVX2(SB), NOSPLIT, $0-48
+// func geluVecAVX2(o, x, dy, gd *float32, n int, c *[24][8]float32, mode int)
+// mode 0: o = GELU(x); mode 1: o = GELU(x) and gd = GELU'(x) (for a
+// linked gelu_backward, which then only multiplies: dy·gd); mode 2:
+// o = dy·GELU'(x) (gelu_backward). n is a multiple of 16.
+TEXT ·geluVecAVX2(SB), NOSPLIT, $0-56
 	MOVQ o+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ dy+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVQ c+32(FP), AX
-	MOVQ grad+40(FP), BX
-	SHRQ $4, CX
-	JZ   gelu2done
-	TESTQ BX, BX
-	JNZ  gelu2grad
-
-gelu2fwd:
-	VMOVUPS      0(SI), Y0
-	VMOVUPS      32(SI), Y8
-	GELU2PHI
-	VMULPS       Y1, Y0, Y1
-	VMULPS       Y9, Y8, Y9
-	VMOVUPS      Y1, 0(DI)
-	VMOVUPS      Y9, 32(DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  gelu2fwd
-	JMP  gelu2done
-
-gelu2grad:
-	VMOVUPS      0(SI), Y0
-	VMOVUPS      32(SI), Y8
-	GELU2PHI
-	GELU2DERIV
-	VMULPS       0(DX), Y3, Y3
-	VMULPS       32(DX), Y11, Y11
-	VMOVUPS      Y3, 0(DI)
-	VMOVUPS      Y11, 32(DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ  gelu2grad
-
-gelu2done:
-	VZEROUPPER
-	RET
-
-
-// func gelu2PhiAVX2(o, x, phi *float32, n int, c *[28][8]float32)
-// gelu2AVX2's forward, which also stores Φ(x) (the factor the result is
-// x times, before that product) into phi, for a linked gelu_backward.
-// n is a multiple of 16.
-TEXT ·gelu2PhiAVX2(SB), NOSPLIT, $0-40
-	MOVQ o+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ phi+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVQ c+32(FP), AX
-	SHRQ $4, CX
-	JZ   gelu2phifwddone
-
-gelu2phifwd:
-	VMOVUPS      0(SI), Y0
-	VMOVUPS      32(SI), Y8
-	GELU2PHI
-	VMOVUPS      Y1, 0(DX)
-	VMOVUPS      Y9, 32(DX)
-	VMULPS       Y1, Y0, Y1
-	VMULPS       Y9, Y8, Y9
-	VMOVUPS      Y1, 0(DI)
-	VMOVUPS      Y9, 32(DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $64, DX
-	DECQ CX
-	JNZ  gelu2phifwd
-
-gelu2phifwddone:
-	VZEROUPPER
-	RET
-
-// func gelu2GradPhiAVX2(o, x, dy, phi *float32, n int, c *[28][8]float32)
-// gelu2AVX2's backward dy·(Φ(x) + x·φ(x)) with Φ(x) read from phi (as
-// gelu2PhiAVX2 stored it: the bits gelu2AVX2 computes) instead of
-// computed again; φ(x) and the rest are gelu2AVX2's operations. n is a
-// multiple of 16.
-TEXT ·gelu2GradPhiAVX2(SB), NOSPLIT, $0-48
-	MOVQ o+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ dy+16(FP), DX
-	MOVQ phi+24(FP), R8
+	MOVQ gd+24(FP), R8
 	MOVQ n+32(FP), CX
 	MOVQ c+40(FP), AX
+	MOVQ mode+48(FP), BX
 	SHRQ $4, CX
-	JZ   gelu2phigraddone
+	JZ   geluvecdone
+	CMPQ BX, $1
+	JEQ  geluvecderiv
+	JGT  geluvecgrad
 
-gelu2phigrad:
-	VMOVUPS      0(SI), Y0
-	VMOVUPS      32(SI), Y8
-	VMOVUPS      0(R8), Y1
-	VMOVUPS      32(R8), Y9
+geluvecfwd:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y8
+	GELU2CORE
+	VMULPS  Y1, Y0, Y1
+	VMULPS  Y9, Y8, Y9
+	VMOVUPS Y1, 0(DI)
+	VMOVUPS Y9, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     geluvecfwd
+	JMP     geluvecdone
+
+geluvecderiv:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y8
+	GELU2CORE
+	VMULPS  Y1, Y0, Y7
+	VMULPS  Y9, Y8, Y15
+	VMOVUPS Y7, 0(DI)
+	VMOVUPS Y15, 32(DI)
 	GELU2DERIV
-	VMULPS       0(DX), Y3, Y3
-	VMULPS       32(DX), Y11, Y11
-	VMOVUPS      Y3, 0(DI)
-	VMOVUPS      Y11, 32(DI)
-	ADDQ $64, SI
-	ADDQ $64, DI
-	ADDQ $64, DX
-	ADDQ $64, R8
-	DECQ CX
-	JNZ  gelu2phigrad
+	VMOVUPS Y1, 0(R8)
+	VMOVUPS Y9, 32(R8)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, R8
+	DECQ    CX
+	JNZ     geluvecderiv
+	JMP     geluvecdone
 
-gelu2phigraddone:
+geluvecgrad:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y8
+	GELU2CORE
+	GELU2DERIV
+	VMULPS  0(DX), Y1, Y1
+	VMULPS  32(DX), Y9, Y9
+	VMOVUPS Y1, 0(DI)
+	VMOVUPS Y9, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    CX
+	JNZ     geluvecgrad
+
+geluvecdone:
 	VZEROUPPER
 	RET

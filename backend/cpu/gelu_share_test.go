@@ -12,7 +12,7 @@ import (
 func linkedGelus(p *Program) int {
 	n := 0
 	for _, s := range flatSteps(p) {
-		if k, ok := s.k.(*gradF32); ok && k.phi != nil {
+		if k, ok := s.k.(*gradF32); ok && k.deriv != nil {
 			n++
 		}
 	}

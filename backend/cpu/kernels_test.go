@@ -74,6 +74,9 @@ func describeKernel(k kernel) string {
 		}
 		return "unaryF32/table"
 	case *gradF32:
+		if k.sum != nil {
+			return "gradF32/" + k.op.String() + "/avx2+column sums"
+		}
 		return "gradF32/" + k.op.String() + "/avx2"
 	case *matmulF32:
 		s := "gemm"

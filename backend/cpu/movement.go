@@ -267,3 +267,110 @@ func buildOneHot(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	return &oneHotKernel[uint8]{depth, ids, out}, nil
 }
+
+// gatherAdd is a gather of f32 rows and the add that reads it
+// (fuseGatherAdd): row i of the result is table[ids[i]] + y's row i mod
+// (y's rows), y being the add's other operand, the result's shape or a
+// trailing part of it (the position embeddings added to the token
+// embeddings of a batch). The sums are the add's float32 sums.
+type gatherAdd struct {
+	g      *gatherKernel[uint32]
+	y, out *buffer
+}
+
+func (k *gatherAdd) run() error {
+	g := k.g
+	for i := range g.ids.n {
+		if id := idAt(g.ids, i); id < 0 || id >= int64(g.rows) {
+			return idError(id, g.rows)
+		}
+	}
+	parFor(g.pool, g.ids.n, 2*g.row, k)
+	return nil
+}
+
+func (k *gatherAdd) Range(lo, hi int) {
+	row := k.g.row
+	t, y, o := f32s(k.g.table), f32s(k.y), f32s(k.out)
+	for i := lo; i < hi; i++ {
+		yo := i * row % len(y)
+		addF32(o[i*row:(i+1)*row], t[int(idAt(k.g.ids, i))*row:][:row], y[yo:yo+row])
+	}
+}
+
+// gatherAddOn enables fuseGatherAdd (tests turn it off to compare).
+var gatherAddOn = true
+
+// fuseGatherAdd folds a gather of f32 rows into the add that is its only
+// reader, when the add's other operand y is the result's shape or a
+// trailing part of it holding whole rows: the add's step computes
+// table[ids[i]] + y directly and the gather's step and its result go (W4
+// and W5: token embeddings plus position embeddings, one 1 MiB write and
+// its read back less). The add may come a few steps later: every step
+// in between must be one that writes only its own result (stageable's,
+// or another gather), apart from the table and the ids; the result must
+// be apart from y (the arena may give it y's slot when y dies at the
+// add) and from the table.
+func (p *Program) fuseGatherAdd() {
+	if !gatherAddOn {
+		return
+	}
+	uses := p.useMap()
+	spanOf := p.spanOf()
+	at := map[*ir.Value]int{}
+	for i, s := range p.steps {
+		at[s.v] = i
+	}
+	drop := map[int]bool{}
+	for j, s := range p.steps {
+		add, ok := s.k.(*binaryKernel[float32])
+		if !ok || add.op != ir.OpAdd {
+			continue
+		}
+		for side, gv := range s.v.Args {
+			i, ok := at[gv]
+			if !ok || i >= j || drop[i] || len(uses[gv]) != 1 {
+				continue
+			}
+			g, ok := p.steps[i].k.(*gatherKernel[uint32])
+			if !ok || gv.Type.DType != ir.F32 || !gv.Type.Shape.Equal(s.v.Type.Shape) {
+				continue
+			}
+			yv := s.v.Args[1-side]
+			ys, os := yv.Type.Shape, s.v.Type.Shape
+			if len(ys) > len(os) || !ys.Equal(os[len(os)-len(ys):]) || yv.Type.NumElements()%g.row != 0 || yv.Type.NumElements() == 0 {
+				continue
+			}
+			y, out := p.bufs[yv], add.out
+			so := spanOf(out)
+			if so.overlaps(spanOf(y)) || so.overlaps(spanOf(g.table)) || so.overlaps(spanOf(g.ids)) {
+				continue
+			}
+			src := []span{spanOf(g.table), spanOf(g.ids)}
+			between := true
+			for _, t := range p.steps[i+1 : j] {
+				var writes []span
+				if tg, ok := t.k.(*gatherKernel[uint32]); ok {
+					writes = []span{spanOf(tg.out)}
+				} else if u, ok := p.stageable(t, spanOf); ok {
+					writes = u.writes
+				} else {
+					between = false
+					break
+				}
+				for _, w := range writes {
+					if touches(src, w) {
+						between = false
+					}
+				}
+			}
+			if !between {
+				continue
+			}
+			p.steps[j].k = &gatherAdd{g: g, y: y, out: out}
+			drop[i] = true
+			break
+		}
+	}
+	p.dropSteps(drop)
+}

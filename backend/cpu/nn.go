@@ -147,8 +147,32 @@ type layerNormKernel struct {
 	// res (forward only): x = res[0] + res[1], the residual add just
 	// before the layernorm, computed here row by row into x before the
 	// row's statistics (fuseResidualLayerNorm); nil where not fused.
-	res  [2]*buffer
-	pool *parallel.Pool
+	res [2]*buffer
+	// resOnly: the layernorm is the residual sum's only reader (a frozen
+	// block's, whose backward does not run): the sum of a group of rows
+	// goes to a scratch block on the stack instead of x, which is not
+	// written (fuseResidualLayerNorm; rows of up to resScratch/4).
+	resOnly bool
+	pool    *parallel.Pool
+}
+
+// resScratch is the scratch block of a resOnly layernorm: four rows.
+const resScratch = 2048
+
+// addF32 writes o = x + y, as binaryInner's add does (addF32AVX2 8 lanes
+// at a time, then the scalar loop: float32 sums, the same bits), without
+// letting o escape (a stack block).
+func addF32(o, x, y []float32) {
+	x, y = x[:len(o)], y[:len(o)]
+	i := 0
+	if simdOn {
+		if i = len(o) &^ 7; i > 0 {
+			addF32AVX2(&o[0], &x[0], &y[0], i)
+		}
+	}
+	for ; i < len(o); i++ {
+		o[i] = x[i] + y[i]
+	}
 }
 
 // stats returns the mean and 1/√(var+eps) of a row (sums with four
@@ -266,21 +290,30 @@ func (k *layerNormKernel) Range(lo, hi int) {
 	var gm, gr [4]float64
 	gs := -8
 	summed := lo // rows [lo, summed) of x hold the fused residual add
+	// Row r is xs[(r-base)·D:]: x, or with resOnly the scratch block
+	// holding the rows of the current group.
+	var scratch [resScratch]float32
+	xs, base := x, 0
 	for r := lo; r < hi; r++ {
 		if k.res[0] != nil && r >= summed {
 			// x = a + b for this row and the next three (a group of
 			// stats4 takes four), while they are in cache.
 			a, b := f32s(k.res[0]), f32s(k.res[1])
 			summed = min(r+4, hi)
-			binaryInner(ir.OpAdd, x[r*D:summed*D], a[r*D:], 1, b[r*D:], 1)
+			if k.resOnly {
+				xs, base = scratch[:], r
+				addF32(xs[:(summed-r)*D], a[r*D:], b[r*D:])
+			} else {
+				binaryInner(ir.OpAdd, x[r*D:summed*D], a[r*D:], 1, b[r*D:], 1)
+			}
 		}
-		row, orow := x[r*D:][:D], o[r*D:][:D]
+		row, orow := xs[(r-base)*D:][:D], o[r*D:][:D]
 		var mean, rstd float64
 		switch {
 		case k.op == ir.OpLayerNorm || k.saved == nil:
 			if nv > 0 && r >= gs+4 && r+4 <= hi {
 				gs = r
-				k.stats4(x, r, &gm, &gr)
+				k.stats4(xs, r-base, &gm, &gr)
 			}
 			if r < gs+4 {
 				mean, rstd = gm[r-gs], gr[r-gs]
@@ -390,8 +423,9 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 // lnResidualOn enables fuseResidualLayerNorm (tests turn it off to
-// compare).
-var lnResidualOn = true
+// compare), and lnResidualOnlyOn its scratch block for a sum read by the
+// layernorm alone.
+var lnResidualOn, lnResidualOnlyOn = true, true
 
 // fuseResidualLayerNorm folds x = add(a, b) into the layernorm step on x
 // right after it (a post-LN block's residual add): the layernorm adds
@@ -399,7 +433,9 @@ var lnResidualOn = true
 // writes its result, while the row is in cache, and the add's step goes
 // (W4: one pass over a 1 MiB sum less per layernorm). x is still
 // written, with the add's bits (binaryInner, the add's own loop), for
-// its later readers (the backward ops). a and b have x's shape (no
+// its later readers (the backward ops); where the layernorm is its only
+// reader (a frozen block: W5's block 0), the rows go to a scratch block
+// instead and x is not written at all. a and b have x's shape (no
 // broadcast) and the layernorm's result is either apart from their
 // storage or exactly one of them (the arena may reuse a slot that dies
 // at the add): row r of the result is written only after row r of a and
@@ -409,6 +445,7 @@ func (p *Program) fuseResidualLayerNorm() {
 	if !lnResidualOn {
 		return
 	}
+	uses := p.useMap()
 	drop := map[int]bool{}
 	for i := 1; i < len(p.steps); i++ {
 		s, prev := p.steps[i], p.steps[i-1]
@@ -426,6 +463,7 @@ func (p *Program) fuseResidualLayerNorm() {
 			continue
 		}
 		k.res = [2]*buffer{add.x, add.y}
+		k.resOnly = lnResidualOnlyOn && len(uses[prev.v]) == 1 && 4*k.D <= resScratch
 		drop[i-1] = true
 	}
 	p.dropSteps(drop)

@@ -181,11 +181,13 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.shareAttentionWeights()
 	p.shareAttentionProducts()
 	p.fuseResidualLayerNorm()
+	p.fuseGatherAdd()
 	p.shareLayerNormStats()
 	p.shareGeluPhi()
 	if shareColumnsOn {
 		p.shareColumns()
 	}
+	p.fuseGeluBiasGrad()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
 	p.chainFrozen(c.pool)

@@ -48,23 +48,6 @@ func maxAVX2(x *float32, n int) (m float32, nan bool)
 //go:noescape
 func scaleAVX2(x *float32, n int, a float32)
 
-// gelu2AVX2 is geluAVX2 (the same operations and results) on two vectors
-// at once, for n a multiple of 16; c is geluWide.
-//
-//go:noescape
-func gelu2AVX2(o, x, dy *float32, n int, c *[28][8]float32, grad int)
-
-// gelu2PhiAVX2 is gelu2AVX2's forward that also stores Φ(x) into phi.
-//
-//go:noescape
-func gelu2PhiAVX2(o, x, phi *float32, n int, c *[28][8]float32)
-
-// gelu2GradPhiAVX2 is gelu2AVX2's backward with Φ(x) read from phi (the
-// same bits, as gelu2PhiAVX2 stored them).
-//
-//go:noescape
-func gelu2GradPhiAVX2(o, x, dy, phi *float32, n int, c *[28][8]float32)
-
 // lnDotsAVX2 writes layernorm_backward_input's sums of g = dy·w and of
 // g·x̂ in four strided lanes each (s[0:4], s[4:8]) over n (a multiple of
 // 4, ≥ 4) elements.

@@ -20,12 +20,6 @@ func maxAVX2(x *float32, n int) (m float32, nan bool) { panic("unreachable") }
 
 func scaleAVX2(x *float32, n int, a float32) { panic("unreachable") }
 
-func gelu2AVX2(o, x, dy *float32, n int, c *[28][8]float32, grad int) { panic("unreachable") }
-
-func gelu2PhiAVX2(o, x, phi *float32, n int, c *[28][8]float32) { panic("unreachable") }
-
-func gelu2GradPhiAVX2(o, x, dy, phi *float32, n int, c *[28][8]float32) { panic("unreachable") }
-
 func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64) {
 	panic("unreachable")
 }

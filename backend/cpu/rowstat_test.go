@@ -140,40 +140,6 @@ func TestMaxScaleVector(t *testing.T) {
 	}
 }
 
-// TestGelu2Vector checks that the two-stream GELU (forward and backward)
-// gives bit for bit the one-stream kernel's results, over [-20, 20], the
-// tails, ±0, ±Inf and NaN, on lengths that leave 8 and fewer lanes over.
-func TestGelu2Vector(t *testing.T) {
-	if !hasAVX2FMA {
-		t.Skip("no AVX2")
-	}
-	r := rand.New(rand.NewSource(5))
-	for _, n := range []int{16, 24, 31, 1003} {
-		x, dy := make([]float32, n), make([]float32, n)
-		for i := range x {
-			x[i] = float32(r.Float64()*40 - 20)
-			dy[i] = float32(r.NormFloat64())
-		}
-		sp := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-30, -1e-30, 9, -9, 100, -100}
-		copy(x[1:], sp[:min(len(sp), n-1)])
-		for _, d := range [][]float32{nil, dy} {
-			got, want := make([]float32, n), make([]float32, n)
-			geluF32(got, x, d)
-			m := n &^ 7
-			if d == nil {
-				geluAVX2(&want[0], &x[0], nil, m, &geluConsts, 0)
-			} else {
-				geluAVX2(&want[0], &x[0], &d[0], m, &geluConsts, 1)
-			}
-			for i := range m {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-					t.Fatalf("n=%d grad=%v: gelu(%v) [%d] = %v, one-stream kernel %v", n, d != nil, x[i], i, got[i], want[i])
-				}
-			}
-		}
-	}
-}
-
 // TestLayerNormRowsSideBySide checks layernorm's statistics of four rows
 // side by side (lnSums4AVX2 through stats4) against stats bit for bit,
 // on rows whose elements are 2^±20 apart in magnitude, so that any

@@ -41,11 +41,12 @@ func reluGradAVX2(o, x, dy *float32, n int)
 //go:noescape
 func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32
 
-// geluAVX2 writes GELU (erf form) of x, or with grad != 0 its backward
-// dy·GELU'(x), for n (a multiple of 8) elements; c is geluConsts.
+// geluVecAVX2 writes GELU (erf form) of x (mode 0), that and its
+// derivative into gd (mode 1), or dy·GELU'(x) (mode 2), for n (a multiple
+// of 16) elements; c is geluTable (gelu2_amd64.s).
 //
 //go:noescape
-func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int)
+func geluVecAVX2(o, x, dy, gd *float32, n int, c *[24][8]float32, mode int)
 
 // maxpool2AVX2 is 2×2 max pooling (grad == 0: y from x) or its backward
 // (dx from x and dy) over rows row pairs of width w (even, ≥ 8).

@@ -16,7 +16,7 @@ func reluGradAVX2(o, x, dy *float32, n int) { panic("unreachable") }
 
 func expSumAVX2(o, x *float32, n int, shift float32, c *[16]float32) float32 { panic("unreachable") }
 
-func geluAVX2(o, x, dy *float32, n int, c *[32]float32, grad int) { panic("unreachable") }
+func geluVecAVX2(o, x, dy, gd *float32, n int, c *[24][8]float32, mode int) { panic("unreachable") }
 
 func maxpool2AVX2(y, x, dy, dx *float32, rows, w, grad int) { panic("unreachable") }
 

@@ -221,7 +221,14 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 	case *sumWalk:
 		args()
 		u.est = 300 + 0.15*float64(k.x.n)
-	case *gradF32, *unaryNum[float32], *constKernel, *binaryKernel[int64], *binaryKernel[int32], *binaryKernel[float32]:
+	case *gradF32:
+		args()
+		u.est = 100 + 0.2*n
+		if k.sum != nil { // the fused bias gradient (fuseGeluBiasGrad)
+			u.writes = append(u.writes, spanOf(k.sum.out))
+			u.est += 0.15 * n
+		}
+	case *unaryNum[float32], *constKernel, *binaryKernel[int64], *binaryKernel[int32], *binaryKernel[float32]:
 		args()
 		u.est = 100 + 0.2*n
 	default:
