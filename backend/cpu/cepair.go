@@ -4,7 +4,10 @@
 // one exp per element each, most of their time), and the rows are split
 // over the cores (the loss was one serial loop). The loss's row terms
 // are kept and summed in row order afterwards, so both results are the
-// bits of the two kernels.
+// bits of the two kernels. The exps of rows of at most ceSmallC classes
+// are taken a block of rows at a time (expF64, the bits of math.Exp):
+// one row's ten exps are a chain too short to keep the vector kernel
+// busy.
 
 package cpu
 
@@ -23,6 +26,7 @@ type crossEntropyPair struct {
 	fwd, bwd *crossEntropyKernel
 	fwdV     *ir.Value // the loss value, which label errors name
 	terms    []float64 // per row, its term of the loss
+	xs, ex   []float64 // rows of at most ceSmallC classes: x - max and its exp, per element
 }
 
 func (k *crossEntropyPair) run() error {
@@ -49,11 +53,28 @@ func (k *crossEntropyPair) Range(lo, hi int) {
 	x, o := f32s(f.logits), f32s(b.out)
 	scale := float64(scalarF32(b.dl)) / float64(f.N)
 	eps, C := f.eps, f.C
-	var small [ceSmallC]float64
+	if C <= ceSmallC {
+		// The block's exps in one call (expF64): each row's max kept in
+		// its loss term's place until the term is computed.
+		for n := lo; n < hi; n++ {
+			row := x[n*C:][:C]
+			m := rowMax(row)
+			k.terms[n] = m
+			for c, e := range row {
+				k.xs[n*C+c] = float64(e) - m
+			}
+		}
+		expF64(k.ex[lo*C:hi*C], k.xs[lo*C:hi*C])
+	}
 	for n := lo; n < hi; n++ {
 		row, orow := x[n*C:][:C], o[n*C:][:C]
 		label := int(idAt(f.labels, n))
-		m := rowMax(row)
+		var m float64
+		if C <= ceSmallC {
+			m = k.terms[n]
+		} else {
+			m = rowMax(row)
+		}
 		mean := 0.0
 		for _, e := range row {
 			mean += float64(e)
@@ -61,10 +82,9 @@ func (k *crossEntropyPair) Range(lo, hi int) {
 		mean /= float64(C)
 		s := 0.0
 		if C <= ceSmallC {
-			ex := small[:C]
-			for c, e := range row {
-				ex[c] = math.Exp(float64(e) - m)
-				s += ex[c]
+			ex := k.ex[n*C:][:C]
+			for _, e := range ex {
+				s += e
 			}
 			t0 := eps / float64(C)
 			for c := range orow {
@@ -136,7 +156,11 @@ func (p *Program) fuseCrossEntropy() {
 				moves = known && !conflict(&fu, &qu)
 			}
 			if moves {
-				p.steps[i].k = &crossEntropyPair{fwd: f, bwd: b, fwdV: fv, terms: make([]float64, f.N)}
+				pair := &crossEntropyPair{fwd: f, bwd: b, fwdV: fv, terms: make([]float64, f.N)}
+				if f.C <= ceSmallC {
+					pair.xs, pair.ex = make([]float64, f.N*f.C), make([]float64, f.N*f.C)
+				}
+				p.steps[i].k = pair
 				drop[j] = true
 			}
 			break

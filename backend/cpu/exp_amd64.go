@@ -1,0 +1,12 @@
+//go:build amd64
+
+package cpu
+
+// expAVX2 sets dst[i] = math.Exp(x[i]), the bits of math.Exp, for n (a
+// multiple of 4) elements, and reports whether every argument was in
+// [-700, 700]; where one was not, its lane is unspecified (expF64
+// computes those with math.Exp). It needs AVX2 and FMA: math.Exp takes
+// its FMA path on such a CPU, which the kernel follows.
+//
+//go:noescape
+func expAVX2(dst, x *float64, n int) bool

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package cpu
+
+func expAVX2(dst, x *float64, n int) bool {
+	panic("cpu: expAVX2 without amd64")
+}

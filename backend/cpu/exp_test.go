@@ -1,0 +1,91 @@
+package cpu
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// TestExpF64 compares expF64, lane for lane, with math.Exp over random
+// arguments of every magnitude the kernel takes (and some it hands back:
+// beyond ±700, NaN, infinities), for row lengths with and without a
+// tail of fewer than 4.
+func TestExpF64(t *testing.T) {
+	if !expVector {
+		t.Skip("no vector kernel here")
+	}
+	r := rand.New(rand.NewSource(1))
+	check := func(src []float32, m float64) {
+		t.Helper()
+		x := make([]float64, len(src))
+		for i, e := range src {
+			x[i] = float64(e) - m
+		}
+		got := make([]float64, len(src))
+		expF64(got, x)
+		for i, e := range src {
+			want := math.Exp(x[i])
+			if math.Float64bits(got[i]) != math.Float64bits(want) && !(math.IsNaN(want) && math.IsNaN(got[i])) {
+				t.Fatalf("exp(%g - %g) = %v (%#x), math.Exp %v (%#x)", e, m, got[i], math.Float64bits(got[i]), want, math.Float64bits(want))
+			}
+		}
+	}
+	ms := []float64{0, 1, -1, 3.5, 1e-9, 88.5, -250, 699}
+	for it := range 20000 {
+		n := 1 + r.Intn(24)
+		src := make([]float32, n)
+		scale := math.Pow(10, float64(r.Intn(8)-5))
+		for i := range src {
+			src[i] = float32(r.NormFloat64() * scale * 100)
+		}
+		check(src, ms[it%len(ms)])
+	}
+	// Runs of consecutive float32s spread over [-90, 90], the softmax's
+	// usual range.
+	src := make([]float32, 4096)
+	for range 400 {
+		x := float32(r.Float64()*180 - 90)
+		for i := range src {
+			src[i], x = x, math.Nextafter32(x, 1000)
+		}
+		check(src, 0.25)
+	}
+	// The range's edges and what the kernel hands back.
+	inf := float32(math.Inf(1))
+	edge := []float32{-700, 700, math.Nextafter32(-700, -1000), math.Nextafter32(700, 1000), -708, -745, -750, 709.7, 710, inf, -inf, float32(math.NaN()), 0, -0.0, 1e-30, -1e-30}
+	for i := range edge {
+		row := []float32{0.5, -1, 2, edge[i], 3, -4, 5, 6}
+		check(row, 0)
+		check(row, -0.5)
+	}
+}
+
+// TestCrossEntropyExpF64: the cross-entropy gradient, fused with its
+// loss or not, gives the same bits with the vector exps as with
+// math.Exp's, on one core and on two (the training cases of the stage
+// tests, W1's 64×10 logits among them).
+func TestCrossEntropyExpF64(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no vector kernel here")
+	}
+	defer func(on bool) { fuseCrossEntropyOn = on }(fuseCrossEntropyOn)
+	for _, fuse := range []bool{true, false} {
+		fuseCrossEntropyOn = fuse
+		for _, threads := range []int{1, 2} {
+			bitIdentical(t, threads, func(on bool) { expVector = on && hasAVX2FMA }, func(p *Program) int {
+				n := 0
+				for _, s := range flatSteps(p) {
+					switch k := s.k.(type) {
+					case *crossEntropyPair:
+						n++
+					case *crossEntropyKernel:
+						if k.backward {
+							n++
+						}
+					}
+				}
+				return n
+			}, 1)
+		}
+	}
+}
