@@ -53,8 +53,9 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-// stagesOn turns stages on (tests compare with them off).
-var stagesOn = true
+// stagesOn turns stages on (tests compare with them off); stageChainsOn
+// their chains.
+var stagesOn, stageChainsOn = true, true
 
 const (
 	// stageMinNs: a stage whose steps are estimated to take less in all
@@ -430,7 +431,7 @@ func (p *Program) join(sp *stagePlan, idx []int, uses []stepUse, ok []bool, core
 // share a stage alone, then the rest as one stage when it is worth a
 // hand-off. It returns the stage that ends out, if one does.
 func (p *Program) emitLevel(out []step, idx []int, uses []stepUse, ok []bool, pool *parallel.Pool, prev *stagePlan) ([]step, *stagePlan) {
-	if prev != nil {
+	if prev != nil && stageChainsOn {
 		n := len(idx)
 		idx = p.join(prev, idx, uses, ok, pool.Size())
 		if len(idx) < n {
