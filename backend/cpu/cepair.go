@@ -5,7 +5,7 @@
 // over the cores (the loss was one serial loop). The loss's row terms
 // are kept and summed in row order afterwards, so both results are the
 // bits of the two kernels. The exps of rows of at most ceSmallC classes
-// are taken a block of rows at a time (expF64, the bits of math.Exp):
+// are taken up to ceBlock at a time (expF64, the bits of math.Exp):
 // one row's ten exps are a chain too short to keep the vector kernel
 // busy.
 
@@ -26,8 +26,11 @@ type crossEntropyPair struct {
 	fwd, bwd *crossEntropyKernel
 	fwdV     *ir.Value // the loss value, which label errors name
 	terms    []float64 // per row, its term of the loss
-	xs, ex   []float64 // rows of at most ceSmallC classes: x - max and its exp, per element
 }
+
+// ceBlock is the number of exps the pair takes in one expF64 call (rows
+// of at most ceSmallC classes, whole rows), on the stack.
+const ceBlock = 512
 
 func (k *crossEntropyPair) run() error {
 	f := k.fwd
@@ -49,22 +52,40 @@ func (k *crossEntropyPair) run() error {
 // Range computes rows [lo, hi): their loss terms as lse does, their
 // gradient as crossEntropyKernel.Range does, from the same exps.
 func (k *crossEntropyPair) Range(lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	if k.fwd.C > ceSmallC {
+		k.rows(lo, hi, nil)
+		return
+	}
+	var ex [2 * ceBlock]float64
+	step := ceBlock / k.fwd.C
+	for b := lo; b < hi; b += step {
+		k.rows(b, min(hi, b+step), &ex)
+	}
+}
+
+// rows computes rows [lo, hi), their exps (rows of at most ceSmallC
+// classes, at most ceBlock exps) in one expF64 call through ex.
+func (k *crossEntropyPair) rows(lo, hi int, ex *[2 * ceBlock]float64) {
 	f, b := k.fwd, k.bwd
 	x, o := f32s(f.logits), f32s(b.out)
 	scale := float64(scalarF32(b.dl)) / float64(f.N)
 	eps, C := f.eps, f.C
 	if C <= ceSmallC {
-		// The block's exps in one call (expF64): each row's max kept in
-		// its loss term's place until the term is computed.
+		// Each row's max kept in its loss term's place until the term
+		// is computed.
+		xs := ex[ceBlock:]
 		for n := lo; n < hi; n++ {
 			row := x[n*C:][:C]
 			m := rowMax(row)
 			k.terms[n] = m
 			for c, e := range row {
-				k.xs[n*C+c] = float64(e) - m
+				xs[(n-lo)*C+c] = float64(e) - m
 			}
 		}
-		expF64(k.ex[lo*C:hi*C], k.xs[lo*C:hi*C])
+		expF64(ex[:(hi-lo)*C], xs[:(hi-lo)*C])
 	}
 	for n := lo; n < hi; n++ {
 		row, orow := x[n*C:][:C], o[n*C:][:C]
@@ -82,7 +103,7 @@ func (k *crossEntropyPair) Range(lo, hi int) {
 		mean /= float64(C)
 		s := 0.0
 		if C <= ceSmallC {
-			ex := k.ex[n*C:][:C]
+			ex := ex[(n-lo)*C:][:C]
 			for _, e := range ex {
 				s += e
 			}
@@ -156,11 +177,7 @@ func (p *Program) fuseCrossEntropy() {
 				moves = known && !conflict(&fu, &qu)
 			}
 			if moves {
-				pair := &crossEntropyPair{fwd: f, bwd: b, fwdV: fv, terms: make([]float64, f.N)}
-				if f.C <= ceSmallC {
-					pair.xs, pair.ex = make([]float64, f.N*f.C), make([]float64, f.N*f.C)
-				}
-				p.steps[i].k = pair
+				p.steps[i].k = &crossEntropyPair{fwd: f, bwd: b, fwdV: fv, terms: make([]float64, f.N)}
 				drop[j] = true
 			}
 			break

@@ -4,6 +4,10 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+	"unsafe"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
+	"github.com/encc-lang/encc/ir"
 )
 
 // TestExpF64 compares expF64, lane for lane, with math.Exp over random
@@ -86,6 +90,67 @@ func TestCrossEntropyExpF64(t *testing.T) {
 				}
 				return n
 			}, 1)
+		}
+	}
+}
+
+// TestCrossEntropyPairShapes runs the pair directly on shapes the
+// training cases lack: 1 to 3 classes (under the vector width), widths
+// not a multiple of 4, 64 and 65 classes (the two paths' edge), many
+// rows (several blocks of ceBlock exps), large and NaN logits (the
+// kernel hands those back), with and without label smoothing: the vector
+// exps give the bits of math.Exp's, and the loss the kernel's
+// (crossEntropyKernel, unfused).
+func TestCrossEntropyPairShapes(t *testing.T) {
+	if !hasAVX2FMA {
+		t.Skip("no vector kernel here")
+	}
+	defer func(on bool) { expVector = on }(expVector)
+	r := rand.New(rand.NewSource(2))
+	buf := func(x []float32) *buffer { return &buffer{p: unsafe.Pointer(&x[0]), n: len(x), dt: ir.F32} }
+	for _, shape := range [][2]int{{1, 1}, {3, 2}, {7, 3}, {64, 10}, {200, 10}, {300, 17}, {130, 64}, {70, 65}} {
+		for _, eps := range []float64{0, 0.1} {
+			for _, special := range []float32{0, 800, float32(math.NaN())} {
+				N, C := shape[0], shape[1]
+				logits, labels := make([]float32, N*C), make([]int32, N)
+				for i := range logits {
+					logits[i] = float32(r.NormFloat64() * 4)
+				}
+				for i := range labels {
+					labels[i] = int32(r.Intn(C))
+				}
+				if special != 0 {
+					logits[r.Intn(N*C)] = special
+				}
+				dl, loss, loss1 := []float32{1.5}, []float32{0}, []float32{0}
+				run := func(vec bool) []float32 {
+					expVector = vec
+					out := make([]float32, N*C)
+					lab := &buffer{p: unsafe.Pointer(&labels[0]), n: N, dt: ir.I32}
+					f := &crossEntropyKernel{N: N, C: C, eps: eps, logits: buf(logits), labels: lab, out: buf(loss), pool: parallel.Default()}
+					b := &crossEntropyKernel{backward: true, N: N, C: C, eps: eps, logits: buf(logits), labels: lab, dl: buf(dl), out: buf(out), pool: parallel.Default()}
+					pair := &crossEntropyPair{fwd: f, bwd: b, terms: make([]float64, N)}
+					if err := pair.run(); err != nil {
+						t.Fatal(err)
+					}
+					f.out = buf(loss1)
+					if err := f.run(); err != nil {
+						t.Fatal(err)
+					}
+					return out
+				}
+				want := run(false)
+				wantLoss := loss[0]
+				got := run(true)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%dx%d eps %g special %g: gradient [%d] = %v, %v with math.Exp", N, C, eps, special, i, got[i], want[i])
+					}
+				}
+				if math.Float32bits(loss[0]) != math.Float32bits(wantLoss) || math.Float32bits(loss[0]) != math.Float32bits(loss1[0]) {
+					t.Fatalf("%dx%d eps %g special %g: loss %v, %v with math.Exp, %v unfused", N, C, eps, special, loss[0], wantLoss, loss1[0])
+				}
+			}
 		}
 	}
 }
