@@ -168,10 +168,12 @@
 //	cepair.go       softmax_cross_entropy and its gradient on the same
 //	                logits as one kernel: one exp per element for both,
 //	                rows over the cores, the same bits (fuseCrossEntropy);
-//	                a block of rows' exps in one expF64 call
-//	exp.go          expF64: math.Exp over an array, with AVX2 and FMA by
-//	exp_amd64.s     expAVX2, math.Exp's own FMA code on four lanes (the
-//	                same bits, TestExpF64); exp_other.go stubs it
+//	                a block of rows' exps in one expF64 call, their sums'
+//	                logs in one logF64 call
+//	exp.go          expF64 and logF64: math.Exp and math.Log over an array,
+//	exp_amd64.s     with AVX2 and FMA by expAVX2 and logAVX2, the math
+//	                package's own code on four lanes (the same bits,
+//	                TestExpF64, TestLogF64); exp_other.go stubs them
 //	stage.go        independent steps side by side (stageSteps)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and

@@ -26,3 +26,19 @@ func expF64(dst, x []float64) {
 // expVector says whether expF64 uses the vector kernel (tests turn it
 // off to compare).
 var expVector = hasAVX2FMA
+
+// logF64 sets dst[i] = math.Log(x[i]) for the elements of x, as expF64
+// does for math.Exp (exp_amd64.s's logAVX2 follows math.Log's code).
+func logF64(dst, x []float64) {
+	dst = dst[:len(x)]
+	i := 0
+	if expVector && len(x) >= 4 {
+		i = len(x) &^ 3
+		if !logAVX2(&dst[0], &x[0], i) {
+			i = 0
+		}
+	}
+	for ; i < len(x); i++ {
+		dst[i] = math.Log(x[i])
+	}
+}

@@ -10,3 +10,11 @@ package cpu
 //
 //go:noescape
 func expAVX2(dst, x *float64, n int) bool
+
+// logAVX2 sets dst[i] = math.Log(x[i]), the bits of math.Log, for n (a
+// multiple of 4) elements, and reports whether every argument was a
+// normal finite positive number; where one was not, its lane is
+// unspecified (logF64 computes those with math.Log).
+//
+//go:noescape
+func logAVX2(dst, x *float64, n int) bool

@@ -154,3 +154,46 @@ func TestCrossEntropyPairShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestLogF64 compares logF64, lane for lane, with math.Log over random
+// arguments of every magnitude, runs of consecutive float64s around 1
+// and √2/2 (where the reduction switches), and what the kernel hands
+// back (0, negatives, subnormals, infinities, NaN).
+func TestLogF64(t *testing.T) {
+	if !expVector {
+		t.Skip("no vector kernel here")
+	}
+	r := rand.New(rand.NewSource(3))
+	check := func(x []float64) {
+		t.Helper()
+		got := make([]float64, len(x))
+		logF64(got, x)
+		for i, e := range x {
+			want := math.Log(e)
+			if math.Float64bits(got[i]) != math.Float64bits(want) && !(math.IsNaN(want) && math.IsNaN(got[i])) {
+				t.Fatalf("log(%g) = %v (%#x), math.Log %v (%#x)", e, got[i], math.Float64bits(got[i]), want, math.Float64bits(want))
+			}
+		}
+	}
+	for range 20000 {
+		x := make([]float64, 1+r.Intn(24))
+		for i := range x {
+			x[i] = math.Exp(r.NormFloat64() * 50)
+		}
+		check(x)
+	}
+	for _, c := range []float64{1, math.Sqrt2 / 2, 1e-300, 64} {
+		x := make([]float64, 4096)
+		v := c
+		for range 20 {
+			v = math.Nextafter(v, 0)
+		}
+		for i := range x {
+			x[i], v = v, math.Nextafter(v, math.Inf(1))
+		}
+		check(x)
+	}
+	for _, e := range []float64{0, math.Copysign(0, -1), -1, 5e-324, 2.2250738585072014e-308, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN()} {
+		check([]float64{1.5, 2, e, 3, 7, 9, 11, 13})
+	}
+}
