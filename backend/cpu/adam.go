@@ -7,6 +7,13 @@
 // subnormal, which the x86 divider does not take at full speed; the
 // portable path does what the three separate kernels do, in float64,
 // and gives the same bits.
+//
+// The quotient stays an exact VDIVPS (and √ a VSQRTPS): a reciprocal
+// quotient refined by a Newton step, or a divider-free update (VRSQRTPS
+// and VRCPPS refined), were measured (docs/performance.md, session 8):
+// in a training step fc1's update is bound by its seven streams of data,
+// not the divider, and neither was faster there; the divider-free one
+// was slower even on data in L2 (its Newton steps load the FMA pipes).
 
 package cpu
 

@@ -4,7 +4,11 @@
 // one exp per element each, most of their time), and the rows are split
 // over the cores (the loss was one serial loop). The loss's row terms
 // are kept and summed in row order afterwards, so both results are the
-// bits of the two kernels.
+// bits of the two kernels. The exps of rows of at most ceSmallC classes
+// are taken up to ceBlock at a time (expF64, the bits of math.Exp), and
+// the logs of their sums a block of rows at a time (logF64):
+// one row's ten exps are a chain too short to keep the vector kernel
+// busy.
 
 package cpu
 
@@ -24,6 +28,10 @@ type crossEntropyPair struct {
 	fwdV     *ir.Value // the loss value, which label errors name
 	terms    []float64 // per row, its term of the loss
 }
+
+// ceBlock is the most exps the pair takes in one expF64 call (rows of at
+// most ceSmallC classes, whole rows), on the stack.
+const ceBlock = 256
 
 func (k *crossEntropyPair) run() error {
 	f := k.fwd
@@ -45,27 +53,65 @@ func (k *crossEntropyPair) run() error {
 // Range computes rows [lo, hi): their loss terms as lse does, their
 // gradient as crossEntropyKernel.Range does, from the same exps.
 func (k *crossEntropyPair) Range(lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	if k.fwd.C > ceSmallC {
+		k.rows(lo, hi, nil)
+		return
+	}
+	var sc ceScratch
+	step := ceBlock / k.fwd.C
+	for b := lo; b < hi; b += step {
+		k.rows(b, min(hi, b+step), &sc)
+	}
+}
+
+// ceScratch holds a block's x - max and exps, and its rows' sums and
+// logs.
+type ceScratch struct {
+	xs, ex, sum, log [ceBlock]float64
+}
+
+// rows computes rows [lo, hi); rows of at most ceSmallC classes (at most
+// ceBlock exps) take their exps in one expF64 call and the logs of their
+// sums in one logF64 call, through sc.
+func (k *crossEntropyPair) rows(lo, hi int, sc *ceScratch) {
 	f, b := k.fwd, k.bwd
 	x, o := f32s(f.logits), f32s(b.out)
 	scale := float64(scalarF32(b.dl)) / float64(f.N)
 	eps, C := f.eps, f.C
-	var small [ceSmallC]float64
+	if C <= ceSmallC {
+		// Each row's max kept in its loss term's place until the term
+		// is computed.
+		for n := lo; n < hi; n++ {
+			row := x[n*C:][:C]
+			m := rowMax(row)
+			k.terms[n] = m
+			for c, e := range row {
+				sc.xs[(n-lo)*C+c] = float64(e) - m
+			}
+		}
+		expF64(sc.ex[:(hi-lo)*C], sc.xs[:(hi-lo)*C])
+		for n := lo; n < hi; n++ {
+			s := 0.0
+			for _, e := range sc.ex[(n-lo)*C:][:C] {
+				s += e
+			}
+			sc.sum[n-lo] = s
+		}
+		logF64(sc.log[:hi-lo], sc.sum[:hi-lo])
+	}
 	for n := lo; n < hi; n++ {
 		row, orow := x[n*C:][:C], o[n*C:][:C]
 		label := int(idAt(f.labels, n))
-		m := rowMax(row)
 		mean := 0.0
 		for _, e := range row {
 			mean += float64(e)
 		}
 		mean /= float64(C)
-		s := 0.0
 		if C <= ceSmallC {
-			ex := small[:C]
-			for c, e := range row {
-				ex[c] = math.Exp(float64(e) - m)
-				s += ex[c]
-			}
+			ex, s := sc.ex[(n-lo)*C:][:C], sc.sum[n-lo]
 			t0 := eps / float64(C)
 			for c := range orow {
 				t := t0
@@ -74,21 +120,23 @@ func (k *crossEntropyPair) Range(lo, hi int) {
 				}
 				orow[c] = float32((ex[c]/s - t) * scale)
 			}
-		} else {
-			for _, e := range row {
-				s += math.Exp(float64(e) - m)
-			}
+			l := k.terms[n] + sc.log[n-lo]
+			k.terms[n] = (1-eps)*(l-float64(row[label])) + eps*(l-mean)
+			continue
+		}
+		m := rowMax(row)
+		s := 0.0
+		for _, e := range row {
+			s += math.Exp(float64(e) - m)
 		}
 		l := m + math.Log(s)
 		k.terms[n] = (1-eps)*(l-float64(row[label])) + eps*(l-mean)
-		if C > ceSmallC {
-			for c, e := range row {
-				t := eps / float64(C)
-				if c == label {
-					t += 1 - eps
-				}
-				orow[c] = float32((math.Exp(float64(e)-l) - t) * scale)
+		for c, e := range row {
+			t := eps / float64(C)
+			if c == label {
+				t += 1 - eps
 			}
+			orow[c] = float32((math.Exp(float64(e)-l) - t) * scale)
 		}
 	}
 }

@@ -85,7 +85,11 @@
 //     kernels whose reads, writes or scratch the pass does not know are
 //     barriers nothing moves across. The bits are those of the steps one
 //     after another (TestStagesBitIdentical); a stage's error names its
-//     first failing step in program order.
+//     first failing step in program order. A step of the next level that
+//     depends on one task's steps only joins that task as a chain, run
+//     after them on its core, when the model says that costs less than
+//     running it after the stage (W1: fc2's ReLU gradient, the bias
+//     updates; TestStageOrder).
 //   - Elementwise ops. Every op the table flags elementwise has a kernel:
 //     the ops with a loop of their own (elementwiseKernels: typed,
 //     branch-free or AVX2 loops) run it, every other one computes the op
@@ -166,7 +170,13 @@
 //	                (TestAdamVectorSubnormal, TestAdamMarkChunks)
 //	cepair.go       softmax_cross_entropy and its gradient on the same
 //	                logits as one kernel: one exp per element for both,
-//	                rows over the cores, the same bits (fuseCrossEntropy)
+//	                rows over the cores, the same bits (fuseCrossEntropy);
+//	                a block of rows' exps in one expF64 call, their sums'
+//	                logs in one logF64 call
+//	exp.go          expF64 and logF64: math.Exp and math.Log over an array,
+//	exp_amd64.s     with AVX2 and FMA by expAVX2 and logAVX2, the math
+//	                package's own code on four lanes (the same bits,
+//	                TestExpF64, TestLogF64); exp_other.go stubs them
 //	stage.go        independent steps side by side (stageSteps)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and

@@ -13,6 +13,14 @@
 // other core idle. As a stage, each runs whole on one core, at the same
 // time as the others.
 //
+// A step of the next level that depends on one task's steps only (W1:
+// the hidden layer's ReLU gradient after its input gradient, a bias's
+// Adam update after its sum) joins that task as a chain, run after them
+// on the same core, when that makes the stage longer by less than the
+// step would take after it: the small steps that followed a stage one
+// after another on one core, each with its own dispatch (and a split
+// and a join where it has one), fill the time the shorter tasks leave.
+//
 // Results are the same bits as one after the other: a step computed by
 // one task runs its pool splits inline, in order, with the same chunk
 // bounds (parallel.Pool runs a nested job that way), and its products
@@ -45,8 +53,9 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-// stagesOn turns stages on (tests compare with them off).
-var stagesOn = true
+// stagesOn turns stages on (tests compare with them off); stageChainsOn
+// their chains.
+var stagesOn, stageChainsOn = true, true
 
 const (
 	// stageMinNs: a stage whose steps are estimated to take less in all
@@ -69,11 +78,15 @@ const (
 	stageBalance = 1.2
 )
 
-// stageKernel runs its steps as pool tasks, one step per task, biggest
-// first (tasks are claimed in order, so the big ones start first).
+// stageKernel runs its chains as pool tasks, one chain per task, the
+// biggest first (tasks are claimed in order, so the big ones start
+// first). A chain is a step of the stage's level and the steps of the
+// next levels that depend on it alone among the stage's steps (chain),
+// run one after another on the task's core.
 type stageKernel struct {
-	steps []step
-	pos   []int // per step, its place in program order
+	steps []step // chain after chain, each in program order
+	ends  []int  // per chain, the end of its steps in steps
+	pos   []int  // per step, its place in program order
 	pool  *parallel.Pool
 	errs  []error // per step, its error in the last run
 	small bool    // estimated under stageWakeNs in all
@@ -82,9 +95,9 @@ type stageKernel struct {
 func (k *stageKernel) run() error {
 	clear(k.errs)
 	if k.small && k.pool.Parked() {
-		k.RangeWorker(0, 0, len(k.steps)) // not worth waking a helper
+		k.RangeWorker(0, 0, len(k.ends)) // not worth waking a helper
 	} else {
-		k.pool.Tasks(len(k.steps), k)
+		k.pool.Tasks(len(k.ends), k)
 	}
 	// The first failing step in program order (the order the steps had
 	// before the stage sorted them) reports, whichever core ran it.
@@ -101,13 +114,24 @@ func (k *stageKernel) run() error {
 	return nil
 }
 
+// RangeWorker runs chains [lo, hi); a chain stops at its first error
+// (what follows in it reads what failed).
 func (k *stageKernel) RangeWorker(_, lo, hi int) {
-	for i := lo; i < hi; i++ {
-		s := &k.steps[i]
-		if r, ok := s.k.(serialRunner); ok {
-			k.errs[i] = r.runSerial()
-		} else {
-			k.errs[i] = s.k.run()
+	for c := lo; c < hi; c++ {
+		i := 0
+		if c > 0 {
+			i = k.ends[c-1]
+		}
+		for ; i < k.ends[c]; i++ {
+			s := &k.steps[i]
+			if r, ok := s.k.(serialRunner); ok {
+				k.errs[i] = r.runSerial()
+			} else {
+				k.errs[i] = s.k.run()
+			}
+			if k.errs[i] != nil {
+				break
+			}
 		}
 	}
 }
@@ -322,21 +346,108 @@ func (p *Program) stageSteps(pool *parallel.Pool) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return level[order[a]] < level[order[b]] })
 	var out []step
+	var last *stagePlan
 	for lo := 0; lo < len(order); {
 		hi := lo + 1
 		for hi < len(order) && level[order[hi]] == level[order[lo]] {
 			hi++
 		}
-		out = p.emitLevel(out, order[lo:hi], uses, ok, pool)
+		out, last = p.emitLevel(out, order[lo:hi], uses, ok, pool, last)
 		lo = hi
 	}
 	p.steps = out
 }
 
+// A stagePlan is a stage being built: its chains of step indices and
+// their estimated times, and its place in the schedule.
+type stagePlan struct {
+	chains [][]int
+	est    []float64
+	at     int
+}
+
+// kernel returns the stage's kernel, the chains biggest first.
+func (sp *stagePlan) kernel(p *Program, pool *parallel.Pool) *stageKernel {
+	ord := make([]int, len(sp.chains))
+	for c := range ord {
+		ord[c] = c
+	}
+	sort.SliceStable(ord, func(a, b int) bool { return sp.est[ord[a]] > sp.est[ord[b]] })
+	st := &stageKernel{pool: pool}
+	total := 0.0
+	for _, c := range ord {
+		for _, i := range sp.chains[c] {
+			st.steps = append(st.steps, p.steps[i])
+			st.pos = append(st.pos, i)
+		}
+		st.ends = append(st.ends, len(st.steps))
+		total += sp.est[c]
+	}
+	st.errs, st.small = make([]error, len(st.steps)), total < stageWakeNs
+	return st
+}
+
+// join moves into sp's chains the steps of idx (the level after sp's,
+// sp's stage the last step of the schedule) that conflict with the steps
+// of one chain only and make the stage longer by less than they would
+// take after it (est on one core when too small to split, a share of it
+// when split); it returns the steps left. A step so moved runs after its
+// chain's steps, on their core, and at the same time as the other
+// chains, none of which touches its storage; the steps of its own level
+// do not touch it either (it would have a higher level), and every step
+// after the stage in the schedule still comes after it.
+func (p *Program) join(sp *stagePlan, idx []int, uses []stepUse, ok []bool, cores int) []int {
+	var left []int
+	for _, i := range idx {
+		c := -1
+		for ch, steps := range sp.chains {
+			for _, j := range steps {
+				if conflict(&uses[i], &uses[j]) {
+					if c >= 0 && c != ch {
+						c = -2 // two chains
+					} else if c == -1 {
+						c = ch
+					}
+					break
+				}
+			}
+		}
+		e := uses[i].est
+		if !ok[i] || e > stageMaxNs || c < 0 {
+			left = append(left, i)
+			continue
+		}
+		alone := e
+		if e >= stageMinNs {
+			alone = e / float64(cores)
+		}
+		span := slices.Max(sp.est)
+		if max(span, sp.est[c]+e) > span+alone {
+			left = append(left, i)
+			continue
+		}
+		sp.chains[c] = append(sp.chains[c], i)
+		sp.est[c] += e
+	}
+	return left
+}
+
 // emitLevel appends the steps of one level (mutually independent) to
-// out: steps too big or too unbalanced to share a stage alone, then the
-// rest as one stage when it is worth a hand-off.
-func (p *Program) emitLevel(out []step, idx []int, uses []stepUse, ok []bool, pool *parallel.Pool) []step {
+// out: those that join the chains of the previous level's stage (prev,
+// when that stage ends out), then steps too big or too unbalanced to
+// share a stage alone, then the rest as one stage when it is worth a
+// hand-off. It returns the stage that ends out, if one does.
+func (p *Program) emitLevel(out []step, idx []int, uses []stepUse, ok []bool, pool *parallel.Pool, prev *stagePlan) ([]step, *stagePlan) {
+	if prev != nil && stageChainsOn {
+		n := len(idx)
+		idx = p.join(prev, idx, uses, ok, pool.Size())
+		if len(idx) < n {
+			out[prev.at].k = prev.kernel(p, pool)
+		}
+		if len(idx) == 0 {
+			return out, prev
+		}
+	}
 	var group []int
 	for _, i := range idx {
 		if !ok[i] || uses[i].est > stageMaxNs {
@@ -364,14 +475,14 @@ func (p *Program) emitLevel(out []step, idx []int, uses []stepUse, ok []bool, po
 		for _, i := range group {
 			out = append(out, p.steps[i])
 		}
-		return out
+		return out, nil
 	}
-	st := &stageKernel{pool: pool, errs: make([]error, len(group)), small: total < stageWakeNs}
+	sp := &stagePlan{at: len(out)}
 	for _, i := range group {
-		st.steps = append(st.steps, p.steps[i])
-		st.pos = append(st.pos, i)
+		sp.chains = append(sp.chains, []int{i})
+		sp.est = append(sp.est, uses[i].est)
 	}
 	// The stage's step carries the value of its first step in program
 	// order (for the op profile); its errors come attributed (stepError).
-	return append(out, step{p.steps[slices.Min(group)].v, st})
+	return append(out, step{p.steps[slices.Min(group)].v, sp.kernel(p, pool)}), sp
 }
