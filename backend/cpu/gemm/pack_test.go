@@ -494,3 +494,70 @@ func TestMicroCol(t *testing.T) {
 		}
 	})
 }
+
+// TestPackATRows checks the row-by-row packing of A stored k×m
+// (packATRows) against the panel-by-panel one (packAPanels), bit for bit:
+// whole panels and an edge one, every register height the kernels use,
+// an offset block of a wider A with padded rows, alpha, and a destination
+// sized exactly (guarded past its end).
+func TestPackATRows(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	for _, mr := range []int{4, 6, 12} {
+		for _, mc := range []int{1, 2, 5, 6, 7, 12, 13, 25, 60, 128} {
+			for _, kc := range []int{1, 3, 8, 17, 64} {
+				for _, pad := range []int{0, 7} {
+					for _, alpha := range []float32{1, -0.5} {
+						pc, i0 := 3, 2
+						lda := i0 + mc + pad
+						p := Params{TransA: true, M: i0 + mc, K: pc + kc, LDA: lda, Alpha: alpha,
+							A: randSlice(r, (pc+kc)*lda)}
+						size := ceilDiv(mc, mr) * mr * kc
+						want := make([]float32, size)
+						packAPanels(want, &p, i0, mc, pc, kc, mr, nil)
+						got := make([]float32, size+1)
+						for i := range got {
+							got[i] = float32(math.NaN())
+						}
+						guard := math.Float32bits(got[size])
+						packA(got[:size], &p, i0, mc, pc, kc, mr, nil)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("mr=%d mc=%d kc=%d pad=%d alpha=%g: packed[%d] = %g, want %g", mr, mc, kc, pad, alpha, i, got[i], want[i])
+							}
+						}
+						if math.Float32bits(got[size]) != guard {
+							t.Fatalf("mr=%d mc=%d kc=%d: written past the destination", mr, mc, kc)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPackBDeep: a product op(A) = Aᵀ several KC slices deep (a weight
+// gradient dYᵀ·X) whose tasks have at most directBRows rows packs B
+// (shared by the tasks of a split over M) instead of reading it in
+// place, with the reference result and the bits of reading it in place,
+// on one to three workers; a product within one KC slice still reads it
+// in place.
+func TestPackBDeep(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPackBDeep = false }()
+	forEachKernel(t, func(t *testing.T) {
+		kc := active.Load().kc
+		for _, s := range []shape{
+			{m: 96, n: 128, k: 1100, transA: true},
+			{m: 50, n: 70, k: 600, transA: true, padA: 3, padB: 5, padC: 1, beta: 1},
+			{m: 13, n: 530, k: 2 * kc, transA: true, alpha: 0.5, colBias: true, act: ActReLU},
+			{m: 40, n: 33, k: kc, transA: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			deep := s.k > kc
+			pathSameBits(t, s, 24, "B packed", &noPackBDeep, &packedDeepB, func(off bool, workers int, n uint64) bool {
+				return !(off && n > 0 || !off && (deep != (n > 0)))
+			})
+		}
+	})
+}
