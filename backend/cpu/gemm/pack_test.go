@@ -561,3 +561,74 @@ func TestPackBDeep(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetchNext: a weight gradient (op(A) = Aᵀ, several KC slices)
+// prefetches the rows its next slice packs, with the same bits as
+// without, on one to three workers; padded operands, beta, an epilogue,
+// tasks narrower than half a row (A's range left out).
+func TestPrefetchNext(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchNext = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().prefetch == nil {
+			t.Skip("no prefetch")
+		}
+		kc := active.Load().kc
+		for _, s := range []shape{
+			{m: 128, n: 128, k: 2048, transA: true},
+			{m: 70, n: 50, k: 3*kc + 5, transA: true, padA: 9, padB: 3, padC: 2, beta: 1},
+			{m: 300, n: 40, k: 2*kc + 1, transA: true, alpha: 0.5, colBias: true, act: ActReLU},
+			{m: 13, n: 300, k: 2 * kc, transA: true, padA: 100},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			pathSameBits(t, s, 25, "the next slice prefetched", &noPrefetchNext, &prefetchNextBlocks, func(off bool, workers int, n uint64) bool {
+				return !(off && n > 0 || !off && n == 0)
+			})
+		}
+	})
+}
+
+// TestNextSliceCovers: nextSlice hands out every line of its two ranges
+// once, in order, and none past them, whatever the number of columns
+// and tiles.
+func TestNextSliceCovers(t *testing.T) {
+	r := rand.New(rand.NewSource(26))
+	for range 500 {
+		m, n, kcn := 1+r.Intn(300), 1+r.Intn(300), 1+r.Intn(300)
+		p := Params{TransA: true, M: m, N: n, K: 2 * kcn, LDA: m + r.Intn(5), LDB: n + r.Intn(5)}
+		p.A = make([]float32, p.K*p.LDA)
+		p.B = make([]float32, p.K*p.LDB)
+		i0 := r.Intn(m)
+		i1 := i0 + 1 + r.Intn(m-i0)
+		c0 := r.Intn(n)
+		c1 := c0 + 1 + r.Intn(n-c0)
+		cols, tiles := 1+r.Intn(40), 1+r.Intn(30)
+		var nx nextSlice
+		nx.plan(&p, kcn, kcn, i0, i1, c0, c1, cols, tiles)
+		a0, b0, la, lb := nx.a, nx.b, nx.la, nx.lb
+		gotA, gotB := 0, 0
+		for c := 0; c < cols; c++ {
+			at, k := nx.next(tiles)
+			if k == 0 {
+				continue
+			}
+			switch {
+			case la > 0 && at == a0+uintptr(gotA*64):
+				gotA += k * tiles
+			case lb > 0 && at == b0+uintptr(gotB*64):
+				gotB += k * tiles
+			default:
+				t.Fatalf("column %d prefetches from %#x: not where either range goes on", c, at)
+			}
+		}
+		if la+lb == 0 {
+			continue
+		}
+		// The last column of a range may round up by less than a line
+		// per tile; every line must be covered.
+		if gotA < la || gotB < lb || gotA >= la+tiles || gotB >= lb+tiles {
+			t.Fatalf("m=%d n=%d kcn=%d cols=%d tiles=%d: lines %d of %d (A) and %d of %d (B)", m, n, kcn, cols, tiles, gotA, la, gotB, lb)
+		}
+	}
+}
