@@ -120,7 +120,11 @@ func (j *job) gemm() {
 		base := float64(P) * j.taskEstimate(split, units, P, shareB)
 		for _, f := range []int{2, 4} {
 			t := f * P
-			if units < t || shareB && !j.sharesB(ceilDiv(units, t)) {
+			// (A deep weight gradient's tasks share op(B) whatever
+			// their rows, bInPlace; cut to at most directBRows rows, each
+			// streamed all of it again: W4's 512×128×2048 went from 4
+			// tasks per core to 8 and took 2–5% more CPU.)
+			if units < t || shareB && (!j.sharesB(ceilDiv(units, t)) || j.deepTA() && ceilDiv(units, t)*k.mr <= directBRows) {
 				break
 			}
 			per := j.taskEstimate(split, units, t, shareB)
@@ -369,7 +373,13 @@ func (j *job) bInPlace(rows int) bool {
 	if j.p.TransB || rows > directBRows {
 		return false
 	}
-	return !j.p.TransA || j.p.K <= j.kern.kc || noPackBDeep
+	return !j.deepTA() || noPackBDeep
+}
+
+// deepTA reports whether the call is a weight gradient: op(A) = Aᵀ, more
+// than one KC slice deep.
+func (j *job) deepTA() bool {
+	return j.p.TransA && j.p.K > j.kern.kc
 }
 
 // noPackBDeep (tests) reads B in place in the deep weight-gradient
@@ -404,6 +414,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 		bCols = ceilDiv(p.N, nr) * nr
 	}
 	bigSlice := kcb*bCols*4 > bigSliceBytes
+	if j.pb != nil && !j.pre && j.deepTA() && kcb*bCols*4 >= bigSliceBytes {
+		// A weight gradient's shared op(B) of a whole L2 (W4's
+		// 128×512×2048: 512 KiB slices, half of each packed by the
+		// other core) streams too: prefetching its panels took 4–6%
+		// less CPU on two cores than prefetching the next slice's
+		// rows (pfNext); on one core, packing its own, it did not pay.
+		bigSlice = true
+	}
 	if bigSlice && i1-i0 <= bigSliceMC {
 		mcb = ceilDiv(i1-i0, mr) * mr
 	}
@@ -455,7 +473,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	// A weight gradient (op(A) = Aᵀ, several KC slices, B not read in
 	// place) instead prefetches, over the tiles of each KC slice, what
 	// the next slice will pack: its rows of A and of B (see nextSlice).
-	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && p.TransA && p.K > kcb && !direct && !j.pre
+	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && j.deepTA() && !direct && !j.pre
 	if pfNext {
 		prefetchNextBlocks.Add(1)
 	}

@@ -632,3 +632,20 @@ func TestNextSliceCovers(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetchBDeep: a weight gradient whose tasks share a packed op(B)
+// slice of a whole L2 (bigSliceBytes) prefetches its panels; on one
+// worker, packing its own, it does not; the same bits either way.
+func TestPrefetchBDeep(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchB = false }()
+	forEachKernel(t, func(t *testing.T) {
+		k := active.Load()
+		if k.prefetch == nil {
+			t.Skip("no prefetch")
+		}
+		s := shape{m: 128, n: bigSliceBytes / 4 / k.kc, k: 4 * k.kc, transA: true, alpha: 1}
+		pathSameBits(t, s, 27, "B prefetched", &noPrefetchB, &prefetchBlocks, func(off bool, workers int, n uint64) bool {
+			return !(off && n > 0 || !off && workers == 1 && n > 0 || !off && workers == 2 && n == 0)
+		})
+	})
+}
