@@ -669,8 +669,9 @@ type nextSlice struct {
 }
 
 // plan sets the ranges for depth [pcn, pcn+kcn) of A's columns [i0, i1)
-// (A stored k×m) and B's columns [c0, c1), cols columns of tiles of at
-// most tiles tiles each to come in this slice.
+// (A stored k×m) and op(B)'s columns [c0, c1) (B stored k×n or n×k),
+// cols columns of tiles of at most tiles tiles each to come in this
+// slice.
 func (nx *nextSlice) plan(p *Params, pcn, kcn, i0, i1, c0, c1, cols, tiles int) {
 	span := func(x []float32, o, n int) (uintptr, int) {
 		lo := uintptr(unsafe.Pointer(&x[o])) &^ 63
@@ -680,8 +681,12 @@ func (nx *nextSlice) plan(p *Params, pcn, kcn, i0, i1, c0, c1, cols, tiles int) 
 	if w := i1 - i0; w > 0 && 2*w >= p.LDA {
 		nx.a, nx.la = span(p.A, pcn*p.LDA+i0, (kcn-1)*p.LDA+w)
 	}
-	if w := c1 - c0; w > 0 && 2*w >= p.LDB {
+	if w := c1 - c0; w > 0 && !p.TransB && 2*w >= p.LDB {
 		nx.b, nx.lb = span(p.B, pcn*p.LDB+c0, (kcn-1)*p.LDB+w)
+	} else if w > 0 && p.TransB && 2*kcn >= p.LDB {
+		// B stored n×k: the slice is a run of kcn floats of each of
+		// the columns' rows.
+		nx.b, nx.lb = span(p.B, c0*p.LDB+pcn, (w-1)*p.LDB+kcn)
 	}
 	ca, cb := ceilDiv(cols, 2), cols/2
 	if cb == 0 {

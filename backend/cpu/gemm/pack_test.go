@@ -565,7 +565,7 @@ func TestPackBDeep(t *testing.T) {
 // TestPrefetchNext: a weight gradient (op(A) = Aᵀ, several KC slices)
 // prefetches the rows its next slice packs, with the same bits as
 // without, on one to three workers; padded operands, beta, an epilogue,
-// tasks narrower than half a row (A's range left out).
+// tasks narrower than half a row (A's range left out), B stored n×k.
 func TestPrefetchNext(t *testing.T) {
 	defer func() { getPool = parallel.Default; noPrefetchNext = false }()
 	forEachKernel(t, func(t *testing.T) {
@@ -578,6 +578,8 @@ func TestPrefetchNext(t *testing.T) {
 			{m: 70, n: 50, k: 3*kc + 5, transA: true, padA: 9, padB: 3, padC: 2, beta: 1},
 			{m: 300, n: 40, k: 2*kc + 1, transA: true, alpha: 0.5, colBias: true, act: ActReLU},
 			{m: 13, n: 300, k: 2 * kc, transA: true, padA: 100},
+			{m: 64, n: 256, k: 2*kc + 44, transA: true, transB: true},
+			{m: 90, n: 33, k: 3 * kc, transA: true, transB: true, padB: 7, beta: 1},
 		} {
 			if s.alpha == 0 {
 				s.alpha = 1
@@ -591,14 +593,18 @@ func TestPrefetchNext(t *testing.T) {
 
 // TestNextSliceCovers: nextSlice hands out every line of its two ranges
 // once, in order, and none past them, whatever the number of columns
-// and tiles.
+// and tiles, B stored k×n or n×k.
 func TestNextSliceCovers(t *testing.T) {
 	r := rand.New(rand.NewSource(26))
 	for range 500 {
 		m, n, kcn := 1+r.Intn(300), 1+r.Intn(300), 1+r.Intn(300)
-		p := Params{TransA: true, M: m, N: n, K: 2 * kcn, LDA: m + r.Intn(5), LDB: n + r.Intn(5)}
+		p := Params{TransA: true, TransB: r.Intn(2) == 0, M: m, N: n, K: 2 * kcn, LDA: m + r.Intn(5), LDB: n + r.Intn(5)}
 		p.A = make([]float32, p.K*p.LDA)
 		p.B = make([]float32, p.K*p.LDB)
+		if p.TransB {
+			p.LDB = p.K + r.Intn(5)
+			p.B = make([]float32, n*p.LDB)
+		}
 		i0 := r.Intn(m)
 		i1 := i0 + 1 + r.Intn(m-i0)
 		c0 := r.Intn(n)
