@@ -499,8 +499,20 @@ func TestMicroCol(t *testing.T) {
 // (packATRows) against the panel-by-panel one (packAPanels), bit for bit:
 // whole panels and an edge one, every register height the kernels use,
 // an offset block of a wider A with padded rows, alpha, and a destination
-// sized exactly (guarded past its end).
+// sized exactly (guarded past its end); with packAT6AVX2 and without.
 func TestPackATRows(t *testing.T) {
+	defer func(f func(int, *float32, int, int, *float32, int)) { packAT6 = f }(packAT6)
+	for _, vec := range []bool{true, false} {
+		if !vec {
+			packAT6 = nil // the portable loops
+		} else if packAT6 == nil {
+			continue
+		}
+		testPackATRows(t)
+	}
+}
+
+func testPackATRows(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
 	for _, mr := range []int{4, 6, 12} {
 		for _, mc := range []int{1, 2, 5, 6, 7, 12, 13, 25, 60, 128} {
