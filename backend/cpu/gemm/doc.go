@@ -28,15 +28,29 @@
 // ≈83 to ≈100 GFLOP/s on one core; for A stored m×k, whole 6-row panels
 // by 8×8 AVX transposes with two zero rows (pack6AVX2; the W4 profile
 // had the scalar gather of A at 18% of the step), edge panels by a gather
-// of 4 rows at a time; for A stored k×m, one fixed-size copy per depth
-// step; for B stored k×n, whole 16-column panels row by row, packB16AVX2,
+// of 4 rows at a time; for A stored k×m (a weight gradient dYᵀ·X),
+// 16 depth steps at a time, panel by panel, a 16- and an 8-byte move per
+// step (packAT6AVX2: panel by panel over the whole KC slice it read a
+// cache line of each of 256 rows for 24 bytes, 0.5 ns per element); for
+// B stored k×n, whole 16-column panels row by row, packB16AVX2,
 // so that each row of the block is read contiguously: panel by panel it
 // read 64 bytes of each row of a large B, a new page every time, and
 // cost 2–3 instead of 0.8 ns per element at 2048²). When a task has few
 // rows (≤ 96) and B is not transposed, B is
 // read in place with its own row stride instead of being packed: a packed
 // B panel is reused only m/mr times, and for the batch-64 products of the
-// workloads packing it cost about a fifth of the time. A call split over
+// workloads packing it cost about a fifth of the time. Not in a
+// weight gradient (op(A) = Aᵀ, more than one KC slice: W4's dW = dYᵀ·X
+// over 2048 tokens, M and N 128 or 512): there B's rows are 512 bytes or
+// more apart, a micro-panel read in place fell into a few L1 sets and
+// came from L2 for every tile (the two tasks of 128×128×2048 ran at
+// 49–55 GFLOP/s of their thread's CPU), so B is packed, shared by the
+// tasks of a split over M, which are not cut below 96 rows (each would
+// stream all of it). Such a product's dY and X come from memory
+// (written in the forward pass or by the layer above): over the tiles
+// of each KC slice the driver prefetches the rows of A and B the next
+// slice will pack (nextSlice, a share before each tile; where the
+// shared B slice fills L2, its panels instead, as for bigSlice below). A call split over
 // M (every task multiplies all of op(B)) whose tasks would pack B packs
 // it once instead, in KC slices laid out as a task's own packing of one
 // slice, and the tasks read the shared panels. The tasks pack it

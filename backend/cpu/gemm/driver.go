@@ -54,7 +54,7 @@ func (j *job) estimate(rows, cols int) float64 {
 	mac := float64(rows) * float64(cols) * kk * costMAC
 	packA := float64(rows) * kk * costPack * float64(ceilDiv(cols, k.nc))
 	packB := float64(cols) * kk * costPack
-	if !j.p.TransB && rows <= directBRows || j.pb != nil {
+	if j.bInPlace(rows) || j.pb != nil {
 		packB = 0 // B read in place, or packed before the call
 	}
 	return mac + packA + packB
@@ -125,7 +125,11 @@ func (j *job) gemm() {
 		base := float64(P) * j.taskEstimate(split, units, P, shareB)
 		for _, f := range []int{2, 4} {
 			t := f * P
-			if units < t || shareB && !j.sharesB(ceilDiv(units, t)) {
+			// (A deep weight gradient's tasks share op(B) whatever
+			// their rows, bInPlace; cut to at most directBRows rows, each
+			// streamed all of it again: W4's 512×128×2048 went from 4
+			// tasks per core to 8 and took 2–5% more CPU.)
+			if units < t || shareB && (!j.sharesB(ceilDiv(units, t)) || j.deepTA() && ceilDiv(units, t)*k.mr <= directBRows) {
 				break
 			}
 			per := j.taskEstimate(split, units, t, shareB)
@@ -276,7 +280,7 @@ const minTaskNs = 20000
 // register rows each would pack op(B) (transposed, or too many rows to
 // read it in place), so that it is packed once and shared by them instead.
 func (j *job) sharesB(rowUnits int) bool {
-	return j.p.TransB || rowUnits*j.kern.mr > directBRows
+	return !j.bInPlace(rowUnits * j.kern.mr)
 }
 
 // sharedPackEstimate is the model's time to pack all of op(B) once for
@@ -399,6 +403,40 @@ func (j *job) RangeWorker(w, t, _ int) {
 // the small batches of the workloads it does not pay for itself.
 const directBRows = 96
 
+// bInPlace reports whether a task of rows rows of C reads B in place
+// (B not transposed, at most directBRows rows) instead of packing it.
+// Not for a weight gradient op(A) = Aᵀ several KC slices deep (dYᵀ·X
+// over the 2048 tokens of W4): there B is X, whose rows (d or ffn
+// floats, a power of two) are 512 bytes or more apart, so a micro-panel
+// read in place (kc rows of 64 bytes) falls into a few L1 sets and is
+// fetched from L2 again for every tile, and each of the many slices
+// reads its own part of B, so packing it (once, shared by the tasks of
+// a split over M) costs little against the multiply-adds of the rows:
+// the two tasks of W4's 128×128×2048, each reading B in place, ran at
+// 49–55 GFLOP/s of their thread's CPU where one core packing it ran at
+// 80–90.
+func (j *job) bInPlace(rows int) bool {
+	if j.p.TransB || rows > directBRows {
+		return false
+	}
+	return !j.deepTA() || noPackBDeep
+}
+
+// deepTA reports whether the call is a weight gradient: op(A) = Aᵀ, more
+// than one KC slice deep.
+func (j *job) deepTA() bool {
+	return j.p.TransA && j.p.K > j.kern.kc
+}
+
+// noPackBDeep (tests) reads B in place in the deep weight-gradient
+// products too, as before bInPlace; packedDeepB counts the tasks that
+// packed B (their own or the shared one) where they read it in place
+// before.
+var (
+	noPackBDeep bool
+	packedDeepB atomic.Uint64
+)
+
 // block is the sequential Goto/BLIS loop nest for C[i0:i1, j0:j1]:
 //
 //	jc over NC-wide column blocks      (B block kc×nc in L3)
@@ -422,6 +460,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 		bCols = ceilDiv(p.N, nr) * nr
 	}
 	bigSlice := kcb*bCols*4 > bigSliceBytes
+	if j.pb != nil && !j.pre && j.deepTA() && kcb*bCols*4 >= bigSliceBytes {
+		// A weight gradient's shared op(B) of a whole L2 (W4's
+		// 128×512×2048: 512 KiB slices, half of each packed by the
+		// other core) streams too: prefetching its panels took 4–6%
+		// less CPU on two cores than prefetching the next slice's
+		// rows (pfNext); on one core, packing its own, it did not pay.
+		bigSlice = true
+	}
 	if bigSlice && i1-i0 <= bigSliceMC {
 		mcb = ceilDiv(i1-i0, mr) * mr
 	}
@@ -431,7 +477,10 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if shared && !j.pre {
 		parts = j.packParts
 	}
-	direct := !shared && !p.TransB && i1-i0 <= directBRows
+	direct := !shared && j.bInPlace(i1-i0)
+	if !direct && !p.TransB && i1-i0 <= directBRows && !j.pre {
+		packedDeepB.Add(1)
+	}
 	dirA := j.directA(j1 - j0)
 	if dirA {
 		directABlocks.Add(1)
@@ -467,6 +516,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if pfOn {
 		prefetchBlocks.Add(1)
 	}
+	// A weight gradient (op(A) = Aᵀ, several KC slices, B not read in
+	// place) instead prefetches, over the tiles of each KC slice, what
+	// the next slice will pack: its rows of A and of B (see nextSlice).
+	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && j.deepTA() && !direct && !j.pre
+	if pfNext {
+		prefetchNextBlocks.Add(1)
+	}
+	var nx nextSlice
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
 		for pc := 0; pc < p.K; pc += kcb {
@@ -484,6 +541,15 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 				acc = 1
 			}
 			last := pc+kc >= p.K
+			nx = nextSlice{}
+			if pfNext && !last {
+				c0, c1 := jc, jc+nc
+				if shared {
+					lo, hi := parallel.Chunk(panels, parts, t%parts)
+					c0, c1 = lo*nr, min(hi*nr, p.N)
+				}
+				nx.plan(p, pc+kc, min(kcb, p.K-pc-kc), i0, i1, c0, c1, ceilDiv(i1-i0, mcb)*ceilDiv(nc, nr), ceilDiv(min(mcb, i1-i0), mr))
+			}
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
 				// Rows [0, six) in whole tiles, then nf tiles of 5 rows
@@ -560,6 +626,8 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						if pfOn && ldb == nr {
 							pfB = uintptr(unsafe.Pointer(bp)) + uintptr(kc*nr*4)
 							pfLines = ceilDiv(kc*nr*4/64, ceilDiv(mc, mr))
+						} else if pfNext {
+							pfB, pfLines = nx.next(ceilDiv(mc, mr))
 						}
 						// Whole tiles of packed A with no epilogue to
 						// apply: one call for the column (microCol).
@@ -678,6 +746,79 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 const (
 	bigSliceBytes = 512 << 10
 	bigSliceMC    = 264
+)
+
+// nextSlice is the prefetch of the rows the next KC slice of a weight
+// gradient will pack (block's pfNext), spread over the columns of tiles
+// of the current slice, a share before each tile: the columns take
+// turns on A's rows and B's. A dY and an X of W4 arrive from memory
+// (written long before, in the forward pass or by the layer above):
+// packed as they came, a 128×128×2048 product fetched its 2 MiB at
+// ≈16 GB/s, 125 µs of the ≈925 µs it took on one core, while the FMA
+// units waited. A range is prefetched only where the task's part of a
+// row is at least half of the row stride (the ranges are runs of whole
+// rows).
+type nextSlice struct {
+	a, b       uintptr // next line to prefetch of each range
+	la, lb     int     // lines left in each range
+	perA, perB int     // lines per tile
+	col        int
+}
+
+// plan sets the ranges for depth [pcn, pcn+kcn) of A's columns [i0, i1)
+// (A stored k×m) and op(B)'s columns [c0, c1) (B stored k×n or n×k),
+// cols columns of tiles of at most tiles tiles each to come in this
+// slice.
+func (nx *nextSlice) plan(p *Params, pcn, kcn, i0, i1, c0, c1, cols, tiles int) {
+	span := func(x []float32, o, n int) (uintptr, int) {
+		lo := uintptr(unsafe.Pointer(&x[o])) &^ 63
+		hi := uintptr(unsafe.Pointer(&x[o+n-1]))
+		return lo, int((hi-lo)/64) + 1
+	}
+	if w := i1 - i0; w > 0 && 2*w >= p.LDA {
+		nx.a, nx.la = span(p.A, pcn*p.LDA+i0, (kcn-1)*p.LDA+w)
+	}
+	if w := c1 - c0; w > 0 && !p.TransB && 2*w >= p.LDB {
+		nx.b, nx.lb = span(p.B, pcn*p.LDB+c0, (kcn-1)*p.LDB+w)
+	} else if w > 0 && p.TransB && 2*kcn >= p.LDB {
+		// B stored n×k: the slice is a run of kcn floats of each of
+		// the columns' rows.
+		nx.b, nx.lb = span(p.B, c0*p.LDB+pcn, (w-1)*p.LDB+kcn)
+	}
+	ca, cb := ceilDiv(cols, 2), cols/2
+	if cb == 0 {
+		nx.la += nx.lb
+		nx.lb = 0
+	}
+	nx.perA = ceilDiv(nx.la, max(ca*tiles, 1))
+	if cb > 0 {
+		nx.perB = ceilDiv(nx.lb, cb*tiles)
+	}
+}
+
+// next returns the lines a column of tiles tiles prefetches before each
+// of its tiles, from where, and moves past them.
+func (nx *nextSlice) next(tiles int) (uintptr, int) {
+	ptr, left, per := &nx.a, &nx.la, nx.perA
+	if nx.col%2 == 1 && nx.lb > 0 || nx.la == 0 {
+		ptr, left, per = &nx.b, &nx.lb, nx.perB
+	}
+	nx.col++
+	n := min(per, ceilDiv(*left, max(tiles, 1)))
+	if n <= 0 {
+		return 0, 0
+	}
+	at := *ptr
+	*ptr += uintptr(n * tiles * 64)
+	*left = max(*left-n*tiles, 0)
+	return at, n
+}
+
+// noPrefetchNext (tests) turns the prefetch of the next slice off;
+// prefetchNextBlocks counts the tasks that use it.
+var (
+	noPrefetchNext     bool
+	prefetchNextBlocks atomic.Uint64
 )
 
 // noPrefetchB (tests) turns the prefetch of B panels off;
@@ -872,6 +1013,121 @@ func zeroLanes(panel []float32, stride, from, kc int) {
 // whole 6-row panels of A stored m×k 8 depth steps at a time (by 8×8
 // transposes); the rest is gathered.
 func packA(dst []float32, p *Params, i0, mc, pc, kc, mr int, p6 func(int, *float32, int, *float32)) {
+	if p.TransA && !noPackATRows {
+		packATRows(dst, p, i0, mc, pc, kc, mr)
+		return
+	}
+	packAPanels(dst, p, i0, mc, pc, kc, mr, p6)
+}
+
+// atRowBlock: packATRows moves this many depth steps of A stored k×m at
+// a time, panel by panel.
+const atRowBlock = 16
+
+// packAT6, if not nil, moves whole 6-row panels of A stored k×m for
+// packATRows: dst[i*pstride + q*6 + c] = src[q*lds + 6*i + c] for q < kc,
+// i < np, c < 6 (a plain copy, whichever kernel runs). The caller checks
+// bounds.
+var packAT6 func(kc int, src *float32, lds int, np int, dst *float32, pstride int)
+
+// noPackATRows (tests) packs A stored k×m panel by panel (packAPanels),
+// as before packATRows.
+var noPackATRows bool
+
+// packATRows is packA for A stored k×m (op(A) = Aᵀ: a weight gradient
+// dYᵀ·X), row by row: each stored row (one depth step, the mc values of
+// the block side by side) is read once, front to back, and cut into the
+// panels' mr-float runs. Panel by panel (packAPanels) it read 24 bytes
+// of each of kc rows, a cache line each, 512 bytes or more apart, and
+// went through the kc rows again for the next panel: for the W4 weight
+// gradients (dY of 2048×128, 256 rows per KC slice) that cost about
+// 0.5 ns per element on a Zen 3 core, 15% of the product on one core.
+// The panels hold the same values as packAPanels gives (TestPackATRows).
+func packATRows(dst []float32, p *Params, i0, mc, pc, kc, mr int) {
+	if mc <= 0 || kc <= 0 {
+		return
+	}
+	whole := mc / mr
+	rest := mc - whole*mr
+	panels := ceilDiv(mc, mr)
+	_ = dst[panels*kc*mr-1]
+	o := pc*p.LDA + i0
+	_ = p.A[o+(kc-1)*p.LDA+mc-1]
+	sp := unsafe.Pointer(&p.A[o])
+	dp := unsafe.Pointer(&dst[0])
+	ls := uintptr(p.LDA) * 4
+	ps := uintptr(kc*mr) * 4 // bytes from one panel to the next
+	// Bounds are checked once above: every move below reads within the
+	// block's rows and writes within its panels.
+	// In blocks of atRowBlock depth steps: the block's rows (8 KiB for
+	// 128 floats a row) stay in L1 while each panel gets its run of
+	// contiguous lines. Row by row, the panels' stores went to lines
+	// kc·mr floats apart (6 KiB at KC 256: two L1 sets), more streams
+	// than the ways, and every store missed.
+	for q0 := uintptr(0); q0 < uintptr(kc); q0 += atRowBlock {
+		q1 := min(q0+atRowBlock, uintptr(kc))
+		switch mr {
+		case 6:
+			if packAT6 != nil {
+				packAT6(int(q1-q0), (*float32)(unsafe.Add(sp, q0*ls)), p.LDA, whole, (*float32)(unsafe.Add(dp, q0*24)), kc*mr)
+				continue
+			}
+			for w := uintptr(0); w < uintptr(whole); w++ {
+				s0, d0 := unsafe.Add(sp, w*24), unsafe.Add(dp, w*ps)
+				for q := q0; q < q1; q++ {
+					s, d := unsafe.Add(s0, q*ls), unsafe.Add(d0, q*24)
+					*(*[4]float32)(d) = *(*[4]float32)(s)
+					*(*[2]float32)(unsafe.Add(d, 16)) = *(*[2]float32)(unsafe.Add(s, 16))
+				}
+			}
+		case 12:
+			for w := uintptr(0); w < uintptr(whole); w++ {
+				s0, d0 := unsafe.Add(sp, w*48), unsafe.Add(dp, w*ps)
+				for q := q0; q < q1; q++ {
+					s, d := unsafe.Add(s0, q*ls), unsafe.Add(d0, q*48)
+					*(*[4]float32)(d) = *(*[4]float32)(s)
+					*(*[4]float32)(unsafe.Add(d, 16)) = *(*[4]float32)(unsafe.Add(s, 16))
+					*(*[4]float32)(unsafe.Add(d, 32)) = *(*[4]float32)(unsafe.Add(s, 32))
+				}
+			}
+		default:
+			for w := 0; w < whole; w++ {
+				for q := int(q0); q < int(q1); q++ {
+					so := o + q*p.LDA + w*mr
+					do := w*kc*mr + q*mr
+					copy(dst[do:do+mr], p.A[so:so+mr])
+				}
+			}
+		}
+	}
+	if rest > 0 {
+		// The edge panel: rest values per depth step, the lanes past
+		// them zero.
+		// (Element by element: copy and clear per depth step, calls of
+		// a few floats each, took 30 µs of a 128×128×2048 product.)
+		es := unsafe.Add(sp, whole*mr*4)
+		ed := unsafe.Add(dp, whole*kc*mr*4)
+		for q := uintptr(0); q < uintptr(kc); q++ {
+			s, d := unsafe.Add(es, q*ls), unsafe.Add(ed, q*uintptr(mr)*4)
+			for r := 0; r < mr; r++ {
+				v := float32(0)
+				if r < rest {
+					v = *(*float32)(unsafe.Add(s, r*4))
+				}
+				*(*float32)(unsafe.Add(d, r*4)) = v
+			}
+		}
+	}
+	if p.Alpha != 1 {
+		for q := range dst[:panels*kc*mr] {
+			dst[q] *= p.Alpha
+		}
+	}
+}
+
+// packAPanels packs A panel by panel (A stored m×k always takes this
+// path; A stored k×m with noPackATRows, the tests' reference).
+func packAPanels(dst []float32, p *Params, i0, mc, pc, kc, mr int, p6 func(int, *float32, int, *float32)) {
 	var off [32]int
 	for ir := 0; ir < mc; ir += mr {
 		mrr := min(mr, mc-ir)

@@ -41,6 +41,9 @@ func pack6AVX2(blocks int, src *float32, lds int, dst *float32)
 func packB16AVX2(kc int, src *float32, ldb int, np int, dst *float32, pstride int)
 
 //go:noescape
+func packAT6AVX2(kc int, src *float32, lds int, np int, dst *float32, pstride int)
+
+//go:noescape
 func prefetchLines(p uintptr, lines int)
 
 //go:noescape
@@ -52,6 +55,7 @@ func dot4AVX2(k int, x, b *float32, ldb int, out *float32)
 func init() {
 	if cpu.X86.HasAVX2 {
 		biasAct = biasActAVX2
+		packAT6 = packAT6AVX2
 	}
 }
 

@@ -1197,3 +1197,49 @@ pfloop:
 
 pfdone:
 	RET
+
+// ---------------------------------------------------------------------------
+// packAT6AVX2 packs np whole 6-row micro-panels of A stored k×m (op(A) =
+// Aᵀ), kc depth steps of each: for i < np, q < kc, c < 6:
+//   dst[i*pstride + q*6 + c] = src[q*lds + 6*i + c]
+// Panel by panel, a 16-byte and an 8-byte move per depth step; the caller
+// (packATRows) hands it a few depth steps at a time, whose rows stay in
+// L1 while every panel takes its run. The caller checks bounds.
+//
+// func packAT6AVX2(kc int, src *float32, lds int, np int, dst *float32, pstride int)
+TEXT ·packAT6AVX2(SB), NOSPLIT, $0-48
+	MOVQ  kc+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  lds+16(FP), R8
+	SHLQ  $2, R8
+	MOVQ  np+24(FP), R11
+	MOVQ  dst+32(FP), DI
+	MOVQ  pstride+40(FP), R9
+	SHLQ  $2, R9
+	TESTQ CX, CX
+	JEQ   patdone
+	TESTQ R11, R11
+	JEQ   patdone
+
+patpanel:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ CX, DX
+
+patrow:
+	VMOVUPS (AX), X0
+	MOVQ    16(AX), R10
+	VMOVUPS X0, (BX)
+	MOVQ    R10, 16(BX)
+	ADDQ    R8, AX
+	ADDQ    $24, BX
+	DECQ    DX
+	JNZ     patrow
+
+	ADDQ $24, SI
+	ADDQ R9, DI
+	DECQ R11
+	JNZ  patpanel
+
+patdone:
+	RET

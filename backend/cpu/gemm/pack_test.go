@@ -580,3 +580,176 @@ func TestMicroCol(t *testing.T) {
 		}
 	})
 }
+
+// TestPackATRows checks the row-by-row packing of A stored k×m
+// (packATRows) against the panel-by-panel one (packAPanels), bit for bit:
+// whole panels and an edge one, every register height the kernels use,
+// an offset block of a wider A with padded rows, alpha, and a destination
+// sized exactly (guarded past its end); with packAT6AVX2 and without.
+func TestPackATRows(t *testing.T) {
+	defer func(f func(int, *float32, int, int, *float32, int)) { packAT6 = f }(packAT6)
+	for _, vec := range []bool{true, false} {
+		if !vec {
+			packAT6 = nil // the portable loops
+		} else if packAT6 == nil {
+			continue
+		}
+		testPackATRows(t)
+	}
+}
+
+func testPackATRows(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	for _, mr := range []int{4, 6, 12} {
+		for _, mc := range []int{1, 2, 5, 6, 7, 12, 13, 25, 60, 128} {
+			for _, kc := range []int{1, 3, 8, 17, 64} {
+				for _, pad := range []int{0, 7} {
+					for _, alpha := range []float32{1, -0.5} {
+						pc, i0 := 3, 2
+						lda := i0 + mc + pad
+						p := Params{TransA: true, M: i0 + mc, K: pc + kc, LDA: lda, Alpha: alpha,
+							A: randSlice(r, (pc+kc)*lda)}
+						size := ceilDiv(mc, mr) * mr * kc
+						want := make([]float32, size)
+						packAPanels(want, &p, i0, mc, pc, kc, mr, nil)
+						got := make([]float32, size+1)
+						for i := range got {
+							got[i] = float32(math.NaN())
+						}
+						guard := math.Float32bits(got[size])
+						packA(got[:size], &p, i0, mc, pc, kc, mr, nil)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("mr=%d mc=%d kc=%d pad=%d alpha=%g: packed[%d] = %g, want %g", mr, mc, kc, pad, alpha, i, got[i], want[i])
+							}
+						}
+						if math.Float32bits(got[size]) != guard {
+							t.Fatalf("mr=%d mc=%d kc=%d: written past the destination", mr, mc, kc)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPackBDeep: a product op(A) = Aᵀ several KC slices deep (a weight
+// gradient dYᵀ·X) whose tasks have at most directBRows rows packs B
+// (shared by the tasks of a split over M) instead of reading it in
+// place, with the reference result and the bits of reading it in place,
+// on one to three workers; a product within one KC slice still reads it
+// in place.
+func TestPackBDeep(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPackBDeep = false }()
+	forEachKernel(t, func(t *testing.T) {
+		kc := active.Load().kc
+		for _, s := range []shape{
+			{m: 96, n: 128, k: 1100, transA: true},
+			{m: 50, n: 70, k: 600, transA: true, padA: 3, padB: 5, padC: 1, beta: 1},
+			{m: 13, n: 530, k: 2 * kc, transA: true, alpha: 0.5, colBias: true, act: ActReLU},
+			{m: 40, n: 33, k: kc, transA: true},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			deep := s.k > kc
+			pathSameBits(t, s, 24, "B packed", &noPackBDeep, &packedDeepB, func(off bool, workers int, n uint64) bool {
+				return !(off && n > 0 || !off && (deep != (n > 0)))
+			})
+		}
+	})
+}
+
+// TestPrefetchNext: a weight gradient (op(A) = Aᵀ, several KC slices)
+// prefetches the rows its next slice packs, with the same bits as
+// without, on one to three workers; padded operands, beta, an epilogue,
+// tasks narrower than half a row (A's range left out), B stored n×k.
+func TestPrefetchNext(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchNext = false }()
+	forEachKernel(t, func(t *testing.T) {
+		if active.Load().prefetch == nil {
+			t.Skip("no prefetch")
+		}
+		kc := active.Load().kc
+		for _, s := range []shape{
+			{m: 128, n: 128, k: 2048, transA: true},
+			{m: 70, n: 50, k: 3*kc + 5, transA: true, padA: 9, padB: 3, padC: 2, beta: 1},
+			{m: 300, n: 40, k: 2*kc + 1, transA: true, alpha: 0.5, colBias: true, act: ActReLU},
+			{m: 13, n: 300, k: 2 * kc, transA: true, padA: 100},
+			{m: 64, n: 256, k: 2*kc + 44, transA: true, transB: true},
+			{m: 90, n: 33, k: 3 * kc, transA: true, transB: true, padB: 7, beta: 1},
+		} {
+			if s.alpha == 0 {
+				s.alpha = 1
+			}
+			pathSameBits(t, s, 25, "the next slice prefetched", &noPrefetchNext, &prefetchNextBlocks, func(off bool, workers int, n uint64) bool {
+				return !(off && n > 0 || !off && n == 0)
+			})
+		}
+	})
+}
+
+// TestNextSliceCovers: nextSlice hands out every line of its two ranges
+// once, in order, and none past them, whatever the number of columns
+// and tiles, B stored k×n or n×k.
+func TestNextSliceCovers(t *testing.T) {
+	r := rand.New(rand.NewSource(26))
+	for range 500 {
+		m, n, kcn := 1+r.Intn(300), 1+r.Intn(300), 1+r.Intn(300)
+		p := Params{TransA: true, TransB: r.Intn(2) == 0, M: m, N: n, K: 2 * kcn, LDA: m + r.Intn(5), LDB: n + r.Intn(5)}
+		p.A = make([]float32, p.K*p.LDA)
+		p.B = make([]float32, p.K*p.LDB)
+		if p.TransB {
+			p.LDB = p.K + r.Intn(5)
+			p.B = make([]float32, n*p.LDB)
+		}
+		i0 := r.Intn(m)
+		i1 := i0 + 1 + r.Intn(m-i0)
+		c0 := r.Intn(n)
+		c1 := c0 + 1 + r.Intn(n-c0)
+		cols, tiles := 1+r.Intn(40), 1+r.Intn(30)
+		var nx nextSlice
+		nx.plan(&p, kcn, kcn, i0, i1, c0, c1, cols, tiles)
+		a0, b0, la, lb := nx.a, nx.b, nx.la, nx.lb
+		gotA, gotB := 0, 0
+		for c := 0; c < cols; c++ {
+			at, k := nx.next(tiles)
+			if k == 0 {
+				continue
+			}
+			switch {
+			case la > 0 && at == a0+uintptr(gotA*64):
+				gotA += k * tiles
+			case lb > 0 && at == b0+uintptr(gotB*64):
+				gotB += k * tiles
+			default:
+				t.Fatalf("column %d prefetches from %#x: not where either range goes on", c, at)
+			}
+		}
+		if la+lb == 0 {
+			continue
+		}
+		// The last column of a range may round up by less than a line
+		// per tile; every line must be covered.
+		if gotA < la || gotB < lb || gotA >= la+tiles || gotB >= lb+tiles {
+			t.Fatalf("m=%d n=%d kcn=%d cols=%d tiles=%d: lines %d of %d (A) and %d of %d (B)", m, n, kcn, cols, tiles, gotA, la, gotB, lb)
+		}
+	}
+}
+
+// TestPrefetchBDeep: a weight gradient whose tasks share a packed op(B)
+// slice of a whole L2 (bigSliceBytes) prefetches its panels; on one
+// worker, packing its own, it does not; the same bits either way.
+func TestPrefetchBDeep(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchB = false }()
+	forEachKernel(t, func(t *testing.T) {
+		k := active.Load()
+		if k.prefetch == nil {
+			t.Skip("no prefetch")
+		}
+		s := shape{m: 128, n: bigSliceBytes / 4 / k.kc, k: 4 * k.kc, transA: true, alpha: 1}
+		pathSameBits(t, s, 27, "B prefetched", &noPrefetchB, &prefetchBlocks, func(off bool, workers int, n uint64) bool {
+			return !(off && n > 0 || !off && workers == 1 && n > 0 || !off && workers == 2 && n == 0)
+		})
+	})
+}
