@@ -92,6 +92,10 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"dW2_256x64x128", true, false, 256, 128, 64, false},
 		{"dX3_64x10x128", false, true, 64, 128, 10, false},
 		{"dW3_128x64x10", true, false, 128, 10, 64, false},
+		// fc2's backward products as the CPU backend calls them (W2
+		// stored 128×256): dX2 = dZ2·W2 and dW2 = dZ2ᵀ·h1.
+		{"fc2dX_64x256x128", false, false, 64, 256, 128, false},
+		{"fc2dW_128x256x64", true, false, 128, 256, 64, false},
 		// fc3's products as the CPU backend calls them (W3 stored 10×128):
 		// the forward x·W3ᵀ with its bias, dX3 = dY·W3 (K = 10) and
 		// dW3 = dYᵀ·h2 (M = 10).
