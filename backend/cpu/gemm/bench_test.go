@@ -100,6 +100,8 @@ func BenchmarkWorkloads(b *testing.B) {
 		// the forward x·W3ᵀ with its bias, dX3 = dY·W3 (K = 10) and
 		// dW3 = dYᵀ·h2 (M = 10).
 		{"fc3T_64x10x128", false, true, 64, 10, 128, true},
+		{"fc3T_256x10x128", false, true, 256, 10, 128, true}, // W2 at batch 256
+		{"w3fc3T_64x10x84", false, true, 64, 10, 84, true},   // W3's last layer
 		{"fc3dX_64x128x10", false, false, 64, 128, 10, false},
 		{"fc3dW_10x128x64", true, false, 10, 128, 64, false},
 		{"gemv_1x784x256", false, false, 1, 256, 784, true},
