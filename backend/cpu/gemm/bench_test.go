@@ -92,6 +92,18 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"dW2_256x64x128", true, false, 256, 128, 64, false},
 		{"dX3_64x10x128", false, true, 64, 128, 10, false},
 		{"dW3_128x64x10", true, false, 128, 10, 64, false},
+		// fc2's backward products as the CPU backend calls them (W2
+		// stored 128×256): dX2 = dZ2·W2 and dW2 = dZ2ᵀ·h1.
+		{"fc2dX_64x256x128", false, false, 64, 256, 128, false},
+		{"fc2dW_128x256x64", true, false, 128, 256, 64, false},
+		// fc3's products as the CPU backend calls them (W3 stored 10×128):
+		// the forward x·W3ᵀ with its bias, dX3 = dY·W3 (K = 10) and
+		// dW3 = dYᵀ·h2 (M = 10).
+		{"fc3T_64x10x128", false, true, 64, 10, 128, true},
+		{"fc3T_256x10x128", false, true, 256, 10, 128, true}, // W2 at batch 256
+		{"w3fc3T_64x10x84", false, true, 64, 10, 84, true},   // W3's last layer
+		{"fc3dX_64x128x10", false, false, 64, 128, 10, false},
+		{"fc3dW_10x128x64", true, false, 10, 128, 64, false},
 		{"gemv_1x784x256", false, false, 1, 256, 784, true},
 		{"gemvT_1x784x256", false, true, 1, 256, 784, true},
 		{"b256_256x784x256", false, false, 256, 256, 784, true},

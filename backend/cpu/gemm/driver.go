@@ -507,7 +507,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	}
 	c, ldc := p.C, p.LDC
 	tmp := ws.tmp[:mr*nr]
-	colUsed, fiveUsed := false, false
+	colUsed, fiveUsed, edgeBiasUsed := false, false, false
 	// The packed B micro-panels of a KC slice lie one after another;
 	// in a bigSlice each one comes from L3 when its first tile needs it,
 	// unless it was prefetched during the tiles of the panel before
@@ -655,6 +655,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							}
 							row0 := ic + ir
 							ci := row0*ldc + jc + jr
+							// A tile of fewer than nr columns goes
+							// through the scratch tile: with the common
+							// epilogue, addTile applies it as it stores.
+							var eb []float32
+							if last && fastBias && nrr < nr {
+								eb = p.ColBias[jc+jr : jc+jr+nrr]
+								edgeBiasUsed = true
+							}
 							var ap *float32
 							switch {
 							case !dirA && ir >= six:
@@ -670,7 +678,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 									k.microA(kc, &p.A[ar], p.LDA, bp, ldb, &c[ci], ldc, acc)
 								} else {
 									k.microA(kc, &p.A[ar], p.LDA, bp, ldb, &tmp[0], nr, 0)
-									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc, eb, relu)
 								}
 								goto epilogue
 							case nf > 0:
@@ -681,7 +689,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 									k.micro5A(kc, &p.A[ar], p.LDA, bp, ldb, &c[ci], ldc, acc)
 								} else {
 									k.micro5A(kc, &p.A[ar], p.LDA, bp, ldb, &tmp[0], nr, 0)
-									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc, eb, relu)
 								}
 								goto epilogue
 							default:
@@ -696,13 +704,13 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 									k.micro5(kc, ap, bp, ldb, &c[ci], ldc, acc)
 								} else {
 									k.micro5(kc, ap, bp, ldb, &tmp[0], nr, 0)
-									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+									addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc, eb, relu)
 								}
 							} else if mrr == 4 && nrr == nr && k.micro4 != nil {
 								k.micro4(kc, ap, bp, ldb, &c[ci], ldc, acc)
 							} else {
 								k.micro(kc, ap, bp, ldb, &tmp[0], nr, 0)
-								addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc)
+								addTile(c[ci:], ldc, tmp, nr, mrr, nrr, acc, eb, relu)
 							}
 						epilogue:
 							if last && epi && fastBias && nrr == nr {
@@ -714,7 +722,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 										biasAct(nr, &c[ci+r*ldc], cb, relu)
 									}
 								}
-							} else if last && epi {
+							} else if last && epi && eb == nil {
 								for r := 0; r < mrr; r++ {
 									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
 								}
@@ -732,7 +740,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if fiveUsed {
 		fiveBlocks.Add(1)
 	}
+	if edgeBiasUsed {
+		edgeBiasBlocks.Add(1)
+	}
 }
+
+// edgeBiasBlocks counts the tasks that applied the common epilogue to a
+// tile of fewer than nr columns as they stored it (addTile's eb).
+var edgeBiasBlocks atomic.Uint64
 
 // bigSliceBytes: where the packed B that a task's tiles read in one KC
 // slice is larger than this many bytes (an L2 of Zen 3 is 512 KiB), it
@@ -879,8 +894,41 @@ func fiveLane(r0, mc int) int {
 }
 
 // addTile stores (acc == 0) or adds the top-left mrr×nrr of the scratch
-// tile tmp (rows nr apart) into c (rows ldc apart).
-func addTile(c []float32, ldc int, tmp []float32, nr, mrr, nrr, acc int) {
+// tile tmp (rows nr apart) into c (rows ldc apart). With a column bias
+// eb (its nrr values), it then adds the bias and applies ReLU (relu 1)
+// after it stores, with the bits of epilogueRow after the store (an edge
+// panel of fewer than nr columns with the common epilogue: fc3's
+// forward of W1, 10 columns, spent 23% of its CPU in epilogueRow's
+// calls per row).
+func addTile(c []float32, ldc int, tmp []float32, nr, mrr, nrr, acc int, eb []float32, relu int) {
+	if eb != nil {
+		// epilogueRow's fast path without its checks and calls per row:
+		// biasAct over whole groups of 8 lanes, then the loop.
+		eb = eb[:nrr]
+		n8 := nrr &^ 7
+		for r := 0; r < mrr; r++ {
+			crow := c[r*ldc : r*ldc+nrr]
+			trow := tmp[r*nr : r*nr+nrr]
+			if acc != 0 {
+				for q, v := range trow {
+					crow[q] += v
+				}
+			} else {
+				copy(crow, trow)
+			}
+			if n8 > 0 {
+				biasAct(n8, &crow[0], &eb[0], relu)
+			}
+			for q := n8; q < nrr; q++ {
+				v := crow[q] + eb[q]
+				if relu != 0 {
+					v = max(v, 0)
+				}
+				crow[q] = v
+			}
+		}
+		return
+	}
 	for r := 0; r < mrr; r++ {
 		crow := c[r*ldc : r*ldc+nrr]
 		trow := tmp[r*nr : r*nr+nrr]
@@ -913,7 +961,8 @@ var (
 
 // directA reports whether a task of this call multiplying op(A) by cols
 // columns of op(B) reads A in place (kernel.microA) instead of packing
-// it: a call split over N (every task packed all of A: each core packed
+// it: a task of one panel of op(B) (cols ≤ nr, A stored m×k, alpha 1),
+// in any split, since packing A there is a copy read only once; a call split over N (every task packed all of A: each core packed
 // it again), A stored m×k, alpha 1, one KC slice deep (K ≤ kc), rows at most
 // directAMaxLDA apart (an A block is then one run of memory, or nearly),
 // and at most directAMaxCols columns. Packing A costs about 0.16 ns per
@@ -940,7 +989,17 @@ func (j *job) directA(cols int) bool {
 		// the swap is for (swapWorth).
 		return k.microA != nil && !noDirectA && !p.TransA && p.Alpha == 1
 	}
-	return k.microA != nil && !noDirectA && !j.splitM && j.tasks > 1 && !p.TransA && p.Alpha == 1 &&
+	if k.microA == nil || noDirectA || p.TransA || p.Alpha != 1 {
+		return false
+	}
+	if cols <= k.nr {
+		// One panel of op(B): every element of A is read once, so
+		// packing it is a copy that nothing reuses, in any split
+		// (fc3's forward of W1, 64×128 times W3ᵀ of 10 columns, packed
+		// all of x: 14% of the call's CPU on one core).
+		return true
+	}
+	return !j.splitM && j.tasks > 1 &&
 		(p.K <= k.kc && p.LDA <= directAMaxLDA || p.M <= directAMaxRows) && cols <= directAMaxCols
 }
 
@@ -997,13 +1056,27 @@ func gather(dst []float32, stride int, src []float32, off []int, kc int) {
 	}
 }
 
-// zeroLanes clears lanes [from, stride) of every step of a panel.
+// zeroLanes clears lanes [from, stride) of every step of a panel. The
+// bounds are checked once and the lanes stored one by one: a clear per
+// step (a runtime call for a few floats) took 12% of fc3's forward of
+// W1, whose panel of 10 of 16 columns has 6 lanes to clear per step.
 func zeroLanes(panel []float32, stride, from, kc int) {
-	if from == stride {
+	if from >= stride || kc == 0 {
 		return
 	}
-	for q := 0; q < kc; q++ {
-		clear(panel[q*stride+from : q*stride+stride])
+	_ = panel[(kc-1)*stride+stride-1]
+	dp := unsafe.Pointer(unsafe.SliceData(panel))
+	w := uintptr(stride - from)
+	w4 := w &^ 3
+	for q := uintptr(0); q < uintptr(kc); q++ {
+		d := unsafe.Add(dp, (q*uintptr(stride)+uintptr(from))*4)
+		x := uintptr(0)
+		for ; x < w4; x += 4 {
+			*(*[4]float32)(unsafe.Add(d, x*4)) = [4]float32{}
+		}
+		for ; x < w; x++ {
+			*(*float32)(unsafe.Add(d, x*4)) = 0
+		}
 	}
 }
 

@@ -376,7 +376,8 @@ func (f workerFunc) RangeWorker(w, lo, hi int) { f(w, lo, hi) }
 // result and the same bits as packing A, on one to three workers (split
 // over N, over M, serial); edge panels of 1–5 rows and of fewer than nr
 // columns, beta, epilogues and padded A and C. The 256² product (W6) on
-// two workers (split over N) takes the path.
+// two workers (split over N) takes the path, and so does every product
+// of one panel of op(B) (at most nr columns), on any number of workers.
 func TestDirectA(t *testing.T) {
 	defer func() { getPool = parallel.Default; noDirectA = false }()
 	forEachKernel(t, func(t *testing.T) {
@@ -391,10 +392,16 @@ func TestDirectA(t *testing.T) {
 			{m: 13, n: 530, k: 17, transB: true, padB: 1},
 			{m: 97, n: 40, k: 1},
 			{m: 300, n: 600, k: 256, padA: 0},
+			// One panel of op(B): A is read in place in any split
+			// (fc3's forward of W1; several KC slices; split over M).
+			{m: 64, n: 10, k: 128, transB: true, colBias: true},
+			{m: 250, n: 16, k: 700, padA: 2, padC: 1, beta: 1, act: ActReLU},
+			{m: 1000, n: 7, k: 64, transB: true, padB: 3},
 		} {
 			s.alpha = 1
+			onePanel := s.n <= active.Load().nr
 			pathSameBits(t, s, 21, "A read in place", &noDirectA, &directABlocks, func(packed bool, workers int, in uint64) bool {
-				return !(packed && in > 0 || !packed && s.n == 256 && workers == 2 && in == 0)
+				return !(packed && in > 0 || !packed && (s.n == 256 && workers == 2 || onePanel) && in == 0)
 			})
 		}
 	})

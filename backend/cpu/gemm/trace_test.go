@@ -49,7 +49,7 @@ func TestW1Splits(t *testing.T) {
 	}{
 		{"fc1", false, true, 64, 256, 784, "M", []int{0, 64, 128, 192, 256}, true, true},
 		{"fc2", false, true, 64, 128, 256, "N", []int{0, 4, 8}, true, false},
-		{"fc3", false, true, 64, 10, 128, "serial", []int{0, 11}, false, false},
+		{"fc3", false, true, 64, 10, 128, "serial", []int{0, 11}, true, false},
 		{"dW1", true, false, 256, 784, 64, "M", []int{0, 64, 128, 192, 256}, false, false},
 	} {
 		p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1,
