@@ -11,13 +11,7 @@ import (
 // geluBiasFused counts the gelu_backward steps that compute a bias
 // gradient's column sums (fuseGeluBiasGrad).
 func geluBiasFused(p *Program) int {
-	n := 0
-	for _, s := range flatSteps(p) {
-		if k, ok := s.k.(*gradF32); ok && k.sum != nil {
-			n++
-		}
-	}
-	return n
+	return gradSteps(p, func(k *gradF32) bool { return k.sum != nil })
 }
 
 // TestGeluBiasGradBitIdentical: the bias gradient summed inside the
@@ -41,16 +35,7 @@ func TestGeluBiasGradW4(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
 	}
-	for tr, want := range []int{2, 1} {
-		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 2, true)
-		p, err := Compile(g, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := geluBiasFused(p); n != want {
-			t.Errorf("train %d: %d bias gradients in their gelu_backward, want %d", tr, n, want)
-		}
-	}
+	wantW4Steps(t, geluBiasFused, [2]int{2, 1}, "bias gradients in their gelu_backward")
 	g := stepGraph(t, "bench/w4_transformer.enc", 1, 0, 32, true)
 	defer func() { geluBiasOn = true }()
 	geluBiasOn = false

@@ -8,15 +8,36 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-// linkedGelus counts the gelu_backward steps that read their forward's Φ.
-func linkedGelus(p *Program) int {
+// gradSteps counts the gradF32 steps of p for which f holds.
+func gradSteps(p *Program, f func(*gradF32) bool) int {
 	n := 0
 	for _, s := range flatSteps(p) {
-		if k, ok := s.k.(*gradF32); ok && k.deriv != nil {
+		if k, ok := s.k.(*gradF32); ok && f(k) {
 			n++
 		}
 	}
 	return n
+}
+
+// linkedGelus counts the gelu_backward steps that read their forward's Φ.
+func linkedGelus(p *Program) int {
+	return gradSteps(p, func(k *gradF32) bool { return k.deriv != nil })
+}
+
+// wantW4Steps compiles the W4 (train 0) and W5 (train 1) steps at batch
+// 2 and checks that count finds want[0] and want[1] steps in them.
+func wantW4Steps(t *testing.T, count func(*Program) int, want [2]int, what string) {
+	t.Helper()
+	for tr, w := range want {
+		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 2, true)
+		p, err := Compile(g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(p); n != w {
+			t.Errorf("train %d: %d %s, want %d", tr, n, what, w)
+		}
+	}
 }
 
 // TestGeluSharedPhiBitIdentical: gelu_backward reading the Φ(x) its
@@ -37,16 +58,7 @@ func TestGeluSharedPhiW4(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
 	}
-	for tr, want := range []int{2, 1} {
-		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 2, true)
-		p, err := Compile(g, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := linkedGelus(p); n != want {
-			t.Errorf("train %d: %d gelu_backward linked to their forward, want %d", tr, n, want)
-		}
-	}
+	wantW4Steps(t, linkedGelus, [2]int{2, 1}, "gelu_backward linked to their forward")
 }
 
 // TestGeluSharedPhiLinks: a gelu_backward is linked only to a forward
