@@ -901,33 +901,9 @@ func fiveLane(r0, mc int) int {
 // forward of W1, 10 columns, spent 23% of its CPU in epilogueRow's
 // calls per row).
 func addTile(c []float32, ldc int, tmp []float32, nr, mrr, nrr, acc int, eb []float32, relu int) {
+	n8 := nrr &^ 7
 	if eb != nil {
-		// epilogueRow's fast path without its checks and calls per row:
-		// biasAct over whole groups of 8 lanes, then the loop.
 		eb = eb[:nrr]
-		n8 := nrr &^ 7
-		for r := 0; r < mrr; r++ {
-			crow := c[r*ldc : r*ldc+nrr]
-			trow := tmp[r*nr : r*nr+nrr]
-			if acc != 0 {
-				for q, v := range trow {
-					crow[q] += v
-				}
-			} else {
-				copy(crow, trow)
-			}
-			if n8 > 0 {
-				biasAct(n8, &crow[0], &eb[0], relu)
-			}
-			for q := n8; q < nrr; q++ {
-				v := crow[q] + eb[q]
-				if relu != 0 {
-					v = max(v, 0)
-				}
-				crow[q] = v
-			}
-		}
-		return
 	}
 	for r := 0; r < mrr; r++ {
 		crow := c[r*ldc : r*ldc+nrr]
@@ -938,6 +914,21 @@ func addTile(c []float32, ldc int, tmp []float32, nr, mrr, nrr, acc int, eb []fl
 			}
 		} else {
 			copy(crow, trow)
+		}
+		if eb == nil {
+			continue
+		}
+		// epilogueRow's fast path without its checks and calls per row:
+		// biasAct over whole groups of 8 lanes, then the loop.
+		if n8 > 0 {
+			biasAct(n8, &crow[0], &eb[0], relu)
+		}
+		for q := n8; q < nrr; q++ {
+			v := crow[q] + eb[q]
+			if relu != 0 {
+				v = max(v, 0)
+			}
+			crow[q] = v
 		}
 	}
 }
