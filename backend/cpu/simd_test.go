@@ -287,14 +287,16 @@ func TestSigTanh(t *testing.T) {
 // TestSumColsVector compares the vector column sums of reduce_to ([rows,
 // n] → [n], the bias gradient) with the portable loop, bit for bit, on
 // one and two cores (the split by columns leaves a remainder to the last
-// chunk) and widths with and without a tail of fewer than 16 columns.
+// chunk) and widths with and without a tail of fewer than 16 columns;
+// the large ones take colSumBlocks' prefetching path (a row count that
+// is not a whole number of blocks too).
 func TestSumColsVector(t *testing.T) {
 	if !hasAVX2FMA {
 		t.Skip("no AVX2")
 	}
 	defer func(s bool) { simdOn = s }(simdOn)
 	r := rand.New(rand.NewSource(5))
-	for _, s := range [][2]int{{64, 256}, {64, 128}, {1, 32}, {5, 47}, {3, 48}, {300, 50}, {7, 33}, {2048, 512}, {9, 80}} {
+	for _, s := range [][2]int{{64, 256}, {64, 128}, {1, 32}, {5, 47}, {3, 48}, {300, 50}, {7, 33}, {2048, 512}, {9, 80}, {2048, 128}, {1001, 70}} {
 		rows, n := s[0], s[1]
 		g := ir.NewGraph()
 		b := ir.NewBuilder(g)
