@@ -216,3 +216,44 @@ func TestAccumulateDType(t *testing.T) {
 		t.Fatal("an i32 add was folded")
 	}
 }
+
+// BenchmarkResidualFold times W5's residual gradient, s + dH·W1 with dH
+// [2048, 512] and W1 [512, 128], with the fold (the product accumulating
+// into s) and without (the product, then the add), one core: compare the
+// CPU per op.
+func BenchmarkResidualFold(b *testing.B) {
+	for _, fold := range []bool{false, true} {
+		name := "add"
+		if fold {
+			name = "fold"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(o bool) { accumulateOn = o }(accumulateOn)
+			accumulateOn = fold
+			g := ir.NewGraph()
+			bd := ir.NewBuilder(g)
+			x := must(bd.Input("x", ir.RoleData, f32(2048, 512)))
+			w := must(bd.Input("w", ir.RoleData, f32(512, 128)))
+			a := must(bd.Input("a", ir.RoleData, f32(2048, 128)))
+			s := must(bd.Relu(a))
+			y := must(bd.Add(s, must(bd.MatMul(x, w, ir.MatMulAttr{}))))
+			g.AddOutput("y", must(bd.Relu(y)))
+			p, err := Compile(g, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, in := range g.Inputs {
+				xs := p.Float32(in.Name)
+				for i := range xs {
+					xs[i] = float32(i%7) - 3
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := p.Run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

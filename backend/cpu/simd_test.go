@@ -435,3 +435,39 @@ func TestExpSum2(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkColSumCold times a bias gradient's column sums, [2048, 128] →
+// [128], of x that 16 MiB of other writes have pushed out of L2 and in
+// part of L3 (W4's q/k/v gradients, read after attention_backward), with
+// and without colSumBlocks' prefetch.
+func BenchmarkColSumCold(b *testing.B) {
+	if !hasAVX2FMA {
+		b.Skip("no AVX2")
+	}
+	rows, n := 2048, 128
+	x := make([]float32, rows*n)
+	for i := range x {
+		x[i] = float32(i % 13)
+	}
+	acc := make([]float64, n)
+	junk := make([]float32, 4<<20)
+	for _, pf := range []bool{false, true} {
+		name := "plain"
+		if pf {
+			name = "prefetch"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(o bool) { colSumPrefetch = o }(colSumPrefetch)
+			colSumPrefetch = pf
+			for range b.N {
+				b.StopTimer()
+				for i := 0; i < len(junk); i += 16 {
+					junk[i]++
+				}
+				b.StartTimer()
+				clear(acc)
+				colSumBlocks(acc, x, rows, n, n)
+			}
+		})
+	}
+}
