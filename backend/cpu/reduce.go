@@ -479,10 +479,14 @@ func colSumBlocks(acc []float64, x []float32, rows, n, stride int) {
 
 // colSumPrefetch makes colSumBlocks ask for the cache lines of the
 // block colSumAhead blocks ahead while it sums one (sums of at least
-// colSumPrefetchMin elements): the strips of a block read 16 rows a
-// cache line apart each, which the hardware prefetchers do not follow,
-// so x written long before (W4's q/k/v gradients, in L3 after
-// attention_backward) was read at a third of the rate of x in L2.
+// colSumPrefetchMin elements): the strips of a block read its rows a
+// row apart, which the hardware prefetchers follow late, so x that had
+// left L2 for L3 (a gradient written several steps before) took twice
+// the time of x in L2 (BenchmarkColSumCold: −20%; W4's bias gradients
+// of the attention output and ff2 75–91 → 35–43 µs of one thread). x in
+// DRAM stays bound by it (about 95 µs per MiB on one core here, with or
+// without): W4's q/k/v gradients after attention_backward, whose saved
+// weights stream through the caches.
 var colSumPrefetch = true
 
 const (
