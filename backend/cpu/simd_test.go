@@ -3,10 +3,13 @@ package cpu
 import (
 	"math"
 	"math/rand"
+	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/internal/cputime"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -459,15 +462,21 @@ func BenchmarkColSumCold(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			defer func(o bool) { colSumPrefetch = o }(colSumPrefetch)
 			colSumPrefetch = pf
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var cpu time.Duration
 			for range b.N {
 				b.StopTimer()
 				for i := 0; i < len(junk); i += 16 {
 					junk[i]++
 				}
 				b.StartTimer()
+				c0 := cputime.Thread()
 				clear(acc)
 				colSumBlocks(acc, x, rows, n, n)
+				cpu += cputime.Thread() - c0
 			}
+			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 		})
 	}
 }
