@@ -260,3 +260,53 @@ func BenchmarkResidualFold(b *testing.B) {
 		})
 	}
 }
+
+// chainGraph builds y = fused(((s + p0) + p1) + p2) with s = relu(a) and
+// p_i = x_i·w_i [m, n] computed in the order given by order (W4's
+// gradient of a block's input: the skip's plus those through q, k, v).
+func chainGraph(t *testing.T, m, k, n int, order []int) (*ir.Graph, *ir.Value) {
+	t.Helper()
+	g := ir.NewGraph()
+	b := ir.NewBuilder(g)
+	a := must(b.Input("a", ir.RoleData, f32(m, n)))
+	s := must(b.Relu(a))
+	ps := make([]*ir.Value, 3)
+	var xs, ws [3]*ir.Value
+	for i := range 3 {
+		xs[i] = must(b.Input(string(rune('x'+i)), ir.RoleData, f32(m, k)))
+		ws[i] = must(b.Input(string(rune('u'+i)), ir.RoleData, f32(k, n)))
+	}
+	for _, i := range order {
+		ps[i] = must(b.MatMul(xs[i], ws[i], ir.MatMulAttr{}))
+	}
+	F := ir.F32
+	y := must(b.Fused(f32(m, n), ir.FusedAttr{Body: []ir.FusedInstr{
+		instr(ir.OpAdd, F, nil, 0, 1), instr(ir.OpAdd, F, nil, 4, 2), instr(ir.OpAdd, F, nil, 5, 3)}},
+		s, ps[0], ps[1], ps[2]))
+	g.AddOutput("y", must(b.Mul(y, y)))
+	return g, y
+}
+
+// TestAccumulateChain: a fused chain of adds of products folds when the
+// products come in the order it adds them (the fused op's bits with K in
+// one gemm block), and stays when they do not (the products would add
+// in another order).
+func TestAccumulateChain(t *testing.T) {
+	for _, c := range []struct {
+		order []int
+		fold  bool
+	}{{[]int{0, 1, 2}, true}, {[]int{1, 0, 2}, false}, {[]int{0, 2, 1}, false}} {
+		for _, threads := range []int{1, 2} {
+			g, v := chainGraph(t, 48, 40, 24, c.order)
+			on, off, folded := runAccum(t, g, v, threads)
+			if folded != c.fold {
+				t.Fatalf("order %v: folded %v, want %v", c.order, folded, c.fold)
+			}
+			for i := range on {
+				if math.Float32bits(on[i]) != math.Float32bits(off[i]) {
+					t.Fatalf("order %v threads %d: y[%d] = %v, want %v", c.order, threads, i, on[i], off[i])
+				}
+			}
+		}
+	}
+}

@@ -134,7 +134,8 @@
 //	                packed once; the training ReLUs a product's epilogue takes
 //	accumulate.go   an add of a product and a value the product may overwrite (the
 //	                residual gradient: dX of the product after the skip plus the
-//	                skip's gradient) folds into the product, which accumulates into
+//	                skip's gradient), or a fused chain of such adds in the products'
+//	                order, folds into the products, which accumulate into
 //	                that value's storage with gemm's Beta = 1 (accumulateFolds; the
 //	                memory plan gives both that storage, ir.PlanOptions.Into;
 //	                TestAccumulate*: the add's bits where K is one gemm block)
