@@ -310,3 +310,49 @@ func TestAccumulateChain(t *testing.T) {
 		}
 	}
 }
+
+// TestAccumulateFrozenChain: with Options.FrozenWeights, a product that
+// accumulates into the skip may end a chain of frozen products (each
+// task takes the product's gemm.Params, Beta included): y = s +
+// (x·W1)·W2 keeps the add's bits.
+func TestAccumulateFrozenChain(t *testing.T) {
+	defer func(o bool) { accumulateOn = o }(accumulateOn)
+	g := ir.NewGraph()
+	b := ir.NewBuilder(g)
+	m, k, h, n := 192, 64, 96, 80
+	x := must(b.Input("x", ir.RoleData, f32(m, k)))
+	w1 := must(b.Input("w1", ir.RoleParam, f32(k, h)))
+	w2 := must(b.Input("w2", ir.RoleParam, f32(h, n)))
+	a := must(b.Input("a", ir.RoleData, f32(m, n)))
+	s := must(b.Relu(a))
+	y := must(b.Add(s, must(b.MatMul(must(b.MatMul(x, w1, ir.MatMulAttr{})), w2, ir.MatMulAttr{}))))
+	g.AddOutput("y", must(b.Mul(y, y)))
+	r := rand.New(rand.NewSource(9))
+	var outs [2][]float32
+	for i, fold := range []bool{false, true} {
+		accumulateOn = fold
+		p, err := Compile(g, Options{Threads: 2, FrozenWeights: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Plan().Into[y] != nil; got != fold {
+			t.Fatalf("fold %v: folded %v", fold, got)
+		}
+		r.Seed(9)
+		for _, in := range g.Inputs {
+			xs := p.Float32(in.Name)
+			for j := range xs {
+				xs[j] = float32(r.NormFloat64())
+			}
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = append([]float32(nil), p.Float32("y")...)
+	}
+	for i := range outs[0] {
+		if math.Float32bits(outs[0][i]) != math.Float32bits(outs[1][i]) {
+			t.Fatalf("y[%d] = %v, want %v", i, outs[1][i], outs[0][i])
+		}
+	}
+}
