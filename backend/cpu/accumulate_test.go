@@ -311,10 +311,11 @@ func TestAccumulateChain(t *testing.T) {
 	}
 }
 
-// TestAccumulateFrozenChain: with Options.FrozenWeights, a product that
-// accumulates into the skip may end a chain of frozen products (each
-// task takes the product's gemm.Params, Beta included): y = s +
-// (x·W1)·W2 keeps the add's bits.
+// TestAccumulateFrozenChain: with Options.FrozenWeights (products by
+// frozen weights, packed once; consecutive ones may run as a chain,
+// whose tasks copy each product's gemm.Params, Beta included), a product
+// by a frozen weight accumulating into the skip keeps the add's bits: y
+// = s + (x·W1)·W2.
 func TestAccumulateFrozenChain(t *testing.T) {
 	defer func(o bool) { accumulateOn = o }(accumulateOn)
 	g := ir.NewGraph()
