@@ -7,7 +7,9 @@
 //   - the arena, at Plan.Offset[v] (64-byte aligned, Type.Bytes() long);
 //   - an alias: a reshape shares its operand's storage (Plan.Alias[v] is
 //     the operand, which may itself be an alias, an input or an in-place
-//     result); the bytes are the same, in the same row-major order;
+//     result); the bytes are the same, in the same row-major order; a
+//     value of PlanOptions.Into likewise takes over an earlier value's
+//     storage (a backend's fold, which it checked; Plan.Into);
 //   - external storage: an in-place optimizer update (op.IsInPlace())
 //     writes into its arg0's storage, which is in the end a param or state
 //     input's own buffer (Plan.InPlace[v] is that input).
@@ -45,6 +47,14 @@ const PlanAlign = 64
 type PlanOptions struct {
 	NoReuse bool // give every buffer its own slot (for debugging backends)
 	NoAlias bool // copy reshapes into their own buffer instead of aliasing
+
+	// Into lists values that take over the storage of another value
+	// of the same bytes, as an alias does (Plan.Alias and Plan.Into
+	// record them): a backend that folds a step into an earlier one
+	// (the CPU backend's product accumulating into the other operand
+	// of the add that reads it) and has checked that the overwrite is
+	// safe. The storage then lives to the last read of any of them.
+	Into map[*Value]*Value
 }
 
 // A Plan places every non-input value of a graph in memory.
@@ -52,6 +62,7 @@ type Plan struct {
 	Offset  map[*Value]int    // arena byte offset of each value that owns an arena slot
 	Alias   map[*Value]*Value // reshapes sharing their operand's storage: v → v.Args[0]
 	InPlace map[*Value]*Value // in-place updates: v → the input whose storage it overwrites
+	Into    map[*Value]*Value // PlanOptions.Into's values (also in Alias)
 	Size    int               // arena bytes, a multiple of PlanAlign
 	Sum     int               // arena bytes if no slot were reused (the sum of the slots)
 }
@@ -85,6 +96,7 @@ func PlanMemory(g *Graph, opts PlanOptions) (*Plan, error) {
 		Offset:  map[*Value]int{},
 		Alias:   map[*Value]*Value{},
 		InPlace: map[*Value]*Value{},
+		Into:    map[*Value]*Value{},
 	}
 	index := make(map[*Value]int, len(g.Values))
 	for i, v := range g.Values {
@@ -95,6 +107,8 @@ func PlanMemory(g *Graph, opts PlanOptions) (*Plan, error) {
 	for _, v := range g.Values {
 		switch {
 		case v.Op == OpInput:
+		case opts.Into[v] != nil && opts.Into[v].Type.Bytes() == v.Type.Bytes():
+			p.Alias[v], p.Into[v] = opts.Into[v], opts.Into[v]
 		case v.Op == OpReshape && !opts.NoAlias && len(v.Args) == 1 && v.Args[0].Type.Bytes() == v.Type.Bytes():
 			p.Alias[v] = v.Args[0]
 		case v.Op.IsInPlace() && len(v.Args) > 0:
@@ -228,7 +242,7 @@ func (p *Plan) liveness(g *Graph, index map[*Value]int) map[*Value]interval {
 
 // Check verifies the plan's invariants against g: every non-input value
 // is placed exactly once; aliases are reshapes of their operand with the
-// same bytes; in-place values are in-place ops whose arg0 storage is the
+// same bytes (or PlanOptions.Into's, of an earlier value's bytes); in-place values are in-place ops whose arg0 storage is the
 // input named, and nothing reads that input after them; slots are
 // aligned and inside the arena; and no two slots that are live at the
 // same time overlap.
@@ -264,6 +278,10 @@ func (p *Plan) Check(g *Graph) error {
 			}
 			if off+v.Type.Bytes() > p.Size {
 				return fmt.Errorf("plan: %s at [%d,%d) outside the arena of %d bytes", v.Ref(), off, off+v.Type.Bytes(), p.Size)
+			}
+		case isAlias && p.Into[v] == alias:
+			if alias.Type.Bytes() != v.Type.Bytes() || index[alias] >= index[v] {
+				return fmt.Errorf("plan: %s takes the storage of %s, of other bytes or not before it", v.Ref(), alias.Ref())
 			}
 		case isAlias:
 			if v.Op != OpReshape || len(v.Args) != 1 || alias != v.Args[0] || alias.Type.Bytes() != v.Type.Bytes() {
@@ -328,6 +346,8 @@ func (p *Plan) Format(g *Graph) string {
 		if off, ok := p.Offset[v]; ok {
 			iv := live[v]
 			fmt.Fprintf(&b, "@%d +%d live [%d,%d]\n", off, v.Type.Bytes(), iv.start, iv.end)
+		} else if a, ok := p.Into[v]; ok {
+			fmt.Fprintf(&b, "into %s\n", a.Ref())
 		} else if a, ok := p.Alias[v]; ok {
 			fmt.Fprintf(&b, "alias %s\n", a.Ref())
 		} else if in, ok := p.InPlace[v]; ok {

@@ -132,6 +132,13 @@
 //	                float64 chains as sumRun: bit-identical)
 //	matmul.go       batched matmul through gemm; a frozen weight (Options.FrozenWeights)
 //	                packed once; the training ReLUs a product's epilogue takes
+//	accumulate.go   an add of a product and a value the product may overwrite (the
+//	                residual gradient: dX of the product after the skip plus the
+//	                skip's gradient), or a fused chain of such adds in the products'
+//	                order, folds into the products, which accumulate into
+//	                that value's storage with gemm's Beta = 1 (accumulateFolds; the
+//	                memory plan gives both that storage, ir.PlanOptions.Into;
+//	                TestAccumulate*: the add's bits where K is one gemm block)
 //	chain.go        consecutive products by frozen weights (an MLP's forward) as one
 //	                parallel region: rows cut once over the cores, each task running
 //	                every product on its rows, the values between them in scratch
@@ -192,7 +199,8 @@
 //	                of softmax and attention: bit-identical results
 //	                (TestRowStatVector; layernorm_backward_input's row
 //	                sums use four accumulators on both paths); rowstat_other.go stubs them.
-//	                Column sums walk a block of rows at a time (colSumBlocks) and
+//	                Column sums walk a block of rows at a time (colSumBlocks, which
+//	                prefetches the block four ahead: the strips do not stream) and
 //	                layernorm's statistics take four rows side by side (lnSums4AVX2,
 //	                TestLayerNormRowsSideBySide): each sum's order is unchanged
 //	binf32_amd64.s  float32 add, sub and mul of unit-stride operands (binaryInner: the

@@ -80,6 +80,9 @@ type compileCtx struct {
 	opts Options
 
 	frozen []*matmulF32 // products by a frozen weight (Options.FrozenWeights)
+	// accumulate: the matmuls that add into the storage they take over
+	// (accumulateFolds): gemm's Beta = 1.
+	accumulate map[*ir.Value]bool
 }
 
 func (c *compileCtx) buf(v *ir.Value) *buffer { return c.bufs[v] }

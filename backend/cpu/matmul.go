@@ -176,6 +176,9 @@ func buildMatMul(c *compileCtx, v *ir.Value) (kernel, error) {
 		for i := range k.ps {
 			k.ps[i] = gemm.Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k,
 				Alpha: 1, LDA: lda, LDB: ldb, LDC: s.n}
+			if c.accumulate[v] {
+				k.ps[i].Beta = 1
+			}
 		}
 		if w := v.Args[1]; c.opts.FrozenWeights && len(k.ps) == 1 && s.m > 1 && w.Op == ir.OpInput &&
 			(w.Role() == ir.RoleParam || w.Role() == ir.RoleConst) {

@@ -96,6 +96,8 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 			return nil, fmt.Errorf("cpu: %s: no kernel for %s", v.Ref(), v.Op)
 		}
 	}
+	var accum map[*ir.Value]bool
+	popts.Into, accum = accumulateFolds(g, opts)
 	plan, err := ir.PlanMemory(g, popts)
 	if err != nil {
 		return nil, err
@@ -155,10 +157,10 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		}
 		p.bufs[v] = b
 	}
-	c := &compileCtx{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads), opts: opts}
+	c := &compileCtx{g: g, plan: plan, bufs: p.bufs, pool: poolOf(opts.Threads), opts: opts, accumulate: accum}
 	reluFused := map[*ir.Value]bool{}
 	for _, v := range g.Values {
-		if v.Op == ir.OpInput || plan.Alias[v] != nil || reluFused[p.reluInto[v]] {
+		if v.Op == ir.OpInput || plan.Alias[v] != nil && !accum[v] || reluFused[p.reluInto[v]] {
 			continue
 		}
 		k, err := builders[v.Op](c, v)

@@ -3,10 +3,13 @@ package cpu
 import (
 	"math"
 	"math/rand"
+	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/internal/cputime"
 	"github.com/encc-lang/encc/ir"
 )
 
@@ -287,14 +290,16 @@ func TestSigTanh(t *testing.T) {
 // TestSumColsVector compares the vector column sums of reduce_to ([rows,
 // n] → [n], the bias gradient) with the portable loop, bit for bit, on
 // one and two cores (the split by columns leaves a remainder to the last
-// chunk) and widths with and without a tail of fewer than 16 columns.
+// chunk) and widths with and without a tail of fewer than 16 columns;
+// the large ones take colSumBlocks' prefetching path (a row count that
+// is not a whole number of blocks too).
 func TestSumColsVector(t *testing.T) {
 	if !hasAVX2FMA {
 		t.Skip("no AVX2")
 	}
 	defer func(s bool) { simdOn = s }(simdOn)
 	r := rand.New(rand.NewSource(5))
-	for _, s := range [][2]int{{64, 256}, {64, 128}, {1, 32}, {5, 47}, {3, 48}, {300, 50}, {7, 33}, {2048, 512}, {9, 80}} {
+	for _, s := range [][2]int{{64, 256}, {64, 128}, {1, 32}, {5, 47}, {3, 48}, {300, 50}, {7, 33}, {2048, 512}, {9, 80}, {2048, 128}, {1001, 70}} {
 		rows, n := s[0], s[1]
 		g := ir.NewGraph()
 		b := ir.NewBuilder(g)
@@ -431,5 +436,47 @@ func TestExpSum2(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkColSumCold times a bias gradient's column sums, [2048, 128] →
+// [128], of x that 16 MiB of other writes have pushed out of L2 and in
+// part of L3 (W4's q/k/v gradients, read after attention_backward), with
+// and without colSumBlocks' prefetch.
+func BenchmarkColSumCold(b *testing.B) {
+	if !hasAVX2FMA {
+		b.Skip("no AVX2")
+	}
+	rows, n := 2048, 128
+	x := make([]float32, rows*n)
+	for i := range x {
+		x[i] = float32(i % 13)
+	}
+	acc := make([]float64, n)
+	junk := make([]float32, 4<<20)
+	for _, pf := range []bool{false, true} {
+		name := "plain"
+		if pf {
+			name = "prefetch"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(o bool) { colSumPrefetch = o }(colSumPrefetch)
+			colSumPrefetch = pf
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var cpu time.Duration
+			for range b.N {
+				b.StopTimer()
+				for i := 0; i < len(junk); i += 16 {
+					junk[i]++
+				}
+				b.StartTimer()
+				c0 := cputime.Thread()
+				clear(acc)
+				colSumBlocks(acc, x, rows, n, n)
+				cpu += cputime.Thread() - c0
+			}
+			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
+		})
 	}
 }

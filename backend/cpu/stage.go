@@ -224,6 +224,9 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			return u, false
 		}
 		args()
+		if len(k.ps) > 0 && k.ps[0].Beta != 0 { // accumulating (accumulateFolds): reads its result's storage too
+			u.reads = append(u.reads, spanOf(k.out))
+		}
 		// Multiply-adds at 50 per ns and packing at 0.3 ns per element
 		// for big products, the 30 per ns measured for W1's small ones.
 		macs := float64(k.m) * float64(k.n) * float64(k.k) * float64(len(k.ps))
