@@ -242,7 +242,8 @@ func (p *Plan) liveness(g *Graph, index map[*Value]int) map[*Value]interval {
 
 // Check verifies the plan's invariants against g: every non-input value
 // is placed exactly once; aliases are reshapes of their operand with the
-// same bytes (or PlanOptions.Into's, of an earlier value's bytes); in-place values are in-place ops whose arg0 storage is the
+// same bytes (or PlanOptions.Into's, of an earlier value's bytes);
+// in-place values are in-place ops whose arg0 storage is the
 // input named, and nothing reads that input after them; slots are
 // aligned and inside the arena; and no two slots that are live at the
 // same time overlap.
