@@ -176,9 +176,8 @@
 // call pays one atomic load. backend/cpu's TestGemmTrace prints W1's
 // step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's forward
 // swapped (below) over W's 256 rows, 4 tasks of 64; fc2's forward (64
-// rows, x·Wᵀ) over N, one task per core (over M, its 11 six-row panels
-// would go 6/5, 36 rows against 28); fc1's weight gradient (Aᵀ, K = 64)
-// over M in 4 tasks of 64 rows reading X in place (wgradOverM); fc3 (10
+// rows, x·Wᵀ) and fc1's weight gradient over N, one task per core (over
+// M, fc2's 11 six-row panels would go 6/5, 36 rows against 28); fc3 (10
 // columns) stays on one core; the backward's
 // mid-sized products run whole, side by side, as a stage of the
 // backend (TestW1Splits).

@@ -97,11 +97,6 @@ func (j *job) gemm() {
 			}
 		}
 	}
-	wgrad := split == 2 && j.wgradOverM(P, pre)
-	if wgrad {
-		split = 1
-		wgradCalls.Add(1)
-	}
 	units := um
 	j.splitM, j.unit = split != 2, k.mr
 	if split == 2 {
@@ -139,16 +134,13 @@ func (j *job) gemm() {
 			j.tasks = t
 		}
 	}
-	if wgrad {
-		j.tasks = 2 * P
-	}
 	j.units = units
-	// A swapped call or a weight gradient split over M cuts its rows
-	// evenly (units of one row), not in whole tiles, where every task
-	// has enough rows to end in tiles of 5 rows (fives): fc1's swapped
-	// forward, 256 rows in 4 tasks of 64 (9 + 2 tiles each), not 66, 66,
-	// 66 and 58. The split changes no bit.
-	if split == 1 && (j.swapped || wgrad) && j.tasks > 1 && p.M/j.tasks >= 25 &&
+	// A swapped call split over M cuts its rows evenly (units of one
+	// row), not in whole tiles, where every task has enough rows to end
+	// in tiles of 5 rows (fives): fc1's swapped forward, 256 rows in 4
+	// tasks of 64 (9 + 2 tiles each), not 66, 66, 66 and 58. The split
+	// changes no bit.
+	if split == 1 && j.swapped && j.tasks > 1 && p.M/j.tasks >= 25 &&
 		k.micro5 != nil && k.micro5A != nil && !noFives {
 		j.units, j.unit = p.M, 1
 	}
@@ -187,35 +179,6 @@ func (j *job) gemm() {
 	}
 	pool.Tasks(j.tasks, j)
 	j.pb = nil
-}
-
-// noWGradM (tests) keeps weight gradients over N (wgradOverM false);
-// wgradCalls counts the calls wgradOverM sent over M.
-var (
-	noWGradM   bool
-	wgradCalls atomic.Uint64
-)
-
-// wgradOverM reports whether a call the model would split over N is a
-// weight gradient over a batch to split over M instead: A transposed
-// (dW = dZᵀ·X, A = dZ stored batch×m), K within one KC slice, op(B) not
-// packed before the call, in 2 tasks per core of evenly split rows
-// (tiles of 5 rows, at least 25 rows per task) few enough that each
-// task reads B (the batch's X) in place (at most directBRows). Over N,
-// every task packed all of A and its columns of B, and its tasks went
-// 25/24 panels (fc1's dW, 256×784, K = 64, on two cores); over M in 4
-// tasks of 64 rows each packs a quarter of A and reads X in place: the
-// tasks' CPU per call 317.0 → 307.5 µs, 72–83 µs each (medians of 4,000
-// calls alternated, loaded 2-core machine; 2 tasks of 128 rows were no
-// better than over N).
-func (j *job) wgradOverM(P int, pre bool) bool {
-	p, k := &j.p, j.kern
-	if noWGradM || pre || j.serial || P < 2 || !p.TransA || p.TransB || p.K > k.kc ||
-		k.micro5 == nil || k.micro5A == nil || noFives {
-		return false
-	}
-	rows := ceilDiv(p.M, 2*P)
-	return p.M/(2*P) >= 25 && rows <= directBRows
 }
 
 // States of a part of a KC slice of the shared op(B) (job.packState).

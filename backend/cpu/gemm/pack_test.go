@@ -452,47 +452,6 @@ func TestFives(t *testing.T) {
 	})
 }
 
-// TestWGradOverM: weight gradients over a batch (A transposed, K within
-// one KC slice) that the model would split over N go over M in 2 tasks
-// per worker of evenly split rows where each has 25–96 rows
-// (wgradOverM), with the reference result and the bits of the split
-// over N, whatever beta, alpha, epilogue and padding; fc1's weight
-// gradient of W1 on two workers takes the path; A not transposed, K
-// past one slice, too few or too many rows, one worker do not.
-func TestWGradOverM(t *testing.T) {
-	defer func() { getPool = parallel.Default; noWGradM = false }()
-	forEachKernel(t, func(t *testing.T) {
-		if active.Load().micro5 == nil {
-			t.Skip("no 5-row kernel")
-		}
-		for _, s := range []shape{
-			{m: 256, n: 784, k: 64, transA: true},
-			{m: 250, n: 700, k: 100, transA: true, padA: 3, padB: 1, padC: 2, beta: 1},
-			{m: 301, n: 530, k: 33, transA: true, beta: 0.5, colBias: true, rowBias: true, act: ActReLU},
-			{m: 200, n: 900, k: 256, transA: true, alpha: 0.5},
-			{m: 256, n: 784, k: 64},
-			{m: 256, n: 784, k: 600, transA: true},
-			{m: 90, n: 784, k: 64, transA: true},
-			{m: 600, n: 784, k: 64, transA: true},
-		} {
-			if s.alpha == 0 {
-				s.alpha = 1
-			}
-			pathSameBits(t, s, 29, "weight gradient over M", &noWGradM, &wgradCalls, func(off bool, workers int, n uint64) bool {
-				if off || workers == 1 || !s.transA || s.k > 256 {
-					return n == 0
-				}
-				per := s.m / (2 * workers)
-				if per < 25 || (s.m+2*workers-1)/(2*workers) > directBRows {
-					return n == 0
-				}
-				// (The model may have chosen M by itself.)
-				return n > 0 || s.m != 256 || workers != 2
-			})
-		}
-	})
-}
-
 // TestPrefetchB: products whose packed B slices are larger than
 // prefetchBMin prefetch each next B micro-panel (past the last one, past
 // the buffer: nothing is read there), with the same bits as without.

@@ -20,9 +20,7 @@ import (
 // Wᵀ and reading x in place (split over M, the 11 six-row panels would
 // go 6/5, 36 rows against 28, each task packing half of Wᵀ in parts:
 // more work on the longer task than an N split); fc1's weight
-// gradient (256×784, K = 64, Aᵀ packed) over M in 4 tasks of exactly 64
-// rows, each reading X in place (wgradOverM; over N its tasks went 25/24
-// panels, each packing all of Aᵀ); fc3's
+// gradient (256×784, K = 64, Aᵀ packed) over N too, 25/24 panels; fc3's
 // forward (10 columns) on one core. The trace
 // records the call, its tasks and their ranges, and nothing once it is
 // stopped.
@@ -50,7 +48,7 @@ func TestW1Splits(t *testing.T) {
 		{"fc1", false, true, 64, 256, 784, "M", []int{0, 64, 128, 192, 256}, true, true},
 		{"fc2", false, true, 64, 128, 256, "N", []int{0, 4, 8}, true, false},
 		{"fc3", false, true, 64, 10, 128, "serial", []int{0, 11}, true, false},
-		{"dW1", true, false, 256, 784, 64, "M", []int{0, 64, 128, 192, 256}, false, false},
+		{"dW1", true, false, 256, 784, 64, "N", []int{0, 25, 49}, false, false},
 	} {
 		p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1,
 			A: randSlice(r, s.m*s.k), B: randSlice(r, s.k*s.n), C: make([]float32, s.m*s.n), LDC: s.n}
