@@ -174,11 +174,10 @@
 // shape, the split the model chose, its tasks' ranges, participants,
 // wall and thread CPU times, and whether they read A in place); off, a
 // call pays one atomic load. backend/cpu's TestGemmTrace prints W1's
-// step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's forward
-// swapped (below) over W's 256 rows, 4 tasks of 64; fc2's forward (64
-// rows, x·Wᵀ) and fc1's weight gradient over N, one task per core (over
-// M, fc2's 11 six-row panels would go 6/5, 36 rows against 28); fc3 (10
-// columns) stays on one core; the backward's
+// step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's and fc2's
+// forward (64 rows, x·Wᵀ) and fc1's weight gradient go over N, one task
+// per core (over M, fc1's 11 six-row panels would go 6/5, 36 rows
+// against 28); fc3 (10 columns) stays on one core; the backward's
 // mid-sized products run whole, side by side, as a stage of the
 // backend (TestW1Splits).
 //
@@ -188,9 +187,6 @@
 // W read in place as A (microA), only x packed, then each task writes
 // its part back transposed (8×8 blocks) with the epilogue. Packing Wᵀ
 // cost more than the transpose: W1's fc1 forward 315 → 291 µs per call.
-// On more cores too, where tiles of 5 rows let the swapped product's
-// rows split evenly (units of one row, at least 25 per core): fc1's
-// tasks' CPU −6.5% against the split over N as stated.
 // The bits are those of the product as stated (TestSwapped). On two
 // cores it was not faster than the split over N and is not used.
 //

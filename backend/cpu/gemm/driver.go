@@ -135,15 +135,6 @@ func (j *job) gemm() {
 		}
 	}
 	j.units = units
-	// A swapped call split over M cuts its rows evenly (units of one
-	// row), not in whole tiles, where every task has enough rows to end
-	// in tiles of 5 rows (fives): fc1's swapped forward, 256 rows in 4
-	// tasks of 64 (9 + 2 tiles each), not 66, 66, 66 and 58. The split
-	// changes no bit.
-	if split == 1 && j.swapped && j.tasks > 1 && p.M/j.tasks >= 25 &&
-		k.micro5 != nil && k.micro5A != nil && !noFives {
-		j.units, j.unit = p.M, 1
-	}
 	j.traceSplit([...]string{"serial", "M", "N"}[split], best)
 	if j.tasks == 1 {
 		j.RangeWorker(0, 0, 1)

@@ -6,7 +6,6 @@ import "sync/atomic"
 // the calls computed swapped.
 var (
 	noSwap       bool
-	noSwapPool   bool
 	swappedCalls atomic.Uint64
 )
 
@@ -26,19 +25,13 @@ var (
 // 64×128×256 (two columns per row) was 5% slower swapped, 64×1024×64
 // (the transpose of C costs as much as packing Wᵀ saves) 14%, 24×96×512
 // (an edge panel of 8 columns) 8%; 16×256×256 and 32×512×128 were 20–30%
-// faster, 96×384×1000 the same (CPU time on one core). On more cores
-// the swap needs tiles of 5 rows (kernel.fives) and at least 25 of B's
-// rows per core: the swapped product's rows are then split evenly, in
-// units of one row, every task ending in tiles of 5 rows (fc1: 4 tasks
-// of 64 rows sharing Aᵀ's packing). Before, when they went in whole
-// 6-row tiles (66, 66, 66 and 58 rows, or 132 and 124 on two tasks,
-// each with an edge tile), fc1 swapped on two cores was no faster than
-// the split over N as stated (each task packing its half of Bᵀ, reading
-// A in place): up to 12% more CPU in 4 tasks, the same in 2; over its
-// 64 columns (each task reading all of B), 5–10% more (thread CPU per
-// task, loaded machine). Split evenly, the tasks' CPU per call summed
-// 315.6 → 294.9 and 331.6 → 310.2 µs (−6.5%, medians of 2,000 calls
-// alternated with the split over N, the loaded 2-core machine).
+// faster, 96×384×1000 the same (CPU time on one core). Only calls that
+// run on one core (serial, or a pool of one) are swapped: on two cores
+// fc1 swapped was no faster than the split over N as stated (each task
+// packing its half of Bᵀ, reading A in place): split over its 256 rows
+// in 4 tasks sharing Aᵀ's packing, up to 12% more CPU; in 2 tasks each
+// packing Aᵀ, the same; over its 64 columns (each task reading all of
+// B), 5–10% more (thread CPU per task, loaded machine).
 // Each element of C is the same FMA chain over the same KC slices in
 // either form (the tile accumulates the chain from zero and adds it to
 // C: the sum commutes), and a C kept by Beta ≠ 0 is transposed in
@@ -47,7 +40,7 @@ func swapWorth(p *Params, k *kernel, serial bool) bool {
 	return !noSwap && p.TransB && !p.TransA && p.Alpha == 1 && p.PackedB == nil &&
 		k.microA != nil && k.transpose8 != nil &&
 		p.M%k.nr == 0 && p.M <= directAMaxRows && p.N >= 4*p.M && p.K >= 4*p.M &&
-		(serial || getPool().Size() == 1 || !noSwapPool && k.micro5 != nil && k.micro5A != nil && !noFives && p.N/getPool().Size() >= 25)
+		(serial || getPool().Size() == 1)
 }
 
 // swap turns j's product C = A·Bᵀ into Cᵀ = B·Aᵀ, computed into j.tbuf

@@ -7,15 +7,12 @@ import (
 )
 
 // TestSwapped: products x·Wᵀ of a few rows (whole panels) and at least
-// four times as many columns and as much depth, on one core (or on
-// more, where the kernel has tiles of 5 rows and each core gets at least
-// 25 of W's rows: the swapped product's rows then split evenly, units
-// of one row), are computed as W·xᵀ and written back
+// four times as many columns and as much depth, on one core, are computed as W·xᵀ and written back
 // transposed (swapWorth), with the reference result and the same bits
 // as the product computed as stated, whatever beta (C transposed in
-// first), epilogue, padding, KC slices and row split (1–3 workers);
-// W1's fc1 forward takes the path, and products outside it (more rows,
-// rows not whole panels, fewer columns, less depth, A transposed) do
+// first), epilogue, padding and KC slices; W1's fc1 forward takes the
+// path, and products outside it (more rows, rows not whole panels,
+// fewer columns, less depth, A transposed, a pool of more than one) do
 // not.
 func TestSwapped(t *testing.T) {
 	defer func() { getPool = parallel.Default; noSwap = false }()
@@ -37,8 +34,7 @@ func TestSwapped(t *testing.T) {
 			s.alpha = 1
 			pathSameBits(t, s, 23, "the swap", &noSwap, &swappedCalls, func(stated bool, workers int, n uint64) bool {
 				want := s.transB && !s.transA && s.m%k.nr == 0 && s.m <= directAMaxRows && s.n >= 4*s.m && s.k >= 4*s.m &&
-					k.microA != nil && k.transpose8 != nil &&
-					(workers == 1 || k.micro5 != nil && k.micro5A != nil && s.n/workers >= 25)
+					k.microA != nil && k.transpose8 != nil && workers == 1
 				return !(n != 0 && (stated || !want) || n == 0 && !stated && want)
 			})
 		}
