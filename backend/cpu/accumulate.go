@@ -43,21 +43,7 @@ func accumulateFolds(g *ir.Graph, opts Options) (into map[*ir.Value]*ir.Value, a
 	if !accumulateOn || opts.Int8 != nil || opts.Observe != nil {
 		return nil, nil
 	}
-	index := make(map[*ir.Value]int, len(g.Values))
-	uses := map[*ir.Value][]*ir.Value{}
-	for i, v := range g.Values {
-		index[v] = i
-		for _, a := range v.Args {
-			uses[a] = append(uses[a], v)
-		}
-	}
-	out := map[*ir.Value]bool{}
-	for _, o := range g.Outputs {
-		out[o.Value] = true
-		if o.Updates != nil {
-			out[o.Updates] = true
-		}
-	}
+	index, uses, out := graphUses(g)
 	view := func(v *ir.Value) bool {
 		return v.Op == ir.OpReshape && len(v.Args) == 1 && v.Args[0].Type.Bytes() == v.Type.Bytes()
 	}
@@ -188,4 +174,26 @@ func accumulateTargets(g *ir.Graph, v *ir.Value, ops []*ir.Value, index map[*ir.
 		}
 	}
 	return ms, r
+}
+
+// graphUses returns each value's position in g.Values, its readers in
+// program order, and the set of values g outputs (outputs and the
+// values they update).
+func graphUses(g *ir.Graph) (index map[*ir.Value]int, uses map[*ir.Value][]*ir.Value, out map[*ir.Value]bool) {
+	index = make(map[*ir.Value]int, len(g.Values))
+	uses = map[*ir.Value][]*ir.Value{}
+	for i, v := range g.Values {
+		index[v] = i
+		for _, a := range v.Args {
+			uses[a] = append(uses[a], v)
+		}
+	}
+	out = map[*ir.Value]bool{}
+	for _, o := range g.Outputs {
+		out[o.Value] = true
+		if o.Updates != nil {
+			out[o.Updates] = true
+		}
+	}
+	return index, uses, out
 }

@@ -211,21 +211,7 @@ func reluEpilogues(g *ir.Graph, plan *ir.Plan) (map[*ir.Value]*ir.Value, map[*ir
 	if !reluEpilogueOn {
 		return nil, nil
 	}
-	uses := map[*ir.Value][]*ir.Value{}
-	index := map[*ir.Value]int{}
-	for i, v := range g.Values {
-		index[v] = i
-		for _, a := range v.Args {
-			uses[a] = append(uses[a], v)
-		}
-	}
-	out := map[*ir.Value]bool{}
-	for _, o := range g.Outputs {
-		out[o.Value] = true
-		if o.Updates != nil {
-			out[o.Updates] = true
-		}
-	}
+	index, uses, out := graphUses(g)
 	shared := map[*ir.Value]bool{} // storage another value shares
 	for _, a := range plan.Alias {
 		shared[a] = true
