@@ -248,7 +248,7 @@ func (a *attentionKernel) prefetch(n int) {
 		return
 	}
 	if a.backward && a.saved != nil && attnPrefetchSaved {
-		attnPrefetch(&a.saved[n*g.Tq*g.Tk], g.Tq, g.Tk, g.Tk)
+		prefetchRows(&a.saved[n*g.Tq*g.Tk], g.Tq, g.Tk, g.Tk)
 	}
 	if !attnPrefetchOps {
 		return
@@ -256,7 +256,7 @@ func (a *attentionKernel) prefetch(n int) {
 	rows := func(b *buffer, t, d int) {
 		x := f32s(b)[g.Row(n, 0, t, d):]
 		_ = x[(t-1)*g.Stride(d)+d-1]
-		attnPrefetch(&x[0], t, g.Stride(d), d)
+		prefetchRows(&x[0], t, g.Stride(d), d)
 	}
 	rows(a.q, g.Tq, g.Dh)
 	rows(a.k, g.Tk, g.Dh)

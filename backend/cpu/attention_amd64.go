@@ -38,8 +38,8 @@ func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)
 //go:noescape
 func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]float32)
 
-// attnPrefetch asks for the cache lines of rows rows of n floats, ld
+// prefetchRows asks for the cache lines of rows rows of n floats, ld
 // floats apart (rows, n ≥ 1).
 //
 //go:noescape
-func attnPrefetch(p *float32, rows, ld, n int)
+func prefetchRows(p *float32, rows, ld, n int)

@@ -336,10 +336,10 @@ dsdone:
 	VZEROUPPER
 	RET
 
-// func attnPrefetch(p *float32, rows, ld, n int)
+// func prefetchRows(p *float32, rows, ld, n int)
 // PREFETCHT0 of the cache lines of rows rows of n floats, ld floats apart
 // (rows, n ≥ 1).
-TEXT ·attnPrefetch(SB), NOSPLIT, $0-32
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
 	MOVQ p+0(FP), SI
 	MOVQ rows+8(FP), CX
 	MOVQ ld+16(FP), R8

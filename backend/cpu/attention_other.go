@@ -20,4 +20,4 @@ func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]flo
 	panic("unreachable")
 }
 
-func attnPrefetch(p *float32, rows, ld, n int) {}
+func prefetchRows(p *float32, rows, ld, n int) {}

@@ -237,7 +237,7 @@
 //	                TestAttentionSharedProducts; same bits), into the product's own
 //	                buffer, moved out of the arena, where the product's value has
 //	                its own slot (TestAttentionDirectProducts); each item asks
-//	                for the next one's head rows and saved weights (attnPrefetch)
+//	                for the next one's head rows and saved weights (prefetchRows)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization

@@ -466,16 +466,6 @@ func (c geluSumCols) Range(lo, hi int) {
 	}
 }
 
-// touches reports whether any of spans overlaps b.
-func touches(spans []span, b span) bool {
-	for _, a := range spans {
-		if a.overlaps(b) {
-			return true
-		}
-	}
-	return false
-}
-
 // geluBiasOn enables fuseGeluBiasGrad (tests turn it off to compare).
 var geluBiasOn = true
 

@@ -467,11 +467,11 @@ func colSumBlocks(acc []float64, x []float32, rows, n, stride int) {
 	rb := min(max(2048/n, 8), 64)
 	pf := colSumPrefetch && rows*n >= colSumPrefetchMin
 	if pf {
-		attnPrefetch(&x[0], min(colSumAhead*rb, rows), stride, n)
+		prefetchRows(&x[0], min(colSumAhead*rb, rows), stride, n)
 	}
 	for r0 := 0; r0 < rows; r0 += rb {
 		if r := r0 + colSumAhead*rb; pf && r < rows {
-			attnPrefetch(&x[r*stride], min(rb, rows-r), stride, n)
+			prefetchRows(&x[r*stride], min(rb, rows-r), stride, n)
 		}
 		colSumAVX2(&acc[0], &x[r0*stride], min(rb, rows-r0), n, stride)
 	}

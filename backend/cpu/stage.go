@@ -175,6 +175,16 @@ func (a span) overlaps(b span) bool {
 	return a.hi != 0 && b.hi != 0 && a.lo < b.hi && b.lo < a.hi
 }
 
+// touches reports whether any of spans overlaps b.
+func touches(spans []span, b span) bool {
+	for _, a := range spans {
+		if a.overlaps(b) {
+			return true
+		}
+	}
+	return false
+}
+
 // spanOf returns the function giving a buffer's span: the arena offsets
 // of the buffers compile placed in the arena, the buffer itself for the
 // others.
@@ -280,22 +290,13 @@ func (k *adamKernel) uses(u *stepUse, spanOf func(*buffer) span) {
 // least one of them writing it.
 func conflict(a, b *stepUse) bool {
 	for _, w := range a.writes {
-		for _, x := range b.reads {
-			if w.overlaps(x) {
-				return true
-			}
-		}
-		for _, x := range b.writes {
-			if w.overlaps(x) {
-				return true
-			}
+		if touches(b.reads, w) || touches(b.writes, w) {
+			return true
 		}
 	}
 	for _, w := range b.writes {
-		for _, x := range a.reads {
-			if w.overlaps(x) {
-				return true
-			}
+		if touches(a.reads, w) {
+			return true
 		}
 	}
 	return false
