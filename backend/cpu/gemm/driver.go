@@ -335,6 +335,9 @@ func (j *job) RangeWorker(w, t, _ int) {
 		if p.hasEpilogue() {
 			p.epilogueRow(c, 0, j0)
 		}
+		if p.Tile != nil && j0 < j1 {
+			p.Tile.Tile(c, p.LDC, 0, j0, 1, j1-j0)
+		}
 		return
 	}
 	ws := getWorkspace()
@@ -591,6 +594,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
 							_ = ws.a[tiles*kc*mr-1]
 							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							if last && p.Tile != nil {
+								p.Tile.Tile(c[ci:], ldc, ic, jc+jr, tiles*mr, nr)
+							}
 							if pfB != 0 {
 								pfB += uintptr(tiles * pfLines * 64)
 							}
@@ -680,6 +686,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 								for r := 0; r < mrr; r++ {
 									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
 								}
+							}
+							if last && p.Tile != nil {
+								p.Tile.Tile(c[ci:], ldc, row0, jc+jr, mrr, nrr)
 							}
 							ir += mrr
 						}

@@ -3,7 +3,10 @@ package gemm
 import (
 	"math"
 	"math/rand"
+	"sync/atomic"
 	"testing"
+
+	"github.com/encc-lang/encc/backend/cpu/parallel"
 )
 
 // TestEpilogueTile checks the whole-tile bias(+ReLU) epilogue (biasTile,
@@ -50,6 +53,104 @@ func TestEpilogueTile(t *testing.T) {
 					for i, w := range got[2] {
 						if math.Float32bits(got[v][i]) != math.Float32bits(w) {
 							t.Fatalf("%v act %v variant %d: C[%d] = %g, want %g", s, act, v, i, got[v][i], w)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// mulTile is a TileEpilogue that multiplies C by d (C's shape, n
+// columns) and counts how often each element was visited.
+type mulTile struct {
+	d     []float32
+	n     int
+	seen  []int32
+	wrong atomic.Int32 // blocks outside C or with a c not at (i0, j0)
+	c     []float32
+}
+
+func (t *mulTile) Tile(c []float32, ldc, i0, j0, m, n int) {
+	if ldc != t.n || i0 < 0 || j0 < 0 || i0+m > len(t.seen)/t.n || j0+n > t.n || &c[0] != &t.c[i0*ldc+j0] {
+		t.wrong.Add(1)
+		return
+	}
+	for i := range m {
+		for j := range n {
+			c[i*ldc+j] *= t.d[(i0+i)*t.n+j0+j]
+			atomic.AddInt32(&t.seen[(i0+i)*t.n+j0+j], 1)
+		}
+	}
+}
+
+// TestTileEpilogue: Params.Tile sees every element of the final C once
+// (after bias and activation, with beta·C added), on every path (the
+// tiny triple loop, M = 1, k = 0, the swapped product, edge tiles, a
+// column of whole tiles, several KC slices), on one core and on two:
+// C·D elementwise gives the bits of the product without Tile then
+// multiplied by D.
+func TestTileEpilogue(t *testing.T) {
+	defer func() { getPool = parallel.Default }()
+	forEachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(5))
+		swapped, cols := swappedCalls.Load(), microColBlocks.Load()
+		defer func() {
+			if k := active.Load(); k.microA != nil && k.transpose8 != nil && swappedCalls.Load() == swapped || k.microCol != nil && microColBlocks.Load() == cols {
+				t.Errorf("no swapped product or no column of tiles")
+			}
+		}()
+		for _, s := range []shape{
+			{m: 3, n: 4, k: 5},
+			{m: 1, n: 300, k: 400, transB: true},
+			{m: 64, n: 256, k: 784, transB: true},
+			{m: 64, n: 512, k: 128, colBias: true, act: ActReLU},
+			{m: 128, n: 512, k: 128},
+			{m: 200, n: 48, k: 300, colBias: true, beta: 1},
+			{m: 70, n: 21, k: 700, transA: true, colBias: true, act: ActGELU},
+			{m: 13, n: 37, k: 0, colBias: true},
+			{m: 300, n: 130, k: 64, beta: 1},
+		} {
+			a, b, c0 := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
+			bias, d := randSlice(r, s.n), randSlice(r, s.m*s.n)
+			for _, workers := range []int{1, 2} {
+				pool := parallel.New(workers)
+				getPool = func() *parallel.Pool { return pool }
+				for _, serial := range []bool{false, true} {
+					var out [2][]float32
+					var tile *mulTile
+					for v := range 2 {
+						p := Params{TransA: s.transA, TransB: s.transB, M: s.m, N: s.n, K: s.k, Alpha: 1, Beta: s.beta,
+							A: a, LDA: s.k, B: b, LDB: s.n, C: append([]float32(nil), c0...), LDC: s.n, Act: s.act}
+						if s.transA {
+							p.LDA = s.m
+						}
+						if s.transB {
+							p.LDB = s.k
+						}
+						if s.colBias {
+							p.ColBias = bias
+						}
+						if v == 1 {
+							tile = &mulTile{d: d, n: s.n, seen: make([]int32, s.m*s.n), c: p.C}
+							p.Tile = tile
+						}
+						if serial {
+							SgemmExSerial(&p)
+						} else {
+							SgemmEx(&p)
+						}
+						out[v] = p.C
+					}
+					if w := tile.wrong.Load(); w > 0 {
+						t.Fatalf("%+v workers %d serial %v: %d blocks out of place", s, workers, serial, w)
+					}
+					for i, w := range out[0] {
+						if tile.seen[i] != 1 {
+							t.Fatalf("%+v workers %d serial %v: C[%d] seen %d times", s, workers, serial, i, tile.seen[i])
+						}
+						if want := w * d[i]; math.Float32bits(out[1][i]) != math.Float32bits(want) {
+							t.Fatalf("%+v workers %d serial %v: C[%d] = %g, want %g", s, workers, serial, i, out[1][i], want)
 						}
 					}
 				}

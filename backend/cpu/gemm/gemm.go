@@ -30,12 +30,30 @@ type Params struct {
 	RowBias []float32  // nil or len ≥ M: RowBias[i] added to row i
 	Act     Activation // applied last, on the final C
 
+	// Tile, if not nil, is applied after the bias and activation to
+	// every block of the final C while it is still in cache (a tile, or
+	// a column of tiles); see TileEpilogue. SgemmBatched takes none.
+	Tile TileEpilogue
+
 	// PackedB, if not nil, is op(B) as PackB packed it, used instead of
 	// packing B at this call (an inference weight, constant between
 	// calls: its packing is the caller's to renew when B changes). It
 	// is ignored, and B packed as usual, where it was packed for
 	// another N, K or kernel. B must be set either way.
 	PackedB *PackedB
+}
+
+// A TileEpilogue is the caller's own last step of the epilogue: Tile is
+// called once for each block of rows [i0, i0+m) × columns [j0, j0+n) of
+// C, after that block's final values (bias and activation included) are
+// stored, with c = C[i0·ldc+j0:] and ldc C's row stride. The blocks of a
+// call cover C exactly once; calls on disjoint blocks may run at the same
+// time on different cores. Whatever Tile computes per element does not
+// depend on how C is cut into blocks (an elementwise function of the
+// block's values and of data at the same (i, j): GELU and its
+// derivative, a product with another matrix of C's shape).
+type TileEpilogue interface {
+	Tile(c []float32, ldc, i0, j0, m, n int)
 }
 
 // A PackedB is op(B) of a product packed once for the calls that
@@ -160,6 +178,9 @@ func run(p *Params, serial bool) {
 func SgemmBatched(p *Params, batch, strideA, strideB, strideC int) {
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		panic(fmt.Sprintf("gemm: negative batch %d or stride (%d, %d, %d)", batch, strideA, strideB, strideC))
+	}
+	if p.Tile != nil {
+		panic("gemm: SgemmBatched takes no Tile epilogue")
 	}
 	if batch == 0 {
 		return
@@ -352,6 +373,9 @@ func scaleEpilogue(p *Params, i0, i1, j0, j1 int) {
 			p.epilogueRow(p.C[i*p.LDC+j0:i*p.LDC+j1], i, j0)
 		}
 	}
+	if p.Tile != nil && i0 < i1 && j0 < j1 {
+		p.Tile.Tile(p.C[i0*p.LDC+j0:], p.LDC, i0, j0, i1-i0, j1-j0)
+	}
 }
 
 // small is the straight triple loop for tiny products.
@@ -384,6 +408,9 @@ func small(p *Params) {
 		}
 		if p.hasEpilogue() {
 			p.epilogueRow(crow, i, 0)
+		}
+		if p.Tile != nil {
+			p.Tile.Tile(crow, p.LDC, i, 0, 1, n)
 		}
 	}
 }

@@ -101,4 +101,7 @@ func (j *job) unswap(q0, q1, i0, i1 int) {
 			o.epilogueRow(c[i*ldc+q0:i*ldc+q1], i, q0)
 		}
 	}
+	if o.Tile != nil {
+		o.Tile.Tile(c[i0*ldc+q0:], ldc, i0, q0, i1-i0, q1-q0)
+	}
 }
