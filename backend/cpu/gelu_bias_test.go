@@ -22,6 +22,7 @@ func TestGeluBiasGradBitIdentical(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
 	}
+	defer noGeluFold()()
 	for _, threads := range []int{1, 2} {
 		bitIdentical(t, threads, func(on bool) { geluBiasOn = on }, geluBiasFused, 0)
 	}
@@ -35,6 +36,7 @@ func TestGeluBiasGradW4(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
 	}
+	defer noGeluFold()()
 	wantW4Steps(t, geluBiasFused, [2]int{2, 1}, "bias gradients in their gelu_backward")
 	g := stepGraph(t, "bench/w4_transformer.enc", 1, 0, 32, true)
 	defer func() { geluBiasOn = true }()

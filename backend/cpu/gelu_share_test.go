@@ -47,6 +47,7 @@ func TestGeluSharedPhiBitIdentical(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
 	}
+	defer noGeluFold()()
 	for _, threads := range []int{1, 2} {
 		bitIdentical(t, threads, func(on bool) { geluShareOn = on }, linkedGelus, 0)
 	}
@@ -58,6 +59,7 @@ func TestGeluSharedPhiW4(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
 	}
+	defer noGeluFold()()
 	wantW4Steps(t, linkedGelus, [2]int{2, 1}, "gelu_backward linked to their forward")
 }
 

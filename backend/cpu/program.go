@@ -186,6 +186,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.fuseGatherAdd()
 	p.shareLayerNormStats()
 	p.shareGeluPhi()
+	p.foldGeluProducts()
 	if shareColumnsOn {
 		p.shareColumns()
 	}

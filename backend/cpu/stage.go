@@ -234,6 +234,7 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			return u, false
 		}
 		args()
+		u.writes[len(u.writes)-1] = spanOf(k.out) // p.bufs[v], or a folded step's result (foldGeluProducts)
 		if len(k.ps) > 0 && k.ps[0].Beta != 0 { // accumulating (accumulateFolds): reads its result's storage too
 			u.reads = append(u.reads, spanOf(k.out))
 		}
