@@ -234,8 +234,9 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			return u, false
 		}
 		args()
-		u.writes[len(u.writes)-1] = spanOf(k.out) // p.bufs[v], or a folded step's result (foldGeluProducts)
-		if len(k.ps) > 0 && k.ps[0].Beta != 0 {   // accumulating (accumulateFolds): reads its result's storage too
+		// The result: v's storage, or a folded step's (foldGeluProducts).
+		u.writes[len(u.writes)-1] = spanOf(k.out)
+		if len(k.ps) > 0 && k.ps[0].Beta != 0 { // accumulating (accumulateFolds): reads its result's storage too
 			u.reads = append(u.reads, spanOf(k.out))
 		}
 		// Multiply-adds at 50 per ns and packing at 0.3 ns per element
