@@ -16,9 +16,8 @@ var geluFoldOn = true
 // geluTile is the epilogue (gemm.Params.Tile) of a product whose result
 // x only a linked GELU forward reads: each block of the product's C
 // becomes gelu(x) in place, and GELU'(x) goes to deriv at the same
-// place (ld floats a row), while the block is in cache. geluVecF32's
-// bits do not depend on where a range starts, so they are the bits of
-// the forward's own pass.
+// place (ld floats a row). geluVecF32's bits do not depend on where a
+// range starts, so they are the bits of the forward's own pass.
 type geluTile struct {
 	deriv []float32
 	ld    int

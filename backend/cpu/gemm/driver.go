@@ -594,9 +594,6 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
 							_ = ws.a[tiles*kc*mr-1]
 							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
-							if last && p.Tile != nil {
-								p.Tile.Tile(c[ci:], ldc, ic, jc+jr, tiles*mr, nr)
-							}
 							if pfB != 0 {
 								pfB += uintptr(tiles * pfLines * 64)
 							}
@@ -687,12 +684,16 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
 								}
 							}
-							if last && p.Tile != nil {
-								p.Tile.Tile(c[ci:], ldc, row0, jc+jr, mrr, nrr)
-							}
 							ir += mrr
 						}
 					}
+				}
+				if last && p.Tile != nil {
+					// The caller's epilogue on the block just made final,
+					// rows of nc floats: per tile, each of a tile's short
+					// rows far apart, the W5 step's GELU multiply cost more
+					// than the pass it replaced.
+					p.Tile.Tile(c[ic*ldc+jc:], ldc, ic, jc, mc, nc)
 				}
 			}
 		}

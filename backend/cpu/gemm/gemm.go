@@ -31,8 +31,9 @@ type Params struct {
 	Act     Activation // applied last, on the final C
 
 	// Tile, if not nil, is applied after the bias and activation to
-	// every block of the final C while it is still in cache (a tile, or
-	// a column of tiles); see TileEpilogue. SgemmBatched takes none.
+	// every block of the final C soon after it is computed (a block of
+	// rows of a task, or one row); see TileEpilogue. SgemmBatched takes
+	// none.
 	Tile TileEpilogue
 
 	// PackedB, if not nil, is op(B) as PackB packed it, used instead of
