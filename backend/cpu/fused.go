@@ -74,6 +74,16 @@ func matmulBiasOf(c *compileCtx, v *ir.Value, at ir.MatMulBiasAttr, mm kernel, b
 		return k, nil
 	case *matmulF32:
 		k.bias, k.act = bias, actOf(at.Act.Op, at.Act.Aux)
+		if k.act == gemm.ActGELU && simdOn && geluFoldOn {
+			// The vector GELU on each block of the product as it is
+			// finished (geluTile, no derivative kept): the bits of the
+			// pass after the product, below.
+			k.act = gemm.ActNone
+			for i := range k.ps {
+				k.ps[i].Tile = &geluTile{}
+			}
+			return k, nil
+		}
 		if !at.Act.IsNone() && (k.act == gemm.ActNone || k.act == gemm.ActGELU && simdOn) {
 			// The vector GELU after the product beats the epilogue's
 			// scalar one by far; an activation that is not one of gemm's

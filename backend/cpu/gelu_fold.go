@@ -16,7 +16,8 @@ var geluFoldOn = true
 // geluTile is the epilogue (gemm.Params.Tile) of a product whose result
 // x only a linked GELU forward reads: each block of the product's C
 // becomes gelu(x) in place, and GELU'(x) goes to deriv at the same
-// place (ld floats a row). geluVecF32's bits do not depend on where a
+// place (ld floats a row); with no deriv, it is a matmul_bias's own
+// GELU activation (a frozen block's ff1, inference). geluVecF32's bits do not depend on where a
 // range starts, so they are the bits of the forward's own pass.
 type geluTile struct {
 	deriv []float32
@@ -24,6 +25,13 @@ type geluTile struct {
 }
 
 func (t *geluTile) Tile(c []float32, ldc, i0, j0, m, n int) {
+	if t.deriv == nil { // a matmul_bias's GELU (matmulBiasOf)
+		for i := range m {
+			row := c[i*ldc : i*ldc+n]
+			geluVecF32(row, row, nil, nil)
+		}
+		return
+	}
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
 		off := (i0+i)*t.ld + j0

@@ -14,22 +14,39 @@ func noGeluFold() func() {
 	return func() { geluFoldOn = true }
 }
 
-// geluFolds counts the products that apply a GELU forward (geluTile)
-// and a gelu_backward (geluGradTile) in their epilogue.
+// geluFolds counts the products that apply a linked GELU forward
+// (geluTile keeping GELU') and a gelu_backward (geluGradTile) in their
+// epilogue.
 func geluFolds(p *Program) (fwd, bwd int) {
 	for _, s := range flatSteps(p) {
 		mm, ok := s.k.(*matmulF32)
 		if !ok || len(mm.ps) == 0 {
 			continue
 		}
-		switch mm.ps[0].Tile.(type) {
+		switch t := mm.ps[0].Tile.(type) {
 		case *geluTile:
-			fwd++
+			if t.deriv != nil {
+				fwd++
+			}
 		case *geluGradTile:
 			bwd++
 		}
 	}
 	return fwd, bwd
+}
+
+// geluEpilogues counts the matmul_bias steps whose GELU activation runs
+// in the product's epilogue, keeping no derivative (matmulBiasOf).
+func geluEpilogues(p *Program) int {
+	n := 0
+	for _, s := range flatSteps(p) {
+		if mm, ok := s.k.(*matmulF32); ok && len(mm.ps) > 0 {
+			if t, ok := mm.ps[0].Tile.(*geluTile); ok && t.deriv == nil {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // TestGeluFoldBitIdentical: GELU and its linked backward in their
@@ -42,7 +59,7 @@ func TestGeluFoldBitIdentical(t *testing.T) {
 	for _, threads := range []int{1, 2} {
 		bitIdentical(t, threads, func(on bool) { geluFoldOn = on }, func(p *Program) int {
 			f, b := geluFolds(p)
-			return f + b
+			return f + b + geluEpilogues(p)
 		}, 0)
 	}
 }
@@ -50,9 +67,10 @@ func TestGeluFoldBitIdentical(t *testing.T) {
 // TestGeluFoldW4: both trained blocks of W4 fold their GELU into ff1's
 // product and its backward into ff2's input gradient (the product moved
 // past ff2's weight gradient, which reads the GELU output whose slot
-// the backward's result takes), W5's block 1 too; with no gradF32 and no
-// GELU pass left; at batch 32, 2 steps of W5 on two cores give the same
-// bits folded and not.
+// the backward's result takes), W5's block 1 too, and W5's frozen block
+// 0 runs its ff1 matmul_bias's GELU in the epilogue; no gradF32 and no
+// GELU pass are left; at batch 32, 2 steps of W5 on two cores give the
+// same bits folded and not.
 func TestGeluFoldW4(t *testing.T) {
 	if !simdOn {
 		t.Skip("no AVX2")
@@ -67,6 +85,9 @@ func TestGeluFoldW4(t *testing.T) {
 			f, b := geluFolds(p)
 			if f != want || b != want {
 				t.Errorf("train %d batch %d: %d forward and %d backward folds, want %d", tr, batch, f, b, want)
+			}
+			if e := geluEpilogues(p); e != 2-want {
+				t.Errorf("train %d batch %d: %d matmul_bias GELU epilogues, want %d", tr, batch, e, 2-want)
 			}
 			for _, s := range flatSteps(p) {
 				switch k := s.k.(type) {

@@ -86,6 +86,18 @@ func describeKernel(k kernel) string {
 		if k.act != gemm.ActNone {
 			s += "+" + k.act.String()
 		}
+		if len(k.ps) > 0 {
+			switch t := k.ps[0].Tile.(type) {
+			case *geluTile:
+				if t.deriv != nil {
+					s += ", gelu/avx2 and GELU' in the epilogue"
+				} else {
+					s += ", gelu/avx2 in the epilogue"
+				}
+			case *geluGradTile:
+				s += ", gelu_backward in the epilogue"
+			}
+		}
 		return s
 	case *unaryNum[float32]:
 		if k.op == ir.OpRelu && simdOn {
