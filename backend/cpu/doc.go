@@ -102,8 +102,10 @@
 //     fails a test.
 //   - Fused ops (from ir's fuse pass). matmul_bias is one gemm.SgemmEx
 //     call with the bias and activation in the epilogue (actOf maps the
-//     IR's epilogue activations to gemm's; GELU and activations gemm
-//     lacks run after the product). In training, r = relu(m) of an
+//     IR's epilogue activations to gemm's; GELU runs as gemm's
+//     Params.Tile, the vector GELU on each block of the product once it
+//     is final (geluTile, gelu_fold.go), and activations gemm lacks run
+//     after the product). In training, r = relu(m) of an
 //     m = matmul_bias whose only other reader is relu_backward(m, dy)
 //     runs in m's epilogue too (reluEpilogues, matmul.go): relu(m) > 0
 //     exactly where m > 0, so m's storage can hold relu(m), as r for r's
@@ -223,6 +225,14 @@
 //	                elementwise.go; TestGeluSharedPhi*: the unlinked bits), and
 //	                the bias gradient summed over its rows moves into that backward
 //	                (fuseGeluBiasGrad, TestGeluBiasGrad*: the reduce_to's bits)
+//	gelu_fold.go    a linked GELU pair inside the products beside it
+//	                (foldGeluProducts): the forward in the epilogue (Params.Tile) of
+//	                the product computing its x, which writes gelu(x) and GELU'(x)
+//	                and never stores x; the backward in the epilogue of the product
+//	                computing its dy (dy·GELU'(x) written in the backward's place;
+//	                the product moves down to that place where the storage allows;
+//	                a reduce_to of it stays its own step). W4: both blocks, W5:
+//	                block 1; the same bits (TestGeluFold*)
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no

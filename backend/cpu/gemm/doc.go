@@ -101,7 +101,14 @@
 // ReLU (the common case) runs 8 lanes at a time (biasActAVX2, the same
 // bits as the scalar loops, NaN and -0 included), a whole 16-column
 // tile in one call (biasTileAVX2: the per-row calls cost a matmul_bias
-// of 2048×512×128 27% more CPU than the bare product, now 5%). Beta == 0 never reads C; other betas
+// of 2048×512×128 27% more CPU than the bare product, now 5%). A
+// caller's own step (Params.Tile, a TileEpilogue: backend/cpu's GELU and
+// its backward folded into products) runs after that on each block of a
+// task's rows (up to MC of them) and its columns, once the block is
+// final: rows of nc contiguous floats, which the hardware prefetchers
+// follow, where per tile its operands' short rows 2 KiB apart cost more
+// than a pass of its own (TestTileEpilogue: every element once, on every
+// path). Beta == 0 never reads C; other betas
 // than 0 and 1 scale C once before accumulating.
 //
 // # Micro-kernels and blocking (Zen 4: L1d 32 KiB, L2 1 MiB, L3 32 MiB)
