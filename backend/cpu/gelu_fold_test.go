@@ -2,9 +2,11 @@ package cpu
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/ir"
 )
 
 // noGeluFold turns foldGeluProducts off (for the tests of the passes it
@@ -111,6 +113,100 @@ func TestGeluFoldW4(t *testing.T) {
 		for i := range w {
 			if math.Float64bits(w[i]) != math.Float64bits(got[name][i]) {
 				t.Fatalf("W5 at batch 32: %s[%d] = %v folded, %v not", name, i, got[name][i], w[i])
+			}
+		}
+	}
+}
+
+// TestGeluFoldShapes: h·w1 → gelu → (·w2ᵀ)·w2 → gelu_backward → its
+// bias reduce_to, for shapes with edge tiles and rows that leave partial
+// blocks, batched (3-d) products, on one core and two, folded and not,
+// give the same bits; and each fold is refused where its value has
+// another reader: x read by another op, or dy a graph output.
+func TestGeluFoldShapes(t *testing.T) {
+	if !simdOn {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(9))
+	for _, tc := range []struct {
+		m, k, n    int
+		batch      int
+		xOut, dOut bool // x (the product before the GELU) or dy also read elsewhere
+	}{
+		{37, 20, 45, 0, false, false}, {250, 33, 130, 0, false, false}, {6, 16, 16, 0, false, false},
+		{7, 24, 40, 3, false, false}, {300, 64, 70, 0, true, false}, {64, 32, 48, 0, false, true},
+	} {
+		g := ir.NewGraph()
+		b := ir.NewBuilder(g)
+		hs := []int{tc.m, tc.k}
+		if tc.batch > 0 {
+			hs = []int{tc.batch, tc.m, tc.k}
+		}
+		h := must(b.Input("h", ir.RoleData, f32(hs...)))
+		w1 := must(b.Input("w1", ir.RoleData, f32(tc.n, tc.k)))
+		w2 := must(b.Input("w2", ir.RoleData, f32(8, tc.n)))
+		x := must(b.MatMul(h, w1, ir.MatMulAttr{TransposeB: true}))
+		y := must(b.Gelu(x, false))
+		dY := must(b.MatMul(y, w2, ir.MatMulAttr{TransposeB: true}))
+		dy := must(b.MatMul(dY, w2, ir.MatMulAttr{}))
+		e := must(b.GeluBackward(x, dy, false))
+		g.AddOutput("e", e)
+		g.AddOutput("y", y)
+		g.AddOutput("dY", dY) // live to the end: the result cannot take its slot
+		g.AddOutput("bias", must(b.ReduceTo(e, ir.Shape{tc.n})))
+		if tc.xOut {
+			g.AddOutput("x2", must(b.Add(x, x)))
+		}
+		if tc.dOut {
+			g.AddOutput("dy", dy)
+		}
+		if err := ir.Verify(g); err != nil {
+			t.Fatal(err)
+		}
+		ins := map[string][]float64{}
+		for _, v := range g.Inputs {
+			vals := make([]float64, v.Type.NumElements())
+			for i := range vals {
+				vals[i] = float64(float32(2 * r.NormFloat64()))
+			}
+			ins[v.Name] = vals
+		}
+		wantF, wantB := 1, 1
+		if tc.xOut {
+			wantF = 0
+		}
+		if tc.dOut {
+			wantB = 0
+		}
+		for _, threads := range []int{1, 2} {
+			var res [2]map[string][]float64
+			for i, on := range []bool{false, true} {
+				geluFoldOn = on
+				p, err := Compile(g, Options{Threads: threads})
+				geluFoldOn = true
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f, bw := geluFolds(p); on && (f != wantF || bw != wantB) || !on && f+bw > 0 {
+					t.Fatalf("%+v on=%v: %d forward and %d backward folds, want %d and %d", tc, on, f, bw, wantF, wantB)
+				}
+				for _, v := range g.Inputs {
+					bind(t, p, v.Name, v.Type, ins[v.Name])
+				}
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				res[i] = map[string][]float64{}
+				for _, o := range g.Outputs {
+					res[i][o.Name] = values(p.outputs[o.Name])
+				}
+			}
+			for o, want := range res[0] {
+				for i, v := range res[1][o] {
+					if math.Float64bits(v) != math.Float64bits(want[i]) {
+						t.Fatalf("%+v threads=%d: %s[%d] = %v folded, %v not", tc, threads, o, i, v, want[i])
+					}
+				}
 			}
 		}
 	}
