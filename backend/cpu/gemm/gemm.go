@@ -49,10 +49,11 @@ type Params struct {
 // C, after that block's final values (bias and activation included) are
 // stored, with c = C[i0·ldc+j0:] and ldc C's row stride. The blocks of a
 // call cover C exactly once; calls on disjoint blocks may run at the same
-// time on different cores. Whatever Tile computes per element does not
-// depend on how C is cut into blocks (an elementwise function of the
-// block's values and of data at the same (i, j): GELU and its
-// derivative, a product with another matrix of C's shape).
+// time on different cores. How C is cut into blocks depends on the
+// kernel, the split and the path, so for a result that does not, Tile
+// must compute each element from that element alone (and data at the
+// same (i, j)): GELU and its derivative, a product with another matrix
+// of C's shape.
 type TileEpilogue interface {
 	Tile(c []float32, ldc, i0, j0, m, n int)
 }
