@@ -66,6 +66,7 @@ func (j *job) gemm() {
 	P := pool.Size()
 	um, un := ceilDiv(p.M, k.mr), ceilDiv(p.N, k.nr)
 	j.mode = modeGemm
+	j.setSegs()
 	// op(B) packed before the call (Params.PackedB) is read by every
 	// task, whichever way the call is split.
 	pre := p.PackedB.fits(k, p.N, p.K)
@@ -190,7 +191,7 @@ func (j *job) packPart(s, q, pc, kc int) {
 		return
 	}
 	j0 := lo * nr
-	packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
+	j.packBV(j.pb[pc*panels*nr+lo*kc*nr:], j0, min(hi*nr, p.N)-j0, pc, kc)
 }
 
 // claimPart packs part q of the KC slice s (depth pc, kc deep) of the
@@ -451,15 +452,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if p.Beta != 0 && p.Beta != 1 {
 		p.scaleRows(i0, i1, j0, j1)
 	}
-	epi := p.hasEpilogue()
-	// The common epilogue (a column bias, then nothing or ReLU) goes
-	// straight to biasAct for whole tile rows, as epilogueRow would.
-	fastBias := epi && biasAct != nil && p.ColBias != nil && p.RowBias == nil && (p.Act == ActNone || p.Act == ActReLU) && nr%8 == 0
-	relu := 0
-	if p.Act == ActReLU {
-		relu = 1
-	}
-	c, ldc := p.C, p.LDC
+	// The columns of C, its epilogue and op(B) as stored are the
+	// segment's (job.segs: the call's own, or one product's of a group).
+	segs := j.segs
 	tmp := ws.tmp[:mr*nr]
 	colUsed, fiveUsed, edgeBiasUsed := false, false, false
 	// The packed B micro-panels of a KC slice lie one after another;
@@ -473,7 +468,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	// A weight gradient (op(A) = Aᵀ, several KC slices, B not read in
 	// place) instead prefetches, over the tiles of each KC slice, what
 	// the next slice will pack: its rows of A and of B (see nextSlice).
-	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && j.deepTA() && !direct && !j.pre
+	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && j.deepTA() && !direct && !j.pre && !j.grouped
 	if pfNext {
 		prefetchNextBlocks.Add(1)
 	}
@@ -488,7 +483,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 				// no task has taken it), then the first block of A.
 				j.claimPart(pc/kcb, t%parts, pc, kc)
 			case !direct:
-				packB(ws.b, p, jc, nc, pc, kc, k)
+				j.packBV(ws.b, jc, nc, pc, kc)
 			}
 			acc := 0
 			if pc > 0 || p.Beta != 0 {
@@ -551,11 +546,18 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						}
 						if !j.partReady(pc/kcb, q, pc, kc) {
 							own = lo
-							packB(ws.b, p, lo*nr, min(hi*nr, p.N)-lo*nr, pc, kc, k)
+							j.packBV(ws.b, lo*nr, min(hi*nr, p.N)-lo*nr, pc, kc)
 						}
 					}
 					for jr := jr0; jr < jr1; jr += nr {
-						nrr := min(nr, nc-jr)
+						sg := &segs[0]
+						for si := 1; si < len(segs) && segs[si].v0 <= jc+jr; si++ {
+							sg = &segs[si]
+						}
+						sp, col := sg.p, jc+jr-sg.v0 // the segment and its column
+						nrr := min(nr, nc-jr, sp.N-col)
+						c, ldc := sp.C, sp.LDC
+						epi, fastBias, relu := sg.epi, sg.fastBias, sg.relu
 						var bp *float32
 						ldb := nr
 						switch {
@@ -566,9 +568,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						case !direct:
 							bp = &ws.b[(jr/nr)*kc*nr]
 						case nrr == nr:
-							bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
+							bp, ldb = &sp.B[pc*sp.LDB+col], sp.LDB
 						default:
-							packB(ws.b, p, jc+jr, nrr, pc, kc, k)
+							packB(ws.b, sp, col, nrr, pc, kc, k)
 							bp = &ws.b[0]
 						}
 						// Prefetch the next panel, which follows this
@@ -587,7 +589,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						// apply: one call for the column (microCol).
 						ir0 := 0
 						if tiles := six / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
-							ci := ic*ldc + jc + jr
+							ci := ic*ldc + col
 							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
 							_ = ws.a[tiles*kc*mr-1]
 							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
@@ -608,13 +610,13 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 								pfB += uintptr(pfLines * 64)
 							}
 							row0 := ic + ir
-							ci := row0*ldc + jc + jr
+							ci := row0*ldc + col
 							// A tile of fewer than nr columns goes
 							// through the scratch tile: with the common
 							// epilogue, addTile applies it as it stores.
 							var eb []float32
 							if last && fastBias && nrr < nr {
-								eb = p.ColBias[jc+jr : jc+jr+nrr]
+								eb = sp.ColBias[col : col+nrr]
 								edgeBiasUsed = true
 							}
 							var ap *float32
@@ -668,7 +670,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							}
 						epilogue:
 							if last && epi && fastBias && nrr == nr {
-								cb := &p.ColBias[jc+jr]
+								cb := &sp.ColBias[col]
 								if nr == 16 && biasTile != nil {
 									biasTile(mrr, &c[ci], ldc, cb, relu)
 								} else {
@@ -678,7 +680,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 								}
 							} else if last && epi && eb == nil {
 								for r := 0; r < mrr; r++ {
-									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
+									sp.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, col)
 								}
 							}
 							ir += mrr
