@@ -587,12 +587,22 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						}
 						// Whole tiles of packed A with no epilogue to
 						// apply: one call for the column (microCol).
+						// Where the epilogue is a column bias alone, the
+						// last slice's tiles add it as they store
+						// (microColBias).
 						ir0 := 0
-						if tiles := six / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
+						colBias := last && fastBias && relu == 0 && k.microColBias != nil && !noMicroColBias
+						if tiles := six / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && (!(last && epi) || colBias) && tiles > 0 {
 							ci := ic*ldc + col
 							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
 							_ = ws.a[tiles*kc*mr-1]
-							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							if last && epi {
+								_ = sp.ColBias[col+nr-1]
+								k.microColBias(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines, &sp.ColBias[col])
+								colBiasBlocks.Add(1)
+							} else {
+								k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							}
 							if pfB != 0 {
 								pfB += uintptr(tiles * pfLines * 64)
 							}
@@ -797,6 +807,14 @@ var (
 var (
 	noPrefetchB    bool
 	prefetchBlocks atomic.Uint64
+)
+
+// noMicroColBias (tests) applies a column bias after each tile (as
+// before microColBias); colBiasBlocks counts the columns of tiles that
+// added it as they stored.
+var (
+	noMicroColBias bool
+	colBiasBlocks  atomic.Uint64
 )
 
 // noMicroCol (tests) computes every tile by kernel.micro; microColBlocks
