@@ -24,7 +24,7 @@ func TestGemmAB(t *testing.T) {
 	if os.Getenv("ENCC_GEMM_AB") == "" {
 		t.Skip("set ENCC_GEMM_AB=1")
 	}
-	defer func() { getPool = parallel.Default; noMicroColBias = false }()
+	defer func() { getPool = parallel.Default; noMicroColBias, noPrefetchA = false, false }()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	r := rand.New(rand.NewSource(1))
@@ -45,15 +45,39 @@ func TestGemmAB(t *testing.T) {
 			{"bias stored", func() { noMicroColBias = false; SgemmEx(&p) }},
 		})
 	}
+	for _, s := range [][3]int{{2048, 512, 128}, {2048, 128, 128}, {2048, 128, 512}} {
+		p := mk(s[0], s[1], s[2], x)
+		cases = append(cases, [2]variant{
+			{fmt.Sprintf("%dx%dx%d no A prefetch", s[0], s[1], s[2]), func() { noPrefetchA = true; SgemmEx(&p) }},
+			{"A prefetch", func() { noPrefetchA = false; SgemmEx(&p) }},
+		})
+	}
+	if os.Getenv("ENCC_GEMM_AB") == "pfa" {
+		cases = cases[len(cases)-3:]
+	}
+	if os.Getenv("ENCC_GEMM_AB") == "sq" {
+		// W6's squares (C = A·B) with the prefetch of the next A block
+		// off and on.
+		cases = cases[:0]
+		for _, n := range []int{256, 512, 1024} {
+			p := Params{M: n, N: n, K: n, Alpha: 1, A: randSlice(r, n*n), LDA: n, B: randSlice(r, n*n), LDB: n, C: make([]float32, n*n), LDC: n}
+			cases = append(cases, [2]variant{
+				{fmt.Sprintf("%d² no A prefetch", n), func() { noPrefetchA = true; SgemmEx(&p) }},
+				{"A prefetch", func() { noPrefetchA = false; SgemmEx(&p) }},
+			})
+		}
+	}
 	qkv := []Params{mk(2048, 128, 128, x), mk(2048, 128, 128, x), mk(2048, 128, 128, x)}
-	cases = append(cases, [2]variant{
-		{"qkv one by one", func() {
-			for i := range qkv {
-				SgemmEx(&qkv[i])
-			}
-		}},
-		{"qkv group", func() { SgemmGroup(qkv) }},
-	})
+	if os.Getenv("ENCC_GEMM_AB") == "1" {
+		cases = append(cases, [2]variant{
+			{"qkv one by one", func() {
+				for i := range qkv {
+					SgemmEx(&qkv[i])
+				}
+			}},
+			{"qkv group", func() { SgemmGroup(qkv) }},
+		})
+	}
 	for _, workers := range []int{1, 0} {
 		pool := parallel.Default()
 		clock := cputime.Process

@@ -53,3 +53,40 @@ func TestMicroColBias(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetchA: a task of several blocks of A stored m×k prefetches the
+// next block's rows (pfA) where no other prefetch runs, and the result
+// is the bits of not prefetching.
+func TestPrefetchA(t *testing.T) {
+	defer func() { getPool = parallel.Default; noPrefetchA = false }()
+	forEachKernel(t, func(t *testing.T) {
+		for _, s := range []shape{
+			{m: 1000, n: 128, k: 128, transB: true, colBias: true},
+			{m: 700, n: 64, k: 512},
+			{m: 500, n: 40, k: 70, beta: 1, padA: 3},
+		} {
+			s.alpha = 1
+			pool := parallel.New(1)
+			getPool = func() *parallel.Pool { return pool }
+			var got [2][]float32
+			var used uint64
+			for i, off := range []bool{true, false} {
+				noPrefetchA = off
+				before := prefetchABlocks.Load()
+				s.run(t, rand.New(rand.NewSource(22)))
+				got[i] = lastC
+				if !off {
+					used = prefetchABlocks.Load() - before
+				}
+			}
+			if want := Kernel() == "avx2"; (used > 0) != want {
+				t.Errorf("%v: prefetch of A used in %d tasks, want use %v", s, used, want)
+			}
+			for i := range got[0] {
+				if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+					t.Fatalf("%v: differs at %d", s, i)
+				}
+			}
+		}
+	})
+}

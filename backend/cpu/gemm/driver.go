@@ -472,6 +472,16 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if pfNext {
 		prefetchNextBlocks.Add(1)
 	}
+	// A stored m×k and packed, no other prefetch: over the tiles of a
+	// block of A, the next block's rows of this slice (where they are
+	// one run of memory, or nearly) come into cache a share before each
+	// tile, for its packing (pfA).
+	pfAOn := k.prefetch != nil && !noPrefetchA && !pfOn && !pfNext && !p.TransA && !dirA && p.LDA <= 2*kcb && i1-i0 > mcb
+	if pfAOn {
+		prefetchABlocks.Add(1)
+	}
+	var pfA uintptr // the next line of the next block's rows
+	pfALeft, pfAPer := 0, 0
 	var nx nextSlice
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
@@ -501,6 +511,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
+				pfA, pfALeft = 0, 0
+				if next := ic + mc; pfAOn && next < i1 {
+					rows := min(mcb, i1-next)
+					lo := uintptr(unsafe.Pointer(&p.A[next*p.LDA+pc])) &^ 63
+					hi := uintptr(unsafe.Pointer(&p.A[(next+rows-1)*p.LDA+pc+kc-1]))
+					pfA, pfALeft = lo, int((hi-lo)/64)+1
+					pfAPer = ceilDiv(pfALeft, ceilDiv(nc, nr)*ceilDiv(mc, mr))
+				}
 				// Rows [0, six) in whole tiles, then nf tiles of 5 rows
 				// (fives), or an edge tile where nf is 0.
 				nf := k.fives(mc, dirA)
@@ -584,6 +602,11 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							pfLines = ceilDiv(kc*nr*4/64, ceilDiv(mc, mr))
 						} else if pfNext {
 							pfB, pfLines = nx.next(ceilDiv(mc, mr))
+						} else if pfALeft > 0 {
+							pfB, pfLines = pfA, min(pfAPer, ceilDiv(pfALeft, ceilDiv(mc, mr)))
+							n := min(pfLines*ceilDiv(mc, mr), pfALeft)
+							pfA += uintptr(n * 64)
+							pfALeft -= n
 						}
 						// Whole tiles of packed A with no epilogue to
 						// apply: one call for the column (microCol).
@@ -807,6 +830,13 @@ var (
 var (
 	noPrefetchB    bool
 	prefetchBlocks atomic.Uint64
+)
+
+// noPrefetchA (tests) turns the prefetch of the next block of A off;
+// prefetchABlocks counts the tasks that use it.
+var (
+	noPrefetchA     bool
+	prefetchABlocks atomic.Uint64
 )
 
 // noMicroColBias (tests) applies a column bias after each tile (as
