@@ -112,9 +112,11 @@
 // bias call per tile: W5's forward products x·Wᵀ + b with 2048 rows took
 // 2–8% less CPU (K = 128: 2048×512 3128 → 2986 µs, 2048×128 814 → 776
 // on one core). A task of several blocks of A stored m×k (packed, no other
-// prefetch running, rows at most 2·KC apart) prefetches, over the tiles
-// of each block, the next block's rows of the slice for its packing
-// (pfA: 1–6% less CPU for those products on one core; squares unchanged).
+// prefetch running) prefetches, over the tiles of each block, what it
+// packs next where its rows are at most 2·KC apart: the next block's rows
+// of the slice, or after the last block its first block's rows of the
+// next slice (pfA: 1–6% less CPU for those products on one core; A of
+// W5's 2048-row products comes from L3 or memory; squares unchanged).
 //
 // SgemmGroup computes products of one op(A) by several op(B) (the
 // projections q, k, v of one x) as one call: the products' columns one

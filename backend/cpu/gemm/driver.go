@@ -476,7 +476,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	// block of A, the next block's rows of this slice (where they are
 	// one run of memory, or nearly) come into cache a share before each
 	// tile, for its packing (pfA).
-	pfAOn := k.prefetch != nil && !noPrefetchA && !pfOn && !pfNext && !p.TransA && !dirA && p.LDA <= 2*kcb && i1-i0 > mcb
+	pfAOn := k.prefetch != nil && !noPrefetchA && !pfOn && !pfNext && !p.TransA && !dirA && (i1-i0 > mcb || p.K > kcb)
 	if pfAOn {
 		prefetchABlocks.Add(1)
 	}
@@ -512,12 +512,20 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
 				pfA, pfALeft = 0, 0
-				if next := ic + mc; pfAOn && next < i1 {
-					rows := min(mcb, i1-next)
-					lo := uintptr(unsafe.Pointer(&p.A[next*p.LDA+pc])) &^ 63
-					hi := uintptr(unsafe.Pointer(&p.A[(next+rows-1)*p.LDA+pc+kc-1]))
-					pfA, pfALeft = lo, int((hi-lo)/64)+1
-					pfAPer = ceilDiv(pfALeft, ceilDiv(nc, nr)*ceilDiv(mc, mr))
+				if pfAOn {
+					// The next block: below this one in the slice, or
+					// the task's first in the next slice.
+					next, npc, nkc := ic+mc, pc, kc
+					if next >= i1 {
+						next, npc, nkc = i0, pc+kc, min(kcb, p.K-pc-kc)
+					}
+					if next < i1 && npc < p.K && p.LDA <= 2*nkc {
+						rows := min(mcb, i1-next)
+						lo := uintptr(unsafe.Pointer(&p.A[next*p.LDA+npc])) &^ 63
+						hi := uintptr(unsafe.Pointer(&p.A[(next+rows-1)*p.LDA+npc+nkc-1]))
+						pfA, pfALeft = lo, int((hi-lo)/64)+1
+						pfAPer = ceilDiv(pfALeft, ceilDiv(nc, nr)*ceilDiv(mc, mr))
+					}
 				}
 				// Rows [0, six) in whole tiles, then nf tiles of 5 rows
 				// (fives), or an edge tile where nf is 0.
