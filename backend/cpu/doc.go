@@ -187,6 +187,10 @@
 //	                package's own code on four lanes (the same bits,
 //	                TestExpF64, TestLogF64); exp_other.go stubs them
 //	stage.go        independent steps side by side (stageSteps)
+//	matmulgroup.go  products of one input by several weights (q, k, v) as one
+//	                gemm.SgemmGroup call (groupProducts: a product moves up to
+//	                its first sibling only across steps of known storage it
+//	                does not conflict with; TestGroupProducts*: the same bits)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
 //	                softmax, sigmoid and tanh, 2×2 max

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/encc-lang/encc/backend/cpu/gemm"
+	"github.com/encc-lang/encc/ir"
 )
 
 // TestGemmTrace prints, with ENCC_GEMMTRACE=1, every product of the W1
@@ -33,12 +34,26 @@ func TestGemmTrace(t *testing.T) {
 		g = mlpForward(256)
 	case "w3":
 		g = lenetGraph(64)
+	case "w4", "w5":
+		g = stepGraph(t, "bench/w4_transformer.enc", map[string]int{"w4": 0, "w5": 1}[mode], 0, 32, true)
 	}
 	p, err := Compile(g, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fillInputs(p, g, 10)
+	if mode == "w4" || mode == "w5" {
+		p.SetScalar("lr", 1e-3)
+		for _, v := range g.Inputs {
+			if v.Name == "step" || (v.Type.DType == ir.I64 && v.Role() == ir.RoleState) {
+				x := p.Int64(v.Name)
+				for i := range x {
+					x[i] = 1
+				}
+			}
+		}
+	} else {
+		fillInputs(p, g, 10)
+	}
 	if mode != "w2" {
 		p.SetScalar("lr", 1e-3)
 	}

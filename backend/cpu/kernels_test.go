@@ -99,6 +99,12 @@ func describeKernel(k kernel) string {
 			}
 		}
 		return s
+	case *matmulGroup:
+		names := make([]string, len(k.ks))
+		for i, m := range k.ks {
+			names[i] = describeKernel(m)
+		}
+		return "group(" + strings.Join(names, ", ") + ")"
 	case *unaryNum[float32]:
 		if k.op == ir.OpRelu && simdOn {
 			return "unaryNum[float32]/relu/avx2"

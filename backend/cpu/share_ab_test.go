@@ -13,22 +13,26 @@ import (
 // TestShareAB (ENCC_SHARE_AB=1) compares W4 and W5 training steps with
 // the layernorm-statistics and GELU-Φ links off and on (with
 // ENCC_SHARE_AB=attn: attention_backward computing its products,
-// shareAttentionProducts), in-process, in alternated blocks of steps, by
+// shareAttentionProducts; with ENCC_SHARE_AB=group: the q/k/v
+// projections as one product, groupProducts), in-process, in alternated blocks of steps, by
 // process CPU per step (for a loaded machine, where separate processes
 // are disturbed differently).
 func TestShareAB(t *testing.T) {
 	which := os.Getenv("ENCC_SHARE_AB")
 	if which == "" {
-		t.Skip("set ENCC_SHARE_AB=1 (or attn)")
+		t.Skip("set ENCC_SHARE_AB=1 (or attn, group)")
 	}
-	defer func(a, b, c bool) { lnShareOn, geluShareOn, attnProductsOn = a, b, c }(lnShareOn, geluShareOn, attnProductsOn)
+	defer func(a, b, c, d bool) { lnShareOn, geluShareOn, attnProductsOn, groupProductsOn = a, b, c, d }(lnShareOn, geluShareOn, attnProductsOn, groupProductsOn)
 	for tr, name := range []string{"w4", "w5"} {
 		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 32, true)
 		var progs [2]*Program
 		for i, on := range []bool{false, true} {
-			if which == "attn" {
+			switch which {
+			case "attn":
 				attnProductsOn = on
-			} else {
+			case "group":
+				groupProductsOn = on
+			default:
 				lnShareOn, geluShareOn = on, on
 			}
 			p, err := Compile(g, Options{})

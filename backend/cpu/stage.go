@@ -239,12 +239,15 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		if len(k.ps) > 0 && k.ps[0].Beta != 0 { // accumulating (accumulateFolds): reads its result's storage too
 			u.reads = append(u.reads, spanOf(k.out))
 		}
-		// Multiply-adds at 50 per ns and packing at 0.3 ns per element
-		// for big products, the 30 per ns measured for W1's small ones.
-		macs := float64(k.m) * float64(k.n) * float64(k.k) * float64(len(k.ps))
-		u.est = 200 + macs/30
-		if macs > 1<<20 {
-			u.est = 200 + macs/50 + 0.3*float64(k.k)*float64(k.m+k.n)*float64(len(k.ps))
+		u.est = k.estimate()
+	case *matmulGroup:
+		for _, m := range k.ks {
+			if m.bias != nil && m.act != gemm.ActNone && m.act != gemm.ActReLU {
+				return u, false
+			}
+			mu := mmUse(m, spanOf)
+			u.reads, u.writes = append(u.reads, mu.reads...), append(u.writes, mu.writes...)
+			u.est += m.estimate()
 		}
 	case *adamKernel:
 		k.uses(&u, spanOf)
@@ -274,6 +277,17 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		return u, false
 	}
 	return u, true
+}
+
+// estimate is the product's estimated time on one core: multiply-adds
+// at 50 per ns and packing at 0.3 ns per element for big products, the
+// 30 per ns measured for W1's small ones.
+func (k *matmulF32) estimate() float64 {
+	macs := float64(k.m) * float64(k.n) * float64(k.k) * float64(len(k.ps))
+	if macs > 1<<20 {
+		return 200 + macs/50 + 0.3*float64(k.k)*float64(k.m+k.n)*float64(len(k.ps))
+	}
+	return 200 + macs/30
 }
 
 // uses adds the storage the update reads and writes to u, and its time.

@@ -111,6 +111,31 @@
 // path). Beta == 0 never reads C; other betas
 // than 0 and 1 scale C once before accumulating.
 //
+// Where the epilogue is a column bias alone, the whole tiles of a column
+// of the last KC slice add it as they are stored
+// (sgemmAVX2x6x16ColBias: C, + old C, + bias, biasTile's additions in
+// its order, so the same bits), so that such a product goes one call per
+// column like a product with no epilogue instead of a kernel call and a
+// bias call per tile: W5's forward products x·Wᵀ + b with 2048 rows took
+// 2–8% less CPU (K = 128: 2048×512 3128 → 2986 µs, 2048×128 814 → 776
+// on one core). A task of several blocks of A stored m×k (packed, no other
+// prefetch running) prefetches, over the tiles of each block, what it
+// packs next where its rows are at most 2·KC apart: the next block's rows
+// of the slice, or after the last block its first block's rows of the
+// next slice (pfA: 1–6% less CPU for those products on one core; A of
+// W5's 2048-row products comes from L3 or memory; squares unchanged).
+//
+// SgemmGroup computes products of one op(A) by several op(B) (the
+// projections q, k, v of one x) as one call: the products' columns one
+// after another, each padded to whole micro-panels (job.segs: a tile
+// never holds two products' columns), so that each task packs its block
+// of op(A) once for all of them, op(B) is packed into one shared buffer
+// from the separate weights, and the call pays one hand-off and one tail.
+// Each element gets the operations of its product's own call (the tiles,
+// the KC slices and the epilogue do not depend on the split), so the bits
+// are those of SgemmEx on each (TestGroup). W5's three 2048×128×128
+// projections: 2838 → 2551 µs of process CPU on two cores (2408 → 2353
+// of one core's).//
 // # Micro-kernels and blocking (Zen 4: L1d 32 KiB, L2 1 MiB, L3 32 MiB)
 //
 //	kernel   tile    KC   MC   NC    selected by

@@ -66,6 +66,7 @@ func (j *job) gemm() {
 	P := pool.Size()
 	um, un := ceilDiv(p.M, k.mr), ceilDiv(p.N, k.nr)
 	j.mode = modeGemm
+	j.setSegs()
 	// op(B) packed before the call (Params.PackedB) is read by every
 	// task, whichever way the call is split.
 	pre := p.PackedB.fits(k, p.N, p.K)
@@ -190,7 +191,7 @@ func (j *job) packPart(s, q, pc, kc int) {
 		return
 	}
 	j0 := lo * nr
-	packB(j.pb[pc*panels*nr+lo*kc*nr:], p, j0, min(hi*nr, p.N)-j0, pc, kc, j.kern)
+	j.packBV(j.pb[pc*panels*nr+lo*kc*nr:], j0, min(hi*nr, p.N)-j0, pc, kc)
 }
 
 // claimPart packs part q of the KC slice s (depth pc, kc deep) of the
@@ -454,15 +455,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if p.Beta != 0 && p.Beta != 1 {
 		p.scaleRows(i0, i1, j0, j1)
 	}
-	epi := p.hasEpilogue()
-	// The common epilogue (a column bias, then nothing or ReLU) goes
-	// straight to biasAct for whole tile rows, as epilogueRow would.
-	fastBias := epi && biasAct != nil && p.ColBias != nil && p.RowBias == nil && (p.Act == ActNone || p.Act == ActReLU) && nr%8 == 0
-	relu := 0
-	if p.Act == ActReLU {
-		relu = 1
-	}
-	c, ldc := p.C, p.LDC
+	// The columns of C, its epilogue and op(B) as stored are the
+	// segment's (job.segs: the call's own, or one product's of a group).
+	segs := j.segs
 	tmp := ws.tmp[:mr*nr]
 	colUsed, fiveUsed, edgeBiasUsed := false, false, false
 	// The packed B micro-panels of a KC slice lie one after another;
@@ -476,10 +471,20 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	// A weight gradient (op(A) = Aᵀ, several KC slices, B not read in
 	// place) instead prefetches, over the tiles of each KC slice, what
 	// the next slice will pack: its rows of A and of B (see nextSlice).
-	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && j.deepTA() && !direct && !j.pre
+	pfNext := k.prefetch != nil && !noPrefetchNext && !pfOn && j.deepTA() && !direct && !j.pre && !j.grouped
 	if pfNext {
 		prefetchNextBlocks.Add(1)
 	}
+	// A stored m×k and packed, no other prefetch: over the tiles of a
+	// block of A, the next block's rows of this slice (where they are
+	// one run of memory, or nearly) come into cache a share before each
+	// tile, for its packing (pfA).
+	pfAOn := k.prefetch != nil && !noPrefetchA && !pfOn && !pfNext && !p.TransA && !dirA && (i1-i0 > mcb || p.K > kcb)
+	if pfAOn {
+		prefetchABlocks.Add(1)
+	}
+	var pfA uintptr // the next line of the next block's rows
+	pfALeft, pfAPer := 0, 0
 	var nx nextSlice
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
@@ -491,7 +496,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 				// no task has taken it), then the first block of A.
 				j.claimPart(pc/kcb, t%parts, pc, kc)
 			case !direct:
-				packB(ws.b, p, jc, nc, pc, kc, k)
+				j.packBV(ws.b, jc, nc, pc, kc)
 			}
 			acc := 0
 			if pc > 0 || p.Beta != 0 {
@@ -509,6 +514,22 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
+				pfA, pfALeft = 0, 0
+				if pfAOn {
+					// The next block: below this one in the slice, or
+					// the task's first in the next slice.
+					next, npc, nkc := ic+mc, pc, kc
+					if next >= i1 {
+						next, npc, nkc = i0, pc+kc, min(kcb, p.K-pc-kc)
+					}
+					if next < i1 && npc < p.K && p.LDA <= 2*nkc {
+						rows := min(mcb, i1-next)
+						lo := uintptr(unsafe.Pointer(&p.A[next*p.LDA+npc])) &^ 63
+						hi := uintptr(unsafe.Pointer(&p.A[(next+rows-1)*p.LDA+npc+nkc-1]))
+						pfA, pfALeft = lo, int((hi-lo)/64)+1
+						pfAPer = ceilDiv(pfALeft, ceilDiv(nc, nr)*ceilDiv(mc, mr))
+					}
+				}
 				// Rows [0, six) in whole tiles, then nf tiles of 5 rows
 				// (fives), or an edge tile where nf is 0.
 				nf := k.fives(mc, dirA)
@@ -554,11 +575,18 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						}
 						if !j.partReady(pc/kcb, q, pc, kc) {
 							own = lo
-							packB(ws.b, p, lo*nr, min(hi*nr, p.N)-lo*nr, pc, kc, k)
+							j.packBV(ws.b, lo*nr, min(hi*nr, p.N)-lo*nr, pc, kc)
 						}
 					}
 					for jr := jr0; jr < jr1; jr += nr {
-						nrr := min(nr, nc-jr)
+						sg := &segs[0]
+						for si := 1; si < len(segs) && segs[si].v0 <= jc+jr; si++ {
+							sg = &segs[si]
+						}
+						sp, col := sg.p, jc+jr-sg.v0 // the segment and its column
+						nrr := min(nr, nc-jr, sp.N-col)
+						c, ldc := sp.C, sp.LDC
+						epi, fastBias, relu := sg.epi, sg.fastBias, sg.relu
 						var bp *float32
 						ldb := nr
 						switch {
@@ -569,9 +597,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 						case !direct:
 							bp = &ws.b[(jr/nr)*kc*nr]
 						case nrr == nr:
-							bp, ldb = &p.B[pc*p.LDB+jc+jr], p.LDB
+							bp, ldb = &sp.B[pc*sp.LDB+col], sp.LDB
 						default:
-							packB(ws.b, p, jc+jr, nrr, pc, kc, k)
+							packB(ws.b, sp, col, nrr, pc, kc, k)
 							bp = &ws.b[0]
 						}
 						// Prefetch the next panel, which follows this
@@ -585,15 +613,30 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							pfLines = ceilDiv(kc*nr*4/64, ceilDiv(mc, mr))
 						} else if pfNext {
 							pfB, pfLines = nx.next(ceilDiv(mc, mr))
+						} else if pfALeft > 0 {
+							pfB, pfLines = pfA, min(pfAPer, ceilDiv(pfALeft, ceilDiv(mc, mr)))
+							n := min(pfLines*ceilDiv(mc, mr), pfALeft)
+							pfA += uintptr(n * 64)
+							pfALeft -= n
 						}
 						// Whole tiles of packed A with no epilogue to
 						// apply: one call for the column (microCol).
+						// Where the epilogue is a column bias alone, the
+						// last slice's tiles add it as they store
+						// (microColBias).
 						ir0 := 0
-						if tiles := six / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && !(last && epi) && tiles > 0 {
-							ci := ic*ldc + jc + jr
+						colBias := last && fastBias && relu == 0 && k.microColBias != nil && !noMicroColBias
+						if tiles := six / mr; k.microCol != nil && !noMicroCol && !dirA && nrr == nr && (!(last && epi) || colBias) && tiles > 0 {
+							ci := ic*ldc + col
 							_ = c[ci+(tiles*mr-1)*ldc+nr-1]
 							_ = ws.a[tiles*kc*mr-1]
-							k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							if last && epi {
+								_ = sp.ColBias[col+nr-1]
+								k.microColBias(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines, &sp.ColBias[col])
+								colBiasBlocks.Add(1)
+							} else {
+								k.microCol(kc, &ws.a[0], bp, ldb, &c[ci], ldc, acc, tiles, pfB, pfLines)
+							}
 							if pfB != 0 {
 								pfB += uintptr(tiles * pfLines * 64)
 							}
@@ -611,13 +654,13 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 								pfB += uintptr(pfLines * 64)
 							}
 							row0 := ic + ir
-							ci := row0*ldc + jc + jr
+							ci := row0*ldc + col
 							// A tile of fewer than nr columns goes
 							// through the scratch tile: with the common
 							// epilogue, addTile applies it as it stores.
 							var eb []float32
 							if last && fastBias && nrr < nr {
-								eb = p.ColBias[jc+jr : jc+jr+nrr]
+								eb = sp.ColBias[col : col+nrr]
 								edgeBiasUsed = true
 							}
 							var ap *float32
@@ -671,7 +714,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 							}
 						epilogue:
 							if last && epi && fastBias && nrr == nr {
-								cb := &p.ColBias[jc+jr]
+								cb := &sp.ColBias[col]
 								if nr == 16 && biasTile != nil {
 									biasTile(mrr, &c[ci], ldc, cb, relu)
 								} else {
@@ -681,7 +724,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 								}
 							} else if last && epi && eb == nil {
 								for r := 0; r < mrr; r++ {
-									p.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, jc+jr)
+									sp.epilogueRow(c[ci+r*ldc:ci+r*ldc+nrr], row0+r, col)
 								}
 							}
 							ir += mrr
@@ -692,8 +735,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 					// The caller's epilogue on the block just made final,
 					// rows of nc floats: per tile, each of a tile's short
 					// rows far apart, the W5 step's GELU multiply cost more
-					// than the pass it replaced.
-					p.Tile.Tile(c[ic*ldc+jc:], ldc, ic, jc, mc, nc)
+					// than the pass it replaced. (A group, whose segments
+					// are other products, has no Tile: groupable.)
+					p.Tile.Tile(p.C[ic*p.LDC+jc:], p.LDC, ic, jc, mc, nc)
 				}
 			}
 		}
@@ -805,6 +849,21 @@ var (
 var (
 	noPrefetchB    bool
 	prefetchBlocks atomic.Uint64
+)
+
+// noPrefetchA (tests) turns the prefetch of the next block of A off;
+// prefetchABlocks counts the tasks that use it.
+var (
+	noPrefetchA     bool
+	prefetchABlocks atomic.Uint64
+)
+
+// noMicroColBias (tests) applies a column bias after each tile (as
+// before microColBias); colBiasBlocks counts the columns of tiles that
+// added it as they stored.
+var (
+	noMicroColBias bool
+	colBiasBlocks  atomic.Uint64
 )
 
 // noMicroCol (tests) computes every tile by kernel.micro; microColBlocks

@@ -454,6 +454,15 @@ type job struct {
 	tbuf    []float32
 
 	tr *TraceCall // this call's record while tracing (trace.go), else nil
+
+	// segs are the call's products, columns after columns (segment):
+	// one, the call's own (one), or a group's (SgemmGroup: grouped,
+	// copies of its products in gp, their segments in gsegs).
+	segs    []segment
+	one     [1]segment
+	grouped bool
+	gp      []Params
+	gsegs   []segment
 }
 
 var (

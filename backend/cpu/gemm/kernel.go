@@ -28,6 +28,13 @@ type kernel struct {
 	// before each tile. The same bits as micro tile by tile.
 	microCol func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int)
 
+	// microColBias, if not nil (with microCol), is microCol adding
+	// bias[0:nr] to each row of the tiles as it stores them (after the
+	// old C where acc != 0): the last KC slice of a product whose
+	// epilogue is a column bias alone, with the bits of microCol and
+	// then the epilogue.
+	microColBias func(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int, bias *float32)
+
 	// micro4, if not nil, is micro for the first 4 rows of the tile
 	// only (a still an mr-row panel); edge panels of 4 rows use it in
 	// place of micro on a scratch tile.

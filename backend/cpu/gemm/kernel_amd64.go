@@ -11,6 +11,9 @@ func sgemmAVX2x6x16(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int
 func sgemmAVX2x6x16Col(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int)
 
 //go:noescape
+func sgemmAVX2x6x16ColBias(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int, bias *float32)
+
+//go:noescape
 func sgemmAVX2x6x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
 
 //go:noescape
@@ -65,7 +68,7 @@ func archKernels() []*kernel {
 	if hasAVX2 {
 		ks = append(ks, &kernel{
 			name: "avx2", mr: 6, nr: 16, kc: 256, mc: 240, nc: 4080,
-			micro: sgemmAVX2x6x16, microCol: sgemmAVX2x6x16Col, micro4: sgemmAVX2x4x16, microA: sgemmAVX2x6x16A,
+			micro: sgemmAVX2x6x16, microCol: sgemmAVX2x6x16Col, microColBias: sgemmAVX2x6x16ColBias, micro4: sgemmAVX2x4x16, microA: sgemmAVX2x6x16A,
 			micro5: sgemmAVX2x5x16, micro5A: sgemmAVX2x5x16A,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
 			pack6: pack6AVX2, packB16: packB16AVX2, prefetch: prefetchLines,

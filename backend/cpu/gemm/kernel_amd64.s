@@ -204,6 +204,109 @@ colnext:
 	RET
 
 // ---------------------------------------------------------------------------
+// sgemmAVX2x6x16Col with the column bias added as the tiles are stored.
+//
+// func sgemmAVX2x6x16ColBias(kc int, a, b *float32, ldb int, c *float32, ldc int, acc int, tiles int, pf uintptr, pfLines int, bias *float32)
+//
+// The tiles of the last KC slice of a product whose epilogue is a column
+// bias alone: each row of each tile is (C +) the sum, then + bias[0:16],
+// the additions biasTileAVX2 makes after the store, in the same order, so
+// the same bits, without storing the tile and loading it back (one call
+// per column where the epilogue took a kernel call and a bias call per
+// tile).
+
+#define AVX2ADDROWB(r0, r1) \
+	VADDPS  (DX), r0, r0;   \
+	VADDPS  32(DX), r1, r1; \
+	VADDPS  Y0, r0, r0;     \
+	VADDPS  Y1, r1, r1;     \
+	VMOVUPS r0, (DX);       \
+	VMOVUPS r1, 32(DX);     \
+	ADDQ    R8, DX
+
+#define AVX2SETROWB(r0, r1) \
+	VADDPS  Y0, r0, r0;     \
+	VADDPS  Y1, r1, r1;     \
+	VMOVUPS r0, (DX);       \
+	VMOVUPS r1, 32(DX);     \
+	ADDQ    R8, DX
+
+TEXT ·sgemmAVX2x6x16ColBias(SB), NOSPLIT, $0-88
+	MOVQ a+8(FP), SI
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), R13
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ tiles+56(FP), R11
+	MOVQ pf+64(FP), BX
+	LEAQ (R8)(R8*2), R12
+	SHLQ $1, R12              // R12 = 6 rows of C in bytes
+
+cbtile:
+	MOVQ pfLines+72(FP), CX
+	TESTQ CX, CX
+	JLE   cbpfdone
+
+cbpf:
+	PREFETCHT0 (BX)
+	ADDQ       $64, BX
+	DECQ       CX
+	JNZ        cbpf
+
+cbpfdone:
+	MOVQ kc+0(FP), CX
+	MOVQ b+16(FP), DI
+	MOVQ R13, DX
+	AVX2BEGIN6
+
+	CMPQ CX, $4
+	JLT  cbtail
+
+cbloop4:
+	AVX2STEP(0)
+	AVX2STEP(24)
+	AVX2STEP(48)
+	AVX2STEP(72)
+	ADDQ $96, SI
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  cbloop4
+
+cbtail:
+	TESTQ CX, CX
+	JEQ   cbstore
+
+cbloop1:
+	AVX2STEP(0)
+	ADDQ $24, SI
+	DECQ CX
+	JNZ  cbloop1
+
+cbstore:
+	MOVQ    bias+80(FP), AX
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	MOVQ    R13, DX
+	MOVQ    acc+48(FP), AX
+	TESTQ   AX, AX
+	JEQ     cboverwrite
+	AVX2ADDROWB(Y4, Y5); AVX2ADDROWB(Y6, Y7); AVX2ADDROWB(Y8, Y9)
+	AVX2ADDROWB(Y10, Y11); AVX2ADDROWB(Y12, Y13); AVX2ADDROWB(Y14, Y15)
+	JMP     cbnext
+
+cboverwrite:
+	AVX2SETROWB(Y4, Y5); AVX2SETROWB(Y6, Y7); AVX2SETROWB(Y8, Y9)
+	AVX2SETROWB(Y10, Y11); AVX2SETROWB(Y12, Y13); AVX2SETROWB(Y14, Y15)
+
+cbnext:
+	ADDQ R12, R13
+	DECQ R11
+	JNZ  cbtile
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
 // AVX2+FMA micro-kernel reading A in place.
 //
 // func sgemmAVX2x6x16A(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)

@@ -1,0 +1,137 @@
+package gemm
+
+import "sync/atomic"
+
+// A segment is the columns [v0, v0+⌈p.N/nr⌉·nr) of the product a job
+// computes: they are p's op(B), C and epilogue, column v0 being p's
+// column 0. A call has one segment, itself at 0; a group (SgemmGroup)
+// one per product, each padded to whole micro-panels so that no tile
+// holds columns of two products.
+type segment struct {
+	p        *Params
+	v0       int
+	epi      bool // p has an epilogue
+	fastBias bool // … the common one: a column bias, then nothing or ReLU (biasAct)
+	relu     int  // … with ReLU
+}
+
+// set fills the epilogue fields of s from s.p for kernel k.
+func (s *segment) set(k *kernel) {
+	p := s.p
+	s.epi = p.hasEpilogue()
+	s.fastBias = s.epi && biasAct != nil && p.ColBias != nil && p.RowBias == nil && (p.Act == ActNone || p.Act == ActReLU) && k.nr%8 == 0
+	s.relu = 0
+	if p.Act == ActReLU {
+		s.relu = 1
+	}
+}
+
+// setSegs makes the call's own product its one segment, unless it is a
+// group (whose segments SgemmGroup set).
+func (j *job) setSegs() {
+	if j.grouped {
+		return
+	}
+	j.one[0] = segment{p: &j.p}
+	j.one[0].set(j.kern)
+	j.segs = j.one[:]
+}
+
+// packBV packs depth [pc, pc+kc) of columns [j0, j0+nc) of the call's
+// op(B) (packB's layout), j0 at a panel boundary: of each segment, its
+// own op(B) as stored, each segment's last panel zero-padded.
+func (j *job) packBV(dst []float32, j0, nc, pc, kc int) {
+	if !j.grouped {
+		packB(dst, &j.p, j0, nc, pc, kc, j.kern)
+		return
+	}
+	nr := j.kern.nr
+	for i := range j.segs {
+		s := &j.segs[i]
+		lo, hi := max(j0, s.v0), min(j0+nc, s.v0+ceilDiv(s.p.N, nr)*nr)
+		if lo >= hi {
+			continue
+		}
+		packB(dst[(lo-j0)/nr*kc*nr:], s.p, lo-s.v0, min(hi-s.v0, s.p.N)-(lo-s.v0), pc, kc, j.kern)
+	}
+}
+
+// SgemmGroup computes the products ps as one call: products of one
+// op(A) (the same M, K, TransA, Alpha, A and LDA) by several op(B) of
+// the same TransB, each into its own C with its own epilogue, all with
+// the same Beta (0 or 1): the projections of one input by several
+// weights (attention's q, k and v). The call is split over the pool once,
+// as one product whose columns are the products' columns one after
+// another (each padded to whole micro-panels), so that a task packs its
+// block of op(A) once for all of them and the call pays one hand-off.
+// Every element of each C gets the operations it gets in the product's
+// own call (tiles, K slices and epilogue do not depend on the split), so
+// the results are the bits of SgemmEx on each product. Products that
+// cannot be grouped (another op(A) or Beta, one row, a swapped or tiny
+// product, a caller's Tile epilogue) are computed one by one. It panics on inconsistent shapes.
+func SgemmGroup(ps []Params) { group(ps, false) }
+
+// SgemmGroupSerial is SgemmGroup on the calling goroutine only (see
+// SgemmExSerial).
+func SgemmGroupSerial(ps []Params) { group(ps, true) }
+
+// groupCalls counts the calls run as one group (for the tests).
+var groupCalls atomic.Uint64
+
+func group(ps []Params, serial bool) {
+	for i := range ps {
+		check(&ps[i])
+	}
+	k := active.Load()
+	if !groupable(ps, k, serial) {
+		for i := range ps {
+			run(&ps[i], serial)
+		}
+		return
+	}
+	groupCalls.Add(1)
+	j := getJob()
+	j.kern, j.serial, j.grouped = k, serial, true
+	j.gp = append(j.gp[:0], ps...)
+	j.gsegs = j.gsegs[:0]
+	n := 0
+	for i := range j.gp {
+		s := segment{p: &j.gp[i], v0: n}
+		s.set(k)
+		j.gsegs = append(j.gsegs, s)
+		n += ceilDiv(ps[i].N, k.nr) * k.nr
+	}
+	j.segs = j.gsegs
+	// The call's own Params: the shared op(A), N the columns of all.
+	j.p = Params{TransA: ps[0].TransA, TransB: ps[0].TransB, M: ps[0].M, N: n, K: ps[0].K,
+		Alpha: ps[0].Alpha, A: ps[0].A, LDA: ps[0].LDA, Beta: ps[0].Beta}
+	j.traceBegin()
+	j.gemm()
+	j.traceEnd()
+	clear(j.gp)
+	j.gp = j.gp[:0]
+	for i := range j.gsegs {
+		j.gsegs[i] = segment{}
+	}
+	j.grouped, j.segs = false, nil
+	putJob(j)
+}
+
+// groupable reports whether ps can run as one call (SgemmGroup).
+func groupable(ps []Params, k *kernel, serial bool) bool {
+	if len(ps) < 2 {
+		return false
+	}
+	p0 := &ps[0]
+	n := 0
+	for i := range ps {
+		p := &ps[i]
+		if p.M != p0.M || p.K != p0.K || p.TransA != p0.TransA || p.TransB != p0.TransB ||
+			p.Alpha != p0.Alpha || p.LDA != p0.LDA || p.Beta != p0.Beta || len(p.A) != len(p0.A) ||
+			len(p.A) > 0 && &p.A[0] != &p0.A[0] || p.N == 0 || p.PackedB != nil || p.Tile != nil || swapWorth(p, k, serial) {
+			return false
+		}
+		n += p.N
+	}
+	return p0.M > 1 && p0.K > 0 && p0.Alpha != 0 && (p0.Beta == 0 || p0.Beta == 1) && p0.M*n*p0.K > smallMACs
+}
