@@ -477,6 +477,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	if pfNext {
 		prefetchNextBlocks.Add(1)
 	}
+	// The column sums of A (Params.ASums) of the task's rows, added block
+	// by block after each is packed, in the order of the KC slices: by
+	// the one task whose columns start at 0 (every task of a split over
+	// M; the first of a split over N, whose tasks all pack every row).
+	sumA := p.ASums != nil && j0 == 0
+	if sumA {
+		clear(p.ASums[i0:i1])
+	}
 	var nx nextSlice
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
@@ -535,6 +543,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 					}
 				default:
 					packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
+				}
+				if sumA && jc == j0 {
+					colSums(p.ASums[ic:ic+mc], p.A[pc*p.LDA+ic:], kc, mc, p.LDA)
 				}
 				// With a shared op(B), the columns go part by part,
 				// ours first: the others' parts are packed meanwhile.
