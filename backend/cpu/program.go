@@ -190,6 +190,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		p.shareColumns()
 	}
 	p.fuseGeluBiasGrad()
+	p.fuseBiasSums()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
 	p.chainFrozen(c.pool)

@@ -244,6 +244,10 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 		if macs > 1<<20 {
 			u.est = 200 + macs/50 + 0.3*float64(k.k)*float64(k.m+k.n)*float64(len(k.ps))
 		}
+		if k.sums != nil { // the fused bias gradient (fuseBiasSums)
+			u.writes = append(u.writes, spanOf(k.sums.out))
+			u.est += 0.1 * float64(k.sums.x.n)
+		}
 	case *adamKernel:
 		k.uses(&u, spanOf)
 	case *crossEntropyKernel:
