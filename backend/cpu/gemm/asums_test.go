@@ -131,3 +131,48 @@ func TestASumsNeedsTransA(t *testing.T) {
 		C: make([]float32, 4), LDC: 2, ASums: make([]float64, 2)}
 	SgemmEx(&p)
 }
+
+// TestEvenRows: a deep weight gradient split over M in equal parts of
+// rows (evenRows: no task ends in a partial tile) computes the bits of
+// the split at whole tiles and of one core, on 2 and 3 participants.
+func TestEvenRows(t *testing.T) {
+	defer func() { getPool = parallel.Default; noEvenRows = false }()
+	r := rand.New(rand.NewSource(13))
+	usedTwo := 0
+	shapes := [][3]int{{128, 128, 2048}, {128, 512, 600}, {517, 128, 300}, {61, 200, 700}}
+	defer func() {
+		if usedTwo != len(shapes) {
+			t.Errorf("%d of %d shapes split in equal rows on 2 cores", usedTwo, len(shapes))
+		}
+	}()
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		var want []float32
+		for _, workers := range []int{1, 2, 3} {
+			pool := parallel.New(workers)
+			getPool = func() *parallel.Pool { return pool }
+			for _, off := range []bool{true, false} {
+				noEvenRows = off
+				before := evenRowsTasks.Load()
+				p := Params{TransA: true, M: m, N: n, K: k, Alpha: 1, A: a, LDA: m, B: b, LDB: n, C: make([]float32, m*n), LDC: n}
+				SgemmEx(&p)
+				used := evenRowsTasks.Load() > before
+				if used && (workers == 1 || off) {
+					t.Fatalf("%v, %d workers, off %v: even rows used", s, workers, off)
+				}
+				if used && workers == 2 {
+					usedTwo++
+				}
+				if want == nil {
+					want = p.C
+				}
+				for i := range want {
+					if math.Float32bits(p.C[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v, %d workers, off %v: C[%d] = %v, want %v", s, workers, off, i, p.C[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
