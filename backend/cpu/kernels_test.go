@@ -86,6 +86,9 @@ func describeKernel(k kernel) string {
 		if k.act != gemm.ActNone {
 			s += "+" + k.act.String()
 		}
+		if k.sums != nil {
+			s += "+column sums of A"
+		}
 		return s
 	case *unaryNum[float32]:
 		if k.op == ir.OpRelu && simdOn {
