@@ -134,6 +134,9 @@
 //	                float64 chains as sumRun: bit-identical)
 //	matmul.go       batched matmul through gemm; a frozen weight (Options.FrozenWeights)
 //	                packed once; the training ReLUs a product's epilogue takes
+//	biassums.go     a bias gradient reduce_to(dY) of a dY larger than L2 summed by
+//	                the weight gradient dYᵀ·X as its tasks pack dY (gemm's ASums;
+//	                fuseBiasSums, TestBiasSums*: the reduce_to's bits)
 //	accumulate.go   an add of a product and a value the product may overwrite (the
 //	                residual gradient: dX of the product after the skip plus the
 //	                skip's gradient), or a fused chain of such adds in the products'

@@ -98,6 +98,9 @@ func describeKernel(k kernel) string {
 				s += ", gelu_backward in the epilogue"
 			}
 		}
+		if k.sums != nil {
+			s += "+column sums of A"
+		}
 		return s
 	case *matmulGroup:
 		names := make([]string, len(k.ks))

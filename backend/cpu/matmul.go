@@ -64,6 +64,10 @@ type matmulF32 struct {
 	act       gemm.Activation // matmul_bias: the epilogue activation
 	pool      *parallel.Pool
 	serial    bool // run by a stage task: every product on this core
+	// sums: a bias gradient, the column sums of x (dY, [k, m]) over its
+	// rows, computed by the product's tasks as they pack x
+	// (gemm.Params.ASums, fuseBiasSums); nil where none.
+	sums *sumWalk
 
 	// frozen: y is a weight of a program compiled with
 	// Options.FrozenWeights; op(y) is packed once into packed (again
@@ -106,12 +110,18 @@ func (k *matmulF32) Range(lo, hi int) {
 			k.pack(y)
 			p.PackedB = k.packed
 		}
+		if k.sums != nil {
+			p.ASums = k.sums.acc
+		}
 		if k.serial {
 			gemm.SgemmExSerial(p)
 		} else {
 			gemm.SgemmEx(p)
 		}
-		p.A, p.B, p.C, p.ColBias, p.PackedB = nil, nil, nil, nil, nil
+		p.A, p.B, p.C, p.ColBias, p.PackedB, p.ASums = nil, nil, nil, nil, nil, nil
+		if k.sums != nil {
+			k.sums.emit(0, k.sums.out.n) // sumCols's conversion
+		}
 	}
 }
 

@@ -56,9 +56,12 @@ func (g *matmulGroup) runSerial() error {
 
 // groupsWith reports whether b is a product that can join a's group:
 // one f32 product each (no batch), not by a frozen weight, of the same
-// x, shape of op(x) and transposes, and the same accumulation.
+// x, shape of op(x) and transposes, and the same accumulation, with no
+// epilogue of the caller (Params.Tile) or column sums (fuseBiasSums) that
+// a group call would not run.
 func groupsWith(a, b *matmulF32) bool {
 	return len(a.ps) == 1 && len(b.ps) == 1 && !a.frozen && !b.frozen && a.x == b.x &&
+		a.sums == nil && b.sums == nil && a.ps[0].Tile == nil && b.ps[0].Tile == nil &&
 		a.m == b.m && a.k == b.k && a.transA == b.transA && a.transB == b.transB &&
 		a.xOff[0] == b.xOff[0] && a.ps[0].Beta == b.ps[0].Beta && a.m > 1
 }

@@ -191,6 +191,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 		p.shareColumns()
 	}
 	p.fuseGeluBiasGrad()
+	p.fuseBiasSums()
 	p.groupProducts()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen

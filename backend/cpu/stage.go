@@ -240,6 +240,10 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			u.reads = append(u.reads, spanOf(k.out))
 		}
 		u.est = k.estimate()
+		if k.sums != nil { // the fused bias gradient (fuseBiasSums)
+			u.writes = append(u.writes, spanOf(k.sums.out))
+			u.est += 0.1 * float64(k.sums.x.n)
+		}
 	case *matmulGroup:
 		for _, m := range k.ks {
 			if m.bias != nil && m.act != gemm.ActNone && m.act != gemm.ActReLU {

@@ -15,9 +15,17 @@ import (
 // ENCC_GEMM selects the kernel as in production; the /kernel=… variants
 // in BenchmarkKernels compare them directly.
 func benchShape(b *testing.B, transA, transB bool, m, n, k int, ep bool) {
+	benchParams(b, transA, transB, m, n, k, ep, false)
+}
+
+// benchParams is benchShape, with A's column sums (ASums) where sums.
+func benchParams(b *testing.B, transA, transB bool, m, n, k int, ep, sums bool) {
 	r := rand.New(rand.NewSource(1))
 	p := Params{TransA: transA, TransB: transB, M: m, N: n, K: k, Alpha: 1,
 		A: randSlice(r, m*k), B: randSlice(r, k*n), C: make([]float32, m*n), LDC: n}
+	if sums {
+		p.ASums = make([]float64, m)
+	}
 	p.LDA, p.LDB = k, n
 	if transA {
 		p.LDA = m
@@ -119,6 +127,12 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"w4dW2_512x128x2048", true, false, 512, 128, 2048, false},
 	} {
 		b.Run(s.name, func(b *testing.B) { benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep) })
+		if s.transA && s.k > 1024 {
+			// A weight gradient that also sums dY's columns (a bias
+			// gradient, Params.ASums; ColSums is nil in this package's
+			// tests: the Go loop, slower than backend/cpu's vector sums).
+			b.Run(s.name+"/asums", func(b *testing.B) { benchParams(b, s.transA, s.transB, s.m, s.n, s.k, s.ep, true) })
+		}
 		if s.transB && !s.transA && s.m <= directAMaxRows && s.n >= 4*s.m {
 			// The same product as stated (not swapped), to compare.
 			b.Run(s.name+"/stated", func(b *testing.B) {

@@ -50,7 +50,14 @@
 // (written in the forward pass or by the layer above): over the tiles
 // of each KC slice the driver prefetches the rows of A and B the next
 // slice will pack (nextSlice, a share before each tile; where the
-// shared B slice fills L2, its panels instead, as for bigSlice below). A call split over
+// shared B slice fills L2, its panels instead, as for bigSlice below).
+// Such a product split over M gives its tasks equal parts of the rows
+// (evenRows: 128 rows as 64 and 64, each 9 whole tiles and 2 of 5, not
+// 66 and 62 at whole tiles), and with Params.ASums its tasks also add
+// each block of A they pack into A's column sums (a bias gradient Σ dY
+// beside the weight gradient dYᵀ·X; ColSums, backend/cpu's vector
+// column sums; each column's rows in order, the bits of one sequential
+// float64 sum whatever the split). A call split over
 // M (every task multiplies all of op(B)) whose tasks would pack B packs
 // it once instead, in KC slices laid out as a task's own packing of one
 // slice, and the tasks read the shared panels. The tasks pack it

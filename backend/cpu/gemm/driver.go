@@ -343,7 +343,10 @@ func (j *job) RangeWorker(w, t, _ int) {
 	}
 	ws := getWorkspace()
 	i0, i1, j0, j1 := 0, p.M, 0, p.N
-	if j.splitM {
+	if j.splitM && j.evenRows() {
+		i0, i1 = parallel.Chunk(p.M, j.tasks, t)
+		evenRowsTasks.Add(1)
+	} else if j.splitM {
 		i0, i1 = lo*j.unit, min(hi*j.unit, p.M)
 	} else {
 		j0, j1 = lo*j.unit, min(hi*j.unit, p.N)
@@ -354,6 +357,25 @@ func (j *job) RangeWorker(w, t, _ int) {
 		j.unswap(i0, i1, j0, j1)
 	}
 }
+
+// evenRows reports whether a weight gradient split over M (deepTA) cuts
+// its rows into equal parts instead of whole tiles of mr: the tasks' rows
+// go as whole tiles and tiles of 5 (fives) with no edge tile where each
+// task has at least 25 rows, and a split at whole tiles leaves the last
+// task a partial one (W4/W5's 128 rows in two tasks: 66 and 62, the
+// second with 4 tiles of 5; now 64 and 64, 9 whole tiles and 2 of 5
+// each). Tiles do not change an element's chain: the same bits.
+func (j *job) evenRows() bool {
+	k := j.kern
+	return !noEvenRows && j.tasks > 1 && j.deepTA() && k.mr == 6 && k.micro5 != nil && !noFives && j.p.M/j.tasks >= 30
+}
+
+// noEvenRows (tests) splits deep weight gradients at whole tiles;
+// evenRowsTasks counts the tasks given equal rows.
+var (
+	noEvenRows    bool
+	evenRowsTasks atomic.Uint64
+)
 
 // directBRows: when a task has at most this many rows of C, B (if not
 // transposed) is read in place instead of packed. Packing B costs about
@@ -485,6 +507,14 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 	}
 	var pfA uintptr // the next line of the next block's rows
 	pfALeft, pfAPer := 0, 0
+	// The column sums of A (Params.ASums) of the task's rows, added block
+	// by block after each is packed, in the order of the KC slices: by
+	// the one task whose columns start at 0 (every task of a split over
+	// M; the first of a split over N, whose tasks all pack every row).
+	sumA := p.ASums != nil && j0 == 0
+	if sumA {
+		clear(p.ASums[i0:i1])
+	}
 	var nx nextSlice
 	for jc := j0; jc < j1; jc += ncb {
 		nc := min(ncb, j1-jc)
@@ -559,6 +589,9 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 					}
 				default:
 					packA(ws.a, p, ic, mc, pc, kc, mr, k.pack6)
+				}
+				if sumA && jc == j0 {
+					colSums(p.ASums[ic:ic+mc], p.A[pc*p.LDA+ic:], kc, mc, p.LDA)
 				}
 				// With a shared op(B), the columns go part by part,
 				// ours first: the others' parts are packed meanwhile.

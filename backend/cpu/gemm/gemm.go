@@ -42,6 +42,54 @@ type Params struct {
 	// is ignored, and B packed as usual, where it was packed for
 	// another N, K or kernel. B must be set either way.
 	PackedB *PackedB
+
+	// ASums, if not nil (TransA only; len ≥ M), receives the column sums
+	// of A as stored (k×m): ASums[i] = Σ_q A[q·LDA+i], each column's
+	// elements added in float64 in the order q = 0, 1, …, K−1 whatever
+	// the call's split (the bits of one sequential float64 sum); Alpha
+	// does not scale them. The task that packs a block of A adds its
+	// rows while they are in cache: a bias gradient Σ_tokens dY computed
+	// by the weight gradient dYᵀ·X that reads the same dY
+	// (backend/cpu's fuseBiasSums), instead of by a pass over dY that
+	// has left the caches.
+	ASums []float64
+}
+
+// ColSums, where set (backend/cpu sets its vector column sums), adds
+// x[r·stride+i] into acc[i] for r < rows and i < n, every column its rows
+// in order r = 0, 1, …; colSumsGo computes the same bits where it is nil.
+var ColSums func(acc []float64, x []float32, rows, n, stride int)
+
+// colSums adds rows×n of x (rows stride apart) into acc, each column in
+// row order (ColSums, or colSumsGo).
+func colSums(acc []float64, x []float32, rows, n, stride int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	if f := ColSums; f != nil {
+		f(acc, x, rows, n, stride)
+		return
+	}
+	colSumsGo(acc, x, rows, n, stride)
+}
+
+func colSumsGo(acc []float64, x []float32, rows, n, stride int) {
+	acc = acc[:n]
+	for r := 0; r < rows; r++ {
+		for i, e := range x[r*stride:][:n] {
+			acc[i] += float64(e)
+		}
+	}
+}
+
+// aSums sets p.ASums[0:M] to the column sums of all of A (the paths that
+// do not pack A in blocks: tiny products, M == 1, no product at all).
+func aSums(p *Params) {
+	s := p.ASums[:p.M]
+	clear(s)
+	if p.K > 0 {
+		colSums(s, p.A, p.K, p.M, p.LDA)
+	}
 }
 
 // A TileEpilogue is the caller's own last step of the epilogue: Tile is
@@ -136,6 +184,9 @@ func SgemmExSerial(p *Params) {
 // run computes a checked product; serial keeps it on the calling
 // goroutine.
 func run(p *Params, serial bool) {
+	if p.ASums != nil && (p.N == 0 || p.K == 0 || p.Alpha == 0 || p.M*p.N*p.K <= smallMACs || p.M == 1) {
+		aSums(p) // not packed in blocks below
+	}
 	if p.M == 0 || p.N == 0 {
 		return
 	}
@@ -183,6 +234,9 @@ func SgemmBatched(p *Params, batch, strideA, strideB, strideC int) {
 	}
 	if p.Tile != nil {
 		panic("gemm: SgemmBatched takes no Tile epilogue")
+	}
+	if p.ASums != nil {
+		panic("gemm: SgemmBatched has no ASums")
 	}
 	if batch == 0 {
 		return
@@ -291,6 +345,15 @@ func check(p *Params) {
 	}
 	if p.Act >= numActivations {
 		panic(fmt.Sprintf("gemm: unknown activation %d", p.Act))
+	}
+	if p.ASums != nil {
+		if !p.TransA {
+			panic("gemm: ASums needs TransA")
+		}
+		if len(p.ASums) < m {
+			panic(fmt.Sprintf("gemm: len(ASums)=%d < m=%d", len(p.ASums), m))
+		}
+		need("A", p.A, k, m, p.LDA)
 	}
 }
 

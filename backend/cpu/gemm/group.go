@@ -68,7 +68,7 @@ func (j *job) packBV(dst []float32, j0, nc, pc, kc int) {
 // own call (tiles, K slices and epilogue do not depend on the split), so
 // the results are the bits of SgemmEx on each product. Products that
 // cannot be grouped (another op(A) or Beta, one row, a swapped or tiny
-// product, a caller's Tile epilogue) are computed one by one. It panics on inconsistent shapes.
+// product, a caller's Tile epilogue or ASums) are computed one by one. It panics on inconsistent shapes.
 func SgemmGroup(ps []Params) { group(ps, false) }
 
 // SgemmGroupSerial is SgemmGroup on the calling goroutine only (see
@@ -128,7 +128,7 @@ func groupable(ps []Params, k *kernel, serial bool) bool {
 		p := &ps[i]
 		if p.M != p0.M || p.K != p0.K || p.TransA != p0.TransA || p.TransB != p0.TransB ||
 			p.Alpha != p0.Alpha || p.LDA != p0.LDA || p.Beta != p0.Beta || len(p.A) != len(p0.A) ||
-			len(p.A) > 0 && &p.A[0] != &p0.A[0] || p.N == 0 || p.PackedB != nil || p.Tile != nil || swapWorth(p, k, serial) {
+			len(p.A) > 0 && &p.A[0] != &p0.A[0] || p.N == 0 || p.PackedB != nil || p.Tile != nil || p.ASums != nil || swapWorth(p, k, serial) {
 			return false
 		}
 		n += p.N
