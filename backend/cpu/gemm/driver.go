@@ -11,6 +11,7 @@ import (
 const (
 	modeGemm = iota
 	modeGemv
+	modeDot
 )
 
 // packBParMin: the split model charges the packing of a shared op(B) of
@@ -317,6 +318,12 @@ func (j *job) RangeWorker(w, t, _ int) {
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.tr != nil {
 		defer j.traceTask(w, t, lo, hi, traceNow(), cputime.Thread())
+	}
+	if j.mode == modeDot {
+		ws := getWorkspace()
+		j.dotCols(lo*dotCols, min(hi*dotCols, p.N), ws.tmp[:])
+		putWorkspace(ws)
+		return
 	}
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)

@@ -220,7 +220,8 @@ func TestSquareSharesB(t *testing.T) {
 // is what is read (B changed after it leaves the result as it was); and
 // one packed for another shape is ignored.
 func TestPackedB(t *testing.T) {
-	defer func() { getPool = parallel.Default }()
+	noDot = true // (a product with op(B) packed before never goes by dot products)
+	defer func() { getPool = parallel.Default; noDot = false }()
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(12))
 		for _, s := range []struct {
@@ -418,7 +419,8 @@ func TestDirectA(t *testing.T) {
 // path); blocks too short for them (M = 4, 14) keep
 // their edge tile.
 func TestFives(t *testing.T) {
-	defer func() { getPool = parallel.Default; noFives = false }()
+	noDot = true // W1's fc1 shape goes by dot products otherwise
+	defer func() { getPool = parallel.Default; noFives = false; noDot = false }()
 	forEachKernel(t, func(t *testing.T) {
 		if active.Load().micro5 == nil {
 			t.Skip("no 5-row kernel")
