@@ -721,3 +721,37 @@ func TestPrefetchBDeep(t *testing.T) {
 		})
 	})
 }
+
+// TestBInPlaceTA: weight gradients one KC slice deep (Aᵀ·B, K ≤ kc) whose
+// tasks have more than directBRows rows read B in place where its rows
+// are not a multiple of 512 bytes apart (bInPlaceTA: W1's dW1, X's rows
+// 784 floats apart), with the reference result and the bits of B packed,
+// on one to three workers; B's rows 256 floats apart (W1's dW2), deeper
+// products and B transposed keep packing it.
+func TestBInPlaceTA(t *testing.T) {
+	defer func() { getPool = parallel.Default; noBInPlaceTA = false }()
+	forEachKernel(t, func(t *testing.T) {
+		kc := active.Load().kc
+		for _, s := range []shape{
+			{m: 256, n: 784, k: 64, transA: true},
+			{m: 120, n: 400, k: 64, transA: true, beta: 1},
+			{m: 200, n: 90, k: 33, transA: true, padB: 3, colBias: true, act: ActReLU},
+			{m: 128, n: 256, k: 64, transA: true},
+			{m: 300, n: 100, k: kc + 40, transA: true},
+			{m: 256, n: 784, k: 64, transA: true, transB: true},
+		} {
+			s.alpha = 1
+			ldb := s.n + s.padB
+			want := s.transA && !s.transB && s.k <= kc && ldb*4%512 != 0
+			pathSameBits(t, s, 41, "B read in place", &noBInPlaceTA, &bInPlaceTABlocks, func(off bool, workers int, n uint64) bool {
+				if off || !want {
+					return n == 0
+				}
+				// (More workers may cut M into tasks of at most
+				// directBRows rows, which read B in place anyway; W1's
+				// dW1 goes over N on two.)
+				return n > 0 || workers == 3 || workers == 2 && s.n != 784
+			})
+		}
+	})
+}
