@@ -39,7 +39,11 @@
 // rows (≤ 96) and B is not transposed, B is
 // read in place with its own row stride instead of being packed: a packed
 // B panel is reused only m/mr times, and for the batch-64 products of the
-// workloads packing it cost about a fifth of the time. Not in a
+// workloads packing it cost about a fifth of the time. A weight
+// gradient one KC slice deep (op(A) = Aᵀ, a batch's dYᵀ·X) reads B in
+// place whatever its rows where B's rows are not a multiple of 512 bytes
+// apart (bInPlaceTA: W1's dW1, 256×784×64; not its dW2, rows 1 KiB
+// apart). Not in a
 // weight gradient (op(A) = Aᵀ, more than one KC slice: W4's dW = dYᵀ·X
 // over 2048 tokens, M and N 128 or 512): there B's rows are 512 bytes or
 // more apart, a micro-panel read in place fell into a few L1 sets and
