@@ -90,9 +90,14 @@ func BenchmarkWorkloads(b *testing.B) {
 		{"fwd2_64x256x128", false, false, 64, 128, 256, true},
 		{"fwd3_64x128x10", false, false, 64, 10, 128, false},
 		// fc1's and fc2's forward as the CPU backend calls them (x·Wᵀ,
-		// W stored out×in); fc1's is computed swapped on one core
-		// (swapWorth), and /stated as stated.
+		// W stored out×in); fc1's goes by dot products (dotWorth; the
+		// /panels variant by the packed panels: swapped on one core,
+		// swapWorth), and /stated by the panels as stated. fc1h is the
+		// half of fc1's forward a task computes on two cores, w3fc1T
+		// W3's first fully connected layer.
 		{"fc1T_64x256x784", false, true, 64, 256, 784, true},
+		{"fc1h_64x128x784", false, true, 64, 128, 784, true},
+		{"w3fc1T_64x120x400", false, true, 64, 120, 400, true},
 		{"fc2T_64x128x256", false, true, 64, 128, 256, true},
 		{"dX1_64x256x784", false, true, 64, 784, 256, false},
 		{"dW1_784x64x256", true, false, 784, 256, 64, false},
@@ -133,11 +138,19 @@ func BenchmarkWorkloads(b *testing.B) {
 			// tests: the Go loop, slower than backend/cpu's vector sums).
 			b.Run(s.name+"/asums", func(b *testing.B) { benchParams(b, s.transA, s.transB, s.m, s.n, s.k, s.ep, true) })
 		}
+		if s.transB && !s.transA && s.m <= dotMaxRows && s.k >= dotMinK {
+			// The same product by the panels, to compare.
+			b.Run(s.name+"/panels", func(b *testing.B) {
+				noDot = true
+				defer func() { noDot = false }()
+				benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep)
+			})
+		}
 		if s.transB && !s.transA && s.m <= directAMaxRows && s.n >= 4*s.m {
-			// The same product as stated (not swapped), to compare.
+			// The same product by the panels as stated (not swapped).
 			b.Run(s.name+"/stated", func(b *testing.B) {
-				noSwap = true
-				defer func() { noSwap = false }()
+				noSwap, noDot = true, true
+				defer func() { noSwap, noDot = false, false }()
 				benchShape(b, s.transA, s.transB, s.m, s.n, s.k, s.ep)
 			})
 		}

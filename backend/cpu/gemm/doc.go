@@ -39,7 +39,11 @@
 // rows (≤ 96) and B is not transposed, B is
 // read in place with its own row stride instead of being packed: a packed
 // B panel is reused only m/mr times, and for the batch-64 products of the
-// workloads packing it cost about a fifth of the time. Not in a
+// workloads packing it cost about a fifth of the time. A weight
+// gradient one KC slice deep (op(A) = Aᵀ, a batch's dYᵀ·X) reads B in
+// place whatever its rows where B's rows are not a multiple of 512 bytes
+// apart (bInPlaceTA: W1's dW1, 256×784×64; not its dW2, rows 1 KiB
+// apart). Not in a
 // weight gradient (op(A) = Aᵀ, more than one KC slice: W4's dW = dYᵀ·X
 // over 2048 tokens, M and N 128 or 512): there B's rows are 512 bytes or
 // more apart, a micro-panel read in place fell into a few L1 sets and
@@ -178,6 +182,15 @@
 //     Linear layer's weight) uses 4-row dot products; B stored k×n uses
 //     64-column axpy strips. Both stream the weights once; for 784×256 a
 //     call costs about the time to read the 800 KB from L2.
+//   - A batch of 4–96 rows times a transposed weight at least 384 deep
+//     (x·Wᵀ, A m×k of at most 256 KiB, alpha 1, no PackedB): dot
+//     products of A's rows with W's rows, both read in place (dot.go,
+//     dotNT4x3AVX2: 4 rows × 3 columns per tile, 12 accumulators of 8
+//     lanes along k, the lanes summed at the end), nothing packed. The
+//     panels' path transposes all of Wᵀ at every call (about a tenth of
+//     W1's fc1 forward). Tasks take strips of 3 columns. An element's
+//     bits depend on its rows of A and W and on k only, the same on any
+//     number of cores, but not those of the other paths (TestDot).
 //
 // # Threads
 //
@@ -214,14 +227,15 @@
 // wall and thread CPU times, and whether they read A in place); off, a
 // call pays one atomic load. backend/cpu's TestGemmTrace prints W1's
 // step that way (ENCC_GEMMTRACE=1). W1 on two threads: fc1's and fc2's
-// forward (64 rows, x·Wᵀ) and fc1's weight gradient go over N, one task
-// per core (over M, fc1's 11 six-row panels would go 6/5, 36 rows
-// against 28); fc3 (10 columns) stays on one core; the backward's
+// forward (64 rows, x·Wᵀ; fc1's by dot products) and fc1's weight
+// gradient go over N, one task per core (over M, fc2's 11 six-row panels
+// would go 6/5, 36 rows against 28); fc3 (10 columns) stays on one core; the backward's
 // mid-sized products run whole, side by side, as a stage of the
 // backend (TestW1Splits).
 //
 // On one core (a pool of one, or SgemmExSerial), a product x·Wᵀ of a
 // batch (at most 96 rows, at least four times as many columns, alpha 1)
+// that does not go by dot products (above; W1's fc1 forward now does)
 // is computed swapped (swap.go): Cᵀ = W·xᵀ into the call's own buffer,
 // W read in place as A (microA), only x packed, then each task writes
 // its part back transposed (8×8 blocks) with the epilogue. Packing Wᵀ

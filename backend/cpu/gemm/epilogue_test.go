@@ -86,24 +86,29 @@ func (t *mulTile) Tile(c []float32, ldc, i0, j0, m, n int) {
 
 // TestTileEpilogue: Params.Tile sees every element of the final C once
 // (after bias and activation, with beta·C added), on every path (the
-// tiny triple loop, M = 1, k = 0, the swapped product, edge tiles,
+// tiny triple loop, M = 1, k = 0, the swapped product, the product by
+// dot products (dotWorth), edge tiles,
 // several KC slices and blocks of rows), on one core and on two:
 // C·D elementwise gives the bits of the product without Tile then
 // multiplied by D.
 func TestTileEpilogue(t *testing.T) {
-	defer func() { getPool = parallel.Default }()
+	defer func() { getPool, noDot = parallel.Default, false }()
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(5))
-		swapped := swappedCalls.Load()
+		swapped, dots := swappedCalls.Load(), dotCalls.Load()
 		defer func() {
 			if k := active.Load(); k.microA != nil && k.transpose8 != nil && swappedCalls.Load() == swapped {
 				t.Errorf("no swapped product")
 			}
+			if k := active.Load(); k.dotNT != nil && dotCalls.Load() == dots {
+				t.Errorf("no product by dot products")
+			}
 		}()
-		for _, s := range []shape{
+		for si, s := range []shape{
 			{m: 3, n: 4, k: 5},
 			{m: 1, n: 300, k: 400, transB: true},
-			{m: 64, n: 256, k: 784, transB: true},
+			{m: 64, n: 256, k: 784, transB: true}, // by dot products (dotWorth)
+			{m: 64, n: 256, k: 784, transB: true}, // … and by the panels: swapped on one worker
 			{m: 64, n: 512, k: 128, colBias: true, act: ActReLU},
 			{m: 128, n: 512, k: 128},
 			{m: 200, n: 48, k: 300, colBias: true, beta: 1},
@@ -111,6 +116,7 @@ func TestTileEpilogue(t *testing.T) {
 			{m: 13, n: 37, k: 0, colBias: true},
 			{m: 300, n: 130, k: 64, beta: 1},
 		} {
+			noDot = si == 3
 			a, b, c0 := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), randSlice(r, s.m*s.n)
 			bias, d := randSlice(r, s.n), randSlice(r, s.m*s.n)
 			for _, workers := range []int{1, 2} {

@@ -207,6 +207,13 @@ func run(p *Params, serial bool) {
 	}
 	j := getJob()
 	j.p, j.kern, j.serial = *p, k, serial
+	if dotWorth(p, k) {
+		j.traceBegin()
+		j.dot()
+		j.traceEnd()
+		putJob(j)
+		return
+	}
 	if swapWorth(p, k, serial) {
 		j.swap()
 	}

@@ -53,6 +53,13 @@ type kernel struct {
 	// A packed, so the bits are the same. See directA.
 	microA func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc int)
 
+	// dotNT, if not nil, is the dot-product kernel of small batches
+	// times a transposed B (see dotWorth): for t < tiles, the 4×3 tile
+	// of C at c + 4t·ldc of rows 4t… of A (a, lda floats apart) times
+	// rows 0…2 of B (b, ldb apart), k ≥ 8 deep, added to C where acc
+	// != 0.
+	dotNT func(k int, a *float32, lda, tiles int, b *float32, ldb int, c *float32, ldc, acc int)
+
 	// gemvN: y[0:n] (+)= x·B, B row-major k×n; gemvT: y[j] (+)= x·B[j,:],
 	// B row-major n×k. k >= 1.
 	gemvN, gemvT func(k, n int, x, b []float32, ldb int, y []float32, acc bool)

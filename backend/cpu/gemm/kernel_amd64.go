@@ -72,6 +72,7 @@ func archKernels() []*kernel {
 			micro5: sgemmAVX2x5x16, micro5A: sgemmAVX2x5x16A,
 			gemvN: gemvNAVX2, gemvT: gemvTAVX2, transpose8: transpose8AVX2,
 			pack6: pack6AVX2, packB16: packB16AVX2, prefetch: prefetchLines,
+			dotNT: dotNT4x3AVX2,
 		})
 	}
 	if hasAVX2 && cpu.X86.HasAVX512F {
@@ -136,3 +137,6 @@ func gemvTAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
 		}
 	}
 }
+
+//go:noescape
+func dotNT4x3AVX2(k int, a *float32, lda, tiles int, b *float32, ldb int, c *float32, ldc, acc int)

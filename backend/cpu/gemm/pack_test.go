@@ -220,7 +220,8 @@ func TestSquareSharesB(t *testing.T) {
 // is what is read (B changed after it leaves the result as it was); and
 // one packed for another shape is ignored.
 func TestPackedB(t *testing.T) {
-	defer func() { getPool = parallel.Default }()
+	noDot = true // (a product with op(B) packed before never goes by dot products)
+	defer func() { getPool = parallel.Default; noDot = false }()
 	forEachKernel(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(12))
 		for _, s := range []struct {
@@ -418,7 +419,8 @@ func TestDirectA(t *testing.T) {
 // path); blocks too short for them (M = 4, 14) keep
 // their edge tile.
 func TestFives(t *testing.T) {
-	defer func() { getPool = parallel.Default; noFives = false }()
+	noDot = true // W1's fc1 shape goes by dot products otherwise
+	defer func() { getPool = parallel.Default; noFives = false; noDot = false }()
 	forEachKernel(t, func(t *testing.T) {
 		if active.Load().micro5 == nil {
 			t.Skip("no 5-row kernel")
@@ -717,5 +719,39 @@ func TestPrefetchBDeep(t *testing.T) {
 		pathSameBits(t, s, 27, "B prefetched", &noPrefetchB, &prefetchBlocks, func(off bool, workers int, n uint64) bool {
 			return !(off && n > 0 || !off && workers == 1 && n > 0 || !off && workers == 2 && n == 0)
 		})
+	})
+}
+
+// TestBInPlaceTA: weight gradients one KC slice deep (Aᵀ·B, K ≤ kc) whose
+// tasks have more than directBRows rows read B in place where its rows
+// are not a multiple of 512 bytes apart (bInPlaceTA: W1's dW1, X's rows
+// 784 floats apart), with the reference result and the bits of B packed,
+// on one to three workers; B's rows 256 floats apart (W1's dW2), deeper
+// products and B transposed keep packing it.
+func TestBInPlaceTA(t *testing.T) {
+	defer func() { getPool = parallel.Default; noBInPlaceTA = false }()
+	forEachKernel(t, func(t *testing.T) {
+		kc := active.Load().kc
+		for _, s := range []shape{
+			{m: 256, n: 784, k: 64, transA: true},
+			{m: 120, n: 400, k: 64, transA: true, beta: 1},
+			{m: 200, n: 90, k: 33, transA: true, padB: 3, colBias: true, act: ActReLU},
+			{m: 128, n: 256, k: 64, transA: true},
+			{m: 300, n: 100, k: kc + 40, transA: true},
+			{m: 256, n: 784, k: 64, transA: true, transB: true},
+		} {
+			s.alpha = 1
+			ldb := s.n + s.padB
+			want := s.transA && !s.transB && s.k <= kc && ldb*4%512 != 0
+			pathSameBits(t, s, 41, "B read in place", &noBInPlaceTA, &bInPlaceTABlocks, func(off bool, workers int, n uint64) bool {
+				if off || !want {
+					return n == 0
+				}
+				// (More workers may cut M into tasks of at most
+				// directBRows rows, which read B in place anyway; W1's
+				// dW1 goes over N on two.)
+				return n > 0 || workers == 3 || workers == 2 && s.n != 784
+			})
+		}
 	})
 }

@@ -32,6 +32,8 @@ var (
 // in 4 tasks sharing Aᵀ's packing, up to 12% more CPU; in 2 tasks each
 // packing Aᵀ, the same; over its 64 columns (each task reading all of
 // B), 5–10% more (thread CPU per task, loaded machine).
+// A product that goes by dot products (dotWorth, checked first: W1's fc1
+// forward among them) is not swapped.
 // Each element of C is the same FMA chain over the same KC slices in
 // either form (the tile accumulates the chain from zero and adds it to
 // C: the sum commutes), and a C kept by Beta ≠ 0 is transposed in
