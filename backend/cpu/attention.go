@@ -215,7 +215,19 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			ds := a.ds[w]
 			a.scores(t, n, p, ds, tk, m)
 			for _, pr := range a.prods {
-				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.dst())
+				xr, d := pr.operandRows()
+				xs, ldx := f32s(a.x(pr))[g.Row(n, 0, xr, d):], g.Stride(d)
+				if t != nil && attnPackOn && ldx != d && d >= 8 {
+					// Strided head rows (bthd) as B, read once per
+					// 16-column tile of every 6 rows of the product: the
+					// item's rows of all operands fall in the same few
+					// L1 sets (a power-of-two stride), so they are read
+					// from L2 unless copied together first.
+					_ = xs[(xr-1)*ldx+d-1]
+					copyRowsAVX2(&t.x[0], &xs[0], xr, d, d, ldx)
+					xs, ldx = t.x[:xr*d], d
+				}
+				pr.item(t, n, p, ds, tk, xs, ldx, pr.dst())
 			}
 			continue
 		}
@@ -580,36 +592,52 @@ func (a *attentionProduct) RangeWorker(wk, lo, hi int) {
 	if simdOn && attnTilesOn {
 		t = &a.tiles[wk]
 	}
+	xr, d := a.operandRows()
 	for n := lo; n < hi; n++ {
 		wi := w[n*tq*2*tk:]
-		a.item(t, n, wi, wi[tk:], 2*tk, x, o)
+		a.item(t, n, wi, wi[tk:], 2*tk, x[g.Row(n, 0, xr, d):], g.Stride(d), o)
 	}
 }
 
+// operandRows returns the number of rows of one item of the product's
+// operand x (tk for dq's k, tq for dk's q and dv's dy) and their size.
+func (a *attentionProduct) operandRows() (rows, d int) {
+	if a.wrt == 0 {
+		return a.g.Tk, a.g.Dh
+	}
+	return a.g.Tq, a.g.Dh
+}
+
+// attnPackOn lets the linked backward copy its products' strided operand
+// rows together before the product (tests and benchmarks turn it off to
+// compare; the products are the same bits either way).
+var attnPackOn = true
+
 // item computes item n's product into o from its weights p and score
-// gradients ds (tq rows of tk, ld apart), with the tile kernels where t
-// is not nil, else with gemm.Sgemm (the same bits for tq, tk ≤ 256).
-func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x, o []float32) {
+// gradients ds (tq rows of tk, ld apart) and the item's rows of x (ldx
+// apart), with the tile kernels where t is not nil, else with
+// gemm.Sgemm (the same bits for tq, tk ≤ 256).
+func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x []float32, ldx int, o []float32) {
 	g := &a.g
 	tq, tk, d := g.Tq, g.Tk, g.Dh
 	if t != nil {
 		switch a.wrt {
 		case 0: // dq = ds k
-			t.product(tq, d, tk, ds, ld, false, x[g.Row(n, 0, tk, d):], g.Stride(d), o[g.Row(n, 0, tq, d):], g.Stride(d))
+			t.product(tq, d, tk, ds, ld, false, x, ldx, o[g.Row(n, 0, tq, d):], g.Stride(d))
 		case 1: // dk = dsᵀ q
-			t.product(tk, d, tq, ds, ld, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
+			t.product(tk, d, tq, ds, ld, true, x, ldx, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		default: // dv = pᵀ dy
-			t.product(tk, d, tq, p, ld, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
+			t.product(tk, d, tq, p, ld, true, x, ldx, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		}
 		return
 	}
 	switch a.wrt {
 	case 0: // dq = ds k
-		gemm.Sgemm(false, false, tq, d, tk, 1, ds, ld, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
+		gemm.Sgemm(false, false, tq, d, tk, 1, ds, ld, x, ldx, 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
 	case 1: // dk = dsᵀ q
-		gemm.Sgemm(true, false, tk, d, tq, 1, ds, ld, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		gemm.Sgemm(true, false, tk, d, tq, 1, ds, ld, x, ldx, 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 	default: // dv = pᵀ dy
-		gemm.Sgemm(true, false, tk, d, tq, 1, p, ld, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		gemm.Sgemm(true, false, tk, d, tq, 1, p, ld, x, ldx, 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 	}
 }
 
@@ -620,6 +648,7 @@ func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x,
 // per item.
 type attnTiles struct {
 	a    []float32                // scale·q, tq×dh
+	x    []float32                // a linked product's operand rows, max(tq, tk)×max(dh, dv)
 	bt   []float32                // kᵀ (dh×tk) or vᵀ (dv×tk)
 	bpad []float32                // the last columns of B, padded to 16 (depth × 16)
 	apan []float32                // an edge tile's six rows of a transposed A (depth × 6)
@@ -636,7 +665,7 @@ func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
 	depth := max(g.Tq, g.Tk, g.Dh, g.Dv)
 	ts := make([]attnTiles, workers)
 	for i := range ts {
-		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
+		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), x: make([]float32, max(g.Tq, g.Tk)*max(g.Dh, g.Dv)), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
 			bpad: make([]float32, depth*attnNR), apan: make([]float32, depth*attnMR)}
 	}
 	return ts

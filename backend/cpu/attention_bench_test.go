@@ -5,6 +5,7 @@ import (
 	"github.com/encc-lang/encc/internal/cputime"
 	"math/rand"
 	"runtime"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -63,10 +64,10 @@ func BenchmarkAttentionW5(b *testing.B) {
 		name            string
 		backward, saved bool
 	}{{"forward", false, false}, {"forward-saved", false, true}, {"backward-saved", true, true}, {"backward", true, false}} {
-		for _, pf := range []int{0, 1, 2, 3} {
-			b.Run(fmt.Sprintf("%s/pf%d", c.name, pf), func(b *testing.B) {
-				defer func(o, s bool) { attnPrefetchOps, attnPrefetchSaved = o, s }(attnPrefetchOps, attnPrefetchSaved)
-				attnPrefetchOps, attnPrefetchSaved = pf&1 != 0, pf&2 != 0
+		for _, pack := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/pack=%v", c.name, pack), func(b *testing.B) {
+				defer func(on bool) { attnPackOn = on }(attnPackOn)
+				attnPackOn = pack
 				a, _ := benchAttention(b, c.backward, c.saved)
 				b.ResetTimer()
 				for range b.N {
@@ -118,9 +119,9 @@ func BenchmarkAttentionW5Parts(b *testing.B) {
 			t.product(tq, tk, dh, dy[g.Row(n, 0, tq, dh):], g.Stride(dh), false, t.bt, tk, ds, tk)
 		}},
 		{"ds", func(n int) { attnDsAVX2(&p[0], &ds[0], tk, tq, tk, a.scale) }},
-		{"dq", func(n int) { prods[0].item(t, n, p, ds, tk, k, o) }},
-		{"dk", func(n int) { prods[1].item(t, n, p, ds, tk, q, o) }},
-		{"dv", func(n int) { prods[2].item(t, n, p, ds, tk, dy, o) }},
+		{"dq", func(n int) { prods[0].item(t, n, p, ds, tk, k[g.Row(n, 0, tk, dh):], g.Stride(dh), o) }},
+		{"dk", func(n int) { prods[1].item(t, n, p, ds, tk, q[g.Row(n, 0, tq, dh):], g.Stride(dh), o) }},
+		{"dv", func(n int) { prods[2].item(t, n, p, ds, tk, dy[g.Row(n, 0, tq, dh):], g.Stride(dh), o) }},
 	}
 	for _, pt := range parts {
 		b.Run(pt.name, func(b *testing.B) { cpuLoop(b, 1, func(i int) { pt.fn(i % g.N) }) })
@@ -140,4 +141,42 @@ func cpuLoop(b *testing.B, items int, fn func(i int)) {
 		fn(i)
 	}
 	b.ReportMetric(float64(cputime.Thread()-t0)/float64(b.N*items), "cpu-ns/item")
+}
+
+// abLoop alternates passes of fa and fb (each items items) on a locked
+// thread and reports the median and the least of each one's CPU time per
+// item: both see the same load on a shared box.
+func abLoop(b *testing.B, items int, fa, fb func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ta, tb []float64
+	b.ResetTimer()
+	for range b.N {
+		t0 := cputime.Thread()
+		fa()
+		t1 := cputime.Thread()
+		fb()
+		t2 := cputime.Thread()
+		ta, tb = append(ta, float64(t1-t0)/float64(items)), append(tb, float64(t2-t1)/float64(items))
+	}
+	slices.Sort(ta)
+	slices.Sort(tb)
+	b.ReportMetric(ta[len(ta)/2], "A-med-ns/item")
+	b.ReportMetric(tb[len(tb)/2], "B-med-ns/item")
+	b.ReportMetric(ta[0], "A-min-ns/item")
+	b.ReportMetric(tb[0], "B-min-ns/item")
+}
+
+// BenchmarkAttentionW5Pack compares the linked backward with its
+// products' operands copied together (B) and read in place (A).
+func BenchmarkAttentionW5Pack(b *testing.B) {
+	a, _ := benchAttention(b, true, true)
+	defer func(on bool) { attnPackOn = on }(attnPackOn)
+	abLoop(b, a.g.N, func() {
+		attnPackOn = false
+		a.RangeWorker(0, 0, a.g.N)
+	}, func() {
+		attnPackOn = true
+		a.RangeWorker(0, 0, a.g.N)
+	})
 }
