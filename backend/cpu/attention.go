@@ -251,7 +251,9 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 			for _, pr := range a.prods {
 				xr, d := pr.operandRows()
 				xs, ldx := f32s(a.x(pr))[g.Row(n, 0, xr, d):], g.Stride(d)
-				if t != nil && attnPackOn && ldx != d && d >= 8 {
+				if pr.wrt == 2 && t != nil && a.packDy() {
+					xs, ldx = t.dy[:xr*d], d // copied by scores
+				} else if t != nil && attnPackOn && ldx != d && d >= 8 {
 					// Strided head rows (bthd) as B, read once per
 					// 16-column tile of every 6 rows of the product: the
 					// item's rows of all operands fall in the same few
@@ -334,7 +336,15 @@ func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m
 	if t != nil {
 		vt := t.bt[:dv*tk]
 		gemm.Transpose(tk, dv, vs, g.Stride(dv), vt, tk)
-		t.product(tq, tk, dv, dys, g.Stride(dv), false, vt, tk, ds, ld)
+		lddy := g.Stride(dv)
+		if a.packDy() {
+			// dy's rows together (see packDy), read by every column tile
+			// here and by a linked dv product after.
+			_ = dys[(tq-1)*lddy+dv-1]
+			copyRowsAVX2(&t.dy[0], &dys[0], tq, dv, dv, lddy)
+			dys, lddy = t.dy[:tq*dv], dv
+		}
+		t.product(tq, tk, dv, dys, lddy, false, vt, tk, ds, ld)
 	} else {
 		gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, ds, ld)
 	}
@@ -642,6 +652,13 @@ func (a *attentionProduct) operandRows() (rows, d int) {
 	return a.g.Tq, a.g.Dh
 }
 
+// packDy reports whether scores copies the item's rows of dy together
+// before dp = dy·vᵀ reads them (tile kernels on strided heads of at least
+// 8): the product reads them once per 16 columns of dp.
+func (a *attentionKernel) packDy() bool {
+	return simdOn && attnTilesOn && attnPackOn && a.g.BTHD && a.g.Heads > 1 && a.g.Dv >= 8 && a.g.Tq > 0
+}
+
 // attnPackOn lets the linked backward copy its products' strided operand
 // rows together before the product (tests and benchmarks turn it off to
 // compare; the products are the same bits either way).
@@ -683,6 +700,7 @@ func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x 
 type attnTiles struct {
 	a    []float32                // scale·q, tq×dh
 	x    []float32                // a linked product's operand rows, max(tq, tk)×max(dh, dv)
+	dy   []float32                // a backward's dy rows, tq×dv (packDy)
 	bt   []float32                // kᵀ (dh×tk) or vᵀ (dv×tk)
 	bpad []float32                // the last columns of B, padded to 16 (depth × 16)
 	apan []float32                // an edge tile's six rows of a transposed A (depth × 6)
@@ -699,7 +717,7 @@ func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
 	depth := max(g.Tq, g.Tk, g.Dh, g.Dv)
 	ts := make([]attnTiles, workers)
 	for i := range ts {
-		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), x: make([]float32, max(g.Tq, g.Tk)*max(g.Dh, g.Dv)), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
+		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), x: make([]float32, max(g.Tq, g.Tk)*max(g.Dh, g.Dv)), dy: make([]float32, g.Tq*g.Dv), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
 			bpad: make([]float32, depth*attnNR), apan: make([]float32, depth*attnMR)}
 	}
 	return ts

@@ -180,3 +180,27 @@ func BenchmarkAttentionW5Pack(b *testing.B) {
 		a.RangeWorker(0, 0, a.g.N)
 	})
 }
+
+// BenchmarkAttentionW5Drop compares the linked backward (A) with the
+// same without one of its products (B): the difference is what that
+// product costs in place.
+func BenchmarkAttentionW5Drop(b *testing.B) {
+	for drop := range 3 {
+		b.Run(fmt.Sprint("wrt", drop), func(b *testing.B) {
+			a, prods := benchAttention(b, true, true)
+			var less []*attentionProduct
+			for _, pr := range prods {
+				if pr.wrt != drop {
+					less = append(less, pr)
+				}
+			}
+			abLoop(b, a.g.N, func() {
+				a.prods = prods
+				a.RangeWorker(0, 0, a.g.N)
+			}, func() {
+				a.prods = less
+				a.RangeWorker(0, 0, a.g.N)
+			})
+		})
+	}
+}
