@@ -204,3 +204,19 @@ func BenchmarkAttentionW5Drop(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkAttentionW5Prefetch(b *testing.B) {
+	for _, bw := range []bool{false, true} {
+		b.Run(fmt.Sprint("backward=", bw), func(b *testing.B) {
+			a, _ := benchAttention(b, bw, bw)
+			defer func(o, s bool) { attnPrefetchOps, attnPrefetchSaved = o, s }(attnPrefetchOps, attnPrefetchSaved)
+			abLoop(b, a.g.N, func() {
+				attnPrefetchOps, attnPrefetchSaved = true, true
+				a.RangeWorker(0, 0, a.g.N)
+			}, func() {
+				attnPrefetchOps, attnPrefetchSaved = false, true
+				a.RangeWorker(0, 0, a.g.N)
+			})
+		})
+	}
+}
