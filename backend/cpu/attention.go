@@ -285,11 +285,15 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 }
 
 // attnPrefetchOps and attnPrefetchSaved enable attentionKernel.prefetch's
-// two parts (benchmarks turn them off to compare).
-var attnPrefetchOps, attnPrefetchSaved = true, true
+// two parts (benchmarks turn them on and off to compare). The saved
+// weights' part is off: an item's 16 KiB of them are read in order, which
+// the hardware prefetcher follows, and 256 prefetches at the start of
+// each item made the W5-shaped backward ~0.5 µs per item slower
+// (BenchmarkAttentionW5PrefetchSaved, medians of alternated passes).
+var attnPrefetchOps, attnPrefetchSaved = true, false
 
-// prefetch asks for item n's operand rows and saved weights (a backward's)
-// where simdOn.
+// prefetch asks for item n's operand rows (and a backward's saved
+// weights where attnPrefetchSaved) where simdOn.
 func (a *attentionKernel) prefetch(n int) {
 	g := &a.g
 	if !simdOn || g.Tq == 0 || g.Tk == 0 || g.Dh == 0 || g.Dv == 0 {

@@ -205,18 +205,35 @@ func BenchmarkAttentionW5Drop(b *testing.B) {
 	}
 }
 
+// BenchmarkAttentionW5Prefetch compares attention with (A) and without (B)
+// the prefetch of the next item's head rows, the backward's saved
+// weights not prefetched.
 func BenchmarkAttentionW5Prefetch(b *testing.B) {
 	for _, bw := range []bool{false, true} {
 		b.Run(fmt.Sprint("backward=", bw), func(b *testing.B) {
 			a, _ := benchAttention(b, bw, bw)
 			defer func(o, s bool) { attnPrefetchOps, attnPrefetchSaved = o, s }(attnPrefetchOps, attnPrefetchSaved)
 			abLoop(b, a.g.N, func() {
-				attnPrefetchOps, attnPrefetchSaved = true, true
+				attnPrefetchOps, attnPrefetchSaved = true, false
 				a.RangeWorker(0, 0, a.g.N)
 			}, func() {
-				attnPrefetchOps, attnPrefetchSaved = false, true
+				attnPrefetchOps, attnPrefetchSaved = false, false
 				a.RangeWorker(0, 0, a.g.N)
 			})
 		})
 	}
+}
+
+// BenchmarkAttentionW5PrefetchSaved compares the backward with (A) and
+// without (B) the prefetch of the next item's saved weights.
+func BenchmarkAttentionW5PrefetchSaved(b *testing.B) {
+	a, _ := benchAttention(b, true, true)
+	defer func(o, s bool) { attnPrefetchOps, attnPrefetchSaved = o, s }(attnPrefetchOps, attnPrefetchSaved)
+	abLoop(b, a.g.N, func() {
+		attnPrefetchOps, attnPrefetchSaved = true, true
+		a.RangeWorker(0, 0, a.g.N)
+	}, func() {
+		attnPrefetchOps, attnPrefetchSaved = true, false
+		a.RangeWorker(0, 0, a.g.N)
+	})
 }

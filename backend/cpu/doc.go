@@ -237,7 +237,7 @@
 //	                TestAttentionSharedProducts; same bits), into the product's own
 //	                buffer, moved out of the arena, where the product's value has
 //	                its own slot (TestAttentionDirectProducts); each item asks
-//	                for the next one's head rows and saved weights (prefetchRows);
+//	                for the next one's head rows (prefetchRows);
 //	                with strided heads the backward copies an item's rows of dy and
 //	                of its products' operands together first (their rows fall in the
 //	                same few L1 sets; TestAttentionPackedOperands), its score
