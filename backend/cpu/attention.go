@@ -247,7 +247,7 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 				m = a.weights(t, n, q, k, p, tk)
 			}
 			ds := a.ds[w]
-			a.scores(t, n, p, ds, tk, m)
+			a.scores(t, n, p, ds, tk, m, a.saved != nil)
 			for _, pr := range a.prods {
 				xr, d := pr.operandRows()
 				xs, ldx := f32s(a.x(pr))[g.Row(n, 0, xr, d):], g.Stride(d)
@@ -280,27 +280,25 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		} else {
 			m = a.weights(t, n, q, k, wi, 2*tk)
 		}
-		a.scores(t, n, wi, wi[tk:], 2*tk, m)
+		a.scores(t, n, wi, wi[tk:], 2*tk, m, false)
 	}
 }
 
-// attnPrefetchOps and attnPrefetchSaved enable attentionKernel.prefetch's
-// two parts (benchmarks turn them on and off to compare). The saved
-// weights' part is off: an item's 16 KiB of them are read in order, which
-// the hardware prefetcher follows, and 256 prefetches at the start of
-// each item made the W5-shaped backward ~0.5 µs per item slower
-// (BenchmarkAttentionW5PrefetchSaved, medians of alternated passes).
-var attnPrefetchOps, attnPrefetchSaved = true, false
+// attnPrefetchOps enables attentionKernel.prefetch (the next item's head
+// rows), attnPrefetchSaved the backward's prefetch of an item's saved
+// weights, a quarter of them before each quarter of dp (scores);
+// benchmarks turn them off to compare. 256 prefetches of the next item's
+// weights at the start of an item made the W5-shaped backward ~0.5 µs per
+// item slower; spread over dp's product they gain 0–0.4 µs in the median
+// of alternated passes (BenchmarkAttentionW5PrefetchSaved, where the
+// weights stay in L3; in a step they come from memory).
+var attnPrefetchOps, attnPrefetchSaved = true, true
 
-// prefetch asks for item n's operand rows (and a backward's saved
-// weights where attnPrefetchSaved) where simdOn.
+// prefetch asks for item n's operand rows where simdOn.
 func (a *attentionKernel) prefetch(n int) {
 	g := &a.g
 	if !simdOn || g.Tq == 0 || g.Tk == 0 || g.Dh == 0 || g.Dv == 0 {
 		return
-	}
-	if a.backward && a.saved != nil && attnPrefetchSaved {
-		prefetchRows(&a.saved[n*g.Tq*g.Tk], g.Tq, g.Tk, g.Tk)
 	}
 	if !attnPrefetchOps {
 		return
@@ -331,9 +329,10 @@ func (a *attentionKernel) x(pr *attentionProduct) *buffer {
 }
 
 // scores writes item n's score gradients into ds given its weights p
-// (both tq rows of tk, ld apart) and key mask row m: dp = dy vᵀ, then ds
-// = p ⊙ (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
-func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m []uint8) {
+// (both tq rows of tk, ld apart; cold: kept by the forward, not in cache)
+// and key mask row m: dp = dy vᵀ, then ds = p ⊙ (dp − Σ dp ⊙ p)·scale in
+// place of dp, 0 at masked keys.
+func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m []uint8, cold bool) {
 	g := &a.g
 	tq, tk, dv := g.Tq, g.Tk, g.Dv
 	dys, vs := f32s(a.dy)[g.Row(n, 0, tq, dv):], f32s(a.v)[g.Row(n, 0, tk, dv):]
@@ -348,7 +347,20 @@ func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m
 			copyRowsAVX2(&t.dy[0], &dys[0], tq, dv, dv, lddy)
 			dys, lddy = t.dy[:tq*dv], dv
 		}
-		t.product(tq, tk, dv, dys, lddy, false, vt, tk, ds, ld)
+		if cold && attnPrefetchSaved && tk%(4*attnNR) == 0 {
+			// p, from the forward, is not in cache: a quarter of its
+			// rows asked for before each quarter of dp's columns (all
+			// at once at the start, or an item ahead, took longer).
+			q4 := tk / 4
+			for c := range 4 {
+				if r0, r1 := c*tq/4, (c+1)*tq/4; r1 > r0 {
+					prefetchRows(&p[r0*ld], r1-r0, ld, tk)
+				}
+				t.product(tq, q4, dv, dys, lddy, false, vt[c*q4:], tk, ds[c*q4:], ld)
+			}
+		} else {
+			t.product(tq, tk, dv, dys, lddy, false, vt, tk, ds, ld)
+		}
 	} else {
 		gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, ds, ld)
 	}

@@ -225,7 +225,7 @@ func BenchmarkAttentionW5Prefetch(b *testing.B) {
 }
 
 // BenchmarkAttentionW5PrefetchSaved compares the backward with (A) and
-// without (B) the prefetch of the next item's saved weights.
+// without (B) the prefetch of an item's saved weights during dp.
 func BenchmarkAttentionW5PrefetchSaved(b *testing.B) {
 	a, _ := benchAttention(b, true, true)
 	defer func(o, s bool) { attnPrefetchOps, attnPrefetchSaved = o, s }(attnPrefetchOps, attnPrefetchSaved)
