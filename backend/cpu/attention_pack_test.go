@@ -12,9 +12,10 @@ import (
 // copies its products' strided operand rows together (attnPackOn, bthd)
 // against the unlinked backward and products reading them in place, bit
 // for bit, over two runs: sequence lengths 1, 7 and 65 (queries and keys
-// apart too), head sizes 8, 24 and 64 with another value size, with and
-// without a key mask, on 1 and 2 threads; and the linked program with
-// the copy turned off gives the same bits.
+// apart too), head sizes 8, 24 and 64 with another value size, and keys
+// 64 and 128 (dp in four calls, the saved weights asked for a quarter at
+// a time), with and without a key mask, on 1 and 2 threads; and the
+// linked program with the copy turned off gives the same bits.
 func TestAttentionPackedOperands(t *testing.T) {
 	defer func(on, pack bool) { attnProductsOn, attnPackOn = on, pack }(attnProductsOn, attnPackOn)
 	r := rand.New(rand.NewSource(17))
@@ -25,6 +26,9 @@ func TestAttentionPackedOperands(t *testing.T) {
 			geoms = append(geoms, geom{tt[0], tt[1], d[0], d[1]})
 		}
 	}
+	// Keys a multiple of 64: dp in four calls, the saved weights asked
+	// for a quarter at a time.
+	geoms = append(geoms, geom{64, 64, 32, 32}, geom{33, 128, 16, 8})
 	for i, gm := range geoms {
 		masked, threads := i%2 == 1, 1+i%2
 		const b, h = 2, 3
