@@ -70,6 +70,7 @@ func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 		a.scale, a.backward = float32(at.Scale), true
 		a.dy = c.buf(v.Args[3])
 		masks = v.Args[4:]
+		a.packScratch()
 	}
 	if len(masks) == 1 {
 		a.mask = c.buf(masks[0])
@@ -525,6 +526,7 @@ func (p *Program) shareAttentionProducts() {
 				p.slots = slices.DeleteFunc(p.slots, func(s arenaSlot) bool { return s.b == pr.k.out })
 			}
 		}
+		a.packScratch()
 		a.ds = make([][]float32, len(a.tiles))
 		for i := range a.ds {
 			a.ds[i] = make([]float32, a.g.Tq*a.g.Tk)
@@ -715,7 +717,7 @@ func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x 
 // per item.
 type attnTiles struct {
 	a    []float32                // scale·q, tq×dh
-	x    []float32                // a linked product's operand rows, max(tq, tk)×max(dh, dv)
+	x    []float32                // a linked backward's product operand rows, max(tq, tk)×max(dh, dv)
 	dy   []float32                // a backward's dy rows, tq×dv (packDy)
 	bt   []float32                // kᵀ (dh×tk) or vᵀ (dv×tk)
 	bpad []float32                // the last columns of B, padded to 16 (depth × 16)
@@ -733,10 +735,25 @@ func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
 	depth := max(g.Tq, g.Tk, g.Dh, g.Dv)
 	ts := make([]attnTiles, workers)
 	for i := range ts {
-		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), x: make([]float32, max(g.Tq, g.Tk)*max(g.Dh, g.Dv)), dy: make([]float32, g.Tq*g.Dv), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
+		ts[i] = attnTiles{a: make([]float32, g.Tq*g.Dh), bt: make([]float32, max(g.Dh, g.Dv)*g.Tk),
 			bpad: make([]float32, depth*attnNR), apan: make([]float32, depth*attnMR)}
 	}
 	return ts
+}
+
+// packScratch gives a backward's tiles room for the rows it copies
+// together: dy's (packDy) and, linked to its products, their operands'.
+func (a *attentionKernel) packScratch() {
+	g := &a.g
+	for i := range a.tiles {
+		t := &a.tiles[i]
+		if t.dy == nil {
+			t.dy = make([]float32, g.Tq*g.Dv)
+		}
+		if t.x == nil && len(a.prods) > 0 {
+			t.x = make([]float32, max(g.Tq, g.Tk)*max(g.Dh, g.Dv))
+		}
+	}
 }
 
 // product writes C (m×n, row stride ldc) = op(A)·B: op(A) = A (m×k, row

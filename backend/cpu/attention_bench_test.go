@@ -53,6 +53,7 @@ func benchAttention(b *testing.B, backward, saved bool) (*attentionKernel, []*at
 		prods = append(prods, pr)
 	}
 	a.prods = prods
+	a.packScratch()
 	if !saved {
 		a.saved = nil
 	}
