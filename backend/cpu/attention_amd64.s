@@ -430,3 +430,46 @@ pfline:
 	JNZ        pfrow
 	RET
 
+
+// func copyScaleRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
+// dst = src·a for rows pieces of n ≥ 8 floats, 8 at a time (the last 8
+// overlapping the previous ones when n is not a multiple of 8: the same
+// products again); strides in floats. Each element is one VMULPS, as
+// scaleF32 computes it.
+TEXT ·copyScaleRowsAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         rows+16(FP), CX
+	MOVQ         n+24(FP), R10
+	MOVQ         dstride+32(FP), R8
+	MOVQ         sstride+40(FP), R9
+	VBROADCASTSS a+48(FP), Y1
+	SHLQ         $2, R8
+	SHLQ         $2, R9
+	SHLQ         $2, R10
+	SUBQ         $32, R10 // the last block's offset
+	TESTQ        CX, CX
+	JZ           csdone
+
+csrow:
+	XORQ AX, AX
+
+csblock:
+	CMPQ    AX, R10
+	JGE     cslast
+	VMULPS  (SI)(AX*1), Y1, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     csblock
+
+cslast:
+	VMULPS  (SI)(R10*1), Y1, Y0
+	VMOVUPS Y0, (DI)(R10*1)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JNZ     csrow
+
+csdone:
+	VZEROUPPER
+	RET

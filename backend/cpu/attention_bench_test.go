@@ -98,6 +98,10 @@ func BenchmarkAttentionW5Parts(b *testing.B) {
 			copyRowsAVX2(&t.a[0], &qs[0], tq, dh, dh, g.Stride(dh))
 		}},
 		{"scaleq", func(n int) { scaleF32(t.a[:tq*dh], a.scale) }},
+		{"copyscaleq", func(n int) {
+			qs := q[g.Row(n, 0, tq, dh):]
+			copyScaleRowsAVX2(&t.a[0], &qs[0], tq, dh, dh, g.Stride(dh), a.scale)
+		}},
 		{"transposek", func(n int) {
 			gemmTranspose(tk, dh, k[g.Row(n, 0, tk, dh):], g.Stride(dh), t.bt, tk)
 		}},
