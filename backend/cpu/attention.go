@@ -33,7 +33,6 @@ type attentionKernel struct {
 	scratch       [][]float32 // forward: per worker, tq×tk
 	tiles         []attnTiles // per worker
 	pool          *parallel.Pool
-	tasks         int // > 1: items run as this many tasks (attnTasks)
 
 	// saved, when not nil, holds every item's weights (n·tq·tk floats):
 	// the forward writes them there, and the attention_backward linked to
@@ -57,7 +56,6 @@ func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 	a := &attentionKernel{g: ir.AttentionGeometryOf(v),
 		q: c.buf(v.Args[0]), k: c.buf(v.Args[1]), v: c.buf(v.Args[2]), out: c.buf(v), pool: c.pool}
 	a.tiles = newAttnTiles(&a.g, c.pool.Size())
-	a.tasks = attnTasks(a.g.N, c.pool.Size())
 	masks := v.Args[3:]
 	switch at := v.Aux.(type) {
 	case ir.AttentionAttr:
@@ -79,40 +77,8 @@ func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 }
 
 func (a *attentionKernel) run() error {
-	if a.tasks > 1 {
-		a.pool.Tasks(a.tasks, (*attnTaskBody)(a))
-		return nil
-	}
 	a.pool.ForWorker(a.g.N, 1, a)
 	return nil
-}
-
-// attnTasks returns how many tasks a kernel of n items runs as on workers
-// workers: up to 8 per worker of at least attnTaskItems items each, claimed
-// as the workers come (a helper that wakes late, or a core another
-// process holds, leaves its items to the other instead of keeping half
-// of them); 1 below two tasks' worth.
-func attnTasks(n, workers int) int {
-	if workers < 2 {
-		return 1
-	}
-	return max(1, min(8*workers, n/attnTaskItems))
-}
-
-// attnTaskItems is the fewest items of an attention task: the next item's
-// rows are prefetched within a task only.
-const attnTaskItems = 4
-
-// attnTaskBody runs an attention kernel's tasks: task i is the items of
-// chunk i of tasks.
-type attnTaskBody attentionKernel
-
-func (b *attnTaskBody) RangeWorker(w, lo, hi int) {
-	a := (*attentionKernel)(b)
-	for i := lo; i < hi; i++ {
-		l, h := parallel.Chunk(a.g.N, a.tasks, i)
-		a.RangeWorker(w, l, h)
-	}
 }
 
 // weights writes item n's attention weights into p (Tq rows of Tk, ldp

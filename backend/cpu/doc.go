@@ -241,9 +241,7 @@
 //	                with strided heads the backward copies an item's rows of dy and
 //	                of its products' operands together first (their rows fall in the
 //	                same few L1 sets; TestAttentionPackedOperands), its score
-//	                gradients take four rows' dots at a time (TestAttentionDsRows),
-//	                and the items run as up to 8 tasks per worker claimed as the
-//	                workers come (attnTasks)
+//	                gradients take four rows' dots at a time (TestAttentionDsRows)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
