@@ -68,6 +68,7 @@ func buildAttention(c *compileCtx, v *ir.Value) (kernel, error) {
 		a.scale, a.backward = float32(at.Scale), true
 		a.dy = c.buf(v.Args[3])
 		masks = v.Args[4:]
+		a.packScratch()
 	}
 	if len(masks) == 1 {
 		a.mask = c.buf(masks[0])
@@ -92,16 +93,18 @@ func (a *attentionKernel) weights(t *attnTiles, n int, q, k []float32, p []float
 		sq, kt := t.a[:tq*dh], t.bt[:dh*tk]
 		qs, ks := q[g.Row(n, 0, tq, dh):], k[g.Row(n, 0, tk, dh):]
 		if dh >= 8 && tq > 0 {
-			// One call for the item's rows (64 copies of 32 floats took
-			// longer than the scale).
+			// One call for the item's rows, copied and scaled (64
+			// copies of 32 floats took longer than the scale; a copy
+			// then a scale took 0.43 µs at W5's shape, this 0.21:
+			// BenchmarkAttentionW5Parts).
 			_ = qs[(tq-1)*g.Stride(dh)+dh-1]
-			copyRowsAVX2(&sq[0], &qs[0], tq, dh, dh, g.Stride(dh))
+			copyScaleRowsAVX2(&sq[0], &qs[0], tq, dh, dh, g.Stride(dh), a.scale)
 		} else {
 			for i := range tq {
 				copy(sq[i*dh:][:dh], qs[i*g.Stride(dh):][:dh])
 			}
+			scaleF32(sq, a.scale)
 		}
-		scaleF32(sq, a.scale)
 		gemm.Transpose(tk, dh, ks, g.Stride(dh), kt, tk)
 		t.product(tq, tk, dh, sq, dh, false, kt, tk, p, ldp)
 	} else {
@@ -213,9 +216,23 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 				m = a.weights(t, n, q, k, p, tk)
 			}
 			ds := a.ds[w]
-			a.scores(t, n, p, ds, tk, m)
+			a.scores(t, n, p, ds, tk, m, a.saved != nil)
 			for _, pr := range a.prods {
-				pr.item(t, n, p, ds, tk, f32s(a.x(pr)), pr.dst())
+				xr, d := pr.operandRows()
+				xs, ldx := f32s(a.x(pr))[g.Row(n, 0, xr, d):], g.Stride(d)
+				if pr.wrt == 2 && t != nil && a.packDy() {
+					xs, ldx = t.dy[:xr*d], d // copied by scores
+				} else if t != nil && attnPackOn && ldx != d && d >= 8 {
+					// Strided head rows (bthd) as B, read once per
+					// 16-column tile of every 6 rows of the product: the
+					// item's rows of all operands fall in the same few
+					// L1 sets (a power-of-two stride), so they are read
+					// from L2 unless copied together first.
+					_ = xs[(xr-1)*ldx+d-1]
+					copyRowsAVX2(&t.x[0], &xs[0], xr, d, d, ldx)
+					xs, ldx = t.x[:xr*d], d
+				}
+				pr.item(t, n, p, ds, tk, xs, ldx, pr.dst())
 			}
 			continue
 		}
@@ -232,23 +249,25 @@ func (a *attentionKernel) RangeWorker(w, lo, hi int) {
 		} else {
 			m = a.weights(t, n, q, k, wi, 2*tk)
 		}
-		a.scores(t, n, wi, wi[tk:], 2*tk, m)
+		a.scores(t, n, wi, wi[tk:], 2*tk, m, false)
 	}
 }
 
-// attnPrefetchOps and attnPrefetchSaved enable attentionKernel.prefetch's
-// two parts (benchmarks turn them off to compare).
+// attnPrefetchOps enables attentionKernel.prefetch (the next item's head
+// rows), attnPrefetchSaved the backward's prefetch of an item's saved
+// weights, a quarter of them before each quarter of dp (scores);
+// benchmarks turn them off to compare. 256 prefetches of the next item's
+// weights at the start of an item made the W5-shaped backward ~0.5 µs per
+// item slower; spread over dp's product they gain 0–0.4 µs in the median
+// of alternated passes (BenchmarkAttentionW5PrefetchSaved, where the
+// weights stay in L3; in a step they come from memory).
 var attnPrefetchOps, attnPrefetchSaved = true, true
 
-// prefetch asks for item n's operand rows and saved weights (a backward's)
-// where simdOn.
+// prefetch asks for item n's operand rows where simdOn.
 func (a *attentionKernel) prefetch(n int) {
 	g := &a.g
 	if !simdOn || g.Tq == 0 || g.Tk == 0 || g.Dh == 0 || g.Dv == 0 {
 		return
-	}
-	if a.backward && a.saved != nil && attnPrefetchSaved {
-		prefetchRows(&a.saved[n*g.Tq*g.Tk], g.Tq, g.Tk, g.Tk)
 	}
 	if !attnPrefetchOps {
 		return
@@ -279,16 +298,38 @@ func (a *attentionKernel) x(pr *attentionProduct) *buffer {
 }
 
 // scores writes item n's score gradients into ds given its weights p
-// (both tq rows of tk, ld apart) and key mask row m: dp = dy vᵀ, then ds
-// = p ⊙ (dp − Σ dp ⊙ p)·scale in place of dp, 0 at masked keys.
-func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m []uint8) {
+// (both tq rows of tk, ld apart; cold: kept by the forward, not in cache)
+// and key mask row m: dp = dy vᵀ, then ds = p ⊙ (dp − Σ dp ⊙ p)·scale in
+// place of dp, 0 at masked keys.
+func (a *attentionKernel) scores(t *attnTiles, n int, p, ds []float32, ld int, m []uint8, cold bool) {
 	g := &a.g
 	tq, tk, dv := g.Tq, g.Tk, g.Dv
 	dys, vs := f32s(a.dy)[g.Row(n, 0, tq, dv):], f32s(a.v)[g.Row(n, 0, tk, dv):]
 	if t != nil {
 		vt := t.bt[:dv*tk]
 		gemm.Transpose(tk, dv, vs, g.Stride(dv), vt, tk)
-		t.product(tq, tk, dv, dys, g.Stride(dv), false, vt, tk, ds, ld)
+		lddy := g.Stride(dv)
+		if a.packDy() {
+			// dy's rows together (see packDy), read by every column tile
+			// here and by a linked dv product after.
+			_ = dys[(tq-1)*lddy+dv-1]
+			copyRowsAVX2(&t.dy[0], &dys[0], tq, dv, dv, lddy)
+			dys, lddy = t.dy[:tq*dv], dv
+		}
+		if cold && attnPrefetchSaved && tk%(4*attnNR) == 0 {
+			// p, from the forward, is not in cache: a quarter of its
+			// rows asked for before each quarter of dp's columns (all
+			// at once at the start, or an item ahead, took longer).
+			q4 := tk / 4
+			for c := range 4 {
+				if r0, r1 := c*tq/4, (c+1)*tq/4; r1 > r0 {
+					prefetchRows(&p[r0*ld], r1-r0, ld, tk)
+				}
+				t.product(tq, q4, dv, dys, lddy, false, vt[c*q4:], tk, ds[c*q4:], ld)
+			}
+		} else {
+			t.product(tq, tk, dv, dys, lddy, false, vt, tk, ds, ld)
+		}
 	} else {
 		gemm.Sgemm(false, true, tq, tk, dv, 1, dys, g.Stride(dv), vs, g.Stride(dv), 0, ds, ld)
 	}
@@ -453,6 +494,7 @@ func (p *Program) shareAttentionProducts() {
 				p.slots = slices.DeleteFunc(p.slots, func(s arenaSlot) bool { return s.b == pr.k.out })
 			}
 		}
+		a.packScratch()
 		a.ds = make([][]float32, len(a.tiles))
 		for i := range a.ds {
 			a.ds[i] = make([]float32, a.g.Tq*a.g.Tk)
@@ -580,36 +622,59 @@ func (a *attentionProduct) RangeWorker(wk, lo, hi int) {
 	if simdOn && attnTilesOn {
 		t = &a.tiles[wk]
 	}
+	xr, d := a.operandRows()
 	for n := lo; n < hi; n++ {
 		wi := w[n*tq*2*tk:]
-		a.item(t, n, wi, wi[tk:], 2*tk, x, o)
+		a.item(t, n, wi, wi[tk:], 2*tk, x[g.Row(n, 0, xr, d):], g.Stride(d), o)
 	}
 }
 
+// operandRows returns the number of rows of one item of the product's
+// operand x (tk for dq's k, tq for dk's q and dv's dy) and their size.
+func (a *attentionProduct) operandRows() (rows, d int) {
+	if a.wrt == 0 {
+		return a.g.Tk, a.g.Dh
+	}
+	return a.g.Tq, a.g.Dh
+}
+
+// packDy reports whether scores copies the item's rows of dy together
+// before dp = dy·vᵀ reads them (tile kernels on strided heads of at least
+// 8): the product reads them once per 16 columns of dp.
+func (a *attentionKernel) packDy() bool {
+	return simdOn && attnTilesOn && attnPackOn && a.g.BTHD && a.g.Heads > 1 && a.g.Dv >= 8 && a.g.Tq > 0
+}
+
+// attnPackOn lets the linked backward copy its products' strided operand
+// rows together before the product (tests and benchmarks turn it off to
+// compare; the products are the same bits either way).
+var attnPackOn = true
+
 // item computes item n's product into o from its weights p and score
-// gradients ds (tq rows of tk, ld apart), with the tile kernels where t
-// is not nil, else with gemm.Sgemm (the same bits for tq, tk ≤ 256).
-func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x, o []float32) {
+// gradients ds (tq rows of tk, ld apart) and the item's rows of x (ldx
+// apart), with the tile kernels where t is not nil, else with
+// gemm.Sgemm (the same bits for tq, tk ≤ 256).
+func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x []float32, ldx int, o []float32) {
 	g := &a.g
 	tq, tk, d := g.Tq, g.Tk, g.Dh
 	if t != nil {
 		switch a.wrt {
 		case 0: // dq = ds k
-			t.product(tq, d, tk, ds, ld, false, x[g.Row(n, 0, tk, d):], g.Stride(d), o[g.Row(n, 0, tq, d):], g.Stride(d))
+			t.product(tq, d, tk, ds, ld, false, x, ldx, o[g.Row(n, 0, tq, d):], g.Stride(d))
 		case 1: // dk = dsᵀ q
-			t.product(tk, d, tq, ds, ld, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
+			t.product(tk, d, tq, ds, ld, true, x, ldx, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		default: // dv = pᵀ dy
-			t.product(tk, d, tq, p, ld, true, x[g.Row(n, 0, tq, d):], g.Stride(d), o[g.Row(n, 0, tk, d):], g.Stride(d))
+			t.product(tk, d, tq, p, ld, true, x, ldx, o[g.Row(n, 0, tk, d):], g.Stride(d))
 		}
 		return
 	}
 	switch a.wrt {
 	case 0: // dq = ds k
-		gemm.Sgemm(false, false, tq, d, tk, 1, ds, ld, x[g.Row(n, 0, tk, d):], g.Stride(d), 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
+		gemm.Sgemm(false, false, tq, d, tk, 1, ds, ld, x, ldx, 0, o[g.Row(n, 0, tq, d):], g.Stride(d))
 	case 1: // dk = dsᵀ q
-		gemm.Sgemm(true, false, tk, d, tq, 1, ds, ld, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		gemm.Sgemm(true, false, tk, d, tq, 1, ds, ld, x, ldx, 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 	default: // dv = pᵀ dy
-		gemm.Sgemm(true, false, tk, d, tq, 1, p, ld, x[g.Row(n, 0, tq, d):], g.Stride(d), 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
+		gemm.Sgemm(true, false, tk, d, tq, 1, p, ld, x, ldx, 0, o[g.Row(n, 0, tk, d):], g.Stride(d))
 	}
 }
 
@@ -620,6 +685,8 @@ func (a *attentionProduct) item(t *attnTiles, n int, p, ds []float32, ld int, x,
 // per item.
 type attnTiles struct {
 	a    []float32                // scale·q, tq×dh
+	x    []float32                // a linked backward's product operand rows, max(tq, tk)×max(dh, dv)
+	dy   []float32                // a backward's dy rows, tq×dv (packDy)
 	bt   []float32                // kᵀ (dh×tk) or vᵀ (dv×tk)
 	bpad []float32                // the last columns of B, padded to 16 (depth × 16)
 	apan []float32                // an edge tile's six rows of a transposed A (depth × 6)
@@ -640,6 +707,21 @@ func newAttnTiles(g *ir.AttentionGeometry, workers int) []attnTiles {
 			bpad: make([]float32, depth*attnNR), apan: make([]float32, depth*attnMR)}
 	}
 	return ts
+}
+
+// packScratch gives a backward's tiles room for the rows it copies
+// together: dy's (packDy) and, linked to its products, their operands'.
+func (a *attentionKernel) packScratch() {
+	g := &a.g
+	for i := range a.tiles {
+		t := &a.tiles[i]
+		if t.dy == nil {
+			t.dy = make([]float32, g.Tq*g.Dv)
+		}
+		if t.x == nil && len(a.prods) > 0 {
+			t.x = make([]float32, max(g.Tq, g.Tk)*max(g.Dh, g.Dv))
+		}
+	}
 }
 
 // product writes C (m×n, row stride ldc) = op(A)·B: op(A) = A (m×k, row

@@ -43,3 +43,9 @@ func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]flo
 //
 //go:noescape
 func prefetchRows(p *float32, rows, ld, n int)
+
+// copyScaleRowsAVX2 writes dst = src·a for rows pieces of n ≥ 8 floats,
+// the pieces dstride and sstride floats apart: scaleF32's products.
+//
+//go:noescape
+func copyScaleRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)

@@ -281,12 +281,32 @@ c4store:
 	VZEROUPPER
 	RET
 
+// Sum of the four lanes of Xr as dotF32 combines its running sums,
+// (s0+s1)+(s2+s3), broadcast into Yb (Xt is scratch).
+#define DSHSUM(Xr, Xt, Yb) \
+	VMOVSHDUP    Xr, Xt;     \
+	VADDPS       Xt, Xr, Xr; \
+	VMOVHLPS     Xr, Xr, Xt; \
+	VADDSS       Xt, Xr, Xr; \
+	VBROADCASTSS Xr, Yb
+
+// ds = p·(ds − dot)·scale for the eight elements at AX of the row at
+// (pr, dr), dot broadcast in Yd.
+#define DSAPPLY(pr, dr, Yd) \
+	VMOVUPS (dr)(AX*4), Y1; \
+	VSUBPS  Yd, Y1, Y1;     \
+	VMULPS  (pr)(AX*4), Y1, Y1; \
+	VMULPS  Y7, Y1, Y1;     \
+	VMOVUPS Y1, (dr)(AX*4)
+
 // func attnDsAVX2(p, ds *float32, ld, rows, n int, scale float32)
 //
 // attention_backward's score gradients in place, row by row (rows ld
 // apart): dot = Σ ds·p with four running sums (lane i%4, multiply then
 // add, combined as (s0+s1)+(s2+s3): dotF32's order), then ds = p·(ds −
-// dot)·scale. n is a multiple of 8, ≥ 8.
+// dot)·scale. n is a multiple of 8, ≥ 8. Four rows at a time, their dot
+// chains interleaved (one row's chain waits on the adds' latency), then
+// one row at a time.
 TEXT ·attnDsAVX2(SB), NOSPLIT, $0-44
 	MOVQ         p+0(FP), SI
 	MOVQ         ds+8(FP), DI
@@ -295,8 +315,64 @@ TEXT ·attnDsAVX2(SB), NOSPLIT, $0-44
 	MOVQ         rows+24(FP), R9
 	MOVQ         n+32(FP), R10
 	VBROADCASTSS scale+40(FP), Y7
-	TESTQ        R9, R9
-	JEQ          dsdone
+	CMPQ         R9, $4
+	JLT          dsrest
+
+ds4row:
+	// Rows SI/DI, R11/R12, R13/R14, BX/DX.
+	LEAQ   (SI)(R8*1), R11
+	LEAQ   (DI)(R8*1), R12
+	LEAQ   (R11)(R8*1), R13
+	LEAQ   (R12)(R8*1), R14
+	LEAQ   (R13)(R8*1), BX
+	LEAQ   (R14)(R8*1), DX
+	VXORPS X0, X0, X0
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	XORQ   AX, AX
+
+ds4dot:
+	VMOVUPS (DI)(AX*4), X1
+	VMULPS  (SI)(AX*4), X1, X1
+	VADDPS  X1, X0, X0
+	VMOVUPS (R12)(AX*4), X5
+	VMULPS  (R11)(AX*4), X5, X5
+	VADDPS  X5, X2, X2
+	VMOVUPS (R14)(AX*4), X1
+	VMULPS  (R13)(AX*4), X1, X1
+	VADDPS  X1, X3, X3
+	VMOVUPS (DX)(AX*4), X5
+	VMULPS  (BX)(AX*4), X5, X5
+	VADDPS  X5, X4, X4
+	ADDQ    $4, AX
+	CMPQ    AX, R10
+	JLT     ds4dot
+
+	DSHSUM(X0, X1, Y6)
+	DSHSUM(X2, X1, Y8)
+	DSHSUM(X3, X1, Y9)
+	DSHSUM(X4, X1, Y10)
+	XORQ AX, AX
+
+ds4apply:
+	DSAPPLY(SI, DI, Y6)
+	DSAPPLY(R11, R12, Y8)
+	DSAPPLY(R13, R14, Y9)
+	DSAPPLY(BX, DX, Y10)
+	ADDQ $8, AX
+	CMPQ AX, R10
+	JLT  ds4apply
+
+	LEAQ (BX)(R8*1), SI
+	LEAQ (DX)(R8*1), DI
+	SUBQ $4, R9
+	CMPQ R9, $4
+	JGE  ds4row
+
+dsrest:
+	TESTQ R9, R9
+	JEQ   dsdone
 
 dsrow:
 	VXORPS X0, X0, X0
@@ -310,22 +386,14 @@ dsdot:
 	CMPQ    AX, R10
 	JLT     dsdot
 
-	VMOVSHDUP    X0, X1
-	VADDPS       X1, X0, X0 // lane 0: s0+s1, lane 2: s2+s3
-	VMOVHLPS     X0, X0, X1
-	VADDSS       X1, X0, X0
-	VBROADCASTSS X0, Y6
-	XORQ         AX, AX
+	DSHSUM(X0, X1, Y6)
+	XORQ AX, AX
 
 dsapply:
-	VMOVUPS (DI)(AX*4), Y1
-	VSUBPS  Y6, Y1, Y1
-	VMULPS  (SI)(AX*4), Y1, Y1
-	VMULPS  Y7, Y1, Y1
-	VMOVUPS Y1, (DI)(AX*4)
-	ADDQ    $8, AX
-	CMPQ    AX, R10
-	JLT     dsapply
+	DSAPPLY(SI, DI, Y6)
+	ADDQ $8, AX
+	CMPQ AX, R10
+	JLT  dsapply
 
 	ADDQ R8, SI
 	ADDQ R8, DI
@@ -362,3 +430,46 @@ pfline:
 	JNZ        pfrow
 	RET
 
+
+// func copyScaleRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32)
+// dst = src·a for rows pieces of n ≥ 8 floats, 8 at a time (the last 8
+// overlapping the previous ones when n is not a multiple of 8: the same
+// products again); strides in floats. Each element is one VMULPS, as
+// scaleF32 computes it.
+TEXT ·copyScaleRowsAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         rows+16(FP), CX
+	MOVQ         n+24(FP), R10
+	MOVQ         dstride+32(FP), R8
+	MOVQ         sstride+40(FP), R9
+	VBROADCASTSS a+48(FP), Y1
+	SHLQ         $2, R8
+	SHLQ         $2, R9
+	SHLQ         $2, R10
+	SUBQ         $32, R10 // the last block's offset
+	TESTQ        CX, CX
+	JZ           csdone
+
+csrow:
+	XORQ AX, AX
+
+csblock:
+	CMPQ    AX, R10
+	JGE     cslast
+	VMULPS  (SI)(AX*1), Y1, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	JMP     csblock
+
+cslast:
+	VMULPS  (SI)(R10*1), Y1, Y0
+	VMOVUPS Y0, (DI)(R10*1)
+	ADDQ    R8, DI
+	ADDQ    R9, SI
+	DECQ    CX
+	JNZ     csrow
+
+csdone:
+	VZEROUPPER
+	RET

@@ -21,3 +21,7 @@ func softmaxRowsAVX2(p *float32, ld, rows, n int, c *[16]float32, cv *[16][8]flo
 }
 
 func prefetchRows(p *float32, rows, ld, n int) {}
+
+func copyScaleRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32) {
+	panic("unreachable")
+}

@@ -254,7 +254,11 @@
 //	                TestAttentionSharedProducts; same bits), into the product's own
 //	                buffer, moved out of the arena, where the product's value has
 //	                its own slot (TestAttentionDirectProducts); each item asks
-//	                for the next one's head rows and saved weights (prefetchRows)
+//	                for the next one's head rows (prefetchRows);
+//	                with strided heads the backward copies an item's rows of dy and
+//	                of its products' operands together first (their rows fall in the
+//	                same few L1 sets; TestAttentionPackedOperands), its score
+//	                gradients take four rows' dots at a time (TestAttentionDsRows)
 //	int8.go         Options.Int8: products x·Wᵀ with an int8 weight run on a gemm.QJob
 //	                (input quantized, dequantize/bias/activation in the epilogue);
 //	                Options.Observe: the calibration hook of post-training quantization
