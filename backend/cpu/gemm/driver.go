@@ -138,6 +138,9 @@ func (j *job) gemm() {
 	j.units = units
 	j.traceSplit([...]string{"serial", "M", "N"}[split], best)
 	if j.tasks == 1 {
+		if len(j.rsegs) > 1 && !pre && j.sharesB(units) {
+			j.packOnce() // (a group stacked by rows: op(B) packed once for all its products)
+		}
 		j.RangeWorker(0, 0, 1)
 		j.pb = nil
 		return

@@ -230,3 +230,23 @@ func groupableRows(ps []Params, k *kernel, serial bool) bool {
 	}
 	return true
 }
+
+// packOnce has the one task of a call stacked by rows (SgemmGroupRows)
+// pack op(B) once, into job.pb as one part per KC slice, for all the
+// products, where each product's rows would pack it again: the first
+// product's blocks pack each slice, the others read it.
+func (j *job) packOnce() {
+	p, k := &j.p, j.kern
+	panels := ceilDiv(p.N, k.nr)
+	j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
+	j.pb = j.pbuf
+	j.packParts = 1
+	n := ceilDiv(p.K, blockSize(p.K, k.kc, 1))
+	if cap(j.packState) < n {
+		j.packState = make([]atomic.Uint32, n)
+	}
+	j.packState = j.packState[:n]
+	for i := range j.packState {
+		j.packState[i].Store(partFree)
+	}
+}
