@@ -18,6 +18,13 @@ func biasSumsFused(p *Program) int {
 		if k, ok := s.k.(*matmulF32); ok && k.sums != nil {
 			n++
 		}
+		if g, ok := s.k.(*matmulGroup); ok { // (the q/k/v weight gradients: groupsRows)
+			for _, k := range g.ks {
+				if k.sums != nil {
+					n++
+				}
+			}
+		}
 	}
 	return n
 }

@@ -193,7 +193,10 @@
 //	matmulgroup.go  products of one input by several weights (q, k, v) as one
 //	                gemm.SgemmGroup call (groupProducts: a product moves up to
 //	                its first sibling only across steps of known storage it
-//	                does not conflict with; TestGroupProducts*: the same bits)
+//	                does not conflict with; TestGroupProducts*: the same bits);
+//	                products of several inputs by one (the q/k/v weight
+//	                gradients dYᵀ·X with their bias sums) as one
+//	                gemm.SgemmGroupRows call (groupsRows; TestGroupRows*)
 //	fused.go        matmul_bias and fused elementwise bodies
 //	simd_amd64.s    AVX2 kernels: fused Adam, relu (+ backward), exp and
 //	                softmax, sigmoid and tanh, 2×2 max

@@ -1,5 +1,7 @@
 // This file groups the products that read one input: x·W₁ᵀ, x·W₂ᵀ, …
-// (attention's q, k and v projections) as one gemm call.
+// (attention's q, k and v projections) as one gemm call, and the
+// products of several inputs by one (their weight gradients dY₁ᵀ·X,
+// dY₂ᵀ·X, …) as another.
 
 package cpu
 
@@ -11,8 +13,13 @@ import (
 var groupProductsOn = true
 
 // groupWindow bounds how many steps after a product its siblings are
-// looked for.
-const groupWindow = 16
+// looked for; groupRowsWindow for groups stacked by rows (W4/W5's third
+// q/k/v weight gradient comes 21 steps after the first, past the step
+// counter's scalar arithmetic).
+const (
+	groupWindow     = 16
+	groupRowsWindow = 32
+)
 
 // matmulGroup runs products of one op(x) (the same x, M, K and
 // transposes) by several weights as one gemm call (gemm.SgemmGroup):
@@ -20,10 +27,17 @@ const groupWindow = 16
 // one hand-off where the products paid one each. Each product keeps its
 // own operands, result and epilogue (bias, activation, accumulation),
 // and gets the bits of its own call.
+//
+// With rows, the products are instead those of several op(x) by one
+// op(y) (the same y, N, K and transposes: groupsRows), each with its own
+// x, result, epilogue and column sums of x (fuseBiasSums), as one call
+// stacked by rows (gemm.SgemmGroupRows): op(y) is packed once for all of
+// them.
 type matmulGroup struct {
 	ks     []*matmulF32
 	ps     []gemm.Params
 	serial bool
+	rows   bool
 }
 
 func (g *matmulGroup) run() error {
@@ -35,14 +49,27 @@ func (g *matmulGroup) run() error {
 		if k.bias != nil {
 			p.ColBias = f32s(k.bias)
 		}
+		if k.sums != nil {
+			p.ASums = k.sums.acc
+		}
 		g.ps[i] = p
 	}
-	if g.serial {
+	switch {
+	case g.rows && g.serial:
+		gemm.SgemmGroupRowsSerial(g.ps)
+	case g.rows:
+		gemm.SgemmGroupRows(g.ps)
+	case g.serial:
 		gemm.SgemmGroupSerial(g.ps)
-	} else {
+	default:
 		gemm.SgemmGroup(g.ps)
 	}
 	clear(g.ps)
+	for _, k := range g.ks {
+		if k.sums != nil {
+			k.sums.emit(0, k.sums.out.n) // sumCols's conversion
+		}
+	}
 	return nil
 }
 
@@ -66,7 +93,20 @@ func groupsWith(a, b *matmulF32) bool {
 		a.xOff[0] == b.xOff[0] && a.ps[0].Beta == b.ps[0].Beta && a.m > 1
 }
 
-// mmUse is what a product reads and writes.
+// groupsRows reports whether b is a product that can join a's group
+// stacked by rows: one f32 product each (no batch), not by a frozen
+// weight, by the same y, shape of op(y) and transposes, and the same
+// accumulation, with no epilogue of the caller (Params.Tile). Each keeps
+// its own x, result, bias, activation and column sums of x.
+func groupsRows(a, b *matmulF32) bool {
+	return len(a.ps) == 1 && len(b.ps) == 1 && !a.frozen && !b.frozen && a.y == b.y &&
+		a.ps[0].Tile == nil && b.ps[0].Tile == nil && a.n == b.n && a.k == b.k &&
+		a.transA == b.transA && a.transB == b.transB && a.yOff[0] == b.yOff[0] &&
+		a.ps[0].LDB == b.ps[0].LDB && a.ps[0].Beta == b.ps[0].Beta && a.m > 1 && b.m > 1
+}
+
+// mmUse is what a product reads and writes (its fused bias gradient's
+// sums included: fuseBiasSums).
 func mmUse(k *matmulF32, spanOf func(*buffer) span) stepUse {
 	u := stepUse{reads: []span{spanOf(k.x), spanOf(k.y)}, writes: []span{spanOf(k.out)}}
 	if k.bias != nil {
@@ -74,6 +114,9 @@ func mmUse(k *matmulF32, spanOf func(*buffer) span) stepUse {
 	}
 	if k.ps[0].Beta != 0 {
 		u.reads = append(u.reads, spanOf(k.out))
+	}
+	if k.sums != nil {
+		u.writes = append(u.writes, spanOf(k.sums.out))
 	}
 	return u
 }
@@ -84,10 +127,28 @@ func mmUse(k *matmulF32, spanOf func(*buffer) span) stepUse {
 // what it reads nor touch what it writes, and where no product of the
 // group reads or writes what another writes: it then computes what it
 // computed in its own place, and nothing between sees the difference.
+//
+// Then the products of several x by one y (groupsRows: the weight
+// gradients of projections of one input) likewise, as groups stacked by
+// rows.
 func (p *Program) groupProducts() {
 	if !groupProductsOn || len(p.steps) < 2 {
 		return
 	}
+	p.groupSteps(groupsWith, false, groupWindow)
+	if groupRowsOn {
+		p.groupSteps(groupsRows, true, groupRowsWindow)
+	}
+}
+
+// groupRowsOn turns the groups stacked by rows on (tests compare with
+// it off).
+var groupRowsOn = true
+
+// groupSteps merges the products that with lets join the first's group
+// into one step, as groupProducts says: groups stacked by rows (rows), or
+// by columns, looking for siblings up to window steps after a product.
+func (p *Program) groupSteps(with func(a, b *matmulF32) bool, rows bool, window int) {
 	spanOf := p.spanOf()
 	gone := make([]bool, len(p.steps))
 	for i := range p.steps {
@@ -99,11 +160,11 @@ func (p *Program) groupProducts() {
 		uses := []stepUse{mmUse(k0, spanOf)}
 		var between []stepUse
 		var moved []int
-		for j := i + 1; j < len(p.steps) && j <= i+groupWindow; j++ {
+		for j := i + 1; j < len(p.steps) && j <= i+window; j++ {
 			if gone[j] {
 				continue
 			}
-			if k, ok := p.steps[j].k.(*matmulF32); ok && groupsWith(k0, k) {
+			if k, ok := p.steps[j].k.(*matmulF32); ok && with(k0, k) {
 				u := mmUse(k, spanOf)
 				free := true
 				for b := range between {
@@ -129,7 +190,7 @@ func (p *Program) groupProducts() {
 		for _, j := range moved {
 			gone[j] = true
 		}
-		p.steps[i].k = &matmulGroup{ks: ks, ps: make([]gemm.Params, len(ks))}
+		p.steps[i].k = &matmulGroup{ks: ks, ps: make([]gemm.Params, len(ks)), rows: rows}
 	}
 	out := p.steps[:0]
 	for i, s := range p.steps {

@@ -9,15 +9,78 @@ import (
 	"github.com/encc-lang/encc/ir"
 )
 
-// groupSteps counts p's grouped products and the products in them.
+// groupSteps counts p's groups of products of one x and the products in
+// them.
 func groupSteps(p *Program) (groups, products int) {
+	return countGroups(p, false)
+}
+
+// countGroups counts p's groups stacked by rows (rows) or by columns and
+// the products in them.
+func countGroups(p *Program, rows bool) (groups, products int) {
 	for _, s := range flatSteps(p) {
-		if g, ok := s.k.(*matmulGroup); ok {
+		if g, ok := s.k.(*matmulGroup); ok && g.rows == rows {
 			groups++
 			products += len(g.ks)
 		}
 	}
 	return
+}
+
+// TestGroupRowsBitIdentical: grouping the products of several x by one y
+// (groupsRows) changes no bit of a training step, on one core and two;
+// W1, whose products all read different operands, groups none.
+func TestGroupRowsBitIdentical(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		bitIdentical(t, threads, func(on bool) { groupRowsOn = on }, func(p *Program) int {
+			n, _ := countGroups(p, true)
+			return n
+		}, 0)
+	}
+}
+
+// TestGroupRowsW4W5: the weight gradients of q, k and v (dqᵀ·x, dkᵀ·x,
+// dvᵀ·x, each with its bias gradient summed as it packs dq, dk or dv:
+// fuseBiasSums) of every trained layer run as one group of three stacked
+// by rows (W4: both layers; W5: block 1), with the bits of the products
+// one by one.
+func TestGroupRowsW4W5(t *testing.T) {
+	defer func(b int) { groupRowsOn, biasSumsMinBytes = true, b }(biasSumsMinBytes)
+	biasSumsMinBytes = 0 // (4 sequences: dq of 128 KiB)
+	for tr, c := range []struct {
+		name   string
+		groups int
+	}{{"w4", 2}, {"w5", 1}} {
+		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 4, true)
+		groupRowsOn = false
+		want, _ := runStepsOn(t, g, 2, 2)
+		groupRowsOn = true
+		got, p := runStepsOn(t, g, 2, 2)
+		groups, products := countGroups(p, true)
+		if groups != c.groups || products != 3*c.groups {
+			t.Errorf("%s: %d groups of %d products stacked by rows, want %d of %d", c.name, groups, products, c.groups, 3*c.groups)
+		}
+		sums := 0
+		for _, s := range flatSteps(p) {
+			if g, ok := s.k.(*matmulGroup); ok && g.rows {
+				for _, k := range g.ks {
+					if k.sums != nil {
+						sums++
+					}
+				}
+			}
+		}
+		if sums != products {
+			t.Errorf("%s: %d of the %d products stacked by rows sum their bias gradient", c.name, sums, products)
+		}
+		for n, w := range want {
+			for i := range w {
+				if math.Float64bits(w[i]) != math.Float64bits(got[n][i]) {
+					t.Fatalf("%s: %s[%d] = %v grouped, %v not", c.name, n, i, got[n][i], w[i])
+				}
+			}
+		}
+	}
 }
 
 // TestGroupProductsBitIdentical: grouping the products of one input

@@ -201,6 +201,14 @@ func (p *Program) spanOf() func(*buffer) span {
 			arenaOff[p.bufs[v]] = off
 		}
 	}
+	// Nor the results moved out of the arena into storage of their own
+	// (shareAttentionProducts' direct products): their plan's slot is
+	// other values' alone.
+	for _, s := range p.steps {
+		if a, ok := s.k.(*attentionProduct); ok && a.direct {
+			delete(arenaOff, a.out)
+		}
+	}
 	return func(b *buffer) span {
 		if off, ok := arenaOff[b]; ok && b.n > 0 {
 			return span{b, off, off + b.n*b.dt.Size()}

@@ -19,7 +19,8 @@ import (
 // projections as one group (SgemmGroup) and one by one, by the CPU
 // time of a call on one core (a pool of one, thread CPU) and on the
 // default pool (process CPU): the least disturbed figures on a loaded
-// machine.
+// machine. ENCC_GEMM_AB=dw: the q/k/v weight gradients one by one and
+// as one group stacked by rows (SgemmGroupRows).
 func TestGemmAB(t *testing.T) {
 	if os.Getenv("ENCC_GEMM_AB") == "" {
 		t.Skip("set ENCC_GEMM_AB=1")
@@ -77,6 +78,25 @@ func TestGemmAB(t *testing.T) {
 			}},
 			{"qkv group", func() { SgemmGroup(qkv) }},
 		})
+	}
+	if os.Getenv("ENCC_GEMM_AB") == "dw" {
+		// W4/W5's q/k/v weight gradients dYᵀ·X (128×128, 2048 deep,
+		// one X, each with its bias gradient: ASums) one by one and as
+		// one group stacked by rows (SgemmGroupRows).
+		xb := randSlice(r, 2048*128)
+		dw := make([]Params, 3)
+		for i := range dw {
+			dw[i] = Params{TransA: true, M: 128, N: 128, K: 2048, Alpha: 1, A: randSlice(r, 2048*128), LDA: 128,
+				B: xb, LDB: 128, C: make([]float32, 128*128), LDC: 128, ASums: make([]float64, 128)}
+		}
+		cases = [][2]variant{{
+			{"dW qkv one by one", func() {
+				for i := range dw {
+					SgemmEx(&dw[i])
+				}
+			}},
+			{"dW qkv group rows", func() { SgemmGroupRows(dw) }},
+		}}
 	}
 	for _, workers := range []int{1, 0} {
 		pool := parallel.Default()

@@ -146,7 +146,18 @@
 // the KC slices and the epilogue do not depend on the split), so the bits
 // are those of SgemmEx on each (TestGroup). W5's three 2048×128×128
 // projections: 2838 → 2551 µs of process CPU on two cores (2408 → 2353
-// of one core's).//
+// of one core's).
+//
+// SgemmGroupRows is its mirror: products of several op(A) (each its own
+// rows, C, epilogue and ASums) by one op(B) (the weight gradients dYᵀ·X
+// of q, k and v, one X) as one call whose rows are the products' rows one
+// after another (job.rsegs). Each task computes its rows product by
+// product (block with that product's Params), all reading one shared
+// packing of op(B) (on one task too: packOnce), so op(B) is packed once
+// instead of once per product and the call pays one hand-off; the same
+// bits as SgemmEx on each (TestGroupRows). W4/W5's three 128×128×2048:
+// 3312–3477 → 2924–3138 µs of process CPU on two cores, 2676–2743 →
+// 2624–2719 of one core's (TestGemmAB, ENCC_GEMM_AB=dw).//
 // # Micro-kernels and blocking (Zen 4: L1d 32 KiB, L2 1 MiB, L3 32 MiB)
 //
 //	kernel   tile    KC   MC   NC    selected by

@@ -139,6 +139,9 @@ func (j *job) gemm() {
 	j.units = units
 	j.traceSplit([...]string{"serial", "M", "N"}[split], best)
 	if j.tasks == 1 {
+		if len(j.rsegs) > 1 && !pre && j.sharesB(units) {
+			j.packOnce() // (a group stacked by rows: op(B) packed once for all its products)
+		}
 		j.RangeWorker(0, 0, 1)
 		j.pb = nil
 		return
@@ -358,7 +361,18 @@ func (j *job) RangeWorker(w, t, _ int) {
 	} else {
 		j0, j1 = lo*j.unit, min(hi*j.unit, p.N)
 	}
-	j.block(ws, t, i0, i1, j0, j1)
+	if len(j.rsegs) > 0 {
+		// A group of products stacked by rows (SgemmGroupRows): each
+		// product's rows of the task's range, in its own operands.
+		for r := range j.rsegs {
+			s := &j.rsegs[r]
+			if lo, hi := max(i0, s.r0), min(i1, s.r0+s.p.M); lo < hi {
+				j.block(ws, t, s.p, s.seg[:], lo-s.r0, hi-s.r0, j0, j1)
+			}
+		}
+	} else {
+		j.block(ws, t, &j.p, j.segs, i0, i1, j0, j1)
+	}
 	putWorkspace(ws)
 	if j.swapped {
 		j.unswap(i0, i1, j0, j1)
@@ -460,9 +474,12 @@ var (
 //	      jr over NR-wide micro-panels (B micro-panel kc×nr, in L1)
 //	        ir over MR-high micro-panels: micro-kernel on an mr×nr tile
 //
-// t is the task's index (the part of a shared op(B) it packs first).
-func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
-	p, k := &j.p, j.kern
+// t is the task's index (the part of a shared op(B) it packs first); p
+// is the product whose op(A), C, epilogue and ASums the rows are (the
+// call's own, or one of a group stacked by rows: job.rsegs), segs its
+// column segments (job.segs, or the row product's own).
+func (j *job) block(ws *workspace, t int, p *Params, segs []segment, i0, i1, j0, j1 int) {
+	k := j.kern
 	mr, nr := k.mr, k.nr
 	kcb := blockSize(p.K, k.kc, 1)
 	mcb := blockSize(i1-i0, k.mc, mr)
@@ -517,8 +534,7 @@ func (j *job) block(ws *workspace, t, i0, i1, j0, j1 int) {
 		p.scaleRows(i0, i1, j0, j1)
 	}
 	// The columns of C, its epilogue and op(B) as stored are the
-	// segment's (job.segs: the call's own, or one product's of a group).
-	segs := j.segs
+	// segment's (segs: the call's own, or one product's of a group).
 	tmp := ws.tmp[:mr*nr]
 	colUsed, fiveUsed, edgeBiasUsed := false, false, false
 	// The packed B micro-panels of a KC slice lie one after another;
@@ -1075,8 +1091,8 @@ func (j *job) directA(cols int) bool {
 		// the swap is for (swapWorth).
 		return k.microA != nil && !noDirectA && !p.TransA && p.Alpha == 1
 	}
-	if k.microA == nil || noDirectA || p.TransA || p.Alpha != 1 {
-		return false
+	if k.microA == nil || noDirectA || p.TransA || p.Alpha != 1 || len(j.rsegs) > 0 {
+		return false // (a group stacked by rows: the products' A packed)
 	}
 	if cols <= k.nr {
 		// One panel of op(B): every element of A is read once, so

@@ -533,6 +533,11 @@ type job struct {
 	grouped bool
 	gp      []Params
 	gsegs   []segment
+
+	// rsegs, when not empty, are the products of a group stacked by
+	// rows (SgemmGroupRows: copies in gp), the call's own rows one
+	// product's after another's.
+	rsegs []rowSegment
 }
 
 var (

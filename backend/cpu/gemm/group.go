@@ -135,3 +135,118 @@ func groupable(ps []Params, k *kernel, serial bool) bool {
 	}
 	return p0.M > 1 && p0.K > 0 && p0.Alpha != 0 && (p0.Beta == 0 || p0.Beta == 1) && p0.M*n*p0.K > smallMACs
 }
+
+// A rowSegment is one product of a group stacked by rows
+// (SgemmGroupRows): rows [r0, r0+p.M) of the call are p's rows 0….
+type rowSegment struct {
+	p   *Params
+	r0  int
+	seg [1]segment // p's columns: its C and epilogue
+}
+
+// SgemmGroupRows computes the products ps as one call: products of
+// several op(A) (each its own M, A, LDA, C, epilogue and ASums) by one
+// op(B) (the same N, K, TransA, TransB, Alpha, B and LDB), all with the
+// same Beta (0 or 1): the weight gradients dYᵀ·X of several projections
+// of one input X (attention's q, k and v). The call is split over the
+// pool once, as one product whose rows are the products' rows one after
+// another, so that op(B), where the tasks pack it, is packed once for
+// all the products (a shared op(B) of a split over M), and the call pays
+// one hand-off and one tail where the products paid one each. Each task
+// computes its rows product by product, each with that product's own
+// blocks of A. Every element of each C gets the operations it gets in
+// the product's own call (tiles, K slices and epilogue do not depend on
+// the split; ASums are each column's sums in the order of the rows), so
+// the results are the bits of SgemmEx on each product. Products that
+// cannot be grouped (another op(B) or Beta, one row, a swapped or tiny
+// product, op(B) packed before the call, a caller's Tile epilogue) are
+// computed one by one. It panics on inconsistent shapes.
+func SgemmGroupRows(ps []Params) { groupRows(ps, false) }
+
+// SgemmGroupRowsSerial is SgemmGroupRows on the calling goroutine only
+// (see SgemmExSerial).
+func SgemmGroupRowsSerial(ps []Params) { groupRows(ps, true) }
+
+// groupRowsCalls counts the calls run as one group stacked by rows (for
+// the tests).
+var groupRowsCalls atomic.Uint64
+
+func groupRows(ps []Params, serial bool) {
+	for i := range ps {
+		check(&ps[i])
+	}
+	k := active.Load()
+	if !groupableRows(ps, k, serial) {
+		for i := range ps {
+			run(&ps[i], serial)
+		}
+		return
+	}
+	groupRowsCalls.Add(1)
+	j := getJob()
+	j.kern, j.serial = k, serial
+	j.gp = append(j.gp[:0], ps...)
+	j.rsegs = j.rsegs[:0]
+	m := 0
+	for i := range j.gp {
+		s := rowSegment{p: &j.gp[i], r0: m}
+		s.seg[0] = segment{p: &j.gp[i]}
+		s.seg[0].set(k)
+		j.rsegs = append(j.rsegs, s)
+		m += ps[i].M
+	}
+	// The call's own Params: the shared op(B), M the rows of all.
+	p0 := &ps[0]
+	j.p = Params{TransA: p0.TransA, TransB: p0.TransB, M: m, N: p0.N, K: p0.K,
+		Alpha: p0.Alpha, B: p0.B, LDB: p0.LDB, Beta: p0.Beta}
+	j.traceBegin()
+	j.gemm()
+	j.traceEnd()
+	clear(j.gp)
+	j.gp = j.gp[:0]
+	clear(j.rsegs)
+	j.rsegs = j.rsegs[:0]
+	putJob(j)
+}
+
+// groupableRows reports whether ps can run as one call stacked by rows
+// (SgemmGroupRows).
+func groupableRows(ps []Params, k *kernel, serial bool) bool {
+	if len(ps) < 2 {
+		return false
+	}
+	p0 := &ps[0]
+	if p0.N == 0 || p0.K == 0 || p0.Alpha == 0 || p0.Beta != 0 && p0.Beta != 1 || len(p0.B) == 0 {
+		return false
+	}
+	for i := range ps {
+		p := &ps[i]
+		if p.N != p0.N || p.K != p0.K || p.TransA != p0.TransA || p.TransB != p0.TransB ||
+			p.Alpha != p0.Alpha || p.LDB != p0.LDB || p.Beta != p0.Beta || len(p.B) != len(p0.B) ||
+			&p.B[0] != &p0.B[0] || p.M < 2 || p.M*p.N*p.K <= smallMACs || p.PackedB != nil || p.Tile != nil ||
+			swapWorth(p, k, serial) {
+			return false
+		}
+	}
+	return true
+}
+
+// packOnce has the one task of a call stacked by rows (SgemmGroupRows)
+// pack op(B) once, into job.pb as one part per KC slice, for all the
+// products, where each product's rows would pack it again: the first
+// product's blocks pack each slice, the others read it.
+func (j *job) packOnce() {
+	p, k := &j.p, j.kern
+	panels := ceilDiv(p.N, k.nr)
+	j.pbuf = grow(j.pbuf, panels*k.nr*p.K)
+	j.pb = j.pbuf
+	j.packParts = 1
+	n := ceilDiv(p.K, blockSize(p.K, k.kc, 1))
+	if cap(j.packState) < n {
+		j.packState = make([]atomic.Uint32, n)
+	}
+	j.packState = j.packState[:n]
+	for i := range j.packState {
+		j.packState[i].Store(partFree)
+	}
+}
