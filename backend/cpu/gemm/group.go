@@ -67,8 +67,9 @@ func (j *job) packBV(dst []float32, j0, nc, pc, kc int) {
 // Every element of each C gets the operations it gets in the product's
 // own call (tiles, K slices and epilogue do not depend on the split), so
 // the results are the bits of SgemmEx on each product. Products that
-// cannot be grouped (another op(A) or Beta, one row, a swapped or tiny
-// product, a caller's Tile epilogue or ASums) are computed one by one. It panics on inconsistent shapes.
+// cannot be grouped (another op(A) or Beta, one row, a swapped, tiny or
+// dot-product one, a caller's Tile epilogue or ASums) are computed one
+// by one. It panics on inconsistent shapes.
 func SgemmGroup(ps []Params) { group(ps, false) }
 
 // SgemmGroupSerial is SgemmGroup on the calling goroutine only (see
@@ -128,7 +129,7 @@ func groupable(ps []Params, k *kernel, serial bool) bool {
 		p := &ps[i]
 		if p.M != p0.M || p.K != p0.K || p.TransA != p0.TransA || p.TransB != p0.TransB ||
 			p.Alpha != p0.Alpha || p.LDA != p0.LDA || p.Beta != p0.Beta || len(p.A) != len(p0.A) ||
-			len(p.A) > 0 && &p.A[0] != &p0.A[0] || p.N == 0 || p.PackedB != nil || p.Tile != nil || p.ASums != nil || swapWorth(p, k, serial) {
+			len(p.A) > 0 && &p.A[0] != &p0.A[0] || p.N == 0 || p.PackedB != nil || p.Tile != nil || p.ASums != nil || swapWorth(p, k, serial) || dotWorth(p, k) {
 			return false
 		}
 		n += p.N
@@ -158,9 +159,9 @@ type rowSegment struct {
 // the product's own call (tiles, K slices and epilogue do not depend on
 // the split; ASums are each column's sums in the order of the rows), so
 // the results are the bits of SgemmEx on each product. Products that
-// cannot be grouped (another op(B) or Beta, one row, a swapped or tiny
-// product, op(B) packed before the call, a caller's Tile epilogue) are
-// computed one by one. It panics on inconsistent shapes.
+// cannot be grouped (another op(B) or Beta, one row, a swapped, tiny or
+// dot-product one, op(B) packed before the call, a caller's Tile
+// epilogue) are computed one by one. It panics on inconsistent shapes.
 func SgemmGroupRows(ps []Params) { groupRows(ps, false) }
 
 // SgemmGroupRowsSerial is SgemmGroupRows on the calling goroutine only
@@ -224,7 +225,7 @@ func groupableRows(ps []Params, k *kernel, serial bool) bool {
 		if p.N != p0.N || p.K != p0.K || p.TransA != p0.TransA || p.TransB != p0.TransB ||
 			p.Alpha != p0.Alpha || p.LDB != p0.LDB || p.Beta != p0.Beta || len(p.B) != len(p0.B) ||
 			&p.B[0] != &p0.B[0] || p.M < 2 || p.M*p.N*p.K <= smallMACs || p.PackedB != nil || p.Tile != nil ||
-			swapWorth(p, k, serial) {
+			swapWorth(p, k, serial) || dotWorth(p, k) {
 			return false
 		}
 	}

@@ -181,3 +181,29 @@ func TestGroupTileEpilogue(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupDotProducts: products that their own calls compute by dot
+// products (dotWorth: few rows, deep x·Wᵀ) are not grouped, so each keeps
+// the bits of its own call.
+func TestGroupDotProducts(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	a := randSlice(r, 64*400)
+	mk := func() Params {
+		return Params{TransB: true, M: 64, N: 40, K: 400, Alpha: 1, A: a, LDA: 400, B: randSlice(r, 40*400), LDB: 400, C: make([]float32, 64*40), LDC: 40}
+	}
+	ps := []Params{mk(), mk()}
+	want := []Params{ps[0], ps[1]}
+	want[0].C, want[1].C = make([]float32, len(ps[0].C)), make([]float32, len(ps[1].C))
+	SgemmEx(&want[0])
+	SgemmEx(&want[1])
+	before := groupCalls.Load()
+	SgemmGroup(ps)
+	if k := active.Load(); dotWorth(&ps[0], k) && groupCalls.Load() != before {
+		t.Fatal("products by dot products grouped")
+	}
+	for i := range ps {
+		if fmt.Sprint(ps[i].C) != fmt.Sprint(want[i].C) {
+			t.Fatalf("product %d differs", i)
+		}
+	}
+}

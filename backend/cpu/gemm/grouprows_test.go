@@ -79,7 +79,7 @@ func TestGroupRows(t *testing.T) {
 				wantGrouped := true
 				for i := range ps {
 					p := &ps[i]
-					wantGrouped = wantGrouped && p.M > 1 && p.M*p.N*p.K > smallMACs && !swapWorth(p, active.Load(), false)
+					wantGrouped = wantGrouped && p.M > 1 && p.M*p.N*p.K > smallMACs && !swapWorth(p, active.Load(), false) && !dotWorth(p, active.Load())
 				}
 				if (grouped == 1) != wantGrouped {
 					t.Errorf("case %d, %d workers: grouped %d calls, want %v", ci, workers, grouped, wantGrouped)
