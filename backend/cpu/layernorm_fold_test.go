@@ -77,10 +77,17 @@ func TestLayerNormFoldW4(t *testing.T) {
 // read later or not, on row lengths that are and are not multiples of
 // the vector width and row counts around the groups of four, on 1 and
 // 2 threads, every block in the epilogue or half of them left to the
-// step: the same bits as without the fold, for the layernorm's result
-// and the sum.
+// step, with the vector kernels and the portable loops: the same bits
+// as without the fold, for the layernorm's result and the sum.
 func TestLayerNormFold(t *testing.T) {
-	defer func() { lnFoldOn, lnTileSkip = true, false }()
+	defer func(s bool) { lnFoldOn, lnTileSkip, simdOn = true, false, s }(simdOn)
+	for _, simd := range []bool{simdOn, false} {
+		simdOn = simd
+		testLayerNormFold(t)
+	}
+}
+
+func testLayerNormFold(t *testing.T) {
 	r := rand.New(rand.NewSource(17))
 	for _, c := range []struct {
 		batch, rows, k, d int
@@ -90,7 +97,7 @@ func TestLayerNormFold(t *testing.T) {
 		{0, 300, 40, 131, true, true, true}, {0, 64, 33, 128, false, false, false}, {0, 129, 16, 12, true, false, false},
 		{0, 256, 128, 128, true, true, true}, {3, 21, 16, 128, false, true, false}, {2, 50, 24, 20, false, false, false},
 	} {
-		name := fmt.Sprintf("%+v", c)
+		name := fmt.Sprintf("%+v simd=%v", c, simdOn)
 		g := ir.NewGraph()
 		b := ir.NewBuilder(g)
 		xs, rs := f32(c.rows, c.k), f32(c.rows, c.d)
