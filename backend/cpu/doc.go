@@ -243,6 +243,12 @@
 //	                the product moves down to that place where the storage allows;
 //	                a reduce_to of it stays its own step). W4: both blocks, W5:
 //	                block 1; the same bits (TestGeluFold*)
+//	layernorm_fold.go a layernorm forward inside the product that computes its x or a
+//	                term of its residual add (foldLayerNormProducts): the epilogue
+//	                (lnTile) runs the layernorm's own rows (the add, statistics, result)
+//	                on each block of whole rows once it is final; rows it could not do
+//	                (a block of part of a row) are left to the layernorm's step. W4: all
+//	                4, W5: 3 of 4; the same bits (TestLayerNormFold*)
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no

@@ -96,12 +96,18 @@ func describeKernel(k kernel) string {
 				}
 			case *geluGradTile:
 				s += ", gelu_backward in the epilogue"
+			case *lnTile:
+				s += ", layernorm in the epilogue"
 			}
 		}
 		if k.sums != nil {
 			s += "+column sums of A"
 		}
 		return s
+	case *layerNormKernel:
+		if k.tiled {
+			return "layerNormKernel, in its product's epilogue"
+		}
 	case *matmulGroup:
 		names := make([]string, len(k.ks))
 		for i, m := range k.ks {

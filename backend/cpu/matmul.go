@@ -68,6 +68,10 @@ type matmulF32 struct {
 	// rows, computed by the product's tasks as they pack x
 	// (gemm.Params.ASums, fuseBiasSums); nil where none.
 	sums *sumWalk
+	// ln: the layernorm whose rows the product's epilogue normalises
+	// (foldLayerNormProducts): the product also reads its weight and
+	// bias and writes its result; nil where none.
+	ln *layerNormKernel
 
 	// frozen: y is a weight of a program compiled with
 	// Options.FrozenWeights; op(y) is packed once into packed (again

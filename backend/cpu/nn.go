@@ -6,6 +6,7 @@ package cpu
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
 	"github.com/encc-lang/encc/ir"
@@ -153,6 +154,12 @@ type layerNormKernel struct {
 	// goes to a scratch block on the stack instead of x, which is not
 	// written (fuseResidualLayerNorm; rows of up to resScratch/4).
 	resOnly bool
+	// tiled: the product that computes x, or a term of it, does its
+	// rows in its epilogue (foldLayerNormProducts, lnTile), marking
+	// them in rowDone and counting them in done.
+	tiled   bool
+	done    atomic.Int64
+	rowDone []bool
 	pool    *parallel.Pool
 }
 
@@ -265,6 +272,10 @@ func (s lnColumns) Range(lo, hi int) {
 }
 
 func (k *layerNormKernel) run() error {
+	if k.tiled {
+		k.runTiled()
+		return nil
+	}
 	if k.op != ir.OpLayerNormBackwardWeight {
 		parFor(k.pool, k.rows, 4*k.D, k)
 		return nil

@@ -187,6 +187,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.shareLayerNormStats()
 	p.shareGeluPhi()
 	p.foldGeluProducts()
+	p.foldLayerNormProducts()
 	if shareColumnsOn {
 		p.shareColumns()
 	}

@@ -248,6 +248,16 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			u.reads = append(u.reads, spanOf(k.out))
 		}
 		u.est = k.estimate()
+		if k.ln != nil { // the folded layernorm (foldLayerNormProducts)
+			rb, wb := k.ln.foldUse(k.out)
+			for _, b := range rb {
+				u.reads = append(u.reads, spanOf(b))
+			}
+			for _, b := range wb {
+				u.writes = append(u.writes, spanOf(b))
+			}
+			u.est += 0.75 * float64(k.ln.x.n)
+		}
 		if k.sums != nil { // the fused bias gradient (fuseBiasSums)
 			u.writes = append(u.writes, spanOf(k.sums.out))
 			u.est += 0.1 * float64(k.sums.x.n)
