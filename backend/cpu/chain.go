@@ -67,6 +67,12 @@ func (c *chainKernel) Range(lo, hi int) {
 	src := f32s(first.x)[i0*first.ps[0].LDA:]
 	for l, k := range c.ks {
 		p := &c.ps[lo*len(c.ks)+l]
+		// k's Params, its Tile epilogue too: a Tile sees the rows of this
+		// sub-call (i0 = 0 at row i0 of the product) and, but for the last
+		// product, C in the scratch. The Tiles a frozen product can carry
+		// do not use i0: a matmul_bias's GELU works in place, a folded
+		// layernorm finds its rows from C's address and leaves rows
+		// outside its product's storage to its own step (lnTile).
 		*p = k.ps[0]
 		p.M = i1 - i0
 		p.A, p.B = src, f32s(k.y)
