@@ -317,7 +317,7 @@ func (j *job) RangeWorker(w, t, _ int) {
 	p := &j.p
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.tr != nil {
-		defer j.traceTask(w, t, lo, hi, traceNow(), cputime.Thread())
+		defer j.traceTask(w, t, lo, hi, traceNow(), cputime.Thread(), cputime.Core())
 	}
 	if j.mode == modeGemv {
 		j0, j1 := lo*j.unit, min(hi*j.unit, p.N)
