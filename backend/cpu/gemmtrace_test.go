@@ -137,6 +137,54 @@ func TestGemmTrace(t *testing.T) {
 		fmt.Println()
 	}
 	fmt.Printf("sum of the products' medians %v\n", sum)
+	coresSummary(per)
+}
+
+// coresSummary prints, for the split calls whose tasks ran on both
+// workers in equal numbers, how often the two workers' threads were on
+// one CPU (their tasks then run one after the other, or one nested in
+// the other, not in parallel) and on two, and the median ratio of the
+// caller's (worker 0's) task CPU to the helper's in each case.
+func coresSummary(per [][]gemm.TraceCall) {
+	var one, two []float64
+	for _, s := range per {
+		for _, c := range s {
+			if c.Tasks < 2 {
+				continue
+			}
+			var n [2]int
+			var cpu [2]time.Duration
+			core := [2]int{-1, -1}
+			ok := true
+			for _, t := range c.Task {
+				w := min(t.Worker, 1)
+				n[w]++
+				cpu[w] += t.CPU
+				if t.Core0 != t.Core1 || t.CPU <= 0 || core[w] >= 0 && core[w] != t.Core0 {
+					ok = false // moved, or a thread clock read on two threads
+				}
+				core[w] = t.Core0
+			}
+			if !ok || n[0] != n[1] || core[0] < 0 {
+				continue
+			}
+			r := float64(cpu[0]) / float64(cpu[1])
+			if core[0] == core[1] {
+				one = append(one, r)
+			} else {
+				two = append(two, r)
+			}
+		}
+	}
+	m := func(x []float64) float64 {
+		if len(x) == 0 {
+			return 0
+		}
+		slices.Sort(x)
+		return x[len(x)/2]
+	}
+	fmt.Printf("split calls on both workers: threads on one CPU %d (caller/helper task CPU, median %.3f), on two CPUs %d (%.3f)\n",
+		len(one), m(one), len(two), m(two))
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }

@@ -28,3 +28,18 @@ func TestClocksAdvance(t *testing.T) {
 		}
 	}
 }
+
+// TestCore: on linux the calling thread's CPU is read, and is one of
+// the machine's.
+func TestCore(t *testing.T) {
+	c := Core()
+	if runtime.GOOS != "linux" {
+		if c != -1 {
+			t.Fatalf("Core() = %d, want -1", c)
+		}
+		return
+	}
+	if c < 0 || c >= max(runtime.NumCPU(), 1024) {
+		t.Fatalf("Core() = %d", c)
+	}
+}

@@ -321,7 +321,7 @@ func (j *job) RangeWorker(w, t, _ int) {
 	p := &j.p
 	lo, hi := parallel.Chunk(j.units, j.tasks, t)
 	if j.tr != nil {
-		defer j.traceTask(w, t, lo, hi, traceNow(), cputime.Thread())
+		defer j.traceTask(w, t, lo, hi, traceNow(), cputime.Thread(), cputime.Core())
 	}
 	if j.mode == modeDot {
 		ws := getWorkspace()

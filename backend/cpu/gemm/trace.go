@@ -36,6 +36,7 @@ type TraceTask struct {
 	Start, End     time.Duration
 	CPU            time.Duration
 	DirectA        bool // it read A in place instead of packing it
+	Core0, Core1   int  // the CPU it ran on at its start and end (-1 where not read)
 }
 
 var (
@@ -88,9 +89,10 @@ func (j *job) traceSplit(split string, model float64) {
 
 // traceTask records task t's worker, range and times (start and cpu0:
 // its wall and thread CPU clocks when it started).
-func (j *job) traceTask(worker, t, lo, hi int, start, cpu0 time.Duration) {
+func (j *job) traceTask(worker, t, lo, hi int, start, cpu0 time.Duration, core0 int) {
 	dirA := j.mode == modeGemm && j.directA(min(hi*j.unit, j.p.N)-lo*j.unit)
-	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: cputime.Thread() - cpu0, DirectA: dirA}
+	j.tr.Task[t] = TraceTask{Worker: worker, Lo: lo, Hi: hi, Start: start, End: traceNow(), CPU: cputime.Thread() - cpu0, DirectA: dirA,
+		Core0: core0, Core1: cputime.Core()}
 }
 
 // traceEnd files j's record.
