@@ -51,17 +51,7 @@ func TestSgemmBatched(t *testing.T) {
 					t.Fatalf("%+v: element %d = %g, want %g", c, i, p.C[i], want[i])
 				}
 			}
-			// AllocsPerRun counts the whole process's allocations: the
-			// runtime's own (likely a new thread for the pool's
-			// goroutines, made once, depending on timing; not confirmed)
-			// showed as 1.0 per call in 1–2 of ~20 runs of the package
-			// on the shared host (s9c). An allocation of the call itself
-			// shows in every try.
-			allocs := testing.AllocsPerRun(10, func() { SgemmBatched(&p, c.batch, sa, sb, sc) })
-			for try := 0; try < 2 && allocs != 0; try++ {
-				allocs = testing.AllocsPerRun(10, func() { SgemmBatched(&p, c.batch, sa, sb, sc) })
-			}
-			if allocs != 0 {
+			if allocs := testing.AllocsPerRun(10, func() { SgemmBatched(&p, c.batch, sa, sb, sc) }); allocs != 0 {
 				t.Errorf("%+v: %.1f allocations per call", c, allocs)
 			}
 		}
