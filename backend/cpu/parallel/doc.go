@@ -16,11 +16,7 @@
 //     the hand-off costs ≈0.2 µs. An empty parallel For costs ≈0.2 µs
 //     (BenchmarkHandoff), against ≈6 ns inline. A parked helper costs a channel wake-up (a few µs).
 //     Completion is a counter the caller polls, then parks on, in the same
-//     way. Every 256 polls a spinning participant yields its CPU to any
-//     thread ready to run there (sched_yield on linux; with none it
-//     returns at once): on a host whose other CPU is busy with other
-//     processes, the system puts a woken helper on the caller's CPU, and
-//     a participant spinning there took the CPU from the one at work. ForRangerSmall is for jobs too small to pay for a wake-up:
+//     way. ForRangerSmall is for jobs too small to pay for a wake-up:
 //     when every helper is parked (Parked), the caller runs the chunks
 //     itself, with the same bounds; Wakeups counts the wake-ups (the CPU
 //     backend's BenchmarkTrainStep reports them per step).

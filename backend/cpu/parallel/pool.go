@@ -39,30 +39,6 @@ func (f Func) Range(lo, hi int) { f(lo, hi) }
 // next call, and woke too late to take part in it (96 against 172 GFLOP/s).
 const spinFor = 200 * time.Microsecond
 
-// A participant that spins (a helper waiting for the next job, the
-// caller waiting for the helpers) gives its CPU, every 256 polls, to a
-// thread that is ready to run on it (osYield; with none, the system call
-// returns at once). On a shared host whose other CPU is busy with other
-// processes, the system places a woken helper on the caller's CPU (the
-// gemm trace, cputime.Core: 80–94% of W4/W5's and all of W1's split
-// calls there); the two threads then take turns on one CPU, and a
-// spinning one took that CPU from the one that had work: process CPU
-// per step, alternated runs there, W5 52.0–54.6 → 47.3–50.2 ms, W4
-// 83.3–94.8 → 77.3–85.8, W1 1.47–1.70 → 1.04–1.14 (s9c).
-// noSpinYield (tests) turns it off.
-var noSpinYield atomic.Bool
-
-// yields counts osYield calls in the spin loops (for the tests).
-var yields atomic.Uint64
-
-// spinYieldNow is called every 256 polls of a spin loop.
-func spinYieldNow() {
-	if !noSpinYield.Load() {
-		yields.Add(1)
-		osYield()
-	}
-}
-
 // Pool is a fixed set of goroutines, started once, that run the chunks of
 // For calls. The calling goroutine always takes part as worker 0, so a
 // Pool of size 1 has no helper goroutines and runs everything inline.
@@ -307,11 +283,8 @@ func (p *Pool) wait() {
 		if p.pending.Load() == 0 {
 			return
 		}
-		if spin&255 == 255 {
-			if time.Since(start) > spinFor {
-				break
-			}
-			spinYieldNow()
+		if spin&255 == 255 && time.Since(start) > spinFor {
+			break
 		}
 	}
 	p.waiterSleeping.Store(1)
@@ -332,22 +305,17 @@ func (p *Pool) loop(w *worker) {
 				if e = p.epoch.Load(); e != seen {
 					break
 				}
-				if spin&255 != 255 {
-					continue
-				}
-				if time.Since(start) <= spinFor {
-					spinYieldNow()
-					continue
-				}
-				w.sleeping.Store(1)
-				if e = p.epoch.Load(); e != seen {
-					if w.sleeping.CompareAndSwap(1, 0) {
-						break
+				if spin&255 == 255 && time.Since(start) > spinFor {
+					w.sleeping.Store(1)
+					if e = p.epoch.Load(); e != seen {
+						if w.sleeping.CompareAndSwap(1, 0) {
+							break
+						}
 					}
+					<-w.wake
+					e = p.epoch.Load()
+					break
 				}
-				<-w.wake
-				e = p.epoch.Load()
-				break
 			}
 		}
 		seen = e

@@ -251,31 +251,3 @@ func TestForRangerSmall(t *testing.T) {
 		t.Fatal("a pool without helpers reports parked helpers")
 	}
 }
-
-// TestSpinYields: a participant that spins for the next job, or for the
-// helpers to finish, gives its CPU up between polls (noSpinYield off), and
-// jobs still cover every index once, with it and without it.
-func TestSpinYields(t *testing.T) {
-	defer noSpinYield.Store(false)
-	for _, on := range []bool{true, false} {
-		noSpinYield.Store(!on)
-		p := New(2)
-		y0 := yields.Load()
-		for rep := 0; rep < 50; rep++ {
-			c := &cover{hits: make([]atomic.Int32, 64)}
-			p.ForRanger(64, 1, c)
-			checkCover(t, c, 64)
-		}
-		// The helper spins for the next job for spinFor before it parks.
-		deadline := time.Now().Add(time.Second)
-		for !p.Parked() && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Microsecond)
-		}
-		if !p.Parked() {
-			t.Fatal("the helper never parked")
-		}
-		if got := yields.Load() - y0; on && got == 0 || !on && got != 0 {
-			t.Errorf("yielding %v: %d yields", on, got)
-		}
-	}
-}
