@@ -16,9 +16,9 @@ func TestMicroColBias(t *testing.T) {
 	defer func() { getPool = parallel.Default; noMicroColBias = false }()
 	forEachKernel(t, func(t *testing.T) {
 		for _, s := range []shape{
-			{m: 2048, n: 384, k: 128, transB: true, colBias: true},
+			{m: 520, n: 384, k: 128, transB: true, colBias: true},
 			{m: 300, n: 512, k: 128, transB: true, colBias: true, padC: 3, padA: 2},
-			{m: 1000, n: 130, k: 600, colBias: true, beta: 1},
+			{m: 400, n: 130, k: 600, colBias: true, beta: 1},
 			{m: 130, n: 64, k: 40, transB: true, colBias: true, padB: 5},
 			{m: 700, n: 96, k: 128, transB: true, colBias: true, act: ActReLU},
 			{m: 700, n: 96, k: 128, transB: true, colBias: true, rowBias: true},
