@@ -66,17 +66,7 @@ func TestBiasSumsW4(t *testing.T) {
 		}
 	}
 	g := stepGraph(t, "bench/w4_transformer.enc", 1, 0, 32, true)
-	biasSumsOn = false
-	want, _ := runStepsOn(t, g, 2, 2)
-	biasSumsOn = true
-	got, _ := runStepsOn(t, g, 2, 2)
-	for name, w := range want {
-		for i := range w {
-			if math.Float64bits(w[i]) != math.Float64bits(got[name][i]) {
-				t.Fatalf("W5 at batch 32: %s[%d] = %v fused, %v not", name, i, got[name][i], w[i])
-			}
-		}
-	}
+	onOffSteps(t, g, "W5 at batch 32", func(on bool) { biasSumsOn = on })
 }
 
 // TestBiasSumsShapes: reduce_to(dY) and dYᵀ·X, fused and not, on one

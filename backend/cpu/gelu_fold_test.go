@@ -105,17 +105,7 @@ func TestGeluFoldW4(t *testing.T) {
 	}
 	g := stepGraph(t, "bench/w4_transformer.enc", 1, 0, 32, true)
 	defer func() { geluFoldOn = true }()
-	geluFoldOn = false
-	want, _ := runStepsOn(t, g, 2, 2)
-	geluFoldOn = true
-	got, _ := runStepsOn(t, g, 2, 2)
-	for name, w := range want {
-		for i := range w {
-			if math.Float64bits(w[i]) != math.Float64bits(got[name][i]) {
-				t.Fatalf("W5 at batch 32: %s[%d] = %v folded, %v not", name, i, got[name][i], w[i])
-			}
-		}
-	}
+	onOffSteps(t, g, "W5 at batch 32", func(on bool) { geluFoldOn = on })
 }
 
 // TestGeluFoldShapes: h·w1 → gelu → (·w2ᵀ)·w2 → gelu_backward → its
