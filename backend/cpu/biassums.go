@@ -82,15 +82,7 @@ func (p *Program) fuseBiasSums() {
 			continue
 		}
 		lo, hi := min(i, j), max(i, j)
-		between := true
-		for _, t := range p.steps[lo+1 : hi] {
-			u, ok := p.stageable(t, spanOf)
-			if !ok || touches(u.writes, x) || touches(u.writes, sums) || touches(u.reads, sums) {
-				between = false
-				break
-			}
-		}
-		if between {
+		if p.leaveAlone(p.steps[lo+1:hi], spanOf, []span{x}, []span{sums}) {
 			mm.sums = sw
 			drop[j] = true
 		}

@@ -510,15 +510,7 @@ func (p *Program) fuseGeluBiasGrad() {
 		if sums.overlaps(res) || sums.overlaps(spanOf(g.x)) {
 			continue
 		}
-		between := true
-		for _, t := range p.steps[i+1 : j] {
-			u, ok := p.stageable(t, spanOf)
-			if !ok || touches(u.writes, res) || touches(u.writes, sums) || touches(u.reads, sums) {
-				between = false
-				break
-			}
-		}
-		if between {
+		if p.leaveAlone(p.steps[i+1:j], spanOf, []span{res}, []span{sums}) {
 			g.sum = sw
 			drop[j] = true
 		}

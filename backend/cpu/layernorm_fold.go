@@ -180,20 +180,8 @@ func (p *Program) foldLayerNormProducts() {
 				// row of the result is written.
 				good = good && !touches(reads, w) && (!cs.overlaps(w) || wb[i].p == mm.out.p && wb[i].n == mm.out.n)
 			}
-			for _, t := range p.steps[j+1 : i] {
-				if !good {
-					break
-				}
-				u, ok := p.stageable(t, spanOf)
-				good = ok && !touches(u.writes, cs)
-				for _, w := range writes {
-					good = good && !touches(u.writes, w) && !touches(u.reads, w)
-				}
-				for _, r := range reads[:len(rb)] {
-					good = good && !touches(u.writes, r)
-				}
-			}
-			if !good {
+			kept := append([]span{cs}, reads[:len(rb)]...)
+			if !good || !p.leaveAlone(p.steps[j+1:i], spanOf, kept, writes) {
 				continue
 			}
 			t := &lnTile{k, mm.out}

@@ -185,6 +185,30 @@ func touches(spans []span, b span) bool {
 	return false
 }
 
+// leaveAlone reports whether every step of steps is one whose storage
+// stageable knows, writes none of kept (what a step moved or fused
+// across them reads) and neither reads nor writes owned (what it
+// writes): the condition for moving work across those steps.
+func (p *Program) leaveAlone(steps []step, spanOf func(*buffer) span, kept, owned []span) bool {
+	for _, t := range steps {
+		u, ok := p.stageable(t, spanOf)
+		if !ok {
+			return false
+		}
+		for _, k := range kept {
+			if touches(u.writes, k) {
+				return false
+			}
+		}
+		for _, o := range owned {
+			if touches(u.writes, o) || touches(u.reads, o) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // spanOf returns the function giving a buffer's span: the arena offsets
 // of the buffers compile placed in the arena, the buffer itself for the
 // others.
