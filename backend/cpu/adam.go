@@ -101,36 +101,20 @@ const adamBlock = 8
 // Range updates blocks [lo, hi) of adamBlock elements.
 func (k *adamKernel) Range(lo, hi int) {
 	lo, hi = lo*adamBlock, min(hi*adamBlock, k.p.n)
-	k.span(lo, hi, f32s(k.g)[lo:hi])
-}
-
-// span updates elements [lo, hi) of the parameter, whose gradient is g
-// (hi-lo floats: the gradient's storage, or a block of the product that
-// computes it, foldAdamProducts). An element's bits do not depend on
-// the range: the vector kernel takes every element below n&^7 (those of
-// a range's last partial vector through a padded copy), the portable
-// path the last n%8.
-func (k *adamKernel) span(lo, hi int, g []float32) {
-	p, m, v := f32s(k.p)[lo:hi], f32s(k.m)[lo:hi], f32s(k.v)[lo:hi]
-	g = g[:len(p)]
+	p, m, v, g := f32s(k.p)[lo:hi], f32s(k.m)[lo:hi], f32s(k.v)[lo:hi], f32s(k.g)[lo:hi]
 	i := 0
 	if adamVector {
-		i = max(0, min(hi, k.p.n&^7)-lo)
+		i = len(p) &^ 7
 		for j := 0; j < i; {
 			c := (lo + j) / adamChunk
 			e := min(i, (c+1)*adamChunk-lo)
 			mark := atomic.LoadUint32(&k.mark[c])
 			var found int
-			if w := (e - j) &^ 7; w > 0 {
-				e = j + w
-				if mark == 0 {
-					var mxcsr int32
-					found = adamAVX2(&p[j], &m[j], &v[j], &g[j], w, &k.c, &mxcsr, nil, 0)
-				} else {
-					found = adamMarked(&p[j], &m[j], &v[j], &g[j], w, &k.c)
-				}
+			if mark == 0 {
+				var mxcsr int32
+				found = adamAVX2(&p[j], &m[j], &v[j], &g[j], e-j, &k.c, &mxcsr, nil, 0)
 			} else {
-				found = k.padded(p[j:e], m[j:e], v[j:e], g[j:e])
+				found = adamMarked(&p[j], &m[j], &v[j], &g[j], e-j, &k.c)
 			}
 			var next uint32
 			if found > 0 {
@@ -142,23 +126,7 @@ func (k *adamKernel) span(lo, hi int, g []float32) {
 			j = e
 		}
 	}
-	k.portable(p[i:], m[i:], v[i:], g[i:])
-}
-
-// padded runs the vector kernel on fewer than 8 elements through a copy
-// padded with zeros (whose update is zero: no flag, no bit changed).
-func (k *adamKernel) padded(p, m, v, g []float32) int {
-	var pp, mm, vv, gg [8]float32
-	copy(pp[:], p)
-	copy(mm[:], m)
-	copy(vv[:], v)
-	copy(gg[:], g)
-	var mxcsr int32
-	found := adamAVX2(&pp[0], &mm[0], &vv[0], &gg[0], 8, &k.c, &mxcsr, nil, 0)
-	copy(p, pp[:])
-	copy(m, mm[:])
-	copy(v, vv[:])
-	return found
+	k.portable(p[i:], m[i:], v[i:], g[i:len(p)])
 }
 
 // adamMarked runs the vector kernel's marking loops on n ≤ adamChunk

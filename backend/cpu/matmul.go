@@ -72,10 +72,6 @@ type matmulF32 struct {
 	// (foldLayerNormProducts): the product also reads its weight and
 	// bias and writes its result; nil where none.
 	ln *layerNormKernel
-	// adam: the fused Adam update of the parameter whose gradient the
-	// product computes, run by its epilogue (foldAdamProducts); nil
-	// where none.
-	adam *adamTile
 
 	// frozen: y is a weight of a program compiled with
 	// Options.FrozenWeights; op(y) is packed once into packed (again
@@ -87,9 +83,6 @@ type matmulF32 struct {
 }
 
 func (k *matmulF32) run() error {
-	if err := k.adamSetup(); err != nil {
-		return err
-	}
 	if len(k.ps) > 1 && k.m*k.n*k.k < 1<<16 {
 		parFor(k.pool, len(k.ps), k.m*k.n*k.k/4, k)
 	} else {
@@ -100,9 +93,6 @@ func (k *matmulF32) run() error {
 
 // runSerial is run on the calling core only (a step of a stage).
 func (k *matmulF32) runSerial() error {
-	if err := k.adamSetup(); err != nil {
-		return err
-	}
 	k.serial = true
 	k.Range(0, len(k.ps))
 	k.serial = false
