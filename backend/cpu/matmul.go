@@ -72,9 +72,6 @@ type matmulF32 struct {
 	// (foldLayerNormProducts): the product also reads its weight and
 	// bias and writes its result; nil where none.
 	ln *layerNormKernel
-	// relu: the ReLU output whose sign the epilogue masks the result
-	// with, a relu_backward's (foldReluProducts); nil where none.
-	relu *buffer
 
 	// frozen: y is a weight of a program compiled with
 	// Options.FrozenWeights; op(y) is packed once into packed (again

@@ -194,7 +194,6 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.fuseGeluBiasGrad()
 	p.fuseBiasSums()
 	p.groupProducts()
-	p.foldReluProducts()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
 	p.chainFrozen(c.pool)

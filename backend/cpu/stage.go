@@ -286,9 +286,6 @@ func (p *Program) stageable(s step, spanOf func(*buffer) span) (u stepUse, ok bo
 			u.writes = append(u.writes, spanOf(k.sums.out))
 			u.est += 0.1 * float64(k.sums.x.n)
 		}
-		if k.relu != nil { // the folded ReLU backward (foldReluProducts)
-			u.reads = append(u.reads, spanOf(k.relu))
-		}
 	case *matmulGroup:
 		for _, m := range k.ks {
 			if m.bias != nil && m.act != gemm.ActNone && m.act != gemm.ActReLU {
