@@ -160,7 +160,15 @@ type layerNormKernel struct {
 	tiled   bool
 	done    atomic.Int64
 	rowDone []bool
-	pool    *parallel.Pool
+	// dyRep (backward input): rows of x per row of dy, 1 unless dy is
+	// the source of a broadcast along rows that the kernel reads in
+	// place (fuseLayerNormBackward): row r's dy is row r/dyRep.
+	dyRep int
+	// keep (backward input, not linked to a forward): every row's mean
+	// and 1/σ as computed, for the fused weight and bias gradients
+	// (fuseLayerNormBackward); nil where not fused.
+	keep []float64
+	pool *parallel.Pool
 }
 
 // resScratch is the scratch block of a resOnly layernorm: four rows.
@@ -334,6 +342,9 @@ func (k *layerNormKernel) Range(lo, hi int) {
 			if k.op == ir.OpLayerNorm && k.saved != nil {
 				k.saved[2*r], k.saved[2*r+1] = mean, rstd
 			}
+			if k.keep != nil {
+				k.keep[2*r], k.keep[2*r+1] = mean, rstd
+			}
 		default:
 			mean, rstd = k.saved[2*r], k.saved[2*r+1]
 		}
@@ -350,7 +361,11 @@ func (k *layerNormKernel) Range(lo, hi int) {
 		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w; both sums
 		// with four independent accumulators (element j into j mod 4,
 		// the rest into the first), as the statistics are
-		dy := f32s(k.b)[r*D:][:D]
+		dr := r
+		if k.dyRep > 1 {
+			dr = r / k.dyRep
+		}
+		dy := f32s(k.b)[dr*D:][:D]
 		var g0, g1, g2, g3, h0, h1, h2, h3 float64
 		j := 0
 		if nv > 0 {
@@ -418,7 +433,7 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	xs := v.Args[0].Type.Shape
 	D := xs[len(xs)-1]
-	k := &layerNormKernel{op: v.Op, D: D, eps: v.Aux.(ir.LayerNormAttr).Eps, x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool}
+	k := &layerNormKernel{op: v.Op, D: D, eps: v.Aux.(ir.LayerNormAttr).Eps, x: c.buf(v.Args[0]), out: c.buf(v), dyRep: 1, pool: c.pool}
 	if D > 0 {
 		k.rows = xs.NumElements() / D
 	}

@@ -194,6 +194,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.fuseGeluBiasGrad()
 	p.fuseBiasSums()
 	p.groupProducts()
+	p.fuseLayerNormBackward()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
 	p.chainFrozen(c.pool)

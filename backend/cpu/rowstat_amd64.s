@@ -474,3 +474,105 @@ ln4done:
 	VMOVUPD Y3, 96(DI)
 	VZEROUPPER
 	RET
+
+// func lnCol2AVX2(dw, db *float64, x, dy *float32, st *float64, rows, n, xstride, dystride int)
+// dw[i] += dy·(x-mean)·rstd and db[i] += dy over rows rows (≥ 1) and n
+// (a multiple of 4) columns: row r of x at x[r·xstride], of dy at
+// dy[r·dystride] (0: one row of dy for all), its mean and rstd at
+// st[2r], st[2r+1] (layernorm's weight and bias gradients of one block
+// of rows, fuseLayerNormBackward).
+TEXT ·lnCol2AVX2(SB), NOSPLIT, $0-72
+	MOVQ dw+0(FP), DI
+	MOVQ db+8(FP), R13
+	MOVQ x+16(FP), SI
+	MOVQ dy+24(FP), DX
+	MOVQ st+32(FP), R10
+	MOVQ rows+40(FP), R8
+	MOVQ n+48(FP), CX
+	MOVQ xstride+56(FP), R9
+	SHLQ $2, R9
+	MOVQ dystride+64(FP), R14
+	SHLQ $2, R14
+
+lnc2col8:
+	CMPQ    CX, $8
+	JLT     lnc2col4
+	VMOVUPD 0(DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 0(R13), Y2
+	VMOVUPD 32(R13), Y3
+	MOVQ    SI, AX
+	MOVQ    DX, R11
+	MOVQ    R10, R12
+	MOVQ    R8, BX
+
+lnc2col8row:
+	VBROADCASTSD 0(R12), Y12 // mean
+	VBROADCASTSD 8(R12), Y13 // rstd
+	VCVTPS2PD    0(AX), Y4
+	VCVTPS2PD    16(AX), Y5
+	VCVTPS2PD    0(R11), Y6
+	VCVTPS2PD    16(R11), Y7
+	VSUBPD       Y12, Y4, Y4
+	VSUBPD       Y12, Y5, Y5
+	VADDPD       Y6, Y2, Y2
+	VADDPD       Y7, Y3, Y3
+	VMULPD       Y4, Y6, Y4
+	VMULPD       Y5, Y7, Y5
+	VMULPD       Y13, Y4, Y4
+	VMULPD       Y13, Y5, Y5
+	VADDPD       Y4, Y0, Y0
+	VADDPD       Y5, Y1, Y1
+	ADDQ         R9, AX
+	ADDQ         R14, R11
+	ADDQ         $16, R12
+	DECQ         BX
+	JNZ          lnc2col8row
+	VMOVUPD      Y0, 0(DI)
+	VMOVUPD      Y1, 32(DI)
+	VMOVUPD      Y2, 0(R13)
+	VMOVUPD      Y3, 32(R13)
+	ADDQ         $64, DI
+	ADDQ         $64, R13
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	SUBQ         $8, CX
+	JMP          lnc2col8
+
+lnc2col4:
+	CMPQ    CX, $4
+	JLT     lnc2done
+	VMOVUPD (DI), Y0
+	VMOVUPD (R13), Y2
+	MOVQ    SI, AX
+	MOVQ    DX, R11
+	MOVQ    R10, R12
+	MOVQ    R8, BX
+
+lnc2col4row:
+	VBROADCASTSD 0(R12), Y12
+	VBROADCASTSD 8(R12), Y13
+	VCVTPS2PD    (AX), Y4
+	VCVTPS2PD    (R11), Y6
+	VSUBPD       Y12, Y4, Y4
+	VADDPD       Y6, Y2, Y2
+	VMULPD       Y4, Y6, Y4
+	VMULPD       Y13, Y4, Y4
+	VADDPD       Y4, Y0, Y0
+	ADDQ         R9, AX
+	ADDQ         R14, R11
+	ADDQ         $16, R12
+	DECQ         BX
+	JNZ          lnc2col4row
+	VMOVUPD      Y0, (DI)
+	VMOVUPD      Y2, (R13)
+	ADDQ         $32, DI
+	ADDQ         $32, R13
+	ADDQ         $16, SI
+	ADDQ         $16, DX
+	SUBQ         $4, CX
+	JMP          lnc2col4
+
+lnc2done:
+	VZEROUPPER
+	RET
