@@ -191,8 +191,8 @@ func TestLayerNormBackwardFusedW4(t *testing.T) {
 		}
 		n, nb := fusedLayerNormBackwards(p)
 		for _, s := range flatSteps(p) {
-			if f, ok := s.k.(*lnBackward); ok && (f.dw == nil || f.db == nil) {
-				t.Errorf("train %d: %s fused without its weight or bias gradient", tr, s.v.Ref())
+			if f, ok := s.k.(*lnBackward); ok && (f.dw == nil || f.db == nil || f.k.saved == nil || f.k.keep != nil) {
+				t.Errorf("train %d: %s fused without its weight or bias gradient, or not reading its forward's statistics", tr, s.v.Ref())
 			}
 			if _, ok := s.k.(copyRows); s.v.Op == ir.OpBroadcastTo && !ok {
 				t.Errorf("train %d: %s still materialized", tr, s.v.LongString())
