@@ -14,39 +14,33 @@ import (
 // lnBackOn enables fuseLayerNormBackward (tests turn it off to compare).
 var lnBackOn = true
 
-// lnBackBlock returns the rows of a block of the fused backward: 4096
-// elements' worth (32 rows of 128, 32 KiB of x and dy, which stay in L1
-// between the two halves of the block's work), more where that would
-// make over 64 blocks (the partial sums' memory). A function of the
-// shape alone, so that the sums do not depend on the thread count.
-func lnBackBlock(rows, D int) int {
-	return max(1, 4096/max(1, D), (rows+63)/64)
+// lnBackBlock returns the rows of a block of the fused backward: 64,
+// more where that would make over 64 blocks (the partial sums'
+// memory). A function of the shape alone, so that the sums do not depend
+// on the thread count.
+func lnBackBlock(rows int) int {
+	return max(64, (rows+63)/64)
 }
 
 // lnBackward is layernorm's backward fused (fuseLayerNormBackward): each
 // block of rows writes its rows of dx (the backward input op's own
-// code, the same bits) and then, while they are in cache, adds its rows'
-// dy·x̂ and dy into its own float64 column sums; run adds the blocks'
-// sums in block order into the weight and bias gradients. The order of
-// each column's adds is fixed by the shape (not by the split over
-// cores): the sums differ from the separate ops' (rows in order) in the
-// last bits only.
+// code, the same bits) and, row by row as it goes (lnBackSumsAVX2), adds
+// the rows' x̂·dy and dy into float64 column sums of its own; run adds
+// the blocks' sums in block order into the weight and bias gradients.
+// The order of each column's adds is fixed by the shape (not by the
+// split over cores): the sums differ from the separate ops' (rows in
+// order, (x-mean)·dy·rstd) in the last bits only.
 type lnBackward struct {
 	k      *layerNormKernel // the backward input op: x, w, dy (k.b), dx (k.out)
 	dw, db *buffer          // the weight and bias gradients; nil where not fused
-	st     []float64        // every row's mean and 1/σ (k.saved or k.keep)
 	rb, nb int              // rows per block, blocks
 	part   []float64        // per block: D weight sums, then D bias sums
 	acc    []float64        // the blocks' sums added, 2·D
 }
 
 func newLnBackward(k *layerNormKernel, dw, db *buffer) *lnBackward {
-	f := &lnBackward{k: k, dw: dw, db: db, st: k.saved}
-	if f.st == nil {
-		k.keep = make([]float64, 2*k.rows)
-		f.st = k.keep
-	}
-	f.rb = lnBackBlock(k.rows, k.D)
+	f := &lnBackward{k: k, dw: dw, db: db}
+	f.rb = lnBackBlock(k.rows)
 	f.nb = (k.rows + f.rb - 1) / f.rb
 	f.part = make([]float64, 2*k.D*f.nb)
 	f.acc = make([]float64, 2*k.D)
@@ -56,7 +50,7 @@ func newLnBackward(k *layerNormKernel, dw, db *buffer) *lnBackward {
 func (f *lnBackward) run() error {
 	k := f.k
 	D := k.D
-	parFor(k.pool, f.nb, 10*f.rb*D, f)
+	parFor(k.pool, f.nb, 8*f.rb*D, f)
 	acc := f.acc
 	clear(acc)
 	for b := range f.nb {
@@ -80,43 +74,14 @@ func (f *lnBackward) run() error {
 	return nil
 }
 
-// Range does blocks [lo, hi): dx, then the block's column sums.
+// Range does blocks [lo, hi).
 func (f *lnBackward) Range(lo, hi int) {
 	k := f.k
 	D := k.D
-	x, dy := f32s(k.x), f32s(k.b)
-	nv := 0 // columns the vector kernel takes, the same operations per column
-	if simdOn {
-		nv = D &^ 3
-	}
 	for b := lo; b < hi; b++ {
-		r0, r1 := b*f.rb, min((b+1)*f.rb, k.rows)
-		k.Range(r0, r1)
 		p := f.part[2*D*b:][:2*D]
 		clear(p)
-		dw, db := p[:D], p[D:]
-		// Runs of rows whose dy rows are evenly spaced: all of them, or
-		// with a broadcast dy the rows of one dy row (stride 0).
-		for r := r0; r < r1; {
-			e, dr, ds := r1, r, D
-			if k.dyRep > 1 {
-				e, dr, ds = min(r1, (r/k.dyRep+1)*k.dyRep), r/k.dyRep, 0
-			}
-			if nv > 0 {
-				lnCol2AVX2(&dw[0], &db[0], &x[r*D], &dy[dr*D], &f.st[2*r], e-r, nv, D, ds)
-			}
-			if nv < D {
-				for i := r; i < e; i++ {
-					xr, g := x[i*D:][:D], dy[dr*D+(i-r)*ds:][:D]
-					mean, rstd := f.st[2*i], f.st[2*i+1]
-					for j := nv; j < D; j++ {
-						dw[j] += float64(g[j]) * (float64(xr[j]) - mean) * rstd
-						db[j] += float64(g[j])
-					}
-				}
-			}
-			r = e
-		}
+		k.rowRange(b*f.rb, min((b+1)*f.rb, k.rows), p[:D], p[D:])
 	}
 }
 

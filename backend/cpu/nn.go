@@ -161,14 +161,11 @@ type layerNormKernel struct {
 	done    atomic.Int64
 	rowDone []bool
 	// dyRep (backward input): rows of x per row of dy, 1 unless dy is
-	// the source of a broadcast along rows that the kernel reads in
-	// place (fuseLayerNormBackward): row r's dy is row r/dyRep.
+	// (a copy of) the source of a broadcast along rows, which the kernel
+	// reads instead of the broadcast (fuseLayerNormBackward): row r's dy
+	// is row r/dyRep.
 	dyRep int
-	// keep (backward input, not linked to a forward): every row's mean
-	// and 1/σ as computed, for the fused weight and bias gradients
-	// (fuseLayerNormBackward); nil where not fused.
-	keep []float64
-	pool *parallel.Pool
+	pool  *parallel.Pool
 }
 
 // resScratch is the scratch block of a resOnly layernorm: four rows.
@@ -297,7 +294,12 @@ func (k *layerNormKernel) run() error {
 	return nil
 }
 
-func (k *layerNormKernel) Range(lo, hi int) {
+func (k *layerNormKernel) Range(lo, hi int) { k.rowRange(lo, hi, nil, nil) }
+
+// rowRange does rows [lo, hi); for the backward input op with dw and db
+// (a block of the fused backward, lnBackward), it also adds each row's
+// x̂·dy into dw and dy into db, column by column, rows in order.
+func (k *layerNormKernel) rowRange(lo, hi int, dw, db []float64) {
 	x, w, o := f32s(k.x), f32s(k.w), f32s(k.out)
 	D := k.D
 	nv := 0 // elements of a row the vector kernels take, the same float64 operations
@@ -341,9 +343,6 @@ func (k *layerNormKernel) Range(lo, hi int) {
 			}
 			if k.op == ir.OpLayerNorm && k.saved != nil {
 				k.saved[2*r], k.saved[2*r+1] = mean, rstd
-			}
-			if k.keep != nil {
-				k.keep[2*r], k.keep[2*r+1] = mean, rstd
 			}
 		default:
 			mean, rstd = k.saved[2*r], k.saved[2*r+1]
@@ -389,10 +388,19 @@ func (k *layerNormKernel) Range(lo, hi int) {
 		}
 		mg, mgx := ((g0+g1)+(g2+g3))/float64(D), ((h0+h1)+(h2+h3))/float64(D)
 		if nv > 0 {
-			lnBackAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx)
+			if dw != nil {
+				lnBackSumsAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx, &dw[0], &db[0])
+			} else {
+				lnBackAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx)
+			}
 		}
 		for j := nv; j < D; j++ {
 			h := (float64(row[j]) - mean) * rstd
+			if dw != nil {
+				g := float64(dy[j])
+				dw[j] += float64(h * g) // no fused multiply-add: the vector kernel's bits
+				db[j] += g
+			}
 			orow[j] = float32(rstd * (float64(dy[j])*float64(w[j]) - mg - h*mgx))
 		}
 	}

@@ -61,9 +61,8 @@ func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64)
 //go:noescape
 func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]float64)
 
-// lnCol2AVX2 adds dy·(x-mean)·rstd into dw and dy into db over rows rows
-// (≥ 1) and n (a multiple of 4) columns: row r of x at x[r·xstride], of
-// dy at dy[r·dystride], its mean and rstd at st[2r], st[2r+1].
+// lnBackSumsAVX2 is lnBackAVX2 that also adds h·dy into dw and dy into
+// db, h = (x-mean)·rstd, for n (a multiple of 4, ≥ 4) elements.
 //
 //go:noescape
-func lnCol2AVX2(dw, db *float64, x, dy *float32, st *float64, rows, n, xstride, dystride int)
+func lnBackSumsAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64, dw, db *float64)

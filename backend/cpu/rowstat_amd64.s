@@ -475,104 +475,49 @@ ln4done:
 	VZEROUPPER
 	RET
 
-// func lnCol2AVX2(dw, db *float64, x, dy *float32, st *float64, rows, n, xstride, dystride int)
-// dw[i] += dy·(x-mean)·rstd and db[i] += dy over rows rows (≥ 1) and n
-// (a multiple of 4) columns: row r of x at x[r·xstride], of dy at
-// dy[r·dystride] (0: one row of dy for all), its mean and rstd at
-// st[2r], st[2r+1] (layernorm's weight and bias gradients of one block
-// of rows, fuseLayerNormBackward).
-TEXT ·lnCol2AVX2(SB), NOSPLIT, $0-72
-	MOVQ dw+0(FP), DI
-	MOVQ db+8(FP), R13
-	MOVQ x+16(FP), SI
-	MOVQ dy+24(FP), DX
-	MOVQ st+32(FP), R10
-	MOVQ rows+40(FP), R8
-	MOVQ n+48(FP), CX
-	MOVQ xstride+56(FP), R9
-	SHLQ $2, R9
-	MOVQ dystride+64(FP), R14
-	SHLQ $2, R14
+// func lnBackSumsAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64, dw, db *float64)
+// lnBackAVX2's rstd·(dy·w - mg - h·mgx), h = (x-mean)·rstd, into o, and
+// dw[i] += h·dy, db[i] += dy (a block's weight and bias gradient sums,
+// fuseLayerNormBackward) over n (a multiple of 4, ≥ 4) elements.
+TEXT ·lnBackSumsAVX2(SB), NOSPLIT, $0-88
+	MOVQ         o+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         dy+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mean+40(FP), Y12
+	VBROADCASTSD rstd+48(FP), Y13
+	VBROADCASTSD mg+56(FP), Y14
+	VBROADCASTSD mgx+64(FP), Y15
+	MOVQ         dw+72(FP), R9
+	MOVQ         db+80(FP), R10
+	SHRQ         $2, CX
 
-lnc2col8:
-	CMPQ    CX, $8
-	JLT     lnc2col4
-	VMOVUPD 0(DI), Y0
-	VMOVUPD 32(DI), Y1
-	VMOVUPD 0(R13), Y2
-	VMOVUPD 32(R13), Y3
-	MOVQ    SI, AX
-	MOVQ    DX, R11
-	MOVQ    R10, R12
-	MOVQ    R8, BX
-
-lnc2col8row:
-	VBROADCASTSD 0(R12), Y12 // mean
-	VBROADCASTSD 8(R12), Y13 // rstd
-	VCVTPS2PD    0(AX), Y4
-	VCVTPS2PD    16(AX), Y5
-	VCVTPS2PD    0(R11), Y6
-	VCVTPS2PD    16(R11), Y7
-	VSUBPD       Y12, Y4, Y4
-	VSUBPD       Y12, Y5, Y5
-	VADDPD       Y6, Y2, Y2
-	VADDPD       Y7, Y3, Y3
-	VMULPD       Y4, Y6, Y4
-	VMULPD       Y5, Y7, Y5
-	VMULPD       Y13, Y4, Y4
-	VMULPD       Y13, Y5, Y5
-	VADDPD       Y4, Y0, Y0
-	VADDPD       Y5, Y1, Y1
-	ADDQ         R9, AX
-	ADDQ         R14, R11
-	ADDQ         $16, R12
-	DECQ         BX
-	JNZ          lnc2col8row
-	VMOVUPD      Y0, 0(DI)
-	VMOVUPD      Y1, 32(DI)
-	VMOVUPD      Y2, 0(R13)
-	VMOVUPD      Y3, 32(R13)
-	ADDQ         $64, DI
-	ADDQ         $64, R13
-	ADDQ         $32, SI
-	ADDQ         $32, DX
-	SUBQ         $8, CX
-	JMP          lnc2col8
-
-lnc2col4:
-	CMPQ    CX, $4
-	JLT     lnc2done
-	VMOVUPD (DI), Y0
-	VMOVUPD (R13), Y2
-	MOVQ    SI, AX
-	MOVQ    DX, R11
-	MOVQ    R10, R12
-	MOVQ    R8, BX
-
-lnc2col4row:
-	VBROADCASTSD 0(R12), Y12
-	VBROADCASTSD 8(R12), Y13
-	VCVTPS2PD    (AX), Y4
-	VCVTPS2PD    (R11), Y6
-	VSUBPD       Y12, Y4, Y4
-	VADDPD       Y6, Y2, Y2
-	VMULPD       Y4, Y6, Y4
-	VMULPD       Y13, Y4, Y4
-	VADDPD       Y4, Y0, Y0
-	ADDQ         R9, AX
-	ADDQ         R14, R11
-	ADDQ         $16, R12
-	DECQ         BX
-	JNZ          lnc2col4row
-	VMOVUPD      Y0, (DI)
-	VMOVUPD      Y2, (R13)
-	ADDQ         $32, DI
-	ADDQ         $32, R13
-	ADDQ         $16, SI
-	ADDQ         $16, DX
-	SUBQ         $4, CX
-	JMP          lnc2col4
-
-lnc2done:
+lnbacksums:
+	VCVTPS2PD   (SI), Y4
+	VCVTPS2PD   (DX), Y5
+	VCVTPS2PD   (R8), Y6
+	VSUBPD      Y12, Y4, Y4
+	VMULPD      Y13, Y4, Y4 // h
+	VMULPD      Y6, Y4, Y7  // h·dy
+	VADDPD      (R9), Y7, Y7
+	VMOVUPD     Y7, (R9)
+	VADDPD      (R10), Y6, Y8
+	VMOVUPD     Y8, (R10)
+	VMULPD      Y15, Y4, Y4 // h·mgx
+	VMULPD      Y5, Y6, Y6  // dy·w
+	VSUBPD      Y14, Y6, Y6
+	VSUBPD      Y4, Y6, Y6
+	VMULPD      Y6, Y13, Y6
+	VCVTPD2PSY  Y6, X6
+	VMOVUPS     X6, (DI)
+	ADDQ        $16, SI
+	ADDQ        $16, DX
+	ADDQ        $16, R8
+	ADDQ        $16, DI
+	ADDQ        $32, R9
+	ADDQ        $32, R10
+	DECQ        CX
+	JNZ         lnbacksums
 	VZEROUPPER
 	RET

@@ -28,6 +28,6 @@ func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]flo
 	panic("unreachable")
 }
 
-func lnCol2AVX2(dw, db *float64, x, dy *float32, st *float64, rows, n, xstride, dystride int) {
+func lnBackSumsAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64, dw, db *float64) {
 	panic("unreachable")
 }
