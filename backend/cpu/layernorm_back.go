@@ -1,7 +1,8 @@
 // This file fuses layernorm's backward ops on one x and dy —
 // layernorm_backward_input, layernorm_backward_weight and the bias
 // gradient reduce_to(dy) — into one pass over blocks of rows, and reads
-// a dy broadcast along rows (mean pooling's gradient) in place.
+// a dy broadcast along rows (mean pooling's gradient) from a copy of the
+// broadcast's source instead of the broadcast.
 
 package cpu
 
@@ -89,10 +90,11 @@ func (f *lnBackward) Range(lo, hi int) {
 // layernorm_backward_weight and the reduce_to (bias gradient: dy summed
 // over its rows) on the same x and dy, where the graph has them, in one
 // step at the input op's place (lnBackward); and where dy is a
-// broadcast_to along rows read by these ops alone, the step reads the
-// broadcast's source in place and the broadcast's step goes (W4/W5: the
-// last layernorm's dy is mean pooling's gradient, [32,1,128] made
-// [32,64,128]). The weight and bias gradients move to the input op's
+// broadcast_to along rows read by these ops alone, the broadcast's step
+// only copies its source (copyRows) and the fused step reads row r's dy
+// at row r/R of the copy (W4/W5: the last layernorm's dy is mean
+// pooling's gradient, [32,1,128] made [32,64,128]: 16 KiB copied
+// instead of 1 MiB written and read three times). The weight and bias gradients move to the input op's
 // place: the steps in between must neither touch their storage nor
 // write x, w or dy (leaveAlone), and the results are apart from the
 // operands. Runs after the passes that pair steps with products, before
@@ -167,8 +169,9 @@ func (p *Program) fuseLayerNormBackward() {
 		}
 		// dy broadcast along rows, read by the fused ops alone: the
 		// broadcast's step becomes a copy of its source (B·D floats, not
-		// B·S·D) into storage of the fused step's own, which reads it in
-		// place (the source's slot may be dx's: it dies at the broadcast).
+		// B·S·D) into storage of the fused step's own, which reads it
+		// there (not the source itself: the source dies at the
+		// broadcast, and the arena may give its slot to dx).
 		f := newLnBackward(k, dw, db)
 		if j, ok := at[dyv]; ok && dyv.Op == ir.OpBroadcastTo && j < i && readers == len(uses[dyv]) {
 			if rep := rowBroadcast(dyv.Args[0].Type.Shape, dyv.Type.Shape); rep > 1 && p.bufs[dyv.Args[0]].dt == ir.F32 {
