@@ -252,7 +252,7 @@
 //	                (moveOutOfArena: W5's frozen norm1). W4 and W5: all 4; the same bits
 //	                (TestLayerNormFold*)
 //	layernorm_back.go layernorm_backward_input, _weight and the bias gradient reduce_to(dy)
-//	                on one x and dy as one pass over fixed blocks of 64 rows (lnBackward:
+//	                on one x and dy as one pass over fixed blocks of rows (64 of 128; lnBackward:
 //	                dx's own row code, lnBackSumsAVX2 adding x̂·dy and dy into the block's
 //	                float64 column sums, the blocks added in order: the same bits on any
 //	                core count, the weight and bias gradients' last bits differ from the

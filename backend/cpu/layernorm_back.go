@@ -15,12 +15,12 @@ import (
 // lnBackOn enables fuseLayerNormBackward (tests turn it off to compare).
 var lnBackOn = true
 
-// lnBackBlock returns the rows of a block of the fused backward: 64,
-// more where that would make over 64 blocks (the partial sums'
-// memory). A function of the shape alone, so that the sums do not depend
-// on the thread count.
-func lnBackBlock(rows int) int {
-	return max(64, (rows+63)/64)
+// lnBackBlock returns the rows of a block of the fused backward: 8192
+// elements' worth, from 1 to 64 rows (64 of 128, W4/W5), more where that
+// would make over 64 blocks (the partial sums' memory). A function of
+// the shape alone, so that the sums do not depend on the thread count.
+func lnBackBlock(rows, D int) int {
+	return max(min(64, max(1, 8192/max(1, D))), (rows+63)/64)
 }
 
 // lnBackward is layernorm's backward fused (fuseLayerNormBackward): each
@@ -41,7 +41,7 @@ type lnBackward struct {
 
 func newLnBackward(k *layerNormKernel, dw, db *buffer) *lnBackward {
 	f := &lnBackward{k: k, dw: dw, db: db}
-	f.rb = lnBackBlock(k.rows)
+	f.rb = lnBackBlock(k.rows, k.D)
 	f.nb = (k.rows + f.rb - 1) / f.rb
 	f.part = make([]float64, 2*k.D*f.nb)
 	f.acc = make([]float64, 2*k.D)
