@@ -247,8 +247,18 @@
 //	                term of its residual add (foldLayerNormProducts): the epilogue
 //	                (lnTile) runs the layernorm's own rows (the add, statistics, result)
 //	                on each block of whole rows once it is final; rows it could not do
-//	                (a block of part of a row) are left to the layernorm's step. W4: all
-//	                4, W5: 3 of 4; the same bits (TestLayerNormFold*)
+//	                (a block of part of a row) are left to the layernorm's step; a result
+//	                the arena put in the product's operand's slot moves out of the arena
+//	                (moveOutOfArena: W5's frozen norm1). W4 and W5: all 4; the same bits
+//	                (TestLayerNormFold*)
+//	layernorm_back.go layernorm_backward_input, _weight and the bias gradient reduce_to(dy)
+//	                on one x and dy as one pass over fixed blocks of rows (64 of 128; lnBackward:
+//	                dx's own row code, lnBackSumsAVX2 adding x̂·dy and dy into the block's
+//	                float64 column sums, the blocks added in order: the same bits on any
+//	                core count, the weight and bias gradients' last bits differ from the
+//	                ops apart); a dy broadcast along rows (mean pooling's gradient) is
+//	                read from a copy of its source (fuseLayerNormBackward,
+//	                TestLayerNormBackwardFused*)
 //	attention.go    fused attention: per head, scores in a cached scratch block between two
 //	                products; with AVX2 the products run on attention_amd64.s's 6×16
 //	                tiles that read q, the scores and the transposed ds/p in place (no

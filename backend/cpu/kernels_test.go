@@ -108,6 +108,20 @@ func describeKernel(k kernel) string {
 		if k.tiled {
 			return "layerNormKernel, in its product's epilogue"
 		}
+	case *lnBackward:
+		s := "lnBackward"
+		if k.dw != nil {
+			s += "+weight gradient"
+		}
+		if k.db != nil {
+			s += "+bias gradient"
+		}
+		if k.k.dyRep > 1 {
+			s += ", dy broadcast in place"
+		}
+		return s
+	case copyRows:
+		return "copyRows (a broadcast's source, for lnBackward)"
 	case *matmulGroup:
 		names := make([]string, len(k.ks))
 		for i, m := range k.ks {

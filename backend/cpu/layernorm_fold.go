@@ -4,14 +4,16 @@
 package cpu
 
 import (
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/encc-lang/encc/ir"
 )
 
-// lnFoldOn enables foldLayerNormProducts (tests turn it off to compare).
-var lnFoldOn = true
+// lnFoldOn enables foldLayerNormProducts (tests turn it off to compare),
+// lnFoldMoveOn its move of a result out of the arena.
+var lnFoldOn, lnFoldMoveOn = true, true
 
 // lnTileSkip, set by tests, makes lnTile leave every block whose first
 // row r0 has r0/m odd to the layernorm's step (the rows it redoes).
@@ -172,6 +174,15 @@ func (p *Program) foldLayerNormProducts() {
 			if mm.bias != nil {
 				reads = append(reads, spanOf(mm.bias))
 			}
+			// The layernorm's result in the slot of the product's x
+			// (the arena gives it the slot of an operand that dies at
+			// the product: W5's frozen norm1 takes its attention
+			// output's) moves out of the arena into storage of its own
+			// (1 MiB in W5), where nothing else is ever stored.
+			move := false
+			if rs := spanOf(k.out); lnFoldMoveOn && good && (rs.overlaps(spanOf(mm.x)) || rs.overlaps(spanOf(mm.y))) && p.ownsBuffer(s.v) && k.out != mm.out && !cs.overlaps(rs) {
+				move, writes[0] = true, span{b: k.out}
+			}
 			for i, w := range writes {
 				// A result may take C's own storage (the arena gives
 				// the layernorm's result the slot of the product's,
@@ -184,6 +195,9 @@ func (p *Program) foldLayerNormProducts() {
 			if !good || !p.leaveAlone(p.steps[j+1:i], spanOf, kept, writes) {
 				continue
 			}
+			if move {
+				p.moveOutOfArena(k.out)
+			}
 			t := &lnTile{k, mm.out}
 			for b := range mm.ps {
 				mm.ps[b].Tile = t
@@ -193,4 +207,18 @@ func (p *Program) foldLayerNormProducts() {
 			delete(at, store{mm.out.p, mm.out.n})
 		}
 	}
+}
+
+// moveOutOfArena gives b (a value's own arena slot, ownsBuffer) storage
+// of its own outside the arena: the values it holds keep it, the slot
+// is left to the values that share it in the plan, and spanOf no longer
+// places b in the arena.
+func (p *Program) moveOutOfArena(b *buffer) {
+	own := make([]uint64, (b.n*b.dt.Size()+7)/8)
+	b.p = unsafe.Pointer(&own[0])
+	p.slots = slices.DeleteFunc(p.slots, func(s arenaSlot) bool { return s.b == b })
+	if p.outOfArena == nil {
+		p.outOfArena = map[*buffer]bool{}
+	}
+	p.outOfArena[b] = true
 }

@@ -33,6 +33,8 @@ func TestLayerNormSharedStatsBitIdentical(t *testing.T) {
 // (2 blocks × 2 norms × input and weight) and of W5's (block 1 only:
 // block 0 is frozen) reads its forward's statistics.
 func TestLayerNormSharedStatsW4(t *testing.T) {
+	defer func(on bool) { lnBackOn = on }(lnBackOn)
+	lnBackOn = false // the ops apart (TestLayerNormBackwardFusedW4: fused, linked)
 	for tr, want := range []int{8, 4} {
 		g := stepGraph(t, "bench/w4_transformer.enc", tr, 0, 2, true)
 		p, err := Compile(g, Options{})
@@ -56,7 +58,8 @@ func TestLayerNormSharedStatsW4(t *testing.T) {
 // forward runs first in every schedule); linked or not, the results are
 // the same bits.
 func TestLayerNormSharedStatsLinks(t *testing.T) {
-	defer func(on bool) { lnShareOn = on }(lnShareOn)
+	defer func(on, back bool) { lnShareOn, lnBackOn = on, back }(lnShareOn, lnBackOn)
+	lnBackOn = false // the ops apart
 	r := rand.New(rand.NewSource(5))
 	for _, c := range []struct {
 		name       string

@@ -160,7 +160,12 @@ type layerNormKernel struct {
 	tiled   bool
 	done    atomic.Int64
 	rowDone []bool
-	pool    *parallel.Pool
+	// dyRep (backward input): rows of x per row of dy, 1 unless dy is
+	// (a copy of) the source of a broadcast along rows, which the kernel
+	// reads instead of the broadcast (fuseLayerNormBackward): row r's dy
+	// is row r/dyRep.
+	dyRep int
+	pool  *parallel.Pool
 }
 
 // resScratch is the scratch block of a resOnly layernorm: four rows.
@@ -289,7 +294,12 @@ func (k *layerNormKernel) run() error {
 	return nil
 }
 
-func (k *layerNormKernel) Range(lo, hi int) {
+func (k *layerNormKernel) Range(lo, hi int) { k.rowRange(lo, hi, nil, nil) }
+
+// rowRange does rows [lo, hi); for the backward input op with dw and db
+// (a block of the fused backward, lnBackward), it also adds each row's
+// x̂·dy into dw and dy into db, column by column, rows in order.
+func (k *layerNormKernel) rowRange(lo, hi int, dw, db []float64) {
 	x, w, o := f32s(k.x), f32s(k.w), f32s(k.out)
 	D := k.D
 	nv := 0 // elements of a row the vector kernels take, the same float64 operations
@@ -350,7 +360,11 @@ func (k *layerNormKernel) Range(lo, hi int) {
 		// dx = rstd·(g - mean(g) - x̂·mean(g·x̂)), g = dy·w; both sums
 		// with four independent accumulators (element j into j mod 4,
 		// the rest into the first), as the statistics are
-		dy := f32s(k.b)[r*D:][:D]
+		dr := r
+		if k.dyRep > 1 {
+			dr = r / k.dyRep
+		}
+		dy := f32s(k.b)[dr*D:][:D]
 		var g0, g1, g2, g3, h0, h1, h2, h3 float64
 		j := 0
 		if nv > 0 {
@@ -374,10 +388,19 @@ func (k *layerNormKernel) Range(lo, hi int) {
 		}
 		mg, mgx := ((g0+g1)+(g2+g3))/float64(D), ((h0+h1)+(h2+h3))/float64(D)
 		if nv > 0 {
-			lnBackAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx)
+			if dw != nil {
+				lnBackSumsAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx, &dw[0], &db[0])
+			} else {
+				lnBackAVX2(&orow[0], &row[0], &w[0], &dy[0], nv, mean, rstd, mg, mgx)
+			}
 		}
 		for j := nv; j < D; j++ {
 			h := (float64(row[j]) - mean) * rstd
+			if dw != nil {
+				g := float64(dy[j])
+				dw[j] += float64(h * g) // no fused multiply-add: the vector kernel's bits
+				db[j] += g
+			}
 			orow[j] = float32(rstd * (float64(dy[j])*float64(w[j]) - mg - h*mgx))
 		}
 	}
@@ -418,7 +441,7 @@ func buildLayerNorm(c *compileCtx, v *ir.Value) (kernel, error) {
 	}
 	xs := v.Args[0].Type.Shape
 	D := xs[len(xs)-1]
-	k := &layerNormKernel{op: v.Op, D: D, eps: v.Aux.(ir.LayerNormAttr).Eps, x: c.buf(v.Args[0]), out: c.buf(v), pool: c.pool}
+	k := &layerNormKernel{op: v.Op, D: D, eps: v.Aux.(ir.LayerNormAttr).Eps, x: c.buf(v.Args[0]), out: c.buf(v), dyRep: 1, pool: c.pool}
 	if D > 0 {
 		k.rows = xs.NumElements() / D
 	}

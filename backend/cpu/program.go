@@ -60,7 +60,10 @@ type Program struct {
 	// epilogue to that product (reluEpilogues): it has the product's
 	// storage and, where the product took the ReLU, no step.
 	reluInto map[*ir.Value]*ir.Value
-	copies   []updateCopy // updates not planned in place
+	// outOfArena: buffers given storage of their own after the plan
+	// (moveOutOfArena); spanOf does not place them in the arena.
+	outOfArena map[*buffer]bool
+	copies     []updateCopy // updates not planned in place
 }
 
 // A step runs the kernel of one value.
@@ -194,6 +197,7 @@ func compile(g *ir.Graph, opts Options, popts ir.PlanOptions) (*Program, error) 
 	p.fuseGeluBiasGrad()
 	p.fuseBiasSums()
 	p.groupProducts()
+	p.fuseLayerNormBackward()
 	p.stageSteps(c.pool)
 	p.frozen = c.frozen
 	p.chainFrozen(c.pool)

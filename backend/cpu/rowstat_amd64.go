@@ -60,3 +60,9 @@ func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64)
 //
 //go:noescape
 func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]float64)
+
+// lnBackSumsAVX2 is lnBackAVX2 that also adds h·dy into dw and dy into
+// db, h = (x-mean)·rstd, for n (a multiple of 4, ≥ 4) elements.
+//
+//go:noescape
+func lnBackSumsAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64, dw, db *float64)

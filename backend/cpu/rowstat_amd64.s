@@ -474,3 +474,50 @@ ln4done:
 	VMOVUPD Y3, 96(DI)
 	VZEROUPPER
 	RET
+
+// func lnBackSumsAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64, dw, db *float64)
+// lnBackAVX2's rstd·(dy·w - mg - h·mgx), h = (x-mean)·rstd, into o, and
+// dw[i] += h·dy, db[i] += dy (a block's weight and bias gradient sums,
+// fuseLayerNormBackward) over n (a multiple of 4, ≥ 4) elements.
+TEXT ·lnBackSumsAVX2(SB), NOSPLIT, $0-88
+	MOVQ         o+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         dy+24(FP), R8
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mean+40(FP), Y12
+	VBROADCASTSD rstd+48(FP), Y13
+	VBROADCASTSD mg+56(FP), Y14
+	VBROADCASTSD mgx+64(FP), Y15
+	MOVQ         dw+72(FP), R9
+	MOVQ         db+80(FP), R10
+	SHRQ         $2, CX
+
+lnbacksums:
+	VCVTPS2PD   (SI), Y4
+	VCVTPS2PD   (DX), Y5
+	VCVTPS2PD   (R8), Y6
+	VSUBPD      Y12, Y4, Y4
+	VMULPD      Y13, Y4, Y4 // h
+	VMULPD      Y6, Y4, Y7  // h·dy
+	VADDPD      (R9), Y7, Y7
+	VMOVUPD     Y7, (R9)
+	VADDPD      (R10), Y6, Y8
+	VMOVUPD     Y8, (R10)
+	VMULPD      Y15, Y4, Y4 // h·mgx
+	VMULPD      Y5, Y6, Y6  // dy·w
+	VSUBPD      Y14, Y6, Y6
+	VSUBPD      Y4, Y6, Y6
+	VMULPD      Y6, Y13, Y6
+	VCVTPD2PSY  Y6, X6
+	VMOVUPS     X6, (DI)
+	ADDQ        $16, SI
+	ADDQ        $16, DX
+	ADDQ        $16, R8
+	ADDQ        $16, DI
+	ADDQ        $32, R9
+	ADDQ        $32, R10
+	DECQ        CX
+	JNZ         lnbacksums
+	VZEROUPPER
+	RET

@@ -27,3 +27,7 @@ func lnDotsAVX2(x, w, dy *float32, n int, mean, rstd float64, s *[8]float64) {
 func lnSums4AVX2(x *float32, n, stride int, mean *[4]float64, sq int, s *[16]float64) {
 	panic("unreachable")
 }
+
+func lnBackSumsAVX2(o, x, w, dy *float32, n int, mean, rstd, mg, mgx float64, dw, db *float64) {
+	panic("unreachable")
+}

@@ -233,6 +233,9 @@ func (p *Program) spanOf() func(*buffer) span {
 			delete(arenaOff, a.out)
 		}
 	}
+	for b := range p.outOfArena {
+		delete(arenaOff, b)
+	}
 	return func(b *buffer) span {
 		if off, ok := arenaOff[b]; ok && b.n > 0 {
 			return span{b, off, off + b.n*b.dt.Size()}
