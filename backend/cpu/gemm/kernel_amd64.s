@@ -1347,48 +1347,57 @@ patrow:
 patdone:
 	RET
 
-// dotntmask: 8 zero words then 8 all-ones; from word r, the mask of the
-// last 8 - r lanes (the k mod 8 last depth steps of a dot product, read
-// as the 8 floats that end at k: the lanes before them were summed).
-DATA dotntmask<>+0(SB)/8, $0
-DATA dotntmask<>+8(SB)/8, $0
-DATA dotntmask<>+16(SB)/8, $0
-DATA dotntmask<>+24(SB)/8, $0
-DATA dotntmask<>+32(SB)/8, $-1
-DATA dotntmask<>+40(SB)/8, $-1
-DATA dotntmask<>+48(SB)/8, $-1
-DATA dotntmask<>+56(SB)/8, $-1
-GLOBL dotntmask<>(SB), RODATA|NOPTR, $64
+// dotmask: 8 zero words then 8 all-ones; from word r, the mask of the
+// last r lanes (the k mod 8 last depth steps of a dot product, read as
+// the 8 floats that end at k: the lanes before them were summed).
+DATA dotmask<>+0(SB)/8, $0
+DATA dotmask<>+8(SB)/8, $0
+DATA dotmask<>+16(SB)/8, $0
+DATA dotmask<>+24(SB)/8, $0
+DATA dotmask<>+32(SB)/8, $-1
+DATA dotmask<>+40(SB)/8, $-1
+DATA dotmask<>+48(SB)/8, $-1
+DATA dotmask<>+56(SB)/8, $-1
+GLOBL dotmask<>(SB), RODATA|NOPTR, $64
 
-// func dotNT4x3AVX2(k int, a *float32, lda, tiles int, b *float32, ldb int, c *float32, ldc, acc int)
-// For t < tiles, rows i < 4 of A (a + (4t+i)·lda) and rows j < 3 of B
-// (b + j·ldb), k ≥ 8 floats each (strides in floats):
-//   c[(4t+i)·ldc + j] = (acc ? c[…] : 0) + Σ_q a[(4t+i)·lda+q]·b[j·ldb+q]
-// Each dot product is summed in 8 lanes (lane l takes the depth steps
-// q ≡ l mod 8 in order, by FMA; the k mod 8 last through a masked block
-// that ends at k), then the lanes pairwise: (l0+l1)+(l2+l3) and the same
-// of l4…l7, added. The bits depend on a row of A, a row of B and k only.
-TEXT ·dotNT4x3AVX2(SB), NOSPLIT, $0-72
+// func Dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, tiles, atile int, c *float32, ldc, acc int)
+// For t < tiles, the 4×3 tile of dot products of rows i < 4 of A
+// (a[i] + t·atile) with rows j < 3 of B (b[j]), each over nseg segments
+// s of k ≥ 8 floats (nseg ≥ 1, tiles ≥ 1; A's at s·astride, B's at
+// s·bstride; strides and atile in bytes):
+//   c[(4t+i)·ldc + j] = (acc ? c[…] : 0) + Σ_s Σ_q a_i[s·astride+q]·b_j[s·bstride+q]
+// (ldc in floats). Each dot product is summed in 8 lanes (lane l takes
+// the depth steps q ≡ l mod 8 of each segment in order, by FMA; the
+// k mod 8 last of a segment through a masked block that ends at k), then
+// the lanes pairwise: (l0+l1)+(l2+l3) and the same of l4…l7, added. The
+// bits depend on the rows of A and B, k and nseg only.
+TEXT ·Dot4x3AVX2(SB), NOSPLIT, $8-88
 	MOVQ  k+0(FP), CX
-	MOVQ  a+8(FP), SI
-	MOVQ  lda+16(FP), R15
-	SHLQ  $2, R15
-	MOVQ  b+32(FP), R10
-	MOVQ  ldb+40(FP), DX
-	SHLQ  $2, DX
-	LEAQ  (R10)(DX*1), R11
-	LEAQ  (R11)(DX*1), R12
-	MOVQ  c+48(FP), BX
-	MOVQ  ldc+56(FP), R14
-	SHLQ  $2, R14
-	MOVQ  tiles+24(FP), R13
-	TESTQ R13, R13
-	JZ    dntdone
+	MOVQ  c+64(FP), BX
+	MOVQ  tiles+48(FP), R15
+	MOVQ  a+32(FP), AX
+	MOVQ  0(AX), SI
+	MOVQ  8(AX), DI
+	MOVQ  16(AX), R8
+	MOVQ  24(AX), R9
+	MOVQ  b+40(FP), AX
+	MOVQ  0(AX), R10
+	MOVQ  8(AX), R11
+	MOVQ  16(AX), R12
 
-dnttile:
-	LEAQ   (SI)(R15*1), DI
-	LEAQ   (DI)(R15*1), R8
-	LEAQ   (R8)(R15*1), R9
+	// The segments move the rows on by nseg-1 strides: the next tile's
+	// rows of A are R14 bytes on, B's back at the first segment, bback
+	// bytes back.
+	MOVQ  nseg+8(FP), AX
+	DECQ  AX
+	MOVQ  AX, DX
+	IMULQ astride+16(FP), DX
+	MOVQ  atile+56(FP), R14
+	SUBQ  DX, R14
+	IMULQ bstride+24(FP), AX
+	MOVQ  AX, bback-8(SP)
+
+dottile:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1401,11 +1410,14 @@ dnttile:
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-	MOVQ   CX, DX
-	SHRQ   $3, DX
-	XORQ   AX, AX
+	MOVQ   nseg+8(FP), R13
 
-dntloop:
+dotseg:
+	MOVQ CX, DX
+	SHRQ $3, DX
+	XORQ AX, AX
+
+dotloop:
 	VMOVUPS     (R10)(AX*1), Y12
 	VMOVUPS     (R11)(AX*1), Y13
 	VMOVUPS     (R12)(AX*1), Y14
@@ -1427,16 +1439,17 @@ dntloop:
 	VFMADD231PS Y14, Y15, Y11
 	ADDQ        $32, AX
 	DECQ        DX
-	JNZ         dntloop
+	JNZ         dotloop
 
-	MOVQ CX, DX
-	ANDQ $7, DX
-	JZ   dntreduce
-	LEAQ dotntmask<>(SB), AX
-	VMOVUPS (AX)(DX*4), Y15
-	MOVQ    CX, AX
-	SUBQ    $8, AX
-	SHLQ    $2, AX
+dottail:
+	MOVQ        CX, DX
+	ANDQ        $7, DX
+	JZ          dotnext
+	LEAQ        dotmask<>(SB), AX
+	VMOVUPS     (AX)(DX*4), Y15
+	MOVQ        CX, AX
+	SUBQ        $8, AX
+	SHLQ        $2, AX
 	VANDPS      (R10)(AX*1), Y15, Y12
 	VANDPS      (R11)(AX*1), Y15, Y13
 	VANDPS      (R12)(AX*1), Y15, Y14
@@ -1453,7 +1466,21 @@ dntloop:
 	VFMADD231PS (R9)(AX*1), Y13, Y10
 	VFMADD231PS (R9)(AX*1), Y14, Y11
 
-dntreduce:
+dotnext:
+	DECQ R13
+	JZ   dotreduce
+	MOVQ astride+16(FP), DX
+	ADDQ DX, SI
+	ADDQ DX, DI
+	ADDQ DX, R8
+	ADDQ DX, R9
+	MOVQ bstride+24(FP), DX
+	ADDQ DX, R10
+	ADDQ DX, R11
+	ADDQ DX, R12
+	JMP  dotseg
+
+dotreduce:
 	// Column j of the tile (rows 0…3) in X12, X14, X0.
 	VHADDPS      Y3, Y0, Y12
 	VHADDPS      Y9, Y6, Y13
@@ -1471,47 +1498,52 @@ dntreduce:
 	VEXTRACTF128 $1, Y0, X13
 	VADDPS       X13, X0, X0
 
-	// Rows of C at BX, AX, DI, R8.
-	LEAQ (BX)(R14*1), AX
-	LEAQ (AX)(R14*1), DI
-	LEAQ (DI)(R14*1), R8
-	MOVQ acc+64(FP), DX
-	TESTQ DX, DX
-	JZ   dntstore
-	VMOVSS     (BX), X13
-	VINSERTPS  $0x10, (AX), X13, X13
-	VINSERTPS  $0x20, (DI), X13, X13
-	VINSERTPS  $0x30, (R8), X13, X13
-	VADDPS     X13, X12, X12
-	VMOVSS     4(BX), X13
-	VINSERTPS  $0x10, 4(AX), X13, X13
-	VINSERTPS  $0x20, 4(DI), X13, X13
-	VINSERTPS  $0x30, 4(R8), X13, X13
-	VADDPS     X13, X14, X14
-	VMOVSS     8(BX), X13
-	VINSERTPS  $0x10, 8(AX), X13, X13
-	VINSERTPS  $0x20, 8(DI), X13, X13
-	VINSERTPS  $0x30, 8(R8), X13, X13
-	VADDPS     X13, X0, X0
+	// Rows of C at BX, BX+DX, AX, AX+DX.
+	MOVQ  ldc+72(FP), DX
+	SHLQ  $2, DX
+	LEAQ  (BX)(DX*2), AX
+	MOVQ  acc+80(FP), R13
+	TESTQ R13, R13
+	JZ    dotstore
+	VMOVSS    (BX), X13
+	VINSERTPS $0x10, (BX)(DX*1), X13, X13
+	VINSERTPS $0x20, (AX), X13, X13
+	VINSERTPS $0x30, (AX)(DX*1), X13, X13
+	VADDPS    X13, X12, X12
+	VMOVSS    4(BX), X13
+	VINSERTPS $0x10, 4(BX)(DX*1), X13, X13
+	VINSERTPS $0x20, 4(AX), X13, X13
+	VINSERTPS $0x30, 4(AX)(DX*1), X13, X13
+	VADDPS    X13, X14, X14
+	VMOVSS    8(BX), X13
+	VINSERTPS $0x10, 8(BX)(DX*1), X13, X13
+	VINSERTPS $0x20, 8(AX), X13, X13
+	VINSERTPS $0x30, 8(AX)(DX*1), X13, X13
+	VADDPS    X13, X0, X0
 
-dntstore:
+dotstore:
 	VMOVSS     X12, (BX)
 	VMOVSS     X14, 4(BX)
 	VMOVSS     X0, 8(BX)
-	VEXTRACTPS $1, X12, (AX)
-	VEXTRACTPS $1, X14, 4(AX)
-	VEXTRACTPS $1, X0, 8(AX)
-	VEXTRACTPS $2, X12, (DI)
-	VEXTRACTPS $2, X14, 4(DI)
-	VEXTRACTPS $2, X0, 8(DI)
-	VEXTRACTPS $3, X12, (R8)
-	VEXTRACTPS $3, X14, 4(R8)
-	VEXTRACTPS $3, X0, 8(R8)
-	LEAQ (R9)(R15*1), SI
-	LEAQ (R8)(R14*1), BX
-	DECQ R13
-	JNZ  dnttile
-
-dntdone:
+	VEXTRACTPS $1, X12, (BX)(DX*1)
+	VEXTRACTPS $1, X14, 4(BX)(DX*1)
+	VEXTRACTPS $1, X0, 8(BX)(DX*1)
+	VEXTRACTPS $2, X12, (AX)
+	VEXTRACTPS $2, X14, 4(AX)
+	VEXTRACTPS $2, X0, 8(AX)
+	VEXTRACTPS $3, X12, (AX)(DX*1)
+	VEXTRACTPS $3, X14, 4(AX)(DX*1)
+	VEXTRACTPS $3, X0, 8(AX)(DX*1)
+	LEAQ (AX)(DX*2), BX
+	ADDQ R14, SI
+	ADDQ R14, DI
+	ADDQ R14, R8
+	ADDQ R14, R9
+	MOVQ bback-8(SP), DX
+	SUBQ DX, R10
+	SUBQ DX, R11
+	SUBQ DX, R12
+	DECQ R15
+	JNZ  dottile
 	VZEROUPPER
 	RET
