@@ -850,8 +850,12 @@ func overlaps(a, b *buffer) bool {
 // the rows of b ldb ≥ k floats apart) and astride and bstride floats
 // apart: the weight gradient Σ_n
 // dy[n]·col[n]ᵀ as dot products of rows, 4 rows of a by 3 of b at a time
-// over all the samples, so that col needs no transposition. Edge tiles
-// repeat their last row and drop the repeated results.
+// over all the samples, so that col needs no transposition, by gemm's
+// dot micro-kernel (gemm.Dot4x3AVX2). Whole tiles with a's rows as the
+// 4 go into c from the kernel (added, or written where first: the bits
+// of adding a scratch tile); edge tiles, and tiles of the swapped
+// orientation (c's transpose), go through a scratch tile, repeating
+// their last row and dropping the repeated results.
 func addDots(c, a, b []float32, m, n, k, ldb, nseg, astride, bstride int, first bool) {
 	if nseg == 0 {
 		if first {
@@ -861,8 +865,12 @@ func addDots(c, a, b []float32, m, n, k, ldb, nseg, astride, bstride int, first 
 	}
 	var ap [4]*float32
 	var bp [3]*float32
-	var out [12]float32
+	var out [12]float32 // an edge tile, rows i0+i, columns j0+j at 3i+j
 	_, _, _ = a[(nseg-1)*astride+m*k-1], b[(nseg-1)*bstride+(n-1)*ldb+k-1], c[m*n-1]
+	acc := 1 // whole tiles (not swapped) go into c, added or (first) stored
+	if first {
+		acc = 0
+	}
 	if swapDots(m, n) {
 		// 4 rows of b by 3 of a: fewer tiles (LeNet's conv1: m = 6
 		// output channels, n = 25 taps: 14 tiles instead of 18).
@@ -874,14 +882,14 @@ func addDots(c, a, b []float32, m, n, k, ldb, nseg, astride, bstride int, first 
 				for j := range bp {
 					bp[j] = &a[min(j0+j, m-1)*k]
 				}
-				dot4x3AVX2(k, nseg, 4*bstride, 4*astride, &ap, &bp, &out)
+				gemm.Dot4x3AVX2(k, nseg, 4*bstride, 4*astride, &ap, &bp, 1, 0, &out[0], 3, 0)
 				for j := 0; j < 3 && j0+j < m; j++ {
 					row := c[(j0+j)*n:][:n]
 					for i := 0; i < 4 && i0+i < n; i++ {
 						if first {
-							row[i0+i] = out[4*j+i]
+							row[i0+i] = out[3*i+j]
 						} else {
-							row[i0+i] += out[4*j+i]
+							row[i0+i] += out[3*i+j]
 						}
 					}
 				}
@@ -897,14 +905,19 @@ func addDots(c, a, b []float32, m, n, k, ldb, nseg, astride, bstride int, first 
 			for j := range bp {
 				bp[j] = &b[min(j0+j, n-1)*ldb]
 			}
-			dot4x3AVX2(k, nseg, 4*astride, 4*bstride, &ap, &bp, &out)
+			if i0+4 <= m && j0+3 <= n { // a whole tile, into c
+				_ = c[(i0+3)*n+j0+2]
+				gemm.Dot4x3AVX2(k, nseg, 4*astride, 4*bstride, &ap, &bp, 1, 0, &c[i0*n+j0], n, acc)
+				continue
+			}
+			gemm.Dot4x3AVX2(k, nseg, 4*astride, 4*bstride, &ap, &bp, 1, 0, &out[0], 3, 0)
 			for i := 0; i < 4 && i0+i < m; i++ {
 				row := c[(i0+i)*n:][:n]
 				for j := 0; j < 3 && j0+j < n; j++ {
 					if first {
-						row[j0+j] = out[4*j+i]
+						row[j0+j] = out[3*i+j]
 					} else {
-						row[j0+j] += out[4*j+i]
+						row[j0+j] += out[3*i+j]
 					}
 				}
 			}

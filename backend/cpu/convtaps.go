@@ -4,10 +4,12 @@
 // which every tap (c, kh, kw) is a contiguous run of the sample's output
 // pixels at an offset. The forward sums the taps into 6 output channels
 // × 16 pixels in registers (convTaps6AVX2); the weight gradient takes
-// dot products of output-gradient rows with tap runs (dot4x3AVX2), as
+// dot products of output-gradient rows with tap runs (gemm.Dot4x3AVX2), as
 // addDots does with im2col's rows.
 
 package cpu
+
+import "github.com/encc-lang/encc/backend/cpu/gemm"
 
 // tapsOn lets convolutions use the tap kernels (tests turn it off to
 // compare with im2col + GEMM).
@@ -20,7 +22,7 @@ var tapsOn = true
 // more than the planes. Per step of LeNet (batch 64, one core, medians
 // of interleaved runs): conv1 589 → 206 µs, conv2 676 → 457 µs; the
 // weight gradients of conv1 397 → 233-280 µs and of conv2 656-674 →
-// 445-470 µs with 7 samples per dot4x3AVX2 call (715-747 µs with one).
+// 445-470 µs with 7 samples per Dot4x3AVX2 call (715-747 µs with one).
 const (
 	tapsMaxO      = 16
 	tapsMaxPlanes = 16384
@@ -32,13 +34,13 @@ func (g *convGeom) tapsFwdOK() bool {
 }
 
 // tapsWeightOK says whether conv2d_backward_weight of g runs the tap
-// dots (dot4x3AVX2 needs runs of at least 8).
+// dots (gemm.Dot4x3AVX2 needs runs of at least 8).
 func (g *convGeom) tapsWeightOK() bool {
 	return g.tapsGeom() && g.p() >= 8 && g.O <= tapsMaxO && g.planesLen() <= tapsMaxPlanes
 }
 
 // tapsSegFloats bounds the planes of the samples one weight-gradient
-// call of dot4x3AVX2 sums (tapSeg samples).
+// call of gemm.Dot4x3AVX2 sums (tapSeg samples).
 const tapsSegFloats = 32768
 
 // tapsGeom: one group, stride 1, a column matrix, no empty dimension
@@ -185,15 +187,19 @@ func (k *convKernel) tapsWeight(t, lo, hi int) {
 // addTapDots adds (or, with first, writes) into dw[o][t] the sums over
 // nseg samples s of dy_s[o]·X_s[off[t]:][:P] (dy_s at s·O·P, X_s at
 // s·planesLen), 4 rows of one side by 3 of the other at a time as in
-// addDots, the orientation with fewer tiles.
+// addDots, the orientation with fewer tiles; whole tiles of 4 channels
+// by 3 taps are added into dw by the kernel, as in addDots. (LeNet's
+// conv2, 16 × 150: its weight gradient 443 → 421 µs of one thread's CPU,
+// W3's op profile, medians of 9 alternated runs, against a scratch tile
+// for every tile.)
 func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
 	O, T, P := k.O, k.ckk(), k.p()
 	_, _ = dy[(nseg-1)*O*P+O*P-1], X[(nseg-1)*k.planesLen()+k.planesLen()-1]
 	dyStride, xStride := 4*O*P, 4*k.planesLen()
 	var ap [4]*float32
 	var bp [3]*float32
-	var out [12]float32
-	if first { // the tiles add into dw
+	var out [12]float32 // an edge tile (or swapped), rows i0+i, columns j0+j at 3i+j
+	if first {          // the tiles add into dw
 		clear(dw[:O*T])
 	}
 	if swapDots(O, T) { // 4 taps by 3 channels
@@ -205,10 +211,10 @@ func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
 				for j := range bp {
 					bp[j] = &dy[min(j0+j, O-1)*P]
 				}
-				dot4x3AVX2(P, nseg, xStride, dyStride, &ap, &bp, &out)
+				gemm.Dot4x3AVX2(P, nseg, xStride, dyStride, &ap, &bp, 1, 0, &out[0], 3, 0)
 				for j := 0; j < 3 && j0+j < O; j++ {
 					for i := 0; i < 4 && i0+i < T; i++ {
-						dw[(j0+j)*T+i0+i] += out[4*j+i]
+						dw[(j0+j)*T+i0+i] += out[3*i+j]
 					}
 				}
 			}
@@ -223,10 +229,15 @@ func (k *convKernel) addTapDots(dw, dy, X []float32, nseg int, first bool) {
 			for j := range bp {
 				bp[j] = &X[k.tapOff[min(j0+j, T-1)]]
 			}
-			dot4x3AVX2(P, nseg, dyStride, xStride, &ap, &bp, &out)
+			if i0+4 <= O && j0+3 <= T { // a whole tile, added into dw
+				_ = dw[(i0+3)*T+j0+2]
+				gemm.Dot4x3AVX2(P, nseg, dyStride, xStride, &ap, &bp, 1, 0, &dw[i0*T+j0], T, 1)
+				continue
+			}
+			gemm.Dot4x3AVX2(P, nseg, dyStride, xStride, &ap, &bp, 1, 0, &out[0], 3, 0)
 			for i := 0; i < 4 && i0+i < O; i++ {
 				for j := 0; j < 3 && j0+j < T; j++ {
-					dw[(i0+i)*T+j0+j] += out[4*j+i]
+					dw[(i0+i)*T+j0+j] += out[3*i+j]
 				}
 			}
 		}

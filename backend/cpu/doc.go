@@ -153,9 +153,11 @@
 //	                small planes (LeNet's), all three ops on C·KW shifted
 //	                planes per sample instead of im2col: convTaps6AVX2
 //	                (convtaps_amd64.s, 6 output rows × 16 pixels in
-//	                registers) for conv2d and the input gradient, dot4x3AVX2
-//	                for the weight gradient; with simdOn off they run im2col +
-//	                GEMM (convtaps_other.go stubs the kernel)
+//	                registers) for conv2d and the input gradient,
+//	                gemm.Dot4x3AVX2 (gemm's dot micro-kernel, 4×3 dot
+//	                products over segments) for the weight gradient; with
+//	                simdOn off they run im2col + GEMM (convtaps_other.go
+//	                stubs the kernel)
 //	depthwise.go    depthwise conv2d (one input channel per group) and its
 //	                backward ops directly, a kernel tap over a whole plane
 //	pool.go         max and average pooling and their backward ops; a ReLU

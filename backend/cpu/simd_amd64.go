@@ -66,12 +66,6 @@ func copyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)
 //go:noescape
 func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int)
 
-// dot4x3AVX2 writes out[4j+i] = a[i]·b[j] over nseg segments of k ≥ 8
-// elements, astride and bstride bytes apart, for 4 rows of a and 3 of b.
-//
-//go:noescape
-func dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, out *[12]float32)
-
 // axpyRowsAVX2 adds a·src into dst for rows pieces of n floats, the pieces
 // dstride and sstride floats apart.
 //

@@ -24,10 +24,6 @@ func copyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unr
 
 func addRowsAVX2(dst, src *float32, rows, n, dstride, sstride int) { panic("unreachable") }
 
-func dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, out *[12]float32) {
-	panic("unreachable")
-}
-
 func axpyRowsAVX2(dst, src *float32, rows, n, dstride, sstride int, a float32) {
 	panic("unreachable")
 }

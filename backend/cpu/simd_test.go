@@ -181,7 +181,7 @@ func TestIm2colVector(t *testing.T) {
 	}
 }
 
-// TestAddDots checks addDots (dot4x3AVX2 and its edge tiles) against
+// TestAddDots checks addDots (gemm.Dot4x3AVX2 and its edge tiles) against
 // float64 dot products.
 func TestAddDots(t *testing.T) {
 	if !hasAVX2FMA {

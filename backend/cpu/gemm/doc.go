@@ -197,7 +197,10 @@
 //     (x·Wᵀ, A m×k of at most 256 KiB, alpha 1, no PackedB): dot
 //     products of A's rows with W's rows, both read in place (dot.go,
 //     dotNT4x3AVX2: 4 rows × 3 columns per tile, 12 accumulators of 8
-//     lanes along k, the lanes summed at the end), nothing packed. The
+//     lanes along k, the lanes summed at the end; the same micro-kernel,
+//     kernel_amd64.s's DOT4X3 macros, is exported as Dot4x3AVX2 for
+//     backend/cpu's convolution weight gradients, over segments of
+//     samples), nothing packed. The
 //     panels' path transposes all of Wᵀ at every call (about a tenth of
 //     W1's fc1 forward). Tasks take strips of 3 columns. An element's
 //     bits depend on its rows of A and W and on k only, the same on any

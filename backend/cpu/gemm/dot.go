@@ -5,8 +5,10 @@ import "sync/atomic"
 // A small batch times a transposed weight, C = A·Bᵀ with A m×k (a batch
 // of m ≤ dotMaxRows rows) and B n×k (a Linear layer's weight, out×in),
 // goes as dot products of A's rows with B's rows, both read in place
-// (kernel.dotNT: 4 rows of A × 3 of B per tile, each dot product in 8
-// lanes along k, summed across the lanes at the end), instead of
+// (kernel.dotNT, dotNT4x3AVX2: 4 rows of A × 3 of B per tile, each dot
+// product in 8 lanes along k, summed across the lanes at the end; the
+// same micro-kernel, kernel_amd64.s's DOT4X3 macros, runs backend/cpu's
+// convolution weight gradients as Dot4x3AVX2), instead of
 // packing op(B) = Bᵀ into 16-column panels at every call (the 8×8
 // transposes of all n·k floats) or, on one core, computing the product
 // swapped (swapWorth: packing Aᵀ and transposing C). A task takes strips

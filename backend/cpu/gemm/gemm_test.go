@@ -50,27 +50,46 @@ func act64(act Activation, x float64) float64 {
 }
 
 // reference computes p's result in float64 from the original C (c0),
-// with a per-element error scale: the sum of the magnitudes of the terms.
+// with a per-element error scale: the sum of the magnitudes of the terms
+// (each in order along k). It reads its operands before the product
+// runs, on the test's goroutine, and go test -race does not instrument
+// it (norace, nocheckptr: math.Abs's conversion): its m·n·k terms were
+// most of the gemm race run's time; the product itself still is.
+//
+//go:norace
+//go:nocheckptr
 func reference(p *Params, c0 []float32) (want, scale []float64) {
 	want = make([]float64, p.M*p.N)
 	scale = make([]float64, p.M*p.N)
+	// op(A) m×k and op(B)ᵀ n×k, rows along k.
+	a, b := make([]float64, p.M*p.K), make([]float64, p.N*p.K)
 	for i := 0; i < p.M; i++ {
+		for q := 0; q < p.K; q++ {
+			if p.TransA {
+				a[i*p.K+q] = float64(p.A[q*p.LDA+i])
+			} else {
+				a[i*p.K+q] = float64(p.A[i*p.LDA+q])
+			}
+		}
+	}
+	for j := 0; j < p.N; j++ {
+		for q := 0; q < p.K; q++ {
+			if p.TransB {
+				b[j*p.K+q] = float64(p.B[j*p.LDB+q])
+			} else {
+				b[j*p.K+q] = float64(p.B[q*p.LDB+j])
+			}
+		}
+	}
+	for i := 0; i < p.M; i++ {
+		ai := a[i*p.K:][:p.K]
 		for j := 0; j < p.N; j++ {
+			bj := b[j*p.K:][:p.K]
 			var s, sa float64
-			for q := 0; q < p.K; q++ {
-				var av, bv float64
-				if p.TransA {
-					av = float64(p.A[q*p.LDA+i])
-				} else {
-					av = float64(p.A[i*p.LDA+q])
-				}
-				if p.TransB {
-					bv = float64(p.B[j*p.LDB+q])
-				} else {
-					bv = float64(p.B[q*p.LDB+j])
-				}
-				s += av * bv
-				sa += math.Abs(av * bv)
+			for q, av := range ai {
+				x := av * bj[q]
+				s += x
+				sa += math.Abs(x)
 			}
 			v := float64(p.Alpha) * s
 			sc := math.Abs(float64(p.Alpha)) * sa

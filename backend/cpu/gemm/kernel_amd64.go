@@ -138,5 +138,27 @@ func gemvTAVX2(k, n int, x, b []float32, ldb int, y []float32, acc bool) {
 	}
 }
 
+// dotNT4x3AVX2 is kernel.dotNT: Dot4x3AVX2's micro-kernel (the same
+// DOT4X3 macros of kernel_amd64.s) over rows of A lda floats apart and
+// tiles down C, one segment.
+//
 //go:noescape
 func dotNT4x3AVX2(k int, a *float32, lda, tiles int, b *float32, ldb int, c *float32, ldc, acc int)
+
+// Dot4x3AVX2 computes tiles of 4×3 dot products in 8 lanes: the dot
+// micro-kernel of backend/cpu's convolution weight gradients (addDots,
+// addTapDots), the same code (kernel_amd64.s's DOT4X3 macros) as gemm's
+// small-batch path (dotNT4x3AVX2). For t < tiles, i < 4, j < 3,
+//
+//	c[(4t+i)·ldc + j] (+)= Σ_{s<nseg} Σ_{q<k} a[i][t·atile + s·astride + q] · b[j][s·bstride + q]
+//
+// (added to c where acc != 0; astride, bstride and atile in bytes, ldc
+// in floats, k ≥ 8, nseg ≥ 1, tiles ≥ 1). The bits of a dot product
+// depend on its two rows, k and nseg only: lane l sums the depth steps
+// q ≡ l mod 8 of each segment in order by FMA (the k mod 8 last of a
+// segment through a masked block of the 8 floats that end at k), then
+// the lanes pairwise; with one segment they are dotNT4x3AVX2's. It needs
+// AVX2 and FMA (the caller checks).
+//
+//go:noescape
+func Dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, tiles, atile int, c *float32, ldc, acc int)

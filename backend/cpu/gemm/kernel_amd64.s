@@ -1347,171 +1347,282 @@ patrow:
 patdone:
 	RET
 
-// dotntmask: 8 zero words then 8 all-ones; from word r, the mask of the
-// last 8 - r lanes (the k mod 8 last depth steps of a dot product, read
-// as the 8 floats that end at k: the lanes before them were summed).
-DATA dotntmask<>+0(SB)/8, $0
-DATA dotntmask<>+8(SB)/8, $0
-DATA dotntmask<>+16(SB)/8, $0
-DATA dotntmask<>+24(SB)/8, $0
-DATA dotntmask<>+32(SB)/8, $-1
-DATA dotntmask<>+40(SB)/8, $-1
-DATA dotntmask<>+48(SB)/8, $-1
-DATA dotntmask<>+56(SB)/8, $-1
-GLOBL dotntmask<>(SB), RODATA|NOPTR, $64
+// dotmask: 8 zero words then 8 all-ones; from word r, the mask of the
+// last r lanes (the k mod 8 last depth steps of a dot product, read as
+// the 8 floats that end at k: the lanes before them were summed).
+DATA dotmask<>+0(SB)/8, $0
+DATA dotmask<>+8(SB)/8, $0
+DATA dotmask<>+16(SB)/8, $0
+DATA dotmask<>+24(SB)/8, $0
+DATA dotmask<>+32(SB)/8, $-1
+DATA dotmask<>+40(SB)/8, $-1
+DATA dotmask<>+48(SB)/8, $-1
+DATA dotmask<>+56(SB)/8, $-1
+GLOBL dotmask<>(SB), RODATA|NOPTR, $64
+
+// The 4×3 dot micro-kernel, written once (DOT4X3*), run by two entries:
+// dotNT4x3AVX2 (gemm's small batches: rows lda apart, tiles down C) and
+// Dot4x3AVX2 (backend/cpu's convolution weight gradients: rows by
+// pointer, sums over segments). Rows i < 4 of A at SI, DI, R8, R9, rows
+// j < 3 of B at R10, R11, R12, k ≥ 8 in CX; accumulator i·3+j in Y(3i+j)
+// (8 lanes: lane l takes the depth steps q ≡ l mod 8 in order, by FMA).
+
+// DOT4X3ZERO clears the 12 accumulators.
+#define DOT4X3ZERO \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
+	VXORPS Y8, Y8, Y8; \
+	VXORPS Y9, Y9, Y9; \
+	VXORPS Y10, Y10, Y10; \
+	VXORPS Y11, Y11, Y11
+
+// DOT4X3BLOCK adds the 8 depth steps at byte AX.
+#define DOT4X3BLOCK \
+	VMOVUPS     (R10)(AX*1), Y12; \
+	VMOVUPS     (R11)(AX*1), Y13; \
+	VMOVUPS     (R12)(AX*1), Y14; \
+	VMOVUPS     (SI)(AX*1), Y15; \
+	VFMADD231PS Y12, Y15, Y0; \
+	VFMADD231PS Y13, Y15, Y1; \
+	VFMADD231PS Y14, Y15, Y2; \
+	VMOVUPS     (DI)(AX*1), Y15; \
+	VFMADD231PS Y12, Y15, Y3; \
+	VFMADD231PS Y13, Y15, Y4; \
+	VFMADD231PS Y14, Y15, Y5; \
+	VMOVUPS     (R8)(AX*1), Y15; \
+	VFMADD231PS Y12, Y15, Y6; \
+	VFMADD231PS Y13, Y15, Y7; \
+	VFMADD231PS Y14, Y15, Y8; \
+	VMOVUPS     (R9)(AX*1), Y15; \
+	VFMADD231PS Y12, Y15, Y9; \
+	VFMADD231PS Y13, Y15, Y10; \
+	VFMADD231PS Y14, Y15, Y11
+
+// DOT4X3TAIL adds the DX = k mod 8 (> 0) last depth steps: the 8 floats
+// that end at k, B's masked to the last DX lanes. Clobbers AX.
+#define DOT4X3TAIL \
+	LEAQ        dotmask<>(SB), AX; \
+	VMOVUPS     (AX)(DX*4), Y15; \
+	MOVQ        CX, AX; \
+	SUBQ        $8, AX; \
+	SHLQ        $2, AX; \
+	VANDPS      (R10)(AX*1), Y15, Y12; \
+	VANDPS      (R11)(AX*1), Y15, Y13; \
+	VANDPS      (R12)(AX*1), Y15, Y14; \
+	VFMADD231PS (SI)(AX*1), Y12, Y0; \
+	VFMADD231PS (SI)(AX*1), Y13, Y1; \
+	VFMADD231PS (SI)(AX*1), Y14, Y2; \
+	VFMADD231PS (DI)(AX*1), Y12, Y3; \
+	VFMADD231PS (DI)(AX*1), Y13, Y4; \
+	VFMADD231PS (DI)(AX*1), Y14, Y5; \
+	VFMADD231PS (R8)(AX*1), Y12, Y6; \
+	VFMADD231PS (R8)(AX*1), Y13, Y7; \
+	VFMADD231PS (R8)(AX*1), Y14, Y8; \
+	VFMADD231PS (R9)(AX*1), Y12, Y9; \
+	VFMADD231PS (R9)(AX*1), Y13, Y10; \
+	VFMADD231PS (R9)(AX*1), Y14, Y11
+
+// DOT4X3REDUCE sums each accumulator's lanes pairwise, (l0+l1)+(l2+l3)
+// and the same of l4…l7, added: column j of the tile (rows 0…3) in X12,
+// X14, X0.
+#define DOT4X3REDUCE \
+	VHADDPS      Y3, Y0, Y12; \
+	VHADDPS      Y9, Y6, Y13; \
+	VHADDPS      Y13, Y12, Y12; \
+	VEXTRACTF128 $1, Y12, X13; \
+	VADDPS       X13, X12, X12; \
+	VHADDPS      Y4, Y1, Y14; \
+	VHADDPS      Y10, Y7, Y13; \
+	VHADDPS      Y13, Y14, Y14; \
+	VEXTRACTF128 $1, Y14, X13; \
+	VADDPS       X13, X14, X14; \
+	VHADDPS      Y5, Y2, Y0; \
+	VHADDPS      Y11, Y8, Y13; \
+	VHADDPS      Y13, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X13; \
+	VADDPS       X13, X0, X0
+
+// DOT4X3ADDC adds the tile's C (rows at BX, AX, DI, R8) into X12, X14, X0.
+#define DOT4X3ADDC \
+	VMOVSS    (BX), X13; \
+	VINSERTPS $0x10, (AX), X13, X13; \
+	VINSERTPS $0x20, (DI), X13, X13; \
+	VINSERTPS $0x30, (R8), X13, X13; \
+	VADDPS    X13, X12, X12; \
+	VMOVSS    4(BX), X13; \
+	VINSERTPS $0x10, 4(AX), X13, X13; \
+	VINSERTPS $0x20, 4(DI), X13, X13; \
+	VINSERTPS $0x30, 4(R8), X13, X13; \
+	VADDPS    X13, X14, X14; \
+	VMOVSS    8(BX), X13; \
+	VINSERTPS $0x10, 8(AX), X13, X13; \
+	VINSERTPS $0x20, 8(DI), X13, X13; \
+	VINSERTPS $0x30, 8(R8), X13, X13; \
+	VADDPS    X13, X0, X0
+
+// DOT4X3STORE writes X12, X14, X0 to the tile of C (rows at BX, AX, DI, R8).
+#define DOT4X3STORE \
+	VMOVSS     X12, (BX); \
+	VMOVSS     X14, 4(BX); \
+	VMOVSS     X0, 8(BX); \
+	VEXTRACTPS $1, X12, (AX); \
+	VEXTRACTPS $1, X14, 4(AX); \
+	VEXTRACTPS $1, X0, 8(AX); \
+	VEXTRACTPS $2, X12, (DI); \
+	VEXTRACTPS $2, X14, 4(DI); \
+	VEXTRACTPS $2, X0, 8(DI); \
+	VEXTRACTPS $3, X12, (R8); \
+	VEXTRACTPS $3, X14, 4(R8); \
+	VEXTRACTPS $3, X0, 8(R8)
 
 // func dotNT4x3AVX2(k int, a *float32, lda, tiles int, b *float32, ldb int, c *float32, ldc, acc int)
-// For t < tiles, rows i < 4 of A (a + (4t+i)·lda) and rows j < 3 of B
-// (b + j·ldb), k ≥ 8 floats each (strides in floats):
+// For t < tiles (≥ 1), rows i < 4 of A (a + (4t+i)·lda) and rows j < 3 of
+// B (b + j·ldb), k ≥ 8 floats each (strides in floats):
 //   c[(4t+i)·ldc + j] = (acc ? c[…] : 0) + Σ_q a[(4t+i)·lda+q]·b[j·ldb+q]
-// Each dot product is summed in 8 lanes (lane l takes the depth steps
-// q ≡ l mod 8 in order, by FMA; the k mod 8 last through a masked block
-// that ends at k), then the lanes pairwise: (l0+l1)+(l2+l3) and the same
-// of l4…l7, added. The bits depend on a row of A, a row of B and k only.
+// The bits are Dot4x3AVX2's with one segment.
 TEXT ·dotNT4x3AVX2(SB), NOSPLIT, $0-72
-	MOVQ  k+0(FP), CX
-	MOVQ  a+8(FP), SI
-	MOVQ  lda+16(FP), R15
-	SHLQ  $2, R15
-	MOVQ  b+32(FP), R10
-	MOVQ  ldb+40(FP), DX
-	SHLQ  $2, DX
-	LEAQ  (R10)(DX*1), R11
-	LEAQ  (R11)(DX*1), R12
-	MOVQ  c+48(FP), BX
-	MOVQ  ldc+56(FP), R14
-	SHLQ  $2, R14
-	MOVQ  tiles+24(FP), R13
-	TESTQ R13, R13
-	JZ    dntdone
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R15
+	SHLQ $2, R15
+	MOVQ b+32(FP), R10
+	MOVQ ldb+40(FP), DX
+	SHLQ $2, DX
+	LEAQ (R10)(DX*1), R11
+	LEAQ (R11)(DX*1), R12
+	MOVQ c+48(FP), BX
+	MOVQ ldc+56(FP), R14
+	SHLQ $2, R14
+	MOVQ tiles+24(FP), R13
 
 dnttile:
-	LEAQ   (SI)(R15*1), DI
-	LEAQ   (DI)(R15*1), R8
-	LEAQ   (R8)(R15*1), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ   CX, DX
-	SHRQ   $3, DX
-	XORQ   AX, AX
+	LEAQ (SI)(R15*1), DI
+	LEAQ (DI)(R15*1), R8
+	LEAQ (R8)(R15*1), R9
+	DOT4X3ZERO
+	MOVQ CX, DX
+	SHRQ $3, DX
+	XORQ AX, AX
 
 dntloop:
-	VMOVUPS     (R10)(AX*1), Y12
-	VMOVUPS     (R11)(AX*1), Y13
-	VMOVUPS     (R12)(AX*1), Y14
-	VMOVUPS     (SI)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y0
-	VFMADD231PS Y13, Y15, Y1
-	VFMADD231PS Y14, Y15, Y2
-	VMOVUPS     (DI)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y3
-	VFMADD231PS Y13, Y15, Y4
-	VFMADD231PS Y14, Y15, Y5
-	VMOVUPS     (R8)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y6
-	VFMADD231PS Y13, Y15, Y7
-	VFMADD231PS Y14, Y15, Y8
-	VMOVUPS     (R9)(AX*1), Y15
-	VFMADD231PS Y12, Y15, Y9
-	VFMADD231PS Y13, Y15, Y10
-	VFMADD231PS Y14, Y15, Y11
-	ADDQ        $32, AX
-	DECQ        DX
-	JNZ         dntloop
+	DOT4X3BLOCK
+	ADDQ $32, AX
+	DECQ DX
+	JNZ  dntloop
 
 	MOVQ CX, DX
 	ANDQ $7, DX
 	JZ   dntreduce
-	LEAQ dotntmask<>(SB), AX
-	VMOVUPS (AX)(DX*4), Y15
-	MOVQ    CX, AX
-	SUBQ    $8, AX
-	SHLQ    $2, AX
-	VANDPS      (R10)(AX*1), Y15, Y12
-	VANDPS      (R11)(AX*1), Y15, Y13
-	VANDPS      (R12)(AX*1), Y15, Y14
-	VFMADD231PS (SI)(AX*1), Y12, Y0
-	VFMADD231PS (SI)(AX*1), Y13, Y1
-	VFMADD231PS (SI)(AX*1), Y14, Y2
-	VFMADD231PS (DI)(AX*1), Y12, Y3
-	VFMADD231PS (DI)(AX*1), Y13, Y4
-	VFMADD231PS (DI)(AX*1), Y14, Y5
-	VFMADD231PS (R8)(AX*1), Y12, Y6
-	VFMADD231PS (R8)(AX*1), Y13, Y7
-	VFMADD231PS (R8)(AX*1), Y14, Y8
-	VFMADD231PS (R9)(AX*1), Y12, Y9
-	VFMADD231PS (R9)(AX*1), Y13, Y10
-	VFMADD231PS (R9)(AX*1), Y14, Y11
+	DOT4X3TAIL
 
 dntreduce:
-	// Column j of the tile (rows 0…3) in X12, X14, X0.
-	VHADDPS      Y3, Y0, Y12
-	VHADDPS      Y9, Y6, Y13
-	VHADDPS      Y13, Y12, Y12
-	VEXTRACTF128 $1, Y12, X13
-	VADDPS       X13, X12, X12
-	VHADDPS      Y4, Y1, Y14
-	VHADDPS      Y10, Y7, Y13
-	VHADDPS      Y13, Y14, Y14
-	VEXTRACTF128 $1, Y14, X13
-	VADDPS       X13, X14, X14
-	VHADDPS      Y5, Y2, Y0
-	VHADDPS      Y11, Y8, Y13
-	VHADDPS      Y13, Y0, Y0
-	VEXTRACTF128 $1, Y0, X13
-	VADDPS       X13, X0, X0
+	DOT4X3REDUCE
 
 	// Rows of C at BX, AX, DI, R8.
-	LEAQ (BX)(R14*1), AX
-	LEAQ (AX)(R14*1), DI
-	LEAQ (DI)(R14*1), R8
-	MOVQ acc+64(FP), DX
+	LEAQ  (BX)(R14*1), AX
+	LEAQ  (AX)(R14*1), DI
+	LEAQ  (DI)(R14*1), R8
+	MOVQ  acc+64(FP), DX
 	TESTQ DX, DX
-	JZ   dntstore
-	VMOVSS     (BX), X13
-	VINSERTPS  $0x10, (AX), X13, X13
-	VINSERTPS  $0x20, (DI), X13, X13
-	VINSERTPS  $0x30, (R8), X13, X13
-	VADDPS     X13, X12, X12
-	VMOVSS     4(BX), X13
-	VINSERTPS  $0x10, 4(AX), X13, X13
-	VINSERTPS  $0x20, 4(DI), X13, X13
-	VINSERTPS  $0x30, 4(R8), X13, X13
-	VADDPS     X13, X14, X14
-	VMOVSS     8(BX), X13
-	VINSERTPS  $0x10, 8(AX), X13, X13
-	VINSERTPS  $0x20, 8(DI), X13, X13
-	VINSERTPS  $0x30, 8(R8), X13, X13
-	VADDPS     X13, X0, X0
+	JZ    dntstore
+	DOT4X3ADDC
 
 dntstore:
-	VMOVSS     X12, (BX)
-	VMOVSS     X14, 4(BX)
-	VMOVSS     X0, 8(BX)
-	VEXTRACTPS $1, X12, (AX)
-	VEXTRACTPS $1, X14, 4(AX)
-	VEXTRACTPS $1, X0, 8(AX)
-	VEXTRACTPS $2, X12, (DI)
-	VEXTRACTPS $2, X14, 4(DI)
-	VEXTRACTPS $2, X0, 8(DI)
-	VEXTRACTPS $3, X12, (R8)
-	VEXTRACTPS $3, X14, 4(R8)
-	VEXTRACTPS $3, X0, 8(R8)
+	DOT4X3STORE
 	LEAQ (R9)(R15*1), SI
 	LEAQ (R8)(R14*1), BX
 	DECQ R13
 	JNZ  dnttile
+	VZEROUPPER
+	RET
 
-dntdone:
+// func Dot4x3AVX2(k, nseg, astride, bstride int, a *[4]*float32, b *[3]*float32, tiles, atile int, c *float32, ldc, acc int)
+// For t < tiles (≥ 1), the 4×3 tile of dot products of rows i < 4 of A
+// (a[i] + t·atile) with rows j < 3 of B (b[j]), each over nseg ≥ 1
+// segments s of k ≥ 8 floats (A's at s·astride, B's at s·bstride;
+// strides and atile in bytes):
+//   c[(4t+i)·ldc + j] = (acc ? c[…] : 0) + Σ_s Σ_q a_i[s·astride+q]·b_j[s·bstride+q]
+// (ldc in floats). The bits depend on the rows of A and B, k and nseg
+// only. (Every tile reloads its row pointers: its users run one tile a
+// call.)
+TEXT ·Dot4x3AVX2(SB), NOSPLIT, $0-88
+	MOVQ k+0(FP), CX
+	MOVQ c+64(FP), BX
+	MOVQ tiles+48(FP), R15
+	XORQ R14, R14 // A's offset of the tile
+
+dottile:
+	MOVQ a+32(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), R8
+	MOVQ 24(AX), R9
+	ADDQ R14, SI
+	ADDQ R14, DI
+	ADDQ R14, R8
+	ADDQ R14, R9
+	MOVQ b+40(FP), AX
+	MOVQ 0(AX), R10
+	MOVQ 8(AX), R11
+	MOVQ 16(AX), R12
+	DOT4X3ZERO
+	MOVQ nseg+8(FP), R13
+
+dotseg:
+	MOVQ CX, DX
+	SHRQ $3, DX
+	XORQ AX, AX
+
+dotloop:
+	DOT4X3BLOCK
+	ADDQ $32, AX
+	DECQ DX
+	JNZ  dotloop
+
+	MOVQ CX, DX
+	ANDQ $7, DX
+	JZ   dotnext
+	DOT4X3TAIL
+
+dotnext:
+	DECQ R13
+	JZ   dotreduce
+	MOVQ astride+16(FP), DX
+	ADDQ DX, SI
+	ADDQ DX, DI
+	ADDQ DX, R8
+	ADDQ DX, R9
+	MOVQ bstride+24(FP), DX
+	ADDQ DX, R10
+	ADDQ DX, R11
+	ADDQ DX, R12
+	JMP  dotseg
+
+dotreduce:
+	DOT4X3REDUCE
+
+	// Rows of C at BX, AX, DI, R8.
+	MOVQ  ldc+72(FP), DX
+	SHLQ  $2, DX
+	LEAQ  (BX)(DX*1), AX
+	LEAQ  (AX)(DX*1), DI
+	LEAQ  (DI)(DX*1), R8
+	MOVQ  acc+80(FP), R13
+	TESTQ R13, R13
+	JZ    dotstore
+	DOT4X3ADDC
+
+dotstore:
+	DOT4X3STORE
+	LEAQ (R8)(DX*1), BX
+	ADDQ atile+56(FP), R14
+	DECQ R15
+	JNZ  dottile
 	VZEROUPPER
 	RET
