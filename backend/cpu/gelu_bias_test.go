@@ -1,7 +1,7 @@
 package cpu
 
 import (
-	"math"
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -110,13 +110,7 @@ func TestGeluBiasGradShapes(t *testing.T) {
 					res[i][o] = values(p.outputs[o])
 				}
 			}
-			for o, want := range res[0] {
-				for i, v := range res[1][o] {
-					if math.Float64bits(v) != math.Float64bits(want[i]) {
-						t.Fatalf("%v threads=%d: %s[%d] = %v fused, %v not", shape, threads, o, i, v, want[i])
-					}
-				}
-			}
+			sameBits(t, fmt.Sprintf("%v threads=%d, fused", shape, threads), res[0], res[1])
 		}
 	}
 }

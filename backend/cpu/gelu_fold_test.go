@@ -1,7 +1,7 @@
 package cpu
 
 import (
-	"math"
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -191,13 +191,7 @@ func TestGeluFoldShapes(t *testing.T) {
 					res[i][o.Name] = values(p.outputs[o.Name])
 				}
 			}
-			for o, want := range res[0] {
-				for i, v := range res[1][o] {
-					if math.Float64bits(v) != math.Float64bits(want[i]) {
-						t.Fatalf("%+v threads=%d: %s[%d] = %v folded, %v not", tc, threads, o, i, v, want[i])
-					}
-				}
-			}
+			sameBits(t, fmt.Sprintf("%+v threads=%d, folded", tc, threads), res[0], res[1])
 		}
 	}
 }

@@ -61,13 +61,7 @@ func TestLayerNormFoldW4(t *testing.T) {
 				if d := lnTileMissed.Load() - missed; (d != 0) != skip {
 					t.Errorf("train %d threads %d skip %v: %d runs redid rows", tr, threads, skip, d)
 				}
-				for name, w := range ref {
-					for i := range w {
-						if math.Float64bits(w[i]) != math.Float64bits(got[name][i]) {
-							t.Fatalf("train %d threads %d skip %v: %s[%d] = %v folded, %v not", tr, threads, skip, name, i, got[name][i], w[i])
-						}
-					}
-				}
+				sameBits(t, fmt.Sprintf("train %d threads %d skip %v, folded", tr, threads, skip), ref, got)
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"math"
 	"math/rand"
 	"testing"
 
@@ -166,13 +165,7 @@ func TestGroupProductsSiblings(t *testing.T) {
 			if groups, products := groupSteps(progs[1]); groups != 1 || products != want {
 				t.Errorf("n=%d keep=%v: %d groups of %d products, want 1 of %d", n, c.keep, groups, products, want)
 			}
-			for name, w := range outs[0] {
-				for i := range w {
-					if math.Float64bits(w[i]) != math.Float64bits(outs[1][name][i]) {
-						t.Fatalf("n=%d, %d threads: %s[%d] = %v grouped, %v not", n, threads, name, i, outs[1][name][i], w[i])
-					}
-				}
-			}
+			sameBits(t, fmt.Sprintf("n=%d, %d threads, grouped", n, threads), outs[0], outs[1])
 		}
 	}
 }

@@ -43,9 +43,6 @@ func stageCases(t *testing.T) []struct {
 	}
 }
 
-// runStepsOn runs steps training steps of g on threads cores and
-// returns every f32 input (parameters, optimizer state) and named output
-// afterwards.
 // onOffSteps runs 2 steps of g on two threads with a pass turned off
 // (set(false)) and on (set(true), left on), fails unless every output
 // has the same bits both ways (what names the case in the message), and
@@ -56,16 +53,27 @@ func onOffSteps(t *testing.T, g *ir.Graph, what string, set func(bool)) *Program
 	want, _ := runStepsOn(t, g, 2, 2)
 	set(true)
 	got, p := runStepsOn(t, g, 2, 2)
-	for name, w := range want {
-		for i := range w {
-			if math.Float64bits(w[i]) != math.Float64bits(got[name][i]) {
-				t.Fatalf("%s: %s[%d] = %v with the pass, %v without", what, name, i, got[name][i], w[i])
-			}
-		}
-	}
+	sameBits(t, what, want, got)
 	return p
 }
 
+// sameBits fails unless every result in got has the bits of the one of
+// that name in want (results without the change under test, got with
+// it; what names the case in the message).
+func sameBits(t *testing.T, what string, want, got map[string][]float64) {
+	t.Helper()
+	for name, w := range want {
+		for i := range w {
+			if math.Float64bits(w[i]) != math.Float64bits(got[name][i]) {
+				t.Fatalf("%s: %s[%d] = %v with the change, %v without", what, name, i, got[name][i], w[i])
+			}
+		}
+	}
+}
+
+// runStepsOn runs steps training steps of g on threads cores and
+// returns every f32 input (parameters, optimizer state) and named output
+// afterwards.
 func runStepsOn(t *testing.T, g *ir.Graph, steps, threads int) (map[string][]float64, *Program) {
 	p, err := Compile(g, Options{Threads: threads})
 	if err != nil {
