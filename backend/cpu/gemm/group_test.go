@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sync/atomic"
 	"testing"
 
 	"github.com/encc-lang/encc/backend/cpu/parallel"
@@ -98,6 +99,30 @@ func TestGroup(t *testing.T) {
 	})
 }
 
+// oneByOne runs group(ps) and fails unless each product's C has the
+// bits of its own SgemmEx call, and, where refuse, unless the group ran
+// them one by one (calls, the group's counter, did not move; what names
+// the products in the message).
+func oneByOne(t *testing.T, ps []Params, group func([]Params), calls *atomic.Uint64, refuse bool, what string) {
+	t.Helper()
+	want := make([]Params, len(ps))
+	for i := range ps {
+		want[i] = ps[i]
+		want[i].C = make([]float32, len(ps[i].C))
+		SgemmEx(&want[i])
+	}
+	before := calls.Load()
+	group(ps)
+	if refuse && calls.Load() != before {
+		t.Fatal(what + " grouped")
+	}
+	for i := range ps {
+		if fmt.Sprint(ps[i].C) != fmt.Sprint(want[i].C) {
+			t.Fatalf("product %d differs", i)
+		}
+	}
+}
+
 // TestGroupFallback: products of different A (or other shapes) run one by
 // one; a bad shape panics as SgemmEx's does.
 func TestGroupFallback(t *testing.T) {
@@ -106,20 +131,7 @@ func TestGroupFallback(t *testing.T) {
 		return Params{M: 40, N: 30, K: 20, Alpha: 1, A: a, LDA: 20, B: randSlice(r, 600), LDB: 30, C: make([]float32, 1200), LDC: 30}
 	}
 	ps := []Params{mk(randSlice(r, 800)), mk(randSlice(r, 800))}
-	want := []Params{ps[0], ps[1]}
-	want[0].C, want[1].C = make([]float32, 1200), make([]float32, 1200)
-	SgemmEx(&want[0])
-	SgemmEx(&want[1])
-	before := groupCalls.Load()
-	SgemmGroup(ps)
-	if groupCalls.Load() != before {
-		t.Fatal("products of different A grouped")
-	}
-	for i := range ps {
-		if fmt.Sprint(ps[i].C) != fmt.Sprint(want[i].C) {
-			t.Fatalf("product %d differs", i)
-		}
-	}
+	oneByOne(t, ps, SgemmGroup, &groupCalls, true, "products of different A")
 	defer func() {
 		if recover() == nil {
 			t.Fatal("no panic for a short C")
@@ -166,20 +178,7 @@ func TestGroupTileEpilogue(t *testing.T) {
 	}
 	ps := []Params{mk(), mk()}
 	ps[1].Tile = negTile{}
-	want := []Params{ps[0], ps[1]}
-	want[0].C, want[1].C = make([]float32, len(ps[0].C)), make([]float32, len(ps[1].C))
-	SgemmEx(&want[0])
-	SgemmEx(&want[1])
-	before := groupCalls.Load()
-	SgemmGroup(ps)
-	if groupCalls.Load() != before {
-		t.Fatal("a product with a Tile epilogue was grouped")
-	}
-	for i := range ps {
-		if fmt.Sprint(ps[i].C) != fmt.Sprint(want[i].C) {
-			t.Fatalf("product %d differs", i)
-		}
-	}
+	oneByOne(t, ps, SgemmGroup, &groupCalls, true, "a product with a Tile epilogue")
 }
 
 // TestGroupDotProducts: products that their own calls compute by dot
@@ -192,18 +191,5 @@ func TestGroupDotProducts(t *testing.T) {
 		return Params{TransB: true, M: 64, N: 40, K: 400, Alpha: 1, A: a, LDA: 400, B: randSlice(r, 40*400), LDB: 400, C: make([]float32, 64*40), LDC: 40}
 	}
 	ps := []Params{mk(), mk()}
-	want := []Params{ps[0], ps[1]}
-	want[0].C, want[1].C = make([]float32, len(ps[0].C)), make([]float32, len(ps[1].C))
-	SgemmEx(&want[0])
-	SgemmEx(&want[1])
-	before := groupCalls.Load()
-	SgemmGroup(ps)
-	if k := active.Load(); dotWorth(&ps[0], k) && groupCalls.Load() != before {
-		t.Fatal("products by dot products grouped")
-	}
-	for i := range ps {
-		if fmt.Sprint(ps[i].C) != fmt.Sprint(want[i].C) {
-			t.Fatalf("product %d differs", i)
-		}
-	}
+	oneByOne(t, ps, SgemmGroup, &groupCalls, dotWorth(&ps[0], active.Load()), "products by dot products")
 }

@@ -1,7 +1,6 @@
 package gemm
 
 import (
-	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -122,20 +121,7 @@ func TestGroupRowsFallback(t *testing.T) {
 		return Params{M: 40, N: 30, K: 20, Alpha: 1, A: randSlice(r, 800), LDA: 20, B: b, LDB: 30, C: make([]float32, 1200), LDC: 30}
 	}
 	ps := []Params{mk(randSlice(r, 600)), mk(randSlice(r, 600))}
-	want := []Params{ps[0], ps[1]}
-	want[0].C, want[1].C = make([]float32, 1200), make([]float32, 1200)
-	SgemmEx(&want[0])
-	SgemmEx(&want[1])
-	before := groupRowsCalls.Load()
-	SgemmGroupRows(ps)
-	if groupRowsCalls.Load() != before {
-		t.Fatal("products of different B grouped")
-	}
-	for i := range ps {
-		if fmt.Sprint(ps[i].C) != fmt.Sprint(want[i].C) {
-			t.Fatalf("product %d differs", i)
-		}
-	}
+	oneByOne(t, ps, SgemmGroupRows, &groupRowsCalls, true, "products of different B")
 	defer func() {
 		if recover() == nil {
 			t.Fatal("no panic for a short C")
