@@ -275,3 +275,16 @@ func BenchmarkBiasGrad(b *testing.B) {
 		})
 	}
 }
+
+// benchRuns runs p b.N times and reports, besides the wall time, the
+// process's CPU time per run (cpu-ns/op), which a machine shared with
+// other work disturbs less.
+func benchRuns(b *testing.B, p *Program) {
+	c0 := cputime.Process()
+	for b.Loop() {
+		if err := p.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cputime.Process()-c0)/float64(b.N), "cpu-ns/op")
+}

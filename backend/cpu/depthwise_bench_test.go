@@ -1,11 +1,8 @@
-//go:build linux
-
 package cpu
 
 import (
 	"math/rand"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/encc-lang/encc/ir"
@@ -52,18 +49,7 @@ func BenchmarkDepthwise(b *testing.B) {
 				if direct {
 					path = "direct"
 				}
-				b.Run(c.op.String()+"/"+c.name+"/"+path, func(b *testing.B) {
-					var r0, r1 syscall.Rusage
-					syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
-					for b.Loop() {
-						if err := p.Run(); err != nil {
-							b.Fatal(err)
-						}
-					}
-					syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
-					cpu := r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano()
-					b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
-				})
+				b.Run(c.op.String()+"/"+c.name+"/"+path, func(b *testing.B) { benchRuns(b, p) })
 			}
 		}
 	}
