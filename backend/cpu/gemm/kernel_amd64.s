@@ -1,5 +1,61 @@
 #include "textflag.h"
 
+// The column kernels' common parts (sgemmAVX2x6x16Col and
+// sgemmAVX2x6x16ColBias share their frame up to pfLines), defined here
+// before any TEXT because go vet's asmdecl reads a macro's FP names as
+// the enclosing function's.
+//
+// AVX2COLSETUP loads the arguments.
+#define AVX2COLSETUP \
+	MOVQ a+8(FP), SI;         \
+	MOVQ ldb+24(FP), R10;     \
+	SHLQ $2, R10;             \
+	MOVQ c+32(FP), R13;       \
+	MOVQ ldc+40(FP), R8;      \
+	SHLQ $2, R8;              \
+	MOVQ tiles+56(FP), R11;   \
+	MOVQ pf+64(FP), BX;       \
+	LEAQ (R8)(R8*2), R12;     \
+	SHLQ $1, R12 // R12 = 6 rows of C in bytes
+
+// AVX2COLTILE is one tile of a column kernel up to its store: pfLines
+// lines of the next block prefetched at BX, then the kc depth steps into
+// Y4–Y15 (DX = R13, the tile's C). The labels are the caller's, so that
+// each kernel has its own.
+#define AVX2COLTILE(pf, pfdone, loop4, tail, loop1, store) \
+	MOVQ  pfLines+72(FP), CX; \
+	TESTQ CX, CX;             \
+	JLE   pfdone;             \
+pf:                           \
+	PREFETCHT0 (BX);          \
+	ADDQ  $64, BX;            \
+	DECQ  CX;                 \
+	JNZ   pf;                 \
+pfdone:                       \
+	MOVQ  kc+0(FP), CX;       \
+	MOVQ  b+16(FP), DI;       \
+	MOVQ  R13, DX;            \
+	AVX2BEGIN6;               \
+	CMPQ  CX, $4;             \
+	JLT   tail;               \
+loop4:                        \
+	AVX2STEP(0);              \
+	AVX2STEP(24);             \
+	AVX2STEP(48);             \
+	AVX2STEP(72);             \
+	ADDQ  $96, SI;            \
+	SUBQ  $4, CX;             \
+	CMPQ  CX, $4;             \
+	JGE   loop4;              \
+tail:                         \
+	TESTQ CX, CX;             \
+	JEQ   store;              \
+loop1:                        \
+	AVX2STEP(0);              \
+	ADDQ  $24, SI;            \
+	DECQ  CX;                 \
+	JNZ   loop1
+
 // ---------------------------------------------------------------------------
 // AVX2+FMA micro-kernel, 6×16 register tile.
 //
@@ -134,56 +190,10 @@ avx2overwrite:
 // call per column instead of one per tile saves the Go call and the
 // driver's per-tile work.
 TEXT ·sgemmAVX2x6x16Col(SB), NOSPLIT, $0-80
-	MOVQ a+8(FP), SI
-	MOVQ ldb+24(FP), R10
-	SHLQ $2, R10
-	MOVQ c+32(FP), R13
-	MOVQ ldc+40(FP), R8
-	SHLQ $2, R8
-	MOVQ tiles+56(FP), R11
-	MOVQ pf+64(FP), BX
-	LEAQ (R8)(R8*2), R12
-	SHLQ $1, R12              // R12 = 6 rows of C in bytes
+	AVX2COLSETUP
 
 coltile:
-	MOVQ pfLines+72(FP), CX
-	TESTQ CX, CX
-	JLE   colpfdone
-
-colpf:
-	PREFETCHT0 (BX)
-	ADDQ       $64, BX
-	DECQ       CX
-	JNZ        colpf
-
-colpfdone:
-	MOVQ kc+0(FP), CX
-	MOVQ b+16(FP), DI
-	MOVQ R13, DX
-	AVX2BEGIN6
-
-	CMPQ CX, $4
-	JLT  coltail
-
-colloop4:
-	AVX2STEP(0)
-	AVX2STEP(24)
-	AVX2STEP(48)
-	AVX2STEP(72)
-	ADDQ $96, SI
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  colloop4
-
-coltail:
-	TESTQ CX, CX
-	JEQ   colstore
-
-colloop1:
-	AVX2STEP(0)
-	ADDQ $24, SI
-	DECQ CX
-	JNZ  colloop1
+	AVX2COLTILE(colpf, colpfdone, colloop4, coltail, colloop1, colstore)
 
 colstore:
 	MOVQ  R13, DX
@@ -232,56 +242,10 @@ colnext:
 	ADDQ    R8, DX
 
 TEXT ·sgemmAVX2x6x16ColBias(SB), NOSPLIT, $0-88
-	MOVQ a+8(FP), SI
-	MOVQ ldb+24(FP), R10
-	SHLQ $2, R10
-	MOVQ c+32(FP), R13
-	MOVQ ldc+40(FP), R8
-	SHLQ $2, R8
-	MOVQ tiles+56(FP), R11
-	MOVQ pf+64(FP), BX
-	LEAQ (R8)(R8*2), R12
-	SHLQ $1, R12              // R12 = 6 rows of C in bytes
+	AVX2COLSETUP
 
 cbtile:
-	MOVQ pfLines+72(FP), CX
-	TESTQ CX, CX
-	JLE   cbpfdone
-
-cbpf:
-	PREFETCHT0 (BX)
-	ADDQ       $64, BX
-	DECQ       CX
-	JNZ        cbpf
-
-cbpfdone:
-	MOVQ kc+0(FP), CX
-	MOVQ b+16(FP), DI
-	MOVQ R13, DX
-	AVX2BEGIN6
-
-	CMPQ CX, $4
-	JLT  cbtail
-
-cbloop4:
-	AVX2STEP(0)
-	AVX2STEP(24)
-	AVX2STEP(48)
-	AVX2STEP(72)
-	ADDQ $96, SI
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  cbloop4
-
-cbtail:
-	TESTQ CX, CX
-	JEQ   cbstore
-
-cbloop1:
-	AVX2STEP(0)
-	ADDQ $24, SI
-	DECQ CX
-	JNZ  cbloop1
+	AVX2COLTILE(cbpf, cbpfdone, cbloop4, cbtail, cbloop1, cbstore)
 
 cbstore:
 	MOVQ    bias+80(FP), AX
